@@ -1,0 +1,41 @@
+# The two commands of the README:
+#   make run    set up (Debian packages, .venv) and run the whole workflow on the embedded default
+#   make test   set up and run the test suite
+CORES ?= $(shell nproc)
+CONFIG ?= config.yaml
+SNAKEMAKE = .venv/bin/snakemake
+PYTEST_ARGS ?=
+
+.PHONY: setup run test test-fast lint format bench report dag clean
+
+setup:
+	bash envs/setup.sh
+
+run: setup
+	$(SNAKEMAKE) --cores $(CORES) --configfile $(CONFIG) --profile profiles/default
+	$(SNAKEMAKE) --cores 1 --configfile $(CONFIG) --profile profiles/default --report results/report.html
+	@echo ""
+	@echo "Results: $(CURDIR)/results"
+	@echo "Report:  $(CURDIR)/results/report.html"
+
+test: setup
+	.venv/bin/python -m pytest $(PYTEST_ARGS)
+
+test-fast: setup
+	.venv/bin/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+lint: setup
+	$(SNAKEMAKE) --lint --cores 1
+	.venv/bin/snakefmt --check Snakefile rules/
+
+format: setup
+	.venv/bin/snakefmt Snakefile rules/
+
+bench: setup
+	.venv/bin/python -m bench
+
+dag: setup
+	$(SNAKEMAKE) --rulegraph --cores 1 | dot -Tsvg > docs/rulegraph.svg
+
+clean:
+	rm -rf results logs benchmarks .snakemake

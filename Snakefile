@@ -1,0 +1,30 @@
+# speechneurons: neuron-level interpretability of self-supervised speech transformers.
+# Table of contents of the workflow; the logic lives in src/speechneurons/, the rules in rules/.
+from pathlib import Path
+import sys
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+sys.path.insert(0, str(Path(workflow.basedir) / "src"))
+from speechneurons.config import validate_config
+
+
+configfile: "config.yaml"
+
+
+validate_config(config, Path(workflow.basedir) / "schemas" / "config.schema.yaml")
+
+# Every stage appends the files it contributes to the default target.
+ALL_TARGETS = []
+
+
+include: "rules/common.smk"
+include: "rules/corpus.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        ALL_TARGETS,

@@ -1,0 +1,112 @@
+"""Loading and validating the workflow configuration against its JSON schema.
+
+The schema (``schemas/config.schema.yaml``) gives every key a type, a description and a
+default; sections live in sibling files referenced with ``$ref``. :func:`validate_config`
+fills defaults, then validates, and raises :class:`ConfigError` naming the offending key.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
+
+SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas"
+DEFAULT_SCHEMA = SCHEMA_DIR / "config.schema.yaml"
+
+
+class ConfigError(ValueError):
+    """The configuration does not match the schema; the message names the key."""
+
+
+def _load_yaml(path: Path) -> Any:
+    with open(path, encoding="utf-8") as fh:
+        return yaml.safe_load(fh)
+
+
+def _registry(schema_dir: Path) -> Registry:
+    """All ``*.schema.yaml`` files of a folder, addressable by their file name."""
+    resources = []
+    for file in sorted(schema_dir.glob("*.schema.yaml")):
+        resources.append((file.name, Resource.from_contents(_load_yaml(file), default_specification=_spec())))
+    return Registry().with_resources(resources)
+
+
+def _spec():
+    from referencing.jsonschema import DRAFT202012
+
+    return DRAFT202012
+
+
+def _resolve(schema: dict, registry: Registry) -> dict:
+    while "$ref" in schema:
+        schema = registry.resolver().lookup(schema["$ref"]).contents
+    return schema
+
+
+def fill_defaults(instance: dict, schema: dict, registry: Registry) -> dict:
+    """Insert schema defaults for missing keys, recursing into nested objects."""
+    schema = _resolve(schema, registry)
+    for key, sub in schema.get("properties", {}).items():
+        sub = _resolve(sub, registry)
+        if key not in instance:
+            if "default" in sub:
+                instance[key] = copy.deepcopy(sub["default"])
+            elif sub.get("type") == "object" and "properties" in sub:
+                instance[key] = {}
+        if isinstance(instance.get(key), dict) and sub.get("type") == "object":
+            fill_defaults(instance[key], sub, registry)
+    return instance
+
+
+def _key_path(error) -> str:
+    return ".".join(str(p) for p in error.absolute_path) or "<top level>"
+
+
+def _describe(error, schema: dict, registry: Registry) -> str:
+    where = _key_path(error)
+    if error.validator == "additionalProperties":
+        allowed = sorted(_resolve(error.schema, registry).get("properties", {}))
+        unknown = [k for k in error.instance if k not in allowed]
+        parts = []
+        for key in unknown:
+            full = key if where == "<top level>" else f"{where}.{key}"
+            hint = difflib.get_close_matches(key, allowed, n=1)
+            parts.append(f"unknown config key '{full}'" + (f" (did you mean '{hint[0]}'?)" if hint else ""))
+        return "; ".join(parts) + f". Allowed keys here: {', '.join(allowed)}"
+    return f"config key '{where}': {error.message}"
+
+
+def validate_config(config: dict, schema_path: str | Path = DEFAULT_SCHEMA) -> dict:
+    """Fill defaults into ``config`` (in place) and validate it; return it.
+
+    Raises ConfigError listing every problem, each naming its key.
+    """
+    schema_path = Path(schema_path)
+    registry = _registry(schema_path.parent)
+    schema = _load_yaml(schema_path)
+    fill_defaults(config, schema, registry)
+    validator = Draft202012Validator(schema, registry=registry)
+    errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
+    if errors:
+        lines = [_describe(e, schema, registry) for e in errors]
+        raise ConfigError("Invalid configuration:\n  - " + "\n  - ".join(lines))
+    return config
+
+
+def load_config(path: str | Path, schema_path: str | Path = DEFAULT_SCHEMA) -> dict:
+    """Read a YAML config file and validate it (used by tests and tools outside Snakemake)."""
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"config file {path} does not exist")
+    return validate_config(_load_yaml(path) or {}, schema_path)
+
+
+def defaults(schema_path: str | Path = DEFAULT_SCHEMA) -> dict:
+    """The full default configuration (the embedded default experiment)."""
+    return validate_config({}, schema_path)
