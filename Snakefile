@@ -22,6 +22,12 @@ ALL_TARGETS = []
 
 include: "rules/common.smk"
 include: "rules/corpus.smk"
+include: "rules/align.smk"
+include: "rules/pitch.smk"
+include: "rules/model.smk"
+include: "rules/activations.smk"
+include: "rules/properties.smk"
+include: "rules/experiments.smk"
 
 
 rule all:
