@@ -30,3 +30,29 @@ def frame_labels_path(wildcards=None):
 def pitch_frames_path(wildcards=None):
     """Per-frame F0 and pitch groups: results/<corpus>/pitch/pitch_frames.parquet"""
     return results(corpus_name(), "pitch", "pitch_frames.parquet")
+
+
+def model_name():
+    return config["model"]["name"]
+
+
+def model_dir(checkpoint="final"):
+    """Folder of a workflow-pretrained checkpoint: results/<corpus>/models/<model>/final or
+    .../checkpoints/<checkpoint> (checkpoint = 'step-N')."""
+    base = results(corpus_name(), "models", model_name())
+    return f"{base}/final" if checkpoint == "final" else f"{base}/checkpoints/{checkpoint}"
+
+
+def model_input(wildcards):
+    """File input of a model stage: the pretrained folder, or nothing for a Hugging Face model
+    (loaded offline from the local cache or a local folder, see model.path)."""
+    if config["model"]["source"] == "huggingface":
+        return []
+    return model_dir(wildcards.get("checkpoint", "final"))
+
+
+def model_ref(wildcards):
+    """What the model registry loads: a Hugging Face id/local folder or the pretrained folder."""
+    if config["model"]["source"] == "huggingface":
+        return config["model"]["path"]
+    return model_dir(wildcards.get("checkpoint", "final"))
