@@ -1,0 +1,51 @@
+"""Atomic outputs: an interrupted write leaves no file that looks finished."""
+
+import pandas as pd
+import pytest
+
+from speechneurons.io import atomic_dir, atomic_path, read_json, read_table, write_json, write_table
+
+
+def test_atomic_path_renames_on_success(tmp_path):
+    target = tmp_path / "sub" / "out.txt"
+    with atomic_path(target) as tmp:
+        tmp.write_text("done")
+        assert not target.exists()
+        assert tmp.suffix == ".txt"
+    assert target.read_text() == "done"
+    assert list(target.parent.iterdir()) == [target]
+
+
+def test_atomic_path_leaves_nothing_on_error(tmp_path):
+    target = tmp_path / "out.txt"
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("interrupted")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_atomic_dir(tmp_path):
+    target = tmp_path / "d"
+    with atomic_dir(target) as tmp:
+        (tmp / "a").write_text("x")
+    assert (target / "a").read_text() == "x"
+    with pytest.raises(KeyError):
+        with atomic_dir(tmp_path / "e") as tmp:
+            raise KeyError
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d"]
+
+
+@pytest.mark.parametrize("suffix", [".tsv", ".csv", ".parquet"])
+def test_table_round_trip(tmp_path, suffix):
+    df = pd.DataFrame({"utt_id": ["a", "b"], "x": [1.5, 2.0], "ok": [True, False]})
+    write_table(df, tmp_path / f"t{suffix}")
+    back = read_table(tmp_path / f"t{suffix}")
+    pd.testing.assert_frame_equal(back, df, check_dtype=False)
+
+
+def test_json_round_trip(tmp_path):
+    import numpy as np
+
+    write_json(tmp_path / "a.json", {"n": np.int64(3), "v": np.arange(2)})
+    assert read_json(tmp_path / "a.json") == {"n": 3, "v": [0, 1]}
