@@ -1,11 +1,13 @@
 # Input functions and path helpers shared by the rules (functions only, no rules: snakemake
 # --lint asks for that). Paths follow the layout documented in the README, "Outputs".
+import os
+
 from speechneurons.frames import FrameGrid
 
 
 def results(*parts):
     """A path under the results folder of this config: results/<parts...>."""
-    return "/".join([config["results_dir"], *map(str, parts)])
+    return os.path.join(config["results_dir"], *map(str, parts))
 
 
 def corpus_name():
