@@ -1,0 +1,501 @@
+"""Property neurons: phone-type, gender and pitch neurons of one FFN layer (Lin et al., 2024).
+
+Exact definition (DESIGN.md, "Property neurons"). Per layer, over middle frames of speech
+phones (``sil``/``spn`` excluded), with D neurons:
+
+- tau = round_half_up(tau_fraction * D), at least 1. Neuron j is *activated* at frame t when it
+  is among the top tau neurons by |a_t,j|. Ties at the tau-th value are broken towards the
+  LOWER neuron index (deterministic; exactly tau neurons are active at every frame).
+- P(j | c, g) = A[c, g, j] / n[c, g], where n[c, g] is the number of middle frames of phone c in
+  group g and A[c, g, j] how many of them activate j.
+- S(c, g) = { j : P(j | c, g) > tau / D }, tested exactly in integers: A * D > tau * n.
+  P exactly at chance is NOT selective.
+- C_g = the group's phone universe (its own phones for a phone-type group, all 39 phones for a
+  gender or pitch group) restricted to phones with n[c, g] >= min_count (min_count >= 1, so
+  phones with no frame in g are always left out).
+- R_g(j) = |{ c in C_g : j in S(c, g) }| / |C_g| (0 when C_g is empty).
+- N_g = { j : R_g(j) >= sigma }. R is one correctly rounded float division, so R exactly sigma
+  (e.g. 4/5 against 0.8) counts as >= sigma.
+- Exclusive group neurons E_g = N_g minus the union of N_g' for the other groups g' of the
+  same property; property neurons of property P = union over g in P of E_g.
+
+Groups: ``phone_type`` (vowel / voiced_consonant / unvoiced_consonant), ``gender`` (F / M),
+``pitch`` (bins "0".."n-1"; unvoiced frames, pitch_bin = -1, belong to no pitch group).
+
+The counts A are streamed over row chunks of the memory-mapped ``mid.npy`` dump: each chunk
+is converted to float32, the top-tau mask is computed for the whole chunk at once with torch,
+and (phone, group, neuron) counts are accumulated with one ``bincount`` per property.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .errors import BadInputError
+from .io import atomic_path, read_json, read_table, write_json, write_table
+from .phones import NON_SPEECH, PHONE_TYPES, PHONES, normalize_phone
+
+log = logging.getLogger(__name__)
+
+PROPERTIES = ("phone_type", "gender", "pitch")
+GENDERS = ("F", "M")
+INDEX_COLUMNS = ("phone", "gender", "pitch_bin")
+# matplotlib-venn's venn3 order of EXCLUSIVE regions, as membership bits (A, B, C).
+VENN3_ORDER = ("100", "010", "110", "001", "101", "011", "111")
+
+
+# --------------------------------------------------------------------------- groups
+
+
+def property_groups(n_pitch_bins: int = 3) -> dict[str, tuple[str, ...]]:
+    """Group names of every property, in output order."""
+    return {
+        "phone_type": tuple(PHONE_TYPES),
+        "gender": GENDERS,
+        "pitch": tuple(str(b) for b in range(n_pitch_bins)),
+    }
+
+
+def group_universe(prop: str, group: str) -> tuple[str, ...]:
+    """The phones C_g may contain: the group's own phones (phone type) or all 39."""
+    return tuple(PHONE_TYPES[group]) if prop == "phone_type" else PHONES
+
+
+def tau_from_fraction(tau_fraction: float, D: int) -> int:
+    """tau = round half up of tau_fraction * D, at least 1 and at most D."""
+    return int(min(D, max(1, math.floor(tau_fraction * D + 0.5))))
+
+
+@dataclass
+class FrameLabels:
+    """Per-row labels of the dump: phone index (-1 = not used) and group index per property."""
+
+    phone: np.ndarray  # int64 [n]: index into PHONES, -1 for rows left out
+    groups: dict[str, np.ndarray]  # property -> int64 [n]: group index, -1 = no group
+    skipped: dict[str, int] = field(default_factory=dict)  # reason -> rows skipped as bad input
+
+    @property
+    def n_used(self) -> int:
+        return int((self.phone >= 0).sum())
+
+
+def frame_labels(
+    index: pd.DataFrame,
+    n_pitch_bins: int = 3,
+    on_bad_input: str = "error",
+    path: str | Path = "index_mid.parquet",
+    splits: Sequence[str] = (),
+) -> FrameLabels:
+    """Map the dump's index rows to phone and group indices.
+
+    Rows are left out (not an error) when they are not middle frames, are silence or spoken
+    noise, or lie outside ``splits`` (empty = all). Bad rows (unknown phone label, gender not
+    F/M, pitch_bin outside -1..n_pitch_bins-1) raise BadInputError, or with
+    ``on_bad_input='skip'`` are left out and counted per reason.
+    """
+    missing = [c for c in INDEX_COLUMNS if c not in index.columns]
+    if missing:
+        raise BadInputError(path, f"index lacks columns {missing}",
+                            "rerun the activation dump; its index must have phone, gender and pitch_bin")
+    n = len(index)
+    bad: dict[str, np.ndarray] = {}
+
+    labels = index["phone"].astype(str).to_numpy()
+    uniq, inv = np.unique(labels, return_inverse=True)
+    norm = []
+    for lab in uniq:
+        try:
+            norm.append(normalize_phone(lab))
+        except ValueError:
+            norm.append(None)
+    phone_of = {p: i for i, p in enumerate(PHONES)}
+    code = np.array([phone_of.get(p, -1) if p is not None else -2 for p in norm], dtype=np.int64)
+    phone = code[inv] if n else np.zeros(0, dtype=np.int64)
+    bad["phone label outside the 39 phones, sil and spn"] = phone == -2
+    phone = np.where(phone < 0, -1, phone)
+
+    gender = index["gender"].astype(str).to_numpy()
+    g_idx = np.full(n, -1, dtype=np.int64)
+    for i, g in enumerate(GENDERS):
+        g_idx[gender == g] = i
+    bad["gender not F/M"] = g_idx < 0
+
+    pb = pd.to_numeric(index["pitch_bin"], errors="coerce").to_numpy(dtype=np.float64)
+    ok_pb = np.isfinite(pb) & (pb == np.round(pb)) & (pb >= -1) & (pb < n_pitch_bins)
+    bad[f"pitch_bin outside -1..{n_pitch_bins - 1}"] = ~ok_pb
+    pitch = np.where(ok_pb, np.nan_to_num(pb, nan=-1), -1).astype(np.int64)
+
+    skipped = {}
+    any_bad = np.zeros(n, dtype=bool)
+    for reason, mask in bad.items():
+        if mask.any():
+            if on_bad_input != "skip":
+                first = int(np.flatnonzero(mask)[0])
+                raise BadInputError(path, f"{int(mask.sum())} rows with {reason} (first: row {first})",
+                                    "fix the labels upstream and rerun, or set on_bad_input: skip")
+            skipped[reason] = int(mask.sum())
+            any_bad |= mask
+
+    use = (phone >= 0) & ~any_bad
+    if "is_mid" in index.columns:
+        use &= index["is_mid"].astype(bool).to_numpy()
+    if splits and "split" in index.columns:
+        use &= index["split"].astype(str).isin(list(splits)).to_numpy()
+    phone = np.where(use, phone, -1)
+    type_of = {p: i for i, t in enumerate(PHONE_TYPES) for p in PHONE_TYPES[t]}
+    ptype = np.array([type_of[p] for p in PHONES], dtype=np.int64)
+    groups = {
+        "phone_type": np.where(use, ptype[np.maximum(phone, 0)], -1),
+        "gender": np.where(use, g_idx, -1),
+        "pitch": np.where(use, pitch, -1),
+    }
+    return FrameLabels(phone=phone, groups=groups, skipped=skipped)
+
+
+# --------------------------------------------------------------------------- counting
+
+
+def topk_mask(x, k: int):
+    """Boolean mask of the top ``k`` entries of each row of ``x`` by absolute value.
+
+    Exactly k entries per row; among entries tied at the k-th largest |x| the lower column
+    indices win (deterministic, unlike torch.topk's index choice).
+    """
+    import torch
+
+    a = x.abs()
+    thr = torch.topk(a, k, dim=1, sorted=False).values.amin(dim=1, keepdim=True)
+    gt = a > thr
+    eq = a == thr
+    need = k - gt.sum(dim=1, keepdim=True)
+    mask = gt | eq
+    tied = (eq.sum(dim=1, keepdim=True) > need).squeeze(1)
+    if bool(tied.any()):
+        rows = tied.nonzero().squeeze(1)
+        e = eq[rows]
+        keep = e & (e.cumsum(dim=1) <= need[rows])
+        mask[rows] = gt[rows] | keep
+    return mask
+
+
+@dataclass
+class ActivationCounts:
+    """A[c, g, j] and n[c, g] per property (arrays [39, G, D] and [39, G], int64)."""
+
+    D: int
+    k: int
+    active: dict[str, np.ndarray]
+    frames: dict[str, np.ndarray]
+    skipped: dict[str, int] = field(default_factory=dict)
+
+
+def count_activations(
+    acts: np.ndarray,
+    labels: FrameLabels,
+    k: int,
+    n_groups: Mapping[str, int],
+    chunk_rows: int = 4096,
+    device: str = "cpu",
+    on_bad_input: str = "error",
+    path: str | Path = "mid.npy",
+) -> ActivationCounts:
+    """Stream over row chunks of ``acts`` ([n, D], any float dtype, may be a memmap).
+
+    Rows with a non-finite activation are bad input (error, or skipped and counted).
+    """
+    import torch
+
+    n, D = acts.shape
+    if len(labels.phone) != n:
+        raise BadInputError(path, f"{n} activation rows but {len(labels.phone)} index rows",
+                            "rerun the activation dump so that the array and its index match")
+    if not 1 <= k <= D:
+        raise ValueError(f"tau = {k} must lie in 1..D = {D}")
+    C = len(PHONES)
+    dev = torch.device(device)
+    active = {p: torch.zeros(C * g * D, dtype=torch.int64, device=dev) for p, g in n_groups.items()}
+    frames = {p: np.zeros((C, g), dtype=np.int64) for p, g in n_groups.items()}
+    skipped = dict(labels.skipped)
+    n_bad = 0
+    for start in range(0, n, chunk_rows):
+        stop = min(n, start + chunk_rows)
+        rows = np.flatnonzero(labels.phone[start:stop] >= 0)
+        if rows.size == 0:
+            continue
+        block = np.asarray(acts[start:stop])[rows]
+        x = torch.from_numpy(np.ascontiguousarray(block, dtype=np.float32)).to(dev)
+        finite = torch.isfinite(x).all(dim=1)
+        if not bool(finite.all()):
+            bad = (~finite).nonzero().squeeze(1).cpu().numpy()
+            if on_bad_input != "skip":
+                raise BadInputError(path, f"non-finite activations in row {start + int(rows[bad[0]])}",
+                                    "redo the activation dump (check the model for overflow), or set on_bad_input: skip")
+            n_bad += len(bad)
+            keep = finite.cpu().numpy()
+            rows, x = rows[keep], x[finite]
+            if rows.size == 0:
+                continue
+        r, j = topk_mask(x, k).nonzero(as_tuple=True)
+        phone = labels.phone[start:stop][rows]
+        for prop, G in n_groups.items():
+            grp = labels.groups[prop][start:stop][rows]
+            ok = grp >= 0
+            key = phone * G + grp
+            np.add.at(frames[prop], (phone[ok], grp[ok]), 1)
+            key_t = torch.from_numpy(np.where(ok, key, -1)).to(dev)[r]
+            sel = key_t >= 0
+            flat = key_t[sel] * D + j[sel]
+            active[prop] += torch.bincount(flat, minlength=C * G * D)
+    if n_bad:
+        skipped["non-finite activations"] = n_bad
+    return ActivationCounts(
+        D=D, k=k,
+        active={p: a.cpu().numpy().reshape(C, n_groups[p], D) for p, a in active.items()},
+        frames=frames, skipped=skipped,
+    )
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+def selectivity(active: np.ndarray, frames: np.ndarray, k: int, D: int) -> np.ndarray:
+    """S as a boolean [C, D]: P(j | c, g) > k / D, i.e. A * D > k * n (exact; n = 0 -> False)."""
+    frames = np.asarray(frames, dtype=np.int64)[:, None]
+    return (np.asarray(active, dtype=np.int64) * D > k * frames) & (frames > 0)
+
+
+def probabilities(active: np.ndarray, frames: np.ndarray) -> np.ndarray:
+    """P(j | c, g) = A / n as float32 [C, D]; NaN for phones with no frame in the group."""
+    frames = np.asarray(frames, dtype=np.float64)[:, None]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        P = np.where(frames > 0, active / np.where(frames > 0, frames, 1), np.nan)
+    return P.astype(np.float32)
+
+
+def ratio_R(S: np.ndarray, in_C: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """R_g(j) = |{c in C_g : S[c, j]}| / |C_g| and the numerator, given the C_g mask [C]."""
+    n_sel = S[np.asarray(in_C, dtype=bool)].sum(axis=0).astype(np.int64)
+    size = int(np.sum(in_C))
+    R = n_sel / size if size else np.zeros(S.shape[1])
+    return R.astype(np.float64), n_sel
+
+
+def exclusive_sets(sets: Mapping[str, Iterable[int]]) -> dict[str, list[int]]:
+    """E_g = N_g minus the union of every other N_g' (sorted lists)."""
+    sets = {g: set(s) for g, s in sets.items()}
+    out = {}
+    for g, s in sets.items():
+        others = set().union(*(t for h, t in sets.items() if h != g))
+        out[g] = sorted(s - others)
+    return out
+
+
+def venn3_regions(A: Iterable[int], B: Iterable[int], C: Iterable[int]) -> tuple[int, ...]:
+    """Sizes of the EXCLUSIVE regions of three sets in matplotlib-venn's venn3 order
+    (Abc, aBc, ABc, abC, AbC, aBC, ABC): e.g. ABc = |A & B - C|, not |A & B|."""
+    A, B, C = set(A), set(B), set(C)
+    return (
+        len(A - B - C), len(B - A - C), len((A & B) - C), len(C - A - B),
+        len((A & C) - B), len((B & C) - A), len(A & B & C),
+    )
+
+
+@dataclass
+class LayerProperties:
+    """Everything computed for one layer."""
+
+    layer: int
+    D: int
+    k: int
+    sigma: float
+    min_count: int
+    groups: dict[str, tuple[str, ...]]
+    P: dict[tuple[str, str], np.ndarray]  # [39, D] float32
+    active: dict[tuple[str, str], np.ndarray]  # [39, D] int64
+    frames: dict[tuple[str, str], np.ndarray]  # [39] int64
+    in_C: dict[tuple[str, str], np.ndarray]  # [39] bool
+    R: dict[tuple[str, str], np.ndarray]  # [D] float64
+    n_selective: dict[tuple[str, str], np.ndarray]  # [D] int64
+    group_neurons: dict[str, dict[str, list[int]]]
+    exclusive_group_neurons: dict[str, dict[str, list[int]]]
+    property_neurons: dict[str, list[int]]
+    skipped: dict[str, int] = field(default_factory=dict)
+
+    def neurons_json(self) -> dict:
+        """The neurons.json document (0-based neuron indices, sorted)."""
+        return {
+            "layer": int(self.layer),
+            "D": int(self.D),
+            "tau": int(self.k),
+            "sigma": float(self.sigma),
+            "group_neurons": self.group_neurons,
+            "exclusive_group_neurons": self.exclusive_group_neurons,
+            "property_neurons": self.property_neurons,
+        }
+
+
+def layer_properties(counts: ActivationCounts, layer: int, sigma: float, min_count: int,
+                     n_pitch_bins: int = 3) -> LayerProperties:
+    """From the counts A, n to P, S, R_g, N_g, exclusive N_g and property neurons."""
+    groups = property_groups(n_pitch_bins)
+    D, k = counts.D, counts.k
+    P, active, frames, in_C, R, n_sel = {}, {}, {}, {}, {}, {}
+    group_neurons: dict[str, dict[str, list[int]]] = {}
+    for prop, names in groups.items():
+        group_neurons[prop] = {}
+        for gi, g in enumerate(names):
+            key = (prop, g)
+            A, n = counts.active[prop][:, gi, :], counts.frames[prop][:, gi]
+            universe = np.isin(np.array(PHONES), group_universe(prop, g))
+            in_C[key] = universe & (n >= min_count)
+            if not in_C[key].any():
+                log.warning("layer %s: group %s=%s has no phone with >= %d frames; no group neurons",
+                            layer, prop, g, min_count)
+            S = selectivity(A, n, k, D)
+            R[key], n_sel[key] = ratio_R(S, in_C[key])
+            P[key], active[key], frames[key] = probabilities(A, n), A, n
+            group_neurons[prop][g] = [int(j) for j in np.flatnonzero(R[key] >= sigma)] if in_C[key].any() else []
+    exclusive = {prop: exclusive_sets(gs) for prop, gs in group_neurons.items()}
+    prop_neurons = {prop: sorted(set().union(*ex.values())) for prop, ex in exclusive.items()}
+    return LayerProperties(
+        layer=layer, D=D, k=k, sigma=sigma, min_count=min_count, groups=groups, P=P, active=active,
+        frames=frames, in_C=in_C, R=R, n_selective=n_sel, group_neurons=group_neurons,
+        exclusive_group_neurons=exclusive, property_neurons=prop_neurons, skipped=dict(counts.skipped),
+    )
+
+
+def compute_layer(
+    acts: np.ndarray,
+    index: pd.DataFrame,
+    layer: int,
+    tau_fraction: float = 0.01,
+    sigma: float = 0.8,
+    min_count: int = 5,
+    n_pitch_bins: int = 3,
+    chunk_rows: int = 4096,
+    device: str = "cpu",
+    on_bad_input: str = "error",
+    splits: Sequence[str] = (),
+    path: str | Path = "mid.npy",
+) -> LayerProperties:
+    """The whole statistic of one layer from its dump ``acts`` [n, D] and index."""
+    D = int(acts.shape[1])
+    k = tau_from_fraction(tau_fraction, D)
+    labels = frame_labels(index, n_pitch_bins, on_bad_input, Path(path).with_name("index_mid.parquet"), splits)
+    n_groups = {p: len(g) for p, g in property_groups(n_pitch_bins).items()}
+    counts = count_activations(acts, labels, k, n_groups, chunk_rows, device, on_bad_input, path)
+    return layer_properties(counts, layer, sigma, min_count, n_pitch_bins)
+
+
+# --------------------------------------------------------------------------- files
+
+
+def load_dump(mid_path: str | Path, index_path: str | Path) -> tuple[np.ndarray, pd.DataFrame]:
+    """Memory-map ``mid.npy`` and read its index; clear errors for unusable files."""
+    try:
+        acts = np.load(mid_path, mmap_mode="r")
+    except (OSError, ValueError) as err:
+        raise BadInputError(mid_path, f"cannot be memory-mapped as a .npy array ({err})",
+                            "rerun the activation dump for this layer") from err
+    if acts.ndim != 2 or acts.shape[1] < 1:
+        raise BadInputError(mid_path, f"has shape {acts.shape}, expected [n_frames, D]",
+                            "rerun the activation dump for this layer")
+    index = read_table(index_path)
+    return acts, index
+
+
+def npz_key(kind: str, prop: str, group: str) -> str:
+    """Key of an array in P.npz, e.g. 'P__phone_type__vowel'."""
+    return f"{kind}__{prop}__{group}"
+
+
+def write_layer(lp: LayerProperties, outdir: str | Path) -> None:
+    """Write neurons.json, P.npz, R.parquet, counts.tsv and skipped.tsv into ``outdir``.
+
+    - P.npz: ``phones`` [39] (row order), and per group ``P__<prop>__<group>`` float32 [39, D]
+      (NaN where the phone has no frame in the group), ``A__<prop>__<group>`` int64 [39, D]
+      (frames activating j), ``n__<prop>__<group>`` int64 [39] (frames).
+    - R.parquet: one row per (property, group, neuron): ``property, group, neuron, n_selective
+      (|{c in C_g : j in S(c,g)}|), n_phones (|C_g|), R, group_neuron, exclusive``.
+    - counts.tsv: ``property, group, phone, n_frames, in_C``.
+    - skipped.tsv: ``reason, n_frames`` (bad rows left out with on_bad_input: skip).
+    """
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    arrays: dict[str, np.ndarray] = {"phones": np.array(PHONES)}
+    r_rows, c_rows = [], []
+    neurons = np.arange(lp.D)
+    for (prop, g), P in lp.P.items():
+        key = (prop, g)
+        arrays[npz_key("P", prop, g)] = P
+        arrays[npz_key("A", prop, g)] = lp.active[key]
+        arrays[npz_key("n", prop, g)] = lp.frames[key]
+        gset = np.zeros(lp.D, dtype=bool)
+        gset[lp.group_neurons[prop][g]] = True
+        eset = np.zeros(lp.D, dtype=bool)
+        eset[lp.exclusive_group_neurons[prop][g]] = True
+        r_rows.append(pd.DataFrame({
+            "property": prop, "group": g, "neuron": neurons, "n_selective": lp.n_selective[key],
+            "n_phones": int(lp.in_C[key].sum()), "R": lp.R[key], "group_neuron": gset, "exclusive": eset,
+        }))
+        c_rows.append(pd.DataFrame({
+            "property": prop, "group": g, "phone": list(PHONES), "n_frames": lp.frames[key],
+            "in_C": lp.in_C[key],
+        }))
+    with atomic_path(outdir / "P.npz") as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez_compressed(fh, **arrays)
+    write_table(pd.concat(r_rows, ignore_index=True), outdir / "R.parquet")
+    write_table(pd.concat(c_rows, ignore_index=True), outdir / "counts.tsv")
+    write_table(pd.DataFrame({"reason": list(lp.skipped), "n_frames": list(lp.skipped.values())},
+                             columns=["reason", "n_frames"]), outdir / "skipped.tsv")
+    write_json(outdir / "neurons.json", lp.neurons_json())
+
+
+# --------------------------------------------------------------------------- summary
+
+
+def summary_row(neurons: Mapping, n_frames: int | None = None) -> dict:
+    """One summary row from a neurons.json document.
+
+    Columns: layer, D, tau, sigma, n_frames; ``n_<prop>`` property neurons;
+    ``group_<prop>_<g>`` and ``exclusive_<prop>_<g>``; ``overlap_<a>_<b>`` = |P_a & P_b| and
+    ``overlap_all`` = |P_phone & P_gender & P_pitch| (raw intersections); ``venn_<bits>`` the
+    EXCLUSIVE Venn regions, bits in the order (phone_type, gender, pitch).
+    """
+    row = {"layer": neurons["layer"], "D": neurons["D"], "tau": neurons["tau"], "sigma": neurons["sigma"]}
+    if n_frames is not None:
+        row["n_frames"] = int(n_frames)
+    pn = {p: set(neurons["property_neurons"][p]) for p in PROPERTIES}
+    for p in PROPERTIES:
+        row[f"n_{p}"] = len(pn[p])
+    for kind in ("group", "exclusive"):
+        src = neurons[f"{kind}_neurons" if kind == "group" else "exclusive_group_neurons"]
+        for p in PROPERTIES:
+            for g, js in src[p].items():
+                row[f"{kind}_{p}_{g}"] = len(js)
+    for i, a in enumerate(PROPERTIES):
+        for b in PROPERTIES[i + 1:]:
+            row[f"overlap_{a}_{b}"] = len(pn[a] & pn[b])
+    row["overlap_all"] = len(pn["phone_type"] & pn["gender"] & pn["pitch"])
+    for bits, size in zip(VENN3_ORDER, venn3_regions(*(pn[p] for p in PROPERTIES))):
+        row[f"venn_{bits}"] = size
+    return row
+
+
+def summarize(layer_dirs: Sequence[str | Path]) -> pd.DataFrame:
+    """The summary table over layers from the per-layer folders (neurons.json, counts.tsv)."""
+    rows = []
+    for d in layer_dirs:
+        d = Path(d)
+        counts = read_table(d / "counts.tsv")
+        n = int(counts.loc[counts["property"] == "phone_type", "n_frames"].sum())
+        rows.append(summary_row(read_json(d / "neurons.json"), n))
+    return pd.DataFrame(rows).sort_values("layer").reset_index(drop=True)
