@@ -1,0 +1,279 @@
+"""The model registry: self-supervised speech transformers loaded offline.
+
+:func:`load_model` takes a Hugging Face id (from the local cache only, never downloaded) or a
+local ``save_pretrained`` folder and returns a :class:`LoadedModel` for HuBERT, wav2vec 2.0,
+WavLM or data2vec-audio: the transformers ``*Model`` in eval mode with layer drop and
+SpecAugment masking off, its frame grid from the config's conv stack, its layer count, its FFN
+widths and whether its input is normalised per utterance (x <- (x - mean) / sqrt(var + 1e-7),
+as the feature extractor's ``do_normalize``).
+
+Structurally pruned models (see :func:`speechneurons.ffn.prune_ffn_`) carry per-layer FFN
+widths in ``config.ffn_widths``; they are rebuilt at those widths before their safetensors
+weights are loaded.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .errors import BadInputError
+from .frames import FrameGrid
+
+log = logging.getLogger(__name__)
+
+#: model_type of the transformers config -> name of the transformers base-model class.
+ARCHITECTURES = {
+    "hubert": "HubertModel",
+    "wav2vec2": "Wav2Vec2Model",
+    "wavlm": "WavLMModel",
+    "data2vec-audio": "Data2VecAudioModel",
+}
+
+
+class ModelNotAvailableError(BadInputError):
+    """A model id is neither a local folder nor in the local Hugging Face cache."""
+
+
+@dataclass
+class LoadedModel:
+    """A loaded model and the facts the workflow needs about it."""
+
+    model: "object"  # a transformers PreTrainedModel (torch.nn.Module)
+    ref: str
+    model_type: str
+    grid: FrameGrid
+    num_layers: int
+    ffn_widths: list[int]
+    do_normalize: bool
+    device: "object" = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def ffn_width(self) -> int:
+        """The FFN width D (the largest one when layers were pruned to different widths)."""
+        return max(self.ffn_widths)
+
+    def num_frames(self, num_samples: int) -> int:
+        """Frames the conv stack gives for ``num_samples`` samples."""
+        return self.grid.num_frames(num_samples)
+
+    def prepare_batch(self, waves: Sequence[np.ndarray]):
+        """Normalise (if the model expects it) and right-pad a list of 1-D waves.
+
+        Returns ``(input_values [B, T] float32, attention_mask [B, T] long)`` on the model's
+        device; padding is 0 and masked out.
+        """
+        import torch
+
+        lengths = [len(w) for w in waves]
+        batch = np.zeros((len(waves), max(lengths)), dtype=np.float32)
+        mask = np.zeros((len(waves), max(lengths)), dtype=np.int64)
+        for i, w in enumerate(waves):
+            w = np.asarray(w, dtype=np.float32)
+            if self.do_normalize:
+                w = normalize_wave(w)
+            batch[i, : len(w)] = w
+            mask[i, : len(w)] = 1
+        return torch.from_numpy(batch).to(self.device), torch.from_numpy(mask).to(self.device)
+
+
+def normalize_wave(wave: np.ndarray) -> np.ndarray:
+    """Zero mean, unit variance: (x - mean) / sqrt(var + 1e-7) (Wav2Vec2FeatureExtractor)."""
+    wave = np.asarray(wave, dtype=np.float32)
+    return ((wave - wave.mean()) / np.sqrt(wave.var() + 1e-7)).astype(np.float32)
+
+
+def _not_available(ref: str, exc: Exception | None = None) -> ModelNotAvailableError:
+    return ModelNotAvailableError(
+        ref,
+        "model is neither a local folder nor in the local Hugging Face cache"
+        + (f" ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})" if exc else "")
+        + "; nothing is downloaded at run time",
+        f"On a machine with internet run `huggingface-cli download {ref}` and copy its cache folder "
+        "(~/.cache/huggingface/hub, or $HF_HOME/hub) to this machine; or there run "
+        f"`AutoModel.from_pretrained('{ref}').save_pretrained('DIR')` (and the feature extractor), "
+        "copy DIR here and set model.path: DIR in the config",
+    )
+
+
+def _is_local(ref: str) -> bool:
+    return Path(ref).expanduser().is_dir()
+
+
+def load_config(ref: str):
+    """The transformers config of ``ref`` (local folder or cached id), offline."""
+    from transformers import AutoConfig
+
+    if not _is_local(ref) and (ref.startswith((".", "/", "~")) or not ref):
+        raise _not_available(ref or "<empty model.path>")
+    try:
+        return AutoConfig.from_pretrained(str(Path(ref).expanduser()) if _is_local(ref) else ref, local_files_only=True)
+    except (OSError, ValueError) as exc:
+        raise _not_available(ref, exc) from exc
+
+
+def num_layers_of(ref: str) -> int:
+    """Number of transformer layers of a model, read from its config only (no weights)."""
+    return int(load_config(ref).num_hidden_layers)
+
+
+def _feature_extractor_settings(ref: str, config) -> tuple[bool, int]:
+    """(do_normalize, sampling_rate) from the model's preprocessor_config.json.
+
+    Without one, follow transformers' convention: models with a layer-normalised conv stack
+    (``feat_extract_norm == 'layer'``) expect normalised input, group-norm ones raw input.
+    """
+    data = None
+    if _is_local(ref):
+        file = Path(ref).expanduser() / "preprocessor_config.json"
+        if file.exists():
+            data = json.loads(file.read_text())
+    else:
+        try:
+            from transformers.utils import cached_file
+
+            file = cached_file(ref, "preprocessor_config.json", local_files_only=True)
+            if file:
+                data = json.loads(Path(file).read_text())
+        except (OSError, ValueError):
+            data = None
+    if data is None:
+        do_norm = getattr(config, "feat_extract_norm", "group") == "layer"
+        log.info("%s: no preprocessor_config.json; do_normalize=%s from feat_extract_norm", ref, do_norm)
+        return do_norm, 16000
+    return bool(data.get("do_normalize", True)), int(data.get("sampling_rate", 16000))
+
+
+def _model_class(model_type: str, ref: str):
+    import transformers
+
+    if model_type not in ARCHITECTURES:
+        raise BadInputError(
+            ref,
+            f"model type {model_type!r} is not supported",
+            f"Use one of {', '.join(ARCHITECTURES)} (HuBERT, wav2vec 2.0, WavLM, data2vec-audio)",
+        )
+    return getattr(transformers, ARCHITECTURES[model_type])
+
+
+def _weights_files(folder: Path) -> list[Path]:
+    single = folder / "model.safetensors"
+    if single.exists():
+        return [single]
+    index = folder / "model.safetensors.index.json"
+    if index.exists():
+        names = sorted(set(json.loads(index.read_text())["weight_map"].values()))
+        return [folder / n for n in names]
+    raise BadInputError(folder, "no model.safetensors in the model folder", "Save the model with save_pretrained (safetensors)")
+
+
+def _load_resized(cls, config, ref: str):
+    """Build a model at ``config.ffn_widths`` and load its safetensors weights (strict)."""
+    from safetensors.torch import load_file
+
+    from .ffn import resize_ffn_
+
+    folder = Path(ref).expanduser()
+    if not folder.is_dir():
+        from huggingface_hub import snapshot_download
+
+        folder = Path(snapshot_download(ref, local_files_only=True))
+    model = cls(config)
+    resize_ffn_(model, list(config.ffn_widths))
+    state = {}
+    for file in _weights_files(folder):
+        state.update(load_file(str(file)))
+    prefix = f"{cls.base_model_prefix}."
+    state = {k[len(prefix):] if k.startswith(prefix) else k: v for k, v in state.items()}
+    model.load_state_dict(state, strict=True)
+    return model
+
+
+def load_model(ref: str, device: str = "auto") -> LoadedModel:
+    """Load a speech SSL model offline, in eval mode, ready for the FFN hooks.
+
+    ``ref`` is a local ``save_pretrained`` folder or a Hugging Face id in the local cache.
+    Layer drop is set to 0 and SpecAugment masking off; weights are float32.
+    Raises ModelNotAvailableError (saying how to get it here) when it cannot be found.
+    """
+    import torch
+
+    from .device import resolve_device
+    from .ffn import ffn_sites
+
+    ref = str(ref)
+    config = load_config(ref)
+    model_type = config.model_type
+    cls = _model_class(model_type, ref)
+    config.layerdrop = 0.0
+    config.apply_spec_augment = False
+    path = str(Path(ref).expanduser()) if _is_local(ref) else ref
+    widths = getattr(config, "ffn_widths", None)
+    if widths is not None and len(set(widths) | {config.intermediate_size}) > 1:
+        model = _load_resized(cls, config, path)
+    else:
+        try:
+            model = cls.from_pretrained(path, config=config, local_files_only=True, dtype=torch.float32)
+        except OSError as exc:
+            raise _not_available(ref, exc) from exc
+    dev = resolve_device(device)
+    model = model.to(dev).eval()
+    do_norm, sr = _feature_extractor_settings(ref, config)
+    grid = FrameGrid(tuple(int(k) for k in config.conv_kernel), tuple(int(s) for s in config.conv_stride), sr)
+    sites = ffn_sites(model)
+    return LoadedModel(
+        model=model,
+        ref=ref,
+        model_type=model_type,
+        grid=grid,
+        num_layers=len(sites),
+        ffn_widths=[s.width for s in sites],
+        do_normalize=do_norm,
+        device=dev,
+    )
+
+
+def check_frame_grid(loaded: LoadedModel, grid: FrameGrid) -> None:
+    """Raise BadInputError when the model's conv stack gives another frame grid than ``grid``
+    (the config's ``frames`` section, which the labels and pitch were computed on)."""
+    if loaded.grid != grid:
+        raise BadInputError(
+            loaded.ref,
+            f"the model's conv stack (kernel {list(loaded.grid.conv_kernel)}, stride "
+            f"{list(loaded.grid.conv_stride)}, {loaded.grid.sample_rate} Hz) gives another frame grid "
+            f"than the config's frames section (kernel {list(grid.conv_kernel)}, stride "
+            f"{list(grid.conv_stride)}, {grid.sample_rate} Hz)",
+            "Set frames.conv_kernel / frames.conv_stride / frames.sample_rate in the config to the "
+            "model's values (then the labels and pitch are recomputed on that grid)",
+        )
+
+
+def tiny_config(model_type: str = "hubert", *, layers: int = 2, hidden: int = 32, ffn: int = 64,
+                conv_dim: int | Sequence[int] = 32, feat_extract_norm: str = "group", **kwargs):
+    """A small transformers config of an architecture with the base conv stack (20 ms frames),
+    for tests and benchmarks (random weights; the real models are loaded with load_model)."""
+    import transformers
+
+    names = {"hubert": "HubertConfig", "wav2vec2": "Wav2Vec2Config", "wavlm": "WavLMConfig",
+             "data2vec-audio": "Data2VecAudioConfig"}
+    cls = getattr(transformers, names[model_type])
+    args = dict(
+        num_hidden_layers=layers, hidden_size=hidden, intermediate_size=ffn, num_attention_heads=2,
+        conv_dim=tuple(conv_dim) if not isinstance(conv_dim, int) else (conv_dim,) * 7, num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=2,
+        feat_extract_norm=feat_extract_norm,
+    )
+    if model_type == "data2vec-audio":
+        args.pop("feat_extract_norm")
+        args["num_conv_pos_embeddings"] = 5
+        args["conv_pos_kernel_size"] = 5
+    if model_type == "wavlm":
+        args["num_buckets"] = 16
+        args["max_bucket_distance"] = 50
+    args.update(kwargs)
+    return cls(**args)
