@@ -1,0 +1,76 @@
+"""Erasing a property group by silencing its neurons in every layer.
+
+Erasing neuron j of a layer zeroes column j of fc2 (W2[:, j] = 0), which is the same as
+forcing its activation to 0: fc2(a) = W2 a + b2 no longer depends on a_j. The bias b2 is
+not per neuron and stays. A group's property neurons are
+``exclusive_group_neurons[property][group]`` of the property stage's ``neurons.json``.
+
+The random control erases, in each layer, as many neurons as the group erases there, drawn
+uniformly (seeded by (seed, layer)) from the layer's neurons that the group does not erase.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Iterator, Mapping
+
+import numpy as np
+import torch
+
+ERASURE_KINDS = ("property", "random")
+
+
+def group_neurons(neurons: Mapping[int, dict], prop: str, group: str) -> dict[int, np.ndarray]:
+    """Per layer, the group's property neurons (exclusive group neurons), 0-based, sorted."""
+    out = {}
+    for layer, data in sorted(neurons.items()):
+        groups = data.get("exclusive_group_neurons", {}).get(prop)
+        if groups is None:
+            raise KeyError(f"layer {layer}: no property {prop!r} in neurons.json")
+        if group not in groups:
+            raise KeyError(f"layer {layer}: property {prop!r} has no group {group!r} (groups: {sorted(groups)})")
+        out[int(layer)] = np.asarray(sorted(int(j) for j in groups[group]), dtype=np.int64)
+    return out
+
+
+def random_control(sets: Mapping[int, np.ndarray], widths: Mapping[int, int], seed: int = 0) -> dict[int, np.ndarray]:
+    """As many random neurons per layer as ``sets`` holds, avoiding the neurons of ``sets``."""
+    out = {}
+    for layer, idx in sorted(sets.items()):
+        width = int(widths[layer])
+        pool = np.setdiff1d(np.arange(width), idx)
+        n = min(len(idx), len(pool))
+        rng = np.random.default_rng([int(seed), int(layer)])
+        out[int(layer)] = np.sort(rng.choice(pool, size=n, replace=False)) if n else np.zeros(0, np.int64)
+    return out
+
+
+def erase_fc2_(fc2: torch.nn.Linear, idx) -> None:
+    """Zero the columns ``idx`` of fc2's weight in place."""
+    idx = torch.as_tensor(np.asarray(idx, dtype=np.int64), device=fc2.weight.device)
+    if idx.numel():
+        with torch.no_grad():
+            fc2.weight[:, idx] = 0
+
+
+@contextlib.contextmanager
+def erased(layers: Mapping[int, tuple[torch.nn.Linear, torch.nn.Linear]], sets: Mapping[int, np.ndarray]) -> Iterator[None]:
+    """Zero the chosen fc2 columns of each layer while inside; restore them on exit.
+
+    ``layers`` maps layer -> (fc1, fc2) (see :func:`speechneurons.pruning.ffn_pairs`).
+    """
+    saved = {}
+    try:
+        for layer, idx in sets.items():
+            fc2 = layers[layer][1]
+            saved[layer] = fc2.weight.detach().clone()
+            erase_fc2_(fc2, idx)
+        yield
+    finally:
+        with torch.no_grad():
+            for layer, weight in saved.items():
+                layers[layer][1].weight.copy_(weight)
+
+
+def sets_to_json(sets: Mapping[int, np.ndarray]) -> dict[str, list[int]]:
+    return {str(layer): [int(j) for j in idx] for layer, idx in sorted(sets.items())}
