@@ -157,6 +157,11 @@ def plot_f0_distributions(
     ax_s.set_xscale("log")
     ax_s.set_xlabel("F0 (Hz, log scale)")
     ax_s.set_title("F0 per speaker (box: quartiles, whiskers: 1.5 IQR)")
+    ticks = [t for t in (50, 60, 80, 100, 120, 150, 200, 250, 300, 400, 500, 600) if bins[0] <= t <= bins[-1]]
+    for ax in (ax_g, ax_s):
+        ax.set_xlim(bins[0], bins[-1])
+        ax.set_xticks(ticks, [str(t) for t in ticks])
+        ax.minorticks_off()
     fig.suptitle(title or f"F0 of voiced frames; {info['n_bins']} pitch groups ({info['binning']})")
     fig.tight_layout()
     with atomic_path(path) as tmp:
