@@ -3,7 +3,6 @@
 # them never reruns the F0 extraction.
 from speechneurons.pitch import extraction_config
 
-
 ALL_TARGETS += [
     pitch_frames_path(),
     results(corpus_name(), "pitch", "pitch_bins.json"),
@@ -17,19 +16,19 @@ rule pitch_f0:
     output:
         f0=results(corpus_name(), "pitch", "f0.parquet"),
         skipped=results(corpus_name(), "pitch", "skipped.tsv"),
+    log:
+        f"logs/{corpus_name()}/pitch/f0.log",
+    benchmark:
+        f"benchmarks/{corpus_name()}/pitch/f0.tsv"
+    conda:
+        "../envs/speechneurons.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=60,
     params:
         frames=config["frames"],
         settings=extraction_config(config["pitch"]),
         on_bad_input=config["on_bad_input"],
-    log:
-        "logs/" + corpus_name() + "/pitch/f0.log",
-    benchmark:
-        "benchmarks/" + corpus_name() + "/pitch/f0.tsv"
-    resources:
-        mem_mb=2000,
-        runtime=60,
-    conda:
-        "../envs/speechneurons.yaml"
     script:
         "../scripts/pitch_f0.py"
 
@@ -41,18 +40,18 @@ rule pitch_groups:
     output:
         frames=pitch_frames_path(),
         bins=results(corpus_name(), "pitch", "pitch_bins.json"),
-    params:
-        n_bins=config["pitch"]["n_bins"],
-        binning=config["pitch"]["binning"],
     log:
-        "logs/" + corpus_name() + "/pitch/groups.log",
+        f"logs/{corpus_name()}/pitch/groups.log",
     benchmark:
-        "benchmarks/" + corpus_name() + "/pitch/groups.tsv"
+        f"benchmarks/{corpus_name()}/pitch/groups.tsv"
+    conda:
+        "../envs/speechneurons.yaml"
     resources:
         mem_mb=2000,
         runtime=15,
-    conda:
-        "../envs/speechneurons.yaml"
+    params:
+        n_bins=config["pitch"]["n_bins"],
+        binning=config["pitch"]["binning"],
     script:
         "../scripts/pitch_groups.py"
 
@@ -68,14 +67,14 @@ rule pitch_figure:
             caption="../report/pitch/f0_distributions.rst",
             category="Pitch",
         ),
-    params:
-        title="F0 of voiced frames, corpus " + corpus_name(),
     log:
-        "logs/" + corpus_name() + "/pitch/figure.log",
+        f"logs/{corpus_name()}/pitch/figure.log",
+    conda:
+        "../envs/speechneurons.yaml"
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        "../envs/speechneurons.yaml"
+    params:
+        title=f"F0 of voiced frames, corpus {corpus_name()}",
     script:
         "../scripts/pitch_figure.py"
