@@ -75,3 +75,27 @@ def test_erasure_equals_forcing_activations_to_zero():
         plain = model(x).last_hidden_state
     torch.testing.assert_close(masked, zeroed)
     assert not torch.allclose(plain, zeroed)
+
+
+def test_erasure_table_2x2_against_control():
+    import pandas as pd
+
+    from speechneurons.erasure import erasure_table
+
+    utts = [f"u{i}" for i in range(20)]
+    genders = ["F", "M"] * 10
+
+    def losses(wrong_gender=None):
+        loss = [1.0 if g == wrong_gender else 0.0 for g in genders]
+        return pd.DataFrame(dict(task="sid", layer=3, utt_id=utts, speaker=utts, gender=genders, stratum="all",
+                                 loss_sum=loss, n_items=1))
+
+    variants = {("gender-M", "property"): losses("M"), ("gender-M", "random"): losses()}
+    table = erasure_table(losses(), variants, {("gender-M", "property"): 5, ("gender-M", "random"): 5},
+                          {"sid": {3: "last"}}, n_boot=50)
+    prop = table[table["kind"] == "property"].set_index("eval_group")
+    assert prop.loc["gender=M", "delta"] == pytest.approx(100.0)
+    assert prop.loc["gender=F", "delta"] == pytest.approx(0.0)
+    assert prop.loc["gender=M", "vs_control"] == pytest.approx(100.0)
+    assert (table[table["kind"] == "random"]["delta"] == 0).all()
+    assert set(table["n_erased"]) == {5}

@@ -135,3 +135,24 @@ def test_pruned_model_is_smaller_and_matches_masked(tmp_path, strategy):
         out = loaded.model(x, output_hidden_states=True).hidden_states
     for a, b in zip(masked, out):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_pruning_table_rows_and_counts():
+    import pandas as pd
+
+    from speechneurons.pruning import pruning_table
+
+    def losses(err_m):
+        return pd.DataFrame(dict(task="sid", layer=2, utt_id=[f"u{i}" for i in range(10)], speaker="s", gender="M",
+                                 stratum="all", loss_sum=[1.0] * err_m + [0.0] * (10 - err_m), n_items=1))
+
+    plan = pd.DataFrame(dict(layer=[1, 2], n_pruned=[4, 4], n_protected=[3, 1], n_protected_pruned=[0, 1]))
+    table = pruning_table(losses(2), {("norm", 0.5): losses(5), ("protect", 0.5): losses(3)},
+                          {("norm", 0.5): plan, ("protect", 0.5): plan}, {"sid": {2: "last"}}, n_boot=50)
+    t = table.set_index("strategy")
+    assert list(t.index) == ["unpruned", "norm", "protect"]
+    assert t.loc["unpruned", "value"] == pytest.approx(80.0)  # accuracy %
+    assert t.loc["norm", "value"] == pytest.approx(50.0)
+    assert t.loc["norm", "delta"] == pytest.approx(-30.0)
+    assert t.loc["protect", "n_protected_pruned"] == 1 and t.loc["protect", "n_protected"] == 4
+    assert t.loc["norm", "layer_role"] == "last"

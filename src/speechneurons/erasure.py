@@ -6,7 +6,7 @@ not per neuron and stays. A group's property neurons are
 ``exclusive_group_neurons[property][group]`` of the property stage's ``neurons.json``.
 
 The random control erases, in each layer, as many neurons as the group erases there, drawn
-uniformly (seeded by (seed, layer)) from the layer's neurons that the group does not erase.
+uniformly (seeded) from the layer's neurons that the group does not erase.
 """
 
 from __future__ import annotations
@@ -33,14 +33,15 @@ def group_neurons(neurons: Mapping[int, dict], prop: str, group: str) -> dict[in
     return out
 
 
-def random_control(sets: Mapping[int, np.ndarray], widths: Mapping[int, int], seed: int = 0) -> dict[int, np.ndarray]:
-    """As many random neurons per layer as ``sets`` holds, avoiding the neurons of ``sets``."""
+def random_control(sets: Mapping[int, np.ndarray], widths: Mapping[int, int], seed: int = 0, stream: int = 0) -> dict[int, np.ndarray]:
+    """As many random neurons per layer as ``sets`` holds, avoiding the neurons of ``sets``;
+    seeded by (seed, stream, layer) (``stream`` tells the controls of different groups apart)."""
     out = {}
     for layer, idx in sorted(sets.items()):
         width = int(widths[layer])
         pool = np.setdiff1d(np.arange(width), idx)
         n = min(len(idx), len(pool))
-        rng = np.random.default_rng([int(seed), int(layer)])
+        rng = np.random.default_rng([int(seed), int(stream), int(layer)])
         out[int(layer)] = np.sort(rng.choice(pool, size=n, replace=False)) if n else np.zeros(0, np.int64)
     return out
 
@@ -74,3 +75,39 @@ def erased(layers: Mapping[int, tuple[torch.nn.Linear, torch.nn.Linear]], sets: 
 
 def sets_to_json(sets: Mapping[int, np.ndarray]) -> dict[str, list[int]]:
     return {str(layer): [int(j) for j in idx] for layer, idx in sorted(sets.items())}
+
+
+def erasure_table(
+    baseline,
+    variants: Mapping[tuple[str, str], "object"],
+    n_erased: Mapping[tuple[str, str], int],
+    roles: Mapping[str, Mapping[int, str]],
+    n_boot: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+):
+    """Each erasure (``<property>-<group>``, kind 'property' or 'random') evaluated per group:
+    per task, probe layer and evaluation group (all, gender=F/M, phone_type=..., pitch_bin=...)
+    the error metric (%, or log-F0 MSE) with CI, the baseline (unerased model) and the paired
+    difference to it with CI; property rows also carry the paired difference to their random
+    control (``vs_control``) with CI."""
+    import pandas as pd
+
+    from .probes import add_roles, compare, select_layers
+
+    base = select_layers(baseline, roles)
+    parts = []
+    for name in sorted({n for n, _ in variants}):
+        prop, group = name.split("-", 1)
+        erased_losses = {kind: select_layers(variants[(name, kind)], roles) for kind in ERASURE_KINDS if (name, kind) in variants}
+        for kind, losses in erased_losses.items():
+            t = compare(losses, base, n_boot, seed, level, kind="error", groups="every")
+            if kind == "property" and "random" in erased_losses:
+                c = compare(losses, erased_losses["random"], n_boot, seed, level, kind="error", groups="every")
+                c = c[["task", "layer", "eval_group", "baseline", "delta", "delta_ci_low", "delta_ci_high"]]
+                c.columns = ["task", "layer", "eval_group", "control_value", "vs_control", "vs_control_ci_low", "vs_control_ci_high"]
+                t = t.merge(c, on=["task", "layer", "eval_group"], how="left")
+            for col, value in reversed([("erasure", name), ("property", prop), ("group", group), ("kind", kind), ("n_erased", n_erased.get((name, kind), 0))]):
+                t.insert(0, col, value)
+            parts.append(t)
+    return add_roles(pd.concat(parts, ignore_index=True), roles) if parts else pd.DataFrame()

@@ -426,3 +426,19 @@ def evaluate(
     layers = sorted({int(x) for t, ls in layers_by_task.items() if t in settings.tasks for x in ls})
     feats = extract_features(model, manifest, frames, layers, device, **extract_kwargs)
     return run_probes(feats, layers_by_task, settings)
+
+
+def select_layers(losses: pd.DataFrame, roles: Mapping[str, Mapping[int, str]]) -> pd.DataFrame:
+    """The loss rows of each task at its chosen layers (see :func:`resolve_layers`)."""
+    keep = pd.Series(False, index=losses.index)
+    for task, layer_roles in roles.items():
+        keep |= (losses["task"] == task) & losses["layer"].isin([int(x) for x in layer_roles])
+    return losses[keep]
+
+
+def add_roles(table: pd.DataFrame, roles: Mapping[str, Mapping[int, str]]) -> pd.DataFrame:
+    """Insert a ``layer_role`` column after ``layer`` ('last', 'best', ...)."""
+    table = table.copy()
+    role = [roles.get(t, {}).get(int(l), "") for t, l in zip(table["task"], table["layer"])]
+    table.insert(table.columns.get_loc("layer") + 1, "layer_role", role)
+    return table

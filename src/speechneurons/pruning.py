@@ -180,3 +180,38 @@ def prune_model_(model, plan: Mapping[int, LayerChoice]) -> None:
 
     keep = {layer: torch.as_tensor(c.keep, dtype=torch.long) for layer, c in plan.items()}
     prune_ffn_(model, keep)
+
+
+def pruning_table(
+    unpruned: pd.DataFrame,
+    variants: Mapping[tuple[str, float], pd.DataFrame],
+    plans: Mapping[tuple[str, float], pd.DataFrame],
+    roles: Mapping[str, Mapping[int, str]],
+    n_boot: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> pd.DataFrame:
+    """Unpruned vs each (strategy, sparsity): per task and probe layer the display metric
+    (phone error %, SID / gender accuracy %, log-F0 MSE) with its bootstrap CI, the paired
+    difference to the unpruned model with CI, and the pruning counts summed over layers."""
+    from .probes import add_roles, compare, select_layers
+
+    base = select_layers(unpruned, roles)
+    t = compare(base, None, n_boot, seed, level)
+    t.insert(0, "strategy", "unpruned")
+    t.insert(1, "sparsity", 0.0)
+    t = t.assign(n_pruned=0, n_protected=np.nan, n_protected_pruned=0)
+    parts = [t]
+    for (strategy, sparsity), losses in sorted(variants.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        t = compare(select_layers(losses, roles), base, n_boot, seed, level)
+        t.insert(0, "strategy", strategy)
+        t.insert(1, "sparsity", float(sparsity))
+        plan = plans[(strategy, sparsity)]
+        t = t.assign(
+            n_pruned=int(plan["n_pruned"].sum()),
+            n_protected=int(plan["n_protected"].sum()),
+            n_protected_pruned=int(plan["n_protected_pruned"].sum()),
+        )
+        parts.append(t)
+    table = add_roles(pd.concat(parts, ignore_index=True), roles)
+    return table.drop(columns=["eval_group"])

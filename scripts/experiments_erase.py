@@ -1,0 +1,35 @@
+"""Erase one group's property neurons (or a random control) in all layers, then probe."""
+
+from speechneurons.logs import script_logging
+
+with script_logging(snakemake.log[0]) as log:
+    import zlib
+
+    import torch
+
+    from speechneurons.erasure import erased, group_neurons, random_control, sets_to_json
+    from speechneurons.io import read_json, read_table, write_json, write_table
+    from speechneurons.models import load_model
+    from speechneurons.probes import ProbeSettings, evaluate, resolve_layers
+    from speechneurons.pruning import ffn_pairs, load_property_neurons
+
+    torch.set_num_threads(snakemake.threads)
+    name, kind, par = snakemake.wildcards.erasure, snakemake.wildcards.kind, snakemake.params
+    prop, group = name.split("-", 1)
+    settings = ProbeSettings(**{**par.probe, "tasks": tuple(par.probe["tasks"])})
+    best = read_json(snakemake.input.best)
+    roles = resolve_layers(par.probe_layers, best["num_layers"], best["best"], settings.tasks)
+    loaded = load_model(par.ref, par.device)
+    pairs = ffn_pairs(loaded.model)
+    sets = group_neurons(load_property_neurons(snakemake.input.neurons), prop, group)
+    if kind == "random":
+        widths = {layer: fc1.out_features for layer, (fc1, _) in pairs.items()}
+        sets = random_control(sets, widths, seed=par.seed, stream=zlib.crc32(name.encode()))
+    n_erased = sum(len(v) for v in sets.values())
+    log.info("%s (%s): erasing %d neurons: %s", name, kind, n_erased, {l: len(v) for l, v in sets.items()})
+    tables = [read_table(snakemake.input[k]) for k in ("manifest", "labels", "pitch")]
+    with erased(pairs, sets):
+        losses = evaluate(loaded.model, *tables, {t: list(r) for t, r in roles.items()}, settings,
+                          loaded.device, normalize=loaded.do_normalize)
+    write_table(losses, snakemake.output.losses)
+    write_json(snakemake.output.neurons, {"erasure": name, "kind": kind, "n_erased": n_erased, "neurons": sets_to_json(sets)})

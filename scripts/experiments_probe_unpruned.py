@@ -1,0 +1,31 @@
+"""Probe every layer of the unpruned model; pick the best layer per task."""
+
+from speechneurons.logs import script_logging
+
+with script_logging(snakemake.log[0]) as log:
+    import torch
+
+    from speechneurons.io import read_table, write_json, write_table
+    from speechneurons.models import load_model
+    from speechneurons.probes import ProbeSettings, best_layers, compare, evaluate
+
+    torch.set_num_threads(snakemake.threads)
+    p = snakemake.params.probe
+    settings = ProbeSettings(**{**p, "tasks": tuple(p["tasks"])})
+    loaded = load_model(snakemake.params.ref, snakemake.params.device)
+    layers = list(range(1, loaded.num_layers + 1))
+    losses = evaluate(
+        loaded.model,
+        read_table(snakemake.input.manifest),
+        read_table(snakemake.input.labels),
+        read_table(snakemake.input.pitch),
+        {task: layers for task in settings.tasks},
+        settings,
+        loaded.device,
+        normalize=loaded.do_normalize,
+    )
+    write_table(losses, snakemake.output.losses)
+    write_table(compare(losses, None, n_boot=0), snakemake.output.layers)
+    best = best_layers(losses)
+    log.info("best layer per task: %s", best)
+    write_json(snakemake.output.best, {"num_layers": loaded.num_layers, "best": best})

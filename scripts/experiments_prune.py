@@ -1,0 +1,33 @@
+"""Prune one (strategy, sparsity) variant, optionally continue pretraining, save it smaller."""
+
+from speechneurons.logs import script_logging
+
+with script_logging(snakemake.log[0]) as log:
+    import torch
+    from transformers import Wav2Vec2FeatureExtractor
+
+    from speechneurons.io import atomic_dir, write_table
+    from speechneurons.models import load_model
+    from speechneurons.pruning import ffn_pairs, load_property_neurons, plan_pruning, plan_table, protected_neurons, prune_model_
+
+    torch.set_num_threads(snakemake.threads)
+    strategy, sparsity, par = snakemake.wildcards.strategy, snakemake.params.sparsity, snakemake.params
+    protected = protected_neurons(load_property_neurons(snakemake.input.neurons), par.protect_properties)
+    loaded = load_model(par.ref, par.device)
+    pairs = ffn_pairs(loaded.model)
+    for layer in sorted(set(pairs) - set(protected)):
+        log.warning("layer %d has no property statistics: nothing protected there", layer)
+    plan = plan_pruning(pairs, strategy, sparsity, protected, seed=par.seed)
+    table = plan_table(plan, strategy, sparsity)
+    log.info("plan:\n%s", table.to_string(index=False))
+    prune_model_(loaded.model, plan)
+    if par.steps > 0:
+        from speechneurons.pretrain import continue_pretraining, load_head
+
+        continue_pretraining(loaded.model, snakemake.input.manifest, snakemake.input.targets, par.steps,
+                             head=load_head(par.ref), grid=loaded.grid, device=loaded.device, seed=par.seed)
+        loaded.model.config.apply_spec_augment = False
+    with atomic_dir(snakemake.output.model) as tmp:
+        loaded.model.save_pretrained(tmp)
+        Wav2Vec2FeatureExtractor(sampling_rate=loaded.grid.sample_rate, do_normalize=loaded.do_normalize).save_pretrained(tmp)
+    write_table(table, snakemake.output.plan)
