@@ -58,3 +58,29 @@ def model_ref(wildcards):
     if config["model"]["source"] == "huggingface":
         return config["model"]["path"]
     return model_dir(wildcards.get("checkpoint", "final"))
+
+
+# --- corpus ---
+def synth_speakers():
+    """Speaker ids of the synthesized corpus (corpus.synth.speakers, or the whole voice table)."""
+    from speechneurons.voices import select_voices
+
+    return [v.speaker for v in select_voices(config["corpus"]["synth"]["speakers"])]
+
+
+def synth_part_tables(wildcards=None):
+    """Per-speaker utterance tables of the synthesized corpus (inputs of the gather job)."""
+    return [results(corpus_name(), "corpus", "parts", s, "utterances.tsv") for s in synth_speakers()]
+
+
+def synth_part_references(wildcards=None):
+    """Per-speaker reference TextGrid folders of the synthesized corpus."""
+    return [results(corpus_name(), "corpus", "parts", s, "reference") for s in synth_speakers()]
+
+
+def reference_dir(wildcards=None):
+    """results/<corpus>/corpus/reference: the synthesizer's own timings, one TextGrid per
+    utterance (synth only; for a LibriSpeech corpus there is none and this returns [])."""
+    if config["corpus"]["source"] != "synth":
+        return []
+    return results(corpus_name(), "corpus", "reference")

@@ -1,0 +1,9 @@
+"""Minutes of audio per speaker, coloured by gender."""
+
+from speechneurons.corpus import plot_minutes_per_speaker, read_manifest
+from speechneurons.logs import script_logging
+
+snakemake = globals()["snakemake"]  # noqa: F821 (injected by Snakemake)
+
+with script_logging(snakemake.log[0]):
+    plot_minutes_per_speaker(read_manifest(snakemake.input.manifest), snakemake.output.png)
