@@ -84,3 +84,53 @@ def reference_dir(wildcards=None):
     if config["corpus"]["source"] != "synth":
         return []
     return results(corpus_name(), "corpus", "reference")
+
+
+# --- activations ---
+def activation_layers():
+    """Layers (1-based) of the activation dump: activations.layers, or every layer of the model
+    (pretrain.num_layers for the workflow's model, else the Hugging Face config's count, read
+    offline without loading weights)."""
+    if config["activations"]["layers"]:
+        return sorted({int(l) for l in config["activations"]["layers"]})
+    if config["model"]["source"] == "pretrain":
+        # [] only while the pretrain schema has no num_layers (then nothing is dumped)
+        return list(range(1, int(config["pretrain"].get("num_layers", 0)) + 1))
+    from speechneurons.models import num_layers_of
+
+    return list(range(1, num_layers_of(config["model"]["path"]) + 1))
+
+
+def selection_path(wildcards=None):
+    """Frames to dump: results/<corpus>/labels/<aligner>/selection.parquet"""
+    return results(corpus_name(), "labels", config["align"]["aligner"], "selection.parquet")
+
+
+def activations_dir(model="{model}", checkpoint="{checkpoint}"):
+    """results/<corpus>/activations/<model>/<checkpoint> (wildcards unless given)."""
+    return results(corpus_name(), "activations", model, checkpoint)
+
+
+def activation_array(subset, layer="{layer}", model="{model}", checkpoint="{checkpoint}"):
+    """One dumped array: .../layer-<layer>/<subset>.npy (subset 'mid' or 'sample')."""
+    return f"{activations_dir(model, checkpoint)}/layer-{layer}/{subset}.npy"
+
+
+def activation_arrays(subset, model="{model}", checkpoint="{checkpoint}"):
+    """The arrays of every dumped layer (activation_layers()), in layer order."""
+    return [activation_array(subset, l, model, checkpoint) for l in activation_layers()]
+
+
+def activation_index_path(subset, model="{model}", checkpoint="{checkpoint}"):
+    """.../index_<subset>.parquet: row i describes row i of every layer's <subset>.npy"""
+    return f"{activations_dir(model, checkpoint)}/index_{subset}.parquet"
+
+
+def activation_targets():
+    """Default targets of the activations stage: arrays and indexes of activations.checkpoints."""
+    targets = []
+    for ckpt in config["activations"]["checkpoints"]:
+        for subset in ("mid", "sample"):
+            targets += activation_arrays(subset, model_name(), ckpt)
+            targets.append(activation_index_path(subset, model_name(), ckpt))
+    return targets
