@@ -8,6 +8,7 @@ import torch
 import transformers
 
 from speechneurons.errors import BadInputError
+from speechneurons.ffn import capture_ffn
 from speechneurons.frames import FrameGrid
 from speechneurons.models import (ARCHITECTURES, ModelNotAvailableError, check_frame_grid, load_model,
                                   normalize_wave, num_layers_of, tiny_config)
@@ -77,8 +78,11 @@ def test_save_load_round_trip_identical_outputs(tmp_path):
     model = save_tiny(tmp_path)
     loaded = load_model(str(tmp_path), device="cpu")
     x = torch.randn(1, 8000)
-    with torch.no_grad():
+    with torch.no_grad(), capture_ffn(model) as before, capture_ffn(loaded.model) as after:
         assert torch.equal(model(x).last_hidden_state, loaded.model(x).last_hidden_state)
+    assert set(before) == set(after) == {1, 2}
+    for layer in before:
+        assert torch.equal(before[layer], after[layer])
 
 
 def test_model_not_in_cache_says_how_to_get_it(tmp_path, monkeypatch):

@@ -1,0 +1,34 @@
+"""One forward pass of a model over the selected utterances -> per-layer float16 FFN activations."""
+
+from pathlib import Path
+
+import torch
+
+from speechneurons.activations import dump_activations
+from speechneurons.corpus import read_manifest
+from speechneurons.frames import FrameGrid
+from speechneurons.io import read_table, write_json
+from speechneurons.logs import script_logging
+from speechneurons.models import check_frame_grid, load_model
+
+snakemake = globals()["snakemake"]  # noqa: F821 (injected by Snakemake)
+
+with script_logging(snakemake.log[0]) as log:
+    p = snakemake.params
+    torch.manual_seed(p.seed)
+    torch.set_num_threads(max(1, snakemake.threads))
+    loaded = load_model(p.model_ref, device=p.device)
+    log.info("model %s (%s): %d layers, FFN widths %s, do_normalize=%s, device %s",
+             p.model_ref, loaded.model_type, loaded.num_layers, loaded.ffn_widths, loaded.do_normalize, loaded.device)
+    check_frame_grid(loaded, FrameGrid.from_config(p.frames))
+    out_dir = Path(snakemake.output.skipped).parent
+    report = dump_activations(
+        loaded, read_manifest(snakemake.input.manifest), read_table(snakemake.input.selection), out_dir,
+        p.layers, batch_seconds=p.batch_seconds, max_pad_ratio=p.max_pad_ratio, on_bad_input=p.on_bad_input,
+    )
+    write_json(snakemake.output.stats, {
+        "model": p.model_ref, "layers": p.layers, "ffn_widths": loaded.ffn_widths, "device": str(loaded.device),
+        "utterances": report.n_utterances, "skipped": len(report.skipped), "rows": report.rows,
+        "audio_seconds": round(report.audio_seconds, 2), "wall_seconds": round(report.wall_seconds, 2),
+        "audio_seconds_per_second": round(report.audio_seconds_per_second, 2),
+    })

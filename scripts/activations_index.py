@@ -1,0 +1,17 @@
+"""Index tables row-aligned with the dumped arrays: labels, pitch and speakers of each row."""
+
+from speechneurons.activations import build_index, write_index
+from speechneurons.corpus import read_manifest
+from speechneurons.io import read_table
+from speechneurons.logs import script_logging
+
+snakemake = globals()["snakemake"]  # noqa: F821 (injected by Snakemake)
+
+with script_logging(snakemake.log[0]):
+    index = build_index(
+        read_table(snakemake.input.selection),
+        read_table(snakemake.input.labels, columns=["utt_id", "frame", "phone", "is_mid"]),
+        read_table(snakemake.input.pitch, columns=["utt_id", "frame", "f0_hz", "pitch_bin"]),
+        read_manifest(snakemake.input.manifest),
+    )
+    write_index(index, {"mid": snakemake.output.mid, "sample": snakemake.output.sample})

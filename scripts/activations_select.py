@@ -1,0 +1,18 @@
+"""Frames to dump: every speech middle frame and a seeded sample of all frames -> selection.parquet."""
+
+import logging
+
+from speechneurons.activations import select_frames
+from speechneurons.corpus import read_manifest
+from speechneurons.io import read_table, write_table
+from speechneurons.logs import script_logging
+
+snakemake = globals()["snakemake"]  # noqa: F821 (injected by Snakemake)
+
+with script_logging(snakemake.log[0]):
+    labels = read_table(snakemake.input.labels, columns=["utt_id", "frame", "phone", "is_mid"])
+    manifest = read_manifest(snakemake.input.manifest)
+    selection = select_frames(labels, manifest, snakemake.params.sample_frames, snakemake.params.seed)
+    counts = selection["subset"].value_counts().to_dict()
+    logging.getLogger("speechneurons.activations").info("selected rows per subset: %s", counts)
+    write_table(selection, snakemake.output.selection)
