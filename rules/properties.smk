@@ -1,1 +1,144 @@
-# Rules of the properties stage.
+# Rules of the properties stage: phone-type, gender and pitch neurons per layer (exact
+# definition in DESIGN.md), their summary over layers and their figures. tau_fraction, sigma,
+# min_count, splits and the pitch bins are params of property_layer, so changing one reruns
+# exactly the statistics and what follows them.
+
+
+ALL_TARGETS += property_targets("final")
+
+
+rule property_layer:
+    input:
+        mid=activation_array("mid"),
+        index=activation_index_path("mid"),
+    output:
+        neurons=property_layer_file("neurons.json"),
+        P=property_layer_file("P.npz"),
+        R=property_layer_file("R.parquet"),
+        counts=property_layer_file("counts.tsv"),
+        skipped=property_layer_file("skipped.tsv"),
+    wildcard_constraints:
+        layer=r"\d+",
+        checkpoint=r"final|step-\d+",
+    params:
+        layer=lambda wildcards: int(wildcards.layer),
+        tau_fraction=config["properties"]["tau_fraction"],
+        sigma=config["properties"]["sigma"],
+        min_count=config["properties"]["min_count"],
+        splits=config["properties"]["splits"],
+        n_pitch_bins=config["pitch"]["n_bins"],
+        on_bad_input=config["on_bad_input"],
+    log:
+        "logs/" + corpus_name() + "/properties/{model}/{checkpoint}/layer-{layer}.log",
+    benchmark:
+        "benchmarks/" + corpus_name() + "/properties/{model}/{checkpoint}/layer-{layer}.tsv"
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    conda:
+        "../envs/speechneurons.yaml"
+    script:
+        "../scripts/properties_layer.py"
+
+
+rule property_summary:
+    input:
+        neurons=property_layer_inputs("neurons.json"),
+        counts=property_layer_inputs("counts.tsv"),
+    output:
+        summary=properties_dir() + "/summary.tsv",
+    wildcard_constraints:
+        checkpoint=r"final|step-\d+",
+    log:
+        "logs/" + corpus_name() + "/properties/{model}/{checkpoint}/summary.log",
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        "../envs/speechneurons.yaml"
+    script:
+        "../scripts/properties_summary.py"
+
+
+rule property_layer_figures:
+    input:
+        summary=properties_dir() + "/summary.tsv",
+    output:
+        counts=report(
+            properties_dir() + "/figures/counts_per_layer.png",
+            caption="../report/properties/counts_per_layer.rst",
+            category="Property neurons",
+        ),
+        overlaps=report(
+            properties_dir() + "/figures/overlaps_per_layer.png",
+            caption="../report/properties/overlaps_per_layer.rst",
+            category="Property neurons",
+        ),
+    wildcard_constraints:
+        checkpoint=r"final|step-\d+",
+    params:
+        title=lambda wildcards: f"{wildcards.model} ({wildcards.checkpoint}) on {corpus_name()}",
+    log:
+        "logs/" + corpus_name() + "/properties/{model}/{checkpoint}/layer_figures.log",
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        "../envs/speechneurons.yaml"
+    script:
+        "../scripts/properties_layer_figures.py"
+
+
+rule property_venn:
+    input:
+        neurons=property_layer_file("neurons.json"),
+    output:
+        venn=report(
+            properties_dir() + "/figures/venn_layer-{layer}.png",
+            caption="../report/properties/venn.rst",
+            category="Property neurons",
+            subcategory="Venn diagrams",
+        ),
+    wildcard_constraints:
+        layer=r"\d+",
+        checkpoint=r"final|step-\d+",
+    log:
+        "logs/" + corpus_name() + "/properties/{model}/{checkpoint}/venn_layer-{layer}.log",
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        "../envs/speechneurons.yaml"
+    script:
+        "../scripts/properties_venn.py"
+
+
+rule property_heatmap:
+    input:
+        neurons=property_layer_file("neurons.json"),
+        P=property_layer_file("P.npz"),
+        R=property_layer_file("R.parquet"),
+        counts=property_layer_file("counts.tsv"),
+    output:
+        heatmap=report(
+            properties_dir() + "/figures/heatmap_layer-{layer}.png",
+            caption="../report/properties/heatmap.rst",
+            category="Property neurons",
+            subcategory="P(j | c, g) heat maps",
+        ),
+    wildcard_constraints:
+        layer=r"\d+",
+        checkpoint=r"final|step-\d+",
+    params:
+        n_neurons=config["properties"]["heatmap_neurons"],
+        n_pitch_bins=config["pitch"]["n_bins"],
+    log:
+        "logs/" + corpus_name() + "/properties/{model}/{checkpoint}/heatmap_layer-{layer}.log",
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../envs/speechneurons.yaml"
+    script:
+        "../scripts/properties_heatmap.py"

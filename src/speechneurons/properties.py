@@ -460,6 +460,17 @@ def write_layer(lp: LayerProperties, outdir: str | Path) -> None:
 
 
 # --------------------------------------------------------------------------- summary
+def figure_layers(requested: Sequence[int], available: Sequence[int]) -> list[int]:
+    """Layers to draw: ``requested`` (must be available), or first, middle and last."""
+    available = sorted(set(int(l) for l in available))
+    if requested:
+        missing = sorted(set(requested) - set(available))
+        if missing:
+            raise ValueError(f"properties.venn_layers {missing} have no statistics; available: {available}")
+        return sorted(set(int(l) for l in requested))
+    if not available:
+        return []
+    return sorted({available[0], available[(len(available) - 1) // 2], available[-1]})
 
 
 def summary_row(neurons: Mapping, n_frames: int | None = None) -> dict:

@@ -1,0 +1,10 @@
+"""Figures over layers: property-neuron counts and overlaps per layer, from summary.tsv."""
+from speechneurons.io import read_table
+from speechneurons.logs import script_logging
+from speechneurons.property_figures import plot_counts_per_layer, plot_overlaps_per_layer
+
+with script_logging(snakemake.log[0]):
+    summary = read_table(snakemake.input.summary)
+    title = snakemake.params.title
+    plot_counts_per_layer(summary, snakemake.output.counts, title=title)
+    plot_overlaps_per_layer(summary, snakemake.output.overlaps, title=f"overlap of property neurons, {title}")

@@ -1,0 +1,155 @@
+"""Figures of the property-neuron statistics (matplotlib, Agg, PNG written atomically).
+
+- :func:`plot_counts_per_layer`: property neurons per layer for each property (left) and group
+  neurons per layer for each group (right), from ``summary.tsv``;
+- :func:`plot_overlaps_per_layer`: |P_a & P_b| for the three pairs and |P_phone & P_gender &
+  P_pitch| per layer (raw intersections);
+- :func:`plot_venn`: Venn diagram of the three property-neuron sets of one layer, drawn from the
+  EXCLUSIVE region sizes (:func:`speechneurons.properties.venn3_regions`), not from raw
+  intersections;
+- :func:`plot_heatmaps`: P(j | c, g) of the strongest neurons of every group (ranked by R_g,
+  then mean P over C_g, then index), phones of C_g as rows.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from .io import atomic_path  # noqa: E402
+from .properties import PROPERTIES, npz_key, property_groups, venn3_regions  # noqa: E402
+
+LABELS = {"phone_type": "phone type", "gender": "gender", "pitch": "pitch"}
+COLORS = {"phone_type": "tab:blue", "gender": "tab:red", "pitch": "tab:green"}
+
+
+def save_figure(fig, path: str | Path, dpi: int = 120) -> None:
+    """Save a figure as PNG atomically and close it."""
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight")
+    plt.close(fig)
+
+
+def _group_columns(summary: pd.DataFrame, prop: str) -> list[str]:
+    return [c for c in summary.columns if c.startswith(f"group_{prop}_")]
+
+
+def plot_counts_per_layer(summary: pd.DataFrame, path: str | Path, title: str = "") -> None:
+    """Property neurons per layer (left) and group neurons per layer (right)."""
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4), sharex=True)
+    x = summary["layer"].to_numpy()
+    for prop in PROPERTIES:
+        ax1.plot(x, summary[f"n_{prop}"], marker="o", color=COLORS[prop], label=LABELS[prop])
+        styles = iter(["-", "--", ":", "-."] * 4)
+        for col in _group_columns(summary, prop):
+            g = col[len(f"group_{prop}_"):]
+            ax2.plot(x, summary[col], marker=".", ls=next(styles), color=COLORS[prop], label=f"{LABELS[prop]}: {g}")
+    ax1.set(xlabel="layer", ylabel="property neurons", title="property neurons (exclusive union)")
+    ax2.set(xlabel="layer", ylabel="group neurons |N_g|", title="group neurons")
+    ax1.legend()
+    ax2.legend(fontsize="x-small", ncol=2)
+    for ax in (ax1, ax2):
+        ax.set_xticks(x)
+        ax.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title)
+    save_figure(fig, path)
+
+
+def plot_overlaps_per_layer(summary: pd.DataFrame, path: str | Path, title: str = "") -> None:
+    """Pairwise and triple intersections of the property-neuron sets per layer."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    x = summary["layer"].to_numpy()
+    pairs = [("phone_type", "gender"), ("phone_type", "pitch"), ("gender", "pitch")]
+    for a, b in pairs:
+        ax.plot(x, summary[f"overlap_{a}_{b}"], marker="o", label=f"{LABELS[a]} ∩ {LABELS[b]}")
+    ax.plot(x, summary["overlap_all"], marker="s", color="k", label="all three")
+    ax.set(xlabel="layer", ylabel="shared property neurons", title=title or "overlap of property neurons")
+    ax.set_xticks(x)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    save_figure(fig, path)
+
+
+def draw_venn(ax, neurons: Mapping):
+    """Draw the layer's Venn diagram on ``ax`` from the EXCLUSIVE region sizes; returns the
+    matplotlib-venn VennDiagram (its region labels are those sizes)."""
+    from matplotlib_venn import venn3
+    from matplotlib_venn.layout.venn3 import DefaultLayoutAlgorithm
+
+    sets = [set(neurons["property_neurons"][p]) for p in PROPERTIES]
+    regions = venn3_regions(*sets)
+    labels = tuple(f"{LABELS[p]} ({len(s)})" for p, s in zip(PROPERTIES, sets))
+    # Area-weighted diagrams need every set non-empty; otherwise draw the unweighted layout
+    # (the numbers are the same exclusive region sizes).
+    layout = None if all(sets) else DefaultLayoutAlgorithm(fixed_subset_sizes=(1,) * 7)
+    return venn3(subsets=regions, set_labels=labels, ax=ax, layout_algorithm=layout)
+
+
+def plot_venn(neurons: Mapping, path: str | Path, title: str = "") -> tuple[int, ...]:
+    """Venn diagram of the layer's phone-type, gender and pitch neurons; returns the exclusive
+    region sizes in venn3 order (Abc, aBc, ABc, abC, AbC, aBC, ABC)."""
+    fig, ax = plt.subplots(figsize=(5, 5))
+    draw_venn(ax, neurons)
+    ax.set_title(title or f"layer {neurons['layer']}: property neurons (D = {neurons['D']})")
+    save_figure(fig, path)
+    return venn3_regions(*(neurons["property_neurons"][p] for p in PROPERTIES))
+
+
+def strongest_neurons(R: np.ndarray, P: np.ndarray, in_C: np.ndarray, n: int) -> np.ndarray:
+    """The n neurons with the largest R_g, ties broken by mean P over C_g, then lower index."""
+    meanP = np.nan_to_num(np.nanmean(P[in_C], axis=0), nan=0.0) if in_C.any() else np.zeros(len(R))
+    order = np.lexsort((np.arange(len(R)), -meanP, -R))
+    return order[: min(n, len(R))]
+
+
+def plot_heatmaps(npz: Mapping[str, np.ndarray], R: pd.DataFrame, counts: pd.DataFrame,
+                  neurons: Mapping, path: str | Path, n_neurons: int = 12, n_pitch_bins: int = 3) -> None:
+    """P(j | c, g) heat maps, one panel per group: rows = phones of C_g, columns = the group's
+    strongest neurons (* marks group neurons N_g)."""
+    groups = property_groups(n_pitch_bins)
+    phones = [str(p) for p in npz["phones"]]
+    ncols = max(len(g) for g in groups.values())
+    fig, axes = plt.subplots(len(groups), ncols, figsize=(4.2 * ncols, 4.6 * len(groups)), squeeze=False)
+    vmax = max(float(np.nanmax(npz[npz_key("P", p, g)], initial=0.0)) for p in groups for g in groups[p]) or 1.0
+    image = None
+    for r, (prop, names) in enumerate(groups.items()):
+        for c in range(ncols):
+            ax = axes[r, c]
+            if c >= len(names):
+                ax.axis("off")
+                continue
+            g = names[c]
+            P = npz[npz_key("P", prop, g)]
+            sub = counts[(counts["property"] == prop) & (counts["group"].astype(str) == g)]
+            in_C = np.array([bool(sub.set_index("phone")["in_C"].get(p, False)) for p in phones])
+            Rg = R[(R["property"] == prop) & (R["group"].astype(str) == g)].sort_values("neuron")["R"].to_numpy()
+            members = set(neurons["group_neurons"][prop][g])
+            ax.set_title(f"{LABELS[prop]} = {g.replace('_', ' ')}\n|N_g| = {len(members)}, |C_g| = {int(in_C.sum())}",
+                         fontsize=9)
+            if not in_C.any():
+                ax.text(0.5, 0.5, "no phone with enough frames", ha="center", va="center", transform=ax.transAxes)
+                ax.set_xticks([])
+                ax.set_yticks([])
+                continue
+            top = strongest_neurons(Rg, P, in_C, n_neurons)
+            rows = np.flatnonzero(in_C)
+            image = ax.imshow(P[np.ix_(rows, top)], aspect="auto", vmin=0, vmax=vmax, cmap="viridis",
+                              interpolation="nearest")
+            ax.set_xticks(range(len(top)))
+            ax.set_xticklabels([f"{j}*" if j in members else str(j) for j in top], rotation=90, fontsize=6)
+            ax.set_yticks(range(len(rows)))
+            ax.set_yticklabels([phones[i] for i in rows], fontsize=5 if len(rows) > 20 else 7)
+    if image is not None:
+        fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.6, label="P(j | c, g)")
+    fig.suptitle(f"layer {neurons['layer']}: P(j | c, g) of the strongest neurons per group "
+                 f"(tau = {neurons['tau']}/{neurons['D']}, chance = {neurons['tau'] / neurons['D']:.3f}; * = group neuron)")
+    save_figure(fig, path)
+
