@@ -21,23 +21,25 @@ if config["corpus"]["source"] == "synth":
             reference=directory(
                 results(corpus_name(), "corpus", "parts", "{speaker}", "reference")
             ),
-            table=results(corpus_name(), "corpus", "parts", "{speaker}", "utterances.tsv"),
+            table=results(
+                corpus_name(), "corpus", "parts", "{speaker}", "utterances.tsv"
+            ),
+        log:
+            f"logs/{corpus_name()}/corpus/synth_{{speaker}}.log",
+        benchmark:
+            f"benchmarks/{corpus_name()}/corpus/synth_{{speaker}}.tsv"
+        wildcard_constraints:
+            speaker="[A-Za-z0-9_]+",
+        conda:
+            "../envs/speechneurons.yaml"
+        resources:
+            mem_mb=1000,
+            runtime=30,
         params:
             utterances=config["corpus"]["synth"]["utterances_per_speaker"],
             words_per_sentence=config["corpus"]["synth"]["words_per_sentence"],
             seed=config["seed"],
             sample_rate=config["frames"]["sample_rate"],
-        wildcard_constraints:
-            speaker="[A-Za-z0-9_]+",
-        log:
-            "logs/" + corpus_name() + "/corpus/synth_{speaker}.log",
-        benchmark:
-            "benchmarks/" + corpus_name() + "/corpus/synth_{speaker}.tsv"
-        resources:
-            mem_mb=1000,
-            runtime=30,
-        conda:
-            "../envs/speechneurons.yaml"
         script:
             "../scripts/corpus_synth_speaker.py"
 
@@ -50,21 +52,21 @@ if config["corpus"]["source"] == "synth":
             skipped=results(corpus_name(), "corpus", "skipped.tsv"),
             speakers=results(corpus_name(), "corpus", "speakers.tsv"),
             reference=directory(reference_dir()),
+        log:
+            f"logs/{corpus_name()}/corpus/synth_gather.log",
+        benchmark:
+            f"benchmarks/{corpus_name()}/corpus/synth_gather.tsv"
+        conda:
+            "../envs/speechneurons.yaml"
+        resources:
+            mem_mb=1000,
+            runtime=10,
         params:
             sample_rate=config["frames"]["sample_rate"],
             on_bad_input=config["on_bad_input"],
             test_fraction=config["corpus"]["split"]["test_fraction"],
             speaker_disjoint=config["corpus"]["split"]["speaker_disjoint"],
             seed=config["seed"],
-        log:
-            "logs/" + corpus_name() + "/corpus/synth_gather.log",
-        benchmark:
-            "benchmarks/" + corpus_name() + "/corpus/synth_gather.tsv"
-        resources:
-            mem_mb=1000,
-            runtime=10,
-        conda:
-            "../envs/speechneurons.yaml"
         script:
             "../scripts/corpus_synth_gather.py"
 
@@ -75,25 +77,27 @@ else:
             manifest=manifest_path(),
             skipped=results(corpus_name(), "corpus", "skipped.tsv"),
             speakers=results(corpus_name(), "corpus", "speakers.tsv"),
+        log:
+            f"logs/{corpus_name()}/corpus/librispeech.log",
+        benchmark:
+            f"benchmarks/{corpus_name()}/corpus/librispeech.tsv"
+        conda:
+            "../envs/speechneurons.yaml"
+        resources:
+            mem_mb=2000,
+            runtime=60,
         params:
             root=config["corpus"]["librispeech"]["root"],
             splits=config["corpus"]["librispeech"]["splits"],
-            utterances_per_speaker=config["corpus"]["librispeech"]["utterances_per_speaker"],
+            utterances_per_speaker=config["corpus"]["librispeech"][
+                "utterances_per_speaker"
+            ],
             speakers=config["corpus"]["librispeech"]["speakers"],
             sample_rate=config["frames"]["sample_rate"],
             on_bad_input=config["on_bad_input"],
             test_fraction=config["corpus"]["split"]["test_fraction"],
             speaker_disjoint=config["corpus"]["split"]["speaker_disjoint"],
             seed=config["seed"],
-        log:
-            "logs/" + corpus_name() + "/corpus/librispeech.log",
-        benchmark:
-            "benchmarks/" + corpus_name() + "/corpus/librispeech.tsv"
-        resources:
-            mem_mb=2000,
-            runtime=60,
-        conda:
-            "../envs/speechneurons.yaml"
         script:
             "../scripts/corpus_librispeech.py"
 
@@ -108,11 +112,11 @@ rule corpus_figure:
             category="Corpus",
         ),
     log:
-        "logs/" + corpus_name() + "/corpus/figure.log",
+        f"logs/{corpus_name()}/corpus/figure.log",
+    conda:
+        "../envs/speechneurons.yaml"
     resources:
         mem_mb=1000,
         runtime=10,
-    conda:
-        "../envs/speechneurons.yaml"
     script:
         "../scripts/corpus_figure.py"
