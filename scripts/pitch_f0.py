@@ -2,10 +2,11 @@
 
 import logging
 
+from speechneurons.corpus import read_manifest
 from speechneurons.frames import FrameGrid
 from speechneurons.io import write_table
 from speechneurons.logs import script_logging
-from speechneurons.pitch import extract_corpus, read_manifest
+from speechneurons.pitch import extract_corpus
 
 snakemake = globals()["snakemake"]  # noqa: F821 (injected by Snakemake)
 

@@ -8,6 +8,7 @@ import pytest
 
 from speechneurons.audio import write_wav
 from speechneurons.config import defaults
+from speechneurons.corpus import read_manifest
 from speechneurons.errors import BadInputError
 from speechneurons.frames import FrameGrid
 from speechneurons.pitch import (
@@ -16,7 +17,6 @@ from speechneurons.pitch import (
     extract_corpus,
     extract_f0,
     extraction_config,
-    read_manifest,
     settings_for,
 )
 
@@ -128,11 +128,12 @@ def write_corpus(tmp_path, bad: bool = False) -> str:
     for utt, spk, gender, f0, seconds in [("u1", "s1", "F", 220.0, 0.7), ("u2", "s2", "M", 110.0, 0.9)]:
         path = tmp_path / f"{utt}.wav"
         write_wav(path, tone(f0, seconds, extra=37), SR)
-        rows.append((utt, str(path), spk, gender))
+        rows.append((utt, str(path), spk, gender, seconds, SR, "a tone", "train"))
     if bad:
-        rows.append(("u3", str(tmp_path / "missing.wav"), "s2", "M"))
+        rows.append(("u3", str(tmp_path / "missing.wav"), "s2", "M", 1.0, SR, "gone", "test"))
     manifest = tmp_path / "manifest.tsv"
-    pd.DataFrame(rows, columns=["utt_id", "audio_path", "speaker", "gender"]).to_csv(manifest, sep="\t", index=False)
+    columns = ["utt_id", "audio_path", "speaker", "gender", "duration_s", "sample_rate", "transcript", "split"]
+    pd.DataFrame(rows, columns=columns).to_csv(manifest, sep="\t", index=False)
     return str(manifest)
 
 
@@ -167,9 +168,3 @@ def test_bad_audio_errors_or_is_skipped(tmp_path):
     table, skipped = extract_corpus(manifest, GRID, cfg, on_bad_input="skip", progress=False)
     assert skipped["utt_id"].tolist() == ["u3"] and set(table["utt_id"]) == {"u1", "u2"}
 
-
-def test_manifest_without_column_is_bad_input(tmp_path):
-    path = tmp_path / "manifest.tsv"
-    pd.DataFrame({"utt_id": ["a"], "audio_path": ["a.wav"]}).to_csv(path, sep="\t", index=False)
-    with pytest.raises(BadInputError, match="gender"):
-        read_manifest(str(path))

@@ -177,17 +177,6 @@ def empty_f0_table() -> pd.DataFrame:
 AudioLoader = Callable[[str, int], np.ndarray]
 
 
-def read_manifest(path: str, columns: tuple[str, ...] = ("utt_id", "audio_path", "speaker", "gender")) -> pd.DataFrame:
-    """The corpus manifest (TSV) with ids read as strings; BadInputError if a column is missing."""
-    from .io import read_table
-
-    manifest = read_table(path, dtype={"utt_id": str, "speaker": str, "gender": str})
-    missing = [c for c in columns if c not in manifest.columns]
-    if missing:
-        raise BadInputError(path, f"manifest lacks column(s) {', '.join(missing)}", "rebuild it with the corpus stage")
-    return manifest
-
-
 def extract_corpus(
     manifest: pd.DataFrame,
     grid: FrameGrid,
