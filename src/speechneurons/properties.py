@@ -162,26 +162,38 @@ def frame_labels(
 # --------------------------------------------------------------------------- counting
 
 
-def topk_mask(x, k: int):
-    """Boolean mask of the top ``k`` entries of each row of ``x`` by absolute value.
+def topk_indices(x, k: int):
+    """Column indices [n, k] of the top ``k`` entries of each row of ``x`` by |x|.
 
-    Exactly k entries per row; among entries tied at the k-th largest |x| the lower column
-    indices win (deterministic, unlike torch.topk's index choice).
+    Among entries tied at the k-th largest |x| the lower column indices win (deterministic,
+    unlike torch.topk's choice). One ``topk`` of k + 1 sorted values per row finds the rows
+    where a tie crosses the boundary (the (k+1)-th value equals the k-th); only those rows are
+    resolved, by keeping every entry above the k-th value and the first tied entries.
     """
     import torch
 
+    n, D = x.shape
     a = x.abs()
-    thr = torch.topk(a, k, dim=1, sorted=False).values.amin(dim=1, keepdim=True)
-    gt = a > thr
-    eq = a == thr
-    need = k - gt.sum(dim=1, keepdim=True)
-    mask = gt | eq
-    tied = (eq.sum(dim=1, keepdim=True) > need).squeeze(1)
-    if bool(tied.any()):
-        rows = tied.nonzero().squeeze(1)
-        e = eq[rows]
-        keep = e & (e.cumsum(dim=1) <= need[rows])
-        mask[rows] = gt[rows] | keep
+    vals, idx = torch.topk(a, min(k + 1, D), dim=1, sorted=True)
+    top = idx[:, :k]
+    if k < D:
+        tied = (vals[:, k] == vals[:, k - 1]).nonzero().squeeze(1)
+        if tied.numel():
+            at, thr = a[tied], vals[tied, k - 1 : k]
+            eq = at == thr
+            need = k - (vals[tied, :k] > thr).sum(dim=1, keepdim=True)
+            keep = (at > thr) | (eq & (eq.cumsum(dim=1) <= need))
+            top = top.clone()
+            top[tied] = keep.nonzero(as_tuple=True)[1].reshape(-1, k)  # k per row, ascending
+    return top
+
+
+def topk_mask(x, k: int):
+    """Boolean mask of :func:`topk_indices` (exactly k True per row; ties to lower indices)."""
+    import torch
+
+    mask = torch.zeros(x.shape, dtype=torch.bool, device=x.device)
+    mask.scatter_(1, topk_indices(x, k), True)
     return mask
 
 
@@ -220,7 +232,7 @@ def count_activations(
         raise ValueError(f"tau = {k} must lie in 1..D = {D}")
     C = len(PHONES)
     dev = torch.device(device)
-    active = {p: torch.zeros(C * g * D, dtype=torch.int64, device=dev) for p, g in n_groups.items()}
+    active = {p: np.zeros(C * g * D, dtype=np.int64) for p, g in n_groups.items()}
     frames = {p: np.zeros((C, g), dtype=np.int64) for p, g in n_groups.items()}
     skipped = dict(labels.skipped)
     n_bad = 0
@@ -229,9 +241,11 @@ def count_activations(
         rows = np.flatnonzero(labels.phone[start:stop] >= 0)
         if rows.size == 0:
             continue
-        block = np.asarray(acts[start:stop])[rows]
-        x = torch.from_numpy(np.ascontiguousarray(block, dtype=np.float32)).to(dev)
-        finite = torch.isfinite(x).all(dim=1)
+        block = np.array(acts[start:stop])  # a writable copy of the chunk read from the memmap
+        if rows.size < stop - start:
+            block = block[rows]
+        x = torch.from_numpy(block).to(dev).float()
+        finite = torch.isfinite(x.sum(dim=1))  # a float16 row sums finitely in float32 iff all finite
         if not bool(finite.all()):
             bad = (~finite).nonzero().squeeze(1).cpu().numpy()
             if on_bad_input != "skip":
@@ -242,22 +256,19 @@ def count_activations(
             rows, x = rows[keep], x[finite]
             if rows.size == 0:
                 continue
-        r, j = topk_mask(x, k).nonzero(as_tuple=True)
+        top = topk_indices(x, k).cpu().numpy()  # [rows, k], counted with numpy (fast bincount)
         phone = labels.phone[start:stop][rows]
         for prop, G in n_groups.items():
             grp = labels.groups[prop][start:stop][rows]
             ok = grp >= 0
-            key = phone * G + grp
-            np.add.at(frames[prop], (phone[ok], grp[ok]), 1)
-            key_t = torch.from_numpy(np.where(ok, key, -1)).to(dev)[r]
-            sel = key_t >= 0
-            flat = key_t[sel] * D + j[sel]
-            active[prop] += torch.bincount(flat, minlength=C * G * D)
+            key = phone[ok] * G + grp[ok]  # (phone, group) cell of each row
+            frames[prop] += np.bincount(key, minlength=C * G).reshape(C, G)
+            active[prop] += np.bincount((key[:, None] * D + top[ok]).ravel(), minlength=C * G * D)
     if n_bad:
         skipped["non-finite activations"] = n_bad
     return ActivationCounts(
         D=D, k=k,
-        active={p: a.cpu().numpy().reshape(C, n_groups[p], D) for p, a in active.items()},
+        active={p: a.reshape(C, n_groups[p], D) for p, a in active.items()},
         frames=frames, skipped=skipped,
     )
 
