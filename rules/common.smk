@@ -178,3 +178,69 @@ def activation_targets():
             targets += activation_arrays(subset, model_name(), ckpt)
             targets.append(activation_index_path(subset, model_name(), ckpt))
     return targets
+
+
+# --- model ---
+def pretrain_base(iteration=None):
+    """Folder of a pretraining iteration: the last one writes results/<corpus>/models/<model>
+    (final/, checkpoints/, train_log.tsv, targets.parquet); iteration 1 of a two-iteration
+    run writes the same layout under .../iter1."""
+    last = int(config["pretrain"]["iterations"])
+    base = results(corpus_name(), "models", model_name())
+    return base if iteration is None or int(iteration) == last else f"{base}/iter{iteration}"
+
+
+def pretrain_targets_path(iteration=None):
+    """Frame targets table (utt_id, frame, target) of an iteration (default: the last)."""
+    return f"{pretrain_base(iteration)}/targets.parquet"
+
+
+def pretrain_checkpoint_steps(iteration=1):
+    """Checkpoint steps of an iteration: pretrain.checkpoint_steps within its step count."""
+    p = config["pretrain"]
+    steps = int(p["steps"] if int(iteration) == 1 else p["iter2_steps"])
+    return sorted({int(s) for s in p["checkpoint_steps"] if int(s) <= steps})
+
+
+def pretrain_checkpoints():
+    """Names of the saved checkpoints of the final model ('step-N' ..., then 'final'), for
+    stages that follow information through pretraining."""
+    last = int(config["pretrain"]["iterations"])
+    return [f"step-{s}" for s in pretrain_checkpoint_steps(last)] + ["final"]
+
+
+def pretrain_checkpoint_dirs(iteration=1):
+    return [f"{pretrain_base(iteration)}/checkpoints/step-{s}" for s in pretrain_checkpoint_steps(iteration)]
+
+
+def pretrain_train_params(iteration=1):
+    """Model size, masking and optimisation settings of an iteration's training job."""
+    p = config["pretrain"]
+    keys = ["conv_dim", "hidden_size", "num_layers", "num_heads", "intermediate_size", "conv_pos_kernel",
+            "conv_pos_groups", "dropout", "mask_prob", "mask_length", "unmasked_weight", "final_dim",
+            "temperature", "batch_size", "max_crop_s", "lr", "warmup_fraction", "schedule", "weight_decay",
+            "grad_clip", "log_every", "splits"]
+    out = {k: p[k] for k in keys}
+    out["steps"] = int(p["steps"] if int(iteration) == 1 else p["iter2_steps"])
+    out["checkpoint_steps"] = pretrain_checkpoint_steps(iteration)
+    out["init"] = "scratch" if int(iteration) == 1 else p["iter2_init"]
+    return out
+
+
+def pretrain_init_input(wildcards=None):
+    """The iteration-1 model when the second iteration resumes from it."""
+    if config["pretrain"]["iter2_init"] == "resume":
+        return f"{pretrain_base(1)}/final"
+    return []
+
+
+def pretrain_logs():
+    return [f"{pretrain_base(i)}/train_log.tsv" for i in range(1, int(config["pretrain"]["iterations"]) + 1)]
+
+
+def pretrain_targets():
+    """Default targets of the model stage (nothing for a Hugging Face model)."""
+    if config["model"]["source"] != "pretrain":
+        return []
+    return [f"{pretrain_base()}/final", f"{pretrain_base()}/pretrain_curve.png"] + pretrain_checkpoint_dirs(
+        config["pretrain"]["iterations"])
