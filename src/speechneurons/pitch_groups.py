@@ -131,7 +131,7 @@ def plot_f0_distributions(
     fig, (ax_g, ax_s) = plt.subplots(
         1, 2, figsize=(12, max(4.0, 0.22 * n_spk + 1.5)), gridspec_kw={"width_ratios": [1, 1.2]}
     )
-    lo, hi = (np.nanpercentile(v["f0_hz"], [0.5, 99.5]) if len(v) else (50.0, 500.0))
+    lo, hi = (np.nanpercentile(v["f0_hz"], [0.1, 99.9]) if len(v) else (50.0, 500.0))
     bins = np.geomspace(max(lo * 0.9, 20.0), hi * 1.1, 60)
     for g, sub in v.groupby("gender"):
         ax_g.hist(sub["f0_hz"], bins=bins, alpha=0.5, color=colours.get(g, "grey"),
