@@ -145,3 +145,14 @@ def test_read_manifest_rejects_bad_contract(tmp_path):
     pd.DataFrame({"utt_id": ["a"], "speaker": ["s"]}).to_csv(tmp_path / "m.tsv", sep="\t", index=False)
     with pytest.raises(BadInputError, match="lacks column"):
         read_manifest(tmp_path / "m.tsv")
+
+
+def test_corpus_config_keys():
+    from speechneurons.config import ConfigError, defaults, validate_config
+
+    cfg = defaults()["corpus"]
+    assert cfg["source"] == "synth" and cfg["synth"]["utterances_per_speaker"] >= 1
+    with pytest.raises(ConfigError, match="corpus.synth.utterances_per_speakr"):
+        validate_config({"corpus": {"synth": {"utterances_per_speakr": 3}}})
+    with pytest.raises(ConfigError, match="corpus.split.test_fraction"):
+        validate_config({"corpus": {"split": {"test_fraction": 1.5}}})

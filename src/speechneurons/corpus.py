@@ -302,7 +302,7 @@ def plot_minutes_per_speaker(manifest: pd.DataFrame, path: str | Path) -> None:
     )
     from matplotlib.patches import Patch
 
-    ax.legend(handles=[Patch(color=c, label=g) for g, c in colours.items()], fontsize=8)
+    ax.legend(handles=[Patch(color=c, label=g) for g, c in colours.items()], fontsize=8, loc="lower right", framealpha=0.9)
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=120, format="png")
