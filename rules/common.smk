@@ -88,7 +88,7 @@ def reference_dir(wildcards=None):
 
 # --- properties ---
 def property_layers():
-    """Layers (1-based) with property statistics: every dumped layer (activation_layers())."""
+    """Layers (1-based) with property statistics: every dumped layer."""
     return activation_layers()
 
 
@@ -97,36 +97,58 @@ def properties_dir(model="{model}", checkpoint="{checkpoint}"):
     return results(corpus_name(), "properties", model, checkpoint)
 
 
-def property_layer_file(name, model="{model}", checkpoint="{checkpoint}", layer="{layer}"):
+def properties_file(name, model="{model}", checkpoint="{checkpoint}"):
+    """A file of the properties folder of a checkpoint, e.g. summary.tsv."""
+    return f"{properties_dir(model, checkpoint)}/{name}"
+
+
+def properties_log(name, kind="logs", ext="log"):
+    """logs/<corpus>/properties/{model}/{checkpoint}/<name>.log (kind='benchmarks',
+    ext='tsv' for a benchmark file)."""
+    return f"{kind}/{corpus_name()}/properties/{{model}}/{{checkpoint}}/{name}.{ext}"
+
+
+def property_layer_file(
+    name, model="{model}", checkpoint="{checkpoint}", layer="{layer}"
+):
     """One output of the per-layer statistics: .../layer-<layer>/<name>."""
     return f"{properties_dir(model, checkpoint)}/layer-{layer}/{name}"
 
 
 def property_layer_inputs(name):
-    """Input function: file <name> of every layer of the wildcards' model and checkpoint."""
+    """Input function: file <name> of every layer of the wildcards' model, checkpoint."""
 
     def inputs(wildcards):
-        return [property_layer_file(name, wildcards.model, wildcards.checkpoint, l) for l in property_layers()]
+        return [
+            property_layer_file(name, wildcards.model, wildcards.checkpoint, l)
+            for l in property_layers()
+        ]
 
     return inputs
 
 
 def property_figure_layers():
-    """Layers drawn as Venn diagrams and heat maps (properties.venn_layers, or first/middle/last)."""
+    """Layers drawn as Venn diagrams and heat maps (venn_layers or first/middle/last)."""
     from speechneurons.properties import figure_layers
 
     return figure_layers(config["properties"]["venn_layers"], property_layers())
 
 
 def property_targets(checkpoint="final"):
-    """Default targets of the properties stage for one checkpoint of the configured model
-    (none while the layer list is unknown)."""
+    """Default targets of the properties stage for one checkpoint of the configured
+    model (none while the layer list is unknown)."""
     if not property_layers():
         return []
     d = properties_dir(model_name(), checkpoint)
-    figures = [f"{d}/figures/counts_per_layer.png", f"{d}/figures/overlaps_per_layer.png"]
+    figures = [
+        f"{d}/figures/counts_per_layer.png",
+        f"{d}/figures/overlaps_per_layer.png",
+    ]
     for layer in property_figure_layers():
-        figures += [f"{d}/figures/venn_layer-{layer}.png", f"{d}/figures/heatmap_layer-{layer}.png"]
+        figures += [
+            f"{d}/figures/venn_layer-{layer}.png",
+            f"{d}/figures/heatmap_layer-{layer}.png",
+        ]
     return [f"{d}/summary.tsv", *figures]
 
 

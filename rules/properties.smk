@@ -17,9 +17,19 @@ rule property_layer:
         R=property_layer_file("R.parquet"),
         counts=property_layer_file("counts.tsv"),
         skipped=property_layer_file("skipped.tsv"),
+    log:
+        properties_log("layer-{layer}"),
+    benchmark:
+        properties_log("layer-{layer}", kind="benchmarks", ext="tsv")
     wildcard_constraints:
         layer=r"\d+",
         checkpoint=r"final|step-\d+",
+    conda:
+        "../envs/speechneurons.yaml"
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=60,
     params:
         layer=lambda wildcards: int(wildcards.layer),
         tau_fraction=config["properties"]["tau_fraction"],
@@ -28,16 +38,6 @@ rule property_layer:
         splits=config["properties"]["splits"],
         n_pitch_bins=config["pitch"]["n_bins"],
         on_bad_input=config["on_bad_input"],
-    log:
-        "logs/" + corpus_name() + "/properties/{model}/{checkpoint}/layer-{layer}.log",
-    benchmark:
-        "benchmarks/" + corpus_name() + "/properties/{model}/{checkpoint}/layer-{layer}.tsv"
-    threads: 2
-    resources:
-        mem_mb=4000,
-        runtime=60,
-    conda:
-        "../envs/speechneurons.yaml"
     script:
         "../scripts/properties_layer.py"
 
@@ -47,45 +47,45 @@ rule property_summary:
         neurons=property_layer_inputs("neurons.json"),
         counts=property_layer_inputs("counts.tsv"),
     output:
-        summary=properties_dir() + "/summary.tsv",
+        summary=properties_file("summary.tsv"),
+    log:
+        properties_log("summary"),
     wildcard_constraints:
         checkpoint=r"final|step-\d+",
-    log:
-        "logs/" + corpus_name() + "/properties/{model}/{checkpoint}/summary.log",
+    conda:
+        "../envs/speechneurons.yaml"
     resources:
         mem_mb=1000,
         runtime=10,
-    conda:
-        "../envs/speechneurons.yaml"
     script:
         "../scripts/properties_summary.py"
 
 
 rule property_layer_figures:
     input:
-        summary=properties_dir() + "/summary.tsv",
+        summary=properties_file("summary.tsv"),
     output:
         counts=report(
-            properties_dir() + "/figures/counts_per_layer.png",
+            properties_file("figures/counts_per_layer.png"),
             caption="../report/properties/counts_per_layer.rst",
             category="Property neurons",
         ),
         overlaps=report(
-            properties_dir() + "/figures/overlaps_per_layer.png",
+            properties_file("figures/overlaps_per_layer.png"),
             caption="../report/properties/overlaps_per_layer.rst",
             category="Property neurons",
         ),
+    log:
+        properties_log("layer_figures"),
     wildcard_constraints:
         checkpoint=r"final|step-\d+",
-    params:
-        title=lambda wildcards: f"{wildcards.model} ({wildcards.checkpoint}) on {corpus_name()}",
-    log:
-        "logs/" + corpus_name() + "/properties/{model}/{checkpoint}/layer_figures.log",
+    conda:
+        "../envs/speechneurons.yaml"
     resources:
         mem_mb=1000,
         runtime=10,
-    conda:
-        "../envs/speechneurons.yaml"
+    params:
+        title=lambda wildcards: f"{wildcards.model} ({wildcards.checkpoint}) on {corpus_name()}",
     script:
         "../scripts/properties_layer_figures.py"
 
@@ -95,21 +95,21 @@ rule property_venn:
         neurons=property_layer_file("neurons.json"),
     output:
         venn=report(
-            properties_dir() + "/figures/venn_layer-{layer}.png",
+            properties_file("figures/venn_layer-{layer}.png"),
             caption="../report/properties/venn.rst",
             category="Property neurons",
             subcategory="Venn diagrams",
         ),
+    log:
+        properties_log("venn_layer-{layer}"),
     wildcard_constraints:
         layer=r"\d+",
         checkpoint=r"final|step-\d+",
-    log:
-        "logs/" + corpus_name() + "/properties/{model}/{checkpoint}/venn_layer-{layer}.log",
+    conda:
+        "../envs/speechneurons.yaml"
     resources:
         mem_mb=1000,
         runtime=10,
-    conda:
-        "../envs/speechneurons.yaml"
     script:
         "../scripts/properties_venn.py"
 
@@ -122,23 +122,23 @@ rule property_heatmap:
         counts=property_layer_file("counts.tsv"),
     output:
         heatmap=report(
-            properties_dir() + "/figures/heatmap_layer-{layer}.png",
+            properties_file("figures/heatmap_layer-{layer}.png"),
             caption="../report/properties/heatmap.rst",
             category="Property neurons",
             subcategory="P(j | c, g) heat maps",
         ),
+    log:
+        properties_log("heatmap_layer-{layer}"),
     wildcard_constraints:
         layer=r"\d+",
         checkpoint=r"final|step-\d+",
-    params:
-        n_neurons=config["properties"]["heatmap_neurons"],
-        n_pitch_bins=config["pitch"]["n_bins"],
-    log:
-        "logs/" + corpus_name() + "/properties/{model}/{checkpoint}/heatmap_layer-{layer}.log",
+    conda:
+        "../envs/speechneurons.yaml"
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        "../envs/speechneurons.yaml"
+    params:
+        n_neurons=config["properties"]["heatmap_neurons"],
+        n_pitch_bins=config["pitch"]["n_bins"],
     script:
         "../scripts/properties_heatmap.py"
