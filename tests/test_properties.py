@@ -246,3 +246,14 @@ def test_written_outputs_and_summary(tmp_path):
     assert s.group_phone_type_vowel == 4 and s.exclusive_gender_F == 1
     assert s.n_frames == len(index)
     assert s.venn_100 == 1 and s.venn_111 == 0 and s.overlap_all == 0
+
+
+def test_labels_of_unused_rows_are_not_checked_and_splits_filter():
+    index = make_index(1, extra_rows=[dict(phone="sil", gender="?", pitch_bin=9, is_mid=True)])
+    index["split"] = np.where(np.arange(len(index)) % 2, "test", "train")
+    lab = pr.frame_labels(index)
+    assert lab.skipped == {} and lab.phone[-1] == -1
+    train = pr.frame_labels(index, splits=["train"])
+    assert train.n_used == (index["split"].iloc[:-1] == "train").sum()
+    with pytest.raises(BadInputError, match="split"):
+        pr.frame_labels(index.drop(columns="split"), splits=["train"])

@@ -121,15 +121,26 @@ def frame_labels(
     bad["phone label outside the 39 phones, sil and spn"] = phone == -2
     phone = np.where(phone < 0, -1, phone)
 
+    # Rows that would enter the statistics (speech, middle frame, chosen split); gender and
+    # pitch labels are checked on these only.
+    candidate = phone >= 0
+    if "is_mid" in index.columns:
+        candidate &= index["is_mid"].astype(bool).to_numpy()
+    if splits:
+        if "split" not in index.columns:
+            raise BadInputError(path, "index has no split column but properties.splits is set",
+                                "rerun the activation dump, or set properties.splits: []")
+        candidate &= index["split"].astype(str).isin(list(splits)).to_numpy()
+
     gender = index["gender"].astype(str).to_numpy()
     g_idx = np.full(n, -1, dtype=np.int64)
     for i, g in enumerate(GENDERS):
         g_idx[gender == g] = i
-    bad["gender not F/M"] = g_idx < 0
+    bad["gender not F/M"] = candidate & (g_idx < 0)
 
     pb = pd.to_numeric(index["pitch_bin"], errors="coerce").to_numpy(dtype=np.float64)
     ok_pb = np.isfinite(pb) & (pb == np.round(pb)) & (pb >= -1) & (pb < n_pitch_bins)
-    bad[f"pitch_bin outside -1..{n_pitch_bins - 1}"] = ~ok_pb
+    bad[f"pitch_bin outside -1..{n_pitch_bins - 1}"] = candidate & ~ok_pb
     pitch = np.where(ok_pb, np.nan_to_num(pb, nan=-1), -1).astype(np.int64)
 
     skipped = {}
@@ -143,11 +154,7 @@ def frame_labels(
             skipped[reason] = int(mask.sum())
             any_bad |= mask
 
-    use = (phone >= 0) & ~any_bad
-    if "is_mid" in index.columns:
-        use &= index["is_mid"].astype(bool).to_numpy()
-    if splits and "split" in index.columns:
-        use &= index["split"].astype(str).isin(list(splits)).to_numpy()
+    use = candidate & ~any_bad
     phone = np.where(use, phone, -1)
     type_of = {p: i for i, t in enumerate(PHONE_TYPES) for p in PHONE_TYPES[t]}
     ptype = np.array([type_of[p] for p in PHONES], dtype=np.int64)
