@@ -133,3 +133,41 @@ def test_missing_speakers_txt(ls_copy):
     (ls_copy / "SPEAKERS.TXT").unlink()
     with pytest.raises(BadInputError, match="SPEAKERS.TXT does not exist"):
         _scan(ls_copy, on_bad_input="skip")
+
+
+@pytest.mark.slow
+def test_workflow_librispeech_source(ls_root, tmp_path):
+    """The corpus rules on corpus.source: librispeech write the same three tables."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import yaml
+
+    repo = Path(__file__).resolve().parents[1]
+    cfg = {
+        "corpus": {"name": "ls", "source": "librispeech", "librispeech": {"root": str(ls_root), "utterances_per_speaker": 2}},
+        "on_bad_input": "skip",
+    }
+    (tmp_path / "ls.yaml").write_text(yaml.safe_dump(cfg))
+    target = "results/ls/corpus/manifest.tsv"
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(repo / "Snakefile"), "--directory", str(tmp_path),
+           "--configfile", str(repo / "config.yaml"), str(tmp_path / "ls.yaml"), "--cores", "1", target,
+           "results/ls/corpus/minutes_per_speaker.png"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, env={**os.environ, "MPLBACKEND": "Agg"})
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    from speechneurons.corpus import read_manifest
+    from speechneurons.io import read_table
+
+    m = read_manifest(tmp_path / target)
+    assert len(m) == 8 and list(m.columns) == MANIFEST_COLUMNS
+    assert read_table(tmp_path / "results/ls/corpus/skipped.tsv").empty
+    assert list(read_table(tmp_path / "results/ls/corpus/speakers.tsv", dtype={"speaker": str})["speaker"]) == ["1001", "2002", "3003", "4004"]
+    # a LibriSpeech root that does not exist: the job fails with a message naming the path and the key
+    cfg["corpus"]["librispeech"]["root"] = str(tmp_path / "missing")
+    (tmp_path / "ls.yaml").write_text(yaml.safe_dump(cfg))
+    proc = subprocess.run(cmd[:-2] + ["results/ls/corpus/skipped.tsv", "--forcerun", "corpus_librispeech"],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode != 0
+    assert "missing" in proc.stdout + proc.stderr and "corpus.librispeech.root" in proc.stdout + proc.stderr
