@@ -39,7 +39,7 @@ def make_workdir(path: Path, overrides: dict | None = None) -> Path:
 
 def stage_rules(stage: str) -> set[str]:
     text = (REPO / "rules" / f"{stage}.smk").read_text()
-    return set(re.findall(r"^rule (\w+):", text, flags=re.M))
+    return set(re.findall(r"^\s*rule (\w+):", text, flags=re.M))
 
 
 def planned_jobs(proc: subprocess.CompletedProcess) -> set[str]:
