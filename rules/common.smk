@@ -202,6 +202,124 @@ def activation_targets():
     return targets
 
 
+# --- experiments ---
+def experiments_dir():
+    """results/<corpus>/experiments/<model>: pruning, erasure and probe results."""
+    return results(corpus_name(), "experiments", model_name())
+
+
+def experiments_model(wildcards=None):
+    """File input: the checkpoint the experiments use (nothing for a Hugging Face model)."""
+    if config["model"]["source"] == "huggingface":
+        return []
+    return model_dir(config["experiments"]["checkpoint"])
+
+
+def experiments_model_ref(wildcards=None):
+    """What load_model loads for the experiments (folder or Hugging Face id)."""
+    if config["model"]["source"] == "huggingface":
+        return config["model"]["path"]
+    return model_dir(config["experiments"]["checkpoint"])
+
+
+def experiments_neuron_files(wildcards=None):
+    """neurons.json of every layer with property statistics, for the experiments' checkpoint."""
+    ckpt = config["experiments"]["checkpoint"]
+    return [property_layer_file("neurons.json", model_name(), ckpt, l) for l in property_layers()]
+
+
+def experiments_sparsity_names():
+    """Sparsity levels as they appear in paths: sparsity-<s> with s formatted by '%g'."""
+    return [format(float(s), "g") for s in config["experiments"]["sparsities"]]
+
+
+def experiments_pretrain_targets(wildcards=None):
+    """Targets table of the pretraining stage, needed only for continued pretraining."""
+    if int(config["experiments"]["continued_pretraining_steps"]) == 0:
+        return []
+    if config["model"]["source"] != "pretrain":
+        raise ValueError("experiments.continued_pretraining_steps > 0 needs model.source: pretrain "
+                         "(the HuBERT targets of the pretraining stage); set it to 0")
+    fn = globals().get("pretrain_targets_path")
+    if not callable(fn):
+        raise ValueError("experiments.continued_pretraining_steps > 0 needs the model stage's "
+                         "pretrain_targets_path() in rules/common.smk; set it to 0")
+    return fn()
+
+
+def experiments_probe_params():
+    """Probe settings passed to every probing job (a change reruns probes, never pruning)."""
+    e = config["experiments"]
+    return dict(
+        tasks=list(e["probe_tasks"]),
+        max_frames_train=int(e["max_frames_train"]),
+        max_frames_test=int(e["max_frames_test"]),
+        C=float(e["probe_C"]),
+        ridge_alpha=float(e["ridge_alpha"]),
+        max_iter=int(e["probe_max_iter"]),
+        seed=int(config["seed"]),
+    )
+
+
+def experiments_pruning_variants(name):
+    """Per-variant files <name> of every (strategy, sparsity) pruning job."""
+    d = experiments_dir()
+    return [f"{d}/prune/{st}/sparsity-{sp}/{name}" for st in config["experiments"]["strategies"]
+            for sp in experiments_sparsity_names()]
+
+
+def experiments_erasure_variants(name):
+    """Per-variant files <name> of every erasure job and its random control."""
+    d = experiments_dir()
+    return [f"{d}/erasure/{er}/{kind}/{name}" for er in config["experiments"]["erasures"]
+            for kind in ("property", "random")]
+
+
+def experiments_targets():
+    """Default targets of the experiments stage (none while the layer list is unknown)."""
+    if not property_layers():
+        return []
+    d = experiments_dir()
+    targets = [f"{d}/pruning.tsv", f"{d}/figures/pruning.png"]
+    if config["experiments"]["erasures"]:
+        targets += [f"{d}/erasure.tsv", f"{d}/figures/erasure.png"]
+    return targets
+
+
+# --- align ---
+def align_dir(aligner="{aligner}"):
+    """results/<corpus>/align/<aligner> (a wildcard unless given)."""
+    return results(corpus_name(), "align", aligner)
+
+
+def align_shard_dirs(wildcards):
+    """Shard folders the gather job merges: align/<aligner>/shards/<k> for k < align.shards
+    (pocketsphinx, reference), or the single align/mfa/shards/all of the MFA run."""
+    if wildcards.aligner == "mfa":
+        return [f"{align_dir('mfa')}/shards/all"]
+    return [f"{align_dir(wildcards.aligner)}/shards/{k}" for k in range(config["align"]["shards"])]
+
+
+def align_reference_input(wildcards):
+    """The synthesizer's TextGrids for the 'reference' aligner (nothing for other aligners)."""
+    if wildcards.aligner != "reference":
+        return []
+    if not reference_dir():
+        raise ValueError(
+            "align.aligner 'reference' needs reference timings, which only the synthesized corpus "
+            "(corpus.source: synth) has; choose align.aligner: pocketsphinx or mfa"
+        )
+    return reference_dir()
+
+
+def align_quality_targets():
+    """quality.tsv and its figure when reference timings exist and the aligner is not them."""
+    aligner = config["align"]["aligner"]
+    if config["corpus"]["source"] != "synth" or aligner == "reference":
+        return []
+    return [f"{align_dir(aligner)}/quality.tsv", f"{align_dir(aligner)}/quality.png"]
+
+
 # --- model ---
 def pretrain_base(iteration=None):
     """Folder of a pretraining iteration: the last one writes results/<corpus>/models/<model>

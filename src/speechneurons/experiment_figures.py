@@ -64,6 +64,12 @@ def plot_pruning(table: pd.DataFrame, path: str | Path, title: str = "") -> None
             err = np.where(np.isfinite(err), np.clip(err, 0, None), 0)
             ax.bar(x + (i - (len(strategies) - 1) / 2) * width, s["value"], width, yerr=err, capsize=2,
                    color=STRATEGY_COLOURS[st], label=st)
+        lows = np.concatenate([d["ci_low"].to_numpy(float), d["value"].to_numpy(float)])
+        highs = np.concatenate([d["ci_high"].to_numpy(float), d["value"].to_numpy(float)])
+        lows, highs = lows[np.isfinite(lows)], highs[np.isfinite(highs)]
+        if len(lows):  # zoom on the differences (bars do not start at 0 when far from it)
+            pad = 0.15 * max(highs.max() - lows.min(), 1e-3 * max(abs(highs.max()), 1e-6))
+            ax.set_ylim(max(0.0, lows.min() - pad), highs.max() + pad)
         ax.set_xticks(x, [f"{s:g}" for s in sparsities])
         ax.set_xlabel("sparsity")
         ax.set_ylabel(pan["metric"])
@@ -128,7 +134,8 @@ def plot_erasure(table: pd.DataFrame, path: str | Path, title: str = "") -> None
                 ax.text(j, i, texts[i][j], ha="center", va="center", fontsize=7)
         ax.set_xticks(range(len(cols)), [c.split("=")[-1] for c in cols], fontsize=8)
         ax.set_yticks(range(len(rows)), rows, fontsize=8)
-        role = table.loc[(table["layer"] == layer), "layer_role"].iloc[0] if "layer_role" in table else ""
+        sel = (table["layer"] == layer) & (table["task"] == task)
+        role = table.loc[sel, "layer_role"].iloc[0] if "layer_role" in table and sel.any() else ""
         metric = {"sid": "SID error", "phone": "phone error", "f0": "log-F0 MSE"}[task]
         unit = "" if task == "f0" else " (points)"
         ax.set_title(f"erase {prop} neurons: change of {metric}{unit}\nlayer {layer} ({role}); columns: test group", fontsize=9)

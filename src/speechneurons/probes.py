@@ -396,7 +396,7 @@ def compare(
                 scale = 1.0 if task == "f0" else 100.0
                 dd = sorted([sign * scale * dlo, sign * scale * dhi])
                 pbm = bootstrap_ratio(pb_["loss_sum"], pb_["n_items"], 0)[0]
-                row.update(baseline=to_metric(task, pbm, kind), delta=sign * scale * d, delta_ci_low=dd[0], delta_ci_high=dd[1])
+                row.update(baseline=to_metric(task, pbm, kind), delta=sign * scale * d + 0.0, delta_ci_low=dd[0] + 0.0, delta_ci_high=dd[1] + 0.0)
             rows.append(row)
     return pd.DataFrame(rows)
 

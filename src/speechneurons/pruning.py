@@ -200,7 +200,8 @@ def pruning_table(
     t = compare(base, None, n_boot, seed, level)
     t.insert(0, "strategy", "unpruned")
     t.insert(1, "sparsity", 0.0)
-    t = t.assign(n_pruned=0, n_protected=np.nan, n_protected_pruned=0)
+    n_prot = int(next(iter(plans.values()))["n_protected"].sum()) if plans else np.nan
+    t = t.assign(n_pruned=0, n_protected=n_prot, n_protected_pruned=0)
     parts = [t]
     for (strategy, sparsity), losses in sorted(variants.items(), key=lambda kv: (kv[0][1], kv[0][0])):
         t = compare(select_layers(losses, roles), base, n_boot, seed, level)
@@ -214,4 +215,6 @@ def pruning_table(
         )
         parts.append(t)
     table = add_roles(pd.concat(parts, ignore_index=True), roles)
+    for col in ("n_pruned", "n_protected", "n_protected_pruned"):
+        table[col] = table[col].astype("Int64")
     return table.drop(columns=["eval_group"])
