@@ -498,6 +498,14 @@ def figure_layers(requested: Sequence[int], available: Sequence[int]) -> list[in
     return sorted({available[0], available[(len(available) - 1) // 2], available[-1]})
 
 
+def _group_order(prop: str):
+    """Sort key of group names: phone types in PHONE_TYPES order, pitch bins numerically."""
+    if prop == "phone_type":
+        order = list(PHONE_TYPES)
+        return lambda g: (order.index(g) if g in order else len(order), g)
+    return lambda g: (len(g), g)
+
+
 def summary_row(neurons: Mapping, n_frames: int | None = None) -> dict:
     """One summary row from a neurons.json document.
 
@@ -515,8 +523,8 @@ def summary_row(neurons: Mapping, n_frames: int | None = None) -> dict:
     for kind in ("group", "exclusive"):
         src = neurons[f"{kind}_neurons" if kind == "group" else "exclusive_group_neurons"]
         for p in PROPERTIES:
-            for g, js in src[p].items():
-                row[f"{kind}_{p}_{g}"] = len(js)
+            for g in sorted(src[p], key=_group_order(p)):
+                row[f"{kind}_{p}_{g}"] = len(src[p][g])
     for i, a in enumerate(PROPERTIES):
         for b in PROPERTIES[i + 1:]:
             row[f"overlap_{a}_{b}"] = len(pn[a] & pn[b])
