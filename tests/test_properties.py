@@ -257,3 +257,12 @@ def test_labels_of_unused_rows_are_not_checked_and_splits_filter():
     assert train.n_used == (index["split"].iloc[:-1] == "train").sum()
     with pytest.raises(BadInputError, match="split"):
         pr.frame_labels(index.drop(columns="split"), splits=["train"])
+
+
+@pytest.mark.parametrize("k", [1, 3, 7, 20])
+def test_topk_mask_matches_a_stable_sort_on_heavily_tied_data(k):
+    x = torch.from_numpy(np.random.default_rng(k).integers(-4, 5, size=(200, 20)).astype(np.float32))
+    ref = np.zeros(x.shape, dtype=bool)
+    for i, row in enumerate(np.abs(x.numpy())):
+        ref[i, np.lexsort((np.arange(20), -row))[:k]] = True  # by |x| descending, then index
+    np.testing.assert_array_equal(pr.topk_mask(x, k).numpy(), ref)
