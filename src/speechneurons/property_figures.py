@@ -37,26 +37,52 @@ def save_figure(fig, path: str | Path, dpi: int = 120) -> None:
     plt.close(fig)
 
 
+# Lin et al. (SLT 2024) figure data: property neurons of MelHuBERT (D = 3072) on LibriSpeech
+# dev-clean, layers 1-12 (DESIGN.md, "Reference numbers").
+REFERENCE_D = 3072
+REFERENCE_COUNTS = {
+    "phone_type": (375, 310, 298, 242, 194, 210, 234, 242, 269, 265, 250, 115),
+    "gender": (278, 135, 49, 23, 22, 25, 30, 12, 11, 37, 99, 151),
+    "pitch": (190, 109, 34, 27, 18, 25, 27, 11, 12, 20, 53, 97),
+}
+
+
+def relative_depth(layers: np.ndarray) -> np.ndarray:
+    """Layer l of L layers -> l / L, so models of different depth share one axis."""
+    layers = np.asarray(layers, dtype=float)
+    return layers / layers.max() if len(layers) else layers
+
+
 def _group_columns(summary: pd.DataFrame, prop: str) -> list[str]:
     return [c for c in summary.columns if c.startswith(f"group_{prop}_")]
 
 
 def plot_counts_per_layer(summary: pd.DataFrame, path: str | Path, title: str = "") -> None:
-    """Property neurons per layer (left) and group neurons per layer (right)."""
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4), sharex=True)
+    """Property neurons per layer (left), group neurons per layer (middle), and the share of
+    property neurons (% of D) against relative depth next to Lin et al.'s MelHuBERT (right)."""
+    fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(16, 4))
     x = summary["layer"].to_numpy()
+    ref_x = relative_depth(np.arange(1, 13))
     for prop in PROPERTIES:
         ax1.plot(x, summary[f"n_{prop}"], marker="o", color=COLORS[prop], label=LABELS[prop])
+        share = 100 * summary[f"n_{prop}"].to_numpy() / summary["D"].to_numpy()
+        ax3.plot(relative_depth(x), share, marker="o", color=COLORS[prop], label=f"{LABELS[prop]} (this run)")
+        ax3.plot(ref_x, 100 * np.array(REFERENCE_COUNTS[prop]) / REFERENCE_D, ls="--", color=COLORS[prop],
+                 alpha=0.6, label=f"{LABELS[prop]} (Lin et al., MelHuBERT)")
         styles = iter(["-", "--", ":", "-."] * 4)
         for col in _group_columns(summary, prop):
             g = col[len(f"group_{prop}_"):]
             ax2.plot(x, summary[col], marker=".", ls=next(styles), color=COLORS[prop], label=f"{LABELS[prop]}: {g}")
     ax1.set(xlabel="layer", ylabel="property neurons", title="property neurons (exclusive union)")
     ax2.set(xlabel="layer", ylabel="group neurons |N_g|", title="group neurons")
+    ax3.set(xlabel="relative depth (layer / number of layers)", ylabel="property neurons (% of D)",
+            title="share of neurons, against the reference", xlim=(0, 1.05))
     ax1.legend()
     ax2.legend(fontsize="x-small", ncol=2)
+    ax3.legend(fontsize="x-small", ncol=2, loc="best")
     for ax in (ax1, ax2):
         ax.set_xticks(x)
+    for ax in (ax1, ax2, ax3):
         ax.grid(alpha=0.3)
     if title:
         fig.suptitle(title)
