@@ -1,6 +1,6 @@
 """Property-neuron statistics: throughput (frames x neurons per second) and peak memory.
 
-Synthetic dumps of the default model's width (D = 1536, the embedded tiny HuBERT) and of a base
+Synthetic dumps of the default model's width (D = 1024, the embedded tiny HuBERT) and of a base
 model's (D = 3072) are written as float16 .npy files and memory-mapped, like the workflow's
 ``mid.npy``; each run happens in a fresh subprocess, which reports the wall time of
 :func:`speechneurons.properties.compute_layer` and the peak anonymous (heap) and file-backed
@@ -119,7 +119,7 @@ def default_dumps() -> list[tuple[Path, Path]]:
 def main(flags: list[str] | None = None) -> list[dict]:
     flags = flags or []
     quick = "--quick" in flags
-    sizes = [(20000, 1536)] if quick else [(50000, 1536), (100000, 1536), (30000, 3072)]
+    sizes = [(20000, 1024)] if quick else [(50000, 1024), (100000, 1024), (30000, 3072)]
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench_properties.") as tmp:
         for n, D in sizes:
