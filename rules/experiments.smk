@@ -23,6 +23,7 @@ rule experiments_probe_unpruned:
         losses=f"{EXP}/probes/unpruned/losses.parquet",
         layers=f"{EXP}/probes/unpruned/layers.tsv",
         best=f"{EXP}/probes/best_layers.json",
+        skipped=f"{EXP}/probes/unpruned/skipped.tsv",
     log:
         f"{EXP_LOG}/probe_unpruned.log",
     benchmark:
@@ -36,6 +37,8 @@ rule experiments_probe_unpruned:
     params:
         ref=experiments_model_ref(),
         probe=experiments_probe_params(),
+        frames=config["frames"],
+        on_bad_input=config["on_bad_input"],
         device=config["device"],
     script:
         "../scripts/experiments_probe_unpruned.py"
@@ -99,6 +102,7 @@ rule experiments_probe_pruned:
     params:
         probe=experiments_probe_params(),
         probe_layers=config["experiments"]["probe_layers"],
+        on_bad_input=config["on_bad_input"],
         device=config["device"],
     script:
         "../scripts/experiments_probe_pruned.py"
@@ -133,6 +137,7 @@ rule experiments_erase:
         probe=experiments_probe_params(),
         probe_layers=config["experiments"]["probe_layers"],
         seed=config["seed"],
+        on_bad_input=config["on_bad_input"],
         device=config["device"],
     script:
         "../scripts/experiments_erase.py"

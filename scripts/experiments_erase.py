@@ -29,7 +29,7 @@ with script_logging(snakemake.log[0]) as log:
     log.info("%s (%s): erasing %d neurons: %s", name, kind, n_erased, {l: len(v) for l, v in sets.items()})
     tables = [read_table(snakemake.input[k]) for k in ("manifest", "labels", "pitch")]
     with erased(pairs, sets):
-        losses = evaluate(loaded.model, *tables, {t: list(r) for t, r in roles.items()}, settings,
-                          loaded.device, normalize=loaded.do_normalize)
+        losses, _ = evaluate(loaded.model, *tables, {t: list(r) for t, r in roles.items()}, settings,
+                             loaded.device, normalize=loaded.do_normalize, on_bad_input=par.on_bad_input)
     write_table(losses, snakemake.output.losses)
     write_json(snakemake.output.neurons, {"erasure": name, "kind": kind, "n_erased": n_erased, "neurons": sets_to_json(sets)})

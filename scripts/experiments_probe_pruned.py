@@ -16,7 +16,7 @@ with script_logging(snakemake.log[0]) as log:
     roles = resolve_layers(snakemake.params.probe_layers, best["num_layers"], best["best"], settings.tasks)
     loaded = load_model(snakemake.input.model, snakemake.params.device)
     log.info("FFN widths %s; probe layers %s", loaded.ffn_widths, roles)
-    losses = evaluate(
+    losses, _ = evaluate(
         loaded.model,
         read_table(snakemake.input.manifest),
         read_table(snakemake.input.labels),
@@ -25,5 +25,6 @@ with script_logging(snakemake.log[0]) as log:
         settings,
         loaded.device,
         normalize=loaded.do_normalize,
+        on_bad_input=snakemake.params.on_bad_input,
     )
     write_table(losses, snakemake.output.losses)

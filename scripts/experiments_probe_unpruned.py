@@ -6,15 +6,17 @@ with script_logging(snakemake.log[0]) as log:
     import torch
 
     from speechneurons.io import read_table, write_json, write_table
-    from speechneurons.models import load_model
+    from speechneurons.frames import FrameGrid
+    from speechneurons.models import check_frame_grid, load_model
     from speechneurons.probes import ProbeSettings, best_layers, compare, evaluate
 
     torch.set_num_threads(snakemake.threads)
     p = snakemake.params.probe
     settings = ProbeSettings(**{**p, "tasks": tuple(p["tasks"])})
     loaded = load_model(snakemake.params.ref, snakemake.params.device)
+    check_frame_grid(loaded, FrameGrid.from_config(snakemake.params.frames))
     layers = list(range(1, loaded.num_layers + 1))
-    losses = evaluate(
+    losses, skipped = evaluate(
         loaded.model,
         read_table(snakemake.input.manifest),
         read_table(snakemake.input.labels),
@@ -23,8 +25,10 @@ with script_logging(snakemake.log[0]) as log:
         settings,
         loaded.device,
         normalize=loaded.do_normalize,
+        on_bad_input=snakemake.params.on_bad_input,
     )
     write_table(losses, snakemake.output.losses)
+    write_table(skipped, snakemake.output.skipped)
     write_table(compare(losses, None, n_boot=0), snakemake.output.layers)
     best = best_layers(losses)
     log.info("best layer per task: %s", best)

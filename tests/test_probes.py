@@ -157,3 +157,30 @@ def test_extract_features_matches_forward_pass():
     np.testing.assert_allclose(feats.frame_feats[2][3], hs[2][0, row["frame"]].numpy(), rtol=1e-2, atol=1e-2)
     i = int(np.flatnonzero(feats.utts["utt_id"] == row["utt_id"])[0])
     np.testing.assert_allclose(feats.utt_feats[1][i], hs[1][0].mean(0).numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_bad_audio_is_an_error_or_skipped_and_counted():
+    from transformers import HubertModel
+
+    from speechneurons.errors import BadInputError
+    from speechneurons.models import tiny_config
+
+    torch.manual_seed(0)
+    model = HubertModel(tiny_config("hubert", layers=1, hidden=32, ffn=64)).eval()
+    man, lab, pit = _corpus(n_spk=2, n_utt=2, n_frames=8)
+    rng = np.random.default_rng(0)
+
+    def load(path):
+        if path == "s1_u0.wav":
+            raise BadInputError(path, "audio file is empty (0 samples)", "Re-create it")
+        if path == "s0_u1.wav":
+            return np.zeros(100, np.float32)  # shorter than one frame
+        return rng.normal(size=320 * 8 + 80).astype(np.float32)
+
+    frames = probe_frames(man, lab, pit, ProbeSettings())
+    with pytest.raises(BadInputError, match=r"s0_u1\.wav: audio shorter than one model frame"):
+        extract_features(model, man, frames, [1], load_audio=load)
+    feats = extract_features(model, man, frames, [1], load_audio=load, on_bad_input="skip")
+    assert sorted(s["utt_id"] for s in feats.skipped) == ["s0_u1", "s1_u0"]
+    assert len(feats.utts) == 2 and feats.utt_feats[1].shape[0] == 2
+    assert set(feats.frames["utt_id"]) <= set(feats.utts["utt_id"])

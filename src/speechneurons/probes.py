@@ -105,6 +105,7 @@ class Features:
     utts: pd.DataFrame
     frame_feats: dict[int, np.ndarray] = field(default_factory=dict)
     utt_feats: dict[int, np.ndarray] = field(default_factory=dict)
+    skipped: list[dict] = field(default_factory=list)
 
 
 def hf_hidden_states(model, wav: np.ndarray, device, normalize: bool = False) -> tuple[torch.Tensor, ...]:
@@ -130,9 +131,15 @@ def extract_features(
     load_audio: Callable[[str], np.ndarray] | None = None,
     hidden_states: Callable = hf_hidden_states,
     normalize: bool = False,
+    on_bad_input: str = "error",
 ) -> Features:
     """One forward pass per train/test utterance; keep the selected frames and the mean over
-    all frames of each utterance, for every layer in ``layers`` (stored float16)."""
+    all frames of each utterance, for every layer in ``layers`` (stored float16).
+
+    An unusable audio file raises BadInputError, or with ``on_bad_input='skip'`` the utterance
+    is left out and listed in ``Features.skipped`` (utt_id, path, reason)."""
+    from .errors import BadInputError
+
     if load_audio is None:
         from .audio import load_audio
     layers = sorted(set(int(layer) for layer in layers))
@@ -140,10 +147,21 @@ def extract_features(
     by_utt = {u: g for u, g in frames.groupby("utt_id", sort=False)}
     frame_parts = {layer: [] for layer in layers}
     utt_feats = {layer: [] for layer in layers}
-    kept_rows = []
+    kept_rows, kept_utts, skipped = [], [], []
     model.eval()
     for i, row in enumerate(utts.itertuples(index=False)):
-        hs = hidden_states(model, load_audio(row.audio_path), device, normalize)
+        try:
+            wav = load_audio(row.audio_path)
+            if len(wav) == 0 or (hasattr(model, "config") and _too_short(model, len(wav))):
+                raise BadInputError(row.audio_path, "audio shorter than one model frame", "Remove it from the corpus (or set on_bad_input: skip)")
+        except BadInputError as exc:
+            if on_bad_input != "skip":
+                raise
+            log.warning("skipped %s: %s", row.utt_id, exc)
+            skipped.append({"utt_id": row.utt_id, "path": str(row.audio_path), "reason": exc.problem})
+            continue
+        kept_utts.append(i)
+        hs = hidden_states(model, wav, device, normalize)
         if max(layers) >= len(hs):
             raise ValueError(f"layer {max(layers)} requested but the model has {len(hs) - 1} layers")
         sel = by_utt.get(row.utt_id)
@@ -163,12 +181,19 @@ def extract_features(
         if (i + 1) % 50 == 0:
             log.info("features: %d/%d utterances", i + 1, len(utts))
     rows = np.concatenate(kept_rows) if kept_rows else np.zeros(0, np.int64)
-    feats = Features(frames=frames.loc[rows].reset_index(drop=True), utts=utts)
+    feats = Features(frames=frames.loc[rows].reset_index(drop=True), utts=utts.iloc[kept_utts].reset_index(drop=True), skipped=skipped)
     for layer in layers:
         dim = utt_feats[layer][0].shape[0] if utt_feats[layer] else 0
         feats.frame_feats[layer] = np.concatenate(frame_parts[layer]) if frame_parts[layer] else np.zeros((0, dim), np.float16)
         feats.utt_feats[layer] = np.stack(utt_feats[layer]) if utt_feats[layer] else np.zeros((0, dim))
     return feats
+
+
+def _too_short(model, n_samples: int) -> bool:
+    from .frames import num_frames
+
+    cfg = model.config
+    return num_frames(n_samples, cfg.conv_kernel, cfg.conv_stride) == 0
 
 
 # --------------------------------------------------------------------------- probes
@@ -420,12 +445,13 @@ def evaluate(
     settings: ProbeSettings,
     device="cpu",
     **extract_kwargs,
-) -> pd.DataFrame:
-    """Select frames, extract features of every needed layer in one pass, run the probes."""
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Select frames, extract features of every needed layer in one pass, run the probes.
+    Returns the per-utterance losses and the skipped utterances (utt_id, path, reason)."""
     frames = probe_frames(manifest, labels, pitch, settings)
     layers = sorted({int(x) for t, ls in layers_by_task.items() if t in settings.tasks for x in ls})
     feats = extract_features(model, manifest, frames, layers, device, **extract_kwargs)
-    return run_probes(feats, layers_by_task, settings)
+    return run_probes(feats, layers_by_task, settings), pd.DataFrame(feats.skipped, columns=["utt_id", "path", "reason"])
 
 
 def select_layers(losses: pd.DataFrame, roles: Mapping[str, Mapping[int, str]]) -> pd.DataFrame:
