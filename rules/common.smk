@@ -247,6 +247,14 @@ def experiments_pretrain_targets(wildcards=None):
     return fn()
 
 
+def experiments_pretrain_options():
+    """Training settings of continued pretraining (those of the pretraining stage); empty when
+    it is off, so that pretraining settings do not rerun the pruning."""
+    if int(config["experiments"]["continued_pretraining_steps"]) == 0:
+        return {}
+    return {k: v for k, v in pretrain_train_params().items() if k not in ("steps", "checkpoint_steps", "init")}
+
+
 def experiments_probe_params():
     """Probe settings passed to every probing job (a change reruns probes, never pruning)."""
     e = config["experiments"]

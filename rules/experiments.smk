@@ -71,6 +71,7 @@ rule experiments_prune:
         sparsity=lambda wildcards: float(wildcards.sparsity),
         protect_properties=config["experiments"]["protect_properties"],
         steps=config["experiments"]["continued_pretraining_steps"],
+        pretrain=experiments_pretrain_options(),
         seed=config["seed"],
         device=config["device"],
     script:

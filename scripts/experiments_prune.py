@@ -21,11 +21,15 @@ with script_logging(snakemake.log[0]) as log:
     table = plan_table(plan, strategy, sparsity)
     log.info("plan:\n%s", table.to_string(index=False))
     prune_model_(loaded.model, plan)
-    if par.steps > 0:
-        from speechneurons.pretrain import continue_pretraining, load_head
+    if par.steps > 0:  # continued HuBERT pretraining of the pruned model, with its head when saved
+        from pathlib import Path
 
-        continue_pretraining(loaded.model, snakemake.input.manifest, snakemake.input.targets, par.steps,
-                             head=load_head(par.ref), grid=loaded.grid, device=loaded.device, seed=par.seed)
+        from speechneurons.pretrain import HEAD_FILE, continue_pretraining, load_head
+
+        head = load_head(par.ref) if (Path(par.ref) / HEAD_FILE).exists() else None
+        _, _, train_log = continue_pretraining(loaded.model, snakemake.input.manifest, snakemake.input.targets, par.steps, head=head,
+                                               grid=loaded.grid, options=dict(par.pretrain), device=loaded.device, seed=par.seed)
+        log.info("continued pretraining:\n%s", train_log.tail().to_string(index=False))
         loaded.model.config.apply_spec_augment = False
     with atomic_dir(snakemake.output.model) as tmp:
         loaded.model.save_pretrained(tmp)

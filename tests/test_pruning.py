@@ -156,3 +156,31 @@ def test_pruning_table_rows_and_counts():
     assert t.loc["norm", "delta"] == pytest.approx(-30.0)
     assert t.loc["protect", "n_protected_pruned"] == 1 and t.loc["protect", "n_protected"] == 4
     assert t.loc["norm", "layer_role"] == "last"
+
+
+@pytest.mark.slow
+def test_continued_pretraining_keeps_pruned_widths_and_round_trips(tmp_path):
+    import pandas as pd
+    import soundfile as sf
+
+    from speechneurons.models import load_model
+    from speechneurons.pretrain import continue_pretraining
+
+    model = _tiny_model()
+    prune_model_(model, plan_pruning(ffn_pairs(model), "norm", 0.5))
+    rng = np.random.default_rng(0)
+    rows, targets = [], {}
+    for i in range(4):
+        path = tmp_path / f"u{i}.wav"
+        sf.write(path, rng.normal(scale=0.1, size=16000).astype(np.float32), 16000)
+        rows.append(dict(utt_id=f"u{i}", audio_path=str(path), speaker="s", gender="F", split="train"))
+        targets[f"u{i}"] = rng.integers(0, 5, size=49)
+    before = ffn_pairs(model)[1][0].weight.detach().clone()
+    continue_pretraining(model, pd.DataFrame(rows), targets, 2, options=dict(batch_size=2, max_crop_s=0.5, mask_length=2),
+                         progress=False)
+    model.config.apply_spec_augment = False
+    after = ffn_pairs(model)[1][0].weight.detach()
+    assert after.shape == before.shape == (32, 32)
+    assert not torch.equal(before, after)
+    model.save_pretrained(tmp_path / "m")
+    assert load_model(str(tmp_path / "m"), "cpu").ffn_widths == [32, 32]
