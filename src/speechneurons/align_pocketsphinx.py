@@ -67,7 +67,10 @@ def cmudict_pronunciation(word: str) -> str | None:
 def _new_decoder(beams: dict[str, float]):
     from pocketsphinx import Decoder
 
-    return Decoder(loglevel="FATAL", beam=beams["beam"], wbeam=beams["wbeam"], pbeam=beams["pbeam"])
+    # bestpath off: the Python API leaves it on, and its lattice pass can end the word
+    # alignment with a one-frame '</s>' to which the phone pass cannot align ("Failed to reach
+    # final state in alignment", pocketsphinx issue #339); the command-line aligner disables it.
+    return Decoder(loglevel="FATAL", bestpath=False, beam=beams["beam"], wbeam=beams["wbeam"], pbeam=beams["pbeam"])
 
 
 class PocketsphinxAligner:

@@ -1,0 +1,12 @@
+"""Collect MFA's TextGrids into the shard layout the gather job reads."""
+
+from speechneurons.align_mfa import collect_output
+from speechneurons.io import read_table
+from speechneurons.logs import script_logging
+
+snakemake = globals()["snakemake"]  # noqa: F821 (injected by Snakemake)
+
+with script_logging(snakemake.log[0]) as log:
+    manifest = read_table(snakemake.input.manifest, dtype={"utt_id": str, "speaker": str})
+    report = collect_output(manifest, snakemake.input.alignments, snakemake.output[0])
+    log.info("MFA aligned %d of %d utterances", (report.status == "aligned").sum(), len(report))

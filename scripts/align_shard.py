@@ -1,0 +1,21 @@
+"""Align one shard of the manifest (pocketsphinx or reference backend)."""
+
+from speechneurons.alignment import align_rows, pocketsphinx_align_fn, reference_align_fn, shard_rows
+from speechneurons.io import read_table
+from speechneurons.logs import script_logging
+
+snakemake = globals()["snakemake"]  # noqa: F821 (injected by Snakemake)
+
+with script_logging(snakemake.log[0]) as log:
+    p = snakemake.params
+    aligner, shard = snakemake.wildcards.aligner, int(snakemake.wildcards.shard)
+    rows = shard_rows(read_table(snakemake.input.manifest, dtype={"utt_id": str, "speaker": str}), shard, p.shards)
+    if aligner == "pocketsphinx":
+        align_fn = pocketsphinx_align_fn(p.beams, p.sample_rate)
+    else:
+        align_fn = reference_align_fn(snakemake.input.reference)
+    report = align_rows(rows, align_fn, snakemake.output[0], p.on_bad_input)
+    log.info(
+        "%s shard %d: %d of %d aligned, %.1f s", aligner, shard,
+        (report.status == "aligned").sum(), len(report), report.seconds.sum(),
+    )
