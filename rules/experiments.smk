@@ -4,6 +4,17 @@
 # setting reruns the probes and tables but never the pruning. One job per erasure (and per
 # random control) erases in memory and probes. Tables and figures gather the per-utterance
 # losses and compute bootstrap intervals.
+#
+# Outputs under results/<corpus>/experiments/<model>/:
+#   probes/unpruned/losses.parquet   per test utterance and stratum: task, layer, utt_id, speaker,
+#                                    gender, stratum, loss_sum, n_items (every layer)
+#   probes/unpruned/layers.tsv       point scores of every layer; probes/best_layers.json
+#   probes/unpruned/skipped.tsv      utterances skipped with on_bad_input: skip
+#   prune/<strategy>/sparsity-<s>/model/         the pruned model (save_pretrained, smaller)
+#   prune/<strategy>/sparsity-<s>/plan.tsv       per layer: width, pruned, protected, protected pruned
+#   prune/<strategy>/sparsity-<s>/losses.parquet probe losses of the pruned model
+#   erasure/<property>-<group>/<property|random>/{losses.parquet,erased_neurons.json}
+#   pruning.tsv, erasure.tsv, figures/pruning.png, figures/erasure.png
 
 
 ALL_TARGETS += experiments_targets()
