@@ -85,3 +85,9 @@ def test_figure_layers(requested, want):
     assert pr.figure_layers([], [2]) == [2]
     with pytest.raises(ValueError, match="venn_layers"):
         pr.figure_layers([13], range(1, 13))
+
+
+def test_strongest_neurons_put_exclusive_neurons_first():
+    R = np.array([1.0, 0.9, 1.0])
+    P = np.ones((2, 3))
+    assert pf.strongest_neurons(R, P, np.array([True, True]), 3, first=np.array([False, True, False])).tolist() == [1, 0, 2]

@@ -7,8 +7,8 @@
 - :func:`plot_venn`: Venn diagram of the three property-neuron sets of one layer, drawn from the
   EXCLUSIVE region sizes (:func:`speechneurons.properties.venn3_regions`), not from raw
   intersections;
-- :func:`plot_heatmaps`: P(j | c, g) of the strongest neurons of every group (ranked by R_g,
-  then mean P over C_g, then index), phones of C_g as rows.
+- :func:`plot_heatmaps`: P(j | c, g) of the strongest neurons of every group (exclusive
+  group neurons first, then by R_g, mean P over C_g and index), phones of C_g as rows.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+
+from matplotlib.colors import LogNorm  # noqa: E402
 
 from .io import atomic_path  # noqa: E402
 from .properties import PROPERTIES, npz_key, property_groups, venn3_regions  # noqa: E402
@@ -129,10 +131,13 @@ def plot_venn(neurons: Mapping, path: str | Path, title: str = "") -> tuple[int,
     return venn3_regions(*(neurons["property_neurons"][p] for p in PROPERTIES))
 
 
-def strongest_neurons(R: np.ndarray, P: np.ndarray, in_C: np.ndarray, n: int) -> np.ndarray:
-    """The n neurons with the largest R_g, ties broken by mean P over C_g, then lower index."""
+def strongest_neurons(R: np.ndarray, P: np.ndarray, in_C: np.ndarray, n: int,
+                      first: np.ndarray | None = None) -> np.ndarray:
+    """The n strongest neurons of a group: those flagged in ``first`` (the exclusive group
+    neurons) before the rest, then by R_g descending, mean P over C_g descending, index."""
     meanP = np.nan_to_num(np.nanmean(P[in_C], axis=0), nan=0.0) if in_C.any() else np.zeros(len(R))
-    order = np.lexsort((np.arange(len(R)), -meanP, -R))
+    first = np.zeros(len(R), dtype=bool) if first is None else np.asarray(first, dtype=bool)
+    order = np.lexsort((np.arange(len(R)), -meanP, -R, ~first))
     return order[: min(n, len(R))]
 
 
@@ -143,8 +148,12 @@ def plot_heatmaps(npz: Mapping[str, np.ndarray], R: pd.DataFrame, counts: pd.Dat
     groups = property_groups(n_pitch_bins)
     phones = [str(p) for p in npz["phones"]]
     ncols = max(len(g) for g in groups.values())
-    fig, axes = plt.subplots(len(groups), ncols, figsize=(4.2 * ncols, 4.6 * len(groups)), squeeze=False)
-    vmax = max(float(np.nanmax(npz[npz_key("P", p, g)], initial=0.0)) for p in groups for g in groups[p]) or 1.0
+    fig, axes = plt.subplots(len(groups), ncols, figsize=(4.2 * ncols, 4.8 * len(groups)), squeeze=False,
+                             layout="constrained")
+    # Log colour scale around chance (tau / D) so that selective but rare firing is visible;
+    # P below chance / 4 (including 0) is drawn at the bottom of the scale.
+    chance = neurons["tau"] / neurons["D"]
+    norm = LogNorm(vmin=chance / 4, vmax=1.0)
     image = None
     for r, (prop, names) in enumerate(groups.items()):
         for c in range(ncols):
@@ -158,24 +167,27 @@ def plot_heatmaps(npz: Mapping[str, np.ndarray], R: pd.DataFrame, counts: pd.Dat
             in_C = np.array([bool(sub.set_index("phone")["in_C"].get(p, False)) for p in phones])
             Rg = R[(R["property"] == prop) & (R["group"].astype(str) == g)].sort_values("neuron")["R"].to_numpy()
             members = set(neurons["group_neurons"][prop][g])
-            ax.set_title(f"{LABELS[prop]} = {g.replace('_', ' ')}\n|N_g| = {len(members)}, |C_g| = {int(in_C.sum())}",
-                         fontsize=9)
+            exclusive = set(neurons["exclusive_group_neurons"][prop][g])
+            ax.set_title(f"{LABELS[prop]} = {g.replace('_', ' ')}\n|N_g| = {len(members)}, "
+                         f"exclusive {len(exclusive)}, |C_g| = {int(in_C.sum())}", fontsize=9)
             if not in_C.any():
                 ax.text(0.5, 0.5, "no phone with enough frames", ha="center", va="center", transform=ax.transAxes)
                 ax.set_xticks([])
                 ax.set_yticks([])
                 continue
-            top = strongest_neurons(Rg, P, in_C, n_neurons)
+            top = strongest_neurons(Rg, P, in_C, n_neurons, first=np.isin(np.arange(len(Rg)), list(exclusive)))
             rows = np.flatnonzero(in_C)
-            image = ax.imshow(P[np.ix_(rows, top)], aspect="auto", vmin=0, vmax=vmax, cmap="viridis",
-                              interpolation="nearest")
+            image = ax.imshow(np.clip(P[np.ix_(rows, top)], chance / 4, 1.0), aspect="auto", norm=norm,
+                              cmap="viridis", interpolation="nearest")
             ax.set_xticks(range(len(top)))
-            ax.set_xticklabels([f"{j}*" if j in members else str(j) for j in top], rotation=90, fontsize=6)
+            ax.set_xticklabels([f"{j}+" if j in exclusive else f"{j}*" if j in members else str(j) for j in top],
+                               rotation=90, fontsize=6)
             ax.set_yticks(range(len(rows)))
             ax.set_yticklabels([phones[i] for i in rows], fontsize=5 if len(rows) > 20 else 7)
     if image is not None:
-        fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.6, label="P(j | c, g)")
+        bar = fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.6, label="P(j | c, g), log scale (white line: chance tau / D)")
+        bar.ax.axhline(chance, color="w", lw=2)
     fig.suptitle(f"layer {neurons['layer']}: P(j | c, g) of the strongest neurons per group "
-                 f"(tau = {neurons['tau']}/{neurons['D']}, chance = {neurons['tau'] / neurons['D']:.3f}; * = group neuron)")
+                 f"(tau = {neurons['tau']}/{neurons['D']}, chance = {neurons['tau'] / neurons['D']:.3f}; + exclusive group neuron, * other group neuron)")
     save_figure(fig, path)
 
