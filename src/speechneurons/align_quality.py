@@ -143,7 +143,7 @@ def plot_quality(table: pd.DataFrame, errors: dict[str, np.ndarray], path: str |
     ax1.set_ylim(0, 1)
     ax1.set_ylabel("share of boundaries")
     ax1.axhline(0.8, color="grey", lw=0.8, ls="--")
-    ax1.legend(fontsize=8, loc="lower left", framealpha=0.9)
+    ax1.legend(fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False)
     for spk, e in errors.items():
         if e.size:
             ax2.plot(np.sort(e) * 1000, np.arange(1, e.size + 1) / e.size, lw=0.8, alpha=0.6)
