@@ -4,7 +4,6 @@
 # outputs, so changing the pitch binning reruns the index (and what follows), never the model.
 import re
 
-
 ALL_TARGETS += activation_targets()
 
 
@@ -14,16 +13,16 @@ rule select_frames:
         manifest=manifest_path(),
     output:
         selection=selection_path(),
-    params:
-        sample_frames=config["activations"]["sample_frames"],
-        seed=config["seed"],
     log:
-        "logs/" + corpus_name() + "/activations/select_frames.log",
+        f"logs/{corpus_name()}/activations/select_frames.log",
+    conda:
+        "../envs/speechneurons.yaml"
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        "../envs/speechneurons.yaml"
+    params:
+        sample_frames=config["activations"]["sample_frames"],
+        seed=config["seed"],
     script:
         "../scripts/activations_select.py"
 
@@ -36,11 +35,22 @@ rule dump_activations:
     output:
         mid=activation_arrays("mid"),
         sample=activation_arrays("sample"),
-        skipped=activations_dir() + "/skipped.tsv",
-        stats=activations_dir() + "/dump.json",
+        skipped=f"{activations_dir()}/skipped.tsv",
+        stats=f"{activations_dir()}/dump.json",
+    log:
+        f"logs/{corpus_name()}/activations/{{model}}/{{checkpoint}}/dump.log",
+    benchmark:
+        f"benchmarks/{corpus_name()}/activations/{{model}}/{{checkpoint}}/dump.tsv"
     wildcard_constraints:
         model=re.escape(model_name()),
         checkpoint=r"final|step-\d+",
+    conda:
+        "../envs/speechneurons.yaml"
+    threads: 4
+    resources:
+        mem_mb=8000,
+        runtime=240,
+        gpu=1,
     params:
         model_ref=model_ref,
         layers=activation_layers(),
@@ -50,17 +60,6 @@ rule dump_activations:
         max_pad_ratio=config["activations"]["max_pad_ratio"],
         on_bad_input=config["on_bad_input"],
         seed=config["seed"],
-    log:
-        "logs/" + corpus_name() + "/activations/{model}/{checkpoint}/dump.log",
-    benchmark:
-        "benchmarks/" + corpus_name() + "/activations/{model}/{checkpoint}/dump.tsv"
-    threads: 4
-    resources:
-        mem_mb=8000,
-        runtime=240,
-        gpu=1,
-    conda:
-        "../envs/speechneurons.yaml"
     script:
         "../scripts/activations_dump.py"
 
@@ -74,15 +73,15 @@ rule activation_index:
     output:
         mid=activation_index_path("mid"),
         sample=activation_index_path("sample"),
+    log:
+        f"logs/{corpus_name()}/activations/{{model}}/{{checkpoint}}/index.log",
     wildcard_constraints:
         model=re.escape(model_name()),
         checkpoint=r"final|step-\d+",
-    log:
-        "logs/" + corpus_name() + "/activations/{model}/{checkpoint}/index.log",
+    conda:
+        "../envs/speechneurons.yaml"
     resources:
         mem_mb=4000,
         runtime=10,
-    conda:
-        "../envs/speechneurons.yaml"
     script:
         "../scripts/activations_index.py"

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import torch
 
-from speechneurons.activations import dump_activations
+from speechneurons.activations import bound_heap, dump_activations
 from speechneurons.corpus import read_manifest
 from speechneurons.frames import FrameGrid
 from speechneurons.io import read_table, write_json
@@ -16,6 +16,7 @@ snakemake = globals()["snakemake"]  # noqa: F821 (injected by Snakemake)
 with script_logging(snakemake.log[0]) as log:
     p = snakemake.params
     torch.manual_seed(p.seed)
+    bound_heap()
     torch.set_num_threads(max(1, snakemake.threads))
     loaded = load_model(p.model_ref, device=p.device)
     log.info("model %s (%s): %d layers, FFN widths %s, do_normalize=%s, device %s",

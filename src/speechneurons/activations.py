@@ -15,7 +15,8 @@ batched greedily (padded length x batch size <= ``batch_seconds``, longest <= ``
 x shortest); padded frames are dropped. Each .npy is created with ``np.lib.format.open_memmap``
 under a temporary name and filled with positioned writes (``os.pwrite``) of each utterance's
 contiguous rows, so memory holds one batch whatever the corpus size; the files are renamed into
-place at the end. Padding is masked with the attention mask; for models with a group-normalised
+place at the end (:func:`bound_heap` keeps the allocator from fragmenting the heap, so the peak
+RSS stays flat as the corpus grows). Padding is masked with the attention mask; for models with a group-normalised
 first conv layer (HuBERT/wav2vec 2.0 base) the padding still shifts that layer's statistics a
 little, which ``max_pad_ratio`` bounds (``batch_seconds: 0`` forwards one utterance at a time,
 exactly).
@@ -129,6 +130,21 @@ def make_batches(lengths: Sequence[int], batch_samples: int, max_pad_ratio: floa
 # ----------------------------------------------------------------------------- dump
 
 
+def bound_heap(threshold: int = 128 * 1024) -> bool:
+    """Fix glibc's mmap threshold (mallopt M_MMAP_THRESHOLD) so that large tensors are always
+    mmap-ed and returned to the system when freed. Without it glibc raises the threshold
+    dynamically and the heap fragments: peak RSS then creeps up with the number of batches.
+    Process-wide; returns False where it is not glibc (nothing done)."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return bool(libc.mallopt(-3, int(threshold)))  # M_MMAP_THRESHOLD = -3
+    except (OSError, AttributeError):
+        return False
+
+
 @dataclass
 class DumpReport:
     n_utterances: int
@@ -205,7 +221,6 @@ class _NpyWriter:
 
     def close(self) -> None:
         if self.fd is not None:
-            os.fsync(self.fd)
             os.close(self.fd)
             self.fd = None
 
@@ -255,26 +270,27 @@ def dump_activations(
                 waves = [load_audio(u.path, sr) for u in group]
                 x, mask = loaded.prepare_batch(waves)
                 loaded.model(x, attention_mask=mask)
+                bar.update(sum(len(w) for w in waves) / sr)
+                # rows of this batch, both subsets at once: (batch item, frame) -> (subset, row0, n)
+                bi, fi, spans = [], [], []
+                for subset in SUBSETS:
+                    for b, u in enumerate(group):
+                        if subset in u.rows:
+                            frames, row0 = u.rows[subset]
+                            bi.append(np.full(len(frames), b))
+                            fi.append(frames)
+                            spans.append((subset, row0, len(frames)))
+                if not spans:
+                    continue
+                bidx = torch.from_numpy(np.concatenate(bi))
+                fidx = torch.from_numpy(np.concatenate(fi))
                 for layer in layers:
                     h = captured[layer]
-                    for subset in SUBSETS:
-                        bi, fi, spans = [], [], []
-                        for b, u in enumerate(group):
-                            if subset in u.rows:
-                                frames, row0 = u.rows[subset]
-                                bi.append(np.full(len(frames), b))
-                                fi.append(frames)
-                                spans.append((row0, len(frames)))
-                        if not spans:
-                            continue
-                        bidx = torch.from_numpy(np.concatenate(bi)).to(h.device)
-                        fidx = torch.from_numpy(np.concatenate(fi)).to(h.device)
-                        block = h[bidx, fidx].to(torch.float16).cpu().numpy()
-                        start = 0
-                        for row0, n in spans:
-                            writers[layer, subset].write(row0, block[start:start + n])
-                            start += n
-                bar.update(sum(len(w) for w in waves) / sr)
+                    block = h[bidx.to(h.device), fidx.to(h.device)].to(torch.float16).cpu().numpy()
+                    start = 0
+                    for subset, row0, n in spans:
+                        writers[layer, subset].write(row0, block[start:start + n])
+                        start += n
         bar.close()
         for w in writers.values():
             w.close()
