@@ -151,3 +151,11 @@ def test_index_missing_pitch_rows_fail(tmp_path):
     sel = select_frames(labels, manifest, 100, 0)
     with pytest.raises(BadInputError, match="no pitch row"):
         build_index(sel, labels, pitch.iloc[:-3], manifest)
+
+
+def test_bound_heap_on_glibc():
+    import platform
+
+    from speechneurons.activations import bound_heap
+
+    assert bound_heap() is (platform.libc_ver()[0] == "glibc")
