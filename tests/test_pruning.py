@@ -156,6 +156,8 @@ def test_pruning_table_rows_and_counts():
     assert t.loc["norm", "delta"] == pytest.approx(-30.0)
     assert t.loc["protect", "n_protected_pruned"] == 1 and t.loc["protect", "n_protected"] == 4
     assert t.loc["norm", "layer_role"] == "last"
+    assert t.loc["protect", "vs_norm"] == pytest.approx(20.0)  # protect keeps 20 points more accuracy
+    assert np.isnan(t.loc["norm", "vs_norm"])
 
 
 @pytest.mark.slow

@@ -193,7 +193,9 @@ def pruning_table(
 ) -> pd.DataFrame:
     """Unpruned vs each (strategy, sparsity): per task and probe layer the display metric
     (phone error %, SID / gender accuracy %, log-F0 MSE) with its bootstrap CI, the paired
-    difference to the unpruned model with CI, and the pruning counts summed over layers."""
+    difference to the unpruned model with CI (``delta``), for protect and random the paired
+    difference to norm pruning at the same sparsity with CI (``vs_norm``), and the pruning
+    counts summed over layers."""
     from .probes import add_roles, compare, select_layers
 
     base = select_layers(unpruned, roles)
@@ -213,6 +215,12 @@ def pruning_table(
             n_protected=int(plan["n_protected"].sum()),
             n_protected_pruned=int(plan["n_protected_pruned"].sum()),
         )
+        norm = variants.get(("norm", sparsity))
+        if strategy != "norm" and norm is not None:  # paired difference to norm pruning
+            c = compare(select_layers(losses, roles), select_layers(norm, roles), n_boot, seed, level)
+            c = c[["task", "layer", "delta", "delta_ci_low", "delta_ci_high"]]
+            c.columns = ["task", "layer", "vs_norm", "vs_norm_ci_low", "vs_norm_ci_high"]
+            t = t.merge(c, on=["task", "layer"], how="left")
         parts.append(t)
     table = add_roles(pd.concat(parts, ignore_index=True), roles)
     for col in ("n_pruned", "n_protected", "n_protected_pruned"):
