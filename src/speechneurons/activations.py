@@ -217,7 +217,10 @@ class _NpyWriter:
     def write(self, row0: int, block: np.ndarray) -> None:
         block = np.ascontiguousarray(block, dtype=np.float16)
         assert block.shape[1] == self.d and row0 + len(block) <= self.n
-        os.pwrite(self.fd, block.tobytes(), self.offset + row0 * self.d * 2)
+        view, pos = memoryview(block).cast("B"), self.offset + row0 * self.d * 2
+        while len(view):  # pwrite may write less than asked
+            done = os.pwrite(self.fd, view, pos)
+            view, pos = view[done:], pos + done
 
     def close(self) -> None:
         if self.fd is not None:
@@ -282,11 +285,11 @@ def dump_activations(
                             spans.append((subset, row0, len(frames)))
                 if not spans:
                     continue
-                bidx = torch.from_numpy(np.concatenate(bi))
-                fidx = torch.from_numpy(np.concatenate(fi))
+                n_frames = captured[layers[0]].shape[1]
+                flat = torch.from_numpy(np.concatenate(bi) * n_frames + np.concatenate(fi)).to(loaded.device)
                 for layer in layers:
                     h = captured[layer]
-                    block = h[bidx.to(h.device), fidx.to(h.device)].to(torch.float16).cpu().numpy()
+                    block = torch.index_select(h.reshape(-1, h.shape[-1]), 0, flat).to(torch.float16).cpu().numpy()
                     start = 0
                     for subset, row0, n in spans:
                         writers[layer, subset].write(row0, block[start:start + n])
