@@ -364,7 +364,7 @@ def pretrain_checkpoint_dirs(iteration=1):
 def pretrain_train_params(iteration=1):
     """Model size, masking and optimisation settings of an iteration's training job."""
     p = config["pretrain"]
-    keys = ["conv_dim", "hidden_size", "num_layers", "num_heads", "intermediate_size", "conv_pos_kernel",
+    keys = ["conv_dim", "hidden_size", "num_layers", "num_heads", "intermediate_size", "stable_layer_norm", "conv_pos_kernel",
             "conv_pos_groups", "dropout", "mask_prob", "mask_length", "unmasked_weight", "final_dim",
             "temperature", "batch_size", "max_crop_s", "lr", "warmup_fraction", "schedule", "weight_decay",
             "grad_clip", "log_every", "splits"]

@@ -161,7 +161,7 @@ def test_training_reduces_the_loss_on_a_fixed_batch():
     log = P.train(model, head, waves, targets, GRID, opts, progress=False)
     after = _fixed_batch_loss(model, head, waves, targets)
     assert after < before - 0.1
-    assert list(log.columns) == ["step", "loss", "masked_acc", "chance", "majority_rate", "lr", "elapsed_s"]
+    assert list(log.columns) == ["step", "loss", "loss_masked", "masked_acc", "chance", "majority_rate", "lr", "elapsed_s"]
     assert log["step"].tolist() == [5, 10, 15, 20, 25] and (log["chance"] == 0.2).all()
 
 

@@ -62,7 +62,7 @@ def build_model(pcfg: dict, grid: FrameGrid, seed: int = 0):
         activation_dropout=float(pcfg["dropout"]),
         feat_proj_dropout=0.0,
         layerdrop=0.0,
-        do_stable_layer_norm=False,
+        do_stable_layer_norm=bool(pcfg.get("stable_layer_norm", False)),
         apply_spec_augment=True,
         mask_time_prob=float(pcfg["mask_prob"]),  # > 0 so that the model owns masked_spec_embed
         mask_time_length=int(pcfg["mask_length"]),
@@ -157,17 +157,17 @@ def hubert_loss(logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor,
 class TrainOptions:
     """Optimisation settings (see schemas/pretrain.schema.yaml for meanings)."""
 
-    steps: int = 100
+    steps: int = 600
     batch_size: int = 8
     max_crop_s: float = 2.0
-    lr: float = 1e-3
+    lr: float = 2e-3
     warmup_fraction: float = 0.05
     schedule: str = "linear"
     weight_decay: float = 0.01
     grad_clip: float = 1.0
     mask_prob: float = 0.65
     mask_length: int = 10
-    unmasked_weight: float = 0.0
+    unmasked_weight: float = 0.5
     final_dim: int = 128
     temperature: float = 0.1
     log_every: int = 10
@@ -277,7 +277,7 @@ def train(
 ) -> pd.DataFrame:
     """Run ``opts.steps`` optimiser steps; returns the training log.
 
-    Log columns: step, loss, masked_acc, chance (1/K), majority_rate (share of the most frequent
+    Log columns: step, loss (total), loss_masked (CE of masked frames), masked_acc, chance (1/K), majority_rate (share of the most frequent
     target), lr, elapsed_s; loss and accuracy are averaged over the ``log_every`` steps ending at
     ``step``. ``on_checkpoint(step, model, head)`` is called at each step of
     ``opts.checkpoint_steps`` (0 = before training) and the model is left in eval mode.
@@ -312,7 +312,7 @@ def train(
             model.train(), head.train()
 
     checkpoint(0)
-    rows, acc_loss, acc_n, acc_c, acc_k = [], 0.0, 0, 0, 0
+    rows, acc_loss, acc_lm, acc_n, acc_c, acc_k = [], 0.0, 0.0, 0, 0, 0
     batches: list[np.ndarray] = []
     t0 = time.time()
     bar = tqdm(total=opts.steps, disable=not progress, mininterval=5.0, desc="pretrain")
@@ -331,13 +331,14 @@ def train(
             torch.nn.utils.clip_grad_norm_(params, opts.grad_clip)
         optim.step()
         sched.step()
-        acc_loss, acc_k = acc_loss + loss.item(), acc_k + 1
+        acc_loss, acc_lm, acc_k = acc_loss + loss.item(), acc_lm + st["loss_masked"], acc_k + 1
         acc_n, acc_c = acc_n + st["n_masked"], acc_c + st["n_correct"]
         bar.update(1)
         if step % opts.log_every == 0 or step == opts.steps:
             row = {
                 "step": step,
                 "loss": acc_loss / acc_k,
+                "loss_masked": acc_lm / acc_k,
                 "masked_acc": acc_c / max(1, acc_n),
                 "chance": chance,
                 "majority_rate": majority,
@@ -347,11 +348,11 @@ def train(
             rows.append(row)
             bar.set_postfix(loss=f"{row['loss']:.3f}", acc=f"{row['masked_acc']:.3f}")
             log.info("step %d loss %.4f masked_acc %.4f (chance %.4f, majority %.4f)", step, row["loss"], row["masked_acc"], chance, majority)
-            acc_loss, acc_n, acc_c, acc_k = 0.0, 0, 0, 0
+            acc_loss, acc_lm, acc_n, acc_c, acc_k = 0.0, 0.0, 0, 0, 0
         checkpoint(step)
     bar.close()
     model.eval(), head.eval()
-    return pd.DataFrame(rows, columns=["step", "loss", "masked_acc", "chance", "majority_rate", "lr", "elapsed_s"])
+    return pd.DataFrame(rows, columns=["step", "loss", "loss_masked", "masked_acc", "chance", "majority_rate", "lr", "elapsed_s"])
 
 
 def load_corpus(
@@ -461,8 +462,8 @@ def continue_pretraining(
 
 
 def plot_curve(logs: Sequence[pd.DataFrame], path: str | Path, labels: Sequence[str] | None = None) -> None:
-    """Loss and masked accuracy against steps (one colour per iteration), with chance and the
-    majority-class rate; written atomically as PNG."""
+    """Loss and masked accuracy against steps (one colour per iteration, each continuing the
+    step axis of the previous one), with chance and the majority-class rate; atomic PNG."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -472,15 +473,20 @@ def plot_curve(logs: Sequence[pd.DataFrame], path: str | Path, labels: Sequence[
 
     labels = labels or [f"iteration {i + 1}" for i in range(len(logs))]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.8))
+    offset = 0
     for i, (df, lab) in enumerate(zip(logs, labels)):
         c = f"C{i}"
-        ax1.plot(df["step"], df["loss"], color=c, label=lab)
-        ax2.plot(df["step"], df["masked_acc"], color=c, label=f"{lab}: masked accuracy")
+        x = df["step"] + offset  # later iterations continue the step axis
+        offset += int(df["step"].max()) if len(df) else 0
+        ax1.plot(x, df["loss"], color=c, label=f"{lab}: total")
+        if "loss_masked" in df:
+            ax1.plot(x, df["loss_masked"], color=c, ls="--", label=f"{lab}: masked frames")
+        ax2.plot(x, df["masked_acc"], color=c, label=f"{lab}: masked accuracy")
         if len(df):
             ax2.axhline(df["chance"].iloc[0], color=c, ls=":", lw=1, label=f"{lab}: chance 1/K")
             ax2.axhline(df["majority_rate"].iloc[0], color=c, ls="--", lw=1, label=f"{lab}: majority class")
-    ax1.set(xlabel="step", ylabel="loss (masked CE)", title="Pretraining loss")
-    ax2.set(xlabel="step", ylabel="accuracy", title="Masked-prediction accuracy", ylim=(0, None))
+    ax1.set(xlabel="step (iterations one after the other)", ylabel="cross-entropy", title="Pretraining loss")
+    ax2.set(xlabel="step (iterations one after the other)", ylabel="accuracy", title="Masked-prediction accuracy", ylim=(0, None))
     ax1.legend(fontsize=8)
     ax2.legend(fontsize=7)
     fig.tight_layout()
