@@ -262,6 +262,7 @@ def experiments_probe_params():
         tasks=list(e["probe_tasks"]),
         max_frames_train=int(e["max_frames_train"]),
         max_frames_test=int(e["max_frames_test"]),
+        classifier=e["probe_classifier"],
         C=float(e["probe_C"]),
         ridge_alpha=float(e["ridge_alpha"]),
         max_iter=int(e["probe_max_iter"]),

@@ -71,9 +71,10 @@ def test_probe_frames_caps_per_split_and_is_seeded():
     assert not a[["utt_id", "frame"]].equals(c[["utt_id", "frame"]])
 
 
-def test_probes_beat_chance_on_easy_synthetic_features():
+@pytest.mark.parametrize("classifier", ["ridge", "logistic"])
+def test_probes_beat_chance_on_easy_synthetic_features(classifier):
     man, lab, pit = _corpus()
-    s = ProbeSettings(max_frames_train=2000, max_frames_test=1000)
+    s = ProbeSettings(max_frames_train=2000, max_frames_test=1000, classifier=classifier)
     frames = probe_frames(man, lab, pit, s)
     utts = man.sort_values("utt_id").reset_index(drop=True)
     losses = run_probes(_easy_features(frames, utts), {t: [3] for t in s.tasks}, s)
