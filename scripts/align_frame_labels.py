@@ -19,4 +19,4 @@ with script_logging(snakemake.log[0]) as log:
     write_table(summary, snakemake.output.utterances)
     log.info("%d frames (%d middle frames) of %d utterances; %d speech segments own no frame",
              len(table), int(table.is_mid.sum()), table.utt_id.nunique(),
-             int(summary.get("n_speech_segments_without_frame", 0).sum()))
+             int(summary["n_speech_segments_without_frame"].fillna(0).sum()))

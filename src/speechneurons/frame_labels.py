@@ -38,6 +38,10 @@ from .frames import FrameGrid
 from .phones import SILENCE, is_speech_phone, normalize_phone
 
 Interval = tuple[float, float, str]
+SUMMARY_COLUMNS = [
+    "utt_id", "status", "n_samples", "n_frames", "textgrid_minus_audio_s", "n_speech_segments",
+    "n_speech_segments_without_frame", "reason",
+]
 COLUMNS = ["utt_id", "frame", "phone", "word", "is_mid"]
 
 
@@ -220,4 +224,4 @@ def build_frame_labels(
         )
     table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame({c: [] for c in COLUMNS})
     table = table.astype({"utt_id": str, "frame": np.int32, "phone": str, "word": str, "is_mid": bool})
-    return table[COLUMNS], pd.DataFrame(summary)
+    return table[COLUMNS], pd.DataFrame(summary, columns=SUMMARY_COLUMNS)
