@@ -1,9 +1,13 @@
 """The config schema: defaults, and errors that name the key."""
 
+from pathlib import Path
+
 import pytest
 import yaml
 
 from speechneurons.config import ConfigError, defaults, load_config, validate_config
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def test_defaults_fill_every_section():
@@ -56,7 +60,12 @@ def test_missing_config_file_is_a_clear_error(tmp_path):
         load_config(tmp_path / "nope.yaml")
 
 
-@pytest.mark.parametrize("name", ["config.yaml", "configs/ci-tiny.yaml"])
+SHIPPED = ["config.yaml"] + sorted(
+    str(p.relative_to(REPO)) for p in (REPO / "configs").glob("*.yaml")
+)
+
+
+@pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_configs_are_valid(repo, name):
     base = yaml.safe_load((repo / "config.yaml").read_text())
     override = yaml.safe_load((repo / name).read_text()) or {}
