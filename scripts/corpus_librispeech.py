@@ -19,8 +19,3 @@ with script_logging(snakemake.log[0]):
     write_corpus_tables(
         manifest, skipped, speakers, snakemake.output.manifest, snakemake.output.skipped, snakemake.output.speakers
     )
-    log.info(
-        "%d utterances, %.1f min, %d speakers (%s), %d skipped",
-        len(manifest), manifest["duration_s"].sum() / 60, manifest["speaker"].nunique(),
-        manifest.groupby("gender")["speaker"].nunique().to_dict(), len(skipped),
-    )

@@ -1,6 +1,5 @@
 """Gather the synthesized speakers: check audio, split train/test, collect reference TextGrids."""
 
-import logging
 
 from speechneurons.corpus import gather_synth, write_corpus_tables
 from speechneurons.logs import script_logging
@@ -8,7 +7,6 @@ from speechneurons.logs import script_logging
 snakemake = globals()["snakemake"]  # noqa: F821 (injected by Snakemake)
 
 with script_logging(snakemake.log[0]):
-    log = logging.getLogger("speechneurons.corpus")
     p = snakemake.params
     manifest, skipped, speakers = gather_synth(
         list(snakemake.input.tables), list(snakemake.input.references), snakemake.output.reference,
@@ -16,9 +14,4 @@ with script_logging(snakemake.log[0]):
     )
     write_corpus_tables(
         manifest, skipped, speakers, snakemake.output.manifest, snakemake.output.skipped, snakemake.output.speakers
-    )
-    log.info(
-        "%d utterances, %.1f min, %d speakers (%s), %d skipped",
-        len(manifest), manifest["duration_s"].sum() / 60, manifest["speaker"].nunique(),
-        manifest.groupby("gender")["speaker"].nunique().to_dict(), len(skipped),
     )

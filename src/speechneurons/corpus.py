@@ -155,11 +155,17 @@ def write_corpus_tables(
     manifest: pd.DataFrame, skipped: pd.DataFrame, speakers: pd.DataFrame, manifest_path: str | Path,
     skipped_path: str | Path, speakers_path: str | Path,
 ) -> None:
-    """Write the three tables atomically (skipped.tsv with its header even when empty)."""
+    """Write the three tables atomically (skipped.tsv with its header even when empty) and log
+    what the corpus holds."""
     validate_manifest(manifest)
     write_table(manifest[MANIFEST_COLUMNS], manifest_path)
     write_table(skipped.reindex(columns=SKIPPED_COLUMNS), skipped_path)
     write_table(speakers, speakers_path)
+    log.info(
+        "%d utterances, %.1f min, %d speakers (%s), %d skipped",
+        len(manifest), manifest["duration_s"].sum() / 60, manifest["speaker"].nunique(),
+        manifest.groupby("gender")["speaker"].nunique().to_dict(), len(skipped),
+    )
 
 
 def speaker_summary(manifest: pd.DataFrame) -> pd.DataFrame:
