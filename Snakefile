@@ -19,6 +19,7 @@ validate_config(config, Path(workflow.basedir) / "schemas" / "config.schema.yaml
 
 report: "report/workflow.rst"
 
+
 # Every stage appends the files it contributes to the default target.
 ALL_TARGETS = []
 

@@ -7,7 +7,6 @@ import shlex
 
 from speechneurons.align_mfa import mfa_command
 
-
 ALL_TARGETS += [frame_labels_path(), *align_quality_targets()]
 
 
@@ -17,23 +16,27 @@ rule align_shard:
         reference=align_reference_input,
     output:
         directory(results(corpus_name(), "align", "{aligner}", "shards", "{shard}")),
-    wildcard_constraints:
-        aligner="pocketsphinx|reference",
-        shard=r"\d+",
-    params:
-        shards=config["align"]["shards"],
-        on_bad_input=config["on_bad_input"],
-        beams=lambda w: config["align"]["pocketsphinx"]["beams"] if w.aligner == "pocketsphinx" else [],
-        sample_rate=config["frames"]["sample_rate"],
     log:
         f"logs/{corpus_name()}/align/{{aligner}}/shard_{{shard}}.log",
     benchmark:
         f"benchmarks/{corpus_name()}/align/{{aligner}}/shard_{{shard}}.tsv"
+    wildcard_constraints:
+        aligner="pocketsphinx|reference",
+        shard=r"\d+",
+    conda:
+        "../envs/speechneurons.yaml"
     resources:
         mem_mb=1500,
         runtime=120,
-    conda:
-        "../envs/speechneurons.yaml"
+    params:
+        shards=config["align"]["shards"],
+        on_bad_input=config["on_bad_input"],
+        beams=lambda w: (
+            config["align"]["pocketsphinx"]["beams"]
+            if w.aligner == "pocketsphinx"
+            else []
+        ),
+        sample_rate=config["frames"]["sample_rate"],
     script:
         "../scripts/align_shard.py"
 
@@ -45,11 +48,11 @@ rule align_mfa_prepare:
         directory(results(corpus_name(), "align", "mfa", "work", "corpus")),
     log:
         f"logs/{corpus_name()}/align/mfa/prepare.log",
+    conda:
+        "../envs/speechneurons.yaml"
     resources:
         mem_mb=1000,
         runtime=10,
-    conda:
-        "../envs/speechneurons.yaml"
     script:
         "../scripts/align_mfa_prepare.py"
 
@@ -61,6 +64,16 @@ rule align_mfa:
         corpus=results(corpus_name(), "align", "mfa", "work", "corpus"),
     output:
         alignments=directory(results(corpus_name(), "align", "mfa", "work", "output")),
+    log:
+        f"logs/{corpus_name()}/align/mfa/mfa.log",
+    benchmark:
+        f"benchmarks/{corpus_name()}/align/mfa/mfa.tsv"
+    conda:
+        "../envs/mfa.yaml"
+    threads: config["align"]["mfa"]["threads"]
+    resources:
+        mem_mb=8000,
+        runtime=600,
     params:
         cmd=lambda w, input, output, threads: shlex.join(
             mfa_command(
@@ -69,7 +82,9 @@ rule align_mfa:
                 output.alignments,
                 config["align"]["mfa"]["dictionary"],
                 config["align"]["mfa"]["acoustic_model"],
-                model_out=results(corpus_name(), "align", "mfa", "work", "acoustic_model.zip"),
+                model_out=results(
+                    corpus_name(), "align", "mfa", "work", "acoustic_model.zip"
+                ),
                 num_jobs=threads,
                 temp_dir=results(corpus_name(), "align", "mfa", "work", "tmp"),
                 beam=config["align"]["mfa"]["beam"],
@@ -77,16 +92,6 @@ rule align_mfa:
                 extra_args=config["align"]["mfa"]["extra_args"],
             )
         ),
-    threads: config["align"]["mfa"]["threads"]
-    log:
-        f"logs/{corpus_name()}/align/mfa/mfa.log",
-    benchmark:
-        f"benchmarks/{corpus_name()}/align/mfa/mfa.tsv"
-    resources:
-        mem_mb=8000,
-        runtime=600,
-    conda:
-        "../envs/mfa.yaml"
     shell:
         "{params.cmd} > {log} 2>&1"
 
@@ -99,18 +104,16 @@ rule align_mfa_collect:
         directory(results(corpus_name(), "align", "mfa", "shards", "all")),
     log:
         f"logs/{corpus_name()}/align/mfa/collect.log",
+    conda:
+        "../envs/speechneurons.yaml"
     resources:
         mem_mb=1000,
         runtime=30,
-    conda:
-        "../envs/speechneurons.yaml"
     script:
         "../scripts/align_mfa_collect.py"
 
 
 rule align_gather:
-    wildcard_constraints:
-        aligner="pocketsphinx|mfa|reference",
     input:
         manifest=manifest_path(),
         shards=align_shard_dirs,
@@ -118,23 +121,23 @@ rule align_gather:
         textgrids=directory(results(corpus_name(), "align", "{aligner}", "textgrids")),
         report=results(corpus_name(), "align", "{aligner}", "report.tsv"),
         failed=results(corpus_name(), "align", "{aligner}", "failed.tsv"),
-    params:
-        on_bad_input=config["on_bad_input"],
-        max_failed_share=config["align"]["max_failed_share"],
     log:
         f"logs/{corpus_name()}/align/{{aligner}}/gather.log",
+    wildcard_constraints:
+        aligner="pocketsphinx|mfa|reference",
+    conda:
+        "../envs/speechneurons.yaml"
     resources:
         mem_mb=1000,
         runtime=10,
-    conda:
-        "../envs/speechneurons.yaml"
+    params:
+        on_bad_input=config["on_bad_input"],
+        max_failed_share=config["align"]["max_failed_share"],
     script:
         "../scripts/align_gather.py"
 
 
 rule frame_labels:
-    wildcard_constraints:
-        aligner="pocketsphinx|mfa|reference",
     input:
         manifest=manifest_path(),
         textgrids=results(corpus_name(), "align", "{aligner}", "textgrids"),
@@ -142,18 +145,20 @@ rule frame_labels:
     output:
         labels=results(corpus_name(), "labels", "{aligner}", "frame_labels.parquet"),
         utterances=results(corpus_name(), "labels", "{aligner}", "utterances.tsv"),
-    params:
-        frames=config["frames"],
-        on_bad_input=config["on_bad_input"],
     log:
         f"logs/{corpus_name()}/labels/{{aligner}}/frame_labels.log",
     benchmark:
         f"benchmarks/{corpus_name()}/labels/{{aligner}}/frame_labels.tsv"
+    wildcard_constraints:
+        aligner="pocketsphinx|mfa|reference",
+    conda:
+        "../envs/speechneurons.yaml"
     resources:
         mem_mb=2000,
         runtime=30,
-    conda:
-        "../envs/speechneurons.yaml"
+    params:
+        frames=config["frames"],
+        on_bad_input=config["on_bad_input"],
     script:
         "../scripts/align_frame_labels.py"
 
@@ -171,16 +176,16 @@ rule align_quality:
             caption="../report/align/quality.rst",
             category="Alignment",
         ),
-    wildcard_constraints:
-        aligner="pocketsphinx|mfa",
     log:
         f"logs/{corpus_name()}/align/{{aligner}}/quality.log",
     benchmark:
         f"benchmarks/{corpus_name()}/align/{{aligner}}/quality.tsv"
+    wildcard_constraints:
+        aligner="pocketsphinx|mfa",
+    conda:
+        "../envs/speechneurons.yaml"
     resources:
         mem_mb=1000,
         runtime=20,
-    conda:
-        "../envs/speechneurons.yaml"
     script:
         "../scripts/align_quality.py"

@@ -26,7 +26,9 @@ def manifest_path(wildcards=None):
 
 def frame_labels_path(wildcards=None):
     """Frame labels of the configured aligner: results/<corpus>/labels/<aligner>/frame_labels.parquet"""
-    return results(corpus_name(), "labels", config["align"]["aligner"], "frame_labels.parquet")
+    return results(
+        corpus_name(), "labels", config["align"]["aligner"], "frame_labels.parquet"
+    )
 
 
 def pitch_frames_path(wildcards=None):
@@ -42,7 +44,9 @@ def model_dir(checkpoint="final"):
     """Folder of a workflow-pretrained checkpoint: results/<corpus>/models/<model>/final or
     .../checkpoints/<checkpoint> (checkpoint = 'step-N')."""
     base = results(corpus_name(), "models", model_name())
-    return f"{base}/final" if checkpoint == "final" else f"{base}/checkpoints/{checkpoint}"
+    return (
+        f"{base}/final" if checkpoint == "final" else f"{base}/checkpoints/{checkpoint}"
+    )
 
 
 def model_input(wildcards):
@@ -70,17 +74,24 @@ def synth_speakers():
 
 def synth_part_tables(wildcards=None):
     """Per-speaker utterance tables of the synthesized corpus (inputs of the gather job)."""
-    return [results(corpus_name(), "corpus", "parts", s, "utterances.tsv") for s in synth_speakers()]
+    return [
+        results(corpus_name(), "corpus", "parts", s, "utterances.tsv")
+        for s in synth_speakers()
+    ]
 
 
 def synth_part_references(wildcards=None):
     """Per-speaker reference TextGrid folders of the synthesized corpus."""
-    return [results(corpus_name(), "corpus", "parts", s, "reference") for s in synth_speakers()]
+    return [
+        results(corpus_name(), "corpus", "parts", s, "reference")
+        for s in synth_speakers()
+    ]
 
 
 def reference_dir(wildcards=None):
     """results/<corpus>/corpus/reference: the synthesizer's own timings, one TextGrid per
-    utterance (synth only; for a LibriSpeech corpus there is none and this returns [])."""
+    utterance (synth only; for a LibriSpeech corpus there is none and this returns []).
+    """
     if config["corpus"]["source"] != "synth":
         return []
     return results(corpus_name(), "corpus", "reference")
@@ -169,7 +180,9 @@ def activation_layers():
 
 def selection_path(wildcards=None):
     """Frames to dump: results/<corpus>/labels/<aligner>/selection.parquet"""
-    return results(corpus_name(), "labels", config["align"]["aligner"], "selection.parquet")
+    return results(
+        corpus_name(), "labels", config["align"]["aligner"], "selection.parquet"
+    )
 
 
 def activations_dir(model="{model}", checkpoint="{checkpoint}"):
@@ -177,7 +190,9 @@ def activations_dir(model="{model}", checkpoint="{checkpoint}"):
     return results(corpus_name(), "activations", model, checkpoint)
 
 
-def activation_array(subset, layer="{layer}", model="{model}", checkpoint="{checkpoint}"):
+def activation_array(
+    subset, layer="{layer}", model="{model}", checkpoint="{checkpoint}"
+):
     """One dumped array: .../layer-<layer>/<subset>.npy (subset 'mid' or 'sample')."""
     return f"{activations_dir(model, checkpoint)}/layer-{layer}/{subset}.npy"
 
@@ -225,7 +240,10 @@ def experiments_model_ref(wildcards=None):
 def experiments_neuron_files(wildcards=None):
     """neurons.json of every layer with property statistics, for the experiments' checkpoint."""
     ckpt = config["experiments"]["checkpoint"]
-    return [property_layer_file("neurons.json", model_name(), ckpt, l) for l in property_layers()]
+    return [
+        property_layer_file("neurons.json", model_name(), ckpt, l)
+        for l in property_layers()
+    ]
 
 
 def experiments_sparsity_names():
@@ -238,12 +256,16 @@ def experiments_pretrain_targets(wildcards=None):
     if int(config["experiments"]["continued_pretraining_steps"]) == 0:
         return []
     if config["model"]["source"] != "pretrain":
-        raise ValueError("experiments.continued_pretraining_steps > 0 needs model.source: pretrain "
-                         "(the HuBERT targets of the pretraining stage); set it to 0")
+        raise ValueError(
+            "experiments.continued_pretraining_steps > 0 needs model.source: pretrain "
+            "(the HuBERT targets of the pretraining stage); set it to 0"
+        )
     fn = globals().get("pretrain_targets_path")
     if not callable(fn):
-        raise ValueError("experiments.continued_pretraining_steps > 0 needs the model stage's "
-                         "pretrain_targets_path() in rules/common.smk; set it to 0")
+        raise ValueError(
+            "experiments.continued_pretraining_steps > 0 needs the model stage's "
+            "pretrain_targets_path() in rules/common.smk; set it to 0"
+        )
     return fn()
 
 
@@ -252,7 +274,11 @@ def experiments_pretrain_options():
     it is off, so that pretraining settings do not rerun the pruning."""
     if int(config["experiments"]["continued_pretraining_steps"]) == 0:
         return {}
-    return {k: v for k, v in pretrain_train_params().items() if k not in ("steps", "checkpoint_steps", "init")}
+    return {
+        k: v
+        for k, v in pretrain_train_params().items()
+        if k not in ("steps", "checkpoint_steps", "init")
+    }
 
 
 def experiments_probe_params():
@@ -273,15 +299,21 @@ def experiments_probe_params():
 def experiments_pruning_variants(name):
     """Per-variant files <name> of every (strategy, sparsity) pruning job."""
     d = experiments_dir()
-    return [f"{d}/prune/{st}/sparsity-{sp}/{name}" for st in config["experiments"]["strategies"]
-            for sp in experiments_sparsity_names()]
+    return [
+        f"{d}/prune/{st}/sparsity-{sp}/{name}"
+        for st in config["experiments"]["strategies"]
+        for sp in experiments_sparsity_names()
+    ]
 
 
 def experiments_erasure_variants(name):
     """Per-variant files <name> of every erasure job and its random control."""
     d = experiments_dir()
-    return [f"{d}/erasure/{er}/{kind}/{name}" for er in config["experiments"]["erasures"]
-            for kind in ("property", "random")]
+    return [
+        f"{d}/erasure/{er}/{kind}/{name}"
+        for er in config["experiments"]["erasures"]
+        for kind in ("property", "random")
+    ]
 
 
 def experiments_targets():
@@ -306,7 +338,10 @@ def align_shard_dirs(wildcards):
     (pocketsphinx, reference), or the single align/mfa/shards/all of the MFA run."""
     if wildcards.aligner == "mfa":
         return [f"{align_dir('mfa')}/shards/all"]
-    return [f"{align_dir(wildcards.aligner)}/shards/{k}" for k in range(config["align"]["shards"])]
+    return [
+        f"{align_dir(wildcards.aligner)}/shards/{k}"
+        for k in range(config["align"]["shards"])
+    ]
 
 
 def align_reference_input(wildcards):
@@ -336,7 +371,11 @@ def pretrain_base(iteration=None):
     run writes the same layout under .../iter1."""
     last = int(config["pretrain"]["iterations"])
     base = results(corpus_name(), "models", model_name())
-    return base if iteration is None or int(iteration) == last else f"{base}/iter{iteration}"
+    return (
+        base
+        if iteration is None or int(iteration) == last
+        else f"{base}/iter{iteration}"
+    )
 
 
 def pretrain_targets_path(iteration=None):
@@ -359,16 +398,40 @@ def pretrain_checkpoints():
 
 
 def pretrain_checkpoint_dirs(iteration=1):
-    return [f"{pretrain_base(iteration)}/checkpoints/step-{s}" for s in pretrain_checkpoint_steps(iteration)]
+    return [
+        f"{pretrain_base(iteration)}/checkpoints/step-{s}"
+        for s in pretrain_checkpoint_steps(iteration)
+    ]
 
 
 def pretrain_train_params(iteration=1):
     """Model size, masking and optimisation settings of an iteration's training job."""
     p = config["pretrain"]
-    keys = ["conv_dim", "hidden_size", "num_layers", "num_heads", "intermediate_size", "stable_layer_norm", "conv_pos_kernel",
-            "conv_pos_groups", "dropout", "mask_prob", "mask_length", "unmasked_weight", "final_dim",
-            "temperature", "batch_size", "max_crop_s", "lr", "warmup_fraction", "schedule", "weight_decay",
-            "grad_clip", "log_every", "splits"]
+    keys = [
+        "conv_dim",
+        "hidden_size",
+        "num_layers",
+        "num_heads",
+        "intermediate_size",
+        "stable_layer_norm",
+        "conv_pos_kernel",
+        "conv_pos_groups",
+        "dropout",
+        "mask_prob",
+        "mask_length",
+        "unmasked_weight",
+        "final_dim",
+        "temperature",
+        "batch_size",
+        "max_crop_s",
+        "lr",
+        "warmup_fraction",
+        "schedule",
+        "weight_decay",
+        "grad_clip",
+        "log_every",
+        "splits",
+    ]
     out = {k: p[k] for k in keys}
     out["steps"] = int(p["steps"] if int(iteration) == 1 else p["iter2_steps"])
     out["checkpoint_steps"] = pretrain_checkpoint_steps(iteration)
@@ -384,12 +447,17 @@ def pretrain_init_input(wildcards=None):
 
 
 def pretrain_logs():
-    return [f"{pretrain_base(i)}/train_log.tsv" for i in range(1, int(config["pretrain"]["iterations"]) + 1)]
+    return [
+        f"{pretrain_base(i)}/train_log.tsv"
+        for i in range(1, int(config["pretrain"]["iterations"]) + 1)
+    ]
 
 
 def pretrain_targets():
     """Default targets of the model stage (nothing for a Hugging Face model)."""
     if config["model"]["source"] != "pretrain":
         return []
-    return [f"{pretrain_base()}/final", f"{pretrain_base()}/pretrain_curve.png"] + pretrain_checkpoint_dirs(
-        config["pretrain"]["iterations"])
+    return [
+        f"{pretrain_base()}/final",
+        f"{pretrain_base()}/pretrain_curve.png",
+    ] + pretrain_checkpoint_dirs(config["pretrain"]["iterations"])

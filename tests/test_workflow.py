@@ -122,3 +122,11 @@ def test_changing_pitch_binning_keeps_model_and_alignment(tiny_run):
     assert jobs
     for stage in ("corpus", "align", "model"):
         assert not jobs & stage_rules(stage), (stage, jobs)
+
+
+def test_snakefmt_clean():
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakefmt", "--check", "Snakefile", "rules/"],
+        capture_output=True, text=True, cwd=REPO,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
