@@ -54,6 +54,7 @@ rule model_pretrain_iter1:
     resources:
         mem_mb=6000,
         runtime=120,
+        gpu=1,
     params:
         iteration=1,
         frames=config["frames"],
@@ -117,6 +118,7 @@ if int(config["pretrain"]["iterations"]) == 2:
         resources:
             mem_mb=6000,
             runtime=120,
+            gpu=1,
         params:
             iteration=2,
             frames=config["frames"],
