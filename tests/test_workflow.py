@@ -130,3 +130,13 @@ def test_snakefmt_clean():
         capture_output=True, text=True, cwd=REPO,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.smoke
+@pytest.mark.slow
+def test_changing_a_probe_setting_reruns_probes_but_never_pruning(tiny_run):
+    jobs = _change(tiny_run, {"experiments": {"ridge_alpha": 2.0}})
+    assert "experiments_probe_pruned" in jobs
+    assert "experiments_prune" not in jobs
+    for stage in (*UPSTREAM_OF_STATISTICS, "properties"):
+        assert not jobs & stage_rules(stage), (stage, jobs)
