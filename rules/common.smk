@@ -43,25 +43,36 @@ def model_name():
 def model_dir(checkpoint="final"):
     """Folder of a workflow-pretrained checkpoint: results/<corpus>/models/<model>/final or
     .../checkpoints/<checkpoint> (checkpoint = 'step-N')."""
-    base = results(corpus_name(), "models", model_name())
+    base = pretrain_base()
     return (
         f"{base}/final" if checkpoint == "final" else f"{base}/checkpoints/{checkpoint}"
     )
 
 
-def model_input(wildcards):
-    """File input of a model stage: the pretrained folder, or nothing for a Hugging Face model
-    (loaded offline from the local cache or a local folder, see model.path)."""
+def model_checkpoint_input(checkpoint):
+    """File input of a model stage: the pretrained checkpoint folder, or nothing for a Hugging
+    Face model (loaded offline from the local cache or a local folder, see model.path).
+    """
     if config["model"]["source"] == "huggingface":
         return []
-    return model_dir(wildcards.get("checkpoint", "final"))
+    return model_dir(checkpoint)
 
 
-def model_ref(wildcards):
+def model_checkpoint_ref(checkpoint):
     """What the model registry loads: a Hugging Face id/local folder or the pretrained folder."""
     if config["model"]["source"] == "huggingface":
         return config["model"]["path"]
-    return model_dir(wildcards.get("checkpoint", "final"))
+    return model_dir(checkpoint)
+
+
+def model_input(wildcards):
+    """model_checkpoint_input for the job's {checkpoint} wildcard (default final)."""
+    return model_checkpoint_input(wildcards.get("checkpoint", "final"))
+
+
+def model_ref(wildcards):
+    """model_checkpoint_ref for the job's {checkpoint} wildcard (default final)."""
+    return model_checkpoint_ref(wildcards.get("checkpoint", "final"))
 
 
 # --- corpus ---
@@ -225,16 +236,12 @@ def experiments_dir():
 
 def experiments_model(wildcards=None):
     """File input: the checkpoint the experiments use (nothing for a Hugging Face model)."""
-    if config["model"]["source"] == "huggingface":
-        return []
-    return model_dir(config["experiments"]["checkpoint"])
+    return model_checkpoint_input(config["experiments"]["checkpoint"])
 
 
 def experiments_model_ref(wildcards=None):
     """What load_model loads for the experiments (folder or Hugging Face id)."""
-    if config["model"]["source"] == "huggingface":
-        return config["model"]["path"]
-    return model_dir(config["experiments"]["checkpoint"])
+    return model_checkpoint_ref(config["experiments"]["checkpoint"])
 
 
 def experiments_neuron_files(wildcards=None):
@@ -260,13 +267,7 @@ def experiments_pretrain_targets(wildcards=None):
             "experiments.continued_pretraining_steps > 0 needs model.source: pretrain "
             "(the HuBERT targets of the pretraining stage); set it to 0"
         )
-    fn = globals().get("pretrain_targets_path")
-    if not callable(fn):
-        raise ValueError(
-            "experiments.continued_pretraining_steps > 0 needs the model stage's "
-            "pretrain_targets_path() in rules/common.smk; set it to 0"
-        )
-    return fn()
+    return pretrain_targets_path()
 
 
 def experiments_pretrain_options():
