@@ -40,7 +40,7 @@ def make_model(folder: Path) -> None:
     import torch
     import transformers
 
-    from speechneurons.models import tiny_config
+    from speechneurons.model.registry import tiny_config
 
     torch.manual_seed(0)
     cfg = tiny_config("hubert", **{k: v for k, v in MODEL.items()})
@@ -71,8 +71,8 @@ def throughput(model_dir: Path, corpus: Path, n_utts: int, repeats: int) -> dict
     import soundfile as sf
     import torch
 
-    from speechneurons.activations import bound_heap, dump_activations, plain_forward, select_frames
-    from speechneurons.models import load_model
+    from speechneurons.activations.dump import bound_heap, dump_activations, plain_forward, select_frames
+    from speechneurons.model.registry import load_model
 
     bound_heap()  # as in the workflow's dump job; process-wide, so plain and dump alike
     loaded = load_model(str(model_dir), device="auto")
@@ -114,8 +114,8 @@ def _memory_child(model_dir: str, corpus: str, n_utts: int) -> None:
     (/proc/self/clear_refs) and dump once; print the dump's peak memory as JSON."""
     import soundfile as sf
 
-    from speechneurons.activations import bound_heap, dump_activations, select_frames
-    from speechneurons.models import load_model
+    from speechneurons.activations.dump import bound_heap, dump_activations, select_frames
+    from speechneurons.model.registry import load_model
 
     bound_heap()  # as in the workflow's dump job
     loaded = load_model(model_dir, device="auto")

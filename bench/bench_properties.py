@@ -66,7 +66,7 @@ def child(mid: str, index: str, chunk_rows: int, threads: int) -> dict:
     """Run the statistic once in this process; return timings and peak memory."""
     import torch
 
-    from speechneurons.properties import compute_layer, load_dump
+    from speechneurons.properties.statistic import compute_layer, load_dump
 
     torch.set_num_threads(threads)
     peak = {"anon": _status_kb("RssAnon"), "file": _status_kb("RssFile")}

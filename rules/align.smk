@@ -5,7 +5,7 @@
 # align.aligner.
 import shlex
 
-from speechneurons.align_mfa import mfa_command
+from speechneurons.align.mfa import mfa_command
 
 ALL_TARGETS += [frame_labels_path(), *align_quality_targets()]
 

@@ -78,7 +78,7 @@ def model_ref(wildcards):
 # --- corpus ---
 def synth_speakers():
     """Speaker ids of the synthesized corpus (corpus.synth.speakers, or the whole voice table)."""
-    from speechneurons.voices import select_voices
+    from speechneurons.corpus.voices import select_voices
 
     return [v.speaker for v in select_voices(config["corpus"]["synth"]["speakers"])]
 
@@ -151,7 +151,7 @@ def property_layer_inputs(name):
 
 def property_figure_layers():
     """Layers drawn as Venn diagrams and heat maps (venn_layers or first/middle/last)."""
-    from speechneurons.properties import figure_layers
+    from speechneurons.properties.statistic import figure_layers
 
     return figure_layers(config["properties"]["venn_layers"], property_layers())
 
@@ -184,7 +184,7 @@ def activation_layers():
     if config["model"]["source"] == "pretrain":
         # [] only while the pretrain schema has no num_layers (then nothing is dumped)
         return list(range(1, int(config["pretrain"].get("num_layers", 0)) + 1))
-    from speechneurons.models import num_layers_of
+    from speechneurons.model.registry import num_layers_of
 
     return list(range(1, num_layers_of(config["model"]["path"]) + 1))
 

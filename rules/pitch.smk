@@ -1,7 +1,7 @@
 # Rules of the pitch stage: F0 with Praat (Parselmouth) on the model frame grid, then pitch
 # groups. The binning keys (pitch.n_bins, pitch.binning) reach only pitch_groups, so changing
 # them never reruns the F0 extraction.
-from speechneurons.pitch import extraction_config
+from speechneurons.pitch.f0 import extraction_config
 
 ALL_TARGETS += [
     pitch_frames_path(),

@@ -4,12 +4,12 @@ from pathlib import Path
 
 import torch
 
-from speechneurons.activations import bound_heap, dump_activations
-from speechneurons.corpus import read_manifest
+from speechneurons.activations.dump import bound_heap, dump_activations
+from speechneurons.corpus.manifest import read_manifest
 from speechneurons.frames import FrameGrid
 from speechneurons.io import read_table, write_json
 from speechneurons.logs import script_logging
-from speechneurons.models import check_frame_grid, load_model
+from speechneurons.model.registry import check_frame_grid, load_model
 
 snakemake = globals()["snakemake"]  # noqa: F821 (injected by Snakemake)
 

@@ -1,7 +1,7 @@
 """Index tables row-aligned with the dumped arrays: labels, pitch and speakers of each row."""
 
-from speechneurons.activations import build_index, write_index
-from speechneurons.corpus import read_manifest
+from speechneurons.activations.dump import build_index, write_index
+from speechneurons.corpus.manifest import read_manifest
 from speechneurons.io import read_table
 from speechneurons.logs import script_logging
 

@@ -2,8 +2,8 @@
 
 import logging
 
-from speechneurons.activations import select_frames
-from speechneurons.corpus import read_manifest
+from speechneurons.activations.dump import select_frames
+from speechneurons.corpus.manifest import read_manifest
 from speechneurons.io import read_table, write_table
 from speechneurons.logs import script_logging
 

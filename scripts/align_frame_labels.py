@@ -1,6 +1,6 @@
 """Frame labels (utt_id, frame, phone, word, is_mid) on the model frame grid from the TextGrids."""
 
-from speechneurons.frame_labels import build_frame_labels
+from speechneurons.align.frame_labels import build_frame_labels
 from speechneurons.frames import FrameGrid
 from speechneurons.io import read_table, write_table
 from speechneurons.logs import script_logging

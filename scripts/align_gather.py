@@ -1,6 +1,6 @@
 """Merge the alignment shards: TextGrids, report.tsv and failed.tsv (fails loudly above the threshold)."""
 
-from speechneurons.alignment import gather_shards
+from speechneurons.align.alignment import gather_shards
 from speechneurons.io import read_table
 from speechneurons.logs import script_logging
 

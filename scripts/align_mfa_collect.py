@@ -1,6 +1,6 @@
 """Collect MFA's TextGrids into the shard layout the gather job reads."""
 
-from speechneurons.align_mfa import collect_output
+from speechneurons.align.mfa import collect_output
 from speechneurons.io import read_table
 from speechneurons.logs import script_logging
 

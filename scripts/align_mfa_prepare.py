@@ -1,6 +1,6 @@
 """Write the MFA corpus folder (<speaker>/<utt>.wav links and .lab transcripts)."""
 
-from speechneurons.align_mfa import prepare_corpus
+from speechneurons.align.mfa import prepare_corpus
 from speechneurons.io import read_table
 from speechneurons.logs import script_logging
 

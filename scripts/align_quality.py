@@ -1,6 +1,6 @@
 """Alignment quality against the synthesizer's timings: quality.tsv and its figure."""
 
-from speechneurons.align_quality import alignment_quality, plot_quality
+from speechneurons.align.quality import alignment_quality, plot_quality
 from speechneurons.io import read_table, write_table
 from speechneurons.logs import script_logging
 

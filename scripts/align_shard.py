@@ -1,6 +1,6 @@
 """Align one shard of the manifest (pocketsphinx or reference backend)."""
 
-from speechneurons.alignment import align_rows, pocketsphinx_align_fn, reference_align_fn, shard_rows
+from speechneurons.align.alignment import align_rows, pocketsphinx_align_fn, reference_align_fn, shard_rows
 from speechneurons.io import read_table
 from speechneurons.logs import script_logging
 

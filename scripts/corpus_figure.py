@@ -1,6 +1,6 @@
 """Minutes of audio per speaker, coloured by gender."""
 
-from speechneurons.corpus import plot_minutes_per_speaker, read_manifest
+from speechneurons.corpus.manifest import plot_minutes_per_speaker, read_manifest
 from speechneurons.logs import script_logging
 
 snakemake = globals()["snakemake"]  # noqa: F821 (injected by Snakemake)

@@ -2,8 +2,8 @@
 
 import logging
 
-from speechneurons.corpus import write_corpus_tables
-from speechneurons.librispeech import scan_librispeech
+from speechneurons.corpus.manifest import write_corpus_tables
+from speechneurons.corpus.librispeech import scan_librispeech
 from speechneurons.logs import script_logging
 
 snakemake = globals()["snakemake"]  # noqa: F821 (injected by Snakemake)

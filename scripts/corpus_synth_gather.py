@@ -1,6 +1,6 @@
 """Gather the synthesized speakers: check audio, split train/test, collect reference TextGrids."""
 
-from speechneurons.corpus import gather_synth, write_corpus_tables
+from speechneurons.corpus.manifest import gather_synth, write_corpus_tables
 from speechneurons.logs import script_logging
 
 snakemake = globals()["snakemake"]  # noqa: F821 (injected by Snakemake)

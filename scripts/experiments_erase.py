@@ -7,11 +7,11 @@ with script_logging(snakemake.log[0]) as log:
 
     import torch
 
-    from speechneurons.erasure import erased, group_neurons, random_control, sets_to_json
+    from speechneurons.experiments.erasure import erased, group_neurons, random_control, sets_to_json
     from speechneurons.io import read_json, read_table, write_json, write_table
-    from speechneurons.models import load_model
-    from speechneurons.probes import ProbeSettings, evaluate, resolve_layers
-    from speechneurons.pruning import ffn_pairs, load_property_neurons
+    from speechneurons.model.registry import load_model
+    from speechneurons.experiments.probes import ProbeSettings, evaluate, resolve_layers
+    from speechneurons.experiments.pruning import ffn_pairs, load_property_neurons
 
     torch.set_num_threads(snakemake.threads)
     name, kind, par = snakemake.wildcards.erasure, snakemake.wildcards.kind, snakemake.params

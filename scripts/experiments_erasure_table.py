@@ -5,9 +5,9 @@ from speechneurons.logs import script_logging
 with script_logging(snakemake.log[0]) as log:
     from pathlib import Path
 
-    from speechneurons.erasure import erasure_table
+    from speechneurons.experiments.erasure import erasure_table
     from speechneurons.io import read_json, read_table, write_table
-    from speechneurons.probes import resolve_layers
+    from speechneurons.experiments.probes import resolve_layers
 
     def key(path):  # .../erasure/<property>-<group>/<kind>/<file>
         parts = Path(path).parts

@@ -6,8 +6,8 @@ with script_logging(snakemake.log[0]) as log:
     import torch
 
     from speechneurons.io import read_json, read_table, write_table
-    from speechneurons.models import load_model
-    from speechneurons.probes import ProbeSettings, evaluate, resolve_layers
+    from speechneurons.model.registry import load_model
+    from speechneurons.experiments.probes import ProbeSettings, evaluate, resolve_layers
 
     torch.set_num_threads(snakemake.threads)
     p = snakemake.params.probe

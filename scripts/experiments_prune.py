@@ -7,8 +7,8 @@ with script_logging(snakemake.log[0]) as log:
     from transformers import Wav2Vec2FeatureExtractor
 
     from speechneurons.io import atomic_dir, write_table
-    from speechneurons.models import load_model
-    from speechneurons.pruning import ffn_pairs, load_property_neurons, plan_pruning, plan_table, protected_neurons, prune_model_
+    from speechneurons.model.registry import load_model
+    from speechneurons.experiments.pruning import ffn_pairs, load_property_neurons, plan_pruning, plan_table, protected_neurons, prune_model_
 
     torch.set_num_threads(snakemake.threads)
     strategy, sparsity, par = snakemake.wildcards.strategy, snakemake.params.sparsity, snakemake.params
@@ -24,7 +24,7 @@ with script_logging(snakemake.log[0]) as log:
     if par.steps > 0:  # continued HuBERT pretraining of the pruned model, with its head when saved
         from pathlib import Path
 
-        from speechneurons.pretrain import HEAD_FILE, continue_pretraining, load_head
+        from speechneurons.model.pretrain import HEAD_FILE, continue_pretraining, load_head
 
         head = load_head(par.ref) if (Path(par.ref) / HEAD_FILE).exists() else None
         _, _, train_log = continue_pretraining(loaded.model, snakemake.input.manifest, snakemake.input.targets, par.steps, head=head,

@@ -6,8 +6,8 @@ with script_logging(snakemake.log[0]) as log:
     from pathlib import Path
 
     from speechneurons.io import read_json, read_table, write_table
-    from speechneurons.probes import resolve_layers
-    from speechneurons.pruning import pruning_table
+    from speechneurons.experiments.probes import resolve_layers
+    from speechneurons.experiments.pruning import pruning_table
 
     def key(path):  # .../prune/<strategy>/sparsity-<s>/<file>
         parts = Path(path).parts

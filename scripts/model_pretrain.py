@@ -6,11 +6,11 @@ from speechneurons.logs import script_logging
 with script_logging(snakemake.log[0]) as log:
     import torch
 
-    from speechneurons import pretrain as P
+    from speechneurons.model import pretrain as P
     from speechneurons.device import resolve_device
     from speechneurons.frames import FrameGrid
     from speechneurons.io import atomic_dir, read_table, write_table
-    from speechneurons.targets import targets_from_table
+    from speechneurons.model.targets import targets_from_table
 
     p, out = snakemake.params, snakemake.output
     tp = p.train

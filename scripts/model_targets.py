@@ -6,11 +6,11 @@ from speechneurons.logs import script_logging
 with script_logging(snakemake.log[0]) as log:
     import torch
 
-    from speechneurons import targets as T
+    from speechneurons.model import targets as T
     from speechneurons.device import resolve_device
     from speechneurons.frames import FrameGrid
     from speechneurons.io import write_json, write_table
-    from speechneurons.pretrain import load_corpus
+    from speechneurons.model.pretrain import load_corpus
 
     p = snakemake.params
     torch.set_num_threads(snakemake.threads)

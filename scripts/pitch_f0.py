@@ -2,11 +2,11 @@
 
 import logging
 
-from speechneurons.corpus import read_manifest
+from speechneurons.corpus.manifest import read_manifest
 from speechneurons.frames import FrameGrid
 from speechneurons.io import write_table
 from speechneurons.logs import script_logging
-from speechneurons.pitch import extract_corpus
+from speechneurons.pitch.f0 import extract_corpus
 
 snakemake = globals()["snakemake"]  # noqa: F821 (injected by Snakemake)
 

@@ -1,9 +1,9 @@
 """Figure: F0 distributions per gender and per speaker with the pitch-group cut points."""
 
-from speechneurons.corpus import read_manifest
+from speechneurons.corpus.manifest import read_manifest
 from speechneurons.io import read_json, read_table
 from speechneurons.logs import script_logging
-from speechneurons.pitch_groups import plot_f0_distributions
+from speechneurons.pitch.groups import plot_f0_distributions
 
 snakemake = globals()["snakemake"]  # noqa: F821 (injected by Snakemake)
 

@@ -2,10 +2,10 @@
 
 import logging
 
-from speechneurons.corpus import read_manifest
+from speechneurons.corpus.manifest import read_manifest
 from speechneurons.io import read_table, write_json, write_table
 from speechneurons.logs import script_logging
-from speechneurons.pitch_groups import pitch_groups
+from speechneurons.pitch.groups import pitch_groups
 
 snakemake = globals()["snakemake"]  # noqa: F821 (injected by Snakemake)
 

@@ -3,7 +3,7 @@ import numpy as np
 
 from speechneurons.io import read_json, read_table
 from speechneurons.logs import script_logging
-from speechneurons.property_figures import plot_heatmaps
+from speechneurons.properties.figures import plot_heatmaps
 
 with script_logging(snakemake.log[0]):
     with np.load(snakemake.input.P) as npz:

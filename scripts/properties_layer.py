@@ -6,7 +6,7 @@ import torch
 
 from speechneurons.device import resolve_device
 from speechneurons.logs import script_logging
-from speechneurons.properties import compute_layer, load_dump, write_layer
+from speechneurons.properties.statistic import compute_layer, load_dump, write_layer
 
 with script_logging(snakemake.log[0]) as log:
     torch.set_num_threads(max(1, snakemake.threads))

@@ -3,7 +3,7 @@ from pathlib import Path
 
 from speechneurons.io import write_table
 from speechneurons.logs import script_logging
-from speechneurons.properties import summarize
+from speechneurons.properties.statistic import summarize
 
 with script_logging(snakemake.log[0]) as log:
     summary = summarize([Path(f).parent for f in snakemake.input.neurons])

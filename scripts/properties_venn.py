@@ -1,7 +1,7 @@
 """Venn diagram of one layer's phone-type, gender and pitch neurons (exclusive regions)."""
 from speechneurons.io import read_json
 from speechneurons.logs import script_logging
-from speechneurons.property_figures import plot_venn
+from speechneurons.properties.figures import plot_venn
 
 with script_logging(snakemake.log[0]) as log:
     neurons = read_json(snakemake.input.neurons)

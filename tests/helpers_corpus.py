@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from speechneurons.audio import write_flac
-from speechneurons.sentences import generate_sentences
-from speechneurons.voices import Voice
+from speechneurons.corpus.sentences import generate_sentences
+from speechneurons.corpus.voices import Voice
 
 # LibriSpeech speaker id -> (gender, flite voice)
 DEFAULT_SPEAKERS = {"1001": ("F", "slt"), "2002": ("M", "rms"), "3003": ("M", "awb"), "4004": ("F", "slt")}
@@ -30,7 +30,7 @@ def make_librispeech_dir(
 
     Utterance ids are ``<spk>-<chapter>-<nnnn>``; transcripts are uppercase words. Returns root.
     """
-    from speechneurons.synth import synthesize
+    from speechneurons.corpus.synthesizers import synthesize
 
     root = Path(root)
     speakers = speakers or DEFAULT_SPEAKERS
@@ -58,7 +58,7 @@ def make_librispeech_dir(
 def make_synth_utterances(out_dir: str | Path, speaker: str = "f_slt", n: int = 2, seed: int = 0) -> Path:
     """Synthesize ``n`` utterances of a voice-table speaker: out_dir/audio, out_dir/reference,
     out_dir/utterances.tsv (see speechneurons.corpus.build_synth_speaker). Returns out_dir."""
-    from speechneurons.corpus import build_synth_speaker
+    from speechneurons.corpus.manifest import build_synth_speaker
 
     out_dir = Path(out_dir)
     build_synth_speaker(speaker, n, seed, (4, 7), out_dir / "audio", out_dir / "reference", out_dir / "utterances.tsv")

@@ -7,12 +7,12 @@ import soundfile as sf
 import torch
 import transformers
 
-from speechneurons.activations import (INDEX_COLUMNS, array_path, build_index, dump_activations, load_layer,
+from speechneurons.activations.dump import (INDEX_COLUMNS, array_path, build_index, dump_activations, load_layer,
                                        make_batches, select_frames)
 from speechneurons.errors import BadInputError
-from speechneurons.ffn import capture_ffn
+from speechneurons.model.ffn import capture_ffn
 from speechneurons.frames import FrameGrid
-from speechneurons.models import load_model, tiny_config
+from speechneurons.model.registry import load_model, tiny_config
 
 PHONES = ["sil", "AH", "S", "T", "IY", "spn", "N"]
 
@@ -156,6 +156,6 @@ def test_index_missing_pitch_rows_fail(tmp_path):
 def test_bound_heap_on_glibc():
     import platform
 
-    from speechneurons.activations import bound_heap
+    from speechneurons.activations.dump import bound_heap
 
     assert bound_heap() is (platform.libc_ver()[0] == "glibc")

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from speechneurons.align_pocketsphinx import AlignmentFailed, PocketsphinxAligner, normalize_words
-from speechneurons.alignment import (
+from speechneurons.align.pocketsphinx import AlignmentFailed, PocketsphinxAligner, normalize_words
+from speechneurons.align.alignment import (
     AlignmentError,
     align_rows,
     gather_shards,
@@ -20,7 +20,7 @@ from speechneurons.alignment import (
     shard_rows,
 )
 from speechneurons.errors import BadInputError
-from speechneurons.textgrid import read_alignment_textgrid, write_alignment_textgrid
+from speechneurons.align.textgrid import read_alignment_textgrid, write_alignment_textgrid
 
 WORDS = [(0.1, 0.3, "the"), (0.3, 0.7, "cat")]
 PHONES = [(0.1, 0.2, "DH"), (0.2, 0.3, "AH0"), (0.3, 0.45, "K"), (0.45, 0.6, "AE1"), (0.6, 0.7, "T")]
@@ -129,7 +129,7 @@ def flite_utterances(tmp_path_factory):
 def test_pocketsphinx_aligns_synthesized_speech(flite_utterances, tmp_path, monkeypatch):
     # the bundled dictionary holds all of cmudict's words: stand in a cmudict that knows an
     # invented word to check the extension path
-    monkeypatch.setattr("speechneurons.align_pocketsphinx._CMUDICT", {"zeugmo": [["Z", "UW1", "G", "M", "OW0"]]})
+    monkeypatch.setattr("speechneurons.align.pocketsphinx._CMUDICT", {"zeugmo": [["Z", "UW1", "G", "M", "OW0"]]})
     flite_utterances = flite_utterances.assign(transcript=flite_utterances.transcript.str.replace("zeugma", "zeugmo"))
     rep = align_rows(flite_utterances, pocketsphinx_align_fn(), tmp_path / "s")
     assert list(rep.status) == ["aligned", "aligned"], rep.reason.tolist()

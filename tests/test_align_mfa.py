@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from speechneurons.align_mfa import mfa_align, mfa_command, prepare_corpus
+from speechneurons.align.mfa import mfa_align, mfa_command, prepare_corpus
 from speechneurons.audio import write_wav
-from speechneurons.frame_labels import build_frame_labels
+from speechneurons.align.frame_labels import build_frame_labels
 from speechneurons.frames import FrameGrid
-from speechneurons.textgrid import read_alignment_textgrid
+from speechneurons.align.textgrid import read_alignment_textgrid
 
 FAKE = Path(__file__).parent / "fake_mfa"
 

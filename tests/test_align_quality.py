@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from speechneurons.align_quality import alignment_quality, match_sequences, plot_quality, utterance_quality
-from speechneurons.textgrid import write_alignment_textgrid
+from speechneurons.align.quality import alignment_quality, match_sequences, plot_quality, utterance_quality
+from speechneurons.align.textgrid import write_alignment_textgrid
 
 REF = [(0.0, 0.1, ""), (0.1, 0.2, "DH"), (0.2, 0.3, "AH0"), (0.3, 0.45, "K"), (0.45, 0.6, "AE1"), (0.6, 0.7, "T"), (0.7, 1.0, "")]
 

@@ -18,7 +18,7 @@ import yaml
 
 from speechneurons.audio import write_wav
 from speechneurons.frames import FrameGrid
-from speechneurons.textgrid import write_alignment_textgrid
+from speechneurons.align.textgrid import write_alignment_textgrid
 
 REPO = Path(__file__).resolve().parents[1]
 FAKE = REPO / "tests" / "fake_mfa"

@@ -8,7 +8,7 @@ import pytest
 import soundfile as sf
 
 from helpers_corpus import make_synth_utterances
-from speechneurons.corpus import (
+from speechneurons.corpus.manifest import (
     MANIFEST_COLUMNS,
     SKIPPED_COLUMNS,
     SkipCounter,
@@ -20,7 +20,7 @@ from speechneurons.corpus import (
 )
 from speechneurons.errors import BadInputError
 from speechneurons.io import read_table
-from speechneurons.textgrid import read_alignment_textgrid
+from speechneurons.align.textgrid import read_alignment_textgrid
 
 
 def _frame(n_spk=6, n_utt=8):

@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 import torch
 
-from speechneurons.erasure import erased, group_neurons, random_control, sets_to_json
-from speechneurons.pruning import ffn_pairs
+from speechneurons.experiments.erasure import erased, group_neurons, random_control, sets_to_json
+from speechneurons.experiments.pruning import ffn_pairs
 
 
 def _tiny_model():
     from transformers import HubertModel
 
-    from speechneurons.models import tiny_config
+    from speechneurons.model.registry import tiny_config
 
     torch.manual_seed(0)
     return HubertModel(tiny_config("hubert", layers=2, hidden=32, ffn=64)).eval()
@@ -62,7 +62,7 @@ def test_erasure_changes_only_chosen_columns_and_restores():
 
 
 def test_erasure_equals_forcing_activations_to_zero():
-    from speechneurons.ffn import mask_ffn
+    from speechneurons.model.ffn import mask_ffn
 
     model = _tiny_model()
     sets = group_neurons(NEURONS, "gender", "M")
@@ -80,7 +80,7 @@ def test_erasure_equals_forcing_activations_to_zero():
 def test_erasure_table_2x2_against_control():
     import pandas as pd
 
-    from speechneurons.erasure import erasure_table
+    from speechneurons.experiments.erasure import erasure_table
 
     utts = [f"u{i}" for i in range(20)]
     genders = ["F", "M"] * 10

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from speechneurons.experiment_figures import erasure_matrix, plot_erasure, plot_pruning
+from speechneurons.experiments.figures import erasure_matrix, plot_erasure, plot_pruning
 
 
 def _pruning_table():

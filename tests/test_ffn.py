@@ -4,8 +4,8 @@ import pytest
 import torch
 import transformers
 
-from speechneurons.ffn import capture_ffn, ffn_sites, ffn_widths, mask_ffn, prune_ffn_
-from speechneurons.models import ARCHITECTURES, load_model, tiny_config
+from speechneurons.model.ffn import capture_ffn, ffn_sites, ffn_widths, mask_ffn, prune_ffn_
+from speechneurons.model.registry import ARCHITECTURES, load_model, tiny_config
 
 
 def make_model(model_type="hubert", seed=0, **kw):

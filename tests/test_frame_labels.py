@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 
 from speechneurons.audio import write_wav
-from speechneurons.frame_labels import assign_frames, build_frame_labels, label_frames, phone_tiling
+from speechneurons.align.frame_labels import assign_frames, build_frame_labels, label_frames, phone_tiling
 from speechneurons.frames import FrameGrid
-from speechneurons.textgrid import write_alignment_textgrid
+from speechneurons.align.textgrid import write_alignment_textgrid
 
 GRID = FrameGrid()  # hop 20 ms, frame 25 ms
 

@@ -7,9 +7,9 @@ import pytest
 import soundfile as sf
 
 from helpers_corpus import make_librispeech_dir
-from speechneurons.corpus import MANIFEST_COLUMNS, SKIPPED_COLUMNS
+from speechneurons.corpus.manifest import MANIFEST_COLUMNS, SKIPPED_COLUMNS
 from speechneurons.errors import BadInputError
-from speechneurons.librispeech import read_speakers_txt, scan_librispeech
+from speechneurons.corpus.librispeech import read_speakers_txt, scan_librispeech
 
 
 @pytest.fixture(scope="module")
@@ -157,7 +157,7 @@ def test_workflow_librispeech_source(ls_root, tmp_path):
            "results/ls/corpus/minutes_per_speaker.png"]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, env={**os.environ, "MPLBACKEND": "Agg"})
     assert proc.returncode == 0, proc.stderr[-4000:]
-    from speechneurons.corpus import read_manifest
+    from speechneurons.corpus.manifest import read_manifest
     from speechneurons.io import read_table
 
     m = read_manifest(tmp_path / target)

@@ -8,9 +8,9 @@ import torch
 import transformers
 
 from speechneurons.errors import BadInputError
-from speechneurons.ffn import capture_ffn
+from speechneurons.model.ffn import capture_ffn
 from speechneurons.frames import FrameGrid
-from speechneurons.models import (ARCHITECTURES, ModelNotAvailableError, check_frame_grid, load_model,
+from speechneurons.model.registry import (ARCHITECTURES, ModelNotAvailableError, check_frame_grid, load_model,
                                   normalize_wave, num_layers_of, tiny_config)
 
 
@@ -114,7 +114,7 @@ def test_base_size_hubert_random_weights(tmp_path):
     assert loaded.num_layers == 12 and loaded.ffn_widths == [3072] * 12 and loaded.do_normalize
     check_frame_grid(loaded, FrameGrid())
     x, mask = loaded.prepare_batch([np.random.default_rng(0).normal(size=16000).astype(np.float32)])
-    from speechneurons.ffn import capture_ffn
+    from speechneurons.model.ffn import capture_ffn
     with torch.no_grad(), capture_ffn(loaded.model, [1, 12]) as cap:
         loaded.model(x, attention_mask=mask)
     assert cap[12].shape == (1, 49, 3072)

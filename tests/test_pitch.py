@@ -8,10 +8,10 @@ import pytest
 
 from speechneurons.audio import write_wav
 from speechneurons.config import defaults
-from speechneurons.corpus import read_manifest
+from speechneurons.corpus.manifest import read_manifest
 from speechneurons.errors import BadInputError
 from speechneurons.frames import FrameGrid
-from speechneurons.pitch import (
+from speechneurons.pitch.f0 import (
     GROUP_KEYS,
     PitchSettings,
     extract_corpus,

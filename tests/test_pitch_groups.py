@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from speechneurons.errors import BadInputError
-from speechneurons.pitch_groups import assign_bins, cut_points, pitch_groups, plot_f0_distributions
+from speechneurons.pitch.groups import assign_bins, cut_points, pitch_groups, plot_f0_distributions
 
 
 def f0_table(values_by_utt: dict[str, np.ndarray], unvoiced_every: int = 0) -> pd.DataFrame:

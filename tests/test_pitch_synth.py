@@ -16,7 +16,7 @@ import pytest
 
 from speechneurons.audio import load_audio
 from speechneurons.frames import FrameGrid
-from speechneurons.pitch import extract_f0
+from speechneurons.pitch.f0 import extract_f0
 
 TEXT = "The quick brown fox jumps over the lazy dog while seven wise men argue about the weather."
 

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
-from speechneurons import pretrain as P
+from speechneurons.model import pretrain as P
 from speechneurons.frames import FrameGrid
 
 GRID = FrameGrid()
@@ -217,7 +217,7 @@ def test_checkpoints_reload_with_identical_outputs(tmp_path):
 
 
 def test_checkpoint_loads_through_the_model_registry(tmp_path):
-    models = pytest.importorskip("speechneurons.models")
+    models = pytest.importorskip("speechneurons.model.registry")
     model = P.build_model(TINY, GRID, seed=0).eval()
     P.save_checkpoint(model, P.PretrainHead(32, 5, 16), tmp_path / "m", {"step": 0})
     loaded = models.load_model(str(tmp_path / "m"), "cpu")
@@ -229,7 +229,7 @@ def test_checkpoint_loads_through_the_model_registry(tmp_path):
 def test_continue_pretraining_a_model_with_per_layer_ffn_widths(tmp_path):
     import soundfile as sf
 
-    from speechneurons.targets import targets_table
+    from speechneurons.model.targets import targets_table
 
     torch.set_num_threads(1)
     waves = _waves(4)

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from speechneurons.phones import PHONES
-from speechneurons.probes import (
+from speechneurons.experiments.probes import (
     Features,
     ProbeSettings,
     best_layers,
@@ -140,7 +140,7 @@ def test_layer_choice():
 def test_extract_features_matches_forward_pass():
     from transformers import HubertModel
 
-    from speechneurons.models import tiny_config
+    from speechneurons.model.registry import tiny_config
 
     torch.manual_seed(0)
     model = HubertModel(tiny_config("hubert", layers=2, hidden=32, ffn=64)).eval()
@@ -164,7 +164,7 @@ def test_bad_audio_is_an_error_or_skipped_and_counted():
     from transformers import HubertModel
 
     from speechneurons.errors import BadInputError
-    from speechneurons.models import tiny_config
+    from speechneurons.model.registry import tiny_config
 
     torch.manual_seed(0)
     model = HubertModel(tiny_config("hubert", layers=1, hidden=32, ffn=64)).eval()

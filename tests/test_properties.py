@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
-from speechneurons import properties as pr
+from speechneurons.properties import statistic as pr
 from speechneurons.errors import BadInputError
 from speechneurons.phones import PHONES, PHONE_TYPES, VOWELS
 

@@ -8,8 +8,8 @@ import pytest
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from speechneurons import properties as pr  # noqa: E402
-from speechneurons import property_figures as pf  # noqa: E402
+from speechneurons.properties import statistic as pr  # noqa: E402
+from speechneurons.properties import figures as pf  # noqa: E402
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from speechneurons.pruning import (
+from speechneurons.experiments.pruning import (
     choose_pruned,
     ffn_pairs,
     load_property_neurons,
@@ -104,7 +104,7 @@ def test_property_neuron_files(tmp_path):
 def _tiny_model(seed=0):
     from transformers import HubertModel
 
-    from speechneurons.models import tiny_config
+    from speechneurons.model.registry import tiny_config
 
     torch.manual_seed(seed)
     return HubertModel(tiny_config("hubert", layers=2, hidden=32, ffn=64)).eval()
@@ -112,8 +112,8 @@ def _tiny_model(seed=0):
 
 @pytest.mark.parametrize("strategy", ["norm", "protect", "random"])
 def test_pruned_model_is_smaller_and_matches_masked(tmp_path, strategy):
-    from speechneurons.ffn import mask_ffn
-    from speechneurons.models import load_model
+    from speechneurons.model.ffn import mask_ffn
+    from speechneurons.model.registry import load_model
 
     model = _tiny_model()
     protected = {1: [0, 1, 2, 3], 2: list(range(10, 40))}
@@ -140,7 +140,7 @@ def test_pruned_model_is_smaller_and_matches_masked(tmp_path, strategy):
 def test_pruning_table_rows_and_counts():
     import pandas as pd
 
-    from speechneurons.pruning import pruning_table
+    from speechneurons.experiments.pruning import pruning_table
 
     def losses(err_m):
         return pd.DataFrame(dict(task="sid", layer=2, utt_id=[f"u{i}" for i in range(10)], speaker="s", gender="M",
@@ -165,8 +165,8 @@ def test_continued_pretraining_keeps_pruned_widths_and_round_trips(tmp_path):
     import pandas as pd
     import soundfile as sf
 
-    from speechneurons.models import load_model
-    from speechneurons.pretrain import continue_pretraining
+    from speechneurons.model.registry import load_model
+    from speechneurons.model.pretrain import continue_pretraining
 
     model = _tiny_model()
     prune_model_(model, plan_pruning(ffn_pairs(model), "norm", 0.5))

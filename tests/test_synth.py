@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from speechneurons.phones import PHONES
-from speechneurons.sentences import VOCABULARY, generate_sentences, pronunciations
-from speechneurons.synth import (
+from speechneurons.corpus.sentences import VOCABULARY, generate_sentences, pronunciations
+from speechneurons.corpus.synthesizers import (
     change_gender,
     group_words,
     map_synth_phone,
@@ -15,7 +15,7 @@ from speechneurons.synth import (
     synth_text,
     synthesize,
 )
-from speechneurons.voices import VOICES, VOICE_BY_SPEAKER, Voice, select_voices, voice_table
+from speechneurons.corpus.voices import VOICES, VOICE_BY_SPEAKER, Voice, select_voices, voice_table
 
 
 def test_phone_mapping():

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from speechneurons import targets as T
+from speechneurons.model import targets as T
 from speechneurons.frames import FrameGrid
 
 GRID = FrameGrid()
@@ -75,7 +75,7 @@ def test_cluster_stats_known_answer():
 
 
 def test_layer_targets_one_label_per_frame():
-    from speechneurons.pretrain import build_model
+    from speechneurons.model.pretrain import build_model
     from test_pretrain import TINY
 
     model = build_model(TINY, GRID, seed=0)

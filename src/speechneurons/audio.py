@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from .errors import BadInputError
-from .io import atomic_path
+from speechneurons.errors import BadInputError
+from speechneurons.io import atomic_path
 
 
 @dataclass(frozen=True)

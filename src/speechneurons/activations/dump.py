@@ -38,10 +38,10 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from .audio import audio_info, load_audio
-from .errors import BadInputError
-from .io import atomic_path, write_table
-from .phones import PHONE_TO_TYPE
+from speechneurons.audio import audio_info, load_audio
+from speechneurons.errors import BadInputError
+from speechneurons.io import atomic_path, write_table
+from speechneurons.phones import PHONE_TO_TYPE
 
 log = logging.getLogger(__name__)
 
@@ -245,7 +245,7 @@ def dump_activations(
     import torch
     from tqdm import tqdm
 
-    from .ffn import capture_ffn
+    from speechneurons.model.ffn import capture_ffn
 
     t0 = time.perf_counter()
     layers = list(range(1, loaded.num_layers + 1)) if not layers else sorted(set(int(l) for l in layers))

@@ -93,7 +93,7 @@ def erasure_table(
     control (``vs_control``) with CI."""
     import pandas as pd
 
-    from .probes import add_roles, compare, select_layers
+    from speechneurons.experiments.probes import add_roles, compare, select_layers
 
     base = select_layers(baseline, roles)
     parts = []

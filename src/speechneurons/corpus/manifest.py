@@ -25,9 +25,9 @@ from typing import Callable, Iterable, Sequence, TypeVar
 import numpy as np
 import pandas as pd
 
-from .audio import audio_info, check_audio_info, write_wav
-from .errors import BadInputError
-from .io import atomic_dir, read_table, write_table
+from speechneurons.audio import audio_info, check_audio_info, write_wav
+from speechneurons.errors import BadInputError
+from speechneurons.io import atomic_dir, read_table, write_table
 
 log = logging.getLogger(__name__)
 
@@ -205,10 +205,10 @@ def build_synth_speaker(
     columns except split, plus f0_median_hz (per utterance) and speaker_f0_median_hz (median
     over all the speaker's voiced 10 ms frames; Praat autocorrelation, 60-500 Hz).
     """
-    from .sentences import generate_sentences
-    from .synth import f0_track, phones_for_textgrid, synthesize
-    from .textgrid import write_alignment_textgrid
-    from .voices import select_voices
+    from speechneurons.corpus.sentences import generate_sentences
+    from speechneurons.corpus.synthesizers import f0_track, phones_for_textgrid, synthesize
+    from speechneurons.align.textgrid import write_alignment_textgrid
+    from speechneurons.corpus.voices import select_voices
 
     voice = select_voices([speaker])[0]
     sentences = generate_sentences(n_utterances, [int(seed), zlib.crc32(speaker.encode())], tuple(words_per_sentence))
@@ -252,7 +252,7 @@ def gather_synth(
     Returns (manifest, skipped, speakers); speakers.tsv joins the voice table with the
     per-speaker duration and the median F0 over the speaker's voiced frames.
     """
-    from .voices import select_voices, voice_table
+    from speechneurons.corpus.voices import select_voices, voice_table
 
     skips = SkipCounter(on_bad_input)
     parts = [read_table(t, dtype={"utt_id": str, "speaker": str}) for t in tables]
@@ -290,7 +290,7 @@ def plot_minutes_per_speaker(manifest: pd.DataFrame, path: str | Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .io import atomic_path
+    from speechneurons.io import atomic_path
 
     per = manifest.groupby(["speaker", "gender"], sort=True)["duration_s"].sum().div(60).reset_index()
     per = per.sort_values(["gender", "speaker"])

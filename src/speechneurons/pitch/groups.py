@@ -14,7 +14,7 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from .errors import BadInputError
+from speechneurons.errors import BadInputError
 
 FRAME_COLUMNS = ["utt_id", "frame", "f0_hz", "voiced", "pitch_bin"]
 POOLED = "all"
@@ -115,7 +115,7 @@ def plot_f0_distributions(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .io import atomic_path
+    from speechneurons.io import atomic_path
 
     colours = {"F": "tab:red", "M": "tab:blue", POOLED: "black"}
     v = frames.loc[frames["voiced"].astype(bool), ["utt_id", "f0_hz"]]

@@ -45,9 +45,9 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .errors import BadInputError
-from .io import atomic_path, read_json, read_table, write_json, write_table
-from .phones import NON_SPEECH, PHONE_TYPES, PHONES, normalize_phone
+from speechneurons.errors import BadInputError
+from speechneurons.io import atomic_path, read_json, read_table, write_json, write_table
+from speechneurons.phones import NON_SPEECH, PHONE_TYPES, PHONES, normalize_phone
 
 log = logging.getLogger(__name__)
 

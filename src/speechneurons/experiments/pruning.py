@@ -169,14 +169,14 @@ def protected_neurons(neurons: Mapping[int, dict], properties: Iterable[str] = P
 
 def ffn_pairs(model) -> dict[int, tuple[torch.nn.Linear, torch.nn.Linear]]:
     """layer (1-based) -> (fc1, fc2) of a model, found by :func:`speechneurons.ffn.ffn_sites`."""
-    from .ffn import ffn_sites
+    from speechneurons.model.ffn import ffn_sites
 
     return {int(site.layer): (site.fc1, site.fc2) for site in ffn_sites(model)}
 
 
 def prune_model_(model, plan: Mapping[int, LayerChoice]) -> None:
     """Structurally delete the planned neurons (in place) through ``ffn.prune_ffn_``."""
-    from .ffn import prune_ffn_
+    from speechneurons.model.ffn import prune_ffn_
 
     keep = {layer: torch.as_tensor(c.keep, dtype=torch.long) for layer, c in plan.items()}
     prune_ffn_(model, keep)
@@ -196,7 +196,7 @@ def pruning_table(
     difference to the unpruned model with CI (``delta``), for protect and random the paired
     difference to norm pruning at the same sparsity with CI (``vs_norm``), and the pruning
     counts summed over layers."""
-    from .probes import add_roles, compare, select_layers
+    from speechneurons.experiments.probes import add_roles, compare, select_layers
 
     base = select_layers(unpruned, roles)
     t = compare(base, None, n_boot, seed, level)

@@ -22,8 +22,8 @@ from typing import Sequence
 
 import numpy as np
 
-from .errors import BadInputError
-from .frames import FrameGrid
+from speechneurons.errors import BadInputError
+from speechneurons.frames import FrameGrid
 
 log = logging.getLogger(__name__)
 
@@ -177,7 +177,7 @@ def _load_resized(cls, config, ref: str):
     """Build a model at ``config.ffn_widths`` and load its safetensors weights (strict)."""
     from safetensors.torch import load_file
 
-    from .ffn import resize_ffn_
+    from speechneurons.model.ffn import resize_ffn_
 
     folder = Path(ref).expanduser()
     if not folder.is_dir():
@@ -204,8 +204,8 @@ def load_model(ref: str, device: str = "auto") -> LoadedModel:
     """
     import torch
 
-    from .device import resolve_device
-    from .ffn import ffn_sites
+    from speechneurons.device import resolve_device
+    from speechneurons.model.ffn import ffn_sites
 
     ref = str(ref)
     config = load_config(ref)

@@ -365,13 +365,13 @@ def load_corpus(
     raises BadInputError naming the file.
     """
     from speechneurons.errors import BadInputError
-    from speechneurons.targets import load_wave
+    from speechneurons.model.targets import load_wave
 
     if isinstance(manifest, pd.DataFrame):
         df = manifest
     else:
         try:
-            from speechneurons.corpus import read_manifest
+            from speechneurons.corpus.manifest import read_manifest
         except ImportError:  # pragma: no cover - before the corpus stage landed
             from speechneurons.io import read_table as read_manifest
         df = read_manifest(manifest)
@@ -436,7 +436,7 @@ def continue_pretraining(
     Returns (model, head, training log).
     """
     from speechneurons.io import read_table
-    from speechneurons.targets import targets_from_table
+    from speechneurons.model.targets import targets_from_table
 
     grid = grid or FrameGrid(tuple(model.config.conv_kernel), tuple(model.config.conv_stride))
     if isinstance(targets, (str, Path)):

@@ -28,16 +28,16 @@ from typing import Sequence
 
 import pandas as pd
 
-from .alignment import REPORT_COLUMNS
-from .errors import BadInputError
-from .io import atomic_dir, write_table
+from speechneurons.align.alignment import REPORT_COLUMNS
+from speechneurons.errors import BadInputError
+from speechneurons.io import atomic_dir, write_table
 
 log = logging.getLogger(__name__)
 
 
 def prepare_corpus(manifest: pd.DataFrame, corpus_dir: str | Path) -> None:
     """Write the MFA corpus folder: ``<speaker>/<utt>.wav`` (symlink, else copy) and ``.lab``."""
-    from .align_pocketsphinx import normalize_words
+    from speechneurons.align.pocketsphinx import normalize_words
 
     corpus_dir = Path(corpus_dir)
     if corpus_dir.exists():
@@ -120,7 +120,7 @@ def _unalignable_reasons(output_dir: Path) -> dict[str, str]:
 def collect_output(manifest: pd.DataFrame, output_dir: str | Path, shard_dir: str | Path, seconds: float = 0.0) -> pd.DataFrame:
     """Copy MFA's TextGrids (validated, re-written MFA-shaped) into ``shard_dir/textgrids/`` and
     write ``shard_dir/report.tsv``; utterances without a TextGrid are 'failed'."""
-    from .textgrid import read_alignment_textgrid, write_alignment_textgrid
+    from speechneurons.align.textgrid import read_alignment_textgrid, write_alignment_textgrid
 
     output_dir = Path(output_dir)
     found = {p.stem: p for p in output_dir.rglob("*.TextGrid")}

@@ -25,8 +25,8 @@ import pandas as pd  # noqa: E402
 
 from matplotlib.colors import LogNorm  # noqa: E402
 
-from .io import atomic_path  # noqa: E402
-from .properties import PROPERTIES, npz_key, property_groups, venn3_regions  # noqa: E402
+from speechneurons.io import atomic_path  # noqa: E402
+from speechneurons.properties.statistic import PROPERTIES, npz_key, property_groups, venn3_regions  # noqa: E402
 
 LABELS = {"phone_type": "phone type", "gender": "gender", "pitch": "pitch"}
 COLORS = {"phone_type": "tab:blue", "gender": "tab:red", "pitch": "tab:green"}

@@ -24,9 +24,9 @@ from typing import Sequence
 import numpy as np
 import soundfile as sf
 
-from .phones import SILENCE, SPOKEN_NOISE, normalize_phone
-from .sentences import pronunciations
-from .voices import Voice
+from speechneurons.phones import SILENCE, SPOKEN_NOISE, normalize_phone
+from speechneurons.corpus.sentences import pronunciations
+from speechneurons.corpus.voices import Voice
 
 log = logging.getLogger(__name__)
 
@@ -271,7 +271,7 @@ class SynthUtterance:
 
 def synth_text(words: Sequence[str]) -> str:
     """The text handed to the synthesizer: lowercase words, comma before a conjunction, period."""
-    from .sentences import CONJUNCTIONS
+    from speechneurons.corpus.sentences import CONJUNCTIONS
 
     out: list[str] = []
     for i, w in enumerate(words):

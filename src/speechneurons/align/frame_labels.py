@@ -33,9 +33,9 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from .errors import BadInputError
-from .frames import FrameGrid
-from .phones import SILENCE, is_speech_phone, normalize_phone
+from speechneurons.errors import BadInputError
+from speechneurons.frames import FrameGrid
+from speechneurons.phones import SILENCE, is_speech_phone, normalize_phone
 
 Interval = tuple[float, float, str]
 SUMMARY_COLUMNS = [
@@ -184,8 +184,8 @@ def build_frame_labels(
     TextGrid of any other utterance raises BadInputError, or with ``on_bad_input='skip'`` is
     left out and recorded with its reason in the summary (``status`` = 'skipped').
     """
-    from .audio import audio_info, check_audio_info
-    from .textgrid import read_alignment_textgrid
+    from speechneurons.audio import audio_info, check_audio_info
+    from speechneurons.align.textgrid import read_alignment_textgrid
 
     failed = set(failed)
     tables, summary = [], []

@@ -24,8 +24,8 @@ from typing import Callable, Mapping
 import numpy as np
 import pandas as pd
 
-from .errors import BadInputError
-from .frames import FrameGrid
+from speechneurons.errors import BadInputError
+from speechneurons.frames import FrameGrid
 
 log = logging.getLogger(__name__)
 
@@ -194,7 +194,7 @@ def extract_corpus(
     from tqdm import tqdm
 
     if loader is None:
-        from .audio import load_audio as loader
+        from speechneurons.audio import load_audio as loader
     settings = {g: settings_for(cfg, g) for g in ("F", "M")}
     parts, skipped = [], []
     rows = manifest[["utt_id", "audio_path", "gender"]].itertuples(index=False)

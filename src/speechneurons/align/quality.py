@@ -25,7 +25,7 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from .phones import is_speech_phone, normalize_phone
+from speechneurons.phones import is_speech_phone, normalize_phone
 
 QUALITY_COLUMNS = [
     "speaker", "n_utterances", "n_aligned", "aligned_share", "n_ref_phones", "n_matched", "matched_share",
@@ -97,7 +97,7 @@ def alignment_quality(
     manifest: pd.DataFrame, textgrid_dir: str | Path, reference_dir: str | Path, aligned: Iterable[str]
 ) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
     """Quality table (one row per speaker, then 'all') and the boundary errors per speaker."""
-    from .textgrid import read_alignment_textgrid
+    from speechneurons.align.textgrid import read_alignment_textgrid
 
     aligned = set(aligned)
     per_spk: dict[str, list] = {}
@@ -132,7 +132,7 @@ def plot_quality(table: pd.DataFrame, errors: dict[str, np.ndarray], path: str |
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .io import atomic_path
+    from speechneurons.io import atomic_path
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
     t = table.reset_index(drop=True)

@@ -18,8 +18,8 @@ from typing import Sequence
 
 import pandas as pd
 
-from .corpus import MANIFEST_COLUMNS, SkipCounter, check_utterance_audio, finish_manifest, speaker_summary
-from .errors import BadInputError
+from speechneurons.corpus.manifest import MANIFEST_COLUMNS, SkipCounter, check_utterance_audio, finish_manifest, speaker_summary
+from speechneurons.errors import BadInputError
 
 log = logging.getLogger(__name__)
 

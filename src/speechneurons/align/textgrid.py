@@ -13,8 +13,8 @@ from typing import Iterable, Sequence
 from praatio import textgrid as tgio
 from praatio.data_classes.interval_tier import IntervalTier
 
-from .errors import BadInputError
-from .io import atomic_path
+from speechneurons.errors import BadInputError
+from speechneurons.io import atomic_path
 
 Interval = tuple[float, float, str]
 WORDS_TIER = "words"

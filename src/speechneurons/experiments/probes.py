@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .phones import PHONE_TO_TYPE, is_speech_phone
+from speechneurons.phones import PHONE_TO_TYPE, is_speech_phone
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +118,7 @@ def hf_hidden_states(model, wav: np.ndarray, device, normalize: bool = False) ->
     ``normalize``: zero-mean unit-variance input (models whose feature extractor expects it)."""
     wav = np.asarray(wav, dtype=np.float32)
     if normalize:
-        from .models import normalize_wave
+        from speechneurons.model.registry import normalize_wave
 
         wav = normalize_wave(wav)
     x = torch.from_numpy(np.ascontiguousarray(wav))[None].to(device)
@@ -143,10 +143,10 @@ def extract_features(
 
     An unusable audio file raises BadInputError, or with ``on_bad_input='skip'`` the utterance
     is left out and listed in ``Features.skipped`` (utt_id, path, reason)."""
-    from .errors import BadInputError
+    from speechneurons.errors import BadInputError
 
     if load_audio is None:
-        from .audio import load_audio
+        from speechneurons.audio import load_audio
     layers = sorted(set(int(layer) for layer in layers))
     utts = manifest[manifest["split"].isin(["train", "test"])].sort_values("utt_id").reset_index(drop=True)
     by_utt = {u: g for u, g in frames.groupby("utt_id", sort=False)}
@@ -195,7 +195,7 @@ def extract_features(
 
 
 def _too_short(model, n_samples: int) -> bool:
-    from .frames import num_frames
+    from speechneurons.frames import num_frames
 
     cfg = model.config
     return num_frames(n_samples, cfg.conv_kernel, cfg.conv_stride) == 0

@@ -24,8 +24,8 @@ from typing import Callable
 
 import pandas as pd
 
-from .errors import BadInputError
-from .io import atomic_dir, write_table
+from speechneurons.errors import BadInputError
+from speechneurons.io import atomic_dir, write_table
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +49,8 @@ def shard_rows(manifest: pd.DataFrame, shard: int, n_shards: int) -> pd.DataFram
 
 def pocketsphinx_align_fn(beams: list[dict] | None = None, sample_rate: int = 16000) -> AlignFn:
     """Backend 'pocketsphinx': audio + transcript -> alignment, with the beam retry schedule."""
-    from .align_pocketsphinx import DEFAULT_BEAMS, PocketsphinxAligner, UnknownWordError
-    from .audio import load_audio
+    from speechneurons.align.pocketsphinx import DEFAULT_BEAMS, PocketsphinxAligner, UnknownWordError
+    from speechneurons.audio import load_audio
 
     aligner = PocketsphinxAligner(beams or DEFAULT_BEAMS, sample_rate)
 
@@ -71,7 +71,7 @@ def pocketsphinx_align_fn(beams: list[dict] | None = None, sample_rate: int = 16
 
 def reference_align_fn(reference_dir: str | Path) -> AlignFn:
     """Backend 'reference': the synthesizer's own timings, re-read and re-written unchanged."""
-    from .textgrid import read_alignment_textgrid
+    from speechneurons.align.textgrid import read_alignment_textgrid
 
     def align(row):
         path = Path(reference_dir) / f"{row.utt_id}.TextGrid"
@@ -86,8 +86,8 @@ def align_rows(rows: pd.DataFrame, align_fn: AlignFn, out_dir: str | Path, on_ba
 
     Returns the report. BadInputError propagates with ``on_bad_input='error'``.
     """
-    from .align_pocketsphinx import AlignmentFailed
-    from .textgrid import write_alignment_textgrid
+    from speechneurons.align.pocketsphinx import AlignmentFailed
+    from speechneurons.align.textgrid import write_alignment_textgrid
 
     records = []
     with atomic_dir(out_dir) as tmp:

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .io import atomic_path
+from speechneurons.io import atomic_path
 
 STRATEGY_COLOURS = {"norm": "#4c72b0", "protect": "#dd8452", "random": "#8c8c8c"}
 #: the task whose error each erased property is judged by, and the evaluation groups shown.
