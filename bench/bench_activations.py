@@ -25,6 +25,7 @@ import tempfile
 import time
 import tracemalloc
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -40,7 +41,7 @@ def make_model(folder: Path) -> None:
     import torch
     import transformers
 
-    from speechneurons.model.registry import tiny_config
+    from tests.helpers.models import tiny_config
 
     torch.manual_seed(0)
     cfg = tiny_config("hubert", **{k: v for k, v in MODEL.items()})
@@ -71,7 +72,8 @@ def throughput(model_dir: Path, corpus: Path, n_utts: int, repeats: int) -> dict
     import soundfile as sf
     import torch
 
-    from speechneurons.activations.dump import bound_heap, dump_activations, plain_forward, select_frames
+    from speechneurons.activations.dump import bound_heap, dump_activations
+    from speechneurons.activations.selection import select_frames
     from speechneurons.model.registry import load_model
 
     bound_heap()  # as in the workflow's dump job; process-wide, so plain and dump alike
@@ -90,7 +92,7 @@ def throughput(model_dir: Path, corpus: Path, n_utts: int, repeats: int) -> dict
                 if kind == "plain":
                     plain_forward(loaded, paths, lengths)
                 else:
-                    dump_activations(loaded, manifest, selection, out, None, progress=False)
+                    dump_activations(loaded, manifest, selection, array_paths(out, loaded.num_layers), progress=False)
                 runs[kind].append((audio_s / (time.perf_counter() - w0), audio_s / (time.process_time() - c0)))
     med = {k: np.median(np.array(v), axis=0) for k, v in runs.items()}
     return dict(device=str(loaded.device), threads=torch.get_num_threads(), utterances=n_utts,
@@ -114,7 +116,8 @@ def _memory_child(model_dir: str, corpus: str, n_utts: int) -> None:
     (/proc/self/clear_refs) and dump once; print the dump's peak memory as JSON."""
     import soundfile as sf
 
-    from speechneurons.activations.dump import bound_heap, dump_activations, select_frames
+    from speechneurons.activations.dump import bound_heap, dump_activations
+    from speechneurons.activations.selection import select_frames
     from speechneurons.model.registry import load_model
 
     bound_heap()  # as in the workflow's dump job
@@ -131,7 +134,8 @@ def _memory_child(model_dir: str, corpus: str, n_utts: int) -> None:
         hwm_reset = False
     tracemalloc.start()
     with tempfile.TemporaryDirectory(dir=corpus) as out:
-        dump_activations(loaded, manifest, selection, out, None, batch_seconds=BATCH_SECONDS_MEM, progress=False)
+        dump_activations(loaded, manifest, selection, array_paths(out, loaded.num_layers), batch_seconds=BATCH_SECONDS_MEM,
+                         progress=False)
         written = sum(f.stat().st_size for f in Path(out).rglob("*.npy"))
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
@@ -176,5 +180,29 @@ def main(flags: list[str] | None = None) -> dict:
     return result
 
 
+def array_paths(folder, num_layers: int) -> dict:
+    """Where the dump writes every layer's arrays (the workflow's layer-<L>/<subset>.npy)."""
+    return {(layer, subset): Path(folder) / f"layer-{layer}" / f"{subset}.npy"
+            for layer in range(1, num_layers + 1) for subset in ("mid", "sample")}
+
+
+def plain_forward(loaded, paths: Sequence[str], num_samples: Sequence[int], *, batch_seconds: float = 60.0,
+                  max_pad_ratio: float = 1.2) -> float:
+    """The same batched forward pass without hooks or writes (benchmark baseline); wall seconds."""
+    import torch
+
+    from speechneurons.activations.dump import make_batches
+    from speechneurons.audio import load_audio
+
+    t0 = time.perf_counter()
+    sr = loaded.grid.sample_rate
+    with torch.inference_mode():
+        for batch in make_batches(list(num_samples), int(batch_seconds * sr), max_pad_ratio):
+            x, mask = loaded.prepare_batch([load_audio(paths[i], sr) for i in batch])
+            loaded.model(x, attention_mask=mask)
+    return time.perf_counter() - t0
+
+
 if __name__ == "__main__":
     main(sys.argv[1:])
+

@@ -1,6 +1,6 @@
 """Index tables row-aligned with the dumped arrays: labels, pitch and speakers of each row."""
 
-from speechneurons.activations.dump import build_index, write_index
+from speechneurons.activations.index import build_index, write_index
 from speechneurons.corpus.manifest import read_manifest
 from speechneurons.io import read_table
 from speechneurons.logs import script_logging

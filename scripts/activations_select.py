@@ -2,7 +2,7 @@
 
 import logging
 
-from speechneurons.activations.dump import select_frames
+from speechneurons.activations.selection import select_frames
 from speechneurons.corpus.manifest import read_manifest
 from speechneurons.io import read_table, write_table
 from speechneurons.logs import script_logging

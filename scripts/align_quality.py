@@ -1,6 +1,7 @@
 """Alignment quality against the synthesizer's timings: quality.tsv and its figure."""
 
-from speechneurons.align.quality import alignment_quality, plot_quality
+from speechneurons.align.figures import plot_quality
+from speechneurons.align.quality import alignment_quality
 from speechneurons.io import read_table, write_table
 from speechneurons.logs import script_logging
 

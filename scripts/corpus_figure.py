@@ -1,6 +1,7 @@
 """Minutes of audio per speaker, coloured by gender."""
 
-from speechneurons.corpus.manifest import plot_minutes_per_speaker, read_manifest
+from speechneurons.corpus.figures import plot_minutes_per_speaker
+from speechneurons.corpus.manifest import read_manifest
 from speechneurons.logs import script_logging
 
 snakemake = globals()["snakemake"]  # noqa: F821 (injected by Snakemake)

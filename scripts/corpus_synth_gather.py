@@ -1,6 +1,7 @@
 """Gather the synthesized speakers: check audio, split train/test, collect reference TextGrids."""
 
-from speechneurons.corpus.manifest import gather_synth, write_corpus_tables
+from speechneurons.corpus.manifest import write_corpus_tables
+from speechneurons.corpus.synth import gather_synth
 from speechneurons.logs import script_logging
 
 snakemake = globals()["snakemake"]  # noqa: F821 (injected by Snakemake)

@@ -2,7 +2,7 @@
 
 import logging
 
-from speechneurons.corpus.manifest import build_synth_speaker
+from speechneurons.corpus.synth import build_synth_speaker
 from speechneurons.logs import script_logging
 
 snakemake = globals()["snakemake"]  # noqa: F821 (injected by Snakemake)

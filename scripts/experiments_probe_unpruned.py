@@ -8,7 +8,8 @@ with script_logging(snakemake.log[0]) as log:
     from speechneurons.io import read_table, write_json, write_table
     from speechneurons.frames import FrameGrid
     from speechneurons.model.registry import check_frame_grid, load_model
-    from speechneurons.experiments.probes import ProbeSettings, best_layers, compare, evaluate
+    from speechneurons.experiments.probes import ProbeSettings, best_layers, evaluate
+    from speechneurons.experiments.stats import compare
 
     torch.set_num_threads(snakemake.threads)
     p = snakemake.params.probe

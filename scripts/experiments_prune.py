@@ -24,7 +24,8 @@ with script_logging(snakemake.log[0]) as log:
     if par.steps > 0:  # continued HuBERT pretraining of the pruned model, with its head when saved
         from pathlib import Path
 
-        from speechneurons.model.pretrain import HEAD_FILE, continue_pretraining, load_head
+        from speechneurons.model.hubert import HEAD_FILE, load_head
+        from speechneurons.model.pretrain import continue_pretraining
 
         head = load_head(par.ref) if (Path(par.ref) / HEAD_FILE).exists() else None
         _, _, train_log = continue_pretraining(loaded.model, snakemake.input.manifest, snakemake.input.targets, par.steps, head=head,

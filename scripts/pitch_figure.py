@@ -3,7 +3,7 @@
 from speechneurons.corpus.manifest import read_manifest
 from speechneurons.io import read_json, read_table
 from speechneurons.logs import script_logging
-from speechneurons.pitch.groups import plot_f0_distributions
+from speechneurons.pitch.figures import plot_f0_distributions
 
 snakemake = globals()["snakemake"]  # noqa: F821 (injected by Snakemake)
 

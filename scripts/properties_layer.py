@@ -6,7 +6,8 @@ import torch
 
 from speechneurons.device import resolve_device
 from speechneurons.logs import script_logging
-from speechneurons.properties.statistic import compute_layer, load_dump, write_layer
+from speechneurons.properties.statistic import compute_layer
+from speechneurons.properties.tables import load_dump, write_layer
 
 with script_logging(snakemake.log[0]) as log:
     torch.set_num_threads(max(1, snakemake.threads))
@@ -23,6 +24,6 @@ with script_logging(snakemake.log[0]) as log:
         chunk_rows=cfg["properties"]["chunk_rows"], device=str(device),
         on_bad_input=p.on_bad_input, path=snakemake.input.mid,
     )
-    write_layer(lp, Path(snakemake.output.neurons).parent)
+    write_layer(lp, **{k: snakemake.output[k] for k in ("neurons", "P", "R", "counts", "skipped")})
     log.info("tau = %d; property neurons: %s; skipped: %s", lp.k,
              {k: len(v) for k, v in lp.property_neurons.items()}, lp.skipped)

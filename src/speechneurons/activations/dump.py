@@ -1,15 +1,7 @@
-"""Which frames to dump, the bounded-memory activation dump, and its index.
-
-Selection (:func:`select_frames`): two subsets of (utt_id, frame) rows of the frame labels,
-each ordered by (manifest order of the utterance, frame) and numbered ``row`` = 0..n-1:
-
-- ``mid``: every middle frame (``is_mid``) of a speech phone (the 39 phones; no sil/spn), for
-  the property statistics;
-- ``sample``: a uniform sample without replacement of ``sample_frames`` of all frames (all of
-  them when fewer), drawn with ``numpy.random.default_rng(seed)``, for probes and SAEs.
+"""The bounded-memory activation dump.
 
 Dump (:func:`dump_activations`): one forward pass over the selected utterances writes, per
-layer l and subset s, ``layer-<l>/<s>.npy``: a float16 array [n_s, D_l] whose row r is the FFN
+layer l and subset s, one ``.npy`` (path given by the caller): a float16 array [n_s, D_l] whose row r is the FFN
 site h = act(fc1(x)) of the frame with ``row == r``. Utterances are sorted by length and
 batched greedily (padded length x batch size <= ``batch_seconds``, longest <= ``max_pad_ratio``
 x shortest); padded frames are dropped. Each .npy is created with ``np.lib.format.open_memmap``
@@ -21,8 +13,8 @@ first conv layer (HuBERT/wav2vec 2.0 base) the padding still shifts that layer's
 little, which ``max_pad_ratio`` bounds (``batch_seconds: 0`` forwards one utterance at a time,
 exactly).
 
-Index (:func:`build_index`): per subset a table row-aligned with the arrays: ``utt_id, frame,
-speaker, gender, phone, is_mid, f0_hz, pitch_bin, split``.
+The rows to store come from :mod:`speechneurons.activations.selection`; the index tables that
+describe them from :mod:`speechneurons.activations.index`.
 """
 
 from __future__ import annotations
@@ -33,63 +25,22 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 from speechneurons.audio import audio_info, load_audio
 from speechneurons.errors import BadInputError
-from speechneurons.io import atomic_path, write_table
-from speechneurons.phones import PHONE_TO_TYPE
+from speechneurons.io import atomic_path
+from speechneurons.activations.selection import SUBSETS
 
 log = logging.getLogger(__name__)
 
-SUBSETS = ("mid", "sample")
-INDEX_COLUMNS = ["utt_id", "frame", "speaker", "gender", "phone", "is_mid", "f0_hz", "pitch_bin", "split"]
 SKIPPED_COLUMNS = ["utt_id", "path", "reason"]
 
 
-def layer_dir(out_dir: str | Path, layer: int) -> Path:
-    return Path(out_dir) / f"layer-{layer}"
-
-
-def array_path(out_dir: str | Path, layer: int, subset: str) -> Path:
-    """``<out_dir>/layer-<layer>/<subset>.npy``"""
-    return layer_dir(out_dir, layer) / f"{subset}.npy"
-
-
 # ----------------------------------------------------------------------------- selection
-
-
-def select_frames(labels: pd.DataFrame, manifest: pd.DataFrame, sample_frames: int, seed: int) -> pd.DataFrame:
-    """The rows to dump: columns ``utt_id, frame, subset, row, n_label_frames``.
-
-    ``labels`` has ``utt_id, frame, phone, is_mid`` (one row per model frame); only
-    utterances of the manifest are used, in manifest order.
-    """
-    order = {u: i for i, u in enumerate(manifest["utt_id"].astype(str))}
-    lab = labels[["utt_id", "frame", "phone", "is_mid"]].copy()
-    lab["utt_id"] = lab["utt_id"].astype(str)
-    lab = lab[lab["utt_id"].isin(order)]
-    lab["_order"] = lab["utt_id"].map(order)
-    lab = lab.sort_values(["_order", "frame"], kind="stable").reset_index(drop=True)
-    lab["n_label_frames"] = lab.groupby("utt_id")["frame"].transform("size").astype(np.int64)
-    is_speech = lab["phone"].astype(str).isin(PHONE_TO_TYPE.keys())
-    mid = lab[lab["is_mid"].astype(bool) & is_speech]
-    rng = np.random.default_rng(seed)
-    n = len(lab)
-    take = np.sort(rng.choice(n, size=min(int(sample_frames), n), replace=False)) if n else np.array([], int)
-    sample = lab.iloc[take]
-    parts = []
-    for name, part in (("mid", mid), ("sample", sample)):
-        part = part[["utt_id", "frame", "n_label_frames"]].copy()
-        part.insert(2, "subset", name)
-        part.insert(3, "row", np.arange(len(part), dtype=np.int64))
-        parts.append(part)
-    out = pd.concat(parts, ignore_index=True)
-    out["frame"] = out["frame"].astype(np.int64)
-    return out
 
 
 # ----------------------------------------------------------------------------- batching
@@ -232,38 +183,40 @@ def dump_activations(
     loaded,
     manifest: pd.DataFrame,
     selection: pd.DataFrame,
-    out_dir: str | Path,
-    layers: Iterable[int] | None = None,
+    arrays: Mapping[tuple[int, str], str | Path],
     *,
     batch_seconds: float = 60.0,
     max_pad_ratio: float = 1.2,
     on_bad_input: str = "error",
     progress: bool = True,
 ) -> DumpReport:
-    """Forward the selected utterances once and write every layer's float16 arrays (see module
-    doc) and ``<out_dir>/skipped.tsv``. ``loaded`` is a :class:`~speechneurons.models.LoadedModel`."""
+    """Forward the selected utterances once and write the float16 array of every (layer,
+    subset) key of ``arrays`` to its path (see module doc). ``loaded`` is a
+    :class:`~speechneurons.model.registry.LoadedModel`; the skipped utterances are in the
+    report."""
     import torch
     from tqdm import tqdm
 
     from speechneurons.model.ffn import capture_ffn
 
     t0 = time.perf_counter()
-    layers = list(range(1, loaded.num_layers + 1)) if not layers else sorted(set(int(l) for l in layers))
-    bad = [l for l in layers if not 1 <= l <= loaded.num_layers]
+    layers = sorted({int(layer) for layer, _ in arrays})
+    bad = [layer for layer in layers if not 1 <= layer <= loaded.num_layers]
     if bad:
         raise ValueError(f"activations.layers {bad} do not exist: the model has layers 1..{loaded.num_layers}")
+    missing = sorted({(layer, s) for layer in layers for s in SUBSETS} - set(arrays))
+    if missing:
+        raise ValueError(f"dump_activations needs a path for every subset of a layer; missing {missing}")
     utts, skipped = _plan(selection, manifest, loaded, on_bad_input)
     n_rows = {s: int((selection["subset"] == s).sum()) for s in SUBSETS}
     sr = loaded.grid.sample_rate
     batches = make_batches([u.num_samples for u in utts], int(batch_seconds * sr), max_pad_ratio)
-    out_dir = Path(out_dir)
     with contextlib.ExitStack() as stack:
         writers: dict[tuple[int, str], _NpyWriter] = {}
-        for layer in layers:
-            for subset in SUBSETS:
-                tmp = stack.enter_context(atomic_path(array_path(out_dir, layer, subset)))
-                writers[layer, subset] = _NpyWriter(tmp, n_rows[subset], loaded.ffn_widths[layer - 1])
-                stack.callback(writers[layer, subset].close)
+        for (layer, subset), path in sorted(arrays.items()):
+            tmp = stack.enter_context(atomic_path(path))
+            writers[layer, subset] = _NpyWriter(tmp, n_rows[subset], loaded.ffn_widths[layer - 1])
+            stack.callback(writers[layer, subset].close)
         total_s = sum(u.num_samples for u in utts) / sr
         bar = tqdm(total=total_s, unit="s", desc="audio seconds", disable=not progress, mininterval=5,
                    bar_format="{l_bar}{bar}| {n:.1f}/{total:.1f} s [{elapsed}<{remaining}]")
@@ -297,74 +250,9 @@ def dump_activations(
         bar.close()
         for w in writers.values():
             w.close()
-        write_table(skipped, out_dir / "skipped.tsv")
     wall = time.perf_counter() - t0
     report = DumpReport(len(utts), total_s, wall, n_rows, skipped)
     log.info("dumped %d utterances (%.1f s of audio) in %.1f s: %.1f audio s/s; rows %s; %d skipped",
              len(utts), total_s, wall, report.audio_seconds_per_second, n_rows, len(skipped))
     return report
 
-
-def plain_forward(loaded, paths: Sequence[str], num_samples: Sequence[int], *, batch_seconds: float = 60.0,
-                  max_pad_ratio: float = 1.2) -> float:
-    """The same batched forward pass without hooks or writes (benchmark baseline); wall seconds."""
-    import torch
-
-    t0 = time.perf_counter()
-    sr = loaded.grid.sample_rate
-    with torch.inference_mode():
-        for batch in make_batches(list(num_samples), int(batch_seconds * sr), max_pad_ratio):
-            x, mask = loaded.prepare_batch([load_audio(paths[i], sr) for i in batch])
-            loaded.model(x, attention_mask=mask)
-    return time.perf_counter() - t0
-
-
-def load_layer(out_dir: str | Path, layer: int, subset: str) -> np.ndarray:
-    """Memory-map a dumped array (read-only)."""
-    return np.load(array_path(out_dir, layer, subset), mmap_mode="r")
-
-
-# ----------------------------------------------------------------------------- index
-
-
-def build_index(selection: pd.DataFrame, labels: pd.DataFrame, pitch: pd.DataFrame,
-                manifest: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """Per subset, the index table row-aligned with the arrays (columns INDEX_COLUMNS)."""
-    sel = selection.copy()
-    sel["utt_id"] = sel["utt_id"].astype(str)
-    lab = labels[["utt_id", "frame", "phone", "is_mid"]].copy()
-    pit = pitch[["utt_id", "frame", "f0_hz", "pitch_bin"]].copy()
-    man = manifest[["utt_id", "speaker", "gender", "split"]].copy()
-    for df in (lab, pit, man):
-        df["utt_id"] = df["utt_id"].astype(str)
-    for df in (lab, pit):
-        df["frame"] = df["frame"].astype(np.int64)
-    sel["frame"] = sel["frame"].astype(np.int64)
-    out = sel.merge(lab, on=["utt_id", "frame"], how="left", validate="many_to_one")
-    out = out.merge(pit, on=["utt_id", "frame"], how="left", validate="many_to_one", indicator=True)
-    missing = out[out["_merge"] != "both"]
-    if len(missing):
-        u = missing["utt_id"].iloc[0]
-        raise BadInputError(
-            "pitch_frames.parquet",
-            f"{len(missing)} selected frames have no pitch row (e.g. {u} frame {missing['frame'].iloc[0]})",
-            "Re-run the pitch stage: its frames must be on the same frame grid as the labels",
-        )
-    out = out.drop(columns="_merge").merge(man, on="utt_id", how="left", validate="many_to_one")
-    if out["phone"].isna().any():
-        raise BadInputError("frame_labels.parquet", "selected frames missing from the frame labels",
-                            "Re-run select_frames after the labels")
-    out["pitch_bin"] = out["pitch_bin"].astype(np.int64)
-    out["is_mid"] = out["is_mid"].astype(bool)
-    result = {}
-    for subset in SUBSETS:
-        part = out[out["subset"] == subset].sort_values("row")
-        if not np.array_equal(part["row"].to_numpy(), np.arange(len(part))):
-            raise ValueError(f"selection rows of subset {subset} are not 0..n-1")
-        result[subset] = part[INDEX_COLUMNS].reset_index(drop=True)
-    return result
-
-
-def write_index(index: dict[str, pd.DataFrame], paths: dict[str, str | Path]) -> None:
-    for subset, path in paths.items():
-        write_table(index[subset], path)

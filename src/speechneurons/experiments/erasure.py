@@ -93,7 +93,8 @@ def erasure_table(
     control (``vs_control``) with CI."""
     import pandas as pd
 
-    from speechneurons.experiments.probes import add_roles, compare, select_layers
+    from speechneurons.experiments.probes import add_roles, select_layers
+    from speechneurons.experiments.stats import compare
 
     base = select_layers(baseline, roles)
     parts = []

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from speechneurons.io import atomic_path
+from speechneurons.plotting import plt, save_figure
 
 STRATEGY_COLOURS = {"norm": "#4c72b0", "protect": "#dd8452", "random": "#8c8c8c"}
 #: the task whose error each erased property is judged by, and the evaluation groups shown.
@@ -26,21 +26,8 @@ ERASURE_VIEW = {
 TASK_TITLES = {"phone": "Phone classification", "sid": "Speaker identification", "gender": "Gender", "f0": "log-F0 regression"}
 
 
-def _save(fig, path: str | Path) -> None:
-    import matplotlib.pyplot as plt
-
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
-    plt.close(fig)
-
-
 def plot_pruning(table: pd.DataFrame, path: str | Path, title: str = "") -> None:
     """Grouped bars: one panel per (task, probe layer), x = sparsity, bars = strategies."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     panels = table[["task", "metric", "layer", "layer_role"]].drop_duplicates().sort_values(["task", "layer"])
     n = max(len(panels), 1)
     ncols = min(n, 4)
@@ -81,7 +68,7 @@ def plot_pruning(table: pd.DataFrame, path: str | Path, title: str = "") -> None
     if title:
         fig.suptitle(f"Pruning: {title}", fontsize=11)
     fig.tight_layout()
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def erasure_matrix(table: pd.DataFrame, prop: str, layer: int) -> tuple[list[str], list[str], np.ndarray, list[list[str]]]:
@@ -110,11 +97,6 @@ def erasure_matrix(table: pd.DataFrame, prop: str, layer: int) -> tuple[list[str
 def plot_erasure(table: pd.DataFrame, path: str | Path, title: str = "") -> None:
     """One heat map per (erased property, probe layer): change of error against the unerased
     model, per evaluation group, for the erasure and its random control."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     panels = []
     if len(table):
         for prop in [p for p in ERASURE_VIEW if p in set(table["property"])]:
@@ -147,4 +129,4 @@ def plot_erasure(table: pd.DataFrame, path: str | Path, title: str = "") -> None
     if title:
         fig.suptitle(f"Erasure: {title}", fontsize=11)
     fig.tight_layout()
-    _save(fig, path)
+    save_figure(fig, path)

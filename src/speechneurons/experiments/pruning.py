@@ -196,7 +196,8 @@ def pruning_table(
     difference to the unpruned model with CI (``delta``), for protect and random the paired
     difference to norm pruning at the same sparsity with CI (``vs_norm``), and the pruning
     counts summed over layers."""
-    from speechneurons.experiments.probes import add_roles, compare, select_layers
+    from speechneurons.experiments.probes import add_roles, select_layers
+    from speechneurons.experiments.stats import compare
 
     base = select_layers(unpruned, roles)
     t = compare(base, None, n_boot, seed, level)

@@ -1,21 +1,13 @@
-"""HuBERT pretraining of a small ``transformers.HubertModel`` (and continued pretraining).
+"""Training the HuBERT pretraining model (:mod:`speechneurons.model.hubert`), from scratch or
+continued (e.g. on a pruned model).
 
-Objective (Hsu et al. 2021): span masking picks starts with probability p and masks the
-``span`` frames after each start; masked frames of the feature projection are replaced by the
-model's ``masked_spec_embed``. A head projects the last hidden state, o_t = W h_t + b, and scores
-every cluster c by cosine similarity with its embedding e_c:
-    logit_{t,c} = cos(o_t, e_c) / temperature   (temperature 0.1),
-    L = CE over masked frames + unmasked_weight * CE over unmasked frames.
 AdamW, linear warm-up then linear or cosine decay, gradient clipping. Batches group utterances
 of similar length and crop them to one length (at most ``max_crop_s``) at hop-aligned offsets,
 so frame t of a crop is frame t + offset / hop of the utterance and no padding is needed.
-Checkpoints are ``save_pretrained`` folders (safetensors) with the head beside them in
-``pretrain_head.safetensors`` and ``pretrain.json`` (step, cluster count, ...).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
@@ -26,129 +18,11 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 import torch
-from torch import nn
 
 from speechneurons.frames import FrameGrid
+from speechneurons.model.hubert import PretrainHead, hubert_loss, span_mask
 
 log = logging.getLogger(__name__)
-
-HEAD_FILE = "pretrain_head.safetensors"
-META_FILE = "pretrain.json"
-
-
-# ----------------------------------------------------------------------------- model
-
-
-def build_model(pcfg: dict, grid: FrameGrid, seed: int = 0):
-    """A randomly initialised HubertModel of the configured size on the frame grid's conv stack."""
-    from transformers import HubertConfig, HubertModel
-
-    n_conv = len(grid.conv_kernel)
-    hidden = int(pcfg["hidden_size"])
-    config = HubertConfig(
-        conv_dim=(int(pcfg["conv_dim"]),) * n_conv,
-        conv_kernel=tuple(grid.conv_kernel),
-        conv_stride=tuple(grid.conv_stride),
-        conv_bias=False,
-        feat_extract_norm="group",
-        hidden_size=hidden,
-        num_hidden_layers=int(pcfg["num_layers"]),
-        num_attention_heads=int(pcfg["num_heads"]),
-        intermediate_size=int(pcfg["intermediate_size"]),
-        num_conv_pos_embeddings=int(pcfg["conv_pos_kernel"]),
-        num_conv_pos_embedding_groups=int(pcfg["conv_pos_groups"]),
-        hidden_dropout=float(pcfg["dropout"]),
-        attention_dropout=float(pcfg["dropout"]),
-        activation_dropout=float(pcfg["dropout"]),
-        feat_proj_dropout=0.0,
-        layerdrop=0.0,
-        do_stable_layer_norm=bool(pcfg.get("stable_layer_norm", False)),
-        apply_spec_augment=True,
-        mask_time_prob=float(pcfg["mask_prob"]),  # > 0 so that the model owns masked_spec_embed
-        mask_time_length=int(pcfg["mask_length"]),
-        mask_feature_prob=0.0,
-    )
-    torch.manual_seed(seed)
-    model = HubertModel(config)
-    check_grid(model, grid)
-    return model
-
-
-def check_grid(model, grid: FrameGrid) -> None:
-    """The model's conv stack must give the configured frame grid."""
-    k, s = tuple(model.config.conv_kernel), tuple(model.config.conv_stride)
-    if (k, s) != (tuple(grid.conv_kernel), tuple(grid.conv_stride)):
-        raise ValueError(f"model conv stack kernel={k} stride={s} differs from the frame grid {grid}")
-
-
-class PretrainHead(nn.Module):
-    """Projection + cluster embeddings; logits = cos(W h + b, e_c) / temperature."""
-
-    def __init__(self, hidden_size: int, n_clusters: int, final_dim: int = 128, temperature: float = 0.1):
-        super().__init__()
-        self.proj = nn.Linear(hidden_size, final_dim)
-        self.label_embs = nn.Parameter(torch.empty(n_clusters, final_dim).uniform_(-1, 1) / math.sqrt(final_dim))
-        self.temperature = temperature
-
-    @property
-    def n_clusters(self) -> int:
-        return self.label_embs.shape[0]
-
-    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
-        o = nn.functional.normalize(self.proj(hidden), dim=-1)
-        e = nn.functional.normalize(self.label_embs, dim=-1)
-        return o @ e.T / self.temperature
-
-
-# ----------------------------------------------------------------------------- masking
-
-
-def span_mask(n_frames: Sequence[int] | int, batch: int | None, mask_prob: float, span: int, rng: np.random.Generator, min_masks: int = 2) -> np.ndarray:
-    """HuBERT/wav2vec 2.0 span masking, [batch, T] booleans.
-
-    Per row of length T: k = floor(mask_prob * T / span + u), u ~ U[0, 1), at least
-    ``min_masks``, at most T - span + 1 distinct starts drawn without replacement from
-    [0, T - span]; each start masks frames start..start + span - 1 (spans may overlap), so
-    the expected masked share is close to ``mask_prob`` and every masked run is >= span long.
-    """
-    lengths = [int(n_frames)] * int(batch) if np.isscalar(n_frames) else [int(n) for n in n_frames]
-    T = max(lengths) if lengths else 0
-    mask = np.zeros((len(lengths), T), dtype=bool)
-    for i, L in enumerate(lengths):
-        if L <= 0:
-            continue
-        sp = min(span, L)
-        n_starts = L - sp + 1
-        k = int(mask_prob * L / sp + rng.random())
-        k = min(max(k, min_masks), n_starts)
-        starts = rng.choice(n_starts, size=k, replace=False)
-        for s in starts:
-            mask[i, s : s + sp] = True
-    return mask
-
-
-# ----------------------------------------------------------------------------- loss
-
-
-def hubert_loss(logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor, unmasked_weight: float = 0.0) -> tuple[torch.Tensor, dict]:
-    """CE on masked frames (+ weighted CE on unmasked); targets < 0 are ignored.
-
-    Returns the loss and statistics: masked accuracy, counts.
-    """
-    valid = targets >= 0
-    ce = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.clamp_min(0).reshape(-1), reduction="none")
-    ce = ce.reshape(targets.shape)
-    m = mask & valid
-    u = ~mask & valid
-    loss_m = ce[m].mean() if m.any() else ce.sum() * 0.0
-    loss = loss_m
-    if unmasked_weight > 0 and u.any():
-        loss = loss + unmasked_weight * ce[u].mean()
-    with torch.no_grad():
-        correct = (logits.argmax(-1) == targets) & m
-        stats = {"n_masked": int(m.sum()), "n_correct": int(correct.sum()), "loss_masked": loss_m.item()}
-    return loss, stats
-
 
 # ----------------------------------------------------------------------------- data
 
@@ -220,45 +94,6 @@ def lr_factor(step: int, total: int, warmup_fraction: float, schedule: str = "li
         return (step + 1) / warm
     frac = (step - warm) / max(1, total - warm)
     return 0.5 * (1 + math.cos(math.pi * frac)) if schedule == "cosine" else max(0.0, 1.0 - frac)
-
-
-# ----------------------------------------------------------------------------- checkpoints
-
-
-def save_checkpoint(model, head: PretrainHead, folder: str | Path, meta: dict) -> None:
-    """``save_pretrained`` (safetensors) + head + pretrain.json + a feature-extractor config."""
-    from safetensors.torch import save_file
-    from transformers import Wav2Vec2FeatureExtractor
-
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(folder, safe_serialization=True)
-    save_file({k: v.detach().cpu().contiguous() for k, v in head.state_dict().items()}, str(folder / HEAD_FILE))
-    Wav2Vec2FeatureExtractor(
-        feature_size=1, sampling_rate=16000, padding_value=0.0, do_normalize=False, return_attention_mask=False
-    ).save_pretrained(folder)
-    meta = {**meta, "n_clusters": head.n_clusters, "final_dim": head.proj.out_features, "temperature": head.temperature}
-    (folder / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
-
-
-def load_head(folder: str | Path, hidden_size: int | None = None) -> PretrainHead:
-    """The pretraining head saved beside a checkpoint."""
-    from safetensors.torch import load_file
-
-    folder = Path(folder)
-    meta = json.loads((folder / META_FILE).read_text())
-    state = load_file(str(folder / HEAD_FILE))
-    head = PretrainHead(hidden_size or state["proj.weight"].shape[1], meta["n_clusters"], meta["final_dim"], meta["temperature"])
-    head.load_state_dict(state)
-    return head
-
-
-def load_checkpoint(folder: str | Path):
-    """(HubertModel, PretrainHead, meta) of a checkpoint folder."""
-    from transformers import HubertModel
-
-    model = HubertModel.from_pretrained(str(folder))
-    return model, load_head(folder, model.config.hidden_size), json.loads((Path(folder) / META_FILE).read_text())
 
 
 # ----------------------------------------------------------------------------- training
@@ -461,35 +296,3 @@ def continue_pretraining(
     return model, head, train_log
 
 
-def plot_curve(logs: Sequence[pd.DataFrame], path: str | Path, labels: Sequence[str] | None = None) -> None:
-    """Loss and masked accuracy against steps (one colour per iteration, each continuing the
-    step axis of the previous one), with chance and the majority-class rate; atomic PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from speechneurons.io import atomic_path
-
-    labels = labels or [f"iteration {i + 1}" for i in range(len(logs))]
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.8))
-    offset = 0
-    for i, (df, lab) in enumerate(zip(logs, labels)):
-        c = f"C{i}"
-        x = df["step"] + offset  # later iterations continue the step axis
-        offset += int(df["step"].max()) if len(df) else 0
-        ax1.plot(x, df["loss"], color=c, label=f"{lab}: total")
-        if "loss_masked" in df:
-            ax1.plot(x, df["loss_masked"], color=c, ls="--", label=f"{lab}: masked frames")
-        ax2.plot(x, df["masked_acc"], color=c, label=f"{lab}: masked accuracy")
-        if len(df):
-            ax2.axhline(df["chance"].iloc[0], color=c, ls=":", lw=1, label=f"{lab}: chance 1/K")
-            ax2.axhline(df["majority_rate"].iloc[0], color=c, ls="--", lw=1, label=f"{lab}: majority class")
-    ax1.set(xlabel="step (iterations one after the other)", ylabel="cross-entropy", title="Pretraining loss")
-    ax2.set(xlabel="step (iterations one after the other)", ylabel="accuracy", title="Masked-prediction accuracy", ylim=(0, None))
-    ax1.legend(fontsize=8)
-    ax2.legend(fontsize=7)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=120, format="png")
-    plt.close(fig)

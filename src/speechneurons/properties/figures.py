@@ -16,27 +16,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Mapping, Sequence
 
-import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.colors import LogNorm
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from matplotlib.colors import LogNorm  # noqa: E402
-
-from speechneurons.io import atomic_path  # noqa: E402
-from speechneurons.properties.statistic import PROPERTIES, npz_key, property_groups, venn3_regions  # noqa: E402
+from speechneurons.plotting import plt, save_figure
+from speechneurons.properties.statistic import PROPERTIES, property_groups, venn3_regions
+from speechneurons.properties.tables import npz_key
 
 LABELS = {"phone_type": "phone type", "gender": "gender", "pitch": "pitch"}
 COLORS = {"phone_type": "tab:blue", "gender": "tab:red", "pitch": "tab:green"}
-
-
-def save_figure(fig, path: str | Path, dpi: int = 120) -> None:
-    """Save a figure as PNG atomically and close it."""
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight")
-    plt.close(fig)
 
 
 # Lin et al. (SLT 2024) figure data: property neurons of MelHuBERT (D = 3072) on LibriSpeech

@@ -1,0 +1,132 @@
+"""Scores of probe losses with percentile bootstrap intervals.
+
+Losses are kept per test utterance (sum and count, per stratum: phone type for ``phone``,
+pitch bin for ``f0``). A metric over a set U of utterances is the ratio
+m(U) = sum_u loss_u / sum_u n_u. Its percentile bootstrap CI resamples the utterances of U
+with replacement B times (seeded); a difference between two variants resamples the same
+utterances for both (paired bootstrap).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from speechneurons.experiments.features import FRAME_TASKS
+
+
+METRICS = {"phone": "phone_error_pct", "sid": "sid_accuracy_pct", "gender": "gender_accuracy_pct", "f0": "log_f0_mse"}
+
+
+ERRORS = {"phone": "phone_error_pct", "sid": "sid_error_pct", "gender": "gender_error_pct", "f0": "log_f0_mse"}
+
+
+def _resample_index(n: int, n_boot: int, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
+
+
+def bootstrap_ratio(sums, counts, n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> tuple[float, float, float]:
+    """Point estimate sum(sums)/sum(counts) and its percentile bootstrap CI over units."""
+    sums, counts = np.asarray(sums, float), np.asarray(counts, float)
+    if len(sums) == 0 or counts.sum() == 0:
+        return (np.nan, np.nan, np.nan)
+    point = sums.sum() / counts.sum()
+    if n_boot <= 0:
+        return (point, np.nan, np.nan)
+    idx = _resample_index(len(sums), n_boot, seed)
+    boot = sums[idx].sum(axis=1) / np.maximum(counts[idx].sum(axis=1), 1e-12)
+    a = (1 - level) / 2
+    return (float(point), float(np.quantile(boot, a)), float(np.quantile(boot, 1 - a)))
+
+
+def bootstrap_delta(a_sums, a_counts, b_sums, b_counts, n_boot: int = 1000, seed: int = 0, level: float = 0.95):
+    """m_a - m_b for two variants scored on the same (aligned) units, paired percentile CI."""
+    arrays = [np.asarray(v, float) for v in (a_sums, a_counts, b_sums, b_counts)]
+    a_s, a_c, b_s, b_c = arrays
+    if len(a_s) == 0 or a_c.sum() == 0 or b_c.sum() == 0:
+        return (np.nan, np.nan, np.nan)
+    point = a_s.sum() / a_c.sum() - b_s.sum() / b_c.sum()
+    if n_boot <= 0:
+        return (point, np.nan, np.nan)
+    idx = _resample_index(len(a_s), n_boot, seed)
+    boot = a_s[idx].sum(1) / np.maximum(a_c[idx].sum(1), 1e-12) - b_s[idx].sum(1) / np.maximum(b_c[idx].sum(1), 1e-12)
+    a = (1 - level) / 2
+    return (float(point), float(np.quantile(boot, a)), float(np.quantile(boot, 1 - a)))
+
+
+def eval_groups(losses: pd.DataFrame, task: str) -> list[tuple[str, pd.Series]]:
+    """Named subsets of a task's loss rows: all, per gender, per stratum (phone type / pitch bin)."""
+    groups = [("all", pd.Series(True, index=losses.index))]
+    for g in sorted(losses["gender"].astype(str).unique()):
+        groups.append((f"gender={g}", losses["gender"].astype(str) == g))
+    if task in FRAME_TASKS:
+        for s in sorted(losses["stratum"].astype(str).unique()):
+            groups.append((f"{'phone_type' if task == 'phone' else 'pitch_bin'}={s}", losses["stratum"].astype(str) == s))
+    return groups
+
+
+def _per_unit(losses: pd.DataFrame) -> pd.DataFrame:
+    return losses.groupby("utt_id")[["loss_sum", "n_items"]].sum()
+
+
+def to_metric(task: str, error: float, kind: str = "display") -> float:
+    """Error (mean loss) -> the table metric: percent for rates, accuracy = 100 - error % for
+    sid/gender in the display metric; F0 stays an MSE."""
+    if task == "f0":
+        return error
+    pct = 100.0 * error
+    return 100.0 - pct if kind == "display" and task in ("sid", "gender") else pct
+
+
+def compare(
+    variant: pd.DataFrame,
+    base: pd.DataFrame | None,
+    n_boot: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+    kind: str = "display",
+    groups: str = "all",
+) -> pd.DataFrame:
+    """Metric with CI of ``variant`` per (task, layer, eval group), and its paired difference
+    to ``base`` (same task and layer) with CI. ``kind`` 'display' (METRICS) or 'error'
+    (ERRORS); ``groups`` 'all' or 'every' (also per gender and stratum)."""
+    rows = []
+    for (task, layer), v in variant.groupby(["task", "layer"]):
+        b = None if base is None else base[(base["task"] == task) & (base["layer"] == layer)]
+        subsets = eval_groups(v, task) if groups == "every" else [("all", pd.Series(True, index=v.index))]
+        for name, mask in subsets:
+            pv = _per_unit(v[mask])
+            m, lo, hi = bootstrap_ratio(pv["loss_sum"], pv["n_items"], n_boot, seed, level)
+            conv = [to_metric(task, x, kind) for x in (m, lo, hi)]
+            if conv[1] > conv[2]:
+                conv[1], conv[2] = conv[2], conv[1]
+            row = {
+                "task": task,
+                "metric": (METRICS if kind == "display" else ERRORS)[task],
+                "layer": int(layer),
+                "eval_group": name,
+                "value": conv[0],
+                "ci_low": conv[1],
+                "ci_high": conv[2],
+                "n_test_utts": len(pv),
+            }
+            if b is not None and len(b):
+                bmask = _group_mask(b, task, name)
+                pb = _per_unit(b[bmask])
+                common = pv.index.intersection(pb.index)
+                pa_, pb_ = pv.loc[common], pb.loc[common]
+                d, dlo, dhi = bootstrap_delta(pa_["loss_sum"], pa_["n_items"], pb_["loss_sum"], pb_["n_items"], n_boot, seed, level)
+                sign = -1.0 if (kind == "display" and task in ("sid", "gender")) else 1.0
+                scale = 1.0 if task == "f0" else 100.0
+                dd = sorted([sign * scale * dlo, sign * scale * dhi])
+                pbm = bootstrap_ratio(pb_["loss_sum"], pb_["n_items"], 0)[0]
+                row.update(baseline=to_metric(task, pbm, kind), delta=sign * scale * d + 0.0, delta_ci_low=dd[0] + 0.0, delta_ci_high=dd[1] + 0.0)
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _group_mask(losses: pd.DataFrame, task: str, name: str) -> pd.Series:
+    for n, mask in eval_groups(losses, task):
+        if n == name:
+            return mask
+    return pd.Series(False, index=losses.index)

@@ -1,0 +1,104 @@
+"""The config schema: defaults, and errors that name the key."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from speechneurons.config import ConfigError, defaults, load_config, validate_config
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_defaults_fill_every_section():
+    cfg = defaults()
+    for section in ("corpus", "frames", "align", "pitch", "model", "pretrain", "activations",
+                    "properties", "experiments"):
+        assert isinstance(cfg[section], dict), section
+    assert cfg["frames"]["conv_stride"] == [5, 2, 2, 2, 2, 2, 2]
+    assert cfg["on_bad_input"] == "error"
+
+
+def test_defaults_do_not_override_given_values():
+    cfg = validate_config({"seed": 7, "corpus": {"name": "x"}})
+    assert cfg["seed"] == 7
+    assert cfg["corpus"]["name"] == "x"
+    assert cfg["corpus"]["source"] == "synth"
+
+
+def test_unknown_nested_key_is_named_with_a_suggestion():
+    with pytest.raises(ConfigError) as err:
+        validate_config({"corpus": {"sourc": "synth"}})
+    msg = str(err.value)
+    assert "corpus.sourc" in msg
+    assert "did you mean 'source'" in msg
+
+
+def test_unknown_top_level_key_is_named():
+    with pytest.raises(ConfigError, match="unknown config key 'sed'"):
+        validate_config({"sed": 1})
+
+
+def test_wrong_type_names_the_key():
+    with pytest.raises(ConfigError, match="config key 'seed'.*not of type 'integer'"):
+        validate_config({"seed": "zero"})
+
+
+def test_wrong_enum_names_the_key():
+    with pytest.raises(ConfigError, match="config key 'on_bad_input'"):
+        validate_config({"on_bad_input": "ignore"})
+
+
+def test_every_error_is_reported_at_once():
+    with pytest.raises(ConfigError) as err:
+        validate_config({"seed": "x", "device": 3})
+    assert "'seed'" in str(err.value) and "'device'" in str(err.value)
+
+
+def test_missing_config_file_is_a_clear_error(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "nope.yaml")
+
+
+SHIPPED = ["config.yaml"] + sorted(
+    str(p.relative_to(REPO)) for p in (REPO / "configs").glob("*.yaml")
+)
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_configs_are_valid(repo, name):
+    base = yaml.safe_load((repo / "config.yaml").read_text())
+    override = yaml.safe_load((repo / name).read_text()) or {}
+    validate_config(_merge(base, override))
+
+
+def test_every_schema_key_has_type_description_default(repo):
+    """Each leaf key documents itself: a type (or enum), a description and a default."""
+    from speechneurons.config import _load_yaml
+
+    missing = []
+    for file in sorted((repo / "schemas").glob("*.schema.yaml")):
+        _walk(_load_yaml(file), file.name, missing)
+    assert not missing, missing
+
+
+def _walk(schema, where, missing):
+    for key, sub in schema.get("properties", {}).items():
+        if "$ref" in sub:
+            continue
+        here = f"{where}:{key}"
+        if "description" not in sub:
+            missing.append(here + " (description)")
+        if "type" not in sub and "enum" not in sub:
+            missing.append(here + " (type)")
+        if "default" not in sub:
+            missing.append(here + " (default)")
+        if sub.get("type") == "object":
+            _walk(sub, here, missing)
+
+
+def _merge(base, override):
+    out = dict(base)
+    for k, v in override.items():
+        out[k] = _merge(base[k], v) if isinstance(v, dict) and isinstance(base.get(k), dict) else v
+    return out

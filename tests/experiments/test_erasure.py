@@ -1,0 +1,101 @@
+"""Erasure: zeroing fc2 columns of a group's property neurons in every layer, and its control."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from speechneurons.experiments.erasure import erased, group_neurons, random_control, sets_to_json
+from speechneurons.experiments.pruning import ffn_pairs
+
+
+def _tiny_model():
+    from transformers import HubertModel
+
+    from tests.helpers.models import tiny_config
+
+    torch.manual_seed(0)
+    return HubertModel(tiny_config("hubert", layers=2, hidden=32, ffn=64)).eval()
+
+
+NEURONS = {
+    1: {"layer": 1, "D": 64, "exclusive_group_neurons": {"gender": {"F": [1, 5], "M": [2, 3, 4]}}},
+    2: {"layer": 2, "D": 64, "exclusive_group_neurons": {"gender": {"F": [], "M": [60]}}},
+}
+
+
+def test_group_neurons_reads_exclusive_sets():
+    sets = group_neurons(NEURONS, "gender", "M")
+    assert {k: v.tolist() for k, v in sets.items()} == {1: [2, 3, 4], 2: [60]}
+    assert sets_to_json(sets) == {"1": [2, 3, 4], "2": [60]}
+    with pytest.raises(KeyError, match="group"):
+        group_neurons(NEURONS, "gender", "X")
+
+
+def test_random_control_same_size_disjoint_seeded():
+    sets = group_neurons(NEURONS, "gender", "M")
+    a = random_control(sets, {1: 64, 2: 64}, seed=1)
+    b = random_control(sets, {1: 64, 2: 64}, seed=1)
+    for layer in sets:
+        assert len(a[layer]) == len(sets[layer])
+        assert not set(a[layer]) & set(sets[layer])
+        assert a[layer].tolist() == b[layer].tolist()
+
+
+def test_erasure_changes_only_chosen_columns_and_restores():
+    model = _tiny_model()
+    pairs = ffn_pairs(model)
+    before = {l: (fc1.weight.clone(), fc2.weight.clone(), fc2.bias.clone()) for l, (fc1, fc2) in pairs.items()}
+    sets = group_neurons(NEURONS, "gender", "M")
+    with erased(pairs, sets):
+        for layer, (fc1, fc2) in pairs.items():
+            w1, w2, b2 = before[layer]
+            chosen = np.zeros(64, bool)
+            chosen[sets[layer]] = True
+            assert torch.equal(fc1.weight, w1)
+            assert torch.equal(fc2.bias, b2)
+            assert torch.all(fc2.weight[:, chosen] == 0)
+            assert torch.equal(fc2.weight[:, ~chosen], w2[:, ~chosen])
+    for layer, (fc1, fc2) in pairs.items():
+        assert torch.equal(fc2.weight, before[layer][1])
+
+
+def test_erasure_equals_forcing_activations_to_zero():
+    from speechneurons.model.ffn import mask_ffn
+
+    model = _tiny_model()
+    sets = group_neurons(NEURONS, "gender", "M")
+    x = torch.randn(1, 3000)
+    with torch.no_grad():
+        with mask_ffn(model, {l: torch.as_tensor(v) for l, v in sets.items()}):
+            masked = model(x).last_hidden_state
+        with erased(ffn_pairs(model), sets):
+            zeroed = model(x).last_hidden_state
+        plain = model(x).last_hidden_state
+    torch.testing.assert_close(masked, zeroed)
+    assert not torch.allclose(plain, zeroed)
+
+
+def test_erasure_table_2x2_against_control():
+    import pandas as pd
+
+    from speechneurons.experiments.erasure import erasure_table
+
+    utts = [f"u{i}" for i in range(20)]
+    genders = ["F", "M"] * 10
+
+    def losses(wrong_gender=None):
+        loss = [1.0 if g == wrong_gender else 0.0 for g in genders]
+        return pd.DataFrame(dict(task="sid", layer=3, utt_id=utts, speaker=utts, gender=genders, stratum="all",
+                                 loss_sum=loss, n_items=1))
+
+    variants = {("gender-M", "property"): losses("M"), ("gender-M", "random"): losses()}
+    table = erasure_table(losses(), variants, {("gender-M", "property"): 5, ("gender-M", "random"): 5},
+                          {"sid": {3: "last"}}, n_boot=50)
+    prop = table[table["kind"] == "property"].set_index("eval_group")
+    assert prop.loc["gender=M", "delta"] == pytest.approx(100.0)
+    assert prop.loc["gender=F", "delta"] == pytest.approx(0.0)
+    assert prop.loc["gender=M", "vs_control"] == pytest.approx(100.0)
+    assert (table[table["kind"] == "random"]["delta"] == 0).all()
+    assert set(table["n_erased"]) == {5}

@@ -1,0 +1,178 @@
+"""Probes on frozen features, frame selection, layer choice and bootstrap intervals."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from speechneurons.phones import PHONES
+from speechneurons.experiments.features import Features, extract_features, probe_frames
+from speechneurons.experiments.probes import ProbeSettings, best_layers, resolve_layers, run_probes
+from speechneurons.experiments.stats import bootstrap_delta, bootstrap_ratio, compare
+
+
+def _corpus(n_spk=6, n_utt=6, n_frames=40, seed=0):
+    """Manifest, labels and pitch of a made-up corpus (half F, half M; 2 test utts/speaker)."""
+    rng = np.random.default_rng(seed)
+    man, lab, pit = [], [], []
+    phones = list(PHONES[:6]) + ["sil"]
+    for s in range(n_spk):
+        gender = "F" if s % 2 == 0 else "M"
+        base_f0 = 200.0 if gender == "F" else 110.0
+        for u in range(n_utt):
+            utt = f"s{s}_u{u}"
+            man.append(dict(utt_id=utt, audio_path=f"{utt}.wav", speaker=f"s{s}", gender=gender,
+                            split="test" if u < 2 else "train"))
+            for t in range(n_frames):
+                ph = phones[rng.integers(len(phones))]
+                voiced = ph != "sil" and rng.random() < 0.8
+                lab.append(dict(utt_id=utt, frame=t, phone=ph, word="w", is_mid=False))
+                pit.append(dict(utt_id=utt, frame=t, f0_hz=base_f0 * np.exp(rng.normal(0, 0.1)) if voiced else 0.0,
+                                voiced=voiced, pitch_bin=int(rng.integers(3)) if voiced else -1))
+    return pd.DataFrame(man), pd.DataFrame(lab), pd.DataFrame(pit)
+
+
+def _easy_features(frames, utts, dim=16, noise=0.3, seed=0):
+    """Features that encode phone, log F0, speaker and gender linearly (plus noise)."""
+    rng = np.random.default_rng(seed)
+    ph_codes = {p: rng.normal(size=dim) for p in frames["phone"].unique()}
+    spk_codes = {s: rng.normal(size=dim) for s in utts["speaker"].unique()}
+    f0 = np.log(np.where(frames["f0_hz"] > 0, frames["f0_hz"], 100.0))
+    x = np.stack([ph_codes[p] for p in frames["phone"]]) + noise * rng.normal(size=(len(frames), dim))
+    x[:, 0] = (f0 - 5) * 5 + 0.05 * rng.normal(size=len(frames))
+    xu = np.stack([spk_codes[s] for s in utts["speaker"]]) + noise * rng.normal(size=(len(utts), dim))
+    xu[:, 1] = np.where(utts["gender"] == "F", 2.0, -2.0)
+    return Features(frames=frames, utts=utts, frame_feats={3: x.astype(np.float16)}, utt_feats={3: xu})
+
+
+def test_probe_frames_caps_per_split_and_is_seeded():
+    man, lab, pit = _corpus()
+    s = ProbeSettings(max_frames_train=100, max_frames_test=50, seed=1)
+    a = probe_frames(man, lab, pit, s)
+    b = probe_frames(man, lab, pit, s)
+    pd.testing.assert_frame_equal(a, b)
+    for task in ("phone", "f0"):
+        assert (a[a[f"use_{task}"]]["split"] == "train").sum() == 100
+        assert (a[a[f"use_{task}"]]["split"] == "test").sum() == 50
+    assert a[a["use_phone"]]["phone"].isin(PHONES).all()
+    assert (a[a["use_f0"]]["f0_hz"] > 0).all()
+    c = probe_frames(man, lab, pit, ProbeSettings(max_frames_train=100, max_frames_test=50, seed=2))
+    assert not a[["utt_id", "frame"]].equals(c[["utt_id", "frame"]])
+
+
+@pytest.mark.parametrize("classifier", ["ridge", "logistic"])
+def test_probes_beat_chance_on_easy_synthetic_features(classifier):
+    man, lab, pit = _corpus()
+    s = ProbeSettings(max_frames_train=2000, max_frames_test=1000, classifier=classifier)
+    frames = probe_frames(man, lab, pit, s)
+    utts = man.sort_values("utt_id").reset_index(drop=True)
+    losses = run_probes(_easy_features(frames, utts), {t: [3] for t in s.tasks}, s)
+    err = losses.groupby("task")[["loss_sum", "n_items"]].sum()
+    err = err["loss_sum"] / err["n_items"]
+    assert err["phone"] < 0.2  # chance: 5/6 wrong
+    assert err["sid"] < 0.2  # chance: 5/6 wrong
+    assert err["gender"] < 0.05  # chance: 1/2
+    f0 = np.log(frames[frames["use_f0"] & (frames["split"] == "test")]["f0_hz"])
+    assert err["f0"] < 0.2 * f0.var()
+    # random features do not beat chance by much on phones
+    rnd = _easy_features(frames, utts)
+    rnd.frame_feats[3] = np.random.default_rng(5).normal(size=rnd.frame_feats[3].shape).astype(np.float16)
+    l2 = run_probes(rnd, {"phone": [3]}, s)
+    assert l2["loss_sum"].sum() / l2["n_items"].sum() > 0.7
+
+
+def test_bootstrap_ci_covers_point_and_shrinks_with_n():
+    rng = np.random.default_rng(0)
+    counts = rng.integers(5, 30, size=40)
+    sums = rng.binomial(counts, 0.3)
+    point, lo, hi = bootstrap_ratio(sums, counts, n_boot=500, seed=0)
+    assert point == pytest.approx(sums.sum() / counts.sum())
+    assert lo <= point <= hi
+    assert bootstrap_ratio(sums, counts, 500, 0) == (point, lo, hi)  # seeded
+    big = bootstrap_ratio(np.tile(sums, 10), np.tile(counts, 10), 500, 0)
+    assert big[2] - big[1] < hi - lo
+    d = bootstrap_delta(sums, counts, sums, counts, 200, 0)
+    assert d == (0.0, 0.0, 0.0)
+    d = bootstrap_delta(sums + counts // 2, counts, sums, counts, 200, 0)
+    assert d[1] <= d[0] <= d[2] and d[1] > 0
+
+
+def test_compare_reports_display_metrics_and_paired_deltas():
+    base = pd.DataFrame(dict(task="sid", layer=2, utt_id=[f"u{i}" for i in range(20)], speaker="s",
+                             gender=["F", "M"] * 10, stratum="all", loss_sum=[0.0] * 20, n_items=1))
+    var = base.copy()
+    var.loc[var["gender"] == "M", "loss_sum"] = 1.0  # every M utterance now wrong
+    out = compare(var, base, n_boot=100, kind="error", groups="every").set_index("eval_group")
+    assert out.loc["gender=M", "delta"] == pytest.approx(100.0)
+    assert out.loc["gender=F", "delta"] == pytest.approx(0.0)
+    assert out.loc["all", "value"] == pytest.approx(50.0)
+    assert out.loc["all", "metric"] == "sid_error_pct"
+    disp = compare(var, base, n_boot=100).set_index("eval_group")
+    assert disp.loc["all", "value"] == pytest.approx(50.0)
+    assert disp.loc["all", "baseline"] == pytest.approx(100.0)
+    assert disp.loc["all", "delta"] == pytest.approx(-50.0)
+    assert disp.loc["all", "delta_ci_low"] <= -50 <= disp.loc["all", "delta_ci_high"]
+
+
+def test_layer_choice():
+    losses = pd.DataFrame(dict(task=["phone"] * 3 + ["sid"] * 3, layer=[1, 2, 3] * 2,
+                               loss_sum=[5, 2, 4, 1, 3, 3], n_items=10))
+    best = best_layers(losses)
+    assert best == {"phone": 2, "sid": 1}
+    roles = resolve_layers(["last", "best"], 3, best, ["phone", "sid", "f0"])
+    assert roles == {"phone": {2: "best", 3: "last"}, "sid": {1: "best", 3: "last"}, "f0": {3: "last"}}
+    assert resolve_layers(["last", "best", 3], 3, {"phone": 3}, ["phone"]) == {"phone": {3: "last+best+fixed"}}
+    with pytest.raises(ValueError):
+        resolve_layers([7], 3, {}, ["phone"])
+
+
+def test_extract_features_matches_forward_pass():
+    from transformers import HubertModel
+
+    from tests.helpers.models import tiny_config
+
+    torch.manual_seed(0)
+    model = HubertModel(tiny_config("hubert", layers=2, hidden=32, ffn=64)).eval()
+    man, lab, pit = _corpus(n_spk=2, n_utt=3, n_frames=12)
+    rng = np.random.default_rng(0)
+    waves = {row.audio_path: rng.normal(size=320 * 12 + 80).astype(np.float32) for row in man.itertuples()}
+    frames = probe_frames(man, lab, pit, ProbeSettings(max_frames_train=20, max_frames_test=10))
+    feats = extract_features(model, man, frames, [1, 2], load_audio=waves.__getitem__)
+    assert feats.frame_feats[2].shape == (len(feats.frames), 32)
+    assert feats.utt_feats[1].shape == (6, 32)
+    row = feats.frames.iloc[3]
+    path = man.set_index("utt_id").loc[row["utt_id"], "audio_path"]
+    with torch.no_grad():
+        hs = model(torch.from_numpy(waves[path])[None], output_hidden_states=True).hidden_states
+    np.testing.assert_allclose(feats.frame_feats[2][3], hs[2][0, row["frame"]].numpy(), rtol=1e-2, atol=1e-2)
+    i = int(np.flatnonzero(feats.utts["utt_id"] == row["utt_id"])[0])
+    np.testing.assert_allclose(feats.utt_feats[1][i], hs[1][0].mean(0).numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_bad_audio_is_an_error_or_skipped_and_counted():
+    from transformers import HubertModel
+
+    from speechneurons.errors import BadInputError
+    from tests.helpers.models import tiny_config
+
+    torch.manual_seed(0)
+    model = HubertModel(tiny_config("hubert", layers=1, hidden=32, ffn=64)).eval()
+    man, lab, pit = _corpus(n_spk=2, n_utt=2, n_frames=8)
+    rng = np.random.default_rng(0)
+
+    def load(path):
+        if path == "s1_u0.wav":
+            raise BadInputError(path, "audio file is empty (0 samples)", "Re-create it")
+        if path == "s0_u1.wav":
+            return np.zeros(100, np.float32)  # shorter than one frame
+        return rng.normal(size=320 * 8 + 80).astype(np.float32)
+
+    frames = probe_frames(man, lab, pit, ProbeSettings())
+    with pytest.raises(BadInputError, match=r"s0_u1\.wav: audio shorter than one model frame"):
+        extract_features(model, man, frames, [1], load_audio=load)
+    feats = extract_features(model, man, frames, [1], load_audio=load, on_bad_input="skip")
+    assert sorted(s["utt_id"] for s in feats.skipped) == ["s0_u1", "s1_u0"]
+    assert len(feats.utts) == 2 and feats.utt_feats[1].shape[0] == 2
+    assert set(feats.frames["utt_id"]) <= set(feats.utts["utt_id"])

@@ -1,0 +1,65 @@
+"""Test helpers of the corpus stage, importable by other stages' tests.
+
+``make_librispeech_dir`` builds a small LibriSpeech-shaped folder (flac, ``*.trans.txt``,
+``SPEAKERS.TXT``) from flite-synthesized audio; ``make_synth_utterances`` synthesizes a few
+utterances with reference TextGrids. Both are seeded and take about a second.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from speechneurons.audio import write_flac
+from speechneurons.corpus.sentences import generate_sentences
+from speechneurons.corpus.voices import Voice
+
+# LibriSpeech speaker id -> (gender, flite voice)
+DEFAULT_SPEAKERS = {"1001": ("F", "slt"), "2002": ("M", "rms"), "3003": ("M", "awb"), "4004": ("F", "slt")}
+
+
+def make_librispeech_dir(
+    root: str | Path,
+    speakers: dict[str, tuple[str, str]] | None = None,
+    utterances_per_speaker: int = 2,
+    split: str = "dev-clean",
+    chapter: str = "100",
+    seed: int = 0,
+    words_per_sentence: tuple[int, int] = (3, 5),
+) -> Path:
+    """Write ``root/SPEAKERS.TXT`` and ``root/<split>/<spk>/<chapter>/`` with flac + trans.txt.
+
+    Utterance ids are ``<spk>-<chapter>-<nnnn>``; transcripts are uppercase words. Returns root.
+    """
+    from speechneurons.corpus.synthesizers import synthesize
+
+    root = Path(root)
+    speakers = speakers or DEFAULT_SPEAKERS
+    lines = [
+        "; Some comment lines, like the real file",
+        ";ID    |SEX| SUBSET           |MINUTES| NAME",
+    ]
+    for k, (spk, (gender, flite_voice)) in enumerate(sorted(speakers.items())):
+        lines.append(f"{spk:<6}| {gender} | {split:<17}| 1.00 | Reader {spk}")
+        voice = Voice(f"ls{spk}", gender, "flite", flite_voice, gender)
+        sentences = generate_sentences(utterances_per_speaker, [seed, k], words_per_sentence)
+        utts = synthesize(sentences, voice)
+        chap = root / split / spk / chapter
+        chap.mkdir(parents=True, exist_ok=True)
+        trans = []
+        for i, (words, utt) in enumerate(zip(sentences, utts)):
+            uid = f"{spk}-{chapter}-{i:04d}"
+            write_flac(chap / f"{uid}.flac", utt.audio, utt.sample_rate)
+            trans.append(f"{uid} {' '.join(words).upper()}")
+        (chap / f"{spk}-{chapter}.trans.txt").write_text("\n".join(trans) + "\n", encoding="utf-8")
+    (root / "SPEAKERS.TXT").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return root
+
+
+def make_synth_utterances(out_dir: str | Path, speaker: str = "f_slt", n: int = 2, seed: int = 0) -> Path:
+    """Synthesize ``n`` utterances of a voice-table speaker: out_dir/audio, out_dir/reference,
+    out_dir/utterances.tsv (see speechneurons.corpus.build_synth_speaker). Returns out_dir."""
+    from speechneurons.corpus.synth import build_synth_speaker
+
+    out_dir = Path(out_dir)
+    build_synth_speaker(speaker, n, seed, (4, 7), out_dir / "audio", out_dir / "reference", out_dir / "utterances.tsv")
+    return out_dir

@@ -1,0 +1,72 @@
+"""The align rules end to end through Snakemake on a hand-made two-utterance corpus: the MFA
+chain (prepare -> `mfa align` shell rule -> collect -> gather -> frame labels) against the
+stand-in `mfa`, and the reference aligner in shards. Only align-stage rules may run."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from speechneurons.audio import write_wav
+from speechneurons.frames import FrameGrid
+from speechneurons.align.textgrid import write_alignment_textgrid
+
+REPO = Path(__file__).resolve().parents[2]
+FAKE = REPO / "tests" / "helpers" / "fake_mfa"
+ALIGN_RULES = ["align_shard", "align_mfa_prepare", "align_mfa", "align_mfa_collect", "align_gather", "frame_labels", "align_quality"]
+
+
+def make_corpus(wd: Path) -> pd.DataFrame:
+    base = wd / "results" / "mini" / "corpus"
+    rows = []
+    for i, (utt, text) in enumerate({"u1": "the cat sat on the mat", "u2": "a dog ran"}.items()):
+        n = 24000 + 1111 * i
+        wav = base / "audio" / "spk" / f"{utt}.wav"
+        write_wav(wav, np.zeros(n, dtype=np.float32), 16000)
+        write_alignment_textgrid(base / "reference" / f"{utt}.TextGrid", n / 16000, [(0.2, 1.2, "the")], [(0.2, 0.5, "DH"), (0.5, 1.2, "AH0")])
+        rows.append({"utt_id": utt, "audio_path": str(wav.relative_to(wd)), "speaker": "spk", "gender": "F",
+                     "duration_s": n / 16000, "sample_rate": 16000, "transcript": text.upper(), "split": "train"})
+    manifest = pd.DataFrame(rows)
+    manifest.to_csv(base / "manifest.tsv", sep="\t", index=False)
+    return manifest
+
+
+def run(wd: Path, *targets: str) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(wd), "--cores", "1",
+           "--configfile", str(wd / "override.yaml"), "--allowed-rules", *ALIGN_RULES, "--", *targets]
+    env = {**os.environ, "PATH": f"{FAKE}{os.pathsep}{os.environ['PATH']}", "FAKE_MFA_LOG": str(wd / "mfa_calls.jsonl"), "MPLBACKEND": "Agg"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=wd)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-6000:]
+    return proc
+
+
+@pytest.mark.slow
+def test_align_rules_end_to_end(tmp_path):
+    wd = tmp_path
+    shutil.copy(REPO / "config.yaml", wd / "config.yaml")
+    (wd / "override.yaml").write_text(yaml.safe_dump({"corpus": {"name": "mini"}, "align": {"aligner": "mfa", "shards": 2, "mfa": {"threads": 1}}}))
+    manifest = make_corpus(wd)
+    run(wd, "results/mini/labels/mfa/frame_labels.parquet", "results/mini/align/mfa/quality.tsv", "results/mini/labels/reference/frame_labels.parquet")
+    call = json.loads((wd / "mfa_calls.jsonl").read_text().splitlines()[0])
+    assert call["command"] == "align"
+    assert call["positionals"][1:3] == ["english_us_arpa", "english_us_arpa"]
+    assert call["options"]["--num_jobs"] == "1"
+    assert (wd / "results/mini/align/mfa/work/corpus/spk/u1.lab").read_text() == "the cat sat on the mat\n"
+    grid = FrameGrid()
+    for aligner in ("mfa", "reference"):
+        labels = pd.read_parquet(wd / f"results/mini/labels/{aligner}/frame_labels.parquet")
+        counts = labels.groupby("utt_id").size()
+        assert counts.to_dict() == {"u1": grid.num_frames(24000), "u2": grid.num_frames(25111)}
+    assert sorted(p.name for p in (wd / "results/mini/align/reference/shards").iterdir()) == ["0", "1"]
+    quality = pd.read_csv(wd / "results/mini/align/mfa/quality.tsv", sep="\t")
+    assert list(quality.speaker) == ["spk", "all"] and quality.aligned_share.tolist() == [1.0, 1.0]
+    assert pd.read_csv(wd / "results/mini/align/mfa/failed.tsv", sep="\t").empty

@@ -1,0 +1,58 @@
+"""The real-data code path: a LibriSpeech-shaped directory and a base-size model loaded from a
+local folder (random weights, saved with save_pretrained), through the whole DAG."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from tests.helpers.corpus import make_librispeech_dir
+from tests.workflow.test_smoke import make_workdir, planned_jobs, snakemake
+
+
+@pytest.fixture(scope="module")
+def librispeech_run(tmp_path_factory):
+    from transformers import HubertConfig, HubertModel
+
+    work = make_workdir(tmp_path_factory.mktemp("librispeech"))
+    make_librispeech_dir(work / "LibriSpeech", utterances_per_speaker=4)
+    HubertModel(HubertConfig()).save_pretrained(work / "hubert-base-random")
+    override = {
+        "corpus": {
+            "name": "ls-shaped",
+            "source": "librispeech",
+            "librispeech": {"root": "LibriSpeech", "splits": ["dev-clean"]},
+        },
+        "model": {"name": "hubert-base-random", "source": "huggingface", "path": "hubert-base-random"},
+        "align": {"aligner": "pocketsphinx", "shards": 1},
+        "activations": {"sample_frames": 500},
+        "properties": {"min_count": 1},
+        "experiments": {
+            "sparsities": [0.5],
+            "strategies": ["norm", "protect"],
+            "erasures": ["gender-M"],
+            "bootstrap_resamples": 50,
+            "max_frames_train": 1000,
+            "max_frames_test": 500,
+        },
+    }
+    (work / "librispeech.yaml").write_text(yaml.safe_dump(override))
+    snakemake(work, "--cores", "2", "--configfile", "librispeech.yaml")
+    return work
+
+
+@pytest.mark.smoke
+@pytest.mark.slow
+def test_librispeech_with_base_model_runs_end_to_end(librispeech_run):
+    results = librispeech_run / "results" / "ls-shaped"
+    manifest = (results / "corpus" / "manifest.tsv").read_text().splitlines()
+    assert len(manifest) == 1 + 16
+    layers = sorted(p.name for p in (results / "activations" / "hubert-base-random" / "final").glob("layer-*"))
+    assert len(layers) == 12
+    import numpy as np
+
+    mid = np.load(results / "activations" / "hubert-base-random" / "final" / "layer-1" / "mid.npy", mmap_mode="r")
+    assert mid.shape[1] == 3072 and mid.dtype == np.float16
+    assert (results / "properties" / "hubert-base-random" / "final" / "summary.tsv").exists()
+    proc = snakemake(librispeech_run, "-n", "--cores", "1", "--configfile", "librispeech.yaml")
+    assert planned_jobs(proc) == set()
