@@ -3,7 +3,7 @@
 Synthetic dumps of the default model's width (D = 1024, the embedded tiny HuBERT) and of a base
 model's (D = 3072) are written as float16 .npy files and memory-mapped, like the workflow's
 ``mid.npy``; each run happens in a fresh subprocess, which reports the wall time of
-:func:`speechneurons.properties.compute_layer` and the peak anonymous (heap) and file-backed
+:func:`speechneurons.properties.statistic.compute_layer` and the peak anonymous (heap) and file-backed
 (memory-mapped pages) resident memory, sampled every 5 ms from /proc/self/status. Two sizes
 per width show that heap memory follows the chunk size, not the dump size. If a default dump
 exists (``results/*/activations/*/final/layer-*/mid.npy``), its layers are measured too.
@@ -66,7 +66,9 @@ def child(mid: str, index: str, chunk_rows: int, threads: int) -> dict:
     """Run the statistic once in this process; return timings and peak memory."""
     import torch
 
-    from speechneurons.properties.statistic import compute_layer, load_dump
+    from speechneurons.config import defaults, settings_from
+    from speechneurons.properties.statistic import PropertySettings, compute_layer
+    from speechneurons.properties.tables import load_dump
 
     torch.set_num_threads(threads)
     peak = {"anon": _status_kb("RssAnon"), "file": _status_kb("RssFile")}
@@ -83,7 +85,8 @@ def child(mid: str, index: str, chunk_rows: int, threads: int) -> dict:
     t.start()
     t0, c0 = time.perf_counter(), time.process_time()
     acts, idx = load_dump(mid, index)
-    lp = compute_layer(acts, idx, layer=1, chunk_rows=chunk_rows)
+    settings = settings_from(PropertySettings, defaults()["properties"])
+    lp = compute_layer(acts, idx, layer=1, settings=settings, chunk_rows=chunk_rows)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     done.set()
     t.join()

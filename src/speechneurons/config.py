@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import copy
 import difflib
+from dataclasses import fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import yaml
 from jsonschema import Draft202012Validator
@@ -61,6 +62,11 @@ def fill_defaults(instance: dict, schema: dict, registry: Registry) -> dict:
                 instance[key] = {}
         if isinstance(instance.get(key), dict) and sub.get("type") == "object":
             fill_defaults(instance[key], sub, registry)
+        items = _resolve(sub.get("items", {}), registry) if sub.get("type") == "array" else {}
+        if isinstance(instance.get(key), list) and items.get("type") == "object":
+            for item in instance[key]:
+                if isinstance(item, dict):
+                    fill_defaults(item, items, registry)
     return instance
 
 
@@ -110,3 +116,34 @@ def load_config(path: str | Path, schema_path: str | Path = DEFAULT_SCHEMA) -> d
 def defaults(schema_path: str | Path = DEFAULT_SCHEMA) -> dict:
     """The full default configuration (the embedded default experiment)."""
     return validate_config({}, schema_path)
+
+
+# --------------------------------------------------------------------------- settings objects
+
+
+def settings_from(cls, section: Mapping[str, Any], **given: Any):
+    """Build the settings dataclass ``cls`` from a validated config section.
+
+    Every field of ``cls`` is the config key of the same name (the schema holds its type,
+    default and description; the dataclass declares no default). ``given`` supplies fields
+    that are not config keys of the section (e.g. a seed or a per-iteration step count).
+    Lists become tuples, so frozen settings stay hashable. A field missing from both is a
+    programming error that names the key.
+    """
+    values = {}
+    for f in fields(cls):
+        if f.name in given:
+            values[f.name] = given[f.name]
+        elif f.name in section:
+            value = section[f.name]
+            values[f.name] = tuple(value) if isinstance(value, list) else value
+        else:
+            raise KeyError(f"{cls.__name__}: config key {f.name!r} is not in the section (schema and code disagree)")
+    return cls(**values)
+
+
+def section_params(cls, section: Mapping[str, Any]) -> dict:
+    """The keys of ``section`` that ``cls`` reads: a rule passes exactly these as ``params``,
+    so that changing another key of the section does not rerun the job."""
+    names = {f.name for f in fields(cls)}
+    return {k: copy.deepcopy(v) for k, v in section.items() if k in names}

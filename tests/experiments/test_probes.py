@@ -11,6 +11,12 @@ from speechneurons.phones import PHONES
 from speechneurons.experiments.features import Features, extract_features, probe_frames
 from speechneurons.experiments.probes import ProbeSettings, best_layers, resolve_layers, run_probes
 from speechneurons.experiments.stats import bootstrap_delta, bootstrap_ratio, compare
+from tests.helpers.config import default_settings
+
+
+def probe_settings(**overrides):
+    """Probe settings of the schema defaults (seed 0) with ``overrides``."""
+    return default_settings(ProbeSettings, "probes", **{"seed": 0, **overrides})
 
 
 def _corpus(n_spk=6, n_utt=6, n_frames=40, seed=0):
@@ -49,7 +55,7 @@ def _easy_features(frames, utts, dim=16, noise=0.3, seed=0):
 
 def test_probe_frames_caps_per_split_and_is_seeded():
     man, lab, pit = _corpus()
-    s = ProbeSettings(max_frames_train=100, max_frames_test=50, seed=1)
+    s = probe_settings(max_frames_train=100, max_frames_test=50, seed=1)
     a = probe_frames(man, lab, pit, s)
     b = probe_frames(man, lab, pit, s)
     pd.testing.assert_frame_equal(a, b)
@@ -58,14 +64,14 @@ def test_probe_frames_caps_per_split_and_is_seeded():
         assert (a[a[f"use_{task}"]]["split"] == "test").sum() == 50
     assert a[a["use_phone"]]["phone"].isin(PHONES).all()
     assert (a[a["use_f0"]]["f0_hz"] > 0).all()
-    c = probe_frames(man, lab, pit, ProbeSettings(max_frames_train=100, max_frames_test=50, seed=2))
+    c = probe_frames(man, lab, pit, probe_settings(max_frames_train=100, max_frames_test=50, seed=2))
     assert not a[["utt_id", "frame"]].equals(c[["utt_id", "frame"]])
 
 
 @pytest.mark.parametrize("classifier", ["ridge", "logistic"])
 def test_probes_beat_chance_on_easy_synthetic_features(classifier):
     man, lab, pit = _corpus()
-    s = ProbeSettings(max_frames_train=2000, max_frames_test=1000, classifier=classifier)
+    s = probe_settings(max_frames_train=2000, max_frames_test=1000, classifier=classifier)
     frames = probe_frames(man, lab, pit, s)
     utts = man.sort_values("utt_id").reset_index(drop=True)
     losses = run_probes(_easy_features(frames, utts), {t: [3] for t in s.tasks}, s)
@@ -138,7 +144,7 @@ def test_extract_features_matches_forward_pass():
     man, lab, pit = _corpus(n_spk=2, n_utt=3, n_frames=12)
     rng = np.random.default_rng(0)
     waves = {row.audio_path: rng.normal(size=320 * 12 + 80).astype(np.float32) for row in man.itertuples()}
-    frames = probe_frames(man, lab, pit, ProbeSettings(max_frames_train=20, max_frames_test=10))
+    frames = probe_frames(man, lab, pit, probe_settings(max_frames_train=20, max_frames_test=10))
     feats = extract_features(model, man, frames, [1, 2], load_audio=waves.__getitem__)
     assert feats.frame_feats[2].shape == (len(feats.frames), 32)
     assert feats.utt_feats[1].shape == (6, 32)
@@ -169,7 +175,7 @@ def test_bad_audio_is_an_error_or_skipped_and_counted():
             return np.zeros(100, np.float32)  # shorter than one frame
         return rng.normal(size=320 * 8 + 80).astype(np.float32)
 
-    frames = probe_frames(man, lab, pit, ProbeSettings())
+    frames = probe_frames(man, lab, pit, probe_settings())
     with pytest.raises(BadInputError, match=r"s0_u1\.wav: audio shorter than one model frame"):
         extract_features(model, man, frames, [1], load_audio=load)
     feats = extract_features(model, man, frames, [1], load_audio=load, on_bad_input="skip")

@@ -166,7 +166,8 @@ def test_continued_pretraining_keeps_pruned_widths_and_round_trips(tmp_path):
     import soundfile as sf
 
     from speechneurons.model.registry import load_model
-    from speechneurons.model.pretrain import continue_pretraining
+    from speechneurons.model.pretrain import TrainSettings, continue_pretraining
+    from tests.helpers.config import default_settings
 
     model = _tiny_model()
     prune_model_(model, plan_pruning(ffn_pairs(model), "norm", 0.5))
@@ -178,8 +179,8 @@ def test_continued_pretraining_keeps_pruned_widths_and_round_trips(tmp_path):
         rows.append(dict(utt_id=f"u{i}", audio_path=str(path), speaker="s", gender="F", split="train"))
         targets[f"u{i}"] = rng.integers(0, 5, size=49)
     before = ffn_pairs(model)[1][0].weight.detach().clone()
-    continue_pretraining(model, pd.DataFrame(rows), targets, 2, options=dict(batch_size=2, max_crop_s=0.5, mask_length=2),
-                         progress=False)
+    settings = default_settings(TrainSettings, "pretrain", batch_size=2, max_crop_s=0.5, mask_length=2)
+    continue_pretraining(model, pd.DataFrame(rows), targets, 2, settings, progress=False)
     model.config.apply_spec_augment = False
     after = ffn_pairs(model)[1][0].weight.detach()
     assert after.shape == before.shape == (32, 32)

@@ -10,11 +10,13 @@ import torch
 from speechneurons.model import hubert as H
 from speechneurons.model import pretrain as P
 from speechneurons.model.figures import plot_curve
+from tests.helpers.config import default_settings
 from speechneurons.frames import FrameGrid
 
 GRID = FrameGrid()
-TINY = dict(conv_dim=16, hidden_size=32, num_layers=2, num_heads=2, intermediate_size=64, conv_pos_kernel=16,
-            conv_pos_groups=4, dropout=0.0, mask_prob=0.65, mask_length=10)
+TINY = default_settings(H.ModelSettings, "pretrain", conv_dim=16, hidden_size=32, num_layers=2, num_heads=2,
+                        intermediate_size=64, conv_pos_kernel=16, conv_pos_groups=4, dropout=0.0, mask_prob=0.65,
+                        mask_length=10)
 
 
 def _runs(row: np.ndarray) -> list[int]:
@@ -159,8 +161,9 @@ def test_training_reduces_the_loss_on_a_fixed_batch():
     torch.manual_seed(0)
     head = H.PretrainHead(32, 5, final_dim=16)
     before = _fixed_batch_loss(model, head, waves, targets)
-    opts = P.TrainOptions(steps=25, batch_size=4, max_crop_s=0.5, lr=3e-3, warmup_fraction=0.1, log_every=5)
-    log = P.train(model, head, waves, targets, GRID, opts, progress=False)
+    opts = default_settings(P.TrainSettings, "pretrain", batch_size=4, max_crop_s=0.5, lr=3e-3, warmup_fraction=0.1,
+                            log_every=5)
+    log = P.train(model, head, waves, targets, GRID, opts, steps=25, seed=0, progress=False)
     after = _fixed_batch_loss(model, head, waves, targets)
     assert after < before - 0.1
     assert list(log.columns) == ["step", "loss", "loss_masked", "masked_acc", "chance", "majority_rate", "lr", "elapsed_s"]
@@ -173,8 +176,9 @@ def _train_small(seed=0, steps=6, on_checkpoint=None):
     model = H.build_model(TINY, GRID, seed=seed)
     torch.manual_seed(seed)
     head = H.PretrainHead(32, 5, final_dim=16)
-    opts = P.TrainOptions(steps=steps, batch_size=2, max_crop_s=0.5, log_every=2, seed=seed, checkpoint_steps=[0, 4])
-    log = P.train(model, head, waves, targets, GRID, opts, on_checkpoint=on_checkpoint, progress=False)
+    opts = default_settings(P.TrainSettings, "pretrain", batch_size=2, max_crop_s=0.5, log_every=2)
+    log = P.train(model, head, waves, targets, GRID, opts, steps=steps, seed=seed, checkpoint_steps=[0, 4],
+                  on_checkpoint=on_checkpoint, progress=False)
     return model, head, log
 
 
@@ -251,8 +255,8 @@ def test_continue_pretraining_a_model_with_per_layer_ffn_widths(tmp_path):
         fc2.weight.copy_(ff.output_dense.weight[:, keep]), fc2.bias.copy_(ff.output_dense.bias)
     ff.intermediate_dense, ff.output_dense = fc1, fc2
     before = fc1.weight.detach().clone()
-    model, head, log = P.continue_pretraining(model, manifest, targets, steps=4, options={"batch_size": 2, "max_crop_s": 0.5, "log_every": 2},
-                                              progress=False)
+    settings = default_settings(P.TrainSettings, "pretrain", batch_size=2, max_crop_s=0.5, log_every=2)
+    model, head, log = P.continue_pretraining(model, manifest, targets, steps=4, settings=settings, progress=False)
     assert head.n_clusters == 5 and len(log) == 2
     assert model.encoder.layers[0].feed_forward.intermediate_dense.weight.shape == (40, 32)
     assert not torch.equal(before, model.encoder.layers[0].feed_forward.intermediate_dense.weight)
@@ -272,3 +276,9 @@ def test_plot_curve_writes_png(tmp_path):
                         "majority_rate": 0.04, "lr": 1e-3, "elapsed_s": [1.0, 2.0]})
     plot_curve([log], tmp_path / "c.png")
     assert (tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_checkpoint_schedule_counts_steps_over_iterations():
+    its = [P.IterationSettings(steps=100, targets="mfcc", layer=4, n_clusters=10, init="scratch"),
+           P.IterationSettings(steps=50, targets="layer", layer=2, n_clusters=10, init="resume")]
+    assert P.checkpoint_schedule(its, [0, 20, 50, 200]) == [[(0, 0), (20, 20), (50, 50)], [(20, 120), (50, 150)]]

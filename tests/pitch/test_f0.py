@@ -7,21 +7,22 @@ import pandas as pd
 import pytest
 
 from speechneurons.audio import write_wav
-from speechneurons.config import defaults
+from speechneurons.config import defaults, section_params, settings_from
 from speechneurons.corpus.manifest import read_manifest
 from speechneurons.errors import BadInputError
 from speechneurons.frames import FrameGrid
-from speechneurons.pitch.f0 import (
-    GROUP_KEYS,
-    PitchSettings,
-    extract_corpus,
-    extract_f0,
-    extraction_config,
-    settings_for,
-)
+from speechneurons.pitch.f0 import PitchSettings, extract_corpus, extract_f0
+from tests.helpers.config import default_settings
 
 SR = 16000
 GRID = FrameGrid()
+
+
+def pitch_settings(**overrides) -> PitchSettings:
+    return default_settings(PitchSettings, "pitch", **overrides)
+
+
+PITCH = pitch_settings()
 
 
 def times(n: int) -> np.ndarray:
@@ -43,7 +44,7 @@ def harmonic_complex(f0: float, harmonics=range(1, 11), seconds: float = 1.0, se
 
 @pytest.mark.parametrize("f0", [90.0, 150.0, 240.0])
 def test_pure_tone(f0):
-    got, voiced = extract_f0(tone(f0), SR, GRID)
+    got, voiced = extract_f0(tone(f0), SR, GRID, PITCH)
     assert voiced.all()
     assert np.max(np.abs(got - f0)) < 0.5
 
@@ -51,22 +52,22 @@ def test_pure_tone(f0):
 @pytest.mark.parametrize("f0", [110.0, 210.0])
 @pytest.mark.parametrize("harmonics", [range(1, 11), range(2, 11)], ids=["full", "missing-fundamental"])
 def test_harmonic_complex(f0, harmonics):
-    got, voiced = extract_f0(harmonic_complex(f0, harmonics), SR, GRID)
+    got, voiced = extract_f0(harmonic_complex(f0, harmonics), SR, GRID, PITCH)
     assert voiced.all()
     assert np.max(np.abs(got - f0)) < 0.5
 
 
 def test_silence_and_noise_are_unvoiced():
-    f0, voiced = extract_f0(np.zeros(SR + 1), SR, GRID)
+    f0, voiced = extract_f0(np.zeros(SR + 1), SR, GRID, PITCH)
     assert not voiced.any() and np.isnan(f0).all()  # unvoiced frames carry NaN, never 0
     noise = 0.3 * np.random.default_rng(0).standard_normal(SR)
-    _, voiced = extract_f0(noise, SR, GRID)
+    _, voiced = extract_f0(noise, SR, GRID, PITCH)
     assert voiced.mean() < 0.1
 
 
 def test_tone_between_silences_is_voiced_only_inside():
     x = np.concatenate([np.zeros(SR // 2), tone(200.0, 0.5), np.zeros(SR // 2)])
-    f0, voiced = extract_f0(x, SR, GRID)
+    f0, voiced = extract_f0(x, SR, GRID, PITCH)
     c = GRID.frame_centres(len(f0))
     inside = (c > 0.5 + 0.04) & (c < 1.0 - 0.04)
     outside = (c < 0.5 - 0.04) | (c > 1.0 + 0.04)
@@ -76,7 +77,7 @@ def test_tone_between_silences_is_voiced_only_inside():
 
 @pytest.mark.parametrize("n", [399, 400, 401, 719, 721, 16001, 16321, 33333, 48017])
 def test_frame_count_matches_model_for_odd_lengths(n):
-    f0, voiced = extract_f0(tone(150.0, 0, extra=n), SR, GRID)
+    f0, voiced = extract_f0(tone(150.0, 0, extra=n), SR, GRID, PITCH)
     assert len(f0) == len(voiced) == GRID.num_frames(n)
 
 
@@ -85,14 +86,14 @@ def test_frames_are_centred_on_model_frame_centres():
     n = 2 * SR + 123
     t = times(n)
     x = 0.5 * np.sin(2 * np.pi * (100 * t + 50 * t**2))
-    f0, voiced = extract_f0(x, SR, GRID)
+    f0, voiced = extract_f0(x, SR, GRID, PITCH)
     c = GRID.frame_centres(len(f0))
     assert voiced.all()
     assert np.median(np.abs(f0 - (100 + 100 * c))[3:-3]) < 0.05
 
 
 @pytest.mark.parametrize(
-    "settings", [PitchSettings(method="cc"), PitchSettings(very_accurate=True), PitchSettings(floor_hz=65.3)]
+    "settings", [pitch_settings(method="cc"), pitch_settings(very_accurate=True), pitch_settings(floor_hz=65.3)]
 )
 @pytest.mark.parametrize(
     "grid", [GRID, FrameGrid((10, 3, 3, 3, 3, 2), (5, 2, 2, 2, 2, 2), 16000)], ids=["hop320", "hop160"]
@@ -106,21 +107,22 @@ def test_alignment_holds_for_other_settings_and_grids(settings, grid):
 
 def test_rejects_wrong_rate_and_stereo():
     with pytest.raises(ValueError, match="8000 Hz"):
-        extract_f0(np.zeros(8000), 8000, GRID)
+        extract_f0(np.zeros(8000), 8000, GRID, PITCH)
     with pytest.raises(ValueError, match="mono"):
-        extract_f0(np.zeros((2, 8000)), SR, GRID)
+        extract_f0(np.zeros((2, 8000)), SR, GRID, PITCH)
     with pytest.raises(ValueError):
-        PitchSettings(floor_hz=300, ceiling_hz=200)
+        pitch_settings(floor_hz=300, ceiling_hz=200)
 
 
-def test_config_defaults_match_settings_and_binning_keys_are_separate():
+def test_settings_read_only_their_keys_and_per_gender_overrides():
     cfg = defaults()["pitch"]
-    ext = extraction_config(cfg)
-    assert not set(GROUP_KEYS) & set(ext)
-    assert settings_for(ext) == PitchSettings(floor_hz=cfg["floor_hz"], ceiling_hz=cfg["ceiling_hz"])
-    assert settings_for(ext, "F") == settings_for(ext)  # null overrides keep the global values
-    ext["per_gender"]["F"]["floor_hz"] = 100
-    assert settings_for(ext, "F").floor_hz == 100 and settings_for(ext, "M").floor_hz == cfg["floor_hz"]
+    params = section_params(PitchSettings, cfg)
+    assert "n_bins" not in params and "binning" not in params  # binning never reruns the F0 extraction
+    settings = settings_from(PitchSettings, params)
+    assert settings.for_gender("F") == settings  # null overrides keep the global values
+    params["per_gender"]["F"]["floor_hz"] = 100
+    settings = settings_from(PitchSettings, params)
+    assert settings.for_gender("F").floor_hz == 100 and settings.for_gender("M").floor_hz == cfg["floor_hz"]
 
 
 def write_corpus(tmp_path, bad: bool = False) -> str:
@@ -139,7 +141,7 @@ def write_corpus(tmp_path, bad: bool = False) -> str:
 
 def test_extract_corpus_table_and_determinism(tmp_path):
     manifest = read_manifest(write_corpus(tmp_path))
-    cfg = extraction_config(defaults()["pitch"])
+    cfg = PITCH
     table, skipped = extract_corpus(manifest, GRID, cfg, progress=False)
     assert list(table.columns) == ["utt_id", "frame", "f0_hz", "voiced"] and skipped.empty
     for utt, seconds, f0 in [("u1", 0.7, 220.0), ("u2", 0.9, 110.0)]:
@@ -152,8 +154,7 @@ def test_extract_corpus_table_and_determinism(tmp_path):
 
 def test_per_gender_ceiling_is_applied(tmp_path):
     manifest = read_manifest(write_corpus(tmp_path))
-    cfg = extraction_config(defaults()["pitch"])
-    cfg["per_gender"]["F"]["ceiling_hz"] = 150.0  # u1 (F) is a 220 Hz tone: now out of range
+    cfg = pitch_settings(per_gender={"F": {"floor_hz": None, "ceiling_hz": 150.0}})  # u1 (F): a 220 Hz tone
     table, _ = extract_corpus(manifest, GRID, cfg, progress=False)
     f_rows, m_rows = table[table.utt_id == "u1"], table[table.utt_id == "u2"]
     assert not (np.abs(f_rows["f0_hz"] - 220.0) < 5).any()
@@ -162,7 +163,7 @@ def test_per_gender_ceiling_is_applied(tmp_path):
 
 def test_bad_audio_errors_or_is_skipped(tmp_path):
     manifest = read_manifest(write_corpus(tmp_path, bad=True))
-    cfg = extraction_config(defaults()["pitch"])
+    cfg = PITCH
     with pytest.raises(BadInputError, match="missing.wav"):
         extract_corpus(manifest, GRID, cfg, progress=False)
     table, skipped = extract_corpus(manifest, GRID, cfg, on_bad_input="skip", progress=False)

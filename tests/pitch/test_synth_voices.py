@@ -16,7 +16,8 @@ import pytest
 
 from speechneurons.audio import load_audio
 from speechneurons.frames import FrameGrid
-from speechneurons.pitch.f0 import extract_f0
+from speechneurons.pitch.f0 import PitchSettings, extract_f0
+from tests.helpers.config import default_settings
 
 TEXT = "The quick brown fox jumps over the lazy dog while seven wise men argue about the weather."
 
@@ -33,7 +34,7 @@ def test_flite_flat_target_f0(tmp_path, voice, target):
         check=True, capture_output=True,
     )
     x = load_audio(wav, 16000)
-    f0, voiced = extract_f0(x, 16000, FrameGrid())
+    f0, voiced = extract_f0(x, 16000, FrameGrid(), default_settings(PitchSettings, "pitch"))
     err = np.abs(f0[voiced] - target)
     print(f"{voice} target {target:g} Hz: voiced {voiced.mean():.2f}, median |error| {np.median(err):.2f} Hz")
     assert voiced.mean() > 0.5

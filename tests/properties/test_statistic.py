@@ -51,16 +51,23 @@ PLANT = {
 }
 
 
+SETTING_KEYS = ("tau_fraction", "sigma", "min_count", "splits")
+
+
 def compute(acts, index, **kw):
-    kw = {"tau_fraction": TAU_FRACTION, "sigma": 0.8, "min_count": 1, **kw}
-    return pr.compute_layer(acts, index, layer=1, **kw)
+    """The statistic of layer 1 with this module's settings; ``kw`` overrides settings or passes
+    compute_layer's other arguments."""
+    settings = {"tau_fraction": TAU_FRACTION, "sigma": 0.8, "min_count": 1, "splits": (),
+                **{k: v for k, v in kw.items() if k in SETTING_KEYS}}
+    rest = {k: v for k, v in kw.items() if k not in SETTING_KEYS}
+    return pr.compute_layer(acts, index, layer=1, settings=pr.PropertySettings(**settings), **rest)
 
 
 def test_planted_neurons_give_exactly_the_known_sets():
     index = make_index()
     lp = compute(planted(index, PLANT), index)
     gn = lp.group_neurons
-    assert lp.k == 3
+    assert lp.tau == 3
     # neuron 1 (female) fires in half of every phone's frames: a group neuron of every phone type
     # and pitch group; neuron 2 (pitch 0) in a third; neuron 3 in two thirds.
     assert gn["phone_type"] == {"vowel": [0, 1, 2, 3], "voiced_consonant": [1, 2, 3], "unvoiced_consonant": [1, 2, 3]}
@@ -106,8 +113,8 @@ def test_unstructured_noise_gives_no_gender_or_pitch_neurons():
 def test_selectivity_is_strictly_above_chance():
     A = np.array([[3, 4, 0]])
     n = np.array([100])
-    assert pr.selectivity(A, n, k=3, D=100).tolist() == [[False, True, False]]  # 3/100 is chance
-    assert pr.selectivity(A, np.array([0]), k=3, D=100).tolist() == [[False, False, False]]
+    assert pr.selectivity(A, n, tau=3, D=100).tolist() == [[False, True, False]]  # 3/100 is chance
+    assert pr.selectivity(A, np.array([0]), tau=3, D=100).tolist() == [[False, False, False]]
 
 
 def test_R_exactly_sigma_is_a_group_neuron():

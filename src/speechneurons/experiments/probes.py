@@ -30,20 +30,19 @@ from speechneurons.experiments.features import FRAME_TASKS, TASKS, Features, ext
 
 log = logging.getLogger(__name__)
 
-#: display metric of each task in the pruning table (rates in percent).
-#: error metric of each task (the erasure table reports errors).
 @dataclass(frozen=True)
 class ProbeSettings:
-    """Probe hyper-parameters (the ``experiments`` config section)."""
+    """Probe hyper-parameters: keys of the ``probes`` config section (schemas/probes.schema.yaml
+    has their meanings and defaults), plus the seed of the frame subsamples."""
 
-    tasks: tuple[str, ...] = TASKS
-    max_frames_train: int = 10000
-    max_frames_test: int = 5000
-    C: float = 1.0
-    ridge_alpha: float = 1.0
-    max_iter: int = 300
-    seed: int = 0
-    classifier: str = "ridge"
+    tasks: tuple[str, ...]
+    max_frames_train: int
+    max_frames_test: int
+    classifier: str
+    logistic_C: float
+    logistic_max_iter: int
+    ridge_alpha: float
+    seed: int
 
 
 def _standardize(train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -66,7 +65,7 @@ def _classify(xtr, ytr, xte, settings: ProbeSettings) -> np.ndarray:
         return RidgeClassifier(alpha=settings.ridge_alpha).fit(xtr, ytr).predict(xte)
     if settings.classifier != "logistic":
         raise ValueError(f"unknown probe classifier {settings.classifier!r}: use ridge or logistic")
-    clf = LogisticRegression(C=settings.C, max_iter=settings.max_iter, random_state=settings.seed)
+    clf = LogisticRegression(C=settings.logistic_C, max_iter=settings.logistic_max_iter, random_state=settings.seed)
     import warnings
 
     from sklearn.exceptions import ConvergenceWarning

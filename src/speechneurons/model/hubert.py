@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -32,33 +33,50 @@ HEAD_FILE = "pretrain_head.safetensors"
 META_FILE = "pretrain.json"
 
 
-def build_model(pcfg: dict, grid: FrameGrid, seed: int = 0):
+@dataclass(frozen=True)
+class ModelSettings:
+    """Size and masking of the pretrained model: keys of the ``pretrain`` config section
+    (schemas/pretrain.schema.yaml has their meanings and defaults)."""
+
+    conv_dim: int
+    hidden_size: int
+    num_layers: int
+    num_heads: int
+    intermediate_size: int
+    stable_layer_norm: bool
+    conv_pos_kernel: int
+    conv_pos_groups: int
+    dropout: float
+    mask_prob: float
+    mask_length: int
+
+
+def build_model(settings: ModelSettings, grid: FrameGrid, seed: int = 0):
     """A randomly initialised HubertModel of the configured size on the frame grid's conv stack."""
     from transformers import HubertConfig, HubertModel
 
     n_conv = len(grid.conv_kernel)
-    hidden = int(pcfg["hidden_size"])
     config = HubertConfig(
-        conv_dim=(int(pcfg["conv_dim"]),) * n_conv,
+        conv_dim=(settings.conv_dim,) * n_conv,
         conv_kernel=tuple(grid.conv_kernel),
         conv_stride=tuple(grid.conv_stride),
         conv_bias=False,
         feat_extract_norm="group",
-        hidden_size=hidden,
-        num_hidden_layers=int(pcfg["num_layers"]),
-        num_attention_heads=int(pcfg["num_heads"]),
-        intermediate_size=int(pcfg["intermediate_size"]),
-        num_conv_pos_embeddings=int(pcfg["conv_pos_kernel"]),
-        num_conv_pos_embedding_groups=int(pcfg["conv_pos_groups"]),
-        hidden_dropout=float(pcfg["dropout"]),
-        attention_dropout=float(pcfg["dropout"]),
-        activation_dropout=float(pcfg["dropout"]),
+        hidden_size=settings.hidden_size,
+        num_hidden_layers=settings.num_layers,
+        num_attention_heads=settings.num_heads,
+        intermediate_size=settings.intermediate_size,
+        num_conv_pos_embeddings=settings.conv_pos_kernel,
+        num_conv_pos_embedding_groups=settings.conv_pos_groups,
+        hidden_dropout=settings.dropout,
+        attention_dropout=settings.dropout,
+        activation_dropout=settings.dropout,
         feat_proj_dropout=0.0,
         layerdrop=0.0,
-        do_stable_layer_norm=bool(pcfg.get("stable_layer_norm", False)),
+        do_stable_layer_norm=settings.stable_layer_norm,
         apply_spec_augment=True,
-        mask_time_prob=float(pcfg["mask_prob"]),  # > 0 so that the model owns masked_spec_embed
-        mask_time_length=int(pcfg["mask_length"]),
+        mask_time_prob=settings.mask_prob,  # > 0 so that the model owns masked_spec_embed
+        mask_time_length=settings.mask_length,
         mask_feature_prob=0.0,
     )
     torch.manual_seed(seed)

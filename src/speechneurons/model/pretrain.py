@@ -11,14 +11,16 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 import torch
+from torch import nn
 
+from speechneurons.config import settings_from
 from speechneurons.frames import FrameGrid
 from speechneurons.model.hubert import PretrainHead, hubert_loss, span_mask
 
@@ -27,35 +29,56 @@ log = logging.getLogger(__name__)
 # ----------------------------------------------------------------------------- data
 
 
-@dataclass
-class TrainOptions:
-    """Optimisation settings (see schemas/pretrain.schema.yaml for meanings)."""
+@dataclass(frozen=True)
+class TrainSettings:
+    """Optimisation and objective: keys of the ``pretrain`` config section
+    (schemas/pretrain.schema.yaml has their meanings and defaults)."""
 
-    steps: int = 600
-    batch_size: int = 8
-    max_crop_s: float = 2.0
-    lr: float = 2e-3
-    warmup_fraction: float = 0.05
-    schedule: str = "linear"
-    weight_decay: float = 0.01
-    grad_clip: float = 1.0
-    mask_prob: float = 0.65
-    mask_length: int = 10
-    unmasked_weight: float = 0.5
-    final_dim: int = 128
-    temperature: float = 0.1
-    log_every: int = 10
-    checkpoint_steps: list[int] = field(default_factory=list)
-    seed: int = 0
+    batch_size: int
+    max_crop_s: float
+    lr: float
+    warmup_fraction: float
+    schedule: str
+    weight_decay: float
+    grad_clip: float
+    mask_prob: float
+    mask_length: int
+    unmasked_weight: float
+    final_dim: int
+    temperature: float
+    log_every: int
 
-    @classmethod
-    def from_config(cls, pcfg: dict, seed: int, steps: int | None = None) -> "TrainOptions":
-        names = set(cls.__dataclass_fields__)
-        kw = {k: v for k, v in pcfg.items() if k in names}
-        kw["seed"] = seed
-        if steps is not None:
-            kw["steps"] = steps
-        return cls(**kw)
+
+@dataclass(frozen=True)
+class IterationSettings:
+    """One item of ``pretrain.iterations``."""
+
+    steps: int
+    targets: str
+    layer: int
+    n_clusters: int
+    init: str
+
+
+def iteration_settings(section: Mapping) -> list[IterationSettings]:
+    """The pretraining iterations of a ``pretrain`` config section, in order (iteration 1 first)."""
+    return [settings_from(IterationSettings, item) for item in section["iterations"]]
+
+
+def checkpoint_schedule(iterations: Sequence[IterationSettings], checkpoint_steps: Sequence[int]) -> list[list[tuple[int, int]]]:
+    """Per iteration, the checkpoints it saves as (local step, global step) pairs.
+
+    Steps count over all iterations one after the other: iteration i starts at
+    S_i = steps_1 + ... + steps_{i-1}, so its local step s is global step S_i + s. Local step 0
+    (the untrained model) is saved for iteration 1 only: for a later iteration it would be the
+    previous iteration's final model again.
+    """
+    out, start = [], 0
+    for i, it in enumerate(iterations):
+        local = sorted({int(s) for s in checkpoint_steps if (s > 0 or i == 0) and s <= it.steps})
+        out.append([(s, start + s) for s in local])
+        start += it.steps
+    return out
 
 
 def make_batches(lengths: Sequence[int], batch_size: int, rng: np.random.Generator, jitter: float = 0.1) -> list[np.ndarray]:
@@ -105,40 +128,43 @@ def train(
     waves: Sequence[np.ndarray],
     targets: Sequence[np.ndarray],
     grid: FrameGrid,
-    opts: TrainOptions,
+    settings: TrainSettings,
+    steps: int,
+    seed: int,
+    checkpoint_steps: Sequence[int] = (),
     device: torch.device | str = "cpu",
     on_checkpoint: Callable[[int, object, PretrainHead], None] | None = None,
     progress: bool = True,
 ) -> pd.DataFrame:
-    """Run ``opts.steps`` optimiser steps; returns the training log.
+    """Run ``steps`` optimiser steps; returns the training log.
 
     Log columns: step, loss (total), loss_masked (CE of masked frames), masked_acc, chance (1/K), majority_rate (share of the most frequent
     target), lr, elapsed_s; loss and accuracy are averaged over the ``log_every`` steps ending at
     ``step``. ``on_checkpoint(step, model, head)`` is called at each step of
-    ``opts.checkpoint_steps`` (0 = before training) and the model is left in eval mode.
+    ``checkpoint_steps`` (0 = before training) and the model is left in eval mode.
     """
     from tqdm.auto import tqdm
 
     if len(waves) != len(targets) or not waves:
         raise ValueError("need one target array per utterance and at least one utterance")
     device = torch.device(device)
-    torch.manual_seed(opts.seed)
-    rng = np.random.default_rng(opts.seed)
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
     model.to(device).train()
     head.to(device).train()
     params = [p for p in list(model.parameters()) + list(head.parameters()) if p.requires_grad]
     decay = [p for p in params if p.ndim >= 2]
     no_decay = [p for p in params if p.ndim < 2]
     optim = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": opts.weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=opts.lr, betas=(0.9, 0.98), eps=1e-6
+        [{"params": decay, "weight_decay": settings.weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=settings.lr, betas=(0.9, 0.98), eps=1e-6
     )
-    sched = torch.optim.lr_scheduler.LambdaLR(optim, lambda s: lr_factor(s, opts.steps, opts.warmup_fraction, opts.schedule))
+    sched = torch.optim.lr_scheduler.LambdaLR(optim, lambda s: lr_factor(s, steps, settings.warmup_fraction, settings.schedule))
     all_t = np.concatenate([t for t in targets])
     counts = np.bincount(all_t[all_t >= 0], minlength=head.n_clusters)
     chance, majority = 1.0 / head.n_clusters, float(counts.max() / max(1, counts.sum()))
-    max_crop = int(round(opts.max_crop_s * grid.sample_rate))
+    max_crop = int(round(settings.max_crop_s * grid.sample_rate))
     lengths = [len(w) for w in waves]
-    ckpts = set(int(s) for s in opts.checkpoint_steps)
+    ckpts = set(int(s) for s in checkpoint_steps)
 
     def checkpoint(step: int) -> None:
         if on_checkpoint is not None and step in ckpts:
@@ -150,26 +176,26 @@ def train(
     rows, acc_loss, acc_lm, acc_n, acc_c, acc_k = [], 0.0, 0.0, 0, 0, 0
     batches: list[np.ndarray] = []
     t0 = time.time()
-    bar = tqdm(total=opts.steps, disable=not progress, mininterval=5.0, desc="pretrain")
-    for step in range(1, opts.steps + 1):
+    bar = tqdm(total=steps, disable=not progress, mininterval=5.0, desc="pretrain")
+    for step in range(1, steps + 1):
         if not batches:
-            batches = make_batches(lengths, opts.batch_size, rng)
+            batches = make_batches(lengths, settings.batch_size, rng)
         idx = batches.pop()
         x, y = crop_batch(waves, targets, idx, grid, max_crop, rng)
-        mask = torch.from_numpy(span_mask(y.shape[1], y.shape[0], opts.mask_prob, opts.mask_length, rng))
+        mask = torch.from_numpy(span_mask(y.shape[1], y.shape[0], settings.mask_prob, settings.mask_length, rng))
         x, y, mask = x.to(device), y.to(device), mask.to(device)
         hidden = model(x, mask_time_indices=mask).last_hidden_state
-        loss, st = hubert_loss(head(hidden), y, mask, opts.unmasked_weight)
+        loss, st = hubert_loss(head(hidden), y, mask, settings.unmasked_weight)
         optim.zero_grad(set_to_none=True)
         loss.backward()
-        if opts.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(params, opts.grad_clip)
+        if settings.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(params, settings.grad_clip)
         optim.step()
         sched.step()
         acc_loss, acc_lm, acc_k = acc_loss + loss.item(), acc_lm + st["loss_masked"], acc_k + 1
         acc_n, acc_c = acc_n + st["n_masked"], acc_c + st["n_correct"]
         bar.update(1)
-        if step % opts.log_every == 0 or step == opts.steps:
+        if step % settings.log_every == 0 or step == steps:
             row = {
                 "step": step,
                 "loss": acc_loss / acc_k,
@@ -255,9 +281,9 @@ def continue_pretraining(
     manifest: pd.DataFrame | str | Path,
     targets: pd.DataFrame | str | Path | dict,
     steps: int,
+    settings: TrainSettings,
     head: PretrainHead | None = None,
     grid: FrameGrid | None = None,
-    options: TrainOptions | dict | None = None,
     splits: Sequence[str] | None = ("train",),
     device: torch.device | str = "cpu",
     seed: int = 0,
@@ -278,12 +304,8 @@ def continue_pretraining(
         targets = read_table(targets)
     if isinstance(targets, pd.DataFrame):
         targets = targets_from_table(targets)
-    if isinstance(options, dict):
-        options = TrainOptions(**{k: v for k, v in options.items() if k in TrainOptions.__dataclass_fields__})
-    opts = options or TrainOptions()
-    opts = TrainOptions(**{**asdict(opts), "steps": int(steps), "seed": seed, "checkpoint_steps": []})
     if getattr(model, "masked_spec_embed", None) is None:
-        model.config.mask_time_prob = max(model.config.mask_time_prob, opts.mask_prob)
+        model.config.mask_time_prob = max(model.config.mask_time_prob, settings.mask_prob)
         model.masked_spec_embed = nn.Parameter(torch.empty(model.config.hidden_size).uniform_())
     model.config.apply_spec_augment = True
     ids, waves, _ = load_corpus(manifest, grid, splits, on_bad_input="skip", min_frames=1)
@@ -291,8 +313,6 @@ def continue_pretraining(
     if head is None:
         torch.manual_seed(seed)
         n_clusters = int(max(t.max() for t in tgts)) + 1
-        head = PretrainHead(model.config.hidden_size, n_clusters, opts.final_dim, opts.temperature)
-    train_log = train(model, head, waves, tgts, grid, opts, device=device, progress=progress)
+        head = PretrainHead(model.config.hidden_size, n_clusters, settings.final_dim, settings.temperature)
+    train_log = train(model, head, waves, tgts, grid, settings, steps, seed, device=device, progress=progress)
     return model, head, train_log
-
-

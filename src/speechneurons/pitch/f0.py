@@ -29,28 +29,27 @@ from speechneurons.frames import FrameGrid
 
 log = logging.getLogger(__name__)
 
-#: Keys of the ``pitch`` config section that only concern the pitch groups (binning); they are
-#: left out of the F0 extraction's parameters so that changing them does not rerun it.
-GROUP_KEYS = ("n_bins", "binning")
-
 F0_COLUMNS = ["utt_id", "frame", "f0_hz", "voiced"]
 SKIPPED_COLUMNS = ["utt_id", "path", "reason"]
 
 
 @dataclass(frozen=True)
 class PitchSettings:
-    """Parameters of Praat's pitch tracker ("To Pitch (ac)" / "To Pitch (cc)")."""
+    """Parameters of Praat's pitch tracker ("To Pitch (ac)" / "To Pitch (cc)"): keys of the
+    ``pitch`` config section (schemas/pitch.schema.yaml has their meanings and defaults).
+    ``per_gender`` maps a gender to floor_hz / ceiling_hz overrides (null = the global value)."""
 
-    floor_hz: float = 60.0
-    ceiling_hz: float = 500.0
-    method: str = "ac"
-    very_accurate: bool = False
-    max_candidates: int = 15
-    silence_threshold: float = 0.03
-    voicing_threshold: float = 0.45
-    octave_cost: float = 0.01
-    octave_jump_cost: float = 0.35
-    voiced_unvoiced_cost: float = 0.14
+    floor_hz: float
+    ceiling_hz: float
+    per_gender: Mapping[str, Mapping[str, float | None]]
+    method: str
+    very_accurate: bool
+    max_candidates: int
+    silence_threshold: float
+    voicing_threshold: float
+    octave_cost: float
+    octave_jump_cost: float
+    voiced_unvoiced_cost: float
 
     def __post_init__(self) -> None:
         if self.method not in ("ac", "cc"):
@@ -65,22 +64,11 @@ class PitchSettings:
             return 2.0 / self.floor_hz
         return (6.0 if self.very_accurate else 3.0) / self.floor_hz
 
-
-def extraction_config(pitch_cfg: Mapping) -> dict:
-    """The part of the ``pitch`` config section that the F0 extraction depends on."""
-    return {k: v for k, v in pitch_cfg.items() if k not in GROUP_KEYS}
-
-
-def settings_for(cfg: Mapping, gender: str | None = None) -> PitchSettings:
-    """PitchSettings from :func:`extraction_config` output; ``per_gender[gender]`` overrides
-    floor_hz / ceiling_hz where set (null or missing = the global value)."""
-    base = {k: v for k, v in cfg.items() if k in PitchSettings.__dataclass_fields__}
-    settings = PitchSettings(**base)
-    override = (cfg.get("per_gender") or {}).get(gender) if gender is not None else None
-    if override:
-        changes = {k: float(v) for k, v in override.items() if v is not None and k in ("floor_hz", "ceiling_hz")}
-        settings = replace(settings, **changes)
-    return settings
+    def for_gender(self, gender: str | None) -> PitchSettings:
+        """These settings with ``per_gender[gender]``'s floor_hz / ceiling_hz where set."""
+        override = (self.per_gender or {}).get(gender) if gender is not None else None
+        changes = {k: float(v) for k, v in (override or {}).items() if v is not None and k in ("floor_hz", "ceiling_hz")}
+        return replace(self, **changes) if changes else self
 
 
 def _padding(n_samples: int, n_frames: int, grid: FrameGrid, window: float) -> tuple[int, int]:
@@ -105,7 +93,7 @@ def _padding(n_samples: int, n_frames: int, grid: FrameGrid, window: float) -> t
 
 
 def extract_f0(
-    samples: np.ndarray, sample_rate: int, grid: FrameGrid, settings: PitchSettings = PitchSettings()
+    samples: np.ndarray, sample_rate: int, grid: FrameGrid, settings: PitchSettings
 ) -> tuple[np.ndarray, np.ndarray]:
     """F0 (Hz, NaN when unvoiced) and voiced flag of every model frame of ``samples``.
 
@@ -180,22 +168,21 @@ AudioLoader = Callable[[str, int], np.ndarray]
 def extract_corpus(
     manifest: pd.DataFrame,
     grid: FrameGrid,
-    cfg: Mapping,
+    settings: PitchSettings,
     on_bad_input: str = "error",
     loader: AudioLoader | None = None,
     progress: bool = True,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """F0 of every manifest utterance (columns utt_id, audio_path, gender) on the model grid.
 
-    ``cfg`` is :func:`extraction_config` of the pitch section (per-gender floor/ceiling apply
-    by the manifest's gender). Unreadable audio raises BadInputError, or with
+    Per-gender floor/ceiling overrides of ``settings`` apply by the manifest's gender. Unreadable audio raises BadInputError, or with
     ``on_bad_input='skip'`` is left out and listed in the second table (utt_id, path, reason).
     """
     from tqdm import tqdm
 
     if loader is None:
         from speechneurons.audio import load_audio as loader
-    settings = {g: settings_for(cfg, g) for g in ("F", "M")}
+    by_gender = {g: settings.for_gender(g) for g in ("F", "M")}
     parts, skipped = [], []
     rows = manifest[["utt_id", "audio_path", "gender"]].itertuples(index=False)
     for utt_id, path, gender in tqdm(rows, total=len(manifest), desc="F0", unit="utt", disable=not progress):
@@ -207,7 +194,7 @@ def extract_corpus(
             log.warning("skipping %s: %s", utt_id, err)
             skipped.append((utt_id, str(path), err.problem))
             continue
-        s = settings.get(gender) or settings_for(cfg)
+        s = by_gender.get(gender, settings)
         f0, voiced = extract_f0(samples, grid.sample_rate, grid, s)
         parts.append(f0_frame_table(str(utt_id), f0, voiced))
     table = pd.concat(parts, ignore_index=True) if parts else empty_f0_table()

@@ -1,6 +1,6 @@
 """Property neurons: phone-type, gender and pitch neurons of one FFN layer (Lin et al., 2024).
 
-Exact definition (DESIGN.md, "Property neurons"). Per layer, over middle frames of speech
+Exact definition: docs/property-neurons.md. Per layer, over middle frames of speech
 phones (``sil``/``spn`` excluded), with D neurons:
 
 - tau = round_half_up(tau_fraction * D), at least 1. Neuron j is *activated* at frame t when it
@@ -78,6 +78,17 @@ def group_universe(prop: str, group: str) -> tuple[str, ...]:
 def tau_from_fraction(tau_fraction: float, D: int) -> int:
     """tau = round half up of tau_fraction * D, at least 1 and at most D."""
     return int(min(D, max(1, math.floor(tau_fraction * D + 0.5))))
+
+
+@dataclass(frozen=True)
+class PropertySettings:
+    """Keys of the ``properties`` config section that change the statistic
+    (schemas/properties.schema.yaml has their meanings and defaults)."""
+
+    tau_fraction: float
+    sigma: float
+    min_count: int
+    splits: tuple[str, ...]
 
 
 @dataclass
@@ -216,7 +227,7 @@ class ActivationCounts:
     """A[c, g, j] and n[c, g] per property (arrays [39, G, D] and [39, G], int64)."""
 
     D: int
-    k: int
+    tau: int
     active: dict[str, np.ndarray]
     frames: dict[str, np.ndarray]
     skipped: dict[str, int] = field(default_factory=dict)
@@ -225,7 +236,7 @@ class ActivationCounts:
 def count_activations(
     acts: np.ndarray,
     labels: FrameLabels,
-    k: int,
+    tau: int,
     n_groups: Mapping[str, int],
     chunk_rows: int = 4096,
     device: str = "cpu",
@@ -242,8 +253,8 @@ def count_activations(
     if len(labels.phone) != n:
         raise BadInputError(path, f"{n} activation rows but {len(labels.phone)} index rows",
                             "rerun the activation dump so that the array and its index match")
-    if not 1 <= k <= D:
-        raise ValueError(f"tau = {k} must lie in 1..D = {D}")
+    if not 1 <= tau <= D:
+        raise ValueError(f"tau = {tau} must lie in 1..D = {D}")
     C = len(PHONES)
     dev = torch.device(device)
     active = {p: np.zeros(C * g * D, dtype=np.int64) for p, g in n_groups.items()}
@@ -270,7 +281,7 @@ def count_activations(
             rows, x = rows[keep], x[finite]
             if rows.size == 0:
                 continue
-        top = topk_indices(x, k).cpu().numpy()  # [rows, k], counted with numpy (fast bincount)
+        top = topk_indices(x, tau).cpu().numpy()  # [rows, tau], counted with numpy (fast bincount)
         phone = labels.phone[start:stop][rows]
         for prop, G in n_groups.items():
             grp = labels.groups[prop][start:stop][rows]
@@ -281,7 +292,7 @@ def count_activations(
     if n_bad:
         skipped["non-finite activations"] = n_bad
     return ActivationCounts(
-        D=D, k=k,
+        D=D, tau=tau,
         active={p: a.reshape(C, n_groups[p], D) for p, a in active.items()},
         frames=frames, skipped=skipped,
     )
@@ -290,10 +301,10 @@ def count_activations(
 # --------------------------------------------------------------------------- statistics
 
 
-def selectivity(active: np.ndarray, frames: np.ndarray, k: int, D: int) -> np.ndarray:
-    """S as a boolean [C, D]: P(j | c, g) > k / D, i.e. A * D > k * n (exact; n = 0 -> False)."""
+def selectivity(active: np.ndarray, frames: np.ndarray, tau: int, D: int) -> np.ndarray:
+    """S as a boolean [C, D]: P(j | c, g) > tau / D, i.e. A * D > tau * n (exact; n = 0 -> False)."""
     frames = np.asarray(frames, dtype=np.int64)[:, None]
-    return (np.asarray(active, dtype=np.int64) * D > k * frames) & (frames > 0)
+    return (np.asarray(active, dtype=np.int64) * D > tau * frames) & (frames > 0)
 
 
 def probabilities(active: np.ndarray, frames: np.ndarray) -> np.ndarray:
@@ -338,7 +349,7 @@ class LayerProperties:
 
     layer: int
     D: int
-    k: int
+    tau: int
     sigma: float
     min_count: int
     groups: dict[str, tuple[str, ...]]
@@ -358,7 +369,7 @@ class LayerProperties:
         return {
             "layer": int(self.layer),
             "D": int(self.D),
-            "tau": int(self.k),
+            "tau": int(self.tau),
             "sigma": float(self.sigma),
             "group_neurons": self.group_neurons,
             "exclusive_group_neurons": self.exclusive_group_neurons,
@@ -370,7 +381,7 @@ def layer_properties(counts: ActivationCounts, layer: int, sigma: float, min_cou
                      n_pitch_bins: int = 3) -> LayerProperties:
     """From the counts A, n to P, S, R_g, N_g, exclusive N_g and property neurons."""
     groups = property_groups(n_pitch_bins)
-    D, k = counts.D, counts.k
+    D, tau = counts.D, counts.tau
     P, active, frames, in_C, R, n_sel = {}, {}, {}, {}, {}, {}
     group_neurons: dict[str, dict[str, list[int]]] = {}
     for prop, names in groups.items():
@@ -383,14 +394,14 @@ def layer_properties(counts: ActivationCounts, layer: int, sigma: float, min_cou
             if not in_C[key].any():
                 log.warning("layer %s: group %s=%s has no phone with >= %d frames; no group neurons",
                             layer, prop, g, min_count)
-            S = selectivity(A, n, k, D)
+            S = selectivity(A, n, tau, D)
             R[key], n_sel[key] = ratio_R(S, in_C[key])
             P[key], active[key], frames[key] = probabilities(A, n), A, n
             group_neurons[prop][g] = [int(j) for j in np.flatnonzero(R[key] >= sigma)] if in_C[key].any() else []
     exclusive = {prop: exclusive_sets(gs) for prop, gs in group_neurons.items()}
     prop_neurons = {prop: sorted(set().union(*ex.values())) for prop, ex in exclusive.items()}
     return LayerProperties(
-        layer=layer, D=D, k=k, sigma=sigma, min_count=min_count, groups=groups, P=P, active=active,
+        layer=layer, D=D, tau=tau, sigma=sigma, min_count=min_count, groups=groups, P=P, active=active,
         frames=frames, in_C=in_C, R=R, n_selective=n_sel, group_neurons=group_neurons,
         exclusive_group_neurons=exclusive, property_neurons=prop_neurons, skipped=dict(counts.skipped),
     )
@@ -400,23 +411,20 @@ def compute_layer(
     acts: np.ndarray,
     index: pd.DataFrame,
     layer: int,
-    tau_fraction: float = 0.01,
-    sigma: float = 0.8,
-    min_count: int = 5,
+    settings: PropertySettings,
     n_pitch_bins: int = 3,
     chunk_rows: int = 4096,
     device: str = "cpu",
     on_bad_input: str = "error",
-    splits: Sequence[str] = (),
     path: str | Path = "mid.npy",
 ) -> LayerProperties:
     """The whole statistic of one layer from its dump ``acts`` [n, D] and index."""
     D = int(acts.shape[1])
-    k = tau_from_fraction(tau_fraction, D)
-    labels = frame_labels(index, n_pitch_bins, on_bad_input, Path(path).with_name("index_mid.parquet"), splits)
+    tau = tau_from_fraction(settings.tau_fraction, D)
+    labels = frame_labels(index, n_pitch_bins, on_bad_input, Path(path).with_name("index_mid.parquet"), settings.splits)
     n_groups = {p: len(g) for p, g in property_groups(n_pitch_bins).items()}
-    counts = count_activations(acts, labels, k, n_groups, chunk_rows, device, on_bad_input, path)
-    return layer_properties(counts, layer, sigma, min_count, n_pitch_bins)
+    counts = count_activations(acts, labels, tau, n_groups, chunk_rows, device, on_bad_input, path)
+    return layer_properties(counts, layer, settings.sigma, settings.min_count, n_pitch_bins)
 
 
 # --------------------------------------------------------------------------- files
