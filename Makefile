@@ -27,9 +27,13 @@ test-fast: setup
 lint: setup
 	$(SNAKEMAKE) --lint --cores 1
 	.venv/bin/snakefmt --check Snakefile rules/
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
 
 format: setup
 	.venv/bin/snakefmt Snakefile rules/
+	.venv/bin/ruff check --fix .
+	.venv/bin/ruff format .
 
 bench: setup
 	.venv/bin/python -m bench
@@ -38,4 +42,4 @@ dag: setup
 	$(SNAKEMAKE) --rulegraph --cores 1 | dot -Tsvg > docs/rulegraph.svg
 
 clean:
-	rm -rf results logs benchmarks .snakemake
+	rm -rf results .snakemake

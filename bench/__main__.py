@@ -8,7 +8,7 @@ from pathlib import Path
 
 
 def main(argv: list[str]) -> int:
-    names = sorted(p.stem[len("bench_"):] for p in Path(__file__).parent.glob("bench_*.py"))
+    names = sorted(p.stem[len("bench_") :] for p in Path(__file__).parent.glob("bench_*.py"))
     wanted = [a for a in argv if not a.startswith("-")] or names
     unknown = sorted(set(wanted) - set(names))
     if unknown:

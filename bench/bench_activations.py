@@ -24,8 +24,8 @@ import sys
 import tempfile
 import time
 import tracemalloc
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -44,7 +44,7 @@ def make_model(folder: Path) -> None:
     from tests.helpers.models import tiny_config
 
     torch.manual_seed(0)
-    cfg = tiny_config("hubert", **{k: v for k, v in MODEL.items()})
+    cfg = tiny_config("hubert", **dict(MODEL.items()))
     transformers.HubertModel(cfg).save_pretrained(folder)
 
 
@@ -60,9 +60,13 @@ def make_corpus(folder: Path, n_utts: int, seed: int = 0, seconds: tuple[float, 
         n = int(rng.uniform(*seconds) * 16000)
         path = folder / f"u{i:05d}.wav"
         sf.write(path, (0.1 * rng.normal(size=n)).astype(np.float32), 16000, subtype="PCM_16")
-        man.append(dict(utt_id=f"u{i:05d}", audio_path=str(path), speaker=f"s{i % 4}", gender="FM"[i % 2], split="train"))
+        man.append(
+            dict(utt_id=f"u{i:05d}", audio_path=str(path), speaker=f"s{i % 4}", gender="FM"[i % 2], split="train")
+        )
         nf = grid.num_frames(n)
-        lab.append(pd.DataFrame(dict(utt_id=f"u{i:05d}", frame=np.arange(nf), phone="AH", is_mid=np.arange(nf) % 3 == 1)))
+        lab.append(
+            pd.DataFrame(dict(utt_id=f"u{i:05d}", frame=np.arange(nf), phone="AH", is_mid=np.arange(nf) % 3 == 1))
+        )
     return pd.DataFrame(man), pd.concat(lab, ignore_index=True)
 
 
@@ -95,13 +99,21 @@ def throughput(model_dir: Path, corpus: Path, n_utts: int, repeats: int) -> dict
                     dump_activations(loaded, manifest, selection, array_paths(out, loaded.num_layers), progress=False)
                 runs[kind].append((audio_s / (time.perf_counter() - w0), audio_s / (time.process_time() - c0)))
     med = {k: np.median(np.array(v), axis=0) for k, v in runs.items()}
-    return dict(device=str(loaded.device), threads=torch.get_num_threads(), utterances=n_utts,
-                audio_seconds=round(audio_s, 1), rows=int(len(selection)), repeats=repeats,
-                plain_audio_s_per_wall_s=round(float(med["plain"][0]), 2), dump_audio_s_per_wall_s=round(float(med["dump"][0]), 2),
-                ratio_wall=round(float(med["dump"][0] / med["plain"][0]), 3),
-                plain_audio_s_per_cpu_s=round(float(med["plain"][1]), 2), dump_audio_s_per_cpu_s=round(float(med["dump"][1]), 2),
-                ratio_cpu=round(float(med["dump"][1] / med["plain"][1]), 3),
-                runs={k: [[round(x, 2) for x in r] for r in v] for k, v in runs.items()})
+    return dict(
+        device=str(loaded.device),
+        threads=torch.get_num_threads(),
+        utterances=n_utts,
+        audio_seconds=round(audio_s, 1),
+        rows=int(len(selection)),
+        repeats=repeats,
+        plain_audio_s_per_wall_s=round(float(med["plain"][0]), 2),
+        dump_audio_s_per_wall_s=round(float(med["dump"][0]), 2),
+        ratio_wall=round(float(med["dump"][0] / med["plain"][0]), 3),
+        plain_audio_s_per_cpu_s=round(float(med["plain"][1]), 2),
+        dump_audio_s_per_cpu_s=round(float(med["dump"][1]), 2),
+        ratio_cpu=round(float(med["dump"][1] / med["plain"][1]), 3),
+        runs={k: [[round(x, 2) for x in r] for r in v] for k, v in runs.items()},
+    )
 
 
 def _proc_status_mb(key: str) -> float:
@@ -134,16 +146,30 @@ def _memory_child(model_dir: str, corpus: str, n_utts: int) -> None:
         hwm_reset = False
     tracemalloc.start()
     with tempfile.TemporaryDirectory(dir=corpus) as out:
-        dump_activations(loaded, manifest, selection, array_paths(out, loaded.num_layers), batch_seconds=BATCH_SECONDS_MEM,
-                         progress=False)
+        dump_activations(
+            loaded,
+            manifest,
+            selection,
+            array_paths(out, loaded.num_layers),
+            batch_seconds=BATCH_SECONDS_MEM,
+            progress=False,
+        )
         written = sum(f.stat().st_size for f in Path(out).rglob("*.npy"))
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    print(json.dumps(dict(utterances=n_utts, audio_seconds=round(float(audio_s), 1), written_mb=round(written / 2**20, 1),
-                          rss_before_dump_mb=round(rss_before, 1),
-                          peak_rss_during_dump_mb=round(_proc_status_mb("VmHWM"), 1) if hwm_reset else None,
-                          peak_rss_process_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-                          tracemalloc_peak_mb=round(peak / 2**20, 1))))
+    print(
+        json.dumps(
+            dict(
+                utterances=n_utts,
+                audio_seconds=round(float(audio_s), 1),
+                written_mb=round(written / 2**20, 1),
+                rss_before_dump_mb=round(rss_before, 1),
+                peak_rss_during_dump_mb=round(_proc_status_mb("VmHWM"), 1) if hwm_reset else None,
+                peak_rss_process_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+                tracemalloc_peak_mb=round(peak / 2**20, 1),
+            )
+        )
+    )
 
 
 def memory(model_dir: Path, work: Path, sizes: list[int]) -> list[dict]:
@@ -151,9 +177,19 @@ def memory(model_dir: Path, work: Path, sizes: list[int]) -> list[dict]:
     for n in sizes:
         corpus = work / f"mem-{n}"
         corpus.mkdir()
-        out = subprocess.run([sys.executable, "-c", f"import sys; sys.path.insert(0, {str(ROOT)!r}); "
-                              f"from bench.bench_activations import _memory_child; _memory_child({str(model_dir)!r}, {str(corpus)!r}, {n})"],
-                             capture_output=True, text=True, check=True, env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                f"import sys; sys.path.insert(0, {str(ROOT)!r}); "
+                "from bench.bench_activations import _memory_child; "
+                f"_memory_child({str(model_dir)!r}, {str(corpus)!r}, {n})",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+        )
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
     return rows
 
@@ -169,11 +205,14 @@ def main(flags: list[str] | None = None) -> dict:
         mem = memory(work / "model", work, [24, 96] if quick else [50, 200])
     result = dict(model=MODEL, throughput=tp, memory=mem)
     print(json.dumps(result, indent=2))
-    print(f"dump / plain audio seconds per second: {tp['ratio_wall']:.3f} by wall time, {tp['ratio_cpu']:.3f} by CPU time "
-          "(target >= 0.9); "
-          f"peak RSS of the dump {mem[0]['peak_rss_during_dump_mb']} MB at {mem[0]['audio_seconds']} s of audio vs "
-          f"{mem[1]['peak_rss_during_dump_mb']} MB at {mem[1]['audio_seconds']} s; tracemalloc peak "
-          f"{mem[0]['tracemalloc_peak_mb']} vs {mem[1]['tracemalloc_peak_mb']} MB (target: the same)")
+    print(
+        f"dump / plain audio seconds per second: {tp['ratio_wall']:.3f} by wall time, "
+        f"{tp['ratio_cpu']:.3f} by CPU time "
+        "(target >= 0.9); "
+        f"peak RSS of the dump {mem[0]['peak_rss_during_dump_mb']} MB at {mem[0]['audio_seconds']} s of audio vs "
+        f"{mem[1]['peak_rss_during_dump_mb']} MB at {mem[1]['audio_seconds']} s; tracemalloc peak "
+        f"{mem[0]['tracemalloc_peak_mb']} vs {mem[1]['tracemalloc_peak_mb']} MB (target: the same)"
+    )
     out = ROOT / "benchmarks" / "bench" / "activations.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
@@ -182,12 +221,16 @@ def main(flags: list[str] | None = None) -> dict:
 
 def array_paths(folder, num_layers: int) -> dict:
     """Where the dump writes every layer's arrays (the workflow's layer-<L>/<subset>.npy)."""
-    return {(layer, subset): Path(folder) / f"layer-{layer}" / f"{subset}.npy"
-            for layer in range(1, num_layers + 1) for subset in ("mid", "sample")}
+    return {
+        (layer, subset): Path(folder) / f"layer-{layer}" / f"{subset}.npy"
+        for layer in range(1, num_layers + 1)
+        for subset in ("mid", "sample")
+    }
 
 
-def plain_forward(loaded, paths: Sequence[str], num_samples: Sequence[int], *, batch_seconds: float = 60.0,
-                  max_pad_ratio: float = 1.2) -> float:
+def plain_forward(
+    loaded, paths: Sequence[str], num_samples: Sequence[int], *, batch_seconds: float = 60.0, max_pad_ratio: float = 1.2
+) -> float:
     """The same batched forward pass without hooks or writes (benchmark baseline); wall seconds."""
     import torch
 
@@ -205,4 +248,3 @@ def plain_forward(loaded, paths: Sequence[str], num_samples: Sequence[int], *, b
 
 if __name__ == "__main__":
     main(sys.argv[1:])
-

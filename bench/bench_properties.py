@@ -51,12 +51,19 @@ def make_dump(folder: Path, n: int, D: int, seed: int = 0) -> tuple[Path, Path]:
         arr[s:e] = block
     arr.flush()
     del arr
-    index = pd.DataFrame({
-        "utt_id": "u", "frame": np.arange(n), "speaker": "s",
-        "gender": np.array(["F", "M"])[rng.integers(0, 2, n)],
-        "phone": np.array(PHONES)[phones], "is_mid": True, "f0_hz": 100.0,
-        "pitch_bin": rng.integers(-1, 3, n), "split": "train",
-    })
+    index = pd.DataFrame(
+        {
+            "utt_id": "u",
+            "frame": np.arange(n),
+            "speaker": "s",
+            "gender": np.array(["F", "M"])[rng.integers(0, 2, n)],
+            "phone": np.array(PHONES)[phones],
+            "is_mid": True,
+            "f0_hz": 100.0,
+            "pitch_bin": rng.integers(-1, 3, n),
+            "split": "train",
+        }
+    )
     idx = folder / "index_mid.parquet"
     index.to_parquet(idx, index=False)
     return mid, idx
@@ -92,11 +99,17 @@ def child(mid: str, index: str, chunk_rows: int, threads: int) -> dict:
     t.join()
     n, D = acts.shape
     return {
-        "n_frames": int(n), "D": int(D), "chunk_rows": chunk_rows, "threads": threads, "seconds": round(wall, 3),
+        "n_frames": int(n),
+        "D": int(D),
+        "chunk_rows": chunk_rows,
+        "threads": threads,
+        "seconds": round(wall, 3),
         "cpu_seconds": round(cpu, 3),
-        "frames_x_neurons_per_s": round(n * D / wall), "frames_per_s": round(n / wall),
+        "frames_x_neurons_per_s": round(n * D / wall),
+        "frames_per_s": round(n / wall),
         "peak_heap_mb_above_start": round((peak["anon"] - base_anon) / 1024, 1),
-        "peak_heap_mb": round(peak["anon"] / 1024, 1), "peak_mapped_file_mb": round(peak["file"] / 1024, 1),
+        "peak_heap_mb": round(peak["anon"] / 1024, 1),
+        "peak_mapped_file_mb": round(peak["file"] / 1024, 1),
         "n_property_neurons": {k: len(v) for k, v in lp.property_neurons.items()},
     }
 
@@ -104,15 +117,20 @@ def child(mid: str, index: str, chunk_rows: int, threads: int) -> dict:
 def run_child(mid: Path, index: Path, chunk_rows: int = 4096, threads: int = 2) -> dict:
     out = subprocess.run(
         [sys.executable, __file__, "--child", str(mid), str(index), str(chunk_rows), str(threads)],
-        check=True, capture_output=True, text=True, cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def default_dumps() -> list[tuple[Path, Path]]:
     found = []
-    for mid in sorted(ROOT.glob("results/*/activations/*/final/layer-*/mid.npy"),
-                      key=lambda p: (str(p.parents[1]), int(p.parent.name.split("-")[1]))):
+    for mid in sorted(
+        ROOT.glob("results/*/activations/*/final/layer-*/mid.npy"),
+        key=lambda p: (str(p.parents[1]), int(p.parent.name.split("-")[1])),
+    ):
         index = mid.parents[1] / "index_mid.parquet"
         if index.exists():
             found.append((mid, index))
@@ -127,7 +145,7 @@ def main(flags: list[str] | None = None) -> list[dict]:
     with tempfile.TemporaryDirectory(prefix="bench_properties.") as tmp:
         for n, D in sizes:
             mid, idx = make_dump(Path(tmp) / f"{n}x{D}", n, D)
-            for chunk in ([1024, 4096, 16384] if (n, D) == sizes[0] and not quick else [4096]):
+            for chunk in [1024, 4096, 16384] if (n, D) == sizes[0] and not quick else [4096]:
                 r = run_child(mid, idx, chunk)
                 r["dump"] = f"synthetic {n}x{D}"
                 rows.append(r)
@@ -140,7 +158,15 @@ def main(flags: list[str] | None = None) -> list[dict]:
         print(json.dumps(r), flush=True)
     if not default_dumps():
         print("no default dump under results/*/activations/*/final/: only synthetic dumps measured")
-    cols = ["dump", "chunk_rows", "seconds", "cpu_seconds", "frames_x_neurons_per_s", "peak_heap_mb_above_start", "peak_mapped_file_mb"]
+    cols = [
+        "dump",
+        "chunk_rows",
+        "seconds",
+        "cpu_seconds",
+        "frames_x_neurons_per_s",
+        "peak_heap_mb_above_start",
+        "peak_mapped_file_mb",
+    ]
     print(pd.DataFrame(rows)[cols].to_string(index=False))
     return rows
 

@@ -1,20 +1,29 @@
-# Rules of the activations stage: which frames to dump (labels only), one forward pass per
-# (model, checkpoint) writing every layer's float16 FFN activations, and the index tables that
-# join labels, pitch and speakers to the array rows. The index does not depend on the model's
+# The activations stage: which frames to dump (labels only), one forward pass per (model,
+# checkpoint) writing every layer's float16 FFN activations, and the index tables that join
+# labels, pitch and speakers to the array rows. The index does not depend on the model's
 # outputs, so changing the pitch binning reruns the index (and what follows), never the model.
-import re
+from speechneurons.activations.selection import SUBSETS
 
-ALL_TARGETS += activation_targets()
+LAYERS = model_layers()
+ALL_TARGETS += [
+    path
+    for checkpoint in config["activations"]["checkpoints"]
+    for subset in SUBSETS
+    for path in [
+        *(L.activation_array(subset, l, CORPUS, MODEL, checkpoint) for l in LAYERS),
+        L.activation_index(subset, CORPUS, MODEL, checkpoint),
+    ]
+]
 
 
 rule select_frames:
     input:
-        labels=frame_labels_path(),
-        manifest=manifest_path(),
+        labels=L.labels_file("frame_labels.parquet"),
+        manifest=L.manifest(),
     output:
-        selection=selection_path(),
+        selection=L.labels_file("selection.parquet"),
     log:
-        f"logs/{corpus_name()}/activations/select_frames.log",
+        L.log("{corpus}", "labels", "{aligner}", "select_frames"),
     conda:
         "../envs/speechneurons.yaml"
     resources:
@@ -29,21 +38,18 @@ rule select_frames:
 
 rule dump_activations:
     input:
-        model=model_input,
-        selection=selection_path(),
-        manifest=manifest_path(),
+        model=checkpoint_input,
+        selection=L.labels_file("selection.parquet", aligner=ALIGNER),
+        manifest=L.manifest(),
     output:
-        mid=activation_arrays("mid"),
-        sample=activation_arrays("sample"),
-        skipped=f"{activations_dir()}/skipped.tsv",
-        stats=f"{activations_dir()}/dump.json",
+        mid=[L.activation_array("mid", l) for l in LAYERS],
+        sample=[L.activation_array("sample", l) for l in LAYERS],
+        skipped=L.activations_file("skipped.tsv"),
+        stats=L.activations_file("dump.json"),
     log:
-        f"logs/{corpus_name()}/activations/{{model}}/{{checkpoint}}/dump.log",
+        L.log("{corpus}", "activations", "{model}", "{checkpoint}", "dump"),
     benchmark:
-        f"benchmarks/{corpus_name()}/activations/{{model}}/{{checkpoint}}/dump.tsv"
-    wildcard_constraints:
-        model=re.escape(model_name()),
-        checkpoint=r"final|step-\d+",
+        L.benchmark("{corpus}", "activations", "{model}", "{checkpoint}", "dump")
     conda:
         "../envs/speechneurons.yaml"
     threads: 4
@@ -52,8 +58,8 @@ rule dump_activations:
         runtime=240,
         gpu=1,
     params:
-        model_ref=model_ref,
-        layers=activation_layers(),
+        model_ref=checkpoint_ref,
+        layers=LAYERS,
         frames=config["frames"],
         device=config["device"],
         batch_seconds=config["activations"]["batch_seconds"],
@@ -66,18 +72,15 @@ rule dump_activations:
 
 rule activation_index:
     input:
-        selection=selection_path(),
-        labels=frame_labels_path(),
-        pitch=pitch_frames_path(),
-        manifest=manifest_path(),
+        selection=L.labels_file("selection.parquet", aligner=ALIGNER),
+        labels=L.labels_file("frame_labels.parquet", aligner=ALIGNER),
+        pitch=L.pitch_file("pitch_frames.parquet"),
+        manifest=L.manifest(),
     output:
-        mid=activation_index_path("mid"),
-        sample=activation_index_path("sample"),
+        mid=L.activation_index("mid"),
+        sample=L.activation_index("sample"),
     log:
-        f"logs/{corpus_name()}/activations/{{model}}/{{checkpoint}}/index.log",
-    wildcard_constraints:
-        model=re.escape(model_name()),
-        checkpoint=r"final|step-\d+",
+        L.log("{corpus}", "activations", "{model}", "{checkpoint}", "index"),
     conda:
         "../envs/speechneurons.yaml"
     resources:

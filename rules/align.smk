@@ -1,28 +1,31 @@
-# Rules of the align stage: forced alignment in shards (pocketsphinx, reference) or one MFA run,
-# a gather job (TextGrids, report.tsv, failed.tsv), frame labels on the model frame grid, and
-# the alignment quality against the synthesizer's own timings. The aligner is the {aligner}
+# The align stage: forced alignment in shards (pocketsphinx, reference) or one MFA run, a gather
+# job (TextGrids, report.tsv, failed.tsv), frame labels on the model frame grid, and the
+# alignment quality against the synthesizer's own timings. The aligner is the {aligner}
 # wildcard, so two aligners can be compared in one results tree; the default targets use
 # align.aligner.
 import shlex
 
 from speechneurons.align.mfa import mfa_command
 
-ALL_TARGETS += [frame_labels_path(), *align_quality_targets()]
+ALL_TARGETS.append(L.labels_file("frame_labels.parquet", CORPUS, ALIGNER))
+if config["corpus"]["source"] == "synth" and ALIGNER != "reference":
+    ALL_TARGETS += [
+        L.align_file(f, CORPUS, ALIGNER) for f in ("quality.tsv", "quality.png")
+    ]
 
 
 rule align_shard:
     input:
-        manifest=manifest_path(),
-        reference=align_reference_input,
+        manifest=L.manifest(),
+        reference=reference_timings,
     output:
-        directory(results(corpus_name(), "align", "{aligner}", "shards", "{shard}")),
+        directory(L.align_shard()),
     log:
-        f"logs/{corpus_name()}/align/{{aligner}}/shard_{{shard}}.log",
+        L.log("{corpus}", "align", "{aligner}", "shard_{shard}"),
     benchmark:
-        f"benchmarks/{corpus_name()}/align/{{aligner}}/shard_{{shard}}.tsv"
+        L.benchmark("{corpus}", "align", "{aligner}", "shard_{shard}")
     wildcard_constraints:
         aligner="pocketsphinx|reference",
-        shard=r"\d+",
     conda:
         "../envs/speechneurons.yaml"
     resources:
@@ -43,11 +46,11 @@ rule align_shard:
 
 rule align_mfa_prepare:
     input:
-        manifest=manifest_path(),
+        manifest=L.manifest(),
     output:
-        directory(results(corpus_name(), "align", "mfa", "work", "corpus")),
+        directory(L.mfa_work("corpus")),
     log:
-        f"logs/{corpus_name()}/align/mfa/prepare.log",
+        L.log("{corpus}", "align", "mfa", "prepare"),
     conda:
         "../envs/speechneurons.yaml"
     resources:
@@ -58,16 +61,16 @@ rule align_mfa_prepare:
 
 
 # MFA itself, exactly as its documentation gives it (command line built by
-# speechneurons.align_mfa.mfa_command); needs --use-conda (or `mfa` on PATH).
+# speechneurons.align.mfa.mfa_command); needs --use-conda (or `mfa` on PATH).
 rule align_mfa:
     input:
-        corpus=results(corpus_name(), "align", "mfa", "work", "corpus"),
+        corpus=L.mfa_work("corpus"),
     output:
-        alignments=directory(results(corpus_name(), "align", "mfa", "work", "output")),
+        alignments=directory(L.mfa_work("output")),
     log:
-        f"logs/{corpus_name()}/align/mfa/mfa.log",
+        L.log("{corpus}", "align", "mfa", "mfa"),
     benchmark:
-        f"benchmarks/{corpus_name()}/align/mfa/mfa.tsv"
+        L.benchmark("{corpus}", "align", "mfa", "mfa")
     conda:
         "../envs/mfa.yaml"
     threads: config["align"]["mfa"]["threads"]
@@ -82,11 +85,9 @@ rule align_mfa:
                 output.alignments,
                 config["align"]["mfa"]["dictionary"],
                 config["align"]["mfa"]["acoustic_model"],
-                model_out=results(
-                    corpus_name(), "align", "mfa", "work", "acoustic_model.zip"
-                ),
+                model_out=L.mfa_work("acoustic_model.zip", w.corpus),
                 num_jobs=threads,
-                temp_dir=results(corpus_name(), "align", "mfa", "work", "tmp"),
+                temp_dir=L.mfa_work("tmp", w.corpus),
                 beam=config["align"]["mfa"]["beam"],
                 retry_beam=config["align"]["mfa"]["retry_beam"],
                 extra_args=config["align"]["mfa"]["extra_args"],
@@ -98,12 +99,12 @@ rule align_mfa:
 
 rule align_mfa_collect:
     input:
-        manifest=manifest_path(),
-        alignments=results(corpus_name(), "align", "mfa", "work", "output"),
+        manifest=L.manifest(),
+        alignments=L.mfa_work("output"),
     output:
-        directory(results(corpus_name(), "align", "mfa", "shards", "all")),
+        directory(L.align_shard(aligner="mfa", shard="all")),
     log:
-        f"logs/{corpus_name()}/align/mfa/collect.log",
+        L.log("{corpus}", "align", "mfa", "collect"),
     conda:
         "../envs/speechneurons.yaml"
     resources:
@@ -115,16 +116,14 @@ rule align_mfa_collect:
 
 rule align_gather:
     input:
-        manifest=manifest_path(),
-        shards=align_shard_dirs,
+        manifest=L.manifest(),
+        shards=align_shards,
     output:
-        textgrids=directory(results(corpus_name(), "align", "{aligner}", "textgrids")),
-        report=results(corpus_name(), "align", "{aligner}", "report.tsv"),
-        failed=results(corpus_name(), "align", "{aligner}", "failed.tsv"),
+        textgrids=directory(L.textgrids()),
+        report=L.align_file("report.tsv"),
+        failed=L.align_file("failed.tsv"),
     log:
-        f"logs/{corpus_name()}/align/{{aligner}}/gather.log",
-    wildcard_constraints:
-        aligner="pocketsphinx|mfa|reference",
+        L.log("{corpus}", "align", "{aligner}", "gather"),
     conda:
         "../envs/speechneurons.yaml"
     resources:
@@ -139,18 +138,16 @@ rule align_gather:
 
 rule frame_labels:
     input:
-        manifest=manifest_path(),
-        textgrids=results(corpus_name(), "align", "{aligner}", "textgrids"),
-        report=results(corpus_name(), "align", "{aligner}", "report.tsv"),
+        manifest=L.manifest(),
+        textgrids=L.textgrids(),
+        report=L.align_file("report.tsv"),
     output:
-        labels=results(corpus_name(), "labels", "{aligner}", "frame_labels.parquet"),
-        utterances=results(corpus_name(), "labels", "{aligner}", "utterances.tsv"),
+        labels=L.labels_file("frame_labels.parquet"),
+        utterances=L.labels_file("utterances.tsv"),
     log:
-        f"logs/{corpus_name()}/labels/{{aligner}}/frame_labels.log",
+        L.log("{corpus}", "labels", "{aligner}", "frame_labels"),
     benchmark:
-        f"benchmarks/{corpus_name()}/labels/{{aligner}}/frame_labels.tsv"
-    wildcard_constraints:
-        aligner="pocketsphinx|mfa|reference",
+        L.benchmark("{corpus}", "labels", "{aligner}", "frame_labels")
     conda:
         "../envs/speechneurons.yaml"
     resources:
@@ -165,21 +162,21 @@ rule frame_labels:
 
 rule align_quality:
     input:
-        manifest=manifest_path(),
-        textgrids=results(corpus_name(), "align", "{aligner}", "textgrids"),
-        report=results(corpus_name(), "align", "{aligner}", "report.tsv"),
-        reference=reference_dir(),
+        manifest=L.manifest(),
+        textgrids=L.textgrids(),
+        report=L.align_file("report.tsv"),
+        reference=L.reference(),
     output:
-        table=results(corpus_name(), "align", "{aligner}", "quality.tsv"),
+        table=L.align_file("quality.tsv"),
         png=report(
-            results(corpus_name(), "align", "{aligner}", "quality.png"),
+            L.align_file("quality.png"),
             caption="../report/align/quality.rst",
             category="Alignment",
         ),
     log:
-        f"logs/{corpus_name()}/align/{{aligner}}/quality.log",
+        L.log("{corpus}", "align", "{aligner}", "quality"),
     benchmark:
-        f"benchmarks/{corpus_name()}/align/{{aligner}}/quality.tsv"
+        L.benchmark("{corpus}", "align", "{aligner}", "quality")
     wildcard_constraints:
         aligner="pocketsphinx|mfa",
     conda:

@@ -1,44 +1,59 @@
-# Rules of the experiments stage: pruning that protects property neurons, property erasure,
-# and the frozen-feature probes that score them (DESIGN.md, "Pruning and erasure").
-# One job per (strategy, sparsity) prunes; another probes the pruned model, so changing a probe
-# setting reruns the probes and tables but never the pruning. One job per erasure (and per
-# random control) erases in memory and probes. Tables and figures gather the per-utterance
-# losses and compute bootstrap intervals.
+# The experiments stage: pruning that protects property neurons, property erasure, and the
+# frozen-feature probes that score them (docs/pruning-and-erasure.md, docs/probes.md). One job
+# per (strategy, sparsity) prunes; another probes the pruned model, so changing a probe setting
+# reruns the probes and tables but never the pruning. One job per erasure (and per random
+# control) erases in memory and probes. Tables and figures gather the per-utterance losses and
+# compute bootstrap intervals.
 #
-# Outputs under results/<corpus>/experiments/<model>/:
+# Outputs under results/<corpus>/experiments/<model>/ (speechneurons.layout):
 #   probes/unpruned/losses.parquet   per test utterance and stratum: task, layer, utt_id, speaker,
 #                                    gender, stratum, loss_sum, n_items (every layer)
 #   probes/unpruned/layers.tsv       point scores of every layer; probes/best_layers.json
 #   probes/unpruned/skipped.tsv      utterances skipped with on_bad_input: skip
-#   prune/<strategy>/sparsity-<s>/model/         the pruned model (save_pretrained, smaller)
-#   prune/<strategy>/sparsity-<s>/plan.tsv       per layer: width, pruned, protected, protected pruned
-#   prune/<strategy>/sparsity-<s>/losses.parquet probe losses of the pruned model
-#   erasure/<property>-<group>/<property|random>/{losses.parquet,erased_neurons.json}
+#   prune/<strategy>/sparsity-<s>/   model/ (the pruned model), plan.tsv, losses.parquet
+#   erasure/<property>-<group>/<property|random>/   losses.parquet, erased_neurons.json
 #   pruning.tsv, erasure.tsv, figures/pruning.png, figures/erasure.png
+from speechneurons.experiments.probes import ProbeSettings
+from speechneurons.model.pretrain import TrainSettings
 
-
-ALL_TARGETS += experiments_targets()
-
-EXP = experiments_dir()
-EXP_LOG = f"logs/{corpus_name()}/experiments/{model_name()}"
-EXP_BENCH = f"benchmarks/{corpus_name()}/experiments/{model_name()}"
+ALL_TARGETS += [
+    L.experiments_file(name, CORPUS, MODEL)
+    for name in ["pruning.tsv", "figures/pruning.png"]
+    + (
+        ["erasure.tsv", "figures/erasure.png"]
+        if config["experiments"]["erasures"]
+        else []
+    )
+]
+PROBES = dict(
+    probes=section_params(ProbeSettings, config["probes"]),
+    seed=config["seed"],
+    on_bad_input=config["on_bad_input"],
+    device=config["device"],
+)
+TABLES = dict(
+    probe_layers=config["probes"]["layers"],
+    resamples=config["bootstrap"]["resamples"],
+    level=config["bootstrap"]["level"],
+    seed=config["seed"],
+)
 
 
 rule experiments_probe_unpruned:
     input:
         model=experiments_model,
-        manifest=manifest_path(),
-        labels=frame_labels_path(),
-        pitch=pitch_frames_path(),
+        manifest=L.manifest(),
+        labels=L.labels_file("frame_labels.parquet", aligner=ALIGNER),
+        pitch=L.pitch_file("pitch_frames.parquet"),
     output:
-        losses=f"{EXP}/probes/unpruned/losses.parquet",
-        layers=f"{EXP}/probes/unpruned/layers.tsv",
-        best=f"{EXP}/probes/best_layers.json",
-        skipped=f"{EXP}/probes/unpruned/skipped.tsv",
+        losses=L.experiments_file("probes/unpruned/losses.parquet"),
+        layers=L.experiments_file("probes/unpruned/layers.tsv"),
+        best=L.experiments_file("probes/best_layers.json"),
+        skipped=L.experiments_file("probes/unpruned/skipped.tsv"),
     log:
-        f"{EXP_LOG}/probe_unpruned.log",
+        L.log("{corpus}", "experiments", "{model}", "probe_unpruned"),
     benchmark:
-        f"{EXP_BENCH}/probe_unpruned.tsv"
+        L.benchmark("{corpus}", "experiments", "{model}", "probe_unpruned")
     conda:
         "../envs/speechneurons.yaml"
     threads: 1
@@ -46,11 +61,9 @@ rule experiments_probe_unpruned:
         mem_mb=6000,
         runtime=60,
     params:
-        ref=experiments_model_ref(),
-        probe=experiments_probe_params(),
+        **PROBES,
+        model_ref=experiments_model_ref,
         frames=config["frames"],
-        on_bad_input=config["on_bad_input"],
-        device=config["device"],
     script:
         "../scripts/experiments_probe_unpruned.py"
 
@@ -58,19 +71,32 @@ rule experiments_probe_unpruned:
 rule experiments_prune:
     input:
         model=experiments_model,
-        neurons=experiments_neuron_files(),
-        targets=experiments_pretrain_targets(),
-        manifest=manifest_path(),
+        neurons=per_layer("neurons.json", EXPERIMENTS_CHECKPOINT),
+        targets=continued_pretraining_targets,
+        manifest=L.manifest(),
     output:
-        model=directory(f"{EXP}/prune/{{strategy}}/sparsity-{{sparsity}}/model"),
-        plan=f"{EXP}/prune/{{strategy}}/sparsity-{{sparsity}}/plan.tsv",
+        model=directory(L.pruned("model")),
+        plan=L.pruned("plan.tsv"),
     log:
-        f"{EXP_LOG}/prune/{{strategy}}/sparsity-{{sparsity}}/prune.log",
+        L.log(
+            "{corpus}",
+            "experiments",
+            "{model}",
+            "prune",
+            "{strategy}",
+            "sparsity-{sparsity}",
+            "prune",
+        ),
     benchmark:
-        f"{EXP_BENCH}/prune/{{strategy}}/sparsity-{{sparsity}}/prune.tsv"
-    wildcard_constraints:
-        strategy="norm|protect|random",
-        sparsity=r"0\.\d+",
+        L.benchmark(
+            "{corpus}",
+            "experiments",
+            "{model}",
+            "prune",
+            "{strategy}",
+            "sparsity-{sparsity}",
+            "prune",
+        )
     conda:
         "../envs/speechneurons.yaml"
     threads: 1
@@ -78,11 +104,17 @@ rule experiments_prune:
         mem_mb=4000,
         runtime=60,
     params:
-        ref=experiments_model_ref(),
-        sparsity=lambda wildcards: float(wildcards.sparsity),
+        model_ref=experiments_model_ref,
+        sparsity=lambda w: float(w.sparsity),
         protect_properties=config["experiments"]["protect_properties"],
-        steps=config["experiments"]["continued_pretraining_steps"],
-        pretrain=experiments_pretrain_options(),
+        continued_pretraining_steps=config["experiments"]["continued_pretraining_steps"],
+        # continued pretraining trains with the pretraining stage's settings, read only when it is on
+        train=(
+            section_params(TrainSettings, config["pretrain"])
+            if config["experiments"]["continued_pretraining_steps"]
+            else {}
+        ),
+        pretrain_splits=config["pretrain"]["splits"],
         seed=config["seed"],
         device=config["device"],
     script:
@@ -91,20 +123,33 @@ rule experiments_prune:
 
 rule experiments_probe_pruned:
     input:
-        model=f"{EXP}/prune/{{strategy}}/sparsity-{{sparsity}}/model",
-        best=f"{EXP}/probes/best_layers.json",
-        manifest=manifest_path(),
-        labels=frame_labels_path(),
-        pitch=pitch_frames_path(),
+        model=L.pruned("model"),
+        best=L.experiments_file("probes/best_layers.json"),
+        manifest=L.manifest(),
+        labels=L.labels_file("frame_labels.parquet", aligner=ALIGNER),
+        pitch=L.pitch_file("pitch_frames.parquet"),
     output:
-        losses=f"{EXP}/prune/{{strategy}}/sparsity-{{sparsity}}/losses.parquet",
+        losses=L.pruned("losses.parquet"),
     log:
-        f"{EXP_LOG}/prune/{{strategy}}/sparsity-{{sparsity}}/probe.log",
+        L.log(
+            "{corpus}",
+            "experiments",
+            "{model}",
+            "prune",
+            "{strategy}",
+            "sparsity-{sparsity}",
+            "probe",
+        ),
     benchmark:
-        f"{EXP_BENCH}/prune/{{strategy}}/sparsity-{{sparsity}}/probe.tsv"
-    wildcard_constraints:
-        strategy="norm|protect|random",
-        sparsity=r"0\.\d+",
+        L.benchmark(
+            "{corpus}",
+            "experiments",
+            "{model}",
+            "prune",
+            "{strategy}",
+            "sparsity-{sparsity}",
+            "probe",
+        )
     conda:
         "../envs/speechneurons.yaml"
     threads: 1
@@ -112,10 +157,8 @@ rule experiments_probe_pruned:
         mem_mb=6000,
         runtime=60,
     params:
-        probe=experiments_probe_params(),
-        probe_layers=config["experiments"]["probe_layers"],
-        on_bad_input=config["on_bad_input"],
-        device=config["device"],
+        **PROBES,
+        probe_layers=config["probes"]["layers"],
     script:
         "../scripts/experiments_probe_pruned.py"
 
@@ -123,21 +166,20 @@ rule experiments_probe_pruned:
 rule experiments_erase:
     input:
         model=experiments_model,
-        neurons=experiments_neuron_files(),
-        best=f"{EXP}/probes/best_layers.json",
-        manifest=manifest_path(),
-        labels=frame_labels_path(),
-        pitch=pitch_frames_path(),
+        neurons=per_layer("neurons.json", EXPERIMENTS_CHECKPOINT),
+        best=L.experiments_file("probes/best_layers.json"),
+        manifest=L.manifest(),
+        labels=L.labels_file("frame_labels.parquet", aligner=ALIGNER),
+        pitch=L.pitch_file("pitch_frames.parquet"),
     output:
-        losses=f"{EXP}/erasure/{{erasure}}/{{kind}}/losses.parquet",
-        neurons=f"{EXP}/erasure/{{erasure}}/{{kind}}/erased_neurons.json",
+        losses=L.erased("losses.parquet"),
+        neurons=L.erased("erased_neurons.json"),
     log:
-        f"{EXP_LOG}/erasure/{{erasure}}/{{kind}}.log",
+        L.log("{corpus}", "experiments", "{model}", "erasure", "{erasure}", "{kind}"),
     benchmark:
-        f"{EXP_BENCH}/erasure/{{erasure}}/{{kind}}.tsv"
-    wildcard_constraints:
-        erasure=r"(phone_type|gender|pitch)-[A-Za-z0-9_]+",
-        kind="property|random",
+        L.benchmark(
+            "{corpus}", "experiments", "{model}", "erasure", "{erasure}", "{kind}"
+        )
     conda:
         "../envs/speechneurons.yaml"
     threads: 1
@@ -145,103 +187,96 @@ rule experiments_erase:
         mem_mb=6000,
         runtime=60,
     params:
-        ref=experiments_model_ref(),
-        probe=experiments_probe_params(),
-        probe_layers=config["experiments"]["probe_layers"],
-        seed=config["seed"],
-        on_bad_input=config["on_bad_input"],
-        device=config["device"],
+        **PROBES,
+        model_ref=experiments_model_ref,
+        probe_layers=config["probes"]["layers"],
     script:
         "../scripts/experiments_erase.py"
 
 
 rule experiments_pruning_table:
     input:
-        unpruned=f"{EXP}/probes/unpruned/losses.parquet",
-        best=f"{EXP}/probes/best_layers.json",
-        plans=experiments_pruning_variants("plan.tsv"),
-        losses=experiments_pruning_variants("losses.parquet"),
+        unpruned=L.experiments_file("probes/unpruned/losses.parquet"),
+        best=L.experiments_file("probes/best_layers.json"),
+        plans=pruning_files("plan.tsv"),
+        losses=pruning_files("losses.parquet"),
     output:
-        table=f"{EXP}/pruning.tsv",
+        table=L.experiments_file("pruning.tsv"),
     log:
-        f"{EXP_LOG}/pruning_table.log",
+        L.log("{corpus}", "experiments", "{model}", "pruning_table"),
     conda:
         "../envs/speechneurons.yaml"
     resources:
         mem_mb=2000,
         runtime=20,
     params:
-        probe_layers=config["experiments"]["probe_layers"],
-        n_boot=config["experiments"]["bootstrap_resamples"],
-        level=config["experiments"]["ci_level"],
-        seed=config["seed"],
+        **TABLES,
+        variants=PRUNING_VARIANTS,
     script:
         "../scripts/experiments_pruning_table.py"
 
 
 rule experiments_erasure_table:
     input:
-        unpruned=f"{EXP}/probes/unpruned/losses.parquet",
-        best=f"{EXP}/probes/best_layers.json",
-        losses=experiments_erasure_variants("losses.parquet"),
-        neurons=experiments_erasure_variants("erased_neurons.json"),
+        unpruned=L.experiments_file("probes/unpruned/losses.parquet"),
+        best=L.experiments_file("probes/best_layers.json"),
+        losses=erasure_files("losses.parquet"),
+        neurons=erasure_files("erased_neurons.json"),
     output:
-        table=f"{EXP}/erasure.tsv",
+        table=L.experiments_file("erasure.tsv"),
     log:
-        f"{EXP_LOG}/erasure_table.log",
+        L.log("{corpus}", "experiments", "{model}", "erasure_table"),
     conda:
         "../envs/speechneurons.yaml"
     resources:
         mem_mb=2000,
         runtime=20,
     params:
-        probe_layers=config["experiments"]["probe_layers"],
-        n_boot=config["experiments"]["bootstrap_resamples"],
-        level=config["experiments"]["ci_level"],
-        seed=config["seed"],
+        **TABLES,
+        variants=ERASURE_VARIANTS,
     script:
         "../scripts/experiments_erasure_table.py"
 
 
 rule experiments_pruning_figure:
     input:
-        table=f"{EXP}/pruning.tsv",
+        table=L.experiments_file("pruning.tsv"),
     output:
         figure=report(
-            f"{EXP}/figures/pruning.png",
+            L.experiments_file("figures/pruning.png"),
             caption="../report/experiments/pruning.rst",
             category="Pruning",
         ),
     log:
-        f"{EXP_LOG}/pruning_figure.log",
+        L.log("{corpus}", "experiments", "{model}", "pruning_figure"),
     conda:
         "../envs/speechneurons.yaml"
     resources:
         mem_mb=1000,
         runtime=10,
     params:
-        title=f"{model_name()} on {corpus_name()}",
+        title=lambda w: f"{w.model} on {w.corpus}",
     script:
         "../scripts/experiments_pruning_figure.py"
 
 
 rule experiments_erasure_figure:
     input:
-        table=f"{EXP}/erasure.tsv",
+        table=L.experiments_file("erasure.tsv"),
     output:
         figure=report(
-            f"{EXP}/figures/erasure.png",
+            L.experiments_file("figures/erasure.png"),
             caption="../report/experiments/erasure.rst",
             category="Erasure",
         ),
     log:
-        f"{EXP_LOG}/erasure_figure.log",
+        L.log("{corpus}", "experiments", "{model}", "erasure_figure"),
     conda:
         "../envs/speechneurons.yaml"
     resources:
         mem_mb=1000,
         runtime=10,
     params:
-        title=f"{model_name()} on {corpus_name()}",
+        title=lambda w: f"{w.model} on {w.corpus}",
     script:
         "../scripts/experiments_erasure_figure.py"

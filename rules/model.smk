@@ -1,21 +1,31 @@
-# Rules of the model stage: the tiny HuBERT that the workflow pretrains itself
-# (model.source = pretrain). Iteration 1: k-means targets of MFCC + deltas on the model frame
-# grid, then HuBERT masked prediction. Optional iteration 2 (pretrain.iterations = 2): targets
-# from a layer of the iteration-1 model, then training again. The last iteration writes
-# results/<corpus>/models/<model>/{final,checkpoints/step-N,train_log.tsv}.
-ALL_TARGETS += pretrain_targets()
+# The model stage: the tiny HuBERT that the workflow pretrains itself (model.source: pretrain),
+# one job pair per item of pretrain.iterations: frame targets (k-means of MFCC + deltas, or of
+# a layer of the previous iteration's model), then HuBERT masked prediction. A Hugging Face
+# model (model.source: huggingface) has no job here: it is loaded offline where it is used.
+from speechneurons.model.hubert import ModelSettings
+from speechneurons.model.pretrain import TrainSettings
+
+if PRETRAINED:
+    ALL_TARGETS += [
+        L.checkpoint_dir(CORPUS, MODEL, "final"),
+        L.pretrain_curve(CORPUS, MODEL),
+    ]
+    ALL_TARGETS += [
+        L.checkpoints(CORPUS, MODEL, i) for i in range(1, len(ITERATIONS) + 1)
+    ]
 
 
-rule model_targets_mfcc:
+rule model_targets:
     input:
-        manifest=manifest_path(),
+        manifest=L.manifest(),
+        model=previous_model,
     output:
-        targets=pretrain_targets_path(1),
-        info=f"{pretrain_base(1)}/targets.json",
+        targets=L.iteration_file("targets.parquet"),
+        info=L.iteration_file("targets.json"),
     log:
-        f"logs/{corpus_name()}/models/{model_name()}/targets_iter1.log",
+        L.log("{corpus}", "models", "{model}", "targets_{iteration}"),
     benchmark:
-        f"benchmarks/{corpus_name()}/models/{model_name()}/targets_iter1.tsv"
+        L.benchmark("{corpus}", "models", "{model}", "targets_{iteration}")
     conda:
         "../envs/speechneurons.yaml"
     threads: 2
@@ -23,12 +33,13 @@ rule model_targets_mfcc:
         mem_mb=4000,
         runtime=30,
     params:
-        source="mfcc",
-        frames=config["frames"],
-        splits=config["pretrain"]["splits"],
-        n_clusters=config["pretrain"]["n_clusters"],
+        targets=lambda w: iteration(w).targets,
+        layer=lambda w: iteration(w).layer,
+        n_clusters=lambda w: iteration(w).n_clusters,
         n_mfcc=config["pretrain"]["n_mfcc"],
-        max_frames=config["pretrain"]["kmeans_max_frames"],
+        kmeans_max_frames=config["pretrain"]["kmeans_max_frames"],
+        splits=config["pretrain"]["splits"],
+        frames=config["frames"],
         on_bad_input=config["on_bad_input"],
         seed=config["seed"],
         device=config["device"],
@@ -36,18 +47,19 @@ rule model_targets_mfcc:
         "../scripts/model_targets.py"
 
 
-rule model_pretrain_iter1:
+rule model_pretrain:
     input:
-        manifest=manifest_path(),
-        targets=pretrain_targets_path(1),
+        manifest=L.manifest(),
+        targets=L.iteration_file("targets.parquet"),
+        init=lambda w: previous_model(w) if iteration(w).init == "resume" else [],
     output:
-        final=directory(f"{pretrain_base(1)}/final"),
-        checkpoints=[directory(d) for d in pretrain_checkpoint_dirs(1)],
-        train_log=f"{pretrain_base(1)}/train_log.tsv",
+        final=directory(L.iteration_file("final")),
+        checkpoints=directory(L.checkpoints()),
+        train_log=L.iteration_file("train_log.tsv"),
     log:
-        f"logs/{corpus_name()}/models/{model_name()}/pretrain_iter1.log",
+        L.log("{corpus}", "models", "{model}", "pretrain_{iteration}"),
     benchmark:
-        f"benchmarks/{corpus_name()}/models/{model_name()}/pretrain_iter1.tsv"
+        L.benchmark("{corpus}", "models", "{model}", "pretrain_{iteration}")
     conda:
         "../envs/speechneurons.yaml"
     threads: 2
@@ -56,9 +68,16 @@ rule model_pretrain_iter1:
         runtime=120,
         gpu=1,
     params:
-        iteration=1,
+        steps=lambda w: iteration(w).steps,
+        init=lambda w: iteration(w).init,
+        start_step=lambda w: sum(it.steps for it in ITERATIONS[: int(w.iteration) - 1]),
+        checkpoint_steps=lambda w: [
+            local for local, _ in CHECKPOINTS[int(w.iteration) - 1]
+        ],
+        model=section_params(ModelSettings, config["pretrain"]),
+        train=section_params(TrainSettings, config["pretrain"]),
+        splits=config["pretrain"]["splits"],
         frames=config["frames"],
-        train=pretrain_train_params(1),
         on_bad_input=config["on_bad_input"],
         seed=config["seed"],
         device=config["device"],
@@ -66,81 +85,20 @@ rule model_pretrain_iter1:
         "../scripts/model_pretrain.py"
 
 
-if int(config["pretrain"]["iterations"]) == 2:
-
-    rule model_targets_layer:
-        input:
-            manifest=manifest_path(),
-            model=f"{pretrain_base(1)}/final",
-        output:
-            targets=pretrain_targets_path(2),
-            info=f"{pretrain_base(2)}/targets.json",
-        log:
-            f"logs/{corpus_name()}/models/{model_name()}/targets_iter2.log",
-        benchmark:
-            f"benchmarks/{corpus_name()}/models/{model_name()}/targets_iter2.tsv"
-        conda:
-            "../envs/speechneurons.yaml"
-        threads: 2
-        resources:
-            mem_mb=4000,
-            runtime=30,
-        params:
-            source="layer",
-            layer=config["pretrain"]["iter2_layer"],
-            frames=config["frames"],
-            splits=config["pretrain"]["splits"],
-            n_clusters=config["pretrain"]["iter2_clusters"],
-            n_mfcc=config["pretrain"]["n_mfcc"],
-            max_frames=config["pretrain"]["kmeans_max_frames"],
-            on_bad_input=config["on_bad_input"],
-            seed=config["seed"],
-            device=config["device"],
-        script:
-            "../scripts/model_targets.py"
-
-    rule model_pretrain_iter2:
-        input:
-            manifest=manifest_path(),
-            targets=pretrain_targets_path(2),
-            init=pretrain_init_input(),
-        output:
-            final=directory(f"{pretrain_base(2)}/final"),
-            checkpoints=[directory(d) for d in pretrain_checkpoint_dirs(2)],
-            train_log=f"{pretrain_base(2)}/train_log.tsv",
-        log:
-            f"logs/{corpus_name()}/models/{model_name()}/pretrain_iter2.log",
-        benchmark:
-            f"benchmarks/{corpus_name()}/models/{model_name()}/pretrain_iter2.tsv"
-        conda:
-            "../envs/speechneurons.yaml"
-        threads: 2
-        resources:
-            mem_mb=6000,
-            runtime=120,
-            gpu=1,
-        params:
-            iteration=2,
-            frames=config["frames"],
-            train=pretrain_train_params(2),
-            on_bad_input=config["on_bad_input"],
-            seed=config["seed"],
-            device=config["device"],
-        script:
-            "../scripts/model_pretrain.py"
-
-
 rule model_curve:
     input:
-        logs=pretrain_logs(),
+        logs=lambda w: [
+            L.iteration_file("train_log.tsv", w.corpus, w.model, i)
+            for i in range(1, len(ITERATIONS) + 1)
+        ],
     output:
         png=report(
-            f"{pretrain_base()}/pretrain_curve.png",
+            L.pretrain_curve(),
             caption="../report/model/pretrain_curve.rst",
             category="Model",
         ),
     log:
-        f"logs/{corpus_name()}/models/{model_name()}/curve.log",
+        L.log("{corpus}", "models", "{model}", "curve"),
     conda:
         "../envs/speechneurons.yaml"
     resources:

@@ -1,25 +1,24 @@
-# Rules of the pitch stage: F0 with Praat (Parselmouth) on the model frame grid, then pitch
-# groups. The binning keys (pitch.n_bins, pitch.binning) reach only pitch_groups, so changing
-# them never reruns the F0 extraction.
-from speechneurons.pitch.f0 import extraction_config
+# The pitch stage: F0 with Praat (Parselmouth) on the model frame grid, then pitch groups. The
+# F0 job reads only the tracker's keys (PitchSettings), so the binning keys (pitch.n_bins,
+# pitch.binning) never rerun it.
+from speechneurons.pitch.f0 import PitchSettings
 
 ALL_TARGETS += [
-    pitch_frames_path(),
-    results(corpus_name(), "pitch", "pitch_bins.json"),
-    results(corpus_name(), "pitch", "f0_distributions.png"),
+    L.pitch_file(name, CORPUS)
+    for name in ("pitch_frames.parquet", "pitch_bins.json", "f0_distributions.png")
 ]
 
 
 rule pitch_f0:
     input:
-        manifest=manifest_path(),
+        manifest=L.manifest(),
     output:
-        f0=results(corpus_name(), "pitch", "f0.parquet"),
-        skipped=results(corpus_name(), "pitch", "skipped.tsv"),
+        f0=L.pitch_file("f0.parquet"),
+        skipped=L.pitch_file("skipped.tsv"),
     log:
-        f"logs/{corpus_name()}/pitch/f0.log",
+        L.log("{corpus}", "pitch", "f0"),
     benchmark:
-        f"benchmarks/{corpus_name()}/pitch/f0.tsv"
+        L.benchmark("{corpus}", "pitch", "f0")
     conda:
         "../envs/speechneurons.yaml"
     resources:
@@ -27,7 +26,7 @@ rule pitch_f0:
         runtime=60,
     params:
         frames=config["frames"],
-        settings=extraction_config(config["pitch"]),
+        settings=section_params(PitchSettings, config["pitch"]),
         on_bad_input=config["on_bad_input"],
     script:
         "../scripts/pitch_f0.py"
@@ -35,15 +34,15 @@ rule pitch_f0:
 
 rule pitch_groups:
     input:
-        f0=results(corpus_name(), "pitch", "f0.parquet"),
-        manifest=manifest_path(),
+        f0=L.pitch_file("f0.parquet"),
+        manifest=L.manifest(),
     output:
-        frames=pitch_frames_path(),
-        bins=results(corpus_name(), "pitch", "pitch_bins.json"),
+        frames=L.pitch_file("pitch_frames.parquet"),
+        bins=L.pitch_file("pitch_bins.json"),
     log:
-        f"logs/{corpus_name()}/pitch/groups.log",
+        L.log("{corpus}", "pitch", "groups"),
     benchmark:
-        f"benchmarks/{corpus_name()}/pitch/groups.tsv"
+        L.benchmark("{corpus}", "pitch", "groups")
     conda:
         "../envs/speechneurons.yaml"
     resources:
@@ -58,23 +57,23 @@ rule pitch_groups:
 
 rule pitch_figure:
     input:
-        frames=pitch_frames_path(),
-        bins=results(corpus_name(), "pitch", "pitch_bins.json"),
-        manifest=manifest_path(),
+        frames=L.pitch_file("pitch_frames.parquet"),
+        bins=L.pitch_file("pitch_bins.json"),
+        manifest=L.manifest(),
     output:
         png=report(
-            results(corpus_name(), "pitch", "f0_distributions.png"),
+            L.pitch_file("f0_distributions.png"),
             caption="../report/pitch/f0_distributions.rst",
             category="Pitch",
         ),
     log:
-        f"logs/{corpus_name()}/pitch/figure.log",
+        L.log("{corpus}", "pitch", "figure"),
     conda:
         "../envs/speechneurons.yaml"
     resources:
         mem_mb=2000,
         runtime=10,
     params:
-        title=f"F0 of voiced frames, corpus {corpus_name()}",
+        title=lambda w: f"F0 of voiced frames, corpus {w.corpus}",
     script:
         "../scripts/pitch_figure.py"

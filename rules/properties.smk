@@ -1,29 +1,42 @@
-# Rules of the properties stage: phone-type, gender and pitch neurons per layer (exact
-# definition in DESIGN.md), their summary over layers and their figures. tau_fraction, sigma,
-# min_count, splits and the pitch bins are params of property_layer, so changing one reruns
-# exactly the statistics and what follows them.
+# The properties stage: phone-type, gender and pitch neurons per layer (definition in
+# docs/property-neurons.md), their summary over layers and their figures. The statistic reads
+# only the keys of PropertySettings and pitch.n_bins, so changing one reruns exactly the
+# statistics and what follows them.
+from speechneurons.properties.statistic import PropertySettings
+from speechneurons.properties.tables import figure_layers
 
-
-ALL_TARGETS += property_targets("final")
+FIGURE_LAYERS = figure_layers(config["properties"]["venn_layers"], LAYERS)
+ALL_TARGETS += [
+    L.properties_file(name, CORPUS, MODEL, "final")
+    for name in [
+        "summary.tsv",
+        "figures/counts_per_layer.png",
+        "figures/overlaps_per_layer.png",
+        *(
+            f"figures/{kind}_layer-{l}.png"
+            for l in FIGURE_LAYERS
+            for kind in ("venn", "heatmap")
+        ),
+    ]
+]
 
 
 rule property_layer:
     input:
-        mid=activation_array("mid"),
-        index=activation_index_path("mid"),
+        mid=L.activation_array("mid"),
+        index=L.activation_index("mid"),
     output:
-        neurons=property_layer_file("neurons.json"),
-        P=property_layer_file("P.npz"),
-        R=property_layer_file("R.parquet"),
-        counts=property_layer_file("counts.tsv"),
-        skipped=property_layer_file("skipped.tsv"),
+        neurons=L.property_layer_file("neurons.json"),
+        P=L.property_layer_file("P.npz"),
+        R=L.property_layer_file("R.parquet"),
+        counts=L.property_layer_file("counts.tsv"),
+        skipped=L.property_layer_file("skipped.tsv"),
     log:
-        properties_log("layer-{layer}"),
+        L.log("{corpus}", "properties", "{model}", "{checkpoint}", "layer-{layer}"),
     benchmark:
-        properties_log("layer-{layer}", kind="benchmarks", ext="tsv")
-    wildcard_constraints:
-        layer=r"\d+",
-        checkpoint=r"final|step-\d+",
+        L.benchmark(
+            "{corpus}", "properties", "{model}", "{checkpoint}", "layer-{layer}"
+        )
     conda:
         "../envs/speechneurons.yaml"
     threads: 2
@@ -31,11 +44,7 @@ rule property_layer:
         mem_mb=4000,
         runtime=60,
     params:
-        layer=lambda wildcards: int(wildcards.layer),
-        tau_fraction=config["properties"]["tau_fraction"],
-        sigma=config["properties"]["sigma"],
-        min_count=config["properties"]["min_count"],
-        splits=config["properties"]["splits"],
+        settings=section_params(PropertySettings, config["properties"]),
         n_pitch_bins=config["pitch"]["n_bins"],
         on_bad_input=config["on_bad_input"],
     script:
@@ -44,14 +53,12 @@ rule property_layer:
 
 rule property_summary:
     input:
-        neurons=property_layer_inputs("neurons.json"),
-        counts=property_layer_inputs("counts.tsv"),
+        neurons=per_layer("neurons.json"),
+        counts=per_layer("counts.tsv"),
     output:
-        summary=properties_file("summary.tsv"),
+        summary=L.properties_file("summary.tsv"),
     log:
-        properties_log("summary"),
-    wildcard_constraints:
-        checkpoint=r"final|step-\d+",
+        L.log("{corpus}", "properties", "{model}", "{checkpoint}", "summary"),
     conda:
         "../envs/speechneurons.yaml"
     resources:
@@ -63,48 +70,43 @@ rule property_summary:
 
 rule property_layer_figures:
     input:
-        summary=properties_file("summary.tsv"),
+        summary=L.properties_file("summary.tsv"),
     output:
         counts=report(
-            properties_file("figures/counts_per_layer.png"),
+            L.properties_file("figures/counts_per_layer.png"),
             caption="../report/properties/counts_per_layer.rst",
             category="Property neurons",
         ),
         overlaps=report(
-            properties_file("figures/overlaps_per_layer.png"),
+            L.properties_file("figures/overlaps_per_layer.png"),
             caption="../report/properties/overlaps_per_layer.rst",
             category="Property neurons",
         ),
     log:
-        properties_log("layer_figures"),
-    wildcard_constraints:
-        checkpoint=r"final|step-\d+",
+        L.log("{corpus}", "properties", "{model}", "{checkpoint}", "layer_figures"),
     conda:
         "../envs/speechneurons.yaml"
     resources:
         mem_mb=1000,
         runtime=10,
     params:
-        title=lambda wildcards: f"{wildcards.model} ({wildcards.checkpoint}) on {corpus_name()}",
+        title=lambda w: f"{w.model} ({w.checkpoint}) on {w.corpus}",
     script:
         "../scripts/properties_layer_figures.py"
 
 
 rule property_venn:
     input:
-        neurons=property_layer_file("neurons.json"),
+        neurons=L.property_layer_file("neurons.json"),
     output:
         venn=report(
-            properties_file("figures/venn_layer-{layer}.png"),
+            L.properties_file("figures/venn_layer-{layer}.png"),
             caption="../report/properties/venn.rst",
             category="Property neurons",
             subcategory="Venn diagrams",
         ),
     log:
-        properties_log("venn_layer-{layer}"),
-    wildcard_constraints:
-        layer=r"\d+",
-        checkpoint=r"final|step-\d+",
+        L.log("{corpus}", "properties", "{model}", "{checkpoint}", "venn_layer-{layer}"),
     conda:
         "../envs/speechneurons.yaml"
     resources:
@@ -116,22 +118,25 @@ rule property_venn:
 
 rule property_heatmap:
     input:
-        neurons=property_layer_file("neurons.json"),
-        P=property_layer_file("P.npz"),
-        R=property_layer_file("R.parquet"),
-        counts=property_layer_file("counts.tsv"),
+        neurons=L.property_layer_file("neurons.json"),
+        P=L.property_layer_file("P.npz"),
+        R=L.property_layer_file("R.parquet"),
+        counts=L.property_layer_file("counts.tsv"),
     output:
         heatmap=report(
-            properties_file("figures/heatmap_layer-{layer}.png"),
+            L.properties_file("figures/heatmap_layer-{layer}.png"),
             caption="../report/properties/heatmap.rst",
             category="Property neurons",
             subcategory="P(j | c, g) heat maps",
         ),
     log:
-        properties_log("heatmap_layer-{layer}"),
-    wildcard_constraints:
-        layer=r"\d+",
-        checkpoint=r"final|step-\d+",
+        L.log(
+            "{corpus}",
+            "properties",
+            "{model}",
+            "{checkpoint}",
+            "heatmap_layer-{layer}",
+        ),
     conda:
         "../envs/speechneurons.yaml"
     resources:

@@ -10,7 +10,7 @@ from speechneurons.io import read_table, write_json, write_table
 from speechneurons.logs import script_logging
 from speechneurons.model.registry import check_frame_grid, load_model
 
-snakemake = globals()["snakemake"]  # noqa: F821 (injected by Snakemake)
+snakemake = globals()["snakemake"]  # injected by Snakemake
 
 with script_logging(snakemake.log[0]) as log:
     p = snakemake.params
@@ -18,18 +18,39 @@ with script_logging(snakemake.log[0]) as log:
     bound_heap()
     torch.set_num_threads(max(1, snakemake.threads))
     loaded = load_model(p.model_ref, device=p.device)
-    log.info("model %s (%s): %d layers, FFN widths %s, do_normalize=%s, device %s",
-             p.model_ref, loaded.model_type, loaded.num_layers, loaded.ffn_widths, loaded.do_normalize, loaded.device)
+    log.info(
+        "model %s (%s): %d layers, FFN widths %s, do_normalize=%s, device %s",
+        p.model_ref,
+        loaded.model_type,
+        loaded.num_layers,
+        loaded.ffn_widths,
+        loaded.do_normalize,
+        loaded.device,
+    )
     check_frame_grid(loaded, FrameGrid.from_config(p.frames))
     arrays = {(layer, subset): path for subset in SUBSETS for layer, path in zip(p.layers, snakemake.output[subset])}
     report = dump_activations(
-        loaded, read_manifest(snakemake.input.manifest), read_table(snakemake.input.selection), arrays,
-        batch_seconds=p.batch_seconds, max_pad_ratio=p.max_pad_ratio, on_bad_input=p.on_bad_input,
+        loaded,
+        read_manifest(snakemake.input.manifest),
+        read_table(snakemake.input.selection),
+        arrays,
+        batch_seconds=p.batch_seconds,
+        max_pad_ratio=p.max_pad_ratio,
+        on_bad_input=p.on_bad_input,
     )
     write_table(report.skipped, snakemake.output.skipped)
-    write_json(snakemake.output.stats, {
-        "model": p.model_ref, "layers": p.layers, "ffn_widths": loaded.ffn_widths, "device": str(loaded.device),
-        "utterances": report.n_utterances, "skipped": len(report.skipped), "rows": report.rows,
-        "audio_seconds": round(report.audio_seconds, 2), "wall_seconds": round(report.wall_seconds, 2),
-        "audio_seconds_per_second": round(report.audio_seconds_per_second, 2),
-    })
+    write_json(
+        snakemake.output.stats,
+        {
+            "model": p.model_ref,
+            "layers": p.layers,
+            "ffn_widths": loaded.ffn_widths,
+            "device": str(loaded.device),
+            "utterances": report.n_utterances,
+            "skipped": len(report.skipped),
+            "rows": report.rows,
+            "audio_seconds": round(report.audio_seconds, 2),
+            "wall_seconds": round(report.wall_seconds, 2),
+            "audio_seconds_per_second": round(report.audio_seconds_per_second, 2),
+        },
+    )

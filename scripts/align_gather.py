@@ -4,7 +4,7 @@ from speechneurons.align.alignment import gather_shards
 from speechneurons.io import read_table
 from speechneurons.logs import script_logging
 
-snakemake = globals()["snakemake"]  # noqa: F821 (injected by Snakemake)
+snakemake = globals()["snakemake"]  # injected by Snakemake
 
 with script_logging(snakemake.log[0]) as log:
     manifest = read_table(snakemake.input.manifest, dtype={"utt_id": str, "speaker": str})
@@ -13,5 +13,10 @@ with script_logging(snakemake.log[0]) as log:
         list(snakemake.input.shards), manifest, o.textgrids, o.report, o.failed, p.on_bad_input, p.max_failed_share
     )
     n_ok = int((report.status == "aligned").sum())
-    log.info("aligned %d of %d utterances (%.1f %%); alignment time %.1f s", n_ok, len(report),
-             100 * n_ok / max(len(report), 1), report.seconds.sum())
+    log.info(
+        "aligned %d of %d utterances (%.1f %%); alignment time %.1f s",
+        n_ok,
+        len(report),
+        100 * n_ok / max(len(report), 1),
+        report.seconds.sum(),
+    )

@@ -4,7 +4,7 @@ from speechneurons.align.mfa import prepare_corpus
 from speechneurons.io import read_table
 from speechneurons.logs import script_logging
 
-snakemake = globals()["snakemake"]  # noqa: F821 (injected by Snakemake)
+snakemake = globals()["snakemake"]  # injected by Snakemake
 
 with script_logging(snakemake.log[0]) as log:
     manifest = read_table(snakemake.input.manifest, dtype={"utt_id": str, "speaker": str})

@@ -4,7 +4,7 @@ from speechneurons.align.alignment import align_rows, pocketsphinx_align_fn, ref
 from speechneurons.io import read_table
 from speechneurons.logs import script_logging
 
-snakemake = globals()["snakemake"]  # noqa: F821 (injected by Snakemake)
+snakemake = globals()["snakemake"]  # injected by Snakemake
 
 with script_logging(snakemake.log[0]) as log:
     p = snakemake.params
@@ -16,6 +16,10 @@ with script_logging(snakemake.log[0]) as log:
         align_fn = reference_align_fn(snakemake.input.reference)
     report = align_rows(rows, align_fn, snakemake.output[0], p.on_bad_input)
     log.info(
-        "%s shard %d: %d of %d aligned, %.1f s", aligner, shard,
-        (report.status == "aligned").sum(), len(report), report.seconds.sum(),
+        "%s shard %d: %d of %d aligned, %.1f s",
+        aligner,
+        shard,
+        (report.status == "aligned").sum(),
+        len(report),
+        report.seconds.sum(),
     )

@@ -4,14 +4,19 @@ from speechneurons.corpus.manifest import write_corpus_tables
 from speechneurons.corpus.synth import gather_synth
 from speechneurons.logs import script_logging
 
-snakemake = globals()["snakemake"]  # noqa: F821 (injected by Snakemake)
+snakemake = globals()["snakemake"]  # injected by Snakemake
 
-with script_logging(snakemake.log[0]):
-    p = snakemake.params
+with script_logging(snakemake.log[0]) as log:
+    p, out = snakemake.params, snakemake.output
     manifest, skipped, speakers = gather_synth(
-        list(snakemake.input.tables), list(snakemake.input.references), snakemake.output.reference,
-        p.sample_rate, p.on_bad_input, p.test_fraction, p.speaker_disjoint, p.seed,
+        list(snakemake.input.tables),
+        list(snakemake.input.references),
+        out.reference,
+        p.sample_rate,
+        p.on_bad_input,
+        p.test_fraction,
+        p.speaker_disjoint,
+        p.seed,
     )
-    write_corpus_tables(
-        manifest, skipped, speakers, snakemake.output.manifest, snakemake.output.skipped, snakemake.output.speakers
-    )
+    write_corpus_tables(manifest, skipped, speakers, out.manifest, out.skipped, out.speakers)
+    log.info("%d utterances kept, %d skipped", len(manifest), len(skipped))

@@ -1,9 +1,10 @@
-"""Figure of erasure.tsv (see speechneurons.experiment_figures)."""
+"""Figure of erasure.tsv (see speechneurons.experiments.figures)."""
 
+from speechneurons.experiments.figures import plot_erasure
+from speechneurons.io import read_table
 from speechneurons.logs import script_logging
 
-with script_logging(snakemake.log[0]):
-    from speechneurons.experiments.figures import plot_erasure
-    from speechneurons.io import read_table
+snakemake = globals()["snakemake"]  # injected by Snakemake
 
+with script_logging(snakemake.log[0]):
     plot_erasure(read_table(snakemake.input.table), snakemake.output.figure, title=snakemake.params.title)

@@ -1,20 +1,22 @@
 """Probe a pruned model at the configured layers (last / best of the unpruned model)."""
 
+import torch
+
+from speechneurons.config import settings_from
+from speechneurons.experiments.probes import ProbeSettings, evaluate, resolve_layers
+from speechneurons.io import read_json, read_table, write_table
 from speechneurons.logs import script_logging
+from speechneurons.model.registry import load_model
+
+snakemake = globals()["snakemake"]  # injected by Snakemake
 
 with script_logging(snakemake.log[0]) as log:
-    import torch
-
-    from speechneurons.io import read_json, read_table, write_table
-    from speechneurons.model.registry import load_model
-    from speechneurons.experiments.probes import ProbeSettings, evaluate, resolve_layers
-
     torch.set_num_threads(snakemake.threads)
-    p = snakemake.params.probe
-    settings = ProbeSettings(**{**p, "tasks": tuple(p["tasks"])})
+    p = snakemake.params
+    settings = settings_from(ProbeSettings, p.probes, seed=p.seed)
     best = read_json(snakemake.input.best)
-    roles = resolve_layers(snakemake.params.probe_layers, best["num_layers"], best["best"], settings.tasks)
-    loaded = load_model(snakemake.input.model, snakemake.params.device)
+    roles = resolve_layers(p.probe_layers, best["num_layers"], best["best"], settings.tasks)
+    loaded = load_model(snakemake.input.model, p.device)
     log.info("FFN widths %s; probe layers %s", loaded.ffn_widths, roles)
     losses, _ = evaluate(
         loaded.model,
@@ -25,6 +27,6 @@ with script_logging(snakemake.log[0]) as log:
         settings,
         loaded.device,
         normalize=loaded.do_normalize,
-        on_bad_input=snakemake.params.on_bad_input,
+        on_bad_input=p.on_bad_input,
     )
     write_table(losses, snakemake.output.losses)

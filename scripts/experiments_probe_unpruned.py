@@ -1,32 +1,34 @@
 """Probe every layer of the unpruned model; pick the best layer per task."""
 
+import torch
+
+from speechneurons.config import settings_from
+from speechneurons.experiments.probes import ProbeSettings, best_layers, evaluate
+from speechneurons.experiments.stats import compare
+from speechneurons.frames import FrameGrid
+from speechneurons.io import read_table, write_json, write_table
 from speechneurons.logs import script_logging
+from speechneurons.model.registry import check_frame_grid, load_model
+
+snakemake = globals()["snakemake"]  # injected by Snakemake
 
 with script_logging(snakemake.log[0]) as log:
-    import torch
-
-    from speechneurons.io import read_table, write_json, write_table
-    from speechneurons.frames import FrameGrid
-    from speechneurons.model.registry import check_frame_grid, load_model
-    from speechneurons.experiments.probes import ProbeSettings, best_layers, evaluate
-    from speechneurons.experiments.stats import compare
-
     torch.set_num_threads(snakemake.threads)
-    p = snakemake.params.probe
-    settings = ProbeSettings(**{**p, "tasks": tuple(p["tasks"])})
-    loaded = load_model(snakemake.params.ref, snakemake.params.device)
-    check_frame_grid(loaded, FrameGrid.from_config(snakemake.params.frames))
+    p = snakemake.params
+    settings = settings_from(ProbeSettings, p.probes, seed=p.seed)
+    loaded = load_model(p.model_ref, p.device)
+    check_frame_grid(loaded, FrameGrid.from_config(p.frames))
     layers = list(range(1, loaded.num_layers + 1))
     losses, skipped = evaluate(
         loaded.model,
         read_table(snakemake.input.manifest),
         read_table(snakemake.input.labels),
         read_table(snakemake.input.pitch),
-        {task: layers for task in settings.tasks},
+        dict.fromkeys(settings.tasks, layers),
         settings,
         loaded.device,
         normalize=loaded.do_normalize,
-        on_bad_input=snakemake.params.on_bad_input,
+        on_bad_input=p.on_bad_input,
     )
     write_table(losses, snakemake.output.losses)
     write_table(skipped, snakemake.output.skipped)

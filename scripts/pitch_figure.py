@@ -5,7 +5,7 @@ from speechneurons.io import read_json, read_table
 from speechneurons.logs import script_logging
 from speechneurons.pitch.figures import plot_f0_distributions
 
-snakemake = globals()["snakemake"]  # noqa: F821 (injected by Snakemake)
+snakemake = globals()["snakemake"]  # injected by Snakemake
 
 with script_logging(snakemake.log[0]):
     frames = read_table(snakemake.input.frames, columns=["utt_id", "f0_hz", "voiced"])

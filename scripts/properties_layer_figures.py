@@ -1,7 +1,10 @@
 """Figures over layers: property-neuron counts and overlaps per layer, from summary.tsv."""
+
 from speechneurons.io import read_table
 from speechneurons.logs import script_logging
 from speechneurons.properties.figures import plot_counts_per_layer, plot_overlaps_per_layer
+
+snakemake = globals()["snakemake"]  # injected by Snakemake
 
 with script_logging(snakemake.log[0]):
     summary = read_table(snakemake.input.summary)

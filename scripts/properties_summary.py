@@ -1,9 +1,10 @@
-"""Summary of the property neurons over layers: per-layer folders -> summary.tsv."""
-from pathlib import Path
+"""Summary of the property neurons over layers: each layer's neurons.json and counts.tsv -> summary.tsv."""
 
 from speechneurons.io import write_table
 from speechneurons.logs import script_logging
 from speechneurons.properties.tables import summarize
+
+snakemake = globals()["snakemake"]  # injected by Snakemake
 
 with script_logging(snakemake.log[0]) as log:
     summary = summarize(snakemake.input.neurons, snakemake.input.counts)

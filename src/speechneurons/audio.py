@@ -45,8 +45,7 @@ def audio_info(path: str | Path) -> AudioInfo:
         raise BadInputError(
             path,
             f"audio file is unreadable or corrupt ({exc})",
-            "Re-create or re-download the file, or remove it from the corpus "
-            "(or set on_bad_input: skip).",
+            "Re-create or re-download the file, or remove it from the corpus (or set on_bad_input: skip).",
         ) from exc
     return AudioInfo(frames=int(info.frames), sample_rate=int(info.samplerate), channels=int(info.channels))
 
@@ -54,7 +53,11 @@ def audio_info(path: str | Path) -> AudioInfo:
 def check_audio_info(path: str | Path, info: AudioInfo, sample_rate: int = 16000) -> None:
     """Raise BadInputError unless ``info`` describes non-empty mono audio at ``sample_rate``."""
     if info.frames <= 0:
-        raise BadInputError(path, "audio file is empty (0 samples)", "Re-create the file or remove it from the corpus (or set on_bad_input: skip).")
+        raise BadInputError(
+            path,
+            "audio file is empty (0 samples)",
+            "Re-create the file or remove it from the corpus (or set on_bad_input: skip).",
+        )
     if info.channels != 1:
         raise BadInputError(
             path,
@@ -87,7 +90,11 @@ def load_audio(path: str | Path, sample_rate: int = 16000) -> np.ndarray:
             "Re-create or re-download the file, or remove it from the corpus (or set on_bad_input: skip).",
         ) from exc
     if audio.shape[0] == 0:
-        raise BadInputError(path, "audio file is empty (0 samples)", "Re-create the file or remove it from the corpus (or set on_bad_input: skip).")
+        raise BadInputError(
+            path,
+            "audio file is empty (0 samples)",
+            "Re-create the file or remove it from the corpus (or set on_bad_input: skip).",
+        )
     return np.ascontiguousarray(audio[:, 0])
 
 

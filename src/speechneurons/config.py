@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import copy
 import difflib
+from collections.abc import Mapping
 from dataclasses import fields
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 from jsonschema import Draft202012Validator

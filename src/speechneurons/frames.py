@@ -9,8 +9,8 @@ The counts always come from the conv stack, never from a table.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
@@ -31,7 +31,7 @@ class FrameGrid:
             raise ValueError("conv_kernel and conv_stride must have the same length")
 
     @classmethod
-    def from_config(cls, cfg: dict) -> "FrameGrid":
+    def from_config(cls, cfg: dict) -> FrameGrid:
         """From the ``frames`` section of the workflow config."""
         return cls(tuple(cfg["conv_kernel"]), tuple(cfg["conv_stride"]), int(cfg["sample_rate"]))
 

@@ -12,7 +12,7 @@ The tree, with ``<results>`` = the config's ``results_dir``::
     <results>/<corpus>/align/<aligner>/   shards/<k>/, textgrids/, report.tsv, failed.tsv, quality.*
     <results>/<corpus>/labels/<aligner>/  frame_labels.parquet, utterances.tsv, selection.parquet
     <results>/<corpus>/pitch/         f0.parquet, pitch_frames.parquet, pitch_bins.json, ...
-    <results>/<corpus>/models/<model>/    iteration-<i>/{targets.*, train_log.tsv, final/}, checkpoints/step-<N>/
+    <results>/<corpus>/models/<model>/    iteration-<i>/{targets.*, train_log.tsv, final/, checkpoints/step-<N>/}
     <results>/<corpus>/activations/<model>/<checkpoint>/   layer-<L>/{mid,sample}.npy, index_*.parquet
     <results>/<corpus>/properties/<model>/<checkpoint>/    layer-<L>/..., summary.tsv, figures/
     <results>/<corpus>/experiments/<model>/                probes/, prune/, erasure/, tables, figures/
@@ -25,7 +25,7 @@ model) or ``step-<N>``, N counted over all pretraining iterations one after the 
 from __future__ import annotations
 
 import os
-from typing import Mapping
+from collections.abc import Mapping
 
 
 def _fmt_sparsity(s: float) -> str:
@@ -117,12 +117,19 @@ class Layout:
         ``train_log.tsv`` or ``final`` (the iteration's last model)."""
         return f"{self.model_dir(corpus, model)}/iteration-{iteration}/{name}"
 
-    def checkpoint_dir(self, corpus="{corpus}", model="{model}", checkpoint="{checkpoint}") -> str:
-        """A pretrained checkpoint folder (``save_pretrained`` + head). ``final`` is the last
-        iteration's final model; ``step-<N>`` a saved step."""
+    def checkpoints(self, corpus="{corpus}", model="{model}", iteration="{iteration}") -> str:
+        """The folder of an iteration's saved checkpoints, one ``step-<N>`` folder each."""
+        return self.iteration_file("checkpoints", corpus, model, iteration)
+
+    def checkpoint_dir(self, corpus="{corpus}", model="{model}", checkpoint="final") -> str:
+        """A pretrained checkpoint folder (``save_pretrained`` + head): ``final`` is the last
+        iteration's final model, ``step-<N>`` a checkpoint saved by the iteration that ran step N."""
+        from speechneurons.model.schedule import checkpoint_iteration
+
+        iteration = checkpoint_iteration(self.config["pretrain"], checkpoint)
         if checkpoint == "final":
-            return self.iteration_file("final", corpus, model, len(self.config["pretrain"]["iterations"]))
-        return f"{self.model_dir(corpus, model)}/checkpoints/{checkpoint}"
+            return self.iteration_file("final", corpus, model, iteration)
+        return f"{self.checkpoints(corpus, model, iteration)}/{checkpoint}"
 
     def pretrain_curve(self, corpus="{corpus}", model="{model}") -> str:
         return f"{self.model_dir(corpus, model)}/pretrain_curve.png"
@@ -131,8 +138,9 @@ class Layout:
     def activations_dir(self, corpus="{corpus}", model="{model}", checkpoint="{checkpoint}") -> str:
         return self._path(corpus, "activations", model, checkpoint)
 
-    def activation_array(self, subset="{subset}", layer="{layer}", corpus="{corpus}", model="{model}",
-                         checkpoint="{checkpoint}") -> str:
+    def activation_array(
+        self, subset="{subset}", layer="{layer}", corpus="{corpus}", model="{model}", checkpoint="{checkpoint}"
+    ) -> str:
         """float16 ``[rows, D]`` FFN activations of one layer: subset ``mid`` or ``sample``."""
         return f"{self.activations_dir(corpus, model, checkpoint)}/layer-{layer}/{subset}.npy"
 
@@ -148,8 +156,9 @@ class Layout:
     def properties_dir(self, corpus="{corpus}", model="{model}", checkpoint="{checkpoint}") -> str:
         return self._path(corpus, "properties", model, checkpoint)
 
-    def property_layer_file(self, name: str, layer="{layer}", corpus="{corpus}", model="{model}",
-                            checkpoint="{checkpoint}") -> str:
+    def property_layer_file(
+        self, name: str, layer="{layer}", corpus="{corpus}", model="{model}", checkpoint="{checkpoint}"
+    ) -> str:
         """``neurons.json``, ``P.npz``, ``R.parquet``, ``counts.tsv`` or ``skipped.tsv`` of a layer."""
         return f"{self.properties_dir(corpus, model, checkpoint)}/layer-{layer}/{name}"
 
@@ -165,7 +174,9 @@ class Layout:
         """``pruning.tsv``, ``erasure.tsv``, ``probes/...`` or ``figures/...``."""
         return f"{self.experiments_dir(corpus, model)}/{name}"
 
-    def pruned(self, name: str, strategy="{strategy}", sparsity="{sparsity}", corpus="{corpus}", model="{model}") -> str:
+    def pruned(
+        self, name: str, strategy="{strategy}", sparsity="{sparsity}", corpus="{corpus}", model="{model}"
+    ) -> str:
         """A file of one pruned variant: ``model`` (folder), ``plan.tsv`` or ``losses.parquet``."""
         if sparsity != "{sparsity}":
             sparsity = _fmt_sparsity(sparsity)

@@ -7,9 +7,9 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from speechneurons.io import atomic_path  # noqa: E402
+from speechneurons.io import atomic_path
 
 
 def save_figure(fig, path: str | Path, dpi: int = 120) -> None:

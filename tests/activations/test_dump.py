@@ -11,14 +11,17 @@ from speechneurons.activations.dump import dump_activations, make_batches
 from speechneurons.activations.index import INDEX_COLUMNS, build_index
 from speechneurons.activations.selection import select_frames
 from speechneurons.errors import BadInputError
-from speechneurons.model.ffn import capture_ffn
 from speechneurons.frames import FrameGrid
+from speechneurons.model.ffn import capture_ffn
 from speechneurons.model.registry import load_model
 from tests.helpers.models import tiny_config
 
+
 def array_paths(folder, layers):
     """Paths of the dumped arrays in the workflow's layout: <folder>/layer-<L>/<subset>.npy."""
-    return {(layer, subset): folder / f"layer-{layer}" / f"{subset}.npy" for layer in layers for subset in ("mid", "sample")}
+    return {
+        (layer, subset): folder / f"layer-{layer}" / f"{subset}.npy" for layer in layers for subset in ("mid", "sample")
+    }
 
 
 def load_layer(folder, layer, subset):
@@ -37,15 +40,32 @@ def make_corpus(root, lengths, seed=0, short=()):
         utt = f"spk{i % 2}-utt{i:02d}"
         path = root / f"{utt}.wav"
         sf.write(path, (0.1 * rng.normal(size=n)).astype(np.float32), 16000, subtype="PCM_16")
-        man.append(dict(utt_id=utt, audio_path=str(path), speaker=f"spk{i % 2}", gender="FM"[i % 2],
-                        duration_s=n / 16000, sample_rate=16000, transcript="x", split="train" if i % 3 else "test"))
+        man.append(
+            dict(
+                utt_id=utt,
+                audio_path=str(path),
+                speaker=f"spk{i % 2}",
+                gender="FM"[i % 2],
+                duration_s=n / 16000,
+                sample_rate=16000,
+                transcript="x",
+                split="train" if i % 3 else "test",
+            )
+        )
         nf = grid.num_frames(n)
         phones = [PHONES[(f // 3) % len(PHONES)] for f in range(nf)]
         for f in range(nf):
             lab.append(dict(utt_id=utt, frame=f, phone=phones[f], word="w", is_mid=f % 3 == 1))
             voiced = f % 4 != 0
-            pit.append(dict(utt_id=utt, frame=f, f0_hz=100.0 + f if voiced else np.nan, voiced=voiced,
-                            pitch_bin=f % 3 if voiced else -1))
+            pit.append(
+                dict(
+                    utt_id=utt,
+                    frame=f,
+                    f0_hz=100.0 + f if voiced else np.nan,
+                    voiced=voiced,
+                    pitch_bin=f % 3 if voiced else -1,
+                )
+            )
     return pd.DataFrame(man), pd.DataFrame(lab), pd.DataFrame(pit)
 
 
@@ -58,9 +78,14 @@ def tiny_model_dir(tmp_path_factory):
 
 
 def test_select_frames_mid_and_seeded_sample():
-    labels = pd.DataFrame(dict(utt_id=["b"] * 6 + ["a"] * 4, frame=list(range(6)) + list(range(4)),
-                               phone=["sil", "AH", "AH", "spn", "S", "S", "T", "T", "IY", "sil"],
-                               is_mid=[1, 1, 0, 1, 0, 1, 1, 0, 1, 1]))
+    labels = pd.DataFrame(
+        dict(
+            utt_id=["b"] * 6 + ["a"] * 4,
+            frame=list(range(6)) + list(range(4)),
+            phone=["sil", "AH", "AH", "spn", "S", "S", "T", "T", "IY", "sil"],
+            is_mid=[1, 1, 0, 1, 0, 1, 1, 0, 1, 1],
+        )
+    )
     manifest = pd.DataFrame(dict(utt_id=["b", "a"]))
     sel = select_frames(labels, manifest, sample_frames=5, seed=3)
     mid = sel[sel.subset == "mid"]
@@ -91,8 +116,16 @@ def test_dump_rows_line_up_with_index_and_single_forward(tmp_path, tiny_model_di
     loaded = load_model(str(tiny_model_dir), device="cpu")
     sel = select_frames(labels, manifest, sample_frames=60, seed=0)
     out = tmp_path / "acts"
-    report = dump_activations(loaded, manifest, sel, array_paths(out, [1, 3]), batch_seconds=2.0, max_pad_ratio=1.2,
-                              on_bad_input="skip", progress=False)
+    report = dump_activations(
+        loaded,
+        manifest,
+        sel,
+        array_paths(out, [1, 3]),
+        batch_seconds=2.0,
+        max_pad_ratio=1.2,
+        on_bad_input="skip",
+        progress=False,
+    )
     assert report.n_utterances == 6 and len(report.skipped) == 1
     skipped = report.skipped
     assert list(skipped.utt_id) == ["spk0-utt06"] and "shorter than one frame" in skipped.reason[0]
@@ -135,7 +168,9 @@ def test_group_norm_model_one_at_a_time_is_exact(tmp_path):
     with torch.no_grad(), capture_ffn(loaded.model) as cap:
         loaded.model(x, attention_mask=mask)
     rows = sel[(sel.subset == "sample") & (sel.utt_id == manifest.utt_id[1])]
-    np.testing.assert_array_equal(arr[rows.row.to_numpy()], cap[1][0, torch.tensor(rows.frame.to_numpy())].numpy().astype(np.float16))
+    np.testing.assert_array_equal(
+        arr[rows.row.to_numpy()], cap[1][0, torch.tensor(rows.frame.to_numpy())].numpy().astype(np.float16)
+    )
 
 
 def test_frame_count_mismatch_fails_clearly(tmp_path, tiny_model_dir):
@@ -153,8 +188,14 @@ def test_short_audio_errors_without_skip(tmp_path, tiny_model_dir):
     manifest, labels, pitch = make_corpus(tmp_path, [8000], short=[100])
     loaded = load_model(str(tiny_model_dir), device="cpu")
     with pytest.raises(BadInputError, match="on_bad_input: skip"):
-        dump_activations(loaded, manifest, select_frames(labels, manifest, 10, 0), array_paths(tmp_path / "a", [1]),
-                         on_bad_input="error", progress=False)
+        dump_activations(
+            loaded,
+            manifest,
+            select_frames(labels, manifest, 10, 0),
+            array_paths(tmp_path / "a", [1]),
+            on_bad_input="error",
+            progress=False,
+        )
 
 
 def test_index_missing_pitch_rows_fail(tmp_path):

@@ -6,11 +6,9 @@ from __future__ import annotations
 import shutil
 import subprocess
 
-import numpy as np
 import pandas as pd
 import pytest
 
-from speechneurons.align.pocketsphinx import AlignmentFailed, PocketsphinxAligner, normalize_words
 from speechneurons.align.alignment import (
     AlignmentError,
     align_rows,
@@ -19,20 +17,23 @@ from speechneurons.align.alignment import (
     reference_align_fn,
     shard_rows,
 )
-from speechneurons.errors import BadInputError
+from speechneurons.align.pocketsphinx import AlignmentFailed, PocketsphinxAligner, normalize_words
 from speechneurons.align.textgrid import read_alignment_textgrid, write_alignment_textgrid
+from speechneurons.errors import BadInputError
 
 WORDS = [(0.1, 0.3, "the"), (0.3, 0.7, "cat")]
 PHONES = [(0.1, 0.2, "DH"), (0.2, 0.3, "AH0"), (0.3, 0.45, "K"), (0.45, 0.6, "AE1"), (0.6, 0.7, "T")]
 
 
 def manifest(n=5):
-    return pd.DataFrame({
-        "utt_id": [f"u{i}" for i in range(n)],
-        "audio_path": [f"/nowhere/u{i}.wav" for i in range(n)],
-        "speaker": ["A", "B"] * (n // 2) + ["A"] * (n % 2),
-        "transcript": ["the cat"] * n,
-    })
+    return pd.DataFrame(
+        {
+            "utt_id": [f"u{i}" for i in range(n)],
+            "audio_path": [f"/nowhere/u{i}.wav" for i in range(n)],
+            "speaker": ["A", "B"] * (n // 2) + ["A"] * (n % 2),
+            "transcript": ["the cat"] * n,
+        }
+    )
 
 
 def fake_align(row):
@@ -97,11 +98,22 @@ def test_reference_backend(tmp_path):
     m = manifest(2)
     rep = align_rows(m, align, tmp_path / "s", on_bad_input="skip")
     assert list(rep.status) == ["aligned", "failed"] and "does not exist" in rep.reason[1]
-    assert read_alignment_textgrid(tmp_path / "s" / "textgrids" / "u0.TextGrid") == read_alignment_textgrid(tmp_path / "ref" / "u0.TextGrid")
+    assert read_alignment_textgrid(tmp_path / "s" / "textgrids" / "u0.TextGrid") == read_alignment_textgrid(
+        tmp_path / "ref" / "u0.TextGrid"
+    )
 
 
 def test_normalize_words():
-    assert normalize_words("It's a well-known FACT, isn't it? 'Quoted'") == ["it's", "a", "well", "known", "fact", "isn't", "it", "quoted"]
+    assert normalize_words("It's a well-known FACT, isn't it? 'Quoted'") == [
+        "it's",
+        "a",
+        "well",
+        "known",
+        "fact",
+        "isn't",
+        "it",
+        "quoted",
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -113,9 +125,13 @@ def flite_utterances(tmp_path_factory):
 
     d = tmp_path_factory.mktemp("flite")
     rows = []
-    for i, text in enumerate(["The cat sat on the mat near the window.", "Seven brown dogs ran quickly across the zeugma."]):
+    for i, text in enumerate(
+        ["The cat sat on the mat near the window.", "Seven brown dogs ran quickly across the zeugma."]
+    ):
         raw = d / f"raw{i}.wav"
-        out = subprocess.run(["flite", "-voice", "slt", "-t", text, "-o", str(raw), "-psdur"], capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            ["flite", "-voice", "slt", "-t", text, "-o", str(raw), "-psdur"], capture_output=True, text=True, check=True
+        )
         audio, sr = sf.read(raw, dtype="float32")
         if sr != 16000:
             audio = soxr.resample(audio, sr, 16000)

@@ -7,10 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from speechneurons.audio import write_wav
 from speechneurons.align.frame_labels import assign_frames, build_frame_labels, label_frames, phone_tiling
-from speechneurons.frames import FrameGrid
 from speechneurons.align.textgrid import write_alignment_textgrid
+from speechneurons.audio import write_wav
+from speechneurons.frames import FrameGrid
 
 GRID = FrameGrid()  # hop 20 ms, frame 25 ms
 
@@ -90,9 +90,15 @@ def test_frame_count_equals_hubert_forward():
     from transformers import HubertConfig, HubertModel
 
     cfg = HubertConfig(
-        hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32,
-        conv_dim=(8,) * 7, conv_kernel=GRID.conv_kernel, conv_stride=GRID.conv_stride,
-        num_conv_pos_embeddings=8, num_conv_pos_embedding_groups=2,
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        conv_dim=(8,) * 7,
+        conv_kernel=GRID.conv_kernel,
+        conv_stride=GRID.conv_stride,
+        num_conv_pos_embeddings=8,
+        num_conv_pos_embedding_groups=2,
     )
     model = HubertModel(cfg).eval()
     for n_samples in (400, 719, 720, 1039, 16001, 23457):

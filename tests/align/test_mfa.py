@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from speechneurons.align.mfa import mfa_align, mfa_command, prepare_corpus
-from speechneurons.audio import write_wav
 from speechneurons.align.frame_labels import build_frame_labels
-from speechneurons.frames import FrameGrid
+from speechneurons.align.mfa import mfa_align, mfa_command, prepare_corpus
 from speechneurons.align.textgrid import read_alignment_textgrid
+from speechneurons.audio import write_wav
+from speechneurons.frames import FrameGrid
 
 FAKE = Path(__file__).parents[1] / "helpers" / "fake_mfa"
 

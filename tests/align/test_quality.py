@@ -10,7 +10,15 @@ from speechneurons.align.figures import plot_quality
 from speechneurons.align.quality import alignment_quality, match_sequences, utterance_quality
 from speechneurons.align.textgrid import write_alignment_textgrid
 
-REF = [(0.0, 0.1, ""), (0.1, 0.2, "DH"), (0.2, 0.3, "AH0"), (0.3, 0.45, "K"), (0.45, 0.6, "AE1"), (0.6, 0.7, "T"), (0.7, 1.0, "")]
+REF = [
+    (0.0, 0.1, ""),
+    (0.1, 0.2, "DH"),
+    (0.2, 0.3, "AH0"),
+    (0.3, 0.45, "K"),
+    (0.45, 0.6, "AE1"),
+    (0.6, 0.7, "T"),
+    (0.7, 1.0, ""),
+]
 
 
 def shifted(phones, dt):

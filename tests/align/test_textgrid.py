@@ -2,8 +2,8 @@
 
 import pytest
 
-from speechneurons.errors import BadInputError
 from speechneurons.align.textgrid import fill_gaps, read_alignment_textgrid, write_alignment_textgrid
+from speechneurons.errors import BadInputError
 
 WORDS = [(0.1, 0.5, "hello"), (0.6, 1.2, "world")]
 PHONES = [(0.1, 0.3, "HH"), (0.3, 0.5, "AH0"), (0.6, 0.9, "W"), (0.9, 1.2, "ER1")]

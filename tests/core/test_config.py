@@ -12,8 +12,19 @@ REPO = Path(__file__).resolve().parents[2]
 
 def test_defaults_fill_every_section():
     cfg = defaults()
-    for section in ("corpus", "frames", "align", "pitch", "model", "pretrain", "activations",
-                    "properties", "experiments"):
+    for section in (
+        "corpus",
+        "frames",
+        "align",
+        "pitch",
+        "model",
+        "pretrain",
+        "activations",
+        "properties",
+        "experiments",
+        "probes",
+        "bootstrap",
+    ):
         assert isinstance(cfg[section], dict), section
     assert cfg["frames"]["conv_stride"] == [5, 2, 2, 2, 2, 2, 2]
     assert cfg["on_bad_input"] == "error"
@@ -60,9 +71,7 @@ def test_missing_config_file_is_a_clear_error(tmp_path):
         load_config(tmp_path / "nope.yaml")
 
 
-SHIPPED = ["config.yaml"] + sorted(
-    str(p.relative_to(REPO)) for p in (REPO / "configs").glob("*.yaml")
-)
+SHIPPED = ["config.yaml"] + sorted(str(p.relative_to(REPO)) for p in (REPO / "configs").glob("*.yaml"))
 
 
 @pytest.mark.parametrize("name", SHIPPED)

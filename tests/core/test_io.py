@@ -18,10 +18,9 @@ def test_atomic_path_renames_on_success(tmp_path):
 
 def test_atomic_path_leaves_nothing_on_error(tmp_path):
     target = tmp_path / "out.txt"
-    with pytest.raises(RuntimeError):
-        with atomic_path(target) as tmp:
-            tmp.write_text("half")
-            raise RuntimeError("interrupted")
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("interrupted")
     assert list(tmp_path.iterdir()) == []
 
 
@@ -30,9 +29,8 @@ def test_atomic_dir(tmp_path):
     with atomic_dir(target) as tmp:
         (tmp / "a").write_text("x")
     assert (target / "a").read_text() == "x"
-    with pytest.raises(KeyError):
-        with atomic_dir(tmp_path / "e") as tmp:
-            raise KeyError
+    with pytest.raises(KeyError), atomic_dir(tmp_path / "e") as tmp:
+        raise KeyError
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d"]
 
 

@@ -10,8 +10,17 @@ def test_phone_set_sizes():
 
 @pytest.mark.parametrize(
     "label, phone",
-    [("AH0", "AH"), ("ER1", "ER"), ("iy2", "IY"), ("", "sil"), ("sil", "sil"), ("sp", "sil"),
-     ("spn", "spn"), ("SPN", "spn"), ("ZH", "ZH")],
+    [
+        ("AH0", "AH"),
+        ("ER1", "ER"),
+        ("iy2", "IY"),
+        ("", "sil"),
+        ("sil", "sil"),
+        ("sp", "sil"),
+        ("spn", "spn"),
+        ("SPN", "spn"),
+        ("ZH", "ZH"),
+    ],
 )
 def test_normalize_phone(label, phone):
     assert normalize_phone(label) == phone

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tests.helpers.corpus import make_librispeech_dir
+from speechneurons.corpus.librispeech import read_speakers_txt, scan_librispeech
 from speechneurons.corpus.manifest import MANIFEST_COLUMNS, SKIPPED_COLUMNS
 from speechneurons.errors import BadInputError
-from speechneurons.corpus.librispeech import read_speakers_txt, scan_librispeech
+from tests.helpers.corpus import make_librispeech_dir
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +33,10 @@ def test_manifest_contract(ls_root):
     assert dict(zip(m["speaker"], m["gender"])) == {"1001": "F", "2002": "M", "3003": "M", "4004": "F"}
     assert (m["sample_rate"] == 16000).all() and (m["duration_s"] > 0.5).all()
     assert m["audio_path"].str.endswith(".flac").all() and m["audio_path"].str.startswith("/").all()
-    assert m.loc[0, "transcript"] == (ls_root / "dev-clean/1001/100/1001-100.trans.txt").read_text().split("\n")[0].split(" ", 1)[1]
+    assert (
+        m.loc[0, "transcript"]
+        == (ls_root / "dev-clean/1001/100/1001-100.trans.txt").read_text().split("\n")[0].split(" ", 1)[1]
+    )
     assert (m.groupby("speaker")["split"].nunique() == 2).all()
     assert list(skipped.columns) == SKIPPED_COLUMNS and skipped.empty
     assert list(speakers["speaker"]) == ["1001", "2002", "3003", "4004"]
@@ -147,14 +150,31 @@ def test_workflow_librispeech_source(ls_root, tmp_path):
 
     repo = Path(__file__).resolve().parents[2]
     cfg = {
-        "corpus": {"name": "ls", "source": "librispeech", "librispeech": {"root": str(ls_root), "utterances_per_speaker": 2}},
+        "corpus": {
+            "name": "ls",
+            "source": "librispeech",
+            "librispeech": {"root": str(ls_root), "utterances_per_speaker": 2},
+        },
         "on_bad_input": "skip",
     }
     (tmp_path / "ls.yaml").write_text(yaml.safe_dump(cfg))
     target = "results/ls/corpus/manifest.tsv"
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(repo / "Snakefile"), "--directory", str(tmp_path),
-           "--configfile", str(repo / "config.yaml"), str(tmp_path / "ls.yaml"), "--cores", "1", target,
-           "results/ls/corpus/minutes_per_speaker.png"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(repo / "Snakefile"),
+        "--directory",
+        str(tmp_path),
+        "--configfile",
+        str(repo / "config.yaml"),
+        str(tmp_path / "ls.yaml"),
+        "--cores",
+        "1",
+        target,
+        "results/ls/corpus/minutes_per_speaker.png",
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, env={**os.environ, "MPLBACKEND": "Agg"})
     assert proc.returncode == 0, proc.stderr[-4000:]
     from speechneurons.corpus.manifest import read_manifest
@@ -163,11 +183,20 @@ def test_workflow_librispeech_source(ls_root, tmp_path):
     m = read_manifest(tmp_path / target)
     assert len(m) == 8 and list(m.columns) == MANIFEST_COLUMNS
     assert read_table(tmp_path / "results/ls/corpus/skipped.tsv").empty
-    assert list(read_table(tmp_path / "results/ls/corpus/speakers.tsv", dtype={"speaker": str})["speaker"]) == ["1001", "2002", "3003", "4004"]
+    assert list(read_table(tmp_path / "results/ls/corpus/speakers.tsv", dtype={"speaker": str})["speaker"]) == [
+        "1001",
+        "2002",
+        "3003",
+        "4004",
+    ]
     # a LibriSpeech root that does not exist: the job fails with a message naming the path and the key
     cfg["corpus"]["librispeech"]["root"] = str(tmp_path / "missing")
     (tmp_path / "ls.yaml").write_text(yaml.safe_dump(cfg))
-    proc = subprocess.run(cmd[:-2] + ["results/ls/corpus/skipped.tsv", "--forcerun", "corpus_librispeech"],
-                          capture_output=True, text=True, cwd=tmp_path)
+    proc = subprocess.run(
+        cmd[:-2] + ["results/ls/corpus/skipped.tsv", "--forcerun", "corpus_librispeech"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert proc.returncode != 0
     assert "missing" in proc.stdout + proc.stderr and "corpus.librispeech.root" in proc.stdout + proc.stderr

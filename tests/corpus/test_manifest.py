@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from tests.helpers.corpus import make_synth_utterances
+from speechneurons.align.textgrid import read_alignment_textgrid
+from speechneurons.corpus.figures import plot_minutes_per_speaker
 from speechneurons.corpus.manifest import (
     MANIFEST_COLUMNS,
     SKIPPED_COLUMNS,
@@ -16,11 +17,10 @@ from speechneurons.corpus.manifest import (
     read_manifest,
     write_corpus_tables,
 )
-from speechneurons.corpus.figures import plot_minutes_per_speaker
 from speechneurons.corpus.synth import gather_synth
 from speechneurons.errors import BadInputError
 from speechneurons.io import read_table
-from speechneurons.align.textgrid import read_alignment_textgrid
+from tests.helpers.corpus import make_synth_utterances
 
 
 def _frame(n_spk=6, n_utt=8):
@@ -62,7 +62,7 @@ def test_skip_counter():
     with pytest.raises(BadInputError):
         SkipCounter("error").handle(err)
     sc = SkipCounter("skip")
-    assert sc.call(lambda: (_ for _ in ()).throw(err)) is None
+    assert sc.call(None, lambda: (_ for _ in ()).throw(err)) is None
     assert sc.table().to_dict("records") == [{"utt_id": "u1", "path": "x.wav", "reason": "audio is empty. Fix it."}]
     assert list(SkipCounter("skip").table().columns) == SKIPPED_COLUMNS
 
@@ -77,14 +77,22 @@ def synth_parts(tmp_path_factory):
 
 def _gather(parts, out, speakers=("f_slt", "m_kal16"), on_bad_input="error"):
     return gather_synth(
-        [parts / s / "utterances.tsv" for s in speakers], [parts / s / "reference" for s in speakers],
-        out / "reference", 16000, on_bad_input, 0.5, False, 0,
+        [parts / s / "utterances.tsv" for s in speakers],
+        [parts / s / "reference" for s in speakers],
+        out / "reference",
+        16000,
+        on_bad_input,
+        0.5,
+        False,
+        0,
     )
 
 
 def test_synth_manifest_contract(synth_parts, tmp_path):
     manifest, skipped, speakers = _gather(synth_parts, tmp_path)
-    write_corpus_tables(manifest, skipped, speakers, tmp_path / "manifest.tsv", tmp_path / "skipped.tsv", tmp_path / "speakers.tsv")
+    write_corpus_tables(
+        manifest, skipped, speakers, tmp_path / "manifest.tsv", tmp_path / "skipped.tsv", tmp_path / "speakers.tsv"
+    )
     m = read_manifest(tmp_path / "manifest.tsv")
     assert list(m.columns) == MANIFEST_COLUMNS
     assert list(m["utt_id"]) == ["f_slt-0000", "f_slt-0001", "m_kal16-0000", "m_kal16-0001"]
@@ -113,7 +121,9 @@ def test_synth_determinism(synth_parts, tmp_path):
     b = read_table(again / "utterances.tsv").drop(columns="audio_path")
     pd.testing.assert_frame_equal(a, b)
     for uid in a["utt_id"]:
-        assert (synth_parts / "f_slt" / "reference" / f"{uid}.TextGrid").read_text() == (again / "reference" / f"{uid}.TextGrid").read_text()
+        assert (synth_parts / "f_slt" / "reference" / f"{uid}.TextGrid").read_text() == (
+            again / "reference" / f"{uid}.TextGrid"
+        ).read_text()
         x, _ = sf.read(synth_parts / "f_slt" / "audio" / f"{uid}.wav")
         y, _ = sf.read(again / "audio" / f"{uid}.wav")
         assert np.array_equal(x, y)

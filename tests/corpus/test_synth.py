@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 
-from speechneurons.phones import PHONES
 from speechneurons.corpus.sentences import VOCABULARY, generate_sentences, pronunciations
 from speechneurons.corpus.synthesizers import (
     change_gender,
@@ -15,7 +14,8 @@ from speechneurons.corpus.synthesizers import (
     synth_text,
     synthesize,
 )
-from speechneurons.corpus.voices import VOICES, VOICE_BY_SPEAKER, Voice, select_voices, voice_table
+from speechneurons.corpus.voices import VOICE_BY_SPEAKER, VOICES, Voice, select_voices, voice_table
+from speechneurons.phones import PHONES
 
 
 def test_phone_mapping():

@@ -57,7 +57,7 @@ def test_erasure_changes_only_chosen_columns_and_restores():
             assert torch.equal(fc2.bias, b2)
             assert torch.all(fc2.weight[:, chosen] == 0)
             assert torch.equal(fc2.weight[:, ~chosen], w2[:, ~chosen])
-    for layer, (fc1, fc2) in pairs.items():
+    for layer, (_, fc2) in pairs.items():
         assert torch.equal(fc2.weight, before[layer][1])
 
 
@@ -87,12 +87,16 @@ def test_erasure_table_2x2_against_control():
 
     def losses(wrong_gender=None):
         loss = [1.0 if g == wrong_gender else 0.0 for g in genders]
-        return pd.DataFrame(dict(task="sid", layer=3, utt_id=utts, speaker=utts, gender=genders, stratum="all",
-                                 loss_sum=loss, n_items=1))
+        return pd.DataFrame(
+            dict(
+                task="sid", layer=3, utt_id=utts, speaker=utts, gender=genders, stratum="all", loss_sum=loss, n_items=1
+            )
+        )
 
     variants = {("gender-M", "property"): losses("M"), ("gender-M", "random"): losses()}
-    table = erasure_table(losses(), variants, {("gender-M", "property"): 5, ("gender-M", "random"): 5},
-                          {"sid": {3: "last"}}, n_boot=50)
+    table = erasure_table(
+        losses(), variants, {("gender-M", "property"): 5, ("gender-M", "random"): 5}, {"sid": {3: "last"}}, n_boot=50
+    )
     prop = table[table["kind"] == "property"].set_index("eval_group")
     assert prop.loc["gender=M", "delta"] == pytest.approx(100.0)
     assert prop.loc["gender=F", "delta"] == pytest.approx(0.0)

@@ -9,13 +9,35 @@ from speechneurons.experiments.figures import erasure_matrix, plot_erasure, plot
 
 
 def _pruning_table():
-    rows = [dict(strategy="unpruned", sparsity=0.0, task="phone", metric="phone_error_pct", layer=2,
-                 layer_role="last+best", value=30.0, ci_low=28.0, ci_high=32.0)]
+    rows = [
+        dict(
+            strategy="unpruned",
+            sparsity=0.0,
+            task="phone",
+            metric="phone_error_pct",
+            layer=2,
+            layer_role="last+best",
+            value=30.0,
+            ci_low=28.0,
+            ci_high=32.0,
+        )
+    ]
     for st in ("norm", "protect", "random"):
         for sp in (0.25, 0.5):
             v = 30 + sp * {"norm": 20, "protect": 10, "random": 40}[st]
-            rows.append(dict(strategy=st, sparsity=sp, task="phone", metric="phone_error_pct", layer=2,
-                             layer_role="last+best", value=v, ci_low=v - 2, ci_high=v + 2))
+            rows.append(
+                dict(
+                    strategy=st,
+                    sparsity=sp,
+                    task="phone",
+                    metric="phone_error_pct",
+                    layer=2,
+                    layer_role="last+best",
+                    value=v,
+                    ci_low=v - 2,
+                    ci_high=v + 2,
+                )
+            )
     return pd.DataFrame(rows)
 
 
@@ -25,9 +47,26 @@ def _erasure_table():
         for kind in ("property", "random"):
             for ev in ("all", "gender=F", "gender=M"):
                 d = 20.0 if (kind == "property" and ev == hit) else 2.0
-                rows.append(dict(erasure=f"gender-{group}", property="gender", group=group, kind=kind, n_erased=12,
-                                 task="sid", metric="sid_error_pct", layer=3, layer_role="last", eval_group=ev,
-                                 value=d, ci_low=d - 1, ci_high=d + 1, delta=d, delta_ci_low=d - 3, delta_ci_high=d + 3))
+                rows.append(
+                    dict(
+                        erasure=f"gender-{group}",
+                        property="gender",
+                        group=group,
+                        kind=kind,
+                        n_erased=12,
+                        task="sid",
+                        metric="sid_error_pct",
+                        layer=3,
+                        layer_role="last",
+                        eval_group=ev,
+                        value=d,
+                        ci_low=d - 1,
+                        ci_high=d + 1,
+                        delta=d,
+                        delta_ci_low=d - 3,
+                        delta_ci_high=d + 3,
+                    )
+                )
     return pd.DataFrame(rows)
 
 

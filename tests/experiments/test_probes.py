@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 import torch
 
-from speechneurons.phones import PHONES
 from speechneurons.experiments.features import Features, extract_features, probe_frames
 from speechneurons.experiments.probes import ProbeSettings, best_layers, resolve_layers, run_probes
 from speechneurons.experiments.stats import bootstrap_delta, bootstrap_ratio, compare
+from speechneurons.phones import PHONES
 from tests.helpers.config import default_settings
 
 
@@ -29,14 +29,28 @@ def _corpus(n_spk=6, n_utt=6, n_frames=40, seed=0):
         base_f0 = 200.0 if gender == "F" else 110.0
         for u in range(n_utt):
             utt = f"s{s}_u{u}"
-            man.append(dict(utt_id=utt, audio_path=f"{utt}.wav", speaker=f"s{s}", gender=gender,
-                            split="test" if u < 2 else "train"))
+            man.append(
+                dict(
+                    utt_id=utt,
+                    audio_path=f"{utt}.wav",
+                    speaker=f"s{s}",
+                    gender=gender,
+                    split="test" if u < 2 else "train",
+                )
+            )
             for t in range(n_frames):
                 ph = phones[rng.integers(len(phones))]
                 voiced = ph != "sil" and rng.random() < 0.8
                 lab.append(dict(utt_id=utt, frame=t, phone=ph, word="w", is_mid=False))
-                pit.append(dict(utt_id=utt, frame=t, f0_hz=base_f0 * np.exp(rng.normal(0, 0.1)) if voiced else 0.0,
-                                voiced=voiced, pitch_bin=int(rng.integers(3)) if voiced else -1))
+                pit.append(
+                    dict(
+                        utt_id=utt,
+                        frame=t,
+                        f0_hz=base_f0 * np.exp(rng.normal(0, 0.1)) if voiced else 0.0,
+                        voiced=voiced,
+                        pitch_bin=int(rng.integers(3)) if voiced else -1,
+                    )
+                )
     return pd.DataFrame(man), pd.DataFrame(lab), pd.DataFrame(pit)
 
 
@@ -106,8 +120,18 @@ def test_bootstrap_ci_covers_point_and_shrinks_with_n():
 
 
 def test_compare_reports_display_metrics_and_paired_deltas():
-    base = pd.DataFrame(dict(task="sid", layer=2, utt_id=[f"u{i}" for i in range(20)], speaker="s",
-                             gender=["F", "M"] * 10, stratum="all", loss_sum=[0.0] * 20, n_items=1))
+    base = pd.DataFrame(
+        dict(
+            task="sid",
+            layer=2,
+            utt_id=[f"u{i}" for i in range(20)],
+            speaker="s",
+            gender=["F", "M"] * 10,
+            stratum="all",
+            loss_sum=[0.0] * 20,
+            n_items=1,
+        )
+    )
     var = base.copy()
     var.loc[var["gender"] == "M", "loss_sum"] = 1.0  # every M utterance now wrong
     out = compare(var, base, n_boot=100, kind="error", groups="every").set_index("eval_group")
@@ -123,8 +147,9 @@ def test_compare_reports_display_metrics_and_paired_deltas():
 
 
 def test_layer_choice():
-    losses = pd.DataFrame(dict(task=["phone"] * 3 + ["sid"] * 3, layer=[1, 2, 3] * 2,
-                               loss_sum=[5, 2, 4, 1, 3, 3], n_items=10))
+    losses = pd.DataFrame(
+        dict(task=["phone"] * 3 + ["sid"] * 3, layer=[1, 2, 3] * 2, loss_sum=[5, 2, 4, 1, 3, 3], n_items=10)
+    )
     best = best_layers(losses)
     assert best == {"phone": 2, "sid": 1}
     roles = resolve_layers(["last", "best"], 3, best, ["phone", "sid", "f0"])

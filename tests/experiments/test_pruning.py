@@ -143,12 +143,27 @@ def test_pruning_table_rows_and_counts():
     from speechneurons.experiments.pruning import pruning_table
 
     def losses(err_m):
-        return pd.DataFrame(dict(task="sid", layer=2, utt_id=[f"u{i}" for i in range(10)], speaker="s", gender="M",
-                                 stratum="all", loss_sum=[1.0] * err_m + [0.0] * (10 - err_m), n_items=1))
+        return pd.DataFrame(
+            dict(
+                task="sid",
+                layer=2,
+                utt_id=[f"u{i}" for i in range(10)],
+                speaker="s",
+                gender="M",
+                stratum="all",
+                loss_sum=[1.0] * err_m + [0.0] * (10 - err_m),
+                n_items=1,
+            )
+        )
 
     plan = pd.DataFrame(dict(layer=[1, 2], n_pruned=[4, 4], n_protected=[3, 1], n_protected_pruned=[0, 1]))
-    table = pruning_table(losses(2), {("norm", 0.5): losses(5), ("protect", 0.5): losses(3)},
-                          {("norm", 0.5): plan, ("protect", 0.5): plan}, {"sid": {2: "last"}}, n_boot=50)
+    table = pruning_table(
+        losses(2),
+        {("norm", 0.5): losses(5), ("protect", 0.5): losses(3)},
+        {("norm", 0.5): plan, ("protect", 0.5): plan},
+        {"sid": {2: "last"}},
+        n_boot=50,
+    )
     t = table.set_index("strategy")
     assert list(t.index) == ["unpruned", "norm", "protect"]
     assert t.loc["unpruned", "value"] == pytest.approx(80.0)  # accuracy %
@@ -165,8 +180,8 @@ def test_continued_pretraining_keeps_pruned_widths_and_round_trips(tmp_path):
     import pandas as pd
     import soundfile as sf
 
-    from speechneurons.model.registry import load_model
     from speechneurons.model.pretrain import TrainSettings, continue_pretraining
+    from speechneurons.model.registry import load_model
     from tests.helpers.config import default_settings
 
     model = _tiny_model()

@@ -2,21 +2,38 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 
-def tiny_config(model_type: str = "hubert", *, layers: int = 2, hidden: int = 32, ffn: int = 64,
-                conv_dim: int | Sequence[int] = 32, feat_extract_norm: str = "group", **kwargs):
+def tiny_config(
+    model_type: str = "hubert",
+    *,
+    layers: int = 2,
+    hidden: int = 32,
+    ffn: int = 64,
+    conv_dim: int | Sequence[int] = 32,
+    feat_extract_norm: str = "group",
+    **kwargs,
+):
     """A small transformers config of an architecture with the base conv stack (20 ms frames),
     for tests and benchmarks (random weights; the real models are loaded with load_model)."""
     import transformers
 
-    names = {"hubert": "HubertConfig", "wav2vec2": "Wav2Vec2Config", "wavlm": "WavLMConfig",
-             "data2vec-audio": "Data2VecAudioConfig"}
+    names = {
+        "hubert": "HubertConfig",
+        "wav2vec2": "Wav2Vec2Config",
+        "wavlm": "WavLMConfig",
+        "data2vec-audio": "Data2VecAudioConfig",
+    }
     cls = getattr(transformers, names[model_type])
     args = dict(
-        num_hidden_layers=layers, hidden_size=hidden, intermediate_size=ffn, num_attention_heads=2,
-        conv_dim=tuple(conv_dim) if not isinstance(conv_dim, int) else (conv_dim,) * 7, num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=2,
+        num_hidden_layers=layers,
+        hidden_size=hidden,
+        intermediate_size=ffn,
+        num_attention_heads=2,
+        conv_dim=tuple(conv_dim) if not isinstance(conv_dim, int) else (conv_dim,) * 7,
+        num_conv_pos_embeddings=16,
+        num_conv_pos_embedding_groups=2,
         feat_extract_norm=feat_extract_norm,
     )
     if model_type == "data2vec-audio":

@@ -32,8 +32,9 @@ def test_capture_equals_manual_forward_through_layer(model_type):
     """The hook gives exactly act(fc1(x)) for the FFN input x of every layer."""
     model = make_model(model_type)
     inputs = {}
-    handles = [s.block.register_forward_pre_hook(lambda m, a, l=s.layer: inputs.__setitem__(l, a[0]))
-               for s in ffn_sites(model)]
+    handles = [
+        s.block.register_forward_pre_hook(lambda m, a, l=s.layer: inputs.__setitem__(l, a[0])) for s in ffn_sites(model)
+    ]
     x = torch.randn(2, 8000)
     with torch.no_grad(), capture_ffn(model) as cap:
         model(x)
@@ -50,9 +51,8 @@ def test_capture_selected_layers_only():
     with torch.no_grad(), capture_ffn(model, [2]) as cap:
         model(torch.randn(1, 4000))
     assert list(cap) == [2]
-    with pytest.raises(ValueError, match="layers 1..3"):
-        with capture_ffn(model, [4]):
-            pass
+    with pytest.raises(ValueError, match="layers 1..3"), capture_ffn(model, [4]):
+        pass
 
 
 def _n_hooks(model):
@@ -61,10 +61,9 @@ def _n_hooks(model):
 
 def test_hooks_removed_on_error():
     model = make_model()
-    with pytest.raises(RuntimeError):
-        with capture_ffn(model), mask_ffn(model, {1: [0, 1]}):
-            assert _n_hooks(model) == 3
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError), capture_ffn(model), mask_ffn(model, {1: [0, 1]}):
+        assert _n_hooks(model) == 3
+        raise RuntimeError("boom")
     assert _n_hooks(model) == 0
 
 

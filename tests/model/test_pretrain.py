@@ -7,16 +7,28 @@ import pandas as pd
 import pytest
 import torch
 
+from speechneurons.frames import FrameGrid
 from speechneurons.model import hubert as H
 from speechneurons.model import pretrain as P
+from speechneurons.model import schedule as S
 from speechneurons.model.figures import plot_curve
 from tests.helpers.config import default_settings
-from speechneurons.frames import FrameGrid
 
 GRID = FrameGrid()
-TINY = default_settings(H.ModelSettings, "pretrain", conv_dim=16, hidden_size=32, num_layers=2, num_heads=2,
-                        intermediate_size=64, conv_pos_kernel=16, conv_pos_groups=4, dropout=0.0, mask_prob=0.65,
-                        mask_length=10)
+TINY = default_settings(
+    H.ModelSettings,
+    "pretrain",
+    conv_dim=16,
+    hidden_size=32,
+    num_layers=2,
+    num_heads=2,
+    intermediate_size=64,
+    conv_pos_kernel=16,
+    conv_pos_groups=4,
+    dropout=0.0,
+    mask_prob=0.65,
+    mask_length=10,
+)
 
 
 def _runs(row: np.ndarray) -> list[int]:
@@ -161,12 +173,22 @@ def test_training_reduces_the_loss_on_a_fixed_batch():
     torch.manual_seed(0)
     head = H.PretrainHead(32, 5, final_dim=16)
     before = _fixed_batch_loss(model, head, waves, targets)
-    opts = default_settings(P.TrainSettings, "pretrain", batch_size=4, max_crop_s=0.5, lr=3e-3, warmup_fraction=0.1,
-                            log_every=5)
+    opts = default_settings(
+        P.TrainSettings, "pretrain", batch_size=4, max_crop_s=0.5, lr=3e-3, warmup_fraction=0.1, log_every=5
+    )
     log = P.train(model, head, waves, targets, GRID, opts, steps=25, seed=0, progress=False)
     after = _fixed_batch_loss(model, head, waves, targets)
     assert after < before - 0.1
-    assert list(log.columns) == ["step", "loss", "loss_masked", "masked_acc", "chance", "majority_rate", "lr", "elapsed_s"]
+    assert list(log.columns) == [
+        "step",
+        "loss",
+        "loss_masked",
+        "masked_acc",
+        "chance",
+        "majority_rate",
+        "lr",
+        "elapsed_s",
+    ]
     assert log["step"].tolist() == [5, 10, 15, 20, 25] and (log["chance"] == 0.2).all()
 
 
@@ -177,8 +199,19 @@ def _train_small(seed=0, steps=6, on_checkpoint=None):
     torch.manual_seed(seed)
     head = H.PretrainHead(32, 5, final_dim=16)
     opts = default_settings(P.TrainSettings, "pretrain", batch_size=2, max_crop_s=0.5, log_every=2)
-    log = P.train(model, head, waves, targets, GRID, opts, steps=steps, seed=seed, checkpoint_steps=[0, 4],
-                  on_checkpoint=on_checkpoint, progress=False)
+    log = P.train(
+        model,
+        head,
+        waves,
+        targets,
+        GRID,
+        opts,
+        steps=steps,
+        seed=seed,
+        checkpoint_steps=[0, 4],
+        on_checkpoint=on_checkpoint,
+        progress=False,
+    )
     return model, head, log
 
 
@@ -218,8 +251,10 @@ def test_checkpoints_reload_with_identical_outputs(tmp_path):
     assert meta["step"] == 4 and meta["n_clusters"] == 5
     # the step-0 checkpoint is the untrained model, so it differs from the final one
     m0 = HubertModel.from_pretrained(tmp_path / "step-0")
-    assert not torch.equal(m0.encoder.layers[0].feed_forward.intermediate_dense.weight,
-                           reloaded.encoder.layers[0].feed_forward.intermediate_dense.weight)
+    assert not torch.equal(
+        m0.encoder.layers[0].feed_forward.intermediate_dense.weight,
+        reloaded.encoder.layers[0].feed_forward.intermediate_dense.weight,
+    )
 
 
 def test_checkpoint_loads_through_the_model_registry(tmp_path):
@@ -242,8 +277,18 @@ def test_continue_pretraining_a_model_with_per_layer_ffn_widths(tmp_path):
     rows = []
     for i, w in enumerate(waves):
         sf.write(tmp_path / f"u{i}.wav", w, 16000)
-        rows.append(dict(utt_id=f"u{i}", audio_path=str(tmp_path / f"u{i}.wav"), speaker="s", gender="F",
-                         duration_s=len(w) / 16000, sample_rate=16000, transcript="a", split="train"))
+        rows.append(
+            dict(
+                utt_id=f"u{i}",
+                audio_path=str(tmp_path / f"u{i}.wav"),
+                speaker="s",
+                gender="F",
+                duration_s=len(w) / 16000,
+                sample_rate=16000,
+                transcript="a",
+                split="train",
+            )
+        )
     manifest = pd.DataFrame(rows)
     targets = targets_table(manifest.utt_id, _targets(waves))
     model = H.build_model(TINY, GRID, seed=0)
@@ -272,13 +317,38 @@ def test_align_targets_checks_frame_counts():
 
 
 def test_plot_curve_writes_png(tmp_path):
-    log = pd.DataFrame({"step": [10, 20], "loss": [4.0, 3.0], "masked_acc": [0.02, 0.1], "chance": 0.01,
-                        "majority_rate": 0.04, "lr": 1e-3, "elapsed_s": [1.0, 2.0]})
+    log = pd.DataFrame(
+        {
+            "step": [10, 20],
+            "loss": [4.0, 3.0],
+            "masked_acc": [0.02, 0.1],
+            "chance": 0.01,
+            "majority_rate": 0.04,
+            "lr": 1e-3,
+            "elapsed_s": [1.0, 2.0],
+        }
+    )
     plot_curve([log], tmp_path / "c.png")
     assert (tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_checkpoint_schedule_counts_steps_over_iterations():
-    its = [P.IterationSettings(steps=100, targets="mfcc", layer=4, n_clusters=10, init="scratch"),
-           P.IterationSettings(steps=50, targets="layer", layer=2, n_clusters=10, init="resume")]
-    assert P.checkpoint_schedule(its, [0, 20, 50, 200]) == [[(0, 0), (20, 20), (50, 50)], [(20, 120), (50, 150)]]
+    its = [
+        S.IterationSettings(steps=100, targets="mfcc", layer=4, n_clusters=10, init="scratch"),
+        S.IterationSettings(steps=50, targets="layer", layer=2, n_clusters=10, init="resume"),
+    ]
+    assert S.checkpoint_schedule(its, [0, 20, 50, 200]) == [[(0, 0), (20, 20), (50, 50)], [(20, 120), (50, 150)]]
+
+
+def test_checkpoint_names_and_their_iteration():
+    section = {
+        "iterations": [
+            dict(steps=100, targets="mfcc", layer=4, n_clusters=10, init="scratch"),
+            dict(steps=50, targets="layer", layer=2, n_clusters=10, init="resume"),
+        ],
+        "checkpoint_steps": [0, 50],
+    }
+    assert S.checkpoint_names(section) == ["step-0", "step-50", "step-150", "final"]
+    assert [S.checkpoint_iteration(section, c) for c in ("step-0", "step-50", "step-150", "final")] == [1, 1, 2, 2]
+    with pytest.raises(ValueError, match="not saved"):
+        S.checkpoint_iteration(section, "step-100")

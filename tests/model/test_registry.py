@@ -8,10 +8,16 @@ import torch
 import transformers
 
 from speechneurons.errors import BadInputError
-from speechneurons.model.ffn import capture_ffn
 from speechneurons.frames import FrameGrid
-from speechneurons.model.registry import (ARCHITECTURES, ModelNotAvailableError, check_frame_grid, load_model,
-                                          normalize_wave, num_layers_of)
+from speechneurons.model.ffn import capture_ffn
+from speechneurons.model.registry import (
+    ARCHITECTURES,
+    ModelNotAvailableError,
+    check_frame_grid,
+    load_model,
+    normalize_wave,
+    num_layers_of,
+)
 from tests.helpers.models import tiny_config
 
 
@@ -99,7 +105,9 @@ def test_model_not_in_cache_says_how_to_get_it(tmp_path, monkeypatch):
 
 
 def test_unsupported_architecture(tmp_path):
-    transformers.BertConfig(hidden_size=8, num_hidden_layers=1, num_attention_heads=1, intermediate_size=8).save_pretrained(tmp_path)
+    transformers.BertConfig(
+        hidden_size=8, num_hidden_layers=1, num_attention_heads=1, intermediate_size=8
+    ).save_pretrained(tmp_path)
     with pytest.raises(BadInputError, match="not supported"):
         load_model(str(tmp_path), device="cpu")
 
@@ -108,14 +116,24 @@ def test_base_size_hubert_random_weights(tmp_path):
     """The real facebook/hubert-base-ls960 code path, on a base-size model of random weights."""
     torch.manual_seed(0)
     transformers.HubertModel(transformers.HubertConfig()).save_pretrained(tmp_path)
-    (tmp_path / "preprocessor_config.json").write_text(json.dumps(
-        {"do_normalize": True, "feature_size": 1, "padding_side": "right", "padding_value": 0,
-         "return_attention_mask": False, "sampling_rate": 16000}))
+    (tmp_path / "preprocessor_config.json").write_text(
+        json.dumps(
+            {
+                "do_normalize": True,
+                "feature_size": 1,
+                "padding_side": "right",
+                "padding_value": 0,
+                "return_attention_mask": False,
+                "sampling_rate": 16000,
+            }
+        )
+    )
     loaded = load_model(str(tmp_path), device="cpu")
     assert loaded.num_layers == 12 and loaded.ffn_widths == [3072] * 12 and loaded.do_normalize
     check_frame_grid(loaded, FrameGrid())
     x, mask = loaded.prepare_batch([np.random.default_rng(0).normal(size=16000).astype(np.float32)])
     from speechneurons.model.ffn import capture_ffn
+
     with torch.no_grad(), capture_ffn(loaded.model, [1, 12]) as cap:
         loaded.model(x, attention_mask=mask)
     assert cap[12].shape == (1, 49, 3072)

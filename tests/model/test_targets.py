@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from speechneurons.model import targets as T
 from speechneurons.frames import FrameGrid
+from speechneurons.model import targets as T
 
 GRID = FrameGrid()
 

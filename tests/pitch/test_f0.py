@@ -168,4 +168,3 @@ def test_bad_audio_errors_or_is_skipped(tmp_path):
         extract_corpus(manifest, GRID, cfg, progress=False)
     table, skipped = extract_corpus(manifest, GRID, cfg, on_bad_input="skip", progress=False)
     assert skipped["utt_id"].tolist() == ["u3"] and set(table["utt_id"]) == {"u1", "u2"}
-

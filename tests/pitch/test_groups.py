@@ -45,8 +45,9 @@ def test_assign_bins_rule():
 
 def test_pooled_bins_are_equal_count_and_unvoiced_get_none():
     rng = np.random.default_rng(0)
-    table = f0_table({"a": rng.permutation(np.arange(100, 250.0)), "b": rng.permutation(np.arange(250, 400.0))},
-                     unvoiced_every=7)
+    table = f0_table(
+        {"a": rng.permutation(np.arange(100, 250.0)), "b": rng.permutation(np.arange(250, 400.0))}, unvoiced_every=7
+    )
     out, info = pitch_groups(table, 3, "pooled")
     assert list(out.columns) == ["utt_id", "frame", "f0_hz", "voiced", "pitch_bin"]
     assert out["pitch_bin"].dtype == np.int8

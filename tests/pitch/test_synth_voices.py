@@ -29,9 +29,21 @@ TEXT = "The quick brown fox jumps over the lazy dog while seven wise men argue a
 def test_flite_flat_target_f0(tmp_path, voice, target):
     wav = tmp_path / "x.wav"
     subprocess.run(
-        ["flite", "-voice", voice, "--setf", f"int_f0_target_mean={target:g}", "--setf",
-         "int_f0_target_stddev=0", "-t", TEXT, "-o", str(wav)],
-        check=True, capture_output=True,
+        [
+            "flite",
+            "-voice",
+            voice,
+            "--setf",
+            f"int_f0_target_mean={target:g}",
+            "--setf",
+            "int_f0_target_stddev=0",
+            "-t",
+            TEXT,
+            "-o",
+            str(wav),
+        ],
+        check=True,
+        capture_output=True,
     )
     x = load_audio(wav, 16000)
     f0, voiced = extract_f0(x, 16000, FrameGrid(), default_settings(PitchSettings, "pitch"))

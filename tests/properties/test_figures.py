@@ -6,22 +6,31 @@ import pandas as pd
 import pytest
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from speechneurons.properties import statistic as pr  # noqa: E402
-from speechneurons.properties import figures as pf  # noqa: E402
-from speechneurons.properties import tables as pt  # noqa: E402
-from speechneurons.io import read_json, read_table  # noqa: E402
+from speechneurons.io import read_json, read_table
+from speechneurons.properties import figures as pf
+from speechneurons.properties import statistic as pr
+from speechneurons.properties import tables as pt
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
 def neurons_doc(phone, gender, pitch, layer=1):
-    empty = {"phone_type": {"vowel": [], "voiced_consonant": [], "unvoiced_consonant": []},
-             "gender": {"F": [], "M": []}, "pitch": {"0": [], "1": [], "2": []}}
-    return {"layer": layer, "D": 50, "tau": 1, "sigma": 0.8, "group_neurons": empty,
-            "exclusive_group_neurons": empty,
-            "property_neurons": {"phone_type": sorted(phone), "gender": sorted(gender), "pitch": sorted(pitch)}}
+    empty = {
+        "phone_type": {"vowel": [], "voiced_consonant": [], "unvoiced_consonant": []},
+        "gender": {"F": [], "M": []},
+        "pitch": {"0": [], "1": [], "2": []},
+    }
+    return {
+        "layer": layer,
+        "D": 50,
+        "tau": 1,
+        "sigma": 0.8,
+        "group_neurons": empty,
+        "exclusive_group_neurons": empty,
+        "property_neurons": {"phone_type": sorted(phone), "gender": sorted(gender), "pitch": sorted(pitch)},
+    }
 
 
 def test_venn_labels_are_exclusive_region_sizes():
@@ -76,8 +85,14 @@ def test_heatmaps_from_layer_outputs(tmp_path):
     pt.write_layer(compute(planted(index, PLANT), index), **layer_paths(tmp_path / "layer-1"))
     d = tmp_path / "layer-1"
     with np.load(d / "P.npz") as npz:
-        pf.plot_heatmaps(dict(npz), pd.read_parquet(d / "R.parquet"), read_table(d / "counts.tsv"),
-                         read_json(d / "neurons.json"), tmp_path / "heat.png", n_neurons=5)
+        pf.plot_heatmaps(
+            dict(npz),
+            pd.read_parquet(d / "R.parquet"),
+            read_table(d / "counts.tsv"),
+            read_json(d / "neurons.json"),
+            tmp_path / "heat.png",
+            n_neurons=5,
+        )
     assert (tmp_path / "heat.png").read_bytes()[:8] == PNG
 
 
@@ -92,4 +107,8 @@ def test_figure_layers(requested, want):
 def test_strongest_neurons_put_exclusive_neurons_first():
     R = np.array([1.0, 0.9, 1.0])
     P = np.ones((2, 3))
-    assert pf.strongest_neurons(R, P, np.array([True, True]), 3, first=np.array([False, True, False])).tolist() == [1, 0, 2]
+    assert pf.strongest_neurons(R, P, np.array([True, True]), 3, first=np.array([False, True, False])).tolist() == [
+        1,
+        0,
+        2,
+    ]

@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 import torch
 
+from speechneurons.errors import BadInputError
+from speechneurons.phones import PHONE_TYPES, PHONES, VOWELS
 from speechneurons.properties import statistic as pr
 from speechneurons.properties import tables as pt
-from speechneurons.errors import BadInputError
-from speechneurons.phones import PHONES, PHONE_TYPES, VOWELS
 
 D = 100
 TAU_FRACTION = 0.03  # k = 3
@@ -57,8 +57,13 @@ SETTING_KEYS = ("tau_fraction", "sigma", "min_count", "splits")
 def compute(acts, index, **kw):
     """The statistic of layer 1 with this module's settings; ``kw`` overrides settings or passes
     compute_layer's other arguments."""
-    settings = {"tau_fraction": TAU_FRACTION, "sigma": 0.8, "min_count": 1, "splits": (),
-                **{k: v for k, v in kw.items() if k in SETTING_KEYS}}
+    settings = {
+        "tau_fraction": TAU_FRACTION,
+        "sigma": 0.8,
+        "min_count": 1,
+        "splits": (),
+        **{k: v for k, v in kw.items() if k in SETTING_KEYS},
+    }
     rest = {k: v for k, v in kw.items() if k not in SETTING_KEYS}
     return pr.compute_layer(acts, index, layer=1, settings=pr.PropertySettings(**settings), **rest)
 
@@ -120,8 +125,10 @@ def test_selectivity_is_strictly_above_chance():
 def test_R_exactly_sigma_is_a_group_neuron():
     """Neuron 5 fires on 12 of the 15 vowels: R = 12/15 = 0.8 >= sigma; on 11: 11/15 < 0.8."""
     index = make_index()
-    plant = {5: lambda ix: ix["phone"].isin(VOWELS[:12]).to_numpy(),
-             6: lambda ix: ix["phone"].isin(VOWELS[:11]).to_numpy()}
+    plant = {
+        5: lambda ix: ix["phone"].isin(VOWELS[:12]).to_numpy(),
+        6: lambda ix: ix["phone"].isin(VOWELS[:11]).to_numpy(),
+    }
     lp = compute(planted(index, plant), index)
     R = lp.R[("phone_type", "vowel")]
     assert R[5] == 0.8 and 5 in lp.group_neurons["phone_type"]["vowel"]
@@ -183,8 +190,11 @@ def test_counts_match_a_plain_loop():
 def test_topk_mask_ties_go_to_lower_indices():
     x = torch.tensor([[1.0, -1.0, 1.0, 1.0, 0.5], [0.0, 2.0, -3.0, 2.0, 2.0], [5.0, 4.0, 3.0, 2.0, 1.0]])
     m = pr.topk_mask(x, 2)
-    assert m.tolist() == [[True, True, False, False, False], [False, True, True, False, False],
-                          [True, True, False, False, False]]
+    assert m.tolist() == [
+        [True, True, False, False, False],
+        [False, True, True, False, False],
+        [True, True, False, False, False],
+    ]
     assert (pr.topk_mask(torch.zeros(3, 6), 4).sum(1) == 4).all()
 
 
@@ -196,10 +206,15 @@ def test_tau_rounding():
 
 
 def test_labels_exclude_silence_non_mid_and_unvoiced_pitch():
-    index = make_index(1, extra_rows=[dict(phone="sil", gender="F", pitch_bin=0, is_mid=True),
-                                      dict(phone="spn", gender="F", pitch_bin=0, is_mid=True),
-                                      dict(phone="AA", gender="F", pitch_bin=0, is_mid=False),
-                                      dict(phone="AA", gender="F", pitch_bin=-1, is_mid=True)])
+    index = make_index(
+        1,
+        extra_rows=[
+            dict(phone="sil", gender="F", pitch_bin=0, is_mid=True),
+            dict(phone="spn", gender="F", pitch_bin=0, is_mid=True),
+            dict(phone="AA", gender="F", pitch_bin=0, is_mid=False),
+            dict(phone="AA", gender="F", pitch_bin=-1, is_mid=True),
+        ],
+    )
     lab = pr.frame_labels(index)
     assert lab.n_used == len(PHONES) * 6 + 1
     assert (lab.phone[-4:-1] == -1).all()
@@ -207,9 +222,14 @@ def test_labels_exclude_silence_non_mid_and_unvoiced_pitch():
 
 
 def test_bad_rows_error_or_skip_and_count(tmp_path):
-    index = make_index(1, extra_rows=[dict(phone="XX", gender="F", pitch_bin=0, is_mid=True),
-                                      dict(phone="AA", gender="?", pitch_bin=0, is_mid=True),
-                                      dict(phone="AA", gender="F", pitch_bin=7, is_mid=True)])
+    index = make_index(
+        1,
+        extra_rows=[
+            dict(phone="XX", gender="F", pitch_bin=0, is_mid=True),
+            dict(phone="AA", gender="?", pitch_bin=0, is_mid=True),
+            dict(phone="AA", gender="F", pitch_bin=7, is_mid=True),
+        ],
+    )
     with pytest.raises(BadInputError, match="on_bad_input"):
         pr.frame_labels(index, path="x/index_mid.parquet")
     lab = pr.frame_labels(index, on_bad_input="skip")
@@ -235,9 +255,16 @@ def test_exclusive_sets_and_venn_regions():
 
 def layer_paths(folder):
     """The output paths of one layer in the workflow's layout (layer-<L>/<name>)."""
-    return {key: folder / name for key, name in
-            [("neurons", "neurons.json"), ("P", "P.npz"), ("R", "R.parquet"), ("counts", "counts.tsv"),
-             ("skipped", "skipped.tsv")]}
+    return {
+        key: folder / name
+        for key, name in [
+            ("neurons", "neurons.json"),
+            ("P", "P.npz"),
+            ("R", "R.parquet"),
+            ("counts", "counts.tsv"),
+            ("skipped", "skipped.tsv"),
+        ]
+    }
 
 
 def test_written_outputs_and_summary(tmp_path):

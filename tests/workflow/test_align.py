@@ -16,13 +16,21 @@ import pandas as pd
 import pytest
 import yaml
 
+from speechneurons.align.textgrid import write_alignment_textgrid
 from speechneurons.audio import write_wav
 from speechneurons.frames import FrameGrid
-from speechneurons.align.textgrid import write_alignment_textgrid
 
 REPO = Path(__file__).resolve().parents[2]
 FAKE = REPO / "tests" / "helpers" / "fake_mfa"
-ALIGN_RULES = ["align_shard", "align_mfa_prepare", "align_mfa", "align_mfa_collect", "align_gather", "frame_labels", "align_quality"]
+ALIGN_RULES = [
+    "align_shard",
+    "align_mfa_prepare",
+    "align_mfa",
+    "align_mfa_collect",
+    "align_gather",
+    "frame_labels",
+    "align_quality",
+]
 
 
 def make_corpus(wd: Path) -> pd.DataFrame:
@@ -32,18 +40,53 @@ def make_corpus(wd: Path) -> pd.DataFrame:
         n = 24000 + 1111 * i
         wav = base / "audio" / "spk" / f"{utt}.wav"
         write_wav(wav, np.zeros(n, dtype=np.float32), 16000)
-        write_alignment_textgrid(base / "reference" / f"{utt}.TextGrid", n / 16000, [(0.2, 1.2, "the")], [(0.2, 0.5, "DH"), (0.5, 1.2, "AH0")])
-        rows.append({"utt_id": utt, "audio_path": str(wav.relative_to(wd)), "speaker": "spk", "gender": "F",
-                     "duration_s": n / 16000, "sample_rate": 16000, "transcript": text.upper(), "split": "train"})
+        write_alignment_textgrid(
+            base / "reference" / f"{utt}.TextGrid",
+            n / 16000,
+            [(0.2, 1.2, "the")],
+            [(0.2, 0.5, "DH"), (0.5, 1.2, "AH0")],
+        )
+        rows.append(
+            {
+                "utt_id": utt,
+                "audio_path": str(wav.relative_to(wd)),
+                "speaker": "spk",
+                "gender": "F",
+                "duration_s": n / 16000,
+                "sample_rate": 16000,
+                "transcript": text.upper(),
+                "split": "train",
+            }
+        )
     manifest = pd.DataFrame(rows)
     manifest.to_csv(base / "manifest.tsv", sep="\t", index=False)
     return manifest
 
 
 def run(wd: Path, *targets: str) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(wd), "--cores", "1",
-           "--configfile", str(wd / "override.yaml"), "--allowed-rules", *ALIGN_RULES, "--", *targets]
-    env = {**os.environ, "PATH": f"{FAKE}{os.pathsep}{os.environ['PATH']}", "FAKE_MFA_LOG": str(wd / "mfa_calls.jsonl"), "MPLBACKEND": "Agg"}
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(wd),
+        "--cores",
+        "1",
+        "--configfile",
+        str(wd / "override.yaml"),
+        "--allowed-rules",
+        *ALIGN_RULES,
+        "--",
+        *targets,
+    ]
+    env = {
+        **os.environ,
+        "PATH": f"{FAKE}{os.pathsep}{os.environ['PATH']}",
+        "FAKE_MFA_LOG": str(wd / "mfa_calls.jsonl"),
+        "MPLBACKEND": "Agg",
+    }
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=wd)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-6000:]
     return proc
@@ -53,9 +96,16 @@ def run(wd: Path, *targets: str) -> subprocess.CompletedProcess:
 def test_align_rules_end_to_end(tmp_path):
     wd = tmp_path
     shutil.copy(REPO / "config.yaml", wd / "config.yaml")
-    (wd / "override.yaml").write_text(yaml.safe_dump({"corpus": {"name": "mini"}, "align": {"aligner": "mfa", "shards": 2, "mfa": {"threads": 1}}}))
-    manifest = make_corpus(wd)
-    run(wd, "results/mini/labels/mfa/frame_labels.parquet", "results/mini/align/mfa/quality.tsv", "results/mini/labels/reference/frame_labels.parquet")
+    (wd / "override.yaml").write_text(
+        yaml.safe_dump({"corpus": {"name": "mini"}, "align": {"aligner": "mfa", "shards": 2, "mfa": {"threads": 1}}})
+    )
+    make_corpus(wd)
+    run(
+        wd,
+        "results/mini/labels/mfa/frame_labels.parquet",
+        "results/mini/align/mfa/quality.tsv",
+        "results/mini/labels/reference/frame_labels.parquet",
+    )
     call = json.loads((wd / "mfa_calls.jsonl").read_text().splitlines()[0])
     assert call["command"] == "align"
     assert call["positionals"][1:3] == ["english_us_arpa", "english_us_arpa"]

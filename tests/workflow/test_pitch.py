@@ -21,8 +21,21 @@ RULES = ["--allowed-rules", "pitch_f0", "pitch_groups", "pitch_figure"]
 
 
 def snakemake(work: Path, *args: str) -> str:
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(work),
-           "--cores", "1", *RULES, *args, "--", *TARGETS]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(work),
+        "--cores",
+        "1",
+        *RULES,
+        *args,
+        "--",
+        *TARGETS,
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=work, env={**os.environ, "MPLBACKEND": "Agg"})
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
     return proc.stdout + proc.stderr
@@ -44,7 +57,7 @@ def test_pitch_rules_and_reruns(tmp_path):
             rows.append((f"{spk}_{u}", str(path), spk, gender, n / 16000, 16000, "x", "train"))
     manifest = work / "results/synth/corpus/manifest.tsv"
     manifest.parent.mkdir(parents=True)
-    columns = "utt_id audio_path speaker gender duration_s sample_rate transcript split".split()
+    columns = ["utt_id", "audio_path", "speaker", "gender", "duration_s", "sample_rate", "transcript", "split"]
     pd.DataFrame(rows, columns=columns).to_csv(manifest, sep="\t", index=False)
 
     snakemake(work)

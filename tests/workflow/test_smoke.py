@@ -127,7 +127,9 @@ def test_changing_pitch_binning_keeps_model_and_alignment(tiny_run):
 def test_snakefmt_clean():
     proc = subprocess.run(
         [sys.executable, "-m", "snakefmt", "--check", "Snakefile", "rules/"],
-        capture_output=True, text=True, cwd=REPO,
+        capture_output=True,
+        text=True,
+        cwd=REPO,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
@@ -135,7 +137,7 @@ def test_snakefmt_clean():
 @pytest.mark.smoke
 @pytest.mark.slow
 def test_changing_a_probe_setting_reruns_probes_but_never_pruning(tiny_run):
-    jobs = _change(tiny_run, {"experiments": {"ridge_alpha": 2.0}})
+    jobs = _change(tiny_run, {"probes": {"ridge_alpha": 2.0}})
     assert "experiments_probe_pruned" in jobs
     assert "experiments_prune" not in jobs
     for stage in (*UPSTREAM_OF_STATISTICS, "properties"):

@@ -23,17 +23,17 @@ import contextlib
 import logging
 import os
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
+from speechneurons.activations.selection import SUBSETS
 from speechneurons.audio import audio_info, load_audio
 from speechneurons.errors import BadInputError
 from speechneurons.io import atomic_path
-from speechneurons.activations.selection import SUBSETS
 
 log = logging.getLogger(__name__)
 
@@ -119,12 +119,17 @@ def _plan(selection: pd.DataFrame, manifest: pd.DataFrame, loaded, on_bad_input:
     for utt_id, path in paths.items():
         info = audio_info(path)
         if loaded.num_frames(info.frames) == 0:
-            skipped.append((utt_id, path, f"audio shorter than one frame ({info.frames} samples < {loaded.grid.receptive_field})"))
+            skipped.append(
+                (utt_id, path, f"audio shorter than one frame ({info.frames} samples < {loaded.grid.receptive_field})")
+            )
     skipped_ids = {s[0] for s in skipped}
     for (utt_id, subset), part in selection.groupby(["utt_id", "subset"], sort=False):
         if utt_id not in paths:
-            raise BadInputError(utt_id, "selected frames of an utterance that is not in the manifest",
-                                "Re-run select_frames on the current manifest")
+            raise BadInputError(
+                utt_id,
+                "selected frames of an utterance that is not in the manifest",
+                "Re-run select_frames on the current manifest",
+            )
         if utt_id not in utts:
             info = audio_info(paths[utt_id])
             utts[utt_id] = Utterance(utt_id, paths[utt_id], info.frames, int(part["n_label_frames"].iloc[0]))
@@ -145,8 +150,11 @@ def _plan(selection: pd.DataFrame, manifest: pd.DataFrame, loaded, on_bad_input:
     if skipped:
         msg = f"{len(skipped)} audio file(s) shorter than one frame, e.g. {skipped[0][1]}"
         if on_bad_input != "skip":
-            raise BadInputError(skipped[0][1], "audio shorter than one frame (no model frame)",
-                                "Remove it from the corpus or set on_bad_input: skip")
+            raise BadInputError(
+                skipped[0][1],
+                "audio shorter than one frame (no model frame)",
+                "Remove it from the corpus or set on_bad_input: skip",
+            )
         log.warning("skipping %s", msg)
     return list(utts.values()), pd.DataFrame(skipped, columns=SKIPPED_COLUMNS)
 
@@ -218,8 +226,14 @@ def dump_activations(
             writers[layer, subset] = _NpyWriter(tmp, n_rows[subset], loaded.ffn_widths[layer - 1])
             stack.callback(writers[layer, subset].close)
         total_s = sum(u.num_samples for u in utts) / sr
-        bar = tqdm(total=total_s, unit="s", desc="audio seconds", disable=not progress, mininterval=5,
-                   bar_format="{l_bar}{bar}| {n:.1f}/{total:.1f} s [{elapsed}<{remaining}]")
+        bar = tqdm(
+            total=total_s,
+            unit="s",
+            desc="audio seconds",
+            disable=not progress,
+            mininterval=5,
+            bar_format="{l_bar}{bar}| {n:.1f}/{total:.1f} s [{elapsed}<{remaining}]",
+        )
         with torch.inference_mode(), capture_ffn(loaded.model, layers) as captured:
             for batch in batches:
                 group = [utts[i] for i in batch]
@@ -245,14 +259,20 @@ def dump_activations(
                     block = torch.index_select(h.reshape(-1, h.shape[-1]), 0, flat).to(torch.float16).cpu().numpy()
                     start = 0
                     for subset, row0, n in spans:
-                        writers[layer, subset].write(row0, block[start:start + n])
+                        writers[layer, subset].write(row0, block[start : start + n])
                         start += n
         bar.close()
         for w in writers.values():
             w.close()
     wall = time.perf_counter() - t0
     report = DumpReport(len(utts), total_s, wall, n_rows, skipped)
-    log.info("dumped %d utterances (%.1f s of audio) in %.1f s: %.1f audio s/s; rows %s; %d skipped",
-             len(utts), total_s, wall, report.audio_seconds_per_second, n_rows, len(skipped))
+    log.info(
+        "dumped %d utterances (%.1f s of audio) in %.1f s: %.1f audio s/s; rows %s; %d skipped",
+        len(utts),
+        total_s,
+        wall,
+        report.audio_seconds_per_second,
+        n_rows,
+        len(skipped),
+    )
     return report
-

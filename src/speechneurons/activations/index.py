@@ -6,6 +6,8 @@ index (and what follows), never the model.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
@@ -13,12 +15,12 @@ from speechneurons.activations.selection import SUBSETS
 from speechneurons.errors import BadInputError
 from speechneurons.io import write_table
 
-
 INDEX_COLUMNS = ["utt_id", "frame", "speaker", "gender", "phone", "is_mid", "f0_hz", "pitch_bin", "split"]
 
 
-def build_index(selection: pd.DataFrame, labels: pd.DataFrame, pitch: pd.DataFrame,
-                manifest: pd.DataFrame) -> dict[str, pd.DataFrame]:
+def build_index(
+    selection: pd.DataFrame, labels: pd.DataFrame, pitch: pd.DataFrame, manifest: pd.DataFrame
+) -> dict[str, pd.DataFrame]:
     """Per subset, the index table row-aligned with the arrays (columns INDEX_COLUMNS)."""
     sel = selection.copy()
     sel["utt_id"] = sel["utt_id"].astype(str)
@@ -42,8 +44,11 @@ def build_index(selection: pd.DataFrame, labels: pd.DataFrame, pitch: pd.DataFra
         )
     out = out.drop(columns="_merge").merge(man, on="utt_id", how="left", validate="many_to_one")
     if out["phone"].isna().any():
-        raise BadInputError("frame_labels.parquet", "selected frames missing from the frame labels",
-                            "Re-run select_frames after the labels")
+        raise BadInputError(
+            "frame_labels.parquet",
+            "selected frames missing from the frame labels",
+            "Re-run select_frames after the labels",
+        )
     out["pitch_bin"] = out["pitch_bin"].astype(np.int64)
     out["is_mid"] = out["is_mid"].astype(bool)
     result = {}

@@ -19,8 +19,8 @@ from __future__ import annotations
 import logging
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pandas as pd
 
@@ -140,10 +140,15 @@ def gather_shards(
     report = pd.concat(reports, ignore_index=True) if reports else pd.DataFrame(columns=REPORT_COLUMNS)
     missing = sorted(set(manifest.utt_id.astype(str)) - set(report.utt_id))
     if missing:
-        raise AlignmentError(f"{len(missing)} utterance(s) of the manifest are in no shard report (e.g. {missing[:3]}); re-run the align_shard jobs")
+        raise AlignmentError(
+            f"{len(missing)} utterance(s) of the manifest are in no shard report (e.g. {missing[:3]}); "
+            "re-run the align_shard jobs"
+        )
     order = {u: i for i, u in enumerate(manifest.utt_id.astype(str))}
     report = report.sort_values("utt_id", key=lambda s: s.map(order)).reset_index(drop=True)
-    speakers = dict(zip(manifest.utt_id.astype(str), manifest.get("speaker", pd.Series([""] * len(manifest))).astype(str)))
+    speakers = dict(
+        zip(manifest.utt_id.astype(str), manifest.get("speaker", pd.Series([""] * len(manifest))).astype(str))
+    )
     failed = report[report.status == "failed"].copy()
     failed.insert(1, "speaker", failed.utt_id.map(speakers))
     failed = failed[["utt_id", "speaker", "attempts", "reason"]]

@@ -22,12 +22,16 @@ def plot_quality(table: pd.DataFrame, errors: dict[str, np.ndarray], path: str |
     ax1.set_ylabel("share of boundaries")
     ax1.axhline(0.8, color="grey", lw=0.8, ls="--")
     ax1.legend(fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False)
-    for spk, e in errors.items():
+    for e in errors.values():
         if e.size:
             ax2.plot(np.sort(e) * 1000, np.arange(1, e.size + 1) / e.size, lw=0.8, alpha=0.6)
-    all_e = np.concatenate([e for e in errors.values() if e.size]) if any(e.size for e in errors.values()) else np.zeros(0)
+    all_e = (
+        np.concatenate([e for e in errors.values() if e.size]) if any(e.size for e in errors.values()) else np.zeros(0)
+    )
     if all_e.size:
-        ax2.plot(np.sort(all_e) * 1000, np.arange(1, all_e.size + 1) / all_e.size, color="black", lw=2, label="all voices")
+        ax2.plot(
+            np.sort(all_e) * 1000, np.arange(1, all_e.size + 1) / all_e.size, color="black", lw=2, label="all voices"
+        )
         ax2.legend(fontsize=8)
     ax2.set_xscale("symlog", linthresh=10)
     ax2.axvline(20, color="grey", lw=0.8, ls="--")

@@ -26,9 +26,9 @@ field r in samples, sample rate sr):
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -39,8 +39,14 @@ from speechneurons.phones import SILENCE, is_speech_phone, normalize_phone
 
 Interval = tuple[float, float, str]
 SUMMARY_COLUMNS = [
-    "utt_id", "status", "n_samples", "n_frames", "textgrid_minus_audio_s", "n_speech_segments",
-    "n_speech_segments_without_frame", "reason",
+    "utt_id",
+    "status",
+    "n_samples",
+    "n_frames",
+    "textgrid_minus_audio_s",
+    "n_speech_segments",
+    "n_speech_segments_without_frame",
+    "reason",
 ]
 COLUMNS = ["utt_id", "frame", "phone", "word", "is_mid"]
 
@@ -184,8 +190,8 @@ def build_frame_labels(
     TextGrid of any other utterance raises BadInputError, or with ``on_bad_input='skip'`` is
     left out and recorded with its reason in the summary (``status`` = 'skipped').
     """
-    from speechneurons.audio import audio_info, check_audio_info
     from speechneurons.align.textgrid import read_alignment_textgrid
+    from speechneurons.audio import audio_info, check_audio_info
 
     failed = set(failed)
     tables, summary = [], []
@@ -203,7 +209,12 @@ def build_frame_labels(
             try:
                 labels = label_frames(phones, words, n_frames, grid)
             except ValueError as exc:
-                raise BadInputError(tg_path, str(exc), "Align with the ARPAbet phone set (MFA english_us_arpa, pocketsphinx en-us).", utt) from exc
+                raise BadInputError(
+                    tg_path,
+                    str(exc),
+                    "Align with the ARPAbet phone set (MFA english_us_arpa, pocketsphinx en-us).",
+                    utt,
+                ) from exc
         except BadInputError as exc:
             if on_bad_input != "skip":
                 raise

@@ -23,8 +23,8 @@ import os
 import shutil
 import subprocess
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import pandas as pd
 
@@ -117,7 +117,9 @@ def _unalignable_reasons(output_dir: Path) -> dict[str, str]:
     return reasons
 
 
-def collect_output(manifest: pd.DataFrame, output_dir: str | Path, shard_dir: str | Path, seconds: float = 0.0) -> pd.DataFrame:
+def collect_output(
+    manifest: pd.DataFrame, output_dir: str | Path, shard_dir: str | Path, seconds: float = 0.0
+) -> pd.DataFrame:
     """Copy MFA's TextGrids (validated, re-written MFA-shaped) into ``shard_dir/textgrids/`` and
     write ``shard_dir/report.tsv``; utterances without a TextGrid are 'failed'."""
     from speechneurons.align.textgrid import read_alignment_textgrid, write_alignment_textgrid
@@ -162,9 +164,17 @@ def mfa_align(
     if out_dir.exists():
         shutil.rmtree(out_dir)
     cmd = mfa_command(
-        mode, corpus_dir, out_dir, dictionary, acoustic_model,
-        model_out=work_dir / "acoustic_model.zip", num_jobs=num_jobs, temp_dir=work_dir / "tmp",
-        beam=beam, retry_beam=retry_beam, extra_args=extra_args,
+        mode,
+        corpus_dir,
+        out_dir,
+        dictionary,
+        acoustic_model,
+        model_out=work_dir / "acoustic_model.zip",
+        num_jobs=num_jobs,
+        temp_dir=work_dir / "tmp",
+        beam=beam,
+        retry_beam=retry_beam,
+        extra_args=extra_args,
     )
     t0 = time.perf_counter()
     run_mfa(cmd)

@@ -19,8 +19,8 @@ Each matched pair contributes two **boundaries**, its start and its end; the bou
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -28,8 +28,18 @@ import pandas as pd
 from speechneurons.phones import is_speech_phone, normalize_phone
 
 QUALITY_COLUMNS = [
-    "speaker", "n_utterances", "n_aligned", "aligned_share", "n_ref_phones", "n_matched", "matched_share",
-    "n_boundaries", "median_abs_error_ms", "mean_abs_error_ms", "within_20ms", "within_50ms",
+    "speaker",
+    "n_utterances",
+    "n_aligned",
+    "aligned_share",
+    "n_ref_phones",
+    "n_matched",
+    "matched_share",
+    "n_boundaries",
+    "median_abs_error_ms",
+    "mean_abs_error_ms",
+    "within_20ms",
+    "within_50ms",
 ]
 
 
@@ -123,5 +133,3 @@ def alignment_quality(
     all_errs = np.concatenate(list(errors.values())) if errors else np.zeros(0)
     rows.append({"speaker": "all", **summarise(*tot, all_errs)})
     return pd.DataFrame(rows, columns=QUALITY_COLUMNS), errors
-
-

@@ -7,8 +7,8 @@ as MFA does. Reading returns the intervals including those empty-label silences.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 from praatio import textgrid as tgio
 from praatio.data_classes.interval_tier import IntervalTier
@@ -34,7 +34,9 @@ def _clean(intervals: Iterable[Sequence], duration_s: float, tier: str) -> list[
         if end - start <= _EPS:
             continue
         if out and start < out[-1][1] - _EPS:
-            raise ValueError(f"{tier} tier: interval {label!r} starts at {start} before the previous one ends at {out[-1][1]}")
+            raise ValueError(
+                f"{tier} tier: interval {label!r} starts at {start} before the previous one ends at {out[-1][1]}"
+            )
         if out and start < out[-1][1]:
             start = out[-1][1]
         out.append((start, end, label))
@@ -85,7 +87,9 @@ def read_alignment_textgrid(path: str | Path) -> tuple[float, list[Interval], li
     try:
         tg = tgio.openTextgrid(str(path), includeEmptyIntervals=True, reportingMode="silence")
     except Exception as exc:
-        raise BadInputError(path, f"TextGrid cannot be parsed ({exc})", "Re-create it (delete it and re-run the workflow).") from exc
+        raise BadInputError(
+            path, f"TextGrid cannot be parsed ({exc})", "Re-create it (delete it and re-run the workflow)."
+        ) from exc
     missing = [t for t in (WORDS_TIER, PHONES_TIER) if t not in tg.tierNames]
     if missing:
         raise BadInputError(

@@ -26,6 +26,8 @@ def plot_minutes_per_speaker(manifest: pd.DataFrame, path: str | Path) -> None:
         f"{total:.1f} min, {len(manifest)} utterances; speakers F={counts.get('F', 0)} M={counts.get('M', 0)}",
         fontsize=9,
     )
-    ax.legend(handles=[Patch(color=c, label=g) for g, c in colours.items()], fontsize=8, loc="lower right", framealpha=0.9)
+    ax.legend(
+        handles=[Patch(color=c, label=g) for g, c in colours.items()], fontsize=8, loc="lower right", framealpha=0.9
+    )
     fig.tight_layout()
     save_figure(fig, path)

@@ -12,13 +12,19 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import pandas as pd
 
-from speechneurons.corpus.manifest import MANIFEST_COLUMNS, SkipCounter, check_utterance_audio, finish_manifest, speaker_summary
+from speechneurons.corpus.manifest import (
+    MANIFEST_COLUMNS,
+    SkipCounter,
+    check_utterance_audio,
+    finish_manifest,
+    speaker_summary,
+)
 from speechneurons.errors import BadInputError
 
 log = logging.getLogger(__name__)
@@ -38,7 +44,8 @@ def read_speakers_txt(path: str | Path) -> dict[str, SpeakerInfo]:
     path = Path(path)
     if not path.exists():
         raise BadInputError(
-            path, "SPEAKERS.TXT does not exist",
+            path,
+            "SPEAKERS.TXT does not exist",
             "Point corpus.librispeech.root at the LibriSpeech folder that holds SPEAKERS.TXT and the split folders.",
         )
     out: dict[str, SpeakerInfo] = {}
@@ -47,10 +54,14 @@ def read_speakers_txt(path: str | Path) -> dict[str, SpeakerInfo]:
             continue
         parts = [p.strip() for p in line.split("|")]
         if len(parts) < 3:
-            raise BadInputError(path, f"line {lineno} is not 'ID | SEX | SUBSET | MINUTES | NAME'", "Restore the original SPEAKERS.TXT.")
+            raise BadInputError(
+                path, f"line {lineno} is not 'ID | SEX | SUBSET | MINUTES | NAME'", "Restore the original SPEAKERS.TXT."
+            )
         sex = parts[1].upper()
         if sex not in ("F", "M"):
-            raise BadInputError(path, f"line {lineno}: sex {parts[1]!r} is not F or M", "Restore the original SPEAKERS.TXT.")
+            raise BadInputError(
+                path, f"line {lineno}: sex {parts[1]!r} is not F or M", "Restore the original SPEAKERS.TXT."
+            )
         try:
             minutes = float(parts[3]) if len(parts) > 3 and parts[3] else None
         except ValueError:
@@ -89,11 +100,16 @@ def scan_librispeech(
     the first N usable ones are kept. Audio paths are absolute (the audio is read in place).
     """
     if not str(root):
-        raise BadInputError("corpus.librispeech.root", "no LibriSpeech folder is configured", "Set corpus.librispeech.root in your config file.")
+        raise BadInputError(
+            "corpus.librispeech.root",
+            "no LibriSpeech folder is configured",
+            "Set corpus.librispeech.root in your config file.",
+        )
     root = Path(root)
     if not root.is_dir():
         raise BadInputError(
-            root, "LibriSpeech folder does not exist",
+            root,
+            "LibriSpeech folder does not exist",
             "Set corpus.librispeech.root to a local LibriSpeech folder (nothing is downloaded at run time).",
         )
     info = read_speakers_txt(root / "SPEAKERS.TXT")
@@ -104,7 +120,11 @@ def scan_librispeech(
         split_dir = root / split
         if not split_dir.is_dir():
             present = sorted(p.name for p in root.iterdir() if p.is_dir())
-            raise BadInputError(split_dir, "split folder does not exist", f"Fix corpus.librispeech.splits (folders present: {', '.join(present) or 'none'}).")
+            raise BadInputError(
+                split_dir,
+                "split folder does not exist",
+                f"Fix corpus.librispeech.splits (folders present: {', '.join(present) or 'none'}).",
+            )
         for spk_dir in sorted((p for p in split_dir.iterdir() if p.is_dir()), key=lambda p: p.name):
             speaker = spk_dir.name
             if wanted and speaker not in wanted:
@@ -118,8 +138,16 @@ def scan_librispeech(
                     if utterances_per_speaker and kept >= utterances_per_speaker:
                         break
                     row = skips.call(
-                        lambda: _utterance(uid, flacs.get(uid), chapter_dir, trans_path, transcripts, speaker, info, sample_rate),
                         uid,
+                        _utterance,
+                        uid,
+                        flacs.get(uid),
+                        chapter_dir,
+                        trans_path,
+                        transcripts,
+                        speaker,
+                        info,
+                        sample_rate,
                     )
                     if row is not None:
                         rows.append(row)
@@ -133,7 +161,13 @@ def scan_librispeech(
     manifest = finish_manifest(df, test_fraction, speaker_disjoint, seed)
     spk = pd.DataFrame(
         [
-            {"speaker": s, "gender": info[s].gender, "subset": info[s].subset, "minutes_total": info[s].minutes, "name": info[s].name}
+            {
+                "speaker": s,
+                "gender": info[s].gender,
+                "subset": info[s].subset,
+                "minutes_total": info[s].minutes,
+                "name": info[s].name,
+            }
             for s in sorted(manifest["speaker"].unique())
         ],
         columns=["speaker", "gender", "subset", "minutes_total", "name"],
@@ -143,28 +177,50 @@ def scan_librispeech(
 
 
 def _utterance(
-    uid: str, flac: Path | None, chapter_dir: Path, trans_path: Path, transcripts: dict[str, str], speaker: str,
-    info: dict[str, SpeakerInfo], sample_rate: int,
+    uid: str,
+    flac: Path | None,
+    chapter_dir: Path,
+    trans_path: Path,
+    transcripts: dict[str, str],
+    speaker: str,
+    info: dict[str, SpeakerInfo],
+    sample_rate: int,
 ) -> dict:
     if flac is None:
         raise BadInputError(
-            chapter_dir / f"{uid}.flac", f"audio of transcript line {uid} in {trans_path.name} is missing",
-            "Restore the audio file or delete the transcript line (or set on_bad_input: skip).", utt_id=uid,
+            chapter_dir / f"{uid}.flac",
+            f"audio of transcript line {uid} in {trans_path.name} is missing",
+            "Restore the audio file or delete the transcript line (or set on_bad_input: skip).",
+            utt_id=uid,
         )
     if uid not in transcripts:
-        problem = f"{trans_path.name} does not exist" if not trans_path.exists() else f"{trans_path.name} has no line for {uid}"
+        problem = (
+            f"{trans_path.name} does not exist"
+            if not trans_path.exists()
+            else f"{trans_path.name} has no line for {uid}"
+        )
         raise BadInputError(
-            flac, f"no transcript: {problem}",
-            f"Add a line '{uid} <TRANSCRIPT>' to {trans_path} or remove the audio (or set on_bad_input: skip).", utt_id=uid,
+            flac,
+            f"no transcript: {problem}",
+            f"Add a line '{uid} <TRANSCRIPT>' to {trans_path} or remove the audio (or set on_bad_input: skip).",
+            utt_id=uid,
         )
     if speaker not in info:
         raise BadInputError(
-            flac, f"speaker {speaker} is not in SPEAKERS.TXT (gender unknown)",
-            f"Add a line '{speaker} | F or M | <subset> | <minutes> | <name>' to SPEAKERS.TXT, or leave the speaker out "
-            "with corpus.librispeech.speakers (or set on_bad_input: skip).", utt_id=uid,
+            flac,
+            f"speaker {speaker} is not in SPEAKERS.TXT (gender unknown)",
+            f"Add a line '{speaker} | F or M | <subset> | <minutes> | <name>' to SPEAKERS.TXT, "
+            "or leave the speaker out "
+            "with corpus.librispeech.speakers (or set on_bad_input: skip).",
+            utt_id=uid,
         )
     duration = check_utterance_audio(flac, sample_rate, uid)
     return {
-        "utt_id": uid, "audio_path": os.path.abspath(flac), "speaker": speaker, "gender": info[speaker].gender,
-        "duration_s": round(duration, 6), "sample_rate": sample_rate, "transcript": transcripts[uid],
+        "utt_id": uid,
+        "audio_path": os.path.abspath(flac),
+        "speaker": speaker,
+        "gender": info[speaker].gender,
+        "duration_s": round(duration, 6),
+        "sample_rate": sample_rate,
+        "transcript": transcripts[uid],
     }

@@ -17,17 +17,17 @@ test, so both genders are in both splits.
 from __future__ import annotations
 
 import logging
-import shutil
 import zlib
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable, Sequence, TypeVar
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
 
-from speechneurons.audio import audio_info, check_audio_info, write_wav
+from speechneurons.audio import audio_info, check_audio_info
 from speechneurons.errors import BadInputError
-from speechneurons.io import atomic_dir, read_table, write_table
+from speechneurons.io import read_table, write_table
 
 log = logging.getLogger(__name__)
 
@@ -59,10 +59,10 @@ class SkipCounter:
         log.warning("skipping %s: %s", uid or err.path, err)
         self.rows.append({"utt_id": uid, "path": err.path, "reason": f"{err.problem}. {err.fix}"})
 
-    def call(self, fn: Callable[[], T], utt_id: str | None = None) -> T | None:
-        """Run ``fn``; on BadInputError record/raise and return None."""
+    def call(self, utt_id: str | None, fn: Callable[..., T], *args) -> T | None:
+        """``fn(*args)``; on BadInputError record it for ``utt_id`` (or raise it) and return None."""
         try:
-            return fn()
+            return fn(*args)
         except BadInputError as err:
             self.handle(err, utt_id)
             return None
@@ -130,7 +130,9 @@ def validate_manifest(df: pd.DataFrame, path: str | Path = "manifest") -> pd.Dat
     """Check the manifest contract (columns, unique ids, F/M, train/test); return df."""
     missing = [c for c in MANIFEST_COLUMNS if c not in df.columns]
     if missing:
-        raise BadInputError(path, f"manifest lacks column(s) {', '.join(missing)}", "Re-create it with the corpus stage.")
+        raise BadInputError(
+            path, f"manifest lacks column(s) {', '.join(missing)}", "Re-create it with the corpus stage."
+        )
     if df["utt_id"].duplicated().any():
         dup = df.loc[df["utt_id"].duplicated(), "utt_id"].iloc[0]
         raise BadInputError(path, f"duplicate utt_id {dup}", "Re-create it with the corpus stage.")
@@ -139,7 +141,9 @@ def validate_manifest(df: pd.DataFrame, path: str | Path = "manifest") -> pd.Dat
         raise BadInputError(path, f"gender values {sorted(bad)} are not F/M", "Fix the speaker metadata.")
     bad = set(df["split"]) - set(SPLITS)
     if bad:
-        raise BadInputError(path, f"split values {sorted(bad)} are not train/test", "Re-create it with the corpus stage.")
+        raise BadInputError(
+            path, f"split values {sorted(bad)} are not train/test", "Re-create it with the corpus stage."
+        )
     return df
 
 
@@ -152,8 +156,12 @@ def read_manifest(path: str | Path) -> pd.DataFrame:
 
 
 def write_corpus_tables(
-    manifest: pd.DataFrame, skipped: pd.DataFrame, speakers: pd.DataFrame, manifest_path: str | Path,
-    skipped_path: str | Path, speakers_path: str | Path,
+    manifest: pd.DataFrame,
+    skipped: pd.DataFrame,
+    speakers: pd.DataFrame,
+    manifest_path: str | Path,
+    skipped_path: str | Path,
+    speakers_path: str | Path,
 ) -> None:
     """Write the three tables atomically (skipped.tsv with its header even when empty) and log
     what the corpus holds."""
@@ -163,8 +171,11 @@ def write_corpus_tables(
     write_table(speakers, speakers_path)
     log.info(
         "%d utterances, %.1f min, %d speakers (%s), %d skipped",
-        len(manifest), manifest["duration_s"].sum() / 60, manifest["speaker"].nunique(),
-        manifest.groupby("gender")["speaker"].nunique().to_dict(), len(skipped),
+        len(manifest),
+        manifest["duration_s"].sum() / 60,
+        manifest["speaker"].nunique(),
+        manifest.groupby("gender")["speaker"].nunique().to_dict(),
+        len(skipped),
     )
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import logging
 import shutil
 import zlib
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -50,9 +50,9 @@ def build_synth_speaker(
     columns except split, plus f0_median_hz (per utterance) and speaker_f0_median_hz (median
     over all the speaker's voiced 10 ms frames; Praat autocorrelation, 60-500 Hz).
     """
+    from speechneurons.align.textgrid import write_alignment_textgrid
     from speechneurons.corpus.sentences import generate_sentences
     from speechneurons.corpus.synthesizers import f0_track, phones_for_textgrid, synthesize
-    from speechneurons.align.textgrid import write_alignment_textgrid
     from speechneurons.corpus.voices import select_voices
 
     voice = select_voices([speaker])[0]
@@ -63,15 +63,22 @@ def build_synth_speaker(
         for i, (words, utt) in enumerate(zip(sentences, utts)):
             uid = synth_utt_id(speaker, i)
             write_wav(Path(adir) / f"{uid}.wav", utt.audio, sample_rate)
-            write_alignment_textgrid(Path(rdir) / f"{uid}.TextGrid", utt.duration_s, utt.words, phones_for_textgrid(utt.phones))
+            write_alignment_textgrid(
+                Path(rdir) / f"{uid}.TextGrid", utt.duration_s, utt.words, phones_for_textgrid(utt.phones)
+            )
             track = f0_track(utt.audio, sample_rate)
             pooled.append(track)
             f0 = float(np.median(track)) if len(track) else float("nan")
             rows.append(
                 {
-                    "utt_id": uid, "audio_path": str(Path(audio_dir) / f"{uid}.wav"), "speaker": speaker,
-                    "gender": voice.gender, "duration_s": round(utt.duration_s, 6), "sample_rate": sample_rate,
-                    "transcript": " ".join(words).upper(), "f0_median_hz": round(f0, 2),
+                    "utt_id": uid,
+                    "audio_path": str(Path(audio_dir) / f"{uid}.wav"),
+                    "speaker": speaker,
+                    "gender": voice.gender,
+                    "duration_s": round(utt.duration_s, 6),
+                    "sample_rate": sample_rate,
+                    "transcript": " ".join(words).upper(),
+                    "f0_median_hz": round(f0, 2),
                 }
             )
             log.info("%s: %.2f s, median F0 %.1f Hz", uid, utt.duration_s, f0)
@@ -104,7 +111,7 @@ def gather_synth(
     rows = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=MANIFEST_COLUMNS[:-1])
     keep = []
     for row in rows.itertuples(index=False):
-        d = skips.call(lambda: check_utterance_audio(row.audio_path, sample_rate, row.utt_id), row.utt_id)
+        d = skips.call(row.utt_id, check_utterance_audio, row.audio_path, sample_rate, row.utt_id)
         keep.append(d is not None)
     kept = rows[np.array(keep, dtype=bool)] if len(rows) else rows
     manifest = finish_manifest(kept.copy(), test_fraction, speaker_disjoint, seed)

@@ -17,24 +17,35 @@ import shutil
 import subprocess
 import tempfile
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import soundfile as sf
 
-from speechneurons.phones import SILENCE, SPOKEN_NOISE, normalize_phone
 from speechneurons.corpus.sentences import pronunciations
 from speechneurons.corpus.voices import Voice
+from speechneurons.phones import SILENCE, SPOKEN_NOISE, normalize_phone
 
 log = logging.getLogger(__name__)
 
 # flite (cmu_us) and festival (radio) phone names that are not plain ARPAbet.
 SYNTH_PHONE_MAP = {
-    "pau": SILENCE, "h#": SILENCE, "brth": SILENCE, "#": SILENCE,
-    "ax": "AH", "axr": "ER", "ix": "IH", "ux": "UW",
-    "el": "L", "em": "M", "en": "N", "nx": "N", "dx": "D", "hv": "HH",
+    "pau": SILENCE,
+    "h#": SILENCE,
+    "brth": SILENCE,
+    "#": SILENCE,
+    "ax": "AH",
+    "axr": "ER",
+    "ix": "IH",
+    "ux": "UW",
+    "el": "L",
+    "em": "M",
+    "en": "N",
+    "nx": "N",
+    "dx": "D",
+    "hv": "HH",
 }
 
 Interval = tuple[float, float, str]
@@ -183,7 +194,7 @@ def run_festival(texts: Sequence[str], voice: Voice, out_dir: str | Path) -> lis
             '(mapcar (lambda (s) (format t "SEG %s %f\\n" (item.name s) (item.feat s "end"))) '
             "(utt.relation.items utt1 'Segment))",
             '(mapcar (lambda (w) (format t "WORD %s %f %f\\n" (item.name w) (item.feat w "word_start") '
-            "(item.feat w \"word_end\"))) (utt.relation.items utt1 'Word))",
+            '(item.feat w "word_end"))) (utt.relation.items utt1 \'Word))',
         ]
     script = out_dir / "synth.scm"
     script.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -200,7 +211,9 @@ def run_festival(texts: Sequence[str], voice: Voice, out_dir: str | Path) -> lis
         elif parts[0] == "WORD" and results:
             results[-1]["words"].append((parts[1], float(parts[2]), float(parts[3])))
     if len(results) != len(texts):
-        raise RuntimeError(f"festival ({voice.voice}) returned {len(results)} of {len(texts)} utterances: {res.stderr[-2000:]}")
+        raise RuntimeError(
+            f"festival ({voice.voice}) returned {len(results)} of {len(texts)} utterances: {res.stderr[-2000:]}"
+        )
     return results
 
 

@@ -100,7 +100,17 @@ def voice_table(voices: list[Voice] | tuple[Voice, ...] = VOICES) -> pd.DataFram
         row["derivation"] = v.derivation
         rows.append(row)
     cols = [
-        "speaker", "gender", "synthesizer", "voice", "native_gender", "f0_mean", "f0_std",
-        "formant_shift", "pitch_median_target_hz", "pitch_range_factor", "derived", "derivation",
+        "speaker",
+        "gender",
+        "synthesizer",
+        "voice",
+        "native_gender",
+        "f0_mean",
+        "f0_std",
+        "formant_shift",
+        "pitch_median_target_hz",
+        "pitch_range_factor",
+        "derived",
+        "derivation",
     ]
     return pd.DataFrame(rows)[cols]

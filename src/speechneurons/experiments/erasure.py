@@ -12,7 +12,7 @@ uniformly (seeded) from the layer's neurons that the group does not erase.
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator, Mapping
+from collections.abc import Iterator, Mapping
 
 import numpy as np
 import torch
@@ -33,7 +33,9 @@ def group_neurons(neurons: Mapping[int, dict], prop: str, group: str) -> dict[in
     return out
 
 
-def random_control(sets: Mapping[int, np.ndarray], widths: Mapping[int, int], seed: int = 0, stream: int = 0) -> dict[int, np.ndarray]:
+def random_control(
+    sets: Mapping[int, np.ndarray], widths: Mapping[int, int], seed: int = 0, stream: int = 0
+) -> dict[int, np.ndarray]:
     """As many random neurons per layer as ``sets`` holds, avoiding the neurons of ``sets``;
     seeded by (seed, stream, layer) (``stream`` tells the controls of different groups apart)."""
     out = {}
@@ -55,7 +57,9 @@ def erase_fc2_(fc2: torch.nn.Linear, idx) -> None:
 
 
 @contextlib.contextmanager
-def erased(layers: Mapping[int, tuple[torch.nn.Linear, torch.nn.Linear]], sets: Mapping[int, np.ndarray]) -> Iterator[None]:
+def erased(
+    layers: Mapping[int, tuple[torch.nn.Linear, torch.nn.Linear]], sets: Mapping[int, np.ndarray]
+) -> Iterator[None]:
     """Zero the chosen fc2 columns of each layer while inside; restore them on exit.
 
     ``layers`` maps layer -> (fc1, fc2) (see :func:`speechneurons.pruning.ffn_pairs`).
@@ -79,7 +83,7 @@ def sets_to_json(sets: Mapping[int, np.ndarray]) -> dict[str, list[int]]:
 
 def erasure_table(
     baseline,
-    variants: Mapping[tuple[str, str], "object"],
+    variants: Mapping[tuple[str, str], object],
     n_erased: Mapping[tuple[str, str], int],
     roles: Mapping[str, Mapping[int, str]],
     n_boot: int = 1000,
@@ -100,15 +104,33 @@ def erasure_table(
     parts = []
     for name in sorted({n for n, _ in variants}):
         prop, group = name.split("-", 1)
-        erased_losses = {kind: select_layers(variants[(name, kind)], roles) for kind in ERASURE_KINDS if (name, kind) in variants}
+        erased_losses = {
+            kind: select_layers(variants[(name, kind)], roles) for kind in ERASURE_KINDS if (name, kind) in variants
+        }
         for kind, losses in erased_losses.items():
             t = compare(losses, base, n_boot, seed, level, kind="error", groups="every")
             if kind == "property" and "random" in erased_losses:
                 c = compare(losses, erased_losses["random"], n_boot, seed, level, kind="error", groups="every")
                 c = c[["task", "layer", "eval_group", "baseline", "delta", "delta_ci_low", "delta_ci_high"]]
-                c.columns = ["task", "layer", "eval_group", "control_value", "vs_control", "vs_control_ci_low", "vs_control_ci_high"]
+                c.columns = [
+                    "task",
+                    "layer",
+                    "eval_group",
+                    "control_value",
+                    "vs_control",
+                    "vs_control_ci_low",
+                    "vs_control_ci_high",
+                ]
                 t = t.merge(c, on=["task", "layer", "eval_group"], how="left")
-            for col, value in reversed([("erasure", name), ("property", prop), ("group", group), ("kind", kind), ("n_erased", n_erased.get((name, kind), 0))]):
+            for col, value in reversed(
+                [
+                    ("erasure", name),
+                    ("property", prop),
+                    ("group", group),
+                    ("kind", kind),
+                    ("n_erased", n_erased.get((name, kind), 0)),
+                ]
+            ):
                 t.insert(0, col, value)
             parts.append(t)
     return add_roles(pd.concat(parts, ignore_index=True), roles) if parts else pd.DataFrame()

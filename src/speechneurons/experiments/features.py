@@ -10,8 +10,9 @@ every model variant is scored on exactly the same test items.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Iterable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -109,9 +110,9 @@ def extract_features(
 
     if load_audio is None:
         from speechneurons.audio import load_audio
-    layers = sorted(set(int(layer) for layer in layers))
+    layers = sorted({int(layer) for layer in layers})
     utts = manifest[manifest["split"].isin(["train", "test"])].sort_values("utt_id").reset_index(drop=True)
-    by_utt = {u: g for u, g in frames.groupby("utt_id", sort=False)}
+    by_utt = dict(frames.groupby("utt_id", sort=False))
     frame_parts = {layer: [] for layer in layers}
     utt_feats = {layer: [] for layer in layers}
     kept_rows, kept_utts, skipped = [], [], []
@@ -120,7 +121,11 @@ def extract_features(
         try:
             wav = load_audio(row.audio_path)
             if len(wav) == 0 or (hasattr(model, "config") and _too_short(model, len(wav))):
-                raise BadInputError(row.audio_path, "audio shorter than one model frame", "Remove it from the corpus (or set on_bad_input: skip)")
+                raise BadInputError(
+                    row.audio_path,
+                    "audio shorter than one model frame",
+                    "Remove it from the corpus (or set on_bad_input: skip)",
+                )
         except BadInputError as exc:
             if on_bad_input != "skip":
                 raise
@@ -136,7 +141,9 @@ def extract_features(
         if sel is not None:
             ok = sel["frame"].to_numpy() < n_frames
             if not ok.all():
-                log.warning("%s: %d labelled frames beyond the model's %d frames dropped", row.utt_id, (~ok).sum(), n_frames)
+                log.warning(
+                    "%s: %d labelled frames beyond the model's %d frames dropped", row.utt_id, (~ok).sum(), n_frames
+                )
             sel = sel[ok]
             kept_rows.append(sel.index.to_numpy())
             idx = torch.as_tensor(sel["frame"].to_numpy(np.int64).copy(), device=hs[0].device)
@@ -148,10 +155,16 @@ def extract_features(
         if (i + 1) % 50 == 0:
             log.info("features: %d/%d utterances", i + 1, len(utts))
     rows = np.concatenate(kept_rows) if kept_rows else np.zeros(0, np.int64)
-    feats = Features(frames=frames.loc[rows].reset_index(drop=True), utts=utts.iloc[kept_utts].reset_index(drop=True), skipped=skipped)
+    feats = Features(
+        frames=frames.loc[rows].reset_index(drop=True),
+        utts=utts.iloc[kept_utts].reset_index(drop=True),
+        skipped=skipped,
+    )
     for layer in layers:
         dim = utt_feats[layer][0].shape[0] if utt_feats[layer] else 0
-        feats.frame_feats[layer] = np.concatenate(frame_parts[layer]) if frame_parts[layer] else np.zeros((0, dim), np.float16)
+        feats.frame_feats[layer] = (
+            np.concatenate(frame_parts[layer]) if frame_parts[layer] else np.zeros((0, dim), np.float16)
+        )
         feats.utt_feats[layer] = np.stack(utt_feats[layer]) if utt_feats[layer] else np.zeros((0, dim))
     return feats
 

@@ -23,7 +23,12 @@ ERASURE_VIEW = {
     "phone_type": ("phone", "phone_type="),
     "pitch": ("f0", "pitch_bin="),
 }
-TASK_TITLES = {"phone": "Phone classification", "sid": "Speaker identification", "gender": "Gender", "f0": "log-F0 regression"}
+TASK_TITLES = {
+    "phone": "Phone classification",
+    "sid": "Speaker identification",
+    "gender": "Gender",
+    "f0": "log-F0 regression",
+}
 
 
 def plot_pruning(table: pd.DataFrame, path: str | Path, title: str = "") -> None:
@@ -49,8 +54,15 @@ def plot_pruning(table: pd.DataFrame, path: str | Path, title: str = "") -> None
             s = d[d["strategy"] == st].set_index("sparsity").reindex(sparsities)
             err = np.vstack([s["value"] - s["ci_low"], s["ci_high"] - s["value"]])
             err = np.where(np.isfinite(err), np.clip(err, 0, None), 0)
-            ax.bar(x + (i - (len(strategies) - 1) / 2) * width, s["value"], width, yerr=err, capsize=2,
-                   color=STRATEGY_COLOURS[st], label=st)
+            ax.bar(
+                x + (i - (len(strategies) - 1) / 2) * width,
+                s["value"],
+                width,
+                yerr=err,
+                capsize=2,
+                color=STRATEGY_COLOURS[st],
+                label=st,
+            )
         lows = np.concatenate([d["ci_low"].to_numpy(float), d["value"].to_numpy(float)])
         highs = np.concatenate([d["ci_high"].to_numpy(float), d["value"].to_numpy(float)])
         lows, highs = lows[np.isfinite(lows)], highs[np.isfinite(highs)]
@@ -60,8 +72,10 @@ def plot_pruning(table: pd.DataFrame, path: str | Path, title: str = "") -> None
         ax.set_xticks(x, [f"{s:g}" for s in sparsities])
         ax.set_xlabel("sparsity")
         ax.set_ylabel(pan["metric"])
-        ax.set_title(f"{TASK_TITLES.get(pan['task'], pan['task'])}\nlayer {pan['layer']} ({pan['layer_role']})", fontsize=9)
-    for ax in list(axes.flat)[len(panels):]:
+        ax.set_title(
+            f"{TASK_TITLES.get(pan['task'], pan['task'])}\nlayer {pan['layer']} ({pan['layer_role']})", fontsize=9
+        )
+    for ax in list(axes.flat)[len(panels) :]:
         ax.axis("off")
     if len(panels):
         axes.flat[0].legend(fontsize=7)
@@ -71,7 +85,9 @@ def plot_pruning(table: pd.DataFrame, path: str | Path, title: str = "") -> None
     save_figure(fig, path)
 
 
-def erasure_matrix(table: pd.DataFrame, prop: str, layer: int) -> tuple[list[str], list[str], np.ndarray, list[list[str]]]:
+def erasure_matrix(
+    table: pd.DataFrame, prop: str, layer: int
+) -> tuple[list[str], list[str], np.ndarray, list[list[str]]]:
     """Rows, columns, values (delta) and cell texts of one heat map (property, probe layer)."""
     task, prefix = ERASURE_VIEW[prop]
     d = table[(table["property"] == prop) & (table["task"] == task) & (table["layer"] == layer)]
@@ -87,10 +103,12 @@ def erasure_matrix(table: pd.DataFrame, prop: str, layer: int) -> tuple[list[str
             label = f"erase {group}" if kind == "property" else f"random ({group} size)"
             rows.append(f"{label} [{int(n.iloc[0]) if len(n) else 0}]")
             values.append(r["delta"].to_numpy(float))
-            texts.append([
-                f"{v:+.1f}\n[{lo:+.1f}, {hi:+.1f}]" if task != "f0" else f"{v:+.3f}\n[{lo:+.3f}, {hi:+.3f}]"
-                for v, lo, hi in zip(r["delta"], r["delta_ci_low"], r["delta_ci_high"])
-            ])
+            texts.append(
+                [
+                    f"{v:+.1f}\n[{lo:+.1f}, {hi:+.1f}]" if task != "f0" else f"{v:+.3f}\n[{lo:+.3f}, {hi:+.3f}]"
+                    for v, lo, hi in zip(r["delta"], r["delta_ci_low"], r["delta_ci_high"])
+                ]
+            )
     return rows, cols, np.array(values).reshape(len(rows), len(cols)), texts
 
 
@@ -120,9 +138,11 @@ def plot_erasure(table: pd.DataFrame, path: str | Path, title: str = "") -> None
         role = table.loc[sel, "layer_role"].iloc[0] if "layer_role" in table and sel.any() else ""
         metric = {"sid": "SID error", "phone": "phone error", "f0": "log-F0 MSE"}[task]
         unit = "" if task == "f0" else " (points)"
-        ax.set_title(f"erase {prop} neurons: change of {metric}{unit}\nlayer {layer} ({role}); columns: test group", fontsize=9)
+        ax.set_title(
+            f"erase {prop} neurons: change of {metric}{unit}\nlayer {layer} ({role}); columns: test group", fontsize=9
+        )
         fig.colorbar(im, ax=ax, shrink=0.8)
-    for ax in list(axes.flat)[len(panels):]:
+    for ax in list(axes.flat)[len(panels) :]:
         ax.axis("off")
     if not panels:
         axes.flat[0].text(0.5, 0.5, "no erasure results", ha="center", va="center")

@@ -19,16 +19,16 @@ lbfgs; minutes per phone probe on a CPU).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
-from typing import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import torch
 
-from speechneurons.experiments.features import FRAME_TASKS, TASKS, Features, extract_features, probe_frames
+from speechneurons.experiments.features import FRAME_TASKS, Features, extract_features, probe_frames
 
 log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class ProbeSettings:
@@ -87,7 +87,9 @@ def _per_utt(task: str, layer: int, meta: pd.DataFrame, loss: np.ndarray, stratu
     df = meta[["utt_id", "speaker", "gender"]].copy()
     df["stratum"] = stratum
     df["loss"] = loss.astype(np.float64)
-    g = df.groupby(["utt_id", "speaker", "gender", "stratum"], as_index=False).agg(loss_sum=("loss", "sum"), n_items=("loss", "size"))
+    g = df.groupby(["utt_id", "speaker", "gender", "stratum"], as_index=False).agg(
+        loss_sum=("loss", "sum"), n_items=("loss", "size")
+    )
     g.insert(0, "layer", layer)
     g.insert(0, "task", task)
     return g
@@ -101,14 +103,20 @@ def run_probes(feats: Features, layers_by_task: Mapping[str, Iterable[int]], set
     for task, layers in layers_by_task.items():
         if task not in settings.tasks:
             continue
-        for layer in sorted(set(int(x) for x in layers)):
+        for layer in sorted({int(x) for x in layers}):
             if task in FRAME_TASKS:
                 use = fr[f"use_{task}"].to_numpy(bool)
                 tr = use & (fr["split"] == "train").to_numpy()
                 te = use & (fr["split"] == "test").to_numpy()
                 x = feats.frame_feats[layer]
                 if tr.sum() < 2 or te.sum() == 0:
-                    log.warning("%s probe, layer %d: too few frames (train %d, test %d); skipped", task, layer, tr.sum(), te.sum())
+                    log.warning(
+                        "%s probe, layer %d: too few frames (train %d, test %d); skipped",
+                        task,
+                        layer,
+                        tr.sum(),
+                        te.sum(),
+                    )
                     continue
                 xtr, xte = x[tr].astype(np.float64), x[te].astype(np.float64)
                 if task == "phone":
@@ -134,7 +142,9 @@ def run_probes(feats: Features, layers_by_task: Mapping[str, Iterable[int]], set
                     continue
                 loss = (_classify(x[tr], y[tr], x[te], settings) != y[te]).astype(float)
                 out.append(_per_utt(task, layer, ut[te], loss, "all"))
-            log.info("%s probe, layer %d: test error %.4f", task, layer, out[-1]["loss_sum"].sum() / out[-1]["n_items"].sum())
+            log.info(
+                "%s probe, layer %d: test error %.4f", task, layer, out[-1]["loss_sum"].sum() / out[-1]["n_items"].sum()
+            )
     cols = ["task", "layer", "utt_id", "speaker", "gender", "stratum", "loss_sum", "n_items"]
     return pd.concat(out, ignore_index=True)[cols] if out else pd.DataFrame(columns=cols)
 
@@ -146,7 +156,9 @@ def best_layers(losses: pd.DataFrame) -> dict[str, int]:
     return {task: int(g["layer"].iloc[0]) for task, g in err.groupby("task")}
 
 
-def resolve_layers(spec: Iterable, n_layers: int, best: Mapping[str, int], tasks: Iterable[str]) -> dict[str, dict[int, str]]:
+def resolve_layers(
+    spec: Iterable, n_layers: int, best: Mapping[str, int], tasks: Iterable[str]
+) -> dict[str, dict[int, str]]:
     """Per task, layer -> role ('last', 'best', 'fixed', joined by '+') from the config's
     ``probe_layers`` (items 'last', 'best' or a 1-based layer number)."""
     out = {}
@@ -183,7 +195,9 @@ def evaluate(
     frames = probe_frames(manifest, labels, pitch, settings)
     layers = sorted({int(x) for t, ls in layers_by_task.items() if t in settings.tasks for x in ls})
     feats = extract_features(model, manifest, frames, layers, device, **extract_kwargs)
-    return run_probes(feats, layers_by_task, settings), pd.DataFrame(feats.skipped, columns=["utt_id", "path", "reason"])
+    return run_probes(feats, layers_by_task, settings), pd.DataFrame(
+        feats.skipped, columns=["utt_id", "path", "reason"]
+    )
 
 
 def select_layers(losses: pd.DataFrame, roles: Mapping[str, Mapping[int, str]]) -> pd.DataFrame:

@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -94,7 +94,7 @@ def choose_pruned(
     if not 0 <= n_prune < width:
         raise ValueError(f"cannot prune {n_prune} of {width} neurons")
     prot = np.zeros(width, dtype=bool)
-    idx = np.asarray(sorted(set(int(j) for j in protected)), dtype=np.int64)
+    idx = np.asarray(sorted({int(j) for j in protected}), dtype=np.int64)
     if len(idx) and (idx.min() < 0 or idx.max() >= width):
         raise ValueError(f"protected neuron index out of range [0, {width}) in layer {layer}")
     prot[idx] = True

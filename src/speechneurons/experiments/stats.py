@@ -14,7 +14,6 @@ import pandas as pd
 
 from speechneurons.experiments.features import FRAME_TASKS
 
-
 METRICS = {"phone": "phone_error_pct", "sid": "sid_accuracy_pct", "gender": "gender_accuracy_pct", "f0": "log_f0_mse"}
 
 
@@ -61,7 +60,9 @@ def eval_groups(losses: pd.DataFrame, task: str) -> list[tuple[str, pd.Series]]:
         groups.append((f"gender={g}", losses["gender"].astype(str) == g))
     if task in FRAME_TASKS:
         for s in sorted(losses["stratum"].astype(str).unique()):
-            groups.append((f"{'phone_type' if task == 'phone' else 'pitch_bin'}={s}", losses["stratum"].astype(str) == s))
+            groups.append(
+                (f"{'phone_type' if task == 'phone' else 'pitch_bin'}={s}", losses["stratum"].astype(str) == s)
+            )
     return groups
 
 
@@ -115,12 +116,19 @@ def compare(
                 pb = _per_unit(b[bmask])
                 common = pv.index.intersection(pb.index)
                 pa_, pb_ = pv.loc[common], pb.loc[common]
-                d, dlo, dhi = bootstrap_delta(pa_["loss_sum"], pa_["n_items"], pb_["loss_sum"], pb_["n_items"], n_boot, seed, level)
+                d, dlo, dhi = bootstrap_delta(
+                    pa_["loss_sum"], pa_["n_items"], pb_["loss_sum"], pb_["n_items"], n_boot, seed, level
+                )
                 sign = -1.0 if (kind == "display" and task in ("sid", "gender")) else 1.0
                 scale = 1.0 if task == "f0" else 100.0
                 dd = sorted([sign * scale * dlo, sign * scale * dhi])
                 pbm = bootstrap_ratio(pb_["loss_sum"], pb_["n_items"], 0)[0]
-                row.update(baseline=to_metric(task, pbm, kind), delta=sign * scale * d + 0.0, delta_ci_low=dd[0] + 0.0, delta_ci_high=dd[1] + 0.0)
+                row.update(
+                    baseline=to_metric(task, pbm, kind),
+                    delta=sign * scale * d + 0.0,
+                    delta_ci_low=dd[0] + 0.0,
+                    delta_ci_high=dd[1] + 0.0,
+                )
             rows.append(row)
     return pd.DataFrame(rows)
 

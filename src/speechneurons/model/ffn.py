@@ -17,8 +17,8 @@ fc1 (and b1[j]) and column j of fc2 does: fc2(h) = sum_j W2[:, j] h_j + b2. Prun
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Iterator, Mapping, Sequence
 
 import torch
 from torch import nn
@@ -63,7 +63,9 @@ def encoder_layers(model: nn.Module) -> nn.ModuleList:
     encoder = getattr(base, "encoder", None)
     layers = getattr(encoder, "layers", None)
     if not isinstance(layers, nn.ModuleList):
-        raise TypeError(f"{type(model).__name__} has no encoder.layers: not a HuBERT/wav2vec2/WavLM/data2vec-audio model")
+        raise TypeError(
+            f"{type(model).__name__} has no encoder.layers: not a HuBERT/wav2vec2/WavLM/data2vec-audio model"
+        )
     return layers
 
 

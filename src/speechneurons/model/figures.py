@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import pandas as pd
 
@@ -28,7 +28,12 @@ def plot_curve(logs: Sequence[pd.DataFrame], path: str | Path, labels: Sequence[
             ax2.axhline(df["chance"].iloc[0], color=c, ls=":", lw=1, label=f"{lab}: chance 1/K")
             ax2.axhline(df["majority_rate"].iloc[0], color=c, ls="--", lw=1, label=f"{lab}: majority class")
     ax1.set(xlabel="step (iterations one after the other)", ylabel="cross-entropy", title="Pretraining loss")
-    ax2.set(xlabel="step (iterations one after the other)", ylabel="accuracy", title="Masked-prediction accuracy", ylim=(0, None))
+    ax2.set(
+        xlabel="step (iterations one after the other)",
+        ylabel="accuracy",
+        title="Masked-prediction accuracy",
+        ylim=(0, None),
+    )
     ax1.legend(fontsize=8)
     ax2.legend(fontsize=7)
     fig.tight_layout()

@@ -16,16 +16,15 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
 from speechneurons.frames import FrameGrid
-
 
 HEAD_FILE = "pretrain_head.safetensors"
 
@@ -111,7 +110,14 @@ class PretrainHead(nn.Module):
         return o @ e.T / self.temperature
 
 
-def span_mask(n_frames: Sequence[int] | int, batch: int | None, mask_prob: float, span: int, rng: np.random.Generator, min_masks: int = 2) -> np.ndarray:
+def span_mask(
+    n_frames: Sequence[int] | int,
+    batch: int | None,
+    mask_prob: float,
+    span: int,
+    rng: np.random.Generator,
+    min_masks: int = 2,
+) -> np.ndarray:
     """HuBERT/wav2vec 2.0 span masking, [batch, T] booleans.
 
     Per row of length T: k = floor(mask_prob * T / span + u), u ~ U[0, 1), at least
@@ -135,13 +141,17 @@ def span_mask(n_frames: Sequence[int] | int, batch: int | None, mask_prob: float
     return mask
 
 
-def hubert_loss(logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor, unmasked_weight: float = 0.0) -> tuple[torch.Tensor, dict]:
+def hubert_loss(
+    logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor, unmasked_weight: float = 0.0
+) -> tuple[torch.Tensor, dict]:
     """CE on masked frames (+ weighted CE on unmasked); targets < 0 are ignored.
 
     Returns the loss and statistics: masked accuracy, counts.
     """
     valid = targets >= 0
-    ce = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.clamp_min(0).reshape(-1), reduction="none")
+    ce = nn.functional.cross_entropy(
+        logits.reshape(-1, logits.shape[-1]), targets.clamp_min(0).reshape(-1), reduction="none"
+    )
     ce = ce.reshape(targets.shape)
     m = mask & valid
     u = ~mask & valid
@@ -178,7 +188,9 @@ def load_head(folder: str | Path, hidden_size: int | None = None) -> PretrainHea
     folder = Path(folder)
     meta = json.loads((folder / META_FILE).read_text())
     state = load_file(str(folder / HEAD_FILE))
-    head = PretrainHead(hidden_size or state["proj.weight"].shape[1], meta["n_clusters"], meta["final_dim"], meta["temperature"])
+    head = PretrainHead(
+        hidden_size or state["proj.weight"].shape[1], meta["n_clusters"], meta["final_dim"], meta["temperature"]
+    )
     head.load_state_dict(state)
     return head
 

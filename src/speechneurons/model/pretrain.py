@@ -11,16 +11,15 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 import torch
 from torch import nn
 
-from speechneurons.config import settings_from
 from speechneurons.frames import FrameGrid
 from speechneurons.model.hubert import PretrainHead, hubert_loss, span_mask
 
@@ -49,39 +48,9 @@ class TrainSettings:
     log_every: int
 
 
-@dataclass(frozen=True)
-class IterationSettings:
-    """One item of ``pretrain.iterations``."""
-
-    steps: int
-    targets: str
-    layer: int
-    n_clusters: int
-    init: str
-
-
-def iteration_settings(section: Mapping) -> list[IterationSettings]:
-    """The pretraining iterations of a ``pretrain`` config section, in order (iteration 1 first)."""
-    return [settings_from(IterationSettings, item) for item in section["iterations"]]
-
-
-def checkpoint_schedule(iterations: Sequence[IterationSettings], checkpoint_steps: Sequence[int]) -> list[list[tuple[int, int]]]:
-    """Per iteration, the checkpoints it saves as (local step, global step) pairs.
-
-    Steps count over all iterations one after the other: iteration i starts at
-    S_i = steps_1 + ... + steps_{i-1}, so its local step s is global step S_i + s. Local step 0
-    (the untrained model) is saved for iteration 1 only: for a later iteration it would be the
-    previous iteration's final model again.
-    """
-    out, start = [], 0
-    for i, it in enumerate(iterations):
-        local = sorted({int(s) for s in checkpoint_steps if (s > 0 or i == 0) and s <= it.steps})
-        out.append([(s, start + s) for s in local])
-        start += it.steps
-    return out
-
-
-def make_batches(lengths: Sequence[int], batch_size: int, rng: np.random.Generator, jitter: float = 0.1) -> list[np.ndarray]:
+def make_batches(
+    lengths: Sequence[int], batch_size: int, rng: np.random.Generator, jitter: float = 0.1
+) -> list[np.ndarray]:
     """One epoch of batches: sort by length x U(1 - jitter, 1 + jitter), cut, shuffle batches."""
     lengths = np.asarray(lengths, dtype=float)
     order = np.argsort(lengths * rng.uniform(1 - jitter, 1 + jitter, len(lengths)), kind="stable")
@@ -91,7 +60,12 @@ def make_batches(lengths: Sequence[int], batch_size: int, rng: np.random.Generat
 
 
 def crop_batch(
-    waves: Sequence[np.ndarray], targets: Sequence[np.ndarray], idx: np.ndarray, grid: FrameGrid, max_crop: int, rng: np.random.Generator
+    waves: Sequence[np.ndarray],
+    targets: Sequence[np.ndarray],
+    idx: np.ndarray,
+    grid: FrameGrid,
+    max_crop: int,
+    rng: np.random.Generator,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Crop the utterances ``idx`` to a common length at hop-aligned random offsets.
 
@@ -138,9 +112,9 @@ def train(
 ) -> pd.DataFrame:
     """Run ``steps`` optimiser steps; returns the training log.
 
-    Log columns: step, loss (total), loss_masked (CE of masked frames), masked_acc, chance (1/K), majority_rate (share of the most frequent
-    target), lr, elapsed_s; loss and accuracy are averaged over the ``log_every`` steps ending at
-    ``step``. ``on_checkpoint(step, model, head)`` is called at each step of
+    Log columns: step, loss (total), loss_masked (CE of masked frames), masked_acc, chance (1/K),
+    majority_rate (share of the most frequent target), lr, elapsed_s; loss and accuracy are
+    averaged over the ``log_every`` steps ending at ``step``. ``on_checkpoint(step, model, head)`` is called at each step of
     ``checkpoint_steps`` (0 = before training) and the model is left in eval mode.
     """
     from tqdm.auto import tqdm
@@ -156,15 +130,20 @@ def train(
     decay = [p for p in params if p.ndim >= 2]
     no_decay = [p for p in params if p.ndim < 2]
     optim = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": settings.weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=settings.lr, betas=(0.9, 0.98), eps=1e-6
+        [{"params": decay, "weight_decay": settings.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=settings.lr,
+        betas=(0.9, 0.98),
+        eps=1e-6,
     )
-    sched = torch.optim.lr_scheduler.LambdaLR(optim, lambda s: lr_factor(s, steps, settings.warmup_fraction, settings.schedule))
-    all_t = np.concatenate([t for t in targets])
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        optim, lambda s: lr_factor(s, steps, settings.warmup_fraction, settings.schedule)
+    )
+    all_t = np.concatenate(list(targets))
     counts = np.bincount(all_t[all_t >= 0], minlength=head.n_clusters)
     chance, majority = 1.0 / head.n_clusters, float(counts.max() / max(1, counts.sum()))
     max_crop = int(round(settings.max_crop_s * grid.sample_rate))
     lengths = [len(w) for w in waves]
-    ckpts = set(int(s) for s in checkpoint_steps)
+    ckpts = {int(s) for s in checkpoint_steps}
 
     def checkpoint(step: int) -> None:
         if on_checkpoint is not None and step in ckpts:
@@ -208,16 +187,29 @@ def train(
             }
             rows.append(row)
             bar.set_postfix(loss=f"{row['loss']:.3f}", acc=f"{row['masked_acc']:.3f}")
-            log.info("step %d loss %.4f masked_acc %.4f (chance %.4f, majority %.4f)", step, row["loss"], row["masked_acc"], chance, majority)
+            log.info(
+                "step %d loss %.4f masked_acc %.4f (chance %.4f, majority %.4f)",
+                step,
+                row["loss"],
+                row["masked_acc"],
+                chance,
+                majority,
+            )
             acc_loss, acc_lm, acc_n, acc_c, acc_k = 0.0, 0.0, 0, 0, 0
         checkpoint(step)
     bar.close()
     model.eval(), head.eval()
-    return pd.DataFrame(rows, columns=["step", "loss", "loss_masked", "masked_acc", "chance", "majority_rate", "lr", "elapsed_s"])
+    return pd.DataFrame(
+        rows, columns=["step", "loss", "loss_masked", "masked_acc", "chance", "majority_rate", "lr", "elapsed_s"]
+    )
 
 
 def load_corpus(
-    manifest: pd.DataFrame | str | Path, grid: FrameGrid, splits: Sequence[str] | None = None, on_bad_input: str = "error", min_frames: int = 1
+    manifest: pd.DataFrame | str | Path,
+    grid: FrameGrid,
+    splits: Sequence[str] | None = None,
+    on_bad_input: str = "error",
+    min_frames: int = 1,
 ) -> tuple[list[str], list[np.ndarray], list[tuple[str, str]]]:
     """(utt_ids, waves, skipped) of the manifest rows in ``splits`` (all rows when None).
 
@@ -254,11 +246,21 @@ def load_corpus(
     if skipped:
         log.warning("skipped %d utterance(s), e.g. %s: %s", len(skipped), *skipped[0])
     if not ids:
-        raise BadInputError(str(manifest), f"no usable utterance in splits {list(splits or [])}", "Check the manifest and pretrain.splits.")
+        raise BadInputError(
+            str(manifest),
+            f"no usable utterance in splits {list(splits or [])}",
+            "Check the manifest and pretrain.splits.",
+        )
     return ids, waves, skipped
 
 
-def align_targets(utt_ids: Sequence[str], waves: Sequence[np.ndarray], targets: dict[str, np.ndarray], grid: FrameGrid, min_frames: int = 1):
+def align_targets(
+    utt_ids: Sequence[str],
+    waves: Sequence[np.ndarray],
+    targets: dict[str, np.ndarray],
+    grid: FrameGrid,
+    min_frames: int = 1,
+):
     """Keep the utterances with targets and at least ``min_frames`` frames; check the counts.
 
     Returns (utt_ids, waves, target arrays, n_skipped). A target count that differs from the
@@ -271,7 +273,9 @@ def align_targets(utt_ids: Sequence[str], waves: Sequence[np.ndarray], targets: 
             skipped += 1
             continue
         if len(targets[u]) != n:
-            raise ValueError(f"targets of {u} have {len(targets[u])} frames, the frame grid gives {n}: rebuild the targets")
+            raise ValueError(
+                f"targets of {u} have {len(targets[u])} frames, the frame grid gives {n}: rebuild the targets"
+            )
         ids.append(u), ws.append(w), ts.append(targets[u])
     return ids, ws, ts, skipped
 

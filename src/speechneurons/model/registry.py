@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -44,14 +44,14 @@ class ModelNotAvailableError(BadInputError):
 class LoadedModel:
     """A loaded model and the facts the workflow needs about it."""
 
-    model: "object"  # a transformers PreTrainedModel (torch.nn.Module)
+    model: object  # a transformers PreTrainedModel (torch.nn.Module)
     ref: str
     model_type: str
     grid: FrameGrid
     num_layers: int
     ffn_widths: list[int]
     do_normalize: bool
-    device: "object" = None
+    device: object = None
     extra: dict = field(default_factory=dict)
 
     @property
@@ -170,7 +170,9 @@ def _weights_files(folder: Path) -> list[Path]:
     if index.exists():
         names = sorted(set(json.loads(index.read_text())["weight_map"].values()))
         return [folder / n for n in names]
-    raise BadInputError(folder, "no model.safetensors in the model folder", "Save the model with save_pretrained (safetensors)")
+    raise BadInputError(
+        folder, "no model.safetensors in the model folder", "Save the model with save_pretrained (safetensors)"
+    )
 
 
 def _load_resized(cls, config, ref: str):
@@ -190,7 +192,7 @@ def _load_resized(cls, config, ref: str):
     for file in _weights_files(folder):
         state.update(load_file(str(file)))
     prefix = f"{cls.base_model_prefix}."
-    state = {k[len(prefix):] if k.startswith(prefix) else k: v for k, v in state.items()}
+    state = {k[len(prefix) :] if k.startswith(prefix) else k: v for k, v in state.items()}
     model.load_state_dict(state, strict=True)
     return model
 
@@ -252,5 +254,3 @@ def check_frame_grid(loaded: LoadedModel, grid: FrameGrid) -> None:
             "Set frames.conv_kernel / frames.conv_stride / frames.sample_rate in the config to the "
             "model's values (then the labels and pitch are recomputed on that grid)",
         )
-
-

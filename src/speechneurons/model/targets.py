@@ -11,8 +11,8 @@ count = ``grid.num_frames(len(wave))``. Targets are stored as a table ``utt_id, 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -36,7 +36,7 @@ def load_wave(path: str | Path, sample_rate: int) -> np.ndarray:
 
     try:
         wave, sr = sf.read(str(path), dtype="float32", always_2d=True)
-    except Exception as exc:  # noqa: BLE001 - soundfile raises several types
+    except Exception as exc:
         raise BadInputError(path, f"cannot read audio ({exc})", "Check the file or rebuild the corpus.") from exc
     wave = wave.mean(axis=1)
     if sr != sample_rate:
@@ -87,7 +87,9 @@ def deltas(feats: np.ndarray, window: int = 2) -> np.ndarray:
         return feats.copy()
     padded = np.concatenate([np.repeat(feats[:1], window, 0), feats, np.repeat(feats[-1:], window, 0)])
     T = len(feats)
-    num = sum(n * (padded[window + n : window + n + T] - padded[window - n : window - n + T]) for n in range(1, window + 1))
+    num = sum(
+        n * (padded[window + n : window + n + T] - padded[window - n : window - n + T]) for n in range(1, window + 1)
+    )
     return (num / (2 * sum(n * n for n in range(1, window + 1)))).astype(feats.dtype)
 
 
@@ -117,7 +119,12 @@ def fit_kmeans(features: Sequence[np.ndarray], n_clusters: int, seed: int, max_f
     if len(X) < n_clusters:
         raise ValueError(f"only {len(X)} frames for {n_clusters} clusters: lower the cluster count")
     km = MiniBatchKMeans(
-        n_clusters=n_clusters, random_state=seed, batch_size=min(10_000, len(X)), n_init=3, max_iter=100, max_no_improvement=20
+        n_clusters=n_clusters,
+        random_state=seed,
+        batch_size=min(10_000, len(X)),
+        n_init=3,
+        max_iter=100,
+        max_no_improvement=20,
     )
     km.fit(X)
     return km
@@ -125,7 +132,9 @@ def fit_kmeans(features: Sequence[np.ndarray], n_clusters: int, seed: int, max_f
 
 def assign(kmeans, features: Iterable[np.ndarray]) -> list[np.ndarray]:
     """Nearest cluster of every frame."""
-    return [kmeans.predict(f.astype(np.float32)).astype(np.int64) if len(f) else np.zeros(0, np.int64) for f in features]
+    return [
+        kmeans.predict(f.astype(np.float32)).astype(np.int64) if len(f) else np.zeros(0, np.int64) for f in features
+    ]
 
 
 def targets_table(utt_ids: Sequence[str], labels: Sequence[np.ndarray]) -> pd.DataFrame:
@@ -158,7 +167,12 @@ def cluster_stats(labels: Sequence[np.ndarray], n_clusters: int) -> dict:
 
 
 def mfcc_targets(
-    waves: Sequence[np.ndarray], grid: FrameGrid, n_clusters: int, seed: int, n_mfcc: int = 13, max_frames: int = 200_000
+    waves: Sequence[np.ndarray],
+    grid: FrameGrid,
+    n_clusters: int,
+    seed: int,
+    n_mfcc: int = 13,
+    max_frames: int = 200_000,
 ) -> tuple[list[np.ndarray], dict]:
     """Iteration-1 targets: k-means of normalised MFCC + deltas; returns labels and stats."""
     feats = [mfcc_features(w, grid, n_mfcc) for w in waves]
@@ -167,7 +181,9 @@ def mfcc_targets(
     return labels, {"source": "mfcc", "inertia": float(km.inertia_), **cluster_stats(labels, n_clusters)}
 
 
-def layer_features(model, waves: Sequence[np.ndarray], layer: int, device=None, max_batch_s: float = 60.0) -> list[np.ndarray]:
+def layer_features(
+    model, waves: Sequence[np.ndarray], layer: int, device=None, max_batch_s: float = 60.0
+) -> list[np.ndarray]:
     """Hidden states of transformer layer ``layer`` (0 = after the feature projection)."""
     import torch
 
@@ -185,7 +201,14 @@ def layer_features(model, waves: Sequence[np.ndarray], layer: int, device=None, 
 
 
 def layer_targets(
-    model, waves: Sequence[np.ndarray], grid: FrameGrid, layer: int, n_clusters: int, seed: int, device=None, max_frames: int = 200_000
+    model,
+    waves: Sequence[np.ndarray],
+    grid: FrameGrid,
+    layer: int,
+    n_clusters: int,
+    seed: int,
+    device=None,
+    max_frames: int = 200_000,
 ) -> tuple[list[np.ndarray], dict]:
     """Iteration-2 targets: k-means of a layer's hidden states, one label per model frame."""
     feats = [fit_length(f, grid.num_frames(len(w))) for f, w in zip(layer_features(model, waves, layer, device), waves)]

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import Callable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -67,7 +67,9 @@ class PitchSettings:
     def for_gender(self, gender: str | None) -> PitchSettings:
         """These settings with ``per_gender[gender]``'s floor_hz / ceiling_hz where set."""
         override = (self.per_gender or {}).get(gender) if gender is not None else None
-        changes = {k: float(v) for k, v in (override or {}).items() if v is not None and k in ("floor_hz", "ceiling_hz")}
+        changes = {
+            k: float(v) for k, v in (override or {}).items() if v is not None and k in ("floor_hz", "ceiling_hz")
+        }
         return replace(self, **changes) if changes else self
 
 
@@ -175,7 +177,8 @@ def extract_corpus(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """F0 of every manifest utterance (columns utt_id, audio_path, gender) on the model grid.
 
-    Per-gender floor/ceiling overrides of ``settings`` apply by the manifest's gender. Unreadable audio raises BadInputError, or with
+    Per-gender floor/ceiling overrides of ``settings`` apply by the manifest's gender. Unreadable audio
+    raises BadInputError, or with
     ``on_bad_input='skip'`` is left out and listed in the second table (utt_id, path, reason).
     """
     from tqdm import tqdm
@@ -199,4 +202,3 @@ def extract_corpus(
         parts.append(f0_frame_table(str(utt_id), f0, voiced))
     table = pd.concat(parts, ignore_index=True) if parts else empty_f0_table()
     return table, pd.DataFrame(skipped, columns=SKIPPED_COLUMNS)
-

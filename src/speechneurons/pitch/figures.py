@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
@@ -30,11 +30,16 @@ def plot_f0_distributions(
     fig, (ax_g, ax_s) = plt.subplots(
         1, 2, figsize=(12, max(4.0, 0.22 * n_spk + 1.5)), gridspec_kw={"width_ratios": [1, 1.2]}
     )
-    lo, hi = (np.nanpercentile(v["f0_hz"], [0.1, 99.9]) if len(v) else (50.0, 500.0))
+    lo, hi = np.nanpercentile(v["f0_hz"], [0.1, 99.9]) if len(v) else (50.0, 500.0)
     bins = np.geomspace(max(lo * 0.9, 20.0), hi * 1.1, 60)
     for g, sub in v.groupby("gender"):
-        ax_g.hist(sub["f0_hz"], bins=bins, alpha=0.5, color=colours.get(g, "grey"),
-                  label=f"{g} ({sub['speaker'].nunique()} spk, {len(sub)} frames)")
+        ax_g.hist(
+            sub["f0_hz"],
+            bins=bins,
+            alpha=0.5,
+            color=colours.get(g, "grey"),
+            label=f"{g} ({sub['speaker'].nunique()} spk, {len(sub)} frames)",
+        )
     for key, cuts in info["cut_points_hz"].items():
         for i, c in enumerate(cuts):
             lab = f"cut points ({key})" if i == 0 else None
@@ -51,8 +56,9 @@ def plot_f0_distributions(
         for patch, g in zip(box["boxes"], order["gender"]):
             patch.set_facecolor(colours.get(g, "grey"))
             patch.set_alpha(0.5)
-        ax_s.set_yticks(range(1, len(order) + 1), [f"{s} ({g})" for s, g in zip(order["speaker"], order["gender"])],
-                        fontsize=7)
+        ax_s.set_yticks(
+            range(1, len(order) + 1), [f"{s} ({g})" for s, g in zip(order["speaker"], order["gender"])], fontsize=7
+        )
     ax_s.set_xscale("log")
     ax_s.set_xlabel("F0 (Hz, log scale)")
     ax_s.set_title("F0 per speaker (box: quartiles, whiskers: 1.5 IQR)")

@@ -9,7 +9,7 @@ frames get bin -1 (no group). For n = 3 the cut points are the 33.3rd and 66.7th
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
@@ -103,5 +103,3 @@ def edges_for(info: Mapping, key: str) -> list[float]:
     """Cut points of a group key ('all' when pooled, else the gender) from the bins JSON."""
     cuts = info["cut_points_hz"]
     return cuts.get(POOLED) or cuts.get(key) or []
-
-

@@ -13,8 +13,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -58,16 +58,26 @@ def plot_counts_per_layer(summary: pd.DataFrame, path: str | Path, title: str = 
         ax1.plot(x, summary[f"n_{prop}"], marker="o", color=COLORS[prop], label=LABELS[prop])
         share = 100 * summary[f"n_{prop}"].to_numpy() / summary["D"].to_numpy()
         ax3.plot(relative_depth(x), share, marker="o", color=COLORS[prop], label=f"{LABELS[prop]} (this run)")
-        ax3.plot(ref_x, 100 * np.array(REFERENCE_COUNTS[prop]) / REFERENCE_D, ls="--", color=COLORS[prop],
-                 alpha=0.6, label=f"{LABELS[prop]} (Lin et al., MelHuBERT)")
+        ax3.plot(
+            ref_x,
+            100 * np.array(REFERENCE_COUNTS[prop]) / REFERENCE_D,
+            ls="--",
+            color=COLORS[prop],
+            alpha=0.6,
+            label=f"{LABELS[prop]} (Lin et al., MelHuBERT)",
+        )
         styles = iter(["-", "--", ":", "-."] * 4)
         for col in _group_columns(summary, prop):
-            g = col[len(f"group_{prop}_"):]
+            g = col[len(f"group_{prop}_") :]
             ax2.plot(x, summary[col], marker=".", ls=next(styles), color=COLORS[prop], label=f"{LABELS[prop]}: {g}")
     ax1.set(xlabel="layer", ylabel="property neurons", title="property neurons (exclusive union)")
     ax2.set(xlabel="layer", ylabel="group neurons |N_g|", title="group neurons")
-    ax3.set(xlabel="relative depth (layer / number of layers)", ylabel="property neurons (% of D)",
-            title="share of neurons, against the reference", xlim=(0, 1.05))
+    ax3.set(
+        xlabel="relative depth (layer / number of layers)",
+        ylabel="property neurons (% of D)",
+        title="share of neurons, against the reference",
+        xlim=(0, 1.05),
+    )
     ax1.legend()
     ax2.legend(fontsize="x-small", ncol=2)
     ax3.legend(fontsize="x-small", ncol=2, loc="best")
@@ -120,8 +130,9 @@ def plot_venn(neurons: Mapping, path: str | Path, title: str = "") -> tuple[int,
     return venn3_regions(*(neurons["property_neurons"][p] for p in PROPERTIES))
 
 
-def strongest_neurons(R: np.ndarray, P: np.ndarray, in_C: np.ndarray, n: int,
-                      first: np.ndarray | None = None) -> np.ndarray:
+def strongest_neurons(
+    R: np.ndarray, P: np.ndarray, in_C: np.ndarray, n: int, first: np.ndarray | None = None
+) -> np.ndarray:
     """The n strongest neurons of a group: those flagged in ``first`` (the exclusive group
     neurons) before the rest, then by R_g descending, mean P over C_g descending, index."""
     meanP = np.nan_to_num(np.nanmean(P[in_C], axis=0), nan=0.0) if in_C.any() else np.zeros(len(R))
@@ -130,15 +141,23 @@ def strongest_neurons(R: np.ndarray, P: np.ndarray, in_C: np.ndarray, n: int,
     return order[: min(n, len(R))]
 
 
-def plot_heatmaps(npz: Mapping[str, np.ndarray], R: pd.DataFrame, counts: pd.DataFrame,
-                  neurons: Mapping, path: str | Path, n_neurons: int = 12, n_pitch_bins: int = 3) -> None:
+def plot_heatmaps(
+    npz: Mapping[str, np.ndarray],
+    R: pd.DataFrame,
+    counts: pd.DataFrame,
+    neurons: Mapping,
+    path: str | Path,
+    n_neurons: int = 12,
+    n_pitch_bins: int = 3,
+) -> None:
     """P(j | c, g) heat maps, one panel per group: rows = phones of C_g, columns = the group's
     strongest neurons (* marks group neurons N_g)."""
     groups = property_groups(n_pitch_bins)
     phones = [str(p) for p in npz["phones"]]
     ncols = max(len(g) for g in groups.values())
-    fig, axes = plt.subplots(len(groups), ncols, figsize=(4.2 * ncols, 4.8 * len(groups)), squeeze=False,
-                             layout="constrained")
+    fig, axes = plt.subplots(
+        len(groups), ncols, figsize=(4.2 * ncols, 4.8 * len(groups)), squeeze=False, layout="constrained"
+    )
     # Log colour scale around chance (tau / D) so that selective but rare firing is visible;
     # P below chance / 4 (including 0) is drawn at the bottom of the scale.
     chance = neurons["tau"] / neurons["D"]
@@ -157,8 +176,11 @@ def plot_heatmaps(npz: Mapping[str, np.ndarray], R: pd.DataFrame, counts: pd.Dat
             Rg = R[(R["property"] == prop) & (R["group"].astype(str) == g)].sort_values("neuron")["R"].to_numpy()
             members = set(neurons["group_neurons"][prop][g])
             exclusive = set(neurons["exclusive_group_neurons"][prop][g])
-            ax.set_title(f"{LABELS[prop]} = {g.replace('_', ' ')}\n|N_g| = {len(members)}, "
-                         f"exclusive {len(exclusive)}, |C_g| = {int(in_C.sum())}", fontsize=9)
+            ax.set_title(
+                f"{LABELS[prop]} = {g.replace('_', ' ')}\n|N_g| = {len(members)}, "
+                f"exclusive {len(exclusive)}, |C_g| = {int(in_C.sum())}",
+                fontsize=9,
+            )
             if not in_C.any():
                 ax.text(0.5, 0.5, "no phone with enough frames", ha="center", va="center", transform=ax.transAxes)
                 ax.set_xticks([])
@@ -166,17 +188,29 @@ def plot_heatmaps(npz: Mapping[str, np.ndarray], R: pd.DataFrame, counts: pd.Dat
                 continue
             top = strongest_neurons(Rg, P, in_C, n_neurons, first=np.isin(np.arange(len(Rg)), list(exclusive)))
             rows = np.flatnonzero(in_C)
-            image = ax.imshow(np.clip(P[np.ix_(rows, top)], chance / 4, 1.0), aspect="auto", norm=norm,
-                              cmap="viridis", interpolation="nearest")
+            image = ax.imshow(
+                np.clip(P[np.ix_(rows, top)], chance / 4, 1.0),
+                aspect="auto",
+                norm=norm,
+                cmap="viridis",
+                interpolation="nearest",
+            )
             ax.set_xticks(range(len(top)))
-            ax.set_xticklabels([f"{j}+" if j in exclusive else f"{j}*" if j in members else str(j) for j in top],
-                               rotation=90, fontsize=6)
+            ax.set_xticklabels(
+                [f"{j}+" if j in exclusive else f"{j}*" if j in members else str(j) for j in top],
+                rotation=90,
+                fontsize=6,
+            )
             ax.set_yticks(range(len(rows)))
             ax.set_yticklabels([phones[i] for i in rows], fontsize=5 if len(rows) > 20 else 7)
     if image is not None:
-        bar = fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.6, label="P(j | c, g), log scale (white line: chance tau / D)")
+        bar = fig.colorbar(
+            image, ax=axes.ravel().tolist(), shrink=0.6, label="P(j | c, g), log scale (white line: chance tau / D)"
+        )
         bar.ax.axhline(chance, color="w", lw=2)
-    fig.suptitle(f"layer {neurons['layer']}: P(j | c, g) of the strongest neurons per group "
-                 f"(tau = {neurons['tau']}/{neurons['D']}, chance = {neurons['tau'] / neurons['D']:.3f}; + exclusive group neuron, * other group neuron)")
+    fig.suptitle(
+        f"layer {neurons['layer']}: P(j | c, g) of the strongest neurons per group "
+        f"(tau = {neurons['tau']}/{neurons['D']}, chance = {neurons['tau'] / neurons['D']:.3f}; "
+        "+ exclusive group neuron, * other group neuron)"
+    )
     save_figure(fig, path)
-

@@ -38,16 +38,15 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 from speechneurons.errors import BadInputError
-from speechneurons.io import atomic_path, read_json, read_table, write_json, write_table
-from speechneurons.phones import NON_SPEECH, PHONE_TYPES, PHONES, normalize_phone
+from speechneurons.phones import PHONE_TYPES, PHONES, normalize_phone
 
 log = logging.getLogger(__name__)
 
@@ -120,8 +119,11 @@ def frame_labels(
     """
     missing = [c for c in INDEX_COLUMNS if c not in index.columns]
     if missing:
-        raise BadInputError(path, f"index lacks columns {missing}",
-                            "rerun the activation dump; its index must have phone, gender and pitch_bin")
+        raise BadInputError(
+            path,
+            f"index lacks columns {missing}",
+            "rerun the activation dump; its index must have phone, gender and pitch_bin",
+        )
     n = len(index)
     bad: dict[str, np.ndarray] = {}
 
@@ -146,8 +148,11 @@ def frame_labels(
         candidate &= index["is_mid"].astype(bool).to_numpy()
     if splits:
         if "split" not in index.columns:
-            raise BadInputError(path, "index has no split column but properties.splits is set",
-                                "rerun the activation dump, or set properties.splits: []")
+            raise BadInputError(
+                path,
+                "index has no split column but properties.splits is set",
+                "rerun the activation dump, or set properties.splits: []",
+            )
         candidate &= index["split"].astype(str).isin(list(splits)).to_numpy()
 
     gender = index["gender"].astype(str).to_numpy()
@@ -167,8 +172,11 @@ def frame_labels(
         if mask.any():
             if on_bad_input != "skip":
                 first = int(np.flatnonzero(mask)[0])
-                raise BadInputError(path, f"{int(mask.sum())} rows with {reason} (first: row {first})",
-                                    "fix the labels upstream and rerun, or set on_bad_input: skip")
+                raise BadInputError(
+                    path,
+                    f"{int(mask.sum())} rows with {reason} (first: row {first})",
+                    "fix the labels upstream and rerun, or set on_bad_input: skip",
+                )
             skipped[reason] = int(mask.sum())
             any_bad |= mask
 
@@ -251,8 +259,11 @@ def count_activations(
 
     n, D = acts.shape
     if len(labels.phone) != n:
-        raise BadInputError(path, f"{n} activation rows but {len(labels.phone)} index rows",
-                            "rerun the activation dump so that the array and its index match")
+        raise BadInputError(
+            path,
+            f"{n} activation rows but {len(labels.phone)} index rows",
+            "rerun the activation dump so that the array and its index match",
+        )
     if not 1 <= tau <= D:
         raise ValueError(f"tau = {tau} must lie in 1..D = {D}")
     C = len(PHONES)
@@ -274,8 +285,11 @@ def count_activations(
         if not bool(finite.all()):
             bad = (~finite).nonzero().squeeze(1).cpu().numpy()
             if on_bad_input != "skip":
-                raise BadInputError(path, f"non-finite activations in row {start + int(rows[bad[0]])}",
-                                    "redo the activation dump (check the model for overflow), or set on_bad_input: skip")
+                raise BadInputError(
+                    path,
+                    f"non-finite activations in row {start + int(rows[bad[0]])}",
+                    "redo the activation dump (check the model for overflow), or set on_bad_input: skip",
+                )
             n_bad += len(bad)
             keep = finite.cpu().numpy()
             rows, x = rows[keep], x[finite]
@@ -292,9 +306,11 @@ def count_activations(
     if n_bad:
         skipped["non-finite activations"] = n_bad
     return ActivationCounts(
-        D=D, tau=tau,
+        D=D,
+        tau=tau,
         active={p: a.reshape(C, n_groups[p], D) for p, a in active.items()},
-        frames=frames, skipped=skipped,
+        frames=frames,
+        skipped=skipped,
     )
 
 
@@ -338,8 +354,13 @@ def venn3_regions(A: Iterable[int], B: Iterable[int], C: Iterable[int]) -> tuple
     (Abc, aBc, ABc, abC, AbC, aBC, ABC): e.g. ABc = |A & B - C|, not |A & B|."""
     A, B, C = set(A), set(B), set(C)
     return (
-        len(A - B - C), len(B - A - C), len((A & B) - C), len(C - A - B),
-        len((A & C) - B), len((B & C) - A), len(A & B & C),
+        len(A - B - C),
+        len(B - A - C),
+        len((A & B) - C),
+        len(C - A - B),
+        len((A & C) - B),
+        len((B & C) - A),
+        len(A & B & C),
     )
 
 
@@ -377,8 +398,9 @@ class LayerProperties:
         }
 
 
-def layer_properties(counts: ActivationCounts, layer: int, sigma: float, min_count: int,
-                     n_pitch_bins: int = 3) -> LayerProperties:
+def layer_properties(
+    counts: ActivationCounts, layer: int, sigma: float, min_count: int, n_pitch_bins: int = 3
+) -> LayerProperties:
     """From the counts A, n to P, S, R_g, N_g, exclusive N_g and property neurons."""
     groups = property_groups(n_pitch_bins)
     D, tau = counts.D, counts.tau
@@ -392,8 +414,9 @@ def layer_properties(counts: ActivationCounts, layer: int, sigma: float, min_cou
             universe = np.isin(np.array(PHONES), group_universe(prop, g))
             in_C[key] = universe & (n >= min_count)
             if not in_C[key].any():
-                log.warning("layer %s: group %s=%s has no phone with >= %d frames; no group neurons",
-                            layer, prop, g, min_count)
+                log.warning(
+                    "layer %s: group %s=%s has no phone with >= %d frames; no group neurons", layer, prop, g, min_count
+                )
             S = selectivity(A, n, tau, D)
             R[key], n_sel[key] = ratio_R(S, in_C[key])
             P[key], active[key], frames[key] = probabilities(A, n), A, n
@@ -401,9 +424,22 @@ def layer_properties(counts: ActivationCounts, layer: int, sigma: float, min_cou
     exclusive = {prop: exclusive_sets(gs) for prop, gs in group_neurons.items()}
     prop_neurons = {prop: sorted(set().union(*ex.values())) for prop, ex in exclusive.items()}
     return LayerProperties(
-        layer=layer, D=D, tau=tau, sigma=sigma, min_count=min_count, groups=groups, P=P, active=active,
-        frames=frames, in_C=in_C, R=R, n_selective=n_sel, group_neurons=group_neurons,
-        exclusive_group_neurons=exclusive, property_neurons=prop_neurons, skipped=dict(counts.skipped),
+        layer=layer,
+        D=D,
+        tau=tau,
+        sigma=sigma,
+        min_count=min_count,
+        groups=groups,
+        P=P,
+        active=active,
+        frames=frames,
+        in_C=in_C,
+        R=R,
+        n_selective=n_sel,
+        group_neurons=group_neurons,
+        exclusive_group_neurons=exclusive,
+        property_neurons=prop_neurons,
+        skipped=dict(counts.skipped),
     )
 
 

@@ -3,8 +3,8 @@ layer, and the summary over layers. File names are the caller's (the workflow's 
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -20,11 +20,13 @@ def load_dump(mid_path: str | Path, index_path: str | Path) -> tuple[np.ndarray,
     try:
         acts = np.load(mid_path, mmap_mode="r")
     except (OSError, ValueError) as err:
-        raise BadInputError(mid_path, f"cannot be memory-mapped as a .npy array ({err})",
-                            "rerun the activation dump for this layer") from err
+        raise BadInputError(
+            mid_path, f"cannot be memory-mapped as a .npy array ({err})", "rerun the activation dump for this layer"
+        ) from err
     if acts.ndim != 2 or acts.shape[1] < 1:
-        raise BadInputError(mid_path, f"has shape {acts.shape}, expected [n_frames, D]",
-                            "rerun the activation dump for this layer")
+        raise BadInputError(
+            mid_path, f"has shape {acts.shape}, expected [n_frames, D]", "rerun the activation dump for this layer"
+        )
     index = read_table(index_path)
     return acts, index
 
@@ -34,8 +36,9 @@ def npz_key(kind: str, prop: str, group: str) -> str:
     return f"{kind}__{prop}__{group}"
 
 
-def write_layer(lp: LayerProperties, *, neurons: str | Path, P: str | Path, R: str | Path, counts: str | Path,
-                skipped: str | Path) -> None:
+def write_layer(
+    lp: LayerProperties, *, neurons: str | Path, P: str | Path, R: str | Path, counts: str | Path, skipped: str | Path
+) -> None:
     """Write the statistics of one layer to the given paths (neurons.json, P.npz, R.parquet,
     counts.tsv, skipped.tsv in the workflow's layout).
 
@@ -59,32 +62,52 @@ def write_layer(lp: LayerProperties, *, neurons: str | Path, P: str | Path, R: s
         gset[lp.group_neurons[prop][g]] = True
         eset = np.zeros(lp.D, dtype=bool)
         eset[lp.exclusive_group_neurons[prop][g]] = True
-        r_rows.append(pd.DataFrame({
-            "property": prop, "group": g, "neuron": neuron_ids, "n_selective": lp.n_selective[key],
-            "n_phones": int(lp.in_C[key].sum()), "R": lp.R[key], "group_neuron": gset, "exclusive": eset,
-        }))
-        c_rows.append(pd.DataFrame({
-            "property": prop, "group": g, "phone": list(PHONES), "n_frames": lp.frames[key],
-            "in_C": lp.in_C[key],
-        }))
-    with atomic_path(P) as tmp:
-        with open(tmp, "wb") as fh:
-            np.savez_compressed(fh, **arrays)
+        r_rows.append(
+            pd.DataFrame(
+                {
+                    "property": prop,
+                    "group": g,
+                    "neuron": neuron_ids,
+                    "n_selective": lp.n_selective[key],
+                    "n_phones": int(lp.in_C[key].sum()),
+                    "R": lp.R[key],
+                    "group_neuron": gset,
+                    "exclusive": eset,
+                }
+            )
+        )
+        c_rows.append(
+            pd.DataFrame(
+                {
+                    "property": prop,
+                    "group": g,
+                    "phone": list(PHONES),
+                    "n_frames": lp.frames[key],
+                    "in_C": lp.in_C[key],
+                }
+            )
+        )
+    with atomic_path(P) as tmp, open(tmp, "wb") as fh:
+        np.savez_compressed(fh, **arrays)
     write_table(pd.concat(r_rows, ignore_index=True), R)
     write_table(pd.concat(c_rows, ignore_index=True), counts)
-    write_table(pd.DataFrame({"reason": list(lp.skipped), "n_frames": list(lp.skipped.values())},
-                             columns=["reason", "n_frames"]), skipped)
+    write_table(
+        pd.DataFrame(
+            {"reason": list(lp.skipped), "n_frames": list(lp.skipped.values())}, columns=["reason", "n_frames"]
+        ),
+        skipped,
+    )
     write_json(neurons, lp.neurons_json())
 
 
 def figure_layers(requested: Sequence[int], available: Sequence[int]) -> list[int]:
     """Layers to draw: ``requested`` (must be available), or first, middle and last."""
-    available = sorted(set(int(l) for l in available))
+    available = sorted({int(l) for l in available})
     if requested:
         missing = sorted(set(requested) - set(available))
         if missing:
             raise ValueError(f"properties.venn_layers {missing} have no statistics; available: {available}")
-        return sorted(set(int(l) for l in requested))
+        return sorted({int(l) for l in requested})
     if not available:
         return []
     return sorted({available[0], available[(len(available) - 1) // 2], available[-1]})
@@ -118,7 +141,7 @@ def summary_row(neurons: Mapping, n_frames: int | None = None) -> dict:
             for g in sorted(src[p], key=_group_order(p)):
                 row[f"{kind}_{p}_{g}"] = len(src[p][g])
     for i, a in enumerate(PROPERTIES):
-        for b in PROPERTIES[i + 1:]:
+        for b in PROPERTIES[i + 1 :]:
             row[f"overlap_{a}_{b}"] = len(pn[a] & pn[b])
     row["overlap_all"] = len(pn["phone_type"] & pn["gender"] & pn["pitch"])
     for bits, size in zip(VENN3_ORDER, venn3_regions(*(pn[p] for p in PROPERTIES))):

@@ -1,0 +1,64 @@
+"""Each setting is declared once: settings objects are built from the schema's sections by
+field name, with no default of their own."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from speechneurons.config import defaults, section_params, settings_from
+from speechneurons.experiments.probes import ProbeSettings
+from speechneurons.model.hubert import ModelSettings
+from speechneurons.model.pretrain import TrainSettings
+from speechneurons.model.schedule import IterationSettings
+from speechneurons.pitch.f0 import PitchSettings
+from speechneurons.properties.statistic import PropertySettings
+
+#: settings class -> (config section, fields that are not config keys of the section)
+SETTINGS = {
+    PitchSettings: ("pitch", set()),
+    ModelSettings: ("pretrain", set()),
+    TrainSettings: ("pretrain", set()),
+    PropertySettings: ("properties", set()),
+    ProbeSettings: ("probes", {"seed"}),
+}
+
+
+@pytest.mark.parametrize("cls", SETTINGS, ids=lambda c: c.__name__)
+def test_fields_are_schema_keys_of_the_same_name_without_defaults(cls):
+    section, extra = SETTINGS[cls]
+    keys = set(defaults()[section])
+    for f in dataclasses.fields(cls):
+        assert f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING, f.name
+        assert f.name in keys or f.name in extra, f"{cls.__name__}.{f.name} is not a key of section {section!r}"
+
+
+@pytest.mark.parametrize("cls", SETTINGS, ids=lambda c: c.__name__)
+def test_built_from_the_defaults(cls):
+    section, extra = SETTINGS[cls]
+    settings = settings_from(cls, defaults()[section], **{name: 0 for name in extra})
+    assert dataclasses.is_dataclass(settings)
+
+
+def test_iteration_items_are_schema_keys():
+    item = defaults()["pretrain"]["iterations"][0]
+    assert {f.name for f in dataclasses.fields(IterationSettings)} == set(item)
+
+
+def test_section_params_keep_only_the_keys_a_job_reads():
+    pitch = defaults()["pitch"]
+    params = section_params(PitchSettings, pitch)
+    assert set(params) == {f.name for f in dataclasses.fields(PitchSettings)}
+    assert "n_bins" not in params and "binning" not in params
+
+
+def test_missing_key_is_named():
+    with pytest.raises(KeyError, match="sigma"):
+        settings_from(PropertySettings, {"tau_fraction": 0.01, "min_count": 5, "splits": []})
+
+
+def test_lists_become_tuples_and_given_values_win():
+    s = settings_from(ProbeSettings, defaults()["probes"], seed=3)
+    assert isinstance(s.tasks, tuple) and s.seed == 3
+    hash(settings_from(PropertySettings, defaults()["properties"]))  # frozen and hashable
