@@ -44,7 +44,7 @@ def make_model(folder: Path) -> None:
     from tests.helpers.models import tiny_config
 
     torch.manual_seed(0)
-    cfg = tiny_config("hubert", **dict(MODEL.items()))
+    cfg = tiny_config("hubert", **MODEL)
     transformers.HubertModel(cfg).save_pretrained(folder)
 
 

@@ -8,9 +8,11 @@ from speechneurons.properties.figures import plot_heatmaps
 
 snakemake = globals()["snakemake"]  # injected by Snakemake
 
-with script_logging(snakemake.log[0]), np.load(snakemake.input.P) as npz:
+with script_logging(snakemake.log[0]):
+    with np.load(snakemake.input.P) as npz:
+        arrays = dict(npz)
     plot_heatmaps(
-        dict(npz),
+        arrays,
         read_table(snakemake.input.R),
         read_table(snakemake.input.counts),
         read_json(snakemake.input.neurons),

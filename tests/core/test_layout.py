@@ -16,7 +16,10 @@ def test_defaults_are_wildcards_and_values_fill_them():
     assert L.manifest("synth") == "out/synth/corpus/manifest.tsv"
     assert L.activation_array() == "out/{corpus}/activations/{model}/{checkpoint}/layer-{layer}/{subset}.npy"
     assert L.activation_array("mid", 3, "c", "m", "final") == "out/c/activations/m/final/layer-3/mid.npy"
-    assert L.property_layer_file("neurons.json", 2, "c", "m", "step-50") == "out/c/properties/m/step-50/layer-2/neurons.json"
+    assert (
+        L.property_layer_file("neurons.json", 2, "c", "m", "step-50")
+        == "out/c/properties/m/step-50/layer-2/neurons.json"
+    )
 
 
 def test_sparsity_is_formatted_like_its_wildcard():
@@ -27,8 +30,12 @@ def test_sparsity_is_formatted_like_its_wildcard():
 
 
 def test_checkpoints_live_in_the_iteration_that_saved_them():
-    L = layout(pretrain={"iterations": [{"steps": 100}, {"steps": 50, "targets": "layer", "init": "resume"}],
-                         "checkpoint_steps": [0, 50]})
+    L = layout(
+        pretrain={
+            "iterations": [{"steps": 100}, {"steps": 50, "targets": "layer", "init": "resume"}],
+            "checkpoint_steps": [0, 50],
+        }
+    )
     assert L.checkpoint_dir("c", "m", "step-0") == "out/c/models/m/iteration-1/checkpoints/step-0"
     assert L.checkpoint_dir("c", "m", "step-150") == "out/c/models/m/iteration-2/checkpoints/step-150"
     assert L.checkpoint_dir("c", "m", "final") == "out/c/models/m/iteration-2/final"

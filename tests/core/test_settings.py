@@ -37,7 +37,7 @@ def test_fields_are_schema_keys_of_the_same_name_without_defaults(cls):
 @pytest.mark.parametrize("cls", SETTINGS, ids=lambda c: c.__name__)
 def test_built_from_the_defaults(cls):
     section, extra = SETTINGS[cls]
-    settings = settings_from(cls, defaults()[section], **{name: 0 for name in extra})
+    settings = settings_from(cls, defaults()[section], **dict.fromkeys(extra, 0))
     assert dataclasses.is_dataclass(settings)
 
 

@@ -112,7 +112,7 @@ def extract_features(
         from speechneurons.audio import load_audio
     layers = sorted({int(layer) for layer in layers})
     utts = manifest[manifest["split"].isin(["train", "test"])].sort_values("utt_id").reset_index(drop=True)
-    by_utt = dict(frames.groupby("utt_id", sort=False))
+    by_utt = {utt: rows for utt, rows in frames.groupby("utt_id", sort=False)}  # noqa: C416 (a GroupBy has .keys)
     frame_parts = {layer: [] for layer in layers}
     utt_feats = {layer: [] for layer in layers}
     kept_rows, kept_utts, skipped = [], [], []

@@ -114,8 +114,9 @@ def train(
 
     Log columns: step, loss (total), loss_masked (CE of masked frames), masked_acc, chance (1/K),
     majority_rate (share of the most frequent target), lr, elapsed_s; loss and accuracy are
-    averaged over the ``log_every`` steps ending at ``step``. ``on_checkpoint(step, model, head)`` is called at each step of
-    ``checkpoint_steps`` (0 = before training) and the model is left in eval mode.
+    averaged over the ``log_every`` steps ending at ``step``. ``on_checkpoint(step, model, head)``
+    is called at each step of ``checkpoint_steps`` (0 = before training) and the model is left in
+    eval mode.
     """
     from tqdm.auto import tqdm
 
