@@ -1,4 +1,4 @@
-"""Property-neuron statistics on planted data with a known answer (DESIGN.md definition)."""
+"""Property-neuron statistics on planted data with a known answer (docs/property-neurons.md)."""
 
 import json
 

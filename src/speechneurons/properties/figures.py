@@ -29,7 +29,7 @@ COLORS = {"phone_type": "tab:blue", "gender": "tab:red", "pitch": "tab:green"}
 
 
 # Lin et al. (SLT 2024) figure data: property neurons of MelHuBERT (D = 3072) on LibriSpeech
-# dev-clean, layers 1-12 (DESIGN.md, "Reference numbers").
+# dev-clean, layers 1-12 (docs/property-neurons.md, "The authors' numbers").
 REFERENCE_D = 3072
 REFERENCE_COUNTS = {
     "phone_type": (375, 310, 298, 242, 194, 210, 234, 242, 269, 265, 250, 115),
