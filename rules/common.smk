@@ -29,10 +29,6 @@ wildcard_constraints:
     checkpoint=r"final|step-\d+",
     layer=r"\d+",
     subset="mid|sample",
-    strategy="norm|protect|random",
-    sparsity=r"0\.\d+",
-    erasure=r"(phone_type|gender|pitch)-[A-Za-z0-9_]+",
-    kind="property|random",
 
 
 # --- corpus

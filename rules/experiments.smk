@@ -1,18 +1,19 @@
 # The experiments stage: pruning that protects property neurons, property erasure, and the
-# frozen-feature probes that score them (docs/pruning-and-erasure.md, docs/probes.md). One job
-# per (strategy, sparsity) prunes; another probes the pruned model, so changing a probe setting
-# reruns the probes and tables but never the pruning. One job per erasure (and per random
-# control) erases in memory and probes. Tables and figures gather the per-utterance losses and
-# compute bootstrap intervals.
+# frozen-feature probes that score them (docs/pruning-and-erasure.md, docs/probes.md). Every
+# variant (a pruned or erased model) silences FFN neurons of the unpruned model, so one job
+# extracts the features of all variants (each utterance's front-end once, the transformer once
+# per variant) and another trains all their probes; a probe setting reruns only the probes, a
+# pruning setting never the unpruned model's features. Tables and figures gather the
+# per-utterance losses and compute bootstrap intervals.
 #
 # Outputs under results/<corpus>/experiments/<model>/ (speechneurons.layout):
-#   probes/unpruned/losses.parquet   per test utterance and stratum: task, layer, utt_id, speaker,
-#                                    gender, stratum, loss_sum, n_items (every layer)
-#   probes/unpruned/layers.tsv       point scores of every layer; probes/best_layers.json
-#   probes/unpruned/skipped.tsv      utterances skipped with on_bad_input: skip
-#   prune/<strategy>/sparsity-<s>/   model/ (the pruned model), plan.tsv, losses.parquet
-#   erasure/<property>-<group>/<property|random>/   losses.parquet, erased_neurons.json
+#   probes/frames.parquet, utterances.parquet   the probed frames and utterances (every variant)
+#   probes/unpruned/features.npz, losses.parquet, layers.tsv; probes/best_layers.json
+#   prune/<strategy>/sparsity-<s>/   model/ (the pruned model), plan.tsv, pruned_neurons.json,
+#                                    features.npz, losses.parquet
+#   erasure/<property>-<group>/<property|random>/   erased_neurons.json, features.npz, losses.parquet
 #   pruning.tsv, erasure.tsv, figures/pruning.png, figures/erasure.png
+from speechneurons.experiments.features import FrameSettings
 from speechneurons.experiments.probes import ProbeSettings
 from speechneurons.model.pretrain import TrainSettings
 
@@ -25,12 +26,6 @@ ALL_TARGETS += [
         else []
     )
 ]
-PROBES = dict(
-    probes=section_params(ProbeSettings, config["probes"]),
-    seed=config["seed"],
-    on_bad_input=config["on_bad_input"],
-    device=config["device"],
-)
 TABLES = dict(
     probe_layers=config["probes"]["layers"],
     resamples=config["bootstrap"]["resamples"],
@@ -39,33 +34,62 @@ TABLES = dict(
 )
 
 
-rule experiments_probe_unpruned:
+rule experiments_features_unpruned:
     input:
         model=experiments_model,
         manifest=L.manifest(),
         labels=L.labels_file("frame_labels.parquet", aligner=ALIGNER),
         pitch=L.pitch_file("pitch_frames.parquet"),
     output:
-        losses=L.experiments_file("probes/unpruned/losses.parquet"),
-        layers=L.experiments_file("probes/unpruned/layers.tsv"),
-        best=L.experiments_file("probes/best_layers.json"),
-        skipped=L.experiments_file("probes/unpruned/skipped.tsv"),
+        features=L.experiments_file("probes/unpruned/features.npz"),
+        frames=L.experiments_file("probes/frames.parquet"),
+        utterances=L.experiments_file("probes/utterances.parquet"),
+        skipped=L.experiments_file("probes/skipped.tsv"),
     log:
-        L.log("{corpus}", "experiments", "{model}", "probe_unpruned"),
+        L.log("{corpus}", "experiments", "{model}", "features_unpruned"),
     benchmark:
-        L.benchmark("{corpus}", "experiments", "{model}", "probe_unpruned")
+        L.benchmark("{corpus}", "experiments", "{model}", "features_unpruned")
     conda:
         "../envs/speechneurons.yaml"
-    threads: 1
+    threads: 2
     resources:
         mem_mb=6000,
         runtime=60,
+        gpu=1,
     params:
-        **PROBES,
         model_ref=experiments_model_ref,
         frames=config["frames"],
+        frame_settings=section_params(FrameSettings, config["probes"]),
+        seed=config["seed"],
+        on_bad_input=config["on_bad_input"],
+        device=config["device"],
     script:
-        "../scripts/experiments_probe_unpruned.py"
+        "../scripts/experiments_features_unpruned.py"
+
+
+rule experiments_probes_unpruned:
+    input:
+        features=L.experiments_file("probes/unpruned/features.npz"),
+        frames=L.experiments_file("probes/frames.parquet"),
+        utterances=L.experiments_file("probes/utterances.parquet"),
+    output:
+        losses=L.experiments_file("probes/unpruned/losses.parquet"),
+        layers=L.experiments_file("probes/unpruned/layers.tsv"),
+        best=L.experiments_file("probes/best_layers.json"),
+    log:
+        L.log("{corpus}", "experiments", "{model}", "probes_unpruned"),
+    benchmark:
+        L.benchmark("{corpus}", "experiments", "{model}", "probes_unpruned")
+    conda:
+        "../envs/speechneurons.yaml"
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    params:
+        probes=section_params(ProbeSettings, config["probes"]),
+        seed=config["seed"],
+    script:
+        "../scripts/experiments_probes_unpruned.py"
 
 
 rule experiments_prune:
@@ -75,28 +99,13 @@ rule experiments_prune:
         targets=continued_pretraining_targets,
         manifest=L.manifest(),
     output:
-        model=directory(L.pruned("model")),
-        plan=L.pruned("plan.tsv"),
+        models=[directory(L.pruned("model", st, sp)) for st, sp in PRUNING_VARIANTS],
+        plans=[L.pruned("plan.tsv", st, sp) for st, sp in PRUNING_VARIANTS],
+        neurons=[L.pruned("pruned_neurons.json", st, sp) for st, sp in PRUNING_VARIANTS],
     log:
-        L.log(
-            "{corpus}",
-            "experiments",
-            "{model}",
-            "prune",
-            "{strategy}",
-            "sparsity-{sparsity}",
-            "prune",
-        ),
+        L.log("{corpus}", "experiments", "{model}", "prune"),
     benchmark:
-        L.benchmark(
-            "{corpus}",
-            "experiments",
-            "{model}",
-            "prune",
-            "{strategy}",
-            "sparsity-{sparsity}",
-            "prune",
-        )
+        L.benchmark("{corpus}", "experiments", "{model}", "prune")
     conda:
         "../envs/speechneurons.yaml"
     threads: 1
@@ -104,8 +113,8 @@ rule experiments_prune:
         mem_mb=4000,
         runtime=60,
     params:
+        variants=PRUNING_VARIANTS,
         model_ref=experiments_model_ref,
-        sparsity=lambda w: float(w.sparsity),
         protect_properties=config["experiments"]["protect_properties"],
         continued_pretraining_steps=config["experiments"]["continued_pretraining_steps"],
         # continued pretraining trains with the pretraining stage's settings, read only when it is on
@@ -121,77 +130,95 @@ rule experiments_prune:
         "../scripts/experiments_prune.py"
 
 
-rule experiments_probe_pruned:
+rule experiments_erasure_sets:
     input:
-        model=L.pruned("model"),
-        best=L.experiments_file("probes/best_layers.json"),
-        manifest=L.manifest(),
-        labels=L.labels_file("frame_labels.parquet", aligner=ALIGNER),
-        pitch=L.pitch_file("pitch_frames.parquet"),
+        neurons=per_layer("neurons.json", EXPERIMENTS_CHECKPOINT),
     output:
-        losses=L.pruned("losses.parquet"),
+        neurons=[
+            L.erased("erased_neurons.json", er, kind) for er, kind in ERASURE_VARIANTS
+        ],
     log:
-        L.log(
-            "{corpus}",
-            "experiments",
-            "{model}",
-            "prune",
-            "{strategy}",
-            "sparsity-{sparsity}",
-            "probe",
-        ),
-    benchmark:
-        L.benchmark(
-            "{corpus}",
-            "experiments",
-            "{model}",
-            "prune",
-            "{strategy}",
-            "sparsity-{sparsity}",
-            "probe",
-        )
+        L.log("{corpus}", "experiments", "{model}", "erasure_sets"),
     conda:
         "../envs/speechneurons.yaml"
-    threads: 1
     resources:
-        mem_mb=6000,
-        runtime=60,
+        mem_mb=1000,
+        runtime=10,
     params:
-        **PROBES,
-        probe_layers=config["probes"]["layers"],
+        variants=ERASURE_VARIANTS,
+        seed=config["seed"],
     script:
-        "../scripts/experiments_probe_pruned.py"
+        "../scripts/experiments_erasure_sets.py"
 
 
-rule experiments_erase:
+rule experiments_features_variants:
     input:
         model=experiments_model,
-        neurons=per_layer("neurons.json", EXPERIMENTS_CHECKPOINT),
         best=L.experiments_file("probes/best_layers.json"),
+        frames=L.experiments_file("probes/frames.parquet"),
         manifest=L.manifest(),
-        labels=L.labels_file("frame_labels.parquet", aligner=ALIGNER),
-        pitch=L.pitch_file("pitch_frames.parquet"),
+        pruned=[L.pruned("pruned_neurons.json", st, sp) for st, sp in PRUNING_VARIANTS],
+        erased=[
+            L.erased("erased_neurons.json", er, kind) for er, kind in ERASURE_VARIANTS
+        ],
+        # the pruned models themselves only when continued pretraining changed their weights
+        models=[
+            L.pruned("model", st, sp)
+            for st, sp in PRUNING_VARIANTS
+            if config["experiments"]["continued_pretraining_steps"]
+        ],
     output:
-        losses=L.erased("losses.parquet"),
-        neurons=L.erased("erased_neurons.json"),
+        [L.pruned("features.npz", st, sp) for st, sp in PRUNING_VARIANTS]
+        + [L.erased("features.npz", er, kind) for er, kind in ERASURE_VARIANTS],
     log:
-        L.log("{corpus}", "experiments", "{model}", "erasure", "{erasure}", "{kind}"),
+        L.log("{corpus}", "experiments", "{model}", "features_variants"),
     benchmark:
-        L.benchmark(
-            "{corpus}", "experiments", "{model}", "erasure", "{erasure}", "{kind}"
-        )
+        L.benchmark("{corpus}", "experiments", "{model}", "features_variants")
     conda:
         "../envs/speechneurons.yaml"
-    threads: 1
+    threads: 2
     resources:
-        mem_mb=6000,
-        runtime=60,
+        mem_mb=8000,
+        runtime=120,
+        gpu=1,
     params:
-        **PROBES,
         model_ref=experiments_model_ref,
+        pruning=PRUNING_VARIANTS,
+        erasures=ERASURE_VARIANTS,
+        pruned_models_differ=config["experiments"]["continued_pretraining_steps"] > 0,
         probe_layers=config["probes"]["layers"],
+        tasks=config["probes"]["tasks"],
+        on_bad_input=config["on_bad_input"],
+        device=config["device"],
     script:
-        "../scripts/experiments_erase.py"
+        "../scripts/experiments_features_variants.py"
+
+
+rule experiments_probes_variants:
+    input:
+        features=[L.pruned("features.npz", st, sp) for st, sp in PRUNING_VARIANTS]
+        + [L.erased("features.npz", er, kind) for er, kind in ERASURE_VARIANTS],
+        best=L.experiments_file("probes/best_layers.json"),
+        frames=L.experiments_file("probes/frames.parquet"),
+        utterances=L.experiments_file("probes/utterances.parquet"),
+    output:
+        [L.pruned("losses.parquet", st, sp) for st, sp in PRUNING_VARIANTS]
+        + [L.erased("losses.parquet", er, kind) for er, kind in ERASURE_VARIANTS],
+    log:
+        L.log("{corpus}", "experiments", "{model}", "probes_variants"),
+    benchmark:
+        L.benchmark("{corpus}", "experiments", "{model}", "probes_variants")
+    conda:
+        "../envs/speechneurons.yaml"
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    params:
+        probes=section_params(ProbeSettings, config["probes"]),
+        probe_layers=config["probes"]["layers"],
+        seed=config["seed"],
+    script:
+        "../scripts/experiments_probes_variants.py"
 
 
 rule experiments_pruning_table:

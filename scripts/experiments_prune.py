@@ -1,11 +1,15 @@
-"""Prune one (strategy, sparsity) variant, optionally continue pretraining, save it smaller."""
+"""Prune the model for every (strategy, sparsity): the plan, the pruned neurons, and the
+structurally smaller model (optionally pretrained further)."""
 
+import copy
+import dataclasses
 from pathlib import Path
 
 import torch
 from transformers import Wav2Vec2FeatureExtractor
 
 from speechneurons.config import settings_from
+from speechneurons.experiments.erasure import sets_to_json
 from speechneurons.experiments.pruning import (
     ffn_pairs,
     load_property_neurons,
@@ -14,7 +18,7 @@ from speechneurons.experiments.pruning import (
     protected_neurons,
     prune_model_,
 )
-from speechneurons.io import atomic_dir, write_table
+from speechneurons.io import atomic_dir, write_json, write_table
 from speechneurons.logs import script_logging
 from speechneurons.model.registry import load_model
 
@@ -22,38 +26,42 @@ snakemake = globals()["snakemake"]  # injected by Snakemake
 
 with script_logging(snakemake.log[0]) as log:
     torch.set_num_threads(snakemake.threads)
-    p, strategy = snakemake.params, snakemake.wildcards.strategy
+    p, out = snakemake.params, snakemake.output
     protected = protected_neurons(load_property_neurons(snakemake.input.neurons), p.protect_properties)
-    loaded = load_model(p.model_ref, p.device)
-    pairs = ffn_pairs(loaded.model)
-    for layer in sorted(set(pairs) - set(protected)):
+    base = load_model(p.model_ref, p.device)
+    for layer in sorted(set(ffn_pairs(base.model)) - set(protected)):
         log.warning("layer %d has no property statistics: nothing protected there", layer)
-    plan = plan_pruning(pairs, strategy, p.sparsity, protected, seed=p.seed)
-    table = plan_table(plan, strategy, p.sparsity)
-    log.info("plan:\n%s", table.to_string(index=False))
-    prune_model_(loaded.model, plan)
-    if p.continued_pretraining_steps > 0:  # continued HuBERT pretraining of the pruned model, with its head
-        from speechneurons.model.hubert import HEAD_FILE, load_head
-        from speechneurons.model.pretrain import TrainSettings, continue_pretraining
+    for i, (strategy, sparsity) in enumerate(p.variants):
+        loaded = dataclasses.replace(base, model=copy.deepcopy(base.model))
+        pairs = ffn_pairs(loaded.model)
+        plan = plan_pruning(pairs, strategy, sparsity, protected, seed=p.seed)
+        table = plan_table(plan, strategy, sparsity)
+        log.info("%s at sparsity %g:\n%s", strategy, sparsity, table.to_string(index=False))
+        prune_model_(loaded.model, plan)
+        if p.continued_pretraining_steps > 0:  # continued HuBERT pretraining of the pruned model, with its head
+            from speechneurons.model.hubert import HEAD_FILE, load_head
+            from speechneurons.model.pretrain import TrainSettings, continue_pretraining
 
-        head = load_head(p.model_ref) if (Path(p.model_ref) / HEAD_FILE).exists() else None
-        _, _, train_log = continue_pretraining(
-            loaded.model,
-            snakemake.input.manifest,
-            snakemake.input.targets,
-            p.continued_pretraining_steps,
-            settings_from(TrainSettings, p.train),
-            head=head,
-            grid=loaded.grid,
-            splits=p.pretrain_splits,
-            device=loaded.device,
-            seed=p.seed,
+            head = load_head(p.model_ref) if (Path(p.model_ref) / HEAD_FILE).exists() else None
+            _, _, train_log = continue_pretraining(
+                loaded.model, snakemake.input.manifest, snakemake.input.targets, p.continued_pretraining_steps,
+                settings_from(TrainSettings, p.train), head=head, grid=loaded.grid, splits=p.pretrain_splits,
+                device=loaded.device, seed=p.seed,
+            )  # fmt: skip
+            log.info("continued pretraining:\n%s", train_log.tail().to_string(index=False))
+            loaded.model.config.apply_spec_augment = False
+        with atomic_dir(out.models[i]) as tmp:
+            loaded.model.save_pretrained(tmp)
+            extractor = Wav2Vec2FeatureExtractor(
+                sampling_rate=loaded.grid.sample_rate, do_normalize=loaded.do_normalize
+            )
+            extractor.save_pretrained(tmp)
+        write_table(table, out.plans[i])
+        write_json(
+            out.neurons[i],
+            {
+                "strategy": strategy,
+                "sparsity": sparsity,
+                "neurons": sets_to_json({c.layer: c.pruned for c in plan.values()}),
+            },
         )
-        log.info("continued pretraining:\n%s", train_log.tail().to_string(index=False))
-        loaded.model.config.apply_spec_augment = False
-    with atomic_dir(snakemake.output.model) as tmp:
-        loaded.model.save_pretrained(tmp)
-        Wav2Vec2FeatureExtractor(
-            sampling_rate=loaded.grid.sample_rate, do_normalize=loaded.do_normalize
-        ).save_pretrained(tmp)
-    write_table(table, snakemake.output.plan)

@@ -61,6 +61,17 @@ class FrameGrid:
         """Frames for ``num_samples`` samples (0 when the audio is shorter than one frame)."""
         return num_frames(num_samples, self.conv_kernel, self.conv_stride)
 
+    def same_frames_as(self, other: FrameGrid) -> bool:
+        """Whether both grids put the frames at the same samples: same receptive field, hop and
+        sample rate. For unpadded conv stacks that fixes the frame count of every length,
+        floor((N - receptive_field) / hop) + 1, whatever the kernels and strides that give it
+        (e.g. a one-layer log-Mel front-end with window 400 and hop 320 = the base stack)."""
+        return (self.receptive_field, self.hop, self.sample_rate) == (
+            other.receptive_field,
+            other.hop,
+            other.sample_rate,
+        )
+
     def frame_starts(self, n_frames: int) -> np.ndarray:
         """Start time (s) of each frame: t * hop / sr."""
         return np.arange(n_frames) * self.frame_shift_s

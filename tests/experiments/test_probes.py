@@ -7,7 +7,15 @@ import pandas as pd
 import pytest
 import torch
 
-from speechneurons.experiments.features import Features, extract_features, probe_frames
+from speechneurons.experiments.features import (
+    Features,
+    FrameSettings,
+    Variant,
+    extract_features,
+    load_features,
+    probe_frames,
+    save_features,
+)
 from speechneurons.experiments.probes import ProbeSettings, best_layers, resolve_layers, run_probes
 from speechneurons.experiments.stats import bootstrap_delta, bootstrap_ratio, compare
 from speechneurons.phones import PHONES
@@ -17,6 +25,11 @@ from tests.helpers.config import default_settings
 def probe_settings(**overrides):
     """Probe settings of the schema defaults (seed 0) with ``overrides``."""
     return default_settings(ProbeSettings, "probes", **{"seed": 0, **overrides})
+
+
+def frame_settings(**overrides):
+    """Which frames are probed: the schema defaults (seed 0) with ``overrides``."""
+    return default_settings(FrameSettings, "probes", **{"seed": 0, **overrides})
 
 
 def _corpus(n_spk=6, n_utt=6, n_frames=40, seed=0):
@@ -69,7 +82,7 @@ def _easy_features(frames, utts, dim=16, noise=0.3, seed=0):
 
 def test_probe_frames_caps_per_split_and_is_seeded():
     man, lab, pit = _corpus()
-    s = probe_settings(max_frames_train=100, max_frames_test=50, seed=1)
+    s = frame_settings(max_frames_train=100, max_frames_test=50, seed=1)
     a = probe_frames(man, lab, pit, s)
     b = probe_frames(man, lab, pit, s)
     pd.testing.assert_frame_equal(a, b)
@@ -78,15 +91,15 @@ def test_probe_frames_caps_per_split_and_is_seeded():
         assert (a[a[f"use_{task}"]]["split"] == "test").sum() == 50
     assert a[a["use_phone"]]["phone"].isin(PHONES).all()
     assert (a[a["use_f0"]]["f0_hz"] > 0).all()
-    c = probe_frames(man, lab, pit, probe_settings(max_frames_train=100, max_frames_test=50, seed=2))
+    c = probe_frames(man, lab, pit, frame_settings(max_frames_train=100, max_frames_test=50, seed=2))
     assert not a[["utt_id", "frame"]].equals(c[["utt_id", "frame"]])
 
 
 @pytest.mark.parametrize("classifier", ["ridge", "logistic"])
 def test_probes_beat_chance_on_easy_synthetic_features(classifier):
     man, lab, pit = _corpus()
-    s = probe_settings(max_frames_train=2000, max_frames_test=1000, classifier=classifier)
-    frames = probe_frames(man, lab, pit, s)
+    s = probe_settings(classifier=classifier)
+    frames = probe_frames(man, lab, pit, frame_settings(max_frames_train=2000, max_frames_test=1000))
     utts = man.sort_values("utt_id").reset_index(drop=True)
     losses = run_probes(_easy_features(frames, utts), {t: [3] for t in s.tasks}, s)
     err = losses.groupby("task")[["loss_sum", "n_items"]].sum()
@@ -159,51 +172,84 @@ def test_layer_choice():
         resolve_layers([7], 3, {}, ["phone"])
 
 
-def test_extract_features_matches_forward_pass():
+def _audio_corpus(tmp_path, n_spk=2, n_utt=3, n_frames=12, bad=None):
+    """The made-up corpus with real wav files (``n_frames`` model frames each) and a tiny
+    random HuBERT saved and loaded like any model; ``bad`` maps utt_id -> sample count."""
+    import soundfile as sf
     from transformers import HubertModel
 
+    from speechneurons.model.registry import load_model
     from tests.helpers.models import tiny_config
 
-    torch.manual_seed(0)
-    model = HubertModel(tiny_config("hubert", layers=2, hidden=32, ffn=64)).eval()
-    man, lab, pit = _corpus(n_spk=2, n_utt=3, n_frames=12)
+    man, lab, pit = _corpus(n_spk=n_spk, n_utt=n_utt, n_frames=n_frames)
     rng = np.random.default_rng(0)
-    waves = {row.audio_path: rng.normal(size=320 * 12 + 80).astype(np.float32) for row in man.itertuples()}
-    frames = probe_frames(man, lab, pit, probe_settings(max_frames_train=20, max_frames_test=10))
-    feats = extract_features(model, man, frames, [1, 2], load_audio=waves.__getitem__)
+    paths = []
+    for utt in man["utt_id"]:
+        n = (bad or {}).get(utt, 320 * (n_frames - 1) + 400 + int(rng.integers(0, 300)))
+        path = tmp_path / f"{utt}.wav"
+        if n is not None:
+            sf.write(path, (0.1 * rng.standard_normal(n)).astype(np.float32), 16000)
+        paths.append(str(path))
+    man["audio_path"] = paths
+    torch.manual_seed(0)
+    HubertModel(tiny_config("hubert", layers=2, hidden=32, ffn=64)).save_pretrained(tmp_path / "model")
+    return man, lab, pit, load_model(str(tmp_path / "model"), device="cpu")
+
+
+def test_extract_features_match_forward_passes_of_every_variant(tmp_path):
+    from speechneurons.model.ffn import mask_ffn
+
+    man, lab, pit, loaded = _audio_corpus(tmp_path)
+    frames = probe_frames(man, lab, pit, frame_settings(max_frames_train=20, max_frames_test=10))
+    variants = [Variant("model"), Variant("masked", {1: [0, 5, 9], 2: [3]})]
+    out = extract_features(loaded, man, frames, [1, 2], variants, batch_seconds=0.5, progress=False)
+    feats = out["model"]
     assert feats.frame_feats[2].shape == (len(feats.frames), 32)
     assert feats.utt_feats[1].shape == (6, 32)
-    row = feats.frames.iloc[3]
-    path = man.set_index("utt_id").loc[row["utt_id"], "audio_path"]
-    with torch.no_grad():
-        hs = model(torch.from_numpy(waves[path])[None], output_hidden_states=True).hidden_states
-    np.testing.assert_allclose(feats.frame_feats[2][3], hs[2][0, row["frame"]].numpy(), rtol=1e-2, atol=1e-2)
-    i = int(np.flatnonzero(feats.utts["utt_id"] == row["utt_id"])[0])
-    np.testing.assert_allclose(feats.utt_feats[1][i], hs[1][0].mean(0).numpy(), rtol=1e-5, atol=1e-5)
+    for name, masks in [("model", {}), ("masked", {1: [0, 5, 9], 2: [3]})]:
+        for k in (0, 3, len(feats.frames) - 1):
+            row = out[name].frames.iloc[k]
+            wave = torch.from_numpy(__import__("soundfile").read(man.set_index("utt_id").audio_path[row.utt_id],
+                                                                 dtype="float32")[0])[None]  # fmt: skip
+            with torch.no_grad(), mask_ffn(loaded.model, masks):
+                hs = loaded.model(wave, output_hidden_states=True).hidden_states
+            np.testing.assert_allclose(out[name].frame_feats[2][k], hs[2][0, row.frame].numpy(), rtol=1e-2, atol=1e-2)
+            i = int(np.flatnonzero(out[name].utts["utt_id"] == row.utt_id)[0])
+            np.testing.assert_allclose(out[name].utt_feats[1][i], hs[1][0].mean(0).numpy(), rtol=1e-5, atol=1e-5)
+    assert not np.allclose(out["model"].utt_feats[2], out["masked"].utt_feats[2])
 
 
-def test_bad_audio_is_an_error_or_skipped_and_counted():
-    from transformers import HubertModel
+def test_features_do_not_depend_on_batching(tmp_path):
+    man, lab, pit, loaded = _audio_corpus(tmp_path)
+    frames = probe_frames(man, lab, pit, frame_settings())
+    one = extract_features(loaded, man, frames, [2], batch_seconds=0, progress=False)["model"]
+    many = extract_features(loaded, man, frames, [2], batch_seconds=100, max_pad_ratio=10, progress=False)["model"]
+    np.testing.assert_allclose(one.utt_feats[2], many.utt_feats[2], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(one.frame_feats[2].astype(float), many.frame_feats[2].astype(float), atol=2e-3)
 
+
+def test_features_round_trip_through_files(tmp_path):
+    man, lab, pit, loaded = _audio_corpus(tmp_path)
+    frames = probe_frames(man, lab, pit, frame_settings())
+    feats = extract_features(loaded, man, frames, [1, 2], progress=False)["model"]
+    save_features(feats, tmp_path / "f.npz")
+    back = load_features(tmp_path / "f.npz", feats.frames, feats.utts)
+    pd.testing.assert_frame_equal(back.frames, feats.frames)
+    for layer in (1, 2):
+        np.testing.assert_array_equal(back.frame_feats[layer], feats.frame_feats[layer])
+        np.testing.assert_array_equal(back.utt_feats[layer], feats.utt_feats[layer])
+
+
+def test_bad_audio_is_an_error_or_skipped_and_counted(tmp_path):
     from speechneurons.errors import BadInputError
-    from tests.helpers.models import tiny_config
 
-    torch.manual_seed(0)
-    model = HubertModel(tiny_config("hubert", layers=1, hidden=32, ffn=64)).eval()
-    man, lab, pit = _corpus(n_spk=2, n_utt=2, n_frames=8)
-    rng = np.random.default_rng(0)
-
-    def load(path):
-        if path == "s1_u0.wav":
-            raise BadInputError(path, "audio file is empty (0 samples)", "Re-create it")
-        if path == "s0_u1.wav":
-            return np.zeros(100, np.float32)  # shorter than one frame
-        return rng.normal(size=320 * 8 + 80).astype(np.float32)
-
-    frames = probe_frames(man, lab, pit, probe_settings())
+    man, lab, pit, loaded = _audio_corpus(tmp_path, n_utt=2, n_frames=8, bad={"s1_u0": None, "s0_u1": 100})
+    frames = probe_frames(man, lab, pit, frame_settings())
     with pytest.raises(BadInputError, match=r"s0_u1\.wav: audio shorter than one model frame"):
-        extract_features(model, man, frames, [1], load_audio=load)
-    feats = extract_features(model, man, frames, [1], load_audio=load, on_bad_input="skip")
+        extract_features(loaded, man, frames, [1], progress=False)
+    with pytest.raises(BadInputError, match=r"s1_u0\.wav: audio file does not exist"):
+        extract_features(loaded, man[man.utt_id != "s0_u1"], frames, [1], progress=False)
+    feats = extract_features(loaded, man, frames, [1], on_bad_input="skip", progress=False)["model"]
     assert sorted(s["utt_id"] for s in feats.skipped) == ["s0_u1", "s1_u0"]
     assert len(feats.utts) == 2 and feats.utt_feats[1].shape[0] == 2
     assert set(feats.frames["utt_id"]) <= set(feats.utts["utt_id"])

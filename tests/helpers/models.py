@@ -19,13 +19,16 @@ def tiny_config(
     for tests and benchmarks (random weights; the real models are loaded with load_model)."""
     import transformers
 
+    from speechneurons.model import melhubert
+
     names = {
         "hubert": "HubertConfig",
         "wav2vec2": "Wav2Vec2Config",
         "wavlm": "WavLMConfig",
         "data2vec-audio": "Data2VecAudioConfig",
+        "melhubert": "MelHubertConfig",
     }
-    cls = getattr(transformers, names[model_type])
+    cls = getattr(melhubert, names[model_type], None) or getattr(transformers, names[model_type])
     args = dict(
         num_hidden_layers=layers,
         hidden_size=hidden,
@@ -40,6 +43,10 @@ def tiny_config(
         args.pop("feat_extract_norm")
         args["num_conv_pos_embeddings"] = 5
         args["conv_pos_kernel_size"] = 5
+    if model_type == "melhubert":  # a log-Mel front-end (n_mels = conv_dim) instead of the conv stack
+        args.pop("feat_extract_norm")
+        args["n_mels"] = conv_dim if isinstance(conv_dim, int) else conv_dim[-1]
+        del args["conv_dim"]
     if model_type == "wavlm":
         args["num_buckets"] = 16
         args["max_bucket_distance"] = 50

@@ -2,16 +2,15 @@
 
 import pytest
 import torch
-import transformers
 
 from speechneurons.model.ffn import capture_ffn, ffn_sites, ffn_widths, mask_ffn, prune_ffn_
-from speechneurons.model.registry import ARCHITECTURES, load_model
+from speechneurons.model.registry import ARCHITECTURES, load_model, model_class
 from tests.helpers.models import tiny_config
 
 
 def make_model(model_type="hubert", seed=0, **kw):
     torch.manual_seed(seed)
-    model = getattr(transformers, ARCHITECTURES[model_type])(tiny_config(model_type, **kw))
+    model = model_class(model_type)(tiny_config(model_type, **kw))
     return model.eval()
 
 

@@ -15,6 +15,7 @@ from speechneurons.model.registry import (
     ModelNotAvailableError,
     check_frame_grid,
     load_model,
+    model_class,
     normalize_wave,
     num_layers_of,
 )
@@ -23,7 +24,7 @@ from tests.helpers.models import tiny_config
 
 def save_tiny(path, model_type="hubert", seed=0, **kw):
     torch.manual_seed(seed)
-    model = getattr(transformers, ARCHITECTURES[model_type])(tiny_config(model_type, **kw))
+    model = model_class(model_type)(tiny_config(model_type, **kw))
     model.save_pretrained(path)
     return model.eval()
 
@@ -37,7 +38,7 @@ def test_load_local_folder(tmp_path, model_type):
     assert loaded.model.config.layerdrop == 0.0
     assert loaded.model.config.apply_spec_augment is False
     assert loaded.num_layers == 2 and loaded.ffn_widths == [64, 64] and loaded.ffn_width == 64
-    assert loaded.grid == FrameGrid()
+    assert loaded.grid.same_frames_as(FrameGrid())
     assert num_layers_of(str(tmp_path)) == 2
 
 

@@ -1,18 +1,25 @@
-"""Frozen features for the probes: which frames are probed, and the hidden states of chosen
-transformer layers (layer L = output of layer L, ``hidden_states[L]`` of a Hugging Face model)
-from one forward pass per utterance.
+"""Frozen features for the probes: which frames and utterances are probed, and the hidden states
+of chosen transformer layers (layer L = output of layer L, ``hidden_states[L]`` of a Hugging
+Face model) for every model variant that is probed.
 
 Frame-level sets are subsampled (seeded) to at most ``max_frames_train`` / ``max_frames_test``
 rows per task before the forward passes, so memory is bounded whatever the corpus size and
-every model variant is scored on exactly the same test items.
+every model variant is scored on exactly the same items.
+
+Model variants that differ from one model only by silenced FFN neurons (pruned or erased
+neurons: silencing neuron j is exactly what deleting it does, see
+:mod:`speechneurons.model.ffn`) share everything before the transformer: each utterance's
+front-end runs once, then one transformer pass per variant with its neurons masked
+(:mod:`speechneurons.model.forward`, which also makes the result independent of batching).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -20,20 +27,25 @@ import torch
 
 from speechneurons.phones import PHONE_TO_TYPE, is_speech_phone
 
-if TYPE_CHECKING:
-    from speechneurons.experiments.probes import ProbeSettings
-
 log = logging.getLogger(__name__)
 
-
 TASKS = ("phone", "sid", "gender", "f0")
-
-
 FRAME_TASKS = ("phone", "f0")
+SKIPPED_COLUMNS = ["utt_id", "path", "reason"]
+
+
+@dataclass(frozen=True)
+class FrameSettings:
+    """Which frames the frame-level probes use: keys of the ``probes`` config section
+    (schemas/probes.schema.yaml) and the seed of the subsample."""
+
+    max_frames_train: int
+    max_frames_test: int
+    seed: int
 
 
 def probe_frames(
-    manifest: pd.DataFrame, labels: pd.DataFrame, pitch: pd.DataFrame | None, settings: ProbeSettings
+    manifest: pd.DataFrame, labels: pd.DataFrame, pitch: pd.DataFrame | None, settings: FrameSettings
 ) -> pd.DataFrame:
     """The frames the frame-level probes use: ``utt_id, frame, split, speaker, gender, phone,
     phone_type, f0_hz, pitch_bin, use_phone, use_f0``; at most the configured number per task
@@ -65,65 +77,53 @@ def probe_frames(
     return df.sort_values(["utt_id", "frame"]).reset_index(drop=True)
 
 
+def probe_utterances(manifest: pd.DataFrame) -> pd.DataFrame:
+    """The utterances the probes use (train and test splits), ordered by utt_id: row i of every
+    utterance-level feature matrix."""
+    return manifest[manifest["split"].isin(["train", "test"])].sort_values("utt_id").reset_index(drop=True)
+
+
 @dataclass
 class Features:
-    """Hidden states of the chosen layers: frames (rows of ``frames``) and utterance means."""
+    """Hidden states of the chosen layers: rows of ``frames`` and utterance means (rows of ``utts``)."""
 
     frames: pd.DataFrame
+    """The probed frames (see :func:`probe_frames`) of the utterances that were not skipped."""
     utts: pd.DataFrame
+    """The probed utterances that were not skipped."""
     frame_feats: dict[int, np.ndarray] = field(default_factory=dict)
+    """layer -> float16 [len(frames), H]."""
     utt_feats: dict[int, np.ndarray] = field(default_factory=dict)
+    """layer -> float32 [len(utts), H]: the mean over every frame of the utterance."""
     skipped: list[dict] = field(default_factory=list)
+    """Utterances left out with on_bad_input 'skip': utt_id, path, reason."""
 
 
-def hf_hidden_states(model, wav: np.ndarray, device, normalize: bool = False) -> tuple[torch.Tensor, ...]:
-    """All hidden states ([T, H] each; index L = output of layer L) of a Hugging Face model;
-    ``normalize``: zero-mean unit-variance input (models whose feature extractor expects it)."""
-    wav = np.asarray(wav, dtype=np.float32)
-    if normalize:
-        from speechneurons.model.registry import normalize_wave
+class Variant(NamedTuple):
+    """A model variant to probe."""
 
-        wav = normalize_wave(wav)
-    x = torch.from_numpy(np.ascontiguousarray(wav))[None].to(device)
-    out = model(x, output_hidden_states=True)
-    return tuple(h[0] for h in out.hidden_states)
+    name: str
+    masks: Mapping[int, Sequence[int]] = {}
+    """layer -> neurons silenced in it (none: the model as it is)."""
 
 
-@torch.no_grad()
-def extract_features(
-    model,
-    manifest: pd.DataFrame,
-    frames: pd.DataFrame,
-    layers: Iterable[int],
-    device="cpu",
-    load_audio: Callable[[str], np.ndarray] | None = None,
-    hidden_states: Callable = hf_hidden_states,
-    normalize: bool = False,
-    on_bad_input: str = "error",
-) -> Features:
-    """One forward pass per train/test utterance; keep the selected frames and the mean over
-    all frames of each utterance, for every layer in ``layers`` (stored float16).
+def usable_utterances(loaded, utts: pd.DataFrame, on_bad_input: str) -> tuple[np.ndarray, np.ndarray, list[dict]]:
+    """Rows of ``utts`` whose audio gives at least one model frame, their sample counts, and
+    the skipped ones.
 
-    An unusable audio file raises BadInputError, or with ``on_bad_input='skip'`` the utterance
-    is left out and listed in ``Features.skipped`` (utt_id, path, reason)."""
+    Unreadable audio or audio shorter than one frame raises BadInputError naming the file, or
+    with ``on_bad_input='skip'`` is left out and listed (utt_id, path, reason)."""
+    from speechneurons.audio import audio_info
     from speechneurons.errors import BadInputError
 
-    if load_audio is None:
-        from speechneurons.audio import load_audio
-    layers = sorted({int(layer) for layer in layers})
-    utts = manifest[manifest["split"].isin(["train", "test"])].sort_values("utt_id").reset_index(drop=True)
-    by_utt = {utt: rows for utt, rows in frames.groupby("utt_id", sort=False)}  # noqa: C416 (a GroupBy has .keys)
-    frame_parts = {layer: [] for layer in layers}
-    utt_feats = {layer: [] for layer in layers}
-    kept_rows, kept_utts, skipped = [], [], []
-    model.eval()
+    keep, samples, skipped = [], [], []
     for i, row in enumerate(utts.itertuples(index=False)):
         try:
-            wav = load_audio(row.audio_path)
-            if len(wav) == 0 or (hasattr(model, "config") and _too_short(model, len(wav))):
+            n = audio_info(row.audio_path).frames
+            if loaded.num_frames(n) == 0:
                 raise BadInputError(
                     row.audio_path,
-                    "audio shorter than one model frame",
+                    f"audio shorter than one model frame ({n} samples < {loaded.grid.receptive_field})",
                     "Remove it from the corpus (or set on_bad_input: skip)",
                 )
         except BadInputError as exc:
@@ -132,45 +132,151 @@ def extract_features(
             log.warning("skipped %s: %s", row.utt_id, exc)
             skipped.append({"utt_id": row.utt_id, "path": str(row.audio_path), "reason": exc.problem})
             continue
-        kept_utts.append(i)
-        hs = hidden_states(model, wav, device, normalize)
-        if max(layers) >= len(hs):
-            raise ValueError(f"layer {max(layers)} requested but the model has {len(hs) - 1} layers")
-        sel = by_utt.get(row.utt_id)
-        n_frames = hs[0].shape[0]
-        if sel is not None:
-            ok = sel["frame"].to_numpy() < n_frames
-            if not ok.all():
-                log.warning(
-                    "%s: %d labelled frames beyond the model's %d frames dropped", row.utt_id, (~ok).sum(), n_frames
-                )
-            sel = sel[ok]
-            kept_rows.append(sel.index.to_numpy())
-            idx = torch.as_tensor(sel["frame"].to_numpy(np.int64).copy(), device=hs[0].device)
-        for layer in layers:
-            h = hs[layer].float()
-            utt_feats[layer].append(h.mean(dim=0).cpu().numpy())
-            if sel is not None:
-                frame_parts[layer].append(h.index_select(0, idx).cpu().numpy().astype(np.float16))
-        if (i + 1) % 50 == 0:
-            log.info("features: %d/%d utterances", i + 1, len(utts))
-    rows = np.concatenate(kept_rows) if kept_rows else np.zeros(0, np.int64)
-    feats = Features(
-        frames=frames.loc[rows].reset_index(drop=True),
-        utts=utts.iloc[kept_utts].reset_index(drop=True),
-        skipped=skipped,
-    )
-    for layer in layers:
-        dim = utt_feats[layer][0].shape[0] if utt_feats[layer] else 0
-        feats.frame_feats[layer] = (
-            np.concatenate(frame_parts[layer]) if frame_parts[layer] else np.zeros((0, dim), np.float16)
+        keep.append(i)
+        samples.append(n)
+    return np.asarray(keep, dtype=np.int64), np.asarray(samples, dtype=np.int64), skipped
+
+
+@torch.inference_mode()
+def extract_features(
+    loaded,
+    manifest: pd.DataFrame,
+    frames: pd.DataFrame,
+    layers: Iterable[int],
+    variants: Sequence[Variant] = (Variant("model"),),
+    *,
+    batch_seconds: float = 60.0,
+    max_pad_ratio: float = 1.5,
+    on_bad_input: str = "error",
+    progress: bool = True,
+) -> dict[str, Features]:
+    """Hidden states of ``layers`` for every variant of the loaded model: the rows of ``frames``
+    and the mean over all frames of each probed utterance.
+
+    Each utterance's front-end runs once, alone; the transformer runs once per variant on
+    padded batches of about ``batch_seconds`` of audio (the results do not depend on the
+    batching). Returns variant name -> :class:`Features`.
+    """
+    from tqdm import tqdm
+
+    from speechneurons.audio import load_audio
+    from speechneurons.model.ffn import mask_ffn
+    from speechneurons.model.forward import encode, front_end_batches
+
+    layers = sorted({int(layer) for layer in layers})
+    if layers and not 0 <= layers[0] <= layers[-1] <= loaded.num_layers:
+        raise ValueError(f"layers {layers} requested but the model has layers 1..{loaded.num_layers}")
+    utts_all = probe_utterances(manifest)
+    keep, num_samples, skipped = usable_utterances(loaded, utts_all, on_bad_input)
+    utts = utts_all.iloc[keep].reset_index(drop=True)
+    frames = frames[frames["utt_id"].isin(set(utts["utt_id"]))].reset_index(drop=True)
+    starts = frames.groupby("utt_id", sort=False).indices  # utt_id -> its rows of ``frames``
+    hidden_size = int(loaded.model.config.hidden_size)
+    out = {
+        v.name: Features(
+            frames,
+            utts,
+            {layer: np.zeros((len(frames), hidden_size), np.float16) for layer in layers},
+            {layer: np.zeros((len(utts), hidden_size), np.float32) for layer in layers},
+            skipped,
         )
-        feats.utt_feats[layer] = np.stack(utt_feats[layer]) if utt_feats[layer] else np.zeros((0, dim))
-    return feats
+        for v in variants
+    }
+    dropped = np.zeros(len(frames), dtype=bool)
+    waves = _LazyWaves(utts["audio_path"].tolist(), loaded.grid.sample_rate, load_audio)
+    max_frames = int(batch_seconds * loaded.grid.sample_rate / loaded.grid.hop)
+    bar = tqdm(total=len(utts), unit="utt", desc="features", disable=not progress, mininterval=5)
+    for batch in front_end_batches(loaded, waves, max_frames, max_pad_ratio, num_samples):
+        rows, frame_idx = [], []
+        for b, i in enumerate(batch.index):
+            r = starts.get(utts["utt_id"].iat[i], np.zeros(0, np.int64))
+            f = frames["frame"].to_numpy()[r]
+            beyond = f >= batch.lengths[b]
+            if beyond.any():
+                log.warning(
+                    "%s: %d labelled frames beyond the model's %d frames dropped",
+                    utts["utt_id"].iat[i],
+                    beyond.sum(),
+                    batch.lengths[b],
+                )
+                dropped[r[beyond]] = True
+            rows.append(r[~beyond])
+            frame_idx.append(f[~beyond])
+        for v in variants:
+            with mask_ffn(loaded.model, v.masks):
+                hidden = encode(loaded, batch).hidden_states
+            feats = out[v.name]
+            for layer in layers:
+                h = hidden[layer].float()
+                for b, i in enumerate(batch.index):
+                    own = h[b, : batch.lengths[b]]
+                    feats.utt_feats[layer][i] = own.mean(dim=0).cpu().numpy()
+                    if len(rows[b]):
+                        idx = torch.as_tensor(frame_idx[b], dtype=torch.long, device=own.device)
+                        feats.frame_feats[layer][rows[b]] = own.index_select(0, idx).cpu().numpy()
+        waves.forget(batch.index)
+        bar.update(len(batch.index))
+    bar.close()
+    if dropped.any():
+        for feats in out.values():
+            feats.frames = frames[~dropped].reset_index(drop=True)
+            feats.frame_feats = {layer: a[~dropped] for layer, a in feats.frame_feats.items()}
+    return out
 
 
-def _too_short(model, n_samples: int) -> bool:
-    from speechneurons.frames import num_frames
+class _LazyWaves(Sequence):
+    """Audio files loaded when first indexed and forgotten after their batch (bounded memory)."""
 
-    cfg = model.config
-    return num_frames(n_samples, cfg.conv_kernel, cfg.conv_stride) == 0
+    def __init__(self, paths: Sequence[str], sample_rate: int, load):
+        self.paths, self.sample_rate, self.load = list(paths), sample_rate, load
+        self.cache: dict[int, np.ndarray] = {}
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i):
+        if i not in self.cache:
+            self.cache[i] = self.load(self.paths[i], self.sample_rate)
+        return self.cache[i]
+
+    def forget(self, indices: Iterable[int]) -> None:
+        for i in indices:
+            self.cache.pop(i, None)
+
+
+def save_features(features: Features, path: str | Path) -> None:
+    """The feature matrices of one variant as an .npz (written atomically); the frame and
+    utterance tables are saved once beside them (they are the same for every variant)."""
+    from speechneurons.io import atomic_path
+
+    arrays = {f"frames_{layer}": a for layer, a in features.frame_feats.items()}
+    arrays |= {f"utts_{layer}": a for layer, a in features.utt_feats.items()}
+    arrays["frame_keys"] = (features.frames["utt_id"] + ":" + features.frames["frame"].astype(str)).to_numpy(str)
+    arrays["utt_ids"] = features.utts["utt_id"].to_numpy(str)
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        np.savez(fh, **arrays)
+
+
+def load_features(path: str | Path, frames: pd.DataFrame, utts: pd.DataFrame) -> Features:
+    """Features of one variant saved by :func:`save_features`, with the rows of the frame and
+    utterance tables it holds (checked against the keys saved with it)."""
+    from speechneurons.errors import BadInputError
+
+    with np.load(path) as npz:
+        keys = set(npz.files)
+        frame_keys, utt_ids = npz["frame_keys"], npz["utt_ids"]
+        frames = frames.set_index(frames["utt_id"] + ":" + frames["frame"].astype(str)).reindex(frame_keys)
+        utts = utts.set_index("utt_id", drop=False).reindex(utt_ids)
+        if frames["utt_id"].isna().any() or utts["utt_id"].isna().any():
+            raise BadInputError(
+                path,
+                "holds rows that are not in the probe tables beside it",
+                "Re-run the feature extraction of the experiments stage",
+            )
+        layers = sorted(int(k.removeprefix("frames_")) for k in keys if k.startswith("frames_"))
+        return Features(
+            frames.reset_index(drop=True),
+            utts.reset_index(drop=True),
+            {layer: npz[f"frames_{layer}"] for layer in layers},
+            {layer: npz[f"utts_{layer}"] for layer in layers},
+        )

@@ -25,7 +25,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from speechneurons.experiments.features import FRAME_TASKS, Features, extract_features, probe_frames
+from speechneurons.experiments.features import (
+    FRAME_TASKS,
+    SKIPPED_COLUMNS,
+    Features,
+    FrameSettings,
+    extract_features,
+    probe_frames,
+)
 
 log = logging.getLogger(__name__)
 
@@ -33,11 +40,10 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class ProbeSettings:
     """Probe hyper-parameters: keys of the ``probes`` config section (schemas/probes.schema.yaml
-    has their meanings and defaults), plus the seed of the frame subsamples."""
+    has their meanings and defaults), plus the seed of the logistic solver. Which frames are
+    probed is :class:`~speechneurons.experiments.features.FrameSettings`."""
 
     tasks: tuple[str, ...]
-    max_frames_train: int
-    max_frames_test: int
     classifier: str
     logistic_C: float
     logistic_max_iter: int
@@ -181,23 +187,21 @@ def resolve_layers(
 
 
 def evaluate(
-    model,
+    loaded,
     manifest: pd.DataFrame,
     labels: pd.DataFrame,
     pitch: pd.DataFrame | None,
     layers_by_task: Mapping[str, Iterable[int]],
     settings: ProbeSettings,
-    device="cpu",
+    frame_settings: FrameSettings,
     **extract_kwargs,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Select frames, extract features of every needed layer in one pass, run the probes.
+    """Probes of one model in one go: select frames, extract every needed layer, run the probes.
     Returns the per-utterance losses and the skipped utterances (utt_id, path, reason)."""
-    frames = probe_frames(manifest, labels, pitch, settings)
+    frames = probe_frames(manifest, labels, pitch, frame_settings)
     layers = sorted({int(x) for t, ls in layers_by_task.items() if t in settings.tasks for x in ls})
-    feats = extract_features(model, manifest, frames, layers, device, **extract_kwargs)
-    return run_probes(feats, layers_by_task, settings), pd.DataFrame(
-        feats.skipped, columns=["utt_id", "path", "reason"]
-    )
+    feats = extract_features(loaded, manifest, frames, layers, **extract_kwargs)["model"]
+    return run_probes(feats, layers_by_task, settings), pd.DataFrame(feats.skipped, columns=SKIPPED_COLUMNS)
 
 
 def select_layers(losses: pd.DataFrame, roles: Mapping[str, Mapping[int, str]]) -> pd.DataFrame:

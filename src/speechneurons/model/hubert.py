@@ -34,9 +34,11 @@ META_FILE = "pretrain.json"
 
 @dataclass(frozen=True)
 class ModelSettings:
-    """Size and masking of the pretrained model: keys of the ``pretrain`` config section
-    (schemas/pretrain.schema.yaml has their meanings and defaults)."""
+    """Front-end, size and masking of the pretrained model: keys of the ``pretrain`` config
+    section (schemas/pretrain.schema.yaml has their meanings and defaults)."""
 
+    frontend: str
+    n_mels: int
     conv_dim: int
     hidden_size: int
     num_layers: int
@@ -51,16 +53,37 @@ class ModelSettings:
 
 
 def build_model(settings: ModelSettings, grid: FrameGrid, seed: int = 0):
-    """A randomly initialised HubertModel of the configured size on the frame grid's conv stack."""
+    """A randomly initialised model of the configured size on the frame grid.
+
+    ``frontend: waveform``: a HubertModel whose conv stack has the grid's kernels and strides;
+    ``logmel``: a :class:`~speechneurons.model.melhubert.MelHubertModel` whose log-Mel frames have
+    the grid's receptive field as window and its hop. The transformer is the same.
+    """
     from transformers import HubertConfig, HubertModel
 
-    n_conv = len(grid.conv_kernel)
-    config = HubertConfig(
-        conv_dim=(settings.conv_dim,) * n_conv,
-        conv_kernel=tuple(grid.conv_kernel),
-        conv_stride=tuple(grid.conv_stride),
-        conv_bias=False,
-        feat_extract_norm="group",
+    from speechneurons.model.melhubert import MelHubertConfig, MelHubertModel
+
+    if settings.frontend == "waveform":
+        front = dict(
+            conv_dim=(settings.conv_dim,) * len(grid.conv_kernel),
+            conv_kernel=tuple(grid.conv_kernel),
+            conv_stride=tuple(grid.conv_stride),
+            conv_bias=False,
+            feat_extract_norm="group",
+        )
+        config_cls, model_cls = HubertConfig, HubertModel
+    elif settings.frontend == "logmel":
+        front = dict(
+            conv_kernel=(grid.receptive_field,),
+            conv_stride=(grid.hop,),
+            n_mels=settings.n_mels,
+            sampling_rate=grid.sample_rate,
+        )
+        config_cls, model_cls = MelHubertConfig, MelHubertModel
+    else:
+        raise ValueError(f"unknown front-end {settings.frontend!r}: use waveform or logmel")
+    config = config_cls(
+        **front,
         hidden_size=settings.hidden_size,
         num_hidden_layers=settings.num_layers,
         num_attention_heads=settings.num_heads,
@@ -79,16 +102,16 @@ def build_model(settings: ModelSettings, grid: FrameGrid, seed: int = 0):
         mask_feature_prob=0.0,
     )
     torch.manual_seed(seed)
-    model = HubertModel(config)
+    model = model_cls(config)
     check_grid(model, grid)
     return model
 
 
 def check_grid(model, grid: FrameGrid) -> None:
-    """The model's conv stack must give the configured frame grid."""
+    """The model's conv stack (or log-Mel window and hop) must put its frames where the grid does."""
     k, s = tuple(model.config.conv_kernel), tuple(model.config.conv_stride)
-    if (k, s) != (tuple(grid.conv_kernel), tuple(grid.conv_stride)):
-        raise ValueError(f"model conv stack kernel={k} stride={s} differs from the frame grid {grid}")
+    if not FrameGrid(k, s, grid.sample_rate).same_frames_as(grid):
+        raise ValueError(f"model conv stack kernel={k} stride={s} gives other frames than the frame grid {grid}")
 
 
 class PretrainHead(nn.Module):
@@ -196,8 +219,73 @@ def load_head(folder: str | Path, hidden_size: int | None = None) -> PretrainHea
 
 
 def load_checkpoint(folder: str | Path):
-    """(HubertModel, PretrainHead, meta) of a checkpoint folder."""
-    from transformers import HubertModel
+    """(model, PretrainHead, meta) of a checkpoint folder (a HubertModel or a MelHubertModel)."""
+    from transformers import AutoModel
 
-    model = HubertModel.from_pretrained(str(folder))
+    from speechneurons.model import melhubert  # noqa: F401 (registers the log-Mel HuBERT with AutoModel)
+
+    model = AutoModel.from_pretrained(str(folder))
     return model, load_head(folder, model.config.hidden_size), json.loads((Path(folder) / META_FILE).read_text())
+
+
+@torch.no_grad()
+def masked_prediction_accuracy(
+    model,
+    head: PretrainHead,
+    waves: Sequence[np.ndarray],
+    targets: Sequence[np.ndarray],
+    grid: FrameGrid,
+    mask_prob: float,
+    mask_length: int,
+    seed: int = 0,
+) -> dict:
+    """Masked-prediction scores of a model and its head on whole utterances (e.g. held-out ones).
+
+    Each utterance is forwarded alone (no padding, no crop) in eval mode with a span mask drawn
+    by :func:`span_mask` from ``numpy.random.default_rng(seed)``, utterance after utterance, so
+    two models on the same frame grid are scored with the same masks. A frame is right when the
+    argmax of the head's logits is its target (targets < 0 are left out). Returns
+    ``masked_acc`` (share of masked frames right), ``unmasked_acc``, ``masked_loss`` (mean
+    cross-entropy of masked frames), ``n_masked``, ``n_unmasked``, ``n_utterances``.
+    """
+    if getattr(model, "masked_spec_embed", None) is None:
+        raise ValueError("the model has no masked_spec_embed: it was not built for masked prediction")
+    if len(waves) != len(targets):
+        raise ValueError("need one target array per utterance")
+    rng = np.random.default_rng(seed)
+    device = next(model.parameters()).device
+    was_training, head_training = model.training, head.training
+    spec_augment = model.config.apply_spec_augment
+    model.config.apply_spec_augment = True  # load_model turns it off; the given mask needs it
+    model.eval(), head.eval()
+    n_m = n_u = right_m = right_u = 0
+    loss_sum = 0.0
+    try:
+        for wave, target in zip(waves, targets, strict=True):
+            n = grid.num_frames(len(wave))
+            if n < 1:
+                continue
+            if len(target) != n:
+                raise ValueError(f"{len(target)} targets for an utterance of {n} frames")
+            mask = torch.from_numpy(span_mask(n, 1, mask_prob, mask_length, rng)).to(device)
+            x = torch.as_tensor(np.asarray(wave, dtype=np.float32), device=device)[None]
+            logits = head(model(x, mask_time_indices=mask).last_hidden_state)[0]
+            y = torch.as_tensor(np.asarray(target, dtype=np.int64), device=device)
+            valid = y >= 0
+            right = logits.argmax(-1) == y
+            m, u = mask[0] & valid, ~mask[0] & valid
+            n_m, n_u = n_m + int(m.sum()), n_u + int(u.sum())
+            right_m, right_u = right_m + int((right & m).sum()), right_u + int((right & u).sum())
+            if m.any():
+                loss_sum += nn.functional.cross_entropy(logits[m], y[m], reduction="sum").item()
+    finally:
+        model.config.apply_spec_augment = spec_augment
+        model.train(was_training), head.train(head_training)
+    return {
+        "masked_acc": right_m / max(1, n_m),
+        "unmasked_acc": right_u / max(1, n_u),
+        "masked_loss": loss_sum / max(1, n_m),
+        "n_masked": n_m,
+        "n_unmasked": n_u,
+        "n_utterances": len(waves),
+    }

@@ -27,12 +27,14 @@ from speechneurons.frames import FrameGrid
 
 log = logging.getLogger(__name__)
 
-#: model_type of the transformers config -> name of the transformers base-model class.
+#: model_type of the transformers config -> name of the base-model class (in transformers, or in
+#: speechneurons.model.melhubert for the workflow's own log-Mel HuBERT).
 ARCHITECTURES = {
     "hubert": "HubertModel",
     "wav2vec2": "Wav2Vec2Model",
     "wavlm": "WavLMModel",
     "data2vec-audio": "Data2VecAudioModel",
+    "melhubert": "MelHubertModel",
 }
 
 
@@ -110,6 +112,8 @@ def load_config(ref: str):
     """The transformers config of ``ref`` (local folder or cached id), offline."""
     from transformers import AutoConfig
 
+    from speechneurons.model import melhubert  # noqa: F401 (registers model_type 'melhubert' with AutoConfig)
+
     if not _is_local(ref) and (ref.startswith((".", "/", "~")) or not ref):
         raise _not_available(ref or "<empty model.path>")
     try:
@@ -150,16 +154,20 @@ def _feature_extractor_settings(ref: str, config) -> tuple[bool, int]:
     return bool(data.get("do_normalize", True)), int(data.get("sampling_rate", 16000))
 
 
-def _model_class(model_type: str, ref: str):
+def model_class(model_type: str, ref: str = "<model>"):
+    """The base-model class of a model_type of :data:`ARCHITECTURES` (BadInputError naming ``ref`` otherwise)."""
     import transformers
+
+    from speechneurons.model import melhubert
 
     if model_type not in ARCHITECTURES:
         raise BadInputError(
             ref,
             f"model type {model_type!r} is not supported",
-            f"Use one of {', '.join(ARCHITECTURES)} (HuBERT, wav2vec 2.0, WavLM, data2vec-audio)",
+            f"Use one of {', '.join(ARCHITECTURES)} (HuBERT, wav2vec 2.0, WavLM, data2vec-audio, log-Mel HuBERT)",
         )
-    return getattr(transformers, ARCHITECTURES[model_type])
+    name = ARCHITECTURES[model_type]
+    return getattr(melhubert, name, None) or getattr(transformers, name)
 
 
 def _weights_files(folder: Path) -> list[Path]:
@@ -212,7 +220,7 @@ def load_model(ref: str, device: str = "auto") -> LoadedModel:
     ref = str(ref)
     config = load_config(ref)
     model_type = config.model_type
-    cls = _model_class(model_type, ref)
+    cls = model_class(model_type, ref)
     config.layerdrop = 0.0
     config.apply_spec_augment = False
     path = str(Path(ref).expanduser()) if _is_local(ref) else ref
@@ -242,15 +250,21 @@ def load_model(ref: str, device: str = "auto") -> LoadedModel:
 
 
 def check_frame_grid(loaded: LoadedModel, grid: FrameGrid) -> None:
-    """Raise BadInputError when the model's conv stack gives another frame grid than ``grid``
-    (the config's ``frames`` section, which the labels and pitch were computed on)."""
-    if loaded.grid != grid:
+    """Raise BadInputError when the model puts its frames elsewhere than ``grid`` (the config's
+    ``frames`` section, which the labels and pitch were computed on): another receptive field,
+    hop or sample rate (:meth:`FrameGrid.same_frames_as`)."""
+    if not loaded.grid.same_frames_as(grid):
+
+        def describe(g: FrameGrid) -> str:
+            return (
+                f"kernel {list(g.conv_kernel)}, stride {list(g.conv_stride)}: receptive field "
+                f"{g.receptive_field}, hop {g.hop}, {g.sample_rate} Hz"
+            )
+
         raise BadInputError(
             loaded.ref,
-            f"the model's conv stack (kernel {list(loaded.grid.conv_kernel)}, stride "
-            f"{list(loaded.grid.conv_stride)}, {loaded.grid.sample_rate} Hz) gives another frame grid "
-            f"than the config's frames section (kernel {list(grid.conv_kernel)}, stride "
-            f"{list(grid.conv_stride)}, {grid.sample_rate} Hz)",
+            f"the model's conv stack ({describe(loaded.grid)}) gives another frame grid "
+            f"than the config's frames section ({describe(grid)})",
             "Set frames.conv_kernel / frames.conv_stride / frames.sample_rate in the config to the "
             "model's values (then the labels and pitch are recomputed on that grid)",
         )

@@ -1,0 +1,75 @@
+"""Forward passes that do not depend on batching: front-end per utterance, transformer batched."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from speechneurons.model.ffn import capture_ffn, mask_ffn
+from speechneurons.model.forward import batches, encode, front_end, front_end_batches, pad
+from speechneurons.model.registry import ARCHITECTURES, load_model, model_class
+from tests.helpers.models import tiny_config
+
+
+def _loaded(tmp_path, model_type, **kw):
+    torch.manual_seed(0)
+    model = model_class(model_type)(tiny_config(model_type, layers=2, **kw))
+    model.save_pretrained(tmp_path / model_type)
+    return load_model(str(tmp_path / model_type), device="cpu")
+
+
+def _waves(lengths, seed=0):
+    rng = np.random.default_rng(seed)
+    return [(0.1 * rng.standard_normal(n)).astype(np.float32) for n in lengths]
+
+
+def test_batches_group_by_length_and_cover_everything():
+    assert batches([10, 50, 45, 30], 100, 1.2) == [[1, 2], [3], [0]]
+    assert batches([10, 50, 45, 30], 0, 1.2) == [[1], [2], [3], [0]]
+    assert sorted(i for b in batches(list(range(1, 40)), 60, 1.5) for i in b) == list(range(39))
+
+
+@pytest.mark.parametrize("model_type", sorted(ARCHITECTURES))
+def test_batched_hidden_states_and_ffn_equal_one_utterance_at_a_time(tmp_path, model_type):
+    """Mixed lengths padded together give what each utterance gives alone (group-norm models too)."""
+    loaded = _loaded(tmp_path, model_type)
+    waves = _waves([16000, 12800, 9000, 5000])
+    alone = []
+    with torch.inference_mode(), capture_ffn(loaded.model) as ffn:
+        for w in waves:
+            out = encode(loaded, pad([0], [front_end(loaded, w)]))
+            alone.append(([h[0] for h in out.hidden_states], {k: v[0].clone() for k, v in ffn.items()}))
+        for batch in front_end_batches(loaded, waves, max_frames=10**6, max_pad_ratio=10.0):
+            if model_type == "data2vec-audio":  # never padded: its positional convolutions see the padding
+                assert len(batch.index) == 1
+            else:
+                assert len(batch.index) == 4 and not batch.mask.all()
+            out = encode(loaded, batch)
+            for b, i in enumerate(batch.index):
+                n = batch.lengths[b]
+                for layer, h in enumerate(out.hidden_states):
+                    torch.testing.assert_close(h[b, :n], alone[i][0][layer], rtol=1e-5, atol=1e-5)
+                for layer, a in ffn.items():
+                    torch.testing.assert_close(a[b, :n], alone[i][1][layer], rtol=1e-5, atol=1e-5)
+
+
+def test_encoder_pass_equals_the_full_forward(tmp_path):
+    loaded = _loaded(tmp_path, "hubert")
+    wave = _waves([11000])[0]
+    with torch.inference_mode():
+        full = loaded.model(torch.from_numpy(wave)[None], output_hidden_states=True).hidden_states
+        ours = encode(loaded, pad([0], [front_end(loaded, wave)])).hidden_states
+    for a, b in zip(full, ours, strict=True):
+        torch.testing.assert_close(a, b)
+
+
+def test_masks_apply_to_encoder_passes(tmp_path):
+    loaded = _loaded(tmp_path, "hubert")
+    batch = pad([0], [front_end(loaded, _waves([8000])[0])])
+    with torch.inference_mode():
+        plain = encode(loaded, batch).last_hidden_state
+        with mask_ffn(loaded.model, {1: [0, 1, 2]}), capture_ffn(loaded.model, [1]) as ffn:
+            masked = encode(loaded, batch).last_hidden_state
+            assert torch.all(ffn[1][..., :3] == 0)
+    assert not torch.allclose(plain, masked)
