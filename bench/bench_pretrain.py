@@ -50,8 +50,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-DATA = Path("/work/baseline/results/synth")
-RESULTS = Path("/tmp/speechneurons-bench/pretrain.tsv")
+DATA = ROOT / "results" / "synth"
+RESULTS = ROOT / "benchmarks" / "bench" / "pretrain.tsv"
 PRESETS = {"waveform": {"frontend": "waveform"}, "logmel": {"frontend": "logmel"}}
 EVAL_MASK = dict(mask_prob=0.65, mask_length=10)
 
@@ -71,16 +71,18 @@ def evenly(n: int, k: int) -> np.ndarray:
 
 def load_data(data: Path, n_eval: int, n_mfcc: int, cache: Path) -> dict:
     """Train waves and targets, and the evaluation subsets (test and train) with their targets."""
-    from speechneurons import pretrain as P
-    from speechneurons import targets as T
     from speechneurons.frames import FrameGrid
     from speechneurons.io import read_table, write_table
+    from speechneurons.model import pretrain as P
+    from speechneurons.model import targets as T
 
     grid = FrameGrid()
     manifest = pd.read_csv(data / "corpus" / "manifest.tsv", sep="\t")
     manifest["audio_path"] = [resolve_audio(p, data) for p in manifest["audio_path"]]
-    stored = T.targets_from_table(read_table(data / "models" / "tinyhubert" / "targets.parquet"))
-    info = json.loads((data / "models" / "tinyhubert" / "targets.json").read_text())
+    model_dir = data / "models" / "tinyhubert"
+    folder = model_dir / "iteration-1" if (model_dir / "iteration-1").exists() else model_dir
+    stored = T.targets_from_table(read_table(folder / "targets.parquet"))
+    info = json.loads((folder / "targets.json").read_text())
     ids, waves, _ = P.load_corpus(manifest, grid, ["train"])
     ids, waves, targets, missing = P.align_targets(ids, waves, stored, grid)
     test_ids, test_waves, _ = P.load_corpus(manifest, grid, ["test"])
@@ -129,8 +131,9 @@ def train_cpu(model, head, data: dict, opts, on_checkpoint=None) -> tuple[pd.Dat
 def seconds_per_step(model, head, data: dict, opts, steps: int) -> float:
     """CPU seconds per step of a throwaway copy, timed after its first (slower) step."""
     marks = []
-    cal = dataclasses.replace(opts, steps=steps + 1, log_every=steps + 1, checkpoint_steps=[1])
-    train_cpu(copy.deepcopy(model), copy.deepcopy(head), data, cal, lambda *_: marks.append(time.process_time()))
+    cal = dataclasses.replace(opts, log_every=steps + 1)
+    train_cpu(copy.deepcopy(model), copy.deepcopy(head), data, cal, steps + 1, 0, [1],
+              lambda *_: marks.append(time.process_time()))  # fmt: skip
     return (time.process_time() - marks[0]) / steps
 
 
@@ -143,29 +146,31 @@ def run(
     seed: int = 0,
     calibration_steps: int = 4,
     log_file: Path | None = None,
+    threads: int = 1,
 ) -> dict:
     """Train one configuration for a CPU budget (or a step count) and score it."""
     import torch
 
-    from speechneurons import pretrain as P
-    from speechneurons.config import defaults
+    from speechneurons.config import defaults, settings_from
+    from speechneurons.model import hubert as H
+    from speechneurons.model import pretrain as P
 
-    torch.set_num_threads(1)
+    torch.set_num_threads(threads)
     pcfg = {**defaults()["pretrain"], **PRESETS.get(name, {}), **overrides}
-    opts = P.TrainOptions.from_config(pcfg, seed=seed)
-    model = P.build_model(pcfg, data["grid"], seed)
+    opts = settings_from(P.TrainSettings, pcfg)
+    model = H.build_model(settings_from(H.ModelSettings, pcfg), data["grid"], seed)
     torch.manual_seed(seed)
-    head = P.PretrainHead(model.config.hidden_size, data["n_clusters"], opts.final_dim, opts.temperature)
+    head = H.PretrainHead(model.config.hidden_size, data["n_clusters"], opts.final_dim, opts.temperature)
     if steps is None:
         steps = max(1, int(budget_s / seconds_per_step(model, head, data, opts, calibration_steps)))
-    opts = dataclasses.replace(opts, steps=steps, log_every=max(1, steps // 20))
-    log, cpu = train_cpu(model, head, data, opts)
+    opts = dataclasses.replace(opts, log_every=max(1, steps // 20))
+    log, cpu = train_cpu(model, head, data, opts, steps, seed)
     if log_file is not None:
         log_file.parent.mkdir(parents=True, exist_ok=True)
         log.to_csv(log_file, sep="\t", index=False)
     t0 = time.process_time()
-    held = P.masked_prediction_accuracy(model, head, *data["test"], data["grid"], seed=1, **EVAL_MASK)
-    seen = P.masked_prediction_accuracy(model, head, *data["train_eval"], data["grid"], seed=1, **EVAL_MASK)
+    held = H.masked_prediction_accuracy(model, head, *data["test"], data["grid"], seed=1, **EVAL_MASK)
+    seen = H.masked_prediction_accuracy(model, head, *data["train_eval"], data["grid"], seed=1, **EVAL_MASK)
     tail = log.tail(max(1, len(log) // 10))
     return {
         "run": name,
@@ -205,6 +210,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--n-mfcc", type=int, default=13)
     ap.add_argument("--results", type=Path, default=RESULTS)
     ap.add_argument("--quick", action="store_true", help="20 CPU s per run, 10 utterances scored")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads")
     return ap.parse_args(argv)
 
 
@@ -223,6 +229,7 @@ def main(argv: list[str]) -> None:
             None if args.steps else args.budget_s,
             args.steps,
             log_file=args.results.parent / f"log-{tag}-{args.budget_s:.0f}s.tsv",
+            threads=args.threads,
         )
         append_row(row, args.results)
         print(json.dumps(row), flush=True)

@@ -88,6 +88,26 @@ def previous_model(w):
     return L.iteration_file("final", w.corpus, w.model, int(w.iteration) - 1)
 
 
+def heldout_checkpoints(w):
+    """Every saved checkpoint as (name, iteration, global step, folder), iteration by iteration,
+    each iteration's final model included."""
+    out, start = [], 0
+    for i, (it, saved) in enumerate(zip(ITERATIONS, CHECKPOINTS), start=1):
+        for _, step in saved:
+            out.append(
+                (
+                    f"step-{step}",
+                    i,
+                    step,
+                    L.checkpoint_dir(w.corpus, w.model, f"step-{step}"),
+                )
+            )
+        start += it.steps
+        name = "final" if i == len(ITERATIONS) else f"iteration-{i}-final"
+        out.append((name, i, start, L.iteration_file("final", w.corpus, w.model, i)))
+    return out
+
+
 def model_input(w, checkpoint):
     """File input of a job that loads a checkpoint of the model: the pretrained folder (its
     iteration's checkpoints folder for step-N), nothing for a Hugging Face model."""

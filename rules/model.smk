@@ -13,6 +13,9 @@ if PRETRAINED:
     ALL_TARGETS += [
         L.checkpoints(CORPUS, MODEL, i) for i in range(1, len(ITERATIONS) + 1)
     ]
+    ALL_TARGETS += [
+        L.model_file(f, CORPUS, MODEL) for f in ("heldout.tsv", "heldout_curve.png")
+    ]
 
 
 rule model_targets:
@@ -21,6 +24,7 @@ rule model_targets:
         model=previous_model,
     output:
         targets=L.iteration_file("targets.parquet"),
+        centres=L.iteration_file("kmeans_centres.npy"),
         info=L.iteration_file("targets.json"),
     log:
         L.log("{corpus}", "models", "{model}", "targets_{iteration}"),
@@ -106,3 +110,51 @@ rule model_curve:
         runtime=10,
     script:
         "../scripts/model_curve.py"
+
+
+rule model_heldout:
+    input:
+        manifest=L.manifest(),
+        checkpoints=lambda w: [
+            L.checkpoints(w.corpus, w.model, i) for i in range(1, len(ITERATIONS) + 1)
+        ],
+        finals=lambda w: [
+            L.iteration_file("final", w.corpus, w.model, i)
+            for i in range(1, len(ITERATIONS) + 1)
+        ],
+        targets=lambda w: [
+            L.iteration_file("targets.parquet", w.corpus, w.model, i)
+            for i in range(1, len(ITERATIONS) + 1)
+        ],
+        logs=lambda w: [
+            L.iteration_file("train_log.tsv", w.corpus, w.model, i)
+            for i in range(1, len(ITERATIONS) + 1)
+        ],
+    output:
+        table=L.model_file("heldout.tsv"),
+        png=report(
+            L.model_file("heldout_curve.png"),
+            caption="../report/model/heldout_curve.rst",
+            category="Model",
+        ),
+    log:
+        L.log("{corpus}", "models", "{model}", "heldout"),
+    benchmark:
+        L.benchmark("{corpus}", "models", "{model}", "heldout")
+    conda:
+        "../envs/speechneurons.yaml"
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    params:
+        checkpoints=lambda w: heldout_checkpoints(w),
+        splits=config["pretrain"]["splits"],
+        heldout_utterances=config["pretrain"]["heldout_utterances"],
+        mask_prob=config["pretrain"]["mask_prob"],
+        mask_length=config["pretrain"]["mask_length"],
+        frames=config["frames"],
+        on_bad_input=config["on_bad_input"],
+        seed=config["seed"],
+    script:
+        "../scripts/model_heldout.py"

@@ -112,6 +112,10 @@ class Layout:
     def model_dir(self, corpus="{corpus}", model="{model}") -> str:
         return self._path(corpus, "models", model)
 
+    def model_file(self, name: str, corpus="{corpus}", model="{model}") -> str:
+        """A file about the whole pretraining: ``heldout.tsv``, ``heldout_curve.png``, ..."""
+        return f"{self.model_dir(corpus, model)}/{name}"
+
     def iteration_file(self, name: str, corpus="{corpus}", model="{model}", iteration="{iteration}") -> str:
         """A file of one pretraining iteration: ``targets.parquet``, ``targets.json``,
         ``train_log.tsv`` or ``final`` (the iteration's last model)."""

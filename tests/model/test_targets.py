@@ -51,12 +51,25 @@ def test_shorter_than_one_frame_gives_no_rows():
 
 def test_mfcc_targets_one_label_per_frame_and_deterministic():
     waves = [_speechy(n, s) for s, n in enumerate([16000, 24000, 9000, 30000])]
-    labels, info = T.mfcc_targets(waves, GRID, n_clusters=8, seed=0)
+    labels, centres, info = T.mfcc_targets(waves, GRID, n_clusters=8, seed=0)
     assert [len(l) for l in labels] == [GRID.num_frames(len(w)) for w in waves]
     assert all(l.min() >= 0 and l.max() < 8 for l in labels)
     assert info["chance"] == pytest.approx(1 / 8) and info["n_frames"] == sum(map(len, labels))
-    again, _ = T.mfcc_targets(waves, GRID, n_clusters=8, seed=0)
+    assert centres.shape == (8, 39)
+    again, _, _ = T.mfcc_targets(waves, GRID, n_clusters=8, seed=0)
     assert all(np.array_equal(a, b) for a, b in zip(labels, again))
+
+
+def test_held_out_utterances_are_assigned_but_never_fitted():
+    waves = [_speechy(n, s) for s, n in enumerate([16000, 24000, 9000, 30000])]
+    fit = [True, True, True, False]
+    labels, centres, info = T.mfcc_targets(waves, GRID, n_clusters=8, seed=0, fit=fit)
+    alone, _, _ = T.mfcc_targets(waves[:3], GRID, n_clusters=8, seed=0)
+    assert all(np.array_equal(a, b) for a, b in zip(labels[:3], alone))  # the held-out one changed nothing
+    feats = T.mfcc_features(waves[3], GRID)
+    nearest = ((feats[:, None, :] - centres[None]) ** 2).sum(-1).argmin(1)
+    np.testing.assert_array_equal(labels[3], nearest)
+    assert info["n_fit_utterances"] == 3 and info["n_frames"] == sum(map(len, labels[:3]))
 
 
 def test_targets_table_round_trip():
@@ -80,7 +93,7 @@ def test_layer_targets_one_label_per_frame():
 
     model = build_model(TINY, GRID, seed=0)
     waves = [_speechy(n, s) for s, n in enumerate([8000, 12000, 6400])]
-    labels, info = T.layer_targets(model, waves, GRID, layer=1, n_clusters=4, seed=0)
+    labels, _, info = T.layer_targets(model, waves, GRID, layer=1, n_clusters=4, seed=0)
     assert [len(l) for l in labels] == [GRID.num_frames(len(w)) for w in waves]
     assert info["source"] == "layer-1"
     with pytest.raises(ValueError, match="out of range"):

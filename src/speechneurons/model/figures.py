@@ -38,3 +38,27 @@ def plot_curve(logs: Sequence[pd.DataFrame], path: str | Path, labels: Sequence[
     ax2.legend(fontsize=7)
     fig.tight_layout()
     save_figure(fig, path, dpi=120)
+
+
+def plot_heldout_curve(heldout: pd.DataFrame, logs: Sequence[pd.DataFrame], path: str | Path) -> None:
+    """Masked-prediction accuracy against steps: on held-out utterances at every checkpoint
+    (markers), on the training batches as logged (thin line), with chance (1/K) and the
+    majority-class rate of the held-out targets; iterations one after the other."""
+    fig, ax = plt.subplots(figsize=(7.5, 4))
+    offset = 0
+    for i, log in enumerate(logs, start=1):
+        c = f"C{i - 1}"
+        if len(log):
+            ax.plot(log["step"] + offset, log["masked_acc"], color=c, lw=0.8, alpha=0.5,
+                    label=f"iteration {i}: training batches")  # fmt: skip
+        rows = heldout[heldout["iteration"] == i]
+        ax.plot(rows["step"], rows["masked_acc"], "o-", color=c, label=f"iteration {i}: held-out utterances")
+        if len(rows):
+            ax.axhline(rows["chance"].iloc[0], color=c, ls=":", lw=1, label=f"iteration {i}: chance 1/K")
+            ax.axhline(rows["majority_rate"].iloc[0], color=c, ls="--", lw=1, label=f"iteration {i}: majority class")
+        offset += int(log["step"].max()) if len(log) else 0
+    ax.set(xlabel="step (iterations one after the other)", ylabel="masked-prediction accuracy", ylim=(0, None),
+           title="Masked prediction: held-out utterances at each checkpoint")  # fmt: skip
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    save_figure(fig, path)

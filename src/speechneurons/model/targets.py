@@ -173,12 +173,23 @@ def mfcc_targets(
     seed: int,
     n_mfcc: int = 13,
     max_frames: int = 200_000,
-) -> tuple[list[np.ndarray], dict]:
-    """Iteration-1 targets: k-means of normalised MFCC + deltas; returns labels and stats."""
+    fit: Sequence[bool] | None = None,
+) -> tuple[list[np.ndarray], np.ndarray, dict]:
+    """Iteration-1 targets: k-means of normalised MFCC + deltas, fitted on the utterances where
+    ``fit`` is True (all when None) and assigned to every utterance. Returns the labels, the
+    cluster centres and the statistics of the fitted utterances."""
     feats = [mfcc_features(w, grid, n_mfcc) for w in waves]
-    km = fit_kmeans(feats, n_clusters, seed, max_frames)
+    return _cluster(feats, n_clusters, seed, max_frames, fit, {"source": "mfcc"})
+
+
+def _cluster(feats, n_clusters, seed, max_frames, fit, info) -> tuple[list[np.ndarray], np.ndarray, dict]:
+    fit = [True] * len(feats) if fit is None else list(fit)
+    km = fit_kmeans([f for f, use in zip(feats, fit, strict=True) if use], n_clusters, seed, max_frames)
     labels = assign(km, feats)
-    return labels, {"source": "mfcc", "inertia": float(km.inertia_), **cluster_stats(labels, n_clusters)}
+    fitted = [x for x, use in zip(labels, fit, strict=True) if use]
+    stats = {**info, "inertia": float(km.inertia_), **cluster_stats(fitted, n_clusters)}
+    stats |= {"n_fit_utterances": int(sum(fit)), "n_utterances": len(feats)}
+    return labels, km.cluster_centers_.astype(np.float32), stats
 
 
 def layer_features(
@@ -209,9 +220,12 @@ def layer_targets(
     seed: int,
     device=None,
     max_frames: int = 200_000,
-) -> tuple[list[np.ndarray], dict]:
-    """Iteration-2 targets: k-means of a layer's hidden states, one label per model frame."""
-    feats = [fit_length(f, grid.num_frames(len(w))) for f, w in zip(layer_features(model, waves, layer, device), waves)]
-    km = fit_kmeans(feats, n_clusters, seed, max_frames)
-    labels = assign(km, feats)
-    return labels, {"source": f"layer-{layer}", "inertia": float(km.inertia_), **cluster_stats(labels, n_clusters)}
+    fit: Sequence[bool] | None = None,
+) -> tuple[list[np.ndarray], np.ndarray, dict]:
+    """Later-iteration targets: k-means of a layer's hidden states, fitted on the utterances
+    where ``fit`` is True and assigned to every utterance (one label per model frame)."""
+    feats = [
+        fit_length(f, grid.num_frames(len(w)))
+        for f, w in zip(layer_features(model, waves, layer, device), waves, strict=True)
+    ]
+    return _cluster(feats, n_clusters, seed, max_frames, fit, {"source": f"layer-{layer}"})
