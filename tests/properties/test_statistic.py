@@ -51,7 +51,7 @@ PLANT = {
 }
 
 
-SETTING_KEYS = ("tau_fraction", "sigma", "min_count", "splits")
+SETTING_KEYS = ("tau_fraction", "sigma", "min_count", "splits", "selection", "fdr_q")
 
 
 def compute(acts, index, **kw):
@@ -62,6 +62,8 @@ def compute(acts, index, **kw):
         "sigma": 0.8,
         "min_count": 1,
         "splits": (),
+        "selection": "threshold",
+        "fdr_q": 0.05,
         **{k: v for k, v in kw.items() if k in SETTING_KEYS},
     }
     rest = {k: v for k, v in kw.items() if k not in SETTING_KEYS}
@@ -308,3 +310,49 @@ def test_topk_mask_matches_a_stable_sort_on_heavily_tied_data(k):
     for i, row in enumerate(np.abs(x.numpy())):
         ref[i, np.lexsort((np.arange(20), -row))[:k]] = True  # by |x| descending, then index
     np.testing.assert_array_equal(pr.topk_mask(x, k).numpy(), ref)
+
+
+def test_counts_from_top_neurons_equal_the_streamed_counts():
+    index = make_index()
+    acts = planted(index, PLANT)
+    labels = pr.frame_labels(index)
+    groups = {p: len(g) for p, g in pr.property_groups(3).items()}
+    a = pr.count_activations(acts, labels, 3, groups, chunk_rows=7)
+    top = pr.top_neurons(acts, labels, 3, chunk_rows=50)
+    b = pr.count_top(top, labels, groups)
+    for prop in groups:
+        np.testing.assert_array_equal(a.active[prop], b.active[prop])
+        np.testing.assert_array_equal(a.frames[prop], b.frames[prop])
+
+
+def test_permuted_labels_keep_each_utterance_mix_and_break_the_planted_neurons():
+    index = make_index(frames_per_cell=4)
+    # ten "utterances" per gender, each with a mix of phones and pitch bins of one speaker
+    utts = (index["gender"] + np.random.default_rng(0).integers(0, 10, len(index)).astype(str)).to_numpy()
+    acts = planted(index, PLANT)
+    labels = pr.frame_labels(index)
+    null = pr.permuted_labels(labels, utts, seed=3)
+    for u in np.unique(utts):
+        rows = utts == u
+        assert sorted(null.phone[rows]) == sorted(labels.phone[rows])  # the same phones in each utterance
+        assert len(set(null.groups["gender"][rows])) == 1  # one gender per utterance
+
+    def female_utterances(lab):
+        return sorted(u for u in np.unique(utts) if lab.groups["gender"][utts == u][0] == 0)
+
+    assert len(female_utterances(null)) == len(female_utterances(labels))  # genders shuffled across utterances
+    groups = {p: len(g) for p, g in pr.property_groups(3).items()}
+    real = pr.layer_properties(pr.count_top(pr.top_neurons(acts, labels, 3), labels, groups), 1, 0.8, 1)
+    perm = pr.layer_properties(pr.count_top(pr.top_neurons(acts, labels, 3), null, groups), 1, 0.8, 1)
+    assert 0 in real.property_neurons["phone_type"] and 0 not in perm.property_neurons["phone_type"]
+
+
+def test_binomial_selection_keeps_planted_cells_and_controls_false_discoveries():
+    index = make_index(frames_per_cell=8)
+    lp = compute(planted(index, PLANT, noise=0.5), index, selection="binomial", fdr_q=0.05)
+    assert lp.exclusive_group_neurons["phone_type"]["vowel"] == [0]
+    assert lp.exclusive_group_neurons["gender"]["F"] == [1]
+    assert lp.exclusive_group_neurons["pitch"]["0"] == [2]
+    # pure noise: hardly any cell passes the test, so no neuron is selective for 80 % of phones
+    noise = compute(planted(index, {}, noise=0.5), index, selection="binomial", fdr_q=0.05)
+    assert sum(len(v) for v in noise.property_neurons.values()) == 0

@@ -15,8 +15,9 @@ front-end runs once, then one transformer pass per variant with its neurons mask
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -100,11 +101,15 @@ class Features:
 
 
 class Variant(NamedTuple):
-    """A model variant to probe."""
+    """A model variant to probe: the loaded model with some FFN neurons silenced and, optionally,
+    any other change of its transformer pass."""
 
     name: str
     masks: Mapping[int, Sequence[int]] = {}
     """layer -> neurons silenced in it (none: the model as it is)."""
+    edit: Callable[[torch.nn.Module], contextlib.AbstractContextManager] | None = None
+    """A context manager factory applied to the model around its transformer passes (e.g. hooks
+    that splice a sparse autoencoder's reconstruction into a layer); removed on exit."""
 
 
 def usable_utterances(loaded, utts: pd.DataFrame, on_bad_input: str) -> tuple[np.ndarray, np.ndarray, list[dict]]:
@@ -203,7 +208,7 @@ def extract_features(
             rows.append(r[~beyond])
             frame_idx.append(f[~beyond])
         for v in variants:
-            with mask_ffn(loaded.model, v.masks):
+            with mask_ffn(loaded.model, v.masks), v.edit(loaded.model) if v.edit else contextlib.nullcontext():
                 hidden = encode(loaded, batch).hidden_states
             feats = out[v.name]
             for layer in layers:

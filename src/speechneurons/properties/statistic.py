@@ -88,6 +88,8 @@ class PropertySettings:
     sigma: float
     min_count: int
     splits: tuple[str, ...]
+    selection: str
+    fdr_q: float
 
 
 @dataclass
@@ -241,20 +243,31 @@ class ActivationCounts:
     skipped: dict[str, int] = field(default_factory=dict)
 
 
-def count_activations(
+@dataclass
+class TopNeurons:
+    """The expensive half of the statistic: for every used row, its top-tau neurons."""
+
+    rows: np.ndarray
+    """int64 [m]: rows of the dump (and of the labels) that enter the statistic."""
+    top: np.ndarray
+    """int64 [m, tau]: the activated neurons of each of those rows."""
+    D: int
+    tau: int
+    skipped: dict[str, int] = field(default_factory=dict)
+
+
+def top_neurons(
     acts: np.ndarray,
     labels: FrameLabels,
     tau: int,
-    n_groups: Mapping[str, int],
     chunk_rows: int = 4096,
     device: str = "cpu",
     on_bad_input: str = "error",
     path: str | Path = "mid.npy",
-) -> ActivationCounts:
-    """Stream over row chunks of ``acts`` ([n, D], any float dtype, may be a memmap).
-
-    Rows with a non-finite activation are bad input (error, or skipped and counted).
-    """
+) -> TopNeurons:
+    """The top-tau neurons of every used row, streamed over row chunks of ``acts`` ([n, D], any
+    float dtype, may be a memmap). Rows with a non-finite activation are bad input (error, or
+    skipped and counted)."""
     import torch
 
     n, D = acts.shape
@@ -266,10 +279,8 @@ def count_activations(
         )
     if not 1 <= tau <= D:
         raise ValueError(f"tau = {tau} must lie in 1..D = {D}")
-    C = len(PHONES)
     dev = torch.device(device)
-    active = {p: np.zeros(C * g * D, dtype=np.int64) for p, g in n_groups.items()}
-    frames = {p: np.zeros((C, g), dtype=np.int64) for p, g in n_groups.items()}
+    used, tops = [], []
     skipped = dict(labels.skipped)
     n_bad = 0
     for start in range(0, n, chunk_rows):
@@ -295,23 +306,70 @@ def count_activations(
             rows, x = rows[keep], x[finite]
             if rows.size == 0:
                 continue
-        top = topk_indices(x, tau).cpu().numpy()  # [rows, tau], counted with numpy (fast bincount)
-        phone = labels.phone[start:stop][rows]
-        for prop, G in n_groups.items():
-            grp = labels.groups[prop][start:stop][rows]
-            ok = grp >= 0
-            key = phone[ok] * G + grp[ok]  # (phone, group) cell of each row
-            frames[prop] += np.bincount(key, minlength=C * G).reshape(C, G)
-            active[prop] += np.bincount((key[:, None] * D + top[ok]).ravel(), minlength=C * G * D)
+        used.append(start + rows)
+        tops.append(topk_indices(x, tau).cpu().numpy())
     if n_bad:
         skipped["non-finite activations"] = n_bad
-    return ActivationCounts(
-        D=D,
-        tau=tau,
-        active={p: a.reshape(C, n_groups[p], D) for p, a in active.items()},
-        frames=frames,
-        skipped=skipped,
-    )
+    rows = np.concatenate(used) if used else np.zeros(0, np.int64)
+    top = np.concatenate(tops) if tops else np.zeros((0, tau), np.int64)
+    return TopNeurons(rows.astype(np.int64), top.astype(np.int64), D, tau, skipped)
+
+
+def count_top(top: TopNeurons, labels: FrameLabels, n_groups: Mapping[str, int]) -> ActivationCounts:
+    """The counts A[c, g, j] and n[c, g] of every property from the top neurons of each row and
+    the rows' labels (cheap: bincounts; the same top neurons serve permuted labels too)."""
+    C, D = len(PHONES), top.D
+    phone = labels.phone[top.rows]
+    active, frames = {}, {}
+    for prop, G in n_groups.items():
+        grp = labels.groups[prop][top.rows]
+        ok = (grp >= 0) & (phone >= 0)
+        key = phone[ok] * G + grp[ok]  # (phone, group) cell of each row
+        frames[prop] = np.bincount(key, minlength=C * G).reshape(C, G).astype(np.int64)
+        cells = (key[:, None] * D + top.top[ok]).ravel()
+        active[prop] = np.bincount(cells, minlength=C * G * D).reshape(C, G, D).astype(np.int64)
+    return ActivationCounts(D=D, tau=top.tau, active=active, frames=frames, skipped=dict(top.skipped))
+
+
+def count_activations(
+    acts: np.ndarray,
+    labels: FrameLabels,
+    tau: int,
+    n_groups: Mapping[str, int],
+    chunk_rows: int = 4096,
+    device: str = "cpu",
+    on_bad_input: str = "error",
+    path: str | Path = "mid.npy",
+) -> ActivationCounts:
+    """A[c, g, j] and n[c, g] of every property: :func:`top_neurons`, then :func:`count_top`."""
+    return count_top(top_neurons(acts, labels, tau, chunk_rows, device, on_bad_input, path), labels, n_groups)
+
+
+def permuted_labels(labels: FrameLabels, utterances: np.ndarray, seed: int) -> FrameLabels:
+    """The labels of a null model: frame-level labels (phone, hence phone type, and pitch bin)
+    shuffled among the frames of each utterance, and the utterance-level label (gender) shuffled
+    across utterances. The utterances' phone mix, speakers and sizes stay; only the link
+    between a frame's activations and its labels is broken. ``utterances``: an utterance code per row."""
+    rng = np.random.default_rng(seed)
+    n = len(labels.phone)
+    _, first, utt_code = np.unique(np.asarray(utterances), return_index=True, return_inverse=True)
+    order = np.argsort(utt_code, kind="stable")
+    cuts = np.flatnonzero(np.diff(utt_code[order])) + 1
+    perm_phone, perm_pitch = np.arange(n), np.arange(n)
+    for block in np.split(order, cuts):
+        perm_phone[block] = rng.permutation(block)
+        perm_pitch[block] = rng.permutation(block)
+    shuffled = rng.permutation(labels.groups["gender"][first])
+    used = labels.phone >= 0
+    groups = {
+        "phone_type": np.where(used, labels.groups["phone_type"][perm_phone], -1),
+        "gender": np.where(used, shuffled[utt_code], -1),
+        "pitch": np.where(used, labels.groups["pitch"][perm_pitch], -1),
+    }
+    phone = np.where(used, labels.phone[perm_phone], -1)
+    # a row shuffled onto an unused row's label keeps its own "unused" status
+    phone = np.where(used & (phone < 0), -1, phone)
+    return FrameLabels(phone=phone, groups=groups, skipped=dict(labels.skipped))
 
 
 # --------------------------------------------------------------------------- statistics
@@ -321,6 +379,31 @@ def selectivity(active: np.ndarray, frames: np.ndarray, tau: int, D: int) -> np.
     """S as a boolean [C, D]: P(j | c, g) > tau / D, i.e. A * D > tau * n (exact; n = 0 -> False)."""
     frames = np.asarray(frames, dtype=np.int64)[:, None]
     return (np.asarray(active, dtype=np.int64) * D > tau * frames) & (frames > 0)
+
+
+def selectivity_binomial(active: np.ndarray, frames: np.ndarray, tau: int, D: int, in_C: np.ndarray,
+                         fdr_q: float) -> np.ndarray:  # fmt: skip
+    """S as a boolean [C, D] by a test instead of a threshold: P(j | c, g) above chance tau / D
+    with a one-sided binomial test of A activations in n frames (p = P(X >= A), X ~ Bin(n, tau/D)),
+    the Benjamini-Hochberg procedure at false-discovery rate ``fdr_q`` over every (c in C_g, j)
+    of the group. Phones outside C_g are never selective."""
+    from scipy.stats import binom
+
+    active = np.asarray(active, dtype=np.int64)
+    frames = np.asarray(frames, dtype=np.int64)
+    rows = np.flatnonzero(np.asarray(in_C, dtype=bool) & (frames > 0))
+    S = np.zeros(active.shape, dtype=bool)
+    if rows.size == 0:
+        return S
+    p = binom.sf(active[rows] - 1, frames[rows, None], tau / D).ravel()
+    m = p.size
+    order = np.argsort(p, kind="stable")
+    passed = p[order] <= fdr_q * np.arange(1, m + 1) / m
+    k = int(np.flatnonzero(passed)[-1]) + 1 if passed.any() else 0
+    reject = np.zeros(m, dtype=bool)
+    reject[order[:k]] = True
+    S[rows] = reject.reshape(len(rows), -1)
+    return S
 
 
 def probabilities(active: np.ndarray, frames: np.ndarray) -> np.ndarray:
@@ -399,9 +482,17 @@ class LayerProperties:
 
 
 def layer_properties(
-    counts: ActivationCounts, layer: int, sigma: float, min_count: int, n_pitch_bins: int = 3
+    counts: ActivationCounts,
+    layer: int,
+    sigma: float,
+    min_count: int,
+    n_pitch_bins: int = 3,
+    selection: str = "threshold",
+    fdr_q: float = 0.05,
 ) -> LayerProperties:
-    """From the counts A, n to P, S, R_g, N_g, exclusive N_g and property neurons."""
+    """From the counts A, n to P, S, R_g, N_g, exclusive N_g and property neurons. ``selection``
+    'threshold' is the definition (P > tau / D); 'binomial' tests P against tau / D with
+    false-discovery control (:func:`selectivity_binomial`)."""
     groups = property_groups(n_pitch_bins)
     D, tau = counts.D, counts.tau
     P, active, frames, in_C, R, n_sel = {}, {}, {}, {}, {}, {}
@@ -417,7 +508,10 @@ def layer_properties(
                 log.warning(
                     "layer %s: group %s=%s has no phone with >= %d frames; no group neurons", layer, prop, g, min_count
                 )
-            S = selectivity(A, n, tau, D)
+            if selection == "binomial":
+                S = selectivity_binomial(A, n, tau, D, in_C[key], fdr_q)
+            else:
+                S = selectivity(A, n, tau, D)
             R[key], n_sel[key] = ratio_R(S, in_C[key])
             P[key], active[key], frames[key] = probabilities(A, n), A, n
             group_neurons[prop][g] = [int(j) for j in np.flatnonzero(R[key] >= sigma)] if in_C[key].any() else []
@@ -460,7 +554,9 @@ def compute_layer(
     labels = frame_labels(index, n_pitch_bins, on_bad_input, Path(path).with_name("index_mid.parquet"), settings.splits)
     n_groups = {p: len(g) for p, g in property_groups(n_pitch_bins).items()}
     counts = count_activations(acts, labels, tau, n_groups, chunk_rows, device, on_bad_input, path)
-    return layer_properties(counts, layer, settings.sigma, settings.min_count, n_pitch_bins)
+    return layer_properties(
+        counts, layer, settings.sigma, settings.min_count, n_pitch_bins, settings.selection, settings.fdr_q
+    )
 
 
 # --------------------------------------------------------------------------- files
