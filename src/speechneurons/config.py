@@ -71,6 +71,26 @@ def fill_defaults(instance: dict, schema: dict, registry: Registry) -> dict:
     return instance
 
 
+def order_like_schema(instance: dict, schema: dict, registry: Registry) -> dict:
+    """Reorder the keys of ``instance`` (in place, recursively, list items too) as the schema
+    lists them, so that a config means the same dicts whatever the key order of its YAML files
+    (Snakemake compares rule params in order: a reordered YAML file would rerun jobs)."""
+    schema = _resolve(schema, registry)
+    props = schema.get("properties", {})
+    order = [k for k in props if k in instance] + sorted(k for k in instance if k not in props)
+    values = {k: instance.pop(k) for k in order}
+    instance.update(values)
+    for key, value in instance.items():
+        sub = _resolve(props.get(key, {}), registry)
+        if isinstance(value, dict):
+            order_like_schema(value, sub, registry)
+        elif isinstance(value, list) and isinstance(sub.get("items"), dict):
+            for item in value:
+                if isinstance(item, dict):
+                    order_like_schema(item, sub["items"], registry)
+    return instance
+
+
 def _key_path(error) -> str:
     return ".".join(str(p) for p in error.absolute_path) or "<top level>"
 
@@ -98,6 +118,7 @@ def validate_config(config: dict, schema_path: str | Path = DEFAULT_SCHEMA) -> d
     registry = _registry(schema_path.parent)
     schema = _load_yaml(schema_path)
     fill_defaults(config, schema, registry)
+    order_like_schema(config, schema, registry)
     validator = Draft202012Validator(schema, registry=registry)
     errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
     if errors:

@@ -111,3 +111,12 @@ def _merge(base, override):
     for k, v in override.items():
         out[k] = _merge(base[k], v) if isinstance(v, dict) and isinstance(base.get(k), dict) else v
     return out
+
+
+def test_key_order_of_the_yaml_does_not_matter():
+    """Rules pass config dicts as params, which Snakemake compares in order: the validated
+    config orders every dict as the schema does."""
+    a = validate_config({"pretrain": {"lr": 0.1, "batch_size": 2}, "corpus": {"source": "synth", "name": "x"}})
+    b = validate_config({"corpus": {"name": "x", "source": "synth"}, "pretrain": {"batch_size": 2, "lr": 0.1}})
+    assert list(a) == list(b) and list(a["pretrain"]) == list(b["pretrain"]) and list(a["corpus"]) == list(b["corpus"])
+    assert list(a["pretrain"]["iterations"][0]) == list(b["pretrain"]["iterations"][0])

@@ -27,14 +27,9 @@ def librispeech_run(tmp_path_factory):
         "align": {"aligner": "pocketsphinx", "shards": 1},
         "activations": {"sample_frames": 500},
         "properties": {"min_count": 1},
-        "experiments": {
-            "sparsities": [0.5],
-            "strategies": ["norm", "protect"],
-            "erasures": ["gender-M"],
-            "bootstrap_resamples": 50,
-            "max_frames_train": 1000,
-            "max_frames_test": 500,
-        },
+        "experiments": {"sparsities": [0.5], "strategies": ["norm", "protect"], "erasures": ["gender-M"]},
+        "probes": {"max_frames_train": 1000, "max_frames_test": 500},
+        "bootstrap": {"resamples": 50},
     }
     (work / "librispeech.yaml").write_text(yaml.safe_dump(override))
     snakemake(work, "--cores", "2", "--configfile", "librispeech.yaml")

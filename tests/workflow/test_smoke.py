@@ -90,7 +90,7 @@ def test_smoke_run_produces_every_target(tiny_run):
     assert planned_jobs(proc) == set(), "a finished run must be up to date"
     results = tiny_run / "results" / "ci-tiny"
     assert (results / "corpus" / "manifest.tsv").exists()
-    assert list((tiny_run / "logs").rglob("*.log")), "every rule writes a log"
+    assert list((tiny_run / "results" / "logs").rglob("*.log")), "every rule writes a log (under results_dir)"
 
 
 def _change(tiny_run: Path, overrides: dict) -> set[str]:
