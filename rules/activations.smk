@@ -4,16 +4,21 @@
 # outputs, so changing the pitch binning reruns the index (and what follows), never the model.
 from speechneurons.activations.selection import SUBSETS
 
-LAYERS = model_layers()
 ALL_TARGETS += [
     path
+    for c, m in PAIRS
     for checkpoint in config["activations"]["checkpoints"]
     for subset in SUBSETS
     for path in [
-        *(L.activation_array(subset, l, CORPUS, MODEL, checkpoint) for l in LAYERS),
-        L.activation_index(subset, CORPUS, MODEL, checkpoint),
+        *(L.activation_array(subset, l, c, m, checkpoint) for l in layers_of(m)),
+        L.activation_index(subset, c, m, checkpoint),
     ]
 ]
+# The dump writes one array per layer, and Snakemake's outputs cannot depend on a wildcard:
+# one dump rule per distinct layer list (one rule when every model has the same layers).
+LAYER_LISTS = {}
+for m in MODELS:
+    LAYER_LISTS.setdefault(tuple(layers_of(m)), []).append(m)
 
 
 rule select_frames:
@@ -36,38 +41,44 @@ rule select_frames:
         "../scripts/activations_select.py"
 
 
-rule dump_activations:
-    input:
-        model=checkpoint_input,
-        selection=L.labels_file("selection.parquet", aligner=ALIGNER),
-        manifest=L.manifest(),
-    output:
-        mid=[L.activation_array("mid", l) for l in LAYERS],
-        sample=[L.activation_array("sample", l) for l in LAYERS],
-        skipped=L.activations_file("skipped.tsv"),
-        stats=L.activations_file("dump.json"),
-    log:
-        L.log("{corpus}", "activations", "{model}", "{checkpoint}", "dump"),
-    benchmark:
-        L.benchmark("{corpus}", "activations", "{model}", "{checkpoint}", "dump")
-    conda:
-        "../envs/speechneurons.yaml"
-    threads: 4
-    resources:
-        mem_mb=8000,
-        runtime=240,
-        gpu=1,
-    params:
-        model_ref=checkpoint_ref,
-        layers=LAYERS,
-        frames=config["frames"],
-        device=config["device"],
-        batch_seconds=config["activations"]["batch_seconds"],
-        max_pad_ratio=config["activations"]["max_pad_ratio"],
-        on_bad_input=config["on_bad_input"],
-        seed=config["seed"],
-    script:
-        "../scripts/activations_dump.py"
+for i, (dump_layers, dump_models) in enumerate(LAYER_LISTS.items()):
+
+    rule:
+        name:
+            "dump_activations" if i == 0 else f"dump_activations_{i + 1}"
+        input:
+            model=checkpoint_input,
+            selection=L.labels_file("selection.parquet", aligner=ALIGNER),
+            manifest=L.manifest(),
+        output:
+            mid=[L.activation_array("mid", l) for l in dump_layers],
+            sample=[L.activation_array("sample", l) for l in dump_layers],
+            skipped=L.activations_file("skipped.tsv"),
+            stats=L.activations_file("dump.json"),
+        log:
+            L.log("{corpus}", "activations", "{model}", "{checkpoint}", "dump"),
+        benchmark:
+            L.benchmark("{corpus}", "activations", "{model}", "{checkpoint}", "dump")
+        wildcard_constraints:
+            model=one_of(dump_models),
+        conda:
+            "../envs/speechneurons.yaml"
+        threads: 4
+        resources:
+            mem_mb=8000,
+            runtime=240,
+            gpu=1,
+        params:
+            model_ref=checkpoint_ref,
+            layers=list(dump_layers),
+            frames=config["frames"],
+            device=config["device"],
+            batch_seconds=config["activations"]["batch_seconds"],
+            max_pad_ratio=config["activations"]["max_pad_ratio"],
+            on_bad_input=config["on_bad_input"],
+            seed=config["seed"],
+        script:
+            "../scripts/activations_dump.py"
 
 
 rule activation_index:

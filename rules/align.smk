@@ -7,10 +7,12 @@ import shlex
 
 from speechneurons.align.mfa import mfa_command
 
-ALL_TARGETS.append(L.labels_file("frame_labels.parquet", CORPUS, ALIGNER))
-if config["corpus"]["source"] == "synth" and ALIGNER != "reference":
+ALL_TARGETS += [L.labels_file("frame_labels.parquet", c, ALIGNER) for c in CORPORA]
+if ALIGNER != "reference":
     ALL_TARGETS += [
-        L.align_file(f, CORPUS, ALIGNER) for f in ("quality.tsv", "quality.png")
+        L.align_file(f, c, ALIGNER)
+        for c in corpora_of("synth")
+        for f in ("quality.tsv", "quality.png")
     ]
 
 
@@ -179,6 +181,7 @@ rule align_quality:
         L.benchmark("{corpus}", "align", "{aligner}", "quality")
     wildcard_constraints:
         aligner="pocketsphinx|mfa",
+        corpus=one_of(corpora_of("synth")),
     conda:
         "../envs/speechneurons.yaml"
     resources:

@@ -1,6 +1,6 @@
-# What the rules share: the layout of every path (speechneurons.layout), the wildcard
-# constraints, and the input functions Snakemake needs, in pipeline order. Functions only,
-# no rules.
+# What the rules share: the layout of every path (speechneurons.layout), the corpora and models
+# of the config (speechneurons.study), the wildcard constraints, and the input functions
+# Snakemake needs, in pipeline order. Functions only, no rules.
 import re
 
 from speechneurons.config import section_params
@@ -11,17 +11,25 @@ from speechneurons.model.schedule import (
     checkpoint_schedule,
     iteration_settings,
 )
+from speechneurons.study import corpora, models
 
 L = Layout(config)
-CORPUS = config["corpus"]["name"]
-MODEL = config["model"]["name"]
+CORPORA = corpora(config)  # name -> corpus section; the primary corpus first
+MODELS = models(
+    config
+)  # name -> {name, source, path, pretrain}; the primary model first
+PAIRS = [(corpus, model) for corpus in CORPORA for model in MODELS]
 ALIGNER = config["align"]["aligner"]
-PRETRAINED = config["model"]["source"] == "pretrain"
+
+
+def one_of(names):
+    """A wildcard pattern that matches exactly these names (nothing when there is none)."""
+    return "|".join(re.escape(n) for n in names) or "(?!)"
 
 
 wildcard_constraints:
-    corpus=re.escape(CORPUS),
-    model=re.escape(MODEL),
+    corpus=one_of(CORPORA),
+    model=one_of(MODELS),
     aligner="pocketsphinx|mfa|reference",
     speaker=r"[A-Za-z0-9_]+",
     shard=r"\d+",
@@ -32,16 +40,33 @@ wildcard_constraints:
 
 
 # --- corpus
-def synth_speakers():
-    """Speaker ids of the synthesized corpus (corpus.synth.speakers, or the whole voice table)."""
+def corpora_of(source):
+    """Names of the corpora of a source ('synth' or 'librispeech')."""
+    return [name for name, c in CORPORA.items() if c["source"] == source]
+
+
+def synth_speakers(corpus):
+    """Speaker ids of a synthesized corpus (its synth.speakers, or the whole voice table)."""
     from speechneurons.corpus.voices import select_voices
 
-    return [v.speaker for v in select_voices(config["corpus"]["synth"]["speakers"])]
+    return [v.speaker for v in select_voices(CORPORA[corpus]["synth"]["speakers"])]
 
 
 def synth_parts(name):
     """Input function: one per-speaker output ``name`` of every synthesized speaker."""
-    return lambda w: [L.synth_part(name, w.corpus, s) for s in synth_speakers()]
+    return lambda w: [L.synth_part(name, w.corpus, s) for s in synth_speakers(w.corpus)]
+
+
+def corpus_setting(*keys):
+    """Params function: a setting of the job's corpus, e.g. corpus_setting("split", "seed")."""
+
+    def get(w):
+        value = CORPORA[w.corpus]
+        for key in keys:
+            value = value[key]
+        return value
+
+    return get
 
 
 # --- align
@@ -55,28 +80,58 @@ def reference_timings(w):
     """The synthesizer's TextGrids, for the 'reference' aligner (nothing for the others)."""
     if w.aligner != "reference":
         return []
-    if config["corpus"]["source"] != "synth":
+    if CORPORA[w.corpus]["source"] != "synth":
         raise ValueError(
-            "align.aligner 'reference' needs reference timings, which only the synthesized corpus "
-            "(corpus.source: synth) has; choose align.aligner: pocketsphinx or mfa"
+            f"align.aligner 'reference' needs reference timings, which only a synthesized corpus has "
+            f"(corpus {w.corpus} is {CORPORA[w.corpus]['source']}); choose align.aligner: pocketsphinx or mfa"
         )
     return L.reference(w.corpus)
 
 
 # --- model
-ITERATIONS = iteration_settings(config["pretrain"])
-#: per iteration, the checkpoints it saves as (local step, global step)
-CHECKPOINTS = checkpoint_schedule(ITERATIONS, config["pretrain"]["checkpoint_steps"])
+def pretrained(model):
+    """Whether the workflow pretrains this model (else it is loaded from Hugging Face)."""
+    return MODELS[model]["source"] == "pretrain"
+
+
+def pretrain_of(model):
+    """The pretrain section of a pretrained model (the section with the model's overrides)."""
+    return MODELS[model]["pretrain"]
+
+
+def pretrain_setting(key):
+    """Params function: a pretraining setting of the job's model."""
+    return lambda w: pretrain_of(w.model)[key]
+
+
+def iterations_of(model):
+    """The pretraining iterations of a pretrained model, iteration 1 first."""
+    return iteration_settings(pretrain_of(model))
+
+
+def schedule_of(model):
+    """Per iteration, the checkpoints it saves as (local step, global step)."""
+    return checkpoint_schedule(
+        iterations_of(model), pretrain_of(model)["checkpoint_steps"]
+    )
 
 
 def iteration(w):
     """The settings of the job's pretraining iteration (1-based ``{iteration}``)."""
-    i = int(w.iteration)
-    if not 1 <= i <= len(ITERATIONS):
+    its, i = iterations_of(w.model), int(w.iteration)
+    if not 1 <= i <= len(its):
         raise ValueError(
-            f"pretraining iteration {i} is not in pretrain.iterations (1..{len(ITERATIONS)})"
+            f"pretraining iteration {i} of model {w.model} is not in its iterations (1..{len(its)})"
         )
-    return ITERATIONS[i - 1]
+    return its[i - 1]
+
+
+def iteration_files(name):
+    """Input function: file ``name`` of every pretraining iteration of the job's model."""
+    return lambda w: [
+        L.iteration_file(name, w.corpus, w.model, i)
+        for i in range(1, len(iterations_of(w.model)) + 1)
+    ]
 
 
 def previous_model(w):
@@ -91,8 +146,8 @@ def previous_model(w):
 def heldout_checkpoints(w):
     """Every saved checkpoint as (name, iteration, global step, folder), iteration by iteration,
     each iteration's final model included."""
-    out, start = [], 0
-    for i, (it, saved) in enumerate(zip(ITERATIONS, CHECKPOINTS), start=1):
+    out, start, its = [], 0, iterations_of(w.model)
+    for i, (it, saved) in enumerate(zip(its, schedule_of(w.model)), start=1):
         for _, step in saved:
             out.append(
                 (
@@ -103,7 +158,7 @@ def heldout_checkpoints(w):
                 )
             )
         start += it.steps
-        name = "final" if i == len(ITERATIONS) else f"iteration-{i}-final"
+        name = "final" if i == len(its) else f"iteration-{i}-final"
         out.append((name, i, start, L.iteration_file("final", w.corpus, w.model, i)))
     return out
 
@@ -111,19 +166,18 @@ def heldout_checkpoints(w):
 def model_input(w, checkpoint):
     """File input of a job that loads a checkpoint of the model: the pretrained folder (its
     iteration's checkpoints folder for step-N), nothing for a Hugging Face model."""
-    if not PRETRAINED:
+    if not pretrained(w.model):
         return []
     if checkpoint == "final":
         return L.checkpoint_dir(w.corpus, w.model, "final")
-    return L.checkpoints(
-        w.corpus, w.model, checkpoint_iteration(config["pretrain"], checkpoint)
-    )
+    iteration_ = checkpoint_iteration(pretrain_of(w.model), checkpoint)
+    return L.checkpoints(w.corpus, w.model, iteration_)
 
 
 def model_ref(w, checkpoint):
     """What the model registry loads for a checkpoint: a folder, or a Hugging Face id/folder."""
-    if not PRETRAINED:
-        return config["model"]["path"]
+    if not pretrained(w.model):
+        return MODELS[w.model]["path"]
     return L.checkpoint_dir(w.corpus, w.model, checkpoint)
 
 
@@ -137,26 +191,26 @@ def checkpoint_ref(w):
     return model_ref(w, w.checkpoint)
 
 
-def model_layers():
+def layers_of(model):
     """Layers (1-based) of the activation dump: activations.layers, or every layer of the model
-    (pretrain.num_layers, or the Hugging Face config's count, read offline without weights).
+    (its pretrain num_layers, or the Hugging Face config's count, read offline without weights).
     """
     if config["activations"]["layers"]:
         return sorted({int(l) for l in config["activations"]["layers"]})
-    if PRETRAINED:
-        return list(range(1, int(config["pretrain"]["num_layers"]) + 1))
+    if pretrained(model):
+        return list(range(1, int(pretrain_of(model)["num_layers"]) + 1))
     from speechneurons.model.registry import num_layers_of
 
-    return list(range(1, num_layers_of(config["model"]["path"]) + 1))
+    return list(range(1, num_layers_of(MODELS[model]["path"]) + 1))
 
 
 # --- properties
 def per_layer(name, checkpoint=None):
-    """Input function: the per-layer statistics file ``name`` of every layer, in layer order, of
-    the job's ``{checkpoint}`` (or of ``checkpoint``)."""
+    """Input function: the per-layer statistics file ``name`` of every layer of the job's model,
+    in layer order, of the job's ``{checkpoint}`` (or of ``checkpoint``)."""
     return lambda w: [
         L.property_layer_file(name, l, w.corpus, w.model, checkpoint or w.checkpoint)
-        for l in model_layers()
+        for l in layers_of(w.model)
     ]
 
 
@@ -178,12 +232,14 @@ def continued_pretraining_targets(w):
     """The targets of the last pretraining iteration, for continued pretraining of pruned models."""
     if config["experiments"]["continued_pretraining_steps"] == 0:
         return []
-    if not PRETRAINED:
+    if not pretrained(w.model):
         raise ValueError(
-            "experiments.continued_pretraining_steps > 0 needs model.source: pretrain "
-            "(the HuBERT targets of the pretraining stage); set it to 0"
+            f"experiments.continued_pretraining_steps > 0 needs pretrained models (the HuBERT targets of "
+            f"the pretraining stage), but {w.model} is a Hugging Face model; set it to 0"
         )
-    return L.iteration_file("targets.parquet", w.corpus, w.model, len(ITERATIONS))
+    return L.iteration_file(
+        "targets.parquet", w.corpus, w.model, len(iterations_of(w.model))
+    )
 
 
 PRUNING_VARIANTS = [

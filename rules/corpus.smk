@@ -1,90 +1,96 @@
-# The corpus stage. Both sources write the same manifest.tsv / skipped.tsv / speakers.tsv.
-# synth: one job per speaker (parallel across --cores), then a gather job that checks the audio,
-# assigns the train/test split and collects the reference TextGrids; the split keys reach only
-# the gather job, so changing them never re-synthesizes. librispeech: one job that reads a
-# local directory in place.
+# The corpus stage, once per corpus. Both sources write the same manifest.tsv / skipped.tsv /
+# speakers.tsv. synth: one job per speaker (parallel across --cores), then a gather job that
+# checks the audio, assigns the train/test split and collects the reference TextGrids; the
+# split keys reach only the gather job, so changing them never re-synthesizes. librispeech: one
+# job that reads a local directory in place.
 
 
-ALL_TARGETS += [L.manifest(CORPUS), L.corpus_figure(CORPUS)]
+ALL_TARGETS += [path for c in CORPORA for path in (L.manifest(c), L.corpus_figure(c))]
+ALL_TARGETS += [L.reference(c) for c in corpora_of("synth")]
 CORPUS_SPLIT = dict(
     on_bad_input=config["on_bad_input"],
-    test_fraction=config["corpus"]["split"]["test_fraction"],
-    speaker_disjoint=config["corpus"]["split"]["speaker_disjoint"],
+    test_fraction=corpus_setting("split", "test_fraction"),
+    speaker_disjoint=corpus_setting("split", "speaker_disjoint"),
     seed=config["seed"],
     sample_rate=config["frames"]["sample_rate"],
 )
 
 
-if config["corpus"]["source"] == "synth":
+rule corpus_synth_speaker:
+    output:
+        audio=directory(L.synth_audio()),
+        reference=directory(L.synth_part("reference")),
+        table=L.synth_part("utterances.tsv"),
+    log:
+        L.log("{corpus}", "corpus", "synth_{speaker}"),
+    benchmark:
+        L.benchmark("{corpus}", "corpus", "synth_{speaker}")
+    wildcard_constraints:
+        corpus=one_of(corpora_of("synth")),
+    conda:
+        "../envs/speechneurons.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=30,
+    params:
+        utterances_per_speaker=corpus_setting("synth", "utterances_per_speaker"),
+        words_per_sentence=corpus_setting("synth", "words_per_sentence"),
+        seed=config["seed"],
+        sample_rate=config["frames"]["sample_rate"],
+    script:
+        "../scripts/corpus_synth_speaker.py"
 
-    ALL_TARGETS.append(L.reference(CORPUS))
 
-    rule corpus_synth_speaker:
-        output:
-            audio=directory(L.synth_audio()),
-            reference=directory(L.synth_part("reference")),
-            table=L.synth_part("utterances.tsv"),
-        log:
-            L.log("{corpus}", "corpus", "synth_{speaker}"),
-        benchmark:
-            L.benchmark("{corpus}", "corpus", "synth_{speaker}")
-        conda:
-            "../envs/speechneurons.yaml"
-        resources:
-            mem_mb=1000,
-            runtime=30,
-        params:
-            utterances_per_speaker=config["corpus"]["synth"]["utterances_per_speaker"],
-            words_per_sentence=config["corpus"]["synth"]["words_per_sentence"],
-            seed=config["seed"],
-            sample_rate=config["frames"]["sample_rate"],
-        script:
-            "../scripts/corpus_synth_speaker.py"
+rule corpus_synth_gather:
+    input:
+        tables=synth_parts("utterances.tsv"),
+        references=synth_parts("reference"),
+    output:
+        manifest=L.manifest(),
+        skipped=L.corpus_skipped(),
+        speakers=L.speakers(),
+        reference=directory(L.reference()),
+    log:
+        L.log("{corpus}", "corpus", "synth_gather"),
+    benchmark:
+        L.benchmark("{corpus}", "corpus", "synth_gather")
+    wildcard_constraints:
+        corpus=one_of(corpora_of("synth")),
+    conda:
+        "../envs/speechneurons.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        **CORPUS_SPLIT,
+    script:
+        "../scripts/corpus_synth_gather.py"
 
-    rule corpus_synth_gather:
-        input:
-            tables=synth_parts("utterances.tsv"),
-            references=synth_parts("reference"),
-        output:
-            manifest=L.manifest(),
-            skipped=L.corpus_skipped(),
-            speakers=L.speakers(),
-            reference=directory(L.reference()),
-        log:
-            L.log("{corpus}", "corpus", "synth_gather"),
-        benchmark:
-            L.benchmark("{corpus}", "corpus", "synth_gather")
-        conda:
-            "../envs/speechneurons.yaml"
-        resources:
-            mem_mb=1000,
-            runtime=10,
-        params:
-            **CORPUS_SPLIT,
-        script:
-            "../scripts/corpus_synth_gather.py"
 
-else:
-
-    rule corpus_librispeech:
-        output:
-            manifest=L.manifest(),
-            skipped=L.corpus_skipped(),
-            speakers=L.speakers(),
-        log:
-            L.log("{corpus}", "corpus", "librispeech"),
-        benchmark:
-            L.benchmark("{corpus}", "corpus", "librispeech")
-        conda:
-            "../envs/speechneurons.yaml"
-        resources:
-            mem_mb=2000,
-            runtime=60,
-        params:
-            **config["corpus"]["librispeech"],
-            **CORPUS_SPLIT,
-        script:
-            "../scripts/corpus_librispeech.py"
+rule corpus_librispeech:
+    output:
+        manifest=L.manifest(),
+        skipped=L.corpus_skipped(),
+        speakers=L.speakers(),
+    log:
+        L.log("{corpus}", "corpus", "librispeech"),
+    benchmark:
+        L.benchmark("{corpus}", "corpus", "librispeech")
+    wildcard_constraints:
+        corpus=one_of(corpora_of("librispeech")),
+    conda:
+        "../envs/speechneurons.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=60,
+    params:
+        **CORPUS_SPLIT,
+        root=corpus_setting("librispeech", "root"),
+        splits=corpus_setting("librispeech", "splits"),
+        utterances_per_speaker=corpus_setting("librispeech", "utterances_per_speaker"),
+        speakers=corpus_setting("librispeech", "speakers"),
+    script:
+        "../scripts/corpus_librispeech.py"
 
 
 rule corpus_figure:

@@ -18,7 +18,8 @@ from speechneurons.experiments.probes import ProbeSettings
 from speechneurons.model.pretrain import TrainSettings
 
 ALL_TARGETS += [
-    L.experiments_file(name, CORPUS, MODEL)
+    L.experiments_file(name, c, m)
+    for c, m in PAIRS
     for name in ["pruning.tsv", "figures/pruning.png"]
     + (
         ["erasure.tsv", "figures/erasure.png"]
@@ -118,12 +119,12 @@ rule experiments_prune:
         protect_properties=config["experiments"]["protect_properties"],
         continued_pretraining_steps=config["experiments"]["continued_pretraining_steps"],
         # continued pretraining trains with the pretraining stage's settings, read only when it is on
-        train=(
-            section_params(TrainSettings, config["pretrain"])
+        train=lambda w: (
+            section_params(TrainSettings, pretrain_of(w.model))
             if config["experiments"]["continued_pretraining_steps"]
             else {}
         ),
-        pretrain_splits=config["pretrain"]["splits"],
+        pretrain_splits=lambda w: (pretrain_of(w.model) or {}).get("splits", []),
         seed=config["seed"],
         device=config["device"],
     script:

@@ -5,17 +5,18 @@
 from speechneurons.model.hubert import ModelSettings
 from speechneurons.model.pretrain import TrainSettings
 
-if PRETRAINED:
-    ALL_TARGETS += [
-        L.checkpoint_dir(CORPUS, MODEL, "final"),
-        L.pretrain_curve(CORPUS, MODEL),
+ALL_TARGETS += [
+    path
+    for c, m in PAIRS
+    if pretrained(m)
+    for path in [
+        L.checkpoint_dir(c, m, "final"),
+        L.pretrain_curve(c, m),
+        L.model_file("heldout.tsv", c, m),
+        L.model_file("heldout_curve.png", c, m),
+        *(L.checkpoints(c, m, i) for i in range(1, len(iterations_of(m)) + 1)),
     ]
-    ALL_TARGETS += [
-        L.checkpoints(CORPUS, MODEL, i) for i in range(1, len(ITERATIONS) + 1)
-    ]
-    ALL_TARGETS += [
-        L.model_file(f, CORPUS, MODEL) for f in ("heldout.tsv", "heldout_curve.png")
-    ]
+]
 
 
 rule model_targets:
@@ -30,6 +31,8 @@ rule model_targets:
         L.log("{corpus}", "models", "{model}", "targets_{iteration}"),
     benchmark:
         L.benchmark("{corpus}", "models", "{model}", "targets_{iteration}")
+    wildcard_constraints:
+        model=one_of(m for m in MODELS if pretrained(m)),
     conda:
         "../envs/speechneurons.yaml"
     threads: 2
@@ -40,9 +43,9 @@ rule model_targets:
         targets=lambda w: iteration(w).targets,
         layer=lambda w: iteration(w).layer,
         n_clusters=lambda w: iteration(w).n_clusters,
-        n_mfcc=config["pretrain"]["n_mfcc"],
-        kmeans_max_frames=config["pretrain"]["kmeans_max_frames"],
-        splits=config["pretrain"]["splits"],
+        n_mfcc=pretrain_setting("n_mfcc"),
+        kmeans_max_frames=pretrain_setting("kmeans_max_frames"),
+        splits=pretrain_setting("splits"),
         frames=config["frames"],
         on_bad_input=config["on_bad_input"],
         seed=config["seed"],
@@ -64,6 +67,8 @@ rule model_pretrain:
         L.log("{corpus}", "models", "{model}", "pretrain_{iteration}"),
     benchmark:
         L.benchmark("{corpus}", "models", "{model}", "pretrain_{iteration}")
+    wildcard_constraints:
+        model=one_of(m for m in MODELS if pretrained(m)),
     conda:
         "../envs/speechneurons.yaml"
     threads: 2
@@ -74,13 +79,15 @@ rule model_pretrain:
     params:
         steps=lambda w: iteration(w).steps,
         init=lambda w: iteration(w).init,
-        start_step=lambda w: sum(it.steps for it in ITERATIONS[: int(w.iteration) - 1]),
+        start_step=lambda w: sum(
+            it.steps for it in iterations_of(w.model)[: int(w.iteration) - 1]
+        ),
         checkpoint_steps=lambda w: [
-            local for local, _ in CHECKPOINTS[int(w.iteration) - 1]
+            local for local, _ in schedule_of(w.model)[int(w.iteration) - 1]
         ],
-        model=section_params(ModelSettings, config["pretrain"]),
-        train=section_params(TrainSettings, config["pretrain"]),
-        splits=config["pretrain"]["splits"],
+        model=lambda w: section_params(ModelSettings, pretrain_of(w.model)),
+        train=lambda w: section_params(TrainSettings, pretrain_of(w.model)),
+        splits=pretrain_setting("splits"),
         frames=config["frames"],
         on_bad_input=config["on_bad_input"],
         seed=config["seed"],
@@ -91,10 +98,7 @@ rule model_pretrain:
 
 rule model_curve:
     input:
-        logs=lambda w: [
-            L.iteration_file("train_log.tsv", w.corpus, w.model, i)
-            for i in range(1, len(ITERATIONS) + 1)
-        ],
+        logs=iteration_files("train_log.tsv"),
     output:
         png=report(
             L.pretrain_curve(),
@@ -103,6 +107,8 @@ rule model_curve:
         ),
     log:
         L.log("{corpus}", "models", "{model}", "curve"),
+    wildcard_constraints:
+        model=one_of(m for m in MODELS if pretrained(m)),
     conda:
         "../envs/speechneurons.yaml"
     resources:
@@ -116,20 +122,12 @@ rule model_heldout:
     input:
         manifest=L.manifest(),
         checkpoints=lambda w: [
-            L.checkpoints(w.corpus, w.model, i) for i in range(1, len(ITERATIONS) + 1)
+            L.checkpoints(w.corpus, w.model, i)
+            for i in range(1, len(iterations_of(w.model)) + 1)
         ],
-        finals=lambda w: [
-            L.iteration_file("final", w.corpus, w.model, i)
-            for i in range(1, len(ITERATIONS) + 1)
-        ],
-        targets=lambda w: [
-            L.iteration_file("targets.parquet", w.corpus, w.model, i)
-            for i in range(1, len(ITERATIONS) + 1)
-        ],
-        logs=lambda w: [
-            L.iteration_file("train_log.tsv", w.corpus, w.model, i)
-            for i in range(1, len(ITERATIONS) + 1)
-        ],
+        finals=iteration_files("final"),
+        targets=iteration_files("targets.parquet"),
+        logs=iteration_files("train_log.tsv"),
     output:
         table=L.model_file("heldout.tsv"),
         png=report(
@@ -141,6 +139,8 @@ rule model_heldout:
         L.log("{corpus}", "models", "{model}", "heldout"),
     benchmark:
         L.benchmark("{corpus}", "models", "{model}", "heldout")
+    wildcard_constraints:
+        model=one_of(m for m in MODELS if pretrained(m)),
     conda:
         "../envs/speechneurons.yaml"
     threads: 2
@@ -149,10 +149,10 @@ rule model_heldout:
         runtime=30,
     params:
         checkpoints=lambda w: heldout_checkpoints(w),
-        splits=config["pretrain"]["splits"],
-        heldout_utterances=config["pretrain"]["heldout_utterances"],
-        mask_prob=config["pretrain"]["mask_prob"],
-        mask_length=config["pretrain"]["mask_length"],
+        splits=pretrain_setting("splits"),
+        heldout_utterances=pretrain_setting("heldout_utterances"),
+        mask_prob=pretrain_setting("mask_prob"),
+        mask_length=pretrain_setting("mask_length"),
         frames=config["frames"],
         on_bad_input=config["on_bad_input"],
         seed=config["seed"],

@@ -4,7 +4,8 @@
 from speechneurons.pitch.f0 import PitchSettings
 
 ALL_TARGETS += [
-    L.pitch_file(name, CORPUS)
+    L.pitch_file(name, c)
+    for c in CORPORA
     for name in ("pitch_frames.parquet", "pitch_bins.json", "f0_distributions.png")
 ]
 

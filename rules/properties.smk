@@ -5,16 +5,16 @@
 from speechneurons.properties.statistic import PropertySettings
 from speechneurons.properties.tables import figure_layers
 
-FIGURE_LAYERS = figure_layers(config["properties"]["venn_layers"], LAYERS)
 ALL_TARGETS += [
-    L.properties_file(name, CORPUS, MODEL, "final")
+    L.properties_file(name, c, m, "final")
+    for c, m in PAIRS
     for name in [
         "summary.tsv",
         "figures/counts_per_layer.png",
         "figures/overlaps_per_layer.png",
         *(
             f"figures/{kind}_layer-{l}.png"
-            for l in FIGURE_LAYERS
+            for l in figure_layers(config["properties"]["venn_layers"], layers_of(m))
             for kind in ("venn", "heatmap")
         ),
     ]

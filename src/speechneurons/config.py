@@ -121,10 +121,43 @@ def validate_config(config: dict, schema_path: str | Path = DEFAULT_SCHEMA) -> d
     order_like_schema(config, schema, registry)
     validator = Draft202012Validator(schema, registry=registry)
     errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
-    if errors:
-        lines = [_describe(e, schema, registry) for e in errors]
+    lines = [_describe(e, schema, registry) for e in errors]
+    if not lines:
+        lines = _check_meaning(config, registry)
+    if lines:
         raise ConfigError("Invalid configuration:\n  - " + "\n  - ".join(lines))
     return config
+
+
+def _check_meaning(config: dict, registry: Registry) -> list[str]:
+    """What the schema cannot say: unique names, each model's pretraining settings (the
+    pretrain section with its overrides, validated like the section) and iteration rules."""
+    from speechneurons.study import duplicate_names, merged
+
+    lines = [f"config: {name} is used twice; give every corpus and every model its own name"
+             for name in duplicate_names(config)]  # fmt: skip
+    pretrain_schema = registry.resolver().lookup("pretrain.schema.yaml").contents
+    sections = [("pretrain", config["pretrain"])]
+    for i, entry in enumerate(config.get("compare", {}).get("models", [])):
+        if entry.get("pretrain"):
+            if entry["source"] != "pretrain":
+                lines.append(
+                    f"config key 'compare.models[{i}].pretrain': only a model with source pretrain is pretrained"
+                )
+                continue
+            section = merged(config["pretrain"], entry["pretrain"])
+            fill_defaults(section, pretrain_schema, registry)
+            for err in Draft202012Validator(pretrain_schema, registry=registry).iter_errors(section):
+                where = ".".join(map(str, err.absolute_path))
+                lines.append(f"config key 'compare.models[{i}].pretrain.{where}': {err.message}")
+            sections.append((f"compare.models[{i}].pretrain", section))
+    for where, section in sections:
+        for k, it in enumerate(section.get("iterations", [])):
+            if k == 0 and (it.get("targets") != "mfcc" or it.get("init") != "scratch"):
+                lines.append(
+                    f"config key '{where}.iterations[0]': the first iteration has targets mfcc and init scratch"
+                )
+    return lines
 
 
 def load_config(path: str | Path, schema_path: str | Path = DEFAULT_SCHEMA) -> dict:

@@ -37,8 +37,11 @@ class Layout:
     """Every output path of the workflow for one config (see the module docstring)."""
 
     def __init__(self, config: Mapping):
+        from speechneurons.study import models
+
         self.config = config
         self.root = str(config["results_dir"])
+        self.models = models(config)
 
     # ------------------------------------------------------------------ helpers
     def _path(self, *parts) -> str:
@@ -130,7 +133,7 @@ class Layout:
         iteration's final model, ``step-<N>`` a checkpoint saved by the iteration that ran step N."""
         from speechneurons.model.schedule import checkpoint_iteration
 
-        iteration = checkpoint_iteration(self.config["pretrain"], checkpoint)
+        iteration = checkpoint_iteration(self.models[model]["pretrain"], checkpoint)
         if checkpoint == "final":
             return self.iteration_file("final", corpus, model, iteration)
         return f"{self.checkpoints(corpus, model, iteration)}/{checkpoint}"

@@ -120,3 +120,19 @@ def test_key_order_of_the_yaml_does_not_matter():
     b = validate_config({"corpus": {"name": "x", "source": "synth"}, "pretrain": {"batch_size": 2, "lr": 0.1}})
     assert list(a) == list(b) and list(a["pretrain"]) == list(b["pretrain"]) and list(a["corpus"]) == list(b["corpus"])
     assert list(a["pretrain"]["iterations"][0]) == list(b["pretrain"]["iterations"][0])
+
+
+def test_two_models_with_one_name_fail_before_any_job():
+    with pytest.raises(ConfigError, match="model 'tinyhubert' is used twice"):
+        validate_config({"compare": {"models": [{"name": "tinyhubert"}]}})
+
+
+def test_a_model_s_pretraining_overrides_are_validated_like_the_section():
+    with pytest.raises(ConfigError, match=r"compare\.models\[0\]\.pretrain\.lr"):
+        validate_config({"compare": {"models": [{"name": "fast", "pretrain": {"lr": "high"}}]}})
+    with pytest.raises(ConfigError, match=r"iterations\[0\]"):
+        validate_config({"pretrain": {"iterations": [{"steps": 5, "targets": "layer"}]}})
+    cfg = validate_config({"compare": {"models": [{"name": "fast", "pretrain": {"lr": 0.01}}]}})
+    from speechneurons.study import models
+
+    assert models(cfg)["fast"]["pretrain"]["lr"] == 0.01 and models(cfg)["tinyhubert"]["pretrain"]["lr"] == 0.002
