@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -31,6 +32,16 @@ from speechneurons.properties.statistic import (
     permuted_labels,
     property_groups,
 )
+
+
+@dataclass(frozen=True)
+class ChanceSettings:
+    """Keys of the ``properties`` config section for the chance level and the sensitivity
+    (schemas/properties.schema.yaml)."""
+
+    null_seeds: int
+    sensitivity_min_counts: tuple[int, ...]
+
 
 NULL_COLUMNS = ["seed", "property", "group", "n_group_neurons", "n_exclusive", "n_property_neurons"]
 
