@@ -40,6 +40,7 @@ rule property_layer:
         null=L.property_layer_file("null.tsv"),
         sensitivity=L.property_layer_file("sensitivity.tsv"),
         silhouette=L.property_layer_file("silhouette.json"),
+        binning=L.property_layer_file("pitch_binning.tsv"),
     log:
         L.log("{corpus}", "properties", "{model}", "{checkpoint}", "layer-{layer}"),
     benchmark:
@@ -57,6 +58,7 @@ rule property_layer:
         chance=section_params(ChanceSettings, config["properties"]),
         seed=config["seed"],
         n_pitch_bins=config["pitch"]["n_bins"],
+        binning=config["pitch"]["binning"],
         on_bad_input=config["on_bad_input"],
     script:
         "../scripts/properties_layer.py"
@@ -68,6 +70,7 @@ rule property_summary:
         counts=per_layer("counts.tsv"),
         null=per_layer("null.tsv"),
         silhouette=per_layer("silhouette.json"),
+        binning=per_layer("pitch_binning.tsv"),
     output:
         summary=L.properties_file("summary.tsv"),
     log:

@@ -1,6 +1,7 @@
 """Property-neuron statistics of one layer: mid.npy + index_mid.parquet -> neurons.json, P.npz,
 R.parquet, counts.tsv, skipped.tsv (docs/property-neurons.md), and what the counts mean: the
-permutation null, the min_count sensitivity and the silhouette of P(. | c, g) by group."""
+permutation null, the min_count sensitivity, the silhouette of P(. | c, g) by group and the
+pitch neurons under the other pitch binning (pitch_binning.tsv)."""
 
 import torch
 
@@ -8,7 +9,13 @@ from speechneurons.config import settings_from
 from speechneurons.device import resolve_device
 from speechneurons.io import write_json, write_table
 from speechneurons.logs import script_logging
-from speechneurons.properties.chance import ChanceSettings, min_count_sensitivity, null_counts, silhouette_scores
+from speechneurons.properties.chance import (
+    ChanceSettings,
+    binning_sensitivity,
+    min_count_sensitivity,
+    null_counts,
+    silhouette_scores,
+)
 from speechneurons.properties.statistic import PropertySettings, count_top, layer_properties, layer_top, property_groups
 from speechneurons.properties.tables import load_dump, write_layer
 
@@ -36,6 +43,8 @@ with script_logging(snakemake.log[0]) as log:
     sens = min_count_sensitivity(top, labels, layer, settings.sigma, chance.sensitivity_min_counts, *args[2:])
     write_table(sens, out.sensitivity)
     write_json(out.silhouette, {"layer": layer, **silhouette_scores(lp)})
+    binning = binning_sensitivity(top, labels, index["f0_hz"].to_numpy(), p.binning, layer, *args)
+    write_table(binning, out.binning)
     log.info("tau = %d; property neurons: %s; chance (mean over %d seeds): %s; skipped: %s", lp.tau,
              {k: len(v) for k, v in lp.property_neurons.items()}, len(seeds),
              null.groupby("property")["n_property_neurons"].mean().round(1).to_dict() if len(null) else {},

@@ -60,3 +60,43 @@ def test_gender_pitch_table_counts_frames():
     index = make_index(frames_per_cell=2)
     table = ch.gender_pitch_table(pr.frame_labels(index), 3)
     assert table["frames_F"].tolist() == [78, 78, 78] and (table["share_F"] == 0.5).all()
+
+
+def _gendered_pitch(frames_per_cell=6):
+    """Female frames high-pitched and male frames low-pitched, with a spread inside each gender;
+    neuron 5 fires on the top pitch third of each gender, neuron 1 on every female frame."""
+    index = make_index(frames_per_cell=frames_per_cell)
+    rng = np.random.default_rng(1)
+    female = (index["gender"] == "F").to_numpy()
+    f0 = np.where(female, 220.0, 110.0) + rng.uniform(-30, 30, len(index))
+    return index, f0, female
+
+
+def test_recut_pitch_labels_pooled_copies_gender_and_per_gender_does_not():
+    index, f0, female = _gendered_pitch()
+    labels = pr.frame_labels(index)
+    pooled = ch.gender_pitch_table(ch.recut_pitch_labels(labels, f0, 3, "pooled"), 3)
+    assert pooled["share_F"].iloc[0] == 0.0 and pooled["share_F"].iloc[-1] == 1.0
+    per_gender = ch.gender_pitch_table(ch.recut_pitch_labels(labels, f0, 3, "per_gender"), 3)
+    assert np.allclose(per_gender["share_F"], 0.5, atol=0.02)
+    # bins are equal-count within each gender
+    assert per_gender["frames_F"].max() - per_gender["frames_F"].min() <= 1
+
+
+def test_binning_sensitivity_shows_the_overlap_the_pooled_bins_build_in():
+    index, f0, female = _gendered_pitch()
+    index["pitch_bin"] = 0  # two bins, cut again below: pooled, low = male and high = female
+    labels = pr.frame_labels(index, n_pitch_bins=2)
+    pooled = ch.recut_pitch_labels(labels, f0, 2, "pooled")
+    rng = np.random.default_rng(0)
+    acts = rng.uniform(-0.5, 0.5, size=(len(index), 100)).astype(np.float16)
+    acts[female, 1] = 10.0  # a gender neuron
+    top = pr.top_neurons(acts, pooled, 3)
+    table = ch.binning_sensitivity(top, pooled, f0, "pooled", layer=1, sigma=0.8, min_count=1, n_pitch_bins=2)
+    assert table["binning"].tolist() == ["pooled", "per_gender"]
+    assert table["source"].tolist() == ["configured", "recut"]
+    by = table.set_index("binning")
+    # with pooled bins the female neuron is also a high-pitch neuron; with per-gender bins not
+    assert by.loc["pooled", "n_gender"] >= 1 and by.loc["per_gender", "n_gender"] >= 1
+    assert by.loc["pooled", "overlap_gender_pitch"] >= 1 and by.loc["per_gender", "overlap_gender_pitch"] == 0
+    assert by.loc["pooled", "share_F_bin_1"] == 1.0 and abs(by.loc["per_gender", "share_F_bin_1"] - 0.5) < 0.05

@@ -10,7 +10,8 @@
 - Silhouette (:func:`silhouette_scores`): how well the activation profiles P(. | c, g) of the
   (phone, group) cells of a property separate by group.
 - Gender x pitch bin (:func:`gender_pitch_table`): the frames of each gender in each pitch bin;
-  pooled bins that nearly copy gender make gender ∩ pitch overlaps partly built in.
+  pooled bins that nearly copy gender make gender ∩ pitch overlaps partly built in, which
+  :func:`binning_sensitivity` measures by counting again with the other pitch binning.
 """
 
 from __future__ import annotations
@@ -148,3 +149,68 @@ def null_summary(null: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
         chance_mean="mean", chance_low=lambda x: x.quantile(lo), chance_high=lambda x: x.quantile(hi)
     )
     return prop.reset_index()
+
+
+BINNINGS = ("pooled", "per_gender")
+
+
+def recut_pitch_labels(labels: FrameLabels, f0_hz: np.ndarray, n_pitch_bins: int, binning: str) -> FrameLabels:
+    """The labels with the pitch bins cut again on the statistic's own frames (used and voiced):
+    equal-count bins over all of them ('pooled') or separately for each gender ('per_gender')."""
+    from speechneurons.pitch.groups import assign_bins, cut_points
+
+    if binning not in BINNINGS:
+        raise ValueError(f"binning must be one of {BINNINGS}, not {binning!r}")
+    f0 = np.asarray(f0_hz, dtype=np.float64)
+    pitch = np.full(len(f0), -1, dtype=np.int64)
+    used = (labels.phone >= 0) & np.isfinite(f0) & (f0 > 0)
+    keys = labels.groups["gender"] if binning == "per_gender" else np.zeros(len(f0), dtype=np.int64)
+    for k in np.unique(keys[used]):
+        rows = used & (keys == k)
+        edges = cut_points(f0[rows], n_pitch_bins)
+        pitch[rows] = assign_bins(f0[rows], np.ones(int(rows.sum()), dtype=bool), edges)
+    groups = {**labels.groups, "pitch": np.where(labels.phone >= 0, pitch, -1)}
+    return FrameLabels(phone=labels.phone, groups=groups, skipped=dict(labels.skipped))
+
+
+def binning_sensitivity(
+    top: TopNeurons,
+    labels: FrameLabels,
+    f0_hz: np.ndarray,
+    configured: str,
+    layer: int,
+    sigma: float,
+    min_count: int,
+    n_pitch_bins: int,
+    selection: str = "threshold",
+    fdr_q: float = 0.05,
+) -> pd.DataFrame:
+    """Pitch neurons and their overlap with gender neurons under the configured pitch binning
+    (the labels as given, bins cut on the whole corpus) and under the other binning (bins cut
+    again on the statistic's frames), with the share of female frames in each pitch bin.
+
+    Pooled bins over a corpus of female and male voices nearly copy gender, so a large
+    gender ∩ pitch overlap with pooled bins that shrinks with per-gender bins is built in by the
+    labels rather than found in the model."""
+    if configured not in BINNINGS:
+        raise ValueError(f"binning must be one of {BINNINGS}, not {configured!r}")
+    other = BINNINGS[1 - BINNINGS.index(configured)]
+    n_groups = {p: len(g) for p, g in property_groups(n_pitch_bins).items()}
+    rows = []
+    for binning, source, lab in (
+        (configured, "configured", labels),
+        (other, "recut", recut_pitch_labels(labels, f0_hz, n_pitch_bins, other)),
+    ):
+        lp = layer_properties(count_top(top, lab, n_groups), layer, sigma, min_count, n_pitch_bins, selection, fdr_q)
+        table = gender_pitch_table(lab, n_pitch_bins)
+        rows.append(
+            {
+                "binning": binning,
+                "source": source,
+                "n_pitch": len(lp.property_neurons["pitch"]),
+                "n_gender": len(lp.property_neurons["gender"]),
+                "overlap_gender_pitch": len(set(lp.property_neurons["pitch"]) & set(lp.property_neurons["gender"])),
+                **{f"share_F_bin_{r.pitch_bin}": round(r.share_F, 4) for r in table.itertuples(index=False)},
+            }
+        )
+    return pd.DataFrame(rows)

@@ -155,11 +155,14 @@ def summarize(
     null_files: Sequence[str | Path] = (),
     silhouette_files: Sequence[str | Path] = (),
     level: float = 0.95,
+    binning_files: Sequence[str | Path] = (),
 ) -> pd.DataFrame:
     """The summary table over layers from each layer's neurons.json and counts.tsv (same order),
     with, when given, the chance level of every property count (mean and central ``level``
     range of the permutation null: ``chance_<prop>``, ``chance_low_<prop>``,
-    ``chance_high_<prop>``) and the silhouette of each property (``silhouette_<prop>``)."""
+    ``chance_high_<prop>``), the silhouette of each property (``silhouette_<prop>``) and the
+    pitch counts under the other pitch binning (``n_pitch_<binning>``,
+    ``overlap_gender_pitch_<binning>``)."""
     from speechneurons.properties.chance import null_summary
 
     if len(neuron_files) != len(count_files):
@@ -176,5 +179,8 @@ def summarize(
                         f"chance_high_{r.property}": r.chance_high}  # fmt: skip
         if silhouette_files:
             row |= {f"silhouette_{k}": v for k, v in read_json(silhouette_files[i]).items() if k != "layer"}
+        if binning_files:
+            for r in read_table(binning_files[i]).query("source == 'recut'").itertuples(index=False):
+                row |= {f"n_pitch_{r.binning}": r.n_pitch, f"overlap_gender_pitch_{r.binning}": r.overlap_gender_pitch}
         rows.append(row)
     return pd.DataFrame(rows).sort_values("layer").reset_index(drop=True)
