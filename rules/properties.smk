@@ -38,6 +38,7 @@ rule property_layer:
         counts=L.property_layer_file("counts.tsv"),
         skipped=L.property_layer_file("skipped.tsv"),
         null=L.property_layer_file("null.tsv"),
+        replicates=L.property_layer_file("replicates.tsv"),
         sensitivity=L.property_layer_file("sensitivity.tsv"),
         silhouette=L.property_layer_file("silhouette.json"),
         binning=L.property_layer_file("pitch_binning.tsv"),
@@ -68,7 +69,7 @@ rule property_summary:
     input:
         neurons=per_layer("neurons.json"),
         counts=per_layer("counts.tsv"),
-        null=per_layer("null.tsv"),
+        replicates=per_layer("replicates.tsv"),
         silhouette=per_layer("silhouette.json"),
         binning=per_layer("pitch_binning.tsv"),
     output:

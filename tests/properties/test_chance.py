@@ -6,6 +6,7 @@ import numpy as np
 
 from speechneurons.properties import chance as ch
 from speechneurons.properties import statistic as pr
+from speechneurons.properties import tables as pt
 from tests.properties.test_statistic import PLANT, make_index, planted
 
 
@@ -19,17 +20,43 @@ def _setup(frames_per_cell=4):
 
 def test_null_counts_lose_the_planted_neurons():
     index, utts, labels, top = _setup()
-    null = ch.null_counts(top, labels, utts, layer=1, sigma=0.8, min_count=1, n_pitch_bins=3, seeds=[0, 1, 2])
+    null, sets = ch.resample_counts(top, labels, utts, 1, 0.8, 1, 3, null_seeds=[0, 1, 2])
     assert list(null.columns) == ch.NULL_COLUMNS and set(null["seed"]) == {0, 1, 2}
     real = ch.min_count_sensitivity(top, labels, 1, 0.8, [1], 3)
     gender_real = real[(real.property == "gender")]["n_property_neurons"].iloc[0]
     gender_null = null[null.property == "gender"].groupby("seed")["n_property_neurons"].first()
     assert gender_real >= 1 and (gender_null < gender_real).all()
-    summary = ch.null_summary(null)
-    assert set(summary["property"]) == {"phone_type", "gender", "pitch"}
-    assert (summary["chance_low"] <= summary["chance_mean"]).all() and (
-        summary["chance_mean"] <= summary["chance_high"]
-    ).all()
+    assert sets["kind"].tolist() == ["null"] * 3
+    assert sets.set_index("seed")["n_gender"].to_dict() == gender_null.to_dict()
+    columns = pt.replicate_columns(sets)
+    for prop in ("phone_type", "gender", "pitch"):
+        assert columns[f"chance_low_n_{prop}"] <= columns[f"chance_n_{prop}"] <= columns[f"chance_high_n_{prop}"]
+    assert "ci_low_n_gender" not in columns  # no bootstrap replicates asked for
+
+
+def test_bootstrap_weights_resample_whole_utterances():
+    utts = np.array(["a", "a", "b", "c", "c", "c"])
+    w = ch.bootstrap_weights(utts, seed=3)
+    assert w.dtype == np.int64 and w[0] == w[1] and w[3] == w[4] == w[5]
+    per_utt = {u: w[utts == u][0] for u in "abc"}
+    assert sum(per_utt.values()) == 3  # as many draws as utterances
+    assert (ch.bootstrap_weights(utts, seed=3) == w).all()
+
+
+def test_bootstrap_of_a_planted_unit_keeps_it_and_unit_weights_change_nothing():
+    index, utts, labels, top = _setup()
+    n_groups = {p: len(g) for p, g in pr.property_groups(3).items()}
+    plain = pr.count_top(top, labels, n_groups)
+    ones = pr.count_top(top, labels, n_groups, np.ones(len(index), dtype=np.int64))
+    for prop in plain.active:
+        assert (plain.active[prop] == ones.active[prop]).all() and (plain.frames[prop] == ones.frames[prop]).all()
+    twice = pr.count_top(top, labels, n_groups, np.full(len(index), 2))
+    assert (twice.active["gender"] == 2 * plain.active["gender"]).all()
+    _, sets = ch.resample_counts(top, labels, utts, 1, 0.8, 1, 3, null_seeds=[], bootstrap_seeds=range(5))
+    assert (sets["kind"] == "bootstrap").all() and len(sets) == 5
+    assert (sets["n_gender"] >= 1).all()  # the planted female neuron survives every resample
+    columns = pt.replicate_columns(sets)
+    assert columns["ci_low_n_gender"] >= 1 and "chance_n_gender" not in columns
 
 
 def test_min_count_sensitivity_drops_phones_with_too_few_frames():
