@@ -1,7 +1,8 @@
 """Property-neuron statistics of one layer: mid.npy + index_mid.parquet -> neurons.json, P.npz,
 R.parquet, counts.tsv, skipped.tsv (docs/property-neurons.md), and what the counts mean: the
-permutation null and the bootstrap replicates (null.tsv, replicates.tsv), the min_count sensitivity, the silhouette of P(. | c, g) by group and the
-pitch neurons under the other pitch binning (pitch_binning.tsv)."""
+permutation null and the bootstrap replicates (null.tsv, replicates.tsv), the min_count
+sensitivity, the silhouette of P(. | c, g) by group and the pitch neurons under the other
+pitch binning (pitch_binning.tsv)."""
 
 import torch
 
