@@ -196,3 +196,8 @@ class Layout:
     def erased(self, name: str, erasure="{erasure}", kind="{kind}", corpus="{corpus}", model="{model}") -> str:
         """A file of one erasure or its control: ``losses.parquet`` or ``erased_neurons.json``."""
         return f"{self.experiments_dir(corpus, model)}/erasure/{erasure}/{kind}/{name}"
+
+    # ------------------------------------------------------------------ findings
+    def findings_file(self, name: str, corpus="{corpus}", model="{model}") -> str:
+        """``findings.tsv`` or ``findings.html``: the papers' claims checked on this run."""
+        return self._path(corpus, "findings", model, name)

@@ -22,20 +22,11 @@ from matplotlib.colors import LogNorm
 
 from speechneurons.plotting import plt, save_figure
 from speechneurons.properties.statistic import PROPERTIES, property_groups, venn3_regions
+from speechneurons.properties.reference import REFERENCE_COUNTS, REFERENCE_D
 from speechneurons.properties.tables import npz_key
 
 LABELS = {"phone_type": "phone type", "gender": "gender", "pitch": "pitch"}
 COLORS = {"phone_type": "tab:blue", "gender": "tab:red", "pitch": "tab:green"}
-
-
-# Lin et al. (SLT 2024) figure data: property neurons of MelHuBERT (D = 3072) on LibriSpeech
-# dev-clean, layers 1-12 (docs/property-neurons.md, "The authors' numbers").
-REFERENCE_D = 3072
-REFERENCE_COUNTS = {
-    "phone_type": (375, 310, 298, 242, 194, 210, 234, 242, 269, 265, 250, 115),
-    "gender": (278, 135, 49, 23, 22, 25, 30, 12, 11, 37, 99, 151),
-    "pitch": (190, 109, 34, 27, 18, 25, 27, 11, 12, 20, 53, 97),
-}
 
 
 def relative_depth(layers: np.ndarray) -> np.ndarray:
