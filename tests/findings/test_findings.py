@@ -12,8 +12,15 @@ from speechneurons.findings import claims as cl
 from speechneurons.findings import property_neurons as pn
 from speechneurons.findings.page import render, splits_statement, write_page
 
-SET_COLUMNS = ["n_phone_type", "n_gender", "n_pitch", "overlap_phone_type_gender", "overlap_phone_type_pitch",
-               "overlap_gender_pitch", "overlap_all"]  # fmt: skip
+SET_COLUMNS = [
+    "n_phone_type",
+    "n_gender",
+    "n_pitch",
+    "overlap_phone_type_gender",
+    "overlap_phone_type_pitch",
+    "overlap_gender_pitch",
+    "overlap_all",
+]
 
 
 @pytest.mark.parametrize(
@@ -72,8 +79,14 @@ def test_extreme_layers_holds_fails_and_needs_three_layers():
 
 
 def test_gender_pitch_overlap_claim_and_its_built_in_part():
-    s = _summary({"overlap_gender_pitch": [12, 0, 0], "overlap_phone_type_gender": [2, 0, 0],
-                  "overlap_phone_type_pitch": [3, 0, 0]}, overlap_gender_pitch_per_gender=[1, 0, 0])  # fmt: skip
+    s = _summary(
+        {
+            "overlap_gender_pitch": [12, 0, 0],
+            "overlap_phone_type_gender": [2, 0, 0],
+            "overlap_phone_type_pitch": [3, 0, 0],
+        },
+        overlap_gender_pitch_per_gender=[1, 0, 0],
+    )
     f = pn.claim_gender_pitch_overlap(s, _replicates(s, {}), 0.95)
     assert f.verdict == cl.HOLDS and f.value == 9 and "per-gender pitch bins gender ∩ pitch = 1" in f.why
     none = _summary({"n_gender": [1, 1, 1]})
@@ -85,9 +98,19 @@ def _pruning(protect: float, random: float, control: float, width: float = 1.0) 
     rows = [dict(strategy="unpruned", sparsity=0.0, task="phone", layer=4, layer_role="last", value=40.0)]
     for st, d in (("norm", 0.0), ("protect", protect), ("random", random), ("protect_random", control)):
         for s in (0.5, 0.75):
-            rows.append(dict(strategy=st, sparsity=s, task="phone", layer=4, layer_role="best+last", value=50.0 + d,
-                             vs_norm=d if st != "norm" else np.nan, vs_norm_ci_low=d - width,
-                             vs_norm_ci_high=d + width))  # fmt: skip
+            rows.append(
+                dict(
+                    strategy=st,
+                    sparsity=s,
+                    task="phone",
+                    layer=4,
+                    layer_role="best+last",
+                    value=50.0 + d,
+                    vs_norm=d if st != "norm" else np.nan,
+                    vs_norm_ci_low=d - width,
+                    vs_norm_ci_high=d + width,
+                )
+            )
     return pd.DataFrame(rows)
 
 
@@ -108,9 +131,23 @@ def _gender_matrix(own: float, other: float, control: float, status: str = "eras
     for erased in ("F", "M"):
         for scored in ("F", "M"):
             d = own if erased == scored else other
-            rows.append(dict(erased=erased, scored=scored, layer=4, n_erased=5, status=status, baseline=10.0,
-                             value=10 + d, delta=d, delta_ci_low=d - 1, delta_ci_high=d + 1, vs_control=control,
-                             vs_control_ci_low=control - 1, vs_control_ci_high=control + 1))  # fmt: skip
+            rows.append(
+                dict(
+                    erased=erased,
+                    scored=scored,
+                    layer=4,
+                    n_erased=5,
+                    status=status,
+                    baseline=10.0,
+                    value=10 + d,
+                    delta=d,
+                    delta_ci_low=d - 1,
+                    delta_ci_high=d + 1,
+                    vs_control=control,
+                    vs_control_ci_low=control - 1,
+                    vs_control_ci_high=control + 1,
+                )
+            )
     return pd.DataFrame(rows)
 
 

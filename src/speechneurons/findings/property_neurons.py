@@ -32,8 +32,12 @@ from speechneurons.properties import reference as ref
 
 STUDY = "Lin et al. 2024 (property neurons)"
 HIGHER_IS_BETTER = {"phone": False, "sid": True, "gender": True, "f0": False}
-TASK_NAMES = {"phone": "frame phone error (%)", "sid": "SID accuracy (%)", "gender": "gender accuracy (%)",
-              "f0": "log-F0 MSE"}  # fmt: skip
+TASK_NAMES = {
+    "phone": "frame phone error (%)",
+    "sid": "SID accuracy (%)",
+    "gender": "gender accuracy (%)",
+    "f0": "log-F0 MSE",
+}
 
 
 def ends_minus_middle(counts) -> float:
@@ -68,12 +72,24 @@ def claim_extreme_layers(
         f"at layer 12 against {min(paper_counts[1:-1])}-{max(paper_counts[1:-1])} between; "
         f"ends minus middle = {ends_minus_middle(paper_counts):+.1f}"
     )
-    common = dict(study=STUDY, claim=f"{prop.capitalize()} neurons are most numerous at the bottom and top layers",
-                  paper=paper, measure=f"ends minus middle of the {prop}-neuron count per layer (neurons)",
-                  source="properties/<model>/final/summary.tsv, layer-*/replicates.tsv")  # fmt: skip
+    common = dict(
+        study=STUDY,
+        claim=f"{prop.capitalize()} neurons are most numerous at the bottom and top layers",
+        paper=paper,
+        measure=f"ends minus middle of the {prop}-neuron count per layer (neurons)",
+        source="properties/<model>/final/summary.tsv, layer-*/replicates.tsv",
+    )
     if len(s) < 3:
-        return Finding(**common, value=math.nan, ci_low=math.nan, ci_high=math.nan, chance_low=math.nan,
-                       chance_high=math.nan, verdict=UNMEASURED, why=f"needs at least 3 layers, the model has {len(s)}")  # fmt: skip
+        return Finding(
+            **common,
+            value=math.nan,
+            ci_low=math.nan,
+            ci_high=math.nan,
+            chance_low=math.nan,
+            chance_high=math.nan,
+            verdict=UNMEASURED,
+            why=f"needs at least 3 layers, the model has {len(s)}",
+        )
     value = ends_minus_middle(s[col])
     boot = _per_replicate(replicates, "bootstrap", col)
     null = _per_replicate(replicates, "null", col)
@@ -84,8 +100,16 @@ def claim_extreme_layers(
     why += f"; counts per layer {counts}"
     if random_summary is not None and len(random_summary) >= 3:
         why += f"; random weights: ends minus middle {ends_minus_middle(random_summary.sort_values('layer')[col]):+.1f}"
-    return Finding(**common, value=value, ci_low=ci[0], ci_high=ci[1], chance_low=chance[0], chance_high=chance[1],
-                   verdict=verdict, why=why)  # fmt: skip
+    return Finding(
+        **common,
+        value=value,
+        ci_low=ci[0],
+        ci_high=ci[1],
+        chance_low=chance[0],
+        chance_high=chance[1],
+        verdict=verdict,
+        why=why,
+    )
 
 
 def _overlap_margin(frame: pd.DataFrame) -> pd.Series:
@@ -124,10 +148,20 @@ def claim_gender_pitch_overlap(summary: pd.DataFrame, replicates: pd.DataFrame, 
         col = f"overlap_gender_pitch_{binning}"
         if col in first and pd.notna(first[col]):
             why += f"; with {binning.replace('_', '-')} pitch bins gender ∩ pitch = {int(first[col])}"
-    return Finding(study=STUDY, claim="Gender ∩ pitch is the largest overlap between property-neuron sets",
-                   paper=paper, measure=f"|gender ∩ pitch| minus the larger other pairwise overlap, layer {layer} (neurons)",
-                   value=value, ci_low=ci[0], ci_high=ci[1], chance_low=chance[0], chance_high=chance[1],
-                   verdict=verdict, why=why, source="properties/<model>/final/summary.tsv, layer-*/replicates.tsv")  # fmt: skip
+    return Finding(
+        study=STUDY,
+        claim="Gender ∩ pitch is the largest overlap between property-neuron sets",
+        paper=paper,
+        measure=f"|gender ∩ pitch| minus the larger other pairwise overlap, layer {layer} (neurons)",
+        value=value,
+        ci_low=ci[0],
+        ci_high=ci[1],
+        chance_low=chance[0],
+        chance_high=chance[1],
+        verdict=verdict,
+        why=why,
+        source="properties/<model>/final/summary.tsv, layer-*/replicates.tsv",
+    )
 
 
 def _last_layer(rows: pd.DataFrame) -> pd.DataFrame:
@@ -156,14 +190,26 @@ def claim_protect_beats_norm(task: str, pruning: pd.DataFrame) -> Finding:
     )
     s = nearest_sparsity(pruning)
     claim = "Pruning that protects the property neurons degrades less than norm pruning, and norm less than random"
-    common = dict(study=STUDY, claim=claim, paper=paper, source="experiments/<model>/pruning.tsv",
-                  measure=f"protect minus norm, {TASK_NAMES[task]}, improvement > 0 (points), sparsity {s:g}")  # fmt: skip
+    common = dict(
+        study=STUDY,
+        claim=claim,
+        paper=paper,
+        source="experiments/<model>/pruning.tsv",
+        measure=f"protect minus norm, {TASK_NAMES[task]}, improvement > 0 (points), sparsity {s:g}",
+    )
     rows = _last_layer(pruning[(pruning["task"] == task) & (pruning["sparsity"].round(6) == s)])
     get = {st: rows[rows["strategy"] == st] for st in ("protect", "random", "protect_random")}
     if math.isnan(s) or not len(get["protect"]) or "vs_norm" not in rows:
-        return Finding(**common, value=math.nan, ci_low=math.nan, ci_high=math.nan, chance_low=math.nan,
-                       chance_high=math.nan, verdict=UNMEASURED,
-                       why=f"no protect / norm / random variants of the {task} probe at one sparsity")  # fmt: skip
+        return Finding(
+            **common,
+            value=math.nan,
+            ci_low=math.nan,
+            ci_high=math.nan,
+            chance_low=math.nan,
+            chance_high=math.nan,
+            verdict=UNMEASURED,
+            why=f"no protect / norm / random variants of the {task} probe at one sparsity",
+        )
 
     def improvement(st):
         if not len(get[st]):
@@ -188,8 +234,9 @@ def claim_protect_beats_norm(task: str, pruning: pd.DataFrame) -> Finding:
     unpruned = _last_layer(pruning[(pruning["strategy"] == "unpruned") & (pruning["task"] == task)])
     if len(unpruned):
         why += f"; unpruned {TASK_NAMES[task]} {unpruned['value'].iloc[0]:.2f}"
-    return Finding(**common, value=value, ci_low=lo, ci_high=hi, chance_low=ctl_lo, chance_high=ctl_hi,
-                   verdict=verdict, why=why)  # fmt: skip
+    return Finding(
+        **common, value=value, ci_low=lo, ci_high=hi, chance_low=ctl_lo, chance_high=ctl_hi, verdict=verdict, why=why
+    )
 
 
 def claim_erasure_hits_own_group(
@@ -204,8 +251,13 @@ def claim_erasure_hits_own_group(
         if prop == "gender"
         else "Erasing one phone type's neurons hurts that type's phone classification most"
     )
-    common = dict(study=STUDY, claim=claim, paper=paper, source=f"experiments/<model>/erasure_{prop}.tsv",
-                  measure=f"erase {name}: increase of {task} on {name} minus on the other groups (points)")  # fmt: skip
+    common = dict(
+        study=STUDY,
+        claim=claim,
+        paper=paper,
+        source=f"experiments/<model>/erasure_{prop}.tsv",
+        measure=f"erase {name}: increase of {task} on {name} minus on the other groups (points)",
+    )
     rows = matrix[matrix["erased"].astype(str) == erased]
     nan = dict(value=math.nan, ci_low=math.nan, ci_high=math.nan, chance_low=math.nan, chance_high=math.nan)
     if not len(rows):
@@ -239,8 +291,9 @@ def claim_erasure_hits_own_group(
         f"[{fmt(ctl_lo, 2)}, {fmt(ctl_hi, 2)}]"
     )
     # chance: the erased group's change against its matched random control
-    return Finding(**common, value=value, ci_low=lo, ci_high=hi, chance_low=ctl_lo, chance_high=ctl_hi,
-                   verdict=verdict, why=why)  # fmt: skip
+    return Finding(
+        **common, value=value, ci_low=lo, ci_high=hi, chance_low=ctl_lo, chance_high=ctl_hi, verdict=verdict, why=why
+    )
 
 
 GENDER_NAMES = {"F": "female speakers", "M": "male speakers"}

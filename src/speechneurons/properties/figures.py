@@ -21,8 +21,8 @@ import pandas as pd
 from matplotlib.colors import LogNorm
 
 from speechneurons.plotting import plt, save_figure
-from speechneurons.properties.statistic import PROPERTIES, property_groups, venn3_regions
 from speechneurons.properties.reference import REFERENCE_COUNTS, REFERENCE_D
+from speechneurons.properties.statistic import PROPERTIES, property_groups, venn3_regions
 from speechneurons.properties.tables import npz_key
 
 LABELS = {"phone_type": "phone type", "gender": "gender", "pitch": "pitch"}
