@@ -1,5 +1,6 @@
 # The findings page: every claim of the papers, the paper's number, this run's number with its
-# interval and chance level, and a verdict (docs/findings.md). First in the report.
+# interval and chance level, and a verdict (docs/findings.md). First in the report. The
+# property counts are those of the checkpoint the experiments use (experiments.checkpoint).
 
 
 ALL_TARGETS += [
@@ -11,16 +12,15 @@ ALL_TARGETS += [
 
 rule findings:
     input:
-        summary=L.properties_file("summary.tsv", checkpoint="final"),
-        replicates=per_layer("replicates.tsv", "final"),
+        summary=L.properties_file("summary.tsv", checkpoint=EXPERIMENTS_CHECKPOINT),
+        replicates=per_layer("replicates.tsv", EXPERIMENTS_CHECKPOINT),
         random_weights=lambda w: (
             L.properties_file("summary.tsv", w.corpus, w.model, "random")
             if config["properties"]["random_weights_control"]
             else []
         ),
         pruning=L.experiments_file("pruning.tsv"),
-        erasure_gender=L.experiments_file("erasure_gender.tsv"),
-        erasure_phone_type=L.experiments_file("erasure_phone_type.tsv"),
+        erasure=L.experiments_file("erasure.tsv"),
     output:
         table=L.findings_file("findings.tsv"),
         page=report(

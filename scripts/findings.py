@@ -19,8 +19,8 @@ with script_logging(snakemake.log[0]) as log:
     random_summary = read_table(inp.random_weights) if inp.random_weights else None
     findings = table(
         property_neuron_findings(
-            read_table(inp.summary), replicates, random_summary, read_table(inp.pruning),
-            read_table(inp.erasure_gender), read_table(inp.erasure_phone_type), p.level,
+            read_table(inp.summary), replicates, random_summary, read_table(inp.pruning), read_table(inp.erasure),
+            p.level,
         )
     )  # fmt: skip
     write_table(findings, snakemake.output.table)

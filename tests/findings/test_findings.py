@@ -152,15 +152,30 @@ def _gender_matrix(own: float, other: float, control: float, status: str = "eras
 
 
 def test_erasure_claim():
-    f = pn.claim_erasure_hits_own_group("gender", "F", _gender_matrix(10.0, 1.0, 8.0), "paper")
+    quiet = _gender_matrix(0.5, 0.5, np.nan)  # the matched random erasure: no margin
+    f = pn.claim_erasure_hits_own_group("gender", "F", _gender_matrix(10.0, 1.0, 8.0), quiet, "paper")
     assert f.verdict == cl.HOLDS and f.value == 9.0
-    assert f.ci_low == pytest.approx(9 - math.sqrt(2)) and (f.chance_low, f.chance_high) == (7.0, 9.0)
-    # as much damage as the matched random erasure: not measurable
-    assert pn.claim_erasure_hits_own_group("gender", "F", _gender_matrix(10, 1, 0.5), "p").verdict == cl.UNMEASURED
-    assert pn.claim_erasure_hits_own_group("gender", "F", _gender_matrix(1, 10, 8), "p").verdict == cl.FAILS
+    assert f.ci_low == pytest.approx(9 - math.sqrt(2))
+    assert (f.chance_low, f.chance_high) == pytest.approx((-math.sqrt(2), math.sqrt(2)))  # the control's margin
+    # the matched random erasure shows the same margin: within chance
+    same = pn.claim_erasure_hits_own_group("gender", "F", _gender_matrix(10, 1, 8), _gender_matrix(10, 1, 0), "p")
+    assert same.verdict == cl.UNMEASURED and "chance" in same.why
+    # as much damage on the erased group as the matched random erasure: not measurable
+    weak = pn.claim_erasure_hits_own_group("gender", "F", _gender_matrix(10, 1, 0.5), quiet, "p")
+    assert weak.verdict == cl.UNMEASURED
+    assert pn.claim_erasure_hits_own_group("gender", "F", _gender_matrix(1, 10, 8), quiet, "p").verdict == cl.FAILS
     empty = _gender_matrix(np.nan, np.nan, np.nan, status="empty: no neuron to erase")
-    f = pn.claim_erasure_hits_own_group("gender", "M", empty, "p")
+    f = pn.claim_erasure_hits_own_group("gender", "M", empty, empty, "p")
     assert f.verdict == cl.UNMEASURED and "no M property neurons" in f.why
+    none = pd.DataFrame(columns=["erased", "scored", "layer", "n_erased", "status"])
+    assert "no erasure" in pn.claim_erasure_hits_own_group("gender", "M", none, none, "p").why
+
+
+def test_findings_of_a_run_without_erasures_or_pruning_are_not_measurable():
+    s = _summary({"n_gender": [30, 5, 4, 25]})
+    out = pn.property_neuron_findings(s, _replicates(s, {}), None, pd.DataFrame(), pd.DataFrame())
+    assert len(out) == 2 + 1 + 2 + 3  # extreme layers x2, overlap, erasure gender x2, phone type x3
+    assert all(f.verdict == cl.UNMEASURED for f in out[3:])
 
 
 def test_page_escapes_and_counts_verdicts(tmp_path):

@@ -70,8 +70,9 @@ def plot_pruning(table: pd.DataFrame, path: str | Path, title: str = "") -> None
         nominal = d[~d["strategy"].isin(KEEP + ("unpruned",))]
         groups = [(f"{sp:g}", nominal[nominal["sparsity"] == sp]) for sp in sorted(nominal["sparsity"].unique())]
         keep = d[d["strategy"].isin(KEEP)]
-        if len(keep):
-            groups.append((f"keep\n({keep['sparsity'].iloc[0]:.2f})", keep))
+        if len(keep):  # realised sparsity of the property neurons' widths (keep_property)
+            ref = keep[keep["strategy"] == "keep_property"]
+            groups.append((f"keep\n({(ref if len(ref) else keep)['sparsity'].iloc[0]:.2f})", keep))
         width = 0.8 / max(max((g["strategy"].nunique() for _, g in groups), default=1), 1)
         for gx, (_, g) in enumerate(groups):
             present = [st for st in strategies if st in set(g["strategy"])]

@@ -14,8 +14,9 @@
    probe; chance: the same difference for the matched control protect_random (a random set of
    the same size and activation rates protected instead).
 4. Erasing one gender's neurons hurts that gender's speaker identification most. Effect: the
-   increase of SID error on the erased gender minus that on the other gender; the verdict
-   needs the two intervals apart and the erasure worse than its matched random control.
+   increase of SID error on the erased gender minus that on the other gender; chance: the same
+   margin for the matched random erasure; the verdict also needs the erasure to hurt the erased
+   gender more than its matched random erasure does.
 5. (The same for phone types: erasing a type's neurons hurts that type's phone-class error most.)
 """
 
@@ -239,13 +240,38 @@ def claim_protect_beats_norm(task: str, pruning: pd.DataFrame) -> Finding:
     )
 
 
+def _margin(rows: pd.DataFrame, erased: str) -> tuple[float, float, float, pd.Series, pd.Series] | None:
+    """Own-group change minus the largest change on another group, with an approximate interval:
+    the two percentile intervals' half-widths added in quadrature (a normal approximation that
+    treats the two changes as independent; the groups are different speakers for gender, but
+    frames of the same utterances for phone types, where it is only indicative)."""
+    own = rows[rows["scored"].astype(str) == erased]
+    others = rows[rows["scored"].astype(str) != erased].dropna(subset=["delta"])
+    if not len(own) or not len(others) or pd.isna(own["delta"].iloc[0]):
+        return None
+    o, worst = own.iloc[0], others.sort_values("delta", ascending=False).iloc[0]
+    value = float(o["delta"] - worst["delta"])
+    half = math.hypot(
+        (o["delta_ci_high"] - o["delta_ci_low"]) / 2, (worst["delta_ci_high"] - worst["delta_ci_low"]) / 2
+    )
+    return value, value - half, value + half, o, worst
+
+
 def claim_erasure_hits_own_group(
-    prop: str, erased: str, matrix: pd.DataFrame, paper: str, groups: Mapping[str, str] | None = None
+    prop: str,
+    erased: str,
+    matrix: pd.DataFrame,
+    control: pd.DataFrame,
+    paper: str,
+    groups: Mapping[str, str] | None = None,
 ) -> Finding:
     """Claims 4 and 5: erasing ``erased``'s neurons raises the error on ``erased`` more than on
-    the other scored groups (erasure_gender.tsv / erasure_phone_type.tsv, last layer)."""
+    the other scored groups (the last layer's probe). ``matrix`` and ``control``:
+    :func:`speechneurons.experiments.erasure.erasure_matrix` of the erasures and of their
+    matched random controls; the chance range is the same margin for the control."""
     task = "SID error" if prop == "gender" else "phone-class error"
-    name = (groups or {}).get(erased, erased)
+    names = groups or {}
+    name = names.get(erased, erased)
     claim = (
         "Erasing one gender's neurons hurts that gender's speaker identification most"
         if prop == "gender"
@@ -255,44 +281,44 @@ def claim_erasure_hits_own_group(
         study=STUDY,
         claim=claim,
         paper=paper,
-        source=f"experiments/<model>/erasure_{prop}.tsv",
-        measure=f"erase {name}: increase of {task} on {name} minus on the other groups (points)",
+        source=f"experiments/<model>/erasure.tsv (erasure_{prop}.tsv)",
+        measure=f"erase {name}: increase of {task} on {name} minus the largest on another group (points)",
     )
-    rows = matrix[matrix["erased"].astype(str) == erased]
     nan = dict(value=math.nan, ci_low=math.nan, ci_high=math.nan, chance_low=math.nan, chance_high=math.nan)
+    rows = matrix[matrix["erased"].astype(str) == erased] if "erased" in matrix else matrix.iloc[:0]
     if not len(rows):
         return Finding(**common, **nan, verdict=UNMEASURED, why=f"no erasure of {name} in this run")
     if rows["status"].astype(str).str.startswith("empty").all():
         return Finding(**common, **nan, verdict=UNMEASURED, why=f"no {name} property neurons to erase")
-    own = rows[rows["scored"].astype(str) == erased]
-    others = rows[rows["scored"].astype(str) != erased]
-    if not len(own) or not len(others):
+    found = _margin(rows, erased)
+    if found is None:
         return Finding(**common, **nan, verdict=UNMEASURED, why="the erased group or the others were not scored")
-    o, worst = own.iloc[0], others.sort_values("delta", ascending=False).iloc[0]
-    value = float(o["delta"] - worst["delta"])
-    # intervals of independent groups of utterances: the margin's interval from the two
-    # percentile intervals (half-widths added in quadrature), a conservative normal approximation
-    half = math.hypot(
-        (o["delta_ci_high"] - o["delta_ci_low"]) / 2, (worst["delta_ci_high"] - worst["delta_ci_low"]) / 2
-    )
-    lo, hi = value - half, value + half
-    ctl_lo, ctl_hi = o.get("vs_control_ci_low", math.nan), o.get("vs_control_ci_high", math.nan)
-    verdict, why = verdict_positive(value, lo, hi)
-    if verdict == HOLDS and not (ctl_lo > 0):
-        verdict, why = (
-            UNMEASURED,
-            "the erased group's error does not rise measurably more than with its matched random erasure",
-        )
+    value, lo, hi, o, worst = found
+    ctl_rows = control[control["erased"].astype(str) == erased] if "erased" in control else control.iloc[:0]
+    ctl = _margin(ctl_rows, erased) if len(ctl_rows) else None
+    chance_lo, chance_hi = (ctl[1], ctl[2]) if ctl else (math.nan, math.nan)
+    verdict, why = verdict_positive(value, lo, hi, chance_hi)
+    vs_lo = o.get("vs_control_ci_low", math.nan)
+    if verdict == HOLDS and not (vs_lo > 0):
+        verdict, why = UNMEASURED, f"the error on {name} does not rise measurably more than with the matched control"
+    other = names.get(str(worst["scored"]), worst["scored"])
     why += (
-        f"; {int(o['n_erased'])} neurons erased; on {name} {fmt(o['delta'], 2)} [{fmt(o['delta_ci_low'], 2)}, "
-        f"{fmt(o['delta_ci_high'], 2)}], on {(groups or {}).get(str(worst['scored']), worst['scored'])} "
+        f"; {int(o['n_erased'])} neurons erased; change on {name} {fmt(o['delta'], 2)} "
+        f"[{fmt(o['delta_ci_low'], 2)}, {fmt(o['delta_ci_high'], 2)}], on {other} "
         f"{fmt(worst['delta'], 2)} [{fmt(worst['delta_ci_low'], 2)}, {fmt(worst['delta_ci_high'], 2)}]; "
-        f"against the matched random erasure on {name} {fmt(o.get('vs_control', math.nan), 2)} "
-        f"[{fmt(ctl_lo, 2)}, {fmt(ctl_hi, 2)}]"
+        f"on {name}, erasure minus matched random erasure {fmt(o.get('vs_control', math.nan), 2)} "
+        f"[{fmt(vs_lo, 2)}, {fmt(o.get('vs_control_ci_high', math.nan), 2)}]; the margin's interval is a normal "
+        "approximation from the two groups' intervals"
     )
-    # chance: the erased group's change against its matched random control
     return Finding(
-        **common, value=value, ci_low=lo, ci_high=hi, chance_low=ctl_lo, chance_high=ctl_hi, verdict=verdict, why=why
+        **common,
+        value=value,
+        ci_low=lo,
+        ci_high=hi,
+        chance_low=chance_lo,
+        chance_high=chance_hi,
+        verdict=verdict,
+        why=why,
     )
 
 
@@ -305,21 +331,27 @@ def property_neuron_findings(
     replicates: pd.DataFrame,
     random_summary: pd.DataFrame | None,
     pruning: pd.DataFrame,
-    erasure_gender: pd.DataFrame,
-    erasure_phone_type: pd.DataFrame,
+    erasure: pd.DataFrame,
     level: float = 0.95,
 ) -> list[Finding]:
-    """Every claim of Lin et al. on one run's tables (module docstring)."""
+    """Every claim of Lin et al. on one run's tables (module docstring); ``erasure``: erasure.tsv."""
+    from speechneurons.experiments.erasure import erasure_matrix
+
     out = [claim_extreme_layers(p, summary, replicates, random_summary, level) for p in ("gender", "pitch")]
     out.append(claim_gender_pitch_overlap(summary, replicates, level))
-    out += [claim_protect_beats_norm(task, pruning) for task in ("phone", "sid") if task in set(pruning["task"])]
+    tasks = set(pruning["task"]) if "task" in pruning else set()
+    out += [claim_protect_beats_norm(task, pruning) for task in ("phone", "sid") if task in tasks]
+    matrices = {
+        prop: (erasure_matrix(erasure, prop), erasure_matrix(erasure, prop, kind="random"))
+        for prop in ("gender", "phone_type")
+    }
     eg = ref.REFERENCE_ERASURE_GENDER
     for g in ("F", "M"):
         other = "M" if g == "F" else "F"
         paper = f"erase {g}: SID error +{eg[g][g]} on {GENDER_NAMES[g]}, +{eg[g][other]} on {GENDER_NAMES[other]}"
-        out.append(claim_erasure_hits_own_group("gender", g, erasure_gender, paper, GENDER_NAMES))
+        out.append(claim_erasure_hits_own_group("gender", g, *matrices["gender"], paper, GENDER_NAMES))
     d, off = ref.REFERENCE_ERASURE_PHONE_TYPE_DIAGONAL, ref.REFERENCE_ERASURE_PHONE_TYPE_OFF_DIAGONAL_MAX
     for t in ("vowel", "voiced_consonant", "unvoiced_consonant"):
         paper = f"erase {TYPE_NAMES[t]}: phone-class error +{d[t]} on {TYPE_NAMES[t]}; other cells within ±{off}"
-        out.append(claim_erasure_hits_own_group("phone_type", t, erasure_phone_type, paper, TYPE_NAMES))
+        out.append(claim_erasure_hits_own_group("phone_type", t, *matrices["phone_type"], paper, TYPE_NAMES))
     return out
