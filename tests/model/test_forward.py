@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from speechneurons.model.ffn import capture_ffn, mask_ffn
-from speechneurons.model.forward import batches, encode, front_end, front_end_batches, pad
+from speechneurons.model.forward import batches, encode, front_end, front_end_batches, front_ends, pad
 from speechneurons.model.registry import ARCHITECTURES, load_model, model_class
 from tests.helpers.models import tiny_config
 
@@ -73,3 +73,24 @@ def test_masks_apply_to_encoder_passes(tmp_path):
             masked = encode(loaded, batch).last_hidden_state
             assert torch.all(ffn[1][..., :3] == 0)
     assert not torch.allclose(plain, masked)
+
+
+@pytest.mark.parametrize("model_type", sorted(ARCHITECTURES))
+def test_front_ends_in_one_padded_pass_equal_one_utterance_at_a_time(tmp_path, model_type):
+    """The padded conv pass with per-utterance GroupNorm statistics gives each utterance's own
+    front-end output (and, for the group-norm models, differs from a plain padded pass)."""
+    loaded = _loaded(tmp_path, model_type)
+    waves = _waves([16000, 12800, 9000, 5000], seed=1)
+    with torch.inference_mode():
+        alone = [front_end(loaded, w) for w in waves]
+        together = front_ends(loaded, waves)
+        for a, t in zip(alone, together, strict=True):
+            assert a.shape == t.shape
+            torch.testing.assert_close(t, a, rtol=1e-5, atol=1e-5)
+        fe = loaded.model.feature_extractor
+        first = getattr(fe, "conv_layers", [None])[0]  # the log-Mel front-end has no conv stack
+        if isinstance(getattr(first, "layer_norm", None), torch.nn.GroupNorm):
+            x, _ = loaded.prepare_batch(waves)
+            plain = fe(x).transpose(1, 2)
+            n = alone[-1].shape[0]
+            assert not torch.allclose(plain[-1, :n], alone[-1], atol=1e-3)  # padding reaches the group norm

@@ -3,12 +3,15 @@
 Zero-padding a batch changes the output of a front-end whose first conv layer is
 group-normalised (HuBERT and wav2vec 2.0 base, the tiny HuBERT): the normalisation statistics
 run over the padding, and the attention mask never reaches them. So the front-end (the conv
-feature encoder, or a log-Mel front-end) runs on each utterance alone, unpadded, and only the
-transformer runs on padded batches: there the attention mask is exact (padded frames are set
-to zero before the convolutional positional embedding, which sees zeros beyond the end of an
-unpadded utterance too, and attention never attends to them). The front-end of an utterance is
-computed once and can feed several transformer passes (model variants that differ only in the
-encoder, e.g. with FFN neurons silenced by :func:`speechneurons.model.ffn.mask_ffn`).
+feature encoder, or a log-Mel front-end) gives each utterance what it gives alone: a conv stack
+runs on the padded batch with that GroupNorm's statistics taken over each utterance's own time
+steps (:func:`front_ends`; valid frames of a conv stack see only valid samples), any other
+front-end runs on each utterance alone. The transformer runs on padded batches: there the
+attention mask is exact (padded frames are set to zero before the convolutional positional
+embedding, which sees zeros beyond the end of an unpadded utterance too, and attention never
+attends to them). The front-end of an utterance is computed once and can feed several
+transformer passes (model variants that differ only in the encoder, e.g. with FFN neurons
+silenced by :func:`speechneurons.model.ffn.mask_ffn`).
 
 data2vec-audio is the exception: its positional embedding stacks several convolutions, so the
 second one sees values the first wrote into the padding. Its utterances are never padded
@@ -50,6 +53,61 @@ def front_end(loaded, wave: np.ndarray) -> torch.Tensor:
         wave = normalize_wave(wave)
     x = torch.from_numpy(np.ascontiguousarray(wave))[None].to(loaded.device)
     return loaded.model.feature_extractor(x)[0].transpose(0, 1)
+
+
+def _masked_group_norm(h: torch.Tensor, norm: torch.nn.GroupNorm, lengths: Sequence[int]) -> torch.Tensor:
+    """GroupNorm with one group per channel (HuBERT / wav2vec 2.0 base) over each row's first
+    ``lengths[b]`` time steps only: the statistics a row would have alone."""
+    out = torch.empty_like(h)
+    for b, n in enumerate(lengths):
+        out[b : b + 1, :, :n] = torch.nn.functional.group_norm(h[b : b + 1, :, :n], norm.num_groups, norm.weight,
+                                                               norm.bias, norm.eps)  # fmt: skip
+        out[b, :, n:] = 0.0
+    return out
+
+
+def conv_lengths(n_samples: int, conv_layers) -> list[int]:
+    """Output length of every layer of a conv stack for an input of ``n_samples``."""
+    out, n = [], int(n_samples)
+    for layer in conv_layers:
+        k, st = layer.conv.kernel_size[0], layer.conv.stride[0]
+        n = max((n - k) // st + 1, 0)
+        out.append(n)
+    return out
+
+
+def batchable_front_end(loaded) -> bool:
+    """Whether the front-end can run on a padded batch with the results each utterance gives
+    alone: a conv stack whose only normalisation over time is a per-channel GroupNorm (masked
+    here) or a per-frame LayerNorm. Valid output frames of an unpadded conv stack see only valid
+    samples, so the padding reaches nothing else."""
+    fe = getattr(loaded.model, "feature_extractor", None)
+    layers = getattr(fe, "conv_layers", None)
+    if layers is None:
+        return False
+    for layer in layers:
+        norm = getattr(layer, "layer_norm", None)
+        if isinstance(norm, torch.nn.GroupNorm) and norm.num_groups != norm.num_channels:
+            return False
+    return True
+
+
+def front_ends(loaded, waves: Sequence[np.ndarray]) -> list[torch.Tensor]:
+    """:func:`front_end` of several utterances, in one padded pass when the front-end allows it
+    (:func:`batchable_front_end`): the same numbers as one utterance at a time, faster on CPU."""
+    if len(waves) == 1 or not batchable_front_end(loaded):
+        return [front_end(loaded, w) for w in waves]
+    layers = loaded.model.feature_extractor.conv_layers
+    x, _ = loaded.prepare_batch(waves)
+    lengths = [conv_lengths(len(w), layers) for w in waves]
+    h = x[:, None]
+    for i, layer in enumerate(layers):
+        norm = getattr(layer, "layer_norm", None)
+        if isinstance(norm, torch.nn.GroupNorm):
+            h = layer.activation(_masked_group_norm(layer.conv(h), norm, [n[i] for n in lengths]))
+        else:
+            h = layer(h)
+    return [h[b, :, : n[-1]].transpose(0, 1) for b, n in enumerate(lengths)]
 
 
 def pad(index: Sequence[int], features: Sequence[torch.Tensor]) -> Batch:
@@ -145,4 +203,4 @@ def front_end_batches(
     num_samples = num_samples if num_samples is not None else [len(w) for w in waves]
     lengths = [loaded.num_frames(int(n)) for n in num_samples]
     for group in batches(lengths, max_frames, max_pad_ratio):
-        yield pad(group, [front_end(loaded, waves[i]) for i in group])
+        yield pad(group, front_ends(loaded, [waves[i] for i in group]))
