@@ -126,7 +126,22 @@ def validate_config(config: dict, schema_path: str | Path = DEFAULT_SCHEMA) -> d
         lines = _check_meaning(config, registry)
     if lines:
         raise ConfigError("Invalid configuration:\n  - " + "\n  - ".join(lines))
+    _complete_model_pretrain(config, registry)
     return config
+
+
+def _complete_model_pretrain(config: dict, registry: Registry) -> None:
+    """Give every compared pretrained model its full pretrain section (the pretrain section, its
+    overrides on top, defaults filled in, e.g. in the iterations it lists), so that every
+    model's settings are complete wherever they are read."""
+    from speechneurons.study import merged
+
+    pretrain_schema = registry.resolver().lookup("pretrain.schema.yaml").contents
+    for entry in config.get("compare", {}).get("models", []):
+        if entry["source"] == "pretrain" and entry.get("pretrain"):
+            section = merged(config["pretrain"], entry["pretrain"])
+            fill_defaults(section, pretrain_schema, registry)
+            entry["pretrain"] = section
 
 
 def _check_meaning(config: dict, registry: Registry) -> list[str]:

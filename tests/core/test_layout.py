@@ -36,9 +36,15 @@ def test_checkpoints_live_in_the_iteration_that_saved_them():
             "checkpoint_steps": [0, 50],
         }
     )
-    assert L.checkpoint_dir("c", "m", "step-0") == "out/c/models/m/iteration-1/checkpoints/step-0"
-    assert L.checkpoint_dir("c", "m", "step-150") == "out/c/models/m/iteration-2/checkpoints/step-150"
-    assert L.checkpoint_dir("c", "m", "final") == "out/c/models/m/iteration-2/final"
+    m = "tinyhubert"  # the default model's name: the layout reads each model's own schedule
+    assert L.checkpoint_dir("c", m, "step-0") == f"out/c/models/{m}/iteration-1/checkpoints/step-0"
+    assert L.checkpoint_dir("c", m, "step-150") == f"out/c/models/{m}/iteration-2/checkpoints/step-150"
+    assert L.checkpoint_dir("c", m, "final") == f"out/c/models/{m}/iteration-2/final"
+
+
+def test_a_compared_model_has_its_own_schedule():
+    L = layout(compare={"models": [{"name": "short", "pretrain": {"iterations": [{"steps": 40}]}}]})
+    assert L.checkpoint_dir("c", "short", "final") == "out/c/models/short/iteration-1/final"
 
 
 def test_logs_and_benchmarks_live_under_the_results_dir():
