@@ -119,3 +119,23 @@ def test_empty_erasures_are_reported_as_empty_and_the_matrix_reads_them():
     ff = matrix[(matrix["erased"] == "F") & (matrix["scored"] == "F")].iloc[0]
     assert ff["delta"] == pytest.approx(50.0) and ff["vs_control"] == pytest.approx(50.0)
     assert matrix[matrix["erased"] == "M"]["delta"].isna().all()
+
+
+def test_empty_erasures_without_losses_still_list_every_group_and_the_matrices_work():
+    """A run where no erasure has a neuron (so no variant was scored) reports every erasure as
+    empty, per task and evaluation group, and its 2x2 and 3x3 matrices are empty, not errors."""
+    import pandas as pd
+
+    from speechneurons.experiments.erasure import erasure_matrix, erasure_table
+
+    rows = [dict(task="sid", layer=2, utt_id=f"u{i}", speaker=f"s{i % 4}{'F' if i < 4 else 'M'}",
+                 gender="F" if i < 4 else "M", stratum="all", loss_sum=float(i % 2), n_items=1) for i in range(8)]
+    baseline = pd.DataFrame(rows)
+    nothing = baseline.iloc[:0]
+    variants = {(g, k): nothing for g in ("gender-F", "gender-M") for k in ("property", "random")}
+    table = erasure_table(baseline, variants, dict.fromkeys(variants, 0), {"sid": {2: "last"}}, n_boot=20)
+    assert set(table["eval_group"]) >= {"all", "gender=F", "gender=M"}
+    assert (table["status"] == "empty: no neuron to erase").all() and table["delta"].isna().all()
+    gender = erasure_matrix(table, "gender")
+    assert len(gender) == 4 and gender["delta"].isna().all()
+    assert erasure_matrix(table, "phone_type").empty  # no phone-type erasure in this run

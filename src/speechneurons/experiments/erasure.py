@@ -68,6 +68,11 @@ def sets_to_json(sets: Mapping[int, np.ndarray]) -> dict[str, list[int]]:
     return {str(layer): [int(j) for j in idx] for layer, idx in sorted(sets.items())}
 
 
+KEY_COLUMNS = ("task", "metric", "layer", "eval_group", "n_test_utts")
+MEASURED = ("value", "ci_low", "ci_high", "baseline", "delta", "delta_ci_low", "delta_ci_high")
+CONTROL_COLUMNS = ("control_value", "vs_control", "vs_control_ci_low", "vs_control_ci_high")
+
+
 def erasure_table(
     baseline,
     variants: Mapping[tuple[str, str], object],
@@ -95,8 +100,13 @@ def erasure_table(
             kind: select_layers(variants[(name, kind)], roles) for kind in ERASURE_KINDS if (name, kind) in variants
         }
         for kind, losses in erased_losses.items():
-            t = compare(losses, base, n_boot, seed, level, kind="error", groups="every")
-            if kind == "property" and "random" in erased_losses:
+            n = n_erased.get((name, kind), 0)
+            if n == 0:  # nothing was erased: the baseline's rows, no effect (never a zero effect)
+                t = compare(base, None, 1, seed, level, kind="error", groups="every")[list(KEY_COLUMNS)]
+                t = t.assign(**{c: np.nan for c in MEASURED + (CONTROL_COLUMNS if kind == "property" else ())})
+            else:
+                t = compare(losses, base, n_boot, seed, level, kind="error", groups="every")
+            if n and kind == "property" and "random" in erased_losses and len(erased_losses["random"]):
                 c = compare(losses, erased_losses["random"], n_boot, seed, level, kind="error", groups="every")
                 c = c[["task", "layer", "eval_group", "baseline", "delta", "delta_ci_low", "delta_ci_high"]]
                 c.columns = [
@@ -109,10 +119,6 @@ def erasure_table(
                     "vs_control_ci_high",
                 ]
                 t = t.merge(c, on=["task", "layer", "eval_group"], how="left")
-            n = n_erased.get((name, kind), 0)
-            if n == 0:  # nothing was erased: no effect to report, never a zero effect
-                measured = [c for c in t.columns if c not in ("task", "metric", "layer", "eval_group", "n_test_utts")]
-                t[measured] = np.nan
             for col, value in reversed(
                 [
                     ("erasure", name),
@@ -142,13 +148,17 @@ def erasure_matrix(table, prop: str, layer_role: str = "last", kind: str = "prop
     import pandas as pd
 
     task, prefix = ERASURE_VIEW[prop]
-    if not len(table) or "property" not in table:
-        return pd.DataFrame(columns=["erased", "scored", "layer", "n_erased", "status"])
-    rows = table[(table["property"] == prop) & (table["kind"] == kind) & (table["task"] == task)]
-    rows = rows[rows["layer_role"].astype(str).str.split("+").apply(lambda roles: layer_role in roles)]
-    rows = rows[rows["eval_group"].astype(str).str.startswith(prefix)]
-    out = rows.assign(scored=rows["eval_group"].str.removeprefix(prefix))
     cols = ["group", "scored", "layer", "n_erased", "status", "baseline", "value", "delta", "delta_ci_low",
             "delta_ci_high", "vs_control", "vs_control_ci_low", "vs_control_ci_high"]  # fmt: skip
-    out = out.rename(columns={"group": "group"})[[c for c in cols if c in out.columns]]
+    empty = pd.DataFrame(columns=["erased", *cols[1:]])
+    if not len(table) or "property" not in table:
+        return empty
+    rows = table[(table["property"] == prop) & (table["kind"] == kind) & (table["task"] == task)]
+    roles = rows["layer_role"].astype(str).str.split("+")
+    rows = rows[np.array([layer_role in r for r in roles], dtype=bool)]
+    rows = rows[rows["eval_group"].astype(str).str.startswith(prefix).to_numpy(dtype=bool)]
+    if not len(rows):
+        return empty
+    out = rows.assign(scored=rows["eval_group"].str.removeprefix(prefix))
+    out = out[[c for c in cols if c in out.columns]]
     return pd.DataFrame(out).rename(columns={"group": "erased"}).reset_index(drop=True)
