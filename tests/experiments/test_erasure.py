@@ -128,8 +128,19 @@ def test_empty_erasures_without_losses_still_list_every_group_and_the_matrices_w
 
     from speechneurons.experiments.erasure import erasure_matrix, erasure_table
 
-    rows = [dict(task="sid", layer=2, utt_id=f"u{i}", speaker=f"s{i % 4}{'F' if i < 4 else 'M'}",
-                 gender="F" if i < 4 else "M", stratum="all", loss_sum=float(i % 2), n_items=1) for i in range(8)]
+    rows = [
+        dict(
+            task="sid",
+            layer=2,
+            utt_id=f"u{i}",
+            speaker=f"s{i % 4}{'F' if i < 4 else 'M'}",
+            gender="F" if i < 4 else "M",
+            stratum="all",
+            loss_sum=float(i % 2),
+            n_items=1,
+        )
+        for i in range(8)
+    ]
     baseline = pd.DataFrame(rows)
     nothing = baseline.iloc[:0]
     variants = {(g, k): nothing for g in ("gender-F", "gender-M") for k in ("property", "random")}

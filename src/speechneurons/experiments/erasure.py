@@ -103,7 +103,7 @@ def erasure_table(
             n = n_erased.get((name, kind), 0)
             if n == 0:  # nothing was erased: the baseline's rows, no effect (never a zero effect)
                 t = compare(base, None, 1, seed, level, kind="error", groups="every")[list(KEY_COLUMNS)]
-                t = t.assign(**{c: np.nan for c in MEASURED + (CONTROL_COLUMNS if kind == "property" else ())})
+                t = t.assign(**dict.fromkeys(MEASURED + (CONTROL_COLUMNS if kind == "property" else ()), np.nan))
             else:
                 t = compare(losses, base, n_boot, seed, level, kind="error", groups="every")
             if n and kind == "property" and "random" in erased_losses and len(erased_losses["random"]):
