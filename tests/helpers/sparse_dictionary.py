@@ -1,0 +1,38 @@
+"""Synthetic activations made from a known sparse dictionary (SAE tests and benchmarks)."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+
+class SparseData(NamedTuple):
+    x: np.ndarray
+    """Rows [n, D] = sum of `active` atoms with positive coefficients, plus an offset and noise."""
+    atoms: np.ndarray
+    """The dictionary [n_atoms, D], unit-norm rows."""
+    support: np.ndarray
+    """Indices of the active atoms of each row [n, active]."""
+
+
+def sparse_dictionary_data(n: int = 20000, d: int = 32, n_atoms: int = 64, active: int = 3, noise: float = 0.01,
+                           offset: float = 1.0, seed: int = 0) -> SparseData:
+    """x_n = offset * c + sum_{a in S_n} u_{n,a} atom_a + noise, S_n uniform of size ``active``,
+    u uniform in [0.5, 1.5], c a fixed random unit vector (so that b_pre has something to learn)."""
+    rng = np.random.default_rng(seed)
+    atoms = rng.normal(size=(n_atoms, d))
+    atoms /= np.linalg.norm(atoms, axis=1, keepdims=True)
+    support = np.argsort(rng.random((n, n_atoms)), axis=1)[:, :active]
+    coef = rng.uniform(0.5, 1.5, size=(n, active))
+    x = np.einsum("na,nad->nd", coef, atoms[support])
+    c = rng.normal(size=d)
+    x += offset * c / np.linalg.norm(c) + noise * rng.normal(size=(n, d))
+    return SparseData(x.astype(np.float32), atoms.astype(np.float32), support)
+
+
+def max_cosines(atoms: np.ndarray, directions: np.ndarray) -> np.ndarray:
+    """For each true atom, the largest cosine similarity with any learned direction."""
+    a = atoms / np.linalg.norm(atoms, axis=1, keepdims=True)
+    b = directions / np.linalg.norm(directions, axis=1, keepdims=True)
+    return (a @ b.T).max(axis=1)
