@@ -36,3 +36,16 @@ def max_cosines(atoms: np.ndarray, directions: np.ndarray) -> np.ndarray:
     a = atoms / np.linalg.norm(atoms, axis=1, keepdims=True)
     b = directions / np.linalg.norm(directions, axis=1, keepdims=True)
     return (a @ b.T).max(axis=1)
+
+
+def sae_settings(architecture: str = "topk", **overrides):
+    """SaeSettings from the schema defaults, with small-problem training values and overrides
+    (nested subsections as dicts)."""
+    from speechneurons.saes import SaeSettings
+    from speechneurons.saes.settings import default_section
+
+    section = default_section()
+    section.update(dict(expansion_factor=2.0, k=3, lr=1e-2, lr_warmup_steps=20, lr_decay_share=0.2, steps=800,
+                        batch_size=256, dead_tokens=2000, ema_decay=0.99))
+    section.update(overrides)
+    return SaeSettings.from_config(section, architecture)

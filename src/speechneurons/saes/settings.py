@@ -145,3 +145,10 @@ class SaeSettings:
         if k is not None:
             d["k"] = int(k)
         return cls.from_dict(d)
+
+
+def default_section() -> dict[str, Any]:
+    """The ``saes`` section with every default filled in, from ``schemas/saes.schema.yaml``."""
+    from ..config import SCHEMA_DIR, validate_config
+
+    return validate_config({}, SCHEMA_DIR / "saes.schema.yaml")
