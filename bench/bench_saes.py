@@ -1,0 +1,354 @@
+"""Sparse autoencoders: training throughput (tokens per second) and held-out FVU of the
+project's TopK SAE (:func:`speechneurons.saes.train_sae`) against EleutherAI sparsify's TopK
+``SparseCoder`` (PyPI ``eai-sparsify``), at equal D_in, F, k, batch size, steps, learning-rate
+schedule and aux-k settings, on the same activation rows, in the same process, on the same CPU
+threads (1), both timed alike (wall and process CPU time of the whole training call, the
+initialisation included; runs interleaved, medians of the repeats).
+
+Activations: the embedded default's layer-3 FFN sample (``/work/baseline/results/synth/
+activations/tinyhubert/final/layer-3/sample.npy``, float16 [50000, 1024]) once
+``/work/baseline/READY`` exists, else synthetic rows of the same shape (sparse non-negative
+combinations of 4 D_in random atoms plus noise). 90 % of the rows train, 10 % are held out.
+
+Both SAEs see the same scaled rows (x * s, E||x s||^2 = D_in, the project's normalisation;
+sparsify's trainer does not normalise, and its FVU is scale-free). The sparsify side mirrors
+``sparsify.Trainer`` for one hookpoint: b_dec = mean of the first batch, decoder renormalised
+before each forward, loss = fvu + auxk_alpha * auxk_loss, gradient component parallel to the
+decoder rows removed, torch.optim.Adam (its trainer's 'adam' choice), dead latents = more than
+``dead_tokens`` tokens since they last fired; its learning rate follows the same schedule as
+ours (:func:`speechneurons.saes.training.lr_at`).
+
+A third run, sparsify with fused Adam, and a table of the step's parts at the benchmark shape
+(dense encoder product, top-k, encoder backward as sparsify writes it and as this project
+does, decoder, Adam foreach vs fused) say where the difference comes from.
+
+sparsify is not a dependency of the project. The benchmark runs it from a separate virtual
+environment that reuses the project's packages (so the same torch), made once with::
+
+    python3.11 -m venv /tmp/saes-bench-venv
+    echo /work/main/.venv/lib/python3.11/site-packages \\
+        > /tmp/saes-bench-venv/lib/python3.11/site-packages/main_venv.pth
+    /tmp/saes-bench-venv/bin/pip install --no-deps eai-sparsify einops natsort simple-parsing \\
+        docstring-parser schedulefree accelerate datasets multiprocess dill xxhash
+
+(``SAES_BENCH_PYTHON`` names another interpreter). When the running interpreter cannot import
+sparsify, the benchmark re-runs itself with that one; without it, only our side is measured.
+
+Flags: ``--quick`` (F = 2 D_in, fewer steps, one repeat).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+BASELINE = Path("/work/baseline")
+REAL_ROWS = BASELINE / "results/synth/activations/tinyhubert/final/layer-3/sample.npy"
+BENCH_PYTHON = Path(os.environ.get("SAES_BENCH_PYTHON", "/tmp/saes-bench-venv/bin/python"))
+OUT = ROOT / "benchmarks" / "bench" / "saes.json"
+
+FULL = dict(expansion_factor=4, k=32, batch_size=1024, steps=100, repeats=2)
+QUICK = dict(expansion_factor=2, k=32, batch_size=1024, steps=40, repeats=1)
+LR, WARMUP, DECAY_SHARE, AUXK, DEAD_TOKENS = 1e-3, 20, 0.2, 1 / 32, 20_000
+
+
+def synthetic_rows(n: int = 50_000, d: int = 1024, seed: int = 0) -> np.ndarray:
+    """float16 [n, d]: each row = sum of ~12 of 4 d random unit atoms (Zipf-distributed atom
+    frequencies) with exponential weights, plus a positive offset and Gaussian noise -- a
+    rough stand-in for FFN activations when the real dump is absent."""
+    rng = np.random.default_rng(seed)
+    atoms = rng.normal(size=(4 * d, d)).astype(np.float32)
+    atoms /= np.linalg.norm(atoms, axis=1, keepdims=True)
+    p = np.arange(1, 4 * d + 1, dtype=np.float64) ** -0.8
+    p /= p.sum()
+    out = np.empty((n, d), dtype=np.float16)
+    for s in range(0, n, 4096):
+        e = min(n, s + 4096)
+        idx = rng.choice(4 * d, size=(e - s, 12), p=p)
+        w = rng.exponential(1.0, size=(e - s, 12)).astype(np.float32)
+        block = np.einsum("nk,nkd->nd", w, atoms[idx]) + 0.3 + 0.05 * rng.normal(size=(e - s, d))
+        out[s:e] = block.astype(np.float16)
+    return out
+
+
+def load_rows() -> tuple[np.ndarray, str]:
+    if (BASELINE / "READY").exists() and REAL_ROWS.exists():
+        return np.load(REAL_ROWS, mmap_mode="r"), str(REAL_ROWS)
+    return synthetic_rows(), "synthetic (50000 x 1024, 12 of 4096 atoms per row)"
+
+
+def split(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    perm = np.random.default_rng(seed).permutation(n)
+    cut = int(0.9 * n)
+    return np.sort(perm[:cut]), np.sort(perm[cut:])
+
+
+def ours_settings(p: dict):
+    """SaeSettings for TopK from the schema's defaults with the benchmark's values."""
+    from speechneurons.saes import SaeSettings
+
+    section = schema_defaults()
+    section.update(expansion_factor=p["expansion_factor"], k=p["k"], batch_size=p["batch_size"], steps=p["steps"],
+                   lr=LR, lr_warmup_steps=WARMUP, lr_decay_share=DECAY_SHARE, auxk_coef=AUXK, aux_zipf_coef=0.0,
+                   dead_tokens=DEAD_TOKENS, b_pre_init="mean")
+    return SaeSettings.from_config(section, "topk")
+
+
+def schema_defaults() -> dict:
+    """Defaults of schemas/saes.schema.yaml (nested objects included); a fixed stand-in while
+    the schema does not exist yet."""
+    import yaml
+
+    def fill(schema: dict):
+        if schema.get("type") == "object" and "properties" in schema:
+            return {key: fill(sub) for key, sub in schema["properties"].items()}
+        return schema.get("default")
+
+    path = ROOT / "schemas" / "saes.schema.yaml"
+    if path.exists():
+        return fill(yaml.safe_load(path.read_text()))
+    return dict(expansion_factor=4, k=32, lr=LR, lr_warmup_steps=WARMUP, lr_decay_share=DECAY_SHARE, steps=100,
+                batch_size=1024, b_pre_init="mean", auxk_coef=AUXK, k_aux=0, dead_tokens=DEAD_TOKENS,
+                aux_zipf_coef=0.0, zipf_exponent=1.0, ema_decay=0.99, dtype="float32", topk={},
+                mutual_choice=dict(inference="threshold"),
+                feature_choice=dict(capacity="uniform", inference="threshold"))
+
+
+def run_ours(x: np.ndarray, p: dict, seed: int = 0):
+    from speechneurons.saes import train_sae
+
+    settings = ours_settings(p)
+    w0, c0 = time.perf_counter(), time.process_time()
+    sae, log = train_sae(x, settings, device="cpu", seed=seed)
+    wall, cpu = time.perf_counter() - w0, time.process_time() - c0
+    recon = sae  # raw units in, raw units out (heldout_fvu calls it without gradients)
+    loop = float(log.seconds.iloc[-1])  # train_sae's clock starts after the initialisation
+    return sae, dict(wall_s=wall, cpu_s=cpu, loop_s=loop, last_train_fvu=float(log.fvu.iloc[-1])), recon, \
+        float(sae.input_scale)
+
+
+def run_sparsify(x: np.ndarray, p: dict, scale: float, seed: int = 0, fused_adam: bool = False):
+    """sparsify's TopK SparseCoder trained as its Trainer does (see the module docstring)."""
+    import torch
+    from sparsify import SparseCoder, SparseCoderConfig
+
+    from speechneurons.saes.training import lr_at
+
+    settings = ours_settings(p)
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    n, d = x.shape
+    w0, c0 = time.perf_counter(), time.process_time()
+    sae = SparseCoder(d, SparseCoderConfig(expansion_factor=int(p["expansion_factor"]), k=p["k"]))
+    opt = torch.optim.Adam(sae.parameters(), lr=LR, fused=True if fused_adam else None)
+    since_fired = torch.zeros(sae.num_latents, dtype=torch.long)
+    perm, pos, last_fvu = rng.permutation(n), 0, float("nan")
+    l0 = time.perf_counter()
+    for step in range(p["steps"]):
+        if pos + p["batch_size"] > n:
+            perm, pos = rng.permutation(n), 0
+        idx = np.sort(perm[pos:pos + p["batch_size"]])
+        pos += p["batch_size"]
+        xb = torch.from_numpy(np.asarray(x[idx], dtype=np.float32)) * scale
+        if step == 0:
+            sae.b_dec.data = xb.mean(0)
+        sae.set_decoder_norm_to_unit_norm()
+        for group in opt.param_groups:
+            group["lr"] = lr_at(step, settings)
+        out = sae(xb, dead_mask=since_fired > DEAD_TOKENS)
+        loss = out.fvu + AUXK * out.auxk_loss
+        loss.backward()
+        sae.remove_gradient_parallel_to_decoder_directions()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        with torch.no_grad():
+            fired = torch.zeros(sae.num_latents, dtype=torch.bool)
+            fired[out.latent_indices.flatten()] = True
+            since_fired += xb.shape[0]
+            since_fired[fired] = 0
+        last_fvu = out.fvu.item()
+    end = time.perf_counter()
+    wall, cpu, loop = end - w0, time.process_time() - c0, end - l0
+
+    def recon(xb):
+        with torch.no_grad():
+            return sae(xb.float() * scale).sae_out / scale
+
+    return sae, dict(wall_s=wall, cpu_s=cpu, loop_s=loop, last_train_fvu=last_fvu), recon
+
+
+def heldout_fvu(recon, x: np.ndarray, batch: int = 2048) -> float:
+    """sum ||x - x_hat||^2 / sum ||x - mean(x)||^2 over the held-out rows (float64 sums)."""
+    import torch
+
+    sse, s1, s2, n = 0.0, 0.0, 0.0, 0
+    for s in range(0, len(x), batch):
+        xb = torch.from_numpy(np.asarray(x[s:s + batch], dtype=np.float32))
+        with torch.no_grad():
+            xh = recon(xb)
+        sse += float((xb - xh).double().pow(2).sum())
+        s1 = s1 + xb.double().sum(0)
+        s2 += float(xb.double().pow(2).sum())
+        n += len(xb)
+    total = s2 - float((s1 * s1).sum()) / n
+    return sse / total
+
+
+def timeit(fn, repeats: int = 5) -> float:
+    fn()
+    t0 = time.perf_counter()
+    for _ in range(repeats):
+        fn()
+    return (time.perf_counter() - t0) / repeats * 1000
+
+
+def step_parts(n: int, d: int, f: int, k: int, seed: int = 0) -> dict:
+    """Milliseconds of the parts of one TopK step at the benchmark shape (1 thread)."""
+    import torch
+    import torch.nn.functional as F
+
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, d, generator=g)
+    w = (torch.randn(f, d, generator=g) / d**0.5).requires_grad_()
+    b = torch.zeros(f, requires_grad=True)
+    pre = F.linear(x, w, b).detach()
+    vals, idx = pre.topk(k, dim=1, sorted=False)
+    grad = torch.randn(n, k, generator=g)
+    parts = {
+        "encoder product (dense, both)": timeit(lambda: F.linear(x, w.detach(), b.detach())),
+        "ReLU over N x F (sparsify, before top-k)": timeit(lambda: F.relu(pre)),
+        "top-k per token (both)": timeit(lambda: pre.topk(k, dim=1, sorted=False)),
+    }
+    if importlib.util.find_spec("sparsify") is not None:
+        from sparsify.fused_encoder import FusedEncoder
+
+        def sparsify_backward():
+            top, _, _ = FusedEncoder.apply(x, w, b, k, "topk")
+            top.backward(grad)
+
+        parts["encoder fwd+bwd, sparsify FusedEncoder ([N,k,D] products + index_add)"] = timeit(sparsify_backward)
+
+    def bag_backward():
+        cols = idx.reshape(-1)
+        order = torch.argsort(cols, stable=True)
+        rows = torch.arange(n).repeat_interleave(k)[order]
+        offsets = torch.zeros(f, dtype=torch.long)
+        offsets[1:] = torch.bincount(cols, minlength=f).cumsum(0)[:-1]
+        F.embedding_bag(rows, x, offsets, mode="sum", per_sample_weights=grad.reshape(-1)[order])
+
+    parts["encoder weight gradient, embedding_bag over latent-sorted entries (ours)"] = timeit(bag_backward)
+    wd = w.detach().clone().requires_grad_()
+
+    def decode():
+        F.embedding_bag(idx, wd, mode="sum", per_sample_weights=vals).sum().backward()
+
+    parts["decoder fwd+bwd, embedding_bag (both)"] = timeit(decode)
+    params = [torch.nn.Parameter(torch.randn(f, d)) for _ in range(2)] + [torch.nn.Parameter(torch.randn(f))]
+    for q in params:
+        q.grad = torch.randn_like(q)
+    for name, kw in (("Adam step, foreach (torch default)", {}), ("Adam step, fused=True", dict(fused=True))):
+        opt = torch.optim.Adam(params, lr=1e-3, **kw)
+        parts[name] = timeit(opt.step)
+    return {key: round(v, 2) for key, v in parts.items()}
+
+
+def measure(quick: bool) -> dict:
+    import torch
+
+    torch.set_num_threads(1)
+    p = QUICK if quick else FULL
+    x, source = load_rows()
+    train, held = split(len(x))
+    x_train = np.asarray(x[train])  # both sides read the same in-memory rows
+    x_held = np.asarray(x[held])
+    has_sparsify = importlib.util.find_spec("sparsify") is not None
+    runs: dict[str, list[dict]] = {"ours": [], "sparsify": [], "sparsify_fused_adam": []}
+    fvu: dict[str, float] = {}
+    for r in range(p["repeats"]):
+        sae, t, recon, scale = run_ours(x_train, p, seed=r)
+        runs["ours"].append(t)
+        fvu.setdefault("ours", heldout_fvu(recon, x_held))
+        if has_sparsify:
+            _, t, recon_s = run_sparsify(x_train, p, scale, seed=r)
+            runs["sparsify"].append(t)
+            fvu.setdefault("sparsify", heldout_fvu(recon_s, x_held))
+            if r == 0:
+                _, t, recon_f = run_sparsify(x_train, p, scale, seed=r, fused_adam=True)
+                runs["sparsify_fused_adam"].append(t)
+                fvu.setdefault("sparsify_fused_adam", heldout_fvu(recon_f, x_held))
+    tokens = p["steps"] * p["batch_size"]
+    table = []
+    for name, rs in runs.items():
+        if not rs:
+            continue
+        wall = float(np.median([r["wall_s"] for r in rs]))
+        cpu = float(np.median([r["cpu_s"] for r in rs]))
+        loop = float(np.median([r["loop_s"] for r in rs]))
+        table.append(dict(implementation=name, tokens_per_s_wall=round(tokens / wall), tokens_per_s_cpu=round(tokens / cpu),
+                          tokens_per_s_loop=round(tokens / loop), wall_s=round(wall, 2), cpu_s=round(cpu, 2),
+                          loop_s=round(loop, 2), heldout_fvu=round(fvu[name], 4),
+                          last_train_fvu=round(float(np.median([r["last_train_fvu"] for r in rs])), 4)))
+    d = x.shape[1]
+    result = dict(source=source, threads=torch.get_num_threads(), torch=torch.__version__, d_in=d,
+                  n_latents=int(p["expansion_factor"] * d), train_rows=len(train), heldout_rows=len(held),
+                  settings=dict(p, lr=LR, lr_warmup_steps=WARMUP, lr_decay_share=DECAY_SHARE, auxk_coef=AUXK,
+                                dead_tokens=DEAD_TOKENS),
+                  sparsify=_sparsify_version(), table=table,
+                  step_parts_ms=step_parts(p["batch_size"], d, int(p["expansion_factor"] * d), p["k"]))
+    by = {row["implementation"]: row for row in table}
+    if "sparsify" in by:
+        result["speedup_wall"] = round(by["ours"]["tokens_per_s_wall"] / by["sparsify"]["tokens_per_s_wall"], 3)
+        result["speedup_cpu"] = round(by["ours"]["tokens_per_s_cpu"] / by["sparsify"]["tokens_per_s_cpu"], 3)
+        result["speedup_loop"] = round(by["ours"]["tokens_per_s_loop"] / by["sparsify"]["tokens_per_s_loop"], 3)
+    return result
+
+
+def _sparsify_version() -> str | None:
+    try:
+        from importlib.metadata import version
+
+        return version("eai-sparsify")
+    except Exception:  # noqa: BLE001 -- not installed
+        return None
+
+
+def print_table(result: dict) -> None:
+    cols = ["implementation", "tokens_per_s_wall", "tokens_per_s_cpu", "tokens_per_s_loop", "wall_s", "heldout_fvu",
+            "last_train_fvu"]
+    print(f"SAE TopK training, {result['source']}; D={result['d_in']} F={result['n_latents']} k={result['settings']['k']} "
+          f"N={result['settings']['batch_size']} steps={result['settings']['steps']}, {result['threads']} thread(s)")
+    print(" | ".join(cols))
+    for row in result["table"]:
+        print(" | ".join(str(row[c]) for c in cols))
+    if "speedup_wall" in result:
+        print(f"ours / sparsify throughput: {result['speedup_wall']}x (wall), {result['speedup_cpu']}x (CPU time), "
+              f"{result['speedup_loop']}x (training loop only, wall); "
+              "target >= 1.2x at equal or better held-out FVU")
+    print("step parts (ms): " + "; ".join(f"{k}: {v}" for k, v in result["step_parts_ms"].items()))
+
+
+def main(flags: list[str] | None = None) -> dict:
+    flags = flags or []
+    if importlib.util.find_spec("sparsify") is None and BENCH_PYTHON.exists() and "--no-reexec" not in flags:
+        env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+        subprocess.run([str(BENCH_PYTHON), __file__, *flags, "--no-reexec"], check=True, env=env)
+        return json.loads(OUT.read_text())
+    result = measure("--quick" in flags)
+    print_table(result)
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(json.dumps(result, indent=2) + "\n")
+    return result
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
