@@ -232,21 +232,24 @@ def step_parts(n: int, d: int, f: int, k: int, seed: int = 0) -> dict:
     if importlib.util.find_spec("sparsify") is not None:
         from sparsify.fused_encoder import FusedEncoder
 
-        def sparsify_backward():
-            top, _, _ = FusedEncoder.apply(x, w, b, k, "topk")
-            top.backward(grad)
+        def sparsify_forward():
+            return FusedEncoder.apply(x, w, b, k, "topk")
 
-        parts["encoder fwd+bwd, sparsify FusedEncoder ([N,k,D] products + index_add)"] = timeit(sparsify_backward)
+        def sparsify_forward_backward():
+            sparsify_forward()[0].backward(grad)
 
-    def bag_backward():
-        cols = idx.reshape(-1)
-        order = torch.argsort(cols, stable=True)
-        rows = torch.arange(n).repeat_interleave(k)[order]
-        offsets = torch.zeros(f, dtype=torch.long)
-        offsets[1:] = torch.bincount(cols, minlength=f).cumsum(0)[:-1]
-        F.embedding_bag(rows, x, offsets, mode="sum", per_sample_weights=grad.reshape(-1)[order])
+        fwd = timeit(sparsify_forward)
+        parts["encoder backward, sparsify FusedEncoder ([N,k,D] products + index_add; fwd+bwd - fwd)"] = \
+            timeit(sparsify_forward_backward) - fwd
 
-    parts["encoder weight gradient, embedding_bag over latent-sorted entries (ours)"] = timeit(bag_backward)
+    from speechneurons.saes.sparse_ops import layout_from_topk, sampled_linear
+
+    def ours_backward():
+        layout = layout_from_topk(idx, f)  # the argsorts and offsets are part of our cost
+        sampled_linear(x, w, b, pre, layout).backward(grad.reshape(-1))
+
+    parts["encoder backward, ours sampled_linear (embedding_bag over latent-sorted entries, layout included)"] = \
+        timeit(ours_backward)
     wd = w.detach().clone().requires_grad_()
 
     def decode():
