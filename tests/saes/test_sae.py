@@ -13,7 +13,8 @@ from tests.helpers.sparse_dictionary import sae_settings, sparse_dictionary_data
 def test_sparse_products_match_dense_reference_and_gradcheck():
     g = torch.Generator().manual_seed(0)
     n, d, f = 6, 5, 9
-    x = torch.randn(n, d, dtype=torch.float64, generator=g, requires_grad=True)
+    x = torch.randn(n, d, dtype=torch.float64, generator=g)
+    bp = torch.randn(d, dtype=torch.float64, generator=g, requires_grad=True)
     w = torch.randn(f, d, dtype=torch.float64, generator=g, requires_grad=True)
     b = torch.randn(f, dtype=torch.float64, generator=g, requires_grad=True)
     wd = torch.randn(f, d, dtype=torch.float64, generator=g, requires_grad=True)
@@ -21,18 +22,20 @@ def test_sparse_products_match_dense_reference_and_gradcheck():
     mask[2] = False  # a token with no entry
     lay = layout_from_mask(mask)
 
-    def sparse(x, w, b, wd):
-        return sparse_decode(torch.relu(sampled_linear(x, w, b, (x @ w.T + b).detach(), lay)), wd, lay)
+    def sparse(bp, w, b, wd):
+        c = (x - bp).detach()
+        return sparse_decode(torch.relu(sampled_linear(c, bp, w, b, (c @ w.T + b).detach(), lay)), wd, lay)
 
-    def dense(x, w, b, wd):
-        return (torch.relu(x @ w.T + b) * mask) @ wd
+    def dense(bp, w, b, wd):
+        return (torch.relu((x - bp) @ w.T + b) * mask) @ wd
 
-    out_s, out_d = sparse(x, w, b, wd), dense(x, w, b, wd)
+    args = (bp, w, b, wd)
+    out_s, out_d = sparse(*args), dense(*args)
     assert torch.allclose(out_s, out_d)
     go = torch.randn_like(out_s)
-    for a, c in zip(torch.autograd.grad(out_s, (x, w, b, wd), go), torch.autograd.grad(out_d, (x, w, b, wd), go)):
+    for a, c in zip(torch.autograd.grad(out_s, args, go), torch.autograd.grad(out_d, args, go)):
         assert torch.allclose(a, c)
-    assert torch.autograd.gradcheck(sparse, (x, w, b, wd))
+    assert torch.autograd.gradcheck(sparse, args)
 
 
 def test_gradient_projection_removes_exactly_the_parallel_component():

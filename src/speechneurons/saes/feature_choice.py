@@ -67,6 +67,34 @@ def zipf_weights(usage: Tensor, exponent: float) -> Tensor:
     return rank.double() ** -exponent
 
 
+def column_topm(pre: Tensor, m: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """(token, latent, smallest): column i of ``pre`` [N, F] keeps its m_i largest rows
+    (latent-major order), and ``smallest[i]`` is the m_i-th largest value (NaN where m_i = 0).
+
+    Columns are grouped by m_i rounded up to a power of two and each group takes one top-2^b
+    over its columns only, so that a few Zipf-head latents with m_i near N do not make every
+    column sort all N tokens (one full sort of an F x N matrix costs ~10x the grouped top-m).
+    """
+    n_tokens, n_latents = pre.shape
+    pre_t = pre.T
+    level = torch.where(m > 0, 2 ** torch.ceil(torch.log2(m.clamp_min(1).double())).long(), torch.zeros_like(m))
+    level = level.clamp(max=n_tokens)
+    tokens, latents = [], []
+    smallest = torch.full((n_latents,), float("nan"), dtype=pre.dtype, device=pre.device)
+    for lv in torch.unique(level[level > 0]).tolist():
+        cols = torch.nonzero(level == lv).squeeze(1)
+        vals, toks = pre_t.index_select(0, cols).topk(int(lv), dim=1, sorted=True)
+        mc = m[cols]
+        keep = torch.arange(int(lv), device=pre.device)[None, :] < mc[:, None]
+        tokens.append(toks[keep])
+        latents.append(cols[:, None].expand(-1, int(lv))[keep])
+        smallest[cols] = vals.gather(1, (mc - 1)[:, None])[:, 0]
+    if not tokens:
+        empty = torch.zeros(0, dtype=torch.long, device=pre.device)
+        return empty, empty, smallest
+    return torch.cat(tokens), torch.cat(latents), smallest
+
+
 class FeatureChoice(Selector):
     """Per-latent top-m_i over the batch's tokens; ``theta`` (buffer, [F]) are the inference
     thresholds, ``usage`` (buffer, [F]) the EMA firing rates that rank latents for 'zipf'."""
@@ -91,17 +119,12 @@ class FeatureChoice(Selector):
     def select(self, pre: Tensor) -> Layout:
         n_tokens, n_latents = pre.shape
         m = self.capacities(n_tokens).to(pre.device)
-        m_max = int(m.max())
-        vals, toks = pre.T.contiguous().topk(m_max, dim=1, sorted=True)  # [F, m_max], descending
-        keep = torch.arange(m_max, device=pre.device)[None, :] < m[:, None]
-        latent = torch.arange(n_latents, device=pre.device)[:, None].expand(-1, m_max)[keep]
-        token = toks[keep]
+        token, latent, smallest = column_topm(pre, m)
         order = torch.argsort(token * n_latents + latent)
         layout = make_layout(token[order], latent[order], n_tokens, n_latents)
         if self.training:
             with torch.no_grad():
                 has = m > 0
-                smallest = vals.gather(1, (m - 1).clamp_min(0)[:, None])[:, 0]
                 new = self._ema(self.theta, smallest.to(self.theta.dtype), self.theta_seen)
                 self.theta.copy_(torch.where(has, new, self.theta))
                 self.theta_seen |= has

@@ -63,10 +63,10 @@ def residual_aux_loss(sae: SparseAutoencoder, x: Tensor, out: TrainOutput, weigh
     if n_cand == 0 or k_aux < 1:
         return out.x_hat.sum() * 0.0
     k_eff = min(k_aux, n_cand)
-    masked = out.pre.masked_fill(~candidates, float("-inf"))
-    idx = masked.topk(k_eff, dim=1, sorted=False).indices
+    cols = torch.nonzero(candidates).squeeze(1)
+    idx = cols[out.pre.index_select(1, cols).topk(k_eff, dim=1, sorted=False).indices]
     layout = layout_from_topk(idx, sae.n_latents)
-    values = torch.relu(sampled_linear(out.centred, sae.W_enc, sae.b_lat, out.pre, layout))
+    values = torch.relu(sampled_linear(out.centred, sae.b_pre, sae.W_enc, sae.b_lat, out.pre, layout))
     values = values * weights[layout.latent]
     e = (x - out.x_hat).detach()
     e_hat = sparse_decode(values, sae.W_dec, layout)

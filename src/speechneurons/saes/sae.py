@@ -67,7 +67,7 @@ class TrainOutput(NamedTuple):
     pre: Tensor
     """Dense pre-activations [N, F] (no gradient), for the auxiliary losses."""
     centred: Tensor
-    """s x - b_pre, [N, D] (carries the gradient to b_pre)."""
+    """s x - b_pre, [N, D] (no gradient)."""
 
 
 class SparseAutoencoder(nn.Module):
@@ -111,11 +111,12 @@ class SparseAutoencoder(nn.Module):
             return contextlib.nullcontext()
         return torch.autocast(device.type, dtype=self.autocast_dtype)
 
+    @torch.no_grad()
     def pre_activations(self, xs: Tensor) -> tuple[Tensor, Tensor]:
         """(pre, centred) for scaled inputs ``xs``: centred = xs - b_pre, pre = centred W_enc^T +
-        b_lat (pre without gradient, float32)."""
+        b_lat (both without gradient; pre in float32)."""
         centred = xs - self.b_pre
-        with torch.no_grad(), self._autocast(xs.device):
+        with self._autocast(xs.device):
             pre = torch.addmm(self.b_lat, centred, self.W_enc.T).float()
         return pre, centred
 
@@ -124,7 +125,7 @@ class SparseAutoencoder(nn.Module):
         statistics in training mode), gradients through the kept entries only."""
         pre, centred = self.pre_activations(xs)
         layout = self.selector.select(pre)
-        values = torch.relu(sampled_linear(centred, self.W_enc, self.b_lat, pre, layout))
+        values = torch.relu(sampled_linear(centred, self.b_pre, self.W_enc, self.b_lat, pre, layout))
         x_hat = sparse_decode(values, self.W_dec, layout) + self.b_pre
         return TrainOutput(x_hat, Codes(layout, values), pre, centred)
 

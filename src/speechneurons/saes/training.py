@@ -28,8 +28,8 @@ from .settings import SaeSettings
 
 log = logging.getLogger(__name__)
 
-#: Rows read to set the input scale and b_pre.
-INIT_ROWS = 8192
+#: Rows read to set the input scale and b_pre (the geometric median of 4096 x 1024 takes ~0.3 s).
+INIT_ROWS = 4096
 #: Weiszfeld iterations for the geometric median.
 MEDIAN_ITERATIONS = 50
 
