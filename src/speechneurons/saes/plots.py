@@ -65,11 +65,14 @@ def plot_dead_share(table: pd.DataFrame, path: str | Path, title: str = "") -> N
 def plot_density_rank(evaluations: Mapping[str, SaeEvaluation], path: str | Path, title: str = "") -> None:
     """Latent density against density rank (log-log) with each SAE's Zipf fit (dashed)."""
     fig, ax = plt.subplots(figsize=(5.5, 4))
+    lows, highs = [], []
     for label, ev in evaluations.items():
         d = np.sort(ev.density)[::-1]
         d = d[d > 0]
         if d.size == 0:
             continue
+        lows.append(100 * d[-1])
+        highs.append(100 * d[0])
         rank = np.arange(1, d.size + 1)
         colour = _colour(ev.architecture)
         fit = ev.zipf
@@ -79,6 +82,8 @@ def plot_density_rank(evaluations: Mapping[str, SaeEvaluation], path: str | Path
             ax.plot(rank, 100 * 10 ** (fit.intercept + fit.slope * np.log10(rank)), "--", color=colour, lw=0.8)
     ax.set_xscale("log")
     ax.set_yscale("log")
+    if lows:  # the fitted lines may leave the data's range (a flat head makes them steep)
+        ax.set_ylim(0.5 * min(lows), min(100.0, 2 * max(highs)))
     ax.set_xlabel("latent rank by density (1 = most frequent)")
     ax.set_ylabel("density (% of held-out frames where the latent fires)")
     ax.set_title(title or "Latent density against rank, with Zipf fits")
