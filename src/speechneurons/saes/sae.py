@@ -9,7 +9,8 @@ the training rows):
 
 ``W_dec`` is stored as an F x D tensor whose row i is latent i's decoder direction (column i of
 the D x F decoder matrix of the formula); these directions have unit norm. ``W_enc`` (F x D)
-starts as the transpose of the decoder matrix, i.e. equal to the stored ``W_dec``.
+starts as the transpose of the decoder matrix, i.e. equal to the stored ``W_dec`` (times
+``encoder_init_scale``, 1 by default).
 """
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ class SparseAutoencoder(nn.Module):
     @classmethod
     def build(cls, d_in: int, settings: SaeSettings, generator: torch.Generator | None = None) -> "SparseAutoencoder":
         """A freshly initialised SAE: random unit-norm decoder directions (Gaussian, from
-        ``generator``), W_enc equal to them, b_lat = 0, b_pre = 0, scale 1 (see
+        ``generator``), W_enc = encoder_init_scale times them, b_lat = 0, b_pre = 0, scale 1 (see
         :func:`speechneurons.saes.training.train_sae` for the data-dependent parts)."""
         n_latents = settings.n_latents(d_in)
         selector = ARCHITECTURES[settings.architecture](n_latents, settings)
@@ -97,7 +98,7 @@ class SparseAutoencoder(nn.Module):
             w = torch.randn(n_latents, d_in, generator=generator)
             w /= w.norm(dim=1, keepdim=True)
             sae.W_dec.copy_(w)
-            sae.W_enc.copy_(w)
+            sae.W_enc.copy_(settings.encoder_init_scale * w)
         return sae
 
     @property

@@ -81,6 +81,9 @@ class SaeSettings:
     """Tokens (activation rows) per step, N."""
     b_pre_init: str
     """'geometric_median' or 'mean' of (a sample of) the training rows."""
+    encoder_init_scale: float
+    """W_enc starts as encoder_init_scale * W_dec^T (1 = the transpose, as OpenAI; sparsify's
+    default nn.Linear init has rows of norm ~0.577)."""
     auxk_coef: float
     """Weight of the aux-k loss (OpenAI: 1/32); 0 switches it off."""
     k_aux: int
@@ -115,6 +118,8 @@ class SaeSettings:
             raise ValueError(f"dtype must be one of {DTYPES}, not {self.dtype!r}")
         if self.k < 1 or self.batch_size < 1 or self.steps < 0 or self.expansion_factor <= 0:
             raise ValueError("need k >= 1, batch_size >= 1, steps >= 0 and expansion_factor > 0")
+        if self.encoder_init_scale <= 0:
+            raise ValueError("need encoder_init_scale > 0")
         if not 0 <= self.ema_decay < 1 or not 0 <= self.lr_decay_share <= 1:
             raise ValueError("need 0 <= ema_decay < 1 and 0 <= lr_decay_share <= 1")
 
