@@ -101,7 +101,9 @@ def evaluate_sae(sae: SparseAutoencoder, x: np.ndarray | Tensor, batch_size: int
     l0s = []
     for s in range(0, n, batch_size):
         chunk = x[s:s + batch_size]
-        xb = (chunk if isinstance(chunk, Tensor) else torch.from_numpy(np.array(chunk, dtype=np.float32))).to(device, torch.float32)
+        if not isinstance(chunk, Tensor):
+            chunk = torch.from_numpy(np.array(chunk, dtype=np.float32))
+        xb = chunk.to(device, torch.float32)
         codes = sae.encode(xb)
         x_hat = sae.decode(codes)
         sse += (xb - x_hat).double().pow(2).sum()

@@ -12,7 +12,7 @@ property latents does, next to erasing property neurons (``speechneurons.ffn.mas
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
 import torch

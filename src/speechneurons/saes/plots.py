@@ -7,8 +7,8 @@ the evaluations themselves, keyed by a legend label.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 import numpy as np
 import pandas as pd

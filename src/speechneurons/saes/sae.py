@@ -87,7 +87,7 @@ class SparseAutoencoder(nn.Module):
         self.register_buffer("input_scale", torch.ones(()))
 
     @classmethod
-    def build(cls, d_in: int, settings: SaeSettings, generator: torch.Generator | None = None) -> "SparseAutoencoder":
+    def build(cls, d_in: int, settings: SaeSettings, generator: torch.Generator | None = None) -> SparseAutoencoder:
         """A freshly initialised SAE: random unit-norm decoder directions (Gaussian, from
         ``generator``), W_enc = encoder_init_scale times them, b_lat = 0, b_pre = 0, scale 1 (see
         :func:`speechneurons.saes.training.train_sae` for the data-dependent parts)."""
@@ -186,7 +186,7 @@ class SparseAutoencoder(nn.Module):
             (tmp / SETTINGS_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
 
     @classmethod
-    def load(cls, folder: str | Path, device: str | torch.device = "cpu") -> "SparseAutoencoder":
+    def load(cls, folder: str | Path, device: str | torch.device = "cpu") -> SparseAutoencoder:
         """Inverse of :meth:`save` (in eval mode)."""
         from safetensors.torch import load_file
 

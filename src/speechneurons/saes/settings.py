@@ -10,8 +10,9 @@ dataclasses defined beside each selection rule.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 #: Keys of the ``saes`` section that concern the workflow (which layers, which runs), not the
 #: training of one SAE; they are not fields of :class:`SaeSettings`.
@@ -131,7 +132,7 @@ class SaeSettings:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "SaeSettings":
+    def from_dict(cls, d: Mapping[str, Any]) -> SaeSettings:
         """Inverse of :meth:`to_dict` (the JSON saved next to the weights)."""
         d = dict(d)
         d["topk"] = TopKSettings(**d["topk"])
@@ -140,7 +141,7 @@ class SaeSettings:
         return cls(**d)
 
     @classmethod
-    def from_config(cls, section: Mapping[str, Any], architecture: str, k: int | None = None) -> "SaeSettings":
+    def from_config(cls, section: Mapping[str, Any], architecture: str, k: int | None = None) -> SaeSettings:
         """Settings for one run from a validated ``saes`` section (defaults filled in):
         ``architecture`` from its ``architectures``, ``k`` (default: the section's ``k``) from
         its ``k`` or ``k_sweep``."""

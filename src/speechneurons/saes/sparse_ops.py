@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+
 class Layout(NamedTuple):
     """Positions of the kept entries of an N x F matrix, in two orders."""
 
@@ -79,7 +80,7 @@ def bag_sum(index: Tensor, offsets: Tensor, weights: Tensor, table: Tensor) -> T
 
 class _SampledLinear(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, centred, b_pre, weight, bias, values, layout: Layout):  # noqa: D401 - autograd signature
+    def forward(ctx, centred, b_pre, weight, bias, values, layout: Layout):
         ctx.save_for_backward(centred, weight)
         ctx.layout = layout
         return values.clone()
