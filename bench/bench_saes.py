@@ -3,12 +3,14 @@ project's TopK SAE (:func:`speechneurons.saes.train_sae`) against EleutherAI spa
 ``SparseCoder`` (PyPI ``eai-sparsify``), at equal D_in, F, k, batch size, steps, learning-rate
 schedule and aux-k settings, on the same activation rows, in the same process, on the same CPU
 threads (1), both timed alike (wall and process CPU time of the whole training call, the
-initialisation included; runs interleaved, medians of the repeats).
+initialisation included, and wall time of the training loop alone; after an untimed warm-up
+call of each; runs interleaved, medians of the repeats).
 
-Activations: the embedded default's layer-3 FFN sample (``/work/baseline/results/synth/
-activations/tinyhubert/final/layer-3/sample.npy``, float16 [50000, 1024]) once
-``/work/baseline/READY`` exists, else synthetic rows of the same shape (sparse non-negative
-combinations of 4 D_in random atoms plus noise). 90 % of the rows train, 10 % are held out.
+Activations: the embedded default's layer-3 FFN sample (``results/synth/activations/tinyhubert/
+final/layer-3/sample.npy``, float16 [50000, 1024]) from ``/work/baseline`` once its ``READY``
+exists, else from a finished default run in ``/work/main`` (read only), else synthetic rows of
+the same shape (sparse combinations of 4 D_in random atoms plus noise). Held out: the rows of
+the corpus's test utterances (the dump index's ``split``), else a seeded 10 % of the rows.
 
 Both SAEs see the same scaled rows (x * s, E||x s||^2 = D_in, the project's normalisation;
 sparsify's trainer does not normalise, and its FVU is scale-free). The sparsify side mirrors
@@ -18,9 +20,10 @@ decoder rows removed, torch.optim.Adam (its trainer's 'adam' choice), dead laten
 ``dead_tokens`` tokens since they last fired; its learning rate follows the same schedule as
 ours (:func:`speechneurons.saes.training.lr_at`).
 
-A third run, sparsify with fused Adam, and a table of the step's parts at the benchmark shape
-(dense encoder product, top-k, encoder backward as sparsify writes it and as this project
-does, decoder, Adam foreach vs fused) say where the difference comes from.
+Two more runs, ours with ``dtype: bfloat16`` (autocast of the dense encoder product) and
+sparsify with fused Adam, and a table of the step's parts at the benchmark shape (dense encoder
+product in float32 and bfloat16, top-k, encoder backward as sparsify writes it and as this
+project does, decoder, Adam foreach vs fused) say where the difference comes from.
 
 sparsify is not a dependency of the project. The benchmark runs it from a separate virtual
 environment that reuses the project's packages (so the same torch), made once with::
@@ -53,7 +56,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 BASELINE = Path("/work/baseline")
-REAL_ROWS = BASELINE / "results/synth/activations/tinyhubert/final/layer-3/sample.npy"
+DUMP = "results/synth/activations/tinyhubert/final"
+#: The embedded default's layer-3 FFN sample: the baseline copy once READY, else a finished
+#: dump of the default run in the main checkout (read only, copied into memory).
+REAL_ROWS = [BASELINE / DUMP / "layer-3/sample.npy", Path("/work/main") / DUMP / "layer-3/sample.npy"]
 BENCH_PYTHON = Path(os.environ.get("SAES_BENCH_PYTHON", "/tmp/saes-bench-venv/bin/python"))
 OUT = ROOT / "benchmarks" / "bench" / "saes.json"
 
@@ -81,26 +87,44 @@ def synthetic_rows(n: int = 50_000, d: int = 1024, seed: int = 0) -> np.ndarray:
     return out
 
 
-def load_rows() -> tuple[np.ndarray, str]:
-    if (BASELINE / "READY").exists() and REAL_ROWS.exists():
-        return np.load(REAL_ROWS, mmap_mode="r"), str(REAL_ROWS)
-    return synthetic_rows(), "synthetic (50000 x 1024, 12 of 4096 atoms per row)"
+def load_rows() -> tuple[np.ndarray, np.ndarray | None, str]:
+    """Rows, their held-out mask (the corpus's test split when the dump's index has one) and
+    where they come from."""
+    import pandas as pd
+
+    for path in REAL_ROWS:
+        ready = not path.is_relative_to(BASELINE) or (BASELINE / "READY").exists()
+        if ready and path.exists():
+            x = np.load(path)
+            held = None
+            index = path.parent.parent / "index_sample.parquet"
+            if index.exists():
+                split = pd.read_parquet(index, columns=["split"])["split"].to_numpy()
+                if len(split) == len(x) and (split == "test").any() and (split != "test").any():
+                    held = split == "test"
+            return x, held, str(path)
+    return synthetic_rows(), None, "synthetic (50000 x 1024, 12 of 4096 atoms per row)"
 
 
-def split(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def split(n: int, seed: int = 0, held: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Training and held-out row indices: the given held-out mask, else a seeded 90/10 split."""
+    if held is not None:
+        return np.flatnonzero(~held), np.flatnonzero(held)
     perm = np.random.default_rng(seed).permutation(n)
     cut = int(0.9 * n)
     return np.sort(perm[:cut]), np.sort(perm[cut:])
 
 
-def ours_settings(p: dict):
+def ours_settings(p: dict, dtype: str = "float32", auxk: float | None = None):
     """SaeSettings for TopK from the schema's defaults with the benchmark's values."""
     from speechneurons.saes import SaeSettings
 
     section = schema_defaults()
     section.update(expansion_factor=p["expansion_factor"], k=p["k"], batch_size=p["batch_size"], steps=p["steps"],
-                   lr=LR, lr_warmup_steps=WARMUP, lr_decay_share=DECAY_SHARE, auxk_coef=AUXK, aux_zipf_coef=0.0,
-                   dead_tokens=DEAD_TOKENS, b_pre_init="mean")
+                   lr=LR, lr_warmup_steps=WARMUP, lr_decay_share=DECAY_SHARE, auxk_coef=AUXK if auxk is None else auxk,
+                   aux_zipf_coef=0.0,
+                   k_aux=0,  # 0 = D // 2, what sparsify hard-codes
+                   dead_tokens=DEAD_TOKENS, b_pre_init="mean", dtype=dtype)
     return SaeSettings.from_config(section, "topk")
 
 
@@ -124,20 +148,37 @@ def schema_defaults() -> dict:
                 feature_choice=dict(capacity="uniform", inference="threshold"))
 
 
-def run_ours(x: np.ndarray, p: dict, seed: int = 0):
-    from speechneurons.saes import train_sae
+def run_ours(x: np.ndarray, p: dict, seed: int = 0, dtype: str = "float32", encoder_scale: float = 1.0,
+             auxk: float | None = None):
+    """train_sae as the workflow calls it; ``encoder_scale`` != 1 starts from W_enc =
+    encoder_scale * W_dec^T instead (sparsify's kaiming init has row norm ~ 1/sqrt(3))."""
+    import torch
 
-    settings = ours_settings(p)
+    from speechneurons.saes import SparseAutoencoder, train_sae
+    from speechneurons.saes.training import initialise
+
+    settings = ours_settings(p, dtype, auxk)
     w0, c0 = time.perf_counter(), time.process_time()
-    sae, log = train_sae(x, settings, device="cpu", seed=seed)
+    sae = None
+    if encoder_scale != 1.0:  # what train_sae does for a fresh SAE, then the rescaled encoder
+        sae = SparseAutoencoder.build(x.shape[1], settings, torch.Generator().manual_seed(seed))
+        initialise(sae, x, settings, np.random.default_rng(seed), torch.device("cpu"))
+        with torch.no_grad():
+            sae.W_enc.mul_(encoder_scale)
+    sae, log = train_sae(x, settings, device="cpu", seed=seed, sae=sae)
     wall, cpu = time.perf_counter() - w0, time.process_time() - c0
-    recon = sae  # raw units in, raw units out (heldout_fvu calls it without gradients)
     loop = float(log.seconds.iloc[-1])  # train_sae's clock starts after the initialisation
-    return sae, dict(wall_s=wall, cpu_s=cpu, loop_s=loop, last_train_fvu=float(log.fvu.iloc[-1])), recon, \
-        float(sae.input_scale)
+
+    def encode_decode(xb):
+        codes = sae.encode(xb)
+        return sae.decode(codes), codes.layout.latent[codes.values > 0]
+
+    return dict(wall_s=wall, cpu_s=cpu, loop_s=loop, last_train_fvu=float(log.fvu.iloc[-1])), encode_decode, \
+        float(sae.input_scale), sae.n_latents
 
 
-def run_sparsify(x: np.ndarray, p: dict, scale: float, seed: int = 0, fused_adam: bool = False):
+def run_sparsify(x: np.ndarray, p: dict, scale: float, seed: int = 0, fused_adam: bool = False,
+                 auxk: float | None = None):
     """sparsify's TopK SparseCoder trained as its Trainer does (see the module docstring)."""
     import torch
     from sparsify import SparseCoder, SparseCoderConfig
@@ -145,6 +186,7 @@ def run_sparsify(x: np.ndarray, p: dict, scale: float, seed: int = 0, fused_adam
     from speechneurons.saes.training import lr_at
 
     settings = ours_settings(p)
+    auxk = AUXK if auxk is None else auxk
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     n, d = x.shape
@@ -165,8 +207,8 @@ def run_sparsify(x: np.ndarray, p: dict, scale: float, seed: int = 0, fused_adam
         sae.set_decoder_norm_to_unit_norm()
         for group in opt.param_groups:
             group["lr"] = lr_at(step, settings)
-        out = sae(xb, dead_mask=since_fired > DEAD_TOKENS)
-        loss = out.fvu + AUXK * out.auxk_loss
+        out = sae(xb, dead_mask=since_fired > DEAD_TOKENS if auxk > 0 else None)
+        loss = out.fvu + auxk * out.auxk_loss
         loss.backward()
         sae.remove_gradient_parallel_to_decoder_directions()
         opt.step()
@@ -180,28 +222,32 @@ def run_sparsify(x: np.ndarray, p: dict, scale: float, seed: int = 0, fused_adam
     end = time.perf_counter()
     wall, cpu, loop = end - w0, time.process_time() - c0, end - l0
 
-    def recon(xb):
-        with torch.no_grad():
-            return sae(xb.float() * scale).sae_out / scale
+    def encode_decode(xb):
+        out = sae(xb.float() * scale)
+        return out.sae_out / scale, out.latent_indices[out.latent_acts > 0]
 
-    return sae, dict(wall_s=wall, cpu_s=cpu, loop_s=loop, last_train_fvu=last_fvu), recon
+    return dict(wall_s=wall, cpu_s=cpu, loop_s=loop, last_train_fvu=last_fvu), encode_decode, sae.num_latents
 
 
-def heldout_fvu(recon, x: np.ndarray, batch: int = 2048) -> float:
-    """sum ||x - x_hat||^2 / sum ||x - mean(x)||^2 over the held-out rows (float64 sums)."""
+def heldout_metrics(encode_decode, x: np.ndarray, n_latents: int, batch: int = 2048) -> dict:
+    """FVU = sum ||x - x_hat||^2 / sum ||x - mean(x)||^2 (float64 sums), mean L0 and dead share
+    (latents active on no held-out row), with each side's inference rule (TopK for both)."""
     import torch
 
-    sse, s1, s2, n = 0.0, 0.0, 0.0, 0
+    sse, s1, s2, n, active = 0.0, 0.0, 0.0, 0, 0
+    fired = torch.zeros(n_latents, dtype=torch.long)
     for s in range(0, len(x), batch):
         xb = torch.from_numpy(np.asarray(x[s:s + batch], dtype=np.float32))
         with torch.no_grad():
-            xh = recon(xb)
-        sse += float((xb - xh).double().pow(2).sum())
+            xh, latents = encode_decode(xb)
+        sse += float((xb - xh.float()).double().pow(2).sum())
         s1 = s1 + xb.double().sum(0)
         s2 += float(xb.double().pow(2).sum())
         n += len(xb)
+        active += latents.numel()
+        fired += torch.bincount(latents.reshape(-1), minlength=n_latents)
     total = s2 - float((s1 * s1).sum()) / n
-    return sse / total
+    return dict(heldout_fvu=sse / total, heldout_l0=active / n, heldout_dead_share=float((fired == 0).float().mean()))
 
 
 def timeit(fn, repeats: int = 5) -> float:
@@ -244,9 +290,11 @@ def step_parts(n: int, d: int, f: int, k: int, seed: int = 0) -> dict:
 
     from speechneurons.saes.sparse_ops import layout_from_topk, sampled_linear
 
+    b_pre = torch.zeros(d, requires_grad=True)
+
     def ours_backward():
         layout = layout_from_topk(idx, f)  # the argsorts and offsets are part of our cost
-        sampled_linear(x, w, b, pre, layout).backward(grad.reshape(-1))
+        sampled_linear(x, b_pre, w, b, pre, layout).backward(grad.reshape(-1))
 
     parts["encoder backward, ours sampled_linear (embedding_bag over latent-sorted entries, layout included)"] = \
         timeit(ours_backward)
@@ -255,7 +303,19 @@ def step_parts(n: int, d: int, f: int, k: int, seed: int = 0) -> dict:
     def decode():
         F.embedding_bag(idx, wd, mode="sum", per_sample_weights=vals).sum().backward()
 
-    parts["decoder fwd+bwd, embedding_bag (both)"] = timeit(decode)
+    parts["decoder fwd+bwd, embedding_bag with its own backward (sparsify)"] = timeit(decode)
+    from speechneurons.saes.sparse_ops import sparse_decode
+
+    layout = layout_from_topk(idx, f)
+    v1 = vals.reshape(-1).clone().requires_grad_()
+
+    def ours_decode():
+        sparse_decode(v1, wd, layout).sum().backward()
+
+    parts["decoder fwd+bwd, ours sparse_decode"] = timeit(ours_decode)
+    xb16 = x.to(torch.bfloat16)
+    wb16 = w.detach().to(torch.bfloat16)
+    parts["encoder product in bfloat16 (ours with dtype: bfloat16)"] = timeit(lambda: F.linear(xb16, wb16))
     params = [torch.nn.Parameter(torch.randn(f, d)) for _ in range(2)] + [torch.nn.Parameter(torch.randn(f))]
     for q in params:
         q.grad = torch.randn_like(q)
@@ -270,25 +330,37 @@ def measure(quick: bool) -> dict:
 
     torch.set_num_threads(1)
     p = QUICK if quick else FULL
-    x, source = load_rows()
-    train, held = split(len(x))
+    x, held_mask, source = load_rows()
+    train, held = split(len(x), held=held_mask)
     x_train = np.asarray(x[train])  # both sides read the same in-memory rows
     x_held = np.asarray(x[held])
     has_sparsify = importlib.util.find_spec("sparsify") is not None
-    runs: dict[str, list[dict]] = {"ours": [], "sparsify": [], "sparsify_fused_adam": []}
-    fvu: dict[str, float] = {}
-    for r in range(p["repeats"]):
-        sae, t, recon, scale = run_ours(x_train, p, seed=r)
-        runs["ours"].append(t)
-        fvu.setdefault("ours", heldout_fvu(recon, x_held))
+    names = ["ours", "sparsify", "ours_no_auxk", "sparsify_no_auxk", "ours_bfloat16", "ours_encoder_init_0.577",
+             "sparsify_fused_adam"]
+    runs: dict[str, list[dict]] = {name: [] for name in names}
+    metrics: dict[str, dict] = {}
+
+    def record(name, timing, encode_decode, n_latents):
+        runs[name].append(timing)
+        if name not in metrics:
+            metrics[name] = heldout_metrics(encode_decode, x_held, n_latents)
+
+    warm = dict(p, steps=3)  # first calls pay for imports and lazy kernel set-up: not timed
+    run_ours(x_train, warm)
+    if has_sparsify:
+        run_sparsify(x_train, warm, 1.0)
+    for r in range(p["repeats"]):  # interleaved: ours, sparsify, ours, sparsify, ...
+        t, ed, scale, f = run_ours(x_train, p, seed=r)
+        record("ours", t, ed, f)
         if has_sparsify:
-            _, t, recon_s = run_sparsify(x_train, p, scale, seed=r)
-            runs["sparsify"].append(t)
-            fvu.setdefault("sparsify", heldout_fvu(recon_s, x_held))
-            if r == 0:
-                _, t, recon_f = run_sparsify(x_train, p, scale, seed=r, fused_adam=True)
-                runs["sparsify_fused_adam"].append(t)
-                fvu.setdefault("sparsify_fused_adam", heldout_fvu(recon_f, x_held))
+            record("sparsify", *run_sparsify(x_train, p, scale, seed=r))
+    record("ours_no_auxk", *run_ours(x_train, p, auxk=0.0)[:2], f)
+    if has_sparsify:
+        record("sparsify_no_auxk", *run_sparsify(x_train, p, scale, auxk=0.0))
+    record("ours_bfloat16", *run_ours(x_train, p, dtype="bfloat16")[:2], f)
+    record("ours_encoder_init_0.577", *run_ours(x_train, p, encoder_scale=0.577)[:2], f)
+    if has_sparsify:
+        record("sparsify_fused_adam", *run_sparsify(x_train, p, scale, fused_adam=True))
     tokens = p["steps"] * p["batch_size"]
     table = []
     for name, rs in runs.items():
@@ -297,13 +369,15 @@ def measure(quick: bool) -> dict:
         wall = float(np.median([r["wall_s"] for r in rs]))
         cpu = float(np.median([r["cpu_s"] for r in rs]))
         loop = float(np.median([r["loop_s"] for r in rs]))
-        table.append(dict(implementation=name, tokens_per_s_wall=round(tokens / wall), tokens_per_s_cpu=round(tokens / cpu),
-                          tokens_per_s_loop=round(tokens / loop), wall_s=round(wall, 2), cpu_s=round(cpu, 2),
-                          loop_s=round(loop, 2), heldout_fvu=round(fvu[name], 4),
-                          last_train_fvu=round(float(np.median([r["last_train_fvu"] for r in rs])), 4)))
+        table.append(dict(implementation=name, tokens_per_s_wall=round(tokens / wall),
+                          tokens_per_s_cpu=round(tokens / cpu), tokens_per_s_loop=round(tokens / loop), wall_s=round(wall, 2), cpu_s=round(cpu, 2),
+                          loop_s=round(loop, 2), runs=len(rs),
+                          last_train_fvu=round(float(np.median([r["last_train_fvu"] for r in rs])), 4),
+                          **{key: round(v, 4) for key, v in metrics[name].items()}))
     d = x.shape[1]
     result = dict(source=source, threads=torch.get_num_threads(), torch=torch.__version__, d_in=d,
                   n_latents=int(p["expansion_factor"] * d), train_rows=len(train), heldout_rows=len(held),
+                  heldout="test split of the corpus" if held_mask is not None else "seeded 10 % of the rows",
                   settings=dict(p, lr=LR, lr_warmup_steps=WARMUP, lr_decay_share=DECAY_SHARE, auxk_coef=AUXK,
                                 dead_tokens=DEAD_TOKENS),
                   sparsify=_sparsify_version(), table=table,
@@ -313,6 +387,9 @@ def measure(quick: bool) -> dict:
         result["speedup_wall"] = round(by["ours"]["tokens_per_s_wall"] / by["sparsify"]["tokens_per_s_wall"], 3)
         result["speedup_cpu"] = round(by["ours"]["tokens_per_s_cpu"] / by["sparsify"]["tokens_per_s_cpu"], 3)
         result["speedup_loop"] = round(by["ours"]["tokens_per_s_loop"] / by["sparsify"]["tokens_per_s_loop"], 3)
+    if "sparsify_no_auxk" in by:
+        result["speedup_cpu_no_auxk"] = round(by["ours_no_auxk"]["tokens_per_s_cpu"]
+                                              / by["sparsify_no_auxk"]["tokens_per_s_cpu"], 3)
     return result
 
 
@@ -327,12 +404,15 @@ def _sparsify_version() -> str | None:
 
 def print_table(result: dict) -> None:
     cols = ["implementation", "tokens_per_s_wall", "tokens_per_s_cpu", "tokens_per_s_loop", "wall_s", "heldout_fvu",
-            "last_train_fvu"]
-    print(f"SAE TopK training, {result['source']}; D={result['d_in']} F={result['n_latents']} k={result['settings']['k']} "
-          f"N={result['settings']['batch_size']} steps={result['settings']['steps']}, {result['threads']} thread(s)")
+            "heldout_dead_share", "heldout_l0"]
+    p = result["settings"]
+    print(f"SAE TopK training, {result['source']}; D={result['d_in']} F={result['n_latents']} k={p['k']} "
+          f"N={p['batch_size']} steps={p['steps']}, {result['threads']} thread(s)")
     print(" | ".join(cols))
     for row in result["table"]:
         print(" | ".join(str(row[c]) for c in cols))
+    if "speedup_cpu_no_auxk" in result:
+        print(f"without aux-k on both sides: {result['speedup_cpu_no_auxk']}x (CPU time)")
     if "speedup_wall" in result:
         print(f"ours / sparsify throughput: {result['speedup_wall']}x (wall), {result['speedup_cpu']}x (CPU time), "
               f"{result['speedup_loop']}x (training loop only, wall); "
