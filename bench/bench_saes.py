@@ -370,8 +370,8 @@ def measure(quick: bool) -> dict:
         cpu = float(np.median([r["cpu_s"] for r in rs]))
         loop = float(np.median([r["loop_s"] for r in rs]))
         table.append(dict(implementation=name, tokens_per_s_wall=round(tokens / wall),
-                          tokens_per_s_cpu=round(tokens / cpu), tokens_per_s_loop=round(tokens / loop), wall_s=round(wall, 2), cpu_s=round(cpu, 2),
-                          loop_s=round(loop, 2), runs=len(rs),
+                          tokens_per_s_cpu=round(tokens / cpu), tokens_per_s_loop=round(tokens / loop),
+                          wall_s=round(wall, 2), cpu_s=round(cpu, 2), loop_s=round(loop, 2), runs=len(rs),
                           last_train_fvu=round(float(np.median([r["last_train_fvu"] for r in rs])), 4),
                           **{key: round(v, 4) for key, v in metrics[name].items()}))
     d = x.shape[1]
