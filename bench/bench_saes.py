@@ -387,7 +387,8 @@ def measure(quick: bool) -> dict:
     # whether its held-out FVU is equal or better (the goal: >= 1.2x at equal or better FVU)
     result["versus_sparsify"] = [
         dict(implementation=name, against=ref,
-             speedup_cpu=round(row["tokens_per_s_cpu"] / by[ref]["tokens_per_s_cpu"], 3), fvu=row["heldout_fvu"], sparsify_fvu=by[ref]["heldout_fvu"],
+             speedup_cpu=round(row["tokens_per_s_cpu"] / by[ref]["tokens_per_s_cpu"], 3),
+             fvu=row["heldout_fvu"], sparsify_fvu=by[ref]["heldout_fvu"],
              goal_met=bool(row["heldout_fvu"] <= by[ref]["heldout_fvu"]
                            and row["tokens_per_s_cpu"] >= 1.2 * by[ref]["tokens_per_s_cpu"]))
         for name, row in by.items() if name.startswith("ours")
