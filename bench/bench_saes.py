@@ -66,7 +66,7 @@ REAL_ROWS = [BASELINE / DUMP / "layer-3/sample.npy", Path("/work/main") / DUMP /
 BENCH_PYTHON = Path(os.environ.get("SAES_BENCH_PYTHON", "/tmp/saes-bench-venv/bin/python"))
 OUT = ROOT / "benchmarks" / "bench" / "saes.json"
 
-FULL = dict(expansion_factor=4, k=32, batch_size=1024, steps=100, repeats=2)
+FULL = dict(expansion_factor=4, k=32, batch_size=1024, steps=100, repeats=1)
 QUICK = dict(expansion_factor=2, k=32, batch_size=1024, steps=40, repeats=1)
 LR, WARMUP, DECAY_SHARE, AUXK, DEAD_TOKENS = 1e-3, 20, 0.2, 1 / 32, 20_000
 
