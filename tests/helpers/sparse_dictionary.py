@@ -1,0 +1,53 @@
+"""Synthetic activations made from a known sparse dictionary (SAE tests and benchmarks)."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+
+class SparseData(NamedTuple):
+    x: np.ndarray
+    """Rows [n, D] = sum of `active` atoms with positive coefficients, plus an offset and noise."""
+    atoms: np.ndarray
+    """The dictionary [n_atoms, D], unit-norm rows."""
+    support: np.ndarray
+    """Indices of the active atoms of each row [n, active]."""
+
+
+def sparse_dictionary_data(n: int = 20000, d: int = 32, n_atoms: int = 64, active: int = 3, noise: float = 0.01,
+                           offset: float = 1.0, seed: int = 0) -> SparseData:
+    """x_n = offset * c + sum_{a in S_n} u_{n,a} atom_a + noise, S_n uniform of size ``active``,
+    u uniform in [0.5, 1.5], c a fixed random unit vector (so that b_pre has something to learn)."""
+    rng = np.random.default_rng(seed)
+    atoms = rng.normal(size=(n_atoms, d))
+    atoms /= np.linalg.norm(atoms, axis=1, keepdims=True)
+    support = np.argsort(rng.random((n, n_atoms)), axis=1)[:, :active]
+    coef = rng.uniform(0.5, 1.5, size=(n, active))
+    x = np.einsum("na,nad->nd", coef, atoms[support])
+    c = rng.normal(size=d)
+    x += offset * c / np.linalg.norm(c) + noise * rng.normal(size=(n, d))
+    return SparseData(x.astype(np.float32), atoms.astype(np.float32), support)
+
+
+def max_cosines(atoms: np.ndarray, directions: np.ndarray) -> np.ndarray:
+    """For each true atom, the largest cosine similarity with any learned direction."""
+    a = atoms / np.linalg.norm(atoms, axis=1, keepdims=True)
+    b = directions / np.linalg.norm(directions, axis=1, keepdims=True)
+    return (a @ b.T).max(axis=1)
+
+
+def sae_settings(architecture: str = "topk", **overrides):
+    """SaeSettings from the schema defaults, with small-problem training values and overrides
+    (nested subsections as dicts). Feature choice gets uniform capacities: every planted atom
+    of :func:`sparse_dictionary_data` is equally frequent."""
+    from speechneurons.saes import SaeSettings
+    from speechneurons.saes.settings import default_section
+
+    section = default_section()
+    section.update(dict(expansion_factor=2.0, k=3, lr=1e-2, lr_warmup_steps=20, lr_decay_share=0.2, steps=800,
+                        batch_size=256, dead_tokens=2000, ema_decay=0.99, k_aux=0,
+                        feature_choice=dict(capacity="uniform", inference="threshold")))
+    section.update(overrides)
+    return SaeSettings.from_config(section, architecture)
