@@ -40,14 +40,14 @@ def max_cosines(atoms: np.ndarray, directions: np.ndarray) -> np.ndarray:
 
 def sae_settings(architecture: str = "topk", **overrides):
     """SaeSettings from the schema defaults, with small-problem training values and overrides
-    (nested subsections as dicts). Feature choice gets uniform capacities: every planted atom
-    of :func:`sparse_dictionary_data` is equally frequent."""
+    (nested subsections as dicts). Use ``feature_choice`` (uniform capacities) on
+    :func:`sparse_dictionary_data`: every planted atom is equally frequent."""
+    from speechneurons.config import settings_from
     from speechneurons.saes import SaeSettings
-    from speechneurons.saes.settings import default_section
+    from tests.helpers.config import default_section
 
-    section = default_section()
-    section.update(dict(expansion_factor=2.0, k=3, lr=1e-2, lr_warmup_steps=20, lr_decay_share=0.2, steps=800,
-                        batch_size=256, dead_tokens=2000, ema_decay=0.99, k_aux=0,
-                        feature_choice=dict(capacity="uniform", inference="threshold")))
+    section = default_section("saes", expansion_factor=2.0, k=3, lr=1e-2, lr_warmup_steps=20, lr_decay_share=0.2,
+                              steps=800, batch_size=256, dead_tokens=2000, ema_decay=0.99, k_aux=0,
+                              encoder_init_scale=1.0, feature_choice=dict(inference="threshold"))
     section.update(overrides)
-    return SaeSettings.from_config(section, architecture)
+    return settings_from(SaeSettings, section, architecture=architecture)

@@ -3,8 +3,9 @@
 import pytest
 import torch
 
-from speechneurons.saes.feature_choice import FeatureChoice, capacities, zipf_weights
+from speechneurons.saes.feature_choice import FeatureChoiceZipf, capacities, zipf_weights
 from speechneurons.saes.mutual_choice import MutualChoice, batch_topk_layout, kth_largest
+from speechneurons.saes.registry import ARCHITECTURES
 from speechneurons.saes.topk import TopK
 from tests.helpers.sparse_dictionary import sae_settings
 
@@ -64,15 +65,14 @@ def test_capacities_water_fill_and_sum_to_the_budget():
     assert capacities(torch.ones(8), budget=12, cap=3).tolist() == [2, 2, 2, 2, 1, 1, 1, 1]
 
 
-@pytest.mark.parametrize("capacity", ["uniform", "zipf"])
-def test_feature_choice_caps_each_latent_and_spends_the_budget(capacity):
+@pytest.mark.parametrize("arch", ["feature_choice", "feature_choice_zipf"])
+def test_feature_choice_caps_each_latent_and_spends_the_budget(arch):
     n, f, k = 64, 32, 4
     pre = torch.randn(n, f, generator=torch.Generator().manual_seed(3))
-    sel = FeatureChoice(f, sae_settings("feature_choice", k=k, feature_choice=dict(capacity=capacity,
-                                                                                   inference="threshold")))
+    sel = ARCHITECTURES[arch](f, sae_settings(arch, k=k))
     m = sel.capacities(n)
     assert int(m.sum()) == k * n and int(m.max()) <= n
-    if capacity == "uniform":
+    if arch == "feature_choice":
         assert (m == k * n // f).all()
     lay = sel.select(pre)
     mask = _dense_mask(lay)
@@ -86,8 +86,7 @@ def test_feature_choice_caps_each_latent_and_spends_the_budget(capacity):
 
 
 def test_feature_choice_zipf_ranks_follow_usage():
-    sel = FeatureChoice(4, sae_settings("feature_choice", k=1, zipf_exponent=1.0,
-                                        feature_choice=dict(capacity="zipf", inference="threshold")))
+    sel = FeatureChoiceZipf(4, sae_settings("feature_choice_zipf", k=1, zipf_exponent=1.0))
     sel.usage.copy_(torch.tensor([0.1, 0.4, 0.0, 0.2]))
     m = sel.capacities(100)  # ranks 3, 1, 4, 2 -> weights 1/3, 1, 1/4, 1/2 of sum 25/12; budget 100
     assert m.tolist() == [16, 48, 12, 24]

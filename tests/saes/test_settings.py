@@ -4,9 +4,10 @@ import dataclasses
 
 import pytest
 
-from speechneurons.config import SCHEMA_DIR, _load_yaml
+from speechneurons.config import SCHEMA_DIR, _load_yaml, settings_from
 from speechneurons.saes import ARCHITECTURES, SaeSettings
-from speechneurons.saes.settings import WORKFLOW_KEYS, default_section
+from speechneurons.saes.settings import SUBSECTIONS, WORKFLOW_KEYS
+from tests.helpers.config import default_section
 
 
 def test_schema_keys_are_the_settings_fields():
@@ -14,23 +15,29 @@ def test_schema_keys_are_the_settings_fields():
     keys = set(schema["properties"])
     fields = {f.name for f in dataclasses.fields(SaeSettings)} - {"architecture"}
     assert keys == fields | set(WORKFLOW_KEYS)
-    for name, cls in ARCHITECTURES.items():
+    for name, cls in SUBSECTIONS.items():
         sub = set(schema["properties"][name]["properties"])
-        assert sub == {f.name for f in dataclasses.fields(cls.Settings)}, name
+        assert sub == {f.name for f in dataclasses.fields(cls)}, name
+    for cls in [SaeSettings, *SUBSECTIONS.values()]:
+        for f in dataclasses.fields(cls):
+            assert f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING, f.name
     assert set(schema["properties"]["architectures"]["items"]["enum"]) == set(ARCHITECTURES)
+    assert {cls.settings_key for cls in ARCHITECTURES.values()} == set(SUBSECTIONS)
 
 
 def test_defaults_build_every_architecture_and_round_trip():
-    section = default_section()
-    for arch in section["architectures"]:
-        s = SaeSettings.from_config(section, arch, k=8)
+    section = default_section("saes")
+    for arch in ARCHITECTURES:
+        s = settings_from(SaeSettings, section, architecture=arch, k=8)
         assert s.architecture == arch and s.k == 8
+        assert isinstance(s.feature_choice, SUBSECTIONS["feature_choice"])
         assert SaeSettings.from_dict(s.to_dict()) == s
+        hash(s)
 
 
 def test_bad_values_are_rejected():
-    section = default_section()
+    section = default_section("saes")
     with pytest.raises(ValueError, match="architecture"):
-        SaeSettings.from_config(section, "jumprelu")
+        settings_from(SaeSettings, section, architecture="jumprelu")
     with pytest.raises(ValueError, match="inference"):
-        SaeSettings.from_config({**section, "mutual_choice": {"inference": "topk"}}, "mutual_choice")
+        settings_from(SaeSettings, {**section, "mutual_choice": {"inference": "topk"}}, architecture="mutual_choice")

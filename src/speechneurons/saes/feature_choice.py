@@ -2,10 +2,11 @@
 picks its m_i largest tokens of the batch, sum_i m_i = M = k N, so every latent is used every
 batch (no latent can die) and a token may get any number of latents.
 
-Capacities: 'uniform' gives every latent k N / F tokens; 'zipf' gives the latent of usage rank
-r a share proportional to r ** -s (s = ``zipf_exponent``), ranks taken from an EMA of each
-latent's firing rate (ties by index, so the first batch ranks by index). Both are water-filled
-so that no m_i exceeds N and rounded by largest remainders so that they sum to exactly M.
+Capacities: :class:`FeatureChoice` (architecture ``feature_choice``) gives every latent k N / F
+tokens; :class:`FeatureChoiceZipf` (``feature_choice_zipf``) gives the latent of usage rank r a
+share proportional to r ** -s (s = ``zipf_exponent``), ranks taken from an EMA of each latent's
+firing rate (ties by index, so the first batch ranks by index). Both are water-filled so that
+no m_i exceeds N and rounded by largest remainders so that they sum to exactly M.
 
 Inference, by default 'threshold': latent i fires on a token when its pre-activation exceeds
 theta_i, the EMA of the smallest value it kept during training (the m_i-th largest of its
@@ -23,7 +24,7 @@ import torch
 from torch import Tensor
 
 from .selector import Selector, threshold_layout, topk_layout
-from .settings import FeatureChoiceSettings, SaeSettings
+from .settings import SaeSettings
 from .sparse_ops import Layout, make_layout
 
 
@@ -96,18 +97,18 @@ def column_topm(pre: Tensor, m: Tensor) -> tuple[Tensor, Tensor, Tensor]:
 
 
 class FeatureChoice(Selector):
-    """Per-latent top-m_i over the batch's tokens; ``theta`` (buffer, [F]) are the inference
-    thresholds, ``usage`` (buffer, [F]) the EMA firing rates that rank latents for 'zipf'."""
+    """Per-latent top-m_i over the batch's tokens with uniform capacities m_i = k N / F;
+    ``theta`` (buffer, [F]) are the inference thresholds, ``usage`` (buffer, [F]) the EMA firing
+    rates (they rank the latents of :class:`FeatureChoiceZipf`)."""
 
     name = "feature_choice"
     settings_key = "feature_choice"
-    Settings = FeatureChoiceSettings
+    capacity = "uniform"
 
     def __init__(self, n_latents: int, settings: SaeSettings):
         super().__init__(n_latents, settings)
-        opts = settings.feature_choice
-        self.inference = opts.inference
-        self.exponent = settings.zipf_exponent if opts.capacity == "zipf" else 0.0
+        self.inference = settings.feature_choice.inference
+        self.exponent = settings.zipf_exponent if self.capacity == "zipf" else 0.0
         self.register_buffer("theta", torch.zeros(n_latents))
         self.register_buffer("theta_seen", torch.zeros(n_latents, dtype=torch.bool))
         self.register_buffer("usage", torch.zeros(n_latents))
@@ -139,3 +140,10 @@ class FeatureChoice(Selector):
             return topk_layout(pre, self.k)
         theta = torch.where(self.theta_seen, self.theta, torch.full_like(self.theta, float("inf")))
         return threshold_layout(pre, theta)
+
+
+class FeatureChoiceZipf(FeatureChoice):
+    """Feature choice with Zipf capacities: m_i proportional to rank_i ** -zipf_exponent."""
+
+    name = "feature_choice_zipf"
+    capacity = "zipf"

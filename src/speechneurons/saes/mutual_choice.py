@@ -13,7 +13,7 @@ import torch
 from torch import Tensor
 
 from .selector import Selector, threshold_layout
-from .settings import MutualChoiceSettings, SaeSettings
+from .settings import SaeSettings
 from .sparse_ops import Layout, make_layout
 
 #: Below this many entries the M-th largest value is found by one exact kthvalue.
@@ -68,7 +68,6 @@ class MutualChoice(Selector):
 
     name = "mutual_choice"
     settings_key = "mutual_choice"
-    Settings = MutualChoiceSettings
 
     def __init__(self, n_latents: int, settings: SaeSettings):
         super().__init__(n_latents, settings)

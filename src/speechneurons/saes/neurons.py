@@ -1,12 +1,12 @@
 """SAE latents where the neuron studies use neurons: latent rows for the property statistic,
 and the SAE spliced into the model's FFN site (with latents erased) for the downstream cost.
 
-The property-neuron statistic (``speechneurons.properties.compute_layer``) takes any [rows, D]
+The property-neuron statistic (``speechneurons.properties.statistic.compute_layer``) takes any [rows, D]
 array; :func:`latent_rows` turns a dump of FFN activations into the [rows, F] latent array of
 an SAE, so the same statistic (tau = round(tau_fraction * F)) finds "property latents".
 :func:`spliced_ffn` replaces h = act(fc1(x)) by the SAE's reconstruction during forward
 passes, so probes and masked-prediction losses measure what splicing costs and what erasing
-property latents does, next to erasing property neurons (``speechneurons.ffn.mask_ffn``).
+property latents does, next to erasing property neurons (``speechneurons.model.ffn.mask_ffn``).
 """
 
 from __future__ import annotations
@@ -76,8 +76,8 @@ def spliced_ffn(model: nn.Module, saes: Mapping[int, SparseAutoencoder],
     """Replace the FFN activations of the layers in ``saes`` ({layer (1-based): SAE trained on
     that layer's FFN site}) by :func:`splice` during forward passes; ``erase`` = {layer: latent
     indices to zero}. Hooks are removed on exit, also on error. Padded frames are spliced too
-    (their outputs are masked downstream, as for :func:`speechneurons.ffn.mask_ffn`)."""
-    from ..ffn import ffn_sites  # moves to speechneurons.model.ffn in the reshaping
+    (their outputs are masked downstream, as for :func:`speechneurons.model.ffn.mask_ffn`)."""
+    from speechneurons.model.ffn import ffn_sites
 
     erase = erase or {}
     handles = []

@@ -6,7 +6,6 @@ from __future__ import annotations
 from torch import Tensor
 
 from .selector import Selector, topk_layout
-from .settings import TopKSettings
 from .sparse_ops import Layout
 
 
@@ -15,7 +14,6 @@ class TopK(Selector):
 
     name = "topk"
     settings_key = "topk"
-    Settings = TopKSettings
 
     def select(self, pre: Tensor) -> Layout:
         return topk_layout(pre, self.k)
