@@ -401,7 +401,7 @@ def _sparsify_version() -> str | None:
         from importlib.metadata import version
 
         return version("eai-sparsify")
-    except Exception:  # noqa: BLE001 -- not installed
+    except Exception:
         return None
 
 

@@ -4,9 +4,9 @@ import numpy as np
 import torch
 
 from speechneurons.model.ffn import capture_ffn
-from tests.helpers.models import tiny_config
 from speechneurons.saes import SparseAutoencoder
 from speechneurons.saes.neurons import latent_rows, splice, spliced_ffn
+from tests.helpers.models import tiny_config
 from tests.helpers.sparse_dictionary import sae_settings
 
 
