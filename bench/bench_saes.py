@@ -20,10 +20,14 @@ decoder rows removed, torch.optim.Adam (its trainer's 'adam' choice), dead laten
 ``dead_tokens`` tokens since they last fired; its learning rate follows the same schedule as
 ours (:func:`speechneurons.saes.training.lr_at`).
 
-More rows say where the differences come from: both sides without aux-k; ours with
-``dtype: bfloat16`` (autocast of the dense encoder product); ours with ``encoder_init_scale:
-0.577`` (sparsify's nn.Linear init gives encoder rows of norm ~1/sqrt(3); ours starts from
-W_dec^T), with and without aux-k; sparsify with fused Adam. A table of the step's parts at the
+Each side runs with its own defaults for what is its own (ours: the schema's defaults, i.e.
+``encoder_init_scale`` 0.577 = sparsify's nn.Linear row norm 1/sqrt(3), ``k_aux`` 64, b_pre the
+geometric median; sparsify: k_aux = D // 2, fixed in its code, b_dec the mean of the first
+batch) and the same shared settings (D, F, k, batch, steps, learning-rate schedule, aux-k
+weight, dead threshold). More rows say where the differences come from: ours at sparsify's
+k_aux = D // 2 (equal auxiliary work; ours also trains the dead latents' encoder rows, which
+sparsify's fused encoder never does); ours with W_enc = W_dec^T (``encoder_init_scale`` 1, the
+earlier default); both sides without aux-k. A table of the step's parts at the
 benchmark shape (dense encoder product in float32 and bfloat16, top-k, encoder backward as
 sparsify writes it and as this project does, decoder, Adam foreach vs fused) gives the
 milliseconds. Held-out metrics: FVU, mean L0 and dead share (latents active on no held-out row).
@@ -118,44 +122,25 @@ def split(n: int, seed: int = 0, held: np.ndarray | None = None) -> tuple[np.nda
     return np.sort(perm[:cut]), np.sort(perm[cut:])
 
 
-def ours_settings(p: dict, dtype: str = "float32", auxk: float | None = None, encoder_init_scale: float = 1.0):
-    """SaeSettings for TopK from the schema's defaults with the benchmark's values."""
+def ours_settings(p: dict, dtype: str = "float32", auxk: float | None = None, **overrides):
+    """SaeSettings for TopK: the schema's defaults (the project's own choices: encoder init,
+    k_aux, b_pre from the geometric median) with the benchmark's shared values (the same on
+    both sides) and ``overrides``."""
+    from speechneurons.config import defaults, settings_from
     from speechneurons.saes import SaeSettings
 
-    section = schema_defaults()
+    section = dict(defaults()["saes"])
     section.update(expansion_factor=p["expansion_factor"], k=p["k"], batch_size=p["batch_size"], steps=p["steps"],
                    lr=LR, lr_warmup_steps=WARMUP, lr_decay_share=DECAY_SHARE, auxk_coef=AUXK if auxk is None else auxk,
-                   aux_zipf_coef=0.0, k_aux=0,  # 0 = D // 2, what sparsify hard-codes
-                   dead_tokens=DEAD_TOKENS, b_pre_init="mean", dtype=dtype, encoder_init_scale=encoder_init_scale)
-    return SaeSettings.from_config(section, "topk")
+                   aux_zipf_coef=0.0, dead_tokens=DEAD_TOKENS, dtype=dtype, **overrides)
+    return settings_from(SaeSettings, section, architecture="topk")
 
 
-def schema_defaults() -> dict:
-    """Defaults of schemas/saes.schema.yaml (nested objects included); a fixed stand-in while
-    the schema does not exist yet."""
-    import yaml
-
-    def fill(schema: dict):
-        if schema.get("type") == "object" and "properties" in schema:
-            return {key: fill(sub) for key, sub in schema["properties"].items()}
-        return schema.get("default")
-
-    path = ROOT / "schemas" / "saes.schema.yaml"
-    if path.exists():
-        return fill(yaml.safe_load(path.read_text()))
-    return dict(expansion_factor=4, k=32, lr=LR, lr_warmup_steps=WARMUP, lr_decay_share=DECAY_SHARE, steps=100,
-                batch_size=1024, b_pre_init="mean", auxk_coef=AUXK, k_aux=0, dead_tokens=DEAD_TOKENS,
-                aux_zipf_coef=0.0, zipf_exponent=1.0, ema_decay=0.99, dtype="float32", topk={},
-                mutual_choice=dict(inference="threshold"),
-                feature_choice=dict(capacity="uniform", inference="threshold"))
-
-
-def run_ours(x: np.ndarray, p: dict, seed: int = 0, dtype: str = "float32", encoder_init_scale: float = 1.0,
-             auxk: float | None = None):
+def run_ours(x: np.ndarray, p: dict, seed: int = 0, dtype: str = "float32", auxk: float | None = None, **overrides):
     """train_sae as the workflow calls it, timed."""
     from speechneurons.saes import train_sae
 
-    settings = ours_settings(p, dtype, auxk, encoder_init_scale)
+    settings = ours_settings(p, dtype, auxk, **overrides)
     w0, c0 = time.perf_counter(), time.process_time()
     sae, log = train_sae(x, settings, device="cpu", seed=seed)
     wall, cpu = time.perf_counter() - w0, time.process_time() - c0
@@ -327,8 +312,7 @@ def measure(quick: bool) -> dict:
     x_train = np.asarray(x[train])  # both sides read the same in-memory rows
     x_held = np.asarray(x[held])
     has_sparsify = importlib.util.find_spec("sparsify") is not None
-    names = ["ours", "sparsify", "ours_no_auxk", "sparsify_no_auxk", "ours_bfloat16", "ours_encoder_init_0.577",
-             "ours_encoder_init_0.577_no_auxk", "sparsify_fused_adam"]
+    names = ["ours", "sparsify", "ours_k_aux_d_half", "ours_encoder_init_1", "ours_no_auxk", "sparsify_no_auxk"]
     runs: dict[str, list[dict]] = {name: [] for name in names}
     metrics: dict[str, dict] = {}
 
@@ -346,14 +330,11 @@ def measure(quick: bool) -> dict:
         record("ours", t, ed, f)
         if has_sparsify:
             record("sparsify", *run_sparsify(x_train, p, scale, seed=r))
+    record("ours_k_aux_d_half", *run_ours(x_train, p, k_aux=0)[:2], f)  # sparsify's fixed k_aux = D // 2
+    record("ours_encoder_init_1", *run_ours(x_train, p, encoder_init_scale=1.0)[:2], f)  # W_enc = W_dec^T
     record("ours_no_auxk", *run_ours(x_train, p, auxk=0.0)[:2], f)
     if has_sparsify:
         record("sparsify_no_auxk", *run_sparsify(x_train, p, scale, auxk=0.0))
-    record("ours_bfloat16", *run_ours(x_train, p, dtype="bfloat16")[:2], f)
-    record("ours_encoder_init_0.577", *run_ours(x_train, p, encoder_init_scale=0.577)[:2], f)
-    record("ours_encoder_init_0.577_no_auxk", *run_ours(x_train, p, encoder_init_scale=0.577, auxk=0.0)[:2], f)
-    if has_sparsify:
-        record("sparsify_fused_adam", *run_sparsify(x_train, p, scale, fused_adam=True))
     tokens = p["steps"] * p["batch_size"]
     table = []
     for name, rs in runs.items():

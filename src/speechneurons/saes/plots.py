@@ -157,7 +157,7 @@ def plot_units(units: pd.DataFrame, r_max: pd.DataFrame, sigma: float, path: str
         for i, kind in enumerate(kinds):
             rows = units[(units.property == prop) & (units.units == kind)].set_index("layer").reindex(layers)
             x = np.arange(len(layers)) + (i - (len(kinds) - 1) / 2) * width
-            ax.bar(x, 100 * rows.n_property / rows.n_units, width, color=_colour(kind), label=_label(kind))
+            ax.bar(x, 100 * rows.n_exclusive / rows.n_units, width, color=_colour(kind), label=_label(kind))
             ax.plot(x, 100 * rows.chance_q95 / rows.n_units, "_", color="black", ms=10, mew=1.5)
         ax.set_xticks(np.arange(len(layers)), [str(v) for v in layers])
         ax.set_xlabel("layer")
