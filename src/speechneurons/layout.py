@@ -184,7 +184,11 @@ class Layout:
     def pruned(
         self, name: str, strategy="{strategy}", sparsity="{sparsity}", corpus="{corpus}", model="{model}"
     ) -> str:
-        """A file of one pruned variant: ``model`` (folder), ``plan.tsv`` or ``losses.parquet``."""
+        """A file of one pruned variant: ``model`` (folder), ``plan.tsv``, ``pruned_neurons.json``,
+        ``features.npz`` or ``losses.parquet``. The keep strategies (sparsity None) have no
+        sparsity level: ``prune/<strategy>/<name>``."""
+        if sparsity is None:
+            return f"{self.experiments_dir(corpus, model)}/prune/{strategy}/{name}"
         if sparsity != "{sparsity}":
             sparsity = _fmt_sparsity(sparsity)
         return f"{self.experiments_dir(corpus, model)}/prune/{strategy}/sparsity-{sparsity}/{name}"

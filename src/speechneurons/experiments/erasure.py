@@ -33,21 +33,6 @@ def group_neurons(neurons: Mapping[int, dict], prop: str, group: str) -> dict[in
     return out
 
 
-def random_control(
-    sets: Mapping[int, np.ndarray], widths: Mapping[int, int], seed: int = 0, stream: int = 0
-) -> dict[int, np.ndarray]:
-    """As many random neurons per layer as ``sets`` holds, avoiding the neurons of ``sets``;
-    seeded by (seed, stream, layer) (``stream`` tells the controls of different groups apart)."""
-    out = {}
-    for layer, idx in sorted(sets.items()):
-        width = int(widths[layer])
-        pool = np.setdiff1d(np.arange(width), idx)
-        n = min(len(idx), len(pool))
-        rng = np.random.default_rng([int(seed), int(stream), int(layer)])
-        out[int(layer)] = np.sort(rng.choice(pool, size=n, replace=False)) if n else np.zeros(0, np.int64)
-    return out
-
-
 def erase_fc2_(fc2: torch.nn.Linear, idx) -> None:
     """Zero the columns ``idx`` of fc2's weight in place."""
     idx = torch.as_tensor(np.asarray(idx, dtype=np.int64), device=fc2.weight.device)
@@ -122,15 +107,43 @@ def erasure_table(
                     "vs_control_ci_high",
                 ]
                 t = t.merge(c, on=["task", "layer", "eval_group"], how="left")
+            n = n_erased.get((name, kind), 0)
+            if n == 0:  # nothing was erased: no effect to report, never a zero effect
+                measured = [c for c in t.columns if c not in ("task", "metric", "layer", "eval_group", "n_test_utts")]
+                t[measured] = np.nan
             for col, value in reversed(
                 [
                     ("erasure", name),
                     ("property", prop),
                     ("group", group),
                     ("kind", kind),
-                    ("n_erased", n_erased.get((name, kind), 0)),
+                    ("n_erased", n),
+                    ("status", "erased" if n else "empty: no neuron to erase"),
                 ]
             ):
                 t.insert(0, col, value)
             parts.append(t)
     return add_roles(pd.concat(parts, ignore_index=True), roles) if parts else pd.DataFrame()
+
+
+#: the task whose error an erased property is judged by, and the evaluation groups it is read on
+ERASURE_VIEW = {"gender": ("sid", "gender="), "phone_type": ("phone", "phone_type="), "pitch": ("f0", "pitch_bin=")}
+
+
+def erasure_matrix(table, prop: str, layer_role: str = "last"):
+    """The authors' erasure table of one property: one row per erased group and one column per
+    scored group (gender: SID error on F and on M speakers, a 2x2 table; phone type: frame
+    phone-classification error on each type, 3x3), at the probe layer of ``layer_role``: the
+    change of the error against the unerased model with its interval, the same against the
+    random control, and the number of neurons erased. Empty erasures stay empty (NaN)."""
+    import pandas as pd
+
+    task, prefix = ERASURE_VIEW[prop]
+    rows = table[(table["property"] == prop) & (table["kind"] == "property") & (table["task"] == task)]
+    rows = rows[rows["layer_role"].astype(str).str.split("+").apply(lambda roles: layer_role in roles)]
+    rows = rows[rows["eval_group"].astype(str).str.startswith(prefix)]
+    out = rows.assign(scored=rows["eval_group"].str.removeprefix(prefix))
+    cols = ["group", "scored", "layer", "n_erased", "status", "baseline", "value", "delta", "delta_ci_low",
+            "delta_ci_high", "vs_control", "vs_control_ci_low", "vs_control_ci_high"]  # fmt: skip
+    out = out.rename(columns={"group": "group"})[[c for c in cols if c in out.columns]]
+    return pd.DataFrame(out).rename(columns={"group": "erased"}).reset_index(drop=True)

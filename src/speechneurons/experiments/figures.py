@@ -14,15 +14,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from speechneurons.experiments.erasure import ERASURE_VIEW
 from speechneurons.plotting import plt, save_figure
 
 STRATEGY_COLOURS = {"norm": "#4c72b0", "protect": "#dd8452", "random": "#8c8c8c"}
-#: the task whose error each erased property is judged by, and the evaluation groups shown.
-ERASURE_VIEW = {
-    "gender": ("sid", "gender="),
-    "phone_type": ("phone", "phone_type="),
-    "pitch": ("f0", "pitch_bin="),
-}
 TASK_TITLES = {
     "phone": "Phone classification",
     "sid": "Speaker identification",
