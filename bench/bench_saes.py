@@ -130,9 +130,20 @@ def ours_settings(p: dict, dtype: str = "float32", auxk: float | None = None, **
     from speechneurons.saes import SaeSettings
 
     section = dict(defaults()["saes"])
-    section.update(expansion_factor=p["expansion_factor"], k=p["k"], batch_size=p["batch_size"], steps=p["steps"],
-                   lr=LR, lr_warmup_steps=WARMUP, lr_decay_share=DECAY_SHARE, auxk_coef=AUXK if auxk is None else auxk,
-                   aux_zipf_coef=0.0, dead_tokens=DEAD_TOKENS, dtype=dtype, **overrides)
+    section.update(
+        expansion_factor=p["expansion_factor"],
+        k=p["k"],
+        batch_size=p["batch_size"],
+        steps=p["steps"],
+        lr=LR,
+        lr_warmup_steps=WARMUP,
+        lr_decay_share=DECAY_SHARE,
+        auxk_coef=AUXK if auxk is None else auxk,
+        aux_zipf_coef=0.0,
+        dead_tokens=DEAD_TOKENS,
+        dtype=dtype,
+        **overrides,
+    )
     return settings_from(SaeSettings, section, architecture="topk")
 
 
@@ -150,12 +161,17 @@ def run_ours(x: np.ndarray, p: dict, seed: int = 0, dtype: str = "float32", auxk
         codes = sae.encode(xb)
         return sae.decode(codes), codes.layout.latent[codes.values > 0]
 
-    return dict(wall_s=wall, cpu_s=cpu, loop_s=loop, last_train_fvu=float(log.fvu.iloc[-1])), encode_decode, \
-        float(sae.input_scale), sae.n_latents
+    return (
+        dict(wall_s=wall, cpu_s=cpu, loop_s=loop, last_train_fvu=float(log.fvu.iloc[-1])),
+        encode_decode,
+        float(sae.input_scale),
+        sae.n_latents,
+    )
 
 
-def run_sparsify(x: np.ndarray, p: dict, scale: float, seed: int = 0, fused_adam: bool = False,
-                 auxk: float | None = None):
+def run_sparsify(
+    x: np.ndarray, p: dict, scale: float, seed: int = 0, fused_adam: bool = False, auxk: float | None = None
+):
     """sparsify's TopK SparseCoder trained as its Trainer does (see the module docstring)."""
     import torch
     from sparsify import SparseCoder, SparseCoderConfig
@@ -176,7 +192,7 @@ def run_sparsify(x: np.ndarray, p: dict, scale: float, seed: int = 0, fused_adam
     for step in range(p["steps"]):
         if pos + p["batch_size"] > n:
             perm, pos = rng.permutation(n), 0
-        idx = np.sort(perm[pos:pos + p["batch_size"]])
+        idx = np.sort(perm[pos : pos + p["batch_size"]])
         pos += p["batch_size"]
         xb = torch.from_numpy(np.asarray(x[idx], dtype=np.float32)) * scale
         if step == 0:
@@ -214,7 +230,7 @@ def heldout_metrics(encode_decode, x: np.ndarray, n_latents: int, batch: int = 2
     sse, s1, s2, n, active = 0.0, 0.0, 0.0, 0, 0
     fired = torch.zeros(n_latents, dtype=torch.long)
     for s in range(0, len(x), batch):
-        xb = torch.from_numpy(np.asarray(x[s:s + batch], dtype=np.float32))
+        xb = torch.from_numpy(np.asarray(x[s : s + batch], dtype=np.float32))
         with torch.no_grad():
             xh, latents = encode_decode(xb)
         sse += float((xb - xh.float()).double().pow(2).sum())
@@ -262,8 +278,9 @@ def step_parts(n: int, d: int, f: int, k: int, seed: int = 0) -> dict:
             sparsify_forward()[0].backward(grad)
 
         fwd = timeit(sparsify_forward)
-        parts["encoder backward, sparsify FusedEncoder ([N,k,D] products + index_add; fwd+bwd - fwd)"] = \
+        parts["encoder backward, sparsify FusedEncoder ([N,k,D] products + index_add; fwd+bwd - fwd)"] = (
             timeit(sparsify_forward_backward) - fwd
+        )
 
     from speechneurons.saes.sparse_ops import layout_from_topk, sampled_linear
 
@@ -273,8 +290,9 @@ def step_parts(n: int, d: int, f: int, k: int, seed: int = 0) -> dict:
         layout = layout_from_topk(idx, f)  # the argsorts and offsets are part of our cost
         sampled_linear(x, b_pre, w, b, pre, layout).backward(grad.reshape(-1))
 
-    parts["encoder backward, ours sampled_linear (embedding_bag over latent-sorted entries, layout included)"] = \
-        timeit(ours_backward)
+    parts["encoder backward, ours sampled_linear (embedding_bag over latent-sorted entries, layout included)"] = timeit(
+        ours_backward
+    )
     wd = w.detach().clone().requires_grad_()
 
     def decode():
@@ -343,37 +361,65 @@ def measure(quick: bool) -> dict:
         wall = float(np.median([r["wall_s"] for r in rs]))
         cpu = float(np.median([r["cpu_s"] for r in rs]))
         loop = float(np.median([r["loop_s"] for r in rs]))
-        table.append(dict(implementation=name, tokens_per_s_wall=round(tokens / wall),
-                          tokens_per_s_cpu=round(tokens / cpu), tokens_per_s_loop=round(tokens / loop),
-                          wall_s=round(wall, 2), cpu_s=round(cpu, 2), loop_s=round(loop, 2), runs=len(rs),
-                          last_train_fvu=round(float(np.median([r["last_train_fvu"] for r in rs])), 4),
-                          **{key: round(v, 4) for key, v in metrics[name].items()}))
+        table.append(
+            dict(
+                implementation=name,
+                tokens_per_s_wall=round(tokens / wall),
+                tokens_per_s_cpu=round(tokens / cpu),
+                tokens_per_s_loop=round(tokens / loop),
+                wall_s=round(wall, 2),
+                cpu_s=round(cpu, 2),
+                loop_s=round(loop, 2),
+                runs=len(rs),
+                last_train_fvu=round(float(np.median([r["last_train_fvu"] for r in rs])), 4),
+                **{key: round(v, 4) for key, v in metrics[name].items()},
+            )
+        )
     d = x.shape[1]
-    result = dict(source=source, threads=torch.get_num_threads(), torch=torch.__version__, d_in=d,
-                  n_latents=int(p["expansion_factor"] * d), train_rows=len(train), heldout_rows=len(held),
-                  heldout="test split of the corpus" if held_mask is not None else "seeded 10 % of the rows",
-                  settings=dict(p, lr=LR, lr_warmup_steps=WARMUP, lr_decay_share=DECAY_SHARE, auxk_coef=AUXK,
-                                dead_tokens=DEAD_TOKENS),
-                  sparsify=_sparsify_version(), table=table,
-                  step_parts_ms=step_parts(p["batch_size"], d, int(p["expansion_factor"] * d), p["k"]))
+    result = dict(
+        source=source,
+        threads=torch.get_num_threads(),
+        torch=torch.__version__,
+        d_in=d,
+        n_latents=int(p["expansion_factor"] * d),
+        train_rows=len(train),
+        heldout_rows=len(held),
+        heldout="test split of the corpus" if held_mask is not None else "seeded 10 % of the rows",
+        settings=dict(
+            p, lr=LR, lr_warmup_steps=WARMUP, lr_decay_share=DECAY_SHARE, auxk_coef=AUXK, dead_tokens=DEAD_TOKENS
+        ),
+        sparsify=_sparsify_version(),
+        table=table,
+        step_parts_ms=step_parts(p["batch_size"], d, int(p["expansion_factor"] * d), p["k"]),
+    )
     by = {row["implementation"]: row for row in table}
     if "sparsify" in by:
         result["speedup_wall"] = round(by["ours"]["tokens_per_s_wall"] / by["sparsify"]["tokens_per_s_wall"], 3)
         result["speedup_cpu"] = round(by["ours"]["tokens_per_s_cpu"] / by["sparsify"]["tokens_per_s_cpu"], 3)
         result["speedup_loop"] = round(by["ours"]["tokens_per_s_loop"] / by["sparsify"]["tokens_per_s_loop"], 3)
     if "sparsify_no_auxk" in by:
-        result["speedup_cpu_no_auxk"] = round(by["ours_no_auxk"]["tokens_per_s_cpu"]
-                                              / by["sparsify_no_auxk"]["tokens_per_s_cpu"], 3)
+        result["speedup_cpu_no_auxk"] = round(
+            by["ours_no_auxk"]["tokens_per_s_cpu"] / by["sparsify_no_auxk"]["tokens_per_s_cpu"], 3
+        )
     # every row of ours against sparsify under the same aux-k condition: CPU-time speed-up and
     # whether its held-out FVU is equal or better (the goal: >= 1.2x at equal or better FVU)
     result["versus_sparsify"] = [
-        dict(implementation=name, against=ref,
-             speedup_cpu=round(row["tokens_per_s_cpu"] / by[ref]["tokens_per_s_cpu"], 3),
-             fvu=row["heldout_fvu"], sparsify_fvu=by[ref]["heldout_fvu"],
-             goal_met=bool(row["heldout_fvu"] <= by[ref]["heldout_fvu"]
-                           and row["tokens_per_s_cpu"] >= 1.2 * by[ref]["tokens_per_s_cpu"]))
-        for name, row in by.items() if name.startswith("ours")
-        for ref in ["sparsify_no_auxk" if "no_auxk" in name else "sparsify"] if ref in by]
+        dict(
+            implementation=name,
+            against=ref,
+            speedup_cpu=round(row["tokens_per_s_cpu"] / by[ref]["tokens_per_s_cpu"], 3),
+            fvu=row["heldout_fvu"],
+            sparsify_fvu=by[ref]["heldout_fvu"],
+            goal_met=bool(
+                row["heldout_fvu"] <= by[ref]["heldout_fvu"]
+                and row["tokens_per_s_cpu"] >= 1.2 * by[ref]["tokens_per_s_cpu"]
+            ),
+        )
+        for name, row in by.items()
+        if name.startswith("ours")
+        for ref in ["sparsify_no_auxk" if "no_auxk" in name else "sparsify"]
+        if ref in by
+    ]
     return result
 
 
@@ -387,23 +433,37 @@ def _sparsify_version() -> str | None:
 
 
 def print_table(result: dict) -> None:
-    cols = ["implementation", "tokens_per_s_wall", "tokens_per_s_cpu", "tokens_per_s_loop", "wall_s", "heldout_fvu",
-            "heldout_dead_share", "heldout_l0"]
+    cols = [
+        "implementation",
+        "tokens_per_s_wall",
+        "tokens_per_s_cpu",
+        "tokens_per_s_loop",
+        "wall_s",
+        "heldout_fvu",
+        "heldout_dead_share",
+        "heldout_l0",
+    ]
     p = result["settings"]
-    print(f"SAE TopK training, {result['source']}; D={result['d_in']} F={result['n_latents']} k={p['k']} "
-          f"N={p['batch_size']} steps={p['steps']}, {result['threads']} thread(s)")
+    print(
+        f"SAE TopK training, {result['source']}; D={result['d_in']} F={result['n_latents']} k={p['k']} "
+        f"N={p['batch_size']} steps={p['steps']}, {result['threads']} thread(s)"
+    )
     print(" | ".join(cols))
     for row in result["table"]:
         print(" | ".join(str(row[c]) for c in cols))
     if "speedup_cpu_no_auxk" in result:
         print(f"without aux-k on both sides: {result['speedup_cpu_no_auxk']}x (CPU time)")
     if "speedup_wall" in result:
-        print(f"ours / sparsify throughput: {result['speedup_wall']}x (wall), {result['speedup_cpu']}x (CPU time), "
-              f"{result['speedup_loop']}x (training loop only, wall); "
-              "target >= 1.2x at equal or better held-out FVU")
+        print(
+            f"ours / sparsify throughput: {result['speedup_wall']}x (wall), {result['speedup_cpu']}x (CPU time), "
+            f"{result['speedup_loop']}x (training loop only, wall); "
+            "target >= 1.2x at equal or better held-out FVU"
+        )
     for v in result.get("versus_sparsify", []):
-        print(f"{v['implementation']} vs {v['against']}: {v['speedup_cpu']}x CPU throughput, FVU {v['fvu']} vs "
-              f"{v['sparsify_fvu']}, goal {'met' if v['goal_met'] else 'not met'}")
+        print(
+            f"{v['implementation']} vs {v['against']}: {v['speedup_cpu']}x CPU throughput, FVU {v['fvu']} vs "
+            f"{v['sparsify_fvu']}, goal {'met' if v['goal_met'] else 'not met'}"
+        )
     print("step parts (ms): " + "; ".join(f"{k}: {v}" for k, v in result["step_parts_ms"].items()))
 
 

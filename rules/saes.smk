@@ -14,6 +14,7 @@
 #   probes/losses.parquet, probes/variants.json, splice.tsv, erasure.tsv, masked_prediction.tsv
 #   evaluation.tsv, claims.tsv, units.tsv, features_vs_neurons.tsv, figures/*.png
 from speechneurons.experiments.probes import ProbeSettings
+from speechneurons.properties.chance import ChanceSettings
 from speechneurons.properties.statistic import PropertySettings
 from speechneurons.saes.settings import SaeSettings
 
@@ -71,8 +72,8 @@ rule sae_layer:
             for k in sae_plan_of(w.model).ks(int(w.layer))[1:]
         ],
         max_eval_rows=config["saes"]["max_eval_rows"],
-        null_permutations=config["saes"]["null_permutations"],
         properties=section_params(PropertySettings, config["properties"]),
+        chance=section_params(ChanceSettings, config["properties"]),
         n_pitch_bins=config["pitch"]["n_bins"],
         on_bad_input=config["on_bad_input"],
         seed=config["seed"],
@@ -90,9 +91,13 @@ rule sae_probes:
         best=L.experiments_file("probes/best_layers.json"),
         saes=sae_models(),
         latents=sae_files("latents.json", SAE_ERASURE_ARCHS, "splice_layers"),
-        sums=sae_files("evaluation.npz", SAE_ERASURE_ARCHS, "splice_layers"),
+        latent_P=sae_files("P.npz", SAE_ERASURE_ARCHS, "splice_layers"),
         neurons=lambda w: [
             L.property_layer_file("neurons.json", l, w.corpus, w.model, w.checkpoint)
+            for l in sae_plan_of(w.model).splice_layers
+        ],
+        neuron_P=lambda w: [
+            L.property_layer_file("P.npz", l, w.corpus, w.model, w.checkpoint)
             for l in sae_plan_of(w.model).splice_layers
         ],
     output:
@@ -118,7 +123,7 @@ rule sae_probes:
         architectures=SAE_ARCHS,
         erasure_architectures=SAE_ERASURE_ARCHS,
         erasures=config["saes"]["erasures"],
-        control_neighbours=config["saes"]["control_neighbours"],
+        rate_bins=config["experiments"]["rate_bins"],
         probe_utterances=config["saes"]["probe_utterances"],
         probes=section_params(ProbeSettings, config["probes"]),
         probe_layers=config["probes"]["layers"],
@@ -180,11 +185,10 @@ rule sae_summary:
             L.property_layer_file("R.parquet", l, w.corpus, w.model, w.checkpoint)
             for l in sae_plan_of(w.model).layers
         ],
-        mid=lambda w: [
-            L.activation_array("mid", l, w.corpus, w.model, w.checkpoint)
+        neuron_nulls=lambda w: [
+            L.property_layer_file("null.tsv", l, w.corpus, w.model, w.checkpoint)
             for l in sae_plan_of(w.model).layers
         ],
-        index_mid=L.activation_index("mid"),
         splice=L.saes_file("splice.tsv"),
         erasure=L.saes_file("erasure.tsv"),
         masked=sae_masked_prediction,
@@ -239,10 +243,7 @@ rule sae_summary:
         sweep_layers=lambda w: list(sae_plan_of(w.model).sweep_layers),
         splice_layers=lambda w: list(sae_plan_of(w.model).splice_layers),
         erasures=config["saes"]["erasures"],
-        null_permutations=config["saes"]["null_permutations"],
-        properties=section_params(PropertySettings, config["properties"]),
-        n_pitch_bins=config["pitch"]["n_bins"],
-        on_bad_input=config["on_bad_input"],
+        sigma=config["properties"]["sigma"],
         title=lambda w: f"{w.model} ({w.checkpoint}) on {w.corpus}",
     script:
         "../scripts/saes_summary.py"

@@ -1,6 +1,6 @@
 """SAEs of one layer and architecture: train every budget on the train rows of the `sample`
 frames, evaluate on held-out rows, and run the property statistic on the latents (at k) of
-the `mid` frames, with its permutation chance level."""
+the `mid` frames, with the permutation chance level of the properties stage."""
 
 from pathlib import Path
 
@@ -12,12 +12,13 @@ from speechneurons.config import settings_from
 from speechneurons.device import resolve_device
 from speechneurons.io import read_table, write_table
 from speechneurons.logs import script_logging
+from speechneurons.properties.chance import ChanceSettings
 from speechneurons.properties.statistic import PropertySettings, frame_labels
 from speechneurons.properties.tables import load_dump, write_layer
 from speechneurons.saes.evaluation import save_evaluations
 from speechneurons.saes.properties import base_rate, latent_properties, null_counts
 from speechneurons.saes.settings import SaeSettings
-from speechneurons.saes.stage import encoded_density, split_rows, train_budgets
+from speechneurons.saes.stage import split_rows, train_budgets
 
 snakemake = globals()["snakemake"]  # injected by Snakemake
 
@@ -39,10 +40,11 @@ with script_logging(snakemake.log[0]) as log:
     Path(out.sweep).mkdir(parents=True, exist_ok=True)  # the sweep's SAEs (none off the sweep layers)
     for k, path in zip(p.ks[1:], p.sweep, strict=True):
         saes[k].save(path)
-    save_evaluations(out.sums, evaluations, encoded_density(main, x_train, p.max_eval_rows))
+    save_evaluations(out.sums, evaluations)
     write_table(train_log, out.train_log)
 
     props = settings_from(PropertySettings, p.properties)
+    chance = settings_from(ChanceSettings, p.chance)
     mid, index_mid = load_dump(inp.mid, inp.index_mid)
     labels = frame_labels(index_mid, p.n_pitch_bins, p.on_bad_input, inp.index_mid, props.splits)
     lp, top = latent_properties(main, mid, labels, int(w.layer), props, p.n_pitch_bins)
@@ -50,8 +52,8 @@ with script_logging(snakemake.log[0]) as log:
     rate = base_rate(top)
     log.info("property latents (tau = %d of F = %d; mean activation rate %.4g against the threshold %.4g): %s",
              lp.tau, lp.D, rate, lp.tau / lp.D, {k: len(v) for k, v in lp.property_neurons.items()})  # fmt: skip
-    null = null_counts(top, labels, index_mid["utt_id"].to_numpy(), int(w.layer), props, p.null_permutations, p.seed,
-                       p.n_pitch_bins)  # fmt: skip
+    seeds = [1000 * p.seed + s for s in range(chance.null_seeds)]  # the properties stage's seeds
+    null = null_counts(top, labels, index_mid["utt_id"].to_numpy(), int(w.layer), props, seeds, p.n_pitch_bins)
     write_table(null, out.null)
     rows = [dict(ev.summary(), layer=int(w.layer)) for ev in evaluations.values()]
     table = pd.DataFrame(rows).assign(stat_tau=np.nan, stat_base_rate=np.nan)

@@ -1,11 +1,11 @@
 """Probe scores of the model with each SAE spliced into its layer, and with property latents
 and property neurons erased against their random controls (speechneurons.saes.downstream)."""
 
-import numpy as np
 import pandas as pd
 import torch
 
 from speechneurons.config import settings_from
+from speechneurons.experiments.controls import rates_from_npz
 from speechneurons.experiments.features import extract_features
 from speechneurons.experiments.probes import ProbeSettings, resolve_layers, run_probes
 from speechneurons.io import read_json, read_table, write_json, write_table
@@ -27,13 +27,11 @@ with script_logging(snakemake.log[0]) as log:
     saes = {key: SparseAutoencoder.load(path, loaded.device) for key, path in zip(keys, inp.saes, strict=True)}
     erasure_keys = [(layer, arch) for layer in p.splice_layers for arch in p.erasure_architectures]
     latents = {key: read_json(path) for key, path in zip(erasure_keys, inp.latents, strict=True)}
-    density = {}
-    for key, path in zip(erasure_keys, inp.sums, strict=True):
-        with np.load(path) as npz:
-            density[key] = npz["train_density"]
+    latent_rates = {key: rates_from_npz(path) for key, path in zip(erasure_keys, inp.latent_P, strict=True)}
     neurons = {layer: read_json(path) for layer, path in zip(p.splice_layers, inp.neurons, strict=True)}
-    variants, sets = probe_variants(saes, latents, density, neurons, p.erasures, p.erasure_architectures,
-                                    p.control_neighbours, p.seed)  # fmt: skip
+    neuron_rates = {layer: rates_from_npz(path) for layer, path in zip(p.splice_layers, inp.neuron_P, strict=True)}
+    variants, sets = probe_variants(saes, latents, latent_rates, neurons, neuron_rates, p.erasures,
+                                    p.erasure_architectures, p.rate_bins, p.seed)  # fmt: skip
     manifest = evenly_spread(read_table(inp.manifest), p.probe_utterances)
     layers = sorted({layer for by_layer in roles.values() for layer in by_layer})
     log.info("%d variants on %d utterances, probed at layers %s", len(variants), len(manifest), layers)

@@ -2,11 +2,8 @@
 SAE latents against neurons as carriers of properties (each count with its chance level and
 the cost of erasing them), and the figures."""
 
-from speechneurons.config import settings_from
 from speechneurons.io import read_json, read_table, write_table
 from speechneurons.logs import script_logging
-from speechneurons.properties.statistic import PropertySettings, frame_labels, tau_from_fraction, top_neurons
-from speechneurons.properties.tables import load_dump
 from speechneurons.saes.evaluation import load_evaluations
 from speechneurons.saes.plots import (
     plot_dead_share,
@@ -15,7 +12,6 @@ from speechneurons.saes.plots import (
     plot_l0_distributions,
     plot_units,
 )
-from speechneurons.saes.properties import null_counts
 from speechneurons.saes.tables import (
     claims_table,
     evaluation_table,
@@ -44,21 +40,14 @@ with script_logging(snakemake.log[0]) as log:
     write_table(evaluation, out.evaluation)
     write_table(claims, out.claims)
 
-    # units: latents (from the SAE jobs) and neurons (properties stage), with chance levels
-    props = settings_from(PropertySettings, p.properties)
+    # units: latents (from the SAE jobs) and neurons (properties stage), each with its permutation null
     layers = sorted({layer for layer, _ in keys})
     docs = {key: read_json(path) for key, path in zip(keys, inp.latents, strict=True)}
     nulls = {key: read_table(path) for key, path in zip(keys, inp.nulls, strict=True)}
-    _, index_mid = load_dump(inp.mid[0], inp.index_mid)
-    labels = frame_labels(index_mid, p.n_pitch_bins, p.on_bad_input, inp.index_mid, props.splits)
-    for layer, neurons, mid in zip(layers, inp.neurons, inp.mid, strict=True):
-        doc = read_json(neurons)
-        acts, _ = load_dump(mid, inp.index_mid)
-        top = top_neurons(acts, labels, tau_from_fraction(props.tau_fraction, acts.shape[1]))
-        docs[layer, "neurons"] = doc
-        nulls[layer, "neurons"] = null_counts(top, labels, index_mid["utt_id"].to_numpy(), layer, props,
-                                              p.null_permutations, p.seed, p.n_pitch_bins)  # fmt: skip
-        base_rates[layer, "neurons"] = doc["tau"] / doc["D"]
+    for layer, neurons, null in zip(layers, inp.neurons, inp.neuron_nulls, strict=True):
+        docs[layer, "neurons"] = read_json(neurons)
+        nulls[layer, "neurons"] = read_table(null)
+        base_rates[layer, "neurons"] = docs[layer, "neurons"]["tau"] / docs[layer, "neurons"]["D"]
     units = units_table(docs, nulls, base_rates)
     fvn = features_vs_neurons(units, read_table(inp.erasure), p.erasures, p.splice_layers)
     log.info("units:\n%s\nfeatures against neurons:\n%s", units[units.group == ""].to_string(index=False),
@@ -75,6 +64,8 @@ with script_logging(snakemake.log[0]) as log:
     r_files = dict(zip(keys, inp.R, strict=True))
     r_files |= {(layer, "neurons"): path for layer, path in zip(layers, inp.neuron_R, strict=True)}
     r_max = r_max_table({key: read_table(path) for key, path in r_files.items()})
-    plot_units(units[units.group == ""], r_max, props.sigma, out.units_figure, title=p.title)
-    log.info("neurons and latents with max R_g >= sigma: %s",
-             r_max.assign(passes=r_max.R_max >= props.sigma).groupby(["units", "property"]).passes.mean().to_dict())
+    plot_units(units[units.group == ""], r_max, p.sigma, out.units_figure, title=p.title)
+    log.info(
+        "neurons and latents with max R_g >= sigma: %s",
+        r_max.assign(passes=r_max.R_max >= p.sigma).groupby(["units", "property"]).passes.mean().to_dict(),
+    )

@@ -16,8 +16,15 @@ class SparseData(NamedTuple):
     """Indices of the active atoms of each row [n, active]."""
 
 
-def sparse_dictionary_data(n: int = 20000, d: int = 32, n_atoms: int = 64, active: int = 3, noise: float = 0.01,
-                           offset: float = 1.0, seed: int = 0) -> SparseData:
+def sparse_dictionary_data(
+    n: int = 20000,
+    d: int = 32,
+    n_atoms: int = 64,
+    active: int = 3,
+    noise: float = 0.01,
+    offset: float = 1.0,
+    seed: int = 0,
+) -> SparseData:
     """x_n = offset * c + sum_{a in S_n} u_{n,a} atom_a + noise, S_n uniform of size ``active``,
     u uniform in [0.5, 1.5], c a fixed random unit vector (so that b_pre has something to learn)."""
     rng = np.random.default_rng(seed)
@@ -46,8 +53,20 @@ def sae_settings(architecture: str = "topk", **overrides):
     from speechneurons.saes import SaeSettings
     from tests.helpers.config import default_section
 
-    section = default_section("saes", expansion_factor=2.0, k=3, lr=1e-2, lr_warmup_steps=20, lr_decay_share=0.2,
-                              steps=800, batch_size=256, dead_tokens=2000, ema_decay=0.99, k_aux=0,
-                              encoder_init_scale=1.0, feature_choice=dict(inference="threshold"))
+    section = default_section(
+        "saes",
+        expansion_factor=2.0,
+        k=3,
+        lr=1e-2,
+        lr_warmup_steps=20,
+        lr_decay_share=0.2,
+        steps=800,
+        batch_size=256,
+        dead_tokens=2000,
+        ema_decay=0.99,
+        k_aux=0,
+        encoder_init_scale=1.0,
+        feature_choice=dict(inference="threshold"),
+    )
     section.update(overrides)
     return settings_from(SaeSettings, section, architecture=architecture)

@@ -41,8 +41,9 @@ def test_evenly_spread_keeps_both_splits_deterministically():
 def test_probe_variants_erase_group_units_against_controls():
     saes = {(1, "topk"): _identity_sae(8), (1, "mutual_choice"): _identity_sae(8)}
     doc = {"D": 8, "exclusive_group_neurons": {"gender": {"F": [0, 1], "M": [5]}}}
-    variants, sets = probe_variants(saes, {(1, "topk"): doc}, {(1, "topk"): np.linspace(0.01, 0.5, 8)},
-                                    {1: doc}, ["gender-F"], ["topk"], neighbours=2, seed=0)  # fmt: skip
+    rates = np.array([0.4, 0.5, 0.45, 0.42, 0.01, 0.02, 0.0, 0.03])
+    variants, sets = probe_variants(saes, {(1, "topk"): doc}, {(1, "topk"): rates}, {1: doc}, {1: rates},
+                                    ["gender-F"], ["topk"], rate_bins=2, seed=0)  # fmt: skip
     names = [v.name for v in variants]
     assert names[:3] == ["model", "splice mutual_choice layer 1", "splice topk layer 1"]
     kinds = ("property", "random")

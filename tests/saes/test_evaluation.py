@@ -5,7 +5,13 @@ import pandas as pd
 import torch
 
 from speechneurons.saes import SparseAutoencoder, evaluate_sae, zipf_fit
-from speechneurons.saes.plots import plot_dead_share, plot_density_rank, plot_fvu_vs_l0, plot_l0_distributions
+from speechneurons.saes.plots import (
+    plot_dead_share,
+    plot_density_rank,
+    plot_fvu_vs_l0,
+    plot_l0_distributions,
+    plot_units,
+)
 from tests.helpers.sparse_dictionary import sae_settings
 
 
@@ -19,8 +25,9 @@ def _identity_sae(d: int, k: int) -> SparseAutoencoder:
 
 
 def test_known_fvu_l0_density_and_dead_share():
-    x = np.array([[1.0, 2.0, 0.0, 0.0], [3.0, 0.0, 1.0, 0.0], [0.0, 0.0, 5.0, 0.0], [2.0, 1.0, 1.0, 0.0]],
-                 dtype=np.float32)
+    x = np.array(
+        [[1.0, 2.0, 0.0, 0.0], [3.0, 0.0, 1.0, 0.0], [0.0, 0.0, 5.0, 0.0], [2.0, 1.0, 1.0, 0.0]], dtype=np.float32
+    )
     ev = evaluate_sae(_identity_sae(4, 4), x, batch_size=3)  # chunks of 3 and 1 rows
     assert ev.fvu == 0.0
     assert ev.l0_histogram.tolist() == [0, 1, 2, 1]
@@ -43,11 +50,16 @@ def test_figures_are_written(tmp_path):
     x = np.abs(np.random.default_rng(0).normal(size=(300, 6))).astype(np.float32)
     evs = {f"k={k}": evaluate_sae(_identity_sae(6, k), x) for k in (1, 2, 4)}
     table = pd.DataFrame([dict(ev.summary(), layer=layer) for layer, ev in zip((1, 2, 2), evs.values())])
+    units = pd.DataFrame([dict(layer=1, units=u, property="gender", group="", n_units=100, n_exclusive=n, chance_q95=1)
+                          for u, n in (("neurons", 3), ("topk", 5))])  # fmt: skip
+    r_max = pd.DataFrame(dict(layer=1, units=["neurons"] * 3 + ["topk"] * 3, property="gender",
+                              unit=[0, 1, 2] * 2, R_max=[0.1, 0.9, 0.5, 0.2, 0.85, 1.0]))  # fmt: skip
     for name, call in {
         "fvu.png": lambda p: plot_fvu_vs_l0(table, p),
         "dead.png": lambda p: plot_dead_share(table.drop_duplicates(["layer", "architecture"]), p),
-        "density.png": lambda p: plot_density_rank(evs, p),
-        "l0.png": lambda p: plot_l0_distributions(evs, p),
+        "density.png": lambda p: plot_density_rank({1: evs, 2: evs}, p),
+        "l0.png": lambda p: plot_l0_distributions({1: evs}, p),
+        "units.png": lambda p: plot_units(units, r_max, 0.8, p),
     }.items():
         call(tmp_path / name)
         assert (tmp_path / name).stat().st_size > 1000

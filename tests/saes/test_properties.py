@@ -68,10 +68,10 @@ def test_null_counts_give_a_chance_level_below_planted_counts():
     acts = _planted(index)
     labels = pr.frame_labels(index)
     lp, top = latent_properties(_identity_sae(D), acts, labels, 1, SETTINGS)
-    null = null_counts(top, labels, index["utt_id"].to_numpy(), 1, SETTINGS, n_permutations=4, seed=0)
-    assert sorted(null["permutation"].unique()) == [0, 1, 2, 3]
+    null = null_counts(top, labels, index["utt_id"].to_numpy(), 1, SETTINGS, seeds=range(4))
+    assert sorted(null["seed"].unique()) == [0, 1, 2, 3]
     observed = {(r["property"], r["group"]): r["n_exclusive"] for r in count_rows(lp.neurons_json())}
     female = null[(null.property == "gender") & (null.group == "F")]["n_exclusive"]
     assert observed["gender", "F"] == 1 and (female == 0).all()  # gender shuffled across utterances
-    again = null_counts(top, labels, index["utt_id"].to_numpy(), 1, SETTINGS, n_permutations=4, seed=0)
+    again = null_counts(top, labels, index["utt_id"].to_numpy(), 1, SETTINGS, seeds=range(4))
     assert again.equals(null)

@@ -18,7 +18,7 @@ def _ev(arch, k, fvu, l0, dead=0):
     dev 1 per row, sse fvu per row, L0 l0 per row; the last ``dead`` latents never fire."""
     rows = np.full(G, 10)
     fired = np.ones((G, F), dtype=np.int32)
-    fired[:, F - dead:] = 0
+    fired[:, F - dead :] = 0
     density = fired.sum(0) / rows.sum()
     return SaeEvaluation(architecture=arch, k=k, inference="threshold", n_tokens=int(rows.sum()), n_latents=F,
                          fvu=fvu, l0_mean=l0, l0_quantiles=dict.fromkeys((0.0, 0.05, 0.25, 0.5, 0.75, 0.95, 1.0), l0),
@@ -69,10 +69,15 @@ def test_evaluation_group_sums_add_up_and_round_trip(tmp_path):
 
 
 def test_units_table_counts_with_chance_levels():
-    doc = {"D": 100, "tau": 1, "group_neurons": {"gender": {"F": [1, 2], "M": [2]}},
-           "exclusive_group_neurons": {"gender": {"F": [1], "M": []}}, "property_neurons": {"gender": [1]}}
-    null = pd.DataFrame([dict(permutation=p, property="gender", group=g, n_group=0, n_exclusive=n)
-                         for p in range(4) for g, n in (("F", 0), ("M", 0), ("", p % 2))])  # fmt: skip
+    doc = {
+        "D": 100,
+        "tau": 1,
+        "group_neurons": {"gender": {"F": [1, 2], "M": [2]}},
+        "exclusive_group_neurons": {"gender": {"F": [1], "M": []}},
+        "property_neurons": {"gender": [1]},
+    }
+    null = pd.DataFrame([dict(seed=s, property="gender", group=g, n_group_neurons=0, n_exclusive=0,
+                              n_property_neurons=s % 2) for s in range(4) for g in ("F", "M")])  # fmt: skip
     t = units_table({(2, "topk"): doc}, {(2, "topk"): null}, {(2, "topk"): 0.01}).set_index("group")
     assert t.loc["F", "n_group"] == 2 and t.loc["F", "exclusive_share"] == 0.5
     assert t.loc["", "n_exclusive"] == 1 and t.loc["", "chance_mean"] == 0.5

@@ -10,7 +10,7 @@ model, scored by the experiments stage's probes on the same frames and utterance
   the splice layers with the reconstruction error kept (h - decoder contribution of the erased
   latents, so that erasing nothing is the model itself), and a density-matched random set;
 - ``erase <group> neurons <property|random>``: the group's property neurons silenced at the
-  same layers, and the experiments stage's random control of the same size per layer.
+  same layers, and the experiments stage's matched random control (the same sets per layer).
 
 The masked-prediction loss (pretrained models: HuBERT's own objective with the checkpoint's
 head, on held-out utterances with the last iteration's targets) is scored per utterance for
@@ -44,8 +44,9 @@ def evenly_spread(manifest: pd.DataFrame, per_split: int, splits: Sequence[str] 
     return pd.concat(parts).reset_index(drop=True) if parts else manifest.iloc[:0]
 
 
-def splice_edit(saes: Mapping[int, SparseAutoencoder], erase: Mapping[int, Sequence[int]] | None = None,
-                keep_error: bool = False) -> Callable:
+def splice_edit(
+    saes: Mapping[int, SparseAutoencoder], erase: Mapping[int, Sequence[int]] | None = None, keep_error: bool = False
+) -> Callable:
     """A ``Variant.edit``: the SAEs spliced into their layers' FFN sites while a pass runs."""
 
     def edit(model):
@@ -64,9 +65,17 @@ def _nothing(model):
     yield
 
 
-def masked_prediction_losses(model, head, waves: Sequence[np.ndarray], targets: Sequence[np.ndarray], grid,
-                             mask_prob: float, mask_length: int, seed: int,
-                             variants: Mapping[str, Callable | None]) -> pd.DataFrame:
+def masked_prediction_losses(
+    model,
+    head,
+    waves: Sequence[np.ndarray],
+    targets: Sequence[np.ndarray],
+    grid,
+    mask_prob: float,
+    mask_length: int,
+    seed: int,
+    variants: Mapping[str, Callable | None],
+) -> pd.DataFrame:
     """Per variant and utterance: ``variant, utterance, n_masked, n_correct, loss_sum`` of the
     masked prediction (:func:`speechneurons.model.hubert.masked_prediction_accuracy` on one
     utterance at a time, its mask seeded by (seed, utterance index): the same mask for every
@@ -79,9 +88,15 @@ def masked_prediction_losses(model, head, waves: Sequence[np.ndarray], targets: 
             for i, (wave, target) in enumerate(zip(waves, targets, strict=True)):
                 seed_i = int(np.random.SeedSequence([seed, i]).generate_state(1)[0])
                 s = masked_prediction_accuracy(model, head, [wave], [target], grid, mask_prob, mask_length, seed=seed_i)
-                rows.append(dict(variant=name, utterance=i, n_masked=s["n_masked"],
-                                 n_correct=round(s["masked_acc"] * s["n_masked"]),
-                                 loss_sum=s["masked_loss"] * s["n_masked"]))
+                rows.append(
+                    dict(
+                        variant=name,
+                        utterance=i,
+                        n_masked=s["n_masked"],
+                        n_correct=round(s["masked_acc"] * s["n_masked"]),
+                        loss_sum=s["masked_loss"] * s["n_masked"],
+                    )
+                )
     return pd.DataFrame(rows, columns=["variant", "utterance", "n_masked", "n_correct", "loss_sum"])
 
 
@@ -97,16 +112,19 @@ def masked_prediction_table(losses: pd.DataFrame, resamples: int, seed: int, lev
         row = dict(variant=name, n_utterances=len(v), n_masked=int(v["n_masked"].sum()))
         for metric, col in (("masked_acc", "n_correct"), ("masked_loss", "loss_sum")):
             row[metric], row[f"{metric}_ci_low"], row[f"{metric}_ci_high"] = bootstrap_ratio(
-                v[col], v["n_masked"], resamples, seed, level)
+                v[col], v["n_masked"], resamples, seed, level
+            )
             if name != "model":
-                row[f"{metric}_delta"], row[f"{metric}_delta_ci_low"], row[f"{metric}_delta_ci_high"] = \
-                    bootstrap_delta(v[col], v["n_masked"], base[col], base["n_masked"], resamples, seed, level)
+                row[f"{metric}_delta"], row[f"{metric}_delta_ci_low"], row[f"{metric}_delta_ci_high"] = bootstrap_delta(
+                    v[col], v["n_masked"], base[col], base["n_masked"], resamples, seed, level
+                )
         rows.append(row)
     return pd.DataFrame(rows)
 
 
-def splice_table(losses: Mapping[str, pd.DataFrame], roles, resamples: int, seed: int,
-                 level: float = 0.95) -> pd.DataFrame:
+def splice_table(
+    losses: Mapping[str, pd.DataFrame], roles, resamples: int, seed: int, level: float = 0.95
+) -> pd.DataFrame:
     """Probe errors of every ``splice ...`` variant against the model, per task and probe layer
     (:func:`speechneurons.experiments.stats.compare` with kind 'error'): ``variant,
     architecture, layer_spliced`` then compare's columns."""
@@ -127,8 +145,9 @@ def splice_table(losses: Mapping[str, pd.DataFrame], roles, resamples: int, seed
     return add_roles(pd.concat(parts, ignore_index=True), roles) if parts else pd.DataFrame()
 
 
-def erasure_table(losses: Mapping[str, pd.DataFrame], sizes: Mapping[str, int], roles, resamples: int, seed: int,
-                  level: float = 0.95) -> pd.DataFrame:
+def erasure_table(
+    losses: Mapping[str, pd.DataFrame], sizes: Mapping[str, int], roles, resamples: int, seed: int, level: float = 0.95
+) -> pd.DataFrame:
     """Every ``erase <group> <units> property`` variant per task and probe layer: its error,
     the paired difference to the model and to its random control (``vs_control``), each with
     a bootstrap interval; ``units`` is 'neurons' or an architecture, ``n_erased`` the units
@@ -146,8 +165,9 @@ def erasure_table(losses: Mapping[str, pd.DataFrame], sizes: Mapping[str, int], 
         control = variant_name("erase", group, units, "random")
         t = compare(select_layers(v, roles), base, resamples, seed, level, kind="error")
         if control in losses:
-            c = compare(select_layers(v, roles), select_layers(losses[control], roles), resamples, seed, level,
-                        kind="error")
+            c = compare(
+                select_layers(v, roles), select_layers(losses[control], roles), resamples, seed, level, kind="error"
+            )
             c = c[["task", "layer", "baseline", "delta", "delta_ci_low", "delta_ci_high"]]
             c.columns = ["task", "layer", "control_value", "vs_control", "vs_control_ci_low", "vs_control_ci_high"]
             t = t.merge(c, on=["task", "layer"], how="left")
@@ -161,40 +181,49 @@ def erasure_table(losses: Mapping[str, pd.DataFrame], sizes: Mapping[str, int], 
     return add_roles(pd.concat(parts, ignore_index=True), roles) if parts else pd.DataFrame()
 
 
-def probe_variants(saes: Mapping[tuple[int, str], SparseAutoencoder], latents: Mapping[tuple[int, str], Mapping],
-                   train_density: Mapping[tuple[int, str], np.ndarray], neurons: Mapping[int, Mapping],
-                   erasures: Sequence[str], erasure_architectures: Sequence[str], neighbours: int, seed: int):
-    """The variants of :mod:`this module <speechneurons.saes.downstream>`'s docstring, from the
-    SAEs at k ({(layer, arch): SAE} at the splice layers), their latents.json documents and
-    training densities (erasure architectures), and the neurons.json documents of the splice
-    layers. Returns (variants, sets): sets maps each erasure variant to {layer: units}."""
+def probe_variants(
+    saes: Mapping[tuple[int, str], SparseAutoencoder],
+    latents: Mapping[tuple[int, str], Mapping],
+    latent_rates: Mapping[tuple[int, str], np.ndarray],
+    neurons: Mapping[int, Mapping],
+    neuron_rates: Mapping[int, np.ndarray],
+    erasures: Sequence[str],
+    erasure_architectures: Sequence[str],
+    rate_bins: int,
+    seed: int,
+):
+    """The variants of this module's docstring, from the SAEs at k ({(layer, arch): SAE} at the
+    splice layers), the statistic on their latents (latents.json documents and activation rates,
+    for the erasure architectures) and on the neurons of the splice layers. Every random control
+    is the experiments stage's :func:`~speechneurons.experiments.controls.matched_random`: as many
+    units per layer, drawn within the same quantile bins of activation rate (the share of the
+    statistic's frames at which a unit is activated); for neurons with the experiments stage's
+    seeds, so that its per-layer control sets are the same. Returns (variants, sets): sets maps
+    each erasure variant to {layer: units}."""
     import zlib
 
-    from speechneurons.experiments.erasure import group_neurons, random_control
+    from speechneurons.experiments.controls import matched_random
+    from speechneurons.experiments.erasure import group_neurons
     from speechneurons.experiments.features import Variant
-
-    from .controls import density_matched
 
     variants = [Variant("model")]
     for (layer, arch), sae in sorted(saes.items()):
         variants.append(Variant(variant_name("splice", arch, "layer", layer), {}, splice_edit({layer: sae})))
     sets: dict[str, dict[int, np.ndarray]] = {}
-    widths = {layer: int(doc["D"]) for layer, doc in neurons.items()}
     for name in erasures:
         prop, group = name.split("-", 1)
-        stream = zlib.crc32(name.encode())  # the experiments stage's stream: the same control neurons per layer
         units = group_neurons(neurons, prop, group)
         sets[variant_name("erase", name, "neurons", "property")] = units
-        sets[variant_name("erase", name, "neurons", "random")] = random_control(units, widths, seed, stream)
+        sets[variant_name("erase", name, "neurons", "random")] = matched_random(
+            units, neuron_rates, seed, stream=zlib.crc32(name.encode()), n_bins=rate_bins
+        )
         for arch in erasure_architectures:
-            docs = {layer: doc for (layer, a), doc in latents.items() if a == arch}
-            units = group_neurons(docs, prop, group)
+            units = group_neurons({layer: doc for (layer, a), doc in latents.items() if a == arch}, prop, group)
             sets[variant_name("erase", name, arch, "property")] = units
-            sets[variant_name("erase", name, arch, "random")] = {
-                layer: density_matched(idx, train_density[layer, arch], neighbours, seed,
-                                       zlib.crc32(f"{name} {arch} {layer}".encode()))
-                for layer, idx in units.items()
-            }  # fmt: skip
+            rates = {layer: r for (layer, a), r in latent_rates.items() if a == arch}
+            sets[variant_name("erase", name, arch, "random")] = matched_random(
+                units, rates, seed, stream=zlib.crc32(f"{name} {arch}".encode()), n_bins=rate_bins
+            )
     for vname, by_layer in sets.items():
         units = vname.split()[2]
         if units == "neurons":

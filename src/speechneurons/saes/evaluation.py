@@ -91,9 +91,19 @@ class SaeEvaluation:
 
     def summary(self) -> dict:
         """Flat scalars (one table row)."""
-        d = dict(architecture=self.architecture, k=self.k, inference=self.inference, n_tokens=self.n_tokens,
-                 n_latents=self.n_latents, fvu=self.fvu, l0_mean=self.l0_mean, dead_share=self.dead_share,
-                 zipf_slope=self.zipf.slope, zipf_r2=self.zipf.r2, n_alive=self.zipf.n_alive)
+        d = dict(
+            architecture=self.architecture,
+            k=self.k,
+            inference=self.inference,
+            n_tokens=self.n_tokens,
+            n_latents=self.n_latents,
+            fvu=self.fvu,
+            l0_mean=self.l0_mean,
+            dead_share=self.dead_share,
+            zipf_slope=self.zipf.slope,
+            zipf_r2=self.zipf.r2,
+            n_alive=self.zipf.n_alive,
+        )
         d.update({f"l0_q{int(round(100 * q)):02d}": v for q, v in self.l0_quantiles.items()})
         return d
 
@@ -113,8 +123,9 @@ def zipf_fit(density: np.ndarray) -> ZipfFit:
 
 
 @torch.no_grad()
-def evaluate_sae(sae: SparseAutoencoder, x: np.ndarray | Tensor, batch_size: int = 4096,
-                 groups: np.ndarray | None = None) -> SaeEvaluation:
+def evaluate_sae(
+    sae: SparseAutoencoder, x: np.ndarray | Tensor, batch_size: int = 4096, groups: np.ndarray | None = None
+) -> SaeEvaluation:
     """Metrics of ``sae`` on the held-out rows ``x`` ([rows, D]), in chunks of ``batch_size``
     rows (the 'batch' inference rules see these chunks as their batches). ``groups``: an
     integer code >= 0 per row; the sums are then also kept per code (:class:`GroupSums`)."""
@@ -139,7 +150,7 @@ def evaluate_sae(sae: SparseAutoencoder, x: np.ndarray | Tensor, batch_size: int
     fired = torch.zeros(sae.n_latents, dtype=torch.long, device=device)
     l0s = []
     for s in range(0, n, batch_size):
-        chunk = x[s:s + batch_size]
+        chunk = x[s : s + batch_size]
         if not isinstance(chunk, Tensor):
             chunk = torch.from_numpy(np.array(chunk, dtype=np.float32))
         xb = chunk.to(device, torch.float32)
@@ -153,7 +164,7 @@ def evaluate_sae(sae: SparseAutoencoder, x: np.ndarray | Tensor, batch_size: int
         l0 = codes.l0()
         l0s.append(l0.cpu())
         if groups is not None:
-            g = torch.from_numpy(groups[s:s + batch_size]).to(device)
+            g = torch.from_numpy(groups[s : s + batch_size]).to(device)
             g_sse.index_add_(0, g, row_sse)
             g_x.index_add_(0, g, xb.double())
             g_xx.index_add_(0, g, xb.double().pow(2).sum(1))
@@ -166,20 +177,36 @@ def evaluate_sae(sae: SparseAutoencoder, x: np.ndarray | Tensor, batch_size: int
     sums = None
     if groups is not None:
         mean = sum_x / n
-        dev = g_xx - 2 * (g_x @ mean) + torch.from_numpy(np.bincount(groups, minlength=n_groups)).to(device) * (
-            mean @ mean)
-        sums = GroupSums(sse=g_sse.cpu().numpy(), dev=dev.cpu().numpy(), l0=g_l0.cpu().numpy(),
-                         rows=np.bincount(groups, minlength=n_groups).astype(np.int64),
-                         fired=g_fired.reshape(n_groups, sae.n_latents).cpu().numpy().astype(np.int32))
+        dev = (
+            g_xx
+            - 2 * (g_x @ mean)
+            + torch.from_numpy(np.bincount(groups, minlength=n_groups)).to(device) * (mean @ mean)
+        )
+        sums = GroupSums(
+            sse=g_sse.cpu().numpy(),
+            dev=dev.cpu().numpy(),
+            l0=g_l0.cpu().numpy(),
+            rows=np.bincount(groups, minlength=n_groups).astype(np.int64),
+            fired=g_fired.reshape(n_groups, sae.n_latents).cpu().numpy().astype(np.int32),
+        )
     density = (fired.double() / n).cpu().numpy()
     opts = getattr(sae.settings, sae.selector.settings_key, None) if sae.settings is not None else None
     inference = getattr(opts, "inference", "topk")
     return SaeEvaluation(
-        architecture=sae.selector.name, k=sae.k, inference=inference, n_tokens=int(n), n_latents=sae.n_latents,
-        fvu=float(sse) / total if total > 0 else float("nan"), l0_mean=float(l0.mean()),
+        architecture=sae.selector.name,
+        k=sae.k,
+        inference=inference,
+        n_tokens=int(n),
+        n_latents=sae.n_latents,
+        fvu=float(sse) / total if total > 0 else float("nan"),
+        l0_mean=float(l0.mean()),
         l0_quantiles={q: float(np.quantile(l0, q)) for q in L0_QUANTILES},
-        l0_histogram=np.bincount(l0), dead_share=float((density == 0).mean()), density=density,
-        zipf=zipf_fit(density), groups=sums)
+        l0_histogram=np.bincount(l0),
+        dead_share=float((density == 0).mean()),
+        density=density,
+        zipf=zipf_fit(density),
+        groups=sums,
+    )
 
 
 # --------------------------------------------------------------------------- files
@@ -217,11 +244,19 @@ def load_evaluations(path, table) -> tuple[dict[int, SaeEvaluation], np.ndarray 
                 groups = GroupSums(**{name: npz[f"k{k}__{name}"] for name in ("sse", "dev", "l0", "rows", "fired")})
             density = npz[f"k{k}__density"]
             out[k] = SaeEvaluation(
-                architecture=str(row["architecture"]), k=int(k), inference=str(row["inference"]),
-                n_tokens=int(row["n_tokens"]), n_latents=int(row["n_latents"]), fvu=float(row["fvu"]),
+                architecture=str(row["architecture"]),
+                k=int(k),
+                inference=str(row["inference"]),
+                n_tokens=int(row["n_tokens"]),
+                n_latents=int(row["n_latents"]),
+                fvu=float(row["fvu"]),
                 l0_mean=float(row["l0_mean"]),
                 l0_quantiles={q: float(row[f"l0_q{int(round(100 * q)):02d}"]) for q in L0_QUANTILES},
-                l0_histogram=npz[f"k{k}__l0_histogram"], dead_share=float(row["dead_share"]), density=density,
-                zipf=zipf_fit(density), groups=groups)
+                l0_histogram=npz[f"k{k}__l0_histogram"],
+                dead_share=float(row["dead_share"]),
+                density=density,
+                zipf=zipf_fit(density),
+                groups=groups,
+            )
         train = npz["train_density"] if "train_density" in npz.files else None
     return out, train

@@ -21,16 +21,17 @@ from torch import nn
 from .sae import SparseAutoencoder
 
 
-def latent_rows(sae: SparseAutoencoder, acts: np.ndarray, chunk_rows: int = 4096,
-                dtype: np.dtype = np.float16) -> np.ndarray:
+def latent_rows(
+    sae: SparseAutoencoder, acts: np.ndarray, chunk_rows: int = 4096, dtype: np.dtype = np.float16
+) -> np.ndarray:
     """z = the SAE's code (inference rule) of every row of ``acts`` [n, D] (a memory map is
     fine), as an [n, F] array of ``dtype``. Rows are encoded in chunks of ``chunk_rows``, so
     batch-dependent rules ('batch' inference) see those chunks as batches."""
     device = sae.W_enc.device
     out = np.empty((acts.shape[0], sae.n_latents), dtype=dtype)
     for s in range(0, acts.shape[0], chunk_rows):
-        x = torch.from_numpy(np.array(acts[s:s + chunk_rows], dtype=np.float32)).to(device)
-        out[s:s + chunk_rows] = sae.encode_dense(x).cpu().numpy().astype(dtype)
+        x = torch.from_numpy(np.array(acts[s : s + chunk_rows], dtype=np.float32)).to(device)
+        out[s : s + chunk_rows] = sae.encode_dense(x).cpu().numpy().astype(dtype)
     return out
 
 
@@ -45,8 +46,9 @@ def _erase_mask(n_latents: int, idx: Sequence[int] | torch.Tensor | None, device
     return keep
 
 
-def splice(sae: SparseAutoencoder, h: torch.Tensor, erase: Sequence[int] | torch.Tensor | None = None,
-           keep_error: bool = False) -> torch.Tensor:
+def splice(
+    sae: SparseAutoencoder, h: torch.Tensor, erase: Sequence[int] | torch.Tensor | None = None, keep_error: bool = False
+) -> torch.Tensor:
     """The FFN activations that replace ``h`` ([..., D]).
 
     keep_error False: x_hat with the ``erase`` latents zeroed (the SAE's reconstruction error
@@ -70,9 +72,12 @@ def splice(sae: SparseAutoencoder, h: torch.Tensor, erase: Sequence[int] | torch
 
 
 @contextlib.contextmanager
-def spliced_ffn(model: nn.Module, saes: Mapping[int, SparseAutoencoder],
-                erase: Mapping[int, Sequence[int] | torch.Tensor] | None = None,
-                keep_error: bool = False) -> Iterator[None]:
+def spliced_ffn(
+    model: nn.Module,
+    saes: Mapping[int, SparseAutoencoder],
+    erase: Mapping[int, Sequence[int] | torch.Tensor] | None = None,
+    keep_error: bool = False,
+) -> Iterator[None]:
     """Replace the FFN activations of the layers in ``saes`` ({layer (1-based): SAE trained on
     that layer's FFN site}) by :func:`splice` during forward passes; ``erase`` = {layer: latent
     indices to zero}. Hooks are removed on exit, also on error. Padded frames are spliced too

@@ -44,8 +44,10 @@ def sae_plan(section: Mapping, dumped_layers: Sequence[int], n_pitch_bins: int =
     if section["layers"]:
         missing = sorted(set(section["layers"]) - set(dumped))
         if missing:
-            raise ValueError(f"saes.layers {missing} are not in the activation dump (dumped layers: {dumped}); "
-                             "choose among those or add them to activations.layers")
+            raise ValueError(
+                f"saes.layers {missing} are not in the activation dump (dumped layers: {dumped}); "
+                "choose among those or add them to activations.layers"
+            )
         layers = tuple(sorted(int(layer) for layer in section["layers"]))
     else:
         layers = tuple(figure_layers([], dumped))
@@ -63,8 +65,15 @@ def sae_plan(section: Mapping, dumped_layers: Sequence[int], n_pitch_bins: int =
     for name in section["erasures"]:
         prop, group = name.split("-", 1)
         if group not in groups.get(prop, ()):
-            raise ValueError(f"saes.erasures: {name!r} is not a group (groups: "
-                             f"{', '.join(f'{p}-{g}' for p, gs in groups.items() for g in gs)})")
+            raise ValueError(
+                f"saes.erasures: {name!r} is not a group (groups: "
+                f"{', '.join(f'{p}-{g}' for p, gs in groups.items() for g in gs)})"
+            )
     k = int(section["k"])
-    return SaePlan(layers=layers, sweep_layers=resolved["sweep_layers"], splice_layers=resolved["splice_layers"],
-                   k=k, k_sweep=tuple(sorted({int(x) for x in section["k_sweep"]} - {k})))
+    return SaePlan(
+        layers=layers,
+        sweep_layers=resolved["sweep_layers"],
+        splice_layers=resolved["splice_layers"],
+        k=k,
+        k_sweep=tuple(sorted({int(x) for x in section["k_sweep"]} - {k})),
+    )

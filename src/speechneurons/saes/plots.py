@@ -16,10 +16,20 @@ from ..plotting import plt, save_figure
 from .evaluation import SaeEvaluation
 
 #: One colour per architecture (and for neurons), the same in every figure.
-COLOURS = {"topk": "tab:blue", "mutual_choice": "tab:orange", "feature_choice": "tab:green",
-           "feature_choice_zipf": "tab:red", "neurons": "black"}
-LABELS = {"topk": "TopK", "mutual_choice": "mutual choice", "feature_choice": "feature choice (uniform)",
-          "feature_choice_zipf": "feature choice (Zipf)", "neurons": "FFN neurons"}
+COLOURS = {
+    "topk": "tab:blue",
+    "mutual_choice": "tab:orange",
+    "feature_choice": "tab:green",
+    "feature_choice_zipf": "tab:red",
+    "neurons": "black",
+}
+LABELS = {
+    "topk": "TopK",
+    "mutual_choice": "mutual choice",
+    "feature_choice": "feature choice (uniform)",
+    "feature_choice_zipf": "feature choice (Zipf)",
+    "neurons": "FFN neurons",
+}
 
 
 def _colour(arch: str) -> str:
@@ -51,11 +61,26 @@ def plot_fvu_vs_l0(table: pd.DataFrame, path: str | Path, title: str = "") -> No
     for ax, layer in zip(axes, layers):
         for arch, rows in table[table.layer == layer].groupby("architecture", sort=False):
             rows = rows.sort_values("l0_mean")
-            ax.errorbar(rows.l0_mean, rows.fvu, yerr=_yerr(rows, "fvu"), xerr=_yerr(rows, "l0_mean"), fmt="o-",
-                        ms=4, capsize=2, color=_colour(arch), label=_label(arch))
+            ax.errorbar(
+                rows.l0_mean,
+                rows.fvu,
+                yerr=_yerr(rows, "fvu"),
+                xerr=_yerr(rows, "l0_mean"),
+                fmt="o-",
+                ms=4,
+                capsize=2,
+                color=_colour(arch),
+                label=_label(arch),
+            )
             for _, r in rows.iterrows():
-                ax.annotate(f"k={int(r.k)}", (r.l0_mean, r.fvu), textcoords="offset points", xytext=(4, 4),
-                            fontsize=6, color=_colour(arch))
+                ax.annotate(
+                    f"k={int(r.k)}",
+                    (r.l0_mean, r.fvu),
+                    textcoords="offset points",
+                    xytext=(4, 4),
+                    fontsize=6,
+                    color=_colour(arch),
+                )
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("mean L0 on held-out frames (active latents per frame)")
@@ -76,8 +101,15 @@ def plot_dead_share(table: pd.DataFrame, path: str | Path, title: str = "") -> N
     fig, ax = plt.subplots(figsize=(max(4.5, 1.2 * len(layers) + 2.5), 3.8))
     for i, arch in enumerate(archs):
         rows = table[table.architecture == arch].set_index("layer").reindex(layers)
-        ax.bar(np.arange(len(layers)) + (i - (len(archs) - 1) / 2) * width, 100 * rows.dead_share.to_numpy(),
-               width, yerr=_yerr(rows, "dead_share", 100), capsize=2, color=_colour(arch), label=_label(arch))
+        ax.bar(
+            np.arange(len(layers)) + (i - (len(archs) - 1) / 2) * width,
+            100 * rows.dead_share.to_numpy(),
+            width,
+            yerr=_yerr(rows, "dead_share", 100),
+            capsize=2,
+            color=_colour(arch),
+            label=_label(arch),
+        )
     ax.set_xticks(np.arange(len(layers)), [str(v) for v in layers])
     ax.set_xlabel("layer")
     ax.set_ylabel("dead latents (% of F)")
@@ -86,8 +118,9 @@ def plot_dead_share(table: pd.DataFrame, path: str | Path, title: str = "") -> N
     save_figure(fig, path)
 
 
-def plot_density_rank(evaluations: Mapping[int, Mapping[str, SaeEvaluation]], path: str | Path,
-                      title: str = "") -> None:
+def plot_density_rank(
+    evaluations: Mapping[int, Mapping[str, SaeEvaluation]], path: str | Path, title: str = ""
+) -> None:
     """Latent density against density rank (log-log) with each SAE's Zipf fit (dashed), one
     panel per layer ({layer: {label: evaluation}})."""
     fig, axes = _panels(len(evaluations))
@@ -103,8 +136,13 @@ def plot_density_rank(evaluations: Mapping[int, Mapping[str, SaeEvaluation]], pa
             rank = np.arange(1, d.size + 1)
             colour = _colour(ev.architecture)
             fit = ev.zipf
-            ax.plot(rank, 100 * d, color=colour, lw=1.2,
-                    label=f"{label}: slope {fit.slope:.2f}, R² {fit.r2:.2f}, dead {100 * ev.dead_share:.0f}%")
+            ax.plot(
+                rank,
+                100 * d,
+                color=colour,
+                lw=1.2,
+                label=f"{label}: slope {fit.slope:.2f}, R² {fit.r2:.2f}, dead {100 * ev.dead_share:.0f}%",
+            )
             if np.isfinite(fit.slope):
                 ax.plot(rank, 100 * 10 ** (fit.intercept + fit.slope * np.log10(rank)), "--", color=colour, lw=0.8)
         ax.set_xscale("log")
@@ -120,17 +158,22 @@ def plot_density_rank(evaluations: Mapping[int, Mapping[str, SaeEvaluation]], pa
     save_figure(fig, path)
 
 
-def plot_l0_distributions(evaluations: Mapping[int, Mapping[str, SaeEvaluation]], path: str | Path,
-                          title: str = "") -> None:
+def plot_l0_distributions(
+    evaluations: Mapping[int, Mapping[str, SaeEvaluation]], path: str | Path, title: str = ""
+) -> None:
     """Distribution of L0 per held-out frame (share of frames), one step histogram per SAE, one
     panel per layer ({layer: {label: evaluation}}); dotted: k."""
     fig, axes = _panels(len(evaluations))
     for ax, (layer, evs) in zip(axes, sorted(evaluations.items())):
         for label, ev in evs.items():
             h = ev.l0_histogram / max(1, ev.l0_histogram.sum())
-            ax.step(np.arange(h.size), 100 * h, where="mid", color=_colour(ev.architecture),
-                    label=f"{label}: mean {ev.l0_mean:.1f}, 5-95 % {ev.l0_quantiles[0.05]:.0f}-"
-                          f"{ev.l0_quantiles[0.95]:.0f}")
+            ax.step(
+                np.arange(h.size),
+                100 * h,
+                where="mid",
+                color=_colour(ev.architecture),
+                label=f"{label}: mean {ev.l0_mean:.1f}, 5-95 % {ev.l0_quantiles[0.05]:.0f}-{ev.l0_quantiles[0.95]:.0f}",
+            )
             ax.axvline(ev.k, color="gray", ls=":", lw=0.8)
         ax.set_xlabel("L0 (active latents in a held-out frame)")
         ax.set_ylabel("frames (%)")
@@ -167,8 +210,9 @@ def plot_units(units: pd.DataFrame, r_max: pd.DataFrame, sigma: float, path: str
         for kind in kinds:
             r = np.sort(r_max[(r_max.property == prop) & (r_max.units == kind)].R_max.to_numpy())
             if r.size:
-                ax.step(r, 100 * (1 - np.arange(r.size) / r.size), where="post", color=_colour(kind),
-                        label=_label(kind))
+                ax.step(
+                    r, 100 * (1 - np.arange(r.size) / r.size), where="post", color=_colour(kind), label=_label(kind)
+                )
         ax.axvline(sigma, color="gray", ls=":", lw=1)
         ax.set_yscale("log")
         ax.set_xlabel(f"r (max over {prop} groups of R_g)")

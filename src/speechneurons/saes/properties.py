@@ -12,10 +12,10 @@ Chance level. Without any link between labels and units, P(j | c, g) estimates l
 rate of being activated, whose mean over latents is E_t[min(tau, L0_t)] / F, not tau / F: the
 definition's threshold tau / F is then stricter than chance on average (``base_rate`` reports
 the mean rate). The count of property units has no closed-form chance level (densities differ
-between units), so :func:`null_counts` gives it by permutation: the labels are shuffled
-(:func:`speechneurons.properties.statistic.permuted_labels`: frame labels within utterances,
-gender across utterances) and the units counted again from the same top units. The same
-function serves the neurons, so both counts come with chance levels made the same way.
+between units), so :func:`null_counts` gives it by permutation, exactly as the properties stage
+does for neurons (:func:`speechneurons.properties.chance.null_counts`, the same seeds and the
+same table): the labels are shuffled (frame labels within utterances, gender across
+utterances) and the units counted again from the same top units.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from speechneurons.properties.chance import NULL_COLUMNS
 from speechneurons.properties.statistic import (
     ActivationCounts,
     FrameLabels,
@@ -44,8 +45,9 @@ from .sae import SparseAutoencoder
 
 
 @torch.no_grad()
-def top_latents(sae: SparseAutoencoder, acts: np.ndarray, labels: FrameLabels, tau: int,
-                chunk_rows: int = 4096) -> TopNeurons:
+def top_latents(
+    sae: SparseAutoencoder, acts: np.ndarray, labels: FrameLabels, tau: int, chunk_rows: int = 4096
+) -> TopNeurons:
     """The activated latents of every used row of ``acts`` ([n, D] FFN activations, a memory
     map is fine): the active latents among the top tau by z (ties to the lower index). Rows with
     fewer than tau active latents are padded with the index F (a latent that does not exist;
@@ -89,18 +91,26 @@ def base_rate(top: TopNeurons) -> float:
     return float((top.top < top.D).sum(axis=1).mean() / top.D)
 
 
-def unit_properties(top: TopNeurons, labels: FrameLabels, layer: int, settings: PropertySettings,
-                    n_pitch_bins: int = 3) -> LayerProperties:
+def unit_properties(
+    top: TopNeurons, labels: FrameLabels, layer: int, settings: PropertySettings, n_pitch_bins: int = 3
+) -> LayerProperties:
     """The statistic of one layer's units (latents or neurons) from their top units."""
     n_groups = {p: len(g) for p, g in property_groups(n_pitch_bins).items()}
     counts = latent_counts(top, labels, n_groups)
-    return layer_properties(counts, layer, settings.sigma, settings.min_count, n_pitch_bins, settings.selection,
-                            settings.fdr_q)
+    return layer_properties(
+        counts, layer, settings.sigma, settings.min_count, n_pitch_bins, settings.selection, settings.fdr_q
+    )
 
 
-def latent_properties(sae: SparseAutoencoder, acts: np.ndarray, labels: FrameLabels, layer: int,
-                      settings: PropertySettings, n_pitch_bins: int = 3,
-                      chunk_rows: int = 4096) -> tuple[LayerProperties, TopNeurons]:
+def latent_properties(
+    sae: SparseAutoencoder,
+    acts: np.ndarray,
+    labels: FrameLabels,
+    layer: int,
+    settings: PropertySettings,
+    n_pitch_bins: int = 3,
+    chunk_rows: int = 4096,
+) -> tuple[LayerProperties, TopNeurons]:
     """The property statistic on the SAE's latents (tau from F), and the top latents behind it."""
     tau = tau_from_fraction(settings.tau_fraction, sae.n_latents)
     top = top_latents(sae, acts, labels, tau, chunk_rows)
@@ -115,21 +125,42 @@ def count_rows(doc: Mapping) -> list[dict]:
     rows = []
     for prop, groups in doc["group_neurons"].items():
         for g, units in groups.items():
-            rows.append(dict(property=prop, group=g, n_group=len(units),
-                             n_exclusive=len(doc["exclusive_group_neurons"][prop][g])))
+            rows.append(
+                dict(
+                    property=prop, group=g, n_group=len(units), n_exclusive=len(doc["exclusive_group_neurons"][prop][g])
+                )
+            )
         n_prop = len(doc["property_neurons"][prop])
-        rows.append(dict(property=prop, group="", n_group=len(set().union(*map(set, groups.values()))),
-                         n_exclusive=n_prop))
+        rows.append(
+            dict(property=prop, group="", n_group=len(set().union(*map(set, groups.values()))), n_exclusive=n_prop)
+        )
     return rows
 
 
-def null_counts(top: TopNeurons, labels: FrameLabels, utterances: np.ndarray, layer: int,
-                settings: PropertySettings, n_permutations: int, seed: int, n_pitch_bins: int = 3) -> pd.DataFrame:
-    """The counts of :func:`count_rows` for ``n_permutations`` permuted labels (permutation
-    p uses the seed (seed, p)): ``permutation, property, group, n_group, n_exclusive``."""
+def null_counts(
+    top: TopNeurons,
+    labels: FrameLabels,
+    utterances: np.ndarray,
+    layer: int,
+    settings: PropertySettings,
+    seeds,
+    n_pitch_bins: int = 3,
+) -> pd.DataFrame:
+    """The counts of the statistic on latents under permuted labels, one block per seed, in the
+    properties stage's null table (:data:`speechneurons.properties.chance.NULL_COLUMNS`)."""
     out = []
-    for p in range(n_permutations):
-        perm = permuted_labels(labels, utterances, seed=np.random.SeedSequence([seed, p]).generate_state(1)[0])
-        lp = unit_properties(top, perm, layer, settings, n_pitch_bins)
-        out += [dict(permutation=p, **row) for row in count_rows(lp.neurons_json())]
-    return pd.DataFrame(out, columns=["permutation", "property", "group", "n_group", "n_exclusive"])
+    for seed in seeds:
+        lp = unit_properties(top, permuted_labels(labels, utterances, int(seed)), layer, settings, n_pitch_bins)
+        for prop, groups in lp.group_neurons.items():
+            for g, units in groups.items():
+                out.append(
+                    dict(
+                        seed=int(seed),
+                        property=prop,
+                        group=g,
+                        n_group_neurons=len(units),
+                        n_exclusive=len(lp.exclusive_group_neurons[prop][g]),
+                        n_property_neurons=len(lp.property_neurons[prop]),
+                    )
+                )
+    return pd.DataFrame(out, columns=NULL_COLUMNS)

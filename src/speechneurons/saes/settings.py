@@ -29,11 +29,9 @@ WORKFLOW_KEYS = (
     "k_sweep",
     "sweep_layers",
     "max_eval_rows",
-    "null_permutations",
     "splice_layers",
     "erasure_architectures",
     "erasures",
-    "control_neighbours",
     "probe_utterances",
 )
 

@@ -56,8 +56,9 @@ def make_layout(token: Tensor, latent: Tensor, n_tokens: int, n_latents: int) ->
     token = token.long()
     latent = latent.long()
     by_latent = torch.argsort(latent, stable=True)
-    return Layout(token, latent, _offsets(token, n_tokens), by_latent, _offsets(latent[by_latent], n_latents),
-                  n_tokens, n_latents)
+    return Layout(
+        token, latent, _offsets(token, n_tokens), by_latent, _offsets(latent[by_latent], n_latents), n_tokens, n_latents
+    )
 
 
 def layout_from_topk(indices: Tensor, n_latents: int) -> Layout:
@@ -100,8 +101,7 @@ class _SampledLinear(torch.autograd.Function):
         return None, grad_pre, grad_w, grad_b if ctx.needs_input_grad[3] else None, None, None
 
 
-def sampled_linear(centred: Tensor, b_pre: Tensor, weight: Tensor, bias: Tensor, pre: Tensor,
-                   layout: Layout) -> Tensor:
+def sampled_linear(centred: Tensor, b_pre: Tensor, weight: Tensor, bias: Tensor, pre: Tensor, layout: Layout) -> Tensor:
     """pre_j = <x[n_j] - b_pre, weight[f_j]> + bias[f_j] for the entries of ``layout``, as a [nnz]
     tensor, differentiable in ``b_pre``, ``weight`` and ``bias``.
 
@@ -130,7 +130,8 @@ class _BagDecode(torch.autograd.Function):
         grad_v = grad_w = None
         if ctx.needs_input_grad[0]:  # dL/dz_j = <G[n_j], W_dec[f_j]>: torch's fused kernel, offset2bag = token
             grad_v = torch.ops.aten._embedding_bag_per_sample_weights_backward(
-                grad_out, weight, lay.latent, lay.token_offsets, lay.token, 0, -1).to(values.dtype)
+                grad_out, weight, lay.latent, lay.token_offsets, lay.token, 0, -1
+            ).to(values.dtype)
         if ctx.needs_input_grad[1]:  # dL/dW_dec[f] = sum_{j: f_j = f} z_j G[n_j], one bag per latent
             grad_w = bag_sum(lay.token[lay.by_latent], lay.latent_offsets, values[lay.by_latent], grad_out)
         return grad_v, grad_w, None

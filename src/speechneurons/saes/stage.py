@@ -9,7 +9,6 @@ from dataclasses import replace
 
 import numpy as np
 import pandas as pd
-import torch
 
 from speechneurons.errors import BadInputError
 
@@ -30,26 +29,26 @@ def split_rows(index: pd.DataFrame, max_eval_rows: int, path: str = "index_sampl
     split = index["split"].astype(str).to_numpy()
     train, test = np.flatnonzero(split == "train"), np.flatnonzero(split == "test")
     if len(train) < 2 or len(test) == 0:
-        raise BadInputError(path, f"has {len(train)} train and {len(test)} test rows; the SAEs need both",
-                            "dump more frames (activations.sample_frames) or check the corpus split")
+        raise BadInputError(
+            path,
+            f"has {len(train)} train and {len(test)} test rows; the SAEs need both",
+            "dump more frames (activations.sample_frames) or check the corpus split",
+        )
     if len(test) > max_eval_rows:
         test = test[np.unique(np.linspace(0, len(test) - 1, max_eval_rows).round().astype(int))]
     _, codes = np.unique(index["utt_id"].astype(str).to_numpy()[test], return_inverse=True)
     return train, test, codes.astype(np.int64)
 
 
-def encoded_density(sae: SparseAutoencoder, x: np.ndarray, max_rows: int, batch_size: int = 4096) -> np.ndarray:
-    """Share of rows (at most ``max_rows``, evenly spread) on which each latent fires."""
-    rows = np.unique(np.linspace(0, len(x) - 1, min(len(x), max_rows)).round().astype(int))
-    fired = torch.zeros(sae.n_latents, dtype=torch.long, device=sae.W_enc.device)
-    for s in range(0, len(rows), batch_size):
-        xb = torch.from_numpy(np.asarray(x[rows[s:s + batch_size]], dtype=np.float32)).to(sae.W_enc.device)
-        fired += sae.encode(xb).fired()
-    return (fired.double() / len(rows)).cpu().numpy()
-
-
-def train_budgets(x_train: np.ndarray, x_held: np.ndarray, groups: np.ndarray, settings: SaeSettings,
-                  ks: Sequence[int], device, seed: int):
+def train_budgets(
+    x_train: np.ndarray,
+    x_held: np.ndarray,
+    groups: np.ndarray,
+    settings: SaeSettings,
+    ks: Sequence[int],
+    device,
+    seed: int,
+):
     """Train and evaluate one SAE per budget (``settings`` with k replaced; the same seed, so
     every budget and architecture of a layer starts from the same decoder directions).
     Returns ({k: SAE}, {k: evaluation}, training log with a ``k`` column)."""
@@ -59,9 +58,17 @@ def train_budgets(x_train: np.ndarray, x_held: np.ndarray, groups: np.ndarray, s
     for k in ks:
         sae, train_log = train_sae(x_train, replace(settings, k=int(k)), device=device, seed=seed)
         ev = evaluate_sae(sae, x_held, groups=groups)
-        log.info("%s k=%d: held-out FVU %.4f, mean L0 %.1f (5-95 %%: %g-%g), dead %.1f %%, Zipf slope %.2f",
-                 settings.architecture, k, ev.fvu, ev.l0_mean, ev.l0_quantiles[0.05], ev.l0_quantiles[0.95],
-                 100 * ev.dead_share, ev.zipf.slope)
+        log.info(
+            "%s k=%d: held-out FVU %.4f, mean L0 %.1f (5-95 %%: %g-%g), dead %.1f %%, Zipf slope %.2f",
+            settings.architecture,
+            k,
+            ev.fvu,
+            ev.l0_mean,
+            ev.l0_quantiles[0.05],
+            ev.l0_quantiles[0.95],
+            100 * ev.dead_share,
+            ev.zipf.slope,
+        )
         saes[int(k)], evaluations[int(k)] = sae, ev
         logs.append(train_log.assign(k=int(k)))
     return saes, evaluations, pd.concat(logs, ignore_index=True)

@@ -50,12 +50,16 @@ def _stats(ev: SaeEvaluation, w: np.ndarray) -> dict[str, np.ndarray]:
     if g is None:
         raise ValueError(f"{ev.architecture} k={ev.k}: evaluated without groups, no intervals")
     fired = w.astype(np.float32) @ g.fired.astype(np.float32)
-    return {"fvu": (w @ g.sse) / (w @ g.dev), "l0_mean": (w @ g.l0) / (w @ g.rows),
-            "dead_share": (fired == 0).mean(axis=1)}
+    return {
+        "fvu": (w @ g.sse) / (w @ g.dev),
+        "l0_mean": (w @ g.l0) / (w @ g.rows),
+        "dead_share": (fired == 0).mean(axis=1),
+    }
 
 
-def evaluation_table(evaluations: Mapping[tuple[int, str, int], SaeEvaluation], resamples: int, seed: int,
-                     level: float = 0.95) -> pd.DataFrame:
+def evaluation_table(
+    evaluations: Mapping[tuple[int, str, int], SaeEvaluation], resamples: int, seed: int, level: float = 0.95
+) -> pd.DataFrame:
     """One row per SAE ({(layer, architecture, k): evaluation}): its summary scalars with
     bootstrap intervals of FVU, mean L0 and dead share."""
     rows = []
@@ -68,8 +72,23 @@ def evaluation_table(evaluations: Mapping[tuple[int, str, int], SaeEvaluation], 
                 row[f"{name}_ci_low"], row[f"{name}_ci_high"] = _ci(values, level)
         rows.append(row)
     table = pd.DataFrame(rows)
-    first = ["layer", "architecture", "k", "inference", "n_tokens", "n_latents", "fvu", "fvu_ci_low", "fvu_ci_high",
-             "l0_mean", "l0_mean_ci_low", "l0_mean_ci_high", "dead_share", "dead_share_ci_low", "dead_share_ci_high"]
+    first = [
+        "layer",
+        "architecture",
+        "k",
+        "inference",
+        "n_tokens",
+        "n_latents",
+        "fvu",
+        "fvu_ci_low",
+        "fvu_ci_high",
+        "l0_mean",
+        "l0_mean_ci_low",
+        "l0_mean_ci_high",
+        "dead_share",
+        "dead_share_ci_low",
+        "dead_share_ci_high",
+    ]
     return table[[c for c in first if c in table] + [c for c in table if c not in first]]
 
 
@@ -82,8 +101,14 @@ def _interp_loglog(l0: np.ndarray, fvu: np.ndarray, at: float) -> float:
     return float(np.exp(np.interp(np.log(at), x, y)))
 
 
-def claims_table(evaluations: Mapping[tuple[int, str, int], SaeEvaluation], main_k: int,
-                 sweep_layers: list[int], resamples: int, seed: int, level: float = 0.95) -> pd.DataFrame:
+def claims_table(
+    evaluations: Mapping[tuple[int, str, int], SaeEvaluation],
+    main_k: int,
+    sweep_layers: list[int],
+    resamples: int,
+    seed: int,
+    level: float = 0.95,
+) -> pd.DataFrame:
     """The paper's two claims, per layer and adaptive architecture (see the module docstring):
     ``claim`` 'dead_share' (at the main k, against TopK at the same k) and 'fvu_at_equal_l0'
     (every k of the sweep layers, against TopK's curve); ``value`` (the adaptive SAE's),
@@ -106,9 +131,21 @@ def claims_table(evaluations: Mapping[tuple[int, str, int], SaeEvaluation], main
                 d = boot[arch, main_k]["dead_share"] - boot["topk", main_k]["dead_share"]
                 lo, hi = _ci(d, level)
                 holds = ev.dead_share == 0 if arch.startswith("feature_choice") else hi < 0
-                rows.append(dict(layer=layer, claim="dead_share", architecture=arch, k=main_k, l0_mean=ev.l0_mean,
-                                 value=ev.dead_share, reference=ref.dead_share, delta=ev.dead_share - ref.dead_share,
-                                 delta_ci_low=lo, delta_ci_high=hi, holds=bool(holds)))
+                rows.append(
+                    dict(
+                        layer=layer,
+                        claim="dead_share",
+                        architecture=arch,
+                        k=main_k,
+                        l0_mean=ev.l0_mean,
+                        value=ev.dead_share,
+                        reference=ref.dead_share,
+                        delta=ev.dead_share - ref.dead_share,
+                        delta_ci_low=lo,
+                        delta_ci_high=hi,
+                        holds=bool(holds),
+                    )
+                )
             if layer not in sweep_layers or len(topk_ks) < 2:
                 continue
             curve_l0 = np.array([here["topk", k].l0_mean for k in topk_ks])
@@ -116,25 +153,62 @@ def claims_table(evaluations: Mapping[tuple[int, str, int], SaeEvaluation], main
             for k in sorted(k for a, k in here if a == arch):
                 ev = here[arch, k]
                 ref = _interp_loglog(curve_l0, curve_fvu, ev.l0_mean)
-                samples = np.array([
-                    ev_fvu - _interp_loglog(np.array([boot["topk", kk]["l0_mean"][b] for kk in topk_ks]),
-                                            np.array([boot["topk", kk]["fvu"][b] for kk in topk_ks]), ev_l0)
-                    for b, (ev_fvu, ev_l0) in enumerate(zip(boot[arch, k]["fvu"], boot[arch, k]["l0_mean"]))
-                ]) if np.isfinite(ref) else np.array([np.nan])
+                samples = (
+                    np.array(
+                        [
+                            ev_fvu
+                            - _interp_loglog(
+                                np.array([boot["topk", kk]["l0_mean"][b] for kk in topk_ks]),
+                                np.array([boot["topk", kk]["fvu"][b] for kk in topk_ks]),
+                                ev_l0,
+                            )
+                            for b, (ev_fvu, ev_l0) in enumerate(zip(boot[arch, k]["fvu"], boot[arch, k]["l0_mean"]))
+                        ]
+                    )
+                    if np.isfinite(ref)
+                    else np.array([np.nan])
+                )
                 lo, hi = _ci(samples, level)
-                rows.append(dict(layer=layer, claim="fvu_at_equal_l0", architecture=arch, k=k, l0_mean=ev.l0_mean,
-                                 value=ev.fvu, reference=ref, delta=ev.fvu - ref, delta_ci_low=lo, delta_ci_high=hi,
-                                 holds=bool(np.isfinite(hi) and hi < 0)))
-    columns = ["layer", "claim", "architecture", "k", "l0_mean", "value", "reference", "delta", "delta_ci_low",
-               "delta_ci_high", "holds"]
+                rows.append(
+                    dict(
+                        layer=layer,
+                        claim="fvu_at_equal_l0",
+                        architecture=arch,
+                        k=k,
+                        l0_mean=ev.l0_mean,
+                        value=ev.fvu,
+                        reference=ref,
+                        delta=ev.fvu - ref,
+                        delta_ci_low=lo,
+                        delta_ci_high=hi,
+                        holds=bool(np.isfinite(hi) and hi < 0),
+                    )
+                )
+    columns = [
+        "layer",
+        "claim",
+        "architecture",
+        "k",
+        "l0_mean",
+        "value",
+        "reference",
+        "delta",
+        "delta_ci_low",
+        "delta_ci_high",
+        "holds",
+    ]
     return pd.DataFrame(rows, columns=columns)
 
 
-def units_table(docs: Mapping[tuple[int, str], Mapping], nulls: Mapping[tuple[int, str], pd.DataFrame],
-                base_rates: Mapping[tuple[int, str], float]) -> pd.DataFrame:
+def units_table(
+    docs: Mapping[tuple[int, str], Mapping],
+    nulls: Mapping[tuple[int, str], pd.DataFrame],
+    base_rates: Mapping[tuple[int, str], float],
+) -> pd.DataFrame:
     """How many units carry each property, per layer and kind of unit ({(layer, units):
     neurons.json document}, units = 'neurons' or an architecture), each count with its chance
-    level: the mean and 95th percentile of the same count under permuted labels and the
+    level from the permutation null ({(layer, units): null table in the properties stage's
+    format}): the mean and 95th percentile of the same count over the null's seeds and the
     permutation p-value (1 + #null >= count) / (1 + #null). ``n_exclusive`` counts E_g (group
     rows) or the property units (property rows, ``group`` ''); ``exclusive_share`` =
     n_exclusive / n_group: how exclusively the units that pass sigma carry one group."""
@@ -144,21 +218,37 @@ def units_table(docs: Mapping[tuple[int, str], Mapping], nulls: Mapping[tuple[in
     for (layer, kind), doc in sorted(docs.items()):
         null = nulls.get((layer, kind))
         for r in count_rows(doc):
-            row = dict(layer=int(layer), units=kind, n_units=int(doc["D"]), tau=int(doc["tau"]),
-                       threshold=int(doc["tau"]) / int(doc["D"]), base_rate=base_rates.get((layer, kind), np.nan), **r)
+            row = dict(
+                layer=int(layer),
+                units=kind,
+                n_units=int(doc["D"]),
+                tau=int(doc["tau"]),
+                threshold=int(doc["tau"]) / int(doc["D"]),
+                base_rate=base_rates.get((layer, kind), np.nan),
+                **r,
+            )
             row["exclusive_share"] = r["n_exclusive"] / r["n_group"] if r["n_group"] else np.nan
             if null is not None and len(null):
-                same = null[(null.property == r["property"]) & (null.group.fillna("").astype(str) == r["group"])]
-                values = same["n_exclusive"].to_numpy(float)
-                row.update(chance_mean=float(values.mean()), chance_q95=float(np.quantile(values, 0.95)),
-                           p_value=float((1 + (values >= r["n_exclusive"]).sum()) / (1 + values.size)),
-                           n_permutations=int(values.size))
+                same = null[null.property == r["property"]]
+                if r["group"]:
+                    values = same[same.group.astype(str) == r["group"]]["n_exclusive"]
+                else:
+                    values = same.groupby("seed")["n_property_neurons"].first()
+                values = values.to_numpy(float)
+                if values.size:
+                    row.update(
+                        chance_mean=float(values.mean()),
+                        chance_q95=float(np.quantile(values, 0.95)),
+                        p_value=float((1 + (values >= r["n_exclusive"]).sum()) / (1 + values.size)),
+                        n_null=int(values.size),
+                    )
             rows.append(row)
     return pd.DataFrame(rows)
 
 
-def features_vs_neurons(units: pd.DataFrame, erasure: pd.DataFrame, erasures: list[str],
-                        layers: list[int]) -> pd.DataFrame:
+def features_vs_neurons(
+    units: pd.DataFrame, erasure: pd.DataFrame, erasures: list[str], layers: list[int]
+) -> pd.DataFrame:
     """The side-by-side of SAE latents and neurons for each erased group (``<property>-<group>``):
     per kind of unit, summed over ``layers`` (the splice layers): the group's exclusive units
     with their chance level (sum of the per-layer permutation means), their share of all
@@ -170,10 +260,15 @@ def features_vs_neurons(units: pd.DataFrame, erasure: pd.DataFrame, erasures: li
         prop, group = name.split("-", 1)
         sub = units[(units.property == prop) & (units.group.astype(str) == group) & units.layer.isin(layers)]
         for kind, u in sub.groupby("units", sort=False):
-            row = dict(erasure=name, units=kind, layers=",".join(map(str, sorted(u.layer))),
-                       n_units=int(u.n_units.sum()), n_group=int(u.n_group.sum()),
-                       n_exclusive=int(u.n_exclusive.sum()),
-                       chance_mean=float(u.chance_mean.sum()) if "chance_mean" in u else np.nan)
+            row = dict(
+                erasure=name,
+                units=kind,
+                layers=",".join(map(str, sorted(u.layer))),
+                n_units=int(u.n_units.sum()),
+                n_group=int(u.n_group.sum()),
+                n_exclusive=int(u.n_exclusive.sum()),
+                chance_mean=float(u.chance_mean.sum()) if "chance_mean" in u else np.nan,
+            )
             row["share_pct"] = 100 * row["n_exclusive"] / row["n_units"]
             row["exclusive_share"] = row["n_exclusive"] / row["n_group"] if row["n_group"] else np.nan
             if len(erasure):
@@ -188,8 +283,11 @@ def features_vs_neurons(units: pd.DataFrame, erasure: pd.DataFrame, erasures: li
             rows.append(row)
     table = pd.DataFrame(rows)
     for col in [c for c in table if c.endswith("_ci")]:  # intervals as 'low..high' strings in a TSV
-        table[col] = [f"{a:.4g}..{b:.4g}" if isinstance(v, tuple) else "" for v in table[col]
-                      for a, b in [v if isinstance(v, tuple) else (np.nan, np.nan)]]
+        table[col] = [
+            f"{a:.4g}..{b:.4g}" if isinstance(v, tuple) else ""
+            for v in table[col]
+            for a, b in [v if isinstance(v, tuple) else (np.nan, np.nan)]
+        ]
     return table
 
 
@@ -203,8 +301,7 @@ def r_max_table(r_tables: Mapping[tuple[int, str], pd.DataFrame]) -> pd.DataFram
     return pd.concat(parts, ignore_index=True)[["layer", "units", "property", "unit", "R_max"]]
 
 
-def splice_columns(evaluation: pd.DataFrame, splice: pd.DataFrame, masked: pd.DataFrame | None,
-                   k: int) -> pd.DataFrame:
+def splice_columns(evaluation: pd.DataFrame, splice: pd.DataFrame, masked: pd.DataFrame | None, k: int) -> pd.DataFrame:
     """Add to the rows of SAEs at ``k`` that were spliced into the model: per probe task and probe
     layer role, the error difference to the model with its interval (``splice_<task>_<role>``,
     ``..._ci_low``, ``..._ci_high``), and the masked-prediction accuracy difference
@@ -213,14 +310,29 @@ def splice_columns(evaluation: pd.DataFrame, splice: pd.DataFrame, masked: pd.Da
     rows = []
     for _, r in splice.iterrows() if len(splice) else []:
         key = f"splice_{r.task}_{r.layer_role}"
-        rows.append({"layer": int(r.layer_spliced), "architecture": r.architecture, "k": k, key: r.delta,
-                     f"{key}_ci_low": r.delta_ci_low, f"{key}_ci_high": r.delta_ci_high})
+        rows.append(
+            {
+                "layer": int(r.layer_spliced),
+                "architecture": r.architecture,
+                "k": k,
+                key: r.delta,
+                f"{key}_ci_low": r.delta_ci_low,
+                f"{key}_ci_high": r.delta_ci_high,
+            }
+        )
     if masked is not None and len(masked):
         for _, r in masked[masked.variant != "model"].iterrows():
             _, arch, _, layer = r.variant.split()
-            rows.append({"layer": int(layer), "architecture": arch, "k": k,
-                         "splice_masked_acc": r.masked_acc_delta, "splice_masked_acc_ci_low": r.masked_acc_delta_ci_low,
-                         "splice_masked_acc_ci_high": r.masked_acc_delta_ci_high})
+            rows.append(
+                {
+                    "layer": int(layer),
+                    "architecture": arch,
+                    "k": k,
+                    "splice_masked_acc": r.masked_acc_delta,
+                    "splice_masked_acc_ci_low": r.masked_acc_delta_ci_low,
+                    "splice_masked_acc_ci_high": r.masked_acc_delta_ci_high,
+                }
+            )
     if not rows:
         return evaluation
     extra = pd.DataFrame(rows).groupby(["layer", "architecture", "k"], as_index=False).first()

@@ -33,8 +33,19 @@ INIT_ROWS = 4096
 #: Weiszfeld iterations for the geometric median.
 MEDIAN_ITERATIONS = 50
 
-LOG_COLUMNS = ["step", "tokens", "lr", "loss", "fvu", "auxk_loss", "aux_zipf_loss", "l0_mean", "dead_share",
-               "underused_share", "seconds"]
+LOG_COLUMNS = [
+    "step",
+    "tokens",
+    "lr",
+    "loss",
+    "fvu",
+    "auxk_loss",
+    "aux_zipf_loss",
+    "l0_mean",
+    "dead_share",
+    "underused_share",
+    "seconds",
+]
 
 
 def geometric_median(x: Tensor, iterations: int = MEDIAN_ITERATIONS, eps: float = 1e-8) -> Tensor:
@@ -75,7 +86,7 @@ class _BatchSampler:
     def next(self) -> np.ndarray:
         if self.pos + self.b > self.n:
             self.perm, self.pos = self.rng.permutation(self.n), 0
-        idx = np.sort(self.perm[self.pos:self.pos + self.b])
+        idx = np.sort(self.perm[self.pos : self.pos + self.b])
         self.pos += self.b
         return idx
 
@@ -171,23 +182,45 @@ def train_sae(
             since_fired += xs.shape[0]
             since_fired[fired > 0] = 0
             usage.mul_(settings.ema_decay).add_((1 - settings.ema_decay) * fired.float() / xs.shape[0])
-            acc.add(loss=float(loss), fvu=float(loss_rec), auxk_loss=float(aux), aux_zipf_loss=float(zipf),
-                    l0_mean=float(out.codes.l0().float().mean()))
+            acc.add(
+                loss=float(loss),
+                fvu=float(loss_rec),
+                auxk_loss=float(aux),
+                aux_zipf_loss=float(zipf),
+                l0_mean=float(out.codes.l0().float().mean()),
+            )
         if (step + 1) % log_every == 0 or step + 1 == settings.steps:
             with torch.no_grad():
-                underused = float((zipf_weights_underused(usage, settings.k, settings.zipf_exponent) > 0)
-                                  .float().mean())
-            rows.append(dict(step=step + 1, tokens=(step + 1) * xs.shape[0], lr=lr, **acc.mean(),
-                             dead_share=float((since_fired >= settings.dead_tokens).float().mean()),
-                             underused_share=underused, seconds=time.perf_counter() - t0))
+                underused = float(
+                    (zipf_weights_underused(usage, settings.k, settings.zipf_exponent) > 0).float().mean()
+                )
+            rows.append(
+                dict(
+                    step=step + 1,
+                    tokens=(step + 1) * xs.shape[0],
+                    lr=lr,
+                    **acc.mean(),
+                    dead_share=float((since_fired >= settings.dead_tokens).float().mean()),
+                    underused_share=underused,
+                    seconds=time.perf_counter() - t0,
+                )
+            )
             acc = _Acc()
     sae.eval()
     train_log = pd.DataFrame(rows, columns=LOG_COLUMNS)
     if len(train_log):
         last = train_log.iloc[-1]
-        log.info("trained %s SAE (D=%d, F=%d, k=%d): %d steps in %.1f s, last FVU %.4f, dead %.1f%%",
-                 settings.architecture, d_in, n_lat, settings.k, settings.steps, last.seconds, last.fvu,
-                 100 * last.dead_share)
+        log.info(
+            "trained %s SAE (D=%d, F=%d, k=%d): %d steps in %.1f s, last FVU %.4f, dead %.1f%%",
+            settings.architecture,
+            d_in,
+            n_lat,
+            settings.k,
+            settings.steps,
+            last.seconds,
+            last.fvu,
+            100 * last.dead_share,
+        )
     return sae, train_log
 
 
