@@ -24,13 +24,20 @@ def sparse_dictionary_data(
     noise: float = 0.01,
     offset: float = 1.0,
     seed: int = 0,
+    zipf: float = 0.0,
 ) -> SparseData:
-    """x_n = offset * c + sum_{a in S_n} u_{n,a} atom_a + noise, S_n uniform of size ``active``,
-    u uniform in [0.5, 1.5], c a fixed random unit vector (so that b_pre has something to learn)."""
+    """x_n = offset * c + sum_{a in S_n} u_{n,a} atom_a + noise, S_n of size ``active`` drawn
+    without replacement, uniformly or (``zipf`` > 0) with atom a's weight proportional to
+    (a + 1) ** -zipf (a Gumbel top-k draw); u uniform in [0.5, 1.5], c a fixed random unit
+    vector (so that b_pre has something to learn)."""
     rng = np.random.default_rng(seed)
     atoms = rng.normal(size=(n_atoms, d))
     atoms /= np.linalg.norm(atoms, axis=1, keepdims=True)
-    support = np.argsort(rng.random((n, n_atoms)), axis=1)[:, :active]
+    if zipf > 0:
+        log_w = -zipf * np.log(np.arange(1, n_atoms + 1))
+        support = np.argsort(-(log_w + rng.gumbel(size=(n, n_atoms))), axis=1)[:, :active]
+    else:
+        support = np.argsort(rng.random((n, n_atoms)), axis=1)[:, :active]
     coef = rng.uniform(0.5, 1.5, size=(n, active))
     x = np.einsum("na,nad->nd", coef, atoms[support])
     c = rng.normal(size=d)

@@ -25,6 +25,20 @@ def test_each_architecture_recovers_the_planted_dictionary(data, arch):
     assert list(train_log.columns) == LOG_COLUMNS and train_log.fvu.iloc[-1] < train_log.fvu.iloc[0]
 
 
+def test_zipf_feature_choice_recovers_most_atoms_of_a_zipf_dictionary():
+    """Zipf capacities fit atoms whose frequencies follow a Zipf law (exponent 1, the default
+    zipf_exponent): most atoms are recovered (about 3/4 here, against >= 90 % for the other
+    rules on uniform atoms; the rarest atoms get the smallest capacities)."""
+    torch.set_num_threads(1)
+    data = sparse_dictionary_data(n=20000, d=32, n_atoms=64, active=3, seed=0, zipf=1.0)
+    sae, _ = train_sae(data.x[:16000], sae_settings("feature_choice_zipf"), "cpu", 0)
+    cos = max_cosines(data.atoms, sae.W_dec.detach().numpy())
+    assert (cos > 0.9).mean() >= 0.7, np.sort(cos)[:20]
+    assert (cos[:16] > 0.9).all()  # the frequent atoms, all of them
+    ev = evaluate_sae(sae, data.x[16000:])
+    assert ev.fvu < 0.25 and 2.0 < ev.l0_mean < 4.0
+
+
 def _planted_dead(x, settings, n_dead):
     """A TopK SAE whose last ``n_dead`` latents cannot win a top-k slot: encoder rows scaled by 1e-3."""
     sae = SparseAutoencoder.build(x.shape[1], settings, torch.Generator().manual_seed(0))
