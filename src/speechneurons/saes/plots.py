@@ -93,8 +93,8 @@ def plot_fvu_vs_l0(table: pd.DataFrame, path: str | Path, title: str = "") -> No
 
 
 def plot_dead_share(table: pd.DataFrame, path: str | Path, title: str = "") -> None:
-    """Share of dead latents (no firing on held-out frames) per layer, one bar per architecture,
-    with intervals (columns ``layer, architecture, dead_share`` and optional CI columns)."""
+    """Share of dead latents (no firing on held-out frames) per layer, one bar per architecture
+    (columns ``layer, architecture, dead_share``)."""
     layers = sorted(table.layer.unique())
     archs = list(dict.fromkeys(table.architecture))
     width = 0.8 / max(1, len(archs))
@@ -105,7 +105,6 @@ def plot_dead_share(table: pd.DataFrame, path: str | Path, title: str = "") -> N
             np.arange(len(layers)) + (i - (len(archs) - 1) / 2) * width,
             100 * rows.dead_share.to_numpy(),
             width,
-            yerr=_yerr(rows, "dead_share", 100),
             capsize=2,
             color=_colour(arch),
             label=_label(arch),
@@ -191,7 +190,8 @@ def plot_units(units: pd.DataFrame, r_max: pd.DataFrame, sigma: float, path: str
     layers, with sigma dotted. ``units``: rows with ``group`` '' of the units table;
     ``r_max``: ``units, property, R_max`` (one row per unit and layer)."""
     props = list(dict.fromkeys(units.property))
-    kinds = list(dict.fromkeys(units.units))
+    order = ["neurons", *COLOURS]
+    kinds = sorted(set(units.units), key=lambda k: (order.index(k) if k in order else len(order), k))
     layers = sorted(units.layer.unique())
     fig, axes = plt.subplots(2, len(props), figsize=(4.6 * len(props), 7.2), squeeze=False)
     width = 0.8 / max(1, len(kinds))
