@@ -41,9 +41,13 @@ def test_evenly_spread_keeps_both_splits_deterministically():
 def test_probe_variants_erase_group_units_against_controls():
     saes = {(1, "topk"): _identity_sae(8), (1, "mutual_choice"): _identity_sae(8)}
     doc = {"D": 8, "exclusive_group_neurons": {"gender": {"F": [0, 1], "M": [5]}}}
+    empty = {"D": 8, "exclusive_group_neurons": {"gender": {"F": [], "M": [5]}}}
     rates = np.array([0.4, 0.5, 0.45, 0.42, 0.01, 0.02, 0.0, 0.03])
     variants, sets = probe_variants(saes, {(1, "topk"): doc}, {(1, "topk"): rates}, {1: doc}, {1: rates},
                                     ["gender-F"], ["topk"], rate_bins=2, seed=0)  # fmt: skip
+    no_neurons, _ = probe_variants(saes, {(1, "topk"): doc}, {(1, "topk"): rates}, {1: empty}, {1: rates},
+                                   ["gender-F"], ["topk"], rate_bins=2, seed=0)  # fmt: skip
+    assert not [v for v in no_neurons if "neurons" in v.name]  # nothing to erase: no pass
     names = [v.name for v in variants]
     assert names[:3] == ["model", "splice mutual_choice layer 1", "splice topk layer 1"]
     kinds = ("property", "random")
@@ -93,7 +97,9 @@ def test_splice_and_erasure_tables_compare_with_model_and_control():
     s = splice_table(losses, roles, resamples=20, seed=0)
     assert s.architecture.tolist() == ["topk"] and s.layer_spliced.tolist() == [1]
     assert np.isclose(s.delta.iloc[0], 20.0)  # error points
-    e = erasure_table(losses, {"erase gender-F topk property": 2, "erase gender-F topk random": 2}, roles, 20, 0)
-    row = e.iloc[0]
-    assert row.units == "topk" and row.own_task and row.n_erased == 2
+    sizes = {"erase gender-F topk property": 2, "erase gender-F topk random": 2, "erase gender-F neurons property": 0}
+    e = erasure_table(losses, sizes, roles, 20, 0).set_index("units")
+    row = e.loc["topk"]
+    assert row.own_task and row.n_erased == 2 and not row["nothing_erased"]
     assert np.isclose(row.delta, 40.0) and np.isclose(row.vs_control, 30.0)
+    assert e.loc["neurons", "nothing_erased"] and np.isnan(e.loc["neurons", "value"])

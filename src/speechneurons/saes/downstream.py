@@ -148,25 +148,37 @@ def splice_table(
 def erasure_table(
     losses: Mapping[str, pd.DataFrame], sizes: Mapping[str, int], roles, resamples: int, seed: int, level: float = 0.95
 ) -> pd.DataFrame:
-    """Every ``erase <group> <units> property`` variant per task and probe layer: its error,
-    the paired difference to the model and to its random control (``vs_control``), each with
-    a bootstrap interval; ``units`` is 'neurons' or an architecture, ``n_erased`` the units
-    erased (summed over layers), ``own_task`` whether the task is the group's own property's."""
+    """Every ``erase <group> <units> property`` erasure (the keys of ``sizes``) per task and probe
+    layer: its error, the paired difference to the model and to its random control
+    (``vs_control``), each with a bootstrap interval; ``units`` is 'neurons' or an
+    architecture, ``n_erased`` the units erased (summed over layers), ``own_task`` whether the
+    task is the group's own property's. An erasure of no unit was not run: its rows say
+    ``nothing_erased`` and have no effect."""
     from speechneurons.experiments.probes import add_roles, select_layers
     from speechneurons.experiments.stats import compare
 
     base = select_layers(losses["model"], roles)
     parts = []
-    for name, v in losses.items():
+    for name in sizes:
         parts_ = name.split()
         if parts_[0] != "erase" or parts_[-1] != "property":
             continue
         group, units = parts_[1], parts_[2]
         control = variant_name("erase", group, units, "random")
-        t = compare(select_layers(v, roles), base, resamples, seed, level, kind="error")
-        if control in losses:
+        if name not in losses:  # nothing to erase: no pass was run
+            t = base[["task", "layer"]].drop_duplicates().reset_index(drop=True)
+            t.insert(2, "nothing_erased", True)
+        else:
+            t = compare(select_layers(losses[name], roles), base, resamples, seed, level, kind="error")
+            t.insert(2, "nothing_erased", False)
+        if name in losses and control in losses:
             c = compare(
-                select_layers(v, roles), select_layers(losses[control], roles), resamples, seed, level, kind="error"
+                select_layers(losses[name], roles),
+                select_layers(losses[control], roles),
+                resamples,
+                seed,
+                level,
+                kind="error",
             )
             c = c[["task", "layer", "baseline", "delta", "delta_ci_low", "delta_ci_high"]]
             c.columns = ["task", "layer", "control_value", "vs_control", "vs_control_ci_low", "vs_control_ci_high"]
@@ -199,7 +211,7 @@ def probe_variants(
     units per layer, drawn within the same quantile bins of activation rate (the share of the
     statistic's frames at which a unit is activated); for neurons with the experiments stage's
     seeds, so that its per-layer control sets are the same. Returns (variants, sets): sets maps
-    each erasure variant to {layer: units}."""
+    each erasure variant to {layer: units}; erasures of no unit get no variant."""
     import zlib
 
     from speechneurons.experiments.controls import matched_random
@@ -225,6 +237,8 @@ def probe_variants(
                 units, rates, seed, stream=zlib.crc32(f"{name} {arch}".encode()), n_bins=rate_bins
             )
     for vname, by_layer in sets.items():
+        if not sum(len(idx) for idx in sets[vname.rsplit(" ", 1)[0] + " property"].values()):
+            continue  # the group has no such units at these layers: nothing to erase, no pass
         units = vname.split()[2]
         if units == "neurons":
             variants.append(Variant(vname, {layer: idx.tolist() for layer, idx in by_layer.items()}))

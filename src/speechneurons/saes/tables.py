@@ -268,8 +268,10 @@ def features_vs_neurons(
             )
             row["share_pct"] = 100 * row["n_exclusive"] / row["n_units"]
             row["exclusive_share"] = row["n_exclusive"] / row["n_group"] if row["n_group"] else np.nan
-            if len(erasure):
-                e = erasure[(erasure.erasure == name) & (erasure.units == kind) & erasure.own_task]
+            if len(erasure) and "nothing_erased" in erasure:
+                e = erasure[
+                    (erasure.erasure == name) & (erasure.units == kind) & erasure.own_task & ~erasure.nothing_erased
+                ]
                 for _, er in e.iterrows():
                     key = f"{er.task}_L{int(er.layer)}"
                     row[f"{key}_error"] = er.value
