@@ -40,7 +40,7 @@ def _label(arch: str) -> str:
     return LABELS.get(arch, arch)
 
 
-def _panels(n: int, width: float = 4.6, height: float = 3.8):
+def _panels(n: int, width: float = 5.4, height: float = 4.2):
     fig, axes = plt.subplots(1, max(1, n), figsize=(width * max(1, n), height), squeeze=False)
     return fig, list(axes[0])
 
@@ -84,7 +84,7 @@ def plot_fvu_vs_l0(table: pd.DataFrame, path: str | Path, title: str = "") -> No
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("mean L0 on held-out frames (active latents per frame)")
-        ax.set_ylabel("FVU on held-out frames (fraction of variance unexplained)")
+        ax.set_ylabel("FVU (fraction of variance unexplained, held-out)")
         ax.set_title(f"layer {layer}")
         ax.grid(alpha=0.3, which="both")
     axes[0].legend(frameon=False, fontsize=7)
