@@ -142,6 +142,7 @@ rule experiments_erasure_sets:
         neurons=[
             L.erased("erased_neurons.json", er, kind) for er, kind in ERASURE_VARIANTS
         ],
+        controls=L.experiments_file("erasure/random_match.tsv"),
     log:
         L.log("{corpus}", "experiments", "{model}", "erasure_sets"),
     conda:

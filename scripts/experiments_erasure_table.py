@@ -19,6 +19,6 @@ with script_logging(snakemake.log[0]) as log:
     log.info("\n%s", table.to_string(index=False))
     write_table(table, snakemake.output.table)
     for prop, path in (("gender", snakemake.output.gender), ("phone_type", snakemake.output.phone_type)):
-        matrix = erasure_matrix(table, prop) if len(table) else table
+        matrix = erasure_matrix(table, prop)
         log.info("%s erasure table:\n%s", prop, matrix.to_string(index=False))
         write_table(matrix, path)

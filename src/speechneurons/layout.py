@@ -197,6 +197,16 @@ class Layout:
         """A file of one erasure or its control: ``losses.parquet`` or ``erased_neurons.json``."""
         return f"{self.experiments_dir(corpus, model)}/erasure/{erasure}/{kind}/{name}"
 
+    # ------------------------------------------------------------------ comparison
+    def comparison_file(self, name: str) -> str:
+        """A table or figure over every (corpus, model) pair of the run."""
+        return self._path("comparison", name)
+
+    # ------------------------------------------------------------------ findings
+    def findings_file(self, name: str, corpus="{corpus}", model="{model}") -> str:
+        """``findings.tsv`` or ``findings.html``: the papers' claims checked on this run."""
+        return self._path(corpus, "findings", model, name)
+
     # ------------------------------------------------------------------ saes
     def saes_dir(self, corpus="{corpus}", model="{model}", checkpoint="{checkpoint}") -> str:
         return self._path(corpus, "saes", model, checkpoint)

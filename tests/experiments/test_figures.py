@@ -22,9 +22,9 @@ def _pruning_table():
             ci_high=32.0,
         )
     ]
-    for st in ("norm", "protect", "random"):
-        for sp in (0.25, 0.5):
-            v = 30 + sp * {"norm": 20, "protect": 10, "random": 40}[st]
+    for st in ("norm", "protect", "random", "protect_random", "keep_norm", "keep_property", "keep_random"):
+        for sp in (0.25, 0.5) if not st.startswith("keep") else (0.93,):
+            v = 30 + sp * {"norm": 20, "protect": 10, "random": 40, "protect_random": 18}.get(st, 25)
             rows.append(
                 dict(
                     strategy=st,

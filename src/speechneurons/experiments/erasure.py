@@ -5,8 +5,10 @@ forcing its activation to 0: fc2(a) = W2 a + b2 no longer depends on a_j. The bi
 not per neuron and stays. A group's property neurons are
 ``exclusive_group_neurons[property][group]`` of the property stage's ``neurons.json``.
 
-The random control erases, in each layer, as many neurons as the group erases there, drawn
-uniformly (seeded) from the layer's neurons that the group does not erase.
+The random control erases, in each layer, a set matched to the group's
+(:func:`speechneurons.experiments.controls.matched_random`: as many neurons, with the same
+distribution of activation rate), drawn from the layer's neurons that are no property's neurons.
+An erasure with no neuron to erase is reported as empty (NaN), never as a zero effect.
 """
 
 from __future__ import annotations
@@ -130,16 +132,19 @@ def erasure_table(
 ERASURE_VIEW = {"gender": ("sid", "gender="), "phone_type": ("phone", "phone_type="), "pitch": ("f0", "pitch_bin=")}
 
 
-def erasure_matrix(table, prop: str, layer_role: str = "last"):
+def erasure_matrix(table, prop: str, layer_role: str = "last", kind: str = "property"):
     """The authors' erasure table of one property: one row per erased group and one column per
     scored group (gender: SID error on F and on M speakers, a 2x2 table; phone type: frame
     phone-classification error on each type, 3x3), at the probe layer of ``layer_role``: the
     change of the error against the unerased model with its interval, the same against the
-    random control, and the number of neurons erased. Empty erasures stay empty (NaN)."""
+    random control, and the number of neurons erased. Empty erasures stay empty (NaN).
+    ``kind='random'``: the same table for the matched random controls."""
     import pandas as pd
 
     task, prefix = ERASURE_VIEW[prop]
-    rows = table[(table["property"] == prop) & (table["kind"] == "property") & (table["task"] == task)]
+    if not len(table) or "property" not in table:
+        return pd.DataFrame(columns=["erased", "scored", "layer", "n_erased", "status"])
+    rows = table[(table["property"] == prop) & (table["kind"] == kind) & (table["task"] == task)]
     rows = rows[rows["layer_role"].astype(str).str.split("+").apply(lambda roles: layer_role in roles)]
     rows = rows[rows["eval_group"].astype(str).str.startswith(prefix)]
     out = rows.assign(scored=rows["eval_group"].str.removeprefix(prefix))
