@@ -14,7 +14,6 @@
 #   probes/losses.parquet, probes/variants.json, splice.tsv, erasure.tsv, masked_prediction.tsv
 #   evaluation.tsv, claims.tsv, units.tsv, features_vs_neurons.tsv, figures/*.png
 from speechneurons.experiments.probes import ProbeSettings
-from speechneurons.properties.chance import ChanceSettings
 from speechneurons.properties.statistic import PropertySettings
 from speechneurons.saes.settings import SaeSettings
 
@@ -73,7 +72,7 @@ rule sae_layer:
         ],
         max_eval_rows=config["saes"]["max_eval_rows"],
         properties=section_params(PropertySettings, config["properties"]),
-        chance=section_params(ChanceSettings, config["properties"]),
+        null_seeds=config["properties"]["null_seeds"],
         n_pitch_bins=config["pitch"]["n_bins"],
         on_bad_input=config["on_bad_input"],
         seed=config["seed"],

@@ -12,7 +12,6 @@ from speechneurons.config import settings_from
 from speechneurons.device import resolve_device
 from speechneurons.io import read_table, write_table
 from speechneurons.logs import script_logging
-from speechneurons.properties.chance import ChanceSettings
 from speechneurons.properties.statistic import PropertySettings, frame_labels
 from speechneurons.properties.tables import load_dump, write_layer
 from speechneurons.saes.evaluation import save_evaluations
@@ -44,7 +43,6 @@ with script_logging(snakemake.log[0]) as log:
     write_table(train_log, out.train_log)
 
     props = settings_from(PropertySettings, p.properties)
-    chance = settings_from(ChanceSettings, p.chance)
     mid, index_mid = load_dump(inp.mid, inp.index_mid)
     labels = frame_labels(index_mid, p.n_pitch_bins, p.on_bad_input, inp.index_mid, props.splits)
     lp, top = latent_properties(main, mid, labels, int(w.layer), props, p.n_pitch_bins)
@@ -52,7 +50,7 @@ with script_logging(snakemake.log[0]) as log:
     rate = base_rate(top)
     log.info("property latents (tau = %d of F = %d; mean activation rate %.4g against the threshold %.4g): %s",
              lp.tau, lp.D, rate, lp.tau / lp.D, {k: len(v) for k, v in lp.property_neurons.items()})  # fmt: skip
-    seeds = [1000 * p.seed + s for s in range(chance.null_seeds)]  # the properties stage's seeds
+    seeds = [1000 * p.seed + s for s in range(p.null_seeds)]  # the properties stage's seeds
     null = null_counts(top, labels, index_mid["utt_id"].to_numpy(), int(w.layer), props, seeds, p.n_pitch_bins)
     write_table(null, out.null)
     rows = [dict(ev.summary(), layer=int(w.layer)) for ev in evaluations.values()]
