@@ -37,6 +37,7 @@ wildcard_constraints:
     checkpoint=r"final|random|step-\d+",
     layer=r"\d+",
     subset="mid|sample",
+    arch=one_of(config["saes"]["architectures"]),  # --- saes
 
 
 # --- corpus
@@ -274,3 +275,48 @@ def erasure_files(name):
     return lambda w: [
         L.erased(name, er, kind, w.corpus, w.model) for er, kind in ERASURE_VARIANTS
     ]
+
+
+# --- saes
+SAE_ARCHS = config["saes"]["architectures"]
+SAE_ERASURE_ARCHS = config["saes"]["erasure_architectures"]
+
+
+def sae_plan_of(model):
+    """The SAE layers, sweep and splice layers and budgets of a model (speechneurons.saes.plan)."""
+    from speechneurons.saes.plan import sae_plan
+
+    return sae_plan(config["saes"], layers_of(model), config["pitch"]["n_bins"])
+
+
+def sae_files(name, archs=None, layers="layers"):
+    """Input function: file ``name`` of the SAEs of every (layer, architecture) of the job's
+    model and checkpoint, layer-major; ``layers``: 'layers' or 'splice_layers' of the plan.
+    """
+    return lambda w: [
+        L.sae_file(name, l, a, w.corpus, w.model, w.checkpoint)
+        for l in getattr(sae_plan_of(w.model), layers)
+        for a in (SAE_ARCHS if archs is None else archs)
+    ]
+
+
+def sae_models(archs=None):
+    """Input function: the SAEs at k of every (splice layer, architecture), layer-major."""
+    return lambda w: [
+        L.sae_model(config["saes"]["k"], l, a, w.corpus, w.model, w.checkpoint)
+        for l in sae_plan_of(w.model).splice_layers
+        for a in (SAE_ARCHS if archs is None else archs)
+    ]
+
+
+def sae_masked_prediction(w):
+    """The masked-prediction table of a pretrained model's SAEs (nothing for Hugging Face models)."""
+    if not pretrained(w.model):
+        return []
+    return L.saes_file("masked_prediction.tsv", w.corpus, w.model, w.checkpoint)
+
+
+def checkpoint_targets(w):
+    """The targets of the pretraining iteration that produced the job's checkpoint."""
+    iteration_ = checkpoint_iteration(pretrain_of(w.model), w.checkpoint)
+    return L.iteration_file("targets.parquet", w.corpus, w.model, iteration_)

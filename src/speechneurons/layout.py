@@ -206,3 +206,34 @@ class Layout:
     def findings_file(self, name: str, corpus="{corpus}", model="{model}") -> str:
         """``findings.tsv`` or ``findings.html``: the papers' claims checked on this run."""
         return self._path(corpus, "findings", model, name)
+
+    # ------------------------------------------------------------------ saes
+    def saes_dir(self, corpus="{corpus}", model="{model}", checkpoint="{checkpoint}") -> str:
+        return self._path(corpus, "saes", model, checkpoint)
+
+    def saes_file(self, name: str, corpus="{corpus}", model="{model}", checkpoint="{checkpoint}") -> str:
+        """A file about all SAEs of a checkpoint: ``evaluation.tsv``, ``claims.tsv``, ``units.tsv``,
+        ``features_vs_neurons.tsv``, ``splice.tsv``, ``erasure.tsv``, ``masked_prediction.tsv``,
+        ``probes/...`` or ``figures/...``."""
+        return f"{self.saes_dir(corpus, model, checkpoint)}/{name}"
+
+    def sae_file(
+        self, name: str, layer="{layer}", arch="{arch}", corpus="{corpus}", model="{model}", checkpoint="{checkpoint}"
+    ) -> str:
+        """A file of the SAEs of one layer and architecture: ``evaluation.tsv``, ``evaluation.npz``,
+        ``train_log.tsv``, ``sweep`` (folder of the k sweep's SAEs), and the property statistic on
+        the latents: ``latents.json`` (as neurons.json), ``P.npz``, ``R.parquet``, ``counts.tsv``,
+        ``skipped.tsv``, ``null.tsv``."""
+        return f"{self.saes_dir(corpus, model, checkpoint)}/layer-{layer}/{arch}/{name}"
+
+    def sae_model(
+        self, k, layer="{layer}", arch="{arch}", corpus="{corpus}", model="{model}", checkpoint="{checkpoint}"
+    ) -> str:
+        """The SAE (folder: ``sae.safetensors``, ``settings.json``) at the config's k."""
+        return self.sae_file(f"k-{k}", layer, arch, corpus, model, checkpoint)
+
+    def sae_sweep_model(
+        self, k, layer="{layer}", arch="{arch}", corpus="{corpus}", model="{model}", checkpoint="{checkpoint}"
+    ) -> str:
+        """An SAE of the k sweep (folder), inside ``sweep``."""
+        return f"{self.sae_file('sweep', layer, arch, corpus, model, checkpoint)}/k-{k}"

@@ -14,14 +14,17 @@ from speechneurons.model.pretrain import TrainSettings
 from speechneurons.model.schedule import IterationSettings
 from speechneurons.pitch.f0 import PitchSettings
 from speechneurons.properties.statistic import PropertySettings
+from speechneurons.saes.settings import SaeSettings  # --- saes
 
-#: settings class -> (config section, fields that are not config keys of the section)
+#: settings class -> (config section, fields that are not config keys of the section; a dict
+#: gives the values the test builds them with, else 0)
 SETTINGS = {
     PitchSettings: ("pitch", set()),
     ModelSettings: ("pretrain", set()),
     TrainSettings: ("pretrain", set()),
     PropertySettings: ("properties", set()),
     ProbeSettings: ("probes", {"seed"}),
+    SaeSettings: ("saes", {"architecture": "topk"}),  # --- saes
 }
 
 
@@ -37,7 +40,8 @@ def test_fields_are_schema_keys_of_the_same_name_without_defaults(cls):
 @pytest.mark.parametrize("cls", SETTINGS, ids=lambda c: c.__name__)
 def test_built_from_the_defaults(cls):
     section, extra = SETTINGS[cls]
-    settings = settings_from(cls, defaults()[section], **dict.fromkeys(extra, 0))
+    given = extra if isinstance(extra, dict) else dict.fromkeys(extra, 0)
+    settings = settings_from(cls, defaults()[section], **given)
     assert dataclasses.is_dataclass(settings)
 
 

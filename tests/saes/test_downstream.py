@@ -1,0 +1,105 @@
+"""Splicing SAEs into a model and erasing latents: the variants, the masked-prediction losses
+and the tables, on a small random HuBERT."""
+
+import numpy as np
+import pandas as pd
+import torch
+
+from speechneurons.frames import FrameGrid
+from speechneurons.model.hubert import PretrainHead
+from speechneurons.saes import SparseAutoencoder
+from speechneurons.saes.downstream import (
+    erasure_table,
+    evenly_spread,
+    masked_prediction_losses,
+    masked_prediction_table,
+    probe_variants,
+    splice_edit,
+    splice_table,
+)
+from tests.helpers.models import tiny_config
+from tests.helpers.sparse_dictionary import sae_settings
+
+
+def _identity_sae(d: int) -> SparseAutoencoder:
+    sae = SparseAutoencoder.build(d, sae_settings("topk", k=d, expansion_factor=1.0))
+    with torch.no_grad():
+        sae.W_enc.copy_(torch.eye(d))
+        sae.W_dec.copy_(torch.eye(d))
+    return sae.eval()
+
+
+def test_evenly_spread_keeps_both_splits_deterministically():
+    manifest = pd.DataFrame({"utt_id": [f"u{i:02d}" for i in range(30)],
+                             "split": ["train"] * 20 + ["test"] * 8 + ["dev"] * 2})  # fmt: skip
+    sub = evenly_spread(manifest, 5)
+    assert sub.split.value_counts().to_dict() == {"train": 5, "test": 5}
+    assert sub.utt_id.tolist()[:5] == ["u00", "u05", "u10", "u14", "u19"]
+    assert len(evenly_spread(manifest, 0)) == 28
+
+
+def test_probe_variants_erase_group_units_against_controls():
+    saes = {(1, "topk"): _identity_sae(8), (1, "mutual_choice"): _identity_sae(8)}
+    doc = {"D": 8, "exclusive_group_neurons": {"gender": {"F": [0, 1], "M": [5]}}}
+    empty = {"D": 8, "exclusive_group_neurons": {"gender": {"F": [], "M": [5]}}}
+    rates = np.array([0.4, 0.5, 0.45, 0.42, 0.01, 0.02, 0.0, 0.03])
+    variants, sets = probe_variants(saes, {(1, "topk"): doc}, {(1, "topk"): rates}, {1: doc}, {1: rates},
+                                    ["gender-F"], ["topk"], rate_bins=2, seed=0)  # fmt: skip
+    no_neurons, _ = probe_variants(saes, {(1, "topk"): doc}, {(1, "topk"): rates}, {1: empty}, {1: rates},
+                                   ["gender-F"], ["topk"], rate_bins=2, seed=0)  # fmt: skip
+    assert not [v for v in no_neurons if "neurons" in v.name]  # nothing to erase: no pass
+    names = [v.name for v in variants]
+    assert names[:3] == ["model", "splice mutual_choice layer 1", "splice topk layer 1"]
+    kinds = ("property", "random")
+    assert set(names[3:]) == {f"erase gender-F {u} {kind}" for u in ("neurons", "topk") for kind in kinds}
+    assert sets["erase gender-F topk property"][1].tolist() == [0, 1]
+    assert set(sets["erase gender-F topk random"][1]) <= {2, 3} and len(sets["erase gender-F topk random"][1]) == 2
+    assert len(sets["erase gender-F neurons random"][1]) == 2
+    by_name = {v.name: v for v in variants}
+    assert by_name["erase gender-F neurons property"].masks == {1: [0, 1]}
+    assert by_name["erase gender-F topk property"].edit is not None
+
+
+def test_masked_prediction_same_masks_for_every_variant():
+    import transformers
+
+    torch.manual_seed(0)
+    model = transformers.HubertModel(tiny_config("hubert", layers=2, hidden=32, ffn=64)).eval()
+    head = PretrainHead(32, n_clusters=5, final_dim=8)
+    grid = FrameGrid()
+    rng = np.random.default_rng(0)
+    waves = [rng.normal(size=n).astype(np.float32) for n in (8000, 12000)]
+    targets = [rng.integers(0, 5, size=grid.num_frames(len(w))) for w in waves]
+    variants = {"model": None, "same": splice_edit({1: _identity_sae(64)}, erase={1: []}, keep_error=True),
+                "splice": splice_edit({1: _identity_sae(64)})}  # fmt: skip
+    losses = masked_prediction_losses(model, head, waves, targets, grid, 0.5, 2, seed=0, variants=variants)
+    by = {name: df.reset_index(drop=True) for name, df in losses.groupby("variant")}
+    assert by["model"].n_masked.sum() > 0
+    assert by["same"][["n_masked", "n_correct"]].equals(by["model"][["n_masked", "n_correct"]])
+    assert np.allclose(by["same"].loss_sum, by["model"].loss_sum)
+    assert not np.allclose(by["splice"].loss_sum, by["model"].loss_sum)  # ReLU(h) is not h
+    table = masked_prediction_table(losses, resamples=50, seed=0).set_index("variant")
+    assert table.loc["same", "masked_loss_delta"] == 0.0
+
+
+def _losses(errors: dict[str, float]) -> dict[str, pd.DataFrame]:
+    """Per variant, a gender probe at layer 2 whose error on each of 10 test utterances is e."""
+    rows = lambda e: pd.DataFrame(dict(task="gender", layer=2, utt_id=[f"u{i}" for i in range(10)],  # noqa: E731
+                                       speaker=[f"s{i % 2}" for i in range(10)], gender=["F", "M"] * 5,
+                                       stratum="all", loss_sum=e, n_items=1.0))  # fmt: skip
+    return {name: rows(e) for name, e in errors.items()}
+
+
+def test_splice_and_erasure_tables_compare_with_model_and_control():
+    losses = _losses({"model": 0.1, "splice topk layer 1": 0.3, "erase gender-F topk property": 0.5,
+                      "erase gender-F topk random": 0.2})  # fmt: skip
+    roles = {"gender": {2: "last"}}
+    s = splice_table(losses, roles, resamples=20, seed=0)
+    assert s.architecture.tolist() == ["topk"] and s.layer_spliced.tolist() == [1]
+    assert np.isclose(s.delta.iloc[0], 20.0)  # error points
+    sizes = {"erase gender-F topk property": 2, "erase gender-F topk random": 2, "erase gender-F neurons property": 0}
+    e = erasure_table(losses, sizes, roles, 20, 0).set_index("units")
+    row = e.loc["topk"]
+    assert row.own_task and row.n_erased == 2 and not row["nothing_erased"]
+    assert np.isclose(row.delta, 40.0) and np.isclose(row.vs_control, 30.0)
+    assert e.loc["neurons", "nothing_erased"] and np.isnan(e.loc["neurons", "value"])

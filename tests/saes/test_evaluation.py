@@ -1,0 +1,65 @@
+"""Held-out metrics with known answers, and the figures."""
+
+import numpy as np
+import pandas as pd
+import torch
+
+from speechneurons.saes import SparseAutoencoder, evaluate_sae, zipf_fit
+from speechneurons.saes.plots import (
+    plot_dead_share,
+    plot_density_rank,
+    plot_fvu_vs_l0,
+    plot_l0_distributions,
+    plot_units,
+)
+from tests.helpers.sparse_dictionary import sae_settings
+
+
+def _identity_sae(d: int, k: int) -> SparseAutoencoder:
+    """F = D, W_enc = W_dec = I, biases 0, scale 1: z = the k largest positive inputs."""
+    sae = SparseAutoencoder.build(d, sae_settings("topk", k=k, expansion_factor=1.0))
+    with torch.no_grad():
+        sae.W_enc.copy_(torch.eye(d))
+        sae.W_dec.copy_(torch.eye(d))
+    return sae.eval()
+
+
+def test_known_fvu_l0_density_and_dead_share():
+    x = np.array(
+        [[1.0, 2.0, 0.0, 0.0], [3.0, 0.0, 1.0, 0.0], [0.0, 0.0, 5.0, 0.0], [2.0, 1.0, 1.0, 0.0]], dtype=np.float32
+    )
+    ev = evaluate_sae(_identity_sae(4, 4), x, batch_size=3)  # chunks of 3 and 1 rows
+    assert ev.fvu == 0.0
+    assert ev.l0_histogram.tolist() == [0, 1, 2, 1]
+    assert ev.l0_mean == 2.0 and ev.l0_quantiles[0.5] == 2.0
+    assert np.allclose(ev.density, [0.75, 0.5, 0.75, 0.0]) and ev.dead_share == 0.25
+    ev2 = evaluate_sae(_identity_sae(4, 1), x)  # one latent per row: the largest entry
+    resid = np.array([[1, 0, 0, 0], [0, 0, 1, 0], [0, 0, 0, 0], [0, 1, 1, 0]], dtype=float)
+    assert np.isclose(ev2.fvu, (resid**2).sum() / ((x - x.mean(0)) ** 2).sum())
+
+
+def test_zipf_fit_recovers_a_power_law():
+    rank = np.arange(1, 201)
+    density = 0.3 * rank**-1.3
+    fit = zipf_fit(np.concatenate([np.random.default_rng(0).permutation(density), np.zeros(20)]))
+    assert np.isclose(fit.slope, -1.3) and np.isclose(10**fit.intercept, 0.3) and np.isclose(fit.r2, 1.0)
+    assert fit.n_alive == 200
+
+
+def test_figures_are_written(tmp_path):
+    x = np.abs(np.random.default_rng(0).normal(size=(300, 6))).astype(np.float32)
+    evs = {f"k={k}": evaluate_sae(_identity_sae(6, k), x) for k in (1, 2, 4)}
+    table = pd.DataFrame([dict(ev.summary(), layer=layer) for layer, ev in zip((1, 2, 2), evs.values())])
+    units = pd.DataFrame([dict(layer=1, units=u, property="gender", group="", n_units=100, n_exclusive=n, chance_q95=1)
+                          for u, n in (("neurons", 3), ("topk", 5))])  # fmt: skip
+    r_max = pd.DataFrame(dict(layer=1, units=["neurons"] * 3 + ["topk"] * 3, property="gender",
+                              unit=[0, 1, 2] * 2, R_max=[0.1, 0.9, 0.5, 0.2, 0.85, 1.0]))  # fmt: skip
+    for name, call in {
+        "fvu.png": lambda p: plot_fvu_vs_l0(table, p),
+        "dead.png": lambda p: plot_dead_share(table.drop_duplicates(["layer", "architecture"]), p),
+        "density.png": lambda p: plot_density_rank({1: evs, 2: evs}, p),
+        "l0.png": lambda p: plot_l0_distributions({1: evs}, p),
+        "units.png": lambda p: plot_units(units, r_max, 0.8, p),
+    }.items():
+        call(tmp_path / name)
+        assert (tmp_path / name).stat().st_size > 1000
