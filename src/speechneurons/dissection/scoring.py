@@ -57,6 +57,8 @@ def property_truth(neurons: Mapping, n_pitch_bins: int) -> pd.DataFrame:
         if prop not in PROPERTY_ATTRIBUTE:
             continue
         for g, members in groups.items():
+            if prop == "pitch" and not 0 <= int(g) < n_pitch_bins:
+                raise ValueError(f"neurons.json has pitch group {g} but the pitch stage has {n_pitch_bins} bins")
             value = pitch_names[int(g)] if prop == "pitch" else g
             rows += [(int(j), prop, str(g), f"{PROPERTY_ATTRIBUTE[prop]}={value}") for j in members]
     return pd.DataFrame(rows, columns=["neuron", "property", "group", "concept"])

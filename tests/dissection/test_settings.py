@@ -1,0 +1,38 @@
+import pytest
+import yaml
+from jsonschema import Draft202012Validator
+
+from speechneurons.dissection.settings import DissectionSettings
+from tests.helpers.dissection import SCHEMA, schema_defaults, settings
+
+
+def test_schema_is_valid_and_its_defaults_validate():
+    schema = yaml.safe_load(SCHEMA.read_text())
+    Draft202012Validator.check_schema(schema)
+    Draft202012Validator(schema).validate(schema_defaults())
+
+
+def test_every_key_has_type_description_default():
+    def walk(schema, where):
+        assert schema.get("additionalProperties") is False, where
+        for key, sub in schema["properties"].items():
+            assert {"type", "description", "default"} <= set(sub), f"{where}.{key}"
+            if sub["type"] == "object":
+                walk(sub, f"{where}.{key}")
+
+    walk(yaml.safe_load(SCHEMA.read_text()), "dissection")
+
+
+def test_settings_from_defaults():
+    s = settings()
+    assert (s.k, s.min_shared, s.writer, s.llm.base_url) == (5, 4, "template", "")
+    assert isinstance(s.concepts, tuple) and s.browser.sample_rate == 8000
+
+
+def test_settings_refuse_inconsistent_or_unknown_keys():
+    with pytest.raises(ValueError, match="min_shared"):
+        settings(k=3, min_shared=4)
+    section = schema_defaults()
+    section["llm"]["url"] = "x"
+    with pytest.raises(ValueError, match="unknown keys \\['url'\\]"):
+        DissectionSettings.from_config(section)
