@@ -177,7 +177,7 @@ tr:hover{background:#f3f7ff}tr.sel{background:#dbe7ff}
 .items td{font-size:12px}audio{height:26px;width:190px}
 .concept{display:inline-block;background:#eef;border-radius:4px;padding:1px 6px;margin:2px}
 h2{font-size:15px;margin:6px 0}h3{font-size:13px;margin:10px 0 4px}
-.stats{color:#555}
+.stats{color:#555}header .stats{color:#dfe8f5}
 </style></head><body>
 <header><h1>__TITLE__</h1>
 <label>layer <select id="layer"></select></label>

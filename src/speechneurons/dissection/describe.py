@@ -379,3 +379,22 @@ def audio_paths_from_manifest(manifest: pd.DataFrame, roots: Sequence[str | Path
         candidates = [p] if p.is_absolute() else [Path(r) / p for r in roots]
         out[str(utt)] = next((c for c in candidates if c.exists()), candidates[0])
     return out
+
+
+def write_items(items: ItemTable, out_dir: str | Path) -> None:
+    """``<out_dir>/<kind>.parquet`` (the table) and ``<kind>.json`` (attributes, bin edges), atomically."""
+    from ..io import write_json, write_table
+
+    out_dir = Path(out_dir)
+    write_table(items.table, out_dir / f"{items.kind}.parquet")
+    write_json(out_dir / f"{items.kind}.json", {"kind": items.kind, "attributes": list(items.attributes),
+                                                "edges": items.edges})
+
+
+def read_items(out_dir: str | Path, kind: str) -> ItemTable:
+    """The item table written by :func:`write_items`."""
+    from ..io import read_json, read_table
+
+    meta = read_json(Path(out_dir) / f"{kind}.json")
+    table = read_table(Path(out_dir) / f"{kind}.parquet")
+    return ItemTable(meta["kind"], table, tuple(meta["attributes"]), meta["edges"])
