@@ -94,3 +94,10 @@ def test_concept_matrix_columns_in_canonical_order():
     assert list(cm.attribute[:2]) == ["phone_type", "phone_type"]
     with pytest.raises(ValueError, match="unknown similarity"):
         similarity("rank_reorder", np.zeros((3, 1)), cm.matrix)
+
+
+def test_chunking_over_neurons_does_not_change_cos(data):
+    acts, concepts = data
+    np.testing.assert_allclose(cos_similarity(acts, concepts, chunk=2), cos_similarity(acts, concepts), rtol=1e-6)
+    np.testing.assert_allclose(cos_similarity_cubed(acts, concepts, chunk=2), cos_similarity_cubed(acts, concepts),
+                               rtol=1e-6)

@@ -103,20 +103,31 @@ def _unit_columns(x: np.ndarray, min_norm: float) -> np.ndarray:
     return x / np.maximum(norm, min_norm)
 
 
-def cos_similarity(acts: np.ndarray, concepts: np.ndarray) -> np.ndarray:
+def cos_similarity(acts: np.ndarray, concepts: np.ndarray, chunk: int = 256) -> np.ndarray:
     """S[j, c] = cosine of a[:, j] and C[:, c] over items (CLIP-Dissect ``cos_similarity``)."""
-    a = np.asarray(acts, dtype=np.float32)
-    c = np.asarray(concepts, dtype=np.float32)
-    return _unit_columns(a, 1e-12).T @ _unit_columns(c, 1e-12)
+    c = _unit_columns(np.asarray(concepts, dtype=np.float64), 1e-12)
+    out = np.empty((acts.shape[1], c.shape[1]), dtype=np.float32)
+    for lo in range(0, acts.shape[1], chunk):
+        a = np.asarray(acts[:, lo:lo + chunk], dtype=np.float64)
+        out[lo:lo + chunk] = _unit_columns(a, 1e-12).T @ c
+    return out
 
 
-def cos_similarity_cubed(acts: np.ndarray, concepts: np.ndarray, min_norm: float = MIN_NORM) -> np.ndarray:
-    """S[j, c] = cos(centre(a_j)^3, centre(C_c)^3), norms clipped below at min_norm (CLIP-Dissect)."""
-    a = np.asarray(acts, dtype=np.float64)
+def cos_similarity_cubed(acts: np.ndarray, concepts: np.ndarray, min_norm: float = MIN_NORM,
+                         chunk: int = 256) -> np.ndarray:
+    """S[j, c] = cos(centre(a_j)^3, centre(C_c)^3), norms clipped below at min_norm (CLIP-Dissect).
+
+    Every column is centred, cubed and normalised on its own, so neurons are processed ``chunk``
+    at a time.
+    """
     c = np.asarray(concepts, dtype=np.float64)
-    a = (a - a.mean(axis=0, keepdims=True)) ** 3
-    c = (c - c.mean(axis=0, keepdims=True)) ** 3
-    return (_unit_columns(a, min_norm).T @ _unit_columns(c, min_norm)).astype(np.float32)
+    c = _unit_columns((c - c.mean(axis=0, keepdims=True)) ** 3, min_norm)
+    out = np.empty((acts.shape[1], c.shape[1]), dtype=np.float32)
+    for lo in range(0, acts.shape[1], chunk):
+        a = np.asarray(acts[:, lo:lo + chunk], dtype=np.float64)
+        a = (a - a.mean(axis=0, keepdims=True)) ** 3
+        out[lo:lo + chunk] = _unit_columns(a, min_norm).T @ c
+    return out
 
 
 def _log_p_given_neuron(acts: np.ndarray, probs: np.ndarray, top_k: int, weights: np.ndarray | None,
