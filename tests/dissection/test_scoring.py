@@ -112,3 +112,16 @@ def test_tagged_neurons_by_top_concepts():
     names = ["a", "b", "c"]
     assert tagged_neurons(top_index, names, "c").tolist() == [0]
     assert tagged_neurons(top_index, names, "c", top_n=2).tolist() == [0, 1]
+
+
+def test_pruning_sets_pair_each_concept_with_a_matched_control():
+    from speechneurons.dissection.scoring import pruning_sets
+
+    top_index = np.array([[0], [0], [1], [2], [2], [2]] + [[2]] * 20)
+    rate = np.linspace(0, 1, 26)
+    sets = pruning_sets(top_index, ["a", "b", "c"], ["a", "b"], rate, 2, seed=0)
+    tagged_a, ctrl_a = sets["a"]
+    assert tagged_a.tolist() == [0, 1] and len(ctrl_a) == 2 and not set(ctrl_a) & {0, 1, 2}
+    assert sets["b"][0].tolist() == [2] and len(sets["b"][1]) == 1
+    again = pruning_sets(top_index, ["a", "b", "c"], ["a", "b"], rate, 2, seed=0)
+    assert again["a"][1].tolist() == ctrl_a.tolist()

@@ -267,3 +267,23 @@ def tagged_neurons(top_index: np.ndarray, names: Sequence[str], concept: str, to
     """Neurons whose ``top_n`` best concepts include ``concept`` (AND tags by the top 3 with TAB)."""
     col = list(names).index(concept)
     return np.flatnonzero((top_index[:, :top_n] == col).any(axis=1))
+
+
+def pruning_sets(top_index: np.ndarray, names: Sequence[str], concepts: Sequence[str], rate: np.ndarray,
+                 rate_bins: int, seed: int, top_n: int = 1) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """{concept: (tagged neurons, matched random control)} of one layer.
+
+    Tagged: neurons with ``concept`` among their ``top_n`` best concepts. Control: as many
+    untagged neurons (tagged for no concept of ``concepts``), matched on activation rate
+    (:func:`matched_random_neurons`), drawn with ``numpy.random.default_rng([seed, i])`` for the
+    i-th concept. A concept with no tagged neuron gets two empty arrays (report it as empty).
+    """
+    tagged = {c: tagged_neurons(top_index, names, c, top_n) for c in concepts}
+    any_tagged = sorted(set().union(*(set(t.tolist()) for t in tagged.values()))) if tagged else []
+    out = {}
+    for i, c in enumerate(concepts):
+        rng = np.random.default_rng([seed, i])
+        ctrl = matched_random_neurons(tagged[c], rate, rate_bins, rng, exclude=any_tagged) if len(tagged[c]) else \
+            np.zeros(0, dtype=np.int64)
+        out[c] = (tagged[c], ctrl)
+    return out
