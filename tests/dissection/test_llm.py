@@ -71,7 +71,8 @@ def test_answers_are_asked_once_and_cached(server, tmp_path):
     assert out[0] == "fires on vowels; silent on S"
     assert len(StandIn.requests) == 2 and (writer.asked, writer.cached) == (2, 0)
     sent = StandIn.requests[0][1]
-    assert sent["temperature"] == 0.0 and sent["max_tokens"] == 128 and "Neuron 0 of layer 3" in sent["messages"][1]["content"]
+    assert sent["temperature"] == 0.0 and sent["max_tokens"] == 128
+    assert "Neuron 0 of layer 3" in sent["messages"][1]["content"]
     rerun = LLMWriter(llm_settings(server), tmp_path / "cache")
     assert llm_descriptions(rerun, 3, "phone", captions, [[0], [0]], [[1], [1]]) == out
     assert len(StandIn.requests) == 2 and (rerun.asked, rerun.cached) == (0, 2)

@@ -27,4 +27,5 @@ def test_uninterpretable_and_table_descriptions():
                            "value": ["F", "M"], "n_top": [5, 0], "n_bottom": [0, 5]})
     out = template_descriptions(shared, 2, "phone", 5, 4)
     assert out[0].startswith("uninterpretable")
-    assert out[1] == "fires on speech segments spoken by female speakers; silent on speech segments spoken by male speakers"
+    assert out[1] == ("fires on speech segments spoken by female speakers; "
+                      "silent on speech segments spoken by male speakers")

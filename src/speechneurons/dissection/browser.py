@@ -111,8 +111,8 @@ def browser_data(neurons: pd.DataFrame, shared: pd.DataFrame, items: pd.DataFram
 
     sh = {}
     for (layer, kind, j), g in shared.groupby(["layer", "kind", "neuron"], sort=False):
-        sh[(int(layer), kind, int(j))] = [[s, a, str(v), int(nt), int(nb)] for s, a, v, nt, nb in
-                                          g[["side", "attribute", "value", "n_top", "n_bottom"]].itertuples(index=False)]
+        cols = g[["side", "attribute", "value", "n_top", "n_bottom"]].itertuples(index=False)
+        sh[(int(layer), kind, int(j))] = [[s, a, str(v), int(nt), int(nb)] for s, a, v, nt, nb in cols]
     layers: dict[str, dict[str, list]] = {}
     for r in neurons.itertuples(index=False):
         rec = [int(r.neuron), int(r.interpretable), int(r.n_shared), int(r.n_bottom_shared),
