@@ -1,5 +1,7 @@
 """One layer end to end on the fake corpus: tables on disk and the browser with its snippets."""
 
+import base64
+import io
 import json
 import re
 
@@ -57,7 +59,7 @@ def test_browser(run, embed, tmp_path):
     neurons = pd.concat([read_table(root / f"layer-2-{k}" / "neurons.tsv") for k in ("phone", "utterance")])
     shared = pd.concat([read_table(root / f"layer-2-{k}" / "shared.tsv") for k in ("phone", "utterance")])
     items = pd.concat([phones.table.assign(kind="phone"), utts.table.assign(kind="utterance")])
-    bs = settings(browser={"embed": embed}).browser
+    bs = settings(browser={"embed": embed, "codec": "opus" if embed else "wav_u8", "sample_rate": 8000}).browser
     info = write_browser(tmp_path / "browser", neurons, shared, items, c.audio_paths, bs, title="test <layer>")
     page = (tmp_path / "browser" / "index.html").read_text()
     assert "<title>test &lt;layer&gt;</title>" in page
@@ -69,7 +71,9 @@ def test_browser(run, embed, tmp_path):
     assert caption.startswith(phones.table.set_index("item_id").loc[neurons.iloc[0]["top_items"].split(";")[0],
                                                                       "phone"])
     if embed:
-        assert url.startswith("data:audio/wav;base64,") and not (tmp_path / "browser" / "snippets").exists()
+        assert url.startswith("data:audio/ogg;base64,") and not (tmp_path / "browser" / "snippets").exists()
+        audio, sr = sf.read(io.BytesIO(base64.b64decode(url.split(",", 1)[1])))
+        assert sr == 8000 and len(audio) == pytest.approx(0.3 * 8000, abs=400)  # opus pads a little
     else:
         audio, sr = sf.read(tmp_path / "browser" / url)
         info_wav = sf.info(tmp_path / "browser" / url)

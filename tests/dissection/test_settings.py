@@ -26,7 +26,7 @@ def test_every_key_has_type_description_default():
 def test_settings_from_defaults():
     s = settings()
     assert (s.k, s.min_shared, s.writer, s.llm.base_url) == (5, 4, "template", "")
-    assert isinstance(s.concepts, tuple) and s.browser.sample_rate == 8000
+    assert isinstance(s.concepts, tuple) and (s.browser.codec, s.browser.sample_rate) == ("opus", 16000)
 
 
 def test_settings_refuse_inconsistent_or_unknown_keys():

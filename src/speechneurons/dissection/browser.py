@@ -8,9 +8,10 @@ its top and bottom items with their captions and a player each.
 
 Each distinct item referenced by any card gets one snippet, cut once from the corpus audio:
 a phone item ``snippet_ms`` centred on its middle frame, an utterance item its central
-``utterance_snippet_ms``, with 5 ms fades, resampled to ``sample_rate`` (soxr) and written as
-WAV (8-bit unsigned or 16-bit PCM) under ``snippets/`` beside the page, or embedded as base64
-data URIs with ``embed``. The folder is built under a temporary name and renamed into place.
+``utterance_snippet_ms``, with 5 ms fades, resampled to ``sample_rate`` (soxr) and encoded as
+Ogg Opus (the default: about 1-2 kB for 300 ms) or WAV (8-bit unsigned or 16-bit PCM), written
+under ``snippets/`` beside the page, or embedded as base64 data URIs with ``embed``. The folder
+is built under a temporary name and renamed into place.
 """
 
 from __future__ import annotations
@@ -52,14 +53,23 @@ def cut_snippet(audio: np.ndarray, sr: int, centre_s: float, length_s: float) ->
     return x
 
 
-def encode_wav(x: np.ndarray, sr_in: int, sr_out: int, bits: int) -> bytes:
-    """WAV bytes of mono float audio, resampled to ``sr_out``, as 8-bit unsigned or 16-bit PCM."""
+CODECS = {  # codec: (soundfile format, subtype, file suffix, MIME type)
+    "opus": ("OGG", "OPUS", ".ogg", "audio/ogg"),
+    "wav_u8": ("WAV", "PCM_U8", ".wav", "audio/wav"),
+    "wav_16": ("WAV", "PCM_16", ".wav", "audio/wav"),
+}
+
+
+def encode_snippet(x: np.ndarray, sr_in: int, sr_out: int, codec: str, opus_compression: float) -> bytes:
+    """Bytes of a mono float snippet, resampled to ``sr_out`` (soxr) and encoded with ``codec``."""
     if sr_out != sr_in:
         import soxr
 
         x = soxr.resample(x, sr_in, sr_out)
+    fmt, subtype, _, _ = CODECS[codec]
+    extra = {"compression_level": opus_compression} if codec == "opus" else {}
     buf = io.BytesIO()
-    sf.write(buf, np.clip(x, -1.0, 1.0), sr_out, subtype="PCM_U8" if bits == 8 else "PCM_16", format="WAV")
+    sf.write(buf, np.clip(x, -1.0, 1.0), sr_out, subtype=subtype, format=fmt, **extra)
     return buf.getvalue()
 
 
@@ -67,19 +77,20 @@ def write_snippets(items: pd.DataFrame, audio_paths: Mapping[str, str | Path], s
                    folder: Path | None, audio_sr: int = 16000) -> list[str]:
     """One snippet per row of ``items`` (kind, utt_id, centre_s); returns each row's URL or data URI."""
     urls = [""] * len(items)
+    _, _, suffix, mime = CODECS[settings.codec]
     for utt, rows in tqdm(items.groupby("utt_id", sort=False).indices.items(), desc="snippets", unit="utt",
                           disable=None):
         audio = load_audio(audio_paths[utt], audio_sr)
         for r in rows:
             it = items.iloc[r]
             length = (settings.snippet_ms if it["kind"] == "phone" else settings.utterance_snippet_ms) / 1000
-            data = encode_wav(cut_snippet(audio, audio_sr, float(it["centre_s"]), length), audio_sr,
-                              settings.sample_rate, settings.bits)
+            data = encode_snippet(cut_snippet(audio, audio_sr, float(it["centre_s"]), length), audio_sr,
+                                  settings.sample_rate, settings.codec, settings.opus_compression)
             if settings.embed:
-                urls[r] = "data:audio/wav;base64," + base64.b64encode(data).decode("ascii")
+                urls[r] = f"data:{mime};base64," + base64.b64encode(data).decode("ascii")
             else:
-                (folder / f"{r}.wav").write_bytes(data)
-                urls[r] = f"snippets/{r}.wav"
+                (folder / f"{r}{suffix}").write_bytes(data)
+                urls[r] = f"snippets/{r}{suffix}"
     return urls
 
 

@@ -40,8 +40,9 @@ class BrowserSettings:
 
     snippet_ms: int
     utterance_snippet_ms: int
+    codec: str
     sample_rate: int
-    bits: int
+    opus_compression: float
     embed: bool
 
 
