@@ -73,5 +73,7 @@ def test_planted_neurons_are_described(items):
     for j, (attr, value) in PLANTS.items():
         row = top[(top["neuron"] == j) & (top["attribute"] == attr)]
         assert row["value"].tolist() == [value] and row["n_top"].tolist() == [5]
-    # the chance level: with 16 independent attributes, K = 5 and K' = 4 many noise neurons share a value
-    assert d.null_uninterpretable.shape == (5,) and np.all((d.null_uninterpretable > 0) & (d.null_uninterpretable < 1))
+    # the chance level (item attributes permuted): with K' = K = 5 and none in the bottom, almost nothing is shared
+    assert d.null_uninterpretable.shape == (5,) and d.null_uninterpretable.mean() > 0.9
+    loose = dissect_layer(acts, items, settings(similarity="cos3", min_shared=4, max_bottom_shared=1), layer=1)
+    assert loose.null_uninterpretable.mean() < 0.9  # K' = 4 of 5 with 16 attributes: often shared by chance

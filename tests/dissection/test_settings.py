@@ -25,13 +25,14 @@ def test_every_key_has_type_description_default():
 
 def test_settings_from_defaults():
     s = settings()
-    assert (s.k, s.min_shared, s.writer, s.llm.base_url) == (5, 4, "template", "")
+    assert (s.k, s.min_shared, s.max_bottom_shared, s.similarity, s.writer) == (5, 5, 0, "cos3", "template")
+    assert s.llm.base_url == ""
     assert isinstance(s.concepts, tuple) and (s.browser.codec, s.browser.sample_rate) == ("opus", 16000)
 
 
 def test_settings_refuse_inconsistent_or_unknown_keys():
     with pytest.raises(ValueError, match="min_shared"):
-        settings(k=3, min_shared=4)
+        settings(k=3)
     section = schema_defaults()
     section["llm"]["url"] = "x"
     with pytest.raises(ValueError, match="unknown keys \\['url'\\]"):
