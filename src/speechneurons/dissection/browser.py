@@ -77,14 +77,14 @@ def write_snippets(items: pd.DataFrame, audio_paths: Mapping[str, str | Path], s
                    folder: Path | None, audio_sr: int = 16000) -> list[str]:
     """One snippet per row of ``items`` (kind, utt_id, centre_s); returns each row's URL or data URI."""
     urls = [""] * len(items)
+    kinds, centres = items["kind"].to_numpy(), items["centre_s"].to_numpy(dtype=float)
     _, _, suffix, mime = CODECS[settings.codec]
     for utt, rows in tqdm(items.groupby("utt_id", sort=False).indices.items(), desc="snippets", unit="utt",
                           disable=None):
         audio = load_audio(audio_paths[utt], audio_sr)
         for r in rows:
-            it = items.iloc[r]
-            length = (settings.snippet_ms if it["kind"] == "phone" else settings.utterance_snippet_ms) / 1000
-            data = encode_snippet(cut_snippet(audio, audio_sr, float(it["centre_s"]), length), audio_sr,
+            length = (settings.snippet_ms if kinds[r] == "phone" else settings.utterance_snippet_ms) / 1000
+            data = encode_snippet(cut_snippet(audio, audio_sr, float(centres[r]), length), audio_sr,
                                   settings.sample_rate, settings.codec, settings.opus_compression)
             if settings.embed:
                 urls[r] = f"data:{mime};base64," + base64.b64encode(data).decode("ascii")
@@ -130,7 +130,8 @@ def browser_data(neurons: pd.DataFrame, shared: pd.DataFrame, items: pd.DataFram
                str(r.description), str(r.concepts).split(";"), _floats(r.scores),
                [ref(r.kind, i) for i in _ids(r.top_items)], _floats(r.top_values),
                [ref(r.kind, i) for i in _ids(r.bottom_items)], _floats(r.bottom_values),
-               sh.get((int(r.layer), r.kind, int(r.neuron)), [])]
+               sh.get((int(r.layer), r.kind, int(r.neuron)), []),
+               int(getattr(r, "top_tied", 1)), int(getattr(r, "bottom_tied", 1))]
         layers.setdefault(str(int(r.layer)), {}).setdefault(r.kind, []).append(rec)
     lookup = items.set_index(["kind", "item_id"])
     missing = [k for k in order if k not in lookup.index]
@@ -139,7 +140,7 @@ def browser_data(neurons: pd.DataFrame, shared: pd.DataFrame, items: pd.DataFram
     used_items = lookup.loc[order].reset_index()
     doc = {"layers": layers, "items": [[c, "", k] for (k, _), c in zip(order, used_items["caption"])],
            "fields": ["neuron", "interpretable", "n_shared", "n_bottom_shared", "description", "concepts", "scores",
-                      "top", "top_values", "bottom", "bottom_values", "shared"]}
+                      "top", "top_values", "bottom", "bottom_values", "shared", "top_tied", "bottom_tied"]}
     return doc, used_items
 
 
@@ -224,6 +225,8 @@ function render(){
 function itemRows(ids,vals){return '<table class="items">'+ids.map((i,n)=>{const it=D.items[i];
   return `<tr><td>${vals[n].toFixed(3)}</td><td><audio controls preload="none" src="${it[1]}"></audio></td>`+
   `<td>${esc(it[0])}</td></tr>`;}).join('')+'</table>';}
+function tie(n,vals){return n>1?` <span class="stats">(the last drawn from ${n} items tied at `+
+  `${vals[vals.length-1].toFixed(4)}, in the seeded tie order)</span>`:'';}
 function card(n){current=n;const r=recs().find(x=>x[0]===n);if(!r)return;
   const sh=side=>r[11].filter(s=>s[0]===side).map(s=>`<span class="concept">${esc(s[1]+'='+s[2])} `+
     `(${s[3]} top / ${s[4]} bottom)</span>`).join('')||'<span class="no">none</span>';
@@ -231,7 +234,8 @@ function card(n){current=n;const r=recs().find(x=>x[0]===n);if(!r)return;
    `<p><b>${esc(r[4])}</b></p><h3>Top concepts</h3>`+
    r[5].map((c,i)=>`<span class="concept">${esc(c)}: ${r[6][i].toFixed(3)}</span>`).join('')+
    `<h3>Shared by the top items</h3>${sh('top')}<h3>Shared by the bottom items</h3>${sh('bottom')}`+
-   `<h3>Top items</h3>${itemRows(r[7],r[8])}<h3>Bottom items</h3>${itemRows(r[9],r[10])}`;
+   `<h3>Top items${tie(r[12],r[8])}</h3>${itemRows(r[7],r[8])}`+
+   `<h3>Bottom items${tie(r[13],r[10])}</h3>${itemRows(r[9],r[10])}`;
   render();}
 $('layer').onchange=()=>{kinds();current=null;render();};
 $('kind').onchange=()=>{current=null;render();};

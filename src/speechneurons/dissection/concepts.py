@@ -133,7 +133,7 @@ def cos_similarity_cubed(acts: np.ndarray, concepts: np.ndarray, min_norm: float
 def _log_p_given_neuron(acts: np.ndarray, probs: np.ndarray, top_k: int, weights: np.ndarray | None,
                         min_prob: float, chunk: int = 64) -> np.ndarray:
     """log p(c | j) [D, M] summed over each neuron's top_k items (see module docstring)."""
-    top, _ = top_k_items(acts, top_k, largest=True)
+    top = top_k_items(acts, top_k, largest=True).index
     d, m = top.shape[0], probs.shape[1]
     out = np.empty((d, m), dtype=np.float64)
     log_probs = np.log(probs + min_prob) if weights is None else None

@@ -5,7 +5,9 @@ item table; :func:`write_layer` writes its outputs:
 
 - ``neurons.tsv``: one row per neuron: layer, kind, neuron, interpretable, n_shared,
   n_bottom_shared, concepts and scores (the best ``top_concepts``, ';'-separated), description,
-  top_items / top_values / bottom_items / bottom_values (item ids and activations, ';'-separated);
+  top_items / top_values / bottom_items / bottom_values (item ids and activations, ';'-separated),
+  top_tied / bottom_tied (items at the K-th value: more than 1 means the K items were drawn from
+  a tie with the seeded tie order);
 - ``shared.tsv``: the open-concept summary (layer, kind, neuron, side, attribute, value, n_top, n_bottom);
 - ``similarity.npz``: S [D, M] (float32) and the concept names;
 - ``summary.json``: counts, the uninterpretable share and its permutation null, settings used.
@@ -62,14 +64,14 @@ def dissect_layer(acts: np.ndarray, items: ItemTable, settings: DissectionSettin
     if len(table) != len(acts):
         raise ValueError(f"{len(acts)} activation rows but {len(table)} items")
     k = min(settings.k, len(table))
-    ex = extremes(acts, k)
+    ex = extremes(acts, k, tie_seed=settings.seed)
     cm = concept_matrix(table, [a for a in settings.concepts if a in items.attributes])
     sim = similarity(settings.similarity, acts, cm.matrix)
     top = top_concepts(sim, settings.top_concepts)
     summary = open_summary(table, items.attributes, ex.top, ex.bottom, settings.min_shared, settings.max_bottom_shared)
-    a = settings.agreement
+    seeds = range(settings.seed, settings.seed + settings.agreement.n_permutations)
     null = uninterpretable_null(table, items.attributes, ex.top, ex.bottom, settings.min_shared,
-                                settings.max_bottom_shared, range(a.seed, a.seed + a.n_permutations))
+                                settings.max_bottom_shared, seeds)
     if settings.writer == "llm":
         if llm is None:
             raise ValueError("writer is 'llm' but no LLMWriter was given")
@@ -98,6 +100,7 @@ def neurons_table(d: LayerDissection, items: ItemTable) -> pd.DataFrame:
         "description": d.descriptions,
         "top_items": _join(ids[d.extremes.top]), "top_values": _join(d.extremes.top_values, "{:.4g}"),
         "bottom_items": _join(ids[d.extremes.bottom]), "bottom_values": _join(d.extremes.bottom_values, "{:.4g}"),
+        "top_tied": d.extremes.top_tied, "bottom_tied": d.extremes.bottom_tied,
     })
 
 
@@ -119,6 +122,9 @@ def write_layer(d: LayerDissection, items: ItemTable, out_dir: str | Path, setti
         "uninterpretable_share": float(np.mean(~d.summary.interpretable)),
         "uninterpretable_null": [float(x) for x in null],
         "uninterpretable_null_mean": float(np.mean(null)) if len(null) else None,
+        "seed": settings.seed,
+        "bottom_tied_median": float(np.median(d.extremes.bottom_tied)),
+        "bottom_tie_share": float(np.mean(d.extremes.bottom_tied > 1)),
         "attribute_counts": d.summary.shared[d.summary.shared["side"] == "top"]["attribute"].value_counts().to_dict(),
         "bin_edges": items.edges,
     }

@@ -9,8 +9,15 @@ Two kinds of item:
   (:func:`utterance_means`).
 
 Per neuron j, the top K items are the K largest activations a[i, j] over items i and the
-bottom K the K smallest (raw values, not magnitudes). Ties are broken by item index (the
-lower index wins), so the choice never depends on the sorting algorithm.
+bottom K the K smallest (raw values, not magnitudes). Ties are broken by a tie rank of the
+items (by default the item index; the dissection uses a seeded random permutation), the lower
+rank winning, so the choice never depends on the sorting algorithm.
+
+Ties matter at the bottom: after GELU the activations of a float16 dump pile up at the
+function's minimum (-0.1699): on the default run every layer-1 neuron has a median of 240
+items at exactly that value. The bottom K are then a draw from a large tie; index order would
+draw the corpus's first utterances (one speaker) every time, hence the seeded permutation, and
+:class:`Extremes` reports the size of the tie at the K-th value.
 """
 
 from __future__ import annotations
@@ -32,15 +39,32 @@ class Extremes(NamedTuple):
     """[D, K] int64: item indices of the K smallest activations, smallest first (ties: lower index first)."""
     bottom_values: np.ndarray
     """[D, K] float32: their activations."""
+    top_tied: np.ndarray
+    """[D] int64: items whose activation equals the K-th largest (1 = no tie at the boundary)."""
+    bottom_tied: np.ndarray
+    """[D] int64: items whose activation equals the K-th smallest."""
 
 
-def top_k_items(acts: np.ndarray, k: int, largest: bool = True, chunk: int = 256) -> tuple[np.ndarray, np.ndarray]:
-    """Indices [D, k] and values [D, k] of the k largest (or smallest) entries of each column.
+class TopK(NamedTuple):
+    """The k extreme items of every column."""
+
+    index: np.ndarray
+    """[D, k] int64 item indices, most extreme first (ties: lower tie rank first)."""
+    values: np.ndarray
+    """[D, k] float32 activations."""
+    tied: np.ndarray
+    """[D] int64 items whose activation equals the k-th value."""
+
+
+def top_k_items(acts: np.ndarray, k: int, largest: bool = True, chunk: int = 256,
+                tie_rank: np.ndarray | None = None) -> TopK:
+    """The k largest (or smallest) entries of each column.
 
     Per column: v = the k-th largest value (``np.partition``); every entry > v is taken, and
-    of the entries == v the lowest indices fill the remaining places. The k chosen entries are
-    then ordered by value (descending for ``largest``), ties by index. Columns are processed
-    ``chunk`` at a time, so memory stays ~ N * chunk * 9 bytes.
+    of the entries == v those of lowest ``tie_rank`` (a permutation of 0..N-1; default: the item
+    index) fill the remaining places. The k chosen entries are ordered by value (descending for
+    ``largest``), then by tie rank. Columns are processed ``chunk`` at a time, so memory stays
+    ~ N * chunk * 9 bytes.
     """
     a = np.asarray(acts)
     if a.ndim != 2:
@@ -48,34 +72,50 @@ def top_k_items(acts: np.ndarray, k: int, largest: bool = True, chunk: int = 256
     n, d = a.shape
     if not 1 <= k <= n:
         raise ValueError(f"k = {k} must lie in 1..{n} (the number of items)")
+    by_rank = None
+    if tie_rank is not None:
+        tie_rank = np.asarray(tie_rank, dtype=np.int64)
+        if tie_rank.shape != (n,) or not np.array_equal(np.sort(tie_rank), np.arange(n)):
+            raise ValueError("tie_rank must be a permutation of 0..N-1")
+        by_rank = np.argsort(tie_rank)  # item of each rank
     idx = np.empty((d, k), dtype=np.int64)
     val = np.empty((d, k), dtype=np.float32)
+    tied = np.empty(d, dtype=np.int64)
     for lo in range(0, d, chunk):
         x = np.asarray(a[:, lo:lo + chunk], dtype=np.float32)
+        if by_rank is not None:
+            x = x[by_rank]  # row r = the item of tie rank r
         if np.isnan(x).any():
             raise ValueError("activations contain NaN; the dump is broken")
         if not largest:
             x = -x
         kth = np.partition(x, n - k, axis=0)[n - k]
         above = x > kth
-        tied = x == kth
+        at_kth = x == kth
         need = k - above.sum(axis=0)
-        chosen = above | (tied & (np.cumsum(tied, axis=0, dtype=np.int32) <= need))
-        _, rows = np.nonzero(chosen.T)  # neuron-major, item indices ascending within a neuron
+        chosen = above | (at_kth & (np.cumsum(at_kth, axis=0, dtype=np.int32) <= need))
+        _, rows = np.nonzero(chosen.T)  # neuron-major, rows (tie ranks) ascending within a neuron
         rows = rows.reshape(-1, k)
         v = np.take_along_axis(x.T, rows, axis=1)
         order = np.argsort(-v, axis=1, kind="stable")
-        idx[lo:lo + x.shape[1]] = np.take_along_axis(rows, order, axis=1)
+        rows = np.take_along_axis(rows, order, axis=1)
+        idx[lo:lo + x.shape[1]] = rows if by_rank is None else by_rank[rows]
         v = np.take_along_axis(v, order, axis=1)
         val[lo:lo + x.shape[1]] = v if largest else -v
-    return idx, val
+        tied[lo:lo + x.shape[1]] = at_kth.sum(axis=0)
+    return TopK(idx, val, tied)
 
 
-def extremes(acts: np.ndarray, k: int) -> Extremes:
-    """The top K and bottom K items of every neuron (see :func:`top_k_items`)."""
-    top, top_v = top_k_items(acts, k, largest=True)
-    bot, bot_v = top_k_items(acts, k, largest=False)
-    return Extremes(top, top_v, bot, bot_v)
+def extremes(acts: np.ndarray, k: int, tie_seed: int | None = None) -> Extremes:
+    """The top K and bottom K items of every neuron (see :func:`top_k_items`).
+
+    ``tie_seed``: ties are broken by ``numpy.random.default_rng(tie_seed).permutation(N)``
+    instead of the item index.
+    """
+    rank = None if tie_seed is None else np.random.default_rng(tie_seed).permutation(len(acts))
+    top = top_k_items(acts, k, largest=True, tie_rank=rank)
+    bot = top_k_items(acts, k, largest=False, tie_rank=rank)
+    return Extremes(top.index, top.values, bot.index, bot.values, top.tied, bot.tied)
 
 
 class UtteranceMeans(NamedTuple):

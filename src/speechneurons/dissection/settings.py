@@ -48,10 +48,9 @@ class BrowserSettings:
 
 @dataclass(frozen=True)
 class AgreementSettings:
-    """``dissection.agreement``: the permutation null of the top-concept agreement."""
+    """``dissection.agreement``: the permutation nulls (top-concept agreement, uninterpretable share)."""
 
     n_permutations: int
-    seed: int
 
 
 @dataclass(frozen=True)
@@ -62,7 +61,6 @@ class PruningSettings:
     rate_bins: int
     n_boot: int
     ci: float
-    seed: int
 
 
 @dataclass(frozen=True)
@@ -80,6 +78,7 @@ class DissectionSettings:
     similarity: str
     top_concepts: int
     writer: str
+    seed: int
     llm: LLMSettings
     browser: BrowserSettings
     agreement: AgreementSettings
