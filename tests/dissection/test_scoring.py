@@ -47,8 +47,8 @@ def test_agreement_shares_and_null():
     assert obs.loc["phone_type", "n"] == 2 and obs.loc["phone_type", "within"] == 1.0
     assert obs.loc["gender", "within"] == 0.5 and obs.loc["gender", "top1"] == 0.5
     assert obs.loc["pitch", "top1"] == 1.0
-    null = agreement_null(acts, concepts, names, truth, "cos3", seeds=[0, 1, 2, 3])
-    assert len(null) == 12 and set(null["seed"]) == {0, 1, 2, 3}
+    null = agreement_null(acts, concepts, names, truth, "cos3", seed=0, n_permutations=4)
+    assert len(null) == 12 and set(null["permutation"]) == {0, 1, 2, 3}
     rep = agreement_report(obs.reset_index(), null).set_index(["property", "measure"])
     null_pt = null.loc[null["property"] == "phone_type", "within"].to_numpy()
     assert rep.loc[("phone_type", "within"), "p"] == pytest.approx((1 + np.sum(null_pt >= 1.0)) / 5)

@@ -37,3 +37,11 @@ def test_settings_refuse_inconsistent_or_unknown_keys():
     section["llm"]["url"] = "x"
     with pytest.raises(ValueError, match="unknown keys \\['url'\\]"):
         DissectionSettings.from_config(section)
+
+
+def test_random_streams_of_one_seed_differ():
+    from speechneurons.dissection.settings import STREAMS, rng
+
+    perms = {name: tuple(rng(0, name).permutation(50)) for name in STREAMS}
+    assert len(set(perms.values())) == len(STREAMS)
+    assert tuple(rng(0, "ties").permutation(50)) == perms["ties"]

@@ -41,7 +41,7 @@ def test_null_permutes_items_and_is_seeded():
     top = np.tile(np.arange(5), (20, 1))  # every neuron: the first five vowels
     bottom = np.tile(np.arange(95, 100), (20, 1))
     assert open_summary(t, ["phone_type"], top, bottom, 4, 1).interpretable.all()
-    null = uninterpretable_null(t, ["phone_type"], top, bottom, 4, 1, seeds=[0, 1, 2])
-    again = uninterpretable_null(t, ["phone_type"], top, bottom, 4, 1, seeds=[0, 1, 2])
+    null = uninterpretable_null(t, ["phone_type"], top, bottom, 4, 1, seed=0, n_permutations=3)
+    again = uninterpretable_null(t, ["phone_type"], top, bottom, 4, 1, seed=0, n_permutations=3)
     np.testing.assert_array_equal(null, again)
     assert null.shape == (3,) and set(np.unique(null)) <= {0.0, 1.0}  # all neurons share the same slots

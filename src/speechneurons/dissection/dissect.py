@@ -69,9 +69,8 @@ def dissect_layer(acts: np.ndarray, items: ItemTable, settings: DissectionSettin
     sim = similarity(settings.similarity, acts, cm.matrix)
     top = top_concepts(sim, settings.top_concepts)
     summary = open_summary(table, items.attributes, ex.top, ex.bottom, settings.min_shared, settings.max_bottom_shared)
-    seeds = range(settings.seed, settings.seed + settings.agreement.n_permutations)
     null = uninterpretable_null(table, items.attributes, ex.top, ex.bottom, settings.min_shared,
-                                settings.max_bottom_shared, seeds)
+                                settings.max_bottom_shared, settings.seed, settings.agreement.n_permutations)
     if settings.writer == "llm":
         if llm is None:
             raise ValueError("writer is 'llm' but no LLMWriter was given")

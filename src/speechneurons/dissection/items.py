@@ -27,6 +27,8 @@ from typing import NamedTuple, Sequence
 import numpy as np
 import pandas as pd
 
+from .settings import rng
+
 
 class Extremes(NamedTuple):
     """The top and bottom K items of every neuron of a layer."""
@@ -109,10 +111,10 @@ def top_k_items(acts: np.ndarray, k: int, largest: bool = True, chunk: int = 256
 def extremes(acts: np.ndarray, k: int, tie_seed: int | None = None) -> Extremes:
     """The top K and bottom K items of every neuron (see :func:`top_k_items`).
 
-    ``tie_seed``: ties are broken by ``numpy.random.default_rng(tie_seed).permutation(N)``
-    instead of the item index.
+    ``tie_seed``: ties are broken by the permutation of the 'ties' stream of this seed
+    (:func:`speechneurons.dissection.settings.rng`) instead of the item index.
     """
-    rank = None if tie_seed is None else np.random.default_rng(tie_seed).permutation(len(acts))
+    rank = None if tie_seed is None else rng(tie_seed, "ties").permutation(len(acts))
     top = top_k_items(acts, k, largest=True, tie_rank=rank)
     bot = top_k_items(acts, k, largest=False, tie_rank=rank)
     return Extremes(top.index, top.values, bot.index, bot.values, top.tied, bot.tied)

@@ -13,7 +13,7 @@ neurons:
 
 The null (:func:`agreement_null`) recomputes the same shares after permuting the rows of the
 concept matrix across items (seeded), so that each concept keeps its frequency but loses its
-link with the activations; p = (1 + #{null >= observed}) / (1 + #seeds).
+link with the activations; p = (1 + #{null >= observed}) / (1 + #permutations).
 
 **Concept-specific pruning** (AND, section 4.3). For each concept c with tagged neurons, a probe
 gives logits before [N, C] and after zeroing c's neurons, after_c [N, C], on items with labels
@@ -38,6 +38,7 @@ import pandas as pd
 
 from .concepts import best_within, similarity, top_concepts
 from .describe import bin_labels
+from .settings import rng
 
 PROPERTY_ATTRIBUTE = {"phone_type": "phone_type", "gender": "gender", "pitch": "pitch"}
 
@@ -89,15 +90,18 @@ def agreement(sim: np.ndarray, names: Sequence[str], truth: pd.DataFrame, top_n:
 
 
 def agreement_null(acts: np.ndarray, concepts: np.ndarray, names: Sequence[str], truth: pd.DataFrame,
-                   similarity_name: str, seeds: Sequence[int], top_n: int = 3) -> pd.DataFrame:
-    """:func:`agreement` after permuting the concept matrix's rows with each seed; adds a 'seed' column."""
+                   similarity_name: str, seed: int, n_permutations: int, top_n: int = 3) -> pd.DataFrame:
+    """:func:`agreement` after each of ``n_permutations`` seeded permutations of the concept matrix's rows.
+
+    Adds a 'permutation' column (0..n_permutations-1).
+    """
     out = []
-    for seed in seeds:
-        perm = np.random.default_rng(seed).permutation(len(concepts))
+    for i in range(n_permutations):
+        perm = rng(seed, "agreement_null", i).permutation(len(concepts))
         a = agreement(similarity(similarity_name, acts, concepts[perm]), names, truth, top_n)
-        out.append(a.assign(seed=seed))
+        out.append(a.assign(permutation=i))
     return pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=["property", "n", "within", "top1",
-                                                                               "topn", "seed"])
+                                                                               "topn", "permutation"])
 
 
 def agreement_report(observed: pd.DataFrame, null: pd.DataFrame) -> pd.DataFrame:
@@ -131,7 +135,7 @@ def activation_rate(acts: np.ndarray, tau: int, chunk: int = 4096) -> np.ndarray
     return counts / max(n, 1)
 
 
-def matched_random_neurons(tagged: Sequence[int], rate: np.ndarray, n_bins: int, rng: np.random.Generator,
+def matched_random_neurons(tagged: Sequence[int], rate: np.ndarray, n_bins: int, gen: np.random.Generator,
                            exclude: Sequence[int] | None = None) -> np.ndarray:
     """As many random neurons as ``tagged``, matched on activation rate, none of them tagged.
 
@@ -144,7 +148,7 @@ def matched_random_neurons(tagged: Sequence[int], rate: np.ndarray, n_bins: int,
     edges = np.quantile(rate, np.arange(1, n_bins) / n_bins) if n_bins > 1 else np.array([])
     bins = np.searchsorted(edges, rate, side="right")
     banned = set(tagged.tolist()) | set(int(j) for j in (exclude or []))
-    pool = {b: [j for j in rng.permutation(np.flatnonzero(bins == b)).tolist() if j not in banned]
+    pool = {b: [j for j in gen.permutation(np.flatnonzero(bins == b)).tolist() if j not in banned]
             for b in range(n_bins)}
     if len(tagged) > d - len(banned):
         raise ValueError(f"cannot draw {len(tagged)} control neurons from {d - len(banned)} untagged ones")
@@ -234,12 +238,12 @@ def bootstrap_pruning(before: np.ndarray, after_tagged: Mapping[int, np.ndarray]
     control = concept_pruning_effect(before, after_control, labels)
     concepts, d_t = _drops(np.asarray(before), after_tagged, labels)
     _, d_c = _drops(np.asarray(before), after_control, labels)
-    rng = np.random.default_rng(seed)
+    gen = rng(seed, "bootstrap")
     means_t = np.empty((n_boot, len(concepts), len(present)))
     means_c = np.empty_like(means_t)
     for k, c in enumerate(present):
         items = np.flatnonzero(labels == c)
-        counts = rng.multinomial(len(items), np.full(len(items), 1.0 / len(items)), size=n_boot)
+        counts = gen.multinomial(len(items), np.full(len(items), 1.0 / len(items)), size=n_boot)
         means_t[:, :, k] = counts @ d_t[:, items].T / len(items)
         means_c[:, :, k] = counts @ d_c[:, items].T / len(items)
     gaps = []
@@ -275,15 +279,16 @@ def pruning_sets(top_index: np.ndarray, names: Sequence[str], concepts: Sequence
 
     Tagged: neurons with ``concept`` among their ``top_n`` best concepts. Control: as many
     untagged neurons (tagged for no concept of ``concepts``), matched on activation rate
-    (:func:`matched_random_neurons`), drawn with ``numpy.random.default_rng([seed, i])`` for the
+    (:func:`matched_random_neurons`), drawn from the 'control' stream of ``seed`` (:func:`rng`) for the
     i-th concept. A concept with no tagged neuron gets two empty arrays (report it as empty).
     """
     tagged = {c: tagged_neurons(top_index, names, c, top_n) for c in concepts}
     any_tagged = sorted(set().union(*(set(t.tolist()) for t in tagged.values()))) if tagged else []
     out = {}
     for i, c in enumerate(concepts):
-        rng = np.random.default_rng([seed, i])
-        ctrl = matched_random_neurons(tagged[c], rate, rate_bins, rng, exclude=any_tagged) if len(tagged[c]) else \
-            np.zeros(0, dtype=np.int64)
+        if len(tagged[c]):
+            ctrl = matched_random_neurons(tagged[c], rate, rate_bins, rng(seed, "control", i), exclude=any_tagged)
+        else:
+            ctrl = np.zeros(0, dtype=np.int64)
         out[c] = (tagged[c], ctrl)
     return out

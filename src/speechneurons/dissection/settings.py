@@ -10,6 +10,19 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any, Mapping
 
+import numpy as np
+
+STREAMS = {"ties": 0, "uninterpretable_null": 1, "agreement_null": 2, "control": 3, "bootstrap": 4}
+
+
+def rng(seed: int, stream: str, *more: int) -> np.random.Generator:
+    """The generator of one use of ``dissection.seed``: ``default_rng([seed, STREAMS[stream], *more])``.
+
+    Every random choice draws from its own stream, so that for instance the tie order and the
+    first permutation of a null are never the same permutation.
+    """
+    return np.random.default_rng([int(seed), STREAMS[stream], *map(int, more)])
+
 
 def _build(cls, section: Mapping[str, Any]):
     """Instantiate ``cls`` from a mapping holding exactly its fields (missing or extra keys raise)."""

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from .concepts import value_order
+from .settings import rng
 
 SHARED_COLUMNS = ["neuron", "side", "attribute", "value", "n_top", "n_bottom"]
 
@@ -100,16 +101,16 @@ def open_summary(table: pd.DataFrame, attributes: Sequence[str], top: np.ndarray
 
 
 def uninterpretable_null(table: pd.DataFrame, attributes: Sequence[str], top: np.ndarray, bottom: np.ndarray,
-                         min_shared: int, max_bottom_shared: int, seeds: Sequence[int]) -> np.ndarray:
-    """Uninterpretable share of the layer after permuting the item rows of ``table``, one per seed.
+                         min_shared: int, max_bottom_shared: int, seed: int, n_permutations: int) -> np.ndarray:
+    """Uninterpretable share of the layer after each of ``n_permutations`` seeded permutations of the items.
 
     Permuting whole rows keeps each item's attributes together (a phone keeps its type), so the
     null breaks only the link between activations and items.
     """
     codes = {a: _codes(table, a) for a in attributes if a in table}
     out = []
-    for seed in seeds:
-        perm = np.random.default_rng(seed).permutation(len(table))
+    for i in range(n_permutations):
+        perm = rng(seed, "uninterpretable_null", i).permutation(len(table))
         shuffled = {a: (c[perm], v) for a, (c, v) in codes.items()}
         n_top, _, _ = _summarize_codes(shuffled, top, bottom, min_shared, max_bottom_shared, with_table=False)
         out.append(float(np.mean(n_top == 0)))
