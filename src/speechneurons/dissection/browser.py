@@ -4,7 +4,8 @@
 layer and item-kind selector, a table of all neurons (sortable by clicking a column header:
 interpretability, shared values, top concept score, ...), and per neuron a card with its
 description, top concepts and scores, the attribute values its top and bottom items share, and
-its top and bottom items with their captions and a player each.
+its top and bottom items with their captions and a player each. A card has its own address,
+``index.html#layer=6&kind=phone&neuron=123``.
 
 Each distinct item referenced by any card gets one snippet, cut once from the corpus audio:
 a phone item ``snippet_ms`` centred on its middle frame, an utterance item its central
@@ -215,7 +216,7 @@ function key(r,k){if(k==='c')return r[5][0]||'';if(k==='s')return r[6][0]??-1e9;
 function render(){
   const f=$('filter').value.toLowerCase();
   let rs=recs().filter(r=>!f||r[4].toLowerCase().includes(f));
-  rs.sort((a,b)=>{const x=key(a,sortKey),y=key(b,sortKey);return (x<y?-1:x>y?1:a[0]-b[0])*sortDir;});
+  rs.sort((a,b)=>{const x=key(a,sortKey),y=key(b,sortKey);return (x<y?-1:x>y?1:0)*sortDir||a[0]-b[0];});
   const all=recs(),ni=all.filter(r=>r[1]).length;
   $('stats').textContent=`${all.length} neurons, ${ni} interpretable (${(100*ni/Math.max(all.length,1)).toFixed(1)}%)`;
   $('rows').innerHTML=rs.map(r=>`<tr data-n="${r[0]}"${current===r[0]?' class="sel"':''}><td>${r[0]}</td>`+
@@ -228,6 +229,7 @@ function itemRows(ids,vals){return '<table class="items">'+ids.map((i,n)=>{const
 function tie(n,vals){return n>1?` <span class="stats">(the last drawn from ${n} items tied at `+
   `${vals[vals.length-1].toFixed(4)}, in the seeded tie order)</span>`:'';}
 function card(n){current=n;const r=recs().find(x=>x[0]===n);if(!r)return;
+  history.replaceState(null,'',`#layer=${$('layer').value}&kind=${$('kind').value}&neuron=${n}`);
   const sh=side=>r[11].filter(s=>s[0]===side).map(s=>`<span class="concept">${esc(s[1]+'='+s[2])} `+
     `(${s[3]} top / ${s[4]} bottom)</span>`).join('')||'<span class="no">none</span>';
   $('card').innerHTML=`<h2>Layer ${esc($('layer').value)}, neuron ${n} (${esc($('kind').value)} items)</h2>`+
@@ -243,7 +245,12 @@ $('filter').oninput=render;
 document.querySelectorAll('th').forEach(th=>th.onclick=()=>{const k=th.dataset.k;
   sortDir=(sortKey===k)?-sortDir:-1;sortKey=k;render();});
 $('rows').onclick=e=>{const tr=e.target.closest('tr');if(tr)card(+tr.dataset.n);};
-kinds();render();
-const first=[...recs()].sort((a,b)=>(b[6][0]??-1e9)-(a[6][0]??-1e9))[0];if(first)card(first[0]);
+// a link to one card: index.html#layer=6&kind=phone&neuron=123
+const h=new URLSearchParams(location.hash.slice(1));
+if(h.get('layer')&&D.layers[h.get('layer')])$('layer').value=h.get('layer');
+kinds();if(h.get('kind')&&D.layers[$('layer').value][h.get('kind')])$('kind').value=h.get('kind');
+if(h.get('sort'))sortKey=h.get('sort');render();
+const first=[...recs()].sort((a,b)=>(b[6][0]??-1e9)-(a[6][0]??-1e9))[0];
+if(h.get('neuron')!==null)card(+h.get('neuron'));else if(first)card(first[0]);
 </script></body></html>
 """
