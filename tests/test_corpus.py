@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from helpers_corpus import make_synth_utterances
+from tests.helpers_corpus import make_synth_utterances
 from speechneurons.corpus import (
     MANIFEST_COLUMNS,
     SKIPPED_COLUMNS,

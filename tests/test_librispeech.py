@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from helpers_corpus import make_librispeech_dir
+from tests.helpers_corpus import make_librispeech_dir
 from speechneurons.corpus import MANIFEST_COLUMNS, SKIPPED_COLUMNS
 from speechneurons.errors import BadInputError
 from speechneurons.librispeech import read_speakers_txt, scan_librispeech

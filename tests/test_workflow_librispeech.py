@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from helpers_corpus import make_librispeech_dir
-from test_workflow import make_workdir, planned_jobs, snakemake
+from tests.helpers_corpus import make_librispeech_dir
+from tests.test_workflow import make_workdir, planned_jobs, snakemake
 
 
 @pytest.fixture(scope="module")
