@@ -1,0 +1,294 @@
+"""Scores of the dissection: agreement with property neurons, and concept-specific pruning.
+
+**Agreement.** The property-neuron statistic (``neurons.json``) puts some neurons in exactly one
+group of a property (``exclusive_group_neurons``: phone type vowel / voiced_consonant /
+unvoiced_consonant, gender F / M, pitch bin 0..n-1). Such a neuron's expected concept is
+``phone_type=<g>``, ``gender=<g>`` or ``pitch=<bin name>``. Per property, over its labelled
+neurons:
+
+- ``within``: share whose best concept among the property's own columns is the expected one
+  (chance ~ 1 / number of groups);
+- ``top1``: share whose best concept overall is the expected one;
+- ``topn``: share with the expected concept among the n best overall.
+
+The null (:func:`agreement_null`) recomputes the same shares after permuting the rows of the
+concept matrix across items (seeded), so that each concept keeps its frequency but loses its
+link with the activations; p = (1 + #{null >= observed}) / (1 + #permutations).
+
+**Concept-specific pruning** (AND, section 4.3). For each concept c with tagged neurons, a probe
+gives logits before [N, C] and after zeroing c's neurons, after_c [N, C], on items with labels
+y in 0..C-1. With drops d_c(i) = before[i, y_i] - after_c[i, y_i] (positive = the logit of
+the item's own concept fell):
+
+    dA_c = mean over items of c of d_c(i)
+    dR_c = mean over concepts c' != c (with items) of the mean over items of c' of d_c(i)
+    dA = mean_c dA_c,  dR = mean_c dR_c,  gap = dA - dR
+
+The control zeroes, for each c, as many random neurons matched on activation rate
+(:func:`matched_random_neurons`); :func:`bootstrap_pruning` gives percentile intervals of both
+gaps and of their difference from the same stratified resamples of items.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, NamedTuple, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .concepts import best_within, similarity, top_concepts
+from .describe import bin_labels
+from .settings import rng
+
+PROPERTY_ATTRIBUTE = {"phone_type": "phone_type", "gender": "gender", "pitch": "pitch"}
+
+
+# --------------------------------------------------------------------------- agreement
+
+
+def property_truth(neurons: Mapping, n_pitch_bins: int) -> pd.DataFrame:
+    """Expected concepts of the labelled neurons of a neurons.json document.
+
+    Columns: neuron, property, group, concept ('attribute=value'); one row per (neuron,
+    property) from ``exclusive_group_neurons`` (a neuron may be labelled by several properties).
+    """
+    rows = []
+    pitch_names = bin_labels(n_pitch_bins)
+    for prop, groups in neurons["exclusive_group_neurons"].items():
+        if prop not in PROPERTY_ATTRIBUTE:
+            continue
+        for g, members in groups.items():
+            if prop == "pitch" and not 0 <= int(g) < n_pitch_bins:
+                raise ValueError(f"neurons.json has pitch group {g} but the pitch stage has {n_pitch_bins} bins")
+            value = pitch_names[int(g)] if prop == "pitch" else g
+            rows += [(int(j), prop, str(g), f"{PROPERTY_ATTRIBUTE[prop]}={value}") for j in members]
+    return pd.DataFrame(rows, columns=["neuron", "property", "group", "concept"])
+
+
+def agreement(sim: np.ndarray, names: Sequence[str], truth: pd.DataFrame, top_n: int = 3) -> pd.DataFrame:
+    """Per property: n labelled neurons and the within / top1 / topn agreement shares (module docstring)."""
+    names = list(names)
+    col = {n: i for i, n in enumerate(names)}
+    attr_of = np.array([n.split("=", 1)[0] for n in names], dtype=object)
+    best = top_concepts(sim, top_n).index
+    rows = []
+    for prop, t in truth.groupby("property", sort=False):
+        attr = PROPERTY_ATTRIBUTE[prop]
+        cols = np.flatnonzero(attr_of == attr)
+        known = t["concept"].isin(col)
+        t = t[known]
+        if len(t) == 0 or len(cols) == 0:
+            rows.append({"property": prop, "n": 0, "within": np.nan, "top1": np.nan, "topn": np.nan})
+            continue
+        j = t["neuron"].to_numpy()
+        expected = t["concept"].map(col).to_numpy()
+        within = best_within(sim[j], cols) == expected
+        rows.append({"property": prop, "n": len(t), "within": float(within.mean()),
+                     "top1": float((best[j, 0] == expected).mean()),
+                     "topn": float((best[j] == expected[:, None]).any(axis=1).mean())})
+    return pd.DataFrame(rows, columns=["property", "n", "within", "top1", "topn"])
+
+
+def agreement_null(acts: np.ndarray, concepts: np.ndarray, names: Sequence[str], truth: pd.DataFrame,
+                   similarity_name: str, seed: int, n_permutations: int, top_n: int = 3) -> pd.DataFrame:
+    """:func:`agreement` after each of ``n_permutations`` seeded permutations of the concept matrix's rows.
+
+    Adds a 'permutation' column (0..n_permutations-1).
+    """
+    out = []
+    for i in range(n_permutations):
+        perm = rng(seed, "agreement_null", i).permutation(len(concepts))
+        a = agreement(similarity(similarity_name, acts, concepts[perm]), names, truth, top_n)
+        out.append(a.assign(permutation=i))
+    return pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=["property", "n", "within", "top1",
+                                                                               "topn", "permutation"])
+
+
+def agreement_report(observed: pd.DataFrame, null: pd.DataFrame) -> pd.DataFrame:
+    """Observed shares next to the null's mean, sd and permutation p-value, per property and measure."""
+    rows = []
+    for _, o in observed.iterrows():
+        nul = null[null["property"] == o["property"]]
+        for m in ("within", "top1", "topn"):
+            x = nul[m].to_numpy(dtype=float)
+            p = (1 + np.sum(x >= o[m])) / (1 + len(x)) if len(x) and np.isfinite(o[m]) else np.nan
+            rows.append({"property": o["property"], "measure": m, "n": int(o["n"]), "observed": o[m],
+                         "null_mean": float(np.mean(x)) if len(x) else np.nan,
+                         "null_sd": float(np.std(x, ddof=1)) if len(x) > 1 else np.nan, "p": p})
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------- pruning
+
+
+def activation_rate(acts: np.ndarray, tau: int, chunk: int = 4096) -> np.ndarray:
+    """[D] share of rows at which neuron j is among the tau largest |activations| of the row."""
+    a = np.asarray(acts)
+    n, d = a.shape
+    if not 1 <= tau <= d:
+        raise ValueError(f"tau = {tau} must lie in 1..{d}")
+    counts = np.zeros(d, dtype=np.int64)
+    for lo in range(0, n, chunk):
+        x = np.abs(np.asarray(a[lo:lo + chunk], dtype=np.float32))
+        top = np.argpartition(-x, tau - 1, axis=1)[:, :tau]
+        counts += np.bincount(top.ravel(), minlength=d)
+    return counts / max(n, 1)
+
+
+def matched_random_neurons(tagged: Sequence[int], rate: np.ndarray, n_bins: int, gen: np.random.Generator,
+                           exclude: Sequence[int] | None = None) -> np.ndarray:
+    """As many random neurons as ``tagged``, matched on activation rate, none of them tagged.
+
+    Neurons are cut into ``n_bins`` quantile bins of ``rate``; for each tagged neuron one
+    untagged neuron of its bin is drawn without replacement. A bin that runs out borrows from the
+    nearest bins (by bin distance, then the lower bin). ``exclude`` adds neurons never drawn.
+    """
+    tagged = np.asarray(sorted(set(int(j) for j in tagged)), dtype=np.int64)
+    d = len(rate)
+    edges = np.quantile(rate, np.arange(1, n_bins) / n_bins) if n_bins > 1 else np.array([])
+    bins = np.searchsorted(edges, rate, side="right")
+    banned = set(tagged.tolist()) | set(int(j) for j in (exclude or []))
+    pool = {b: [j for j in gen.permutation(np.flatnonzero(bins == b)).tolist() if j not in banned]
+            for b in range(n_bins)}
+    if len(tagged) > d - len(banned):
+        raise ValueError(f"cannot draw {len(tagged)} control neurons from {d - len(banned)} untagged ones")
+    out = []
+    for j in tagged:
+        b0 = int(bins[j])
+        for dist in range(n_bins):
+            cand = [b for b in (b0 - dist, b0 + dist) if 0 <= b < n_bins and pool[b]]
+            if cand:
+                out.append(pool[cand[0]].pop())
+                break
+    return np.array(sorted(out), dtype=np.int64)
+
+
+class PruningEffect(NamedTuple):
+    """AND's concept-specific pruning scores (see module docstring)."""
+
+    dA: float
+    """Mean over pruned concepts of the drop of the concept's own logit on its items."""
+    dR: float
+    """Mean over pruned concepts of the mean drop on the other concepts' items."""
+    gap: float
+    """dA - dR."""
+    per_concept: pd.DataFrame
+    """concept, n_items, dA, dR for each pruned concept."""
+    not_pruned: list
+    """Concepts with items but no entry in ``after`` (no tagged neuron): left out, never counted as 0."""
+
+
+def _drops(before: np.ndarray, after: Mapping[int, np.ndarray], labels: np.ndarray) -> tuple[list[int], np.ndarray]:
+    """Pruned concepts and their per-item drops [len(concepts), N] of each item's own logit."""
+    concepts = sorted(int(c) for c in after)
+    rows = np.arange(len(labels))
+    own_before = before[rows, labels]
+    drops = np.stack([own_before - np.asarray(after[c])[rows, labels] for c in concepts]) if concepts else \
+        np.zeros((0, len(labels)))
+    return concepts, drops
+
+
+def _effect_from_means(means: np.ndarray, concepts: Sequence[int], present: Sequence[int]) -> tuple[np.ndarray, ...]:
+    """dA_c and dR_c [..., P] from class means [..., P pruned concepts, K item concepts]."""
+    pos = {c: i for i, c in enumerate(present)}
+    own = np.array([pos[c] for c in concepts], dtype=np.int64)
+    dA_c = means[..., np.arange(len(concepts)), own]
+    dR_c = (means.sum(axis=-1) - dA_c) / max(len(present) - 1, 1)
+    return dA_c, dR_c
+
+
+def concept_pruning_effect(before: np.ndarray, after: Mapping[int, np.ndarray], labels: np.ndarray) -> PruningEffect:
+    """dA, dR and dA - dR of pruning each concept's neurons (``after``: concept -> logits [N, C])."""
+    labels = np.asarray(labels, dtype=np.int64)
+    present = sorted(set(labels.tolist()))
+    concepts, drops = _drops(np.asarray(before), after, labels)
+    missing = [c for c in concepts if c not in present]
+    if missing:
+        raise ValueError(f"pruned concepts {missing} have no items")
+    means = np.stack([drops[:, labels == c].mean(axis=1) for c in present], axis=-1)  # [P, K]
+    dA_c, dR_c = _effect_from_means(means, concepts, present)
+    per = pd.DataFrame({"concept": concepts, "n_items": [int(np.sum(labels == c)) for c in concepts],
+                        "dA": dA_c, "dR": dR_c})
+    dA, dR = (float(dA_c.mean()), float(dR_c.mean())) if concepts else (np.nan, np.nan)
+    return PruningEffect(dA, dR, dA - dR, per, [c for c in present if c not in concepts])
+
+
+class PruningBootstrap(NamedTuple):
+    """Tagged vs matched-random pruning with percentile bootstrap intervals."""
+
+    table: pd.DataFrame
+    """Rows 'tagged', 'control', 'difference' (tagged - control); columns dA, dR, gap, gap_lo, gap_hi."""
+    boot_gaps: np.ndarray
+    """[n_boot, 2] bootstrap gaps of tagged and control."""
+
+
+def bootstrap_pruning(before: np.ndarray, after_tagged: Mapping[int, np.ndarray],
+                      after_control: Mapping[int, np.ndarray], labels: np.ndarray, n_boot: int, ci: float,
+                      seed: int) -> PruningBootstrap:
+    """Gaps dA - dR of tagged and control pruning, and their difference, with paired intervals.
+
+    Items are resampled with replacement within each concept (so every concept keeps its count);
+    the same resamples serve both arms. ``after_control`` must prune the same concepts.
+    """
+    labels = np.asarray(labels, dtype=np.int64)
+    if sorted(after_tagged) != sorted(after_control):
+        raise ValueError("tagged and control pruning must cover the same concepts")
+    present = sorted(set(labels.tolist()))
+    tagged = concept_pruning_effect(before, after_tagged, labels)
+    control = concept_pruning_effect(before, after_control, labels)
+    concepts, d_t = _drops(np.asarray(before), after_tagged, labels)
+    _, d_c = _drops(np.asarray(before), after_control, labels)
+    gen = rng(seed, "bootstrap")
+    means_t = np.empty((n_boot, len(concepts), len(present)))
+    means_c = np.empty_like(means_t)
+    for k, c in enumerate(present):
+        items = np.flatnonzero(labels == c)
+        counts = gen.multinomial(len(items), np.full(len(items), 1.0 / len(items)), size=n_boot)
+        means_t[:, :, k] = counts @ d_t[:, items].T / len(items)
+        means_c[:, :, k] = counts @ d_c[:, items].T / len(items)
+    gaps = []
+    for means in (means_t, means_c):
+        dA_c, dR_c = _effect_from_means(means, concepts, present)
+        gaps.append(dA_c.mean(axis=1) - dR_c.mean(axis=1))
+    boot = np.stack(gaps, axis=1) if n_boot else np.zeros((0, 2))
+    q = [(1 - ci) / 2, 1 - (1 - ci) / 2]
+
+    def interval(x):
+        return tuple(np.quantile(x, q)) if len(x) else (np.nan, np.nan)
+
+    rows = [
+        {"arm": "tagged", "dA": tagged.dA, "dR": tagged.dR, "gap": tagged.gap, **dict(zip(("gap_lo", "gap_hi"),
+                                                                                       interval(boot[:, 0])))},
+        {"arm": "control", "dA": control.dA, "dR": control.dR, "gap": control.gap,
+         **dict(zip(("gap_lo", "gap_hi"), interval(boot[:, 1])))},
+        {"arm": "difference", "dA": tagged.dA - control.dA, "dR": tagged.dR - control.dR,
+         "gap": tagged.gap - control.gap, **dict(zip(("gap_lo", "gap_hi"), interval(boot[:, 0] - boot[:, 1])))},
+    ]
+    return PruningBootstrap(pd.DataFrame(rows), boot)
+
+
+def tagged_neurons(top_index: np.ndarray, names: Sequence[str], concept: str, top_n: int = 1) -> np.ndarray:
+    """Neurons whose ``top_n`` best concepts include ``concept`` (AND tags by the top 3 with TAB)."""
+    col = list(names).index(concept)
+    return np.flatnonzero((top_index[:, :top_n] == col).any(axis=1))
+
+
+def pruning_sets(top_index: np.ndarray, names: Sequence[str], concepts: Sequence[str], rate: np.ndarray,
+                 rate_bins: int, seed: int, top_n: int = 1) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """{concept: (tagged neurons, matched random control)} of one layer.
+
+    Tagged: neurons with ``concept`` among their ``top_n`` best concepts. Control: as many
+    untagged neurons (tagged for no concept of ``concepts``), matched on activation rate
+    (:func:`matched_random_neurons`), drawn from the 'control' stream of ``seed`` (:func:`rng`) for the
+    i-th concept. A concept with no tagged neuron gets two empty arrays (report it as empty).
+    """
+    tagged = {c: tagged_neurons(top_index, names, c, top_n) for c in concepts}
+    any_tagged = sorted(set().union(*(set(t.tolist()) for t in tagged.values()))) if tagged else []
+    out = {}
+    for i, c in enumerate(concepts):
+        if len(tagged[c]):
+            ctrl = matched_random_neurons(tagged[c], rate, rate_bins, rng(seed, "control", i), exclude=any_tagged)
+        else:
+            ctrl = np.zeros(0, dtype=np.int64)
+        out[c] = (tagged[c], ctrl)
+    return out

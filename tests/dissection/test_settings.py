@@ -1,0 +1,47 @@
+import pytest
+import yaml
+from jsonschema import Draft202012Validator
+
+from speechneurons.dissection.settings import DissectionSettings
+from tests.helpers.dissection import SCHEMA, schema_defaults, settings
+
+
+def test_schema_is_valid_and_its_defaults_validate():
+    schema = yaml.safe_load(SCHEMA.read_text())
+    Draft202012Validator.check_schema(schema)
+    Draft202012Validator(schema).validate(schema_defaults())
+
+
+def test_every_key_has_type_description_default():
+    def walk(schema, where):
+        assert schema.get("additionalProperties") is False, where
+        for key, sub in schema["properties"].items():
+            assert {"type", "description", "default"} <= set(sub), f"{where}.{key}"
+            if sub["type"] == "object":
+                walk(sub, f"{where}.{key}")
+
+    walk(yaml.safe_load(SCHEMA.read_text()), "dissection")
+
+
+def test_settings_from_defaults():
+    s = settings()
+    assert (s.k, s.min_shared, s.max_bottom_shared, s.similarity, s.writer) == (5, 5, 0, "cos3", "template")
+    assert s.llm.base_url == ""
+    assert isinstance(s.concepts, tuple) and (s.browser.codec, s.browser.sample_rate) == ("opus", 16000)
+
+
+def test_settings_refuse_inconsistent_or_unknown_keys():
+    with pytest.raises(ValueError, match="min_shared"):
+        settings(k=3)
+    section = schema_defaults()
+    section["llm"]["url"] = "x"
+    with pytest.raises(ValueError, match="unknown keys \\['url'\\]"):
+        DissectionSettings.from_config(section)
+
+
+def test_random_streams_of_one_seed_differ():
+    from speechneurons.dissection.settings import STREAMS, rng
+
+    perms = {name: tuple(rng(0, name).permutation(50)) for name in STREAMS}
+    assert len(set(perms.values())) == len(STREAMS)
+    assert tuple(rng(0, "ties").permutation(50)) == perms["ties"]
