@@ -5,8 +5,16 @@ import pandas as pd
 import pytest
 
 from speechneurons.dissection.concepts import (
-    SOFT_WPMI, WPMI, best_within, concept_matrix, cos_similarity, cos_similarity_cubed, similarity, soft_wpmi,
-    top_concepts, wpmi,
+    SOFT_WPMI,
+    WPMI,
+    best_within,
+    concept_matrix,
+    cos_similarity,
+    cos_similarity_cubed,
+    similarity,
+    soft_wpmi,
+    top_concepts,
+    wpmi,
 )
 
 
@@ -41,8 +49,9 @@ def data():
 def test_cos_and_cos3_formulas(data):
     acts, concepts = data
     a, c = acts[:, 1], concepts[:, 3]
-    assert cos_similarity(acts, concepts)[1, 3] == pytest.approx(a @ c / np.linalg.norm(a) / np.linalg.norm(c),
-                                                                 rel=1e-5)
+    assert cos_similarity(acts, concepts)[1, 3] == pytest.approx(
+        a @ c / np.linalg.norm(a) / np.linalg.norm(c), rel=1e-5
+    )
     a3, c3 = (a - a.mean()) ** 3, (c - c.mean()) ** 3
     expected = a3 @ c3 / max(np.linalg.norm(a3), 1e-3) / max(np.linalg.norm(c3), 1e-3)
     assert cos_similarity_cubed(acts, concepts)[1, 3] == pytest.approx(expected, rel=1e-5)
@@ -59,8 +68,16 @@ def test_wpmi_and_soft_wpmi_match_a_neuron_by_neuron_reference(data):
     acts, concepts = data
     ref = loop_reference(acts, concepts, "wpmi", WPMI["top_k"], WPMI["a"], WPMI["lam"])
     np.testing.assert_allclose(wpmi(acts, concepts), ref, rtol=1e-5, atol=1e-5)
-    ref = loop_reference(acts, concepts, "soft_wpmi", SOFT_WPMI["top_k"], SOFT_WPMI["a"], SOFT_WPMI["lam"],
-                         p_start=SOFT_WPMI["p_start"], p_end=SOFT_WPMI["p_end"])
+    ref = loop_reference(
+        acts,
+        concepts,
+        "soft_wpmi",
+        SOFT_WPMI["top_k"],
+        SOFT_WPMI["a"],
+        SOFT_WPMI["lam"],
+        p_start=SOFT_WPMI["p_start"],
+        p_end=SOFT_WPMI["p_end"],
+    )
     np.testing.assert_allclose(soft_wpmi(acts, concepts), ref, rtol=1e-5, atol=1e-4)
 
 
@@ -85,11 +102,23 @@ def test_top_concepts_ties_go_to_the_lower_column():
 
 
 def test_concept_matrix_columns_in_canonical_order():
-    table = pd.DataFrame({"phone": ["T", "AA", "S"], "pitch": [None, "high", "low"],
-                          "phone_type": ["unvoiced_consonant", "vowel", "unvoiced_consonant"]})
+    table = pd.DataFrame(
+        {
+            "phone": ["T", "AA", "S"],
+            "pitch": [None, "high", "low"],
+            "phone_type": ["unvoiced_consonant", "vowel", "unvoiced_consonant"],
+        }
+    )
     cm = concept_matrix(table, ["phone_type", "pitch", "phone", "missing"])
-    assert cm.names == ["phone_type=vowel", "phone_type=unvoiced_consonant", "pitch=low", "pitch=high",
-                        "phone=AA", "phone=T", "phone=S"]
+    assert cm.names == [
+        "phone_type=vowel",
+        "phone_type=unvoiced_consonant",
+        "pitch=low",
+        "pitch=high",
+        "phone=AA",
+        "phone=T",
+        "phone=S",
+    ]
     np.testing.assert_array_equal(cm.matrix[0], [0, 1, 0, 0, 0, 1, 0])  # no pitch concept when unvoiced
     assert list(cm.attribute[:2]) == ["phone_type", "phone_type"]
     with pytest.raises(ValueError, match="unknown similarity"):
@@ -99,5 +128,6 @@ def test_concept_matrix_columns_in_canonical_order():
 def test_chunking_over_neurons_does_not_change_cos(data):
     acts, concepts = data
     np.testing.assert_allclose(cos_similarity(acts, concepts, chunk=2), cos_similarity(acts, concepts), rtol=1e-6)
-    np.testing.assert_allclose(cos_similarity_cubed(acts, concepts, chunk=2), cos_similarity_cubed(acts, concepts),
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        cos_similarity_cubed(acts, concepts, chunk=2), cos_similarity_cubed(acts, concepts), rtol=1e-6
+    )

@@ -3,7 +3,11 @@ import pandas as pd
 import pytest
 
 from speechneurons.dissection.describe import (
-    frame_spectra, phone_items, quantile_bins, segment_acoustics, utterance_items,
+    frame_spectra,
+    phone_items,
+    quantile_bins,
+    segment_acoustics,
+    utterance_items,
 )
 from speechneurons.errors import BadInputError
 from speechneurons.frames import FrameGrid
@@ -63,8 +67,10 @@ def test_phone_items_attributes(corpus, items):
     assert seat["next_phone_type"].tolist() == ["vowel", "unvoiced_consonant", "vowel"]
     assert np.allclose(t["duration_ms"] % 20, 0)
     assert set(items.edges) == {"loudness", "brightness", "tilt", "duration"}
-    assert "IY (vowel), medial in 'SEAT', after S, before T; female speaker f_a; F0 220 Hz (high pitch)" in \
-        t.loc[seat.index[1], "caption"]
+    assert (
+        "IY (vowel), medial in 'SEAT', after S, before T; female speaker f_a; F0 220 Hz (high pitch)"
+        in t.loc[seat.index[1], "caption"]
+    )
     assert "no F0" in t.loc[seat.index[0], "caption"]
 
 

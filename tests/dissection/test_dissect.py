@@ -68,8 +68,9 @@ def test_browser(run, embed, tmp_path):
     rec = doc["layers"]["2"]["phone"][0]
     assert rec[5][0] == "phone_type=vowel" and len(rec[7]) == 5
     caption, url, kind = doc["items"][rec[7][0]]
-    assert caption.startswith(phones.table.set_index("item_id").loc[neurons.iloc[0]["top_items"].split(";")[0],
-                                                                      "phone"])
+    assert caption.startswith(
+        phones.table.set_index("item_id").loc[neurons.iloc[0]["top_items"].split(";")[0], "phone"]
+    )
     if embed:
         assert url.startswith("data:audio/ogg;base64,") and not (tmp_path / "browser" / "snippets").exists()
         audio, sr = sf.read(io.BytesIO(base64.b64decode(url.split(",", 1)[1])))

@@ -15,13 +15,18 @@ from tests.helpers.dissection import settings
 class StandIn(BaseHTTPRequestHandler):
     requests: list = []
 
-    def do_POST(self):  # noqa: N802 (http.server's naming)
+    def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         type(self).requests.append((self.path, body))
         user = body["messages"][-1]["content"]
-        ok = (self.path == "/v1/chat/completions" and body["model"] == "tiny" and body["seed"] == 7
-              and body["messages"][0]["content"].startswith("Here are descriptions of some speech segments")
-              and "activate it most:\n1. AA (vowel)" in user and "activate it least:\n1. S (unvoiced" in user)
+        ok = (
+            self.path == "/v1/chat/completions"
+            and body["model"] == "tiny"
+            and body["seed"] == 7
+            and body["messages"][0]["content"].startswith("Here are descriptions of some speech segments")
+            and "activate it most:\n1. AA (vowel)" in user
+            and "activate it least:\n1. S (unvoiced" in user
+        )
         if not ok:
             self.send_response(400)
             self.end_headers()
@@ -86,8 +91,13 @@ def test_answers_are_asked_once_and_cached(server, tmp_path):
 
 def test_cache_key_depends_on_prompt_model_seed_temperature():
     m = build_messages(1, 2, "phone", ["a"], ["b"])
-    keys = {cache_key(m, "x", 0, 0.0), cache_key(m, "y", 0, 0.0), cache_key(m, "x", 1, 0.0),
-            cache_key(m, "x", 0, 1.0), cache_key(build_messages(1, 3, "phone", ["a"], ["b"]), "x", 0, 0.0)}
+    keys = {
+        cache_key(m, "x", 0, 0.0),
+        cache_key(m, "y", 0, 0.0),
+        cache_key(m, "x", 1, 0.0),
+        cache_key(m, "x", 0, 1.0),
+        cache_key(build_messages(1, 3, "phone", ["a"], ["b"]), "x", 0, 0.0),
+    }
     assert len(keys) == 5 and cache_key(m, "x", 0, 0.0) == cache_key(m, "x", 0, 0.0)
 
 

@@ -21,17 +21,20 @@ def fake_items(n=1500, seed=0) -> ItemTable:
     ptype = np.array([PHONE_TO_TYPE[p] for p in phone], dtype=object)
     voiced = ptype != "unvoiced_consonant"
     bins = np.array(["low", "mid", "high"], dtype=object)
-    t = pd.DataFrame({
-        "item_id": [f"u{i // 20}:{i % 20}" for i in range(n)],
-        "phone": phone, "phone_type": ptype,
-        "word": rng.choice(np.array(["A", "B", "C", "D", "E", "F", "G"], dtype=object), n),
-        "word_position": rng.choice(np.array(["initial", "medial", "final", "single"], dtype=object), n),
-        "prev_phone": rng.choice(np.array(PHONES, dtype=object), n),
-        "next_phone": rng.choice(np.array(PHONES, dtype=object), n),
-        "speaker": rng.choice(np.array(["s1", "s2", "s3", "s4", "s5", "s6"], dtype=object), n),
-        "voicing": np.where(voiced, "voiced", "unvoiced").astype(object),
-        "pitch": np.where(voiced, rng.choice(bins, n), None),
-    })
+    t = pd.DataFrame(
+        {
+            "item_id": [f"u{i // 20}:{i % 20}" for i in range(n)],
+            "phone": phone,
+            "phone_type": ptype,
+            "word": rng.choice(np.array(["A", "B", "C", "D", "E", "F", "G"], dtype=object), n),
+            "word_position": rng.choice(np.array(["initial", "medial", "final", "single"], dtype=object), n),
+            "prev_phone": rng.choice(np.array(PHONES, dtype=object), n),
+            "next_phone": rng.choice(np.array(PHONES, dtype=object), n),
+            "speaker": rng.choice(np.array(["s1", "s2", "s3", "s4", "s5", "s6"], dtype=object), n),
+            "voicing": np.where(voiced, "voiced", "unvoiced").astype(object),
+            "pitch": np.where(voiced, rng.choice(bins, n), None),
+        }
+    )
     t["gender"] = np.where(t["speaker"].isin(["s1", "s2", "s3"]), "F", "M")
     t["prev_phone_type"] = [PHONE_TO_TYPE[p] for p in t["prev_phone"]]
     t["next_phone_type"] = [PHONE_TO_TYPE[p] for p in t["next_phone"]]

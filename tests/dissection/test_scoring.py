@@ -3,8 +3,15 @@ import pytest
 
 from speechneurons.dissection.concepts import similarity
 from speechneurons.dissection.scoring import (
-    activation_rate, agreement, agreement_null, agreement_report, bootstrap_pruning, concept_pruning_effect,
-    matched_random_neurons, property_truth, tagged_neurons,
+    activation_rate,
+    agreement,
+    agreement_null,
+    agreement_report,
+    bootstrap_pruning,
+    concept_pruning_effect,
+    matched_random_neurons,
+    property_truth,
+    tagged_neurons,
 )
 
 NEURONS = {
@@ -21,7 +28,8 @@ def test_property_truth_from_neurons_json():
     assert t.values.tolist() == [
         [0, "phone_type", "vowel", "phone_type=vowel"],
         [3, "phone_type", "unvoiced_consonant", "phone_type=unvoiced_consonant"],
-        [1, "gender", "F", "gender=F"], [4, "gender", "F", "gender=F"],
+        [1, "gender", "F", "gender=F"],
+        [4, "gender", "F", "gender=F"],
         [2, "pitch", "2", "pitch=high"],
     ]
 
@@ -93,8 +101,9 @@ def test_bootstrap_pruning_intervals_cover_the_estimates():
     rng = np.random.default_rng(0)
     labels = np.repeat([0, 1, 2], 40)
     before = rng.standard_normal((120, 3))
-    tagged = {c: before - 1.0 * (labels == c)[:, None] * np.eye(3)[c] + 0.1 * rng.standard_normal((120, 3))
-              for c in range(3)}
+    tagged = {
+        c: before - 1.0 * (labels == c)[:, None] * np.eye(3)[c] + 0.1 * rng.standard_normal((120, 3)) for c in range(3)
+    }
     control = {c: before + 0.1 * rng.standard_normal((120, 3)) for c in range(3)}
     res = bootstrap_pruning(before, tagged, control, labels, n_boot=200, ci=0.95, seed=0).table.set_index("arm")
     assert res.loc["tagged", "gap"] == pytest.approx(1.0, abs=0.1)

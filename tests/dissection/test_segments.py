@@ -15,8 +15,14 @@ def test_segments_words_and_neighbours():
         rows += [("u", t + i, phone, word, i == (n - 1) // 2) for i in range(n)]
         t += n
     # T T within word 'TT': frames 7..12, middle frames 7 (of 7-8) and 10 (of 9-12)
-    rows += [("u", 7, "T", "TT", True), ("u", 8, "T", "TT", False), ("u", 9, "T", "TT", False),
-             ("u", 10, "T", "TT", True), ("u", 11, "T", "TT", False), ("u", 12, "T", "TT", False)]
+    rows += [
+        ("u", 7, "T", "TT", True),
+        ("u", 8, "T", "TT", False),
+        ("u", 9, "T", "TT", False),
+        ("u", 10, "T", "TT", True),
+        ("u", 11, "T", "TT", False),
+        ("u", 12, "T", "TT", False),
+    ]
     rows += [("u", 13, "AH", "A", True), ("u", 14, "sil", "", True), ("v", 0, "M", "ME", True)]
     seg = segments_from_frames(frames(rows))
     assert seg["phone"].tolist() == ["sil", "S", "IY", "T", "T", "AH", "sil", "M"]

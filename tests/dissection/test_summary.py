@@ -5,11 +5,13 @@ from speechneurons.dissection.summary import open_summary, uninterpretable_null
 
 
 def table():
-    return pd.DataFrame({
-        "phone_type": ["vowel"] * 5 + ["unvoiced_consonant"] * 5,
-        "gender": ["F", "F", "F", "F", "M", "M", "M", "M", "M", "F"],
-        "word": ["A", "B", None, "C", "D", "E", "F", "G", "H", "I"],
-    })
+    return pd.DataFrame(
+        {
+            "phone_type": ["vowel"] * 5 + ["unvoiced_consonant"] * 5,
+            "gender": ["F", "F", "F", "F", "M", "M", "M", "M", "M", "F"],
+            "word": ["A", "B", None, "C", "D", "E", "F", "G", "H", "I"],
+        }
+    )
 
 
 def test_shared_values_need_min_shared_top_and_few_bottom():

@@ -116,10 +116,13 @@ def make_corpus(root: Path, seed: int = 0) -> FakeCorpus:
             path = root / "audio" / f"{utt}.wav"
             path.parent.mkdir(parents=True, exist_ok=True)
             sf.write(path, audio.astype(np.float32), SR, subtype="PCM_16")
-            rows_m.append((utt, str(path), spk, gender, n_samples / SR, SR, " ".join(words),
-                           "train" if s < 3 else "test"))
-    manifest = pd.DataFrame(rows_m, columns=["utt_id", "audio_path", "speaker", "gender", "duration_s",
-                                             "sample_rate", "transcript", "split"])
+            rows_m.append(
+                (utt, str(path), spk, gender, n_samples / SR, SR, " ".join(words), "train" if s < 3 else "test")
+            )
+    manifest = pd.DataFrame(
+        rows_m,
+        columns=["utt_id", "audio_path", "speaker", "gender", "duration_s", "sample_rate", "transcript", "split"],
+    )
     frames = pd.DataFrame(rows_f, columns=["utt_id", "frame", "phone", "word", "is_mid"])
     pitch = pd.DataFrame(rows_p, columns=["utt_id", "frame", "f0_hz", "voiced"])
     cuts = np.quantile(pitch["f0_hz"].dropna(), [1 / 3, 2 / 3])
@@ -127,8 +130,15 @@ def make_corpus(root: Path, seed: int = 0) -> FakeCorpus:
     mid = frames[frames["is_mid"] & frames["phone"].isin(PHONE_TO_TYPE)].merge(pitch, on=["utt_id", "frame"])
     mid = mid.merge(manifest[["utt_id", "speaker", "gender", "split"]], on="utt_id")
     index = mid[["utt_id", "frame", "speaker", "gender", "phone", "is_mid", "f0_hz", "pitch_bin", "split"]]
-    return FakeCorpus(root, manifest, frames, pitch, index.reset_index(drop=True),
-                      dict(zip(manifest["utt_id"], manifest["audio_path"])), grid)
+    return FakeCorpus(
+        root,
+        manifest,
+        frames,
+        pitch,
+        index.reset_index(drop=True),
+        dict(zip(manifest["utt_id"], manifest["audio_path"])),
+        grid,
+    )
 
 
 def planted_activations(table: pd.DataFrame, n_neurons: int = 8, seed: int = 0) -> np.ndarray:

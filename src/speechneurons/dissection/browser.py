@@ -22,17 +22,17 @@ import html
 import io
 import json
 import logging
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 import numpy as np
 import pandas as pd
 import soundfile as sf
 from tqdm import tqdm
 
-from ..audio import load_audio
-from ..io import atomic_dir
-from .settings import BrowserSettings
+from speechneurons.audio import load_audio
+from speechneurons.dissection.settings import BrowserSettings
+from speechneurons.io import atomic_dir
 
 log = logging.getLogger(__name__)
 
@@ -74,19 +74,30 @@ def encode_snippet(x: np.ndarray, sr_in: int, sr_out: int, codec: str, opus_comp
     return buf.getvalue()
 
 
-def write_snippets(items: pd.DataFrame, audio_paths: Mapping[str, str | Path], settings: BrowserSettings,
-                   folder: Path | None, audio_sr: int = 16000) -> list[str]:
+def write_snippets(
+    items: pd.DataFrame,
+    audio_paths: Mapping[str, str | Path],
+    settings: BrowserSettings,
+    folder: Path | None,
+    audio_sr: int = 16000,
+) -> list[str]:
     """One snippet per row of ``items`` (kind, utt_id, centre_s); returns each row's URL or data URI."""
     urls = [""] * len(items)
     kinds, centres = items["kind"].to_numpy(), items["centre_s"].to_numpy(dtype=float)
     _, _, suffix, mime = CODECS[settings.codec]
-    for utt, rows in tqdm(items.groupby("utt_id", sort=False).indices.items(), desc="snippets", unit="utt",
-                          disable=None):
+    for utt, rows in tqdm(
+        items.groupby("utt_id", sort=False).indices.items(), desc="snippets", unit="utt", disable=None
+    ):
         audio = load_audio(audio_paths[utt], audio_sr)
         for r in rows:
             length = (settings.snippet_ms if kinds[r] == "phone" else settings.utterance_snippet_ms) / 1000
-            data = encode_snippet(cut_snippet(audio, audio_sr, float(centres[r]), length), audio_sr,
-                                  settings.sample_rate, settings.codec, settings.opus_compression)
+            data = encode_snippet(
+                cut_snippet(audio, audio_sr, float(centres[r]), length),
+                audio_sr,
+                settings.sample_rate,
+                settings.codec,
+                settings.opus_compression,
+            )
             if settings.embed:
                 urls[r] = f"data:{mime};base64," + base64.b64encode(data).decode("ascii")
             else:
@@ -127,27 +138,61 @@ def browser_data(neurons: pd.DataFrame, shared: pd.DataFrame, items: pd.DataFram
         sh[(int(layer), kind, int(j))] = [[s, a, str(v), int(nt), int(nb)] for s, a, v, nt, nb in cols]
     layers: dict[str, dict[str, list]] = {}
     for r in neurons.itertuples(index=False):
-        rec = [int(r.neuron), int(r.interpretable), int(r.n_shared), int(r.n_bottom_shared),
-               str(r.description), str(r.concepts).split(";"), _floats(r.scores),
-               [ref(r.kind, i) for i in _ids(r.top_items)], _floats(r.top_values),
-               [ref(r.kind, i) for i in _ids(r.bottom_items)], _floats(r.bottom_values),
-               sh.get((int(r.layer), r.kind, int(r.neuron)), []),
-               int(getattr(r, "top_tied", 1)), int(getattr(r, "bottom_tied", 1))]
+        rec = [
+            int(r.neuron),
+            int(r.interpretable),
+            int(r.n_shared),
+            int(r.n_bottom_shared),
+            str(r.description),
+            str(r.concepts).split(";"),
+            _floats(r.scores),
+            [ref(r.kind, i) for i in _ids(r.top_items)],
+            _floats(r.top_values),
+            [ref(r.kind, i) for i in _ids(r.bottom_items)],
+            _floats(r.bottom_values),
+            sh.get((int(r.layer), r.kind, int(r.neuron)), []),
+            int(getattr(r, "top_tied", 1)),
+            int(getattr(r, "bottom_tied", 1)),
+        ]
         layers.setdefault(str(int(r.layer)), {}).setdefault(r.kind, []).append(rec)
     lookup = items.set_index(["kind", "item_id"])
     missing = [k for k in order if k not in lookup.index]
     if missing:
         raise ValueError(f"{len(missing)} items of the neuron tables are not in the item tables (e.g. {missing[:3]})")
     used_items = lookup.loc[order].reset_index()
-    doc = {"layers": layers, "items": [[c, "", k] for (k, _), c in zip(order, used_items["caption"])],
-           "fields": ["neuron", "interpretable", "n_shared", "n_bottom_shared", "description", "concepts", "scores",
-                      "top", "top_values", "bottom", "bottom_values", "shared", "top_tied", "bottom_tied"]}
+    doc = {
+        "layers": layers,
+        "items": [[c, "", k] for (k, _), c in zip(order, used_items["caption"])],
+        "fields": [
+            "neuron",
+            "interpretable",
+            "n_shared",
+            "n_bottom_shared",
+            "description",
+            "concepts",
+            "scores",
+            "top",
+            "top_values",
+            "bottom",
+            "bottom_values",
+            "shared",
+            "top_tied",
+            "bottom_tied",
+        ],
+    }
     return doc, used_items
 
 
-def write_browser(out_dir: str | Path, neurons: pd.DataFrame, shared: pd.DataFrame, items: pd.DataFrame,
-                  audio_paths: Mapping[str, str | Path], settings: BrowserSettings, title: str = "Neuron browser",
-                  audio_sr: int = 16000) -> dict:
+def write_browser(
+    out_dir: str | Path,
+    neurons: pd.DataFrame,
+    shared: pd.DataFrame,
+    items: pd.DataFrame,
+    audio_paths: Mapping[str, str | Path],
+    settings: BrowserSettings,
+    title: str = "Neuron browser",
+    audio_sr: int = 16000,
+) -> dict:
     """Write ``out_dir/index.html`` (and ``out_dir/snippets/``); return sizes and counts."""
     doc, used = browser_data(neurons, shared, items)
     with atomic_dir(out_dir) as tmp:
@@ -161,8 +206,12 @@ def write_browser(out_dir: str | Path, neurons: pd.DataFrame, shared: pd.DataFra
         (tmp / "index.html").write_text(render_page(doc, title), encoding="utf-8")
     out_dir = Path(out_dir)
     sizes = [p.stat().st_size for p in out_dir.rglob("*") if p.is_file()]
-    info = {"n_items": len(used), "n_files": len(sizes), "bytes": int(sum(sizes)),
-            "page_bytes": (out_dir / "index.html").stat().st_size}
+    info = {
+        "n_items": len(used),
+        "n_files": len(sizes),
+        "bytes": int(sum(sizes)),
+        "page_bytes": (out_dir / "index.html").stat().st_size,
+    }
     log.info("browser %s: %d snippets, %.1f MB in all", out_dir, info["n_items"], info["bytes"] / 1e6)
     return info
 

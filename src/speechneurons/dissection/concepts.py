@@ -29,14 +29,15 @@ top_k is capped at the number of items; T_j is chosen with the deterministic tie
 
 from __future__ import annotations
 
-from typing import Callable, Mapping, NamedTuple, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 from scipy.special import logsumexp, softmax
 
-from ..phones import PHONE_TYPES, PHONES
-from .items import top_k_items
+from speechneurons.dissection.items import top_k_items
+from speechneurons.phones import PHONE_TYPES, PHONES
 
 MIN_NORM = 1e-3
 WPMI = {"a": 2.0, "top_k": 28, "lam": 0.6, "min_prob": 1e-7}
@@ -108,13 +109,14 @@ def cos_similarity(acts: np.ndarray, concepts: np.ndarray, chunk: int = 256) -> 
     c = _unit_columns(np.asarray(concepts, dtype=np.float64), 1e-12)
     out = np.empty((acts.shape[1], c.shape[1]), dtype=np.float32)
     for lo in range(0, acts.shape[1], chunk):
-        a = np.asarray(acts[:, lo:lo + chunk], dtype=np.float64)
-        out[lo:lo + chunk] = _unit_columns(a, 1e-12).T @ c
+        a = np.asarray(acts[:, lo : lo + chunk], dtype=np.float64)
+        out[lo : lo + chunk] = _unit_columns(a, 1e-12).T @ c
     return out
 
 
-def cos_similarity_cubed(acts: np.ndarray, concepts: np.ndarray, min_norm: float = MIN_NORM,
-                         chunk: int = 256) -> np.ndarray:
+def cos_similarity_cubed(
+    acts: np.ndarray, concepts: np.ndarray, min_norm: float = MIN_NORM, chunk: int = 256
+) -> np.ndarray:
     """S[j, c] = cos(centre(a_j)^3, centre(C_c)^3), norms clipped below at min_norm (CLIP-Dissect).
 
     Every column is centred, cubed and normalised on its own, so neurons are processed ``chunk``
@@ -124,26 +126,27 @@ def cos_similarity_cubed(acts: np.ndarray, concepts: np.ndarray, min_norm: float
     c = _unit_columns((c - c.mean(axis=0, keepdims=True)) ** 3, min_norm)
     out = np.empty((acts.shape[1], c.shape[1]), dtype=np.float32)
     for lo in range(0, acts.shape[1], chunk):
-        a = np.asarray(acts[:, lo:lo + chunk], dtype=np.float64)
+        a = np.asarray(acts[:, lo : lo + chunk], dtype=np.float64)
         a = (a - a.mean(axis=0, keepdims=True)) ** 3
-        out[lo:lo + chunk] = _unit_columns(a, min_norm).T @ c
+        out[lo : lo + chunk] = _unit_columns(a, min_norm).T @ c
     return out
 
 
-def _log_p_given_neuron(acts: np.ndarray, probs: np.ndarray, top_k: int, weights: np.ndarray | None,
-                        min_prob: float, chunk: int = 64) -> np.ndarray:
+def _log_p_given_neuron(
+    acts: np.ndarray, probs: np.ndarray, top_k: int, weights: np.ndarray | None, min_prob: float, chunk: int = 64
+) -> np.ndarray:
     """log p(c | j) [D, M] summed over each neuron's top_k items (see module docstring)."""
     top = top_k_items(acts, top_k, largest=True).index
     d, m = top.shape[0], probs.shape[1]
     out = np.empty((d, m), dtype=np.float64)
     log_probs = np.log(probs + min_prob) if weights is None else None
     for lo in range(0, d, chunk):
-        rows = top[lo:lo + chunk]  # [chunk, top_k]
+        rows = top[lo : lo + chunk]  # [chunk, top_k]
         if weights is None:
-            out[lo:lo + chunk] = log_probs[rows].sum(axis=1)
+            out[lo : lo + chunk] = log_probs[rows].sum(axis=1)
         else:
             g = probs[rows]  # [chunk, top_k, M]
-            out[lo:lo + chunk] = np.log(1.0 + weights[None, :, None] * (g - 1.0) + min_prob).sum(axis=1)
+            out[lo : lo + chunk] = np.log(1.0 + weights[None, :, None] * (g - 1.0) + min_prob).sum(axis=1)
     return out
 
 
@@ -153,17 +156,30 @@ def _pmi(log_p_c_j: np.ndarray, lam: float) -> np.ndarray:
     return (log_p_c_j - lam * log_p_c).astype(np.float32)
 
 
-def wpmi(acts: np.ndarray, concepts: np.ndarray, top_k: int = WPMI["top_k"], a: float = WPMI["a"],
-         lam: float = WPMI["lam"], min_prob: float = WPMI["min_prob"]) -> np.ndarray:
+def wpmi(
+    acts: np.ndarray,
+    concepts: np.ndarray,
+    top_k: int = WPMI["top_k"],
+    a: float = WPMI["a"],
+    lam: float = WPMI["lam"],
+    min_prob: float = WPMI["min_prob"],
+) -> np.ndarray:
     """CLIP-Dissect's WPMI: S = log p(c | j) - lam * log p(c) with P = softmax_c(a * C)."""
     probs = softmax(a * np.asarray(concepts, dtype=np.float64), axis=1)
     k = min(int(top_k), len(probs))
     return _pmi(_log_p_given_neuron(acts, probs, k, None, min_prob), lam)
 
 
-def soft_wpmi(acts: np.ndarray, concepts: np.ndarray, top_k: int = SOFT_WPMI["top_k"], a: float = SOFT_WPMI["a"],
-              lam: float = SOFT_WPMI["lam"], min_prob: float = SOFT_WPMI["min_prob"],
-              p_start: float = SOFT_WPMI["p_start"], p_end: float = SOFT_WPMI["p_end"]) -> np.ndarray:
+def soft_wpmi(
+    acts: np.ndarray,
+    concepts: np.ndarray,
+    top_k: int = SOFT_WPMI["top_k"],
+    a: float = SOFT_WPMI["a"],
+    lam: float = SOFT_WPMI["lam"],
+    min_prob: float = SOFT_WPMI["min_prob"],
+    p_start: float = SOFT_WPMI["p_start"],
+    p_end: float = SOFT_WPMI["p_end"],
+) -> np.ndarray:
     """CLIP-Dissect's SoftWPMI: WPMI with the r-th top item weighted by p_r (linear p_start -> p_end).
 
     p_r uses CLIP-Dissect's top_k (100) in its slope even when fewer items exist, so the weights of

@@ -40,18 +40,19 @@ The measures are vectorised per utterance: one strided frame matrix, one rfft, a
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, NamedTuple, Sequence
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from ..audio import load_audio
-from ..errors import BadInputError
-from ..frames import FrameGrid
-from ..phones import PHONE_TO_TYPE
-from .segments import phone_type_or_silence, segments_from_frames
+from speechneurons.audio import load_audio
+from speechneurons.dissection.segments import phone_type_or_silence, segments_from_frames
+from speechneurons.errors import BadInputError
+from speechneurons.frames import FrameGrid
+from speechneurons.phones import PHONE_TO_TYPE
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +62,22 @@ ALPHA_HIGH_HZ = (1000.0, 5000.0)
 EPS = 1e-12
 
 PHONE_ATTRIBUTES = (
-    "phone", "phone_type", "word", "word_position", "prev_phone", "next_phone", "prev_phone_type",
-    "next_phone_type", "speaker", "gender", "pitch", "voicing", "loudness", "brightness", "tilt", "duration",
+    "phone",
+    "phone_type",
+    "word",
+    "word_position",
+    "prev_phone",
+    "next_phone",
+    "prev_phone_type",
+    "next_phone_type",
+    "speaker",
+    "gender",
+    "pitch",
+    "voicing",
+    "loudness",
+    "brightness",
+    "tilt",
+    "duration",
 )
 UTTERANCE_ATTRIBUTES = ("speaker", "gender", "pitch", "loudness", "duration", "rate")
 BINNED = ("loudness", "brightness", "tilt", "duration", "rate")
@@ -169,8 +184,9 @@ def _reduceat_ok(seg: pd.DataFrame) -> None:
         raise ValueError("segments of an utterance must tile its frames from frame 0")
 
 
-def measure_segments(segments: pd.DataFrame, audio_paths: Mapping[str, str | Path], grid: FrameGrid,
-                     voiced: pd.DataFrame | None = None) -> pd.DataFrame:
+def measure_segments(
+    segments: pd.DataFrame, audio_paths: Mapping[str, str | Path], grid: FrameGrid, voiced: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """Add rms_db, centroid_hz, alpha_db, duration_ms (and voiced_share) to a segment table.
 
     ``audio_paths`` maps utt_id to its audio file. ``voiced`` (utt_id, frame, voiced), when
@@ -181,8 +197,11 @@ def measure_segments(segments: pd.DataFrame, audio_paths: Mapping[str, str | Pat
     groups = out.groupby("utt_id", sort=False).indices
     for utt, rows in tqdm(groups.items(), desc="measuring segments", unit="utt", disable=None):
         if utt not in audio_paths:
-            raise BadInputError(str(utt), "utterance has frame labels but no audio in the manifest",
-                                "Rebuild the frame labels and the manifest from the same corpus.")
+            raise BadInputError(
+                str(utt),
+                "utterance has frame labels but no audio in the manifest",
+                "Rebuild the frame labels and the manifest from the same corpus.",
+            )
         seg = out.iloc[rows]
         _reduceat_ok(seg)
         measures[rows] = np.column_stack(segment_acoustics(seg, load_audio(audio_paths[utt], grid.sample_rate), grid))
@@ -226,9 +245,15 @@ class ItemTable(NamedTuple):
     """Cut points of every binned measure: {attribute: [edges]}."""
 
 
-def phone_items(index: pd.DataFrame, frames: pd.DataFrame, audio_paths: Mapping[str, str | Path],
-                grid: FrameGrid, n_bins: int, n_pitch_bins: int, pitch_frames: pd.DataFrame | None = None
-                ) -> ItemTable:
+def phone_items(
+    index: pd.DataFrame,
+    frames: pd.DataFrame,
+    audio_paths: Mapping[str, str | Path],
+    grid: FrameGrid,
+    n_bins: int,
+    n_pitch_bins: int,
+    pitch_frames: pd.DataFrame | None = None,
+) -> ItemTable:
     """The phone items of a ``mid`` dump index, row-aligned with it.
 
     ``index``: utt_id, frame, phone, speaker, gender, f0_hz, pitch_bin (one row per dump row);
@@ -245,23 +270,30 @@ def phone_items(index: pd.DataFrame, frames: pd.DataFrame, audio_paths: Mapping[
     found = key.isin(keyed.index)
     if not found.all():
         bad = index.loc[~found, ["utt_id", "frame"]].head(3).to_dict("records")
-        raise BadInputError("index_mid.parquet", f"{int((~found).sum())} dump rows are not the middle frame of a "
-                            f"segment of the frame labels (e.g. {bad})",
-                            "Use the frame labels the dump was built from.")
+        raise BadInputError(
+            "index_mid.parquet",
+            f"{int((~found).sum())} dump rows are not the middle frame of a segment of the frame labels (e.g. {bad})",
+            "Use the frame labels the dump was built from.",
+        )
     s = keyed.reindex(key).reset_index()
     idx = index.reset_index(drop=True)
     if not (s["phone"].to_numpy() == idx["phone"].to_numpy()).all():
-        raise BadInputError("index_mid.parquet", "the dump index and the frame labels disagree on phones",
-                            "Use the frame labels the dump was built from.")
-    t = pd.DataFrame({
-        "item_id": idx["utt_id"].astype(str) + ":" + idx["frame"].astype(str),
-        "utt_id": idx["utt_id"].astype(str),
-        "frame": idx["frame"].astype(np.int64),
-        "start_s": s["first_frame"].to_numpy() * grid.frame_shift_s,
-        "end_s": s["last_frame"].to_numpy() * grid.frame_shift_s + grid.frame_length_s,
-        "centre_s": grid.frame_centres(int(idx["frame"].max()) + 1)[idx["frame"].to_numpy()],
-        "phone": idx["phone"].astype(str).to_numpy(),
-    })
+        raise BadInputError(
+            "index_mid.parquet",
+            "the dump index and the frame labels disagree on phones",
+            "Use the frame labels the dump was built from.",
+        )
+    t = pd.DataFrame(
+        {
+            "item_id": idx["utt_id"].astype(str) + ":" + idx["frame"].astype(str),
+            "utt_id": idx["utt_id"].astype(str),
+            "frame": idx["frame"].astype(np.int64),
+            "start_s": s["first_frame"].to_numpy() * grid.frame_shift_s,
+            "end_s": s["last_frame"].to_numpy() * grid.frame_shift_s + grid.frame_length_s,
+            "centre_s": grid.frame_centres(int(idx["frame"].max()) + 1)[idx["frame"].to_numpy()],
+            "phone": idx["phone"].astype(str).to_numpy(),
+        }
+    )
     t["phone_type"] = [PHONE_TO_TYPE.get(p) for p in t["phone"]]
     t["word"] = np.where(s["word"].to_numpy() == "", None, s["word"].to_numpy())
     t["word_position"] = np.where(s["word_position"].to_numpy() == "", None, s["word_position"].to_numpy())
@@ -280,8 +312,12 @@ def phone_items(index: pd.DataFrame, frames: pd.DataFrame, audio_paths: Mapping[
         voiced = np.isfinite(t["f0_hz"].to_numpy()) & (t["f0_hz"].to_numpy() > 0)
     t["voicing"] = np.where(voiced, "voiced", "unvoiced").astype(object)
     edges = {}
-    for attr, col in (("loudness", "rms_db"), ("brightness", "centroid_hz"), ("tilt", "alpha_db"),
-                      ("duration", "duration_ms")):
+    for attr, col in (
+        ("loudness", "rms_db"),
+        ("brightness", "centroid_hz"),
+        ("tilt", "alpha_db"),
+        ("duration", "duration_ms"),
+    ):
         t[col] = s[col].to_numpy()
         b = quantile_bins(t[col].to_numpy(), n_bins)
         t[attr], edges[attr] = b.labels, [float(e) for e in b.edges]
@@ -300,35 +336,46 @@ def utterance_items(utt_ids: Sequence[str], manifest: pd.DataFrame, phones: Item
     m = manifest.set_index("utt_id")
     missing = [u for u in utt_ids if u not in m.index]
     if missing:
-        raise BadInputError("manifest.tsv", f"{len(missing)} utterances of the dump are missing (e.g. {missing[:3]})",
-                            "Use the manifest the dump was built from.")
+        raise BadInputError(
+            "manifest.tsv",
+            f"{len(missing)} utterances of the dump are missing (e.g. {missing[:3]})",
+            "Use the manifest the dump was built from.",
+        )
     f0 = p["f0_hz"].where(p["voicing"] == "voiced")
     w = p["duration_ms"].to_numpy()
     energy = pd.Series(10 ** (p["rms_db"].to_numpy() / 10) * w).groupby(p["utt_id"].to_numpy()).sum()
     weight = pd.Series(w).groupby(p["utt_id"].to_numpy()).sum()
-    g = pd.DataFrame({
-        "median_f0_hz": f0.groupby(p["utt_id"]).median(),
-        "rms_db": 10 * np.log10(energy / weight),
-        "n_phones": p.groupby("utt_id").size(),
-    }).reindex(list(utt_ids))
+    g = pd.DataFrame(
+        {
+            "median_f0_hz": f0.groupby(p["utt_id"]).median(),
+            "rms_db": 10 * np.log10(energy / weight),
+            "n_phones": p.groupby("utt_id").size(),
+        }
+    ).reindex(list(utt_ids))
     mm = m.loc[list(utt_ids)]
-    t = pd.DataFrame({
-        "item_id": list(utt_ids),
-        "utt_id": list(utt_ids),
-        "start_s": 0.0,
-        "end_s": mm["duration_s"].to_numpy(dtype=float),
-        "centre_s": mm["duration_s"].to_numpy(dtype=float) / 2,
-        "speaker": mm["speaker"].astype(str).to_numpy(),
-        "gender": mm["gender"].astype(str).to_numpy(),
-        "transcript": mm["transcript"].astype(str).to_numpy() if "transcript" in mm else "",
-        "median_f0_hz": g["median_f0_hz"].to_numpy(),
-        "rms_db": g["rms_db"].to_numpy(),
-        "duration_s": mm["duration_s"].to_numpy(dtype=float),
-        "rate_per_s": g["n_phones"].to_numpy(dtype=float) / mm["duration_s"].to_numpy(dtype=float),
-    })
+    t = pd.DataFrame(
+        {
+            "item_id": list(utt_ids),
+            "utt_id": list(utt_ids),
+            "start_s": 0.0,
+            "end_s": mm["duration_s"].to_numpy(dtype=float),
+            "centre_s": mm["duration_s"].to_numpy(dtype=float) / 2,
+            "speaker": mm["speaker"].astype(str).to_numpy(),
+            "gender": mm["gender"].astype(str).to_numpy(),
+            "transcript": mm["transcript"].astype(str).to_numpy() if "transcript" in mm else "",
+            "median_f0_hz": g["median_f0_hz"].to_numpy(),
+            "rms_db": g["rms_db"].to_numpy(),
+            "duration_s": mm["duration_s"].to_numpy(dtype=float),
+            "rate_per_s": g["n_phones"].to_numpy(dtype=float) / mm["duration_s"].to_numpy(dtype=float),
+        }
+    )
     edges = {}
-    for attr, col in (("pitch", "median_f0_hz"), ("loudness", "rms_db"), ("duration", "duration_s"),
-                      ("rate", "rate_per_s")):
+    for attr, col in (
+        ("pitch", "median_f0_hz"),
+        ("loudness", "rms_db"),
+        ("duration", "duration_s"),
+        ("rate", "rate_per_s"),
+    ):
         b = quantile_bins(t[col].to_numpy(), n_bins)
         t[attr], edges[attr] = b.labels, [float(e) for e in b.edges]
     t["caption"] = [utterance_caption(r) for r in t.itertuples(index=False)]
@@ -338,8 +385,12 @@ def utterance_items(utt_ids: Sequence[str], manifest: pd.DataFrame, phones: Item
 # --------------------------------------------------------------------------- captions
 
 GENDER_WORDS = {"F": "female", "M": "male"}
-TYPE_WORDS = {"vowel": "vowel", "voiced_consonant": "voiced consonant", "unvoiced_consonant": "unvoiced consonant",
-              "silence": "silence"}
+TYPE_WORDS = {
+    "vowel": "vowel",
+    "voiced_consonant": "voiced consonant",
+    "unvoiced_consonant": "unvoiced consonant",
+    "silence": "silence",
+}
 
 
 def _has(x) -> bool:
@@ -355,20 +406,24 @@ def phone_caption(r) -> str:
     """One line describing a phone item, e.g. "AA (vowel), medial in 'FATHER', after F, before DH; ..."."""
     where = f"{r.word_position} in '{r.word}'" if _has(r.word) else "outside any word"
     pitch = f"F0 {_fmt(r.f0_hz, '.0f')} Hz ({r.pitch} pitch)" if _has(r.pitch) else "no F0"
-    return (f"{r.phone} ({TYPE_WORDS[r.phone_type]}), {where}, after {r.prev_phone}, before {r.next_phone}; "
-            f"{GENDER_WORDS.get(r.gender, r.gender)} speaker {r.speaker}; {pitch}; {r.voicing}; "
-            f"{_fmt(r.rms_db, '.0f')} dBFS ({r.loudness} loudness); centroid {_fmt(r.centroid_hz, '.0f')} Hz "
-            f"({r.brightness}); tilt {_fmt(r.alpha_db, '.1f')} dB ({r.tilt}); {_fmt(r.duration_ms, '.0f')} ms "
-            f"({r.duration} duration)")
+    return (
+        f"{r.phone} ({TYPE_WORDS[r.phone_type]}), {where}, after {r.prev_phone}, before {r.next_phone}; "
+        f"{GENDER_WORDS.get(r.gender, r.gender)} speaker {r.speaker}; {pitch}; {r.voicing}; "
+        f"{_fmt(r.rms_db, '.0f')} dBFS ({r.loudness} loudness); centroid {_fmt(r.centroid_hz, '.0f')} Hz "
+        f"({r.brightness}); tilt {_fmt(r.alpha_db, '.1f')} dB ({r.tilt}); {_fmt(r.duration_ms, '.0f')} ms "
+        f"({r.duration} duration)"
+    )
 
 
 def utterance_caption(r) -> str:
     """One line describing an utterance item."""
     text = r.transcript if len(r.transcript) <= 60 else r.transcript[:57] + "..."
-    return (f"utterance '{text}' by {GENDER_WORDS.get(r.gender, r.gender)} speaker {r.speaker}; "
-            f"median F0 {_fmt(r.median_f0_hz, '.0f')} Hz ({r.pitch} pitch); {_fmt(r.rms_db, '.0f')} dBFS "
-            f"({r.loudness} loudness); {_fmt(r.duration_s, '.1f')} s ({r.duration} duration); "
-            f"{_fmt(r.rate_per_s, '.1f')} phones/s ({r.rate} rate)")
+    return (
+        f"utterance '{text}' by {GENDER_WORDS.get(r.gender, r.gender)} speaker {r.speaker}; "
+        f"median F0 {_fmt(r.median_f0_hz, '.0f')} Hz ({r.pitch} pitch); {_fmt(r.rms_db, '.0f')} dBFS "
+        f"({r.loudness} loudness); {_fmt(r.duration_s, '.1f')} s ({r.duration} duration); "
+        f"{_fmt(r.rate_per_s, '.1f')} phones/s ({r.rate} rate)"
+    )
 
 
 def audio_paths_from_manifest(manifest: pd.DataFrame, roots: Sequence[str | Path] = (".",)) -> dict[str, Path]:
@@ -383,17 +438,18 @@ def audio_paths_from_manifest(manifest: pd.DataFrame, roots: Sequence[str | Path
 
 def write_items(items: ItemTable, out_dir: str | Path) -> None:
     """``<out_dir>/<kind>.parquet`` (the table) and ``<kind>.json`` (attributes, bin edges), atomically."""
-    from ..io import write_json, write_table
+    from speechneurons.io import write_json, write_table
 
     out_dir = Path(out_dir)
     write_table(items.table, out_dir / f"{items.kind}.parquet")
-    write_json(out_dir / f"{items.kind}.json", {"kind": items.kind, "attributes": list(items.attributes),
-                                                "edges": items.edges})
+    write_json(
+        out_dir / f"{items.kind}.json", {"kind": items.kind, "attributes": list(items.attributes), "edges": items.edges}
+    )
 
 
 def read_items(out_dir: str | Path, kind: str) -> ItemTable:
     """The item table written by :func:`write_items`."""
-    from ..io import read_json, read_table
+    from speechneurons.io import read_json, read_table
 
     meta = read_json(Path(out_dir) / f"{kind}.json")
     table = read_table(Path(out_dir) / f"{kind}.parquet")

@@ -22,12 +22,13 @@ draw the corpus's first utterances (one speaker) every time, hence the seeded pe
 
 from __future__ import annotations
 
-from typing import NamedTuple, Sequence
+from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
-from .settings import rng
+from speechneurons.dissection.settings import rng
 
 
 class Extremes(NamedTuple):
@@ -58,8 +59,9 @@ class TopK(NamedTuple):
     """[D] int64 items whose activation equals the k-th value."""
 
 
-def top_k_items(acts: np.ndarray, k: int, largest: bool = True, chunk: int = 256,
-                tie_rank: np.ndarray | None = None) -> TopK:
+def top_k_items(
+    acts: np.ndarray, k: int, largest: bool = True, chunk: int = 256, tie_rank: np.ndarray | None = None
+) -> TopK:
     """The k largest (or smallest) entries of each column.
 
     Per column: v = the k-th largest value (``np.partition``); every entry > v is taken, and
@@ -84,7 +86,7 @@ def top_k_items(acts: np.ndarray, k: int, largest: bool = True, chunk: int = 256
     val = np.empty((d, k), dtype=np.float32)
     tied = np.empty(d, dtype=np.int64)
     for lo in range(0, d, chunk):
-        x = np.asarray(a[:, lo:lo + chunk], dtype=np.float32)
+        x = np.asarray(a[:, lo : lo + chunk], dtype=np.float32)
         if by_rank is not None:
             x = x[by_rank]  # row r = the item of tie rank r
         if np.isnan(x).any():
@@ -101,10 +103,10 @@ def top_k_items(acts: np.ndarray, k: int, largest: bool = True, chunk: int = 256
         v = np.take_along_axis(x.T, rows, axis=1)
         order = np.argsort(-v, axis=1, kind="stable")
         rows = np.take_along_axis(rows, order, axis=1)
-        idx[lo:lo + x.shape[1]] = rows if by_rank is None else by_rank[rows]
+        idx[lo : lo + x.shape[1]] = rows if by_rank is None else by_rank[rows]
         v = np.take_along_axis(v, order, axis=1)
-        val[lo:lo + x.shape[1]] = v if largest else -v
-        tied[lo:lo + x.shape[1]] = at_kth.sum(axis=0)
+        val[lo : lo + x.shape[1]] = v if largest else -v
+        tied[lo : lo + x.shape[1]] = at_kth.sum(axis=0)
     return TopK(idx, val, tied)
 
 
@@ -147,6 +149,6 @@ def utterance_means(acts: np.ndarray, utt_ids: Sequence[str], chunk: int = 256) 
     d = acts.shape[1]
     means = np.empty((len(uniques), d), dtype=np.float32)
     for lo in range(0, d, chunk):
-        block = np.asarray(acts[:, lo:lo + chunk], dtype=np.float64)[order]
-        means[:, lo:lo + chunk] = np.add.reduceat(block, starts, axis=0) / counts[:, None]
+        block = np.asarray(acts[:, lo : lo + chunk], dtype=np.float64)[order]
+        means[:, lo : lo + chunk] = np.add.reduceat(block, starts, axis=0) / counts[:, None]
     return UtteranceMeans(means, np.asarray(uniques, dtype=object), counts.astype(np.int64))

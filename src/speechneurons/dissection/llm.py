@@ -24,14 +24,13 @@ import datetime as _dt
 import hashlib
 import json
 import logging
-import socket
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
-from ..io import read_json, write_json
-from .settings import LLMSettings
+from speechneurons.dissection.settings import LLMSettings
+from speechneurons.io import read_json, write_json
 
 log = logging.getLogger(__name__)
 
@@ -49,22 +48,29 @@ class LLMEndpointError(RuntimeError):
 def build_messages(layer: int, neuron: int, kind: str, top: Sequence[str], bottom: Sequence[str]) -> list[dict]:
     """The chat messages asking for one neuron's description from its items' captions."""
     what = _KIND_WORDS.get(kind, "items")
-    lines = [f"Neuron {neuron} of layer {layer} of a self-supervised speech model.",
-             f"The {len(top)} {what} that activate it most:"]
+    lines = [
+        f"Neuron {neuron} of layer {layer} of a self-supervised speech model.",
+        f"The {len(top)} {what} that activate it most:",
+    ]
     lines += [f"{i}. {c}" for i, c in enumerate(top, 1)]
     lines.append(f"The {len(bottom)} {what} that activate it least:")
     lines += [f"{i}. {c}" for i, c in enumerate(bottom, 1)]
     lines.append(
         "Summarize what the first group has in common that the second group lacks (phones, words, speaker, "
         "pitch, loudness, duration, spectrum). Answer with one short sentence of the form "
-        "'fires on ...; silent on ...'. If the first group shares nothing, answer 'uninterpretable'.")
+        "'fires on ...; silent on ...'. If the first group shares nothing, answer 'uninterpretable'."
+    )
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": "\n".join(lines)}]
 
 
 def cache_key(messages: list[dict], model: str, seed: int, temperature: float) -> str:
     """sha256 hex digest of the canonical JSON of (messages, model, seed, temperature)."""
-    blob = json.dumps({"messages": messages, "model": model, "seed": int(seed), "temperature": float(temperature)},
-                      sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    blob = json.dumps(
+        {"messages": messages, "model": model, "seed": int(seed), "temperature": float(temperature)},
+        sort_keys=True,
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
@@ -76,10 +82,13 @@ class LLMWriter:
             raise LLMEndpointError(
                 "dissection.writer is 'llm' but dissection.llm.base_url is empty: set it to an OpenAI-compatible "
                 "server (e.g. http://127.0.0.1:8080/v1 for llama-server) and dissection.llm.model, or set "
-                "dissection.writer: template")
+                "dissection.writer: template"
+            )
         if not settings.model:
-            raise LLMEndpointError(f"dissection.llm.model is empty: set the model name that {settings.base_url} "
-                                   f"serves (GET {settings.base_url.rstrip('/')}/models lists them)")
+            raise LLMEndpointError(
+                f"dissection.llm.model is empty: set the model name that {settings.base_url} "
+                f"serves (GET {settings.base_url.rstrip('/')}/models lists them)"
+            )
         self.settings = settings
         self.cache_dir = Path(cache_dir)
         self.asked = 0
@@ -102,19 +111,37 @@ class LLMWriter:
             return read_json(path)["answer"]
         answer = self._post(messages)
         self.asked += 1
-        write_json(path, {
-            "key": key, "base_url": s.base_url, "model": s.model, "seed": s.seed, "temperature": s.temperature,
-            "max_tokens": s.max_tokens, "messages": messages, "answer": answer,
-            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        })
+        write_json(
+            path,
+            {
+                "key": key,
+                "base_url": s.base_url,
+                "model": s.model,
+                "seed": s.seed,
+                "temperature": s.temperature,
+                "max_tokens": s.max_tokens,
+                "messages": messages,
+                "answer": answer,
+                "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+            },
+        )
         return answer
 
     def _post(self, messages: list[dict]) -> str:
         s = self.settings
-        body = json.dumps({"model": s.model, "messages": messages, "temperature": s.temperature, "seed": s.seed,
-                           "max_tokens": s.max_tokens, "stream": False}).encode("utf-8")
-        request = urllib.request.Request(self.url, data=body, method="POST",
-                                         headers={"Content-Type": "application/json"})
+        body = json.dumps(
+            {
+                "model": s.model,
+                "messages": messages,
+                "temperature": s.temperature,
+                "seed": s.seed,
+                "max_tokens": s.max_tokens,
+                "stream": False,
+            }
+        ).encode("utf-8")
+        request = urllib.request.Request(
+            self.url, data=body, method="POST", headers={"Content-Type": "application/json"}
+        )
         try:
             with urllib.request.urlopen(request, timeout=s.timeout_s) as response:
                 reply = json.loads(response.read().decode("utf-8"))
@@ -124,7 +151,7 @@ class LLMWriter:
                 f"the LLM endpoint {self.url} answered HTTP {exc.code} ({detail}). Check that it serves model "
                 f"{s.model!r} (GET {s.base_url.rstrip('/')}/models) and speaks the OpenAI chat-completions API"
             ) from exc
-        except (urllib.error.URLError, ConnectionError, socket.timeout, TimeoutError) as exc:
+        except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
             reason = getattr(exc, "reason", exc)
             raise LLMEndpointError(
                 f"cannot reach the LLM endpoint {self.url} ({reason}). Start an OpenAI-compatible server there "
@@ -136,8 +163,9 @@ class LLMWriter:
         try:
             return clean_answer(reply["choices"][0]["message"]["content"])
         except (KeyError, IndexError, TypeError) as exc:
-            raise LLMEndpointError(f"the LLM endpoint {self.url} answered without choices[0].message.content: "
-                                   f"{str(reply)[:300]}") from exc
+            raise LLMEndpointError(
+                f"the LLM endpoint {self.url} answered without choices[0].message.content: {str(reply)[:300]}"
+            ) from exc
 
 
 def clean_answer(text: str) -> str:
@@ -149,8 +177,14 @@ def clean_answer(text: str) -> str:
     return ""
 
 
-def llm_descriptions(writer: LLMWriter, layer: int, kind: str, captions: Sequence[str], top: Sequence[Sequence[int]],
-                     bottom: Sequence[Sequence[int]]) -> list[str]:
+def llm_descriptions(
+    writer: LLMWriter,
+    layer: int,
+    kind: str,
+    captions: Sequence[str],
+    top: Sequence[Sequence[int]],
+    bottom: Sequence[Sequence[int]],
+) -> list[str]:
     """One LLM description per neuron; ``top``/``bottom`` are [D, K] item indices into ``captions``."""
     from tqdm import tqdm
 

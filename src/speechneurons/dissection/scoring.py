@@ -31,14 +31,15 @@ gaps and of their difference from the same stratified resamples of items.
 
 from __future__ import annotations
 
-from typing import Mapping, NamedTuple, Sequence
+from collections.abc import Mapping, Sequence
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
-from .concepts import best_within, similarity, top_concepts
-from .describe import bin_labels
-from .settings import rng
+from speechneurons.dissection.concepts import best_within, similarity, top_concepts
+from speechneurons.dissection.describe import bin_labels
+from speechneurons.dissection.settings import rng
 
 PROPERTY_ATTRIBUTE = {"phone_type": "phone_type", "gender": "gender", "pitch": "pitch"}
 
@@ -83,14 +84,28 @@ def agreement(sim: np.ndarray, names: Sequence[str], truth: pd.DataFrame, top_n:
         j = t["neuron"].to_numpy()
         expected = t["concept"].map(col).to_numpy()
         within = best_within(sim[j], cols) == expected
-        rows.append({"property": prop, "n": len(t), "within": float(within.mean()),
-                     "top1": float((best[j, 0] == expected).mean()),
-                     "topn": float((best[j] == expected[:, None]).any(axis=1).mean())})
+        rows.append(
+            {
+                "property": prop,
+                "n": len(t),
+                "within": float(within.mean()),
+                "top1": float((best[j, 0] == expected).mean()),
+                "topn": float((best[j] == expected[:, None]).any(axis=1).mean()),
+            }
+        )
     return pd.DataFrame(rows, columns=["property", "n", "within", "top1", "topn"])
 
 
-def agreement_null(acts: np.ndarray, concepts: np.ndarray, names: Sequence[str], truth: pd.DataFrame,
-                   similarity_name: str, seed: int, n_permutations: int, top_n: int = 3) -> pd.DataFrame:
+def agreement_null(
+    acts: np.ndarray,
+    concepts: np.ndarray,
+    names: Sequence[str],
+    truth: pd.DataFrame,
+    similarity_name: str,
+    seed: int,
+    n_permutations: int,
+    top_n: int = 3,
+) -> pd.DataFrame:
     """:func:`agreement` after each of ``n_permutations`` seeded permutations of the concept matrix's rows.
 
     Adds a 'permutation' column (0..n_permutations-1).
@@ -100,8 +115,11 @@ def agreement_null(acts: np.ndarray, concepts: np.ndarray, names: Sequence[str],
         perm = rng(seed, "agreement_null", i).permutation(len(concepts))
         a = agreement(similarity(similarity_name, acts, concepts[perm]), names, truth, top_n)
         out.append(a.assign(permutation=i))
-    return pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=["property", "n", "within", "top1",
-                                                                               "topn", "permutation"])
+    return (
+        pd.concat(out, ignore_index=True)
+        if out
+        else pd.DataFrame(columns=["property", "n", "within", "top1", "topn", "permutation"])
+    )
 
 
 def agreement_report(observed: pd.DataFrame, null: pd.DataFrame) -> pd.DataFrame:
@@ -112,9 +130,17 @@ def agreement_report(observed: pd.DataFrame, null: pd.DataFrame) -> pd.DataFrame
         for m in ("within", "top1", "topn"):
             x = nul[m].to_numpy(dtype=float)
             p = (1 + np.sum(x >= o[m])) / (1 + len(x)) if len(x) and np.isfinite(o[m]) else np.nan
-            rows.append({"property": o["property"], "measure": m, "n": int(o["n"]), "observed": o[m],
-                         "null_mean": float(np.mean(x)) if len(x) else np.nan,
-                         "null_sd": float(np.std(x, ddof=1)) if len(x) > 1 else np.nan, "p": p})
+            rows.append(
+                {
+                    "property": o["property"],
+                    "measure": m,
+                    "n": int(o["n"]),
+                    "observed": o[m],
+                    "null_mean": float(np.mean(x)) if len(x) else np.nan,
+                    "null_sd": float(np.std(x, ddof=1)) if len(x) > 1 else np.nan,
+                    "p": p,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -129,27 +155,29 @@ def activation_rate(acts: np.ndarray, tau: int, chunk: int = 4096) -> np.ndarray
         raise ValueError(f"tau = {tau} must lie in 1..{d}")
     counts = np.zeros(d, dtype=np.int64)
     for lo in range(0, n, chunk):
-        x = np.abs(np.asarray(a[lo:lo + chunk], dtype=np.float32))
+        x = np.abs(np.asarray(a[lo : lo + chunk], dtype=np.float32))
         top = np.argpartition(-x, tau - 1, axis=1)[:, :tau]
         counts += np.bincount(top.ravel(), minlength=d)
     return counts / max(n, 1)
 
 
-def matched_random_neurons(tagged: Sequence[int], rate: np.ndarray, n_bins: int, gen: np.random.Generator,
-                           exclude: Sequence[int] | None = None) -> np.ndarray:
+def matched_random_neurons(
+    tagged: Sequence[int], rate: np.ndarray, n_bins: int, gen: np.random.Generator, exclude: Sequence[int] | None = None
+) -> np.ndarray:
     """As many random neurons as ``tagged``, matched on activation rate, none of them tagged.
 
     Neurons are cut into ``n_bins`` quantile bins of ``rate``; for each tagged neuron one
     untagged neuron of its bin is drawn without replacement. A bin that runs out borrows from the
     nearest bins (by bin distance, then the lower bin). ``exclude`` adds neurons never drawn.
     """
-    tagged = np.asarray(sorted(set(int(j) for j in tagged)), dtype=np.int64)
+    tagged = np.asarray(sorted({int(j) for j in tagged}), dtype=np.int64)
     d = len(rate)
     edges = np.quantile(rate, np.arange(1, n_bins) / n_bins) if n_bins > 1 else np.array([])
     bins = np.searchsorted(edges, rate, side="right")
-    banned = set(tagged.tolist()) | set(int(j) for j in (exclude or []))
-    pool = {b: [j for j in gen.permutation(np.flatnonzero(bins == b)).tolist() if j not in banned]
-            for b in range(n_bins)}
+    banned = set(tagged.tolist()) | {int(j) for j in (exclude or [])}
+    pool = {
+        b: [j for j in gen.permutation(np.flatnonzero(bins == b)).tolist() if j not in banned] for b in range(n_bins)
+    }
     if len(tagged) > d - len(banned):
         raise ValueError(f"cannot draw {len(tagged)} control neurons from {d - len(banned)} untagged ones")
     out = []
@@ -183,8 +211,11 @@ def _drops(before: np.ndarray, after: Mapping[int, np.ndarray], labels: np.ndarr
     concepts = sorted(int(c) for c in after)
     rows = np.arange(len(labels))
     own_before = before[rows, labels]
-    drops = np.stack([own_before - np.asarray(after[c])[rows, labels] for c in concepts]) if concepts else \
-        np.zeros((0, len(labels)))
+    drops = (
+        np.stack([own_before - np.asarray(after[c])[rows, labels] for c in concepts])
+        if concepts
+        else np.zeros((0, len(labels)))
+    )
     return concepts, drops
 
 
@@ -207,8 +238,9 @@ def concept_pruning_effect(before: np.ndarray, after: Mapping[int, np.ndarray], 
         raise ValueError(f"pruned concepts {missing} have no items")
     means = np.stack([drops[:, labels == c].mean(axis=1) for c in present], axis=-1)  # [P, K]
     dA_c, dR_c = _effect_from_means(means, concepts, present)
-    per = pd.DataFrame({"concept": concepts, "n_items": [int(np.sum(labels == c)) for c in concepts],
-                        "dA": dA_c, "dR": dR_c})
+    per = pd.DataFrame(
+        {"concept": concepts, "n_items": [int(np.sum(labels == c)) for c in concepts], "dA": dA_c, "dR": dR_c}
+    )
     dA, dR = (float(dA_c.mean()), float(dR_c.mean())) if concepts else (np.nan, np.nan)
     return PruningEffect(dA, dR, dA - dR, per, [c for c in present if c not in concepts])
 
@@ -222,9 +254,15 @@ class PruningBootstrap(NamedTuple):
     """[n_boot, 2] bootstrap gaps of tagged and control."""
 
 
-def bootstrap_pruning(before: np.ndarray, after_tagged: Mapping[int, np.ndarray],
-                      after_control: Mapping[int, np.ndarray], labels: np.ndarray, n_boot: int, ci: float,
-                      seed: int) -> PruningBootstrap:
+def bootstrap_pruning(
+    before: np.ndarray,
+    after_tagged: Mapping[int, np.ndarray],
+    after_control: Mapping[int, np.ndarray],
+    labels: np.ndarray,
+    n_boot: int,
+    ci: float,
+    seed: int,
+) -> PruningBootstrap:
     """Gaps dA - dR of tagged and control pruning, and their difference, with paired intervals.
 
     Items are resampled with replacement within each concept (so every concept keeps its count);
@@ -257,12 +295,27 @@ def bootstrap_pruning(before: np.ndarray, after_tagged: Mapping[int, np.ndarray]
         return tuple(np.quantile(x, q)) if len(x) else (np.nan, np.nan)
 
     rows = [
-        {"arm": "tagged", "dA": tagged.dA, "dR": tagged.dR, "gap": tagged.gap, **dict(zip(("gap_lo", "gap_hi"),
-                                                                                       interval(boot[:, 0])))},
-        {"arm": "control", "dA": control.dA, "dR": control.dR, "gap": control.gap,
-         **dict(zip(("gap_lo", "gap_hi"), interval(boot[:, 1])))},
-        {"arm": "difference", "dA": tagged.dA - control.dA, "dR": tagged.dR - control.dR,
-         "gap": tagged.gap - control.gap, **dict(zip(("gap_lo", "gap_hi"), interval(boot[:, 0] - boot[:, 1])))},
+        {
+            "arm": "tagged",
+            "dA": tagged.dA,
+            "dR": tagged.dR,
+            "gap": tagged.gap,
+            **dict(zip(("gap_lo", "gap_hi"), interval(boot[:, 0]))),
+        },
+        {
+            "arm": "control",
+            "dA": control.dA,
+            "dR": control.dR,
+            "gap": control.gap,
+            **dict(zip(("gap_lo", "gap_hi"), interval(boot[:, 1]))),
+        },
+        {
+            "arm": "difference",
+            "dA": tagged.dA - control.dA,
+            "dR": tagged.dR - control.dR,
+            "gap": tagged.gap - control.gap,
+            **dict(zip(("gap_lo", "gap_hi"), interval(boot[:, 0] - boot[:, 1]))),
+        },
     ]
     return PruningBootstrap(pd.DataFrame(rows), boot)
 
@@ -273,8 +326,15 @@ def tagged_neurons(top_index: np.ndarray, names: Sequence[str], concept: str, to
     return np.flatnonzero((top_index[:, :top_n] == col).any(axis=1))
 
 
-def pruning_sets(top_index: np.ndarray, names: Sequence[str], concepts: Sequence[str], rate: np.ndarray,
-                 rate_bins: int, seed: int, top_n: int = 1) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def pruning_sets(
+    top_index: np.ndarray,
+    names: Sequence[str],
+    concepts: Sequence[str],
+    rate: np.ndarray,
+    rate_bins: int,
+    seed: int,
+    top_n: int = 1,
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """{concept: (tagged neurons, matched random control)} of one layer.
 
     Tagged: neurons with ``concept`` among their ``top_n`` best concepts. Control: as many

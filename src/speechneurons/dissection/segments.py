@@ -16,11 +16,19 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..phones import PHONE_TO_TYPE, is_speech_phone
+from speechneurons.phones import PHONE_TO_TYPE, is_speech_phone
 
 SEGMENT_COLUMNS = [
-    "utt_id", "first_frame", "last_frame", "n_frames", "mid_frame", "phone", "word", "word_position",
-    "prev_phone", "next_phone",
+    "utt_id",
+    "first_frame",
+    "last_frame",
+    "n_frames",
+    "mid_frame",
+    "phone",
+    "word",
+    "word_position",
+    "prev_phone",
+    "next_phone",
 ]
 
 
@@ -44,8 +52,9 @@ def segments_from_frames(frames: pd.DataFrame) -> pd.DataFrame:
     n = len(f)
     change = np.ones(n, dtype=bool)
     if n > 1:
-        change[1:] = (utt[1:] != utt[:-1]) | (phone[1:] != phone[:-1]) | (word[1:] != word[:-1]) | (
-            frame[1:] != frame[:-1] + 1)
+        change[1:] = (
+            (utt[1:] != utt[:-1]) | (phone[1:] != phone[:-1]) | (word[1:] != word[:-1]) | (frame[1:] != frame[:-1] + 1)
+        )
     run_id = np.cumsum(change) - 1
     mids_per_run = np.bincount(run_id, weights=is_mid.astype(float)).astype(int)
     for r in np.flatnonzero(mids_per_run > 1):  # rare: same phone twice in a row inside one word
@@ -58,15 +67,17 @@ def segments_from_frames(frames: pd.DataFrame) -> pd.DataFrame:
     ends = np.r_[starts[1:], n] - 1
     mid_row = np.full(len(starts), -1, dtype=np.int64)
     mid_row[seg[is_mid]] = np.flatnonzero(is_mid)
-    out = pd.DataFrame({
-        "utt_id": utt[starts],
-        "first_frame": frame[starts],
-        "last_frame": frame[ends],
-        "n_frames": ends - starts + 1,
-        "mid_frame": np.where(mid_row >= 0, frame[np.maximum(mid_row, 0)], -1),
-        "phone": phone[starts],
-        "word": word[starts],
-    })
+    out = pd.DataFrame(
+        {
+            "utt_id": utt[starts],
+            "first_frame": frame[starts],
+            "last_frame": frame[ends],
+            "n_frames": ends - starts + 1,
+            "mid_frame": np.where(mid_row >= 0, frame[np.maximum(mid_row, 0)], -1),
+            "phone": phone[starts],
+            "word": word[starts],
+        }
+    )
     same_utt_prev = np.r_[False, out["utt_id"].to_numpy()[1:] == out["utt_id"].to_numpy()[:-1]]
     same_utt_next = np.r_[same_utt_prev[1:], False]
     ph = out["phone"].to_numpy(dtype=object)

@@ -7,8 +7,9 @@ from a section that the config loader has filled and validated.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -30,8 +31,10 @@ def _build(cls, section: Mapping[str, Any]):
     missing = [n for n in names if n not in section]
     extra = [k for k in section if k not in names]
     if missing or extra:
-        raise ValueError(f"{cls.__name__}: missing keys {missing}, unknown keys {extra} "
-                         "(fill the section from schemas/dissection.schema.yaml first)")
+        raise ValueError(
+            f"{cls.__name__}: missing keys {missing}, unknown keys {extra} "
+            "(fill the section from schemas/dissection.schema.yaml first)"
+        )
     return cls(**{n: section[n] for n in names})
 
 
@@ -101,11 +104,13 @@ class DissectionSettings:
         if self.min_shared > self.k:
             raise ValueError(f"dissection.min_shared ({self.min_shared}) must not exceed dissection.k ({self.k})")
         if self.max_bottom_shared >= self.k:
-            raise ValueError(f"dissection.max_bottom_shared ({self.max_bottom_shared}) must be below dissection.k "
-                             f"({self.k}), or no attribute can be told apart from the bottom items")
+            raise ValueError(
+                f"dissection.max_bottom_shared ({self.max_bottom_shared}) must be below dissection.k "
+                f"({self.k}), or no attribute can be told apart from the bottom items"
+            )
 
     @classmethod
-    def from_config(cls, section: Mapping[str, Any]) -> "DissectionSettings":
+    def from_config(cls, section: Mapping[str, Any]) -> DissectionSettings:
         """From a filled and validated ``dissection`` section (lists become tuples)."""
         s = dict(section)
         for key in ("layers", "items", "splits", "concepts"):

@@ -17,13 +17,14 @@ attributes are permuted across items (each neuron keeps its top and bottom item 
 
 from __future__ import annotations
 
-from typing import NamedTuple, Sequence
+from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
-from .concepts import value_order
-from .settings import rng
+from speechneurons.dissection.concepts import value_order
+from speechneurons.dissection.settings import rng
 
 SHARED_COLUMNS = ["neuron", "side", "attribute", "value", "n_top", "n_bottom"]
 
@@ -60,8 +61,14 @@ def _counts(codes: np.ndarray, items: np.ndarray, n_values: int) -> np.ndarray:
     return np.bincount(flat, minlength=d * (n_values + 1)).reshape(d, n_values + 1)[:, 1:]
 
 
-def _summarize_codes(codes: dict[str, tuple[np.ndarray, list[str]]], top: np.ndarray, bottom: np.ndarray,
-                     min_shared: int, max_bottom_shared: int, with_table: bool = True):
+def _summarize_codes(
+    codes: dict[str, tuple[np.ndarray, list[str]]],
+    top: np.ndarray,
+    bottom: np.ndarray,
+    min_shared: int,
+    max_bottom_shared: int,
+    with_table: bool = True,
+):
     d = top.shape[0]
     n_top_desc = np.zeros(d, dtype=np.int64)
     n_bot_desc = np.zeros(d, dtype=np.int64)
@@ -77,14 +84,30 @@ def _summarize_codes(codes: dict[str, tuple[np.ndarray, list[str]]], top: np.nda
         if with_table:
             for side, mask in (("top", top_desc), ("bottom", bot_desc)):
                 j, v = np.nonzero(mask)
-                rows.append(pd.DataFrame({"neuron": j, "side": side, "rank": rank, "attribute": attr,
-                                          "value": np.array(values, dtype=object)[v], "n_top": ct[j, v],
-                                          "n_bottom": cb[j, v]}))
+                rows.append(
+                    pd.DataFrame(
+                        {
+                            "neuron": j,
+                            "side": side,
+                            "rank": rank,
+                            "attribute": attr,
+                            "value": np.array(values, dtype=object)[v],
+                            "n_top": ct[j, v],
+                            "n_bottom": cb[j, v],
+                        }
+                    )
+                )
     return n_top_desc, n_bot_desc, rows
 
 
-def open_summary(table: pd.DataFrame, attributes: Sequence[str], top: np.ndarray, bottom: np.ndarray,
-                 min_shared: int, max_bottom_shared: int) -> OpenSummary:
+def open_summary(
+    table: pd.DataFrame,
+    attributes: Sequence[str],
+    top: np.ndarray,
+    bottom: np.ndarray,
+    min_shared: int,
+    max_bottom_shared: int,
+) -> OpenSummary:
     """The values shared by >= min_shared of the top items and <= max_bottom_shared of the bottom ones.
 
     ``top``/``bottom``: [D, K] item indices (rows of ``table``); ``attributes``: its attribute
@@ -94,14 +117,26 @@ def open_summary(table: pd.DataFrame, attributes: Sequence[str], top: np.ndarray
     n_top, n_bot, rows = _summarize_codes(codes, top, bottom, min_shared, max_bottom_shared)
     shared = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=SHARED_COLUMNS + ["rank"])
     side_order = shared["side"].map({"top": 0, "bottom": 1})
-    shared = (shared.assign(_side=side_order).sort_values(["neuron", "_side", "rank", "n_top"], kind="stable")
-              .drop(columns=["_side", "rank"]).reset_index(drop=True))
+    shared = (
+        shared.assign(_side=side_order)
+        .sort_values(["neuron", "_side", "rank", "n_top"], kind="stable")
+        .drop(columns=["_side", "rank"])
+        .reset_index(drop=True)
+    )
     shared = shared.astype({"neuron": np.int64, "n_top": np.int64, "n_bottom": np.int64})
     return OpenSummary(shared[SHARED_COLUMNS], n_top > 0, n_top, n_bot)
 
 
-def uninterpretable_null(table: pd.DataFrame, attributes: Sequence[str], top: np.ndarray, bottom: np.ndarray,
-                         min_shared: int, max_bottom_shared: int, seed: int, n_permutations: int) -> np.ndarray:
+def uninterpretable_null(
+    table: pd.DataFrame,
+    attributes: Sequence[str],
+    top: np.ndarray,
+    bottom: np.ndarray,
+    min_shared: int,
+    max_bottom_shared: int,
+    seed: int,
+    n_permutations: int,
+) -> np.ndarray:
     """Uninterpretable share of the layer after each of ``n_permutations`` seeded permutations of the items.
 
     Permuting whole rows keeps each item's attributes together (a phone keeps its type), so the

@@ -13,24 +13,30 @@ the gender when a speaker is. A neuron whose top shares nothing is "uninterpreta
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
-_TYPE_PLURAL = {"vowel": "vowels", "voiced_consonant": "voiced consonants",
-                "unvoiced_consonant": "unvoiced consonants", "silence": "silence"}
+_TYPE_PLURAL = {
+    "vowel": "vowels",
+    "voiced_consonant": "voiced consonants",
+    "unvoiced_consonant": "unvoiced consonants",
+    "silence": "silence",
+}
 _ADJECTIVES = {
     "loudness": {"low": "quiet", "mid": "medium-loud", "high": "loud"},
     "duration": {"low": "short", "mid": "medium-length", "high": "long"},
     "rate": {"low": "slow", "mid": "medium-rate", "high": "fast"},
 }
-_POSITION = {"initial": "at the start of {}", "medial": "inside {}", "final": "at the end of {}",
-             "single": "as {}"}
+_POSITION = {"initial": "at the start of {}", "medial": "inside {}", "final": "at the end of {}", "single": "as {}"}
 _POSITION_ANY = {"initial": "words", "medial": "words", "final": "words", "single": "one-phone words"}
 _GENDER = {"F": "female", "M": "male"}
 _SPECTRUM = {
-    "brightness": {"low": "a dark spectrum (low centroid)", "mid": "a mid-range spectral centroid",
-                   "high": "a bright spectrum (high centroid)"},
+    "brightness": {
+        "low": "a dark spectrum (low centroid)",
+        "mid": "a mid-range spectral centroid",
+        "high": "a bright spectrum (high centroid)",
+    },
     "tilt": {"low": "a steep spectral tilt", "mid": "a moderate spectral tilt", "high": "a flat spectral tilt"},
 }
 
@@ -94,8 +100,13 @@ def phrase(values: Mapping[str, list[str]], kind: str = "phone") -> str:
     return " ".join(pre + [subject] + post)
 
 
-def describe(top: Mapping[str, list[str]], bottom: Mapping[str, list[str]], kind: str = "phone",
-             k: int | None = None, min_shared: int | None = None) -> str:
+def describe(
+    top: Mapping[str, list[str]],
+    bottom: Mapping[str, list[str]],
+    kind: str = "phone",
+    k: int | None = None,
+    min_shared: int | None = None,
+) -> str:
     """The sentence of one neuron from the values describing its top and its bottom items."""
     if not top:
         why = f" (no attribute shared by >= {min_shared} of its top {k} items)" if k and min_shared else ""
@@ -117,5 +128,7 @@ def template_descriptions(shared: pd.DataFrame, n_neurons: int, kind: str, k: in
     """One template description per neuron 0..n_neurons-1."""
     values = side_values(shared)
     empty = {"top": {}, "bottom": {}}
-    return [describe(values.get(j, empty)["top"], values.get(j, empty)["bottom"], kind, k, min_shared)
-            for j in range(n_neurons)]
+    return [
+        describe(values.get(j, empty)["top"], values.get(j, empty)["bottom"], kind, k, min_shared)
+        for j in range(n_neurons)
+    ]
