@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from speechneurons.dissection.llm import LLMEndpointError, LLMWriter, build_messages, cache_key, llm_descriptions
-from tests.helpers.dissection import settings
+from tests.helpers.dissection import llm_settings as default_llm_settings
 
 
 class StandIn(BaseHTTPRequestHandler):
@@ -66,7 +66,7 @@ def server():
 
 def llm_settings(base_url, **kw):
     values = {"base_url": base_url, "model": "tiny", "seed": 7, "temperature": 0.0, "timeout_s": 5, **kw}
-    return settings(writer="llm", llm=values).llm
+    return default_llm_settings(**values)
 
 
 def test_answers_are_asked_once_and_cached(server, tmp_path):
@@ -116,4 +116,4 @@ def test_unreachable_endpoint_names_the_url_and_the_fix(tmp_path):
 
 def test_no_endpoint_configured_is_refused_before_any_request(tmp_path):
     with pytest.raises(LLMEndpointError, match="base_url is empty"):
-        LLMWriter(settings().llm, tmp_path)
+        LLMWriter(default_llm_settings(), tmp_path)

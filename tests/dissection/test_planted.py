@@ -68,7 +68,7 @@ def test_planted_concept_is_the_top_concept(items, name):
 
 def test_planted_neurons_are_described(items):
     acts = planted(items.table)
-    d = dissect_layer(acts, items, settings(similarity="cos3"), layer=1)
+    d = dissect_layer(acts, items, settings(similarity="cos3", splits=[], n_permutations=5), layer=1)
     for j, phrase in PHRASES.items():
         assert d.summary.interpretable[j]
         assert phrase in d.descriptions[j], (j, d.descriptions[j])
@@ -78,5 +78,7 @@ def test_planted_neurons_are_described(items):
         assert row["value"].tolist() == [value] and row["n_top"].tolist() == [5]
     # the chance level (item attributes permuted): with K' = K = 5 and none in the bottom, almost nothing is shared
     assert d.null_uninterpretable.shape == (5,) and d.null_uninterpretable.mean() > 0.9
-    loose = dissect_layer(acts, items, settings(similarity="cos3", min_shared=4, max_bottom_shared=1), layer=1)
+    loose = dissect_layer(
+        acts, items, settings(splits=[], n_permutations=5, min_shared=4, max_bottom_shared=1), layer=1
+    )
     assert loose.null_uninterpretable.mean() < 0.9  # K' = 4 of 5 with 16 attributes: often shared by chance

@@ -97,22 +97,48 @@ def test_concept_pruning_effect_known_numbers():
     assert eff.not_pruned == [2]
 
 
+def _pruned_logits(n_utts=30, per_utt=4, seed=0):
+    rng = np.random.default_rng(seed)
+    labels = np.tile([0, 1, 2], n_utts * per_utt // 3 + 1)[: n_utts * per_utt]
+    units = np.repeat([f"u{i:02d}" for i in range(n_utts)], per_utt)
+    before = rng.standard_normal((len(labels), 3))
+    tagged = {c: before - 1.0 * (labels == c)[:, None] * np.eye(3)[c] + 0.1 * rng.standard_normal(before.shape)
+              for c in range(3)}  # fmt: skip
+    control = {c: before + 0.1 * rng.standard_normal(before.shape) for c in range(3)}
+    return before, tagged, control, labels, units
+
+
 def test_bootstrap_pruning_intervals_cover_the_estimates():
-    rng = np.random.default_rng(0)
-    labels = np.repeat([0, 1, 2], 40)
-    before = rng.standard_normal((120, 3))
-    tagged = {
-        c: before - 1.0 * (labels == c)[:, None] * np.eye(3)[c] + 0.1 * rng.standard_normal((120, 3)) for c in range(3)
-    }
-    control = {c: before + 0.1 * rng.standard_normal((120, 3)) for c in range(3)}
-    res = bootstrap_pruning(before, tagged, control, labels, n_boot=200, ci=0.95, seed=0).table.set_index("arm")
-    assert res.loc["tagged", "gap"] == pytest.approx(1.0, abs=0.1)
-    assert abs(res.loc["control", "gap"]) < 0.1
+    before, tagged, control, labels, units = _pruned_logits()
+    res = bootstrap_pruning(before, tagged, control, labels, units, n_boot=200, level=0.95, seed=0)
+    mean = res[res["concept"] == -1].set_index("arm")
+    assert mean.loc["tagged", "gap"] == pytest.approx(1.0, abs=0.1)
+    assert abs(mean.loc["control", "gap"]) < 0.1
     for arm in ("tagged", "control", "difference"):
-        assert res.loc[arm, "gap_lo"] <= res.loc[arm, "gap"] <= res.loc[arm, "gap_hi"]
-    assert res.loc["difference", "gap_lo"] > 0.7
+        for m in ("dA", "dR", "gap"):
+            assert mean.loc[arm, f"{m}_lo"] <= mean.loc[arm, m] <= mean.loc[arm, f"{m}_hi"]
+    assert mean.loc["difference", "gap_lo"] > 0.7
+    assert sorted(res["concept"].unique()) == [-1, 0, 1, 2] and len(res) == 3 * 4
+    # the point estimates are AND's definition
+    eff = concept_pruning_effect(before, tagged, labels)
+    assert mean.loc["tagged", "dA"] == pytest.approx(eff.dA) and mean.loc["tagged", "dR"] == pytest.approx(eff.dR)
     with pytest.raises(ValueError, match="same concepts"):
-        bootstrap_pruning(before, tagged, {0: control[0]}, labels, 10, 0.9, 0)
+        bootstrap_pruning(before, tagged, {0: control[0]}, labels, units, 10, 0.9, 0)
+
+
+def test_bootstrap_resamples_utterances_not_items():
+    """Drops shared within an utterance: resampling utterances gives wider intervals than items."""
+    before, tagged, control, labels, units = _pruned_logits(n_utts=20, per_utt=9)
+    shift = np.random.default_rng(1).standard_normal(20).repeat(9)  # one offset per utterance
+    tagged = {c: a - shift[:, None] for c, a in tagged.items()}
+    by_utt = bootstrap_pruning(before, tagged, control, labels, units, 300, 0.95, 0)
+    by_item = bootstrap_pruning(before, tagged, control, labels, np.arange(len(labels)), 300, 0.95, 0)
+
+    def width(t):
+        r = t[(t["concept"] == 0) & (t["arm"] == "tagged")].iloc[0]
+        return r["dA_hi"] - r["dA_lo"]
+
+    assert width(by_utt) > 1.5 * width(by_item)
 
 
 def test_tagged_neurons_by_top_concepts():
@@ -120,16 +146,3 @@ def test_tagged_neurons_by_top_concepts():
     names = ["a", "b", "c"]
     assert tagged_neurons(top_index, names, "c").tolist() == [0]
     assert tagged_neurons(top_index, names, "c", top_n=2).tolist() == [0, 1]
-
-
-def test_pruning_sets_pair_each_concept_with_a_matched_control():
-    from speechneurons.dissection.scoring import pruning_sets
-
-    top_index = np.array([[0], [0], [1], [2], [2], [2]] + [[2]] * 20)
-    rate = np.linspace(0, 1, 26)
-    sets = pruning_sets(top_index, ["a", "b", "c"], ["a", "b"], rate, 2, seed=0)
-    tagged_a, ctrl_a = sets["a"]
-    assert tagged_a.tolist() == [0, 1] and len(ctrl_a) == 2 and not set(ctrl_a) & {0, 1, 2}
-    assert sets["b"][0].tolist() == [2] and len(sets["b"][1]) == 1
-    again = pruning_sets(top_index, ["a", "b", "c"], ["a", "b"], rate, 2, seed=0)
-    assert again["a"][1].tolist() == ctrl_a.tolist()

@@ -1,15 +1,17 @@
+"""The dissection section: a valid schema with a type, description and default for every key,
+settings built from it, and the checks the schema cannot express."""
+
 import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
-from speechneurons.dissection.settings import DissectionSettings
-from tests.helpers.dissection import SCHEMA, schema_defaults, settings
+from tests.helpers.dissection import SCHEMA, browser_settings, llm_settings, pruning_settings, section, settings
 
 
 def test_schema_is_valid_and_its_defaults_validate():
     schema = yaml.safe_load(SCHEMA.read_text())
     Draft202012Validator.check_schema(schema)
-    Draft202012Validator(schema).validate(schema_defaults())
+    Draft202012Validator(schema).validate(section())
 
 
 def test_every_key_has_type_description_default():
@@ -26,17 +28,17 @@ def test_every_key_has_type_description_default():
 def test_settings_from_defaults():
     s = settings()
     assert (s.k, s.min_shared, s.max_bottom_shared, s.similarity, s.writer) == (5, 5, 0, "cos3", "template")
-    assert s.llm.base_url == ""
-    assert isinstance(s.concepts, tuple) and (s.browser.codec, s.browser.sample_rate) == ("opus", 16000)
+    assert s.splits == ("train",) and isinstance(s.concepts, tuple)
+    assert llm_settings().base_url == ""
+    assert (browser_settings().codec, browser_settings().sample_rate) == ("opus", 16000)
+    assert pruning_settings().families == ("phone_type", "gender", "pitch")
 
 
-def test_settings_refuse_inconsistent_or_unknown_keys():
+def test_settings_refuse_inconsistent_values():
     with pytest.raises(ValueError, match="min_shared"):
         settings(k=3)
-    section = schema_defaults()
-    section["llm"]["url"] = "x"
-    with pytest.raises(ValueError, match="unknown keys \\['url'\\]"):
-        DissectionSettings.from_config(section)
+    with pytest.raises(ValueError, match="max_bottom_shared"):
+        settings(max_bottom_shared=5)
 
 
 def test_random_streams_of_one_seed_differ():

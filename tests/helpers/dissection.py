@@ -17,40 +17,45 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import soundfile as sf
-import yaml
 
-from speechneurons.dissection.settings import DissectionSettings
+from speechneurons.config import settings_from
+from speechneurons.dissection.settings import BrowserSettings, DissectionSettings, LLMSettings, PruningSettings
 from speechneurons.frames import FrameGrid
 from speechneurons.phones import PHONE_TO_TYPE
+from tests.helpers.config import default_section
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA = REPO / "schemas" / "dissection.schema.yaml"
 
 
-def schema_defaults() -> dict:
-    """The ``dissection`` section filled with the schema's defaults (nested objects included)."""
-
-    def fill(schema: dict) -> dict:
-        out = {}
-        for key, sub in schema.get("properties", {}).items():
-            if sub.get("type") == "object":
-                out[key] = fill(sub)
-            else:
-                out[key] = copy.deepcopy(sub["default"])
-        return out
-
-    return fill(yaml.safe_load(SCHEMA.read_text()))
+def section(**overrides) -> dict:
+    """The ``dissection`` section with the schema's defaults; ``overrides`` replace keys (dicts
+    merge one level, e.g. ``llm={"model": "x"}``)."""
+    out = copy.deepcopy(default_section("dissection"))
+    for key, value in overrides.items():
+        if isinstance(value, dict):
+            out[key] = {**out[key], **value}
+        else:
+            out[key] = value
+    return out
 
 
 def settings(**overrides) -> DissectionSettings:
-    """Settings from the schema defaults; ``overrides`` replace top-level keys (dicts merge one level)."""
-    section = schema_defaults()
-    for key, value in overrides.items():
-        if isinstance(value, dict):
-            section[key].update(value)
-        else:
-            section[key] = value
-    return DissectionSettings.from_config(section)
+    """The settings of a layer job, from the schema defaults with ``overrides``."""
+    return settings_from(DissectionSettings, section(**overrides))
+
+
+def llm_settings(**values) -> LLMSettings:
+    return settings_from(LLMSettings, section(llm=values)["llm"])
+
+
+def browser_settings(**values) -> BrowserSettings:
+    return settings_from(BrowserSettings, section(browser=values)["browser"])
+
+
+def pruning_settings(resamples: int = 200, level: float = 0.95, **values) -> PruningSettings:
+    return settings_from(PruningSettings, section(pruning=values)["pruning"], seed=0, resamples=resamples,
+                         level=level)  # fmt: skip
 
 
 SPEAKERS = {"f_a": ("F", 220.0), "f_b": ("F", 140.0), "m_a": ("M", 100.0), "m_b": ("M", 180.0)}

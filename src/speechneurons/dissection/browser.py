@@ -153,6 +153,8 @@ def browser_data(neurons: pd.DataFrame, shared: pd.DataFrame, items: pd.DataFram
             sh.get((int(r.layer), r.kind, int(r.neuron)), []),
             int(getattr(r, "top_tied", 1)),
             int(getattr(r, "bottom_tied", 1)),
+            str(getattr(r, "property_group", "") or "").replace("nan", ""),
+            _rate(getattr(r, "activation_rate", np.nan)),
         ]
         layers.setdefault(str(int(r.layer)), {}).setdefault(r.kind, []).append(rec)
     lookup = items.set_index(["kind", "item_id"])
@@ -178,9 +180,17 @@ def browser_data(neurons: pd.DataFrame, shared: pd.DataFrame, items: pd.DataFram
             "shared",
             "top_tied",
             "bottom_tied",
+            "property_group",
+            "activation_rate",
         ],
+        "stats": {},
     }
     return doc, used_items
+
+
+def _rate(x) -> float | None:
+    x = float(x)
+    return round(x, 5) if np.isfinite(x) else None
 
 
 def write_browser(
@@ -192,9 +202,13 @@ def write_browser(
     settings: BrowserSettings,
     title: str = "Neuron browser",
     audio_sr: int = 16000,
+    stats: Mapping[str, Mapping[str, str]] | None = None,
 ) -> dict:
-    """Write ``out_dir/index.html`` (and ``out_dir/snippets/``); return sizes and counts."""
+    """Write ``out_dir/index.html`` (and ``out_dir/snippets/``); return sizes and counts.
+
+    ``stats``: {layer: {kind: one line about the layer}} shown above its neuron list."""
     doc, used = browser_data(neurons, shared, items)
+    doc["stats"] = {str(k): dict(v) for k, v in (stats or {}).items()}
     with atomic_dir(out_dir) as tmp:
         folder = None
         if not settings.embed:
@@ -248,7 +262,8 @@ h2{font-size:15px;margin:6px 0}h3{font-size:13px;margin:10px 0 4px}
 <span id="stats" class="stats"></span></header>
 <main><div id="list"><table><thead><tr>
 <th data-k="0">neuron</th><th data-k="1">interpretable</th><th data-k="2">shared</th>
-<th data-k="c">top concept</th><th data-k="s">score</th><th data-k="4">description</th>
+<th data-k="c">top concept</th><th data-k="s">score</th><th data-k="14">property group</th>
+<th data-k="4">description</th>
 </tr></thead><tbody id="rows"></tbody></table></div>
 <div id="card"><p class="stats">Click a neuron.</p></div></main>
 <script id="data" type="application/json">__DATA__</script>
@@ -266,11 +281,11 @@ function render(){
   const f=$('filter').value.toLowerCase();
   let rs=recs().filter(r=>!f||r[4].toLowerCase().includes(f));
   rs.sort((a,b)=>{const x=key(a,sortKey),y=key(b,sortKey);return (x<y?-1:x>y?1:0)*sortDir||a[0]-b[0];});
-  const all=recs(),ni=all.filter(r=>r[1]).length;
-  $('stats').textContent=`${all.length} neurons, ${ni} interpretable (${(100*ni/Math.max(all.length,1)).toFixed(1)}%)`;
+  const all=recs(),ni=all.filter(r=>r[1]).length,st=(D.stats[$('layer').value]||{})[$('kind').value]||'';
+  $('stats').textContent=`${all.length} cards, ${ni} interpretable. ${st}`;
   $('rows').innerHTML=rs.map(r=>`<tr data-n="${r[0]}"${current===r[0]?' class="sel"':''}><td>${r[0]}</td>`+
     `<td class="${r[1]?'yes':'no'}">${r[1]?'yes':'no'}</td><td>${r[2]}</td><td>${esc(r[5][0]||'')}</td>`+
-    `<td>${r[6].length?r[6][0].toFixed(3):''}</td><td>${esc(r[4])}</td></tr>`).join('');
+    `<td>${r[6].length?r[6][0].toFixed(3):''}</td><td>${esc(r[14])}</td><td>${esc(r[4])}</td></tr>`).join('');
 }
 function itemRows(ids,vals){return '<table class="items">'+ids.map((i,n)=>{const it=D.items[i];
   return `<tr><td>${vals[n].toFixed(3)}</td><td><audio controls preload="none" src="${it[1]}"></audio></td>`+
@@ -282,7 +297,10 @@ function card(n){current=n;const r=recs().find(x=>x[0]===n);if(!r)return;
   const sh=side=>r[11].filter(s=>s[0]===side).map(s=>`<span class="concept">${esc(s[1]+'='+s[2])} `+
     `(${s[3]} top / ${s[4]} bottom)</span>`).join('')||'<span class="no">none</span>';
   $('card').innerHTML=`<h2>Layer ${esc($('layer').value)}, neuron ${n} (${esc($('kind').value)} items)</h2>`+
-   `<p><b>${esc(r[4])}</b></p><h3>Top concepts</h3>`+
+   `<p><b>${esc(r[4])}</b></p>`+
+   `<p class="stats">property-neuron group: ${esc(r[14]||'none')}; activation rate ${r[15]===null?'n/a':`+
+   `(100*r[15]).toFixed(2)+'%'} of train middle frames${r[13]>1?'; "silent on" is weak evidence: '+
+   'the bottom items are drawn from a tie':''}</p><h3>Top concepts</h3>`+
    r[5].map((c,i)=>`<span class="concept">${esc(c)}: ${r[6][i].toFixed(3)}</span>`).join('')+
    `<h3>Shared by the top items</h3>${sh('top')}<h3>Shared by the bottom items</h3>${sh('bottom')}`+
    `<h3>Top items${tie(r[12],r[8])}</h3>${itemRows(r[7],r[8])}`+

@@ -79,8 +79,20 @@ class ConceptMatrix(NamedTuple):
     """[M] object: the attribute of each concept."""
 
 
-def concept_matrix(table: pd.DataFrame, attributes: Sequence[str]) -> ConceptMatrix:
-    """One column per value present of each attribute of ``attributes`` that the table has."""
+def concept_matrix(table: pd.DataFrame, attributes: Sequence[str], names: Sequence[str] | None = None) -> ConceptMatrix:
+    """One column per value present of each attribute of ``attributes`` that the table has.
+
+    With ``names`` ('attribute=value'), exactly those columns in that order instead (a value no
+    item has gives a column of zeros): the columns of other items, e.g. the held-out ones.
+    """
+    if names is not None:
+        attrs = [n.split("=", 1)[0] for n in names]
+        missing = sorted({a for a in attrs if a not in table})
+        if missing:
+            raise ValueError(f"the item table has no attribute {missing}")
+        cols = [table[a].to_numpy(dtype=object) == n.split("=", 1)[1] for a, n in zip(attrs, names)]
+        matrix = np.column_stack(cols).astype(np.float32) if cols else np.zeros((len(table), 0), np.float32)
+        return ConceptMatrix(matrix, list(names), np.array(attrs, dtype=object))
     cols, names, attrs = [], [], []
     for attr in attributes:
         if attr not in table:
@@ -104,32 +116,40 @@ def _unit_columns(x: np.ndarray, min_norm: float) -> np.ndarray:
     return x / np.maximum(norm, min_norm)
 
 
-def cos_similarity(acts: np.ndarray, concepts: np.ndarray, chunk: int = 256) -> np.ndarray:
-    """S[j, c] = cosine of a[:, j] and C[:, c] over items (CLIP-Dissect ``cos_similarity``)."""
-    c = _unit_columns(np.asarray(concepts, dtype=np.float64), 1e-12)
+def unit_columns(name: str, x: np.ndarray) -> np.ndarray:
+    """The columns of ``x`` [items, n] as cos and cos3 compare them: unit columns (cos), or
+    centred, cubed unit columns with norms clipped below at MIN_NORM (cos3). Each column is
+    transformed on its own and a permutation of the rows commutes with the transform, so a
+    permutation null can permute the rows of the result."""
+    x = np.asarray(x, dtype=np.float64)
+    if name == "cos":
+        return _unit_columns(x, 1e-12)
+    if name == "cos3":
+        x = x - x.mean(axis=0, keepdims=True)
+        return _unit_columns(x * x * x, MIN_NORM)
+    raise ValueError(f"unit_columns is defined for cos and cos3, not {name!r}")
+
+
+def _cosine(name: str, acts: np.ndarray, concepts: np.ndarray, chunk: int) -> np.ndarray:
+    c = unit_columns(name, concepts)
     out = np.empty((acts.shape[1], c.shape[1]), dtype=np.float32)
     for lo in range(0, acts.shape[1], chunk):
-        a = np.asarray(acts[:, lo : lo + chunk], dtype=np.float64)
-        out[lo : lo + chunk] = _unit_columns(a, 1e-12).T @ c
+        out[lo : lo + chunk] = unit_columns(name, acts[:, lo : lo + chunk]).T @ c
     return out
 
 
-def cos_similarity_cubed(
-    acts: np.ndarray, concepts: np.ndarray, min_norm: float = MIN_NORM, chunk: int = 256
-) -> np.ndarray:
-    """S[j, c] = cos(centre(a_j)^3, centre(C_c)^3), norms clipped below at min_norm (CLIP-Dissect).
+def cos_similarity(acts: np.ndarray, concepts: np.ndarray, chunk: int = 256) -> np.ndarray:
+    """S[j, c] = cosine of a[:, j] and C[:, c] over items (CLIP-Dissect ``cos_similarity``)."""
+    return _cosine("cos", acts, concepts, chunk)
+
+
+def cos_similarity_cubed(acts: np.ndarray, concepts: np.ndarray, chunk: int = 256) -> np.ndarray:
+    """S[j, c] = cos(centre(a_j)^3, centre(C_c)^3), norms clipped below at MIN_NORM (CLIP-Dissect).
 
     Every column is centred, cubed and normalised on its own, so neurons are processed ``chunk``
     at a time.
     """
-    c = np.asarray(concepts, dtype=np.float64)
-    c = _unit_columns((c - c.mean(axis=0, keepdims=True)) ** 3, min_norm)
-    out = np.empty((acts.shape[1], c.shape[1]), dtype=np.float32)
-    for lo in range(0, acts.shape[1], chunk):
-        a = np.asarray(acts[:, lo : lo + chunk], dtype=np.float64)
-        a = (a - a.mean(axis=0, keepdims=True)) ** 3
-        out[lo : lo + chunk] = _unit_columns(a, min_norm).T @ c
-    return out
+    return _cosine("cos3", acts, concepts, chunk)
 
 
 def _log_p_given_neuron(

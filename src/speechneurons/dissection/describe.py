@@ -294,6 +294,8 @@ def phone_items(
             "phone": idx["phone"].astype(str).to_numpy(),
         }
     )
+    if "split" in idx:
+        t["split"] = idx["split"].astype(str).to_numpy()
     t["phone_type"] = [PHONE_TO_TYPE.get(p) for p in t["phone"]]
     t["word"] = np.where(s["word"].to_numpy() == "", None, s["word"].to_numpy())
     t["word_position"] = np.where(s["word_position"].to_numpy() == "", None, s["word_position"].to_numpy())
@@ -369,6 +371,8 @@ def utterance_items(utt_ids: Sequence[str], manifest: pd.DataFrame, phones: Item
             "rate_per_s": g["n_phones"].to_numpy(dtype=float) / mm["duration_s"].to_numpy(dtype=float),
         }
     )
+    if "split" in mm:
+        t["split"] = mm["split"].astype(str).to_numpy()
     edges = {}
     for attr, col in (
         ("pitch", "median_f0_hz"),
@@ -436,21 +440,18 @@ def audio_paths_from_manifest(manifest: pd.DataFrame, roots: Sequence[str | Path
     return out
 
 
-def write_items(items: ItemTable, out_dir: str | Path) -> None:
-    """``<out_dir>/<kind>.parquet`` (the table) and ``<kind>.json`` (attributes, bin edges), atomically."""
+def write_items(items: ItemTable, table: str | Path, meta: str | Path) -> None:
+    """The item table as Parquet (``table``) and its kind, attributes and bin edges as JSON
+    (``meta``), each written atomically."""
     from speechneurons.io import write_json, write_table
 
-    out_dir = Path(out_dir)
-    write_table(items.table, out_dir / f"{items.kind}.parquet")
-    write_json(
-        out_dir / f"{items.kind}.json", {"kind": items.kind, "attributes": list(items.attributes), "edges": items.edges}
-    )
+    write_table(items.table, table)
+    write_json(meta, {"kind": items.kind, "attributes": list(items.attributes), "edges": items.edges})
 
 
-def read_items(out_dir: str | Path, kind: str) -> ItemTable:
+def read_items(table: str | Path, meta: str | Path) -> ItemTable:
     """The item table written by :func:`write_items`."""
     from speechneurons.io import read_json, read_table
 
-    meta = read_json(Path(out_dir) / f"{kind}.json")
-    table = read_table(Path(out_dir) / f"{kind}.parquet")
-    return ItemTable(meta["kind"], table, tuple(meta["attributes"]), meta["edges"])
+    info = read_json(meta)
+    return ItemTable(info["kind"], read_table(table), tuple(info["attributes"]), info["edges"])

@@ -25,8 +25,9 @@ the item's own concept fell):
     dA = mean_c dA_c,  dR = mean_c dR_c,  gap = dA - dR
 
 The control zeroes, for each c, as many random neurons matched on activation rate
-(:func:`matched_random_neurons`); :func:`bootstrap_pruning` gives percentile intervals of both
-gaps and of their difference from the same stratified resamples of items.
+(:func:`matched_random_neurons`); :func:`bootstrap_pruning` gives percentile intervals of dA,
+dR and the gap of both arms and of their difference, from the same resamples of the test
+utterances (an utterance's items are resampled together: they are not independent).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from speechneurons.dissection.concepts import best_within, similarity, top_concepts
+from speechneurons.dissection.concepts import best_within, similarity, top_concepts, unit_columns
 from speechneurons.dissection.describe import bin_labels
 from speechneurons.dissection.settings import rng
 
@@ -66,34 +67,45 @@ def property_truth(neurons: Mapping, n_pitch_bins: int) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["neuron", "property", "group", "concept"])
 
 
-def agreement(sim: np.ndarray, names: Sequence[str], truth: pd.DataFrame, top_n: int = 3) -> pd.DataFrame:
-    """Per property: n labelled neurons and the within / top1 / topn agreement shares (module docstring)."""
-    names = list(names)
+AGREEMENT_COLUMNS = ["property", "n", "within", "top1", "topn"]
+
+
+def _agreement_plan(names: Sequence[str], truth: pd.DataFrame) -> list[tuple]:
+    """Per property of ``truth``: (property, labelled rows j, expected columns, the property's columns)."""
     col = {n: i for i, n in enumerate(names)}
     attr_of = np.array([n.split("=", 1)[0] for n in names], dtype=object)
-    best = top_concepts(sim, top_n).index
-    rows = []
+    plan = []
     for prop, t in truth.groupby("property", sort=False):
-        attr = PROPERTY_ATTRIBUTE[prop]
-        cols = np.flatnonzero(attr_of == attr)
-        known = t["concept"].isin(col)
-        t = t[known]
-        if len(t) == 0 or len(cols) == 0:
+        cols = np.flatnonzero(attr_of == PROPERTY_ATTRIBUTE[prop])
+        t = t[t["concept"].isin(col)]
+        if not len(cols):
+            t = t.iloc[:0]
+        plan.append((prop, t["neuron"].to_numpy(), t["concept"].map(col).to_numpy(dtype=np.int64), cols))
+    return plan
+
+
+def _agreement_rows(sim: np.ndarray, plan: list[tuple], top_n: int) -> list[dict]:
+    rows = []
+    for prop, j, expected, cols in plan:
+        if not len(j):
             rows.append({"property": prop, "n": 0, "within": np.nan, "top1": np.nan, "topn": np.nan})
             continue
-        j = t["neuron"].to_numpy()
-        expected = t["concept"].map(col).to_numpy()
-        within = best_within(sim[j], cols) == expected
+        best = top_concepts(sim[j], top_n).index
         rows.append(
             {
                 "property": prop,
-                "n": len(t),
-                "within": float(within.mean()),
-                "top1": float((best[j, 0] == expected).mean()),
-                "topn": float((best[j] == expected[:, None]).any(axis=1).mean()),
+                "n": len(j),
+                "within": float((best_within(sim[j], cols) == expected).mean()),
+                "top1": float((best[:, 0] == expected).mean()),
+                "topn": float((best == expected[:, None]).any(axis=1).mean()),
             }
         )
-    return pd.DataFrame(rows, columns=["property", "n", "within", "top1", "topn"])
+    return rows
+
+
+def agreement(sim: np.ndarray, names: Sequence[str], truth: pd.DataFrame, top_n: int = 3) -> pd.DataFrame:
+    """Per property: n labelled neurons and the within / top1 / topn agreement shares (module docstring)."""
+    return pd.DataFrame(_agreement_rows(sim, _agreement_plan(list(names), truth), top_n), columns=AGREEMENT_COLUMNS)
 
 
 def agreement_null(
@@ -108,18 +120,24 @@ def agreement_null(
 ) -> pd.DataFrame:
     """:func:`agreement` after each of ``n_permutations`` seeded permutations of the concept matrix's rows.
 
-    Adds a 'permutation' column (0..n_permutations-1).
+    Adds a 'permutation' column (0..n_permutations-1). With cos and cos3, which score each
+    neuron on its own, only the labelled neurons are computed; wpmi and soft_wpmi need the
+    whole layer (their prior p(c) averages over its neurons).
     """
-    out = []
-    for i in range(n_permutations):
+    rows = []
+    if similarity_name in ("cos", "cos3") and len(truth):
+        neurons = np.unique(truth["neuron"].to_numpy())
+        truth = truth.assign(neuron=np.searchsorted(neurons, truth["neuron"].to_numpy()))
+        a = unit_columns(similarity_name, np.asarray(acts[:, neurons])).T
+        c = unit_columns(similarity_name, concepts)
+        sim_of = lambda perm: a @ c[perm]  # noqa: E731
+    else:
+        sim_of = lambda perm: similarity(similarity_name, acts, concepts[perm])  # noqa: E731
+    plan = _agreement_plan(list(names), truth)
+    for i in range(n_permutations if len(truth) else 0):
         perm = rng(seed, "agreement_null", i).permutation(len(concepts))
-        a = agreement(similarity(similarity_name, acts, concepts[perm]), names, truth, top_n)
-        out.append(a.assign(permutation=i))
-    return (
-        pd.concat(out, ignore_index=True)
-        if out
-        else pd.DataFrame(columns=["property", "n", "within", "top1", "topn", "permutation"])
-    )
+        rows += [r | {"permutation": i} for r in _agreement_rows(sim_of(perm), plan, top_n)]
+    return pd.DataFrame(rows, columns=[*AGREEMENT_COLUMNS, "permutation"])
 
 
 def agreement_report(observed: pd.DataFrame, null: pd.DataFrame) -> pd.DataFrame:
@@ -141,7 +159,7 @@ def agreement_report(observed: pd.DataFrame, null: pd.DataFrame) -> pd.DataFrame
                     "p": p,
                 }
             )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["property", "measure", "n", "observed", "null_mean", "null_sd", "p"])
 
 
 # --------------------------------------------------------------------------- pruning
@@ -245,13 +263,12 @@ def concept_pruning_effect(before: np.ndarray, after: Mapping[int, np.ndarray], 
     return PruningEffect(dA, dR, dA - dR, per, [c for c in present if c not in concepts])
 
 
-class PruningBootstrap(NamedTuple):
-    """Tagged vs matched-random pruning with percentile bootstrap intervals."""
-
-    table: pd.DataFrame
-    """Rows 'tagged', 'control', 'difference' (tagged - control); columns dA, dR, gap, gap_lo, gap_hi."""
-    boot_gaps: np.ndarray
-    """[n_boot, 2] bootstrap gaps of tagged and control."""
+def _interval(x: np.ndarray, level: float) -> tuple[float, float]:
+    x = x[np.isfinite(x)]
+    if not len(x):
+        return (np.nan, np.nan)
+    a = (1 - level) / 2
+    return (float(np.quantile(x, a)), float(np.quantile(x, 1 - a)))
 
 
 def bootstrap_pruning(
@@ -259,96 +276,65 @@ def bootstrap_pruning(
     after_tagged: Mapping[int, np.ndarray],
     after_control: Mapping[int, np.ndarray],
     labels: np.ndarray,
+    units: np.ndarray,
     n_boot: int,
-    ci: float,
+    level: float,
     seed: int,
-) -> PruningBootstrap:
-    """Gaps dA - dR of tagged and control pruning, and their difference, with paired intervals.
+) -> pd.DataFrame:
+    """dA, dR and dA - dR of tagged and control pruning, and their difference, with percentile
+    intervals from a bootstrap over ``units`` (the test utterances: items of one utterance are
+    resampled together); the same resamples serve both arms (paired).
 
-    Items are resampled with replacement within each concept (so every concept keeps its count);
-    the same resamples serve both arms. ``after_control`` must prune the same concepts.
+    Returns one row per (concept, arm): concept (a pruned concept, or -1 for the mean over the
+    pruned concepts), arm ('tagged', 'control', 'difference' = tagged - control), dA, dA_lo,
+    dA_hi, dR, dR_lo, dR_hi, gap, gap_lo, gap_hi. ``after_control`` must prune the same concepts.
     """
     labels = np.asarray(labels, dtype=np.int64)
     if sorted(after_tagged) != sorted(after_control):
         raise ValueError("tagged and control pruning must cover the same concepts")
     present = sorted(set(labels.tolist()))
-    tagged = concept_pruning_effect(before, after_tagged, labels)
-    control = concept_pruning_effect(before, after_control, labels)
     concepts, d_t = _drops(np.asarray(before), after_tagged, labels)
     _, d_c = _drops(np.asarray(before), after_control, labels)
-    gen = rng(seed, "bootstrap")
-    means_t = np.empty((n_boot, len(concepts), len(present)))
-    means_c = np.empty_like(means_t)
-    for k, c in enumerate(present):
-        items = np.flatnonzero(labels == c)
-        counts = gen.multinomial(len(items), np.full(len(items), 1.0 / len(items)), size=n_boot)
-        means_t[:, :, k] = counts @ d_t[:, items].T / len(items)
-        means_c[:, :, k] = counts @ d_c[:, items].T / len(items)
-    gaps = []
-    for means in (means_t, means_c):
-        dA_c, dR_c = _effect_from_means(means, concepts, present)
-        gaps.append(dA_c.mean(axis=1) - dR_c.mean(axis=1))
-    boot = np.stack(gaps, axis=1) if n_boot else np.zeros((0, 2))
-    q = [(1 - ci) / 2, 1 - (1 - ci) / 2]
-
-    def interval(x):
-        return tuple(np.quantile(x, q)) if len(x) else (np.nan, np.nan)
-
-    rows = [
-        {
-            "arm": "tagged",
-            "dA": tagged.dA,
-            "dR": tagged.dR,
-            "gap": tagged.gap,
-            **dict(zip(("gap_lo", "gap_hi"), interval(boot[:, 0]))),
-        },
-        {
-            "arm": "control",
-            "dA": control.dA,
-            "dR": control.dR,
-            "gap": control.gap,
-            **dict(zip(("gap_lo", "gap_hi"), interval(boot[:, 1]))),
-        },
-        {
-            "arm": "difference",
-            "dA": tagged.dA - control.dA,
-            "dR": tagged.dR - control.dR,
-            "gap": tagged.gap - control.gap,
-            **dict(zip(("gap_lo", "gap_hi"), interval(boot[:, 0] - boot[:, 1]))),
-        },
-    ]
-    return PruningBootstrap(pd.DataFrame(rows), boot)
+    missing = [c for c in concepts if c not in present]
+    if missing:
+        raise ValueError(f"pruned concepts {missing} have no items")
+    codes, _ = pd.factorize(pd.Series(np.asarray(units)), sort=True)
+    n_units, n_classes = int(codes.max()) + 1, len(present)
+    cell = codes * n_classes + np.searchsorted(present, labels)
+    counts = np.bincount(cell, minlength=n_units * n_classes).reshape(n_units, n_classes).astype(float)
+    sums = {
+        arm: np.stack([np.bincount(cell, weights=row, minlength=n_units * n_classes) for row in d])
+        .reshape(len(concepts), n_units, n_classes)
+        for arm, d in (("tagged", d_t), ("control", d_c))
+    }  # fmt: skip
+    weights = np.ones((1, n_units))
+    if n_boot:
+        weights = np.vstack(
+            [weights, rng(seed, "bootstrap").multinomial(n_units, np.full(n_units, 1 / n_units), n_boot)]
+        )
+    effects = {}
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for arm, s in sums.items():
+            means = np.einsum("bu,puk->bpk", weights, s) / (weights @ counts)[:, None, :]  # [1 + B, P, K]
+            dA_c, dR_c = _effect_from_means(means, concepts, present)
+            effects[arm] = (dA_c, dR_c)
+    effects["difference"] = tuple(t - c for t, c in zip(effects["tagged"], effects["control"]))
+    rows = []
+    for arm, (dA_c, dR_c) in effects.items():
+        per = [(c, dA_c[:, p], dR_c[:, p]) for p, c in enumerate(concepts)]
+        if concepts:
+            per.append((-1, dA_c.mean(axis=1), dR_c.mean(axis=1)))
+        for c, dA, dR in per:
+            row = {"concept": c, "arm": arm}
+            for name, x in (("dA", dA), ("dR", dR), ("gap", dA - dR)):
+                lo, hi = _interval(x[1:], level)
+                row |= {name: float(x[0]), f"{name}_lo": lo, f"{name}_hi": hi}
+            rows.append(row)
+    columns = ["concept", "arm"] + [f"{m}{s}" for m in ("dA", "dR", "gap") for s in ("", "_lo", "_hi")]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def tagged_neurons(top_index: np.ndarray, names: Sequence[str], concept: str, top_n: int = 1) -> np.ndarray:
     """Neurons whose ``top_n`` best concepts include ``concept`` (AND tags by the top 3 with TAB)."""
     col = list(names).index(concept)
     return np.flatnonzero((top_index[:, :top_n] == col).any(axis=1))
-
-
-def pruning_sets(
-    top_index: np.ndarray,
-    names: Sequence[str],
-    concepts: Sequence[str],
-    rate: np.ndarray,
-    rate_bins: int,
-    seed: int,
-    top_n: int = 1,
-) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """{concept: (tagged neurons, matched random control)} of one layer.
-
-    Tagged: neurons with ``concept`` among their ``top_n`` best concepts. Control: as many
-    untagged neurons (tagged for no concept of ``concepts``), matched on activation rate
-    (:func:`matched_random_neurons`), drawn from the 'control' stream of ``seed`` (:func:`rng`) for the
-    i-th concept. A concept with no tagged neuron gets two empty arrays (report it as empty).
-    """
-    tagged = {c: tagged_neurons(top_index, names, c, top_n) for c in concepts}
-    any_tagged = sorted(set().union(*(set(t.tolist()) for t in tagged.values()))) if tagged else []
-    out = {}
-    for i, c in enumerate(concepts):
-        if len(tagged[c]):
-            ctrl = matched_random_neurons(tagged[c], rate, rate_bins, rng(seed, "control", i), exclude=any_tagged)
-        else:
-            ctrl = np.zeros(0, dtype=np.int64)
-        out[c] = (tagged[c], ctrl)
-    return out
