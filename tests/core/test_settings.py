@@ -8,6 +8,13 @@ import dataclasses
 import pytest
 
 from speechneurons.config import defaults, section_params, settings_from
+from speechneurons.dissection.settings import (
+    BrowserSettings,
+    DissectionSettings,
+    ItemSettings,
+    LLMSettings,
+    PruningSettings,
+)
 from speechneurons.experiments.probes import ProbeSettings
 from speechneurons.model.hubert import ModelSettings
 from speechneurons.model.pretrain import TrainSettings
@@ -22,13 +29,26 @@ SETTINGS = {
     TrainSettings: ("pretrain", set()),
     PropertySettings: ("properties", set()),
     ProbeSettings: ("probes", {"seed"}),
+    # --- dissection (a dotted section is a sub-section)
+    ItemSettings: ("dissection", set()),
+    DissectionSettings: ("dissection", set()),
+    LLMSettings: ("dissection.llm", set()),
+    PruningSettings: ("dissection.pruning", {"seed", "resamples", "level"}),
+    BrowserSettings: ("dissection.browser", set()),
 }
+
+
+def _section(name: str) -> dict:
+    out = defaults()
+    for key in name.split("."):
+        out = out[key]
+    return out
 
 
 @pytest.mark.parametrize("cls", SETTINGS, ids=lambda c: c.__name__)
 def test_fields_are_schema_keys_of_the_same_name_without_defaults(cls):
     section, extra = SETTINGS[cls]
-    keys = set(defaults()[section])
+    keys = set(_section(section))
     for f in dataclasses.fields(cls):
         assert f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING, f.name
         assert f.name in keys or f.name in extra, f"{cls.__name__}.{f.name} is not a key of section {section!r}"
@@ -37,7 +57,7 @@ def test_fields_are_schema_keys_of_the_same_name_without_defaults(cls):
 @pytest.mark.parametrize("cls", SETTINGS, ids=lambda c: c.__name__)
 def test_built_from_the_defaults(cls):
     section, extra = SETTINGS[cls]
-    settings = settings_from(cls, defaults()[section], **dict.fromkeys(extra, 0))
+    settings = settings_from(cls, _section(section), **dict.fromkeys(extra, 0))
     assert dataclasses.is_dataclass(settings)
 
 
