@@ -2,7 +2,6 @@
 neurons of the unpruned model, so each utterance's front-end runs once and the transformer
 once per variant; pruned models that were pretrained further run on their own."""
 
-import pandas as pd
 import torch
 
 from speechneurons.experiments.features import Variant, extract_features, save_features
@@ -44,4 +43,4 @@ with script_logging(snakemake.log[0]) as log:
                                          [Variant(name)], **options)  # fmt: skip
     for name, path in zip(names, snakemake.output, strict=True):
         save_features(features[name], path)
-    log.info("skipped utterances: %s", pd.DataFrame(features[names[0]].skipped)["utt_id"].tolist() if names else [])
+    log.info("%d utterances skipped", len(features[names[0]].skipped) if names else 0)

@@ -48,14 +48,24 @@ def _group_columns(summary: pd.DataFrame, prop: str) -> list[str]:
     return [c for c in summary.columns if c.startswith(f"group_{prop}_")]
 
 
-def plot_counts_per_layer(summary: pd.DataFrame, path: str | Path, title: str = "") -> None:
-    """Property neurons per layer (left), group neurons per layer (middle), and the share of
-    property neurons (% of D) against relative depth next to Lin et al.'s MelHuBERT (right)."""
+def plot_counts_per_layer(
+    summary: pd.DataFrame, path: str | Path, title: str = "", random_weights: pd.DataFrame | None = None
+) -> None:
+    """Property neurons per layer (left) with their chance level (the permutation null's mean
+    and 95 % range, shaded) and the counts of the same architecture with random weights
+    (dotted), group neurons per layer (middle), and the share of property neurons (% of D)
+    against relative depth next to Lin et al.'s MelHuBERT (right)."""
     fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(16, 4))
     x = summary["layer"].to_numpy()
     ref_x = relative_depth(np.arange(1, 13))
     for prop in PROPERTIES:
         ax1.plot(x, summary[f"n_{prop}"], marker="o", color=COLORS[prop], label=LABELS[prop])
+        if f"chance_{prop}" in summary:
+            ax1.fill_between(x, summary[f"chance_low_{prop}"], summary[f"chance_high_{prop}"], color=COLORS[prop],
+                             alpha=0.15, label=f"{LABELS[prop]}: labels permuted (95 %)")  # fmt: skip
+        if random_weights is not None and len(random_weights):
+            ax1.plot(random_weights["layer"], random_weights[f"n_{prop}"], ls=":", marker=".", color=COLORS[prop],
+                     label=f"{LABELS[prop]}: random weights")  # fmt: skip
         share = 100 * summary[f"n_{prop}"].to_numpy() / summary["D"].to_numpy()
         ax3.plot(relative_depth(x), share, marker="o", color=COLORS[prop], label=f"{LABELS[prop]} (this run)")
         ax3.plot(
@@ -78,7 +88,7 @@ def plot_counts_per_layer(summary: pd.DataFrame, path: str | Path, title: str = 
         title="share of neurons, against the reference",
         xlim=(0, 1.05),
     )
-    ax1.legend()
+    ax1.legend(fontsize="x-small")
     ax2.legend(fontsize="x-small", ncol=2)
     ax3.legend(fontsize="x-small", ncol=2, loc="best")
     for ax in (ax1, ax2):

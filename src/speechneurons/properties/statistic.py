@@ -537,6 +537,23 @@ def layer_properties(
     )
 
 
+def layer_top(
+    acts: np.ndarray,
+    index: pd.DataFrame,
+    settings: PropertySettings,
+    n_pitch_bins: int = 3,
+    chunk_rows: int = 4096,
+    device: str = "cpu",
+    on_bad_input: str = "error",
+    path: str | Path = "mid.npy",
+) -> tuple[FrameLabels, TopNeurons]:
+    """The labels of the dump's rows and the top-tau neurons of the used rows: everything the
+    statistic needs from the activations (the null and the sensitivity runs reuse it)."""
+    tau = tau_from_fraction(settings.tau_fraction, int(acts.shape[1]))
+    labels = frame_labels(index, n_pitch_bins, on_bad_input, Path(path).with_name("index_mid.parquet"), settings.splits)
+    return labels, top_neurons(acts, labels, tau, chunk_rows, device, on_bad_input, path)
+
+
 def compute_layer(
     acts: np.ndarray,
     index: pd.DataFrame,
@@ -549,17 +566,14 @@ def compute_layer(
     path: str | Path = "mid.npy",
 ) -> LayerProperties:
     """The whole statistic of one layer from its dump ``acts`` [n, D] and index."""
-    D = int(acts.shape[1])
-    tau = tau_from_fraction(settings.tau_fraction, D)
-    labels = frame_labels(index, n_pitch_bins, on_bad_input, Path(path).with_name("index_mid.parquet"), settings.splits)
+    labels, top = layer_top(acts, index, settings, n_pitch_bins, chunk_rows, device, on_bad_input, path)
     n_groups = {p: len(g) for p, g in property_groups(n_pitch_bins).items()}
-    counts = count_activations(acts, labels, tau, n_groups, chunk_rows, device, on_bad_input, path)
     return layer_properties(
-        counts, layer, settings.sigma, settings.min_count, n_pitch_bins, settings.selection, settings.fdr_q
+        count_top(top, labels, n_groups),
+        layer,
+        settings.sigma,
+        settings.min_count,
+        n_pitch_bins,
+        settings.selection,
+        settings.fdr_q,
     )
-
-
-# --------------------------------------------------------------------------- files
-
-
-# --------------------------------------------------------------------------- summary

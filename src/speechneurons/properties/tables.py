@@ -149,13 +149,32 @@ def summary_row(neurons: Mapping, n_frames: int | None = None) -> dict:
     return row
 
 
-def summarize(neuron_files: Sequence[str | Path], count_files: Sequence[str | Path]) -> pd.DataFrame:
-    """The summary table over layers from each layer's neurons.json and counts.tsv (same order)."""
+def summarize(
+    neuron_files: Sequence[str | Path],
+    count_files: Sequence[str | Path],
+    null_files: Sequence[str | Path] = (),
+    silhouette_files: Sequence[str | Path] = (),
+    level: float = 0.95,
+) -> pd.DataFrame:
+    """The summary table over layers from each layer's neurons.json and counts.tsv (same order),
+    with, when given, the chance level of every property count (mean and central ``level``
+    range of the permutation null: ``chance_<prop>``, ``chance_low_<prop>``,
+    ``chance_high_<prop>``) and the silhouette of each property (``silhouette_<prop>``)."""
+    from speechneurons.properties.chance import null_summary
+
     if len(neuron_files) != len(count_files):
         raise ValueError("summarize needs one counts.tsv per neurons.json")
     rows = []
-    for neurons, counts in zip(neuron_files, count_files):
+    for i, (neurons, counts) in enumerate(zip(neuron_files, count_files, strict=True)):
         table = read_table(counts)
         n = int(table.loc[table["property"] == "phone_type", "n_frames"].sum())
-        rows.append(summary_row(read_json(neurons), n))
+        row = summary_row(read_json(neurons), n)
+        if null_files:
+            null = read_table(null_files[i])
+            for r in null_summary(null, level).itertuples(index=False) if len(null) else []:
+                row |= {f"chance_{r.property}": r.chance_mean, f"chance_low_{r.property}": r.chance_low,
+                        f"chance_high_{r.property}": r.chance_high}  # fmt: skip
+        if silhouette_files:
+            row |= {f"silhouette_{k}": v for k, v in read_json(silhouette_files[i]).items() if k != "layer"}
+        rows.append(row)
     return pd.DataFrame(rows).sort_values("layer").reset_index(drop=True)
