@@ -181,6 +181,7 @@ rule dissection_pruning:
         probe_seed=config["seed"],
         n_pitch_bins=config["pitch"]["n_bins"],
         model_ref=checkpoint_ref,
+        random_weights=lambda w: w.checkpoint == "random",
         on_bad_input=config["on_bad_input"],
         device=config["device"],
     script:

@@ -27,7 +27,7 @@ with script_logging(snakemake.log[0]) as log:
                  {layer: len(v) for layer, v in s["tagged"].items()} or "none")  # fmt: skip
     batching = snakemake.config["probes"]  # speed only: not params, so that it reruns nothing
     table = run_pruning(
-        load_model(p.model_ref, p.device),
+        load_model(p.model_ref, p.device, random_weights=p.random_weights, seed=p.probe_seed),
         read_manifest(inp.manifest),
         read_table(inp.labels),
         read_table(inp.pitch),

@@ -9,7 +9,6 @@ from speechneurons.dissection.scoring import (
     agreement_report,
     bootstrap_pruning,
     concept_pruning_effect,
-    matched_random_neurons,
     property_truth,
     tagged_neurons,
 )
@@ -67,20 +66,6 @@ def test_activation_rate_counts_top_tau_by_magnitude():
     acts = np.array([[5.0, -6.0, 0.1, 0.0], [0.0, 1.0, -2.0, 0.5], [3.0, 0.0, 0.0, 0.2]])
     np.testing.assert_allclose(activation_rate(acts, 1), [1 / 3, 1 / 3, 1 / 3, 0.0])
     np.testing.assert_allclose(activation_rate(acts, 2, chunk=1), [2 / 3, 2 / 3, 1 / 3, 1 / 3])
-
-
-def test_matched_random_neurons_follow_the_rate_bins():
-    rate = np.r_[np.full(50, 0.001), np.full(50, 0.1)]  # two clear bins
-    tagged = [60, 61, 62, 3]
-    rng = np.random.default_rng(0)
-    ctrl = matched_random_neurons(tagged, rate, 2, rng)
-    assert len(ctrl) == 4 and not set(ctrl) & set(tagged)
-    assert np.sum(ctrl >= 50) == 3 and np.sum(ctrl < 50) == 1
-    again = matched_random_neurons(tagged, rate, 2, np.random.default_rng(0))
-    np.testing.assert_array_equal(ctrl, again)
-    # a bin that runs out borrows from the nearest bin
-    ctrl = matched_random_neurons(list(range(50, 90)) + [0], rate, 2, np.random.default_rng(1))
-    assert len(ctrl) == 41 and np.sum(ctrl >= 50) == 10
 
 
 def test_concept_pruning_effect_known_numbers():

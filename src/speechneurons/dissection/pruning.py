@@ -15,7 +15,9 @@ A neuron of a dissected layer is **tagged** with concept c when c is among its `
 concepts (computed on the selecting items, train by default). Pruning c zeroes its tagged
 neurons in every dissected layer at once. The **control** zeroes, in each layer, as many
 neurons drawn at random among the neurons tagged with no concept of the family, matched on
-activation rate (:func:`speechneurons.dissection.scoring.matched_random_neurons`).
+the distribution of activation rate (:func:`speechneurons.experiments.controls.matched_random`;
+the rate is the share of train middle frames at which the neuron is among the top tau of its
+layer, as in the property-neuron statistic).
 
 The probes are linear (the ``probes`` section's classifier on standardized features) on the
 last layer's hidden states of the unpruned model, trained on the frames of a seeded sample of
@@ -33,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from speechneurons.dissection.describe import bin_labels
-from speechneurons.dissection.scoring import bootstrap_pruning, matched_random_neurons
+from speechneurons.dissection.scoring import bootstrap_pruning
 from speechneurons.dissection.settings import PruningSettings, rng
 from speechneurons.phones import PHONE_TYPES
 
@@ -72,27 +74,32 @@ def concept_sets(neurons: pd.DataFrame, settings: PruningSettings, n_pitch_bins:
     activation_rate). Returns dicts: family, concept, class (probe class index), kind,
     tagged and control ({layer: sorted neuron indices}, layers with none left out).
     """
+    from speechneurons.experiments.controls import matched_random
+
     out = []
     kinds = sorted(neurons["kind"].unique())
     for f, family in enumerate(settings.families):
         concepts = family_concepts(family, n_pitch_bins)
         kind = tagging_kind(family, kinds)
-        sets = {c: {"tagged": {}, "control": {}} for c in concepts}
+        tagged = {c: {} for c in concepts}
+        rates, family_tagged = {}, {}
         for layer, g in neurons[neurons["kind"] == kind].groupby("layer"):
             g = g.sort_values("neuron")
+            if not np.array_equal(g["neuron"].to_numpy(), np.arange(len(g))):
+                raise ValueError(f"the neuron table of layer {layer} ({kind} items) does not list every neuron once")
             top = [str(c).split(";")[: settings.top_n] for c in g["concepts"]]
-            neuron_ids = g["neuron"].to_numpy()
-            rate = g["activation_rate"].to_numpy(dtype=float)
-            tagged = {c: neuron_ids[[c in t for t in top]] for c in concepts}
-            family_tagged = sorted(set().union(*(set(t.tolist()) for t in tagged.values())))
-            for i, c in enumerate(concepts):
-                if not len(tagged[c]):
-                    continue
-                gen = rng(settings.seed, "control", int(layer), f, i)
-                control = matched_random_neurons(tagged[c], rate, settings.rate_bins, gen, exclude=family_tagged)
-                sets[c]["tagged"][int(layer)] = sorted(int(j) for j in tagged[c])
-                sets[c]["control"][int(layer)] = sorted(int(j) for j in control)
-        out += [{"family": family, "concept": c, "class": i, "kind": kind, **sets[c]} for i, c in enumerate(concepts)]
+            rates[int(layer)] = g["activation_rate"].to_numpy(dtype=float)
+            for c in concepts:
+                members = np.flatnonzero([c in t for t in top])
+                if len(members):
+                    tagged[c][int(layer)] = sorted(int(j) for j in members)
+            family_tagged[int(layer)] = sorted({j for c in concepts for j in tagged[c].get(int(layer), [])})
+        for i, c in enumerate(concepts):
+            control = matched_random(tagged[c], rates, settings.seed, stream=1000 * (f + 1) + i,
+                                     n_bins=settings.rate_bins, exclude=family_tagged)  # fmt: skip
+            control = {layer: sorted(int(j) for j in v) for layer, v in control.items()}
+            out.append({"family": family, "concept": c, "class": i, "kind": kind, "tagged": tagged[c],
+                        "control": control})  # fmt: skip
     return out
 
 

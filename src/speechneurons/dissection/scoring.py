@@ -25,7 +25,7 @@ the item's own concept fell):
     dA = mean_c dA_c,  dR = mean_c dR_c,  gap = dA - dR
 
 The control zeroes, for each c, as many random neurons matched on activation rate
-(:func:`matched_random_neurons`); :func:`bootstrap_pruning` gives percentile intervals of dA,
+(:func:`speechneurons.experiments.controls.matched_random`); :func:`bootstrap_pruning` gives percentile intervals of dA,
 dR and the gap of both arms and of their difference, from the same resamples of the test
 utterances (an utterance's items are resampled together: they are not independent).
 """
@@ -177,36 +177,6 @@ def activation_rate(acts: np.ndarray, tau: int, chunk: int = 4096) -> np.ndarray
         top = np.argpartition(-x, tau - 1, axis=1)[:, :tau]
         counts += np.bincount(top.ravel(), minlength=d)
     return counts / max(n, 1)
-
-
-def matched_random_neurons(
-    tagged: Sequence[int], rate: np.ndarray, n_bins: int, gen: np.random.Generator, exclude: Sequence[int] | None = None
-) -> np.ndarray:
-    """As many random neurons as ``tagged``, matched on activation rate, none of them tagged.
-
-    Neurons are cut into ``n_bins`` quantile bins of ``rate``; for each tagged neuron one
-    untagged neuron of its bin is drawn without replacement. A bin that runs out borrows from the
-    nearest bins (by bin distance, then the lower bin). ``exclude`` adds neurons never drawn.
-    """
-    tagged = np.asarray(sorted({int(j) for j in tagged}), dtype=np.int64)
-    d = len(rate)
-    edges = np.quantile(rate, np.arange(1, n_bins) / n_bins) if n_bins > 1 else np.array([])
-    bins = np.searchsorted(edges, rate, side="right")
-    banned = set(tagged.tolist()) | {int(j) for j in (exclude or [])}
-    pool = {
-        b: [j for j in gen.permutation(np.flatnonzero(bins == b)).tolist() if j not in banned] for b in range(n_bins)
-    }
-    if len(tagged) > d - len(banned):
-        raise ValueError(f"cannot draw {len(tagged)} control neurons from {d - len(banned)} untagged ones")
-    out = []
-    for j in tagged:
-        b0 = int(bins[j])
-        for dist in range(n_bins):
-            cand = [b for b in (b0 - dist, b0 + dist) if 0 <= b < n_bins and pool[b]]
-            if cand:
-                out.append(pool[cand[0]].pop())
-                break
-    return np.array(sorted(out), dtype=np.int64)
 
 
 class PruningEffect(NamedTuple):
