@@ -9,7 +9,7 @@
 #   items/{phone,utterance}.{parquet,json}    the items, their attributes and captions
 #   layer-<L>/neurons.tsv, shared.tsv, similarity.npz, agreement.tsv, summary.json
 #   summary.tsv, agreement.tsv, pruning.tsv, pruning_sets.json
-#   figures/{uninterpretable,agreement,pruning}.png, browser/index.html (+ snippets/)
+#   figures/{uninterpretable,agreement,pruning}.png, browser.html (the neuron cards, snippets inside)
 from speechneurons.dissection.settings import (
     BrowserSettings,
     DissectionSettings,
@@ -30,7 +30,7 @@ ALL_TARGETS += [
         "agreement.tsv",
         "figures/uninterpretable.png",
         "figures/agreement.png",
-        "browser",
+        "browser.html",
         *(["pruning.tsv", "figures/pruning.png"] if PRUNING_ON else []),
     ]
 ]
@@ -113,6 +113,8 @@ rule dissection_summary:
         agreement=L.dissection_file("agreement.tsv"),
     log:
         L.log("{corpus}", "dissection", "{model}", "{checkpoint}", "summary"),
+    benchmark:
+        L.benchmark("{corpus}", "dissection", "{model}", "{checkpoint}", "summary")
     conda:
         "../envs/speechneurons.yaml"
     resources:
@@ -139,6 +141,8 @@ rule dissection_figures:
         ),
     log:
         L.log("{corpus}", "dissection", "{model}", "{checkpoint}", "figures"),
+    benchmark:
+        L.benchmark("{corpus}", "dissection", "{model}", "{checkpoint}", "figures")
     conda:
         "../envs/speechneurons.yaml"
     resources:
@@ -199,6 +203,10 @@ rule dissection_pruning_figure:
         ),
     log:
         L.log("{corpus}", "dissection", "{model}", "{checkpoint}", "pruning_figure"),
+    benchmark:
+        L.benchmark(
+            "{corpus}", "dissection", "{model}", "{checkpoint}", "pruning_figure"
+        )
     conda:
         "../envs/speechneurons.yaml"
     resources:
@@ -220,8 +228,7 @@ rule dissection_browser:
         manifest=L.manifest(),
     output:
         browser=report(
-            directory(L.dissection_file("browser")),
-            htmlindex="index.html",
+            L.dissection_file("browser.html"),
             caption="../report/dissection/browser.rst",
             category="Network dissection",
         ),

@@ -194,7 +194,7 @@ class Layout:
         return f"{self.experiments_dir(corpus, model)}/erasure/{erasure}/{kind}/{name}"
 
     # --- dissection
-    # <results>/<corpus>/dissection/<model>/<checkpoint>/   items/, layer-<L>/, tables, figures/, browser/
+    # <results>/<corpus>/dissection/<model>/<checkpoint>/   items/, layer-<L>/, tables, figures/, browser.html
     # <results>/dissection-llm-cache/                       LLM answers, kept across reruns
     def dissection_dir(self, corpus="{corpus}", model="{model}", checkpoint="{checkpoint}") -> str:
         return self._path(corpus, "dissection", model, checkpoint)
@@ -212,7 +212,7 @@ class Layout:
 
     def dissection_file(self, name: str, corpus="{corpus}", model="{model}", checkpoint="{checkpoint}") -> str:
         """``summary.tsv``, ``agreement.tsv``, ``pruning.tsv``, ``pruning_sets.json``, a figure
-        under ``figures/`` or ``browser`` (the neuron browser's folder)."""
+        under ``figures/`` or ``browser.html`` (the neuron browser, one self-contained page)."""
         return f"{self.dissection_dir(corpus, model, checkpoint)}/{name}"
 
     def dissection_llm_cache(self) -> str:

@@ -102,16 +102,17 @@ def test_summary_table_and_browser_subset(run):
     assert len(browser_neurons(n, 0, False)) == len(n)
 
 
-@pytest.mark.parametrize("embed", [False, True])
-def test_browser(run, embed, tmp_path):
+@pytest.mark.parametrize("codec", ["opus", "wav_u8"])
+def test_browser(run, codec, tmp_path):
     root, c, phones, utts, s, paths = run
     neurons, shared = read_table(paths["neurons"]), read_table(paths["shared"])
     items = pd.concat([phones.table.assign(kind="phone"), utts.table.assign(kind="utterance")])
-    bs = browser_settings(embed=embed, codec="opus" if embed else "wav_u8", sample_rate=8000)
+    bs = browser_settings(codec=codec, sample_rate=8000)
     stats = {2: {"phone": "layer 2: 50% uninterpretable"}}
-    info = write_browser(tmp_path / "browser", neurons, shared, items, c.audio_paths, bs, "test <layer>", stats=stats)
-    page = (tmp_path / "browser" / "index.html").read_text()
-    assert "<title>test &lt;layer&gt;</title>" in page
+    page_path = tmp_path / "browser.html"
+    info = write_browser(page_path, neurons, shared, items, c.audio_paths, bs, "test <layer>", stats=stats)
+    page = page_path.read_text()
+    assert "<title>test &lt;layer&gt;</title>" in page and info["bytes"] == page_path.stat().st_size
     doc = json.loads(re.search(r'<script id="data" type="application/json">(.*?)</script>', page, re.S).group(1))
     assert set(doc["layers"]["2"]) == {"phone", "utterance"} and len(doc["layers"]["2"]["phone"]) == 8
     assert doc["stats"]["2"]["phone"].startswith("layer 2")
@@ -120,16 +121,15 @@ def test_browser(run, embed, tmp_path):
     caption, url, kind = doc["items"][rec[7][0]]
     first = neurons[neurons["kind"] == "phone"].iloc[0]["top_items"].split(";")[0]
     assert caption.startswith(phones.table.set_index("item_id").loc[first, "phone"])
-    if embed:
-        assert url.startswith("data:audio/ogg;base64,") and not (tmp_path / "browser" / "snippets").exists()
-        audio, sr = sf.read(io.BytesIO(base64.b64decode(url.split(",", 1)[1])))
-        assert sr == 8000 and len(audio) == pytest.approx(0.3 * 8000, abs=400)  # opus pads a little
-    else:
-        audio, sr = sf.read(tmp_path / "browser" / url)
-        info_wav = sf.info(tmp_path / "browser" / url)
-        assert sr == 8000 and info_wav.subtype == "PCM_U8" and len(audio) == pytest.approx(0.3 * 8000, abs=2)
-        assert info["n_files"] == info["n_items"] + 1
-    assert info["n_items"] == len(doc["items"]) <= 8 * 10 + 8 * 10
+    mime = "audio/ogg" if codec == "opus" else "audio/wav"
+    assert url.startswith(f"data:{mime};base64,")
+    raw = io.BytesIO(base64.b64decode(url.split(",", 1)[1]))
+    audio, sr = sf.read(raw)
+    assert sr == 8000 and len(audio) == pytest.approx(0.3 * 8000, abs=400 if codec == "opus" else 2)
+    if codec == "wav_u8":
+        raw.seek(0)
+        assert sf.info(raw).subtype == "PCM_U8"
+    assert info["n_snippets"] == len(doc["items"]) <= 8 * 10 + 8 * 10 and info["n_cards"] == 16
 
 
 def test_cut_snippet_clips_at_the_edges_and_fades():

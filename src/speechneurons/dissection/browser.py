@@ -1,18 +1,18 @@
 """The neuron browser: one self-contained HTML page with playable audio snippets.
 
-``index.html`` holds the data of every dissected layer (one JSON block) and a small script: a
+The page holds the data of every dissected layer (one JSON block) and a small script: a
 layer and item-kind selector, a table of all neurons (sortable by clicking a column header:
 interpretability, shared values, top concept score, ...), and per neuron a card with its
 description, top concepts and scores, the attribute values its top and bottom items share, and
 its top and bottom items with their captions and a player each. A card has its own address,
-``index.html#layer=6&kind=phone&neuron=123``.
+``browser.html#layer=6&kind=phone&neuron=123``.
 
 Each distinct item referenced by any card gets one snippet, cut once from the corpus audio:
 a phone item ``snippet_ms`` centred on its middle frame, an utterance item its central
 ``utterance_snippet_ms``, with 5 ms fades, resampled to ``sample_rate`` (soxr) and encoded as
-Ogg Opus (the default: about 1-2 kB for 300 ms) or WAV (8-bit unsigned or 16-bit PCM), written
-under ``snippets/`` beside the page, or embedded as base64 data URIs with ``embed``. The folder
-is built under a temporary name and renamed into place.
+Ogg Opus (the default: about 1-2 kB for 300 ms) or WAV (8-bit unsigned or 16-bit PCM), and
+embedded in the page as a base64 data URI: the page is one file, which Snakemake's HTML report
+can carry (it shows it in a frame), and which opens anywhere without a server.
 """
 
 from __future__ import annotations
@@ -32,7 +32,6 @@ from tqdm import tqdm
 
 from speechneurons.audio import load_audio
 from speechneurons.dissection.settings import BrowserSettings
-from speechneurons.io import atomic_dir
 
 log = logging.getLogger(__name__)
 
@@ -75,34 +74,21 @@ def encode_snippet(x: np.ndarray, sr_in: int, sr_out: int, codec: str, opus_comp
 
 
 def write_snippets(
-    items: pd.DataFrame,
-    audio_paths: Mapping[str, str | Path],
-    settings: BrowserSettings,
-    folder: Path | None,
-    audio_sr: int = 16000,
+    items: pd.DataFrame, audio_paths: Mapping[str, str | Path], settings: BrowserSettings, audio_sr: int = 16000
 ) -> list[str]:
-    """One snippet per row of ``items`` (kind, utt_id, centre_s); returns each row's URL or data URI."""
+    """One snippet per row of ``items`` (kind, utt_id, centre_s), each utterance's audio read
+    once; returns each row's data URI."""
     urls = [""] * len(items)
     kinds, centres = items["kind"].to_numpy(), items["centre_s"].to_numpy(dtype=float)
-    _, _, suffix, mime = CODECS[settings.codec]
-    for utt, rows in tqdm(
-        items.groupby("utt_id", sort=False).indices.items(), desc="snippets", unit="utt", disable=None
-    ):
+    mime = CODECS[settings.codec][3]
+    groups = items.groupby("utt_id", sort=False).indices.items()
+    for utt, rows in tqdm(groups, desc="snippets", unit="utt", disable=None):
         audio = load_audio(audio_paths[utt], audio_sr)
         for r in rows:
             length = (settings.snippet_ms if kinds[r] == "phone" else settings.utterance_snippet_ms) / 1000
-            data = encode_snippet(
-                cut_snippet(audio, audio_sr, float(centres[r]), length),
-                audio_sr,
-                settings.sample_rate,
-                settings.codec,
-                settings.opus_compression,
-            )
-            if settings.embed:
-                urls[r] = f"data:{mime};base64," + base64.b64encode(data).decode("ascii")
-            else:
-                (folder / f"{r}{suffix}").write_bytes(data)
-                urls[r] = f"snippets/{r}{suffix}"
+            x = cut_snippet(audio, audio_sr, float(centres[r]), length)
+            data = encode_snippet(x, audio_sr, settings.sample_rate, settings.codec, settings.opus_compression)
+            urls[r] = f"data:{mime};base64," + base64.b64encode(data).decode("ascii")
     return urls
 
 
@@ -194,7 +180,7 @@ def _rate(x) -> float | None:
 
 
 def write_browser(
-    out_dir: str | Path,
+    path: str | Path,
     neurons: pd.DataFrame,
     shared: pd.DataFrame,
     items: pd.DataFrame,
@@ -204,29 +190,19 @@ def write_browser(
     audio_sr: int = 16000,
     stats: Mapping[str, Mapping[str, str]] | None = None,
 ) -> dict:
-    """Write ``out_dir/index.html`` (and ``out_dir/snippets/``); return sizes and counts.
+    """Write the page to ``path`` (atomically); return the counts of cards and snippets and its size.
 
     ``stats``: {layer: {kind: one line about the layer}} shown above its neuron list."""
+    from speechneurons.io import write_text
+
     doc, used = browser_data(neurons, shared, items)
     doc["stats"] = {str(k): dict(v) for k, v in (stats or {}).items()}
-    with atomic_dir(out_dir) as tmp:
-        folder = None
-        if not settings.embed:
-            folder = tmp / "snippets"
-            folder.mkdir()
-        urls = write_snippets(used, audio_paths, settings, folder, audio_sr)
-        for rec, url in zip(doc["items"], urls):
-            rec[1] = url
-        (tmp / "index.html").write_text(render_page(doc, title), encoding="utf-8")
-    out_dir = Path(out_dir)
-    sizes = [p.stat().st_size for p in out_dir.rglob("*") if p.is_file()]
-    info = {
-        "n_items": len(used),
-        "n_files": len(sizes),
-        "bytes": int(sum(sizes)),
-        "page_bytes": (out_dir / "index.html").stat().st_size,
-    }
-    log.info("browser %s: %d snippets, %.1f MB in all", out_dir, info["n_items"], info["bytes"] / 1e6)
+    for rec, url in zip(doc["items"], write_snippets(used, audio_paths, settings, audio_sr)):
+        rec[1] = url
+    write_text(path, render_page(doc, title))
+    info = {"n_cards": len(neurons), "n_snippets": len(used), "bytes": Path(path).stat().st_size}
+    log.info("browser %s: %d cards, %d snippets, %.1f MB", path, info["n_cards"], info["n_snippets"],
+             info["bytes"] / 1e6)  # fmt: skip
     return info
 
 
@@ -293,7 +269,8 @@ function itemRows(ids,vals){return '<table class="items">'+ids.map((i,n)=>{const
 function tie(n,vals){return n>1?` <span class="stats">(the last drawn from ${n} items tied at `+
   `${vals[vals.length-1].toFixed(4)}, in the seeded tie order)</span>`:'';}
 function card(n){current=n;const r=recs().find(x=>x[0]===n);if(!r)return;
-  history.replaceState(null,'',`#layer=${$('layer').value}&kind=${$('kind').value}&neuron=${n}`);
+  try{history.replaceState(null,'',`#layer=${$('layer').value}&kind=${$('kind').value}&neuron=${n}`);}
+  catch(e){}  // a page shown from a data: address (the report's frame) has no history of its own
   const sh=side=>r[11].filter(s=>s[0]===side).map(s=>`<span class="concept">${esc(s[1]+'='+s[2])} `+
     `(${s[3]} top / ${s[4]} bottom)</span>`).join('')||'<span class="no">none</span>';
   $('card').innerHTML=`<h2>Layer ${esc($('layer').value)}, neuron ${n} (${esc($('kind').value)} items)</h2>`+

@@ -100,4 +100,3 @@ class BrowserSettings:
     codec: str
     sample_rate: int
     opus_compression: float
-    embed: bool
