@@ -5,6 +5,8 @@ import base64
 import io
 import json
 import re
+import shutil
+import subprocess
 
 import numpy as np
 import pandas as pd
@@ -130,6 +132,26 @@ def test_browser(run, codec, tmp_path):
         raw.seek(0)
         assert sf.info(raw).subtype == "PCM_U8"
     assert info["n_snippets"] == len(doc["items"]) <= 8 * 10 + 8 * 10 and info["n_cards"] == 16
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+@pytest.mark.skipif(not CHROMIUM, reason="no headless Chromium to open the page with")
+def test_browser_page_opens_a_card_in_a_browser(run, tmp_path):
+    """The page's script runs: opened at a card's address, the card is drawn (a headless browser)."""
+    root, c, phones, utts, s, paths = run
+    items = pd.concat([phones.table.assign(kind="phone"), utts.table.assign(kind="utterance")])
+    page = tmp_path / "browser.html"
+    write_browser(page, read_table(paths["neurons"]), read_table(paths["shared"]), items, c.audio_paths,
+                  browser_settings(codec="wav_u8", sample_rate=8000))  # fmt: skip
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+             "--disable-component-update", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",
+             "--virtual-time-budget=3000", "--dump-dom"]  # fmt: skip
+    url = page.as_uri() + "#layer=2&kind=utterance&neuron=1"
+    proc = subprocess.run([CHROMIUM, *flags, url], capture_output=True, text=True, timeout=120)
+    assert "Layer 2, neuron 1 (utterance items)" in proc.stdout, proc.stderr[-2000:]
+    assert proc.stdout.count('<audio controls=""') == 10  # its 5 top and 5 bottom items, each with a player
 
 
 def test_cut_snippet_clips_at_the_edges_and_fades():

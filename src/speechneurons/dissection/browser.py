@@ -219,8 +219,10 @@ body{font-family:system-ui,sans-serif;margin:0;display:flex;flex-direction:colum
 header{padding:6px 10px;background:#23395d;color:#fff;display:flex;gap:14px;align-items:center}
 header h1{font-size:16px;margin:0 12px 0 0}
 main{flex:1;display:flex;min-height:0}
-#list{flex:1.1;overflow:auto;border-right:1px solid #ccc}
+#list{flex:1.2;overflow:auto;border-right:1px solid #ccc}
 #card{flex:1;overflow:auto;padding:8px 14px}
+@media (max-width:1000px){main{flex-direction:column}#list{flex:0 0 40%;border-right:0;border-bottom:1px solid #ccc}}
+td.group{max-width:11em;overflow-wrap:anywhere}td.desc{min-width:14em}
 table{border-collapse:collapse;width:100%}
 th{position:sticky;top:0;background:#e8edf4;cursor:pointer;text-align:left;padding:4px;white-space:nowrap}
 td{padding:3px 4px;border-bottom:1px solid #eee;vertical-align:top}
@@ -261,30 +263,32 @@ function render(){
   $('stats').textContent=`${all.length} cards, ${ni} interpretable. ${st}`;
   $('rows').innerHTML=rs.map(r=>`<tr data-n="${r[0]}"${current===r[0]?' class="sel"':''}><td>${r[0]}</td>`+
     `<td class="${r[1]?'yes':'no'}">${r[1]?'yes':'no'}</td><td>${r[2]}</td><td>${esc(r[5][0]||'')}</td>`+
-    `<td>${r[6].length?r[6][0].toFixed(3):''}</td><td>${esc(r[14])}</td><td>${esc(r[4])}</td></tr>`).join('');
+    `<td>${r[6].length?r[6][0].toFixed(3):''}</td><td class="group">${esc(r[14])}</td><td class="desc">${esc(r[4])}</td></tr>`).join('');
 }
 function itemRows(ids,vals){return '<table class="items">'+ids.map((i,n)=>{const it=D.items[i];
   return `<tr><td>${vals[n].toFixed(3)}</td><td><audio controls preload="none" src="${it[1]}"></audio></td>`+
   `<td>${esc(it[0])}</td></tr>`;}).join('')+'</table>';}
 function tie(n,vals){return n>1?` <span class="stats">(the last drawn from ${n} items tied at `+
   `${vals[vals.length-1].toFixed(4)}, in the seeded tie order)</span>`:'';}
-function card(n){current=n;const r=recs().find(x=>x[0]===n);if(!r)return;
+function about(r){const rate=r[15]===null?'n/a':(100*r[15]).toFixed(2)+'%';
+  return `property-neuron group: ${r[14]||'none'}; activation rate ${rate} of the train middle frames`+
+    (r[13]>1?'. "Silent on" is weak evidence here: the bottom items are drawn from a tie.':'');}
+function card(n){const r=recs().find(x=>x[0]===n);if(!r)return false;current=n;
   try{history.replaceState(null,'',`#layer=${$('layer').value}&kind=${$('kind').value}&neuron=${n}`);}
   catch(e){}  // a page shown from a data: address (the report's frame) has no history of its own
   const sh=side=>r[11].filter(s=>s[0]===side).map(s=>`<span class="concept">${esc(s[1]+'='+s[2])} `+
     `(${s[3]} top / ${s[4]} bottom)</span>`).join('')||'<span class="no">none</span>';
   $('card').innerHTML=`<h2>Layer ${esc($('layer').value)}, neuron ${n} (${esc($('kind').value)} items)</h2>`+
    `<p><b>${esc(r[4])}</b></p>`+
-   `<p class="stats">property-neuron group: ${esc(r[14]||'none')}; activation rate ${r[15]===null?'n/a':`+
-   `(100*r[15]).toFixed(2)+'%'} of train middle frames${r[13]>1?'; "silent on" is weak evidence: '+
-   'the bottom items are drawn from a tie':''}</p><h3>Top concepts</h3>`+
+   `<p class="stats">${esc(about(r))}</p><h3>Top concepts</h3>`+
    r[5].map((c,i)=>`<span class="concept">${esc(c)}: ${r[6][i].toFixed(3)}</span>`).join('')+
    `<h3>Shared by the top items</h3>${sh('top')}<h3>Shared by the bottom items</h3>${sh('bottom')}`+
    `<h3>Top items${tie(r[12],r[8])}</h3>${itemRows(r[7],r[8])}`+
    `<h3>Bottom items${tie(r[13],r[10])}</h3>${itemRows(r[9],r[10])}`;
-  render();}
-$('layer').onchange=()=>{kinds();current=null;render();};
-$('kind').onchange=()=>{current=null;render();};
+  render();return true;}
+function best(){const f=[...recs()].sort((a,b)=>(b[6][0]??-1e9)-(a[6][0]??-1e9))[0];if(f)card(f[0]);else render();}
+$('layer').onchange=()=>{kinds();current=null;best();};
+$('kind').onchange=()=>{current=null;best();};
 $('filter').oninput=render;
 document.querySelectorAll('th').forEach(th=>th.onclick=()=>{const k=th.dataset.k;
   sortDir=(sortKey===k)?-sortDir:-1;sortKey=k;render();});
@@ -295,6 +299,6 @@ if(h.get('layer')&&D.layers[h.get('layer')])$('layer').value=h.get('layer');
 kinds();if(h.get('kind')&&D.layers[$('layer').value][h.get('kind')])$('kind').value=h.get('kind');
 if(h.get('sort'))sortKey=h.get('sort');render();
 const first=[...recs()].sort((a,b)=>(b[6][0]??-1e9)-(a[6][0]??-1e9))[0];
-if(h.get('neuron')!==null)card(+h.get('neuron'));else if(first)card(first[0]);
+if(!(h.get('neuron')!==null&&card(+h.get('neuron')))&&first)card(first[0]);
 </script></body></html>
 """
