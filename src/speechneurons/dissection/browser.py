@@ -263,7 +263,8 @@ function render(){
   $('stats').textContent=`${all.length} cards, ${ni} interpretable. ${st}`;
   $('rows').innerHTML=rs.map(r=>`<tr data-n="${r[0]}"${current===r[0]?' class="sel"':''}><td>${r[0]}</td>`+
     `<td class="${r[1]?'yes':'no'}">${r[1]?'yes':'no'}</td><td>${r[2]}</td><td>${esc(r[5][0]||'')}</td>`+
-    `<td>${r[6].length?r[6][0].toFixed(3):''}</td><td class="group">${esc(r[14])}</td><td class="desc">${esc(r[4])}</td></tr>`).join('');
+    `<td>${r[6].length?r[6][0].toFixed(3):''}</td><td class="group">${esc(r[14])}</td>`+
+    `<td class="desc">${esc(r[4])}</td></tr>`).join('');
 }
 function itemRows(ids,vals){return '<table class="items">'+ids.map((i,n)=>{const it=D.items[i];
   return `<tr><td>${vals[n].toFixed(3)}</td><td><audio controls preload="none" src="${it[1]}"></audio></td>`+
