@@ -198,18 +198,20 @@ def run_pruning(
     layer = int(loaded.num_layers)
     chosen = sample_utterances(manifest, settings)
     frames = probe_frames(chosen, labels, pitch, frame_settings)
-    before = extract_features(loaded, chosen, frames, [layer], [Variant("unpruned")], **extract_kwargs)["unpruned"]
-    test_manifest = chosen[chosen["split"] == "test"]
-    test_frames = frames[frames["utt_id"].isin(set(test_manifest["utt_id"]))]
-    variants = [
+    split = chosen["split"].to_numpy()
+    in_split = {k: frames["utt_id"].isin(set(chosen.loc[split == k, "utt_id"])).to_numpy() for k in ("train", "test")}
+    train = extract_features(loaded, chosen[split == "train"], frames[in_split["train"]], [layer],
+                             [Variant("unpruned")], **extract_kwargs)["unpruned"]  # fmt: skip
+    variants = [Variant("unpruned")] + [
         Variant(f"{s['concept']} {arm}", s[arm]) for s in sets if s["tagged"] for arm in ("tagged", "control")
     ]  # fmt: skip
-    log.info("%d pruned variants on %d test utterances", len(variants), len(test_manifest))
-    after = extract_features(loaded, test_manifest, test_frames, [layer], variants, **extract_kwargs)
+    log.info("%d pruned variants on %d test utterances", len(variants) - 1, int((split == "test").sum()))
+    after = extract_features(loaded, chosen[split == "test"], frames[in_split["test"]], [layer], variants,
+                             **extract_kwargs)  # fmt: skip
     rows = []
     for family in settings.families:
         fam = [s for s in sets if s["family"] == family]
-        rows += _score_family(family, fam, before, after, layer, n_pitch_bins, probe, settings)
+        rows += _score_family(family, fam, train, after, layer, n_pitch_bins, probe, settings)
     return pd.DataFrame(rows, columns=TABLE_COLUMNS)
 
 
@@ -223,21 +225,24 @@ def _aligned_rows(items: pd.DataFrame, features, family: str) -> np.ndarray:
     return where.loc[items["key"].to_numpy()].to_numpy()
 
 
-def _score_family(family, sets, before, after, layer, n_pitch_bins, probe, settings) -> list[dict]:
-    items = probe_items(before, family, n_pitch_bins, layer)
+def _score_family(family, sets, train_feats, after, layer, n_pitch_bins, probe, settings) -> list[dict]:
+    """The rows of one family: its probe trained on the unpruned train items, its logits on the
+    test items of the unpruned model (``after['unpruned']``) and of every pruned variant."""
+    before = after["unpruned"]
+    train = probe_items(train_feats, family, n_pitch_bins, layer)
+    test = probe_items(before, family, n_pitch_bins, layer)
     if family != "gender":
         fr = before.frames
-        items["key"] = (fr["utt_id"] + ":" + fr["frame"].astype(str)).to_numpy()[items["row"].to_numpy()]
-    train, test = items[items["split"] == "train"], items[items["split"] == "test"].reset_index(drop=True)
-    x = _matrix(before, family, layer)
+        test["key"] = (fr["utt_id"] + ":" + fr["frame"].astype(str)).to_numpy()[test["row"].to_numpy()]
+    x_train, x = _matrix(train_feats, family, layer), _matrix(before, family, layer)
     pruned = [s for s in sets if s["tagged"]]
     variant_x = []
     for s in pruned:
         for arm in ("tagged", "control"):
             feats = after[f"{s['concept']} {arm}"]
             variant_x.append(_matrix(feats, family, layer)[_aligned_rows(test, feats, family)])
-    logits = probe_logits(x[train["row"].to_numpy()], train["label"].to_numpy(), [x[test["row"].to_numpy()]]
-                          + variant_x, len(sets), probe)  # fmt: skip
+    tests = [x[test["row"].to_numpy()], *variant_x]
+    logits = probe_logits(x_train[train["row"].to_numpy()], train["label"].to_numpy(), tests, len(sets), probe)
     y = test["label"].to_numpy()
     accuracy = float(np.mean(logits[0].argmax(axis=1) == y))
     majority = float(np.bincount(y, minlength=len(sets)).max() / len(y))
