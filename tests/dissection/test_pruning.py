@@ -92,6 +92,8 @@ def test_run_pruning_on_a_tiny_model(tmp_path):
     frames = default_settings(FrameSettings, "probes", seed=0)
     table = run_pruning(loaded, c.manifest, c.frames, c.pitch_frames, sets, s, probe, frames, 3, progress=False)
     assert list(table.columns) == TABLE_COLUMNS
+    order = table[(table["family"] == "phone_type") & (table["arm"] == "tagged")]["concept"].tolist()
+    assert order == [*family_concepts("phone_type", 3), "mean of pruned"]
     t = table.set_index(["concept", "arm"])
     assert t.loc[("phone_type=voiced_consonant", "tagged"), "status"] == "not pruned: no tagged neuron"
     assert np.isnan(t.loc[("phone_type=voiced_consonant", "tagged"), "dA"])  # never 0

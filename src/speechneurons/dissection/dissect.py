@@ -18,7 +18,8 @@ Tables of a layer (:func:`write_layer`, paths given by the caller):
 - ``shared``: the open-concept summary (layer, kind, neuron, side, attribute, value, n_top, n_bottom);
 - ``similarity``: per kind, S [D, M] (float32) and the concept names (``<kind>__similarity``,
   ``<kind>__concepts``);
-- ``agreement``: layer, kind, split, property, measure, n, observed, null_mean, null_sd, p;
+- ``agreement``: layer, kind, split, n_items, property, measure, n, observed, null_mean, null_sd,
+  null_lo, null_hi (2.5 and 97.5 % of the null), p;
 - ``summary``: per kind the counts, the uninterpretable share and its permutation null, ties.
 """
 
@@ -162,7 +163,8 @@ def score_agreement(
         report.insert(0, "n_items", len(rows))
         report.insert(0, "split", split)
         out.append(report)
-    columns = ["split", "n_items", "property", "measure", "n", "observed", "null_mean", "null_sd", "p"]
+    columns = ["split", "n_items", "property", "measure", "n", "observed", "null_mean", "null_sd", "null_lo", "null_hi",
+               "p"]  # fmt: skip
     table = pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=columns)
     table.insert(0, "kind", d.kind)
     table.insert(0, "layer", d.layer)

@@ -42,7 +42,7 @@ def plot_uninterpretable(summary: pd.DataFrame, path: str | Path, title: str = "
 
 def plot_agreement(table: pd.DataFrame, path: str | Path, title: str = "") -> None:
     """One panel per (measure, property) on phone items: observed share (%) per layer, on the
-    held-out items when there are any, with the shuffled-label null (mean +- 1.96 sd)."""
+    held-out items when there are any, with the shuffled-label null (mean, 2.5-97.5 % band)."""
     t = table[table["kind"] == "phone"]
     split = "held_out" if (t["split"] == "held_out").any() else "selected"
     t = t[(t["split"] == split) & (t["n"] > 0)]
@@ -53,9 +53,7 @@ def plot_agreement(table: pd.DataFrame, path: str | Path, title: str = "") -> No
             ax = axes[r, c]
             g = t[(t["property"] == prop) & (t["measure"] == measure)].sort_values("layer")
             if len(g):
-                band = 1.96 * g["null_sd"].fillna(0)
-                ax.fill_between(g["layer"], 100 * (g["null_mean"] - band), 100 * (g["null_mean"] + band),
-                                color="grey", alpha=0.2, lw=0)  # fmt: skip
+                ax.fill_between(g["layer"], 100 * g["null_lo"], 100 * g["null_hi"], color="grey", alpha=0.2, lw=0)
                 ax.plot(g["layer"], 100 * g["null_mean"], "--", color="grey", label="shuffled labels")
                 ax.plot(g["layer"], 100 * g["observed"], "o-", color="#4c72b0", label="observed")
                 for x, y, n in zip(g["layer"], g["observed"], g["n"]):

@@ -270,4 +270,6 @@ def _score_family(family, sets, train_feats, after, layer, n_pitch_bins, probe, 
         per_layer = ";".join(f"{l}:{len(v)}" for l, v in sorted(s["tagged"].items())) if s else ""
         rows.append({**common, **r, "concept": s["concept"] if s else "mean of pruned", "status": "pruned",
                      "n_tagged": n_tagged, "tagged_per_layer": per_layer})  # fmt: skip
-    return rows
+    arm_rank = {"tagged": 0, "control": 1, "difference": 2}
+    concept_rank = {s["concept"]: i for i, s in enumerate(sets)}
+    return sorted(rows, key=lambda r: (arm_rank[r["arm"]], concept_rank.get(r["concept"], len(sets))))

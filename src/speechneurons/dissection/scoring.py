@@ -141,7 +141,8 @@ def agreement_null(
 
 
 def agreement_report(observed: pd.DataFrame, null: pd.DataFrame) -> pd.DataFrame:
-    """Observed shares next to the null's mean, sd and permutation p-value, per property and measure."""
+    """Observed shares next to the null's mean, sd, 2.5 and 97.5 % quantiles and the permutation
+    p-value, per property and measure."""
     rows = []
     for _, o in observed.iterrows():
         nul = null[null["property"] == o["property"]]
@@ -156,10 +157,13 @@ def agreement_report(observed: pd.DataFrame, null: pd.DataFrame) -> pd.DataFrame
                     "observed": o[m],
                     "null_mean": float(np.mean(x)) if len(x) else np.nan,
                     "null_sd": float(np.std(x, ddof=1)) if len(x) > 1 else np.nan,
+                    "null_lo": float(np.quantile(x, 0.025)) if len(x) else np.nan,
+                    "null_hi": float(np.quantile(x, 0.975)) if len(x) else np.nan,
                     "p": p,
                 }
             )
-    return pd.DataFrame(rows, columns=["property", "measure", "n", "observed", "null_mean", "null_sd", "p"])
+    columns = ["property", "measure", "n", "observed", "null_mean", "null_sd", "null_lo", "null_hi", "p"]
+    return pd.DataFrame(rows, columns=columns)
 
 
 # --------------------------------------------------------------------------- pruning
