@@ -120,6 +120,8 @@ def test_browser(run, codec, tmp_path):
     assert doc["stats"]["2"]["phone"].startswith("layer 2")
     rec = doc["layers"]["2"]["phone"][0]
     assert rec[5][0] == "phone_type=vowel" and len(rec[7]) == 5 and rec[14] == "phone_type=vowel"
+    by_neuron = {r[0]: r for r in doc["layers"]["2"]["phone"]}
+    assert by_neuron[3][14] == "phone_type=unvoiced_consonant" and by_neuron[5][14] == ""  # no group: empty
     caption, url, kind = doc["items"][rec[7][0]]
     first = neurons[neurons["kind"] == "phone"].iloc[0]["top_items"].split(";")[0]
     assert caption.startswith(phones.table.set_index("item_id").loc[first, "phone"])

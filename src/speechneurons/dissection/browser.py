@@ -139,7 +139,7 @@ def browser_data(neurons: pd.DataFrame, shared: pd.DataFrame, items: pd.DataFram
             sh.get((int(r.layer), r.kind, int(r.neuron)), []),
             int(getattr(r, "top_tied", 1)),
             int(getattr(r, "bottom_tied", 1)),
-            str(getattr(r, "property_group", "") or "").replace("nan", ""),
+            _text(getattr(r, "property_group", "")),
             _rate(getattr(r, "activation_rate", np.nan)),
         ]
         layers.setdefault(str(int(r.layer)), {}).setdefault(r.kind, []).append(rec)
@@ -172,6 +172,11 @@ def browser_data(neurons: pd.DataFrame, shared: pd.DataFrame, items: pd.DataFram
         "stats": {},
     }
     return doc, used_items
+
+
+def _text(x) -> str:
+    """A table cell as text, a missing value (None or NaN) as ''."""
+    return "" if x is None or (isinstance(x, float) and x != x) else str(x)
 
 
 def _rate(x) -> float | None:
@@ -222,7 +227,7 @@ main{flex:1;display:flex;min-height:0}
 #list{flex:1.2;overflow:auto;border-right:1px solid #ccc}
 #card{flex:1;overflow:auto;padding:8px 14px}
 @media (max-width:1000px){main{flex-direction:column}#list{flex:0 0 40%;border-right:0;border-bottom:1px solid #ccc}}
-td.group{max-width:11em;overflow-wrap:anywhere}td.desc{min-width:14em}
+td.group,td.top{max-width:10em;overflow-wrap:anywhere}td.desc{min-width:16em}
 table{border-collapse:collapse;width:100%}
 th{position:sticky;top:0;background:#e8edf4;cursor:pointer;text-align:left;padding:4px;white-space:nowrap}
 td{padding:3px 4px;border-bottom:1px solid #eee;vertical-align:top}
@@ -262,7 +267,7 @@ function render(){
   const all=recs(),ni=all.filter(r=>r[1]).length,st=(D.stats[$('layer').value]||{})[$('kind').value]||'';
   $('stats').textContent=`${all.length} cards, ${ni} interpretable. ${st}`;
   $('rows').innerHTML=rs.map(r=>`<tr data-n="${r[0]}"${current===r[0]?' class="sel"':''}><td>${r[0]}</td>`+
-    `<td class="${r[1]?'yes':'no'}">${r[1]?'yes':'no'}</td><td>${r[2]}</td><td>${esc(r[5][0]||'')}</td>`+
+    `<td class="${r[1]?'yes':'no'}">${r[1]?'yes':'no'}</td><td>${r[2]}</td><td class="top">${esc(r[5][0]||'')}</td>`+
     `<td>${r[6].length?r[6][0].toFixed(3):''}</td><td class="group">${esc(r[14])}</td>`+
     `<td class="desc">${esc(r[4])}</td></tr>`).join('');
 }
@@ -273,7 +278,8 @@ function tie(n,vals){return n>1?` <span class="stats">(the last drawn from ${n} 
   `${vals[vals.length-1].toFixed(4)}, in the seeded tie order)</span>`:'';}
 function about(r){const rate=r[15]===null?'n/a':(100*r[15]).toFixed(2)+'%';
   return `property-neuron group: ${r[14]||'none'}; activation rate ${rate} of the train middle frames`+
-    (r[13]>1?'. "Silent on" is weak evidence here: the bottom items are drawn from a tie.':'');}
+    (r[13]>1&&r[4].includes('silent on')?'. "Silent on" is weak evidence here: the bottom items are drawn '+
+     'from a tie.':'');}
 function card(n){const r=recs().find(x=>x[0]===n);if(!r)return false;current=n;
   try{history.replaceState(null,'',`#layer=${$('layer').value}&kind=${$('kind').value}&neuron=${n}`);}
   catch(e){}  // a page shown from a data: address (the report's frame) has no history of its own
