@@ -47,3 +47,14 @@ def test_random_streams_of_one_seed_differ():
     perms = {name: tuple(rng(0, name).permutation(50)) for name in STREAMS}
     assert len(set(perms.values())) == len(STREAMS)
     assert tuple(rng(0, "ties").permutation(50)) == perms["ties"]
+
+
+def test_each_job_reads_only_its_keys():
+    """A rule passes section_params of its class: the browser's, the pruning's or the LLM's keys
+    never rerun the layers, and the layers' keys never rerun the describer."""
+    from speechneurons.config import section_params
+    from speechneurons.dissection.settings import DissectionSettings, ItemSettings
+
+    layer = section_params(DissectionSettings, section())
+    assert not {"browser", "pruning", "llm", "n_bins", "layers"} & set(layer)
+    assert set(section_params(ItemSettings, section())) == {"n_bins"}
