@@ -250,6 +250,10 @@ PRUNING_VARIANTS = [
     (strategy, float(s))
     for strategy in config["experiments"]["strategies"]
     for s in config["experiments"]["sparsities"]
+] + [
+    (strategy, None)
+    for strategy in ("keep_property", "keep_norm", "keep_random")
+    if config["experiments"]["keep_property"]
 ]
 ERASURE_VARIANTS = [
     (erasure, kind)

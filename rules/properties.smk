@@ -38,8 +38,10 @@ rule property_layer:
         counts=L.property_layer_file("counts.tsv"),
         skipped=L.property_layer_file("skipped.tsv"),
         null=L.property_layer_file("null.tsv"),
+        replicates=L.property_layer_file("replicates.tsv"),
         sensitivity=L.property_layer_file("sensitivity.tsv"),
         silhouette=L.property_layer_file("silhouette.json"),
+        binning=L.property_layer_file("pitch_binning.tsv"),
     log:
         L.log("{corpus}", "properties", "{model}", "{checkpoint}", "layer-{layer}"),
     benchmark:
@@ -57,6 +59,7 @@ rule property_layer:
         chance=section_params(ChanceSettings, config["properties"]),
         seed=config["seed"],
         n_pitch_bins=config["pitch"]["n_bins"],
+        binning=config["pitch"]["binning"],
         on_bad_input=config["on_bad_input"],
     script:
         "../scripts/properties_layer.py"
@@ -66,8 +69,9 @@ rule property_summary:
     input:
         neurons=per_layer("neurons.json"),
         counts=per_layer("counts.tsv"),
-        null=per_layer("null.tsv"),
+        replicates=per_layer("replicates.tsv"),
         silhouette=per_layer("silhouette.json"),
+        binning=per_layer("pitch_binning.tsv"),
     output:
         summary=L.properties_file("summary.tsv"),
     log:

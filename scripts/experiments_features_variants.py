@@ -29,7 +29,9 @@ with script_logging(snakemake.log[0]) as log:
     options = dict(
         batch_seconds=batching["batch_seconds"], max_pad_ratio=batching["max_pad_ratio"], on_bad_input=p.on_bad_input
     )
-    names = [f"prune {st} {sp:g}" for st, sp in p.pruning] + [f"erase {er} {kind}" for er, kind in p.erasures]
+    names = [f"prune {st}" + ("" if sp is None else f" {sp:g}") for st, sp in p.pruning] + [
+        f"erase {er} {kind}" for er, kind in p.erasures
+    ]
     sources = list(inp.pruned) + list(inp.erased)
     retrained = set(names[: len(p.pruning)]) if p.pruned_models_differ else set()
     log.info("%d variants at layers %s (%d with their own weights)", len(names), layers, len(retrained))

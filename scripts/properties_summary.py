@@ -8,6 +8,6 @@ snakemake = globals()["snakemake"]  # injected by Snakemake
 
 with script_logging(snakemake.log[0]) as log:
     inp = snakemake.input
-    summary = summarize(inp.neurons, inp.counts, inp.null, inp.silhouette, snakemake.params.level)
+    summary = summarize(inp.neurons, inp.counts, inp.replicates, inp.silhouette, snakemake.params.level, inp.binning)
     write_table(summary, snakemake.output.summary)
     log.info("\n%s", summary[["layer", "n_phone_type", "n_gender", "n_pitch", "overlap_gender_pitch"]].to_string())

@@ -28,6 +28,16 @@ def activation_rates(active: Sequence[np.ndarray], frames: Sequence[np.ndarray])
     return total_active / max(total_frames, 1.0)
 
 
+def rates_from_npz(path) -> np.ndarray:
+    """Activation rates of a layer from its P.npz (the property statistic's counts over the
+    frames it used: the phone-type groups partition them)."""
+    with np.load(path) as npz:
+        groups = sorted(k.removeprefix("A__phone_type__") for k in npz.files if k.startswith("A__phone_type__"))
+        return activation_rates(
+            [npz[f"A__phone_type__{g}"] for g in groups], [npz[f"n__phone_type__{g}"] for g in groups]
+        )
+
+
 def rate_bins(rates: np.ndarray, n_bins: int) -> np.ndarray:
     """Quantile bin (0..n_bins-1) of every neuron's activation rate (ties share a bin)."""
     rates = np.asarray(rates, dtype=np.float64)

@@ -15,10 +15,15 @@ import pandas as pd
 
 from speechneurons.experiments.features import FRAME_TASKS
 
-METRICS = {"phone": "phone_error_pct", "sid": "sid_accuracy_pct", "gender": "gender_accuracy_pct", "f0": "log_f0_mse"}
+METRICS = {
+    "phone": "frame_phone_error_pct",
+    "sid": "sid_accuracy_pct",
+    "gender": "gender_accuracy_pct",
+    "f0": "log_f0_mse",
+}
 
 
-ERRORS = {"phone": "phone_error_pct", "sid": "sid_error_pct", "gender": "gender_error_pct", "f0": "log_f0_mse"}
+ERRORS = {"phone": "frame_phone_error_pct", "sid": "sid_error_pct", "gender": "gender_error_pct", "f0": "log_f0_mse"}
 
 
 def _resample_index(n: int, n_boot: int, seed: int) -> np.ndarray:
