@@ -133,11 +133,13 @@ rule dissection_figures:
             L.dissection_file("figures/uninterpretable.png"),
             caption="../report/dissection/uninterpretable.rst",
             category="Network dissection",
+            subcategory="{model} on {corpus}",
         ),
         agreement=report(
             L.dissection_file("figures/agreement.png"),
             caption="../report/dissection/agreement.rst",
             category="Network dissection",
+            subcategory="{model} on {corpus}",
         ),
     log:
         L.log("{corpus}", "dissection", "{model}", "{checkpoint}", "figures"),
@@ -200,6 +202,7 @@ rule dissection_pruning_figure:
             L.dissection_file("figures/pruning.png"),
             caption="../report/dissection/pruning.rst",
             category="Network dissection",
+            subcategory="{model} on {corpus}",
         ),
     log:
         L.log("{corpus}", "dissection", "{model}", "{checkpoint}", "pruning_figure"),
@@ -231,6 +234,7 @@ rule dissection_browser:
             L.dissection_file("browser.html"),
             caption="../report/dissection/browser.rst",
             category="Network dissection",
+            subcategory="{model} on {corpus}",
         ),
     log:
         L.log("{corpus}", "dissection", "{model}", "{checkpoint}", "browser"),
