@@ -33,6 +33,7 @@ include: "rules/activations.smk"
 include: "rules/properties.smk"
 include: "rules/experiments.smk"
 include: "rules/saes.smk"
+include: "rules/dissection.smk"
 include: "rules/findings.smk"
 include: "rules/comparison.smk"
 

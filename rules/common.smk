@@ -320,3 +320,26 @@ def checkpoint_targets(w):
     """The targets of the pretraining iteration that produced the job's checkpoint."""
     iteration_ = checkpoint_iteration(pretrain_of(w.model), w.checkpoint)
     return L.iteration_file("targets.parquet", w.corpus, w.model, iteration_)
+
+
+# --- dissection
+def dissection_layers(model):
+    """Layers the dissection covers: dissection.layers (each must be in the activation dump), or
+    every layer of the dump."""
+    dumped = layers_of(model)
+    chosen = sorted({int(l) for l in config["dissection"]["layers"]})
+    missing = [l for l in chosen if l not in dumped]
+    if missing:
+        raise ValueError(
+            f"dissection.layers {missing} are not in the activation dump of model {model} (layers {dumped}); "
+            f"dissect dumped layers only, or add them to activations.layers"
+        )
+    return chosen or dumped
+
+
+def dissection_per_layer(name):
+    """Input function: file ``name`` of every dissected layer of the job's model and checkpoint."""
+    return lambda w: [
+        L.dissection_layer_file(name, l, w.corpus, w.model, w.checkpoint)
+        for l in dissection_layers(w.model)
+    ]

@@ -237,3 +237,29 @@ class Layout:
     ) -> str:
         """An SAE of the k sweep (folder), inside ``sweep``."""
         return f"{self.sae_file('sweep', layer, arch, corpus, model, checkpoint)}/k-{k}"
+
+    # --- dissection
+    # <results>/<corpus>/dissection/<model>/<checkpoint>/   items/, layer-<L>/, tables, figures/, browser.html
+    # <results>/dissection-llm-cache/                       LLM answers, kept across reruns
+    def dissection_dir(self, corpus="{corpus}", model="{model}", checkpoint="{checkpoint}") -> str:
+        return self._path(corpus, "dissection", model, checkpoint)
+
+    def dissection_items(self, name: str, corpus="{corpus}", model="{model}", checkpoint="{checkpoint}") -> str:
+        """``phone.parquet``, ``phone.json``, ``utterance.parquet`` or ``utterance.json``: the
+        items of a dump with their attributes and captions, and the attributes' bin edges."""
+        return f"{self.dissection_dir(corpus, model, checkpoint)}/items/{name}"
+
+    def dissection_layer_file(
+        self, name: str, layer="{layer}", corpus="{corpus}", model="{model}", checkpoint="{checkpoint}"
+    ) -> str:
+        """``neurons.tsv``, ``shared.tsv``, ``similarity.npz``, ``agreement.tsv`` or ``summary.json``."""
+        return f"{self.dissection_dir(corpus, model, checkpoint)}/layer-{layer}/{name}"
+
+    def dissection_file(self, name: str, corpus="{corpus}", model="{model}", checkpoint="{checkpoint}") -> str:
+        """``summary.tsv``, ``agreement.tsv``, ``pruning.tsv``, ``pruning_sets.json``, a figure
+        under ``figures/`` or ``browser.html`` (the neuron browser, one self-contained page)."""
+        return f"{self.dissection_dir(corpus, model, checkpoint)}/{name}"
+
+    def dissection_llm_cache(self) -> str:
+        """The LLM writer's answers, one file per question; no job's output, so never deleted by a rerun."""
+        return self._path("dissection-llm-cache")

@@ -8,6 +8,13 @@ import dataclasses
 import pytest
 
 from speechneurons.config import defaults, section_params, settings_from
+from speechneurons.dissection.settings import (
+    BrowserSettings,
+    DissectionSettings,
+    ItemSettings,
+    LLMSettings,
+    PruningSettings,
+)
 from speechneurons.experiments.probes import ProbeSettings
 from speechneurons.model.hubert import ModelSettings
 from speechneurons.model.pretrain import TrainSettings
@@ -25,13 +32,26 @@ SETTINGS = {
     PropertySettings: ("properties", set()),
     ProbeSettings: ("probes", {"seed"}),
     SaeSettings: ("saes", {"architecture": "topk"}),  # --- saes
+    # --- dissection (a dotted section is a sub-section)
+    ItemSettings: ("dissection", set()),
+    DissectionSettings: ("dissection", set()),
+    LLMSettings: ("dissection.llm", set()),
+    PruningSettings: ("dissection.pruning", {"seed", "resamples", "level"}),
+    BrowserSettings: ("dissection.browser", set()),
 }
+
+
+def _section(name: str) -> dict:
+    out = defaults()
+    for key in name.split("."):
+        out = out[key]
+    return out
 
 
 @pytest.mark.parametrize("cls", SETTINGS, ids=lambda c: c.__name__)
 def test_fields_are_schema_keys_of_the_same_name_without_defaults(cls):
     section, extra = SETTINGS[cls]
-    keys = set(defaults()[section])
+    keys = set(_section(section))
     for f in dataclasses.fields(cls):
         assert f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING, f.name
         assert f.name in keys or f.name in extra, f"{cls.__name__}.{f.name} is not a key of section {section!r}"
@@ -41,7 +61,7 @@ def test_fields_are_schema_keys_of_the_same_name_without_defaults(cls):
 def test_built_from_the_defaults(cls):
     section, extra = SETTINGS[cls]
     given = extra if isinstance(extra, dict) else dict.fromkeys(extra, 0)
-    settings = settings_from(cls, defaults()[section], **given)
+    settings = settings_from(cls, _section(section), **given)
     assert dataclasses.is_dataclass(settings)
 
 

@@ -1,0 +1,84 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from speechneurons.dissection.items import extremes, top_k_items, utterance_means
+
+
+def brute_force(acts: np.ndarray, k: int, largest: bool):
+    """Per column: sort by (value descending/ascending, index ascending)."""
+    idx, val = [], []
+    for j in range(acts.shape[1]):
+        x = acts[:, j].astype(np.float32)
+        order = np.lexsort((np.arange(len(x)), -x if largest else x))[:k]
+        idx.append(order)
+        val.append(x[order])
+    return np.array(idx), np.array(val)
+
+
+@pytest.mark.parametrize("largest", [True, False])
+def test_top_k_matches_brute_force_with_many_ties(largest):
+    rng = np.random.default_rng(1)
+    acts = rng.integers(-3, 4, size=(200, 37)).astype(np.float16)  # heavy ties, like float16 dumps
+    idx, val, _ = top_k_items(acts, 5, largest=largest, chunk=8)
+    ref_idx, ref_val = brute_force(acts, 5, largest)
+    np.testing.assert_array_equal(idx, ref_idx)
+    np.testing.assert_array_equal(val, ref_val)
+
+
+def test_constant_column_takes_lowest_indices_in_order():
+    acts = np.zeros((10, 2), dtype=np.float32)
+    acts[7, 1] = 1.0
+    ex = extremes(acts, 3)
+    np.testing.assert_array_equal(ex.top[0], [0, 1, 2])
+    np.testing.assert_array_equal(ex.bottom[0], [0, 1, 2])
+    np.testing.assert_array_equal(ex.top[1], [7, 0, 1])
+    np.testing.assert_array_equal(ex.bottom[1], [0, 1, 2])
+    assert ex.top_values[1, 0] == 1.0
+
+
+def test_tie_rank_decides_ties_and_ties_are_counted():
+    acts = np.zeros((10, 2), dtype=np.float32)
+    acts[4, 1] = -1.0
+    rank = np.array([9, 8, 7, 6, 5, 4, 3, 2, 1, 0])  # reversed: the last item wins ties
+    bottom = top_k_items(acts, 3, largest=False, tie_rank=rank)
+    np.testing.assert_array_equal(bottom.index, [[9, 8, 7], [4, 9, 8]])
+    np.testing.assert_array_equal(bottom.tied, [10, 9])
+    with pytest.raises(ValueError, match="permutation"):
+        top_k_items(acts, 3, tie_rank=np.zeros(10, dtype=int))
+
+
+def test_seeded_ties_are_reproducible_and_spread_over_the_items():
+    acts = np.full((1000, 4), -0.17, dtype=np.float16)  # a GELU floor: every item tied
+    a, b = extremes(acts, 5, tie_seed=3), extremes(acts, 5, tie_seed=3)
+    np.testing.assert_array_equal(a.bottom, b.bottom)
+    assert a.bottom.min() > 5 or a.bottom.max() > 100  # not the first five items
+    assert extremes(acts, 5).bottom[0].tolist() == [0, 1, 2, 3, 4]
+    assert a.bottom_tied.tolist() == [1000] * 4
+
+
+def test_chunk_size_does_not_change_the_result():
+    acts = np.random.default_rng(2).standard_normal((300, 50)).astype(np.float32)
+    a = top_k_items(acts, 4, chunk=7)
+    b = top_k_items(acts, 4, chunk=1000)
+    np.testing.assert_array_equal(a[0], b[0])
+
+
+def test_bad_inputs_are_refused():
+    with pytest.raises(ValueError, match="k = 6"):
+        top_k_items(np.zeros((5, 2)), 6)
+    bad = np.zeros((5, 2))
+    bad[1, 1] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        top_k_items(bad, 2)
+
+
+def test_utterance_means_equal_groupby_means():
+    rng = np.random.default_rng(3)
+    utts = np.array(["b", "a", "b", "c", "a", "b"], dtype=object)  # not contiguous, first-appearance order
+    acts = rng.standard_normal((6, 4)).astype(np.float16)
+    um = utterance_means(acts, utts, chunk=3)
+    ref = pd.DataFrame(acts.astype(np.float64)).groupby(utts, sort=False).mean()
+    assert list(um.utt_ids) == ["b", "a", "c"]
+    np.testing.assert_allclose(um.means, ref.to_numpy(), rtol=1e-6)
+    np.testing.assert_array_equal(um.n_rows, [3, 2, 1])
