@@ -166,7 +166,7 @@ def test_erasure_claim():
     assert pn.claim_erasure_hits_own_group("gender", "F", _gender_matrix(1, 10, 8), quiet, "p").verdict == cl.FAILS
     empty = _gender_matrix(np.nan, np.nan, np.nan, status="empty: no neuron to erase")
     f = pn.claim_erasure_hits_own_group("gender", "M", empty, empty, "p")
-    assert f.verdict == cl.UNMEASURED and "no M property neurons" in f.why
+    assert f.verdict == cl.UNMEASURED and "no property neurons of group M" in f.why
     none = pd.DataFrame(columns=["erased", "scored", "layer", "n_erased", "status"])
     assert "no erasure" in pn.claim_erasure_hits_own_group("gender", "M", none, none, "p").why
 

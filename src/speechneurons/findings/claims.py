@@ -70,5 +70,7 @@ def table(findings: list[Finding]) -> pd.DataFrame:
 
 
 def fmt(x: float, digits: int = 1) -> str:
-    """A number for the page: fixed digits with a sign, or 'n/a'."""
-    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:+.{digits}f}"
+    """A number for the page: fixed digits with a sign (never "-0.00"), or 'n/a'."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "n/a"
+    return f"{round(float(x), digits) + 0.0:+.{digits}f}"

@@ -9,17 +9,20 @@ from pathlib import Path
 
 import pandas as pd
 
-from speechneurons.findings.claims import FAILS, HOLDS, UNMEASURED
+from speechneurons.findings.claims import FAILS, HOLDS, UNMEASURED, fmt
 from speechneurons.io import atomic_path
 
 COLOURS = {HOLDS: "#d8f0d8", FAILS: "#f6d5d5", UNMEASURED: "#eeeeee"}
 
 STYLE = """
 body { font-family: sans-serif; margin: 1.5em; max-width: 80em; }
-table { border-collapse: collapse; width: 100%; font-size: 0.9em; }
+table { border-collapse: collapse; width: 100%; font-size: 0.9em; table-layout: fixed; }
+col.claim { width: 15%; } col.paper { width: 17%; } col.effect { width: 13%; }
+col.interval, col.chance { width: 9%; } col.verdict { width: 10%; } col.why { width: 27%; }
+td { overflow-wrap: break-word; }
 th, td { border: 1px solid #bbb; padding: 0.35em 0.5em; vertical-align: top; text-align: left; }
 th { background: #f3f3f3; }
-td.num { white-space: nowrap; font-variant-numeric: tabular-nums; }
+.num { white-space: nowrap; font-variant-numeric: tabular-nums; }
 p.note { color: #444; }
 """
 
@@ -44,14 +47,10 @@ def splits_statement(
     )
 
 
-def _num(x: float, digits: int = 2) -> str:
-    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:+.{digits}f}"
-
-
 def _interval(lo: float, hi: float, digits: int = 2) -> str:
     if any(v is None or (isinstance(v, float) and math.isnan(v)) for v in (lo, hi)):
         return "n/a"
-    return f"[{lo:+.{digits}f}, {hi:+.{digits}f}]"
+    return f"[{fmt(lo, digits)}, {fmt(hi, digits)}]"
 
 
 def render(findings: pd.DataFrame, title: str, context: Sequence[str] = (), level: float = 0.95) -> str:
@@ -72,14 +71,16 @@ def render(findings: pd.DataFrame, title: str, context: Sequence[str] = (), leve
         "the chance range; <b>does not hold</b>: the interval lies below 0; <b>not measurable here</b>: "
         "anything else, with the reason.</p>",
         f"<p><b>Verdicts:</b> {e(summary)}.</p>",
-        "<table><tr><th>claim</th><th>paper</th><th>this run: effect</th><th>interval</th>"
+        '<table><colgroup><col class="claim"><col class="paper"><col class="effect"><col class="interval">'
+        '<col class="chance"><col class="verdict"><col class="why"></colgroup>'
+        "<tr><th>claim</th><th>paper</th><th>this run: effect</th><th>interval</th>"
         "<th>chance range</th><th>verdict</th><th>why, and what else to know</th></tr>",
     ]
     for r in findings.itertuples(index=False):
         parts.append(
             f'<tr style="background:{COLOURS.get(r.verdict, "#fff")}">'
             f"<td>{e(r.claim)}<br><small>{e(r.study)}</small></td><td>{e(r.paper)}</td>"
-            f'<td class="num">{_num(r.value)}<br><small>{e(r.measure)}</small></td>'
+            f'<td><span class="num">{fmt(r.value, 2)}</span><br><small>{e(r.measure)}</small></td>'
             f'<td class="num">{_interval(r.ci_low, r.ci_high)}</td>'
             f'<td class="num">{_interval(r.chance_low, r.chance_high)}</td>'
             f"<td><b>{e(r.verdict)}</b></td><td>{e(r.why)}<br><small>from {e(r.source)}</small></td></tr>"

@@ -289,7 +289,7 @@ def claim_erasure_hits_own_group(
     if not len(rows):
         return Finding(**common, **nan, verdict=UNMEASURED, why=f"no erasure of {name} in this run")
     if rows["status"].astype(str).str.startswith("empty").all():
-        return Finding(**common, **nan, verdict=UNMEASURED, why=f"no {name} property neurons to erase")
+        return Finding(**common, **nan, verdict=UNMEASURED, why=f"no property neurons of group {erased} to erase")
     found = _margin(rows, erased)
     if found is None:
         return Finding(**common, **nan, verdict=UNMEASURED, why="the erased group or the others were not scored")
