@@ -239,7 +239,8 @@ def test_checkpoints_reload_with_identical_outputs(tmp_path):
     H.save_checkpoint(model, head, tmp_path / "final", {"step": 6})
     assert (tmp_path / "final" / "model.safetensors").exists() and (tmp_path / "final" / H.HEAD_FILE).exists()
     x = torch.from_numpy(_waves(1, seed=5)[0])[None]
-    reloaded = HubertModel.from_pretrained(tmp_path / "final").eval()
+    reloaded = H.load_checkpoint(tmp_path / "final")[0].eval()  # the model's own class (AutoModel)
+    assert type(reloaded) is type(model)
     with torch.no_grad():
         a = model.eval()(x, output_hidden_states=True).hidden_states
         b = reloaded(x, output_hidden_states=True).hidden_states
