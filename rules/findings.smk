@@ -21,6 +21,7 @@ rule findings:
         ),
         pruning=L.experiments_file("pruning.tsv"),
         erasure=L.experiments_file("erasure.tsv"),
+        sae_claims=L.saes_file("claims.tsv", checkpoint=EXPERIMENTS_CHECKPOINT),
     output:
         table=L.findings_file("findings.tsv"),
         page=report(
@@ -38,6 +39,7 @@ rule findings:
         runtime=10,
     params:
         level=config["bootstrap"]["level"],
+        sae_k=config["saes"]["k"],
         layers=lambda w: layers_of(w.model),
         splits=lambda w: {
             "property_splits": config["properties"]["splits"],

@@ -1,10 +1,11 @@
-"""findings.tsv and findings.html: the claims of Lin et al. checked on this run's tables."""
+"""findings.tsv and findings.html: the claims of the papers checked on this run's tables."""
 
 import pandas as pd
 
 from speechneurons.findings.claims import table
 from speechneurons.findings.page import splits_statement, write_page
 from speechneurons.findings.property_neurons import property_neuron_findings
+from speechneurons.findings.saes import sae_findings
 from speechneurons.io import read_table, write_table
 from speechneurons.logs import script_logging
 
@@ -22,6 +23,7 @@ with script_logging(snakemake.log[0]) as log:
             read_table(inp.summary), replicates, random_summary, read_table(inp.pruning), read_table(inp.erasure),
             p.level,
         )
+        + sae_findings(read_table(inp.sae_claims), p.sae_k)
     )  # fmt: skip
     write_table(findings, snakemake.output.table)
     context = [

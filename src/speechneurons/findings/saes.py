@@ -1,0 +1,80 @@
+"""The claims of Ayonrinde (2024) checked on one run's SAEs (``saes/.../claims.tsv``).
+
+1. Feature-choice SAEs leave no latent dead. Effect: the largest share of dead latents of the
+   feature-choice SAE over the SAE layers, at the main k (held-out frames). A dead share has no
+   useful interval (any resample can only find more dead latents), so the verdict reads the
+   count itself: holds when no layer has a dead latent. TopK's share at the same k is given.
+2. Mutual-choice and feature-choice SAEs reconstruct better than TopK at equal mean L0. Effect:
+   TopK's FVU (interpolated at the adaptive SAE's mean L0) minus the adaptive SAE's FVU at the
+   main k on the sweep layer, with its paired bootstrap interval over held-out utterances; the
+   comparison is itself the control (TopK at the same L0).
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from speechneurons.findings.claims import FAILS, HOLDS, UNMEASURED, Finding, verdict_positive
+
+STUDY = "Ayonrinde 2024 (sparse autoencoders)"
+NAMES = {"mutual_choice": "mutual choice", "feature_choice": "feature choice (uniform)"}
+SOURCE = "saes/<model>/<checkpoint>/claims.tsv"
+
+
+def _nan(**kw) -> dict:
+    return dict(value=math.nan, ci_low=math.nan, ci_high=math.nan, chance_low=math.nan, chance_high=math.nan, **kw)
+
+
+def claim_no_dead_latents(claims: pd.DataFrame) -> Finding:
+    """Claim 1 (module docstring)."""
+    common = dict(study=STUDY, claim="Feature-choice SAEs leave no latent dead",
+                  paper="feature choice: no dead latents; TopK leaves some dead",
+                  measure="largest share of dead latents of the feature-choice SAE over layers, main k (%)",
+                  source=SOURCE)  # fmt: skip
+    rows = claims[(claims["claim"] == "dead_share") & (claims["architecture"] == "feature_choice")]
+    if not len(rows):
+        return Finding(**common, **_nan(verdict=UNMEASURED, why="no feature-choice SAE in this run"))
+    worst = rows.sort_values("value", ascending=False).iloc[0]
+    value = 100 * float(worst["value"])
+    per_layer = ", ".join(
+        f"layer {int(r.layer)}: {100 * r.value:.1f} % (TopK {100 * r.reference:.1f} %)"
+        for r in rows.sort_values("layer").itertuples(index=False)
+    )
+    verdict = HOLDS if value == 0 else FAILS
+    fewer = "yes" if (rows["value"] < rows["reference"]).all() else "no"
+    why = "no layer has a dead latent" if value == 0 else f"dead latents at layer {int(worst['layer'])}"
+    why += f"; {per_layer}; fewer dead than TopK at every layer: {fewer}"
+    return Finding(**common, value=value, ci_low=math.nan, ci_high=math.nan, chance_low=math.nan,
+                   chance_high=math.nan, verdict=verdict, why=why)  # fmt: skip
+
+
+def claim_fvu_at_equal_l0(arch: str, claims: pd.DataFrame, main_k: int) -> Finding:
+    """Claim 2 for one adaptive architecture (module docstring)."""
+    name = NAMES.get(arch, arch)
+    common = dict(study=STUDY, claim=f"{name.capitalize()} SAEs reconstruct better than TopK at equal mean L0",
+                  paper="mutual choice and feature choice: lower FVU than TopK at the same mean L0",
+                  measure=f"TopK's FVU at the same mean L0 minus the {name} SAE's, main k (FVU, x100)",
+                  source=SOURCE)  # fmt: skip
+    rows = claims[(claims["claim"] == "fvu_at_equal_l0") & (claims["architecture"] == arch)]
+    rows = rows[rows["k"] == main_k].dropna(subset=["delta_ci_low", "delta_ci_high"])
+    if not len(rows):
+        return Finding(**common, **_nan(verdict=UNMEASURED,
+                                        why="no sweep point inside TopK's range of L0 at the main k"))  # fmt: skip
+    r = rows.sort_values("layer").iloc[0]
+    value, lo, hi = -100 * float(r["delta"]), -100 * float(r["delta_ci_high"]), -100 * float(r["delta_ci_low"])
+    verdict, why = verdict_positive(value, lo, hi)
+    why += (
+        f"; layer {int(r['layer'])}, k {int(r['k'])}, mean L0 {float(r['l0_mean']):.1f}: FVU {float(r['value']):.4f} "
+        f"against TopK {float(r['reference']):.4f}"
+    )
+    return Finding(**common, value=value, ci_low=lo, ci_high=hi, chance_low=math.nan, chance_high=math.nan,
+                   verdict=verdict, why=why)  # fmt: skip
+
+
+def sae_findings(claims: pd.DataFrame, main_k: int) -> list[Finding]:
+    """Every claim of Ayonrinde (2024) on one run's claims.tsv."""
+    if not len(claims):
+        return []
+    return [claim_no_dead_latents(claims), *(claim_fvu_at_equal_l0(a, claims, main_k) for a in NAMES)]

@@ -1,0 +1,89 @@
+"""Verdicts on the SAE claims from claims.tsv tables with known answers."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from speechneurons.findings import claims as cl
+from speechneurons.findings.saes import claim_fvu_at_equal_l0, claim_no_dead_latents, sae_findings
+
+
+def _claims(dead_fc=(0.0, 0.0), delta=-0.01, width=0.004) -> pd.DataFrame:
+    rows = []
+    for layer, dead in zip((1, 3), dead_fc):
+        rows.append(
+            dict(
+                layer=layer,
+                claim="dead_share",
+                architecture="feature_choice",
+                k=32,
+                l0_mean=30.0,
+                value=dead,
+                reference=0.4,
+                delta=dead - 0.4,
+            )
+        )
+        rows.append(
+            dict(
+                layer=layer,
+                claim="dead_share",
+                architecture="mutual_choice",
+                k=32,
+                l0_mean=30.0,
+                value=0.5,
+                reference=0.4,
+                delta=0.1,
+            )
+        )
+    for arch in ("mutual_choice", "feature_choice"):
+        rows.append(
+            dict(
+                layer=3,
+                claim="fvu_at_equal_l0",
+                architecture=arch,
+                k=32,
+                l0_mean=30.0,
+                value=0.1 + delta,
+                reference=0.1,
+                delta=delta,
+                delta_ci_low=delta - width,
+                delta_ci_high=delta + width,
+            )
+        )
+        rows.append(
+            dict(
+                layer=3,
+                claim="fvu_at_equal_l0",
+                architecture=arch,
+                k=16,
+                l0_mean=14.0,
+                value=0.2,
+                reference=math.nan,
+                delta=math.nan,
+                delta_ci_low=math.nan,
+                delta_ci_high=math.nan,
+            )
+        )
+    return pd.DataFrame(rows)
+
+
+def test_no_dead_latents_reads_the_count():
+    assert claim_no_dead_latents(_claims((0.0, 0.0))).verdict == cl.HOLDS
+    f = claim_no_dead_latents(_claims((0.0, 0.03)))
+    assert f.verdict == cl.FAILS and f.value == 3.0 and "layer 3" in f.why and "every layer: yes" in f.why
+
+
+def test_fvu_at_equal_l0_is_an_improvement_with_its_interval():
+    f = claim_fvu_at_equal_l0("mutual_choice", _claims(delta=-0.01), 32)
+    assert f.verdict == cl.HOLDS and f.value == 1.0 and (round(f.ci_low, 6), round(f.ci_high, 6)) == (0.6, 1.4)
+    assert claim_fvu_at_equal_l0("mutual_choice", _claims(delta=0.01), 32).verdict == cl.FAILS
+    assert claim_fvu_at_equal_l0("mutual_choice", _claims(delta=0.001), 32).verdict == cl.UNMEASURED
+    # a k whose point lies outside TopK's L0 range has no comparison
+    assert claim_fvu_at_equal_l0("mutual_choice", _claims(), 16).verdict == cl.UNMEASURED
+
+
+def test_no_saes_no_rows():
+    assert sae_findings(pd.DataFrame(), 32) == []
+    assert len(sae_findings(_claims(), 32)) == 3
