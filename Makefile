@@ -18,7 +18,8 @@ run: setup
 	@echo "Results: $(CURDIR)/results"
 	@echo "Report:  $(CURDIR)/results/report.html"
 
-test: setup
+test:
+	bash envs/setup.sh --test
 	.venv/bin/python -m pytest $(PYTEST_ARGS)
 
 test-fast: setup

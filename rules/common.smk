@@ -20,6 +20,9 @@ MODELS = models(
 )  # name -> {name, source, path, pretrain}; the primary model first
 PAIRS = [(corpus, model) for corpus in CORPORA for model in MODELS]
 ALIGNER = config["align"]["aligner"]
+# Jobs that can run on a GPU (pretraining, the dump, the probes' features) ask the executor
+# for one (resources gpu, sbatch --gpus on SLURM) unless the config pins them to the CPU.
+GPU = 0 if config["device"] == "cpu" else 1
 
 
 def one_of(names):
