@@ -12,6 +12,7 @@ setup:
 	bash envs/setup.sh
 
 run: setup
+	.venv/bin/python -m speechneurons.config config.yaml $(CONFIG)
 	$(SNAKEMAKE) --cores $(CORES) --configfile $(CONFIG) --profile profiles/default
 	$(SNAKEMAKE) --cores 1 --configfile $(CONFIG) --profile profiles/default --report results/report.html
 	@echo ""
