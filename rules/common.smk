@@ -60,6 +60,20 @@ def synth_parts(name):
     return lambda w: [L.synth_part(name, w.corpus, s) for s in synth_speakers(w.corpus)]
 
 
+def librispeech_listing(w):
+    """Input function: the listing (path, size, mtime) of what the corpus stage reads from the
+    job's LibriSpeech folder, written here and rewritten only when the folder changes, so that
+    replacing, adding or removing audio or transcripts reruns the corpus stage and what depends
+    on it (a dry run writes it too)."""
+    from speechneurons.corpus.librispeech import librispeech_listing as listing
+    from speechneurons.io import write_text_if_changed
+
+    c = CORPORA[w.corpus]["librispeech"]
+    path = L.corpus_listing(w.corpus)
+    write_text_if_changed(path, listing(c["root"], c["splits"], c["speakers"]))
+    return path
+
+
 def corpus_setting(*keys):
     """Params function: a setting of the job's corpus, e.g. corpus_setting("split", "seed")."""
 

@@ -2,7 +2,13 @@
 # (compare.models, compare.corpora): the per-pair tables stacked with corpus and model columns,
 # and the property-neuron share against relative depth for every model (docs/comparison.md).
 
-COMPARED = ["summary.tsv", "pruning.tsv", "erasure.tsv", "findings.tsv", "property_share.png"]
+COMPARED = [
+    "summary.tsv",
+    "pruning.tsv",
+    "erasure.tsv",
+    "findings.tsv",
+    "property_share.png",
+]
 
 if len(PAIRS) > 1:
     ALL_TARGETS += [L.comparison_file(name) for name in COMPARED]
