@@ -8,6 +8,7 @@ file that looks finished.
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import os
 import tempfile
@@ -56,6 +57,27 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def remove_stale_temporaries(path: str | Path) -> list[Path]:
+    """Remove what an interrupted :func:`atomic_path` / :func:`atomic_dir` left beside ``path``
+    (hidden ``.<name>.<random>.tmp<suffix>`` files or folders: a killed process never reaches its
+    clean-up). Call it before writing ``path`` again, from the one job that owns it. Returns the
+    removed paths."""
+    import shutil
+
+    path = Path(path)
+    removed = []
+    if not path.parent.is_dir():
+        return removed
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp*"):
+        if stale.is_dir() and not stale.is_symlink():
+            shutil.rmtree(stale, ignore_errors=True)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                stale.unlink()
+        removed.append(stale)
+    return removed
 
 
 def write_text(path: str | Path, text: str) -> None:
