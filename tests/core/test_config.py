@@ -178,3 +178,13 @@ def test_config_check_command(tmp_path, repo, capsys):
     typo.write_text("sed: 1\n")
     assert main([str(typo)]) == 1
     assert "unknown config key 'sed'" in capsys.readouterr().err
+
+
+def test_a_split_the_corpus_never_has_is_a_config_error():
+    """properties.splits: [dev] ran with zero frames; the manifest's splits are train and test."""
+    with pytest.raises(ConfigError, match=r"properties.splits.0.*'dev' is not one of \['train', 'test'\]"):
+        validate_config({"properties": {"splits": ["dev"]}})
+    with pytest.raises(ConfigError, match="pretrain.splits.0"):
+        validate_config({"pretrain": {"splits": ["dev"]}})
+    with pytest.raises(ConfigError, match="corpus.librispeech.splits"):
+        validate_config({"corpus": {"librispeech": {"splits": []}}})
