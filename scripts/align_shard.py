@@ -12,7 +12,10 @@ with script_logging(snakemake.log[0]) as log:
     # read_manifest: an empty transcript stays '' (read_table would give NaN, aligned as the word 'nan')
     rows = shard_rows(read_manifest(snakemake.input.manifest), shard, p.shards)
     if aligner == "pocketsphinx":
-        align_fn = pocketsphinx_align_fn(p.beams, p.sample_rate)
+        ps = p.pocketsphinx
+        align_fn = pocketsphinx_align_fn(
+            ps["beams"], p.sample_rate, ps["edge_silence_s"], ps["fit_min_score"], ps["fit_max_quiet_share"]
+        )
     else:
         align_fn = reference_align_fn(snakemake.input.reference)
     report = align_rows(rows, align_fn, snakemake.output[0], p.on_bad_input)
