@@ -12,8 +12,9 @@ skipped and counted. Bad input (a transcript word in no dictionary, a missing re
 TextGrid, unusable audio, and with pocketsphinx an alignment that does not fit its audio:
 :mod:`speechneurons.align.fit`) stops the run with ``on_bad_input='error'``, every such
 utterance of the shard listed at once, and is skipped and counted with 'skip'. The report
-also holds each utterance's fit measures (``score_per_frame``, ``quiet_speech_share``). With 'error', the gather step also fails loudly when the share of
-failed utterances exceeds ``max_failed_share``.
+also holds each utterance's fit measures (``score_per_frame``, ``quiet_speech_share``).
+With 'error', the gather step also fails loudly when the share of failed utterances exceeds
+``max_failed_share``.
 """
 
 from __future__ import annotations

@@ -145,7 +145,9 @@ def erasure_matrix(table, prop: str, layer_role: str = "last", kind: str = "prop
     if not len(table) or "property" not in table:
         return pd.DataFrame(columns=["erased", "scored", "layer", "n_erased", "status"])
     rows = table[(table["property"] == prop) & (table["kind"] == kind) & (table["task"] == task)]
-    rows = rows[rows["layer_role"].astype(str).str.split("+").apply(lambda roles: layer_role in roles)]
+    # astype(bool): with no row left, apply gives an empty object Series, which pandas would
+    # read as a column selection (ci-tiny erases gender only: its phone-type table failed)
+    rows = rows[rows["layer_role"].astype(str).str.split("+").apply(lambda roles: layer_role in roles).astype(bool)]
     rows = rows[rows["eval_group"].astype(str).str.startswith(prefix)]
     out = rows.assign(scored=rows["eval_group"].str.removeprefix(prefix))
     cols = ["group", "scored", "layer", "n_erased", "status", "baseline", "value", "delta", "delta_ci_low",
