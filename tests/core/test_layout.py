@@ -31,6 +31,7 @@ def test_sparsity_is_formatted_like_its_wildcard():
 
 def test_checkpoints_live_in_the_iteration_that_saved_them():
     L = layout(
+        model={"name": "m"},  # the checkpoint's iteration comes from the named model's pretraining
         pretrain={
             "iterations": [{"steps": 100}, {"steps": 50, "targets": "layer", "init": "resume"}],
             "checkpoint_steps": [0, 50],
