@@ -35,7 +35,7 @@ def test_checkpoints_live_in_the_iteration_that_saved_them():
         pretrain={
             "iterations": [{"steps": 100}, {"steps": 50, "targets": "layer", "init": "resume"}],
             "checkpoint_steps": [0, 50],
-        }
+        },
     )
     assert L.checkpoint_dir("c", "m", "step-0") == "out/c/models/m/iteration-1/checkpoints/step-0"
     assert L.checkpoint_dir("c", "m", "step-150") == "out/c/models/m/iteration-2/checkpoints/step-150"
