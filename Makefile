@@ -12,13 +12,15 @@ setup:
 	bash envs/setup.sh
 
 run: setup
+	.venv/bin/python -m speechneurons.config config.yaml $(CONFIG)
 	$(SNAKEMAKE) --cores $(CORES) --configfile $(CONFIG) --profile profiles/default
 	$(SNAKEMAKE) --cores 1 --configfile $(CONFIG) --profile profiles/default --report results/report.html
 	@echo ""
 	@echo "Results: $(CURDIR)/results"
 	@echo "Report:  $(CURDIR)/results/report.html"
 
-test: setup
+test:
+	bash envs/setup.sh --test
 	.venv/bin/python -m pytest $(PYTEST_ARGS)
 
 test-fast: setup

@@ -8,7 +8,11 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
-from speechneurons.config import validate_config
+from speechneurons.config import check_config_files, validate_config
+
+# Snakemake keeps the second of two equal YAML keys without a word: read every config file
+# strictly first (a syntax error in config.yaml, or a key given twice, names the file and line).
+check_config_files(["config.yaml", *workflow.overwrite_configfiles])
 
 
 configfile: "config.yaml"

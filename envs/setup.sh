@@ -3,6 +3,7 @@
 #   1. the Debian packages of envs/apt-packages.txt (speech synthesizers, libsndfile, ...);
 #   2. a virtual environment .venv with torch==2.13.0 (CPU wheel) and envs/requirements.txt;
 #   3. the speechneurons package itself, installed editable into .venv.
+# With --test, also the Debian packages of envs/apt-test-packages.txt (the SLURM test cluster).
 # Run as root, or as a user with sudo (SUDO=sudo is picked automatically when not root).
 # A second run only checks and returns in seconds.
 set -euo pipefail
@@ -13,7 +14,14 @@ PY=${PYTHON:-python3}
 if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO=${SUDO:-sudo}; fi
 
 # --- 1. Debian packages -----------------------------------------------------------------
-mapfile -t wanted < <(grep -vE '^\s*(#|$)' envs/apt-packages.txt)
+lists=(envs/apt-packages.txt)
+for arg in "$@"; do
+  case "$arg" in
+    --test) lists+=(envs/apt-test-packages.txt) ;;
+    *) echo "usage: $0 [--test]" >&2; exit 2 ;;
+  esac
+done
+mapfile -t wanted < <(grep -hvE '^\s*(#|$)' "${lists[@]}")
 missing=()
 for pkg in "${wanted[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -67,7 +67,7 @@ for i, (dump_layers, dump_models) in enumerate(LAYER_LISTS.items()):
         resources:
             mem_mb=8000,
             runtime=240,
-            gpu=1,
+            gpu=GPU,
         params:
             model_ref=checkpoint_ref,
             random_weights=lambda w: w.checkpoint == "random",

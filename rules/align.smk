@@ -36,10 +36,8 @@ rule align_shard:
     params:
         shards=config["align"]["shards"],
         on_bad_input=config["on_bad_input"],
-        beams=lambda w: (
-            config["align"]["pocketsphinx"]["beams"]
-            if w.aligner == "pocketsphinx"
-            else []
+        pocketsphinx=lambda w: (
+            config["align"]["pocketsphinx"] if w.aligner == "pocketsphinx" else {}
         ),
         sample_rate=config["frames"]["sample_rate"],
     script:

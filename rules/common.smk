@@ -20,6 +20,9 @@ MODELS = models(
 )  # name -> {name, source, path, pretrain}; the primary model first
 PAIRS = [(corpus, model) for corpus in CORPORA for model in MODELS]
 ALIGNER = config["align"]["aligner"]
+# Jobs that can run on a GPU (pretraining, the dump, the probes' features) ask the executor
+# for one (resources gpu, sbatch --gpus on SLURM) unless the config pins them to the CPU.
+GPU = 0 if config["device"] == "cpu" else 1
 
 
 def one_of(names):
@@ -56,6 +59,20 @@ def synth_speakers(corpus):
 def synth_parts(name):
     """Input function: one per-speaker output ``name`` of every synthesized speaker."""
     return lambda w: [L.synth_part(name, w.corpus, s) for s in synth_speakers(w.corpus)]
+
+
+def librispeech_listing(w):
+    """Input function: the listing (path, size, mtime) of what the corpus stage reads from the
+    job's LibriSpeech folder, written here and rewritten only when the folder changes, so that
+    replacing, adding or removing audio or transcripts reruns the corpus stage and what depends
+    on it (a dry run writes it too)."""
+    from speechneurons.corpus.librispeech import librispeech_listing as listing
+    from speechneurons.io import write_text_if_changed
+
+    c = CORPORA[w.corpus]["librispeech"]
+    path = L.corpus_listing(w.corpus)
+    write_text_if_changed(path, listing(c["root"], c["splits"], c["speakers"]))
+    return path
 
 
 def corpus_setting(*keys):

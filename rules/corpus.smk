@@ -2,8 +2,10 @@
 # speakers.tsv. synth: one job per speaker (parallel across --cores), then a gather job that
 # checks the audio, assigns the train/test split and collects the reference TextGrids; the
 # split keys reach only the gather job, so changing them never re-synthesizes. librispeech: one
-# job that reads a local directory in place.
-
+# job that reads a local directory in place; the listing of that folder (path, size, mtime of
+# every file it reads) is its input, so that a changed corpus reruns it. Both check every
+# sample of every file and that it is at least one model frame long.
+from speechneurons.frames import FrameGrid
 
 ALL_TARGETS += [path for c in CORPORA for path in (L.manifest(c), L.corpus_figure(c))]
 ALL_TARGETS += [L.reference(c) for c in corpora_of("synth")]
@@ -13,6 +15,7 @@ CORPUS_SPLIT = dict(
     speaker_disjoint=corpus_setting("split", "speaker_disjoint"),
     seed=config["seed"],
     sample_rate=config["frames"]["sample_rate"],
+    min_samples=FrameGrid.from_config(config["frames"]).receptive_field,
 )
 
 
@@ -68,6 +71,8 @@ rule corpus_synth_gather:
 
 
 rule corpus_librispeech:
+    input:
+        listing=librispeech_listing,
     output:
         manifest=L.manifest(),
         skipped=L.corpus_skipped(),

@@ -56,7 +56,7 @@ rule experiments_features_unpruned:
     resources:
         mem_mb=6000,
         runtime=60,
-        gpu=1,
+        gpu=GPU,
     params:
         model_ref=experiments_model_ref,
         frames=config["frames"],
@@ -187,7 +187,7 @@ rule experiments_features_variants:
     resources:
         mem_mb=8000,
         runtime=120,
-        gpu=1,
+        gpu=GPU,
     params:
         model_ref=experiments_model_ref,
         pruning=PRUNING_VARIANTS,

@@ -75,7 +75,7 @@ rule model_pretrain:
     resources:
         mem_mb=6000,
         runtime=120,
-        gpu=1,
+        gpu=GPU,
     params:
         steps=lambda w: iteration(w).steps,
         init=lambda w: iteration(w).init,

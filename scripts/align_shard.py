@@ -1,7 +1,7 @@
 """Align one shard of the manifest (pocketsphinx or reference backend)."""
 
 from speechneurons.align.alignment import align_rows, pocketsphinx_align_fn, reference_align_fn, shard_rows
-from speechneurons.io import read_table
+from speechneurons.corpus.manifest import read_manifest
 from speechneurons.logs import script_logging
 
 snakemake = globals()["snakemake"]  # injected by Snakemake
@@ -9,9 +9,13 @@ snakemake = globals()["snakemake"]  # injected by Snakemake
 with script_logging(snakemake.log[0]) as log:
     p = snakemake.params
     aligner, shard = snakemake.wildcards.aligner, int(snakemake.wildcards.shard)
-    rows = shard_rows(read_table(snakemake.input.manifest, dtype={"utt_id": str, "speaker": str}), shard, p.shards)
+    # read_manifest: an empty transcript stays '' (read_table would give NaN, aligned as the word 'nan')
+    rows = shard_rows(read_manifest(snakemake.input.manifest), shard, p.shards)
     if aligner == "pocketsphinx":
-        align_fn = pocketsphinx_align_fn(p.beams, p.sample_rate)
+        ps = p.pocketsphinx
+        align_fn = pocketsphinx_align_fn(
+            ps["beams"], p.sample_rate, ps["edge_silence_s"], ps["fit_min_score"], ps["fit_max_quiet_share"]
+        )
     else:
         align_fn = reference_align_fn(snakemake.input.reference)
     report = align_rows(rows, align_fn, snakemake.output[0], p.on_bad_input)

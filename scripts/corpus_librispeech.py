@@ -19,5 +19,6 @@ with script_logging(snakemake.log[0]) as log:
         p.test_fraction,
         p.speaker_disjoint,
         p.seed,
+        p.min_samples,
     )
     write_corpus_tables(manifest, skipped, speakers, out.manifest, out.skipped, out.speakers)

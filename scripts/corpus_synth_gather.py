@@ -17,6 +17,7 @@ with script_logging(snakemake.log[0]) as log:
         p.test_fraction,
         p.speaker_disjoint,
         p.seed,
+        p.min_samples,
     )
     write_corpus_tables(manifest, skipped, speakers, out.manifest, out.skipped, out.speakers)
     log.info("%d utterances kept, %d skipped", len(manifest), len(skipped))

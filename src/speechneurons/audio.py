@@ -95,6 +95,12 @@ def load_audio(path: str | Path, sample_rate: int = 16000) -> np.ndarray:
             "audio file is empty (0 samples)",
             "Re-create the file or remove it from the corpus (or set on_bad_input: skip).",
         )
+    if audio.shape[0] < info.frames:
+        raise BadInputError(
+            path,
+            f"audio data is truncated: the header gives {info.frames} samples, {audio.shape[0]} could be decoded",
+            "Re-create or re-download the file, or remove it from the corpus (or set on_bad_input: skip).",
+        )
     return np.ascontiguousarray(audio[:, 0])
 
 

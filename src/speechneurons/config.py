@@ -31,6 +31,61 @@ def _load_yaml(path: Path) -> Any:
         return yaml.safe_load(fh)
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """yaml.SafeLoader that refuses a key given twice in one mapping (PyYAML keeps the last)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            try:
+                first = seen.setdefault(key, line)
+            except TypeError:  # an unhashable key: let PyYAML report it
+                continue
+            if first != line:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"key {key!r} appears twice in one mapping (lines {first} and {line}); YAML would "
+                    "silently keep the second. Keep one of them",
+                    key_node.start_mark,
+                )
+        return super().construct_mapping(node, deep)
+
+
+def read_config_file(path: str | Path) -> dict:
+    """Read one YAML config file strictly: a syntax error or a key given twice in one mapping
+    raises ConfigError naming the file and the line (PyYAML, and so Snakemake, would keep the
+    second of two equal keys without a word)."""
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"config file {path} does not exist")
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = yaml.load(fh, Loader=_StrictLoader)  # a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        where = f"{path}, line {mark.line + 1}, column {mark.column + 1}" if mark else str(path)
+        problem = getattr(exc, "problem", None) or str(exc)
+        context, start = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+        if context and start and mark and start.line != mark.line:
+            context = f"{context} (line {start.line + 1})"
+        detail = f"{context}: {problem}" if context else problem
+        raise ConfigError(f"Invalid configuration file {where}: {detail}") from None
+    if data is not None and not isinstance(data, dict):
+        raise ConfigError(f"Invalid configuration file {path}: the top level is not a mapping of config keys")
+    return data or {}
+
+
+def check_config_files(paths) -> None:
+    """read_config_file every existing file of ``paths`` (the Snakefile calls it on the files
+    Snakemake merged, which Snakemake itself reads without checking for repeated keys)."""
+    for path in paths:
+        if Path(path).exists():
+            read_config_file(path)
+
+
 def _registry(schema_dir: Path) -> Registry:
     """All ``*.schema.yaml`` files of a folder, addressable by their file name."""
     resources = []
@@ -177,10 +232,7 @@ def _check_meaning(config: dict, registry: Registry) -> list[str]:
 
 def load_config(path: str | Path, schema_path: str | Path = DEFAULT_SCHEMA) -> dict:
     """Read a YAML config file and validate it (used by tests and tools outside Snakemake)."""
-    path = Path(path)
-    if not path.exists():
-        raise ConfigError(f"config file {path} does not exist")
-    return validate_config(_load_yaml(path) or {}, schema_path)
+    return validate_config(read_config_file(path), schema_path)
 
 
 def defaults(schema_path: str | Path = DEFAULT_SCHEMA) -> dict:
@@ -217,3 +269,35 @@ def section_params(cls, section: Mapping[str, Any]) -> dict:
     so that changing another key of the section does not rerun the job."""
     names = {f.name for f in fields(cls)}
     return {k: copy.deepcopy(v) for k, v in section.items() if k in names}
+
+
+def _merge(base: dict, override: dict) -> dict:
+    """``override`` on top of ``base``, nested mappings merged key by key (as Snakemake does)."""
+    out = dict(base)
+    for key, value in override.items():
+        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m speechneurons.config FILE [FILE ...]``: read the files strictly (a syntax
+    error or a repeated key names the file and line), merge them in order and validate the result.
+    Snakemake reads ``--configfile`` files itself before the workflow starts and names neither
+    the file nor the line of a syntax error; ``make run`` runs this check first."""
+    import sys
+
+    paths = sys.argv[1:] if argv is None else argv
+    try:
+        merged: dict = {}
+        for path in paths:
+            merged = _merge(merged, read_config_file(path))
+        validate_config(merged)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    print(f"config OK: {' + '.join(map(str, paths))}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -8,6 +8,7 @@ file that looks finished.
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import os
 import tempfile
@@ -58,9 +59,43 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
         raise
 
 
+def remove_stale_temporaries(path: str | Path) -> list[Path]:
+    """Remove what an interrupted :func:`atomic_path` / :func:`atomic_dir` left beside ``path``
+    (hidden ``.<name>.<random>.tmp<suffix>`` files or folders: a killed process never reaches its
+    clean-up). Call it before writing ``path`` again, from the one job that owns it. Returns the
+    removed paths."""
+    import shutil
+
+    path = Path(path)
+    removed = []
+    if not path.parent.is_dir():
+        return removed
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp*"):
+        if stale.is_dir() and not stale.is_symlink():
+            shutil.rmtree(stale, ignore_errors=True)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                stale.unlink()
+        removed.append(stale)
+    return removed
+
+
 def write_text(path: str | Path, text: str) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
+
+
+def write_text_if_changed(path: str | Path, text: str) -> bool:
+    """Write ``text`` to ``path`` unless the file already holds exactly it (its modification
+    time then stays, so Snakemake reruns nothing that depends on it). Returns whether it wrote."""
+    path = Path(path)
+    try:
+        if path.read_text(encoding="utf-8") == text:
+            return False
+    except (FileNotFoundError, UnicodeDecodeError):
+        pass
+    write_text(path, text)
+    return True
 
 
 def write_json(path: str | Path, obj: Any) -> None:

@@ -8,7 +8,7 @@ modules never choose a file name, they write the paths their caller gives them.
 
 The tree, with ``<results>`` = the config's ``results_dir``::
 
-    <results>/<corpus>/corpus/        manifest.tsv, skipped.tsv, speakers.tsv, audio/, reference/, parts/
+    <results>/<corpus>/corpus/        manifest.tsv, skipped.tsv, speakers.tsv, listing.tsv, audio/, reference/, parts/
     <results>/<corpus>/align/<aligner>/   shards/<k>/, textgrids/, report.tsv, failed.tsv, quality.*
     <results>/<corpus>/labels/<aligner>/  frame_labels.parquet, utterances.tsv, selection.parquet
     <results>/<corpus>/pitch/         f0.parquet, pitch_frames.parquet, pitch_bins.json, ...
@@ -68,6 +68,11 @@ class Layout:
 
     def speakers(self, corpus="{corpus}") -> str:
         return f"{self.corpus_dir(corpus)}/speakers.tsv"
+
+    def corpus_listing(self, corpus="{corpus}") -> str:
+        """What the corpus stage reads from a local corpus folder (path, size, mtime): an input of
+        the corpus rule, rewritten when the folder changes (see rules/common.smk)."""
+        return f"{self.corpus_dir(corpus)}/listing.tsv"
 
     def corpus_figure(self, corpus="{corpus}") -> str:
         return f"{self.corpus_dir(corpus)}/minutes_per_speaker.png"

@@ -1,4 +1,6 @@
-"""Logging for workflow scripts: everything a job prints goes to its ``log:`` file."""
+"""Logging for workflow scripts: everything a job prints goes to its ``log:`` file, and its
+warnings (a study that cannot be computed on the data, a probe that was skipped, skipped
+utterances, Python warnings) are also shown on the console, where a user sees them."""
 
 from __future__ import annotations
 
@@ -9,6 +11,36 @@ from collections.abc import Iterator
 from pathlib import Path
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# Warnings of one job echoed to the console; the rest are counted (all are in the log file).
+CONSOLE_WARNINGS = 10
+
+
+class ConsoleWarnings(logging.Handler):
+    """Echo WARNING and above to the console (the real stderr, which the job's redirection to its
+    log file does not reach), at most ``limit`` of them, each tagged with the job's log file."""
+
+    def __init__(self, log_path: str | Path, stream=None, limit: int = CONSOLE_WARNINGS):
+        super().__init__(logging.WARNING)
+        self.log_path, self.stream, self.limit, self.count = str(log_path), stream, limit, 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.count += 1
+        if self.count > self.limit:
+            return
+        stream = self.stream or sys.__stderr__
+        try:
+            message = record.getMessage().splitlines()[0] if record.getMessage() else ""
+            stream.write(f"{record.levelname} ({self.log_path}): {message}\n")
+            stream.flush()
+        except Exception:  # the console is a courtesy: never fail a job for it
+            pass
+
+    def close(self) -> None:
+        if self.count > self.limit:
+            with contextlib.suppress(Exception):
+                stream = self.stream or sys.__stderr__
+                stream.write(f"WARNING ({self.log_path}): {self.count - self.limit} more warning(s) in the log\n")
+        super().close()
 
 
 @contextlib.contextmanager
@@ -27,9 +59,12 @@ def script_logging(log_path: str | Path | None) -> Iterator[logging.Logger]:
     with open(log_path, "w", encoding="utf-8") as fh:
         handler = logging.StreamHandler(fh)
         handler.setFormatter(logging.Formatter(LOG_FORMAT))
+        console = ConsoleWarnings(log_path)
         root = logging.getLogger()
         root.addHandler(handler)
+        root.addHandler(console)
         root.setLevel(logging.INFO)
+        logging.captureWarnings(True)  # warnings.warn (e.g. scikit-learn's) reach both handlers
         try:
             with contextlib.redirect_stdout(fh), contextlib.redirect_stderr(fh):
                 try:
@@ -39,4 +74,7 @@ def script_logging(log_path: str | Path | None) -> Iterator[logging.Logger]:
                     raise
         finally:
             root.removeHandler(handler)
+            root.removeHandler(console)
+            console.close()
+            logging.captureWarnings(False)
             print(f"log: {log_path}", file=sys.stderr)

@@ -1,5 +1,7 @@
 """Frame selection, the activation dump and its index (tiny random models, synthetic audio)."""
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -224,3 +226,23 @@ def test_bound_heap_on_glibc():
     from speechneurons.activations.dump import bound_heap
 
     assert bound_heap() is (platform.libc_ver()[0] == "glibc")
+
+
+def test_dump_removes_the_temporaries_of_an_interrupted_dump(tmp_path, tiny_model_dir):
+    """kill -9 during a dump left hidden .npy temporaries beside its outputs forever (gigabytes
+    on LibriSpeech with a base model); the next dump of the same outputs removes them."""
+    manifest, labels, pitch = make_corpus(tmp_path, [8000, 6000])
+    sel = select_frames(labels, manifest, 10, 0)
+    paths = array_paths(tmp_path / "a", [1])
+    stale = []
+    for path in paths.values():
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        stale.append(Path(path).parent / f".{Path(path).name}.k1ll3d.tmp.npy")
+        stale[-1].write_bytes(b"\0" * 1024)
+    other = tmp_path / "a" / "layer-1" / ".other.npy.x.tmp.npy"  # not an output of this dump
+    other.write_bytes(b"")
+    loaded = load_model(str(tiny_model_dir), device="cpu")
+    dump_activations(loaded, manifest, sel, paths, progress=False)
+    assert not [p for p in stale if p.exists()]
+    assert other.exists()
+    assert all(Path(p).exists() for p in paths.values())

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from speechneurons.config import ConfigError, defaults, load_config, validate_config
+from speechneurons.config import ConfigError, defaults, load_config, read_config_file, validate_config
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -136,3 +136,55 @@ def test_a_model_s_pretraining_overrides_are_validated_like_the_section():
     from speechneurons.study import models
 
     assert models(cfg)["fast"]["pretrain"]["lr"] == 0.01 and models(cfg)["tinyhubert"]["pretrain"]["lr"] == 0.002
+
+
+def test_yaml_key_given_twice_names_file_and_line(tmp_path):
+    """A config file with the same key twice (PyYAML, and Snakemake, keep the second without a
+    word: a LibriSpeech config once ran the synthesized corpus) is refused, naming file and line."""
+    path = tmp_path / "twice.yaml"
+    path.write_text("corpus:\n  source: librispeech\nseed: 1\ncorpus:\n  name: other\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    msg = str(err.value)
+    assert str(path) in msg and "line 4" in msg and "'corpus' appears twice" in msg and "lines 1 and 4" in msg
+    nested = tmp_path / "nested.yaml"
+    nested.write_text("corpus:\n  name: a\n  name: b\n")
+    with pytest.raises(ConfigError, match=r"nested.yaml, line 3.*'name' appears twice"):
+        read_config_file(nested)
+
+
+def test_yaml_syntax_error_names_file_and_line(tmp_path):
+    path = tmp_path / "broken.yaml"
+    path.write_text("corpus:\n  name: x\n  source: [librispeech\nalign:\n  shards: 1\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert str(path) in str(err.value) and "line 4" in str(err.value) and "(line 3)" in str(err.value)
+    scalar = tmp_path / "scalar.yaml"
+    scalar.write_text("just a string\n")
+    with pytest.raises(ConfigError, match="not a mapping"):
+        read_config_file(scalar)
+
+
+def test_config_check_command(tmp_path, repo, capsys):
+    """``python -m speechneurons.config`` (what ``make run`` calls first) checks files in order."""
+    from speechneurons.config import main
+
+    assert main([str(repo / "config.yaml"), str(repo / "configs" / "ci-tiny.yaml")]) == 0
+    twice = tmp_path / "twice.yaml"
+    twice.write_text("seed: 1\nseed: 2\n")
+    assert main([str(repo / "config.yaml"), str(twice)]) == 1
+    assert "twice.yaml, line 2" in capsys.readouterr().err
+    typo = tmp_path / "typo.yaml"
+    typo.write_text("sed: 1\n")
+    assert main([str(typo)]) == 1
+    assert "unknown config key 'sed'" in capsys.readouterr().err
+
+
+def test_a_split_the_corpus_never_has_is_a_config_error():
+    """properties.splits: [dev] ran with zero frames; the manifest's splits are train and test."""
+    with pytest.raises(ConfigError, match=r"properties.splits.0.*'dev' is not one of \['train', 'test'\]"):
+        validate_config({"properties": {"splits": ["dev"]}})
+    with pytest.raises(ConfigError, match="pretrain.splits.0"):
+        validate_config({"pretrain": {"splits": ["dev"]}})
+    with pytest.raises(ConfigError, match="corpus.librispeech.splits"):
+        validate_config({"corpus": {"librispeech": {"splits": []}}})

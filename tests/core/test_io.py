@@ -47,3 +47,16 @@ def test_json_round_trip(tmp_path):
 
     write_json(tmp_path / "a.json", {"n": np.int64(3), "v": np.arange(2)})
     assert read_json(tmp_path / "a.json") == {"n": 3, "v": [0, 1]}
+
+
+def test_remove_stale_temporaries_of_files_and_folders(tmp_path):
+    from speechneurons.io import remove_stale_temporaries
+
+    target = tmp_path / "mid[1].npy"  # glob metacharacters in the name are taken literally
+    (tmp_path / ".mid[1].npy.abc.tmp.npy").write_bytes(b"x")
+    (tmp_path / ".mid[1].npy.def.tmp").mkdir()
+    (tmp_path / ".mid1.npy.abc.tmp.npy").write_bytes(b"x")  # another file's temporary
+    removed = remove_stale_temporaries(target)
+    assert len(removed) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".mid1.npy.abc.tmp.npy"]
+    assert remove_stale_temporaries(tmp_path / "nowhere" / "x.npy") == []

@@ -31,10 +31,11 @@ def test_sparsity_is_formatted_like_its_wildcard():
 
 def test_checkpoints_live_in_the_iteration_that_saved_them():
     L = layout(
+        model={"name": "m"},  # the checkpoint's iteration comes from the named model's pretraining
         pretrain={
             "iterations": [{"steps": 100}, {"steps": 50, "targets": "layer", "init": "resume"}],
             "checkpoint_steps": [0, 50],
-        }
+        },
     )
     m = "tinyhubert"  # the default model's name: the layout reads each model's own schedule
     assert L.checkpoint_dir("c", m, "step-0") == f"out/c/models/{m}/iteration-1/checkpoints/step-0"

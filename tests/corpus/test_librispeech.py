@@ -8,7 +8,7 @@ import soundfile as sf
 
 from speechneurons.corpus.librispeech import read_speakers_txt, scan_librispeech
 from speechneurons.corpus.manifest import MANIFEST_COLUMNS, SKIPPED_COLUMNS
-from speechneurons.errors import BadInputError
+from speechneurons.errors import BadInputError, BadInputErrors
 from tests.helpers.corpus import make_librispeech_dir
 
 
@@ -200,3 +200,138 @@ def test_workflow_librispeech_source(ls_root, tmp_path):
     )
     assert proc.returncode != 0
     assert "missing" in proc.stdout + proc.stderr and "corpus.librispeech.root" in proc.stdout + proc.stderr
+
+
+# --------------------------------------------------------------------------- transcripts (issue 17, item 2)
+
+
+def _trans(root, speaker="1001"):
+    return root / f"dev-clean/{speaker}/100/{speaker}-100.trans.txt"
+
+
+def test_empty_transcript_line_is_bad_input_not_the_word_nan(ls_copy):
+    """A line with the id only was read as a missing value and aligned as the word 'nan'."""
+    trans = _trans(ls_copy)
+    lines = trans.read_text().splitlines()
+    lines[1] = "1001-100-0001"
+    trans.write_text("\n".join(lines) + "\n")
+    with pytest.raises(BadInputError, match="line 2 gives utterance 1001-100-0001 no transcript") as e:
+        _scan(ls_copy)
+    assert str(trans) in str(e.value)
+    m, skipped, _ = _scan(ls_copy, on_bad_input="skip")
+    assert "1001-100-0001" not in set(m["utt_id"]) and list(skipped["utt_id"]) == ["1001-100-0001"]
+    assert not m["transcript"].str.lower().isin(["nan", ""]).any()
+
+
+def test_same_id_twice_in_a_transcript_file(ls_copy):
+    """The same id on two lines of a .trans.txt silently kept the last line."""
+    trans = _trans(ls_copy)
+    lines = trans.read_text().splitlines()
+    trans.write_text("\n".join([*lines, "1001-100-0000 SOME OTHER WORDS"]) + "\n")
+    with pytest.raises(BadInputError, match=r"1001-100-0000 has two transcript lines \(lines 1 and 4\)") as e:
+        _scan(ls_copy)
+    assert str(trans) in str(e.value) and "delete the other" in str(e.value)
+    m, skipped, _ = _scan(ls_copy, on_bad_input="skip")
+    assert list(skipped["utt_id"]) == ["1001-100-0000"] and len(m) == 11
+
+
+def test_same_utterance_in_two_split_folders_names_both_files(ls_copy):
+    """A duplicate across splits failed later with 'manifest: duplicate utt_id ... Re-create it
+    with the corpus stage', which named no file and gave the wrong fix."""
+    shutil.copytree(ls_copy / "dev-clean" / "2002", ls_copy / "test-clean" / "2002")
+    with pytest.raises(BadInputError) as e:
+        scan_librispeech(ls_copy, ["dev-clean", "test-clean"])
+    msg = str(e.value)
+    assert "is in two split folders" in msg and "Re-create" not in msg
+    assert "dev-clean/2002/100/2002-100-0000.flac" in msg and "test-clean/2002/100/2002-100-0000.flac" in msg
+    assert "corpus.librispeech.splits" in msg and "keep one copy" in msg
+    m, skipped, _ = scan_librispeech(ls_copy, ["dev-clean", "test-clean"], on_bad_input="skip")
+    assert m["utt_id"].is_unique and len(m) == 12 and len(skipped) == 3
+    assert m.loc[m.utt_id == "2002-100-0000", "audio_path"].iloc[0].count("dev-clean") == 1
+
+
+def test_split_list_empty_or_repeated(ls_root):
+    with pytest.raises(BadInputError, match="no split folder is configured"):
+        scan_librispeech(ls_root, [])
+    with pytest.raises(BadInputError, match="dev-clean listed more than once"):
+        scan_librispeech(ls_root, ["dev-clean", "dev-clean"])
+
+
+# --------------------------------------------------------------------------- early checks (issue 17, item 4)
+
+
+def _corrupt_data(p):
+    """Damage the audio frames of a FLAC but keep its header (sf.info still reads it)."""
+    data = bytearray(p.read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 400] = np.random.default_rng(0).integers(0, 256, 400, dtype=np.uint8).tobytes()
+    p.write_bytes(bytes(data))
+    assert sf.info(str(p)).frames > 0
+
+
+def test_corrupt_flac_data_with_an_intact_header_is_caught_by_the_corpus_stage(ls_copy):
+    """It passed the corpus check (header only) and failed later in pitch and alignment."""
+    bad = ls_copy / "dev-clean/2002/100/2002-100-0001.flac"
+    _corrupt_data(bad)
+    with pytest.raises(BadInputError, match="unreadable or corrupt") as e:
+        _scan(ls_copy)
+    assert str(bad) in str(e.value)
+    m, skipped, _ = _scan(ls_copy, on_bad_input="skip")
+    assert list(skipped["utt_id"]) == ["2002-100-0001"] and len(m) == 11
+
+
+def test_audio_shorter_than_one_frame_is_caught_by_the_corpus_stage(ls_copy):
+    """It failed 17-20 s later in the dump or the probes."""
+    bad = ls_copy / "dev-clean/3003/100/3003-100-0002.flac"
+    sf.write(str(bad), np.full(300, 0.1, dtype=np.float32), 16000, format="FLAC")
+    with pytest.raises(BadInputError, match="shorter than one model frame") as e:
+        _scan(ls_copy, min_samples=400)
+    assert str(bad) in str(e.value) and "300 samples" in str(e.value)
+    m, skipped, _ = _scan(ls_copy, on_bad_input="skip", min_samples=400)
+    assert list(skipped["utt_id"]) == ["3003-100-0002"] and len(m) == 11
+
+
+def test_error_mode_lists_every_problem_of_the_corpus_at_once(ls_copy):
+    _corrupt_data(ls_copy / "dev-clean/2002/100/2002-100-0001.flac")
+    sf.write(str(ls_copy / "dev-clean/3003/100/3003-100-0002.flac"), np.zeros(100, np.float32), 16000, format="FLAC")
+    trans = _trans(ls_copy, "4004")
+    trans.write_text(trans.read_text().replace("4004-100-0000 ", "4004-100-0000\n#", 1))
+    with pytest.raises(BadInputErrors) as e:
+        _scan(ls_copy, min_samples=400)
+    assert len(e.value.errors) >= 3
+    msg = str(e.value)
+    for uid in ("2002-100-0001", "3003-100-0002", "4004-100-0000"):
+        assert uid in msg, msg
+
+
+def test_no_utterance_at_all_is_a_clear_error(ls_root):
+    """A speaker filter that matches nobody wrote an empty manifest, and the run failed later
+    with 'no voiced frames at all'."""
+    for mode in ("error", "skip"):
+        with pytest.raises(BadInputError, match="9999 (are|is) in (none of )?the split folders dev-clean") as e:
+            _scan(ls_root, on_bad_input=mode, speakers=["9999"])
+        assert "1001, 2002" in e.value.fix  # the speakers that are there
+    with pytest.raises(BadInputError, match="speaker.s. 9999 are in none of the split folders"):
+        _scan(ls_root, speakers=["1001", "9999"])
+    m, _, _ = _scan(ls_root, on_bad_input="skip", speakers=["1001", "9999"])
+    assert set(m["speaker"]) == {"1001"}
+
+
+# --------------------------------------------------------------------------- listing (issue 17, item 3)
+
+
+def test_listing_changes_with_the_corpus(ls_copy):
+    from speechneurons.corpus.librispeech import librispeech_listing
+
+    before = librispeech_listing(ls_copy, ["dev-clean"])
+    assert before == librispeech_listing(ls_copy, ["dev-clean"])
+    assert "dev-clean/1001/100/1001-100-0000.flac" in before and "SPEAKERS.TXT" in before
+    only = librispeech_listing(ls_copy, ["dev-clean"], ["1001"])
+    assert "2002-100" not in only and "1001-100-0000.flac" in only
+    flac = ls_copy / "dev-clean/2002/100/2002-100-0000.flac"
+    flac.write_bytes((ls_copy / "dev-clean/2002/100/2002-100-0001.flac").read_bytes())
+    replaced = librispeech_listing(ls_copy, ["dev-clean"])
+    assert replaced != before
+    assert librispeech_listing(ls_copy, ["dev-clean"], ["1001"]) == only  # another speaker's change
+    flac.unlink()
+    assert "2002-100-0000.flac" not in librispeech_listing(ls_copy, ["dev-clean"])

@@ -18,7 +18,7 @@ from speechneurons.corpus.manifest import (
     write_corpus_tables,
 )
 from speechneurons.corpus.synth import gather_synth
-from speechneurons.errors import BadInputError
+from speechneurons.errors import BadInputError, BadInputErrors
 from speechneurons.io import read_table
 from tests.helpers.corpus import make_synth_utterances
 
@@ -57,10 +57,24 @@ def test_split_speaker_disjoint_keeps_both_genders_in_both_splits():
     assert d.groupby("split")["speaker"].nunique().to_dict() == {"test": 2, "train": 6}
 
 
+def test_error_mode_lists_every_problem_at_once():
+    """on_bad_input: error reports all the problems a stage found in one pass, each with its
+    file and fix, not one per rerun."""
+    sc = SkipCounter("error")
+    for name in ("a.flac", "b.flac", "c.flac"):
+        assert sc.call(name, lambda n=name: (_ for _ in ()).throw(BadInputError(n, "corrupt", "Fix it."))) is None
+    with pytest.raises(BadInputErrors) as e:
+        sc.table()
+    assert len(e.value.errors) == 3 and isinstance(e.value, BadInputError)
+    assert all(f"{n}: corrupt" in str(e.value) for n in ("a.flac", "b.flac", "c.flac"))
+
+
 def test_skip_counter():
     err = BadInputError("x.wav", "audio is empty", "Fix it.", utt_id="u1")
-    with pytest.raises(BadInputError):
-        SkipCounter("error").handle(err)
+    sc = SkipCounter("error")
+    sc.handle(err)
+    with pytest.raises(BadInputError, match="x.wav: audio is empty"):
+        sc.table()
     sc = SkipCounter("skip")
     assert sc.call(None, lambda: (_ for _ in ()).throw(err)) is None
     assert sc.table().to_dict("records") == [{"utt_id": "u1", "path": "x.wav", "reason": "audio is empty. Fix it."}]

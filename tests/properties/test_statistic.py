@@ -275,7 +275,16 @@ def test_written_outputs_and_summary(tmp_path):
     out = tmp_path / "layer-1"
     pt.write_layer(lp, **layer_paths(out))
     doc = json.loads((out / "neurons.json").read_text())
-    assert set(doc) == {"layer", "D", "tau", "sigma", "group_neurons", "exclusive_group_neurons", "property_neurons"}
+    assert set(doc) == {
+        "layer",
+        "D",
+        "tau",
+        "sigma",
+        "group_neurons",
+        "exclusive_group_neurons",
+        "property_neurons",
+        "not_computable",
+    }
     assert doc["tau"] == 3 and doc["D"] == D and doc["layer"] == 1
     assert set(doc["group_neurons"]["pitch"]) == {"0", "1", "2"}
     z = np.load(out / "P.npz")
@@ -356,3 +365,30 @@ def test_binomial_selection_keeps_planted_cells_and_controls_false_discoveries()
     # pure noise: hardly any cell passes the test, so no neuron is selective for 80 % of phones
     noise = compute(planted(index, {}, noise=0.5), index, selection="binomial", fdr_q=0.05)
     assert sum(len(v) for v in noise.property_neurons.values()) == 0
+
+
+def test_one_gender_gives_no_gender_neurons_and_says_so(tmp_path):
+    """With one gender the run exited 0 reporting gender 'property neurons' (N_F minus an empty
+    N_M). The property is marked not computable, with no neurons and no count in the summary."""
+    index = make_index()
+    index = index[index["gender"] == "F"].reset_index(drop=True)
+    lp = compute(planted(index, PLANT), index)
+    assert lp.group_neurons["gender"]["F"]  # the female group neurons exist ...
+    assert lp.property_neurons["gender"] == []  # ... but no gender neuron can be told from them
+    assert "gender" in lp.not_computable and "only group F" in lp.not_computable["gender"]
+    assert "pitch" not in lp.not_computable and lp.property_neurons["pitch"] == [2]
+    out = tmp_path / "layer-1"
+    pt.write_layer(lp, **layer_paths(out))
+    assert "gender" in json.loads((out / "neurons.json").read_text())["not_computable"]
+    s = pt.summarize([out / "neurons.json"], [out / "counts.tsv"]).iloc[0]
+    assert np.isnan(s.n_gender) and np.isnan(s.overlap_gender_pitch) and np.isnan(s.exclusive_gender_F)
+    assert s.n_pitch == 1 and s.group_gender_F == len(lp.group_neurons["gender"]["F"])
+    assert "gender neurons are not computable" in s.not_computable
+
+
+def test_properties_splits_naming_no_split_of_the_dump_is_an_error():
+    """properties.splits: [dev] exited 0 with zero frames and zero neurons everywhere."""
+    index = make_index(1)
+    index["split"] = np.where(np.arange(len(index)) % 2, "test", "train")
+    with pytest.raises(BadInputError, match=r"properties.splits \['dev'\] names no split.*train, test"):
+        pr.frame_labels(index, splits=["dev"])

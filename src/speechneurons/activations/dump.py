@@ -33,7 +33,7 @@ import pandas as pd
 from speechneurons.activations.selection import SUBSETS
 from speechneurons.audio import audio_info, load_audio
 from speechneurons.errors import BadInputError
-from speechneurons.io import atomic_path
+from speechneurons.io import atomic_path, remove_stale_temporaries
 
 log = logging.getLogger(__name__)
 
@@ -213,6 +213,11 @@ def dump_activations(
     missing = sorted({(layer, s) for layer in layers for s in SUBSETS} - set(arrays))
     if missing:
         raise ValueError(f"dump_activations needs a path for every subset of a layer; missing {missing}")
+    # A dump killed mid-way (kill -9, a cluster's time limit) leaves its hidden temporary arrays
+    # behind, gigabytes with a base model on LibriSpeech: this job owns the paths, so clear them.
+    stale = [p for path in arrays.values() for p in remove_stale_temporaries(path)]
+    if stale:
+        log.info("removed %d temporary file(s) of an interrupted dump, e.g. %s", len(stale), stale[0])
     utts, skipped = _plan(selection, manifest, loaded, on_bad_input)
     n_rows = {s: int((selection["subset"] == s).sum()) for s in SUBSETS}
     sr = loaded.grid.sample_rate

