@@ -1,0 +1,342 @@
+"""CTC phone fine-tuning with the top n transformer layers re-initialised (autoencoder test).
+
+A model whose top layers drift back toward its input ("autoencoder behaviour", Vielzeuf 2024)
+fine-tunes to a lower phone error rate when those layers are re-initialised first (n > 0).
+
+- **Reset.** Encoder layers L-n+1..L (1-based; ``model.encoder.layers[L-n:]``) are
+  re-initialised with the model's own ``_init_weights`` under ``torch.manual_seed(seed)``;
+  every other parameter and buffer stays bitwise identical. Transformers marks loaded
+  tensors ``_is_hf_initialized`` and its init functions skip such tensors, so the mark is
+  cleared first (otherwise the reset would silently do nothing).
+- **Model.** The frozen front-end is the conv feature encoder: its output is computed once
+  per utterance, unpadded, and cached. The feature projection, the transformer and a CTC head
+  (a linear map from the last hidden state to 39 phones + blank, blank = index 0) are trained.
+- **Targets.** The phone sequence of an utterance is its frame phones with consecutive
+  identical phones collapsed, then sil / spn dropped.
+- **Training.** AdamW (weight decay on matrices only), linear warm-up then linear decay to 0,
+  gradient clipping, ``steps`` steps over seeded batches of utterances of similar length,
+  padded and masked; CTC loss averaged over target lengths (``zero_infinity``).
+- **Scoring.** Greedy CTC decoding (argmax per frame, repeats collapsed, blanks removed);
+  per test utterance the edit distance e_u (substitutions + insertions + deletions) to the
+  reference and its length r_u; PER = sum_u e_u / sum_u r_u with a percentile bootstrap
+  interval over utterances, and the paired difference to n = 0 on the same resamples.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from typing import Mapping, NamedTuple, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from speechneurons.device import resolve_device
+from speechneurons.phones import PHONES, is_speech_phone
+
+from ._external import bootstrap_delta, bootstrap_ratio
+from .settings import ResetTopSettings
+
+log = logging.getLogger(__name__)
+
+BLANK = 0
+#: CTC output symbols: blank, then the 39 phones.
+SYMBOLS = ("<blank>",) + PHONES
+PHONE_INDEX = {p: i + 1 for i, p in enumerate(PHONES)}
+SUMMARY_COLUMNS = [
+    "n_reset", "per", "per_low", "per_high", "delta_vs_0", "delta_low", "delta_high", "final_loss", "steps",
+    "n_train", "n_test", "seconds",
+]
+
+
+# ----------------------------------------------------------------------------- targets and PER
+
+
+def phone_sequence(frame_phones: Sequence[str]) -> list[str]:
+    """Reference phones of an utterance: consecutive identical frame phones collapsed, then
+    non-speech labels (sil, spn) dropped."""
+    out: list[str] = []
+    prev = None
+    for p in frame_phones:
+        if p != prev and is_speech_phone(p):
+            out.append(p)
+        prev = p
+    return out
+
+
+def phone_targets(labels: pd.DataFrame, utt_ids: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+    """utt_id -> CTC target indices (1..39) of :func:`phone_sequence` of its frames."""
+    t = labels.sort_values(["utt_id", "frame"], kind="stable")
+    if utt_ids is not None:
+        t = t[t["utt_id"].astype(str).isin(set(map(str, utt_ids)))]
+    return {str(u): np.array([PHONE_INDEX[p] for p in phone_sequence(g["phone"].astype(str).tolist())], dtype=np.int64)
+            for u, g in t.groupby("utt_id", sort=True)}
+
+
+def edit_distance(hyp: Sequence, ref: Sequence) -> int:
+    """Levenshtein distance (unit costs) between two sequences."""
+    prev = np.arange(len(ref) + 1)
+    for i, h in enumerate(hyp, start=1):
+        cur = np.empty_like(prev)
+        cur[0] = i
+        for j, r in enumerate(ref, start=1):
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (h != r))
+        prev = cur
+    return int(prev[-1])
+
+
+def greedy_decode(log_probs: np.ndarray) -> list[int]:
+    """Greedy CTC decoding of one utterance [T, V]: argmax per frame, repeats collapsed, blanks removed."""
+    best = np.asarray(log_probs).argmax(axis=-1)
+    keep = np.r_[True, best[1:] != best[:-1]] & (best != BLANK)
+    return best[keep].tolist()
+
+
+# ----------------------------------------------------------------------------- reset
+
+
+def reset_top_layers(model, n: int, seed: int = 0) -> list[str]:
+    """Re-initialise encoder layers L-n+1..L of a transformers speech model in place with its
+    own ``_init_weights`` (seeded); returns the names of the parameters and buffers of those
+    layers. Nothing else is touched."""
+    layers = model.encoder.layers
+    if not 0 <= n <= len(layers):
+        raise ValueError(f"n must be between 0 and {len(layers)} layers, got {n}")
+    if n == 0:
+        return []
+    first = len(layers) - n
+    names = [name for name, _ in model.named_parameters() if _layer_of(name) is not None and _layer_of(name) >= first]
+    names += [name for name, _ in model.named_buffers() if _layer_of(name) is not None and _layer_of(name) >= first]
+    devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        for layer in layers[first:]:
+            for tensor in list(layer.parameters()) + list(layer.buffers()):
+                if getattr(tensor, "_is_hf_initialized", False):
+                    tensor._is_hf_initialized = False
+            layer.apply(model._init_weights)
+    return names
+
+
+def _layer_of(name: str) -> int | None:
+    parts = name.split(".")
+    for a, b, c in zip(parts, parts[1:], parts[2:]):
+        if a == "encoder" and b == "layers" and c.isdigit():
+            return int(c)
+    return None
+
+
+# ----------------------------------------------------------------------------- model
+
+
+class CTCPhoneModel(nn.Module):
+    """A speech transformer from its feature projection on, with a linear CTC head.
+
+    Input: the conv feature encoder's output [B, T, C] (the frozen front-end, computed
+    beforehand) and a frame mask [B, T] (True = real frame); output: log-probabilities
+    [B, T, 40] over blank + 39 phones."""
+
+    def __init__(self, base: nn.Module):
+        super().__init__()
+        self.base = base
+        self.head = nn.Linear(base.config.hidden_size, len(SYMBOLS))
+        for p in base.feature_extractor.parameters():
+            p.requires_grad_(False)
+
+    def forward(self, features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        hidden = self.base.feature_projection(features)
+        if isinstance(hidden, tuple):  # wav2vec 2.0 also returns the normalised features
+            hidden = hidden[0]
+        out = self.base.encoder(hidden, attention_mask=mask)
+        return torch.log_softmax(self.head(out.last_hidden_state), dim=-1)
+
+
+def conv_features(loaded, waves: Mapping[str, np.ndarray], utt_ids: Sequence[str]) -> dict[str, torch.Tensor]:
+    """utt_id -> conv feature encoder output [T, C] (float32, CPU) of one utterance, unpadded."""
+    from tqdm import tqdm
+
+    out = {}
+    model = loaded.model
+    with torch.no_grad():
+        for u in tqdm(utt_ids, desc="front-end", unit="utt", mininterval=10):
+            values, _ = loaded.prepare_batch([waves[u]])
+            out[u] = model.feature_extractor(values)[0].transpose(0, 1).float().cpu()
+    return out
+
+
+def _pad(features: Sequence[torch.Tensor], device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    lengths = torch.tensor([len(f) for f in features])
+    batch = torch.zeros(len(features), int(lengths.max()), features[0].shape[1])
+    for i, f in enumerate(features):
+        batch[i, : len(f)] = f
+    mask = torch.arange(batch.shape[1])[None, :] < lengths[:, None]
+    return batch.to(device), mask.to(device), lengths
+
+
+def length_batches(lengths: Sequence[int], batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """Batches of indices of similar length: sort by length with +-10 % seeded jitter, cut,
+    shuffle the batches."""
+    lengths = np.asarray(lengths, dtype=float)
+    order = np.argsort(lengths * rng.uniform(0.9, 1.1, size=len(lengths)), kind="stable")
+    batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
+def _optimizer(model: nn.Module, lr: float, weight_decay: float) -> torch.optim.Optimizer:
+    decay, no_decay = [], []
+    for p in model.parameters():
+        if p.requires_grad:
+            (decay if p.ndim >= 2 else no_decay).append(p)
+    return torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=lr)
+
+
+def train_ctc(
+    model: CTCPhoneModel,
+    features: Mapping[str, torch.Tensor],
+    targets: Mapping[str, np.ndarray],
+    settings: ResetTopSettings,
+    seed: int = 0,
+    device="cpu",
+) -> pd.DataFrame:
+    """Fine-tune ``model`` in place with CTC on the utterances of ``features`` (module docstring);
+    returns the log (step, loss, lr). Utterances without a phone or with fewer frames than the
+    CTC path needs are left out."""
+    from tqdm import tqdm
+
+    device = resolve_device(str(device))
+    ids = [u for u in features if len(targets.get(u, ())) and len(features[u]) >= _ctc_min_frames(targets[u])]
+    if not ids:
+        raise ValueError("no training utterance has phone targets")
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    model.to(device).train()
+    opt = _optimizer(model, settings.lr, settings.weight_decay)
+    warm = max(1, int(round(settings.warmup_fraction * settings.steps)))
+
+    def factor(step: int) -> float:
+        return (step + 1) / warm if step < warm else max(0.0, (settings.steps - step) / max(1, settings.steps - warm))
+
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
+    batches: list[np.ndarray] = []
+    rows = []
+    for step in tqdm(range(settings.steps), desc="ctc", unit="step", mininterval=10):
+        if not batches:
+            batches = length_batches([len(features[u]) for u in ids], settings.batch_size, rng)
+        batch = [ids[i] for i in batches.pop()]
+        x, mask, lengths = _pad([features[u] for u in batch], device)
+        tgt = [torch.as_tensor(targets[u]) for u in batch]
+        log_probs = model(x, mask)
+        loss = nn.functional.ctc_loss(
+            log_probs.transpose(0, 1), torch.cat(tgt).to(device), lengths.to(device),
+            torch.tensor([len(t) for t in tgt]).to(device), blank=BLANK, reduction="mean", zero_infinity=True,
+        )
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if settings.grad_clip > 0:
+            nn.utils.clip_grad_norm_(model.parameters(), settings.grad_clip)
+        opt.step()
+        rows.append({"step": step + 1, "loss": float(loss.detach()), "lr": opt.param_groups[0]["lr"]})
+        sched.step()
+    model.eval()
+    return pd.DataFrame(rows)
+
+
+def _ctc_min_frames(target: np.ndarray) -> int:
+    """Frames a CTC path needs: one per label plus a blank between equal neighbours."""
+    return int(len(target) + np.sum(target[1:] == target[:-1]))
+
+
+def evaluate_per(
+    model: CTCPhoneModel,
+    features: Mapping[str, torch.Tensor],
+    targets: Mapping[str, np.ndarray],
+    batch_size: int = 8,
+    device="cpu",
+) -> pd.DataFrame:
+    """Per test utterance with a reference: utt_id, edits, ref_len, hyp_len (greedy decoding)."""
+    device = resolve_device(str(device))
+    ids = [u for u in features if len(targets.get(u, ()))]
+    order = sorted(ids, key=lambda u: len(features[u]))
+    rows = []
+    model.to(device).eval()
+    with torch.no_grad():
+        for i in range(0, len(order), batch_size):
+            batch = order[i:i + batch_size]
+            x, mask, lengths = _pad([features[u] for u in batch], device)
+            lp = model(x, mask).float().cpu().numpy()
+            for b, u in enumerate(batch):
+                hyp = greedy_decode(lp[b, : int(lengths[b])])
+                ref = targets[u].tolist()
+                rows.append({"utt_id": u, "edits": edit_distance(hyp, ref), "ref_len": len(ref), "hyp_len": len(hyp)})
+    return pd.DataFrame(rows, columns=["utt_id", "edits", "ref_len", "hyp_len"]).sort_values("utt_id").reset_index(drop=True)
+
+
+# ----------------------------------------------------------------------------- experiment
+
+
+class ResetTopResult(NamedTuple):
+    """The reset-top-layers experiment."""
+
+    summary: pd.DataFrame
+    """One row per n: PER (%) with its bootstrap interval, the paired difference to n = 0
+    (percentage points, when 0 is among the n), the mean loss of the last 10 % of steps."""
+    per_utterance: pd.DataFrame
+    """n_reset, utt_id, edits, ref_len, hyp_len."""
+    train_log: pd.DataFrame
+    """n_reset, step, loss, lr."""
+
+
+def reset_top_experiment(
+    loaded,
+    waves: Mapping[str, np.ndarray],
+    train_ids: Sequence[str],
+    test_ids: Sequence[str],
+    targets: Mapping[str, np.ndarray],
+    settings: ResetTopSettings,
+    seed: int = 0,
+    device="auto",
+) -> ResetTopResult:
+    """For each n of ``settings.n_reset``: a fresh copy of the loaded model, its top n layers
+    re-initialised, CTC fine-tuning on ``train_ids``, PER on ``test_ids`` (module docstring)."""
+    device = resolve_device(str(device))
+    train_ids = list(train_ids)
+    if 0 < settings.max_train_utterances < len(train_ids):
+        pick = np.sort(np.random.default_rng(seed).choice(len(train_ids), settings.max_train_utterances, replace=False))
+        train_ids = [train_ids[i] for i in pick]
+    base = loaded.model
+    feats_train = conv_features(loaded, waves, train_ids)
+    feats_test = conv_features(loaded, waves, test_ids)
+    summaries, per_utts, logs = [], [], []
+    for n in settings.n_reset:
+        start = time.perf_counter()
+        model = copy.deepcopy(base).cpu()
+        reset_top_layers(model, n, seed)
+        ctc = CTCPhoneModel(model)
+        torch.manual_seed(seed)
+        ctc.head.reset_parameters()  # the same head initialisation for every n
+        train_log = train_ctc(ctc, feats_train, targets, settings, seed, device)
+        per_utt = evaluate_per(ctc, feats_test, targets, max(1, settings.batch_size), device)
+        per, lo, hi = bootstrap_ratio(per_utt["edits"], per_utt["ref_len"], settings.bootstrap, seed, settings.confidence)
+        tail = train_log["loss"].iloc[-max(1, len(train_log) // 10):].mean()
+        summaries.append({"n_reset": n, "per": 100 * per, "per_low": 100 * lo, "per_high": 100 * hi,
+                          "final_loss": float(tail), "steps": settings.steps, "n_train": len(feats_train),
+                          "n_test": len(per_utt), "seconds": time.perf_counter() - start})
+        per_utts.append(per_utt.assign(n_reset=n))
+        logs.append(train_log.assign(n_reset=n))
+        log.info("reset top %d: PER %.2f %% [%.2f, %.2f], final loss %.3f", n, 100 * per, 100 * lo, 100 * hi, tail)
+        del ctc, model
+    per_utterance = pd.concat(per_utts, ignore_index=True)[["n_reset", "utt_id", "edits", "ref_len", "hyp_len"]]
+    summary = pd.DataFrame(summaries)
+    summary[["delta_vs_0", "delta_low", "delta_high"]] = np.nan
+    if 0 in settings.n_reset:
+        zero = per_utterance[per_utterance["n_reset"] == 0].set_index("utt_id")
+        for i, n in enumerate(summary["n_reset"]):
+            other = per_utterance[per_utterance["n_reset"] == n].set_index("utt_id").loc[zero.index]
+            d = bootstrap_delta(other["edits"], other["ref_len"], zero["edits"], zero["ref_len"],
+                                settings.bootstrap, seed, settings.confidence)
+            summary.loc[i, ["delta_vs_0", "delta_low", "delta_high"]] = [100 * v for v in d]
+    train_log = pd.concat(logs, ignore_index=True)[["n_reset", "step", "loss", "lr"]]
+    return ResetTopResult(summary[SUMMARY_COLUMNS], per_utterance, train_log)
