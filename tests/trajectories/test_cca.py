@@ -128,3 +128,14 @@ def test_weights_of_fewer_samples_than_directions_are_zero_after_the_nth():
     rng = np.random.default_rng(7)
     w = projection_weights(rng.normal(size=(4, 6)), rng.normal(size=(4, 6)))
     assert w.shape == (6,) and np.all(w[4:] == 0) and w.sum() == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("eps,weights", [(0.0, "x"), (1e-3, "y"), (0.02, "mean"), (0.0, "smaller")])
+def test_in_sample_score_from_the_svds_is_the_score_on_the_fitting_data(eps, weights):
+    from speechneurons.trajectories.cca import _in_sample_score, _svd_of_kept, _variance_mask
+
+    x, y = _related(n=300)
+    x = x * np.geomspace(1, 0.1, 12)
+    wx, wy = _svd_of_kept(x, _variance_mask(x, eps)), _svd_of_kept(y, _variance_mask(y, eps))
+    fit = fit_cca(x, y, eps, eps)
+    assert _in_sample_score(wx, wy, eps, eps, weights) == pytest.approx(pwcca(fit, x, y, weights).score, abs=1e-8)

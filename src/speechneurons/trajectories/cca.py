@@ -55,8 +55,12 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-#: The reference's threshold candidates (``get_epsilon_lst`` of ankitapasad/layerwise-analysis).
-REFERENCE_THRESHOLDS = (1e-11, 1e-10, 1e-9, 1e-8, 1e-7, 1e-6, 1e-5)
+#: The reference's threshold list (``get_epsilon_lst`` of ankitapasad/layerwise-analysis).
+REFERENCE_THRESHOLD_LIST = (1e-11, 1e-10, 1e-9, 1e-8, 1e-7, 1e-6, 1e-5)
+#: The candidates the reference actually tries: it shuffles the 9 pairs of the list's first
+#: three values, then the 16 pairs of the last four, and stops after 6 pairs that fit, so
+#: unless a fit fails it never leaves the first three.
+REFERENCE_THRESHOLDS = REFERENCE_THRESHOLD_LIST[:3]
 WEIGHTINGS = ("smaller", "x", "y", "mean")
 
 
@@ -161,9 +165,12 @@ def _svd_of_kept(z: np.ndarray, kept: np.ndarray) -> _Whitened:
     return _Whitened(kept, u[:, rank], g[rank], vt[rank])
 
 
-def _fit_from_svds(wx: _Whitened, wy: _Whitened, eps_x: float, eps_y: float) -> CCAFit:
+def _fit_from_svds(wx: _Whitened, wy: _Whitened, eps_x: float, eps_y: float, cross: np.ndarray | None = None) -> CCAFit:
+    """CCA from the two SVDs; ``cross`` = U_x^T U_y when already computed."""
     inv_x, inv_y = 1.0 / np.sqrt(wx.g**2 + eps_x), 1.0 / np.sqrt(wy.g**2 + eps_y)
-    m = (wx.u * (wx.g * inv_x)).T @ (wy.u * (wy.g * inv_y))
+    if cross is None:
+        cross = wx.u.T @ wy.u
+    m = (wx.g * inv_x)[:, None] * cross * (wy.g * inv_y)[None, :]
     k = min(m.shape)
     if k == 0:
         return CCAFit(wx.kept, wy.kept, np.zeros((0, int(wx.kept.sum()))), np.zeros((0, int(wy.kept.sum()))),
@@ -225,22 +232,65 @@ def projection_weights(variates: np.ndarray, view: np.ndarray) -> np.ndarray:
 def pwcca(fit: CCAFit, x, y, weights: str = "smaller") -> PWCCAScore:
     """PWCCA of ``fit`` on the data part (x, y) (module docstring). ``weights``: 'smaller' (the
     view with fewer kept columns; ties go to y), 'x', 'y' or 'mean' (mean of both scores)."""
+    x, y = _as_views(x, y)
+    xk, yk = x[:, fit.kept_x], y[:, fit.kept_y]
+    return _score(fit, xk - xk.mean(axis=0), yk - yk.mean(axis=0), weights)
+
+
+def _weight_view(weights: str, kept_x: int, kept_y: int) -> str:
     if weights not in WEIGHTINGS:
         raise ValueError(f"weights must be one of {WEIGHTINGS}, got {weights!r}")
-    x, y = _as_views(x, y)
-    hx, hy = canonical_variates(fit, x, y)
-    rho = _column_correlations(hx, hy)
-    if len(rho) == 0:
-        return PWCCAScore(float("nan"), rho, rho.copy(), weights)
-    view = weights
     if weights == "smaller":
-        view = "x" if fit.kept_x.sum() < fit.kept_y.sum() else "y"
-    wx = projection_weights(hx, x[:, fit.kept_x]) if view in ("x", "mean") else None
-    wy = projection_weights(hy, y[:, fit.kept_y]) if view in ("y", "mean") else None
+        return "x" if kept_x < kept_y else "y"
+    return weights
+
+
+def _combine(rho: np.ndarray, view: str, wx: np.ndarray | None, wy: np.ndarray | None) -> PWCCAScore:
     if view == "mean":
         return PWCCAScore(float((wx @ rho + wy @ rho) / 2), rho, (wx + wy) / 2, "mean")
     w = wx if view == "x" else wy
     return PWCCAScore(float(w @ rho), rho, w, view)
+
+
+def _score(fit: CCAFit, xc: np.ndarray, yc: np.ndarray, weights: str) -> PWCCAScore:
+    """PWCCA on centred kept columns xc [N, kept_x], yc [N, kept_y]."""
+    view = _weight_view(weights, int(fit.kept_x.sum()), int(fit.kept_y.sum()))
+    hx, hy = xc @ fit.proj_x.T, yc @ fit.proj_y.T
+    rho = _column_correlations(hx, hy)
+    if len(rho) == 0:
+        return PWCCAScore(float("nan"), rho, rho.copy(), view)
+    wx = projection_weights(hx, xc) if view in ("x", "mean") else None
+    wy = projection_weights(hy, yc) if view in ("y", "mean") else None
+    return _combine(rho, view, wx, wy)
+
+
+def _in_sample_score(wx: _Whitened, wy: _Whitened, eps_x: float, eps_y: float, weights: str,
+                     cross: np.ndarray | None = None) -> float:
+    """PWCCA of the fit on its own fitting data, from the two SVDs alone.
+
+    There the variates are H_x = c U_x diag(f_x) A (c a scalar), so the correlation of pair i
+    is rho_i / (||f_x * a_i|| ||f_y * b_i||), the QR basis of H_x is U_x Q' with Q' R = diag(f_x) A,
+    and the weights are sum_j |(Q'^T diag(g_x) V_x^T)_ij| (U_x^T Z = c diag(g_x) V_x^T)."""
+    fx, fy = wx.g / np.sqrt(wx.g**2 + eps_x), wy.g / np.sqrt(wy.g**2 + eps_y)
+    if cross is None:
+        cross = wx.u.T @ wy.u
+    k = min(cross.shape)
+    if k == 0:
+        return float("nan")
+    a, rho, bt = np.linalg.svd(fx[:, None] * cross * fy[None, :], full_matrices=False)
+    cx, cy = fx[:, None] * a[:, :k], fy[:, None] * bt[:k].T
+    nx, ny = np.linalg.norm(cx, axis=0), np.linalg.norm(cy, axis=0)
+    corr = np.zeros(k)
+    np.divide(rho[:k], nx * ny, out=corr, where=nx * ny > 0)
+    view = _weight_view(weights, int(wx.kept.sum()), int(wy.kept.sum()))
+
+    def alpha(c: np.ndarray, w: _Whitened) -> np.ndarray:
+        q, _ = np.linalg.qr(c)
+        al = np.abs((q.T * w.g) @ w.vt).sum(axis=1)
+        return al / al.sum() if al.sum() > 0 else np.full(k, 1.0 / k)
+
+    return _combine(corr, view, alpha(cx, wx) if view in ("x", "mean") else None,
+                    alpha(cy, wy) if view in ("y", "mean") else None).score
 
 
 # ----------------------------------------------------------------------------- protocol
@@ -285,6 +335,115 @@ def dev_test_pairs(parts: int, trials: int, seed: int = 0) -> list[tuple[int, in
     return [(int(order[2 * t]), int(order[2 * t + 1])) for t in range(trials)]
 
 
+class CrossValPlan(NamedTuple):
+    """How the samples are cut for the held-out protocol (shared by every view of them)."""
+
+    parts: list[np.ndarray]
+    """Sorted sample indices of each part."""
+    pairs: list[tuple[int, int]]
+    """(dev, test) part of each trial."""
+    thresholds: tuple[float, ...]
+    """Candidate thresholds (each view's epsilon is chosen among them)."""
+
+    def train(self, trial: int) -> np.ndarray:
+        """Indices of the fitting parts of a trial (every part but its dev and test parts)."""
+        dev, test = self.pairs[trial]
+        return np.concatenate([p for i, p in enumerate(self.parts) if i not in (dev, test)])
+
+
+def crossval_plan(
+    n: int,
+    *,
+    labels: Sequence | None = None,
+    parts: int = 10,
+    trials: int = 3,
+    thresholds: Sequence[float] = REFERENCE_THRESHOLDS,
+    seed: int = 0,
+) -> CrossValPlan:
+    """Parts (stratified by ``labels`` when given) and (dev, test) pairs of n samples, seeded."""
+    part_idx = split_parts(n, parts, labels, seed)
+    if min(len(p) for p in part_idx) < 3:
+        raise ValueError(f"{n} samples are too few for {parts} parts of at least 3 samples")
+    return CrossValPlan(part_idx, dev_test_pairs(parts, trials, seed + 1), tuple(float(t) for t in thresholds))
+
+
+class PreparedView:
+    """One view cut by a plan: the SVD of each trial's fitting parts, computed once per kept-
+    column mask and reused for every threshold and for every view it is compared with."""
+
+    def __init__(self, z, plan: CrossValPlan):
+        self.z = np.asarray(z, dtype=np.float64)
+        if self.z.ndim != 2 or self.z.shape[0] != sum(len(p) for p in plan.parts):
+            raise ValueError(f"view of shape {self.z.shape} does not match the plan's samples")
+        self.plan = plan
+        self._train: dict[int, np.ndarray] = {}
+        self._svd: dict[tuple[int, bytes], _Whitened] = {}
+        self._mask: dict[tuple[int, float], np.ndarray] = {}
+        self._centred: dict[tuple[int, bytes], np.ndarray] = {}
+
+    def train(self, trial: int) -> np.ndarray:
+        if trial not in self._train:
+            self._train[trial] = self.z[self.plan.train(trial)]
+        return self._train[trial]
+
+    def part(self, index: int) -> np.ndarray:
+        return self.z[self.plan.parts[index]]
+
+    def whitened(self, trial: int, eps: float) -> _Whitened:
+        """SVD of the trial's fitting parts, columns kept by ``eps`` (cached per mask)."""
+        if (trial, eps) not in self._mask:
+            self._mask[(trial, eps)] = _variance_mask(self.train(trial), eps)
+        kept = self._mask[(trial, eps)]
+        key = (trial, kept.tobytes())
+        if key not in self._svd:
+            self._svd[key] = _svd_of_kept(self.train(trial), kept)
+        return self._svd[key]
+
+    def centred(self, index: int, kept: np.ndarray) -> np.ndarray:
+        """Kept columns of part ``index``, centred with the part's own means (cached)."""
+        key = (index, kept.tobytes())
+        if key not in self._centred:
+            zk = self.part(index)[:, kept]
+            self._centred[key] = zk - zk.mean(axis=0)
+        return self._centred[key]
+
+
+def crossval_prepared(px: PreparedView, py: PreparedView, weights: str = "smaller") -> CrossValidatedPWCCA:
+    """Held-out PWCCA of two views prepared on the same plan (module docstring). Ties between
+    candidate pairs go to the earlier pair of ``itertools.product(thresholds, thresholds)``."""
+    if px.plan is not py.plan:
+        raise ValueError("both views must be prepared on the same plan")
+    _weight_view(weights, 0, 0)
+    plan = px.plan
+    out: list[Trial] = []
+    for trial, (dev, test) in enumerate(plan.pairs):
+        cross: dict[tuple[int, int], np.ndarray] = {}
+        best = None
+        for ex, ey in itertools.product(plan.thresholds, plan.thresholds):
+            wx, wy = px.whitened(trial, ex), py.whitened(trial, ey)
+            key = (id(wx), id(wy))
+            if key not in cross:
+                cross[key] = wx.u.T @ wy.u
+            fit = _fit_from_svds(wx, wy, ex, ey, cross[key])
+            score = _score(fit, px.centred(dev, wx.kept), py.centred(dev, wy.kept), weights).score
+            if np.isfinite(score) and (best is None or score > best[0]):
+                best = (score, fit, wx, wy, cross[key])
+        if best is None:
+            log.warning("no threshold pair gave a finite dev score (dev %d, test %d)", dev, test)
+            out.append(Trial(dev, test, np.nan, np.nan, np.nan, np.nan, np.nan, 0, 0, 0))
+            continue
+        dev_score, fit, wx, wy, cr = best
+        test_score = _score(fit, px.centred(test, wx.kept), py.centred(test, wy.kept), weights).score
+        train_score = _in_sample_score(wx, wy, fit.eps_x, fit.eps_y, weights, cr)
+        out.append(Trial(dev, test, fit.eps_x, fit.eps_y, train_score, dev_score, test_score,
+                         len(fit.correlations), int(fit.kept_x.sum()), int(fit.kept_y.sum())))
+    scores = np.array([t.test_score for t in out], dtype=float)
+    finite = scores[np.isfinite(scores)]
+    mean = float(finite.mean()) if len(finite) else float("nan")
+    std = float(finite.std()) if len(finite) else float("nan")
+    return CrossValidatedPWCCA(mean, std, out, len(px.z))
+
+
 def crossval_pwcca(
     x,
     y,
@@ -298,43 +457,7 @@ def crossval_pwcca(
 ) -> CrossValidatedPWCCA:
     """Held-out PWCCA of x [N, d_x] and y [N, d_y] with the thresholds chosen on dev parts
     (module docstring). ``labels`` (one per row) stratify the parts; the seed fixes the parts
-    and the (dev, test) pairs. Ties between candidate pairs go to the earlier pair in
-    ``itertools.product(thresholds, thresholds)``."""
+    and the (dev, test) pairs."""
     x, y = _as_views(x, y)
-    part_idx = split_parts(len(x), parts, labels, seed)
-    if min(len(p) for p in part_idx) < 3:
-        raise ValueError(f"{len(x)} samples are too few for {parts} parts of at least 3 samples")
-    out: list[Trial] = []
-    for dev, test in dev_test_pairs(parts, trials, seed + 1):
-        train = np.concatenate([p for i, p in enumerate(part_idx) if i not in (dev, test)])
-        xt, yt = x[train], y[train]
-        cache: dict[tuple[str, bytes], _Whitened] = {}
-
-        def whitened(side: str, z: np.ndarray, eps: float) -> _Whitened:
-            kept = _variance_mask(z, eps)
-            key = (side, kept.tobytes())
-            if key not in cache:
-                cache[key] = _svd_of_kept(z, kept)
-            return cache[key]
-
-        best: tuple[float, CCAFit] | None = None
-        xd, yd = x[part_idx[dev]], y[part_idx[dev]]
-        for ex, ey in itertools.product(thresholds, thresholds):
-            fit = _fit_from_svds(whitened("x", xt, ex), whitened("y", yt, ey), float(ex), float(ey))
-            score = pwcca(fit, xd, yd, weights).score
-            if np.isfinite(score) and (best is None or score > best[0]):
-                best = (score, fit)
-        if best is None:
-            log.warning("no threshold pair gave a finite dev score (dev %d, test %d)", dev, test)
-            out.append(Trial(dev, test, np.nan, np.nan, np.nan, np.nan, np.nan, 0, 0, 0))
-            continue
-        dev_score, fit = best
-        test_score = pwcca(fit, x[part_idx[test]], y[part_idx[test]], weights).score
-        train_score = pwcca(fit, xt, yt, weights).score
-        out.append(Trial(dev, test, fit.eps_x, fit.eps_y, train_score, dev_score, test_score,
-                         len(fit.correlations), int(fit.kept_x.sum()), int(fit.kept_y.sum())))
-    scores = np.array([t.test_score for t in out], dtype=float)
-    finite = scores[np.isfinite(scores)]
-    mean = float(finite.mean()) if len(finite) else float("nan")
-    std = float(finite.std()) if len(finite) else float("nan")
-    return CrossValidatedPWCCA(mean, std, out, len(x))
+    plan = crossval_plan(len(x), labels=labels, parts=parts, trials=trials, thresholds=thresholds, seed=seed)
+    return crossval_prepared(PreparedView(x, plan), PreparedView(y, plan), weights)

@@ -1,7 +1,7 @@
 """Held-out PWCCA of every layer of one checkpoint against every reference view, as tables.
 
 For each (layer l, view v): x = the layer view (frames for mel / cnn, segment means for phone /
-word), y = the reference view, and :func:`~speechneurons.trajectories.cca.crossval_pwcca`
+word), y = the reference view, and the held-out protocol of :mod:`~speechneurons.trajectories.cca`
 with the settings' parts, trials, thresholds and weighting; segment parts are stratified by
 label. The same seed is used for every (layer, view) and every checkpoint, so all of them
 are split into the same parts and trials.
@@ -19,7 +19,7 @@ import pandas as pd
 
 from speechneurons.audio import load_audio
 
-from .cca import crossval_pwcca
+from .cca import CrossValPlan, PreparedView, crossval_plan, crossval_prepared
 from .features import FRAME_VIEWS, ViewPlan, Views, choose_utterances, extract_views, plan_views
 from .settings import PWCCASettings, TrajectoriesSettings
 
@@ -37,32 +37,44 @@ TRIAL_COLUMNS = [
 ]
 
 
-def layer_and_reference(views: Views, layer: int, view: str) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """(x, y, labels) of one measure: the layer view, the reference view and the strata."""
-    if view in FRAME_VIEWS:
-        return views.frames[layer], views.reference[view], None
-    means = views.phone_means if view == "phone" else views.word_means
-    return means[layer], views.reference[view], views.labels[view]
-
-
 def measure_pwcca(views: Views, settings: PWCCASettings, checkpoint: str, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(summary, trials) tables of the held-out PWCCA of every layer against every view.
 
     summary: one row per (layer, view) with the mean test PWCCA (``pwcca``), its standard
     deviation over trials, the mean train and dev scores, the sample count and the dims;
-    trials: one row per trial with the chosen thresholds and the three scores."""
-    rows, trial_rows = [], []
+    trials: one row per trial with the chosen thresholds and the three scores.
+    Every SVD of a view's fitting parts is computed once (``PreparedView``): the reference
+    views once per checkpoint, a layer's frames once for mel and cnn."""
+    plans: dict[str, CrossValPlan] = {}
+    refs: dict[str, PreparedView] = {}
     for view in settings.views:
-        for layer in views.layers:
-            x, y, labels = layer_and_reference(views, layer, view)
+        kind = "frames" if view in FRAME_VIEWS else view
+        if kind not in plans:
+            n = len(views.reference[view])
+            labels = None if view in FRAME_VIEWS else views.labels[view]
+            plans[kind] = crossval_plan(n, labels=labels, parts=settings.parts, trials=settings.trials,
+                                        thresholds=settings.thresholds, seed=seed)
+        refs[view] = PreparedView(views.reference[view], plans[kind])
+    rows, trial_rows = [], []
+    for layer in views.layers:
+        layer_views = {
+            "frames": lambda: views.frames[layer],
+            "phone": lambda: views.phone_means[layer],
+            "word": lambda: views.word_means[layer],
+        }
+        prepared: dict[str, PreparedView] = {}
+        for view in settings.views:
+            kind = "frames" if view in FRAME_VIEWS else view
+            if kind not in prepared:
+                prepared[kind] = PreparedView(layer_views[kind](), plans[kind])
+            px, py = prepared[kind], refs[view]
             start = time.perf_counter()
-            res = crossval_pwcca(x, y, labels=labels, parts=settings.parts, trials=settings.trials,
-                                 thresholds=settings.thresholds, weights=WEIGHTS[settings.weights], seed=seed)
+            res = crossval_prepared(px, py, WEIGHTS[settings.weights])
             seconds = time.perf_counter() - start
             rows.append({
                 "checkpoint": checkpoint, "layer": layer, "view": view, "pwcca": res.mean, "pwcca_std": res.std,
-                "trials": len(res.trials), "n_samples": res.n_samples, "layer_dims": x.shape[1], "view_dims": y.shape[1],
-                "train_pwcca": float(np.nanmean([t.train_score for t in res.trials])),
+                "trials": len(res.trials), "n_samples": res.n_samples, "layer_dims": px.z.shape[1],
+                "view_dims": py.z.shape[1], "train_pwcca": float(np.nanmean([t.train_score for t in res.trials])),
                 "dev_pwcca": float(np.nanmean([t.dev_score for t in res.trials])), "seconds": seconds,
             })
             for i, t in enumerate(res.trials):
