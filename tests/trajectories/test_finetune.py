@@ -8,7 +8,9 @@ from speechneurons.phones import PHONES
 from speechneurons.trajectories.finetune import (
     CTCPhoneModel,
     edit_distance,
+    code_sequence,
     evaluate_per,
+    frame_codes,
     greedy_decode,
     phone_sequence,
     phone_targets,
@@ -22,8 +24,12 @@ from tests.helpers.trajectories import label_table, settings, tiny_model_dir, wa
 def test_reference_phones_collapse_repeats_then_drop_silence():
     frames = ["sil", "AH", "AH", "T", "sil", "T", "T", "spn", "S", "S"]
     assert phone_sequence(frames) == ["AH", "T", "T", "S"]
-    targets = phone_targets(label_table({"u": [(p, "") for p in frames], "v": [("sil", "")]}))
+    table = label_table({"u": [(p, "") for p in frames], "v": [("sil", "")]})
+    targets = phone_targets(table)
     assert targets["u"].tolist() == [PHONES.index(p) + 1 for p in ("AH", "T", "T", "S")] and len(targets["v"]) == 0
+    codes = frame_codes(table)["u"]
+    assert len(codes) == len(frames) and codes[0] == 0 and codes[1] == PHONES.index("AH") + 1
+    assert code_sequence(codes[2:7]).tolist() == [PHONES.index(p) + 1 for p in ("AH", "T", "T")]  # a crop
 
 
 def test_edit_distance_and_greedy_decoding_of_known_sequences():
@@ -75,14 +81,13 @@ def test_ctc_head_on_the_encoder_is_the_model_forward():
 def _toy(seed=0, n=16):
     rng = np.random.default_rng(seed)
     emb = rng.normal(size=(40, 16)).astype(np.float32)
-    feats, targets = {}, {}
+    feats, codes = {}, {}
     for i in range(n):
-        seq = rng.integers(1, 6, size=8)
-        seq = seq[np.r_[True, seq[1:] != seq[:-1]]]
+        seq = rng.integers(0, 6, size=8)  # 0 = silence
         frames = np.repeat(seq, 4)
         feats[f"u{i}"] = torch.from_numpy(emb[frames] + 0.1 * rng.normal(size=(len(frames), 16)).astype(np.float32))
-        targets[f"u{i}"] = seq
-    return feats, targets
+        codes[f"u{i}"] = frames
+    return feats, codes
 
 
 def test_ctc_fine_tuning_on_a_toy_task_lowers_the_loss_and_the_per():
@@ -93,10 +98,11 @@ def test_ctc_fine_tuning_on_a_toy_task_lowers_the_loss_and_the_per():
     torch.set_num_threads(1)
     torch.manual_seed(0)
     ctc = CTCPhoneModel(HubertModel(tiny_config("hubert", layers=2, hidden=32, ffn=64, conv_dim=16)))
-    feats, targets = _toy()
+    feats, codes = _toy()
+    targets = {u: code_sequence(c) for u, c in codes.items()}
     untrained = evaluate_per(ctc, feats, targets)
-    s = settings(reset_top={"steps": 60, "lr": 3e-3, "weight_decay": 0.0, "batch_size": 4}).reset_top
-    log = train_ctc(ctc, feats, targets, s, seed=0)
+    s = settings(reset_top={"steps": 60, "lr": 3e-3, "weight_decay": 0.0, "batch_size": 4, "max_crop_s": 0.4}).reset_top
+    log = train_ctc(ctc, feats, codes, s, seed=0)  # crops of 20 of the 32 frames
     assert log["loss"].iloc[-5:].mean() < 0.3 * log["loss"].iloc[:5].mean()
     trained = evaluate_per(ctc, feats, targets)
     assert trained["edits"].sum() < 0.8 * untrained["edits"].sum()
@@ -109,9 +115,10 @@ def test_reset_top_experiment_end_to_end(tmp_path):
     loaded = load_model(str(tiny_model_dir(tmp_path / "m", layers=2)), "cpu")
     w = waves({f"u{i}": 4800 + 320 * i for i in range(5)})
     rng = np.random.default_rng(0)
-    labels = label_table({u: [(p, "w") for p in np.repeat(rng.choice(["AH", "T", "S"], 5), 3)] for u in w})
+    labels = label_table({u: [(p, "w") for p in np.repeat(rng.choice(["AH", "T", "S", "sil"], 10), 3)[:loaded.num_frames(len(x))]]
+                          for u, x in w.items()})
     s = settings(reset_top={"n_reset": [0, 1], "steps": 3, "batch_size": 2, "bootstrap": 50}).reset_top
-    res = reset_top_experiment(loaded, w, ["u0", "u1", "u2"], ["u3", "u4"], phone_targets(labels), s, seed=0, device="cpu")
+    res = reset_top_experiment(loaded, w, ["u0", "u1", "u2"], ["u3", "u4"], frame_codes(labels), s, seed=0, device="cpu")
     assert res.summary["n_reset"].tolist() == [0, 1]
     assert res.summary.loc[0, "delta_vs_0"] == 0.0
     assert (res.summary["per_low"] <= res.summary["per"]).all() and (res.summary["per"] <= res.summary["per_high"]).all()

@@ -15,7 +15,10 @@ fine-tunes to a lower phone error rate when those layers are re-initialised firs
   identical phones collapsed, then sil / spn dropped.
 - **Training.** AdamW (weight decay on matrices only), linear warm-up then linear decay to 0,
   gradient clipping, ``steps`` steps over seeded batches of utterances of similar length,
-  padded and masked; CTC loss averaged over target lengths (``zero_infinity``).
+  padded and masked; an utterance longer than ``max_crop_s`` is cropped at a random frame
+  offset and its target is the phone sequence of the crop's frames (the same rule as the
+  references; a phone cut by the crop edge counts once). CTC loss averaged over target
+  lengths (``zero_infinity``).
 - **Scoring.** Greedy CTC decoding (argmax per frame, repeats collapsed, blanks removed);
   per test utterance the edit distance e_u (substitutions + insertions + deletions) to the
   reference and its length r_u; PER = sum_u e_u / sum_u r_u with a percentile bootstrap
@@ -67,13 +70,28 @@ def phone_sequence(frame_phones: Sequence[str]) -> list[str]:
     return out
 
 
-def phone_targets(labels: pd.DataFrame, utt_ids: Sequence[str] | None = None) -> dict[str, np.ndarray]:
-    """utt_id -> CTC target indices (1..39) of :func:`phone_sequence` of its frames."""
+def frame_codes(labels: pd.DataFrame, utt_ids: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+    """utt_id -> per-frame symbol [T] (int64): 1..39 for the phones, 0 for sil / spn."""
     t = labels.sort_values(["utt_id", "frame"], kind="stable")
     if utt_ids is not None:
         t = t[t["utt_id"].astype(str).isin(set(map(str, utt_ids)))]
-    return {str(u): np.array([PHONE_INDEX[p] for p in phone_sequence(g["phone"].astype(str).tolist())], dtype=np.int64)
+    return {str(u): np.array([PHONE_INDEX.get(p, BLANK) for p in g["phone"].astype(str)], dtype=np.int64)
             for u, g in t.groupby("utt_id", sort=True)}
+
+
+def code_sequence(codes: np.ndarray) -> np.ndarray:
+    """CTC target of per-frame symbols: runs of one symbol collapsed, then the 0s (non-speech)
+    dropped (the index form of :func:`phone_sequence`)."""
+    codes = np.asarray(codes)
+    if len(codes) == 0:
+        return codes.astype(np.int64)
+    runs = codes[np.r_[True, codes[1:] != codes[:-1]]]
+    return runs[runs != BLANK].astype(np.int64)
+
+
+def phone_targets(labels: pd.DataFrame, utt_ids: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+    """utt_id -> CTC target indices (1..39) of :func:`phone_sequence` of its frames."""
+    return {u: code_sequence(c) for u, c in frame_codes(labels, utt_ids).items()}
 
 
 def edit_distance(hyp: Sequence, ref: Sequence) -> int:
@@ -196,20 +214,28 @@ def _optimizer(model: nn.Module, lr: float, weight_decay: float) -> torch.optim.
 def train_ctc(
     model: CTCPhoneModel,
     features: Mapping[str, torch.Tensor],
-    targets: Mapping[str, np.ndarray],
+    codes: Mapping[str, np.ndarray],
     settings: ResetTopSettings,
     seed: int = 0,
     device="cpu",
+    frame_shift_s: float = 0.02,
 ) -> pd.DataFrame:
-    """Fine-tune ``model`` in place with CTC on the utterances of ``features`` (module docstring);
-    returns the log (step, loss, lr). Utterances without a phone or with fewer frames than the
-    CTC path needs are left out."""
+    """Fine-tune ``model`` in place with CTC (module docstring); returns the log (step, loss, lr).
+
+    ``codes`` are the per-frame symbols of :func:`frame_codes`. An utterance longer than
+    ``settings.max_crop_s`` is cropped at a seeded random frame offset at each use, and its
+    target is the :func:`code_sequence` of the crop's frames. Crops without a phone, or with
+    fewer frames than their CTC path needs, are left out of the step."""
     from tqdm import tqdm
 
     device = resolve_device(str(device))
-    ids = [u for u in features if len(targets.get(u, ())) and len(features[u]) >= _ctc_min_frames(targets[u])]
+    ids = [u for u in features if u in codes and np.any(codes[u] != BLANK)]
     if not ids:
         raise ValueError("no training utterance has phone targets")
+    for u in ids:
+        if len(codes[u]) != len(features[u]):
+            raise ValueError(f"{u}: {len(codes[u])} frame labels for {len(features[u])} frames")
+    crop = max(1, int(round(settings.max_crop_s / frame_shift_s)))
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     model.to(device).train()
@@ -224,10 +250,17 @@ def train_ctc(
     rows = []
     for step in tqdm(range(settings.steps), desc="ctc", unit="step", mininterval=10):
         if not batches:
-            batches = length_batches([len(features[u]) for u in ids], settings.batch_size, rng)
-        batch = [ids[i] for i in batches.pop()]
-        x, mask, lengths = _pad([features[u] for u in batch], device)
-        tgt = [torch.as_tensor(targets[u]) for u in batch]
+            batches = length_batches([min(crop, len(features[u])) for u in ids], settings.batch_size, rng)
+        feats, tgt = [], []
+        for u in (ids[i] for i in batches.pop()):
+            start = int(rng.integers(0, len(features[u]) - crop + 1)) if len(features[u]) > crop else 0
+            f, target = features[u][start:start + crop], code_sequence(codes[u][start:start + crop])
+            if len(target) and len(f) >= _ctc_min_frames(target):
+                feats.append(f)
+                tgt.append(torch.as_tensor(target))
+        if not feats:
+            continue
+        x, mask, lengths = _pad(feats, device)
         log_probs = model(x, mask)
         loss = nn.functional.ctc_loss(
             log_probs.transpose(0, 1), torch.cat(tgt).to(device), lengths.to(device),
@@ -241,7 +274,7 @@ def train_ctc(
         rows.append({"step": step + 1, "loss": float(loss.detach()), "lr": opt.param_groups[0]["lr"]})
         sched.step()
     model.eval()
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["step", "loss", "lr"])
 
 
 def _ctc_min_frames(target: np.ndarray) -> int:
@@ -294,30 +327,31 @@ def reset_top_experiment(
     waves: Mapping[str, np.ndarray],
     train_ids: Sequence[str],
     test_ids: Sequence[str],
-    targets: Mapping[str, np.ndarray],
+    codes: Mapping[str, np.ndarray],
     settings: ResetTopSettings,
     seed: int = 0,
     device="auto",
 ) -> ResetTopResult:
     """For each n of ``settings.n_reset``: a fresh copy of the loaded model, its top n layers
-    re-initialised, CTC fine-tuning on ``train_ids``, PER on ``test_ids`` (module docstring)."""
+    re-initialised, CTC fine-tuning on ``train_ids``, PER on ``test_ids`` (module docstring).
+    ``codes`` are the per-frame symbols of :func:`frame_codes` for both splits."""
     device = resolve_device(str(device))
     train_ids = list(train_ids)
     if 0 < settings.max_train_utterances < len(train_ids):
         pick = np.sort(np.random.default_rng(seed).choice(len(train_ids), settings.max_train_utterances, replace=False))
         train_ids = [train_ids[i] for i in pick]
-    base = loaded.model
+    targets = {u: code_sequence(codes[u]) for u in test_ids if u in codes}
     feats_train = conv_features(loaded, waves, train_ids)
     feats_test = conv_features(loaded, waves, test_ids)
     summaries, per_utts, logs = [], [], []
     for n in settings.n_reset:
         start = time.perf_counter()
-        model = copy.deepcopy(base).cpu()
+        model = copy.deepcopy(loaded.model).cpu()
         reset_top_layers(model, n, seed)
         ctc = CTCPhoneModel(model)
         torch.manual_seed(seed)
         ctc.head.reset_parameters()  # the same head initialisation for every n
-        train_log = train_ctc(ctc, feats_train, targets, settings, seed, device)
+        train_log = train_ctc(ctc, feats_train, codes, settings, seed, device, loaded.grid.frame_shift_s)
         per_utt = evaluate_per(ctc, feats_test, targets, max(1, settings.batch_size), device)
         per, lo, hi = bootstrap_ratio(per_utt["edits"], per_utt["ref_len"], settings.bootstrap, seed, settings.confidence)
         tail = train_log["loss"].iloc[-max(1, len(train_log) // 10):].mean()

@@ -50,6 +50,7 @@ class ResetTopSettings:
     n_reset: tuple[int, ...]
     steps: int
     batch_size: int
+    max_crop_s: float
     lr: float
     weight_decay: float
     warmup_fraction: float
