@@ -78,26 +78,19 @@ def log_mel(wave: np.ndarray, grid: FrameGrid, n_mels: int = 80) -> np.ndarray:
 
 
 def _runs(table: pd.DataFrame, key: np.ndarray, keep: np.ndarray) -> pd.DataFrame:
-    """Maximal runs of consecutive frames of one utterance with equal ``key`` among ``keep``."""
-    t = table.reset_index(drop=True)
-    utt = t["utt_id"].to_numpy()
-    frame = t["frame"].to_numpy()
-    new = np.ones(len(t), dtype=bool)
-    if len(t):
+    """Maximal runs of consecutive frames of one utterance with equal ``key``, among the rows
+    where ``keep``: (utt_id, start, end, row) with ``end`` exclusive and ``row`` the run's first
+    row of ``table`` (sorted by utt_id, frame, with a default index)."""
+    utt = table["utt_id"].to_numpy()
+    frame = table["frame"].to_numpy().astype(np.int64)
+    new = np.ones(len(table), dtype=bool)
+    if len(table):
         new[1:] = (utt[1:] != utt[:-1]) | (frame[1:] != frame[:-1] + 1) | (key[1:] != key[:-1]) | (keep[1:] != keep[:-1])
-    run = np.cumsum(new) - 1
-    df = pd.DataFrame({"run": run, "utt_id": utt, "frame": frame, "keep": keep})
-    df = df[df["keep"]]
-    if df.empty:
-        return pd.DataFrame(columns=SEGMENT_COLUMNS)
-    g = df.groupby("run", sort=True)
-    out = pd.DataFrame({
-        "utt_id": g["utt_id"].first().to_numpy(),
-        "start": g["frame"].min().to_numpy().astype(np.int64),
-        "end": g["frame"].max().to_numpy().astype(np.int64) + 1,
-        "run": g.size().index.to_numpy(),
-    })
-    return out
+    first = np.flatnonzero(new)
+    last = np.r_[first[1:], len(table)] - 1
+    chosen = keep[first] if len(first) else np.zeros(0, dtype=bool)
+    first, last = first[chosen], last[chosen]
+    return pd.DataFrame({"utt_id": utt[first], "start": frame[first], "end": frame[last] + 1, "row": first})
 
 
 def _sorted_labels(labels: pd.DataFrame) -> pd.DataFrame:
@@ -105,45 +98,33 @@ def _sorted_labels(labels: pd.DataFrame) -> pd.DataFrame:
     if missing:
         raise BadInputError("frame labels", f"columns {sorted(missing)} are missing",
                             "Use the frame_labels.parquet of the labels stage")
-    return labels.sort_values(["utt_id", "frame"], kind="stable").reset_index(drop=True)
+    t = labels.assign(utt_id=labels["utt_id"].astype(str), phone=labels["phone"].fillna("").astype(str),
+                      word=labels["word"].fillna("").astype(str).str.strip().str.lower())
+    return t.sort_values(["utt_id", "frame"], kind="stable").reset_index(drop=True)
 
 
 def phone_segments(labels: pd.DataFrame) -> pd.DataFrame:
     """Phone segments (utt_id, start, end, label) of a frame-label table (module docstring);
     ``end`` is exclusive."""
     t = _sorted_labels(labels)
-    phone = t["phone"].astype(str).to_numpy()
-    word = t["word"].astype(str).fillna("").to_numpy()
-    key = np.char.add(np.char.add(phone.astype(str), "\t"), word.astype(str))
+    phone = t["phone"].to_numpy()
+    key = (t["phone"] + "\t" + t["word"]).to_numpy()
     keep = np.array([is_speech_phone(p) for p in phone], dtype=bool)
     runs = _runs(t, key, keep)
-    if runs.empty:
-        return runs
-    runs["label"] = [phone[i] for i in _first_rows(t, runs)]
-    return runs[SEGMENT_COLUMNS]
-
-
-def _first_rows(t: pd.DataFrame, runs: pd.DataFrame) -> np.ndarray:
-    """Row of ``t`` where each run starts."""
-    index = pd.MultiIndex.from_arrays([t["utt_id"].to_numpy(), t["frame"].to_numpy()])
-    return index.get_indexer(pd.MultiIndex.from_arrays([runs["utt_id"].to_numpy(), runs["start"].to_numpy()]))
+    return runs.assign(label=phone[runs["row"].to_numpy()])[SEGMENT_COLUMNS]
 
 
 def word_segments(labels: pd.DataFrame) -> pd.DataFrame:
     """Word segments (utt_id, start, end, label) of a frame-label table (module docstring);
     words are lower-cased, ``end`` is exclusive."""
     t = _sorted_labels(labels)
-    word = t["word"].fillna("").astype(str).str.strip().str.lower().to_numpy()
-    keep = word != ""
-    runs = _runs(t, word, keep)
-    if runs.empty:
-        return runs
-    speech = np.array([is_speech_phone(p) for p in t["phone"].astype(str)], dtype=bool)
+    word = t["word"].to_numpy()
+    runs = _runs(t, word, word != "")
+    speech = np.array([is_speech_phone(p) for p in t["phone"]], dtype=bool)
     cum = np.r_[0, np.cumsum(speech)]
-    first = _first_rows(t, runs)
-    n = (runs["end"] - runs["start"]).to_numpy()
-    has_speech = cum[first + n] - cum[first] > 0
-    runs["label"] = word[first]
+    first = runs["row"].to_numpy()
+    has_speech = cum[first + (runs["end"] - runs["start"]).to_numpy()] - cum[first] > 0
+    runs = runs.assign(label=word[first])
     return runs.loc[has_speech, SEGMENT_COLUMNS].reset_index(drop=True)
 
 
