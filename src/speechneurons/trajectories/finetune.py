@@ -310,6 +310,21 @@ def evaluate_per(
 # ----------------------------------------------------------------------------- experiment
 
 
+class ResetTopRun(NamedTuple):
+    """One fine-tuning with the top n layers reset."""
+
+    n_reset: int
+    """Layers re-initialised."""
+    per_utterance: pd.DataFrame
+    """n_reset, utt_id, edits, ref_len, hyp_len of every test utterance with a reference."""
+    train_log: pd.DataFrame
+    """n_reset, step, loss, lr."""
+    n_train: int
+    """Training utterances."""
+    seconds: float
+    """Wall time of the reset, the training and the scoring."""
+
+
 class ResetTopResult(NamedTuple):
     """The reset-top-layers experiment."""
 
@@ -322,6 +337,70 @@ class ResetTopResult(NamedTuple):
     """n_reset, step, loss, lr."""
 
 
+def select_train(train_ids: Sequence[str], settings: ResetTopSettings, seed: int = 0) -> list[str]:
+    """The training utterances: all, or ``max_train_utterances`` of them (seeded, in order)."""
+    train_ids = list(train_ids)
+    if 0 < settings.max_train_utterances < len(train_ids):
+        pick = np.sort(np.random.default_rng(seed).choice(len(train_ids), settings.max_train_utterances, replace=False))
+        train_ids = [train_ids[i] for i in pick]
+    return train_ids
+
+
+def run_reset_top(
+    loaded,
+    feats_train: Mapping[str, torch.Tensor],
+    feats_test: Mapping[str, torch.Tensor],
+    codes: Mapping[str, np.ndarray],
+    n: int,
+    settings: ResetTopSettings,
+    seed: int = 0,
+    device="auto",
+) -> ResetTopRun:
+    """A fresh copy of the loaded model, its top n layers re-initialised, a new CTC head (the
+    same initialisation for every n), CTC fine-tuning on ``feats_train``, greedy decoding and
+    edit distances on ``feats_test`` (features from :func:`conv_features`, per-frame symbols
+    from :func:`frame_codes`). One such run per n can be its own job."""
+    device = resolve_device(str(device))
+    start = time.perf_counter()
+    model = copy.deepcopy(loaded.model).cpu()
+    reset_top_layers(model, n, seed)
+    ctc = CTCPhoneModel(model)
+    torch.manual_seed(seed)
+    ctc.head.reset_parameters()
+    train_log = train_ctc(ctc, feats_train, codes, settings, seed, device, loaded.grid.frame_shift_s)
+    targets = {u: code_sequence(codes[u]) for u in feats_test if u in codes}
+    per_utt = evaluate_per(ctc, feats_test, targets, max(1, settings.batch_size), device)
+    return ResetTopRun(n, per_utt.assign(n_reset=n)[["n_reset", "utt_id", "edits", "ref_len", "hyp_len"]],
+                       train_log.assign(n_reset=n)[["n_reset", "step", "loss", "lr"]], len(feats_train),
+                       time.perf_counter() - start)
+
+
+def summarize_reset_top(runs: Sequence[ResetTopRun], settings: ResetTopSettings, seed: int = 0) -> ResetTopResult:
+    """PER per n with its percentile bootstrap interval over test utterances (ratio of sums),
+    and the paired bootstrap difference to n = 0 on the same resampled utterances."""
+    rows = []
+    zero = next((r.per_utterance.set_index("utt_id") for r in runs if r.n_reset == 0), None)
+    for r in sorted(runs, key=lambda r: r.n_reset):
+        pu = r.per_utterance
+        per, lo, hi = bootstrap_ratio(pu["edits"], pu["ref_len"], settings.bootstrap, seed, settings.confidence)
+        delta = (np.nan, np.nan, np.nan)
+        if zero is not None:
+            other = pu.set_index("utt_id").loc[zero.index]
+            delta = bootstrap_delta(other["edits"], other["ref_len"], zero["edits"], zero["ref_len"],
+                                    settings.bootstrap, seed, settings.confidence)
+        tail = r.train_log["loss"].iloc[-max(1, len(r.train_log) // 10):].mean()
+        rows.append({"n_reset": r.n_reset, "per": 100 * per, "per_low": 100 * lo, "per_high": 100 * hi,
+                     "delta_vs_0": 100 * delta[0], "delta_low": 100 * delta[1], "delta_high": 100 * delta[2],
+                     "final_loss": float(tail), "steps": int(r.train_log["step"].max()) if len(r.train_log) else 0,
+                     "n_train": r.n_train, "n_test": len(pu), "seconds": r.seconds})
+        log.info("reset top %d: PER %.2f %% [%.2f, %.2f], final loss %.3f", r.n_reset, 100 * per, 100 * lo, 100 * hi, tail)
+    return ResetTopResult(
+        pd.DataFrame(rows, columns=SUMMARY_COLUMNS),
+        pd.concat([r.per_utterance for r in runs], ignore_index=True),
+        pd.concat([r.train_log for r in runs], ignore_index=True),
+    )
+
+
 def reset_top_experiment(
     loaded,
     waves: Mapping[str, np.ndarray],
@@ -332,45 +411,10 @@ def reset_top_experiment(
     seed: int = 0,
     device="auto",
 ) -> ResetTopResult:
-    """For each n of ``settings.n_reset``: a fresh copy of the loaded model, its top n layers
-    re-initialised, CTC fine-tuning on ``train_ids``, PER on ``test_ids`` (module docstring).
-    ``codes`` are the per-frame symbols of :func:`frame_codes` for both splits."""
-    device = resolve_device(str(device))
-    train_ids = list(train_ids)
-    if 0 < settings.max_train_utterances < len(train_ids):
-        pick = np.sort(np.random.default_rng(seed).choice(len(train_ids), settings.max_train_utterances, replace=False))
-        train_ids = [train_ids[i] for i in pick]
-    targets = {u: code_sequence(codes[u]) for u in test_ids if u in codes}
+    """:func:`run_reset_top` for every n of ``settings.n_reset`` on one set of front-end
+    features, then :func:`summarize_reset_top`."""
+    train_ids = select_train(train_ids, settings, seed)
     feats_train = conv_features(loaded, waves, train_ids)
     feats_test = conv_features(loaded, waves, test_ids)
-    summaries, per_utts, logs = [], [], []
-    for n in settings.n_reset:
-        start = time.perf_counter()
-        model = copy.deepcopy(loaded.model).cpu()
-        reset_top_layers(model, n, seed)
-        ctc = CTCPhoneModel(model)
-        torch.manual_seed(seed)
-        ctc.head.reset_parameters()  # the same head initialisation for every n
-        train_log = train_ctc(ctc, feats_train, codes, settings, seed, device, loaded.grid.frame_shift_s)
-        per_utt = evaluate_per(ctc, feats_test, targets, max(1, settings.batch_size), device)
-        per, lo, hi = bootstrap_ratio(per_utt["edits"], per_utt["ref_len"], settings.bootstrap, seed, settings.confidence)
-        tail = train_log["loss"].iloc[-max(1, len(train_log) // 10):].mean()
-        summaries.append({"n_reset": n, "per": 100 * per, "per_low": 100 * lo, "per_high": 100 * hi,
-                          "final_loss": float(tail), "steps": settings.steps, "n_train": len(feats_train),
-                          "n_test": len(per_utt), "seconds": time.perf_counter() - start})
-        per_utts.append(per_utt.assign(n_reset=n))
-        logs.append(train_log.assign(n_reset=n))
-        log.info("reset top %d: PER %.2f %% [%.2f, %.2f], final loss %.3f", n, 100 * per, 100 * lo, 100 * hi, tail)
-        del ctc, model
-    per_utterance = pd.concat(per_utts, ignore_index=True)[["n_reset", "utt_id", "edits", "ref_len", "hyp_len"]]
-    summary = pd.DataFrame(summaries)
-    summary[["delta_vs_0", "delta_low", "delta_high"]] = np.nan
-    if 0 in settings.n_reset:
-        zero = per_utterance[per_utterance["n_reset"] == 0].set_index("utt_id")
-        for i, n in enumerate(summary["n_reset"]):
-            other = per_utterance[per_utterance["n_reset"] == n].set_index("utt_id").loc[zero.index]
-            d = bootstrap_delta(other["edits"], other["ref_len"], zero["edits"], zero["ref_len"],
-                                settings.bootstrap, seed, settings.confidence)
-            summary.loc[i, ["delta_vs_0", "delta_low", "delta_high"]] = [100 * v for v in d]
-    train_log = pd.concat(logs, ignore_index=True)[["n_reset", "step", "loss", "lr"]]
-    return ResetTopResult(summary[SUMMARY_COLUMNS], per_utterance, train_log)
+    runs = [run_reset_top(loaded, feats_train, feats_test, codes, n, settings, seed, device) for n in settings.n_reset]
+    return summarize_reset_top(runs, settings, seed)
