@@ -6,8 +6,9 @@ a few layers against every view with the schema's defaults (fewer utterances wit
 ``--utterances``), then fine-tunes with CTC for n = 0 and 1 reset layers (``--n-reset``,
 ``--steps``). Prints the tables and the seconds each part took, single-threaded.
 
-Flags: ``--results DIR --checkpoint NAME --layers 0,3,6 --utterances N --steps S
---n-reset 0,1 --no-pwcca --no-finetune``.
+Flags (``--key=value``, as ``python -m bench`` passes only dashed arguments):
+``--results=DIR --checkpoint=NAME --layers=0,3,6 --utterances=N --steps=S --n-reset=0,1
+--no-pwcca --no-finetune``.
 """
 
 from __future__ import annotations
@@ -26,16 +27,18 @@ sys.path.insert(0, str(ROOT))
 
 
 def _manifest(results: Path) -> pd.DataFrame:
-    """The manifest with audio paths that exist (a copied results folder keeps its audio under
-    corpus/audio/)."""
+    """The manifest with audio paths that exist: as written, relative to the folder holding
+    results/ (paths are written relative to the workflow root), or under corpus/audio/."""
     manifest = pd.read_csv(results / "corpus" / "manifest.tsv", sep="\t")
+    root = results.parents[1]
     paths = []
     for p in manifest["audio_path"].astype(str):
-        if not Path(p).exists():
-            p = str(results / "corpus" / "audio" / Path(p).name)
-            if not Path(p).exists():
-                p = str(next((results / "corpus" / "audio").rglob(Path(p).name)))
-        paths.append(p)
+        for candidate in (Path(p), root / p, results / "corpus" / "audio" / Path(p).parent.name / Path(p).name):
+            if candidate.exists():
+                paths.append(str(candidate))
+                break
+        else:
+            raise FileNotFoundError(p)
     return manifest.assign(audio_path=paths)
 
 
@@ -50,15 +53,16 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--utterances", type=int, default=0, help="0 = the schema default")
     parser.add_argument("--steps", type=int, default=0, help="0 = the schema default")
     parser.add_argument("--n-reset", default="0,1")
+    parser.add_argument("--lr", type=float, default=0.0, help="0 = the schema default")
     parser.add_argument("--no-pwcca", action="store_true")
     parser.add_argument("--no-finetune", action="store_true")
     parser.add_argument("--quick", action="store_true", help="(ignored; kept for python -m bench)")
     args = parser.parse_args([a for a in argv if a != "--quick"])
 
     from speechneurons.trajectories._external import load_model
+    from speechneurons.trajectories.features import extract_views
     from speechneurons.trajectories.finetune import frame_codes, reset_top_experiment
     from speechneurons.trajectories.measures import load_waves, measure_pwcca, plan_for
-    from speechneurons.trajectories.features import extract_views
     from tests.helpers.trajectories import settings
 
     results = Path(args.results)
@@ -76,9 +80,12 @@ def main(argv: list[str]) -> None:
     reset = {"n_reset": [int(v) for v in args.n_reset.split(",")]}
     if args.steps:
         reset["steps"] = args.steps
+    if args.lr:
+        reset["lr"] = args.lr
     s = settings(reset_top=reset, **top)
     pd.set_option("display.width", 160)
 
+    cpu = time.process_time
     t0 = time.perf_counter()
     loaded = load_model(str(ckpt), "cpu")
     print(f"model {ckpt} loaded in {time.perf_counter() - t0:.1f} s ({loaded.num_layers} layers)")
@@ -87,29 +94,40 @@ def main(argv: list[str]) -> None:
         plan = plan_for(manifest, labels, s, seed=0)
         waves = load_waves(manifest, plan.utt_ids, loaded.grid.sample_rate)
         t_plan = time.perf_counter() - t
-        t = time.perf_counter()
+        t, c = time.perf_counter(), cpu()
         views = extract_views(loaded, waves, plan, layers=s.layers, views=s.pwcca.views, n_mels=s.pwcca.n_mels)
-        t_views = time.perf_counter() - t
-        t = time.perf_counter()
+        t_views, c_views = time.perf_counter() - t, cpu() - c
+        t, c = time.perf_counter(), cpu()
         summary, trials = measure_pwcca(views, s.pwcca, args.checkpoint, seed=0)
-        t_cca = time.perf_counter() - t
+        t_cca, c_cca = time.perf_counter() - t, cpu() - c
         audio_s = sum(len(w) for w in waves.values()) / loaded.grid.sample_rate
-        print(f"\nPWCCA: {len(plan.utt_ids)} utterances ({audio_s:.0f} s audio), {len(plan.frames)} frames, "
-              f"{len(plan.phone_segments)} phone segments, {len(plan.word_segments)} word segments "
-              f"({len(plan.words)} words)")
-        print(f"seconds: plan+audio {t_plan:.1f}, forward {t_views:.1f}, CCA {t_cca:.1f} "
-              f"({t_cca / len(summary):.2f} per measure, {len(summary)} measures)")
+        print(
+            f"\nPWCCA: {len(plan.utt_ids)} utterances ({audio_s:.0f} s audio), {len(plan.frames)} frames, "
+            f"{len(plan.phone_segments)} phone segments, {len(plan.word_segments)} word segments "
+            f"({len(plan.words)} words)"
+        )
+        print(
+            f"seconds (wall / CPU): plan+audio {t_plan:.1f}, forward {t_views:.1f} / {c_views:.1f}, CCA {t_cca:.1f} / "
+            f"{c_cca:.1f} ({c_cca / len(summary):.2f} CPU s per measure, {len(summary)} measures)"
+        )
         print(summary.drop(columns=["checkpoint"]).round(3).to_string(index=False))
-        print(trials.groupby(["view"])[["eps_layer", "eps_view"]].agg(lambda v: sorted(set(v))).to_string())
+        chosen = trials.groupby("view")[["eps_layer", "eps_view"]].agg(
+            lambda v: " ".join(f"{e:g}" for e in sorted(set(v)))
+        )
+        print("thresholds chosen on dev:\n" + chosen.to_string())
     if not args.no_finetune:
-        t = time.perf_counter()
+        t, c = time.perf_counter(), cpu()
         train = manifest[manifest["split"] == "train"]["utt_id"].astype(str).tolist()
         test = manifest[manifest["split"] == "test"]["utt_id"].astype(str).tolist()
         waves = load_waves(manifest, train + test, loaded.grid.sample_rate)
         codes = frame_codes(labels, train + test)
         res = reset_top_experiment(loaded, waves, train, test, codes, s.reset_top, seed=0, device="cpu")
-        print(f"\nreset-top fine-tuning ({s.reset_top.steps} steps, batch {s.reset_top.batch_size}, lr "
-              f"{s.reset_top.lr}): {time.perf_counter() - t:.1f} s in all")
+        print(
+            f"\nreset-top fine-tuning ({s.reset_top.steps} steps, batch {s.reset_top.batch_size}, lr "
+            f"{s.reset_top.lr}): {time.perf_counter() - t:.1f} s wall, {cpu() - c:.1f} s CPU in all"
+        )
         print(res.summary.round(3).to_string(index=False))
-        curve = res.train_log.groupby("n_reset")["loss"].apply(lambda v: np.round(v.to_numpy()[:: max(1, len(v) // 8)], 2))
+        curve = res.train_log.groupby("n_reset")["loss"].apply(
+            lambda v: np.round(v.to_numpy()[:: max(1, len(v) // 8)], 2)
+        )
         print(curve.to_string())

@@ -29,7 +29,9 @@ def reference_cca(x: np.ndarray, y: np.ndarray, eps_x: float = 0.0, eps_y: float
     return s[:k], u[:, :k].T @ ix, vt[:k] @ iy, kx, ky
 
 
-def reference_pwcca(x: np.ndarray, y: np.ndarray, eps_x: float = 0.0, eps_y: float = 0.0, weight_view: str = "x") -> float:
+def reference_pwcca(
+    x: np.ndarray, y: np.ndarray, eps_x: float = 0.0, eps_y: float = 0.0, weight_view: str = "x"
+) -> float:
     """In-sample PWCCA: correlations of the variates weighted by sum_j |<q_i, z_j>| of one view."""
     rho, px, py, kx, ky = reference_cca(x, y, eps_x, eps_y)
     xc, yc = x[:, kx] - x[:, kx].mean(0), y[:, ky] - y[:, ky].mean(0)

@@ -22,11 +22,25 @@ from speechneurons.trajectories.features import (
 from tests.helpers.trajectories import label_table, random_label_table, tiny_model_dir, waves
 
 # "bus stop" with a repeated S across the word boundary, a silence, then "<unk>" as spoken noise
-HAND = label_table({
-    "u1": [("sil", ""), ("B", "bus"), ("AH", "bus"), ("AH", "bus"), ("S", "bus"), ("S", "stop"), ("T", "stop"),
-           ("AA", "stop"), ("P", "stop"), ("sil", ""), ("spn", "<unk>"), ("spn", "<unk>")],
-    "u0": [("DH", "the"), ("AH", "the"), ("sil", ""), ("DH", "the"), ("AH", "the")],
-})
+HAND = label_table(
+    {
+        "u1": [
+            ("sil", ""),
+            ("B", "bus"),
+            ("AH", "bus"),
+            ("AH", "bus"),
+            ("S", "bus"),
+            ("S", "stop"),
+            ("T", "stop"),
+            ("AA", "stop"),
+            ("P", "stop"),
+            ("sil", ""),
+            ("spn", "<unk>"),
+            ("spn", "<unk>"),
+        ],
+        "u0": [("DH", "the"), ("AH", "the"), ("sil", ""), ("DH", "the"), ("AH", "the")],
+    }
+)
 
 
 def _tuples(df):
@@ -35,16 +49,27 @@ def _tuples(df):
 
 def test_phone_segments_of_a_hand_made_table():
     assert _tuples(phone_segments(HAND)) == [
-        ("u0", 0, 1, "DH"), ("u0", 1, 2, "AH"), ("u0", 3, 4, "DH"), ("u0", 4, 5, "AH"),
-        ("u1", 1, 2, "B"), ("u1", 2, 4, "AH"), ("u1", 4, 5, "S"), ("u1", 5, 6, "S"), ("u1", 6, 7, "T"),
-        ("u1", 7, 8, "AA"), ("u1", 8, 9, "P"),
+        ("u0", 0, 1, "DH"),
+        ("u0", 1, 2, "AH"),
+        ("u0", 3, 4, "DH"),
+        ("u0", 4, 5, "AH"),
+        ("u1", 1, 2, "B"),
+        ("u1", 2, 4, "AH"),
+        ("u1", 4, 5, "S"),
+        ("u1", 5, 6, "S"),
+        ("u1", 6, 7, "T"),
+        ("u1", 7, 8, "AA"),
+        ("u1", 8, 9, "P"),
     ]
 
 
 def test_word_segments_of_a_hand_made_table():
     # the silence splits the two "the"; "<unk>" has no speech phone and is left out
     assert _tuples(word_segments(HAND)) == [
-        ("u0", 0, 2, "the"), ("u0", 3, 5, "the"), ("u1", 1, 5, "bus"), ("u1", 5, 9, "stop"),
+        ("u0", 0, 2, "the"),
+        ("u0", 3, 5, "the"),
+        ("u1", 1, 5, "bus"),
+        ("u1", 5, 9, "stop"),
     ]
 
 
@@ -57,8 +82,9 @@ def test_segment_means_pool_exactly_the_segment_frames():
 
 
 def test_vocabulary_one_hot_and_caps():
-    segs = pd.DataFrame({"utt_id": "u", "start": range(9), "end": range(1, 10),
-                         "label": ["b", "a", "b", "c", "a", "d", "b", "c", "e"]})
+    segs = pd.DataFrame(
+        {"utt_id": "u", "start": range(9), "end": range(1, 10), "label": ["b", "a", "b", "c", "a", "d", "b", "c", "e"]}
+    )
     assert word_vocabulary(segs, 3, 1) == ("b", "a", "c")  # count, then alphabetical
     assert word_vocabulary(segs, 10, 2) == ("b", "a", "c")
     oh = one_hot(["a", "c", "a"], ("b", "a", "c"))
@@ -104,8 +130,9 @@ def test_views_are_the_hidden_states_at_the_sampled_frames_and_segments(tmp_path
     loaded = load_model(str(tiny_model_dir(tmp_path / "m", layers=2)), "cpu")
     w = waves({"a": 8000, "b": 6400})
     labels = random_label_table({u: loaded.grid.num_frames(len(x)) for u, x in w.items()})
-    plan = plan_views(labels, list(w), max_frames=30, max_per_phone=50, word_vocabulary_size=5,
-                      word_min_count=1, max_per_word=50)
+    plan = plan_views(
+        labels, list(w), max_frames=30, max_per_phone=50, word_vocabulary_size=5, word_min_count=1, max_per_word=50
+    )
     views = extract_views(loaded, w, plan, n_mels=40)
     assert views.layers == (0, 1, 2)
     assert views.reference["mel"].shape == (30, 40) and views.reference["phone"].shape[1] == len(PHONES)
@@ -119,6 +146,6 @@ def test_views_are_the_hidden_states_at_the_sampled_frames_and_segments(tmp_path
     np.testing.assert_allclose(views.reference["cnn"][rows], cnn[frames], atol=1e-5)
     seg = plan.phone_segments.iloc[0]
     assert seg["utt_id"] == "a"
-    expect = out.hidden_states[1][0].numpy()[seg["start"]:seg["end"]].mean(0)
+    expect = out.hidden_states[1][0].numpy()[seg["start"] : seg["end"]].mean(0)
     np.testing.assert_allclose(views.phone_means[1][0], expect, atol=1e-5)
     np.testing.assert_array_equal(views.reference["word"].sum(1), 1)

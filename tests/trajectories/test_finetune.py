@@ -7,8 +7,8 @@ import torch
 from speechneurons.phones import PHONES
 from speechneurons.trajectories.finetune import (
     CTCPhoneModel,
-    edit_distance,
     code_sequence,
+    edit_distance,
     evaluate_per,
     frame_codes,
     greedy_decode,
@@ -115,11 +115,19 @@ def test_reset_top_experiment_end_to_end(tmp_path):
     loaded = load_model(str(tiny_model_dir(tmp_path / "m", layers=2)), "cpu")
     w = waves({f"u{i}": 4800 + 320 * i for i in range(5)})
     rng = np.random.default_rng(0)
-    labels = label_table({u: [(p, "w") for p in np.repeat(rng.choice(["AH", "T", "S", "sil"], 10), 3)[:loaded.num_frames(len(x))]]
-                          for u, x in w.items()})
+    labels = label_table(
+        {
+            u: [(p, "w") for p in np.repeat(rng.choice(["AH", "T", "S", "sil"], 10), 3)[: loaded.num_frames(len(x))]]
+            for u, x in w.items()
+        }
+    )
     s = settings(reset_top={"n_reset": [0, 1], "steps": 3, "batch_size": 2, "bootstrap": 50}).reset_top
-    res = reset_top_experiment(loaded, w, ["u0", "u1", "u2"], ["u3", "u4"], frame_codes(labels), s, seed=0, device="cpu")
+    res = reset_top_experiment(
+        loaded, w, ["u0", "u1", "u2"], ["u3", "u4"], frame_codes(labels), s, seed=0, device="cpu"
+    )
     assert res.summary["n_reset"].tolist() == [0, 1]
     assert res.summary.loc[0, "delta_vs_0"] == 0.0
-    assert (res.summary["per_low"] <= res.summary["per"]).all() and (res.summary["per"] <= res.summary["per_high"]).all()
+    assert (res.summary["per_low"] <= res.summary["per"]).all() and (
+        res.summary["per"] <= res.summary["per_high"]
+    ).all()
     assert set(res.per_utterance["utt_id"]) == {"u3", "u4"} and len(res.train_log) == 6

@@ -17,8 +17,10 @@ def test_a_layer_that_is_a_linear_map_of_the_mel_view_scores_one_and_noise_score
     views = Views(
         layers=(0, 1),
         frames={0: mel @ rng.normal(size=(8, 16))[:, :8].T @ rng.normal(size=(8, 12)), 1: rng.normal(size=(2000, 12))},
-        phone_means={0: phone[:, :5] @ rng.normal(size=(5, 12)) + 0.01 * rng.normal(size=(600, 12)),
-                     1: rng.normal(size=(600, 12))},
+        phone_means={
+            0: phone[:, :5] @ rng.normal(size=(5, 12)) + 0.01 * rng.normal(size=(600, 12)),
+            1: rng.normal(size=(600, 12)),
+        },
         word_means={},
         reference={"mel": mel, "phone": phone},
         labels={"phone": labels},

@@ -49,7 +49,8 @@ from __future__ import annotations
 
 import itertools
 import logging
-from typing import NamedTuple, Sequence
+from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 
@@ -173,8 +174,15 @@ def _fit_from_svds(wx: _Whitened, wy: _Whitened, eps_x: float, eps_y: float, cro
     m = (wx.g * inv_x)[:, None] * cross * (wy.g * inv_y)[None, :]
     k = min(m.shape)
     if k == 0:
-        return CCAFit(wx.kept, wy.kept, np.zeros((0, int(wx.kept.sum()))), np.zeros((0, int(wy.kept.sum()))),
-                      np.zeros(0), eps_x, eps_y)
+        return CCAFit(
+            wx.kept,
+            wy.kept,
+            np.zeros((0, int(wx.kept.sum()))),
+            np.zeros((0, int(wy.kept.sum()))),
+            np.zeros(0),
+            eps_x,
+            eps_y,
+        )
     a, rho, bt = np.linalg.svd(m, full_matrices=False)
     proj_x = (a[:, :k] * inv_x[:, None]).T @ wx.vt
     proj_y = (bt[:k].T * inv_y[:, None]).T @ wy.vt
@@ -264,8 +272,9 @@ def _score(fit: CCAFit, xc: np.ndarray, yc: np.ndarray, weights: str) -> PWCCASc
     return _combine(rho, view, wx, wy)
 
 
-def _in_sample_score(wx: _Whitened, wy: _Whitened, eps_x: float, eps_y: float, weights: str,
-                     cross: np.ndarray | None = None) -> float:
+def _in_sample_score(
+    wx: _Whitened, wy: _Whitened, eps_x: float, eps_y: float, weights: str, cross: np.ndarray | None = None
+) -> float:
     """PWCCA of the fit on its own fitting data, from the two SVDs alone.
 
     There the variates are H_x = c U_x diag(f_x) A (c a scalar), so the correlation of pair i
@@ -289,8 +298,9 @@ def _in_sample_score(wx: _Whitened, wy: _Whitened, eps_x: float, eps_y: float, w
         al = np.abs((q.T * w.g) @ w.vt).sum(axis=1)
         return al / al.sum() if al.sum() > 0 else np.full(k, 1.0 / k)
 
-    return _combine(corr, view, alpha(cx, wx) if view in ("x", "mean") else None,
-                    alpha(cy, wy) if view in ("y", "mean") else None).score
+    return _combine(
+        corr, view, alpha(cx, wx) if view in ("x", "mean") else None, alpha(cy, wy) if view in ("y", "mean") else None
+    ).score
 
 
 # ----------------------------------------------------------------------------- protocol
@@ -320,8 +330,8 @@ def split_parts(n: int, parts: int, labels: Sequence | None = None, seed: int = 
         idx = rng.permutation(idx)
         size = len(idx) // parts
         for p in range(parts):
-            buckets[p].append(idx[p * size:(p + 1) * size])
-        for i in idx[parts * size:]:
+            buckets[p].append(idx[p * size : (p + 1) * size])
+        for i in idx[parts * size :]:
             buckets[int(rng.integers(parts))].append(np.array([i]))
     return [np.sort(np.concatenate(b)) if b else np.zeros(0, dtype=int) for b in buckets]
 
@@ -435,8 +445,20 @@ def crossval_prepared(px: PreparedView, py: PreparedView, weights: str = "smalle
         dev_score, fit, wx, wy, cr = best
         test_score = _score(fit, px.centred(test, wx.kept), py.centred(test, wy.kept), weights).score
         train_score = _in_sample_score(wx, wy, fit.eps_x, fit.eps_y, weights, cr)
-        out.append(Trial(dev, test, fit.eps_x, fit.eps_y, train_score, dev_score, test_score,
-                         len(fit.correlations), int(fit.kept_x.sum()), int(fit.kept_y.sum())))
+        out.append(
+            Trial(
+                dev,
+                test,
+                fit.eps_x,
+                fit.eps_y,
+                train_score,
+                dev_score,
+                test_score,
+                len(fit.correlations),
+                int(fit.kept_x.sum()),
+                int(fit.kept_y.sum()),
+            )
+        )
     scores = np.array([t.test_score for t in out], dtype=float)
     finite = scores[np.isfinite(scores)]
     mean = float(finite.mean()) if len(finite) else float("nan")

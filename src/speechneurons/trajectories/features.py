@@ -31,7 +31,8 @@ Forward passes run one utterance at a time, unpadded, so nothing depends on batc
 from __future__ import annotations
 
 import logging
-from typing import Mapping, NamedTuple, Sequence
+from collections.abc import Mapping, Sequence
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -85,7 +86,9 @@ def _runs(table: pd.DataFrame, key: np.ndarray, keep: np.ndarray) -> pd.DataFram
     frame = table["frame"].to_numpy().astype(np.int64)
     new = np.ones(len(table), dtype=bool)
     if len(table):
-        new[1:] = (utt[1:] != utt[:-1]) | (frame[1:] != frame[:-1] + 1) | (key[1:] != key[:-1]) | (keep[1:] != keep[:-1])
+        new[1:] = (
+            (utt[1:] != utt[:-1]) | (frame[1:] != frame[:-1] + 1) | (key[1:] != key[:-1]) | (keep[1:] != keep[:-1])
+        )
     first = np.flatnonzero(new)
     last = np.r_[first[1:], len(table)] - 1
     chosen = keep[first] if len(first) else np.zeros(0, dtype=bool)
@@ -96,10 +99,14 @@ def _runs(table: pd.DataFrame, key: np.ndarray, keep: np.ndarray) -> pd.DataFram
 def _sorted_labels(labels: pd.DataFrame) -> pd.DataFrame:
     missing = {"utt_id", "frame", "phone", "word"} - set(labels.columns)
     if missing:
-        raise BadInputError("frame labels", f"columns {sorted(missing)} are missing",
-                            "Use the frame_labels.parquet of the labels stage")
-    t = labels.assign(utt_id=labels["utt_id"].astype(str), phone=labels["phone"].fillna("").astype(str),
-                      word=labels["word"].fillna("").astype(str).str.strip().str.lower())
+        raise BadInputError(
+            "frame labels", f"columns {sorted(missing)} are missing", "Use the frame_labels.parquet of the labels stage"
+        )
+    t = labels.assign(
+        utt_id=labels["utt_id"].astype(str),
+        phone=labels["phone"].fillna("").astype(str),
+        word=labels["word"].fillna("").astype(str).str.strip().str.lower(),
+    )
     return t.sort_values(["utt_id", "frame"], kind="stable").reset_index(drop=True)
 
 
@@ -187,7 +194,9 @@ class ViewPlan(NamedTuple):
     """The word vocabulary: the one-hot columns of the word view."""
 
 
-def choose_utterances(manifest: pd.DataFrame, splits: Sequence[str], max_utterances: int, seed: int = 0) -> tuple[str, ...]:
+def choose_utterances(
+    manifest: pd.DataFrame, splits: Sequence[str], max_utterances: int, seed: int = 0
+) -> tuple[str, ...]:
     """At most ``max_utterances`` utterance ids of the manifest rows in ``splits`` (seeded draw,
     returned in manifest order)."""
     rows = manifest[manifest["split"].astype(str).isin(list(splits))]
@@ -217,8 +226,11 @@ def plan_views(
     table["utt_id"] = table["utt_id"].astype(str)
     absent = sorted(set(utt_ids) - set(table["utt_id"]))
     if absent:
-        raise BadInputError("frame labels", f"{len(absent)} utterances have no frame labels (e.g. {absent[:3]})",
-                            "Use the frame labels of the same corpus and aligner")
+        raise BadInputError(
+            "frame labels",
+            f"{len(absent)} utterances have no frame labels (e.g. {absent[:3]})",
+            "Use the frame labels of the same corpus and aligner",
+        )
     table = _sorted_labels(table)
     rng = np.random.default_rng(seed)
     n = len(table)
@@ -228,8 +240,15 @@ def plan_views(
     words_all = word_segments(table)
     vocab = word_vocabulary(words_all, word_vocabulary_size, word_min_count)
     words = cap_per_label(words_all[words_all["label"].isin(set(vocab))], max_per_word, seed + 2)
-    log.info("plan: %d utterances, %d frames, %d phone segments (%d phones), %d word segments (%d words)",
-             len(utt_ids), len(frames), len(phones), phones["label"].nunique(), len(words), len(vocab))
+    log.info(
+        "plan: %d utterances, %d frames, %d phone segments (%d phones), %d word segments (%d words)",
+        len(utt_ids),
+        len(frames),
+        len(phones),
+        phones["label"].nunique(),
+        len(words),
+        len(vocab),
+    )
     return ViewPlan(utt_ids, frames, phones, words, vocab)
 
 
@@ -305,13 +324,19 @@ def extract_views(
         cnn, states = utterance_states(loaded, wave)
         n_frames = loaded.grid.num_frames(len(wave))
         if len(states[0]) != n_frames:
-            raise BadInputError(utt, f"the model gave {len(states[0])} frames, the grid {n_frames}",
-                                "Use a model whose conv stack matches the frames section")
+            raise BadInputError(
+                utt,
+                f"the model gave {len(states[0])} frames, the grid {n_frames}",
+                "Use a model whose conv stack matches the frames section",
+            )
         frames = by_utt_frames.get(utt)
         if frames is not None and len(frames):
             if frames.max() >= n_frames:
-                raise BadInputError(utt, f"frame labels reach frame {frames.max()} of {n_frames}",
-                                    "Recompute the frame labels on the model's frame grid")
+                raise BadInputError(
+                    utt,
+                    f"frame labels reach frame {frames.max()} of {n_frames}",
+                    "Recompute the frame labels on the model's frame grid",
+                )
             for l in layers:
                 acc_frames[l].append(states[l][frames])
             acc["cnn"].append(cnn[frames])
@@ -321,8 +346,11 @@ def extract_views(
             if segs is None or segs.empty:
                 continue
             if segs["end"].max() > n_frames:
-                raise BadInputError(utt, f"a segment ends at frame {segs['end'].max()} of {n_frames}",
-                                    "Recompute the frame labels on the model's frame grid")
+                raise BadInputError(
+                    utt,
+                    f"a segment ends at frame {segs['end'].max()} of {n_frames}",
+                    "Recompute the frame labels on the model's frame grid",
+                )
             for l in layers:
                 target[l].append(segment_means(states[l], segs["start"].to_numpy(), segs["end"].to_numpy()))
 

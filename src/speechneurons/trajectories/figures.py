@@ -10,15 +10,14 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
 from speechneurons.plotting import save_figure  # sets the headless backend first
-
-import matplotlib.pyplot as plt  # noqa: E402
 
 VIEW_TITLES = {
     "mel": "log-Mel frames",
@@ -30,6 +29,7 @@ VIEW_TITLES = {
 
 def checkpoint_order(names: Sequence[str]) -> list[str]:
     """Checkpoints in pretraining order: step-N by N, then 'final', then anything else by name."""
+
     def key(name: str):
         m = re.fullmatch(r"step-(\d+)", name)
         if m:
@@ -46,8 +46,9 @@ def _measure_rows(summary: pd.DataFrame, view: str, value: str) -> pd.DataFrame:
     return rows.assign(**{value: rows[value].astype(float)})
 
 
-def plot_layer_curves(summary: pd.DataFrame, view: str, path: str | Path, value: str = "pwcca",
-                      spread: str | None = "pwcca_std") -> None:
+def plot_layer_curves(
+    summary: pd.DataFrame, view: str, path: str | Path, value: str = "pwcca", spread: str | None = "pwcca_std"
+) -> None:
     """Held-out PWCCA (or ``value``) of each layer against ``view``, one line per checkpoint."""
     rows = _measure_rows(summary, view, value)
     order = checkpoint_order(rows["checkpoint"].astype(str).tolist())
@@ -59,7 +60,7 @@ def plot_layer_curves(summary: pd.DataFrame, view: str, path: str | Path, value:
         ax.errorbar(r["layer"], r[value], yerr=err, marker="o", ms=4, capsize=2, color=colour, label=ckpt)
     ax.set_xlabel("layer (0 = transformer input)")
     ax.set_ylabel("held-out PWCCA (unitless, 0 to 1)")
-    ax.set_title(f"PWCCA with {VIEW_TITLES.get(view, view)}")
+    ax.set_title(f"PWCCA with {VIEW_TITLES.get(view, view)}\n(bars: standard deviation over trials)", fontsize=10)
     ax.set_xticks(sorted(rows["layer"].unique()))
     ax.grid(alpha=0.3)
     ax.legend(title="checkpoint", fontsize=8)
@@ -72,7 +73,9 @@ def plot_heatmap(summary: pd.DataFrame, view: str, path: str | Path, value: str 
     grid = rows.pivot_table(index="checkpoint", columns="layer", values=value, aggfunc="mean")
     grid = grid.loc[checkpoint_order(grid.index.astype(str).tolist())]
     fig, ax = plt.subplots(figsize=(1.0 + 0.7 * grid.shape[1], 1.2 + 0.45 * grid.shape[0]))
-    im = ax.imshow(grid.to_numpy(float), aspect="auto", cmap="magma", vmin=min(0.0, np.nanmin(grid.to_numpy(float))), vmax=1.0)
+    im = ax.imshow(
+        grid.to_numpy(float), aspect="auto", cmap="magma", vmin=min(0.0, np.nanmin(grid.to_numpy(float))), vmax=1.0
+    )
     for i in range(grid.shape[0]):
         for j in range(grid.shape[1]):
             v = grid.iat[i, j]
@@ -87,9 +90,9 @@ def plot_heatmap(summary: pd.DataFrame, view: str, path: str | Path, value: str 
     save_figure(fig, path)
 
 
-def plot_reset_top(summary: pd.DataFrame, path: str | Path) -> None:
+def plot_reset_top(summary: pd.DataFrame, path: str | Path, level: float = 0.95) -> None:
     """CTC phone error rate (%) on test against the number n of re-initialised top layers,
-    with the bootstrap interval over test utterances."""
+    with the ``level`` bootstrap interval over test utterances."""
     s = summary.sort_values("n_reset")
     per = s["per"].to_numpy(float)
     err = np.vstack([per - s["per_low"].to_numpy(float), s["per_high"].to_numpy(float) - per])
@@ -98,6 +101,10 @@ def plot_reset_top(summary: pd.DataFrame, path: str | Path) -> None:
     ax.set_xticks(s["n_reset"].tolist())
     ax.set_xlabel("top layers re-initialised before fine-tuning (n)")
     ax.set_ylabel("phone error rate on test (%)")
-    ax.set_title("CTC fine-tuning with the top n layers reset")
+    ax.set_title(
+        f"CTC fine-tuning with the top n layers reset\n(bars: {100 * level:g} % bootstrap interval "
+        "over test utterances)",
+        fontsize=10,
+    )
     ax.grid(alpha=0.3)
     save_figure(fig, path)

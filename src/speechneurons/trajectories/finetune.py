@@ -30,7 +30,8 @@ from __future__ import annotations
 import copy
 import logging
 import time
-from typing import Mapping, NamedTuple, Sequence
+from collections.abc import Mapping, Sequence
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -50,8 +51,18 @@ BLANK = 0
 SYMBOLS = ("<blank>",) + PHONES
 PHONE_INDEX = {p: i + 1 for i, p in enumerate(PHONES)}
 SUMMARY_COLUMNS = [
-    "n_reset", "per", "per_low", "per_high", "delta_vs_0", "delta_low", "delta_high", "final_loss", "steps",
-    "n_train", "n_test", "seconds",
+    "n_reset",
+    "per",
+    "per_low",
+    "per_high",
+    "delta_vs_0",
+    "delta_low",
+    "delta_high",
+    "final_loss",
+    "steps",
+    "n_train",
+    "n_test",
+    "seconds",
 ]
 
 
@@ -75,8 +86,10 @@ def frame_codes(labels: pd.DataFrame, utt_ids: Sequence[str] | None = None) -> d
     t = labels.sort_values(["utt_id", "frame"], kind="stable")
     if utt_ids is not None:
         t = t[t["utt_id"].astype(str).isin(set(map(str, utt_ids)))]
-    return {str(u): np.array([PHONE_INDEX.get(p, BLANK) for p in g["phone"].astype(str)], dtype=np.int64)
-            for u, g in t.groupby("utt_id", sort=True)}
+    return {
+        str(u): np.array([PHONE_INDEX.get(p, BLANK) for p in g["phone"].astype(str)], dtype=np.int64)
+        for u, g in t.groupby("utt_id", sort=True)
+    }
 
 
 def code_sequence(codes: np.ndarray) -> np.ndarray:
@@ -199,7 +212,7 @@ def length_batches(lengths: Sequence[int], batch_size: int, rng: np.random.Gener
     shuffle the batches."""
     lengths = np.asarray(lengths, dtype=float)
     order = np.argsort(lengths * rng.uniform(0.9, 1.1, size=len(lengths)), kind="stable")
-    batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
     return [batches[i] for i in rng.permutation(len(batches))]
 
 
@@ -208,7 +221,9 @@ def _optimizer(model: nn.Module, lr: float, weight_decay: float) -> torch.optim.
     for p in model.parameters():
         if p.requires_grad:
             (decay if p.ndim >= 2 else no_decay).append(p)
-    return torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=lr)
+    return torch.optim.AdamW(
+        [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=lr
+    )
 
 
 def train_ctc(
@@ -235,12 +250,12 @@ def train_ctc(
     for u in ids:
         if len(codes[u]) != len(features[u]):
             raise ValueError(f"{u}: {len(codes[u])} frame labels for {len(features[u])} frames")
-    crop = max(1, int(round(settings.max_crop_s / frame_shift_s)))
+    crop = max(1, round(settings.max_crop_s / frame_shift_s))
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     model.to(device).train()
     opt = _optimizer(model, settings.lr, settings.weight_decay)
-    warm = max(1, int(round(settings.warmup_fraction * settings.steps)))
+    warm = max(1, round(settings.warmup_fraction * settings.steps))
 
     def factor(step: int) -> float:
         return (step + 1) / warm if step < warm else max(0.0, (settings.steps - step) / max(1, settings.steps - warm))
@@ -254,7 +269,7 @@ def train_ctc(
         feats, tgt = [], []
         for u in (ids[i] for i in batches.pop()):
             start = int(rng.integers(0, len(features[u]) - crop + 1)) if len(features[u]) > crop else 0
-            f, target = features[u][start:start + crop], code_sequence(codes[u][start:start + crop])
+            f, target = features[u][start : start + crop], code_sequence(codes[u][start : start + crop])
             if len(target) and len(f) >= _ctc_min_frames(target):
                 feats.append(f)
                 tgt.append(torch.as_tensor(target))
@@ -263,8 +278,13 @@ def train_ctc(
         x, mask, lengths = _pad(feats, device)
         log_probs = model(x, mask)
         loss = nn.functional.ctc_loss(
-            log_probs.transpose(0, 1), torch.cat(tgt).to(device), lengths.to(device),
-            torch.tensor([len(t) for t in tgt]).to(device), blank=BLANK, reduction="mean", zero_infinity=True,
+            log_probs.transpose(0, 1),
+            torch.cat(tgt).to(device),
+            lengths.to(device),
+            torch.tensor([len(t) for t in tgt]).to(device),
+            blank=BLANK,
+            reduction="mean",
+            zero_infinity=True,
         )
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -297,14 +317,18 @@ def evaluate_per(
     model.to(device).eval()
     with torch.no_grad():
         for i in range(0, len(order), batch_size):
-            batch = order[i:i + batch_size]
+            batch = order[i : i + batch_size]
             x, mask, lengths = _pad([features[u] for u in batch], device)
             lp = model(x, mask).float().cpu().numpy()
             for b, u in enumerate(batch):
                 hyp = greedy_decode(lp[b, : int(lengths[b])])
                 ref = targets[u].tolist()
                 rows.append({"utt_id": u, "edits": edit_distance(hyp, ref), "ref_len": len(ref), "hyp_len": len(hyp)})
-    return pd.DataFrame(rows, columns=["utt_id", "edits", "ref_len", "hyp_len"]).sort_values("utt_id").reset_index(drop=True)
+    return (
+        pd.DataFrame(rows, columns=["utt_id", "edits", "ref_len", "hyp_len"])
+        .sort_values("utt_id")
+        .reset_index(drop=True)
+    )
 
 
 # ----------------------------------------------------------------------------- experiment
@@ -370,9 +394,13 @@ def run_reset_top(
     train_log = train_ctc(ctc, feats_train, codes, settings, seed, device, loaded.grid.frame_shift_s)
     targets = {u: code_sequence(codes[u]) for u in feats_test if u in codes}
     per_utt = evaluate_per(ctc, feats_test, targets, max(1, settings.batch_size), device)
-    return ResetTopRun(n, per_utt.assign(n_reset=n)[["n_reset", "utt_id", "edits", "ref_len", "hyp_len"]],
-                       train_log.assign(n_reset=n)[["n_reset", "step", "loss", "lr"]], len(feats_train),
-                       time.perf_counter() - start)
+    return ResetTopRun(
+        n,
+        per_utt.assign(n_reset=n)[["n_reset", "utt_id", "edits", "ref_len", "hyp_len"]],
+        train_log.assign(n_reset=n)[["n_reset", "step", "loss", "lr"]],
+        len(feats_train),
+        time.perf_counter() - start,
+    )
 
 
 def summarize_reset_top(runs: Sequence[ResetTopRun], settings: ResetTopSettings, seed: int = 0) -> ResetTopResult:
@@ -386,14 +414,35 @@ def summarize_reset_top(runs: Sequence[ResetTopRun], settings: ResetTopSettings,
         delta = (np.nan, np.nan, np.nan)
         if zero is not None:
             other = pu.set_index("utt_id").loc[zero.index]
-            delta = bootstrap_delta(other["edits"], other["ref_len"], zero["edits"], zero["ref_len"],
-                                    settings.bootstrap, seed, settings.confidence)
-        tail = r.train_log["loss"].iloc[-max(1, len(r.train_log) // 10):].mean()
-        rows.append({"n_reset": r.n_reset, "per": 100 * per, "per_low": 100 * lo, "per_high": 100 * hi,
-                     "delta_vs_0": 100 * delta[0], "delta_low": 100 * delta[1], "delta_high": 100 * delta[2],
-                     "final_loss": float(tail), "steps": int(r.train_log["step"].max()) if len(r.train_log) else 0,
-                     "n_train": r.n_train, "n_test": len(pu), "seconds": r.seconds})
-        log.info("reset top %d: PER %.2f %% [%.2f, %.2f], final loss %.3f", r.n_reset, 100 * per, 100 * lo, 100 * hi, tail)
+            delta = bootstrap_delta(
+                other["edits"],
+                other["ref_len"],
+                zero["edits"],
+                zero["ref_len"],
+                settings.bootstrap,
+                seed,
+                settings.confidence,
+            )
+        tail = r.train_log["loss"].iloc[-max(1, len(r.train_log) // 10) :].mean()
+        rows.append(
+            {
+                "n_reset": r.n_reset,
+                "per": 100 * per,
+                "per_low": 100 * lo,
+                "per_high": 100 * hi,
+                "delta_vs_0": 100 * delta[0],
+                "delta_low": 100 * delta[1],
+                "delta_high": 100 * delta[2],
+                "final_loss": float(tail),
+                "steps": int(r.train_log["step"].max()) if len(r.train_log) else 0,
+                "n_train": r.n_train,
+                "n_test": len(pu),
+                "seconds": r.seconds,
+            }
+        )
+        log.info(
+            "reset top %d: PER %.2f %% [%.2f, %.2f], final loss %.3f", r.n_reset, 100 * per, 100 * lo, 100 * hi, tail
+        )
     return ResetTopResult(
         pd.DataFrame(rows, columns=SUMMARY_COLUMNS),
         pd.concat([r.per_utterance for r in runs], ignore_index=True),

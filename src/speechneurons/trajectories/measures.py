@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -28,16 +28,40 @@ log = logging.getLogger(__name__)
 #: the settings' ``weights`` -> the weighting of :func:`~speechneurons.trajectories.cca.pwcca` (x = layer).
 WEIGHTS = {"smaller": "smaller", "layer": "x", "reference": "y", "mean": "mean"}
 SUMMARY_COLUMNS = [
-    "checkpoint", "layer", "view", "pwcca", "pwcca_std", "trials", "n_samples", "layer_dims", "view_dims",
-    "train_pwcca", "dev_pwcca", "seconds",
+    "checkpoint",
+    "layer",
+    "view",
+    "pwcca",
+    "pwcca_std",
+    "trials",
+    "n_samples",
+    "layer_dims",
+    "view_dims",
+    "train_pwcca",
+    "dev_pwcca",
+    "seconds",
 ]
 TRIAL_COLUMNS = [
-    "checkpoint", "layer", "view", "trial", "dev_part", "test_part", "eps_layer", "eps_view", "train_pwcca",
-    "dev_pwcca", "test_pwcca", "n_directions", "kept_layer", "kept_view",
+    "checkpoint",
+    "layer",
+    "view",
+    "trial",
+    "dev_part",
+    "test_part",
+    "eps_layer",
+    "eps_view",
+    "train_pwcca",
+    "dev_pwcca",
+    "test_pwcca",
+    "n_directions",
+    "kept_layer",
+    "kept_view",
 ]
 
 
-def measure_pwcca(views: Views, settings: PWCCASettings, checkpoint: str, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+def measure_pwcca(
+    views: Views, settings: PWCCASettings, checkpoint: str, seed: int = 0
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(summary, trials) tables of the held-out PWCCA of every layer against every view.
 
     summary: one row per (layer, view) with the mean test PWCCA (``pwcca``), its standard
@@ -52,40 +76,72 @@ def measure_pwcca(views: Views, settings: PWCCASettings, checkpoint: str, seed: 
         if kind not in plans:
             n = len(views.reference[view])
             labels = None if view in FRAME_VIEWS else views.labels[view]
-            plans[kind] = crossval_plan(n, labels=labels, parts=settings.parts, trials=settings.trials,
-                                        thresholds=settings.thresholds, seed=seed)
+            plans[kind] = crossval_plan(
+                n,
+                labels=labels,
+                parts=settings.parts,
+                trials=settings.trials,
+                thresholds=settings.thresholds,
+                seed=seed,
+            )
         refs[view] = PreparedView(views.reference[view], plans[kind])
     rows, trial_rows = [], []
     for layer in views.layers:
-        layer_views = {
-            "frames": lambda: views.frames[layer],
-            "phone": lambda: views.phone_means[layer],
-            "word": lambda: views.word_means[layer],
-        }
+        layer_views = {"frames": views.frames, "phone": views.phone_means, "word": views.word_means}
         prepared: dict[str, PreparedView] = {}
         for view in settings.views:
             kind = "frames" if view in FRAME_VIEWS else view
             if kind not in prepared:
-                prepared[kind] = PreparedView(layer_views[kind](), plans[kind])
+                prepared[kind] = PreparedView(layer_views[kind][layer], plans[kind])
             px, py = prepared[kind], refs[view]
             start = time.perf_counter()
             res = crossval_prepared(px, py, WEIGHTS[settings.weights])
             seconds = time.perf_counter() - start
-            rows.append({
-                "checkpoint": checkpoint, "layer": layer, "view": view, "pwcca": res.mean, "pwcca_std": res.std,
-                "trials": len(res.trials), "n_samples": res.n_samples, "layer_dims": px.z.shape[1],
-                "view_dims": py.z.shape[1], "train_pwcca": float(np.nanmean([t.train_score for t in res.trials])),
-                "dev_pwcca": float(np.nanmean([t.dev_score for t in res.trials])), "seconds": seconds,
-            })
+            rows.append(
+                {
+                    "checkpoint": checkpoint,
+                    "layer": layer,
+                    "view": view,
+                    "pwcca": res.mean,
+                    "pwcca_std": res.std,
+                    "trials": len(res.trials),
+                    "n_samples": res.n_samples,
+                    "layer_dims": px.z.shape[1],
+                    "view_dims": py.z.shape[1],
+                    "train_pwcca": float(np.nanmean([t.train_score for t in res.trials])),
+                    "dev_pwcca": float(np.nanmean([t.dev_score for t in res.trials])),
+                    "seconds": seconds,
+                }
+            )
             for i, t in enumerate(res.trials):
-                trial_rows.append({
-                    "checkpoint": checkpoint, "layer": layer, "view": view, "trial": i, "dev_part": t.dev_part,
-                    "test_part": t.test_part, "eps_layer": t.eps_x, "eps_view": t.eps_y, "train_pwcca": t.train_score,
-                    "dev_pwcca": t.dev_score, "test_pwcca": t.test_score, "n_directions": t.n_directions,
-                    "kept_layer": t.kept_x, "kept_view": t.kept_y,
-                })
-            log.info("%s layer %d vs %s: PWCCA %.3f +- %.3f (%d samples, %.1f s)", checkpoint, layer, view,
-                     res.mean, res.std, res.n_samples, seconds)
+                trial_rows.append(
+                    {
+                        "checkpoint": checkpoint,
+                        "layer": layer,
+                        "view": view,
+                        "trial": i,
+                        "dev_part": t.dev_part,
+                        "test_part": t.test_part,
+                        "eps_layer": t.eps_x,
+                        "eps_view": t.eps_y,
+                        "train_pwcca": t.train_score,
+                        "dev_pwcca": t.dev_score,
+                        "test_pwcca": t.test_score,
+                        "n_directions": t.n_directions,
+                        "kept_layer": t.kept_x,
+                        "kept_view": t.kept_y,
+                    }
+                )
+            log.info(
+                "%s layer %d vs %s: PWCCA %.3f +- %.3f (%d samples, %.1f s)",
+                checkpoint,
+                layer,
+                view,
+                res.mean,
+                res.std,
+                res.n_samples,
+                seconds,
+            )
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS), pd.DataFrame(trial_rows, columns=TRIAL_COLUMNS)
 
 
@@ -99,9 +155,16 @@ def plan_for(manifest: pd.DataFrame, labels: pd.DataFrame, settings: Trajectorie
     """The samples of the analysis: utterances of the configured splits, then frames and segments."""
     p = settings.pwcca
     utts = choose_utterances(manifest, settings.splits, settings.max_utterances, seed)
-    return plan_views(labels, utts, max_frames=p.max_frames, max_per_phone=p.max_per_phone,
-                      word_vocabulary_size=p.word_vocabulary, word_min_count=p.word_min_count,
-                      max_per_word=p.max_per_word, seed=seed)
+    return plan_views(
+        labels,
+        utts,
+        max_frames=p.max_frames,
+        max_per_phone=p.max_per_phone,
+        word_vocabulary_size=p.word_vocabulary,
+        word_min_count=p.word_min_count,
+        max_per_word=p.max_per_word,
+        seed=seed,
+    )
 
 
 def pwcca_for_checkpoint(
@@ -113,6 +176,7 @@ def pwcca_for_checkpoint(
     seed: int = 0,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Views of one loaded checkpoint on the plan, then :func:`measure_pwcca` (the rule's call)."""
-    views = extract_views(loaded, waves, plan, layers=settings.layers, views=settings.pwcca.views,
-                          n_mels=settings.pwcca.n_mels)
+    views = extract_views(
+        loaded, waves, plan, layers=settings.layers, views=settings.pwcca.views, n_mels=settings.pwcca.n_mels
+    )
     return measure_pwcca(views, settings.pwcca, checkpoint, seed)

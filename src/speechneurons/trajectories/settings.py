@@ -7,8 +7,9 @@ with :meth:`TrajectoriesSettings.from_config`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import Any, Mapping
+from typing import Any
 
 
 def _take(cls, section: Mapping[str, Any], **nested):
@@ -38,7 +39,7 @@ class PWCCASettings:
     max_per_word: int
 
     @classmethod
-    def from_config(cls, section: Mapping[str, Any]) -> "PWCCASettings":
+    def from_config(cls, section: Mapping[str, Any]) -> PWCCASettings:
         return _take(cls, section)
 
 
@@ -60,7 +61,7 @@ class ResetTopSettings:
     confidence: float
 
     @classmethod
-    def from_config(cls, section: Mapping[str, Any]) -> "ResetTopSettings":
+    def from_config(cls, section: Mapping[str, Any]) -> ResetTopSettings:
         return _take(cls, section)
 
 
@@ -76,7 +77,7 @@ class TrajectoriesSettings:
     reset_top: ResetTopSettings
 
     @classmethod
-    def from_config(cls, section: Mapping[str, Any]) -> "TrajectoriesSettings":
+    def from_config(cls, section: Mapping[str, Any]) -> TrajectoriesSettings:
         return _take(
             cls,
             section,
