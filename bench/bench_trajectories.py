@@ -7,7 +7,7 @@ a few layers against every view with the schema's defaults (fewer utterances wit
 ``--steps``). Prints the tables and the seconds each part took, single-threaded.
 
 Flags (``--key=value``, as ``python -m bench`` passes only dashed arguments):
-``--results=DIR --checkpoint=NAME --layers=0,3,6 --utterances=N --steps=S --n-reset=0,1
+``--results=DIR --checkpoint=NAME --layers=0,3,6 --utterances=N --steps=S --n-reset=0,1 --lrs=0.001,0.003
 --no-pwcca --no-finetune``.
 """
 
@@ -42,6 +42,17 @@ def _manifest(results: Path) -> pd.DataFrame:
     return manifest.assign(audio_path=paths)
 
 
+def _checkpoint(results: Path, name: str) -> Path:
+    """A checkpoint folder of the run's model, in the flat layout (models/<m>/final,
+    models/<m>/checkpoints/step-N) or per iteration (models/<m>/iteration-<i>/...; final = the
+    last iteration's)."""
+    pattern = "final" if name == "final" else f"checkpoints/{name}"
+    hits = sorted(results.glob(f"models/*/{pattern}")) + sorted(results.glob(f"models/*/iteration-*/{pattern}"))
+    if not hits:
+        raise FileNotFoundError(f"no checkpoint {name} under {results}/models")
+    return hits[-1]
+
+
 def main(argv: list[str]) -> None:
     import torch
 
@@ -53,17 +64,17 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--utterances", type=int, default=0, help="0 = the schema default")
     parser.add_argument("--steps", type=int, default=0, help="0 = the schema default")
     parser.add_argument("--n-reset", default="0,1")
-    parser.add_argument("--lr", type=float, default=0.0, help="0 = the schema default")
+    parser.add_argument("--lrs", default="", help="comma-separated candidate rates; empty = the schema default")
     parser.add_argument("--no-pwcca", action="store_true")
     parser.add_argument("--no-finetune", action="store_true")
     parser.add_argument("--quick", action="store_true", help="(ignored; kept for python -m bench)")
     args = parser.parse_args([a for a in argv if a != "--quick"])
 
-    from speechneurons.trajectories._external import load_model
+    from speechneurons.model.registry import load_model
     from speechneurons.trajectories.features import extract_views
     from speechneurons.trajectories.finetune import frame_codes, reset_top_experiment
     from speechneurons.trajectories.measures import load_waves, measure_pwcca, plan_for
-    from tests.helpers.trajectories import settings
+    from tests.helpers.trajectories import pwcca_settings, reset_settings, sample_settings
 
     results = Path(args.results)
     if not (results / "corpus" / "manifest.tsv").exists():
@@ -71,8 +82,7 @@ def main(argv: list[str]) -> None:
         return
     manifest = _manifest(results)
     labels = pd.read_parquet(next(results.glob("labels/*/frame_labels.parquet")))
-    model_dir = next(results.glob("models/*/final")).parent
-    ckpt = model_dir / args.checkpoint if args.checkpoint == "final" else model_dir / "checkpoints" / args.checkpoint
+    ckpt = _checkpoint(results, args.checkpoint)
     layers = [int(v) for v in args.layers.split(",") if v]
     top = {"layers": layers}
     if args.utterances:
@@ -80,9 +90,9 @@ def main(argv: list[str]) -> None:
     reset = {"n_reset": [int(v) for v in args.n_reset.split(",")]}
     if args.steps:
         reset["steps"] = args.steps
-    if args.lr:
-        reset["lr"] = args.lr
-    s = settings(reset_top=reset, **top)
+    if args.lrs:
+        reset["lrs"] = [float(v) for v in args.lrs.split(",")]
+    sample, pwcca, reset_top = sample_settings(**top), pwcca_settings(), reset_settings(**reset)
     pd.set_option("display.width", 160)
 
     cpu = time.process_time
@@ -91,14 +101,14 @@ def main(argv: list[str]) -> None:
     print(f"model {ckpt} loaded in {time.perf_counter() - t0:.1f} s ({loaded.num_layers} layers)")
     if not args.no_pwcca:
         t = time.perf_counter()
-        plan = plan_for(manifest, labels, s, seed=0)
+        plan = plan_for(manifest, labels, sample, pwcca, seed=0)
         waves = load_waves(manifest, plan.utt_ids, loaded.grid.sample_rate)
         t_plan = time.perf_counter() - t
         t, c = time.perf_counter(), cpu()
-        views = extract_views(loaded, waves, plan, layers=s.layers, views=s.pwcca.views, n_mels=s.pwcca.n_mels)
+        views = extract_views(loaded, waves, plan, layers=sample.layers, views=pwcca.views, n_mels=pwcca.n_mels)
         t_views, c_views = time.perf_counter() - t, cpu() - c
         t, c = time.perf_counter(), cpu()
-        summary, trials = measure_pwcca(views, s.pwcca, args.checkpoint, seed=0)
+        summary, trials = measure_pwcca(views, pwcca, args.checkpoint, seed=0)
         t_cca, c_cca = time.perf_counter() - t, cpu() - c
         audio_s = sum(len(w) for w in waves.values()) / loaded.grid.sample_rate
         print(
@@ -121,10 +131,10 @@ def main(argv: list[str]) -> None:
         test = manifest[manifest["split"] == "test"]["utt_id"].astype(str).tolist()
         waves = load_waves(manifest, train + test, loaded.grid.sample_rate)
         codes = frame_codes(labels, train + test)
-        res = reset_top_experiment(loaded, waves, train, test, codes, s.reset_top, seed=0, device="cpu")
+        res = reset_top_experiment(loaded, waves, train, test, codes, reset_top, seed=0, device="cpu")
         print(
-            f"\nreset-top fine-tuning ({s.reset_top.steps} steps, batch {s.reset_top.batch_size}, lr "
-            f"{s.reset_top.lr}): {time.perf_counter() - t:.1f} s wall, {cpu() - c:.1f} s CPU in all"
+            f"\nreset-top fine-tuning ({reset_top.steps} steps, batch {reset_top.batch_size}, rates "
+            f"{reset_top.lrs}): {time.perf_counter() - t:.1f} s wall, {cpu() - c:.1f} s CPU in all"
         )
         print(res.summary.round(3).to_string(index=False))
         curve = res.train_log.groupby("n_reset")["loss"].apply(

@@ -14,6 +14,7 @@ from speechneurons.model.pretrain import TrainSettings
 from speechneurons.model.schedule import IterationSettings
 from speechneurons.pitch.f0 import PitchSettings
 from speechneurons.properties.statistic import PropertySettings
+from speechneurons.trajectories.settings import PWCCASettings, ResetTopSettings, SampleSettings
 
 #: settings class -> (config section, fields that are not config keys of the section)
 SETTINGS = {
@@ -22,13 +23,24 @@ SETTINGS = {
     TrainSettings: ("pretrain", set()),
     PropertySettings: ("properties", set()),
     ProbeSettings: ("probes", {"seed"}),
+    SampleSettings: ("trajectories", set()),
+    PWCCASettings: ("trajectories.pwcca", set()),
+    ResetTopSettings: ("trajectories.reset_top", set()),
 }
+
+
+def _section(name: str) -> dict:
+    """A config section of the defaults; a dotted name is a nested section ('trajectories.pwcca')."""
+    out = defaults()
+    for key in name.split("."):
+        out = out[key]
+    return out
 
 
 @pytest.mark.parametrize("cls", SETTINGS, ids=lambda c: c.__name__)
 def test_fields_are_schema_keys_of_the_same_name_without_defaults(cls):
     section, extra = SETTINGS[cls]
-    keys = set(defaults()[section])
+    keys = set(_section(section))
     for f in dataclasses.fields(cls):
         assert f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING, f.name
         assert f.name in keys or f.name in extra, f"{cls.__name__}.{f.name} is not a key of section {section!r}"
@@ -37,7 +49,7 @@ def test_fields_are_schema_keys_of_the_same_name_without_defaults(cls):
 @pytest.mark.parametrize("cls", SETTINGS, ids=lambda c: c.__name__)
 def test_built_from_the_defaults(cls):
     section, extra = SETTINGS[cls]
-    settings = settings_from(cls, defaults()[section], **dict.fromkeys(extra, 0))
+    settings = settings_from(cls, _section(section), **dict.fromkeys(extra, 0))
     assert dataclasses.is_dataclass(settings)
 
 

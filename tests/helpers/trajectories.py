@@ -1,4 +1,5 @@
-"""Builders for the tests of the layer-wise analysis: schema defaults, label tables, tiny models."""
+"""Builders for the tests of the layer-wise analysis: settings from the schema defaults, label
+tables, tiny models, waves."""
 
 from __future__ import annotations
 
@@ -6,35 +7,38 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
-REPO = Path(__file__).resolve().parents[2]
-SCHEMA = REPO / "schemas" / "trajectories.schema.yaml"
+from speechneurons.config import defaults, settings_from
 
 
-def _defaults(schema: dict):
-    if schema.get("type") == "object" and "properties" in schema:
-        return {k: _defaults(v) for k, v in schema["properties"].items()}
-    return schema["default"]
-
-
-def schema_defaults() -> dict:
-    """The ``trajectories`` section with every key at its schema default."""
-    return _defaults(yaml.safe_load(SCHEMA.read_text()))
-
-
-def settings(**pwcca_or_reset):
-    """TrajectoriesSettings at the schema defaults; keyword ``pwcca`` / ``reset_top`` dicts
+def section(**overrides) -> dict:
+    """The ``trajectories`` section at the schema defaults; ``pwcca`` / ``reset_top`` dicts
     override keys of those subsections, other keywords top-level keys."""
-    from speechneurons.trajectories.settings import TrajectoriesSettings
-
-    section = schema_defaults()
-    for key, value in pwcca_or_reset.items():
+    out = defaults()["trajectories"]
+    for key, value in overrides.items():
         if key in ("pwcca", "reset_top"):
-            section[key].update(value)
+            out[key].update(value)
         else:
-            section[key] = value
-    return TrajectoriesSettings.from_config(section)
+            out[key] = value
+    return out
+
+
+def sample_settings(**overrides):
+    from speechneurons.trajectories.settings import SampleSettings
+
+    return settings_from(SampleSettings, section(**overrides))
+
+
+def pwcca_settings(**overrides):
+    from speechneurons.trajectories.settings import PWCCASettings
+
+    return settings_from(PWCCASettings, section(pwcca=overrides)["pwcca"])
+
+
+def reset_settings(**overrides):
+    from speechneurons.trajectories.settings import ResetTopSettings
+
+    return settings_from(ResetTopSettings, section(reset_top=overrides)["reset_top"])
 
 
 def label_table(rows: dict[str, list[tuple[str, str]]]) -> pd.DataFrame:
@@ -56,16 +60,18 @@ def random_label_table(n_frames: dict[str, int], seed: int = 0) -> pd.DataFrame:
     return label_table(rows)
 
 
-def tiny_model_dir(path: Path, layers: int = 2, hidden: int = 32, seed: int = 0, perturb: float = 0.0) -> Path:
-    """A random tiny HuBERT saved with save_pretrained (optionally perturbed so that no
+def tiny_model_dir(
+    path: Path, layers: int = 2, hidden: int = 32, seed: int = 0, perturb: float = 0.0, model_type: str = "hubert"
+) -> Path:
+    """A random tiny model saved with save_pretrained (optionally perturbed so that no
     parameter is at its initial constant)."""
     import torch
-    from transformers import HubertModel
+    from transformers import AutoModel
 
-    from speechneurons.trajectories._external import tiny_config
+    from tests.helpers.models import tiny_config
 
     torch.manual_seed(seed)
-    model = HubertModel(tiny_config("hubert", layers=layers, hidden=hidden, ffn=2 * hidden, conv_dim=16))
+    model = AutoModel.from_config(tiny_config(model_type, layers=layers, hidden=hidden, ffn=2 * hidden, conv_dim=16))
     if perturb:
         with torch.no_grad():
             for p in model.parameters():

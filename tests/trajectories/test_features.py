@@ -124,7 +124,7 @@ def test_plan_is_seeded_sorted_and_bounded():
 
 
 def test_views_are_the_hidden_states_at_the_sampled_frames_and_segments(tmp_path):
-    from speechneurons.trajectories._external import load_model
+    from speechneurons.model.registry import load_model
 
     torch.set_num_threads(1)
     loaded = load_model(str(tiny_model_dir(tmp_path / "m", layers=2)), "cpu")
@@ -136,14 +136,14 @@ def test_views_are_the_hidden_states_at_the_sampled_frames_and_segments(tmp_path
     views = extract_views(loaded, w, plan, n_mels=40)
     assert views.layers == (0, 1, 2)
     assert views.reference["mel"].shape == (30, 40) and views.reference["phone"].shape[1] == len(PHONES)
-    with torch.no_grad():
+    with torch.no_grad():  # a plain full forward pass of the model on one utterance
         values, _ = loaded.prepare_batch([w["a"]])
         out = loaded.model(values, output_hidden_states=True)
         cnn = loaded.model.feature_extractor(values)[0].T.numpy()
     rows = np.flatnonzero(plan.frames["utt_id"] == "a")
     frames = plan.frames["frame"].to_numpy()[rows]
     np.testing.assert_allclose(views.frames[2][rows], out.hidden_states[2][0].numpy()[frames], atol=1e-5)
-    np.testing.assert_allclose(views.reference["cnn"][rows], cnn[frames], atol=1e-5)
+    np.testing.assert_allclose(views.reference["frontend"][rows], cnn[frames], atol=1e-5)
     seg = plan.phone_segments.iloc[0]
     assert seg["utt_id"] == "a"
     expect = out.hidden_states[1][0].numpy()[seg["start"] : seg["end"]].mean(0)

@@ -18,7 +18,7 @@ from speechneurons.trajectories.finetune import (
     reset_top_layers,
     train_ctc,
 )
-from tests.helpers.trajectories import label_table, settings, tiny_model_dir, waves
+from tests.helpers.trajectories import label_table, reset_settings, tiny_model_dir, waves
 
 
 def test_reference_phones_collapse_repeats_then_drop_silence():
@@ -44,7 +44,7 @@ def test_edit_distance_and_greedy_decoding_of_known_sequences():
 
 @pytest.mark.parametrize("n", [0, 1, 2])
 def test_reset_reinitialises_exactly_the_top_n_layers(tmp_path, n):
-    from speechneurons.trajectories._external import load_model
+    from speechneurons.model.registry import load_model
 
     model = load_model(str(tiny_model_dir(tmp_path / "m", layers=3, perturb=0.05)), "cpu").model
     before = {k: v.clone() for k, v in model.state_dict().items()}
@@ -64,7 +64,7 @@ def test_reset_reinitialises_exactly_the_top_n_layers(tmp_path, n):
 def test_ctc_head_on_the_encoder_is_the_model_forward():
     from transformers import HubertModel
 
-    from speechneurons.trajectories._external import tiny_config
+    from tests.helpers.models import tiny_config
 
     torch.manual_seed(0)
     base = HubertModel(tiny_config("hubert", layers=2, hidden=32, ffn=64, conv_dim=16)).eval()
@@ -93,7 +93,7 @@ def _toy(seed=0, n=16):
 def test_ctc_fine_tuning_on_a_toy_task_lowers_the_loss_and_the_per():
     from transformers import HubertModel
 
-    from speechneurons.trajectories._external import tiny_config
+    from tests.helpers.models import tiny_config
 
     torch.set_num_threads(1)
     torch.manual_seed(0)
@@ -101,19 +101,19 @@ def test_ctc_fine_tuning_on_a_toy_task_lowers_the_loss_and_the_per():
     feats, codes = _toy()
     targets = {u: code_sequence(c) for u, c in codes.items()}
     untrained = evaluate_per(ctc, feats, targets)
-    s = settings(reset_top={"steps": 60, "lr": 3e-3, "weight_decay": 0.0, "batch_size": 4, "max_crop_s": 0.4}).reset_top
-    log = train_ctc(ctc, feats, codes, s, seed=0)  # crops of 20 of the 32 frames
+    s = reset_settings(steps=60, weight_decay=0.0, batch_size=4, max_crop_s=0.4)
+    log = train_ctc(ctc, feats, codes, s, lr=3e-3, seed=0)  # crops of 20 of the 32 frames
     assert log["loss"].iloc[-5:].mean() < 0.3 * log["loss"].iloc[:5].mean()
     trained = evaluate_per(ctc, feats, targets)
     assert trained["edits"].sum() < 0.8 * untrained["edits"].sum()
 
 
 def test_reset_top_experiment_end_to_end(tmp_path):
-    from speechneurons.trajectories._external import load_model
+    from speechneurons.model.registry import load_model
 
     torch.set_num_threads(1)
     loaded = load_model(str(tiny_model_dir(tmp_path / "m", layers=2)), "cpu")
-    w = waves({f"u{i}": 4800 + 320 * i for i in range(5)})
+    w = waves({f"u{i}": 4800 + 320 * i for i in range(6)})
     rng = np.random.default_rng(0)
     labels = label_table(
         {
@@ -121,13 +121,20 @@ def test_reset_top_experiment_end_to_end(tmp_path):
             for u, x in w.items()
         }
     )
-    s = settings(reset_top={"n_reset": [0, 1], "steps": 3, "batch_size": 2, "bootstrap": 50}).reset_top
+    s = reset_settings(n_reset=[0, 1], steps=3, batch_size=2, lrs=[1e-3, 3e-3], dev_fraction=0.4)
     res = reset_top_experiment(
-        loaded, w, ["u0", "u1", "u2"], ["u3", "u4"], frame_codes(labels), s, seed=0, device="cpu"
+        loaded, w, ["u0", "u1", "u2", "u5"], ["u3", "u4"], frame_codes(labels), s, seed=0, device="cpu", n_boot=50
     )
     assert res.summary["n_reset"].tolist() == [0, 1]
     assert res.summary.loc[0, "delta_vs_0"] == 0.0
     assert (res.summary["per_low"] <= res.summary["per"]).all() and (
         res.summary["per"] <= res.summary["per_high"]
     ).all()
-    assert set(res.per_utterance["utt_id"]) == {"u3", "u4"} and len(res.train_log) == 6
+    assert set(res.per_utterance["utt_id"]) == {"u3", "u4"} and len(res.train_log) == 2 * 2 * 3
+    assert res.summary["n_train"].tolist() == [2, 2] and res.summary["n_dev"].tolist() == [2, 2]
+    # one rate chosen per n, the one with the lowest dev PER, and its test PER is the reported one
+    for n, rates in res.rates.groupby("n_reset"):
+        chosen = rates[rates["chosen"]]
+        assert len(chosen) == 1 and chosen["dev_per"].iloc[0] == rates["dev_per"].min()
+        row = res.summary.set_index("n_reset").loc[n]
+        assert row["lr"] == chosen["lr"].iloc[0] and row["per"] == pytest.approx(chosen["test_per"].iloc[0])

@@ -6,7 +6,7 @@ import pytest
 from speechneurons.phones import PHONES
 from speechneurons.trajectories.features import Views, one_hot
 from speechneurons.trajectories.measures import measure_pwcca
-from tests.helpers.trajectories import settings
+from tests.helpers.trajectories import pwcca_settings
 
 
 def test_a_layer_that_is_a_linear_map_of_the_mel_view_scores_one_and_noise_scores_zero():
@@ -25,7 +25,7 @@ def test_a_layer_that_is_a_linear_map_of_the_mel_view_scores_one_and_noise_score
         reference={"mel": mel, "phone": phone},
         labels={"phone": labels},
     )
-    s = settings(pwcca={"views": ["mel", "phone"], "thresholds": [1e-10]}).pwcca
+    s = pwcca_settings(views=["mel", "phone"], thresholds=[1e-10])
     summary, trials = measure_pwcca(views, s, "final", seed=0)
     got = summary.set_index(["layer", "view"])["pwcca"]
     assert got[(0, "mel")] == pytest.approx(1.0, abs=1e-6)

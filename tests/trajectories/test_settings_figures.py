@@ -5,27 +5,31 @@ import dataclasses
 import pandas as pd
 import pytest
 
+from speechneurons.config import defaults
 from speechneurons.trajectories.figures import checkpoint_order, plot_heatmap, plot_layer_curves, plot_reset_top
-from speechneurons.trajectories.settings import PWCCASettings, ResetTopSettings, TrajectoriesSettings
-from tests.helpers.trajectories import schema_defaults, settings
+from speechneurons.trajectories.settings import PWCCASettings, ResetTopSettings, SampleSettings
+from tests.helpers.trajectories import pwcca_settings, reset_settings, sample_settings
 
 
-def test_settings_fields_are_exactly_the_schema_keys():
-    section = schema_defaults()
-    names = lambda cls: [f.name for f in dataclasses.fields(cls)]
-    assert names(TrajectoriesSettings) == list(section)
-    assert names(PWCCASettings) == list(section["pwcca"])
-    assert names(ResetTopSettings) == list(section["reset_top"])
-    s = settings()
-    assert s.reset_top.n_reset == (0, 1, 2) and s.pwcca.thresholds[0] == 1e-11
-    assert all(
-        f.default is dataclasses.MISSING
-        for cls in (TrajectoriesSettings, PWCCASettings, ResetTopSettings)
-        for f in dataclasses.fields(cls)
-    )
-    section["pwcca"]["typo"] = 1
-    with pytest.raises(KeyError, match="typo"):
-        TrajectoriesSettings.from_config(section)
+def test_settings_are_built_from_the_schema_defaults():
+    assert reset_settings().n_reset == (0, 1, 2) and pwcca_settings().thresholds[0] == 1e-11
+    assert sample_settings().layers == ()
+    section = defaults()["trajectories"]
+    for cls, keys in (
+        (SampleSettings, section),
+        (PWCCASettings, section["pwcca"]),
+        (ResetTopSettings, section["reset_top"]),
+    ):
+        assert all(f.default is dataclasses.MISSING for f in dataclasses.fields(cls))
+        assert {f.name for f in dataclasses.fields(cls)} <= set(keys)
+    # the nested sections and the keys read by the rules themselves are all the top-level keys
+    assert set(section) == {f.name for f in dataclasses.fields(SampleSettings)} | {
+        "checkpoints",
+        "count_checkpoints",
+        "runs",
+        "pwcca",
+        "reset_top",
+    }
 
 
 def test_checkpoints_are_ordered_by_pretraining_step():

@@ -7,9 +7,11 @@ Frame level (one row per sampled model frame; frame t covers [t h / sr, t h / sr
   filterbank is frame t of the model; the count is ``FrameGrid.num_frames`` (the last row is
   repeated or dropped when the filterbank's count differs, which it does not for the base
   stack);
-- ``cnn``: the output of the conv feature encoder (``model.feature_extractor``, the input of the
-  feature projection), one row of C channels per frame;
-- layer l = ``hidden_states[l]`` of the model (0 = the transformer input, L = the last layer).
+- ``frontend``: the output of the model's front-end (``model.feature_extractor``, the input of
+  the feature projection), one row of C channels per frame: the conv feature encoder's output,
+  or the log-Mel frames of a log-Mel front-end (:mod:`speechneurons.model.melhubert`);
+- layer l = ``hidden_states[l]`` of the model (0 = the input of layer 1, L = the last layer),
+  as :func:`speechneurons.model.forward.encode` returns them.
 
 Segment level (one row per sampled segment):
 - a *phone segment* is a maximal run of consecutive frames of one utterance with the same
@@ -25,7 +27,7 @@ Segment level (one row per sampled segment):
 
 Every random choice (utterances, frames, segments) comes from one seed and is made from the
 label table before any forward pass, so every checkpoint is measured on the same samples.
-Forward passes run one utterance at a time, unpadded, so nothing depends on batching.
+Forward passes are those of :mod:`speechneurons.model.forward`, so nothing depends on batching.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
+import torch
 
 from speechneurons.errors import BadInputError
 from speechneurons.frames import FrameGrid
@@ -43,7 +46,7 @@ from speechneurons.phones import PHONES, is_speech_phone
 
 log = logging.getLogger(__name__)
 
-FRAME_VIEWS = ("mel", "cnn")
+FRAME_VIEWS = ("mel", "frontend")
 SEGMENT_VIEWS = ("phone", "word")
 SEGMENT_COLUMNS = ["utt_id", "start", "end", "label"]
 
@@ -267,33 +270,17 @@ class Views(NamedTuple):
     word_means: dict[int, np.ndarray]
     """layer -> [S_word, H] the same over the word segments."""
     reference: dict[str, np.ndarray]
-    """view name -> reference matrix: mel [F, n_mels], cnn [F, C], phone [S_phone, 39],
+    """view name -> reference matrix: mel [F, n_mels], frontend [F, C], phone [S_phone, 39],
     word [S_word, V] (only the views asked for)."""
     labels: dict[str, np.ndarray]
     """'phone' / 'word' -> the segment labels (they stratify the CCA parts)."""
 
 
-def utterance_states(loaded, wave: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
-    """(cnn [T, C], [hidden_states[0..L] as [T, H]]) of one utterance, unpadded, float32.
-
-    ``loaded`` is a LoadedModel; the CNN output is read with a forward hook on
-    ``model.feature_extractor`` (removed in ``finally``)."""
-    import torch
-
-    model = loaded.model
-    captured: list = []
-    handle = model.feature_extractor.register_forward_hook(lambda _m, _i, out: captured.append(out.detach()))
-    try:
-        values, _ = loaded.prepare_batch([wave])
-        with torch.no_grad():
-            out = model(values, output_hidden_states=True)
-    finally:
-        handle.remove()
-    cnn = captured[0][0].transpose(0, 1).float().cpu().numpy()
-    states = [h[0].float().cpu().numpy() for h in out.hidden_states]
-    return cnn, states
+def _rows_by_utt(table: pd.DataFrame) -> dict[str, np.ndarray]:
+    return {str(u): idx for u, idx in table.groupby("utt_id", sort=False).indices.items()}
 
 
+@torch.inference_mode()
 def extract_views(
     loaded,
     waves: Mapping[str, np.ndarray],
@@ -302,67 +289,95 @@ def extract_views(
     layers: Sequence[int] = (),
     views: Sequence[str] = FRAME_VIEWS + SEGMENT_VIEWS,
     n_mels: int = 80,
+    batch_seconds: float = 60.0,
+    max_pad_ratio: float = 1.5,
 ) -> Views:
     """Forward every utterance of the plan once and gather the layer and reference views.
 
-    ``loaded`` is a LoadedModel (``speechneurons.models.load_model``); ``waves`` maps utt_id to
-    its 16 kHz samples; ``layers`` empty = 0..num_layers."""
+    ``loaded`` is a :class:`~speechneurons.model.registry.LoadedModel`; ``waves`` maps utt_id to
+    its 16 kHz samples; ``layers`` empty = 0..num_layers. The forward pass is the house's
+    batching-independent one (:mod:`speechneurons.model.forward`): each utterance's front-end
+    alone, the transformer on padded batches of about ``batch_seconds`` of audio with the exact
+    frame mask; the ``frontend`` view is that front-end output (CNN channels, or the log-Mel
+    frames of a log-Mel front-end)."""
     from tqdm import tqdm
 
+    from speechneurons.model.forward import encode, front_end_batches
+
     layers = tuple(layers) or tuple(range(loaded.num_layers + 1))
-    if max(layers) > loaded.num_layers:
-        raise ValueError(f"layer {max(layers)} > num_layers {loaded.num_layers}")
-    by_utt_frames = {u: g["frame"].to_numpy() for u, g in plan.frames.groupby("utt_id")}
-    by_utt_phone = {u: g for u, g in plan.phone_segments.groupby("utt_id")}
-    by_utt_word = {u: g for u, g in plan.word_segments.groupby("utt_id")}
-    acc: dict[str, list] = {k: [] for k in ("mel", "cnn")}
-    acc_frames = {l: [] for l in layers}
-    acc_phone = {l: [] for l in layers}
-    acc_word = {l: [] for l in layers}
-    for utt in tqdm(plan.utt_ids, desc="views", unit="utt", mininterval=10):
-        wave = waves[utt]
-        cnn, states = utterance_states(loaded, wave)
-        n_frames = loaded.grid.num_frames(len(wave))
-        if len(states[0]) != n_frames:
-            raise BadInputError(
-                utt,
-                f"the model gave {len(states[0])} frames, the grid {n_frames}",
-                "Use a model whose conv stack matches the frames section",
-            )
-        frames = by_utt_frames.get(utt)
-        if frames is not None and len(frames):
-            if frames.max() >= n_frames:
+    if max(layers) > loaded.num_layers or min(layers) < 0:
+        raise ValueError(f"layers {layers} requested but the model has layers 0..{loaded.num_layers}")
+    hidden = int(loaded.model.config.hidden_size)
+    rows = {"frames": _rows_by_utt(plan.frames), "phone": _rows_by_utt(plan.phone_segments),
+            "word": _rows_by_utt(plan.word_segments)}  # fmt: skip
+    frame_no = plan.frames["frame"].to_numpy().astype(np.int64)
+    bounds = {k: (t["start"].to_numpy().astype(np.int64), t["end"].to_numpy().astype(np.int64))
+              for k, t in (("phone", plan.phone_segments), ("word", plan.word_segments))}  # fmt: skip
+    n_frames_total = len(plan.frames)
+
+    def alloc(n: int) -> dict[int, np.ndarray]:
+        return {l: np.zeros((n, hidden), dtype=np.float32) for l in layers}
+
+    out_frames, out_phone, out_word = (
+        alloc(n_frames_total),
+        alloc(len(plan.phone_segments)),
+        alloc(len(plan.word_segments)),
+    )
+    mel = np.zeros((n_frames_total, n_mels), dtype=np.float32) if "mel" in views else None
+    frontend: np.ndarray | None = None
+    utt_ids = list(plan.utt_ids)
+    wave_list = [waves[u] for u in utt_ids]
+    max_frames = int(batch_seconds * loaded.grid.sample_rate / loaded.grid.hop)
+    bar = tqdm(total=len(utt_ids), desc="views", unit="utt", mininterval=10)
+    for batch in front_end_batches(loaded, wave_list, max_frames, max_pad_ratio):
+        states = encode(loaded, batch).hidden_states
+        for b, i in enumerate(batch.index):
+            utt, n_frames = utt_ids[i], batch.lengths[b]
+            expected = loaded.grid.num_frames(len(wave_list[i]))
+            if n_frames != expected:
                 raise BadInputError(
                     utt,
-                    f"frame labels reach frame {frames.max()} of {n_frames}",
-                    "Recompute the frame labels on the model's frame grid",
+                    f"the model gave {n_frames} frames, the grid {expected}",
+                    "Use a model whose front-end matches the frames section",
                 )
-            for l in layers:
-                acc_frames[l].append(states[l][frames])
-            acc["cnn"].append(cnn[frames])
-            if "mel" in views:
-                acc["mel"].append(log_mel(wave, loaded.grid, n_mels)[frames])
-        for segs, target in ((by_utt_phone.get(utt), acc_phone), (by_utt_word.get(utt), acc_word)):
-            if segs is None or segs.empty:
-                continue
-            if segs["end"].max() > n_frames:
-                raise BadInputError(
-                    utt,
-                    f"a segment ends at frame {segs['end'].max()} of {n_frames}",
-                    "Recompute the frame labels on the model's frame grid",
-                )
-            for l in layers:
-                target[l].append(segment_means(states[l], segs["start"].to_numpy(), segs["end"].to_numpy()))
-
-    def stack(parts: list, width: int) -> np.ndarray:
-        return np.concatenate(parts).astype(np.float32) if parts else np.zeros((0, width), dtype=np.float32)
-
-    hidden = loaded.model.config.hidden_size
+            own = {l: states[l][b, :n_frames].float().cpu().numpy() for l in layers}
+            r = rows["frames"].get(utt)
+            if r is not None and len(r):
+                f = frame_no[r]
+                if f.max() >= n_frames:
+                    raise BadInputError(
+                        utt,
+                        f"frame labels reach frame {f.max()} of {n_frames}",
+                        "Recompute the frame labels on the model's frame grid",
+                    )
+                for l in layers:
+                    out_frames[l][r] = own[l][f]
+                fe = batch.features[b, :n_frames].float().cpu().numpy()
+                if frontend is None:
+                    frontend = np.zeros((n_frames_total, fe.shape[1]), dtype=np.float32)
+                frontend[r] = fe[f]
+                if mel is not None:
+                    mel[r] = log_mel(wave_list[i], loaded.grid, n_mels)[f]
+            for kind, target in (("phone", out_phone), ("word", out_word)):
+                r = rows[kind].get(utt)
+                if r is None or not len(r):
+                    continue
+                starts, ends = bounds[kind][0][r], bounds[kind][1][r]
+                if ends.max() > n_frames:
+                    raise BadInputError(
+                        utt,
+                        f"a segment ends at frame {ends.max()} of {n_frames}",
+                        "Recompute the frame labels on the model's frame grid",
+                    )
+                for l in layers:
+                    target[l][r] = segment_means(own[l], starts, ends)
+        bar.update(len(batch.index))
+    bar.close()
     reference: dict[str, np.ndarray] = {}
-    if "mel" in views:
-        reference["mel"] = stack(acc["mel"], n_mels)
-    if "cnn" in views:
-        reference["cnn"] = stack(acc["cnn"], int(loaded.model.config.conv_dim[-1]))
+    if mel is not None:
+        reference["mel"] = mel
+    if "frontend" in views:
+        reference["frontend"] = frontend if frontend is not None else np.zeros((0, 1), dtype=np.float32)
     phone_labels = plan.phone_segments["label"].astype(str).to_numpy()
     word_labels = plan.word_segments["label"].astype(str).to_numpy()
     if "phone" in views:
@@ -371,9 +386,9 @@ def extract_views(
         reference["word"] = one_hot(word_labels, plan.words)
     return Views(
         layers=layers,
-        frames={l: stack(acc_frames[l], hidden) for l in layers},
-        phone_means={l: stack(acc_phone[l], hidden) for l in layers},
-        word_means={l: stack(acc_word[l], hidden) for l in layers},
+        frames=out_frames,
+        phone_means=out_phone,
+        word_means=out_word,
         reference=reference,
         labels={"phone": phone_labels, "word": word_labels},
     )

@@ -8,9 +8,10 @@ fine-tunes to a lower phone error rate when those layers are re-initialised firs
   every other parameter and buffer stays bitwise identical. Transformers marks loaded
   tensors ``_is_hf_initialized`` and its init functions skip such tensors, so the mark is
   cleared first (otherwise the reset would silently do nothing).
-- **Model.** The frozen front-end is the conv feature encoder: its output is computed once
-  per utterance, unpadded, and cached. The feature projection, the transformer and a CTC head
-  (a linear map from the last hidden state to 39 phones + blank, blank = index 0) are trained.
+- **Model.** The front-end (the conv feature encoder, or a log-Mel front-end) is frozen: its
+  output is computed once per utterance, alone (:func:`speechneurons.model.forward.front_end`),
+  and cached. The feature projection, the transformer and a CTC head (a linear map from the
+  last hidden state to 39 phones + blank, blank = index 0) are trained.
 - **Targets.** The phone sequence of an utterance is its frame phones with consecutive
   identical phones collapsed, then sil / spn dropped.
 - **Training.** AdamW (weight decay on matrices only), linear warm-up then linear decay to 0,
@@ -23,6 +24,10 @@ fine-tunes to a lower phone error rate when those layers are re-initialised firs
   per test utterance the edit distance e_u (substitutions + insertions + deletions) to the
   reference and its length r_u; PER = sum_u e_u / sum_u r_u with a percentile bootstrap
   interval over utterances, and the paired difference to n = 0 on the same resamples.
+- **Learning rate.** The train utterances are split (seeded, by utterance) into a fitting part
+  and a dev part (``dev_fraction``). For each n, one fine-tuning per candidate rate of ``lrs``
+  on the fitting part; the rate with the lowest dev PER (the first on ties) is the one whose
+  test PER is reported. The test split never chooses anything.
 """
 
 from __future__ import annotations
@@ -39,9 +44,9 @@ import torch
 from torch import nn
 
 from speechneurons.device import resolve_device
+from speechneurons.experiments.stats import bootstrap_delta, bootstrap_ratio
 from speechneurons.phones import PHONES, is_speech_phone
 
-from ._external import bootstrap_delta, bootstrap_ratio
 from .settings import ResetTopSettings
 
 log = logging.getLogger(__name__)
@@ -58,12 +63,16 @@ SUMMARY_COLUMNS = [
     "delta_vs_0",
     "delta_low",
     "delta_high",
+    "lr",
+    "dev_per",
     "final_loss",
     "steps",
     "n_train",
+    "n_dev",
     "n_test",
     "seconds",
 ]
+LR_COLUMNS = ["n_reset", "lr", "dev_per", "test_per", "final_loss", "chosen"]
 
 
 # ----------------------------------------------------------------------------- targets and PER
@@ -166,8 +175,8 @@ def _layer_of(name: str) -> int | None:
 class CTCPhoneModel(nn.Module):
     """A speech transformer from its feature projection on, with a linear CTC head.
 
-    Input: the conv feature encoder's output [B, T, C] (the frozen front-end, computed
-    beforehand) and a frame mask [B, T] (True = real frame); output: log-probabilities
+    Input: the front-end output [B, T, C] (the frozen conv feature encoder or log-Mel front-end,
+    computed beforehand) and a frame mask [B, T] (True = real frame); output: log-probabilities
     [B, T, 40] over blank + 39 phones."""
 
     def __init__(self, base: nn.Module):
@@ -185,17 +194,18 @@ class CTCPhoneModel(nn.Module):
         return torch.log_softmax(self.head(out.last_hidden_state), dim=-1)
 
 
-def conv_features(loaded, waves: Mapping[str, np.ndarray], utt_ids: Sequence[str]) -> dict[str, torch.Tensor]:
-    """utt_id -> conv feature encoder output [T, C] (float32, CPU) of one utterance, unpadded."""
+@torch.inference_mode()
+def front_end_features(loaded, waves: Mapping[str, np.ndarray], utt_ids: Sequence[str]) -> dict[str, torch.Tensor]:
+    """utt_id -> front-end output [T, C] (float32, CPU) of one utterance alone
+    (:func:`speechneurons.model.forward.front_end`: the input of the feature projection)."""
     from tqdm import tqdm
 
-    out = {}
-    model = loaded.model
-    with torch.no_grad():
-        for u in tqdm(utt_ids, desc="front-end", unit="utt", mininterval=10):
-            values, _ = loaded.prepare_batch([waves[u]])
-            out[u] = model.feature_extractor(values)[0].transpose(0, 1).float().cpu()
-    return out
+    from speechneurons.model.forward import front_end
+
+    return {
+        u: front_end(loaded, waves[u]).float().cpu().clone()
+        for u in tqdm(utt_ids, desc="front-end", unit="utt", mininterval=10)
+    }
 
 
 def _pad(features: Sequence[torch.Tensor], device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -231,11 +241,13 @@ def train_ctc(
     features: Mapping[str, torch.Tensor],
     codes: Mapping[str, np.ndarray],
     settings: ResetTopSettings,
+    lr: float,
     seed: int = 0,
     device="cpu",
     frame_shift_s: float = 0.02,
 ) -> pd.DataFrame:
-    """Fine-tune ``model`` in place with CTC (module docstring); returns the log (step, loss, lr).
+    """Fine-tune ``model`` in place with CTC at peak learning rate ``lr`` (module docstring);
+    returns the log (step, loss, lr).
 
     ``codes`` are the per-frame symbols of :func:`frame_codes`. An utterance longer than
     ``settings.max_crop_s`` is cropped at a seeded random frame offset at each use, and its
@@ -254,7 +266,7 @@ def train_ctc(
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     model.to(device).train()
-    opt = _optimizer(model, settings.lr, settings.weight_decay)
+    opt = _optimizer(model, lr, settings.weight_decay)
     warm = max(1, round(settings.warmup_fraction * settings.steps))
 
     def factor(step: int) -> float:
@@ -335,18 +347,23 @@ def evaluate_per(
 
 
 class ResetTopRun(NamedTuple):
-    """One fine-tuning with the top n layers reset."""
+    """One fine-tuning experiment with the top n layers reset (every candidate rate)."""
 
     n_reset: int
     """Layers re-initialised."""
     per_utterance: pd.DataFrame
-    """n_reset, utt_id, edits, ref_len, hyp_len of every test utterance with a reference."""
+    """n_reset, utt_id, edits, ref_len, hyp_len of every test utterance with a reference, for
+    the rate chosen on dev."""
     train_log: pd.DataFrame
-    """n_reset, step, loss, lr."""
+    """n_reset, lr, step, loss (every candidate rate)."""
+    rates: pd.DataFrame
+    """n_reset, lr, dev_per, test_per (%), final_loss, chosen: one row per candidate rate."""
     n_train: int
-    """Training utterances."""
+    """Fitting utterances."""
+    n_dev: int
+    """Dev utterances (they chose the rate)."""
     seconds: float
-    """Wall time of the reset, the training and the scoring."""
+    """Wall time of the resets, the trainings and the scoring."""
 
 
 class ResetTopResult(NamedTuple):
@@ -354,25 +371,40 @@ class ResetTopResult(NamedTuple):
 
     summary: pd.DataFrame
     """One row per n: PER (%) with its bootstrap interval, the paired difference to n = 0
-    (percentage points, when 0 is among the n), the mean loss of the last 10 % of steps."""
+    (percentage points, when 0 is among the n), the chosen rate and its dev PER, the mean loss
+    of the last 10 % of steps."""
     per_utterance: pd.DataFrame
     """n_reset, utt_id, edits, ref_len, hyp_len."""
     train_log: pd.DataFrame
-    """n_reset, step, loss, lr."""
+    """n_reset, lr, step, loss."""
+    rates: pd.DataFrame
+    """n_reset, lr, dev_per, test_per, final_loss, chosen."""
 
 
-def select_train(train_ids: Sequence[str], settings: ResetTopSettings, seed: int = 0) -> list[str]:
-    """The training utterances: all, or ``max_train_utterances`` of them (seeded, in order)."""
+def select_train(train_ids: Sequence[str], settings: ResetTopSettings, seed: int = 0) -> tuple[list[str], list[str]]:
+    """(fitting, dev) utterances: ``max_train_utterances`` of the train utterances (all when 0;
+    seeded draw), then a seeded ``dev_fraction`` of them as the dev part (at least one of each);
+    both keep the given order."""
     train_ids = list(train_ids)
+    rng = np.random.default_rng(seed)
     if 0 < settings.max_train_utterances < len(train_ids):
-        pick = np.sort(np.random.default_rng(seed).choice(len(train_ids), settings.max_train_utterances, replace=False))
+        pick = np.sort(rng.choice(len(train_ids), settings.max_train_utterances, replace=False))
         train_ids = [train_ids[i] for i in pick]
-    return train_ids
+    if len(train_ids) < 2:
+        raise ValueError(f"reset-top fine-tuning needs at least 2 train utterances, got {len(train_ids)}")
+    n_dev = min(len(train_ids) - 1, max(1, round(settings.dev_fraction * len(train_ids))))
+    dev = set(rng.choice(len(train_ids), n_dev, replace=False).tolist())
+    return [u for i, u in enumerate(train_ids) if i not in dev], [u for i, u in enumerate(train_ids) if i in dev]
+
+
+def _per(per_utt: pd.DataFrame) -> float:
+    return float(100 * per_utt["edits"].sum() / max(1, per_utt["ref_len"].sum()))
 
 
 def run_reset_top(
     loaded,
     feats_train: Mapping[str, torch.Tensor],
+    feats_dev: Mapping[str, torch.Tensor],
     feats_test: Mapping[str, torch.Tensor],
     codes: Mapping[str, np.ndarray],
     n: int,
@@ -380,50 +412,60 @@ def run_reset_top(
     seed: int = 0,
     device="auto",
 ) -> ResetTopRun:
-    """A fresh copy of the loaded model, its top n layers re-initialised, a new CTC head (the
-    same initialisation for every n), CTC fine-tuning on ``feats_train``, greedy decoding and
-    edit distances on ``feats_test`` (features from :func:`conv_features`, per-frame symbols
-    from :func:`frame_codes`). One such run per n can be its own job."""
+    """For every candidate rate: a fresh copy of the loaded model, its top n layers
+    re-initialised, a new CTC head (the same initialisation for every n and rate), CTC
+    fine-tuning on ``feats_train``, greedy decoding of ``feats_dev`` and ``feats_test``; the rate
+    with the lowest dev PER is chosen (features from :func:`front_end_features`, per-frame
+    symbols from :func:`frame_codes`). One such run per n can be its own job."""
     device = resolve_device(str(device))
     start = time.perf_counter()
-    model = copy.deepcopy(loaded.model).cpu()
-    reset_top_layers(model, n, seed)
-    ctc = CTCPhoneModel(model)
-    torch.manual_seed(seed)
-    ctc.head.reset_parameters()
-    train_log = train_ctc(ctc, feats_train, codes, settings, seed, device, loaded.grid.frame_shift_s)
-    targets = {u: code_sequence(codes[u]) for u in feats_test if u in codes}
-    per_utt = evaluate_per(ctc, feats_test, targets, max(1, settings.batch_size), device)
+    targets = {u: code_sequence(codes[u]) for u in [*feats_dev, *feats_test] if u in codes}
+    logs, rates, tests = [], [], []
+    for lr in settings.lrs:
+        model = copy.deepcopy(loaded.model).cpu()
+        reset_top_layers(model, n, seed)
+        ctc = CTCPhoneModel(model)
+        torch.manual_seed(seed)
+        ctc.head.reset_parameters()
+        train_log = train_ctc(ctc, feats_train, codes, settings, lr, seed, device, loaded.grid.frame_shift_s)
+        dev = evaluate_per(ctc, feats_dev, targets, max(1, settings.batch_size), device)
+        test = evaluate_per(ctc, feats_test, targets, max(1, settings.batch_size), device)
+        tail = float(train_log["loss"].iloc[-max(1, len(train_log) // 10) :].mean()) if len(train_log) else np.nan
+        logs.append(train_log.assign(n_reset=n, lr=lr)[["n_reset", "lr", "step", "loss"]])
+        rates.append({"n_reset": n, "lr": lr, "dev_per": _per(dev), "test_per": _per(test), "final_loss": tail})
+        tests.append(test)
+        log.info("reset top %d, lr %g: dev PER %.2f %%, final loss %.3f", n, lr, rates[-1]["dev_per"], tail)
+    best = min(range(len(rates)), key=lambda i: (rates[i]["dev_per"], i))
+    rates_table = pd.DataFrame(rates).assign(chosen=[i == best for i in range(len(rates))])[LR_COLUMNS]
     return ResetTopRun(
         n,
-        per_utt.assign(n_reset=n)[["n_reset", "utt_id", "edits", "ref_len", "hyp_len"]],
-        train_log.assign(n_reset=n)[["n_reset", "step", "loss", "lr"]],
+        tests[best].assign(n_reset=n)[["n_reset", "utt_id", "edits", "ref_len", "hyp_len"]],
+        pd.concat(logs, ignore_index=True),
+        rates_table,
         len(feats_train),
+        len(feats_dev),
         time.perf_counter() - start,
     )
 
 
-def summarize_reset_top(runs: Sequence[ResetTopRun], settings: ResetTopSettings, seed: int = 0) -> ResetTopResult:
+def summarize_reset_top(
+    runs: Sequence[ResetTopRun], n_boot: int = 1000, seed: int = 0, level: float = 0.95
+) -> ResetTopResult:
     """PER per n with its percentile bootstrap interval over test utterances (ratio of sums),
     and the paired bootstrap difference to n = 0 on the same resampled utterances."""
     rows = []
     zero = next((r.per_utterance.set_index("utt_id") for r in runs if r.n_reset == 0), None)
     for r in sorted(runs, key=lambda r: r.n_reset):
         pu = r.per_utterance
-        per, lo, hi = bootstrap_ratio(pu["edits"], pu["ref_len"], settings.bootstrap, seed, settings.confidence)
+        per, lo, hi = bootstrap_ratio(pu["edits"], pu["ref_len"], n_boot, seed, level)
         delta = (np.nan, np.nan, np.nan)
         if zero is not None:
             other = pu.set_index("utt_id").loc[zero.index]
             delta = bootstrap_delta(
-                other["edits"],
-                other["ref_len"],
-                zero["edits"],
-                zero["ref_len"],
-                settings.bootstrap,
-                seed,
-                settings.confidence,
+                other["edits"], other["ref_len"], zero["edits"], zero["ref_len"], n_boot, seed, level
             )
-        tail = r.train_log["loss"].iloc[-max(1, len(r.train_log) // 10) :].mean()
+        chosen = r.rates[r.rates["chosen"]].iloc[0]
+        logs = r.train_log[r.train_log["lr"] == chosen["lr"]]
         rows.append(
             {
                 "n_reset": r.n_reset,
@@ -433,20 +475,24 @@ def summarize_reset_top(runs: Sequence[ResetTopRun], settings: ResetTopSettings,
                 "delta_vs_0": 100 * delta[0],
                 "delta_low": 100 * delta[1],
                 "delta_high": 100 * delta[2],
-                "final_loss": float(tail),
-                "steps": int(r.train_log["step"].max()) if len(r.train_log) else 0,
+                "lr": float(chosen["lr"]),
+                "dev_per": float(chosen["dev_per"]),
+                "final_loss": float(chosen["final_loss"]),
+                "steps": int(logs["step"].max()) if len(logs) else 0,
                 "n_train": r.n_train,
+                "n_dev": r.n_dev,
                 "n_test": len(pu),
                 "seconds": r.seconds,
             }
         )
         log.info(
-            "reset top %d: PER %.2f %% [%.2f, %.2f], final loss %.3f", r.n_reset, 100 * per, 100 * lo, 100 * hi, tail
+            "reset top %d: PER %.2f %% [%.2f, %.2f] at lr %g", r.n_reset, 100 * per, 100 * lo, 100 * hi, chosen["lr"]
         )
     return ResetTopResult(
         pd.DataFrame(rows, columns=SUMMARY_COLUMNS),
         pd.concat([r.per_utterance for r in runs], ignore_index=True),
         pd.concat([r.train_log for r in runs], ignore_index=True),
+        pd.concat([r.rates for r in runs], ignore_index=True),
     )
 
 
@@ -459,11 +505,17 @@ def reset_top_experiment(
     settings: ResetTopSettings,
     seed: int = 0,
     device="auto",
+    n_boot: int = 1000,
+    level: float = 0.95,
 ) -> ResetTopResult:
     """:func:`run_reset_top` for every n of ``settings.n_reset`` on one set of front-end
     features, then :func:`summarize_reset_top`."""
-    train_ids = select_train(train_ids, settings, seed)
-    feats_train = conv_features(loaded, waves, train_ids)
-    feats_test = conv_features(loaded, waves, test_ids)
-    runs = [run_reset_top(loaded, feats_train, feats_test, codes, n, settings, seed, device) for n in settings.n_reset]
-    return summarize_reset_top(runs, settings, seed)
+    fit_ids, dev_ids = select_train(train_ids, settings, seed)
+    feats_fit = front_end_features(loaded, waves, fit_ids)
+    feats_dev = front_end_features(loaded, waves, dev_ids)
+    feats_test = front_end_features(loaded, waves, test_ids)
+    runs = [
+        run_reset_top(loaded, feats_fit, feats_dev, feats_test, codes, n, settings, seed, device)
+        for n in settings.n_reset
+    ]
+    return summarize_reset_top(runs, n_boot, seed, level)

@@ -1,10 +1,17 @@
-"""Held-out PWCCA of every layer of one checkpoint against every reference view, as tables.
+"""The measures of one checkpoint, as tables: held-out PWCCA of every layer against every
+reference view, and the experiments' linear probes on the same layers and utterances.
 
-For each (layer l, view v): x = the layer view (frames for mel / cnn, segment means for phone /
-word), y = the reference view, and the held-out protocol of :mod:`~speechneurons.trajectories.cca`
-with the settings' parts, trials, thresholds and weighting; segment parts are stratified by
-label. The same seed is used for every (layer, view) and every checkpoint, so all of them
-are split into the same parts and trials.
+PWCCA: for each (layer l, view v), x = the layer view (frames for mel / frontend, segment means
+for phone / word), y = the reference view, and the held-out protocol of
+:mod:`~speechneurons.trajectories.cca` with the settings' parts, trials, thresholds and
+weighting; segment parts are stratified by label. The same seed is used for every (layer,
+view) and every checkpoint, so all of them are split into the same parts and trials.
+
+Probes: :func:`speechneurons.experiments.probes.evaluate` (frames from
+:func:`~speechneurons.experiments.features.probe_frames`, features from
+:func:`~speechneurons.experiments.features.extract_features`) on the utterances the PWCCA
+measures, trained on their train split and scored on their test split, with percentile
+bootstrap intervals over test utterances (:func:`speechneurons.experiments.stats.compare`).
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ from speechneurons.audio import load_audio
 
 from .cca import CrossValPlan, PreparedView, crossval_plan, crossval_prepared
 from .features import FRAME_VIEWS, ViewPlan, Views, choose_utterances, extract_views, plan_views
-from .settings import PWCCASettings, TrajectoriesSettings
+from .settings import PWCCASettings, SampleSettings
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +75,7 @@ def measure_pwcca(
     deviation over trials, the mean train and dev scores, the sample count and the dims;
     trials: one row per trial with the chosen thresholds and the three scores.
     Every SVD of a view's fitting parts is computed once (``PreparedView``): the reference
-    views once per checkpoint, a layer's frames once for mel and cnn."""
+    views once per checkpoint, a layer's frames once for mel and frontend."""
     plans: dict[str, CrossValPlan] = {}
     refs: dict[str, PreparedView] = {}
     for view in settings.views:
@@ -151,18 +158,19 @@ def load_waves(manifest: pd.DataFrame, utt_ids: Sequence[str], sample_rate: int)
     return {u: load_audio(Path(paths[u]), sample_rate) for u in utt_ids}
 
 
-def plan_for(manifest: pd.DataFrame, labels: pd.DataFrame, settings: TrajectoriesSettings, seed: int = 0) -> ViewPlan:
+def plan_for(
+    manifest: pd.DataFrame, labels: pd.DataFrame, sample: SampleSettings, pwcca: PWCCASettings, seed: int = 0
+) -> ViewPlan:
     """The samples of the analysis: utterances of the configured splits, then frames and segments."""
-    p = settings.pwcca
-    utts = choose_utterances(manifest, settings.splits, settings.max_utterances, seed)
+    utts = choose_utterances(manifest, sample.splits, sample.max_utterances, seed)
     return plan_views(
         labels,
         utts,
-        max_frames=p.max_frames,
-        max_per_phone=p.max_per_phone,
-        word_vocabulary_size=p.word_vocabulary,
-        word_min_count=p.word_min_count,
-        max_per_word=p.max_per_word,
+        max_frames=pwcca.max_frames,
+        max_per_phone=pwcca.max_per_phone,
+        word_vocabulary_size=pwcca.word_vocabulary,
+        word_min_count=pwcca.word_min_count,
+        max_per_word=pwcca.max_per_word,
         seed=seed,
     )
 
@@ -171,12 +179,59 @@ def pwcca_for_checkpoint(
     loaded,
     waves: Mapping[str, np.ndarray],
     plan: ViewPlan,
-    settings: TrajectoriesSettings,
+    sample: SampleSettings,
+    pwcca: PWCCASettings,
     checkpoint: str,
     seed: int = 0,
+    **forward,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Views of one loaded checkpoint on the plan, then :func:`measure_pwcca` (the rule's call)."""
-    views = extract_views(
-        loaded, waves, plan, layers=settings.layers, views=settings.pwcca.views, n_mels=settings.pwcca.n_mels
+    """Views of one loaded checkpoint on the plan, then :func:`measure_pwcca` (the rule's call);
+    ``forward``: batching keywords of :func:`~speechneurons.trajectories.features.extract_views`."""
+    views = extract_views(loaded, waves, plan, layers=sample.layers, views=pwcca.views, n_mels=pwcca.n_mels, **forward)
+    return measure_pwcca(views, pwcca, checkpoint, seed)
+
+
+PROBE_COLUMNS = ["checkpoint", "task", "metric", "layer", "value", "ci_low", "ci_high", "n_test_utts"]
+
+
+def probe_checkpoint(
+    loaded,
+    manifest: pd.DataFrame,
+    labels: pd.DataFrame,
+    pitch: pd.DataFrame | None,
+    utt_ids: Sequence[str],
+    layers: Sequence[int],
+    probe_settings,
+    frame_settings,
+    **extract_kwargs,
+) -> pd.DataFrame:
+    """Per-utterance probe losses (``task, layer, utt_id, ...``) of every task of
+    ``probe_settings`` at every layer (0 = the input of layer 1), trained on the train split
+    and scored on the test split of ``utt_ids``: the experiments' probes, unchanged."""
+    from speechneurons.experiments.probes import evaluate
+
+    layers = list(layers) or list(range(loaded.num_layers + 1))
+    subset = manifest[manifest["utt_id"].astype(str).isin(set(map(str, utt_ids)))]
+    losses, _ = evaluate(
+        loaded,
+        subset,
+        labels,
+        pitch,
+        dict.fromkeys(probe_settings.tasks, layers),
+        probe_settings,
+        frame_settings,
+        progress=False,
+        **extract_kwargs,
     )
-    return measure_pwcca(views, settings.pwcca, checkpoint, seed)
+    return losses
+
+
+def probe_table(losses: pd.DataFrame, checkpoint: str, n_boot: int, seed: int, level: float) -> pd.DataFrame:
+    """Test error of every (task, layer) with its percentile bootstrap interval over test
+    utterances: phone error %, speaker and gender error %, log-F0 MSE (lower is better)."""
+    from speechneurons.experiments.stats import compare
+
+    if losses.empty:
+        return pd.DataFrame(columns=PROBE_COLUMNS)
+    table = compare(losses, None, n_boot, seed, level, kind="error")
+    return table.assign(checkpoint=checkpoint)[PROBE_COLUMNS]

@@ -1,25 +1,26 @@
-"""Settings of the layer-wise analysis: the ``trajectories`` config section as frozen dataclasses.
+"""Settings of the layer-wise analysis: the ``trajectories`` config section
+(schemas/trajectories.schema.yaml holds every key's type, default and meaning).
 
-Field names are exactly the config keys; the defaults, types and descriptions live only in
-``schemas/trajectories.schema.yaml``. Build them from a validated (defaults filled) section
-with :meth:`TrajectoriesSettings.from_config`.
+Frozen dataclasses without defaults whose fields are the schema keys, built with
+:func:`speechneurons.config.settings_from`; a rule passes exactly the keys its job reads with
+:func:`speechneurons.config.section_params`. Three objects, one per job that reads them:
+:class:`SampleSettings` (the top-level keys that fix what is measured), :class:`PWCCASettings`
+(``trajectories.pwcca``) and :class:`ResetTopSettings` (``trajectories.reset_top``). The
+bootstrap intervals come from the ``bootstrap`` section, the probes from the ``probes`` section.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, fields
-from typing import Any
+from dataclasses import dataclass
 
 
-def _take(cls, section: Mapping[str, Any], **nested):
-    names = [f.name for f in fields(cls)]
-    missing = [n for n in names if n not in section]
-    unknown = [k for k in section if k not in names]
-    if missing or unknown:
-        raise KeyError(f"{cls.__name__}: missing keys {missing}, unknown keys {unknown}")
-    values = {n: nested.get(n, section[n]) for n in names}
-    return cls(**{n: tuple(v) if isinstance(v, list) else v for n, v in values.items()})
+@dataclass(frozen=True)
+class SampleSettings:
+    """Keys of ``trajectories`` that fix the measured layers and utterances."""
+
+    layers: tuple[int, ...]
+    splits: tuple[str, ...]
+    max_utterances: int
 
 
 @dataclass(frozen=True)
@@ -38,10 +39,6 @@ class PWCCASettings:
     word_min_count: int
     max_per_word: int
 
-    @classmethod
-    def from_config(cls, section: Mapping[str, Any]) -> PWCCASettings:
-        return _take(cls, section)
-
 
 @dataclass(frozen=True)
 class ResetTopSettings:
@@ -52,35 +49,9 @@ class ResetTopSettings:
     steps: int
     batch_size: int
     max_crop_s: float
-    lr: float
+    lrs: tuple[float, ...]
+    dev_fraction: float
     weight_decay: float
     warmup_fraction: float
     grad_clip: float
     max_train_utterances: int
-    bootstrap: int
-    confidence: float
-
-    @classmethod
-    def from_config(cls, section: Mapping[str, Any]) -> ResetTopSettings:
-        return _take(cls, section)
-
-
-@dataclass(frozen=True)
-class TrajectoriesSettings:
-    """The ``trajectories`` section."""
-
-    checkpoints: tuple[str, ...]
-    layers: tuple[int, ...]
-    splits: tuple[str, ...]
-    max_utterances: int
-    pwcca: PWCCASettings
-    reset_top: ResetTopSettings
-
-    @classmethod
-    def from_config(cls, section: Mapping[str, Any]) -> TrajectoriesSettings:
-        return _take(
-            cls,
-            section,
-            pwcca=PWCCASettings.from_config(section["pwcca"]),
-            reset_top=ResetTopSettings.from_config(section["reset_top"]),
-        )
