@@ -32,6 +32,7 @@ include: "rules/model.smk"
 include: "rules/activations.smk"
 include: "rules/properties.smk"
 include: "rules/experiments.smk"
+include: "rules/trajectories.smk"
 
 
 rule all:

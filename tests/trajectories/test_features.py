@@ -149,3 +149,25 @@ def test_views_are_the_hidden_states_at_the_sampled_frames_and_segments(tmp_path
     expect = out.hidden_states[1][0].numpy()[seg["start"] : seg["end"]].mean(0)
     np.testing.assert_allclose(views.phone_means[1][0], expect, atol=1e-5)
     np.testing.assert_array_equal(views.reference["word"].sum(1), 1)
+
+
+def test_views_do_not_depend_on_batching_and_a_log_mel_front_end_is_its_own_frontend_view(tmp_path):
+    from speechneurons.model.registry import load_model
+
+    torch.set_num_threads(1)
+    loaded = load_model(str(tiny_model_dir(tmp_path / "m", layers=2, model_type="melhubert")), "cpu")
+    w = waves({"a": 8000, "b": 6400, "c": 4000})
+    labels = random_label_table({u: loaded.grid.num_frames(len(x)) for u, x in w.items()})
+    plan = plan_views(
+        labels, list(w), max_frames=40, max_per_phone=50, word_vocabulary_size=5, word_min_count=1, max_per_word=50
+    )
+    one = extract_views(loaded, w, plan, views=("frontend", "phone"), batch_seconds=0)  # batches of one
+    batched = extract_views(loaded, w, plan, views=("frontend", "phone"), batch_seconds=60, max_pad_ratio=3.0)
+    for layer in one.layers:
+        np.testing.assert_allclose(one.frames[layer], batched.frames[layer], atol=1e-5)
+        np.testing.assert_allclose(one.phone_means[layer], batched.phone_means[layer], atol=1e-5)
+    assert one.reference["frontend"].shape == (40, 16)  # n_mels of the tiny log-Mel front-end
+    rows = np.flatnonzero(plan.frames["utt_id"] == "b")
+    with torch.no_grad():
+        mel = loaded.model.feature_extractor(torch.from_numpy(w["b"])[None])[0].T.numpy()
+    np.testing.assert_allclose(one.reference["frontend"][rows], mel[plan.frames["frame"].to_numpy()[rows]], atol=1e-5)

@@ -194,7 +194,7 @@ class CTCPhoneModel(nn.Module):
         return torch.log_softmax(self.head(out.last_hidden_state), dim=-1)
 
 
-@torch.inference_mode()
+@torch.no_grad()
 def front_end_features(loaded, waves: Mapping[str, np.ndarray], utt_ids: Sequence[str]) -> dict[str, torch.Tensor]:
     """utt_id -> front-end output [T, C] (float32, CPU) of one utterance alone
     (:func:`speechneurons.model.forward.front_end`: the input of the feature projection)."""
@@ -203,7 +203,7 @@ def front_end_features(loaded, waves: Mapping[str, np.ndarray], utt_ids: Sequenc
     from speechneurons.model.forward import front_end
 
     return {
-        u: front_end(loaded, waves[u]).float().cpu().clone()
+        u: front_end(loaded, waves[u]).float().cpu()
         for u in tqdm(utt_ids, desc="front-end", unit="utt", mininterval=10)
     }
 

@@ -69,19 +69,28 @@ TRIAL_COLUMNS = [
 def measure_pwcca(
     views: Views, settings: PWCCASettings, checkpoint: str, seed: int = 0
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(summary, trials) tables of the held-out PWCCA of every layer against every view.
+    """(summary, trials) tables of the held-out PWCCA of every layer against every view (a view
+    with fewer than 3 samples per part, e.g. no word reaching ``word_min_count``, is left out
+    with a warning).
 
-    summary: one row per (layer, view) with the mean test PWCCA (``pwcca``), its standard
-    deviation over trials, the mean train and dev scores, the sample count and the dims;
-    trials: one row per trial with the chosen thresholds and the three scores.
-    Every SVD of a view's fitting parts is computed once (``PreparedView``): the reference
-    views once per checkpoint, a layer's frames once for mel and frontend."""
+        summary: one row per (layer, view) with the mean test PWCCA (``pwcca``), its standard
+        deviation over trials, the mean train and dev scores, the sample count and the dims;
+        trials: one row per trial with the chosen thresholds and the three scores.
+        Every SVD of a view's fitting parts is computed once (``PreparedView``): the reference
+        views once per checkpoint, a layer's frames once for mel and frontend."""
     plans: dict[str, CrossValPlan] = {}
     refs: dict[str, PreparedView] = {}
+    measured = []
     for view in settings.views:
         kind = "frames" if view in FRAME_VIEWS else view
+        n, width = views.reference[view].shape
+        if n < 3 * settings.parts or width == 0:
+            log.warning(
+                "view %s: %d samples of %d columns are too few for %d parts of at least 3; left out",
+                view, n, width, settings.parts,
+            )  # fmt: skip
+            continue
         if kind not in plans:
-            n = len(views.reference[view])
             labels = None if view in FRAME_VIEWS else views.labels[view]
             plans[kind] = crossval_plan(
                 n,
@@ -92,11 +101,12 @@ def measure_pwcca(
                 seed=seed,
             )
         refs[view] = PreparedView(views.reference[view], plans[kind])
+        measured.append(view)
     rows, trial_rows = [], []
     for layer in views.layers:
         layer_views = {"frames": views.frames, "phone": views.phone_means, "word": views.word_means}
         prepared: dict[str, PreparedView] = {}
-        for view in settings.views:
+        for view in measured:
             kind = "frames" if view in FRAME_VIEWS else view
             if kind not in prepared:
                 prepared[kind] = PreparedView(layer_views[kind][layer], plans[kind])
@@ -158,11 +168,20 @@ def load_waves(manifest: pd.DataFrame, utt_ids: Sequence[str], sample_rate: int)
     return {u: load_audio(Path(paths[u]), sample_rate) for u in utt_ids}
 
 
+def measured_utterances(
+    manifest: pd.DataFrame, labels: pd.DataFrame, sample: SampleSettings, seed: int = 0
+) -> tuple[str, ...]:
+    """The utterances every checkpoint is measured on (PWCCA and probes): at most
+    ``max_utterances`` of the configured splits among those with frame labels (seeded)."""
+    labelled = manifest[manifest["utt_id"].astype(str).isin(set(labels["utt_id"].astype(str)))]
+    return choose_utterances(labelled, sample.splits, sample.max_utterances, seed)
+
+
 def plan_for(
     manifest: pd.DataFrame, labels: pd.DataFrame, sample: SampleSettings, pwcca: PWCCASettings, seed: int = 0
 ) -> ViewPlan:
-    """The samples of the analysis: utterances of the configured splits, then frames and segments."""
-    utts = choose_utterances(manifest, sample.splits, sample.max_utterances, seed)
+    """The samples of the analysis: :func:`measured_utterances`, then frames and segments."""
+    utts = measured_utterances(manifest, labels, sample, seed)
     return plan_views(
         labels,
         utts,
