@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+from matplotlib.ticker import MaxNLocator
 import numpy as np
 import pandas as pd
 
@@ -139,12 +140,14 @@ def plot_counts(counts: pd.DataFrame, path: str | Path, title: str = "") -> None
             ax.plot(r["_x"], r[col], marker="o", ms=4, color=colour, label=f"layer {layer}")
         ax.set_xticks(range(len(order)), [_label(counts, c) for c in order], rotation=30, ha="right", fontsize=8)
         ax.set_xlabel("checkpoint (pretraining order)")
-        ax.set_ylabel("property neurons (count)")
         ax.set_title(name, fontsize=10)
+        ax.set_ylim(bottom=0, top=max(1.0, 1.1 * float(counts[col].max())))
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
+    np.atleast_1d(axes)[0].set_ylabel("property neurons (count)")
     np.atleast_1d(axes)[-1].legend(fontsize=7)
     if title:
-        fig.suptitle(title, fontsize=10)
+        fig.suptitle(title, fontsize=10, y=1.03)
     save_figure(fig, path)
 
 
