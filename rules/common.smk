@@ -317,7 +317,8 @@ def reset_top_checkpoint(model):
 
 def trajectory_runs():
     """The pretraining runs compared (trajectories.runs, empty = every pretrained model): each
-    run is a model of the config (model or compare.models) with its pretrain overrides."""
+    run is a model of the config (model or compare.models) with its pretrain overrides.
+    """
     runs = TRAJ["runs"] or [m for m in MODELS if pretrained(m)]
     bad = [r for r in runs if r not in MODELS or not pretrained(r)]
     if bad:

@@ -134,6 +134,7 @@ rule trajectories_probes:
         mem_mb=4000,
         runtime=60,
     params:
+        **BOOTSTRAP,
         checkpoints=lambda w: [
             (c, model_ref(w, c)) for c in trajectory_checkpoints(w.model)
         ],
@@ -141,7 +142,6 @@ rule trajectories_probes:
         sample=section_params(SampleSettings, TRAJ),
         probes=section_params(ProbeSettings, config["probes"]),
         frame_settings=section_params(FrameSettings, config["probes"]),
-        **BOOTSTRAP,
         frames=config["frames"],
         on_bad_input=config["on_bad_input"],
         device=config["device"],
@@ -201,7 +201,9 @@ rule trajectories_reset_top:
 
 rule trajectories_reset_top_table:
     input:
-        per_utterance=[L.reset_top_file("per_utterance.parquet", n) for n in TRAJ_RESETS],
+        per_utterance=[
+            L.reset_top_file("per_utterance.parquet", n) for n in TRAJ_RESETS
+        ],
         train_logs=[L.reset_top_file("train_log.tsv", n) for n in TRAJ_RESETS],
         rates=[L.reset_top_file("rates.tsv", n) for n in TRAJ_RESETS],
     output:
@@ -216,8 +218,8 @@ rule trajectories_reset_top_table:
         mem_mb=1000,
         runtime=10,
     params:
-        n_reset=TRAJ_RESETS,
         **BOOTSTRAP,
+        n_reset=TRAJ_RESETS,
     script:
         "../scripts/trajectories_reset_top_table.py"
 
