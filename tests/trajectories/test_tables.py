@@ -65,10 +65,21 @@ def test_findings_give_the_peak_phone_layer_and_the_top_layer_rise():
     assert list(f.index) == ["step-0", "final"] and f.loc["final", "step"] == 600
     assert f.loc["final", "peak_phone_layer"] == 2 and f.loc["final", "peak_phone_pwcca"] == pytest.approx(0.7)
     assert f.loc["final", "mel_min_layer"] == 2 and f.loc["final", "mel_rise"] == pytest.approx(0.2)
-    assert bool(f.loc["final", "mel_rises"])
+    assert bool(f.loc["final", "mel_rises"]) and bool(f.loc["final", "mel_rises_again"])  # falls, then rises
     pwcca, trials = _pwcca(rises_at_top=False)
     r = rise(pwcca, trials, "mel").set_index("checkpoint")
     assert r.loc["final", "rise"] == pytest.approx(-0.05) and not r.loc["final", "rises"]
+    assert not r.loc["final", "rises_again"]
+
+
+def test_a_curve_that_only_grows_with_depth_rises_but_not_again():
+    pwcca, trials = _pwcca()
+    grow = {0: 0.2, 1: 0.3, 2: 0.4, 3: 0.5}
+    pwcca.loc[pwcca["view"] == "mel", "pwcca"] = pwcca.loc[pwcca["view"] == "mel", "layer"].map(grow)
+    trials.loc[trials["view"] == "mel", "test_pwcca"] = trials.loc[trials["view"] == "mel", "layer"].map(grow)
+    r = rise(pwcca, trials, "mel").set_index("checkpoint")
+    assert r.loc["final", "min_layer"] == 0 and r.loc["final", "rise"] == pytest.approx(0.3)
+    assert r.loc["final", "rises"] and not r.loc["final", "rises_again"]
 
 
 def test_counts_and_runs_tables():

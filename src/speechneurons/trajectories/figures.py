@@ -20,9 +20,9 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import matplotlib.pyplot as plt
-from matplotlib.ticker import MaxNLocator
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import MaxNLocator
 
 from speechneurons.plotting import save_figure  # sets the headless backend first
 from speechneurons.trajectories.runs import checkpoint_order

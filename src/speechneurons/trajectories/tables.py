@@ -4,10 +4,14 @@ property-neuron counts by checkpoint, and the comparison of pretraining runs at 
 
 Autoencoder behaviour is read from the PWCCA curve of a reference view v (``mel`` or
 ``frontend``) over layers 0..L: with l_min the layer below the top with the lowest PWCCA, the
-*rise* is PWCCA_v(L) - PWCCA_v(l_min). Both come from the same trials (the same parts), so the
-rise is computed per trial (paired) and reported as its mean with the smallest and largest
-trial value; it *rises* when every trial's rise is positive. Three trials are a small sample:
-the flag says that the trials agree, not that an effect is significant.
+*rise* is PWCCA_v(L) - PWCCA_v(l_min) and the *drop* PWCCA_v(0) - PWCCA_v(l_min). All come
+from the same trials (the same parts), so they are computed per trial (paired) and the rise is
+reported as its mean with the smallest and largest trial value. ``rises`` is true when every
+trial's rise is positive (the top layer is above the lowest layer below it);
+``rises_again`` when, besides, l_min is an inner layer (0 < l_min < L) and every trial's drop
+is positive: the curve falls from the input and rises again at the top, the autoencoder
+pattern. A curve that only grows with depth ``rises`` but does not rise again. Three trials
+are a small sample: the flags say that the trials agree, not that an effect is significant.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ FINDING_COLUMNS = [
     "peak_word_layer",
     "peak_word_pwcca",
 ]
-RISE_COLUMNS = ["top_layer", "min_layer", "top", "min", "rise", "rise_low", "rise_high", "rises"]
+RISE_COLUMNS = ["top_layer", "min_layer", "top", "min", "rise", "rise_low", "rise_high", "rises", "rises_again"]
 
 
 def add_steps(table: pd.DataFrame, steps: Mapping[str, Sequence[int]]) -> pd.DataFrame:
@@ -59,7 +63,8 @@ def sort_by_checkpoint(table: pd.DataFrame, *keys: str) -> pd.DataFrame:
 
 def rise(pwcca: pd.DataFrame, trials: pd.DataFrame, view: str) -> pd.DataFrame:
     """Per checkpoint, the rise of ``view``'s PWCCA at the top layer over its minimum below
-    the top (module docstring): ``checkpoint`` and :data:`RISE_COLUMNS`."""
+    the top, and whether it rises again after falling (module docstring): ``checkpoint`` and
+    :data:`RISE_COLUMNS`."""
     rows = []
     for ckpt, g in pwcca[pwcca["view"] == view].groupby("checkpoint", sort=False):
         g = g.sort_values("layer")
@@ -69,10 +74,12 @@ def rise(pwcca: pd.DataFrame, trials: pd.DataFrame, view: str) -> pd.DataFrame:
         below = g[g["layer"] < top]
         low = int(below.loc[below["pwcca"].idxmin(), "layer"])
         t = trials[(trials["checkpoint"] == ckpt) & (trials["view"] == view)]
-        t_top = t[t["layer"] == top].set_index("trial")["test_pwcca"]
-        t_low = t[t["layer"] == low].set_index("trial")["test_pwcca"]
-        diff = (t_top - t_low.reindex(t_top.index)).to_numpy(float)
-        diff = diff[np.isfinite(diff)]
+        by_layer = {l: t[t["layer"] == l].set_index("trial")["test_pwcca"] for l in (top, low, int(g["layer"].iloc[0]))}
+        diff = (by_layer[top] - by_layer[low].reindex(by_layer[top].index)).to_numpy(float)
+        drop = (by_layer[int(g["layer"].iloc[0])] - by_layer[low].reindex(by_layer[top].index)).to_numpy(float)
+        keep = np.isfinite(diff) & np.isfinite(drop)
+        diff, drop = diff[keep], drop[keep]
+        rises = bool(len(diff) and (diff > 0).all())
         rows.append(
             {
                 "checkpoint": ckpt,
@@ -83,7 +90,8 @@ def rise(pwcca: pd.DataFrame, trials: pd.DataFrame, view: str) -> pd.DataFrame:
                 "rise": float(diff.mean()) if len(diff) else np.nan,
                 "rise_low": float(diff.min()) if len(diff) else np.nan,
                 "rise_high": float(diff.max()) if len(diff) else np.nan,
-                "rises": bool(len(diff) and (diff > 0).all()),
+                "rises": rises,
+                "rises_again": rises and int(g["layer"].iloc[0]) < low < top and bool((drop > 0).all()),
             }
         )
     return pd.DataFrame(rows, columns=["checkpoint", *RISE_COLUMNS])
