@@ -203,8 +203,8 @@ def plot_runs(
         ax.set_xticks(sorted(r["layer"].unique()))
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel(ylabel)
-    axes[0][-1].legend(title="global step", fontsize=7)
-    fig.suptitle(title + (f" (bars: {spread})" if spread else ""), fontsize=10)
+    axes[0][-1].legend(title="global step", fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    fig.suptitle(title + (f"\n(bars: {spread})" if spread else ""), fontsize=10, y=1.08)
     save_figure(fig, path)
 
 

@@ -160,6 +160,7 @@ RUN_COLUMNS = [
     "mel_rise_low",
     "mel_rise_high",
     "mel_rises",
+    "mel_rises_again",
     "best_probe_phone_error",
     "per_n0",
     "best_n",
@@ -192,7 +193,7 @@ def compare_runs(
             fr = final.iloc[0]
             row |= {"final_step": fr["step"], "peak_phone_layer": fr["peak_phone_layer"],
                     "peak_phone_pwcca": fr["peak_phone_pwcca"], "top_phone_pwcca": fr["top_phone_pwcca"]}  # fmt: skip
-            for c in ("rise", "rise_low", "rise_high", "rises"):
+            for c in ("rise", "rise_low", "rise_high", "rises", "rises_again"):
                 row[f"mel_{c}"] = fr.get(f"mel_{c}", np.nan)
         h = heldout_by_run.get(name)
         if h is not None and len(h[h["checkpoint"] == "final"]):
