@@ -353,8 +353,10 @@ def per_checkpoint_pwcca(name):
 
 
 def trajectory_models(w):
-    """File inputs of the probe job: every analysed checkpoint of the model."""
-    return [model_input(w, c) for c in trajectory_checkpoints(w.model)]
+    """File inputs of the probe job: every analysed checkpoint of the model (none for a
+    Hugging Face model)."""
+    inputs = [model_input(w, c) for c in trajectory_checkpoints(w.model)]
+    return sorted({path for path in inputs if path})
 
 
 def count_summaries(w):
