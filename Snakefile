@@ -32,7 +32,9 @@ include: "rules/model.smk"
 include: "rules/activations.smk"
 include: "rules/properties.smk"
 include: "rules/experiments.smk"
+include: "rules/findings.smk"
 include: "rules/trajectories.smk"
+include: "rules/comparison.smk"
 
 
 rule all:

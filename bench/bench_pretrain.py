@@ -117,14 +117,13 @@ def load_data(data: Path, n_eval: int, n_mfcc: int, cache: Path) -> dict:
     )
 
 
-def train_cpu(model, head, data: dict, opts, on_checkpoint=None) -> tuple[pd.DataFrame, float]:
+def train_cpu(model, head, data: dict, opts, steps: int, seed: int, checkpoint_steps=(), on_checkpoint=None):
     """Train; returns the log and the CPU seconds it took."""
-    from speechneurons import pretrain as P
+    from speechneurons.model import pretrain as P
 
     t0 = time.process_time()
-    log = P.train(
-        model, head, data["waves"], data["targets"], data["grid"], opts, on_checkpoint=on_checkpoint, progress=False
-    )
+    log = P.train(model, head, data["waves"], data["targets"], data["grid"], opts, steps, seed,
+                  checkpoint_steps=checkpoint_steps, on_checkpoint=on_checkpoint, progress=False)  # fmt: skip
     return log, time.process_time() - t0
 
 

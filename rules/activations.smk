@@ -70,6 +70,7 @@ for i, (dump_layers, dump_models) in enumerate(LAYER_LISTS.items()):
             gpu=1,
         params:
             model_ref=checkpoint_ref,
+            random_weights=lambda w: w.checkpoint == "random",
             layers=list(dump_layers),
             frames=config["frames"],
             device=config["device"],

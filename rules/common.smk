@@ -34,7 +34,7 @@ wildcard_constraints:
     speaker=r"[A-Za-z0-9_]+",
     shard=r"\d+",
     iteration=r"\d+",
-    checkpoint=r"final|step-\d+",
+    checkpoint=r"final|random|step-\d+",
     layer=r"\d+",
     subset="mid|sample",
     reset=r"\d+",
@@ -166,10 +166,12 @@ def heldout_checkpoints(w):
 
 def model_input(w, checkpoint):
     """File input of a job that loads a checkpoint of the model: the pretrained folder (its
-    iteration's checkpoints folder for step-N), nothing for a Hugging Face model."""
+    iteration's checkpoints folder for step-N), nothing for a Hugging Face model. The checkpoint
+    'random' (freshly initialised weights) reads the final model's configuration only.
+    """
     if not pretrained(w.model):
         return []
-    if checkpoint == "final":
+    if checkpoint in ("final", "random"):
         return L.checkpoint_dir(w.corpus, w.model, "final")
     iteration_ = checkpoint_iteration(pretrain_of(w.model), checkpoint)
     return L.checkpoints(w.corpus, w.model, iteration_)
@@ -179,7 +181,9 @@ def model_ref(w, checkpoint):
     """What the model registry loads for a checkpoint: a folder, or a Hugging Face id/folder."""
     if not pretrained(w.model):
         return MODELS[w.model]["path"]
-    return L.checkpoint_dir(w.corpus, w.model, checkpoint)
+    return L.checkpoint_dir(
+        w.corpus, w.model, "final" if checkpoint == "random" else checkpoint
+    )
 
 
 def checkpoint_input(w):
@@ -247,6 +251,10 @@ PRUNING_VARIANTS = [
     (strategy, float(s))
     for strategy in config["experiments"]["strategies"]
     for s in config["experiments"]["sparsities"]
+] + [
+    (strategy, None)
+    for strategy in ("keep_property", "keep_norm", "keep_random")
+    if config["experiments"]["keep_property"]
 ]
 ERASURE_VARIANTS = [
     (erasure, kind)

@@ -97,9 +97,11 @@ rule experiments_prune:
     input:
         model=experiments_model,
         neurons=per_layer("neurons.json", EXPERIMENTS_CHECKPOINT),
+        P=per_layer("P.npz", EXPERIMENTS_CHECKPOINT),
         targets=continued_pretraining_targets,
         manifest=L.manifest(),
     output:
+        controls=L.experiments_file("prune/protect_random_match.tsv"),
         models=[directory(L.pruned("model", st, sp)) for st, sp in PRUNING_VARIANTS],
         plans=[L.pruned("plan.tsv", st, sp) for st, sp in PRUNING_VARIANTS],
         neurons=[L.pruned("pruned_neurons.json", st, sp) for st, sp in PRUNING_VARIANTS],
@@ -115,6 +117,7 @@ rule experiments_prune:
         runtime=60,
     params:
         variants=PRUNING_VARIANTS,
+        rate_bins=config["experiments"]["rate_bins"],
         model_ref=experiments_model_ref,
         protect_properties=config["experiments"]["protect_properties"],
         continued_pretraining_steps=config["experiments"]["continued_pretraining_steps"],
@@ -134,10 +137,12 @@ rule experiments_prune:
 rule experiments_erasure_sets:
     input:
         neurons=per_layer("neurons.json", EXPERIMENTS_CHECKPOINT),
+        P=per_layer("P.npz", EXPERIMENTS_CHECKPOINT),
     output:
         neurons=[
             L.erased("erased_neurons.json", er, kind) for er, kind in ERASURE_VARIANTS
         ],
+        controls=L.experiments_file("erasure/random_match.tsv"),
     log:
         L.log("{corpus}", "experiments", "{model}", "erasure_sets"),
     conda:
@@ -147,6 +152,7 @@ rule experiments_erasure_sets:
         runtime=10,
     params:
         variants=ERASURE_VARIANTS,
+        rate_bins=config["experiments"]["rate_bins"],
         seed=config["seed"],
     script:
         "../scripts/experiments_erasure_sets.py"
@@ -252,6 +258,8 @@ rule experiments_erasure_table:
         neurons=erasure_files("erased_neurons.json"),
     output:
         table=L.experiments_file("erasure.tsv"),
+        gender=L.experiments_file("erasure_gender.tsv"),
+        phone_type=L.experiments_file("erasure_phone_type.tsv"),
     log:
         L.log("{corpus}", "experiments", "{model}", "erasure_table"),
     conda:

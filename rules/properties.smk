@@ -2,9 +2,15 @@
 # docs/property-neurons.md), their summary over layers and their figures. The statistic reads
 # only the keys of PropertySettings and pitch.n_bins, so changing one reruns exactly the
 # statistics and what follows them.
+from speechneurons.properties.chance import ChanceSettings
 from speechneurons.properties.statistic import PropertySettings
 from speechneurons.properties.tables import figure_layers
 
+ALL_TARGETS += [
+    L.properties_file("summary.tsv", c, m, "random")
+    for c, m in PAIRS
+    if config["properties"]["random_weights_control"]
+]
 ALL_TARGETS += [
     L.properties_file(name, c, m, "final")
     for c, m in PAIRS
@@ -31,6 +37,11 @@ rule property_layer:
         R=L.property_layer_file("R.parquet"),
         counts=L.property_layer_file("counts.tsv"),
         skipped=L.property_layer_file("skipped.tsv"),
+        null=L.property_layer_file("null.tsv"),
+        replicates=L.property_layer_file("replicates.tsv"),
+        sensitivity=L.property_layer_file("sensitivity.tsv"),
+        silhouette=L.property_layer_file("silhouette.json"),
+        binning=L.property_layer_file("pitch_binning.tsv"),
     log:
         L.log("{corpus}", "properties", "{model}", "{checkpoint}", "layer-{layer}"),
     benchmark:
@@ -45,7 +56,10 @@ rule property_layer:
         runtime=60,
     params:
         settings=section_params(PropertySettings, config["properties"]),
+        chance=section_params(ChanceSettings, config["properties"]),
+        seed=config["seed"],
         n_pitch_bins=config["pitch"]["n_bins"],
+        binning=config["pitch"]["binning"],
         on_bad_input=config["on_bad_input"],
     script:
         "../scripts/properties_layer.py"
@@ -55,6 +69,9 @@ rule property_summary:
     input:
         neurons=per_layer("neurons.json"),
         counts=per_layer("counts.tsv"),
+        replicates=per_layer("replicates.tsv"),
+        silhouette=per_layer("silhouette.json"),
+        binning=per_layer("pitch_binning.tsv"),
     output:
         summary=L.properties_file("summary.tsv"),
     log:
@@ -64,6 +81,8 @@ rule property_summary:
     resources:
         mem_mb=1000,
         runtime=10,
+    params:
+        level=config["bootstrap"]["level"],
     script:
         "../scripts/properties_summary.py"
 
@@ -71,6 +90,12 @@ rule property_summary:
 rule property_layer_figures:
     input:
         summary=L.properties_file("summary.tsv"),
+        random_weights=lambda w: (
+            L.properties_file("summary.tsv", w.corpus, w.model, "random")
+            if config["properties"]["random_weights_control"]
+            and w.checkpoint != "random"
+            else []
+        ),
     output:
         counts=report(
             L.properties_file("figures/counts_per_layer.png"),

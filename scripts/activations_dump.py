@@ -17,7 +17,7 @@ with script_logging(snakemake.log[0]) as log:
     torch.manual_seed(p.seed)
     bound_heap()
     torch.set_num_threads(max(1, snakemake.threads))
-    loaded = load_model(p.model_ref, device=p.device)
+    loaded = load_model(p.model_ref, device=p.device, random_weights=p.random_weights, seed=p.seed)
     log.info(
         "model %s (%s): %d layers, FFN widths %s, do_normalize=%s, device %s",
         p.model_ref,

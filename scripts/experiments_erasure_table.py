@@ -1,6 +1,6 @@
 """erasure.tsv: each erasure per evaluation group against the unerased model and its control."""
 
-from speechneurons.experiments.erasure import erasure_table
+from speechneurons.experiments.erasure import erasure_matrix, erasure_table
 from speechneurons.experiments.probes import resolve_layers
 from speechneurons.io import read_json, read_table, write_table
 from speechneurons.logs import script_logging
@@ -18,3 +18,7 @@ with script_logging(snakemake.log[0]) as log:
     table = erasure_table(baseline, variants, n_erased, roles, p.resamples, p.seed, p.level)
     log.info("\n%s", table.to_string(index=False))
     write_table(table, snakemake.output.table)
+    for prop, path in (("gender", snakemake.output.gender), ("phone_type", snakemake.output.phone_type)):
+        matrix = erasure_matrix(table, prop)
+        log.info("%s erasure table:\n%s", prop, matrix.to_string(index=False))
+        write_table(matrix, path)

@@ -2,7 +2,6 @@
 neurons of the unpruned model, so each utterance's front-end runs once and the transformer
 once per variant; pruned models that were pretrained further run on their own."""
 
-import pandas as pd
 import torch
 
 from speechneurons.experiments.features import Variant, extract_features, save_features
@@ -30,7 +29,9 @@ with script_logging(snakemake.log[0]) as log:
     options = dict(
         batch_seconds=batching["batch_seconds"], max_pad_ratio=batching["max_pad_ratio"], on_bad_input=p.on_bad_input
     )
-    names = [f"prune {st} {sp:g}" for st, sp in p.pruning] + [f"erase {er} {kind}" for er, kind in p.erasures]
+    names = [f"prune {st}" + ("" if sp is None else f" {sp:g}") for st, sp in p.pruning] + [
+        f"erase {er} {kind}" for er, kind in p.erasures
+    ]
     sources = list(inp.pruned) + list(inp.erased)
     retrained = set(names[: len(p.pruning)]) if p.pruned_models_differ else set()
     log.info("%d variants at layers %s (%d with their own weights)", len(names), layers, len(retrained))
@@ -44,4 +45,4 @@ with script_logging(snakemake.log[0]) as log:
                                          [Variant(name)], **options)  # fmt: skip
     for name, path in zip(names, snakemake.output, strict=True):
         save_features(features[name], path)
-    log.info("skipped utterances: %s", pd.DataFrame(features[names[0]].skipped)["utt_id"].tolist() if names else [])
+    log.info("%d utterances skipped", len(features[names[0]].skipped) if names else 0)

@@ -12,7 +12,8 @@ with script_logging(snakemake.log[0]) as log:
     unpruned = read_table(snakemake.input.unpruned)
     best = read_json(snakemake.input.best)
     roles = resolve_layers(p.probe_layers, best["num_layers"], best["best"], sorted(unpruned["task"].unique()))
-    keys = [(strategy, float(sparsity)) for strategy, sparsity in p.variants]  # the order of the inputs
+    # the order of the inputs; the keep strategies have no nominal sparsity (None)
+    keys = [(strategy, None if sparsity is None else float(sparsity)) for strategy, sparsity in p.variants]
     variants = {key: read_table(path) for key, path in zip(keys, snakemake.input.losses)}
     plans = {key: read_table(path) for key, path in zip(keys, snakemake.input.plans)}
     table = pruning_table(unpruned, variants, plans, roles, p.resamples, p.seed, p.level)

@@ -7,6 +7,7 @@ from speechneurons.properties.tables import summarize
 snakemake = globals()["snakemake"]  # injected by Snakemake
 
 with script_logging(snakemake.log[0]) as log:
-    summary = summarize(snakemake.input.neurons, snakemake.input.counts)
+    inp = snakemake.input
+    summary = summarize(inp.neurons, inp.counts, inp.replicates, inp.silhouette, snakemake.params.level, inp.binning)
     write_table(summary, snakemake.output.summary)
     log.info("\n%s", summary[["layer", "n_phone_type", "n_gender", "n_pitch", "overlap_gender_pitch"]].to_string())

@@ -186,7 +186,11 @@ class Layout:
     def pruned(
         self, name: str, strategy="{strategy}", sparsity="{sparsity}", corpus="{corpus}", model="{model}"
     ) -> str:
-        """A file of one pruned variant: ``model`` (folder), ``plan.tsv`` or ``losses.parquet``."""
+        """A file of one pruned variant: ``model`` (folder), ``plan.tsv``, ``pruned_neurons.json``,
+        ``features.npz`` or ``losses.parquet``. The keep strategies (sparsity None) have no
+        sparsity level: ``prune/<strategy>/<name>``."""
+        if sparsity is None:
+            return f"{self.experiments_dir(corpus, model)}/prune/{strategy}/{name}"
         if sparsity != "{sparsity}":
             sparsity = _fmt_sparsity(sparsity)
         return f"{self.experiments_dir(corpus, model)}/prune/{strategy}/sparsity-{sparsity}/{name}"
@@ -194,6 +198,16 @@ class Layout:
     def erased(self, name: str, erasure="{erasure}", kind="{kind}", corpus="{corpus}", model="{model}") -> str:
         """A file of one erasure or its control: ``losses.parquet`` or ``erased_neurons.json``."""
         return f"{self.experiments_dir(corpus, model)}/erasure/{erasure}/{kind}/{name}"
+
+    # ------------------------------------------------------------------ comparison
+    def comparison_file(self, name: str) -> str:
+        """A table or figure over every (corpus, model) pair of the run."""
+        return self._path("comparison", name)
+
+    # ------------------------------------------------------------------ findings
+    def findings_file(self, name: str, corpus="{corpus}", model="{model}") -> str:
+        """``findings.tsv`` or ``findings.html``: the papers' claims checked on this run."""
+        return self._path(corpus, "findings", model, name)
 
     # ------------------------------------------------------------------ trajectories
     # --- trajectories: <results>/<corpus>/trajectories/<model>/ and <results>/<corpus>/factors/

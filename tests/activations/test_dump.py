@@ -7,7 +7,7 @@ import soundfile as sf
 import torch
 import transformers
 
-from speechneurons.activations.dump import dump_activations, make_batches
+from speechneurons.activations.dump import dump_activations
 from speechneurons.activations.index import INDEX_COLUMNS, build_index
 from speechneurons.activations.selection import select_frames
 from speechneurons.errors import BadInputError
@@ -102,13 +102,6 @@ def test_select_frames_mid_and_seeded_sample():
     assert len(select_frames(labels, manifest, 100, 0).query("subset == 'sample'")) == 10
 
 
-def test_make_batches():
-    assert make_batches([10, 50, 45, 30], 100, 1.2) == [[1, 2], [3], [0]]
-    assert make_batches([10, 50, 45, 30], 0, 1.2) == [[1], [2], [3], [0]]
-    assert make_batches([5, 5, 5], 15, 1.0) == [[0, 1, 2]]
-    assert sorted(i for b in make_batches(list(range(1, 40)), 60, 1.5) for i in b) == list(range(39))
-
-
 def test_dump_rows_line_up_with_index_and_single_forward(tmp_path, tiny_model_dir):
     """Row r of every layer's array is the activation of index row r's (utt_id, frame)."""
     lengths = [16000, 15000, 9000, 8800, 30000, 4000]
@@ -156,21 +149,41 @@ def test_dump_rows_line_up_with_index_and_single_forward(tmp_path, tiny_model_di
     assert (index["sample"].pitch_bin.isin([-1, 0, 1, 2])).all()
 
 
-def test_group_norm_model_one_at_a_time_is_exact(tmp_path):
+def test_activations_do_not_depend_on_batching(tmp_path):
+    """A group-normalised conv stack (HuBERT/wav2vec 2.0 base, the tiny HuBERT) sees the zero
+    padding of a batch: the padded forward that the dump used to do changes the top neurons of
+    padded utterances. The dump runs the front-end per utterance and the transformer batched
+    with the mask: every row equals the utterance forwarded alone."""
     torch.manual_seed(1)
-    transformers.HubertModel(tiny_config("hubert", layers=1)).save_pretrained(tmp_path / "m")
-    manifest, labels, pitch = make_corpus(tmp_path, [8000, 6000])
+    transformers.HubertModel(tiny_config("hubert", layers=2)).save_pretrained(tmp_path / "m")
+    lengths = [24000, 21000, 19500, 17000, 9000]
+    manifest, labels, pitch = make_corpus(tmp_path, lengths)
     loaded = load_model(str(tmp_path / "m"), device="cpu")
-    sel = select_frames(labels, manifest, sample_frames=1000, seed=0)
-    dump_activations(loaded, manifest, sel, array_paths(tmp_path / "a", [1]), batch_seconds=0, progress=False)
-    arr = load_layer(tmp_path / "a", 1, "sample")
-    x, mask = loaded.prepare_batch([sf.read(manifest.audio_path[1], dtype="float32")[0]])
+    sel = select_frames(labels, manifest, sample_frames=10_000, seed=0)
+    dump_activations(loaded, manifest, sel, array_paths(tmp_path / "a", [1, 2]), batch_seconds=100,
+                     max_pad_ratio=3.0, progress=False)  # fmt: skip
+    waves = [sf.read(p, dtype="float32")[0] for p in manifest.audio_path]
+    alone, padded = {}, {}
     with torch.no_grad(), capture_ffn(loaded.model) as cap:
+        for utt, w in zip(manifest.utt_id, waves):
+            x, mask = loaded.prepare_batch([w])
+            loaded.model(x, attention_mask=mask)
+            alone[utt] = {l: cap[l][0].numpy() for l in (1, 2)}
+        x, mask = loaded.prepare_batch(waves)  # the old dump: one padded forward of the whole batch
         loaded.model(x, attention_mask=mask)
-    rows = sel[(sel.subset == "sample") & (sel.utt_id == manifest.utt_id[1])]
-    np.testing.assert_array_equal(
-        arr[rows.row.to_numpy()], cap[1][0, torch.tensor(rows.frame.to_numpy())].numpy().astype(np.float16)
-    )
+        for b, utt in enumerate(manifest.utt_id):
+            padded[utt] = {l: cap[l][b].numpy() for l in (1, 2)}
+    rows = sel[sel.subset == "sample"].sort_values("row")
+    for layer in (1, 2):
+        arr = load_layer(tmp_path / "a", layer, "sample").astype(np.float32)
+        expected = np.stack([alone[u][layer][f] for u, f in zip(rows.utt_id, rows.frame)])
+        old = np.stack([padded[u][layer][f] for u, f in zip(rows.utt_id, rows.frame)])
+        np.testing.assert_allclose(arr, expected, rtol=2e-3, atol=2e-3)  # float16 rounding only
+        shorter = rows.utt_id.isin(manifest.utt_id[1:]).to_numpy()  # padded in the old batch
+        assert np.abs(old - expected)[shorter].max() > 0.05  # the old way was not exact
+        top_new = np.argsort(-np.abs(arr), axis=1)[:, :3]
+        top_alone = np.argsort(-np.abs(expected), axis=1)[:, :3]
+        assert np.mean([set(a) == set(b) for a, b in zip(top_new, top_alone)]) > 0.98
 
 
 def test_frame_count_mismatch_fails_clearly(tmp_path, tiny_model_dir):

@@ -30,8 +30,10 @@ def test_known_answer():
     # frame 7 [140, 165): IY 10 ms vs trailing sil 15 ms
     assert list(lab.phone) == ["AH", "AH", "AH", "S", "S", "sil", "IY", "sil", "sil"]
     assert list(lab.word) == ["bus"] * 5 + ["", "e", "", ""]
-    # runs: AH 0-2 -> 1; S 3-4 -> 3 (earlier of two centres); sil 5; IY 6; trailing sil 7-8 -> 7
-    assert list(np.flatnonzero(lab.is_mid)) == [1, 3, 5, 6, 7]
+    # middle frame = centre nearest the segment midpoint (frame centres 12.5, 32.5, 52.5, ... ms):
+    # AH 0-50 (mid 25) -> 1; S 55-100 (mid 77.5, frames 3-4) -> 3; sil 5; IY 6;
+    # trailing sil 150-185 (mid 167.5, frames 7-8) -> 8, not the earlier central frame 7
+    assert list(np.flatnonzero(lab.is_mid)) == [1, 3, 5, 6, 8]
     assert lab.n_speech_segments == 4
     assert lab.n_speech_segments_without_frame == 1  # the 5 ms T
 
@@ -106,3 +108,24 @@ def test_frame_count_equals_hubert_forward():
             out = model(torch.randn(1, n_samples)).last_hidden_state
         assert out.shape[1] == GRID.num_frames(n_samples), n_samples
         assert len(label_frames(PHONES, WORDS, out.shape[1], GRID).phone) == out.shape[1]
+
+
+def test_middle_frame_is_nearest_the_segment_midpoint_on_average():
+    """On random segmentations the middle frame's centre is within half a frame shift of the
+    segment midpoint whenever the midpoint lies inside the run, and unbiased on average."""
+    rng = np.random.default_rng(1)
+    cuts = np.sort(rng.uniform(0, 6.0, 300))
+    starts, ends = np.r_[0.0, cuts], np.r_[cuts, 6.1]
+    n = GRID.num_frames(int(6.0 * 16000))
+    phones = [(s, e, "AA") if i % 2 else (s, e, "B") for i, (s, e) in enumerate(zip(starts, ends))]
+    lab = label_frames(phones, [], n, GRID)
+    centres = GRID.frame_centres(n)
+    mids_t = centres[lab.is_mid]
+    seg = lab.segment[lab.is_mid]
+    seg_mid = (starts[seg] + ends[seg]) / 2
+    run_lo = np.array([centres[lab.segment == k].min() for k in seg])
+    run_hi = np.array([centres[lab.segment == k].max() for k in seg])
+    inside = (seg_mid >= run_lo) & (seg_mid <= run_hi)
+    err = mids_t - seg_mid
+    assert np.all(np.abs(err[inside]) <= GRID.frame_shift_s / 2 + 1e-9)
+    assert abs(err[inside].mean()) < 0.002  # within 2 ms on average (the old rule: ~5 ms early)

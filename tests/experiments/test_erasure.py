@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from speechneurons.experiments.erasure import erased, group_neurons, random_control, sets_to_json
+from speechneurons.experiments.erasure import erased, group_neurons, sets_to_json
 from speechneurons.experiments.pruning import ffn_pairs
 
 
@@ -31,16 +31,6 @@ def test_group_neurons_reads_exclusive_sets():
     assert sets_to_json(sets) == {"1": [2, 3, 4], "2": [60]}
     with pytest.raises(KeyError, match="group"):
         group_neurons(NEURONS, "gender", "X")
-
-
-def test_random_control_same_size_disjoint_seeded():
-    sets = group_neurons(NEURONS, "gender", "M")
-    a = random_control(sets, {1: 64, 2: 64}, seed=1)
-    b = random_control(sets, {1: 64, 2: 64}, seed=1)
-    for layer in sets:
-        assert len(a[layer]) == len(sets[layer])
-        assert not set(a[layer]) & set(sets[layer])
-        assert a[layer].tolist() == b[layer].tolist()
 
 
 def test_erasure_changes_only_chosen_columns_and_restores():
@@ -103,3 +93,29 @@ def test_erasure_table_2x2_against_control():
     assert prop.loc["gender=M", "vs_control"] == pytest.approx(100.0)
     assert (table[table["kind"] == "random"]["delta"] == 0).all()
     assert set(table["n_erased"]) == {5}
+
+
+def test_empty_erasures_are_reported_as_empty_and_the_matrix_reads_them():
+    import pandas as pd
+
+    from speechneurons.experiments.erasure import erasure_matrix, erasure_table
+
+    def losses(err_f, err_m):
+        rows = []
+        for i in range(8):
+            g = "F" if i < 4 else "M"
+            rows.append(dict(task="sid", layer=2, utt_id=f"u{i}", speaker=f"s{i % 4}{g}", gender=g, stratum="all",
+                             loss_sum=float(i % 4 < (err_f if g == "F" else err_m)), n_items=1))  # fmt: skip
+        return pd.DataFrame(rows)
+
+    variants = {("gender-F", "property"): losses(3, 0), ("gender-F", "random"): losses(1, 0),
+                ("gender-M", "property"): losses(1, 1), ("gender-M", "random"): losses(1, 1)}  # fmt: skip
+    n = {("gender-F", "property"): 5, ("gender-F", "random"): 5, ("gender-M", "property"): 0, ("gender-M", "random"): 0}
+    table = erasure_table(losses(1, 0), variants, n, {"sid": {2: "last"}}, n_boot=50)
+    empty = table[table["erasure"] == "gender-M"]
+    assert (empty["status"] == "empty: no neuron to erase").all() and empty["delta"].isna().all()
+    matrix = erasure_matrix(table, "gender")
+    assert set(matrix["erased"]) == {"F", "M"} and set(matrix["scored"]) == {"F", "M"}
+    ff = matrix[(matrix["erased"] == "F") & (matrix["scored"] == "F")].iloc[0]
+    assert ff["delta"] == pytest.approx(50.0) and ff["vs_control"] == pytest.approx(50.0)
+    assert matrix[matrix["erased"] == "M"]["delta"].isna().all()

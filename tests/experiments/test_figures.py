@@ -14,7 +14,7 @@ def _pruning_table():
             strategy="unpruned",
             sparsity=0.0,
             task="phone",
-            metric="phone_error_pct",
+            metric="frame_phone_error_pct",
             layer=2,
             layer_role="last+best",
             value=30.0,
@@ -22,15 +22,15 @@ def _pruning_table():
             ci_high=32.0,
         )
     ]
-    for st in ("norm", "protect", "random"):
-        for sp in (0.25, 0.5):
-            v = 30 + sp * {"norm": 20, "protect": 10, "random": 40}[st]
+    for st in ("norm", "protect", "random", "protect_random", "keep_norm", "keep_property", "keep_random"):
+        for sp in (0.25, 0.5) if not st.startswith("keep") else (0.93,):
+            v = 30 + sp * {"norm": 20, "protect": 10, "random": 40, "protect_random": 18}.get(st, 25)
             rows.append(
                 dict(
                     strategy=st,
                     sparsity=sp,
                     task="phone",
-                    metric="phone_error_pct",
+                    metric="frame_phone_error_pct",
                     layer=2,
                     layer_role="last+best",
                     value=v,

@@ -156,14 +156,20 @@ def test_pruning_table_rows_and_counts():
             )
         )
 
-    plan = pd.DataFrame(dict(layer=[1, 2], n_pruned=[4, 4], n_protected=[3, 1], n_protected_pruned=[0, 1]))
+    plan = pd.DataFrame(dict(layer=[1, 2], width=8, n_pruned=[4, 4], n_protected=[3, 1], n_protected_pruned=[0, 1]))
+    keep = pd.DataFrame(dict(layer=[1, 2], width=8, n_pruned=[5, 7], n_protected=[3, 1], n_protected_pruned=[0, 0]))
     table = pruning_table(
         losses(2),
-        {("norm", 0.5): losses(5), ("protect", 0.5): losses(3)},
-        {("norm", 0.5): plan, ("protect", 0.5): plan},
+        {("norm", 0.5): losses(5), ("protect", 0.5): losses(3), ("keep_norm", None): losses(6),
+         ("keep_property", None): losses(4)},
+        {("norm", 0.5): plan, ("protect", 0.5): plan, ("keep_norm", None): keep, ("keep_property", None): keep},
         {"sid": {2: "last"}},
         n_boot=50,
-    )
+    )  # fmt: skip
+    keep_rows = table.set_index("strategy").loc[["keep_norm", "keep_property"]]
+    assert (keep_rows["sparsity"] == 12 / 16).all()  # the share of neurons the keep strategies prune
+    assert keep_rows.loc["keep_property", "vs_norm"] == pytest.approx(20.0)  # against keep_norm: 60 vs 40 % correct
+    table = table[~table["strategy"].str.startswith("keep_")]
     t = table.set_index("strategy")
     assert list(t.index) == ["unpruned", "norm", "protect"]
     assert t.loc["unpruned", "value"] == pytest.approx(80.0)  # accuracy %
@@ -202,3 +208,17 @@ def test_continued_pretraining_keeps_pruned_widths_and_round_trips(tmp_path):
     assert not torch.equal(before, after)
     model.save_pretrained(tmp_path / "m")
     assert load_model(str(tmp_path / "m"), "cpu").ffn_widths == [32, 32]
+
+
+def test_keep_plans_keep_exactly_the_set_or_the_same_widths_by_norm():
+    from speechneurons.experiments.pruning import ffn_pairs, neuron_scores, plan_keep
+
+    pairs = ffn_pairs(_tiny_model())
+    keep = {1: [3, 7, 9], 2: []}
+    plan = plan_keep(pairs, keep, protected=keep)
+    assert sorted(plan[1].keep.tolist()) == [3, 7, 9]
+    assert len(plan[2].keep) == 1  # a layer keeps at least one neuron
+    assert plan[1].n_protected == 3 and plan[1].n_protected_pruned == 0
+    by_norm = plan_keep(pairs, keep, by_norm=True)
+    scores = neuron_scores(*pairs[1]).numpy()
+    assert sorted(by_norm[1].keep.tolist()) == sorted(np.argsort(-scores, kind="stable")[:3].tolist())

@@ -57,7 +57,7 @@ def _targets(waves, k=5):
 # ---------------------------------------------------------------- masking
 
 
-def test_span_mask_runs_are_at_least_one_span_and_cover_about_p():
+def test_span_mask_runs_are_at_least_one_span_and_cover_less_than_p():
     rng = np.random.default_rng(0)
     mask = H.span_mask(1000, 20, mask_prob=0.65, span=10, rng=rng)
     assert mask.shape == (20, 1000)

@@ -138,3 +138,15 @@ def test_base_size_hubert_random_weights(tmp_path):
     with torch.no_grad(), capture_ffn(loaded.model, [1, 12]) as cap:
         loaded.model(x, attention_mask=mask)
     assert cap[12].shape == (1, 49, 3072)
+
+
+def test_random_weights_keep_the_architecture_and_change_the_weights(tmp_path):
+    save_tiny(tmp_path, "hubert")
+    trained = load_model(str(tmp_path), device="cpu")
+    a = load_model(str(tmp_path), device="cpu", random_weights=True, seed=3)
+    b = load_model(str(tmp_path), device="cpu", random_weights=True, seed=3)
+    assert a.num_layers == trained.num_layers and a.ffn_widths == trained.ffn_widths and a.grid == trained.grid
+    wa, wt = dict(a.model.named_parameters()), dict(trained.model.named_parameters())
+    assert set(wa) == set(wt)
+    assert any(not torch.equal(wa[k], wt[k]) for k in wa)
+    assert all(torch.equal(wa[k], dict(b.model.named_parameters())[k]) for k in wa)  # seeded

@@ -1,17 +1,17 @@
 """The bounded-memory activation dump.
 
 Dump (:func:`dump_activations`): one forward pass over the selected utterances writes, per
-layer l and subset s, one ``.npy`` (path given by the caller): a float16 array [n_s, D_l] whose row r is the FFN
-site h = act(fc1(x)) of the frame with ``row == r``. Utterances are sorted by length and
-batched greedily (padded length x batch size <= ``batch_seconds``, longest <= ``max_pad_ratio``
-x shortest); padded frames are dropped. Each .npy is created with ``np.lib.format.open_memmap``
-under a temporary name and filled with positioned writes (``os.pwrite``) of each utterance's
-contiguous rows, so memory holds one batch whatever the corpus size; the files are renamed into
-place at the end (:func:`bound_heap` keeps the allocator from fragmenting the heap, so the peak
-RSS stays flat as the corpus grows). Padding is masked with the attention mask; for models with a group-normalised
-first conv layer (HuBERT/wav2vec 2.0 base) the padding still shifts that layer's statistics a
-little, which ``max_pad_ratio`` bounds (``batch_seconds: 0`` forwards one utterance at a time,
-exactly).
+layer l and subset s, one ``.npy`` (path given by the caller): a float16 array [n_s, D_l] whose
+row r is the FFN site h = act(fc1(x)) of the frame with ``row == r``. The activations do not
+depend on batching: each utterance's front-end runs alone, unpadded, and only the transformer
+runs on padded batches with the attention mask (:mod:`speechneurons.model.forward`), so a
+row is what the utterance gives when forwarded alone. Utterances are grouped by length (about
+``batch_seconds`` of audio per batch, longest at most ``max_pad_ratio`` x shortest), which only
+sets speed and memory. Each .npy is created with ``np.lib.format.open_memmap`` under a
+temporary name and filled with positioned writes (``os.pwrite``) of each utterance's contiguous
+rows, so memory holds one batch whatever the corpus size; the files are renamed into place at
+the end (:func:`bound_heap` keeps the allocator from fragmenting the heap, so the peak RSS stays
+flat as the corpus grows).
 
 The rows to store come from :mod:`speechneurons.activations.selection`; the index tables that
 describe them from :mod:`speechneurons.activations.index`.
@@ -54,28 +54,6 @@ class Utterance:
     n_label_frames: int
     # per subset: (frames in the utterance, first row); rows are contiguous
     rows: dict[str, tuple[np.ndarray, int]] = field(default_factory=dict)
-
-
-def make_batches(lengths: Sequence[int], batch_samples: int, max_pad_ratio: float) -> list[list[int]]:
-    """Group indices by length: longest first; a batch of padded length L_max takes the next
-    (shorter) item of length L while (size + 1) * L_max <= batch_samples and
-    L_max <= max_pad_ratio * L. Every batch has at least one item; batch_samples <= 0 gives
-    batches of one."""
-    order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
-    batches: list[list[int]] = []
-    current: list[int] = []
-    for i in order:
-        if current:
-            longest = lengths[current[0]]
-            fits = (len(current) + 1) * longest <= batch_samples and longest <= max_pad_ratio * lengths[i]
-            if fits:
-                current.append(i)
-                continue
-            batches.append(current)
-        current = [i]
-    if current:
-        batches.append(current)
-    return batches
 
 
 # ----------------------------------------------------------------------------- dump
@@ -187,6 +165,25 @@ class _NpyWriter:
             self.fd = None
 
 
+class _Waves(Sequence):
+    """Audio files read when their batch is formed and forgotten after it (bounded memory)."""
+
+    def __init__(self, paths: Sequence[str], sample_rate: int):
+        self.paths, self.sample_rate, self.cache = list(paths), sample_rate, {}
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i):
+        if i not in self.cache:
+            self.cache[i] = load_audio(self.paths[i], self.sample_rate)
+        return self.cache[i]
+
+    def forget(self, indices) -> None:
+        for i in indices:
+            self.cache.pop(i, None)
+
+
 def dump_activations(
     loaded,
     manifest: pd.DataFrame,
@@ -206,6 +203,7 @@ def dump_activations(
     from tqdm import tqdm
 
     from speechneurons.model.ffn import capture_ffn
+    from speechneurons.model.forward import encode, front_end_batches
 
     t0 = time.perf_counter()
     layers = sorted({int(layer) for layer, _ in arrays})
@@ -218,7 +216,6 @@ def dump_activations(
     utts, skipped = _plan(selection, manifest, loaded, on_bad_input)
     n_rows = {s: int((selection["subset"] == s).sum()) for s in SUBSETS}
     sr = loaded.grid.sample_rate
-    batches = make_batches([u.num_samples for u in utts], int(batch_seconds * sr), max_pad_ratio)
     with contextlib.ExitStack() as stack:
         writers: dict[tuple[int, str], _NpyWriter] = {}
         for (layer, subset), path in sorted(arrays.items()):
@@ -234,13 +231,15 @@ def dump_activations(
             mininterval=5,
             bar_format="{l_bar}{bar}| {n:.1f}/{total:.1f} s [{elapsed}<{remaining}]",
         )
+        waves = _Waves([u.path for u in utts], sr)
+        max_frames = int(batch_seconds * sr / loaded.grid.hop)
+        num_samples = [u.num_samples for u in utts]
         with torch.inference_mode(), capture_ffn(loaded.model, layers) as captured:
-            for batch in batches:
-                group = [utts[i] for i in batch]
-                waves = [load_audio(u.path, sr) for u in group]
-                x, mask = loaded.prepare_batch(waves)
-                loaded.model(x, attention_mask=mask)
-                bar.update(sum(len(w) for w in waves) / sr)
+            for batch in front_end_batches(loaded, waves, max_frames, max_pad_ratio, num_samples):
+                encode(loaded, batch)  # front-end per utterance, transformer batched with the mask
+                group = [utts[i] for i in batch.index]
+                waves.forget(batch.index)
+                bar.update(sum(u.num_samples for u in group) / sr)
                 # rows of this batch, both subsets at once: (batch item, frame) -> (subset, row0, n)
                 bi, fi, spans = [], [], []
                 for subset in SUBSETS:

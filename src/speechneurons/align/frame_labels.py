@@ -15,8 +15,10 @@ field r in samples, sample rate sr):
   |[a_t, b_t) ∩ [s_i, e_i)|; ties (to 1 ns) go to the earlier segment. Because the tiling is
   ordered, the chosen segment never decreases with t, so every segment owns one contiguous run
   of frames (possibly empty).
-- Middle frame: a segment owning the run of frames f0..f1 (n = f1 - f0 + 1 frames) flags frame
-  f0 + (n - 1) // 2 (for even n the earlier of the two central frames). A segment that owns no
+- Middle frame: a segment [s_i, e_i) owning the run of frames f0..f1 flags the frame of that run
+  whose centre (t * h + r / 2) / sr is nearest its temporal midpoint (s_i + e_i) / 2 (ties to
+  the earlier frame). Taking the central frame of the run instead, f0 + (n - 1) // 2, puts it
+  half a frame shift early on average for runs of even length. A segment that owns no
   frame (shorter than about half a frame shift, or out-voted by both neighbours) has no middle
   frame and does not appear in the table; :func:`label_frames` counts such speech segments.
   Silence and 'spn' segments get middle frames too (statistics exclude them by label).
@@ -120,6 +122,18 @@ def assign_frames(starts: np.ndarray, ends: np.ndarray, n_frames: int, grid: Fra
     return idx[np.arange(n_frames), np.argmax(overlap, axis=1)]
 
 
+def middle_frames(
+    starts: np.ndarray, ends: np.ndarray, first: np.ndarray, last: np.ndarray, grid: FrameGrid
+) -> np.ndarray:
+    """For segments [starts, ends) owning frames first..last: the frame whose centre is nearest
+    the segment's midpoint, ties to the earlier frame."""
+    shift = grid.hop / grid.sample_rate
+    offset = grid.receptive_field / (2 * grid.sample_rate)
+    x = ((starts + ends) / 2 - offset) / shift  # fractional frame index of the midpoint
+    nearest = np.ceil(np.round(x - 0.5, 9)).astype(np.int64)  # x = k + 0.5 -> k (earlier)
+    return np.clip(nearest, first, last)
+
+
 def segment_words(starts: np.ndarray, ends: np.ndarray, labels: Sequence[str], words: Iterable[Sequence]) -> list[str]:
     """Word of each segment: the word interval containing its midpoint ('' for silence)."""
     w = sorted(((float(s), float(e), str(lab).strip()) for s, e, lab in words if str(lab).strip()), key=lambda x: x[0])
@@ -145,7 +159,7 @@ def label_frames(phones: Iterable[Sequence], words: Iterable[Sequence], n_frames
     is_mid = np.zeros(n_frames, dtype=bool)
     if n_frames:
         owned, first, counts = np.unique(choice, return_index=True, return_counts=True)
-        is_mid[first + (counts - 1) // 2] = True
+        is_mid[middle_frames(starts[owned], ends[owned], first, first + counts - 1, grid)] = True
     else:
         owned = np.zeros(0, dtype=np.int64)
     lab_arr = np.asarray(labels, dtype=object)

@@ -5,8 +5,10 @@ forcing its activation to 0: fc2(a) = W2 a + b2 no longer depends on a_j. The bi
 not per neuron and stays. A group's property neurons are
 ``exclusive_group_neurons[property][group]`` of the property stage's ``neurons.json``.
 
-The random control erases, in each layer, as many neurons as the group erases there, drawn
-uniformly (seeded) from the layer's neurons that the group does not erase.
+The random control erases, in each layer, a set matched to the group's
+(:func:`speechneurons.experiments.controls.matched_random`: as many neurons, with the same
+distribution of activation rate), drawn from the layer's neurons that are no property's neurons.
+An erasure with no neuron to erase is reported as empty (NaN), never as a zero effect.
 """
 
 from __future__ import annotations
@@ -30,21 +32,6 @@ def group_neurons(neurons: Mapping[int, dict], prop: str, group: str) -> dict[in
         if group not in groups:
             raise KeyError(f"layer {layer}: property {prop!r} has no group {group!r} (groups: {sorted(groups)})")
         out[int(layer)] = np.asarray(sorted(int(j) for j in groups[group]), dtype=np.int64)
-    return out
-
-
-def random_control(
-    sets: Mapping[int, np.ndarray], widths: Mapping[int, int], seed: int = 0, stream: int = 0
-) -> dict[int, np.ndarray]:
-    """As many random neurons per layer as ``sets`` holds, avoiding the neurons of ``sets``;
-    seeded by (seed, stream, layer) (``stream`` tells the controls of different groups apart)."""
-    out = {}
-    for layer, idx in sorted(sets.items()):
-        width = int(widths[layer])
-        pool = np.setdiff1d(np.arange(width), idx)
-        n = min(len(idx), len(pool))
-        rng = np.random.default_rng([int(seed), int(stream), int(layer)])
-        out[int(layer)] = np.sort(rng.choice(pool, size=n, replace=False)) if n else np.zeros(0, np.int64)
     return out
 
 
@@ -122,15 +109,46 @@ def erasure_table(
                     "vs_control_ci_high",
                 ]
                 t = t.merge(c, on=["task", "layer", "eval_group"], how="left")
+            n = n_erased.get((name, kind), 0)
+            if n == 0:  # nothing was erased: no effect to report, never a zero effect
+                measured = [c for c in t.columns if c not in ("task", "metric", "layer", "eval_group", "n_test_utts")]
+                t[measured] = np.nan
             for col, value in reversed(
                 [
                     ("erasure", name),
                     ("property", prop),
                     ("group", group),
                     ("kind", kind),
-                    ("n_erased", n_erased.get((name, kind), 0)),
+                    ("n_erased", n),
+                    ("status", "erased" if n else "empty: no neuron to erase"),
                 ]
             ):
                 t.insert(0, col, value)
             parts.append(t)
     return add_roles(pd.concat(parts, ignore_index=True), roles) if parts else pd.DataFrame()
+
+
+#: the task whose error an erased property is judged by, and the evaluation groups it is read on
+ERASURE_VIEW = {"gender": ("sid", "gender="), "phone_type": ("phone", "phone_type="), "pitch": ("f0", "pitch_bin=")}
+
+
+def erasure_matrix(table, prop: str, layer_role: str = "last", kind: str = "property"):
+    """The authors' erasure table of one property: one row per erased group and one column per
+    scored group (gender: SID error on F and on M speakers, a 2x2 table; phone type: frame
+    phone-classification error on each type, 3x3), at the probe layer of ``layer_role``: the
+    change of the error against the unerased model with its interval, the same against the
+    random control, and the number of neurons erased. Empty erasures stay empty (NaN).
+    ``kind='random'``: the same table for the matched random controls."""
+    import pandas as pd
+
+    task, prefix = ERASURE_VIEW[prop]
+    if not len(table) or "property" not in table:
+        return pd.DataFrame(columns=["erased", "scored", "layer", "n_erased", "status"])
+    rows = table[(table["property"] == prop) & (table["kind"] == kind) & (table["task"] == task)]
+    rows = rows[rows["layer_role"].astype(str).str.split("+").apply(lambda roles: layer_role in roles)]
+    rows = rows[rows["eval_group"].astype(str).str.startswith(prefix)]
+    out = rows.assign(scored=rows["eval_group"].str.removeprefix(prefix))
+    cols = ["group", "scored", "layer", "n_erased", "status", "baseline", "value", "delta", "delta_ci_low",
+            "delta_ci_high", "vs_control", "vs_control_ci_low", "vs_control_ci_high"]  # fmt: skip
+    out = out.rename(columns={"group": "group"})[[c for c in cols if c in out.columns]]
+    return pd.DataFrame(out).rename(columns={"group": "erased"}).reset_index(drop=True)

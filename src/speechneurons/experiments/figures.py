@@ -1,7 +1,9 @@
 """Figures of the experiments stage, drawn like the authors' (Lin et al., SLT 2024).
 
-- :func:`plot_pruning`: grouped bars per metric and sparsity, one bar per strategy, with the
-  bootstrap interval as error bar; the unpruned model as a line with its interval as a band.
+- :func:`plot_pruning`: grouped bars per metric and sparsity, one bar per strategy (the matched
+  control protect_random beside protect; the keep strategies, pruned to the property neurons'
+  widths, as a last group), with the bootstrap interval as error bar; the unpruned model as a
+  line with its interval as a band.
 - :func:`plot_erasure`: the erasure effects as a table-like heat map: rows = erased group and
   its random control, columns = evaluation groups, cell = change of the task's error against
   the unerased model (points, or log-F0 MSE) with its interval written in the cell.
@@ -14,14 +16,30 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from speechneurons.experiments.erasure import ERASURE_VIEW
 from speechneurons.plotting import plt, save_figure
 
-STRATEGY_COLOURS = {"norm": "#4c72b0", "protect": "#dd8452", "random": "#8c8c8c"}
-#: the task whose error each erased property is judged by, and the evaluation groups shown.
-ERASURE_VIEW = {
-    "gender": ("sid", "gender="),
-    "phone_type": ("phone", "phone_type="),
-    "pitch": ("f0", "pitch_bin="),
+STRATEGY_COLOURS = {
+    "norm": "#4c72b0",
+    "protect": "#dd8452",
+    "protect_random": "#f2c4a0",
+    "random": "#8c8c8c",
+    "keep_norm": "#4c72b0",
+    "keep_property": "#dd8452",
+    "keep_random": "#8c8c8c",
+}
+STRATEGY_LABELS = {
+    "protect_random": "protect_random (matched control)",
+    "keep_norm": "keep norm (same widths)",
+    "keep_property": "keep property neurons",
+    "keep_random": "keep matched random",
+}
+KEEP = ("keep_norm", "keep_property", "keep_random")
+METRIC_LABELS = {
+    "frame_phone_error_pct": "frame phone error (%)",
+    "sid_accuracy_pct": "speaker ID accuracy (%)",
+    "gender_accuracy_pct": "gender accuracy (%)",
+    "log_f0_mse": "log-F0 MSE",
 }
 TASK_TITLES = {
     "phone": "Phone classification",
@@ -47,41 +65,47 @@ def plot_pruning(table: pd.DataFrame, path: str | Path, title: str = "") -> None
             ax.axhline(b["value"], color="black", lw=1, label="unpruned")
             if np.isfinite(b["ci_low"]):
                 ax.axhspan(b["ci_low"], b["ci_high"], color="black", alpha=0.08)
-        sparsities = sorted(d.loc[d["strategy"] != "unpruned", "sparsity"].unique())
-        width = 0.8 / max(len(strategies), 1)
-        x = np.arange(len(sparsities))
-        for i, st in enumerate(strategies):
-            s = d[d["strategy"] == st].set_index("sparsity").reindex(sparsities)
-            err = np.vstack([s["value"] - s["ci_low"], s["ci_high"] - s["value"]])
-            err = np.where(np.isfinite(err), np.clip(err, 0, None), 0)
-            ax.bar(
-                x + (i - (len(strategies) - 1) / 2) * width,
-                s["value"],
-                width,
-                yerr=err,
-                capsize=2,
-                color=STRATEGY_COLOURS[st],
-                label=st,
-            )
+        # x groups: each nominal sparsity with its strategies, then the keep strategies (pruned
+        # to the property neurons' widths) at their realised sparsity
+        nominal = d[~d["strategy"].isin(KEEP + ("unpruned",))]
+        groups = [(f"{sp:g}", nominal[nominal["sparsity"] == sp]) for sp in sorted(nominal["sparsity"].unique())]
+        keep = d[d["strategy"].isin(KEEP)]
+        if len(keep):  # realised sparsity of the property neurons' widths (keep_property)
+            ref = keep[keep["strategy"] == "keep_property"]
+            groups.append((f"keep\n({(ref if len(ref) else keep)['sparsity'].iloc[0]:.2f})", keep))
+        width = 0.8 / max(max((g["strategy"].nunique() for _, g in groups), default=1), 1)
+        for gx, (_, g) in enumerate(groups):
+            present = [st for st in strategies if st in set(g["strategy"])]
+            for i, st in enumerate(present):
+                r = g[g["strategy"] == st].iloc[0]
+                err = np.array([[r["value"] - r["ci_low"]], [r["ci_high"] - r["value"]]], dtype=float)
+                err = np.where(np.isfinite(err), np.clip(err, 0, None), 0)
+                ax.bar(gx + (i - (len(present) - 1) / 2) * width, r["value"], width, yerr=err, capsize=2,
+                       color=STRATEGY_COLOURS[st], hatch="//" if st in KEEP else None, edgecolor="white",
+                       label=STRATEGY_LABELS.get(st, st))  # fmt: skip
         lows = np.concatenate([d["ci_low"].to_numpy(float), d["value"].to_numpy(float)])
         highs = np.concatenate([d["ci_high"].to_numpy(float), d["value"].to_numpy(float)])
         lows, highs = lows[np.isfinite(lows)], highs[np.isfinite(highs)]
         if len(lows):  # zoom on the differences (bars do not start at 0 when far from it)
             pad = 0.15 * max(highs.max() - lows.min(), 1e-3 * max(abs(highs.max()), 1e-6))
             ax.set_ylim(max(0.0, lows.min() - pad), highs.max() + pad)
-        ax.set_xticks(x, [f"{s:g}" for s in sparsities])
-        ax.set_xlabel("sparsity")
-        ax.set_ylabel(pan["metric"])
+        ax.set_xticks(np.arange(len(groups)), [name for name, _ in groups])
+        ax.set_xlabel("sparsity (share of FFN neurons removed per layer)")
+        ax.set_ylabel(METRIC_LABELS.get(pan["metric"], pan["metric"]))
         ax.set_title(
             f"{TASK_TITLES.get(pan['task'], pan['task'])}\nlayer {pan['layer']} ({pan['layer_role']})", fontsize=9
         )
     for ax in list(axes.flat)[len(panels) :]:
         ax.axis("off")
-    if len(panels):
-        axes.flat[0].legend(fontsize=7)
+    unique = {}
+    for ax in axes.flat:  # one legend entry per strategy, below the panels
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            unique.setdefault(label, handle)
+    if unique:
+        fig.legend(unique.values(), unique.keys(), loc="lower center", ncol=min(len(unique), 4), fontsize=7)
     if title:
         fig.suptitle(f"Pruning: {title}", fontsize=11)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.06 + 0.03 * ((len(unique) - 1) // 4), 1, 1))
     save_figure(fig, path)
 
 

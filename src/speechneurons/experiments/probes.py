@@ -45,6 +45,8 @@ class ProbeSettings:
 
     tasks: tuple[str, ...]
     classifier: str
+    gender_folds: int
+    validation_fraction: float
     logistic_C: float
     logistic_max_iter: int
     ridge_alpha: float
@@ -101,9 +103,35 @@ def _per_utt(task: str, layer: int, meta: pd.DataFrame, loss: np.ndarray, stratu
     return g
 
 
-def run_probes(feats: Features, layers_by_task: Mapping[str, Iterable[int]], settings: ProbeSettings) -> pd.DataFrame:
+def speaker_folds(utts: pd.DataFrame, n_folds: int, seed: int) -> np.ndarray:
+    """A fold (0..k-1) per utterance such that each fold holds whole speakers and both genders
+    wherever possible: each gender's speakers are shuffled (seeded) and dealt round-robin into
+    k = min(n_folds, speakers of the smaller gender) folds (at least 2)."""
+    spk_gender = utts.groupby("speaker")["gender"].first()
+    by_gender = [sorted(spk_gender.index[spk_gender == g]) for g in sorted(spk_gender.unique())]
+    k = max(2, min([n_folds] + [len(s) for s in by_gender if len(s)]))
+    rng = np.random.default_rng(seed)
+    fold_of = {}
+    for speakers in by_gender:
+        for i, spk in enumerate(rng.permutation(speakers)):
+            fold_of[spk] = i % k
+    return utts["speaker"].map(fold_of).to_numpy(np.int64)
+
+
+def run_probes(
+    feats: Features,
+    layers_by_task: Mapping[str, Iterable[int]],
+    settings: ProbeSettings,
+) -> pd.DataFrame:
     """Train each task's probe at each of its layers; per-utterance test losses:
-    ``task, layer, utt_id, speaker, gender, stratum, loss_sum, n_items``."""
+    ``task, layer, utt_id, speaker, gender, stratum, loss_sum, n_items``.
+
+    phone, f0 and sid train on the train split and score the test split (sid only on speakers
+    seen in training). gender is scored on speakers the probe never saw: the speakers are dealt
+    into ``gender_folds`` folds of whole speakers (both genders in each, :func:`speaker_folds`);
+    the probe of a fold trains on the train-split utterances of the other folds' speakers and
+    scores the test-split utterances of the fold's speakers.
+    """
     out = []
     fr, ut = feats.frames, feats.utts
     for task, layers in layers_by_task.items():
@@ -116,13 +144,8 @@ def run_probes(feats: Features, layers_by_task: Mapping[str, Iterable[int]], set
                 te = use & (fr["split"] == "test").to_numpy()
                 x = feats.frame_feats[layer]
                 if tr.sum() < 2 or te.sum() == 0:
-                    log.warning(
-                        "%s probe, layer %d: too few frames (train %d, test %d); skipped",
-                        task,
-                        layer,
-                        tr.sum(),
-                        te.sum(),
-                    )
+                    log.warning("%s probe, layer %d: too few frames (train %d, test %d); skipped", task, layer,
+                                tr.sum(), te.sum())  # fmt: skip
                     continue
                 xtr, xte = x[tr].astype(np.float64), x[te].astype(np.float64)
                 if task == "phone":
@@ -135,24 +158,76 @@ def run_probes(feats: Features, layers_by_task: Mapping[str, Iterable[int]], set
                     loss = (_regress(xtr, y[tr], xte, settings) - y[te]) ** 2
                     stratum = fr["pitch_bin"].astype(str).to_numpy()[te]
                 out.append(_per_utt(task, layer, fr[te], loss, stratum))
-            else:
+            elif task == "sid":
                 x = feats.utt_feats[layer].astype(np.float64)
-                tr = (ut["split"] == "train").to_numpy().copy()
-                te = (ut["split"] == "test").to_numpy().copy()
-                target = "speaker" if task == "sid" else "gender"
-                y = ut[target].astype(str).to_numpy()
-                if task == "sid":
-                    te &= np.isin(y, y[tr])
+                tr = (ut["split"] == "train").to_numpy()
+                y = ut["speaker"].astype(str).to_numpy()
+                te = (ut["split"] == "test").to_numpy() & np.isin(y, y[tr])
                 if len(np.unique(y[tr])) < 2 or te.sum() == 0:
-                    log.warning("%s probe, layer %d: needs two classes in train and test items; skipped", task, layer)
+                    log.warning("sid probe, layer %d: needs two speakers in train and test items; skipped", layer)
                     continue
                 loss = (_classify(x[tr], y[tr], x[te], settings) != y[te]).astype(float)
                 out.append(_per_utt(task, layer, ut[te], loss, "all"))
+            else:
+                part = _gender_across_speakers(feats.utt_feats[layer].astype(np.float64), ut, settings)
+                if part is None:
+                    log.warning("gender probe, layer %d: needs both genders among the other folds' speakers; skipped",
+                                layer)  # fmt: skip
+                    continue
+                out.append(_per_utt(task, layer, *part))
             log.info(
                 "%s probe, layer %d: test error %.4f", task, layer, out[-1]["loss_sum"].sum() / out[-1]["n_items"].sum()
             )
     cols = ["task", "layer", "utt_id", "speaker", "gender", "stratum", "loss_sum", "n_items"]
     return pd.concat(out, ignore_index=True)[cols] if out else pd.DataFrame(columns=cols)
+
+
+def _gender_across_speakers(x: np.ndarray, ut: pd.DataFrame, settings: ProbeSettings):
+    """Test losses of the gender probe on unseen speakers (see :func:`run_probes`): (rows of
+    ``ut``, loss, stratum), or None when some fold has a single gender among its training speakers."""
+    folds = speaker_folds(ut, settings.gender_folds, settings.seed)
+    y = ut["gender"].astype(str).to_numpy()
+    train, test = (ut["split"] == "train").to_numpy(), (ut["split"] == "test").to_numpy()
+    rows, losses = [], []
+    for k in np.unique(folds):
+        tr, te = train & (folds != k), test & (folds == k)
+        if te.sum() == 0:
+            continue
+        if len(np.unique(y[tr])) < 2:
+            return None
+        rows.append(np.flatnonzero(te))
+        losses.append((_classify(x[tr], y[tr], x[te], settings) != y[te]).astype(float))
+    if not rows:
+        return None
+    order = np.concatenate(rows)
+    return ut.iloc[order], np.concatenate(losses), "all"
+
+
+def validation_features(feats: Features, fraction: float, seed: int) -> Features:
+    """The same features with the train split cut in two (seeded, by utterance, within each
+    speaker): ``train`` keeps 1 - fraction of each speaker's train utterances, and the rest
+    become ``test``; the real test split is left out. Probes run on it to choose a layer
+    without ever seeing a test utterance."""
+    train = feats.utts[feats.utts["split"] == "train"]
+    rng = np.random.default_rng(seed)
+    val = set()
+    for _, group in train.groupby("speaker", sort=True):
+        ids = sorted(group["utt_id"])
+        n = int(round(fraction * len(ids))) if len(ids) > 1 else 0
+        val.update(rng.permutation(ids)[:n].tolist())
+    keep_u = (feats.utts["split"] == "train").to_numpy()
+    keep_f = (feats.frames["split"] == "train").to_numpy()
+    utts = feats.utts[keep_u].copy()
+    frames = feats.frames[keep_f].copy()
+    utts["split"] = np.where(utts["utt_id"].isin(val), "test", "train")
+    frames["split"] = np.where(frames["utt_id"].isin(val), "test", "train")
+    return Features(
+        frames.reset_index(drop=True),
+        utts.reset_index(drop=True),
+        {layer: a[keep_f] for layer, a in feats.frame_feats.items()},
+        {layer: a[keep_u] for layer, a in feats.utt_feats.items()},
+        feats.skipped,
+    )
 
 
 def best_layers(losses: pd.DataFrame) -> dict[str, int]:

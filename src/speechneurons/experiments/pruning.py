@@ -33,7 +33,10 @@ import torch
 
 log = logging.getLogger(__name__)
 
-STRATEGIES = ("norm", "protect", "random")
+STRATEGIES = ("norm", "protect", "random", "protect_random")
+#: the authors' headline setting: keep exactly the property neurons of each layer, against the
+#: same per-layer widths kept by norm and by a matched random set
+KEEP_STRATEGIES = ("keep_property", "keep_norm", "keep_random")
 PROPERTIES = ("phone_type", "gender", "pitch")
 
 
@@ -128,12 +131,37 @@ def plan_pruning(
     return plan
 
 
-def plan_table(plan: Mapping[int, LayerChoice], strategy: str, sparsity: float) -> pd.DataFrame:
+def plan_keep(
+    layers: Mapping[int, tuple[torch.nn.Linear, torch.nn.Linear]],
+    keep: Mapping[int, Iterable[int]],
+    by_norm: bool = False,
+    protected: Mapping[int, Iterable[int]] | None = None,
+) -> dict[int, LayerChoice]:
+    """Per layer, prune every neuron but ``keep[layer]`` (``by_norm``: but the |keep[layer]|
+    highest-scoring neurons instead, ties by index). A layer keeps at least its highest-scoring
+    neuron. ``protected`` (the property neurons) is only counted, as in :func:`plan_pruning`."""
+    plan = {}
+    for layer, (fc1, fc2) in sorted(layers.items()):
+        scores = neuron_scores(fc1, fc2).numpy()
+        width = len(scores)
+        kept = np.asarray(sorted({int(j) for j in keep.get(layer, ())}), dtype=np.int64)
+        if by_norm:
+            kept = np.sort(_ascending(scores, np.arange(width))[::-1][: len(kept)])
+        if len(kept) == 0:
+            kept = np.array([int(np.argmax(scores))])
+        pruned = np.setdiff1d(np.arange(width), kept)
+        prot = np.zeros(width, dtype=bool)
+        prot[np.asarray(list((protected or {}).get(layer, ())), dtype=np.int64)] = True
+        plan[layer] = LayerChoice(layer, width, pruned, int(prot.sum()), int(prot[pruned].sum()))
+    return plan
+
+
+def plan_table(plan: Mapping[int, LayerChoice], strategy: str, sparsity: float | None) -> pd.DataFrame:
     """One row per layer: width, pruned, kept, protected, protected pruned."""
     rows = [
         {
             "strategy": strategy,
-            "sparsity": sparsity,
+            "sparsity": np.nan if sparsity is None else sparsity,
             "layer": c.layer,
             "width": c.width,
             "n_pruned": len(c.pruned),
@@ -182,20 +210,29 @@ def prune_model_(model, plan: Mapping[int, LayerChoice]) -> None:
     prune_ffn_(model, keep)
 
 
+def reference_variant(strategy: str, sparsity: float | None) -> tuple[str, float | None] | None:
+    """The variant a pruning variant is compared with: norm pruning at the same sparsity, or
+    for the keep strategies, norm keeping the same per-layer widths (None for the references)."""
+    if strategy in ("norm", "keep_norm"):
+        return None
+    return ("keep_norm", None) if strategy in KEEP_STRATEGIES else ("norm", sparsity)
+
+
 def pruning_table(
     unpruned: pd.DataFrame,
-    variants: Mapping[tuple[str, float], pd.DataFrame],
-    plans: Mapping[tuple[str, float], pd.DataFrame],
+    variants: Mapping[tuple[str, float | None], pd.DataFrame],
+    plans: Mapping[tuple[str, float | None], pd.DataFrame],
     roles: Mapping[str, Mapping[int, str]],
     n_boot: int = 1000,
     seed: int = 0,
     level: float = 0.95,
 ) -> pd.DataFrame:
     """Unpruned vs each (strategy, sparsity): per task and probe layer the display metric
-    (phone error %, SID / gender accuracy %, log-F0 MSE) with its bootstrap CI, the paired
-    difference to the unpruned model with CI (``delta``), for protect and random the paired
-    difference to norm pruning at the same sparsity with CI (``vs_norm``), and the pruning
-    counts summed over layers."""
+    (frame phone error %, SID / gender accuracy %, log-F0 MSE) with its bootstrap CI, the paired
+    difference to the unpruned model with CI (``delta``), the paired difference to the reference
+    variant (:func:`reference_variant`: norm at the same sparsity, or norm at the same widths)
+    with CI (``vs_norm``), and the pruning counts summed over layers. The keep strategies have
+    no nominal sparsity: their ``sparsity`` is the share of neurons they prune."""
     from speechneurons.experiments.probes import add_roles, select_layers
     from speechneurons.experiments.stats import compare
 
@@ -206,19 +243,25 @@ def pruning_table(
     n_prot = int(next(iter(plans.values()))["n_protected"].sum()) if plans else np.nan
     t = t.assign(n_pruned=0, n_protected=n_prot, n_protected_pruned=0)
     parts = [t]
-    for (strategy, sparsity), losses in sorted(variants.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+
+    def order(item):
+        (strategy, sparsity), _ = item
+        return (sparsity is None, sparsity or 0.0, strategy)
+
+    for (strategy, sparsity), losses in sorted(variants.items(), key=order):
         t = compare(select_layers(losses, roles), base, n_boot, seed, level)
-        t.insert(0, "strategy", strategy)
-        t.insert(1, "sparsity", float(sparsity))
         plan = plans[(strategy, sparsity)]
+        realised = plan["n_pruned"].sum() / max(plan["width"].sum(), 1)
+        t.insert(0, "strategy", strategy)
+        t.insert(1, "sparsity", float(sparsity) if sparsity is not None else float(realised))
         t = t.assign(
             n_pruned=int(plan["n_pruned"].sum()),
             n_protected=int(plan["n_protected"].sum()),
             n_protected_pruned=int(plan["n_protected_pruned"].sum()),
         )
-        norm = variants.get(("norm", sparsity))
-        if strategy != "norm" and norm is not None:  # paired difference to norm pruning
-            c = compare(select_layers(losses, roles), select_layers(norm, roles), n_boot, seed, level)
+        ref = reference_variant(strategy, sparsity)
+        if ref is not None and ref in variants:  # paired difference to the reference variant
+            c = compare(select_layers(losses, roles), select_layers(variants[ref], roles), n_boot, seed, level)
             c = c[["task", "layer", "delta", "delta_ci_low", "delta_ci_high"]]
             c.columns = ["task", "layer", "vs_norm", "vs_norm_ci_low", "vs_norm_ci_high"]
             t = t.merge(c, on=["task", "layer"], how="left")

@@ -1,10 +1,11 @@
 """Scores of probe losses with percentile bootstrap intervals.
 
 Losses are kept per test utterance (sum and count, per stratum: phone type for ``phone``,
-pitch bin for ``f0``). A metric over a set U of utterances is the ratio
-m(U) = sum_u loss_u / sum_u n_u. Its percentile bootstrap CI resamples the utterances of U
-with replacement B times (seeded); a difference between two variants resamples the same
-utterances for both (paired bootstrap).
+pitch bin for ``f0``). A metric over a set U of units is the ratio
+m(U) = sum_u loss_u / sum_u n_u. Its percentile bootstrap CI resamples the units of U with
+replacement B times (seeded); a difference between two variants resamples the same units for
+both (paired bootstrap). The unit is the utterance, except for gender, whose probe is scored
+on unseen speakers: there the unit is the speaker.
 """
 
 from __future__ import annotations
@@ -14,10 +15,15 @@ import pandas as pd
 
 from speechneurons.experiments.features import FRAME_TASKS
 
-METRICS = {"phone": "phone_error_pct", "sid": "sid_accuracy_pct", "gender": "gender_accuracy_pct", "f0": "log_f0_mse"}
+METRICS = {
+    "phone": "frame_phone_error_pct",
+    "sid": "sid_accuracy_pct",
+    "gender": "gender_accuracy_pct",
+    "f0": "log_f0_mse",
+}
 
 
-ERRORS = {"phone": "phone_error_pct", "sid": "sid_error_pct", "gender": "gender_error_pct", "f0": "log_f0_mse"}
+ERRORS = {"phone": "frame_phone_error_pct", "sid": "sid_error_pct", "gender": "gender_error_pct", "f0": "log_f0_mse"}
 
 
 def _resample_index(n: int, n_boot: int, seed: int) -> np.ndarray:
@@ -66,8 +72,14 @@ def eval_groups(losses: pd.DataFrame, task: str) -> list[tuple[str, pd.Series]]:
     return groups
 
 
-def _per_unit(losses: pd.DataFrame) -> pd.DataFrame:
-    return losses.groupby("utt_id")[["loss_sum", "n_items"]].sum()
+#: the unit a task's interval resamples: speakers for gender (scored on unseen speakers, so
+#: its errors are correlated within a speaker), utterances otherwise.
+BOOTSTRAP_UNIT = {"gender": "speaker"}
+
+
+def _per_unit(losses: pd.DataFrame, task: str = "") -> pd.DataFrame:
+    """Loss sums and counts per resampling unit of the task (see BOOTSTRAP_UNIT)."""
+    return losses.groupby(BOOTSTRAP_UNIT.get(task, "utt_id"))[["loss_sum", "n_items"]].sum()
 
 
 def to_metric(task: str, error: float, kind: str = "display") -> float:
@@ -96,7 +108,7 @@ def compare(
         b = None if base is None else base[(base["task"] == task) & (base["layer"] == layer)]
         subsets = eval_groups(v, task) if groups == "every" else [("all", pd.Series(True, index=v.index))]
         for name, mask in subsets:
-            pv = _per_unit(v[mask])
+            pv = _per_unit(v[mask], task)
             m, lo, hi = bootstrap_ratio(pv["loss_sum"], pv["n_items"], n_boot, seed, level)
             conv = [to_metric(task, x, kind) for x in (m, lo, hi)]
             if conv[1] > conv[2]:
@@ -113,7 +125,7 @@ def compare(
             }
             if b is not None and len(b):
                 bmask = _group_mask(b, task, name)
-                pb = _per_unit(b[bmask])
+                pb = _per_unit(b[bmask], task)
                 common = pv.index.intersection(pb.index)
                 pa_, pb_ = pv.loc[common], pb.loc[common]
                 d, dlo, dhi = bootstrap_delta(

@@ -145,8 +145,9 @@ def span_mask(
 
     Per row of length T: k = floor(mask_prob * T / span + u), u ~ U[0, 1), at least
     ``min_masks``, at most T - span + 1 distinct starts drawn without replacement from
-    [0, T - span]; each start masks frames start..start + span - 1 (spans may overlap), so
-    the expected masked share is close to ``mask_prob`` and every masked run is >= span long.
+    [0, T - span]; each start masks frames start..start + span - 1. Spans overlap, so the
+    masked share is about 1 - exp(-mask_prob) (48 % at 0.65), not ``mask_prob``; every masked
+    run is >= span long.
     """
     lengths = [int(n_frames)] * int(batch) if np.isscalar(n_frames) else [int(n) for n in n_frames]
     T = max(lengths) if lengths else 0

@@ -205,11 +205,13 @@ def _load_resized(cls, config, ref: str):
     return model
 
 
-def load_model(ref: str, device: str = "auto") -> LoadedModel:
+def load_model(ref: str, device: str = "auto", random_weights: bool = False, seed: int = 0) -> LoadedModel:
     """Load a speech SSL model offline, in eval mode, ready for the FFN hooks.
 
     ``ref`` is a local ``save_pretrained`` folder or a Hugging Face id in the local cache.
     Layer drop is set to 0 and SpecAugment masking off; weights are float32.
+    ``random_weights``: the same architecture with freshly initialised weights (seeded; the
+    weights of ``ref`` are not read) -- the control of what an untrained network shows.
     Raises ModelNotAvailableError (saying how to get it here) when it cannot be found.
     """
     import torch
@@ -225,7 +227,14 @@ def load_model(ref: str, device: str = "auto") -> LoadedModel:
     config.apply_spec_augment = False
     path = str(Path(ref).expanduser()) if _is_local(ref) else ref
     widths = getattr(config, "ffn_widths", None)
-    if widths is not None and len(set(widths) | {config.intermediate_size}) > 1:
+    if random_weights:
+        from speechneurons.model.ffn import resize_ffn_
+
+        torch.manual_seed(seed)
+        model = cls(config)
+        if widths is not None:
+            resize_ffn_(model, list(widths))
+    elif widths is not None and len(set(widths) | {config.intermediate_size}) > 1:
         model = _load_resized(cls, config, path)
     else:
         try:

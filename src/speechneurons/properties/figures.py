@@ -21,21 +21,12 @@ import pandas as pd
 from matplotlib.colors import LogNorm
 
 from speechneurons.plotting import plt, save_figure
+from speechneurons.properties.reference import REFERENCE_COUNTS, REFERENCE_D
 from speechneurons.properties.statistic import PROPERTIES, property_groups, venn3_regions
 from speechneurons.properties.tables import npz_key
 
 LABELS = {"phone_type": "phone type", "gender": "gender", "pitch": "pitch"}
 COLORS = {"phone_type": "tab:blue", "gender": "tab:red", "pitch": "tab:green"}
-
-
-# Lin et al. (SLT 2024) figure data: property neurons of MelHuBERT (D = 3072) on LibriSpeech
-# dev-clean, layers 1-12 (docs/property-neurons.md, "The authors' numbers").
-REFERENCE_D = 3072
-REFERENCE_COUNTS = {
-    "phone_type": (375, 310, 298, 242, 194, 210, 234, 242, 269, 265, 250, 115),
-    "gender": (278, 135, 49, 23, 22, 25, 30, 12, 11, 37, 99, 151),
-    "pitch": (190, 109, 34, 27, 18, 25, 27, 11, 12, 20, 53, 97),
-}
 
 
 def relative_depth(layers: np.ndarray) -> np.ndarray:
@@ -48,14 +39,29 @@ def _group_columns(summary: pd.DataFrame, prop: str) -> list[str]:
     return [c for c in summary.columns if c.startswith(f"group_{prop}_")]
 
 
-def plot_counts_per_layer(summary: pd.DataFrame, path: str | Path, title: str = "") -> None:
-    """Property neurons per layer (left), group neurons per layer (middle), and the share of
-    property neurons (% of D) against relative depth next to Lin et al.'s MelHuBERT (right)."""
+def plot_counts_per_layer(
+    summary: pd.DataFrame, path: str | Path, title: str = "", random_weights: pd.DataFrame | None = None
+) -> None:
+    """Property neurons per layer (left) with their bootstrap interval (error bars), their
+    chance level (the permutation null's 95 % range, shaded) and the counts of the same architecture with random weights
+    (dotted), group neurons per layer (middle), and the share of property neurons (% of D)
+    against relative depth next to Lin et al.'s MelHuBERT (right)."""
     fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(16, 4))
     x = summary["layer"].to_numpy()
     ref_x = relative_depth(np.arange(1, 13))
     for prop in PROPERTIES:
-        ax1.plot(x, summary[f"n_{prop}"], marker="o", color=COLORS[prop], label=LABELS[prop])
+        n = summary[f"n_{prop}"].to_numpy(dtype=float)
+        if f"ci_low_n_{prop}" in summary:  # bootstrap interval over utterances
+            err = np.clip([n - summary[f"ci_low_n_{prop}"], summary[f"ci_high_n_{prop}"] - n], 0, None)
+            ax1.errorbar(x, n, yerr=err, marker="o", capsize=3, color=COLORS[prop], label=LABELS[prop])
+        else:
+            ax1.plot(x, n, marker="o", color=COLORS[prop], label=LABELS[prop])
+        if f"chance_n_{prop}" in summary:
+            ax1.fill_between(x, summary[f"chance_low_n_{prop}"], summary[f"chance_high_n_{prop}"], color=COLORS[prop],
+                             alpha=0.15, label=f"{LABELS[prop]}: labels permuted (95 %)")  # fmt: skip
+        if random_weights is not None and len(random_weights):
+            ax1.plot(random_weights["layer"], random_weights[f"n_{prop}"], ls=":", marker=".", color=COLORS[prop],
+                     label=f"{LABELS[prop]}: random weights")  # fmt: skip
         share = 100 * summary[f"n_{prop}"].to_numpy() / summary["D"].to_numpy()
         ax3.plot(relative_depth(x), share, marker="o", color=COLORS[prop], label=f"{LABELS[prop]} (this run)")
         ax3.plot(
@@ -78,7 +84,7 @@ def plot_counts_per_layer(summary: pd.DataFrame, path: str | Path, title: str = 
         title="share of neurons, against the reference",
         xlim=(0, 1.05),
     )
-    ax1.legend()
+    ax1.legend(fontsize="x-small")
     ax2.legend(fontsize="x-small", ncol=2)
     ax3.legend(fontsize="x-small", ncol=2, loc="best")
     for ax in (ax1, ax2):

@@ -315,19 +315,37 @@ def top_neurons(
     return TopNeurons(rows.astype(np.int64), top.astype(np.int64), D, tau, skipped)
 
 
-def count_top(top: TopNeurons, labels: FrameLabels, n_groups: Mapping[str, int]) -> ActivationCounts:
+def set_counts(property_neurons: Mapping[str, Iterable[int]]) -> dict[str, int]:
+    """Sizes of the property-neuron sets: ``n_<prop>``, the pairwise overlaps
+    ``overlap_<a>_<b>`` = |P_a & P_b| and ``overlap_all`` = |P_phone & P_gender & P_pitch|."""
+    pn = {p: set(property_neurons[p]) for p in PROPERTIES}
+    row = {f"n_{p}": len(pn[p]) for p in PROPERTIES}
+    for i, a in enumerate(PROPERTIES):
+        for b in PROPERTIES[i + 1 :]:
+            row[f"overlap_{a}_{b}"] = len(pn[a] & pn[b])
+    row["overlap_all"] = len(pn["phone_type"] & pn["gender"] & pn["pitch"])
+    return row
+
+
+def count_top(
+    top: TopNeurons, labels: FrameLabels, n_groups: Mapping[str, int], weights: np.ndarray | None = None
+) -> ActivationCounts:
     """The counts A[c, g, j] and n[c, g] of every property from the top neurons of each row and
-    the rows' labels (cheap: bincounts; the same top neurons serve permuted labels too)."""
+    the rows' labels (cheap: bincounts; the same top neurons serve permuted labels too).
+    ``weights``: an integer multiplicity per row of the labels (a bootstrap resample), or None."""
     C, D = len(PHONES), top.D
     phone = labels.phone[top.rows]
+    w = None if weights is None else np.asarray(weights, dtype=np.float64)[top.rows]
     active, frames = {}, {}
     for prop, G in n_groups.items():
         grp = labels.groups[prop][top.rows]
         ok = (grp >= 0) & (phone >= 0)
         key = phone[ok] * G + grp[ok]  # (phone, group) cell of each row
-        frames[prop] = np.bincount(key, minlength=C * G).reshape(C, G).astype(np.int64)
+        wk = None if w is None else w[ok]
+        frames[prop] = np.rint(np.bincount(key, wk, minlength=C * G)).reshape(C, G).astype(np.int64)
         cells = (key[:, None] * D + top.top[ok]).ravel()
-        active[prop] = np.bincount(cells, minlength=C * G * D).reshape(C, G, D).astype(np.int64)
+        wc = None if wk is None else np.repeat(wk, top.top.shape[1])
+        active[prop] = np.rint(np.bincount(cells, wc, minlength=C * G * D)).reshape(C, G, D).astype(np.int64)
     return ActivationCounts(D=D, tau=top.tau, active=active, frames=frames, skipped=dict(top.skipped))
 
 
@@ -537,6 +555,23 @@ def layer_properties(
     )
 
 
+def layer_top(
+    acts: np.ndarray,
+    index: pd.DataFrame,
+    settings: PropertySettings,
+    n_pitch_bins: int = 3,
+    chunk_rows: int = 4096,
+    device: str = "cpu",
+    on_bad_input: str = "error",
+    path: str | Path = "mid.npy",
+) -> tuple[FrameLabels, TopNeurons]:
+    """The labels of the dump's rows and the top-tau neurons of the used rows: everything the
+    statistic needs from the activations (the null and the sensitivity runs reuse it)."""
+    tau = tau_from_fraction(settings.tau_fraction, int(acts.shape[1]))
+    labels = frame_labels(index, n_pitch_bins, on_bad_input, Path(path).with_name("index_mid.parquet"), settings.splits)
+    return labels, top_neurons(acts, labels, tau, chunk_rows, device, on_bad_input, path)
+
+
 def compute_layer(
     acts: np.ndarray,
     index: pd.DataFrame,
@@ -549,17 +584,14 @@ def compute_layer(
     path: str | Path = "mid.npy",
 ) -> LayerProperties:
     """The whole statistic of one layer from its dump ``acts`` [n, D] and index."""
-    D = int(acts.shape[1])
-    tau = tau_from_fraction(settings.tau_fraction, D)
-    labels = frame_labels(index, n_pitch_bins, on_bad_input, Path(path).with_name("index_mid.parquet"), settings.splits)
+    labels, top = layer_top(acts, index, settings, n_pitch_bins, chunk_rows, device, on_bad_input, path)
     n_groups = {p: len(g) for p, g in property_groups(n_pitch_bins).items()}
-    counts = count_activations(acts, labels, tau, n_groups, chunk_rows, device, on_bad_input, path)
     return layer_properties(
-        counts, layer, settings.sigma, settings.min_count, n_pitch_bins, settings.selection, settings.fdr_q
+        count_top(top, labels, n_groups),
+        layer,
+        settings.sigma,
+        settings.min_count,
+        n_pitch_bins,
+        settings.selection,
+        settings.fdr_q,
     )
-
-
-# --------------------------------------------------------------------------- files
-
-
-# --------------------------------------------------------------------------- summary

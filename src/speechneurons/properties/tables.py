@@ -12,7 +12,13 @@ import pandas as pd
 from speechneurons.errors import BadInputError
 from speechneurons.io import atomic_path, read_json, read_table, write_json, write_table
 from speechneurons.phones import PHONE_TYPES, PHONES
-from speechneurons.properties.statistic import PROPERTIES, VENN3_ORDER, LayerProperties, venn3_regions
+from speechneurons.properties.statistic import (
+    PROPERTIES,
+    VENN3_ORDER,
+    LayerProperties,
+    set_counts,
+    venn3_regions,
+)
 
 
 def load_dump(mid_path: str | Path, index_path: str | Path) -> tuple[np.ndarray, pd.DataFrame]:
@@ -133,29 +139,64 @@ def summary_row(neurons: Mapping, n_frames: int | None = None) -> dict:
     if n_frames is not None:
         row["n_frames"] = int(n_frames)
     pn = {p: set(neurons["property_neurons"][p]) for p in PROPERTIES}
-    for p in PROPERTIES:
-        row[f"n_{p}"] = len(pn[p])
+    counts = set_counts(pn)
+    row |= {f"n_{p}": counts[f"n_{p}"] for p in PROPERTIES}
     for kind in ("group", "exclusive"):
         src = neurons[f"{kind}_neurons" if kind == "group" else "exclusive_group_neurons"]
         for p in PROPERTIES:
             for g in sorted(src[p], key=_group_order(p)):
                 row[f"{kind}_{p}_{g}"] = len(src[p][g])
-    for i, a in enumerate(PROPERTIES):
-        for b in PROPERTIES[i + 1 :]:
-            row[f"overlap_{a}_{b}"] = len(pn[a] & pn[b])
-    row["overlap_all"] = len(pn["phone_type"] & pn["gender"] & pn["pitch"])
+    row |= {k: v for k, v in counts.items() if k.startswith("overlap_")}
     for bits, size in zip(VENN3_ORDER, venn3_regions(*(pn[p] for p in PROPERTIES))):
         row[f"venn_{bits}"] = size
     return row
 
 
-def summarize(neuron_files: Sequence[str | Path], count_files: Sequence[str | Path]) -> pd.DataFrame:
-    """The summary table over layers from each layer's neurons.json and counts.tsv (same order)."""
+def replicate_columns(sets: pd.DataFrame, level: float = 0.95) -> dict[str, float]:
+    """From a layer's replicates.tsv: for every set size (``n_<prop>``, ``overlap_*``) its chance
+    level (mean of the null replicates: ``chance_<col>``, central ``level`` range:
+    ``chance_low_<col>``, ``chance_high_<col>``) and its bootstrap interval (``ci_low_<col>``,
+    ``ci_high_<col>``, percentile interval over the bootstrap replicates)."""
+    lo, hi = (1 - level) / 2, 1 - (1 - level) / 2
+    out: dict[str, float] = {}
+    cols = [c for c in sets.columns if c.startswith(("n_", "overlap_"))]
+    for kind, prefixes in (("null", ("chance", "chance_low", "chance_high")), ("bootstrap", ("ci_low", "ci_high"))):
+        part = sets[sets["kind"] == kind]
+        if not len(part):
+            continue
+        for c in cols:
+            x = part[c].astype(float)
+            values = (x.mean(), x.quantile(lo), x.quantile(hi)) if kind == "null" else (x.quantile(lo), x.quantile(hi))
+            out |= {f"{p}_{c}": float(v) for p, v in zip(prefixes, values, strict=True)}
+    return out
+
+
+def summarize(
+    neuron_files: Sequence[str | Path],
+    count_files: Sequence[str | Path],
+    replicate_files: Sequence[str | Path] = (),
+    silhouette_files: Sequence[str | Path] = (),
+    level: float = 0.95,
+    binning_files: Sequence[str | Path] = (),
+) -> pd.DataFrame:
+    """The summary table over layers from each layer's neurons.json and counts.tsv (same order),
+    with, when given: the chance level and the bootstrap interval of every set size
+    (:func:`replicate_columns`, from replicates.tsv), the silhouette of each property
+    (``silhouette_<prop>``) and the pitch counts under the other pitch binning
+    (``n_pitch_<binning>``, ``overlap_gender_pitch_<binning>``)."""
     if len(neuron_files) != len(count_files):
         raise ValueError("summarize needs one counts.tsv per neurons.json")
     rows = []
-    for neurons, counts in zip(neuron_files, count_files):
+    for i, (neurons, counts) in enumerate(zip(neuron_files, count_files, strict=True)):
         table = read_table(counts)
         n = int(table.loc[table["property"] == "phone_type", "n_frames"].sum())
-        rows.append(summary_row(read_json(neurons), n))
+        row = summary_row(read_json(neurons), n)
+        if replicate_files:
+            row |= replicate_columns(read_table(replicate_files[i]), level)
+        if silhouette_files:
+            row |= {f"silhouette_{k}": v for k, v in read_json(silhouette_files[i]).items() if k != "layer"}
+        if binning_files:
+            for r in read_table(binning_files[i]).query("source == 'recut'").itertuples(index=False):
+                row |= {f"n_pitch_{r.binning}": r.n_pitch, f"overlap_gender_pitch_{r.binning}": r.overlap_gender_pitch}
+        rows.append(row)
     return pd.DataFrame(rows).sort_values("layer").reset_index(drop=True)

@@ -1,0 +1,7 @@
+"""The findings page: each claim of a paper, the paper's number, this run's number with its
+interval and chance level, and a plain verdict (holds / does not hold / not measurable here).
+
+- :mod:`speechneurons.findings.claims`: the verdict rules shared by every study.
+- :mod:`speechneurons.findings.property_neurons`: the claims of Lin et al. (2024).
+- :mod:`speechneurons.findings.page`: the HTML page of a findings table.
+"""

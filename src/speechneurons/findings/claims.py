@@ -1,0 +1,74 @@
+"""One row of the findings table and the rules that turn an effect into a verdict.
+
+An effect is a number with a percentile interval and, where there is one, a chance level (the
+central range of the same number under a null or a matched control). The verdict rule is the
+same for every claim that an effect is positive:
+
+- *holds*: the interval lies above 0 and the effect lies above the chance range;
+- *does not hold*: the interval lies below 0 (the opposite is measured);
+- *not measurable here*: anything else (the interval includes 0, or the chance range reaches
+  the effect), with the reason written next to it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import pandas as pd
+
+HOLDS, FAILS, UNMEASURED = "holds", "does not hold", "not measurable here"
+VERDICTS = (HOLDS, FAILS, UNMEASURED)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One claim of a paper checked on this run (a row of findings.tsv)."""
+
+    study: str
+    """The paper whose claim this is."""
+    claim: str
+    """The claim in words."""
+    paper: str
+    """The paper's numbers."""
+    measure: str
+    """What this run measures for the claim (the effect, in words, with its unit)."""
+    value: float
+    """This run's effect (NaN when nothing could be measured)."""
+    ci_low: float
+    ci_high: float
+    chance_low: float
+    """Central range of the effect under the null or matched control (NaN when none)."""
+    chance_high: float
+    verdict: str
+    """One of VERDICTS."""
+    why: str
+    """The reason for the verdict, and what else the reader needs (controls, caveats)."""
+    source: str
+    """The result file(s) the numbers come from."""
+
+
+COLUMNS = list(Finding.__dataclass_fields__)
+
+
+def verdict_positive(value: float, ci_low: float, ci_high: float, chance_high: float = math.nan) -> tuple[str, str]:
+    """Verdict and reason for the claim 'the effect is positive' (module docstring)."""
+    if any(math.isnan(x) for x in (value, ci_low, ci_high)):
+        return UNMEASURED, "no interval could be computed"
+    if ci_high < 0:
+        return FAILS, "the interval lies below 0"
+    if ci_low <= 0:
+        return UNMEASURED, "the interval includes 0"
+    if not math.isnan(chance_high) and value <= chance_high:
+        return UNMEASURED, "the effect lies within its chance range"
+    return HOLDS, "the interval lies above 0" + ("" if math.isnan(chance_high) else " and above the chance range")
+
+
+def table(findings: list[Finding]) -> pd.DataFrame:
+    """The findings as a table (columns COLUMNS)."""
+    return pd.DataFrame([asdict(f) for f in findings], columns=COLUMNS)
+
+
+def fmt(x: float, digits: int = 1) -> str:
+    """A number for the page: fixed digits with a sign, or 'n/a'."""
+    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:+.{digits}f}"

@@ -1,0 +1,357 @@
+"""The claims of Lin et al. (2024) checked on one run (one corpus, one model).
+
+1. Gender and pitch neurons are most numerous at the bottom and top layers. Effect: the mean
+   count of the first and last layers minus the mean count of the layers between them
+   ("ends minus middle"). Interval: bootstrap over utterances (the same resample in every
+   layer); chance: the same effect under the permutation null; also given: the same effect for
+   the architecture with random weights.
+2. Gender ∩ pitch is the largest pairwise overlap (layer 1). Effect: |gender ∩ pitch| minus the
+   larger of |phone type ∩ gender| and |phone type ∩ pitch| at the first layer; interval and
+   chance as in 1; also given: the overlap with per-gender pitch bins (what pooled bins build in).
+3. Protecting the property neurons degrades a pruned model less than norm pruning, and norm
+   less than random pruning. Effect: the paired difference protect - norm (and norm - random)
+   at the sparsity nearest the paper's, in the direction of "better", on the last layer's
+   probe; chance: the same difference for the matched control protect_random (a random set of
+   the same size and activation rates protected instead).
+4. Erasing one gender's neurons hurts that gender's speaker identification most. Effect: the
+   increase of SID error on the erased gender minus that on the other gender; chance: the same
+   margin for the matched random erasure; the verdict also needs the erasure to hurt the erased
+   gender more than its matched random erasure does.
+5. (The same for phone types: erasing a type's neurons hurts that type's phone-class error most.)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from speechneurons.findings.claims import FAILS, HOLDS, UNMEASURED, Finding, fmt, verdict_positive
+from speechneurons.properties import reference as ref
+
+STUDY = "Lin et al. 2024 (property neurons)"
+HIGHER_IS_BETTER = {"phone": False, "sid": True, "gender": True, "f0": False}
+TASK_NAMES = {
+    "phone": "frame phone error (%)",
+    "sid": "SID accuracy (%)",
+    "gender": "gender accuracy (%)",
+    "f0": "log-F0 MSE",
+}
+
+
+def ends_minus_middle(counts) -> float:
+    """Mean of the first and last values minus the mean of the values between them."""
+    c = np.asarray(counts, dtype=float)
+    return float((c[0] + c[-1]) / 2 - c[1:-1].mean()) if len(c) >= 3 else math.nan
+
+
+def _quantiles(x: np.ndarray, level: float) -> tuple[float, float]:
+    x = np.asarray(x, dtype=float)
+    x = x[np.isfinite(x)]
+    if not len(x):
+        return math.nan, math.nan
+    return float(np.quantile(x, (1 - level) / 2)), float(np.quantile(x, 1 - (1 - level) / 2))
+
+
+def _per_replicate(replicates: pd.DataFrame, kind: str, column: str) -> pd.DataFrame:
+    """Replicates of one kind as seed x layer (layers sorted) for one set-size column."""
+    part = replicates[replicates["kind"] == kind]
+    return part.pivot_table(index="seed", columns="layer", values=column, aggfunc="first").sort_index(axis=1)
+
+
+def claim_extreme_layers(
+    prop: str, summary: pd.DataFrame, replicates: pd.DataFrame, random_summary: pd.DataFrame | None, level: float
+) -> Finding:
+    """Claim 1 for ``prop`` ('gender' or 'pitch')."""
+    col = f"n_{prop}"
+    s = summary.sort_values("layer")
+    paper_counts = ref.REFERENCE_COUNTS[prop]
+    paper = (
+        f"{prop} neurons (MelHuBERT, D = {ref.REFERENCE_D}): {paper_counts[0]} at layer 1 and {paper_counts[-1]} "
+        f"at layer 12 against {min(paper_counts[1:-1])}-{max(paper_counts[1:-1])} between; "
+        f"ends minus middle = {ends_minus_middle(paper_counts):+.1f}"
+    )
+    common = dict(
+        study=STUDY,
+        claim=f"{prop.capitalize()} neurons are most numerous at the bottom and top layers",
+        paper=paper,
+        measure=f"ends minus middle of the {prop}-neuron count per layer (neurons)",
+        source="properties/<model>/final/summary.tsv, layer-*/replicates.tsv",
+    )
+    if len(s) < 3:
+        return Finding(
+            **common,
+            value=math.nan,
+            ci_low=math.nan,
+            ci_high=math.nan,
+            chance_low=math.nan,
+            chance_high=math.nan,
+            verdict=UNMEASURED,
+            why=f"needs at least 3 layers, the model has {len(s)}",
+        )
+    value = ends_minus_middle(s[col])
+    boot = _per_replicate(replicates, "bootstrap", col)
+    null = _per_replicate(replicates, "null", col)
+    ci = _quantiles(boot.apply(ends_minus_middle, axis=1), level) if len(boot) else (math.nan, math.nan)
+    chance = _quantiles(null.apply(ends_minus_middle, axis=1), level) if len(null) else (math.nan, math.nan)
+    verdict, why = verdict_positive(value, *ci, chance[1])
+    counts = ", ".join(str(int(x)) for x in s[col])
+    why += f"; counts per layer {counts}"
+    if random_summary is not None and len(random_summary) >= 3:
+        why += f"; random weights: ends minus middle {ends_minus_middle(random_summary.sort_values('layer')[col]):+.1f}"
+    return Finding(
+        **common,
+        value=value,
+        ci_low=ci[0],
+        ci_high=ci[1],
+        chance_low=chance[0],
+        chance_high=chance[1],
+        verdict=verdict,
+        why=why,
+    )
+
+
+def _overlap_margin(frame: pd.DataFrame) -> pd.Series:
+    return frame["overlap_gender_pitch"] - np.maximum(
+        frame["overlap_phone_type_gender"], frame["overlap_phone_type_pitch"]
+    )
+
+
+def claim_gender_pitch_overlap(summary: pd.DataFrame, replicates: pd.DataFrame, level: float) -> Finding:
+    """Claim 2, at the model's first layer."""
+    r = ref.REFERENCE_OVERLAPS_LAYER1
+    paper = (
+        f"layer 1: gender ∩ pitch {r['overlap_gender_pitch']}, phone type ∩ gender {r['overlap_phone_type_gender']}, "
+        f"phone type ∩ pitch {r['overlap_phone_type_pitch']}; margin "
+        f"{r['overlap_gender_pitch'] - max(r['overlap_phone_type_gender'], r['overlap_phone_type_pitch']):+d}"
+    )
+    first = summary.sort_values("layer").iloc[0]
+    layer = int(first["layer"])
+    rep = replicates[replicates["layer"] == layer]
+    value = float(_overlap_margin(first.to_frame().T.astype(float)).iloc[0])
+    boot, null = rep[rep["kind"] == "bootstrap"], rep[rep["kind"] == "null"]
+    ci = _quantiles(_overlap_margin(boot), level) if len(boot) else (math.nan, math.nan)
+    chance = _quantiles(_overlap_margin(null), level) if len(null) else (math.nan, math.nan)
+    overlaps = {
+        k: int(first[k]) for k in ("overlap_gender_pitch", "overlap_phone_type_gender", "overlap_phone_type_pitch")
+    }
+    if sum(overlaps.values()) == 0:
+        verdict, why = UNMEASURED, f"no property neurons shared between properties at layer {layer}"
+    else:
+        verdict, why = verdict_positive(value, *ci, chance[1])
+    why += (
+        f"; layer {layer}: gender ∩ pitch {overlaps['overlap_gender_pitch']}, phone type ∩ gender "
+        f"{overlaps['overlap_phone_type_gender']}, phone type ∩ pitch {overlaps['overlap_phone_type_pitch']}"
+    )
+    for binning in ("per_gender", "pooled"):
+        col = f"overlap_gender_pitch_{binning}"
+        if col in first and pd.notna(first[col]):
+            why += f"; with {binning.replace('_', '-')} pitch bins gender ∩ pitch = {int(first[col])}"
+    return Finding(
+        study=STUDY,
+        claim="Gender ∩ pitch is the largest overlap between property-neuron sets",
+        paper=paper,
+        measure=f"|gender ∩ pitch| minus the larger other pairwise overlap, layer {layer} (neurons)",
+        value=value,
+        ci_low=ci[0],
+        ci_high=ci[1],
+        chance_low=chance[0],
+        chance_high=chance[1],
+        verdict=verdict,
+        why=why,
+        source="properties/<model>/final/summary.tsv, layer-*/replicates.tsv",
+    )
+
+
+def _last_layer(rows: pd.DataFrame) -> pd.DataFrame:
+    return rows[rows["layer_role"].astype(str).str.split("+").apply(lambda r: "last" in r)]
+
+
+def nearest_sparsity(pruning: pd.DataFrame, target: float = ref.REFERENCE_PRUNING_SPARSITY) -> float:
+    """The configured sparsity nearest the paper's that protect, norm and random all have."""
+    have = None
+    for strategy in ("protect", "norm", "random"):
+        s = set(pruning.loc[pruning["strategy"] == strategy, "sparsity"].round(6))
+        have = s if have is None else have & s
+    if not have:
+        return math.nan
+    return min(have, key=lambda s: (abs(s - target), s))
+
+
+def claim_protect_beats_norm(task: str, pruning: pd.DataFrame) -> Finding:
+    """Claim 3 for one probe task, at the last layer's probe and the sparsity nearest the paper's."""
+    r = ref.REFERENCE_PRUNING[task]
+    sign = 1.0 if HIGHER_IS_BETTER[task] else -1.0
+    paper = (
+        f"{r['metric']} at about 577 of {ref.REFERENCE_D} rows per layer (sparsity "
+        f"{ref.REFERENCE_PRUNING_SPARSITY:.2f}): unpruned {r['unpruned']}, protect {r['protect']}, norm {r['norm']}; "
+        f"random pruning worse than norm"
+    )
+    s = nearest_sparsity(pruning)
+    claim = "Pruning that protects the property neurons degrades less than norm pruning, and norm less than random"
+    common = dict(
+        study=STUDY,
+        claim=claim,
+        paper=paper,
+        source="experiments/<model>/pruning.tsv",
+        measure=f"protect minus norm, {TASK_NAMES[task]}, improvement > 0 (points), sparsity {s:g}",
+    )
+    rows = _last_layer(pruning[(pruning["task"] == task) & (pruning["sparsity"].round(6) == s)])
+    get = {st: rows[rows["strategy"] == st] for st in ("protect", "random", "protect_random")}
+    if math.isnan(s) or not len(get["protect"]) or "vs_norm" not in rows:
+        return Finding(
+            **common,
+            value=math.nan,
+            ci_low=math.nan,
+            ci_high=math.nan,
+            chance_low=math.nan,
+            chance_high=math.nan,
+            verdict=UNMEASURED,
+            why=f"no protect / norm / random variants of the {task} probe at one sparsity",
+        )
+
+    def improvement(st):
+        if not len(get[st]):
+            return math.nan, math.nan, math.nan
+        row = get[st].iloc[0]
+        lo, hi = sorted([sign * row["vs_norm_ci_low"], sign * row["vs_norm_ci_high"]])
+        return sign * row["vs_norm"], lo, hi
+
+    value, lo, hi = improvement("protect")
+    rnd, rnd_lo, rnd_hi = improvement("random")
+    ctl, ctl_lo, ctl_hi = improvement("protect_random")
+    verdict, why = verdict_positive(value, lo, hi, ctl_hi)
+    random_worse = rnd_hi < 0
+    if verdict == HOLDS and not random_worse:
+        verdict, why = UNMEASURED, "protect beats norm, but random pruning is not measurably worse than norm"
+    if verdict != FAILS and rnd_lo > 0:
+        verdict, why = FAILS, "random pruning is measurably better than norm"
+    why += (
+        f"; random minus norm {fmt(rnd, 2)} [{fmt(rnd_lo, 2)}, {fmt(rnd_hi, 2)}]"
+        f"; matched protect_random minus norm (the chance range) {fmt(ctl, 2)} [{fmt(ctl_lo, 2)}, {fmt(ctl_hi, 2)}]"
+    )
+    unpruned = _last_layer(pruning[(pruning["strategy"] == "unpruned") & (pruning["task"] == task)])
+    if len(unpruned):
+        why += f"; unpruned {TASK_NAMES[task]} {unpruned['value'].iloc[0]:.2f}"
+    return Finding(
+        **common, value=value, ci_low=lo, ci_high=hi, chance_low=ctl_lo, chance_high=ctl_hi, verdict=verdict, why=why
+    )
+
+
+def _margin(rows: pd.DataFrame, erased: str) -> tuple[float, float, float, pd.Series, pd.Series] | None:
+    """Own-group change minus the largest change on another group, with an approximate interval:
+    the two percentile intervals' half-widths added in quadrature (a normal approximation that
+    treats the two changes as independent; the groups are different speakers for gender, but
+    frames of the same utterances for phone types, where it is only indicative)."""
+    own = rows[rows["scored"].astype(str) == erased]
+    others = rows[rows["scored"].astype(str) != erased].dropna(subset=["delta"])
+    if not len(own) or not len(others) or pd.isna(own["delta"].iloc[0]):
+        return None
+    o, worst = own.iloc[0], others.sort_values("delta", ascending=False).iloc[0]
+    value = float(o["delta"] - worst["delta"])
+    half = math.hypot(
+        (o["delta_ci_high"] - o["delta_ci_low"]) / 2, (worst["delta_ci_high"] - worst["delta_ci_low"]) / 2
+    )
+    return value, value - half, value + half, o, worst
+
+
+def claim_erasure_hits_own_group(
+    prop: str,
+    erased: str,
+    matrix: pd.DataFrame,
+    control: pd.DataFrame,
+    paper: str,
+    groups: Mapping[str, str] | None = None,
+) -> Finding:
+    """Claims 4 and 5: erasing ``erased``'s neurons raises the error on ``erased`` more than on
+    the other scored groups (the last layer's probe). ``matrix`` and ``control``:
+    :func:`speechneurons.experiments.erasure.erasure_matrix` of the erasures and of their
+    matched random controls; the chance range is the same margin for the control."""
+    task = "SID error" if prop == "gender" else "phone-class error"
+    names = groups or {}
+    name = names.get(erased, erased)
+    claim = (
+        "Erasing one gender's neurons hurts that gender's speaker identification most"
+        if prop == "gender"
+        else "Erasing one phone type's neurons hurts that type's phone classification most"
+    )
+    common = dict(
+        study=STUDY,
+        claim=claim,
+        paper=paper,
+        source=f"experiments/<model>/erasure.tsv (erasure_{prop}.tsv)",
+        measure=f"erase {name}: increase of {task} on {name} minus the largest on another group (points)",
+    )
+    nan = dict(value=math.nan, ci_low=math.nan, ci_high=math.nan, chance_low=math.nan, chance_high=math.nan)
+    rows = matrix[matrix["erased"].astype(str) == erased] if "erased" in matrix else matrix.iloc[:0]
+    if not len(rows):
+        return Finding(**common, **nan, verdict=UNMEASURED, why=f"no erasure of {name} in this run")
+    if rows["status"].astype(str).str.startswith("empty").all():
+        return Finding(**common, **nan, verdict=UNMEASURED, why=f"no {name} property neurons to erase")
+    found = _margin(rows, erased)
+    if found is None:
+        return Finding(**common, **nan, verdict=UNMEASURED, why="the erased group or the others were not scored")
+    value, lo, hi, o, worst = found
+    ctl_rows = control[control["erased"].astype(str) == erased] if "erased" in control else control.iloc[:0]
+    ctl = _margin(ctl_rows, erased) if len(ctl_rows) else None
+    chance_lo, chance_hi = (ctl[1], ctl[2]) if ctl else (math.nan, math.nan)
+    verdict, why = verdict_positive(value, lo, hi, chance_hi)
+    vs_lo = o.get("vs_control_ci_low", math.nan)
+    if verdict == HOLDS and not (vs_lo > 0):
+        verdict, why = UNMEASURED, f"the error on {name} does not rise measurably more than with the matched control"
+    other = names.get(str(worst["scored"]), worst["scored"])
+    why += (
+        f"; {int(o['n_erased'])} neurons erased; change on {name} {fmt(o['delta'], 2)} "
+        f"[{fmt(o['delta_ci_low'], 2)}, {fmt(o['delta_ci_high'], 2)}], on {other} "
+        f"{fmt(worst['delta'], 2)} [{fmt(worst['delta_ci_low'], 2)}, {fmt(worst['delta_ci_high'], 2)}]; "
+        f"on {name}, erasure minus matched random erasure {fmt(o.get('vs_control', math.nan), 2)} "
+        f"[{fmt(vs_lo, 2)}, {fmt(o.get('vs_control_ci_high', math.nan), 2)}]; the margin's interval is a normal "
+        "approximation from the two groups' intervals"
+    )
+    return Finding(
+        **common,
+        value=value,
+        ci_low=lo,
+        ci_high=hi,
+        chance_low=chance_lo,
+        chance_high=chance_hi,
+        verdict=verdict,
+        why=why,
+    )
+
+
+GENDER_NAMES = {"F": "female speakers", "M": "male speakers"}
+TYPE_NAMES = {"vowel": "vowels", "voiced_consonant": "voiced consonants", "unvoiced_consonant": "unvoiced consonants"}
+
+
+def property_neuron_findings(
+    summary: pd.DataFrame,
+    replicates: pd.DataFrame,
+    random_summary: pd.DataFrame | None,
+    pruning: pd.DataFrame,
+    erasure: pd.DataFrame,
+    level: float = 0.95,
+) -> list[Finding]:
+    """Every claim of Lin et al. on one run's tables (module docstring); ``erasure``: erasure.tsv."""
+    from speechneurons.experiments.erasure import erasure_matrix
+
+    out = [claim_extreme_layers(p, summary, replicates, random_summary, level) for p in ("gender", "pitch")]
+    out.append(claim_gender_pitch_overlap(summary, replicates, level))
+    tasks = set(pruning["task"]) if "task" in pruning else set()
+    out += [claim_protect_beats_norm(task, pruning) for task in ("phone", "sid") if task in tasks]
+    matrices = {
+        prop: (erasure_matrix(erasure, prop), erasure_matrix(erasure, prop, kind="random"))
+        for prop in ("gender", "phone_type")
+    }
+    eg = ref.REFERENCE_ERASURE_GENDER
+    for g in ("F", "M"):
+        other = "M" if g == "F" else "F"
+        paper = f"erase {g}: SID error +{eg[g][g]} on {GENDER_NAMES[g]}, +{eg[g][other]} on {GENDER_NAMES[other]}"
+        out.append(claim_erasure_hits_own_group("gender", g, *matrices["gender"], paper, GENDER_NAMES))
+    d, off = ref.REFERENCE_ERASURE_PHONE_TYPE_DIAGONAL, ref.REFERENCE_ERASURE_PHONE_TYPE_OFF_DIAGONAL_MAX
+    for t in ("vowel", "voiced_consonant", "unvoiced_consonant"):
+        paper = f"erase {TYPE_NAMES[t]}: phone-class error +{d[t]} on {TYPE_NAMES[t]}; other cells within ±{off}"
+        out.append(claim_erasure_hits_own_group("phone_type", t, *matrices["phone_type"], paper, TYPE_NAMES))
+    return out

@@ -1,0 +1,196 @@
+"""Verdicts of the findings page on tables with known answers."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from speechneurons.findings import claims as cl
+from speechneurons.findings import property_neurons as pn
+from speechneurons.findings.page import render, splits_statement, write_page
+
+SET_COLUMNS = [
+    "n_phone_type",
+    "n_gender",
+    "n_pitch",
+    "overlap_phone_type_gender",
+    "overlap_phone_type_pitch",
+    "overlap_gender_pitch",
+    "overlap_all",
+]
+
+
+@pytest.mark.parametrize(
+    "value, lo, hi, chance_high, verdict",
+    [
+        (5.0, 2.0, 8.0, math.nan, cl.HOLDS),
+        (5.0, 2.0, 8.0, 1.0, cl.HOLDS),
+        (5.0, 2.0, 8.0, 6.0, cl.UNMEASURED),  # within chance
+        (1.0, -1.0, 3.0, math.nan, cl.UNMEASURED),  # interval includes 0
+        (-4.0, -6.0, -2.0, math.nan, cl.FAILS),
+        (math.nan, math.nan, math.nan, math.nan, cl.UNMEASURED),
+    ],
+)
+def test_verdict_positive(value, lo, hi, chance_high, verdict):
+    assert cl.verdict_positive(value, lo, hi, chance_high)[0] == verdict
+
+
+def test_ends_minus_middle():
+    assert pn.ends_minus_middle([10, 2, 4, 20]) == 12.0
+    assert math.isnan(pn.ends_minus_middle([1, 2]))
+    # the paper's gender counts: (278 + 151) / 2 - mean(layers 2-11)
+    assert pn.ends_minus_middle(pn.ref.REFERENCE_COUNTS["gender"]) == pytest.approx(214.5 - 44.3)
+
+
+def _summary(counts: dict[str, list[int]], **extra) -> pd.DataFrame:
+    n = len(next(iter(counts.values())))
+    base = {c: [0] * n for c in SET_COLUMNS}
+    return pd.DataFrame({"layer": range(1, n + 1), **base, **counts, **extra})
+
+
+def _replicates(summary: pd.DataFrame, null: dict[str, list[int]], noise: int = 1, n: int = 40) -> pd.DataFrame:
+    """Bootstrap replicates = the summary +- noise; null replicates = ``null`` counts +- noise."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for seed in range(n):
+        for i, layer in enumerate(summary["layer"]):
+            boot = {c: int(summary[c].iloc[i]) + int(rng.integers(-noise, noise + 1)) for c in SET_COLUMNS}
+            rows.append({"kind": "bootstrap", "seed": seed, "layer": layer, **boot})
+            nul = {c: (null.get(c, [0] * len(summary))[i] + int(rng.integers(0, noise + 1))) for c in SET_COLUMNS}
+            rows.append({"kind": "null", "seed": 1000 + seed, "layer": layer, **nul})
+    return pd.DataFrame(rows)
+
+
+def test_extreme_layers_holds_fails_and_needs_three_layers():
+    u = _summary({"n_gender": [30, 5, 4, 25]})
+    f = pn.claim_extreme_layers("gender", u, _replicates(u, {"n_gender": [3, 3, 3, 3]}), None, 0.95)
+    assert f.verdict == cl.HOLDS and f.value == pytest.approx(27.5 - 4.5) and f.ci_low > 0 and f.chance_high < 5
+    # the same shape under permuted labels: not beyond chance
+    f = pn.claim_extreme_layers("gender", u, _replicates(u, {"n_gender": [30, 5, 4, 25]}), None, 0.95)
+    assert f.verdict == cl.UNMEASURED and "chance" in f.why
+    inverted = _summary({"n_gender": [2, 20, 22, 3]})
+    f = pn.claim_extreme_layers("gender", inverted, _replicates(inverted, {}), inverted, 0.95)
+    assert f.verdict == cl.FAILS and "random weights" in f.why
+    two = _summary({"n_gender": [5, 6]})
+    assert pn.claim_extreme_layers("gender", two, _replicates(two, {}), None, 0.95).verdict == cl.UNMEASURED
+
+
+def test_gender_pitch_overlap_claim_and_its_built_in_part():
+    s = _summary(
+        {
+            "overlap_gender_pitch": [12, 0, 0],
+            "overlap_phone_type_gender": [2, 0, 0],
+            "overlap_phone_type_pitch": [3, 0, 0],
+        },
+        overlap_gender_pitch_per_gender=[1, 0, 0],
+    )
+    f = pn.claim_gender_pitch_overlap(s, _replicates(s, {}), 0.95)
+    assert f.verdict == cl.HOLDS and f.value == 9 and "per-gender pitch bins gender ∩ pitch = 1" in f.why
+    none = _summary({"n_gender": [1, 1, 1]})
+    assert pn.claim_gender_pitch_overlap(none, _replicates(none, {}), 0.95).verdict == cl.UNMEASURED
+
+
+def _pruning(protect: float, random: float, control: float, width: float = 1.0) -> pd.DataFrame:
+    """Phone error (lower is better) vs norm at sparsity 0.75: protect, random, protect_random."""
+    rows = [dict(strategy="unpruned", sparsity=0.0, task="phone", layer=4, layer_role="last", value=40.0)]
+    for st, d in (("norm", 0.0), ("protect", protect), ("random", random), ("protect_random", control)):
+        for s in (0.5, 0.75):
+            rows.append(
+                dict(
+                    strategy=st,
+                    sparsity=s,
+                    task="phone",
+                    layer=4,
+                    layer_role="best+last",
+                    value=50.0 + d,
+                    vs_norm=d if st != "norm" else np.nan,
+                    vs_norm_ci_low=d - width,
+                    vs_norm_ci_high=d + width,
+                )
+            )
+    return pd.DataFrame(rows)
+
+
+def test_protect_beats_norm_claim():
+    assert pn.nearest_sparsity(_pruning(-3, 4, 0)) == 0.75
+    f = pn.claim_protect_beats_norm("phone", _pruning(protect=-3.0, random=4.0, control=0.0))
+    assert f.verdict == cl.HOLDS and f.value == 3.0 and (f.ci_low, f.ci_high) == (2.0, 4.0)
+    assert (f.chance_low, f.chance_high) == (-1.0, 1.0)  # the matched control's improvement
+    # protecting a matched random set helps as much: not beyond the control
+    assert pn.claim_protect_beats_norm("phone", _pruning(-3.0, 4.0, -3.0)).verdict == cl.UNMEASURED
+    assert pn.claim_protect_beats_norm("phone", _pruning(3.0, 4.0, 0.0)).verdict == cl.FAILS
+    # random better than norm contradicts the second half of the claim
+    assert pn.claim_protect_beats_norm("phone", _pruning(-3.0, -4.0, 0.0)).verdict == cl.FAILS
+
+
+def _gender_matrix(own: float, other: float, control: float, status: str = "erased") -> pd.DataFrame:
+    rows = []
+    for erased in ("F", "M"):
+        for scored in ("F", "M"):
+            d = own if erased == scored else other
+            rows.append(
+                dict(
+                    erased=erased,
+                    scored=scored,
+                    layer=4,
+                    n_erased=5,
+                    status=status,
+                    baseline=10.0,
+                    value=10 + d,
+                    delta=d,
+                    delta_ci_low=d - 1,
+                    delta_ci_high=d + 1,
+                    vs_control=control,
+                    vs_control_ci_low=control - 1,
+                    vs_control_ci_high=control + 1,
+                )
+            )
+    return pd.DataFrame(rows)
+
+
+def test_erasure_claim():
+    quiet = _gender_matrix(0.5, 0.5, np.nan)  # the matched random erasure: no margin
+    f = pn.claim_erasure_hits_own_group("gender", "F", _gender_matrix(10.0, 1.0, 8.0), quiet, "paper")
+    assert f.verdict == cl.HOLDS and f.value == 9.0
+    assert f.ci_low == pytest.approx(9 - math.sqrt(2))
+    assert (f.chance_low, f.chance_high) == pytest.approx((-math.sqrt(2), math.sqrt(2)))  # the control's margin
+    # the matched random erasure shows the same margin: within chance
+    same = pn.claim_erasure_hits_own_group("gender", "F", _gender_matrix(10, 1, 8), _gender_matrix(10, 1, 0), "p")
+    assert same.verdict == cl.UNMEASURED and "chance" in same.why
+    # as much damage on the erased group as the matched random erasure: not measurable
+    weak = pn.claim_erasure_hits_own_group("gender", "F", _gender_matrix(10, 1, 0.5), quiet, "p")
+    assert weak.verdict == cl.UNMEASURED
+    assert pn.claim_erasure_hits_own_group("gender", "F", _gender_matrix(1, 10, 8), quiet, "p").verdict == cl.FAILS
+    empty = _gender_matrix(np.nan, np.nan, np.nan, status="empty: no neuron to erase")
+    f = pn.claim_erasure_hits_own_group("gender", "M", empty, empty, "p")
+    assert f.verdict == cl.UNMEASURED and "no M property neurons" in f.why
+    none = pd.DataFrame(columns=["erased", "scored", "layer", "n_erased", "status"])
+    assert "no erasure" in pn.claim_erasure_hits_own_group("gender", "M", none, none, "p").why
+
+
+def test_findings_of_a_run_without_erasures_or_pruning_are_not_measurable():
+    s = _summary({"n_gender": [30, 5, 4, 25]})
+    out = pn.property_neuron_findings(s, _replicates(s, {}), None, pd.DataFrame(), pd.DataFrame())
+    assert len(out) == 2 + 1 + 2 + 3  # extreme layers x2, overlap, erasure gender x2, phone type x3
+    assert all(f.verdict == cl.UNMEASURED for f in out[3:])
+
+
+def test_page_escapes_and_counts_verdicts(tmp_path):
+    s = _summary({"n_gender": [30, 5, 4, 25]})
+    findings = cl.table([pn.claim_extreme_layers("gender", s, _replicates(s, {}), None, 0.95)])
+    findings.loc[0, "why"] = "<script>x</script>"
+    text = render(findings, "Findings", ["a & b"])
+    assert "<script>x" not in text and "&lt;script&gt;" in text and "a &amp; b" in text
+    assert "1 holds, 0 does not hold, 0 not measurable here" in text
+    write_page(findings, tmp_path / "f.html", "Findings")
+    assert (tmp_path / "f.html").read_text().startswith("<!DOCTYPE html>")
+    assert list(findings.columns) == cl.COLUMNS
+
+
+def test_splits_statement_names_the_splits():
+    text = splits_statement(["train"], 0.25, False, 0.2, 7)
+    assert "selected on train" in text and "25% of the utterances" in text and "never on test" in text
+    assert "test included" in splits_statement([], 0.25, True, 0.2, 7)
