@@ -308,9 +308,9 @@ def trajectory_checkpoints(model):
 
 def count_checkpoints(model):
     """The checkpoints whose property-neuron counts are gathered (trajectories.count_checkpoints,
-    empty = the analysed ones), in order."""
+    empty = the analysed ones), in order; 'random' (fresh weights) first."""
     wanted = TRAJ["count_checkpoints"] or trajectory_checkpoints(model)
-    return analysed(wanted, trajectory_available(model)) or ["final"]
+    return analysed(wanted, ["random", *trajectory_available(model)]) or ["final"]
 
 
 def steps_of(model):

@@ -43,7 +43,13 @@ def test_settings_are_built_from_the_schema_defaults():
 
 
 def test_checkpoints_are_ordered_by_pretraining_step():
-    assert checkpoint_order(["final", "step-150", "step-50", "step-0"]) == ["step-0", "step-50", "step-150", "final"]
+    assert checkpoint_order(["final", "step-150", "step-50", "step-0", "random"]) == [
+        "random",
+        "step-0",
+        "step-50",
+        "step-150",
+        "final",
+    ]
 
 
 def test_figures_are_written(tmp_path):

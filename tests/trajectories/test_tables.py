@@ -20,7 +20,7 @@ def _it(steps, targets="mfcc", layer=4, k=100, init="scratch"):
     return {"steps": steps, "targets": targets, "layer": layer, "n_clusters": k, "init": init}
 
 
-BASE = defaults()["pretrain"]
+BASE = merged(defaults()["pretrain"], {"iterations": [_it(600)], "checkpoint_steps": [0, 50, 150, 300]})
 PROGRESSIVE = merged(
     BASE,
     {"iterations": [_it(200), _it(200, "layer", 4, 100, "resume"), _it(200, "layer", 4, 100, "resume")],

@@ -81,12 +81,13 @@ def common_steps(steps_by_run: Mapping[str, Sequence[int]]) -> list[int]:
 
 
 def checkpoint_order(names: Sequence[str]) -> list[str]:
-    """Checkpoints in pretraining order: step-N by N, then 'final', then anything else by name."""
+    """Checkpoints in pretraining order: 'random' (fresh weights), step-N by N, then 'final',
+    then anything else by name."""
 
     def key(name: str):
         m = re.fullmatch(r"step-(\d+)", name)
         if m:
-            return (0, int(m.group(1)), name)
-        return (1 if name == "final" else 2, 0, name)
+            return (1, int(m.group(1)), name)
+        return ({"random": 0, "final": 2}.get(name, 3), 0, name)
 
     return sorted(dict.fromkeys(names), key=key)
