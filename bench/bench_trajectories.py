@@ -55,8 +55,10 @@ def _checkpoint(results: Path, name: str) -> Path:
 
 def main(argv: list[str]) -> None:
     import torch
+    from threadpoolctl import threadpool_limits
 
     torch.set_num_threads(1)
+    threadpool_limits(1)  # the SVDs too: single-threaded, as the workflow's jobs of one thread
     parser = argparse.ArgumentParser(prog="bench trajectories")
     parser.add_argument("--results", default=str(ROOT / "results" / "synth"))
     parser.add_argument("--checkpoint", default="final")
