@@ -95,7 +95,7 @@ def plot_layer_curves(rows: pd.DataFrame, path: str | Path, *, ylabel: str, titl
     ax.set_xlabel(LAYER_LABEL)
     ax.set_ylabel(ylabel)
     ax.set_title(title + (f"\n(bars: {spread})" if spread else ""), fontsize=10)
-    ax.legend(title="checkpoint", fontsize=8)
+    ax.legend(title="checkpoint", fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     save_figure(fig, path)
 
 
