@@ -39,6 +39,7 @@ include: "rules/experiments.smk"
 include: "rules/saes.smk"
 include: "rules/dissection.smk"
 include: "rules/findings.smk"
+include: "rules/trajectories.smk"
 include: "rules/comparison.smk"
 
 

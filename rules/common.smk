@@ -41,6 +41,7 @@ wildcard_constraints:
     layer=r"\d+",
     subset="mid|sample",
     arch=one_of(config["saes"]["architectures"]),  # --- saes
+    reset=r"\d+",
 
 
 # --- corpus
@@ -360,3 +361,106 @@ def dissection_per_layer(name):
         L.dissection_layer_file(name, l, w.corpus, w.model, w.checkpoint)
         for l in dissection_layers(w.model)
     ]
+
+
+# --- trajectories
+from speechneurons.trajectories.runs import (
+    analysed,
+    checkpoint_steps,
+    distinct_checkpoints,
+    factor_label,
+    describe_schedule,
+    total_steps,
+)
+
+TRAJ = config["trajectories"]
+
+
+def trajectory_available(model):
+    """The checkpoints of a model with distinct weights (a Hugging Face model: final only)."""
+    return distinct_checkpoints(pretrain_of(model)) if pretrained(model) else ["final"]
+
+
+def trajectory_checkpoints(model):
+    """The checkpoints the layer-wise analysis measures (trajectories.checkpoints), in order."""
+    out = analysed(TRAJ["checkpoints"], trajectory_available(model))
+    if not out:
+        raise ValueError(
+            f"trajectories.checkpoints {TRAJ['checkpoints']} names no checkpoint of model {model} "
+            f"(it has {trajectory_available(model)})"
+        )
+    return out
+
+
+def count_checkpoints(model):
+    """The checkpoints whose property-neuron counts are gathered (trajectories.count_checkpoints,
+    empty = the analysed ones), in order; 'random' (fresh weights) first."""
+    wanted = TRAJ["count_checkpoints"] or trajectory_checkpoints(model)
+    return analysed(wanted, ["random", *trajectory_available(model)]) or ["final"]
+
+
+def steps_of(model):
+    """Checkpoint -> (iteration, global step) of a pretrained model; {} for a Hugging Face one."""
+    return checkpoint_steps(pretrain_of(model)) if pretrained(model) else {}
+
+
+def reset_top_checkpoint(model):
+    """The checkpoint the reset-top fine-tuning starts from (final for a Hugging Face model)."""
+    return TRAJ["reset_top"]["checkpoint"] if pretrained(model) else "final"
+
+
+def trajectory_runs():
+    """The pretraining runs compared (trajectories.runs, empty = every pretrained model): each
+    run is a model of the config (model or compare.models) with its pretrain overrides.
+    """
+    runs = TRAJ["runs"] or [m for m in MODELS if pretrained(m)]
+    bad = [r for r in runs if r not in MODELS or not pretrained(r)]
+    if bad:
+        raise ValueError(
+            f"trajectories.runs {bad}: a run is the name of a pretrained model of the config "
+            f"(model.name or compare.models[*].name with source pretrain); pretrained models: "
+            f"{[m for m in MODELS if pretrained(m)]}"
+        )
+    return runs
+
+
+def run_descriptions(runs):
+    """Per run: name, what it changes against the first run, its schedule and total steps."""
+    base = pretrain_of(runs[0])
+    return [
+        {
+            "run": r,
+            "factor": factor_label(pretrain_of(r), base),
+            "schedule": describe_schedule(pretrain_of(r)),
+            "total_steps": total_steps(pretrain_of(r)),
+        }
+        for r in runs
+    ]
+
+
+def per_checkpoint_pwcca(name):
+    """Input function: the per-checkpoint PWCCA file ``name`` of every analysed checkpoint."""
+    return lambda w: [
+        L.trajectories_checkpoint_file(name, w.corpus, w.model, c)
+        for c in trajectory_checkpoints(w.model)
+    ]
+
+
+def trajectory_models(w):
+    """File inputs of the probe job: every analysed checkpoint of the model (none for a
+    Hugging Face model)."""
+    inputs = [model_input(w, c) for c in trajectory_checkpoints(w.model)]
+    return sorted({path for path in inputs if path})
+
+
+def count_summaries(w):
+    """The properties summary of every count checkpoint of the job's model."""
+    return [
+        L.properties_file("summary.tsv", w.corpus, w.model, c)
+        for c in count_checkpoints(w.model)
+    ]
+
+
+def run_files(name):
+    """Input function: the trajectories file ``name`` of every compared run of the job's corpus."""
+    return lambda w: [L.trajectories_file(name, w.corpus, r) for r in trajectory_runs()]

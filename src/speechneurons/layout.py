@@ -16,6 +16,8 @@ The tree, with ``<results>`` = the config's ``results_dir``::
     <results>/<corpus>/activations/<model>/<checkpoint>/   layer-<L>/{mid,sample}.npy, index_*.parquet
     <results>/<corpus>/properties/<model>/<checkpoint>/    layer-<L>/..., summary.tsv, figures/
     <results>/<corpus>/experiments/<model>/                probes/, prune/, erasure/, tables, figures/
+    <results>/<corpus>/trajectories/<model>/               checkpoints/<checkpoint>/, reset_top/n-<n>/, tables, figures/
+    <results>/<corpus>/factors/                            runs.tsv, equal_steps.tsv, figures/
     <results>/logs/...  <results>/benchmarks/...          one log and one benchmark file per job
 
 A checkpoint is ``final`` (the last pretraining iteration's final model, or a Hugging Face
@@ -268,3 +270,31 @@ class Layout:
     def dissection_llm_cache(self) -> str:
         """The LLM writer's answers, one file per question; no job's output, so never deleted by a rerun."""
         return self._path("dissection-llm-cache")
+
+    # ------------------------------------------------------------------ trajectories
+    # --- trajectories: <results>/<corpus>/trajectories/<model>/ and <results>/<corpus>/factors/
+    def trajectories_dir(self, corpus="{corpus}", model="{model}") -> str:
+        return self._path(corpus, "trajectories", model)
+
+    def trajectories_file(self, name: str, corpus="{corpus}", model="{model}") -> str:
+        """A file of the layer-wise analysis of a model: ``pwcca.tsv``, ``pwcca_trials.tsv``,
+        ``findings.tsv``, ``probes.tsv``, ``probe_losses.parquet``, ``counts.tsv``,
+        ``reset_top.tsv``, ``reset_top_rates.tsv``, ``reset_top_utterances.parquet`` or
+        ``figures/...``."""
+        return f"{self.trajectories_dir(corpus, model)}/{name}"
+
+    def trajectories_checkpoint_file(
+        self, name: str, corpus="{corpus}", model="{model}", checkpoint="{checkpoint}"
+    ) -> str:
+        """The PWCCA of one checkpoint: ``pwcca.tsv`` or ``trials.tsv``."""
+        return f"{self.trajectories_dir(corpus, model)}/checkpoints/{checkpoint}/{name}"
+
+    def reset_top_file(self, name: str, reset="{reset}", corpus="{corpus}", model="{model}") -> str:
+        """One reset-top fine-tuning (top ``reset`` layers re-initialised): ``per_utterance.parquet``,
+        ``train_log.tsv`` or ``rates.tsv``."""
+        return f"{self.trajectories_dir(corpus, model)}/reset_top/n-{reset}/{name}"
+
+    def factors_file(self, name: str, corpus="{corpus}") -> str:
+        """The comparison of the pretraining runs of a corpus: ``runs.tsv``, ``equal_steps.tsv``
+        or ``figures/...``."""
+        return self._path(corpus, "factors", name)

@@ -22,6 +22,7 @@ from speechneurons.model.schedule import IterationSettings
 from speechneurons.pitch.f0 import PitchSettings
 from speechneurons.properties.statistic import PropertySettings
 from speechneurons.saes.settings import SaeSettings  # --- saes
+from speechneurons.trajectories.settings import PWCCASettings, ResetTopSettings, SampleSettings
 
 #: settings class -> (config section, fields that are not config keys of the section; a dict
 #: gives the values the test builds them with, else 0)
@@ -38,10 +39,14 @@ SETTINGS = {
     LLMSettings: ("dissection.llm", set()),
     PruningSettings: ("dissection.pruning", {"seed", "resamples", "level"}),
     BrowserSettings: ("dissection.browser", set()),
+    SampleSettings: ("trajectories", set()),
+    PWCCASettings: ("trajectories.pwcca", set()),
+    ResetTopSettings: ("trajectories.reset_top", set()),
 }
 
 
 def _section(name: str) -> dict:
+    """A config section of the defaults; a dotted name is a nested section ('trajectories.pwcca')."""
     out = defaults()
     for key in name.split("."):
         out = out[key]

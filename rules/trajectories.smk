@@ -1,0 +1,398 @@
+# The trajectories stage: layer-wise analysis during pretraining (docs/trajectories.md). Per
+# (corpus, model): held-out PWCCA of every layer of every analysed checkpoint against log-Mel
+# frames, the front-end output and one-hot phone and word labels (one job per checkpoint); the
+# experiments' linear probes on the same layers and utterances (one job for all checkpoints);
+# the property-neuron counts of the count checkpoints (the properties stage's summaries, which
+# make their dumps run); CTC phone fine-tuning with the top n layers re-initialised (one job
+# per n, the learning rate chosen on a dev part of train). Per corpus, when the config has
+# several pretrained models (the pretraining runs of trajectories.runs: each run is a model of
+# compare.models with its pretrain overrides), their comparison at equal steps.
+#
+# Outputs under results/<corpus>/trajectories/<model>/ (speechneurons.layout):
+#   checkpoints/<checkpoint>/pwcca.tsv, trials.tsv   PWCCA of one checkpoint
+#   pwcca.tsv, pwcca_trials.tsv, findings.tsv        gathered by step; peak phone layer, top-layer rise
+#   probe_losses.parquet, probes.tsv                 probe errors per checkpoint and layer, with intervals
+#   counts.tsv                                       property-neuron counts per checkpoint and layer
+#   reset_top/n-<n>/{per_utterance.parquet, train_log.tsv, rates.tsv}, reset_top.tsv, reset_top_rates.tsv
+#   figures/   pwcca_<view>.png, pwcca_<view>_heatmap.png, probe_<task>.png, probe_<task>_heatmap.png,
+#              property_counts.png, reset_top.png
+# and under results/<corpus>/factors/: runs.tsv, equal_steps.tsv, figures/ (runs side by side).
+from speechneurons.experiments.features import FrameSettings
+from speechneurons.experiments.probes import ProbeSettings
+from speechneurons.trajectories.settings import (
+    PWCCASettings,
+    ResetTopSettings,
+    SampleSettings,
+)
+
+TRAJ_VIEWS = list(TRAJ["pwcca"]["views"])
+TRAJ_TASKS = list(config["probes"]["tasks"])
+TRAJ_RESETS = [int(n) for n in TRAJ["reset_top"]["n_reset"]]
+TRAJ_FIGURES = (
+    [f"figures/pwcca_{v}{kind}.png" for v in TRAJ_VIEWS for kind in ("", "_heatmap")]
+    + [f"figures/probe_{t}{kind}.png" for t in TRAJ_TASKS for kind in ("", "_heatmap")]
+    + ["figures/property_counts.png", "figures/reset_top.png"]
+)
+FACTOR_FIGURES = (
+    [f"figures/pwcca_{v}.png" for v in TRAJ_VIEWS]
+    + [f"figures/probe_{t}.png" for t in TRAJ_TASKS]
+    + ["figures/reset_top.png"]
+)
+COMPARED = len(trajectory_runs()) >= 2
+BOOTSTRAP = dict(
+    resamples=config["bootstrap"]["resamples"],
+    level=config["bootstrap"]["level"],
+    seed=config["seed"],
+)
+
+ALL_TARGETS += [
+    L.trajectories_file(name, c, m)
+    for c, m in PAIRS
+    for name in [
+        "pwcca.tsv",
+        "findings.tsv",
+        "probes.tsv",
+        "counts.tsv",
+        "reset_top.tsv",
+        *TRAJ_FIGURES,
+    ]
+] + [
+    L.factors_file(name, c)
+    for c in CORPORA
+    if COMPARED
+    for name in ["runs.tsv", "equal_steps.tsv", *FACTOR_FIGURES]
+]
+
+
+rule trajectories_pwcca:
+    input:
+        model=checkpoint_input,
+        manifest=L.manifest(),
+        labels=L.labels_file("frame_labels.parquet", aligner=ALIGNER),
+    output:
+        summary=L.trajectories_checkpoint_file("pwcca.tsv"),
+        trials=L.trajectories_checkpoint_file("trials.tsv"),
+    log:
+        L.log("{corpus}", "trajectories", "{model}", "{checkpoint}", "pwcca"),
+    benchmark:
+        L.benchmark("{corpus}", "trajectories", "{model}", "{checkpoint}", "pwcca")
+    conda:
+        "../envs/speechneurons.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    params:
+        model_ref=checkpoint_ref,
+        sample=section_params(SampleSettings, TRAJ),
+        pwcca=section_params(PWCCASettings, TRAJ["pwcca"]),
+        frames=config["frames"],
+        seed=config["seed"],
+        device=config["device"],
+    script:
+        "../scripts/trajectories_pwcca.py"
+
+
+rule trajectories_pwcca_table:
+    input:
+        summaries=per_checkpoint_pwcca("pwcca.tsv"),
+        trials=per_checkpoint_pwcca("trials.tsv"),
+    output:
+        pwcca=L.trajectories_file("pwcca.tsv"),
+        trials=L.trajectories_file("pwcca_trials.tsv"),
+        findings=L.trajectories_file("findings.tsv"),
+    log:
+        L.log("{corpus}", "trajectories", "{model}", "pwcca_table"),
+    conda:
+        "../envs/speechneurons.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        steps=lambda w: steps_of(w.model),
+    script:
+        "../scripts/trajectories_pwcca_table.py"
+
+
+rule trajectories_probes:
+    input:
+        models=trajectory_models,
+        manifest=L.manifest(),
+        labels=L.labels_file("frame_labels.parquet", aligner=ALIGNER),
+        pitch=L.pitch_file("pitch_frames.parquet"),
+    output:
+        losses=L.trajectories_file("probe_losses.parquet"),
+        table=L.trajectories_file("probes.tsv"),
+    log:
+        L.log("{corpus}", "trajectories", "{model}", "probes"),
+    benchmark:
+        L.benchmark("{corpus}", "trajectories", "{model}", "probes")
+    conda:
+        "../envs/speechneurons.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    params:
+        **BOOTSTRAP,
+        checkpoints=lambda w: [
+            (c, model_ref(w, c)) for c in trajectory_checkpoints(w.model)
+        ],
+        steps=lambda w: steps_of(w.model),
+        sample=section_params(SampleSettings, TRAJ),
+        probes=section_params(ProbeSettings, config["probes"]),
+        frame_settings=section_params(FrameSettings, config["probes"]),
+        frames=config["frames"],
+        on_bad_input=config["on_bad_input"],
+        device=config["device"],
+    script:
+        "../scripts/trajectories_probes.py"
+
+
+rule trajectories_counts:
+    input:
+        summaries=count_summaries,
+    output:
+        table=L.trajectories_file("counts.tsv"),
+    log:
+        L.log("{corpus}", "trajectories", "{model}", "counts"),
+    conda:
+        "../envs/speechneurons.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        checkpoints=lambda w: count_checkpoints(w.model),
+        steps=lambda w: steps_of(w.model),
+    script:
+        "../scripts/trajectories_counts.py"
+
+
+rule trajectories_reset_top:
+    input:
+        model=lambda w: model_input(w, reset_top_checkpoint(w.model)),
+        manifest=L.manifest(),
+        labels=L.labels_file("frame_labels.parquet", aligner=ALIGNER),
+    output:
+        per_utterance=L.reset_top_file("per_utterance.parquet"),
+        train_log=L.reset_top_file("train_log.tsv"),
+        rates=L.reset_top_file("rates.tsv"),
+    log:
+        L.log("{corpus}", "trajectories", "{model}", "reset_top_{reset}"),
+    benchmark:
+        L.benchmark("{corpus}", "trajectories", "{model}", "reset_top_{reset}")
+    conda:
+        "../envs/speechneurons.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=120,
+        gpu=1,
+    params:
+        model_ref=lambda w: model_ref(w, reset_top_checkpoint(w.model)),
+        settings=section_params(ResetTopSettings, TRAJ["reset_top"]),
+        frames=config["frames"],
+        on_bad_input=config["on_bad_input"],
+        seed=config["seed"],
+        device=config["device"],
+    script:
+        "../scripts/trajectories_reset_top.py"
+
+
+rule trajectories_reset_top_table:
+    input:
+        per_utterance=[
+            L.reset_top_file("per_utterance.parquet", n) for n in TRAJ_RESETS
+        ],
+        train_logs=[L.reset_top_file("train_log.tsv", n) for n in TRAJ_RESETS],
+        rates=[L.reset_top_file("rates.tsv", n) for n in TRAJ_RESETS],
+    output:
+        table=L.trajectories_file("reset_top.tsv"),
+        rates=L.trajectories_file("reset_top_rates.tsv"),
+        per_utterance=L.trajectories_file("reset_top_utterances.parquet"),
+    log:
+        L.log("{corpus}", "trajectories", "{model}", "reset_top_table"),
+    conda:
+        "../envs/speechneurons.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        **BOOTSTRAP,
+        n_reset=TRAJ_RESETS,
+    script:
+        "../scripts/trajectories_reset_top_table.py"
+
+
+rule trajectories_figures:
+    input:
+        pwcca=L.trajectories_file("pwcca.tsv"),
+        probes=L.trajectories_file("probes.tsv"),
+    output:
+        curves=[
+            report(
+                L.trajectories_file(f"figures/pwcca_{v}.png"),
+                caption="../report/trajectories/pwcca_curves.rst",
+                category="Layer-wise analysis",
+                subcategory="PWCCA by layer",
+            )
+            for v in TRAJ_VIEWS
+        ],
+        heatmaps=[
+            report(
+                L.trajectories_file(f"figures/pwcca_{v}_heatmap.png"),
+                caption="../report/trajectories/pwcca_heatmap.rst",
+                category="Layer-wise analysis",
+                subcategory="PWCCA, checkpoint x layer",
+            )
+            for v in TRAJ_VIEWS
+        ],
+        probe_curves=[
+            report(
+                L.trajectories_file(f"figures/probe_{t}.png"),
+                caption="../report/trajectories/probe_curves.rst",
+                category="Layer-wise analysis",
+                subcategory="Probes by layer",
+            )
+            for t in TRAJ_TASKS
+        ],
+        probe_heatmaps=[
+            report(
+                L.trajectories_file(f"figures/probe_{t}_heatmap.png"),
+                caption="../report/trajectories/probe_heatmap.rst",
+                category="Layer-wise analysis",
+                subcategory="Probes, checkpoint x layer",
+            )
+            for t in TRAJ_TASKS
+        ],
+    log:
+        L.log("{corpus}", "trajectories", "{model}", "figures"),
+    conda:
+        "../envs/speechneurons.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        views=TRAJ_VIEWS,
+        tasks=TRAJ_TASKS,
+        level=config["bootstrap"]["level"],
+        title=lambda w: f"{w.model} on {w.corpus}",
+    script:
+        "../scripts/trajectories_figures.py"
+
+
+rule trajectories_counts_figure:
+    input:
+        table=L.trajectories_file("counts.tsv"),
+    output:
+        figure=report(
+            L.trajectories_file("figures/property_counts.png"),
+            caption="../report/trajectories/property_counts.rst",
+            category="Layer-wise analysis",
+        ),
+    log:
+        L.log("{corpus}", "trajectories", "{model}", "counts_figure"),
+    conda:
+        "../envs/speechneurons.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        title=lambda w: f"{w.model} on {w.corpus}",
+    script:
+        "../scripts/trajectories_counts_figure.py"
+
+
+rule trajectories_reset_top_figure:
+    input:
+        table=L.trajectories_file("reset_top.tsv"),
+    output:
+        figure=report(
+            L.trajectories_file("figures/reset_top.png"),
+            caption="../report/trajectories/reset_top.rst",
+            category="Layer-wise analysis",
+        ),
+    log:
+        L.log("{corpus}", "trajectories", "{model}", "reset_top_figure"),
+    conda:
+        "../envs/speechneurons.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        level=config["bootstrap"]["level"],
+        title=lambda w: f"{w.model} on {w.corpus}",
+    script:
+        "../scripts/trajectories_reset_top_figure.py"
+
+
+rule trajectories_factors:
+    input:
+        findings=run_files("findings.tsv"),
+        pwcca=run_files("pwcca.tsv"),
+        probes=run_files("probes.tsv"),
+        reset_top=run_files("reset_top.tsv"),
+        heldout=lambda w: [
+            L.model_file("heldout.tsv", w.corpus, r) for r in trajectory_runs()
+        ],
+    output:
+        runs=L.factors_file("runs.tsv"),
+        equal_steps=L.factors_file("equal_steps.tsv"),
+    log:
+        L.log("{corpus}", "trajectories", "factors"),
+    conda:
+        "../envs/speechneurons.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        runs=lambda w: run_descriptions(trajectory_runs()),
+        steps=lambda w: {r: steps_of(r) for r in trajectory_runs()},
+    script:
+        "../scripts/trajectories_factors.py"
+
+
+rule trajectories_factor_figures:
+    input:
+        equal_steps=L.factors_file("equal_steps.tsv"),
+        runs=L.factors_file("runs.tsv"),
+        reset_top=run_files("reset_top.tsv"),
+    output:
+        pwcca=[
+            report(
+                L.factors_file(f"figures/pwcca_{v}.png"),
+                caption="../report/trajectories/factor_curves.rst",
+                category="Layer-wise analysis",
+                subcategory="Pretraining factors",
+            )
+            for v in TRAJ_VIEWS
+        ],
+        probes=[
+            report(
+                L.factors_file(f"figures/probe_{t}.png"),
+                caption="../report/trajectories/factor_curves.rst",
+                category="Layer-wise analysis",
+                subcategory="Pretraining factors",
+            )
+            for t in TRAJ_TASKS
+        ],
+        reset_top=report(
+            L.factors_file("figures/reset_top.png"),
+            caption="../report/trajectories/factor_reset_top.rst",
+            category="Layer-wise analysis",
+            subcategory="Pretraining factors",
+        ),
+    log:
+        L.log("{corpus}", "trajectories", "factor_figures"),
+    conda:
+        "../envs/speechneurons.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        runs=lambda w: trajectory_runs(),
+        views=TRAJ_VIEWS,
+        tasks=TRAJ_TASKS,
+        level=config["bootstrap"]["level"],
+    script:
+        "../scripts/trajectories_factor_figures.py"
