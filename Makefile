@@ -18,6 +18,7 @@ run: setup
 	@echo ""
 	@echo "Results: $(CURDIR)/results"
 	@echo "Report:  $(CURDIR)/results/report.html"
+	@for f in results/*/findings/*/findings.html; do [ -e "$$f" ] && echo "Findings: $(CURDIR)/$$f"; done; true
 
 test:
 	bash envs/setup.sh --test
