@@ -194,3 +194,14 @@ def test_splits_statement_names_the_splits():
     text = splits_statement(["train"], 0.25, False, 0.2, 7)
     assert "selected on train" in text and "25% of the utterances" in text and "never on test" in text
     assert "test included" in splits_statement([], 0.25, True, 0.2, 7)
+
+
+def test_page_groups_rows_by_study_in_order():
+    s = _summary({"n_gender": [30, 5, 4, 25]})
+    lin = cl.table([pn.claim_extreme_layers("gender", s, _replicates(s, {}), None, 0.95)] * 2)
+    other = lin.iloc[:1].assign(study="Another study <b>", verdict=cl.UNMEASURED)
+    text = render(pd.concat([lin, other], ignore_index=True), "Findings")
+    assert "2 holds, 0 does not hold, 1 not measurable here" in text
+    first, second = text.index(f"<h2>{pn.STUDY}</h2>"), text.index("<h2>Another study &lt;b&gt;</h2>")
+    assert first < second and text.count("<table>") == 2
+    assert "<p>0 holds, 0 does not hold, 1 not measurable here.</p>" in text[second:]

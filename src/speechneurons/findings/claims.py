@@ -8,6 +8,10 @@ same for every claim that an effect is positive:
 - *does not hold*: the interval lies below 0 (the opposite is measured);
 - *not measurable here*: anything else (the interval includes 0, or the chance range reaches
   the effect), with the reason written next to it.
+
+An effect measured on every unit, with no resample to give it an interval (a share of all the
+neurons of a layer), is read against its chance range alone (``verdict_above_chance``): *holds*
+above the range, *does not hold* below it, *not measurable here* inside it.
 """
 
 from __future__ import annotations
@@ -62,6 +66,18 @@ def verdict_positive(value: float, ci_low: float, ci_high: float, chance_high: f
     if not math.isnan(chance_high) and value <= chance_high:
         return UNMEASURED, "the effect lies within its chance range"
     return HOLDS, "the interval lies above 0" + ("" if math.isnan(chance_high) else " and above the chance range")
+
+
+def verdict_above_chance(value: float, chance_low: float, chance_high: float) -> tuple[str, str]:
+    """Verdict and reason for 'the effect lies above chance' when the effect has no interval of
+    its own, only the central range of the same effect under a null (module docstring)."""
+    if any(math.isnan(x) for x in (value, chance_low, chance_high)):
+        return UNMEASURED, "no chance range could be computed"
+    if value > chance_high:
+        return HOLDS, "the effect lies above its chance range"
+    if value < chance_low:
+        return FAILS, "the effect lies below its chance range (the opposite is measured)"
+    return UNMEASURED, "the effect lies within its chance range"
 
 
 def table(findings: list[Finding]) -> pd.DataFrame:

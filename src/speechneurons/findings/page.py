@@ -53,12 +53,37 @@ def _interval(lo: float, hi: float, digits: int = 2) -> str:
     return f"[{fmt(lo, digits)}, {fmt(hi, digits)}]"
 
 
+def _counts(findings: pd.DataFrame) -> str:
+    counts = findings["verdict"].value_counts()
+    return ", ".join(f"{int(counts.get(v, 0))} {v}" for v in (HOLDS, FAILS, UNMEASURED))
+
+
+def _study_table(rows: pd.DataFrame) -> list[str]:
+    e = html.escape
+    parts = [
+        '<table><colgroup><col class="claim"><col class="paper"><col class="effect"><col class="interval">'
+        '<col class="chance"><col class="verdict"><col class="why"></colgroup>'
+        "<tr><th>claim</th><th>paper</th><th>this run: effect</th><th>interval</th>"
+        "<th>chance range</th><th>verdict</th><th>why, and what else to know</th></tr>",
+    ]
+    for r in rows.itertuples(index=False):
+        parts.append(
+            f'<tr style="background:{COLOURS.get(r.verdict, "#fff")}">'
+            f"<td>{e(r.claim)}</td><td>{e(r.paper)}</td>"
+            f'<td><span class="num">{fmt(r.value, 2)}</span><br><small>{e(r.measure)}</small></td>'
+            f'<td class="num">{_interval(r.ci_low, r.ci_high)}</td>'
+            f'<td class="num">{_interval(r.chance_low, r.chance_high)}</td>'
+            f"<td><b>{e(r.verdict)}</b></td><td>{e(r.why)}<br><small>from {e(r.source)}</small></td></tr>"
+        )
+    parts.append("</table>")
+    return parts
+
+
 def render(findings: pd.DataFrame, title: str, context: Sequence[str] = (), level: float = 0.95) -> str:
     """The page as an HTML string: a title, the paragraphs of ``context`` (the run, its splits),
-    how to read a verdict, a count of the verdicts and one table row per claim."""
+    how to read a verdict, a count of the verdicts, then per study (in the order of its first
+    row) a heading, its own count and one table row per claim."""
     e = html.escape
-    counts = findings["verdict"].value_counts()
-    summary = ", ".join(f"{int(counts.get(v, 0))} {v}" for v in (HOLDS, FAILS, UNMEASURED))
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -66,26 +91,18 @@ def render(findings: pd.DataFrame, title: str, context: Sequence[str] = (), leve
         f"<h1>{e(title)}</h1>",
         *(f"<p>{e(p)}</p>" for p in context),
         f"<p class=\"note\">Each row: a claim of the paper, the paper's numbers, this run's effect with its "
-        f"{int(round(100 * level))} % interval and the central range of the same effect under chance (a "
+        f"{int(round(100 * level))} % interval (or its range over the PWCCA trials, where the row says so) and the "
+        "central range of the same effect under chance (a "
         "permutation null or a matched control). <b>holds</b>: the interval lies above 0 and the effect above "
-        "the chance range; <b>does not hold</b>: the interval lies below 0; <b>not measurable here</b>: "
-        "anything else, with the reason.</p>",
-        f"<p><b>Verdicts:</b> {e(summary)}.</p>",
-        '<table><colgroup><col class="claim"><col class="paper"><col class="effect"><col class="interval">'
-        '<col class="chance"><col class="verdict"><col class="why"></colgroup>'
-        "<tr><th>claim</th><th>paper</th><th>this run: effect</th><th>interval</th>"
-        "<th>chance range</th><th>verdict</th><th>why, and what else to know</th></tr>",
+        "the chance range (an effect with no interval: above the chance range); <b>does not hold</b>: the "
+        "interval (or the effect, without one) lies below it; <b>not measurable here</b>: anything else, with the "
+        "reason. Some claims add conditions of their own, given with the verdict.</p>",
+        f"<p><b>Verdicts:</b> {e(_counts(findings))}.</p>",
     ]
-    for r in findings.itertuples(index=False):
-        parts.append(
-            f'<tr style="background:{COLOURS.get(r.verdict, "#fff")}">'
-            f"<td>{e(r.claim)}<br><small>{e(r.study)}</small></td><td>{e(r.paper)}</td>"
-            f'<td><span class="num">{fmt(r.value, 2)}</span><br><small>{e(r.measure)}</small></td>'
-            f'<td class="num">{_interval(r.ci_low, r.ci_high)}</td>'
-            f'<td class="num">{_interval(r.chance_low, r.chance_high)}</td>'
-            f"<td><b>{e(r.verdict)}</b></td><td>{e(r.why)}<br><small>from {e(r.source)}</small></td></tr>"
-        )
-    parts += ["</table>", "</body></html>"]
+    for study in pd.unique(findings["study"]):
+        rows = findings[findings["study"] == study]
+        parts += [f"<h2>{e(str(study))}</h2>", f"<p>{e(_counts(rows))}.</p>", *_study_table(rows)]
+    parts.append("</body></html>")
     return "\n".join(parts)
 
 
