@@ -3,5 +3,9 @@ interval and chance level, and a plain verdict (holds / does not hold / not meas
 
 - :mod:`speechneurons.findings.claims`: the verdict rules shared by every study.
 - :mod:`speechneurons.findings.property_neurons`: the claims of Lin et al. (2024).
+- :mod:`speechneurons.findings.trajectories`: the claims of the layer-wise analysis during
+  pretraining (Pasad et al.; Vielzeuf 2024).
+- :mod:`speechneurons.findings.dissection`: the claims of network dissection (AND, Wu et al. 2024).
+- :mod:`speechneurons.findings.saes`: the claims of Ayonrinde (2024).
 - :mod:`speechneurons.findings.page`: the HTML page of a findings table.
 """
