@@ -127,7 +127,8 @@ def claim_agreement(agreement: pd.DataFrame | None, prop: str) -> Finding:
     """Claim 2 for one property (module docstring); ``agreement``: agreement.tsv."""
     name = NAMES[prop]
     common = dict(study=STUDY,
-                  claim=f"Descriptions agree with the {name} neuron groups on held-out items above shuffled labels",
+                  claim=f"Descriptions agree with the property-neuron groups on held-out items above shuffled labels "
+                        f"({name})",
                   paper=PAPER_AGREEMENT,
                   measure=f"share of {name} neurons whose best {name} concept is their group's, minus the same with "
                           "shuffled labels, held-out items, pooled over layers (points)",
