@@ -214,17 +214,21 @@ def checkpoint_ref(w):
     return model_ref(w, w.checkpoint)
 
 
-def layers_of(model):
-    """Layers (1-based) of the activation dump: activations.layers, or every layer of the model
-    (its pretrain num_layers, or the Hugging Face config's count, read offline without weights).
-    """
-    if config["activations"]["layers"]:
-        return sorted({int(l) for l in config["activations"]["layers"]})
+def model_num_layers(model):
+    """Transformer layers of a model: its pretrain num_layers, or the Hugging Face config's
+    count, read offline without weights."""
     if pretrained(model):
-        return list(range(1, int(pretrain_of(model)["num_layers"]) + 1))
+        return int(pretrain_of(model)["num_layers"])
     from speechneurons.model.registry import num_layers_of
 
-    return list(range(1, num_layers_of(MODELS[model]["path"]) + 1))
+    return num_layers_of(MODELS[model]["path"])
+
+
+def layers_of(model):
+    """Layers (1-based) of the activation dump: activations.layers, or every layer of the model."""
+    if config["activations"]["layers"]:
+        return sorted({int(l) for l in config["activations"]["layers"]})
+    return list(range(1, model_num_layers(model) + 1))
 
 
 # --- properties

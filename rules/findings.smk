@@ -1,6 +1,8 @@
-# The findings page: every claim of the papers, the paper's number, this run's number with its
-# interval and chance level, and a verdict (docs/findings.md). First in the report. The
-# property counts are those of the checkpoint the experiments use (experiments.checkpoint).
+# The findings page: every claim of the four studies, the paper's number, this run's number
+# with its interval and chance level, and a verdict (docs/findings.md). First in the report.
+# The property counts, SAEs and dissection are those of the checkpoint the experiments use
+# (experiments.checkpoint); the layer-wise analysis is read at final (reset-top: from
+# trajectories.reset_top.checkpoint).
 
 
 ALL_TARGETS += [
@@ -22,6 +24,21 @@ rule findings:
         pruning=L.experiments_file("pruning.tsv"),
         erasure=L.experiments_file("erasure.tsv"),
         sae_claims=L.saes_file("claims.tsv", checkpoint=EXPERIMENTS_CHECKPOINT),
+        traj_findings=L.trajectories_file("findings.tsv"),
+        traj_pwcca=L.trajectories_file("pwcca.tsv"),
+        traj_trials=L.trajectories_file("pwcca_trials.tsv"),
+        reset_top=L.trajectories_file("reset_top.tsv"),
+        dissection_summary=L.dissection_file(
+            "summary.tsv", checkpoint=EXPERIMENTS_CHECKPOINT
+        ),
+        dissection_agreement=L.dissection_file(
+            "agreement.tsv", checkpoint=EXPERIMENTS_CHECKPOINT
+        ),
+        dissection_pruning=(
+            L.dissection_file("pruning.tsv", checkpoint=EXPERIMENTS_CHECKPOINT)
+            if PRUNING_ON
+            else []
+        ),
     output:
         table=L.findings_file("findings.tsv"),
         page=report(
@@ -41,6 +58,10 @@ rule findings:
         level=config["bootstrap"]["level"],
         sae_k=config["saes"]["k"],
         layers=lambda w: layers_of(w.model),
+        num_layers=lambda w: model_num_layers(w.model),
+        reset_checkpoint=lambda w: reset_top_checkpoint(w.model),
+        dissection_kinds=list(DISSECTION["items"]),
+        pruning_families=list(DISSECTION["pruning"]["families"]),
         splits=lambda w: {
             "property_splits": config["properties"]["splits"],
             "test_fraction": CORPORA[w.corpus]["split"]["test_fraction"],

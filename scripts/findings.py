@@ -1,11 +1,14 @@
-"""findings.tsv and findings.html: the claims of the papers checked on this run's tables."""
+"""findings.tsv and findings.html: the claims of the four studies checked on this run's tables,
+grouped by study on the page."""
 
 import pandas as pd
 
 from speechneurons.findings.claims import table
+from speechneurons.findings.dissection import dissection_findings
 from speechneurons.findings.page import splits_statement, write_page
 from speechneurons.findings.property_neurons import property_neuron_findings
 from speechneurons.findings.saes import sae_findings
+from speechneurons.findings.trajectories import trajectory_findings
 from speechneurons.io import read_table, write_table
 from speechneurons.logs import script_logging
 
@@ -22,6 +25,15 @@ with script_logging(snakemake.log[0]) as log:
         property_neuron_findings(
             read_table(inp.summary), replicates, random_summary, read_table(inp.pruning), read_table(inp.erasure),
             p.level,
+        )
+        + trajectory_findings(
+            read_table(inp.traj_findings), read_table(inp.traj_pwcca), read_table(inp.traj_trials),
+            read_table(inp.reset_top), p.num_layers, p.reset_checkpoint,
+        )
+        + dissection_findings(
+            read_table(inp.dissection_summary), read_table(inp.dissection_agreement),
+            read_table(inp.dissection_pruning) if inp.dissection_pruning else None,
+            p.dissection_kinds, p.pruning_families,
         )
         + sae_findings(read_table(inp.sae_claims), p.sae_k)
     )  # fmt: skip
