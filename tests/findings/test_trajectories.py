@@ -112,6 +112,15 @@ def test_reset_top_chooses_n_on_dev_and_reads_the_paired_interval():
     assert claim_reset_top(_reset([50, 49], [40, 39], [0, -1])).verdict == cl.UNMEASURED
 
 
+def test_reset_top_is_not_measurable_when_the_fine_tuning_has_not_learned():
+    """The default run's short fine-tuning: PER 94.9 % with n = 0, 90.4 % with n = 2. A paired
+    interval above 0 then says which model starts learning sooner, not that n > 0 ends better."""
+    f = claim_reset_top(_reset([95, 94, 90], [40, 40, 36], [0, -0.5, -4.5]))
+    assert f.verdict == cl.UNMEASURED and f.value == 4.5
+    assert "under-trains" in f.why and "the interval lies above 0" in f.why
+    assert claim_reset_top(_reset([79, 74], [40, 38], [0, -5])).verdict == cl.HOLDS
+
+
 def test_reset_top_needs_the_control_and_an_n_above_zero():
     no_zero = _reset([50, 45, 47], [40, 38, 36], [0, -5, -3]).iloc[1:]
     assert "n = 0, the control, was not fine-tuned" in claim_reset_top(no_zero).why
