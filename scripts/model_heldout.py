@@ -11,7 +11,7 @@ from speechneurons.io import read_table, write_table
 from speechneurons.logs import script_logging
 from speechneurons.model.figures import plot_heldout_curve
 from speechneurons.model.hubert import load_checkpoint, masked_prediction_accuracy
-from speechneurons.model.pretrain import align_targets, load_corpus
+from speechneurons.model.pretrain import align_targets, heldout_corpus
 from speechneurons.model.targets import targets_from_table
 
 snakemake = globals()["snakemake"]  # injected by Snakemake
@@ -21,11 +21,7 @@ with script_logging(snakemake.log[0]) as log:
     p, inp = snakemake.params, snakemake.input
     grid = FrameGrid.from_config(p.frames)
     manifest = read_manifest(inp.manifest)
-    held = sorted(set(manifest["split"]) - set(p.splits))
-    ids, waves, _ = load_corpus(manifest, grid, held, p.on_bad_input, min_frames=1)
-    if p.heldout_utterances and len(ids) > p.heldout_utterances:
-        keep = np.unique(np.linspace(0, len(ids) - 1, p.heldout_utterances).round().astype(int))
-        ids, waves = [ids[i] for i in keep], [waves[i] for i in keep]
+    ids, waves, held = heldout_corpus(manifest, grid, p.splits, p.on_bad_input, p.heldout_utterances)
     log.info("scoring on %d held-out utterances of splits %s", len(ids), held)
     targets = [targets_from_table(read_table(path)) for path in inp.targets]  # per iteration
     rows = []

@@ -1,7 +1,6 @@
 """Masked-prediction accuracy and loss on held-out utterances of the pretrained model with its
 head, as it is and with each SAE spliced into its layer (speechneurons.saes.downstream)."""
 
-import numpy as np
 import torch
 
 from speechneurons.corpus.manifest import read_manifest
@@ -10,7 +9,7 @@ from speechneurons.frames import FrameGrid
 from speechneurons.io import read_table, write_table
 from speechneurons.logs import script_logging
 from speechneurons.model.hubert import load_checkpoint
-from speechneurons.model.pretrain import align_targets, load_corpus
+from speechneurons.model.pretrain import align_targets, heldout_corpus
 from speechneurons.model.targets import targets_from_table
 from speechneurons.saes.downstream import masked_prediction_losses, masked_prediction_table, splice_edit, variant_name
 from speechneurons.saes.sae import SparseAutoencoder
@@ -22,11 +21,7 @@ with script_logging(snakemake.log[0]) as log:
     p, inp = snakemake.params, snakemake.input
     grid = FrameGrid.from_config(p.frames)
     manifest = read_manifest(inp.manifest)
-    held = sorted(set(manifest["split"]) - set(p.splits))
-    ids, waves, _ = load_corpus(manifest, grid, held, p.on_bad_input, min_frames=1)
-    if p.heldout_utterances and len(ids) > p.heldout_utterances:
-        keep = np.unique(np.linspace(0, len(ids) - 1, p.heldout_utterances).round().astype(int))
-        ids, waves = [ids[i] for i in keep], [waves[i] for i in keep]
+    ids, waves, held = heldout_corpus(manifest, grid, p.splits, p.on_bad_input, p.heldout_utterances)
     _, waves, targets, skipped = align_targets(ids, waves, targets_from_table(read_table(inp.targets)), grid)
     model, head, _ = load_checkpoint(p.model_ref)
     device = resolve_device(p.device)

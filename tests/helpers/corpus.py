@@ -63,3 +63,19 @@ def make_synth_utterances(out_dir: str | Path, speaker: str = "f_slt", n: int = 
     out_dir = Path(out_dir)
     build_synth_speaker(speaker, n, seed, (4, 7), out_dir / "audio", out_dir / "reference", out_dir / "utterances.tsv")
     return out_dir
+
+
+def wav_manifest(folder: str | Path, waves, splits=None, speaker: str = "s", gender: str = "F"):
+    """A manifest (the corpus stage's columns) of ``waves`` written as 16 kHz wav files
+    ``u<i>.wav`` in ``folder``; ``splits``: one split per wave (default: all ``train``)."""
+    import pandas as pd
+    import soundfile as sf
+
+    folder = Path(folder)
+    rows = []
+    for i, w in enumerate(waves):
+        sf.write(folder / f"u{i}.wav", w, 16000)
+        rows.append(dict(utt_id=f"u{i}", audio_path=str(folder / f"u{i}.wav"), speaker=speaker, gender=gender,
+                         duration_s=len(w) / 16000, sample_rate=16000, transcript="a",
+                         split="train" if splits is None else splits[i]))  # fmt: skip
+    return pd.DataFrame(rows)

@@ -1,7 +1,6 @@
 """The log-Mel HuBERT (speechneurons.model.melhubert): frame grid, front-end, registry, FFN sites, training."""
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 
@@ -12,6 +11,7 @@ from speechneurons.model.ffn import capture_ffn, ffn_widths, mask_ffn, prune_ffn
 from speechneurons.model.melhubert import LogMelFrontEnd, MelHubertConfig, MelHubertModel, mel_filterbank
 from speechneurons.model.registry import check_frame_grid, load_model
 from tests.helpers.config import default_settings
+from tests.helpers.corpus import wav_manifest
 
 GRID = FrameGrid()
 TINY = dict(
@@ -243,28 +243,11 @@ def test_masked_prediction_accuracy_is_seeded_and_leaves_the_model_as_it_was(tmp
 
 
 def test_continue_pretraining_a_pruned_melhubert(tmp_path):
-    import soundfile as sf
-
     from speechneurons.model.targets import targets_table
 
     torch.set_num_threads(1)
     waves = chirps(4)
-    rows = []
-    for i, w in enumerate(waves):
-        sf.write(tmp_path / f"u{i}.wav", w, 16000)
-        rows.append(
-            dict(
-                utt_id=f"u{i}",
-                audio_path=str(tmp_path / f"u{i}.wav"),
-                speaker="s",
-                gender="F",
-                duration_s=len(w) / 16000,
-                sample_rate=16000,
-                transcript="a",
-                split="train",
-            )
-        )
-    manifest = pd.DataFrame(rows)
+    manifest = wav_manifest(tmp_path, waves)
     model = prune_ffn_(tiny_model(), {1: torch.arange(40)})
     before = model.encoder.layers[0].feed_forward.intermediate_dense.weight.detach().clone()
     settings = default_settings(P.TrainSettings, "pretrain", batch_size=2, max_crop_s=0.5, log_every=2)

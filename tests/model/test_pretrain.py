@@ -13,6 +13,7 @@ from speechneurons.model import pretrain as P
 from speechneurons.model import schedule as S
 from speechneurons.model.figures import plot_curve
 from tests.helpers.config import default_settings
+from tests.helpers.corpus import wav_manifest
 
 GRID = FrameGrid()
 TINY = default_settings(
@@ -269,28 +270,11 @@ def test_checkpoint_loads_through_the_model_registry(tmp_path):
 
 
 def test_continue_pretraining_a_model_with_per_layer_ffn_widths(tmp_path):
-    import soundfile as sf
-
     from speechneurons.model.targets import targets_table
 
     torch.set_num_threads(1)
     waves = _waves(4)
-    rows = []
-    for i, w in enumerate(waves):
-        sf.write(tmp_path / f"u{i}.wav", w, 16000)
-        rows.append(
-            dict(
-                utt_id=f"u{i}",
-                audio_path=str(tmp_path / f"u{i}.wav"),
-                speaker="s",
-                gender="F",
-                duration_s=len(w) / 16000,
-                sample_rate=16000,
-                transcript="a",
-                split="train",
-            )
-        )
-    manifest = pd.DataFrame(rows)
+    manifest = wav_manifest(tmp_path, waves)
     targets = targets_table(manifest.utt_id, _targets(waves))
     model = H.build_model(TINY, GRID, seed=0)
     ff = model.encoder.layers[0].feed_forward  # prune layer 0 to 40 neurons (rows of fc1, columns of fc2)
@@ -353,3 +337,13 @@ def test_checkpoint_names_and_their_iteration():
     assert [S.checkpoint_iteration(section, c) for c in ("step-0", "step-50", "step-150", "final")] == [1, 1, 2, 2]
     with pytest.raises(ValueError, match="not saved"):
         S.checkpoint_iteration(section, "step-100")
+
+
+def test_heldout_corpus_is_every_split_pretraining_never_saw_spread_evenly(tmp_path):
+    grid = FrameGrid()
+    waves = _waves(6)
+    manifest = wav_manifest(tmp_path, waves, splits=["train", "test", "train", "test", "test", "test"])
+    ids, got, held = P.heldout_corpus(manifest, grid, ["train"])
+    assert held == ["test"] and ids == ["u1", "u3", "u4", "u5"] and len(got) == 4
+    ids, _, _ = P.heldout_corpus(manifest, grid, ["train"], max_utterances=2)
+    assert ids == ["u1", "u5"]  # the first and the last: evenly spread, the same every time

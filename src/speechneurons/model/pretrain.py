@@ -255,6 +255,24 @@ def load_corpus(
     return ids, waves, skipped
 
 
+def heldout_corpus(
+    manifest: pd.DataFrame,
+    grid: FrameGrid,
+    pretrain_splits: Sequence[str],
+    on_bad_input: str = "error",
+    max_utterances: int = 0,
+) -> tuple[list[str], list[np.ndarray], list[str]]:
+    """(utt_ids, waves, splits) of the utterances pretraining never saw: every split not in
+    ``pretrain_splits``; at most ``max_utterances`` (0 = all), spread evenly over the manifest
+    order, so every scoring of held-out masked prediction uses the same utterances."""
+    held = sorted(set(manifest["split"]) - set(pretrain_splits))
+    ids, waves, _ = load_corpus(manifest, grid, held, on_bad_input, min_frames=1)
+    if max_utterances and len(ids) > max_utterances:
+        keep = np.unique(np.linspace(0, len(ids) - 1, max_utterances).round().astype(int))
+        ids, waves = [ids[i] for i in keep], [waves[i] for i in keep]
+    return ids, waves, held
+
+
 def align_targets(
     utt_ids: Sequence[str],
     waves: Sequence[np.ndarray],
