@@ -176,7 +176,7 @@ rule dissection_pruning:
     resources:
         mem_mb=6000,
         runtime=60,
-        gpu=1,
+        gpu=GPU,
     params:
         settings=section_params(PruningSettings, DISSECTION["pruning"]),
         seed=DISSECTION["seed"],

@@ -62,7 +62,7 @@ rule sae_layer:
     resources:
         mem_mb=4000,
         runtime=60,
-        gpu=1,
+        gpu=GPU,
     params:
         settings=section_params(SaeSettings, config["saes"]),
         ks=lambda w: sae_plan_of(w.model).ks(int(w.layer)),
@@ -114,7 +114,7 @@ rule sae_probes:
     resources:
         mem_mb=6000,
         runtime=120,
-        gpu=1,
+        gpu=GPU,
     params:
         **SAE_BOOTSTRAP,
         model_ref=checkpoint_ref,
@@ -152,7 +152,7 @@ rule sae_masked_prediction:
     resources:
         mem_mb=4000,
         runtime=60,
-        gpu=1,
+        gpu=GPU,
     params:
         **SAE_BOOTSTRAP,
         model_ref=checkpoint_ref,

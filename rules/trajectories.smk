@@ -187,7 +187,7 @@ rule trajectories_reset_top:
     resources:
         mem_mb=4000,
         runtime=120,
-        gpu=1,
+        gpu=GPU,
     params:
         model_ref=lambda w: model_ref(w, reset_top_checkpoint(w.model)),
         settings=section_params(ResetTopSettings, TRAJ["reset_top"]),
