@@ -16,6 +16,7 @@ trials, or an interval):
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -198,7 +199,8 @@ def plot_runs(
                 continue
             ax.errorbar(s["layer"], s["value"], yerr=_yerr(s), marker="o", ms=3, capsize=2, color=colours[step],
                         label=f"step {step}")  # fmt: skip
-        ax.set_title(f"{run}\n{(labels or {}).get(run, '')}", fontsize=8)
+        label = "\n".join(textwrap.wrap((labels or {}).get(run, "").replace("+", " + "), 34))
+        ax.set_title(f"{run}\n{label}", fontsize=8)  # wrapped: a long schedule ran into its neighbours
         ax.set_xlabel(LAYER_LABEL)
         ax.set_xticks(sorted(r["layer"].unique()))
         ax.grid(alpha=0.3)
