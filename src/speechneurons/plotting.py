@@ -17,3 +17,13 @@ def save_figure(fig, path: str | Path, dpi: int = 120) -> None:
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight")
     plt.close(fig)
+
+
+def save_unavailable(path: str | Path, title: str, why: str) -> None:
+    """A figure that says, in place of its plot, why there is nothing to draw (a declared output
+    whose data the run could not produce, e.g. a view with too few samples on a small corpus)."""
+    fig, ax = plt.subplots(figsize=(6.0, 2.2))
+    ax.axis("off")
+    ax.set_title(title, fontsize=10)
+    ax.text(0.5, 0.5, f"nothing to draw: {why}", ha="center", va="center", wrap=True, fontsize=9)
+    save_figure(fig, path)

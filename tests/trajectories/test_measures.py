@@ -32,3 +32,23 @@ def test_a_layer_that_is_a_linear_map_of_the_mel_view_scores_one_and_noise_score
     assert got[(0, "phone")] > 0.99
     assert abs(got[(1, "mel")]) < 0.1 and abs(got[(1, "phone")]) < 0.15
     assert len(trials) == 4 * s.trials and set(summary["view_dims"]) == {8, 39}
+
+
+def test_a_view_whose_stratified_parts_fall_under_three_samples_is_left_out(caplog):
+    """40 word segments of 20 words, two each: 40 >= 3 x 10 parts, but stratified by word some
+    parts get fewer than 3 (a LibriSpeech-shaped test corpus failed the PWCCA job on it)."""
+    rng = np.random.default_rng(1)
+    mel = rng.normal(size=(400, 6))
+    words = np.repeat([f"w{i}" for i in range(20)], 2)
+    word = one_hot(words, sorted(set(words)))
+    views = Views(
+        layers=(0,),
+        frames={0: mel @ rng.normal(size=(6, 6))},
+        phone_means={},
+        word_means={0: rng.normal(size=(40, 6))},
+        reference={"mel": mel, "word": word},
+        labels={"word": words},
+    )
+    summary, _ = measure_pwcca(views, pwcca_settings(views=["mel", "word"]), "final", seed=0)
+    assert set(summary["view"]) == {"mel"}
+    assert "view word: 40 samples are too few for 10 parts" in caplog.text

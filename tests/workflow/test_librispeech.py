@@ -31,6 +31,10 @@ def librispeech_run(tmp_path_factory):
         "probes": {"max_frames_train": 1000, "max_frames_test": 500},
         "bootstrap": {"resamples": 50},
     }
+    # the four studies' later stages at the smoke run's size: the real-data code path, not a
+    # base model's hours of SAE training, dissection permutations and CTC fine-tuning on CPU
+    tiny = yaml.safe_load((work / "configs" / "ci-tiny.yaml").read_text())
+    override |= {section: tiny[section] for section in ("saes", "dissection", "trajectories")}
     (work / "librispeech.yaml").write_text(yaml.safe_dump(override))
     snakemake(work, "--cores", "2", "--configfile", "librispeech.yaml")
     return work

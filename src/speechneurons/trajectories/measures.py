@@ -92,14 +92,18 @@ def measure_pwcca(
             continue
         if kind not in plans:
             labels = None if view in FRAME_VIEWS else views.labels[view]
-            plans[kind] = crossval_plan(
-                n,
-                labels=labels,
-                parts=settings.parts,
-                trials=settings.trials,
-                thresholds=settings.thresholds,
-                seed=seed,
-            )
+            try:
+                plans[kind] = crossval_plan(
+                    n,
+                    labels=labels,
+                    parts=settings.parts,
+                    trials=settings.trials,
+                    thresholds=settings.thresholds,
+                    seed=seed,
+                )
+            except ValueError as exc:  # stratified by label, a part can fall under 3 samples
+                log.warning("view %s: %s; left out", view, exc)
+                continue
         refs[view] = PreparedView(views.reference[view], plans[kind])
         measured.append(view)
     rows, trial_rows = [], []
