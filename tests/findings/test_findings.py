@@ -124,6 +124,10 @@ def test_protect_beats_norm_claim():
     assert pn.claim_protect_beats_norm("phone", _pruning(3.0, 4.0, 0.0)).verdict == cl.FAILS
     # random better than norm contradicts the second half of the claim
     assert pn.claim_protect_beats_norm("phone", _pruning(-3.0, -4.0, 0.0)).verdict == cl.FAILS
+    # a run without random pruning (strategies [norm, protect]): not measurable, with its reason
+    no_random = _pruning(-3.0, 4.0, 0.0).query("strategy != 'random'")
+    f = pn.claim_protect_beats_norm("phone", no_random)
+    assert f.verdict == cl.UNMEASURED and "no protect / norm / random" in f.why
 
 
 def _gender_matrix(own: float, other: float, control: float, status: str = "erased") -> pd.DataFrame:

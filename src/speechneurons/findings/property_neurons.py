@@ -166,7 +166,9 @@ def claim_gender_pitch_overlap(summary: pd.DataFrame, replicates: pd.DataFrame, 
 
 
 def _last_layer(rows: pd.DataFrame) -> pd.DataFrame:
-    return rows[rows["layer_role"].astype(str).str.split("+").apply(lambda r: "last" in r)]
+    # a boolean array, not .apply: on no rows .apply gives an empty object Series, which pandas
+    # reads as a column selection (a run without random pruning lost every column here)
+    return rows[np.array(["last" in r for r in rows["layer_role"].astype(str).str.split("+")], dtype=bool)]
 
 
 def nearest_sparsity(pruning: pd.DataFrame, target: float = ref.REFERENCE_PRUNING_SPARSITY) -> float:
