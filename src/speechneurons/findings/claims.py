@@ -55,6 +55,12 @@ class Finding:
 COLUMNS = list(Finding.__dataclass_fields__)
 
 
+def no_numbers(**fields) -> dict:
+    """The fields of a Finding with no effect, interval or chance range (all NaN), plus ``fields``:
+    a claim the run cannot measure, with its verdict and reason."""
+    return dict(value=math.nan, ci_low=math.nan, ci_high=math.nan, chance_low=math.nan, chance_high=math.nan, **fields)
+
+
 def verdict_positive(value: float, ci_low: float, ci_high: float, chance_high: float = math.nan) -> tuple[str, str]:
     """Verdict and reason for the claim 'the effect is positive' (module docstring)."""
     if any(math.isnan(x) for x in (value, ci_low, ci_high)):

@@ -38,7 +38,16 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from speechneurons.findings.claims import FAILS, HOLDS, UNMEASURED, Finding, fmt, verdict_above_chance, verdict_positive
+from speechneurons.findings.claims import (
+    FAILS,
+    HOLDS,
+    UNMEASURED,
+    Finding,
+    fmt,
+    no_numbers,
+    verdict_above_chance,
+    verdict_positive,
+)
 
 STUDY = "Wu et al. 2024 (network dissection, AND)"
 KINDS = ("phone", "utterance")
@@ -61,10 +70,6 @@ PAPER_PRUNING = (
 )
 
 
-def _nan(**kw) -> dict:
-    return dict(value=math.nan, ci_low=math.nan, ci_high=math.nan, chance_low=math.nan, chance_high=math.nan, **kw)
-
-
 def _kind_of(prop: str, kinds: Sequence[str]) -> str:
     kind = PROPERTY_KIND[prop]
     return kind if kind in kinds else "phone"
@@ -84,11 +89,13 @@ def claim_shared_concepts(summary: pd.DataFrame | None, kind: str) -> Finding:
                   source="dissection/<model>/<checkpoint>/summary.tsv")  # fmt: skip
     rows = summary[summary["kind"] == kind] if summary is not None and "kind" in summary else pd.DataFrame()
     if rows.empty:
-        return Finding(**common, **_nan(verdict=UNMEASURED, why=f"no {kind} items were dissected (dissection.items)"))
+        return Finding(
+            **common, **no_numbers(verdict=UNMEASURED, why=f"no {kind} items were dissected (dissection.items)")
+        )
     rows = rows.sort_values("layer")
     if (rows["n_permutations"] == 0).all() or rows["chance_share"].isna().all():
         why = "no permutation null (dissection.n_permutations is 0)"
-        return Finding(**common, **_nan(verdict=UNMEASURED, why=why))
+        return Finding(**common, **no_numbers(verdict=UNMEASURED, why=why))
     effect = 100 * (rows["chance_share"] - rows["uninterpretable_share"])
     c_lo = 100 * (rows["chance_share"] - rows["chance_hi"])
     c_hi = 100 * (rows["chance_share"] - rows["chance_lo"])
@@ -134,20 +141,20 @@ def claim_agreement(agreement: pd.DataFrame | None, prop: str) -> Finding:
                           "shuffled labels, held-out items, pooled over layers (points)",
                   source="dissection/<model>/<checkpoint>/agreement.tsv")  # fmt: skip
     if agreement is None or not len(agreement):
-        return Finding(**common, **_nan(verdict=UNMEASURED, why="no agreement table"))
+        return Finding(**common, **no_numbers(verdict=UNMEASURED, why="no agreement table"))
     held = agreement[agreement["split"] == "held_out"]
     if held.empty:
         why = "no held-out items: every item selects (dissection.splits is empty, or covers every split)"
-        return Finding(**common, **_nan(verdict=UNMEASURED, why=why))
+        return Finding(**common, **no_numbers(verdict=UNMEASURED, why=why))
     kind = _kind_of(prop, held["kind"].unique().tolist())
     mine = held[(held["property"] == prop) & (held["kind"] == kind) & (held["n"] > 0)]
     within = mine[(mine["measure"] == "within")].dropna(subset=["observed"])
     if within.empty:
         why = f"no neuron is in exactly one {name} group in any dissected layer"
-        return Finding(**common, **_nan(verdict=UNMEASURED, why=why))
+        return Finding(**common, **no_numbers(verdict=UNMEASURED, why=why))
     if within["null_mean"].isna().all():
         why = "no permutation null (dissection.n_permutations is 0)"
-        return Finding(**common, **_nan(verdict=UNMEASURED, why=why))
+        return Finding(**common, **no_numbers(verdict=UNMEASURED, why=why))
     within = within.dropna(subset=["null_mean", "null_lo", "null_hi"])
     observed, null, value, lo, hi = _pooled(within)
     verdict, why = verdict_above_chance(value, lo, hi)
@@ -176,16 +183,18 @@ def claim_concept_pruning(pruning: pd.DataFrame | None, family: str, families: S
                   source="dissection/<model>/<checkpoint>/pruning.tsv")  # fmt: skip
     if pruning is None:
         why = "concept-specific pruning is off (dissection.pruning.families is empty)"
-        return Finding(**common, **_nan(verdict=UNMEASURED, why=why))
+        return Finding(**common, **no_numbers(verdict=UNMEASURED, why=why))
     if family not in families:
-        return Finding(**common, **_nan(verdict=UNMEASURED, why=f"{family} is not in dissection.pruning.families"))
+        return Finding(
+            **common, **no_numbers(verdict=UNMEASURED, why=f"{family} is not in dissection.pruning.families")
+        )
     rows = pruning[pruning["family"] == family] if "family" in pruning else pruning.iloc[:0]
     if rows.empty:
-        return Finding(**common, **_nan(verdict=UNMEASURED, why=f"no {family} rows in pruning.tsv"))
+        return Finding(**common, **no_numbers(verdict=UNMEASURED, why=f"no {family} rows in pruning.tsv"))
     mean = rows[rows["concept"] == "mean of pruned"].set_index("arm")
     if "difference" not in mean.index:
         why = f"no {name} concept has a tagged neuron"
-        return Finding(**common, **_nan(verdict=UNMEASURED, why=why))
+        return Finding(**common, **no_numbers(verdict=UNMEASURED, why=why))
     d, t = mean.loc["difference"], mean.loc["tagged"]
     value, lo, hi = float(d["gap"]), float(d["gap_lo"]), float(d["gap_hi"])
     verdict, why = verdict_positive(value, lo, hi)

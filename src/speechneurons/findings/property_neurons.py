@@ -28,7 +28,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from speechneurons.findings.claims import FAILS, HOLDS, UNMEASURED, Finding, fmt, verdict_positive
+from speechneurons.findings.claims import FAILS, HOLDS, UNMEASURED, Finding, fmt, no_numbers, verdict_positive
 from speechneurons.properties import reference as ref
 
 STUDY = "Lin et al. 2024 (property neurons)"
@@ -82,14 +82,7 @@ def claim_extreme_layers(
     )
     if len(s) < 3:
         return Finding(
-            **common,
-            value=math.nan,
-            ci_low=math.nan,
-            ci_high=math.nan,
-            chance_low=math.nan,
-            chance_high=math.nan,
-            verdict=UNMEASURED,
-            why=f"needs at least 3 layers, the model has {len(s)}",
+            **common, **no_numbers(verdict=UNMEASURED, why=f"needs at least 3 layers, the model has {len(s)}")
         )
     value = ends_minus_middle(s[col])
     boot = _per_replicate(replicates, "bootstrap", col)
@@ -205,13 +198,9 @@ def claim_protect_beats_norm(task: str, pruning: pd.DataFrame) -> Finding:
     if math.isnan(s) or not len(get["protect"]) or "vs_norm" not in rows:
         return Finding(
             **common,
-            value=math.nan,
-            ci_low=math.nan,
-            ci_high=math.nan,
-            chance_low=math.nan,
-            chance_high=math.nan,
-            verdict=UNMEASURED,
-            why=f"no protect / norm / random variants of the {task} probe at one sparsity",
+            **no_numbers(
+                verdict=UNMEASURED, why=f"no protect / norm / random variants of the {task} probe at one sparsity"
+            ),
         )
 
     def improvement(st):

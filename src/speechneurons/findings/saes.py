@@ -16,15 +16,11 @@ import math
 
 import pandas as pd
 
-from speechneurons.findings.claims import FAILS, HOLDS, UNMEASURED, Finding, verdict_positive
+from speechneurons.findings.claims import FAILS, HOLDS, UNMEASURED, Finding, no_numbers, verdict_positive
 
 STUDY = "Ayonrinde 2024 (sparse autoencoders)"
 NAMES = {"mutual_choice": "mutual choice", "feature_choice": "feature choice (uniform)"}
 SOURCE = "saes/<model>/<checkpoint>/claims.tsv"
-
-
-def _nan(**kw) -> dict:
-    return dict(value=math.nan, ci_low=math.nan, ci_high=math.nan, chance_low=math.nan, chance_high=math.nan, **kw)
 
 
 def claim_no_dead_latents(claims: pd.DataFrame) -> Finding:
@@ -35,7 +31,7 @@ def claim_no_dead_latents(claims: pd.DataFrame) -> Finding:
                   source=SOURCE)  # fmt: skip
     rows = claims[(claims["claim"] == "dead_share") & (claims["architecture"] == "feature_choice")]
     if not len(rows):
-        return Finding(**common, **_nan(verdict=UNMEASURED, why="no feature-choice SAE in this run"))
+        return Finding(**common, **no_numbers(verdict=UNMEASURED, why="no feature-choice SAE in this run"))
     worst = rows.sort_values("value", ascending=False).iloc[0]
     value = 100 * float(worst["value"])
     per_layer = ", ".join(
@@ -60,7 +56,7 @@ def claim_fvu_at_equal_l0(arch: str, claims: pd.DataFrame, main_k: int) -> Findi
     rows = claims[(claims["claim"] == "fvu_at_equal_l0") & (claims["architecture"] == arch)]
     rows = rows[rows["k"] == main_k].dropna(subset=["delta_ci_low", "delta_ci_high"])
     if not len(rows):
-        return Finding(**common, **_nan(verdict=UNMEASURED,
+        return Finding(**common, **no_numbers(verdict=UNMEASURED,
                                         why="no sweep point inside TopK's range of L0 at the main k"))  # fmt: skip
     r = rows.sort_values("layer").iloc[0]
     value, lo, hi = -100 * float(r["delta"]), -100 * float(r["delta_ci_high"]), -100 * float(r["delta_ci_low"])

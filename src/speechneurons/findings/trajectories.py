@@ -37,7 +37,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from speechneurons.findings.claims import FAILS, HOLDS, UNMEASURED, Finding, fmt, verdict_positive
+from speechneurons.findings.claims import FAILS, HOLDS, UNMEASURED, Finding, fmt, no_numbers, verdict_positive
 
 STUDY = "Pasad et al. / Vielzeuf 2024 (layer-wise analysis)"
 CHECKPOINT = "final"
@@ -53,10 +53,6 @@ PAPER_RESET = (
     "Vielzeuf 2024: fine-tuning all layers performs worse than re-initialising the top layers first (speech "
     "recognition), attributed to the autoencoder behaviour; stated in words here, no number quoted"
 )
-
-
-def _nan(**kw) -> dict:
-    return dict(value=math.nan, ci_low=math.nan, ci_high=math.nan, chance_low=math.nan, chance_high=math.nan, **kw)
 
 
 def _flag(x) -> bool:
@@ -95,16 +91,16 @@ def claim_phone_peak(
     phone = phone[phone["view"] == "phone"].sort_values("layer") if len(phone) else phone
     if phone.empty:
         why = f"no phone PWCCA at checkpoint {checkpoint} (trajectories.checkpoints, trajectories.pwcca.views)"
-        return Finding(**common, **_nan(verdict=UNMEASURED, why=why))
+        return Finding(**common, **no_numbers(verdict=UNMEASURED, why=why))
     layers = phone["layer"].astype(int).tolist()
     top = max(layers)
     if top != num_layers:
         why = f"the top layer {num_layers} was not measured (trajectories.layers: {layers})"
-        return Finding(**common, **_nan(verdict=UNMEASURED, why=why))
+        return Finding(**common, **no_numbers(verdict=UNMEASURED, why=why))
     inner = phone[(phone["layer"] > 0) & (phone["layer"] < top)]
     if inner.empty:
         why = f"no inner layer between the input and the top was measured (layers {layers})"
-        return Finding(**common, **_nan(verdict=UNMEASURED, why=why))
+        return Finding(**common, **no_numbers(verdict=UNMEASURED, why=why))
     best = inner.loc[inner["pwcca"].idxmax()]
     peak, top_value = int(best["layer"]), float(phone["pwcca"].iloc[-1])
     diffs = _paired(trials, checkpoint, "phone", peak, top)
@@ -135,15 +131,15 @@ def claim_top_turns_back(findings: pd.DataFrame | None, num_layers: int, checkpo
     rows = _at(findings, checkpoint)
     if rows.empty:
         why = f"no findings.tsv row at checkpoint {checkpoint} (trajectories.checkpoints)"
-        return Finding(**common, **_nan(verdict=UNMEASURED, why=why))
+        return Finding(**common, **no_numbers(verdict=UNMEASURED, why=why))
     r = rows.iloc[0]
     if pd.isna(r.get("mel_rise", math.nan)):
         why = "no log-Mel PWCCA curve (trajectories.pwcca.views has no mel, or too few layers)"
-        return Finding(**common, **_nan(verdict=UNMEASURED, why=why))
+        return Finding(**common, **no_numbers(verdict=UNMEASURED, why=why))
     top, low = int(r["mel_top_layer"]), int(r["mel_min_layer"])
     if top != num_layers:
         why = f"the top layer {num_layers} was not measured (trajectories.layers: the highest is {top})"
-        return Finding(**common, **_nan(verdict=UNMEASURED, why=why))
+        return Finding(**common, **no_numbers(verdict=UNMEASURED, why=why))
     value, lo, hi = (100 * float(r[c]) for c in ("mel_rise", "mel_rise_low", "mel_rise_high"))
     verdict, why = verdict_positive(value, lo, hi)
     if verdict == HOLDS and not _flag(r.get("mel_rises_again")):
@@ -181,15 +177,15 @@ def claim_reset_top(reset_top: pd.DataFrame | None, checkpoint: str = CHECKPOINT
                   measure=f"PER with n = 0 minus PER with the best n > 0 (chosen on dev), from {checkpoint} (points)",
                   source="trajectories/<model>/reset_top.tsv")  # fmt: skip
     if reset_top is None or not len(reset_top):
-        return Finding(**common, **_nan(verdict=UNMEASURED, why="no reset-top fine-tuning in this run"))
+        return Finding(**common, **no_numbers(verdict=UNMEASURED, why="no reset-top fine-tuning in this run"))
     s = reset_top.assign(n_reset=reset_top["n_reset"].astype(int)).set_index("n_reset").sort_index()
     if 0 not in s.index:
         why = "n = 0, the control, was not fine-tuned (trajectories.reset_top.n_reset)"
-        return Finding(**common, **_nan(verdict=UNMEASURED, why=why))
+        return Finding(**common, **no_numbers(verdict=UNMEASURED, why=why))
     others = s[s.index > 0]
     if others.empty:
         why = "no n > 0 was fine-tuned (trajectories.reset_top.n_reset)"
-        return Finding(**common, **_nan(verdict=UNMEASURED, why=why))
+        return Finding(**common, **no_numbers(verdict=UNMEASURED, why=why))
     if "dev_per" in others and others["dev_per"].notna().any():
         best, chosen = int(others["dev_per"].idxmin()), "the lowest dev PER"
     else:
