@@ -3,7 +3,8 @@
 #   1. the Debian packages of envs/apt-packages.txt (speech synthesizers, libsndfile, ...);
 #   2. a virtual environment .venv with torch==2.13.0 (CPU wheel) and envs/requirements.txt;
 #   3. the speechneurons package itself, installed editable into .venv.
-# With --test, also the Debian packages of envs/apt-test-packages.txt (the SLURM test cluster).
+# With --test, also the Debian packages of envs/apt-test-packages.txt (the SLURM test cluster,
+# a headless Chromium).
 # Run as root, or as a user with sudo (SUDO=sudo is picked automatically when not root).
 # A second run only checks and returns in seconds.
 set -euo pipefail
