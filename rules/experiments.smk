@@ -13,8 +13,8 @@
 #                                    features.npz, losses.parquet
 #   erasure/<property>-<group>/<property|random>/   erased_neurons.json, features.npz, losses.parquet
 #   pruning.tsv, erasure.tsv, figures/pruning.png, figures/erasure.png
-from speechneurons.experiments.features import FrameSettings
-from speechneurons.experiments.probes import ProbeSettings
+from speechneurons.probing.features import FrameSettings
+from speechneurons.probing.probes import ProbeSettings
 from speechneurons.model.pretrain import TrainSettings
 
 ALL_TARGETS += [

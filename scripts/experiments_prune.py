@@ -9,8 +9,8 @@ from pathlib import Path
 import torch
 from transformers import Wav2Vec2FeatureExtractor
 
+from speechneurons.activated import rates_from_npz
 from speechneurons.config import settings_from
-from speechneurons.experiments.controls import match_table, matched_random, rates_from_npz
 from speechneurons.experiments.erasure import sets_to_json
 from speechneurons.experiments.pruning import (
     KEEP_STRATEGIES,
@@ -25,6 +25,7 @@ from speechneurons.experiments.pruning import (
 from speechneurons.io import atomic_dir, write_json, write_table
 from speechneurons.logs import script_logging
 from speechneurons.model.registry import load_model
+from speechneurons.stats.controls import match_table, matched_random
 
 snakemake = globals()["snakemake"]  # injected by Snakemake
 
