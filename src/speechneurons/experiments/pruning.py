@@ -210,9 +210,9 @@ def prune_model_(model, plan: Mapping[int, LayerChoice]) -> None:
     prune_ffn_(model, keep)
 
 
-def reference_variant(strategy: str, sparsity: float | None) -> tuple[str, float | None] | None:
+def norm_counterpart(strategy: str, sparsity: float | None) -> tuple[str, float | None] | None:
     """The variant a pruning variant is compared with: norm pruning at the same sparsity, or
-    for the keep strategies, norm keeping the same per-layer widths (None for the references)."""
+    for the keep strategies, norm keeping the same per-layer widths (None for norm and keep_norm themselves)."""
     if strategy in ("norm", "keep_norm"):
         return None
     return ("keep_norm", None) if strategy in KEEP_STRATEGIES else ("norm", sparsity)
@@ -230,7 +230,7 @@ def pruning_table(
     """Unpruned vs each (strategy, sparsity): per task and probe layer the display metric
     (frame phone error %, SID / gender accuracy %, log-F0 MSE) with its bootstrap CI, the paired
     difference to the unpruned model with CI (``delta``), the paired difference to the reference
-    variant (:func:`reference_variant`: norm at the same sparsity, or norm at the same widths)
+    variant (:func:`norm_counterpart`: norm at the same sparsity, or norm at the same widths)
     with CI (``vs_norm``), and the pruning counts summed over layers. The keep strategies have
     no nominal sparsity: their ``sparsity`` is the share of neurons they prune."""
     base = select_layers(unpruned, roles)
@@ -256,9 +256,9 @@ def pruning_table(
             n_protected=int(plan["n_protected"].sum()),
             n_protected_pruned=int(plan["n_protected_pruned"].sum()),
         )
-        ref = reference_variant(strategy, sparsity)
-        if ref is not None and ref in variants:  # paired difference to the reference variant
-            c = compare(select_layers(losses, roles), select_layers(variants[ref], roles), resamples, seed, level)
+        norm = norm_counterpart(strategy, sparsity)
+        if norm is not None and norm in variants:  # paired difference to its norm counterpart
+            c = compare(select_layers(losses, roles), select_layers(variants[norm], roles), resamples, seed, level)
             c = c[["task", "layer", "delta", "delta_ci_low", "delta_ci_high"]]
             c.columns = ["task", "layer", "vs_norm", "vs_norm_ci_low", "vs_norm_ci_high"]
             t = t.merge(c, on=["task", "layer"], how="left")

@@ -127,9 +127,7 @@ def masked_prediction_table(losses: pd.DataFrame, resamples: int, seed: int, lev
     return pd.DataFrame(rows)
 
 
-def splice_table(
-    losses: Mapping[str, pd.DataFrame], roles, resamples: int, seed: int, level: float
-) -> pd.DataFrame:
+def splice_table(losses: Mapping[str, pd.DataFrame], roles, resamples: int, seed: int, level: float) -> pd.DataFrame:
     """Probe errors of every ``splice ...`` variant against the model, per task and probe layer
     (:func:`speechneurons.probing.scoring.compare` with kind 'error'): ``variant,
     architecture, layer_spliced`` then compare's columns."""
