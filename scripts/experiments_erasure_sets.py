@@ -7,10 +7,9 @@ import zlib
 import pandas as pd
 
 from speechneurons.activated import rates_from_npz
-from speechneurons.experiments.erasure import group_neurons, sets_to_json
-from speechneurons.experiments.pruning import load_property_neurons, protected_neurons
 from speechneurons.io import write_json, write_table
 from speechneurons.logs import script_logging
+from speechneurons.neuron_sets import group_neurons, load_property_neurons, protected_neurons, sets_to_json
 from speechneurons.stats.controls import match_table, matched_random
 
 snakemake = globals()["snakemake"]  # injected by Snakemake

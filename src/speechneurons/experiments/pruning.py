@@ -21,11 +21,9 @@ Strategies, all choosing exactly k neurons of each layer:
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -41,7 +39,6 @@ STRATEGIES = ("norm", "protect", "random", "protect_random")
 #: the authors' headline setting: keep exactly the property neurons of each layer, against the
 #: same per-layer widths kept by norm and by a matched random set
 KEEP_STRATEGIES = ("keep_property", "keep_norm", "keep_random")
-PROPERTIES = ("phone_type", "gender", "pitch")
 
 
 def neuron_scores(fc1: torch.nn.Linear, fc2: torch.nn.Linear) -> torch.Tensor:
@@ -176,27 +173,6 @@ def plan_table(plan: Mapping[int, LayerChoice], strategy: str, sparsity: float |
         for c in plan.values()
     ]
     return pd.DataFrame(rows)
-
-
-def load_property_neurons(neuron_files: Iterable[str | Path]) -> dict[int, dict]:
-    """Read per-layer ``neurons.json`` files of the property stage: {layer: content}."""
-    out = {}
-    for path in neuron_files:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
-        out[int(data["layer"])] = data
-    return out
-
-
-def protected_neurons(neurons: Mapping[int, dict], properties: Iterable[str] = PROPERTIES) -> dict[int, list[int]]:
-    """Per layer, the union of the property neurons of ``properties`` (0-based, sorted)."""
-    out = {}
-    for layer, data in neurons.items():
-        union: set[int] = set()
-        for prop in properties:
-            union.update(int(j) for j in data.get("property_neurons", {}).get(prop, []))
-        out[int(layer)] = sorted(union)
-    return out
 
 
 def ffn_pairs(model) -> dict[int, tuple[torch.nn.Linear, torch.nn.Linear]]:

@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from speechneurons.experiments.erasure import group_neurons
+from speechneurons.neuron_sets import group_neurons
 from speechneurons.probing.features import Variant
 from speechneurons.probing.probes import add_roles, select_layers
 from speechneurons.probing.scoring import compare
