@@ -33,7 +33,7 @@ def one_of(names):
 wildcard_constraints:
     corpus=one_of(CORPORA),
     model=one_of(MODELS),
-    aligner="pocketsphinx|mfa|reference",
+    aligner="pocketsphinx|mfa|reference|textgrids",
     speaker=r"[A-Za-z0-9_]+",
     shard=r"\d+",
     iteration=r"\d+",
