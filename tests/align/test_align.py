@@ -287,3 +287,20 @@ def test_leading_silence_of_a_noisy_recording_is_not_swallowed(flite_utterances,
     align_rows(rows, pocketsphinx_align_fn(None, 16000, 0.25, -35, 0.5), tmp_path / "out")
     _, _, phones = read_alignment_textgrid(tmp_path / "out" / "textgrids" / f"{rows.utt_id.iloc[0]}.TextGrid")
     assert 0.04 <= next(start for start, _, label in phones if label) <= 0.11
+
+
+def test_an_alignment_does_not_depend_on_the_utterances_before_it(flite_utterances):
+    """The decoder's front end carried its state from one utterance to the next: the same
+    recording aligned twice gave two alignments, so the alignments depended on align.shards."""
+    import numpy as np
+    import soundfile as sf
+
+    clean, _ = sf.read(flite_utterances.audio_path[0], dtype="float32")
+    audio = clean + np.random.default_rng(2).standard_normal(len(clean)).astype(np.float32) * 1e-3
+    text = flite_utterances.transcript[0]
+    aligner = PocketsphinxAligner(sample_rate=16000, edge_silence_s=0.25)
+    first = aligner.align(audio, text)
+    noisy = clean + np.random.default_rng(3).standard_normal(len(clean)).astype(np.float32) * 3e-2
+    aligner.align(noisy, text)
+    assert aligner.align(audio, text) == first
+    assert PocketsphinxAligner(sample_rate=16000, edge_silence_s=0.25).align(audio, text) == first

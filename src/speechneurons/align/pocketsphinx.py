@@ -122,6 +122,11 @@ class PocketsphinxAligner:
                 dec.add_word(w, pron, True)
 
     def _attempt(self, dec, words: Sequence[str], pcm: bytes):
+        # each utterance starts from a fresh feature front end: its noise estimate (remove_noise)
+        # carried over from utterance to utterance, so an alignment depended on the utterances
+        # before it (the shard and its order; one utterance aligned twice gave two alignments).
+        # The phone pass then starts from the noise estimate of the word pass over the same audio.
+        dec.reinit_feat()
         dec.set_align_text(" ".join(words))
         dec.start_utt()
         dec.process_raw(pcm, full_utt=True)
