@@ -100,8 +100,9 @@ def _not_available(ref: str, exc: Exception | None = None) -> ModelNotAvailableE
         ref,
         "model is neither a local folder nor in the local Hugging Face cache"
         + (f" ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})" if exc else "")
-        + "; nothing is downloaded at run time",
-        f"On a machine with internet run `huggingface-cli download {ref}` and copy its cache folder "
+        + "; nothing is downloaded at run time (model.download: false)",
+        "With internet here, set model.download: true (docs/own-data.md). Otherwise, "
+        f"on a machine with internet run `huggingface-cli download {ref}` and copy its cache folder "
         "(~/.cache/huggingface/hub, or $HF_HOME/hub) to this machine; or there run "
         f"`AutoModel.from_pretrained('{ref}').save_pretrained('DIR')` (and the feature extractor), "
         "copy DIR here and set model.path: DIR in the config",
