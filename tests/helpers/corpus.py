@@ -25,12 +25,18 @@ def make_librispeech_dir(
     chapter: str = "100",
     seed: int = 0,
     words_per_sentence: tuple[int, int] = (3, 5),
+    alignments: str | Path | None = None,
 ) -> Path:
     """Write ``root/SPEAKERS.TXT`` and ``root/<split>/<spk>/<chapter>/`` with flac + trans.txt.
 
     Utterance ids are ``<spk>-<chapter>-<nnnn>``; transcripts are uppercase words. Returns root.
+    ``alignments``: also write the synthesizer's own timings there as the shared MFA alignments
+    of LibriSpeech are laid out, ``<alignments>/<spk>/<chapter>/<utt>.TextGrid`` (lower-case
+    words, phones with a stress digit on vowels, silence as ``sil``).
     """
+    from speechneurons.align.textgrid import write_alignment_textgrid
     from speechneurons.corpus.synthesizers import synthesize
+    from speechneurons.phones import VOWELS
 
     root = Path(root)
     speakers = speakers or DEFAULT_SPEAKERS
@@ -49,6 +55,11 @@ def make_librispeech_dir(
         for i, (words, utt) in enumerate(zip(sentences, utts)):
             uid = f"{spk}-{chapter}-{i:04d}"
             write_flac(chap / f"{uid}.flac", utt.audio, utt.sample_rate)
+            if alignments is not None:
+                phones = [(a, b, f"{p}1" if p in VOWELS else p) for a, b, p in utt.phones]
+                words_ = [(a, b, w.lower()) for a, b, w in utt.words]
+                write_alignment_textgrid(Path(alignments) / spk / chapter / f"{uid}.TextGrid", utt.duration_s,
+                                         words_, phones)  # fmt: skip
             trans.append(f"{uid} {' '.join(words).upper()}")
         (chap / f"{spk}-{chapter}.trans.txt").write_text("\n".join(trans) + "\n", encoding="utf-8")
     (root / "SPEAKERS.TXT").write_text("\n".join(lines) + "\n", encoding="utf-8")
