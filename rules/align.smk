@@ -1,4 +1,5 @@
-# The align stage: forced alignment in shards (pocketsphinx, reference) or one MFA run, a gather
+# The align stage: forced alignment in shards (pocketsphinx, reference, precomputed TextGrids:
+# speechneurons.align.precomputed) or one MFA run, a gather
 # job (TextGrids, report.tsv, failed.tsv), frame labels on the model frame grid, and the
 # alignment quality against the synthesizer's own timings. The aligner is the {aligner}
 # wildcard, so two aligners can be compared in one results tree; the default targets use
@@ -27,7 +28,7 @@ rule align_shard:
     benchmark:
         L.benchmark("{corpus}", "align", "{aligner}", "shard_{shard}")
     wildcard_constraints:
-        aligner="pocketsphinx|reference",
+        aligner="pocketsphinx|reference|textgrids",
     conda:
         "../envs/speechneurons.yaml"
     resources:
@@ -40,6 +41,7 @@ rule align_shard:
             config["align"]["pocketsphinx"] if w.aligner == "pocketsphinx" else {}
         ),
         sample_rate=config["frames"]["sample_rate"],
+        textgrids_root=config["align"]["textgrids"]["root"],
     script:
         "../scripts/align_shard.py"
 
@@ -132,6 +134,7 @@ rule align_gather:
     params:
         on_bad_input=config["on_bad_input"],
         max_failed_share=config["align"]["max_failed_share"],
+        textgrids_root=config["align"]["textgrids"]["root"],
     script:
         "../scripts/align_gather.py"
 
@@ -178,7 +181,7 @@ rule align_quality:
     benchmark:
         L.benchmark("{corpus}", "align", "{aligner}", "quality")
     wildcard_constraints:
-        aligner="pocketsphinx|mfa",
+        aligner="pocketsphinx|mfa|textgrids",
         corpus=one_of(corpora_of("synth")),
     conda:
         "../envs/speechneurons.yaml"

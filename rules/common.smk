@@ -33,7 +33,7 @@ def one_of(names):
 wildcard_constraints:
     corpus=one_of(CORPORA),
     model=one_of(MODELS),
-    aligner="pocketsphinx|mfa|reference",
+    aligner="pocketsphinx|mfa|reference|textgrids",
     speaker=r"[A-Za-z0-9_]+",
     shard=r"\d+",
     iteration=r"\d+",
@@ -182,13 +182,26 @@ def heldout_checkpoints(w):
     return out
 
 
+def downloaded(model):
+    """Whether the model_download job fetches this model into the Hugging Face cache first
+    (model.download: true and a Hugging Face id rather than a local folder)."""
+    from speechneurons.model.registry import is_hub_id
+
+    return (
+        config["model"]["download"]
+        and not pretrained(model)
+        and is_hub_id(MODELS[model]["path"])
+    )
+
+
 def model_input(w, checkpoint):
     """File input of a job that loads a checkpoint of the model: the pretrained folder (its
-    iteration's checkpoints folder for step-N), nothing for a Hugging Face model. The checkpoint
-    'random' (freshly initialised weights) reads the final model's configuration only.
+    iteration's checkpoints folder for step-N); for a Hugging Face model, the model_download
+    job's marker with model.download, else nothing. The checkpoint 'random' (freshly
+    initialised weights) reads the final model's configuration only.
     """
     if not pretrained(w.model):
-        return []
+        return L.model_download(w.model) if downloaded(w.model) else []
     if checkpoint in ("final", "random"):
         return L.checkpoint_dir(w.corpus, w.model, "final")
     iteration_ = checkpoint_iteration(pretrain_of(w.model), checkpoint)
@@ -216,12 +229,13 @@ def checkpoint_ref(w):
 
 def model_num_layers(model):
     """Transformer layers of a model: its pretrain num_layers, or the Hugging Face config's
-    count, read offline without weights."""
+    count, read without weights (offline; with model.download its config.json is fetched
+    into the cache when it is not there)."""
     if pretrained(model):
         return int(pretrain_of(model)["num_layers"])
     from speechneurons.model.registry import num_layers_of
 
-    return num_layers_of(MODELS[model]["path"])
+    return num_layers_of(MODELS[model]["path"], downloaded(model))
 
 
 def layers_of(model):

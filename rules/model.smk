@@ -1,7 +1,8 @@
 # The model stage: the tiny HuBERT that the workflow pretrains itself (model.source: pretrain),
 # one job pair per item of pretrain.iterations: frame targets (k-means of MFCC + deltas, or of
 # a layer of the previous iteration's model), then HuBERT masked prediction. A Hugging Face
-# model (model.source: huggingface) has no job here: it is loaded offline where it is used.
+# model (model.source: huggingface) is loaded offline where it is used; with model.download it
+# is first fetched into the Hugging Face cache by model_download, ahead of every other job.
 from speechneurons.model.hubert import ModelSettings
 from speechneurons.model.pretrain import TrainSettings
 
@@ -17,6 +18,28 @@ ALL_TARGETS += [
         *(L.checkpoints(c, m, i) for i in range(1, len(iterations_of(m)) + 1)),
     ]
 ]
+
+
+# The one job that goes online (model.download: true); a local rule (on a cluster the login
+# node has the internet), run first (priority). A model cached already is not fetched again.
+rule model_download:
+    output:
+        L.model_download(),
+    log:
+        L.log("hub", "{model}", "download"),
+    wildcard_constraints:
+        model=one_of(m for m in MODELS if downloaded(m)),
+    priority: 100
+    localrule: True
+    conda:
+        "../envs/speechneurons.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=120,
+    params:
+        ref=lambda w: MODELS[w.model]["path"],
+    script:
+        "../scripts/model_download.py"
 
 
 rule model_targets:

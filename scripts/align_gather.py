@@ -1,6 +1,7 @@
 """Merge the alignment shards: TextGrids, report.tsv and failed.tsv (fails loudly above the threshold)."""
 
 from speechneurons.align.alignment import gather_shards
+from speechneurons.align.precomputed import extra_textgrids
 from speechneurons.io import read_table
 from speechneurons.logs import script_logging
 
@@ -9,14 +10,25 @@ snakemake = globals()["snakemake"]  # injected by Snakemake
 with script_logging(snakemake.log[0]) as log:
     manifest = read_table(snakemake.input.manifest, dtype={"utt_id": str, "speaker": str})
     o, p = snakemake.output, snakemake.params
+    extra = extra_textgrids(p.textgrids_root, manifest) if snakemake.wildcards.aligner == "textgrids" else []
     report = gather_shards(
-        list(snakemake.input.shards), manifest, o.textgrids, o.report, o.failed, p.on_bad_input, p.max_failed_share
+        list(snakemake.input.shards),
+        manifest,
+        o.textgrids,
+        o.report,
+        o.failed,
+        p.on_bad_input,
+        p.max_failed_share,
+        extra,
+        f"a TextGrid under {p.textgrids_root} of no utterance of the corpus",
     )
-    n_ok = int((report.status == "aligned").sum())
+    n_ok, n_utts = int((report.status == "aligned").sum()), int((report.status != "extra").sum())
     log.info(
-        "aligned %d of %d utterances (%.1f %%); alignment time %.1f s",
+        "aligned %d of %d utterances (%.1f %%), %d failed, %d extra; alignment time %.1f s",
         n_ok,
-        len(report),
-        100 * n_ok / max(len(report), 1),
+        n_utts,
+        100 * n_ok / max(n_utts, 1),
+        int((report.status == "failed").sum()),
+        len(extra),
         report.seconds.sum(),
     )

@@ -1,6 +1,7 @@
-"""Align one shard of the manifest (pocketsphinx or reference backend)."""
+"""Align one shard of the manifest (pocketsphinx, reference or precomputed-TextGrids backend)."""
 
 from speechneurons.align.alignment import align_rows, pocketsphinx_align_fn, reference_align_fn, shard_rows
+from speechneurons.align.precomputed import textgrids_align_fn
 from speechneurons.corpus.manifest import read_manifest
 from speechneurons.logs import script_logging
 
@@ -16,6 +17,8 @@ with script_logging(snakemake.log[0]) as log:
         align_fn = pocketsphinx_align_fn(
             ps["beams"], p.sample_rate, ps["edge_silence_s"], ps["fit_min_score"], ps["fit_max_quiet_share"]
         )
+    elif aligner == "textgrids":
+        align_fn = textgrids_align_fn(p.textgrids_root)
     else:
         align_fn = reference_align_fn(snakemake.input.reference)
     report = align_rows(rows, align_fn, snakemake.output[0], p.on_bad_input)

@@ -18,6 +18,7 @@ The tree, with ``<results>`` = the config's ``results_dir``::
     <results>/<corpus>/experiments/<model>/                probes/, prune/, erasure/, tables, figures/
     <results>/<corpus>/trajectories/<model>/               checkpoints/<checkpoint>/, reset_top/n-<n>/, tables, figures/
     <results>/<corpus>/factors/                            runs.tsv, equal_steps.tsv, figures/
+    <results>/hub/<model>/download.json                     a Hugging Face model fetched (model.download)
     <results>/logs/...  <results>/benchmarks/...          one log and one benchmark file per job
 
 A checkpoint is ``final`` (the last pretraining iteration's final model, or a Hugging Face
@@ -125,6 +126,11 @@ class Layout:
     def model_file(self, name: str, corpus="{corpus}", model="{model}") -> str:
         """A file about the whole pretraining: ``heldout.tsv``, ``heldout_curve.png``, ..."""
         return f"{self.model_dir(corpus, model)}/{name}"
+
+    def model_download(self, model="{model}") -> str:
+        """<results>/hub/<model>/download.json: a Hugging Face model is in the local cache
+        (fetched by the model_download job when model.download is true)."""
+        return self._path("hub", model, "download.json")
 
     def iteration_file(self, name: str, corpus="{corpus}", model="{model}", iteration="{iteration}") -> str:
         """A file of one pretraining iteration: ``targets.parquet``, ``targets.json``,

@@ -1,6 +1,10 @@
 """Logging for workflow scripts: everything a job prints goes to its ``log:`` file, and its
 warnings (a study that cannot be computed on the data, a probe that was skipped, skipped
-utterances, Python warnings) are also shown on the console, where a user sees them."""
+utterances, Python warnings) are also shown on the console, where a user sees them.
+
+Bad input (:class:`speechneurons.errors.BadInputError`) reaches the console as its message
+alone (file, problem, what to do); its traceback is kept in the log file and the job exits
+with status 1. Any other exception is logged and propagates with its traceback."""
 
 from __future__ import annotations
 
@@ -9,6 +13,8 @@ import logging
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+
+from speechneurons.errors import BadInputError, BadInputErrors
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # Warnings of one job echoed to the console; the rest are counted (all are in the log file).
@@ -24,6 +30,8 @@ class ConsoleWarnings(logging.Handler):
         self.log_path, self.stream, self.limit, self.count = str(log_path), stream, limit, 0
 
     def emit(self, record: logging.LogRecord) -> None:
+        if getattr(record, "console", True) is False:  # shown on the console another way
+            return
         self.count += 1
         if self.count > self.limit:
             return
@@ -43,12 +51,24 @@ class ConsoleWarnings(logging.Handler):
         super().close()
 
 
+def console_message(exc: BadInputError, log_path: str | Path) -> str:
+    """What the console shows of a bad-input error: each problem's file, problem and fix."""
+    errors = exc.errors if isinstance(exc, BadInputErrors) else [exc]
+    head = "ERROR: bad input" if len(errors) == 1 else f"ERROR: {len(errors)} bad inputs"
+    lines = [f"{head} (the traceback is in {log_path})"]
+    for err in errors:
+        utt = f" (utterance {err.utt_id})" if err.utt_id and f"utterance {err.utt_id}" not in err.problem else ""
+        lines += [f"  file:    {err.path}{utt}", f"  problem: {err.problem}", f"  to do:   {err.fix}"]
+    return "\n".join(lines) + "\n"
+
+
 @contextlib.contextmanager
 def script_logging(log_path: str | Path | None) -> Iterator[logging.Logger]:
     """Send logging, stdout and stderr (progress bars included) to ``log_path``.
 
     Exceptions are logged with their traceback before they propagate, so the job's log
-    says why it failed.
+    says why it failed. Bad input is shown on the console as its message alone
+    (:func:`console_message`) and ends the job with status 1 (SystemExit).
     """
     logger = logging.getLogger("speechneurons")
     if log_path is None:
@@ -65,10 +85,14 @@ def script_logging(log_path: str | Path | None) -> Iterator[logging.Logger]:
         root.addHandler(console)
         root.setLevel(logging.INFO)
         logging.captureWarnings(True)  # warnings.warn (e.g. scikit-learn's) reach both handlers
+        bad_input = None
         try:
             with contextlib.redirect_stdout(fh), contextlib.redirect_stderr(fh):
                 try:
                     yield logger
+                except BadInputError as exc:
+                    logger.exception("job failed: bad input", extra={"console": False})
+                    bad_input = exc
                 except Exception:
                     logger.exception("job failed")
                     raise
@@ -78,3 +102,7 @@ def script_logging(log_path: str | Path | None) -> Iterator[logging.Logger]:
             console.close()
             logging.captureWarnings(False)
             print(f"log: {log_path}", file=sys.stderr)
+    if bad_input is not None:
+        sys.stderr.write(console_message(bad_input, log_path))
+        sys.stderr.flush()
+        raise SystemExit(1)

@@ -264,3 +264,43 @@ def test_leading_silence_is_not_swallowed_by_the_first_phone(flite_utterances, t
 
     assert first_phone_start(0.0) == 0.0  # the old behaviour
     assert 0.01 <= first_phone_start(0.25) <= 0.07
+
+
+def test_leading_silence_of_a_noisy_recording_is_not_swallowed(flite_utterances, tmp_path):
+    """Debian's recorded prompts (background noise about -60 dBFS, 30-280 ms of leading silence):
+    padded with quieter dither (-80 dBFS), the decoder put its start silence in the padding and
+    the first phone began at 0.00 s; padded at the recording's own background level, it does not."""
+    import numpy as np
+    import soundfile as sf
+
+    from speechneurons.align.pocketsphinx import background_level
+
+    audio, _ = sf.read(flite_utterances.audio_path[0], dtype="float32")
+    energy = np.convolve(audio**2, np.ones(160) / 160, "same")
+    loud = energy > 1e-4 * energy.max()
+    core = audio[np.argmax(loud) : len(audio) - np.argmax(loud[::-1])]
+    lead = np.zeros(1280, dtype=np.float32)  # 80 ms
+    noisy = np.concatenate([lead, core, lead])
+    noisy += np.random.default_rng(1).standard_normal(len(noisy)).astype(np.float32) * 1e-3
+    assert background_level(noisy) == pytest.approx(1e-3, rel=0.3)
+    rows = _rows(flite_utterances, tmp_path, audio=noisy)
+    align_rows(rows, pocketsphinx_align_fn(None, 16000, 0.25, -35, 0.5), tmp_path / "out")
+    _, _, phones = read_alignment_textgrid(tmp_path / "out" / "textgrids" / f"{rows.utt_id.iloc[0]}.TextGrid")
+    assert 0.04 <= next(start for start, _, label in phones if label) <= 0.11
+
+
+def test_an_alignment_does_not_depend_on_the_utterances_before_it(flite_utterances):
+    """The decoder's front end carried its state from one utterance to the next: the same
+    recording aligned twice gave two alignments, so the alignments depended on align.shards."""
+    import numpy as np
+    import soundfile as sf
+
+    clean, _ = sf.read(flite_utterances.audio_path[0], dtype="float32")
+    audio = clean + np.random.default_rng(2).standard_normal(len(clean)).astype(np.float32) * 1e-3
+    text = flite_utterances.transcript[0]
+    aligner = PocketsphinxAligner(sample_rate=16000, edge_silence_s=0.25)
+    first = aligner.align(audio, text)
+    noisy = clean + np.random.default_rng(3).standard_normal(len(clean)).astype(np.float32) * 3e-2
+    aligner.align(noisy, text)
+    assert aligner.align(audio, text) == first
+    assert PocketsphinxAligner(sample_rate=16000, edge_silence_s=0.25).align(audio, text) == first

@@ -4,6 +4,8 @@ import io
 import logging
 import warnings
 
+import pytest
+
 from speechneurons.logs import ConsoleWarnings, script_logging
 
 
@@ -41,3 +43,31 @@ def test_console_warnings_are_limited():
         "WARNING (x.log): skipping utterance 1",
         "WARNING (x.log): 3 more warning(s) in the log",
     ]
+
+
+def test_bad_input_reaches_the_console_as_its_message_alone(tmp_path, capsys):
+    """A corrupt FLAC showed its message inside a 20-40 line traceback on the console."""
+    from speechneurons.errors import BadInputError, BadInputErrors
+
+    log_path = tmp_path / "job.log"
+    with pytest.raises(SystemExit) as exit_, script_logging(log_path):
+        raise BadInputError("a/b.flac", "audio file is unreadable or corrupt", "Re-create it", "b")
+    assert exit_.value.code == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert f"ERROR: bad input (the traceback is in {log_path})" in err
+    assert "  file:    a/b.flac (utterance b)\n  problem: audio file is unreadable or corrupt\n" in err
+    assert "  to do:   Re-create it" in err
+    text = log_path.read_text()
+    assert "Traceback" in text and "audio file is unreadable or corrupt" in text
+
+    with pytest.raises(SystemExit), script_logging(log_path):
+        raise BadInputErrors([BadInputError("x", "p1", "f1"), BadInputError("y", "p2", "f2")])
+    err = capsys.readouterr().err
+    assert "ERROR: 2 bad inputs" in err and "file:    y" in err and "Traceback" not in err
+
+
+def test_other_errors_keep_their_traceback(tmp_path):
+    with pytest.raises(RuntimeError, match="a bug"), script_logging(tmp_path / "job.log"):
+        raise RuntimeError("a bug")
+    assert "Traceback" in (tmp_path / "job.log").read_text()

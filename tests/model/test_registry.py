@@ -14,6 +14,8 @@ from speechneurons.model.registry import (
     ARCHITECTURES,
     ModelNotAvailableError,
     check_frame_grid,
+    download_model,
+    is_hub_id,
     load_model,
     model_class,
     normalize_wave,
@@ -103,6 +105,26 @@ def test_model_not_in_cache_says_how_to_get_it(tmp_path, monkeypatch):
     assert "save_pretrained" in msg and "model.path" in msg
     with pytest.raises(ModelNotAvailableError, match="local folder"):
         load_model(str(tmp_path / "no-such-folder"), device="cpu")
+
+
+def test_download_needs_the_hub_and_says_so(tmp_path, monkeypatch):
+    """model.download: a failed fetch (here: offline) names the model and what to check; a local
+    folder is never fetched. The fetch itself: tests/workflow/test_model_download.py."""
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    with pytest.raises(ModelNotAvailableError) as err:
+        download_model("acme/not-cached")
+    assert "model.download is true but the model cannot be fetched" in str(err.value)
+    assert "HF_HUB_OFFLINE" in str(err.value)
+    with pytest.raises(ModelNotAvailableError, match="cannot be fetched"):
+        num_layers_of("acme/not-cached", download=True)
+    with pytest.raises(ModelNotAvailableError, match="nothing is downloaded"):
+        num_layers_of("acme/not-cached")
+    save_tiny(tmp_path / "folder")
+    assert download_model(str(tmp_path / "folder")) == tmp_path / "folder"
+    assert is_hub_id("facebook/hubert-base-ls960") and not is_hub_id(str(tmp_path / "folder"))
+    assert not is_hub_id("./models/x") and not is_hub_id("")
 
 
 def test_unsupported_architecture(tmp_path):

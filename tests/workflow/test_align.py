@@ -120,3 +120,43 @@ def test_align_rules_end_to_end(tmp_path):
     quality = pd.read_csv(wd / "results/mini/align/mfa/quality.tsv", sep="\t")
     assert list(quality.speaker) == ["spk", "all"] and quality.aligned_share.tolist() == [1.0, 1.0]
     assert pd.read_csv(wd / "results/mini/align/mfa/failed.tsv", sep="\t").empty
+
+
+@pytest.mark.slow
+def test_precomputed_textgrids_of_a_librispeech_folder(tmp_path):
+    """align.aligner: textgrids on a LibriSpeech folder whose TextGrids are the synthesizer's own
+    timings (the shared MFA layout), with a missing file, a word mismatch, an unknown phone and
+    a TextGrid of no utterance: the report counts them, the aligned ones get frame labels."""
+    from speechneurons.align.textgrid import read_alignment_textgrid
+    from speechneurons.phones import PHONES
+    from tests.helpers.corpus import make_librispeech_dir
+    from tests.workflow.test_smoke import make_workdir, snakemake
+
+    work = make_workdir(tmp_path / "work")
+    tg = work / "alignments"
+    make_librispeech_dir(work / "LibriSpeech", {"1001": ("F", "slt")}, utterances_per_speaker=6, alignments=tg)
+    chapter = tg / "1001" / "100"
+    (chapter / "1001-100-0001.TextGrid").unlink()
+    d, w, p = read_alignment_textgrid(chapter / "1001-100-0002.TextGrid")
+    write_alignment_textgrid(chapter / "1001-100-0002.TextGrid", d, [(a, b, "bananas" if x else x) for a, b, x in w], p)
+    d, w, p = read_alignment_textgrid(chapter / "1001-100-0003.TextGrid")
+    write_alignment_textgrid(chapter / "1001-100-0003.TextGrid", d, w, [(a, b, "QQ" if x else x) for a, b, x in p])
+    shutil.copy(chapter / "1001-100-0000.TextGrid", chapter / "1001-100-0099.TextGrid")
+    cfg = {
+        "corpus": {"name": "ls", "source": "librispeech", "librispeech": {"root": "LibriSpeech"}},
+        "align": {"aligner": "textgrids", "textgrids": {"root": "alignments"}, "shards": 2},
+    }
+    (work / "tg.yaml").write_text(yaml.safe_dump(cfg))
+    target = "results/ls/labels/textgrids/frame_labels.parquet"
+    proc = snakemake(work, target, "--cores", "2", "--configfile", "tg.yaml", check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "Traceback" not in out
+    assert "(missing)" in out and "'bananas'" in out and "unknown phone 'QQ'" in out
+
+    (work / "skip.yaml").write_text("on_bad_input: skip\n")
+    snakemake(work, target, "--cores", "2", "--configfile", "tg.yaml", "skip.yaml")
+    report = pd.read_csv(work / "results/ls/align/textgrids/report.tsv", sep="\t", dtype={"utt_id": str})
+    assert report.status.value_counts().to_dict() == {"aligned": 3, "failed": 3, "extra": 1}
+    labels = pd.read_parquet(work / target)
+    assert sorted(labels.utt_id.unique()) == ["1001-100-0000", "1001-100-0004", "1001-100-0005"]
+    assert set(labels.phone) <= set(PHONES) | {"sil", "spn"}

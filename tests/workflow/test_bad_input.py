@@ -53,3 +53,23 @@ def test_a_changed_corpus_reruns_the_corpus_stage(tmp_path):
     trans.write_text("".join(line for line in trans.open() if not line.startswith("2002-100-0001")))
     snakemake(work, *args)
     assert "2002-100-0001" not in (work / target).read_text()
+
+
+def test_a_corrupt_flac_reaches_the_console_as_its_message_alone(tmp_path):
+    """The console showed the message inside two Python tracebacks (the script's and the job log's,
+    60 lines); now it shows file, problem and what to do, and the traceback stays in the log."""
+    work = make_workdir(tmp_path / "work")
+    root = make_librispeech_dir(work / "LibriSpeech", speakers={"1001": ("F", "slt")}, utterances_per_speaker=2)
+    (root / "dev-clean" / "1001" / "100" / "1001-100-0001.flac").write_bytes(b"fLaC but not really a flac file")
+    cfg = {"corpus": {"name": "ls", "source": "librispeech", "librispeech": {"root": "LibriSpeech"}}}
+    (work / "ls.yaml").write_text(yaml.safe_dump(cfg))
+    proc = snakemake(work, "results/ls/corpus/manifest.tsv", "--cores", "1", "--configfile", "ls.yaml", check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "Traceback" not in out, out
+    log = "results/logs/ls/corpus/librispeech.log"
+    assert f"ERROR: bad input (the traceback is in {log})" in out
+    assert "  file:    LibriSpeech/dev-clean/1001/100/1001-100-0001.flac" in out
+    assert "  problem: audio file is unreadable or corrupt" in out
+    assert "  to do:   Re-create or re-download the file" in out
+    assert "Traceback" in (work / log).read_text()

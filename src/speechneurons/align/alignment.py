@@ -33,7 +33,7 @@ from speechneurons.io import atomic_dir, write_table
 log = logging.getLogger(__name__)
 
 REPORT_COLUMNS = ["utt_id", "status", "attempts", "seconds", "reason", "score_per_frame", "quiet_speech_share"]
-ALIGNERS = ("pocketsphinx", "mfa", "reference")
+ALIGNERS = ("pocketsphinx", "mfa", "reference", "textgrids")
 
 # align_fn(row) -> (duration_s, words, phones, attempts); raises AlignmentFailed / BadInputError
 AlignFn = Callable[[object], tuple]
@@ -168,9 +168,15 @@ def gather_shards(
     failed_path: str | Path,
     on_bad_input: str = "error",
     max_failed_share: float = 0.05,
+    extra: list[str] | tuple[str, ...] = (),
+    extra_reason: str = "",
 ) -> pd.DataFrame:
     """Merge shard folders: TextGrids into ``textgrid_dir``, reports into ``report_path``,
     failures (``utt_id, speaker, attempts, reason``) into ``failed_path``.
+
+    ``extra``: alignments of no utterance of the manifest (precomputed TextGrids, see
+    :mod:`speechneurons.align.precomputed`), listed at the end of the report with status
+    'extra' and ``extra_reason``; they are neither aligned nor failed.
 
     Raises AlignmentError when an utterance of the manifest is in no shard report, or (with
     ``on_bad_input='error'``) when the failed share exceeds ``max_failed_share``.
@@ -197,14 +203,22 @@ def gather_shards(
     failed = report[report.status == "failed"].copy()
     failed.insert(1, "speaker", failed.utt_id.map(speakers))
     failed = failed[["utt_id", "speaker", "attempts", "reason"]]
+    if len(extra):
+        extra_rows = pd.DataFrame({"utt_id": list(extra), "status": "extra", "attempts": 0, "seconds": 0.0})
+        extra_rows["reason"] = extra_reason
+        report = pd.concat([report, extra_rows], ignore_index=True)[report.columns]
+        log.warning(
+            "%d alignment(s) belong to no utterance of the corpus (status 'extra' in %s)", len(extra), report_path
+        )
     write_table(report, report_path)
     write_table(failed, failed_path)
-    share = len(failed) / max(len(report), 1)
-    log.info("aligned %d of %d utterances (%.1f %% failed)", len(report) - len(failed), len(report), 100 * share)
+    n_utts = len(report) - len(extra)
+    share = len(failed) / max(n_utts, 1)
+    log.info("aligned %d of %d utterances (%.1f %% failed)", n_utts - len(failed), n_utts, 100 * share)
     if on_bad_input != "skip" and share > max_failed_share:
         examples = "; ".join(f"{r.utt_id}: {r.reason}" for r in failed.head(5).itertuples())
         raise AlignmentError(
-            f"{len(failed)} of {len(report)} utterances ({100 * share:.1f} %) failed to align, more than "
+            f"{len(failed)} of {n_utts} utterances ({100 * share:.1f} %) failed to align, more than "
             f"align.max_failed_share = {100 * max_failed_share:.1f} % (see {failed_path}; e.g. {examples}). "
             "Check the transcripts and audio, widen align.pocketsphinx.beams, raise align.max_failed_share, "
             "or set on_bad_input: skip"

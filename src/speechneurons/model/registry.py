@@ -1,11 +1,15 @@
 """The model registry: self-supervised speech transformers loaded offline.
 
-:func:`load_model` takes a Hugging Face id (from the local cache only, never downloaded) or a
-local ``save_pretrained`` folder and returns a :class:`LoadedModel` for HuBERT, wav2vec 2.0,
+:func:`load_model` takes a Hugging Face id (from the local cache only, never downloaded while
+loading) or a local ``save_pretrained`` folder and returns a :class:`LoadedModel` for HuBERT, wav2vec 2.0,
 WavLM or data2vec-audio: the transformers ``*Model`` in eval mode with layer drop and
 SpecAugment masking off, its frame grid from the config's conv stack, its layer count, its FFN
 widths and whether its input is normalised per utterance (x <- (x - mean) / sqrt(var + 1e-7),
 as the feature extractor's ``do_normalize``).
+
+With ``model.download: true`` a Hugging Face id that is not in the cache is fetched into the
+normal Hugging Face cache first, in a job of its own (:func:`download_model`); the layer count the
+workflow needs to plan its jobs is read from the config file alone (:func:`num_layers_of`).
 
 Structurally pruned models (see :func:`speechneurons.ffn.prune_ffn_`) carry per-layer FFN
 widths in ``config.ffn_widths``; they are rebuilt at those widths before their safetensors
@@ -96,8 +100,9 @@ def _not_available(ref: str, exc: Exception | None = None) -> ModelNotAvailableE
         ref,
         "model is neither a local folder nor in the local Hugging Face cache"
         + (f" ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})" if exc else "")
-        + "; nothing is downloaded at run time",
-        f"On a machine with internet run `huggingface-cli download {ref}` and copy its cache folder "
+        + "; nothing is downloaded at run time (model.download: false)",
+        "With internet here, set model.download: true (docs/own-data.md). Otherwise, "
+        f"on a machine with internet run `huggingface-cli download {ref}` and copy its cache folder "
         "(~/.cache/huggingface/hub, or $HF_HOME/hub) to this machine; or there run "
         f"`AutoModel.from_pretrained('{ref}').save_pretrained('DIR')` (and the feature extractor), "
         "copy DIR here and set model.path: DIR in the config",
@@ -122,9 +127,90 @@ def load_config(ref: str):
         raise _not_available(ref, exc) from exc
 
 
-def num_layers_of(ref: str) -> int:
-    """Number of transformer layers of a model, read from its config only (no weights)."""
+def num_layers_of(ref: str, download: bool = False) -> int:
+    """Number of transformer layers of a model, read from its config only (no weights).
+
+    ``download``: a Hugging Face id whose config is not in the local cache has its
+    ``config.json`` (a few kB) fetched into the cache first; the weights come later
+    (:func:`download_model`)."""
+    try:
+        return int(load_config(ref).num_hidden_layers)
+    except ModelNotAvailableError:
+        if not download or not is_hub_id(ref):
+            raise
+    from huggingface_hub import hf_hub_download
+
+    try:
+        hf_hub_download(ref, "config.json")
+    except Exception as exc:
+        raise _download_failed(ref, exc) from exc
     return int(load_config(ref).num_hidden_layers)
+
+
+#: Files of other frameworks that a Hugging Face repository may hold besides the PyTorch weights.
+IGNORED_DOWNLOADS = ["*.h5", "*.msgpack", "*.onnx", "*.ot", "*.tflite", "*.mlmodel", "flax_model*", "tf_model*"]
+
+
+def is_hub_id(ref: str) -> bool:
+    """Whether ``ref`` reads as a Hugging Face id (``org/name`` or ``name``), not a path."""
+    return bool(ref) and not _is_local(ref) and not ref.startswith((".", "/", "~")) and ref.count("/") <= 1
+
+
+def _download_failed(ref: str, exc: Exception) -> ModelNotAvailableError:
+    return ModelNotAvailableError(
+        ref,
+        f"model.download is true but the model cannot be fetched from the Hugging Face Hub "
+        f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})",
+        "Check the id and the connection (unset HF_HUB_OFFLINE; HF_TOKEN for a gated model; HF_ENDPOINT for "
+        f"a mirror), or download it by hand (`huggingface-cli download {ref}`) and set model.download: false",
+    )
+
+
+def is_available(ref: str) -> bool:
+    """Whether ``ref`` is a local folder or a Hugging Face id whose config is in the local cache."""
+    try:
+        load_config(ref)
+    except ModelNotAvailableError:
+        return False
+    return True
+
+
+def cached_snapshot(ref: str) -> Path | None:
+    """The cached snapshot folder of a Hugging Face id when its config and weights are in the
+    local cache (nothing is fetched), else None."""
+    from huggingface_hub import snapshot_download
+
+    try:
+        folder = Path(snapshot_download(repo_id=ref, local_files_only=True))
+    except Exception:
+        return None
+    has_weights = any(folder.glob("*.safetensors")) or any(folder.glob("pytorch_model*.bin"))
+    return folder if has_weights and (folder / "config.json").exists() else None
+
+
+def download_model(ref: str) -> Path:
+    """Fetch a Hugging Face model into the local Hugging Face cache
+    (``huggingface_hub.snapshot_download``; the PyTorch weights, not those of other frameworks)
+    and check that it loads from there offline. Returns the snapshot folder. A local folder, or
+    a model whose config and weights are cached already, is returned without going online."""
+    if _is_local(ref):
+        return Path(ref).expanduser()
+    if not is_hub_id(ref):
+        raise _not_available(ref)
+    cached = cached_snapshot(ref)
+    if cached is not None:
+        log.info("%s is in the cache already: %s", ref, cached)
+        return cached
+    from huggingface_hub import snapshot_download
+
+    log.info("downloading %s into the Hugging Face cache", ref)
+    try:
+        folder = Path(snapshot_download(repo_id=ref, ignore_patterns=IGNORED_DOWNLOADS))
+    except Exception as exc:
+        raise _download_failed(ref, exc) from exc
+    load_config(ref)  # from the cache now, offline
+    log.info("%s is in the cache: %s", ref, folder)
+    return folder
 
 
 def _feature_extractor_settings(ref: str, config) -> tuple[bool, int]:
