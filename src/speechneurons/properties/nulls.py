@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cache
 from itertools import combinations
 from typing import NamedTuple
 
@@ -77,6 +78,14 @@ def rank_p(observed: float, null: Sequence[float]) -> float:
 # --------------------------------------------------------------------------- the count per draw
 
 
+@cache
+def _universe(prop: str, group: str) -> np.ndarray:
+    """Boolean [39]: the phones C_g may contain (read-only, cached)."""
+    mask = np.isin(np.array(PHONES), group_universe(prop, group))
+    mask.flags.writeable = False
+    return mask
+
+
 def property_sets(
     active: np.ndarray,
     frames: np.ndarray,
@@ -97,7 +106,7 @@ def property_sets(
     with_data = 0
     for gi, g in enumerate(names):
         A, n = active[:, gi, :], frames[:, gi]
-        in_C = np.isin(np.array(PHONES), group_universe(prop, g)) & (n >= min_count)
+        in_C = _universe(prop, g) & (n >= min_count)
         if not in_C.any():
             groups[g] = []
             continue
@@ -215,13 +224,13 @@ def gender_null(
     _, row_speaker, gender = speaker_codes(speakers, labels)
     draws, exact = speaker_relabelings(gender, n_draws, exact_max, seed)
     A_s, n_s = speaker_phone_counts(top, labels, row_speaker, len(gender))
-    S, C, D = A_s.shape
-    flat = A_s.reshape(S, C * D).astype(np.float64)
+    total_A, total_n = A_s.sum(axis=0), n_s.sum(axis=0)
     out = []
     for lab in draws:
-        onehot = np.stack([lab == 0, lab == 1]).astype(np.float64)  # [2, S]
-        active = np.rint(onehot @ flat).astype(np.int64).reshape(2, C, D).transpose(1, 0, 2)
-        frames = (onehot @ n_s).astype(np.int64).T  # [C, 2]
+        first = lab == 0  # sums of integer rows: exact, and faster than a matrix product
+        A_f, n_f = A_s[first].sum(axis=0), n_s[first].sum(axis=0)
+        active = np.stack([A_f, total_A - A_f], axis=1)  # [C, 2, D]
+        frames = np.stack([n_f, total_n - n_f], axis=1)  # [C, 2]
         out.append(property_sets(active, frames, "gender", top.tau, sigma, min_count, selection, fdr_q))
     return out, exact
 
