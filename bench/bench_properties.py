@@ -93,7 +93,7 @@ def child(mid: str, index: str, chunk_rows: int, threads: int) -> dict:
     t0, c0 = time.perf_counter(), time.process_time()
     acts, idx = load_dump(mid, index)
     settings = settings_from(PropertySettings, defaults()["properties"])
-    lp = compute_layer(acts, idx, layer=1, settings=settings, chunk_rows=chunk_rows)
+    lp = compute_layer(acts, idx, layer=1, settings=settings, n_pitch_bins=3, chunk_rows=chunk_rows)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     done.set()
     t.join()

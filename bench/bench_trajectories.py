@@ -133,7 +133,9 @@ def main(argv: list[str]) -> None:
         test = manifest[manifest["split"] == "test"]["utt_id"].astype(str).tolist()
         waves = load_waves(manifest, train + test, loaded.grid.sample_rate)
         codes = frame_codes(labels, train + test)
-        res = reset_top_experiment(loaded, waves, train, test, codes, reset_top, seed=0, device="cpu")
+        res = reset_top_experiment(
+            loaded, waves, train, test, codes, reset_top, seed=0, device="cpu", resamples=1000, level=0.95
+        )
         print(
             f"\nreset-top fine-tuning ({reset_top.steps} steps, batch {reset_top.batch_size}, rates "
             f"{reset_top.lrs}): {time.perf_counter() - t:.1f} s wall, {cpu() - c:.1f} s CPU in all"

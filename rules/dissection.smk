@@ -17,8 +17,8 @@ from speechneurons.dissection.settings import (
     LLMSettings,
     PruningSettings,
 )
-from speechneurons.experiments.features import FrameSettings
-from speechneurons.experiments.probes import ProbeSettings
+from speechneurons.probing.features import FrameSettings
+from speechneurons.probing.probes import ProbeSettings
 
 DISSECTION = config["dissection"]
 PRUNING_ON = bool(DISSECTION["pruning"]["families"])
@@ -100,6 +100,7 @@ rule dissection_layer:
         llm_cache=L.dissection_llm_cache(),
         n_pitch_bins=config["pitch"]["n_bins"],
         tau_fraction=config["properties"]["tau_fraction"],
+        level=config["bootstrap"]["level"],
     script:
         "../scripts/dissection_layer.py"
 

@@ -13,9 +13,9 @@
 #                                    features.npz, losses.parquet
 #   erasure/<property>-<group>/<property|random>/   erased_neurons.json, features.npz, losses.parquet
 #   pruning.tsv, erasure.tsv, figures/pruning.png, figures/erasure.png
-from speechneurons.experiments.features import FrameSettings
+from speechneurons.probing.features import FrameSettings
+from speechneurons.probing.probes import ProbeSettings
 from speechneurons.experiments.matching import MatchSettings
-from speechneurons.experiments.probes import ProbeSettings
 from speechneurons.model.pretrain import TrainSettings
 
 ALL_TARGETS += [

@@ -13,7 +13,7 @@
 #   layer-<L>/<arch>/latents.json, P.npz, R.parquet, counts.tsv, skipped.tsv, null.tsv
 #   probes/losses.parquet, probes/variants.json, splice.tsv, erasure.tsv, masked_prediction.tsv
 #   evaluation.tsv, claims.tsv, units.tsv, features_vs_neurons.tsv, figures/*.png
-from speechneurons.experiments.probes import ProbeSettings
+from speechneurons.probing.probes import ProbeSettings
 from speechneurons.properties.statistic import PropertySettings
 from speechneurons.saes.settings import SaeSettings
 

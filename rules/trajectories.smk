@@ -17,8 +17,8 @@
 #   figures/   pwcca_<view>.png, pwcca_<view>_heatmap.png, probe_<task>.png, probe_<task>_heatmap.png,
 #              property_counts.png, reset_top.png
 # and under results/<corpus>/factors/: runs.tsv, equal_steps.tsv, figures/ (runs side by side).
-from speechneurons.experiments.features import FrameSettings
-from speechneurons.experiments.probes import ProbeSettings
+from speechneurons.probing.features import FrameSettings
+from speechneurons.probing.probes import ProbeSettings
 from speechneurons.trajectories.settings import (
     PWCCASettings,
     ResetTopSettings,

@@ -27,7 +27,7 @@ with script_logging(snakemake.log[0]) as log:
     utterances = read_items(inp.utterance_table, inp.utterance_meta)
     truth = property_truth(read_json(inp.neurons), p.n_pitch_bins)
     tau = tau_from_fraction(p.tau_fraction, acts.shape[1])
-    tables = dissect_dump_layer(acts, phones, utterances, truth, settings, layer, tau, llm)
+    tables = dissect_dump_layer(acts, phones, utterances, truth, settings, layer, tau, p.level, llm)
     write_layer(tables, **{k: out[k] for k in ("neurons", "shared", "similarity", "agreement", "summary")})
     for kind, s in tables.summary["kinds"].items():
         log.info("%s items: %.1f%% uninterpretable (shuffled %.1f%%)", kind, 100 * s["uninterpretable_share"],

@@ -8,11 +8,11 @@ from speechneurons.config import settings_from
 from speechneurons.corpus.manifest import read_manifest
 from speechneurons.dissection.pruning import concept_sets, run_pruning
 from speechneurons.dissection.settings import PruningSettings
-from speechneurons.experiments.features import FrameSettings
-from speechneurons.experiments.probes import ProbeSettings
 from speechneurons.io import read_table, write_json, write_table
 from speechneurons.logs import script_logging
 from speechneurons.model.registry import load_model
+from speechneurons.probing.features import FrameSettings
+from speechneurons.probing.probes import ProbeSettings
 
 snakemake = globals()["snakemake"]  # injected by Snakemake
 

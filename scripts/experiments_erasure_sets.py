@@ -7,8 +7,8 @@ import zlib
 
 import pandas as pd
 
+from speechneurons.activated import rates_from_npz
 from speechneurons.config import settings_from
-from speechneurons.experiments.controls import rates_from_npz
 from speechneurons.experiments.erasure import group_neurons, sets_to_json
 from speechneurons.experiments.matching import MatchSettings, balance_table, matched_controls
 from speechneurons.experiments.pruning import load_property_neurons, protected_neurons

@@ -1,9 +1,9 @@
 """erasure.tsv: each erasure per evaluation group against the unerased model and its control."""
 
 from speechneurons.experiments.erasure import erasure_matrix, erasure_table
-from speechneurons.experiments.probes import resolve_layers
 from speechneurons.io import read_json, read_table, write_table
 from speechneurons.logs import script_logging
+from speechneurons.probing.probes import resolve_layers
 
 snakemake = globals()["snakemake"]  # injected by Snakemake
 

@@ -5,17 +5,17 @@ import pandas as pd
 import torch
 
 from speechneurons.config import settings_from
-from speechneurons.experiments.features import (
+from speechneurons.frames import FrameGrid
+from speechneurons.io import read_table, write_table
+from speechneurons.logs import script_logging
+from speechneurons.model.registry import check_frame_grid, load_model
+from speechneurons.probing.features import (
     SKIPPED_COLUMNS,
     FrameSettings,
     extract_features,
     probe_frames,
     save_features,
 )
-from speechneurons.frames import FrameGrid
-from speechneurons.io import read_table, write_table
-from speechneurons.logs import script_logging
-from speechneurons.model.registry import check_frame_grid, load_model
 
 snakemake = globals()["snakemake"]  # injected by Snakemake
 

@@ -4,11 +4,11 @@ once per variant; pruned models that were pretrained further run on their own.""
 
 import torch
 
-from speechneurons.experiments.features import Variant, extract_features, save_features
-from speechneurons.experiments.probes import resolve_layers
 from speechneurons.io import read_json, read_table
 from speechneurons.logs import script_logging
 from speechneurons.model.registry import load_model
+from speechneurons.probing.features import Variant, extract_features, save_features
+from speechneurons.probing.probes import resolve_layers
 
 snakemake = globals()["snakemake"]  # injected by Snakemake
 

@@ -1,11 +1,11 @@
 """Probe every layer of the unpruned model; pick the best layer per task."""
 
 from speechneurons.config import settings_from
-from speechneurons.experiments.features import load_features
-from speechneurons.experiments.probes import ProbeSettings, best_layers, run_probes, validation_features
-from speechneurons.experiments.stats import compare
 from speechneurons.io import read_table, write_json, write_table
 from speechneurons.logs import script_logging
+from speechneurons.probing.features import load_features
+from speechneurons.probing.probes import ProbeSettings, best_layers, run_probes, validation_features
+from speechneurons.probing.scoring import point_scores
 
 snakemake = globals()["snakemake"]  # injected by Snakemake
 
@@ -22,8 +22,8 @@ with script_logging(snakemake.log[0]) as log:
     # the layer a task reports is chosen on a validation part of the train split, never on test
     validation = run_probes(validation_features(features, settings.validation_fraction, p.seed), every_layer, settings)
     best = best_layers(validation)
-    scores = compare(validation, None, n_boot=0)[["task", "layer", "eval_group", "value"]]
-    table = compare(losses, None, n_boot=0).merge(
+    scores = point_scores(validation)[["task", "layer", "eval_group", "value"]]
+    table = point_scores(losses).merge(
         scores.rename(columns={"value": "validation_value"}), on=["task", "layer", "eval_group"], how="left"
     )
     write_table(table, out.layers)

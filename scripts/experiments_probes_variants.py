@@ -1,10 +1,10 @@
 """Probe every pruned and erased variant at the probe layers (last / best of the unpruned model)."""
 
 from speechneurons.config import settings_from
-from speechneurons.experiments.features import load_features
-from speechneurons.experiments.probes import ProbeSettings, resolve_layers, run_probes
 from speechneurons.io import read_json, read_table, write_table
 from speechneurons.logs import script_logging
+from speechneurons.probing.features import load_features
+from speechneurons.probing.probes import ProbeSettings, resolve_layers, run_probes
 
 snakemake = globals()["snakemake"]  # injected by Snakemake
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import torch
 from transformers import Wav2Vec2FeatureExtractor
 
+from speechneurons.activated import rates_from_npz
 from speechneurons.config import settings_from
-from speechneurons.experiments.controls import rates_from_npz
 from speechneurons.experiments.erasure import sets_to_json
 from speechneurons.experiments.matching import MatchSettings, balance_table, matched_controls
 from speechneurons.experiments.pruning import (

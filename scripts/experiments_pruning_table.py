@@ -1,9 +1,9 @@
 """pruning.tsv: unpruned vs each strategy at each sparsity, with bootstrap intervals."""
 
-from speechneurons.experiments.probes import resolve_layers
 from speechneurons.experiments.pruning import pruning_table
 from speechneurons.io import read_json, read_table, write_table
 from speechneurons.logs import script_logging
+from speechneurons.probing.probes import resolve_layers
 
 snakemake = globals()["snakemake"]  # injected by Snakemake
 

@@ -4,13 +4,13 @@ and property neurons erased against their random controls (speechneurons.saes.do
 import pandas as pd
 import torch
 
+from speechneurons.activated import rates_from_npz
 from speechneurons.config import settings_from
-from speechneurons.experiments.controls import rates_from_npz
-from speechneurons.experiments.features import extract_features
-from speechneurons.experiments.probes import ProbeSettings, resolve_layers, run_probes
 from speechneurons.io import read_json, read_table, write_json, write_table
 from speechneurons.logs import script_logging
 from speechneurons.model.registry import load_model
+from speechneurons.probing.features import extract_features
+from speechneurons.probing.probes import ProbeSettings, resolve_layers, run_probes
 from speechneurons.saes.downstream import erasure_table, evenly_spread, probe_variants, splice_table
 from speechneurons.saes.sae import SparseAutoencoder
 

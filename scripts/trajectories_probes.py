@@ -6,12 +6,12 @@ import torch
 
 from speechneurons.config import settings_from
 from speechneurons.corpus.manifest import read_manifest
-from speechneurons.experiments.features import FrameSettings
-from speechneurons.experiments.probes import ProbeSettings
 from speechneurons.frames import FrameGrid
 from speechneurons.io import read_table, write_table
 from speechneurons.logs import script_logging
 from speechneurons.model.registry import check_frame_grid, load_model
+from speechneurons.probing.features import FrameSettings
+from speechneurons.probing.probes import ProbeSettings
 from speechneurons.trajectories.measures import measured_utterances, probe_checkpoint, probe_table
 from speechneurons.trajectories.settings import SampleSettings
 from speechneurons.trajectories.tables import add_steps

@@ -15,11 +15,11 @@ from speechneurons.dissection.settings import (
     LLMSettings,
     PruningSettings,
 )
-from speechneurons.experiments.probes import ProbeSettings
 from speechneurons.model.hubert import ModelSettings
 from speechneurons.model.pretrain import TrainSettings
 from speechneurons.model.schedule import IterationSettings
 from speechneurons.pitch.f0 import PitchSettings
+from speechneurons.probing.probes import ProbeSettings
 from speechneurons.properties.statistic import PropertySettings
 from speechneurons.saes.settings import SaeSettings  # --- saes
 from speechneurons.trajectories.settings import PWCCASettings, ResetTopSettings, SampleSettings

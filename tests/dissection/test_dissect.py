@@ -42,7 +42,7 @@ def run(tmp_path_factory):
     phones, utts = (read_items(root / f"{k}.parquet", root / f"{k}.json") for k in ("phone", "utterance"))
     acts = planted_activations(phones.table)
     s = settings(n_permutations=20)
-    tables = dissect_dump_layer(acts, phones, utts, property_truth(NEURONS, 3), s, layer=2, tau=1)
+    tables = dissect_dump_layer(acts, phones, utts, property_truth(NEURONS, 3), s, layer=2, tau=1, level=0.95)
     paths = {name: root / f"layer-2-{name}" for name in ("neurons", "shared", "similarity", "agreement", "summary")}
     paths |= {"neurons": root / "neurons.tsv", "shared": root / "shared.tsv", "agreement": root / "agreement.tsv",
               "similarity": root / "similarity.npz", "summary": root / "summary.json"}  # fmt: skip

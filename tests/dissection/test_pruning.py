@@ -56,7 +56,7 @@ def test_sample_utterances_caps_each_split_seeded():
 
 @pytest.mark.parametrize("classifier", ["ridge", "logistic"])
 def test_probe_logits_rank_the_true_class_first(classifier):
-    from speechneurons.experiments.probes import ProbeSettings
+    from speechneurons.probing.probes import ProbeSettings
 
     rng = np.random.default_rng(0)
     y = rng.integers(0, 3, 300)
@@ -73,9 +73,9 @@ def test_probe_logits_rank_the_true_class_first(classifier):
 def test_run_pruning_on_a_tiny_model(tmp_path):
     from transformers import HubertModel
 
-    from speechneurons.experiments.features import FrameSettings
-    from speechneurons.experiments.probes import ProbeSettings
     from speechneurons.model.registry import load_model
+    from speechneurons.probing.features import FrameSettings
+    from speechneurons.probing.probes import ProbeSettings
     from tests.helpers.models import tiny_config
 
     c = make_corpus(tmp_path / "corpus")

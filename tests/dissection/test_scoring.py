@@ -3,7 +3,6 @@ import pytest
 
 from speechneurons.dissection.concepts import similarity
 from speechneurons.dissection.scoring import (
-    activation_rate,
     agreement,
     agreement_null,
     agreement_report,
@@ -56,16 +55,10 @@ def test_agreement_shares_and_null():
     assert obs.loc["pitch", "top1"] == 1.0
     null = agreement_null(acts, concepts, names, truth, "cos3", seed=0, n_permutations=4)
     assert len(null) == 12 and set(null["permutation"]) == {0, 1, 2, 3}
-    rep = agreement_report(obs.reset_index(), null).set_index(["property", "measure"])
+    rep = agreement_report(obs.reset_index(), null, level=0.95).set_index(["property", "measure"])
     null_pt = null.loc[null["property"] == "phone_type", "within"].to_numpy()
     assert rep.loc[("phone_type", "within"), "p"] == pytest.approx((1 + np.sum(null_pt >= 1.0)) / 5)
     assert rep.loc[("pitch", "top1"), "null_mean"] < 0.5  # shuffled items: the pitch neuron's top concept is lost
-
-
-def test_activation_rate_counts_top_tau_by_magnitude():
-    acts = np.array([[5.0, -6.0, 0.1, 0.0], [0.0, 1.0, -2.0, 0.5], [3.0, 0.0, 0.0, 0.2]])
-    np.testing.assert_allclose(activation_rate(acts, 1), [1 / 3, 1 / 3, 1 / 3, 0.0])
-    np.testing.assert_allclose(activation_rate(acts, 2, chunk=1), [2 / 3, 2 / 3, 1 / 3, 1 / 3])
 
 
 def test_concept_pruning_effect_known_numbers():
@@ -95,7 +88,7 @@ def _pruned_logits(n_utts=30, per_utt=4, seed=0):
 
 def test_bootstrap_pruning_intervals_cover_the_estimates():
     before, tagged, control, labels, units = _pruned_logits()
-    res = bootstrap_pruning(before, tagged, control, labels, units, n_boot=200, level=0.95, seed=0)
+    res = bootstrap_pruning(before, tagged, control, labels, units, resamples=200, level=0.95, seed=0)
     mean = res[res["concept"] == -1].set_index("arm")
     assert mean.loc["tagged", "gap"] == pytest.approx(1.0, abs=0.1)
     assert abs(mean.loc["control", "gap"]) < 0.1

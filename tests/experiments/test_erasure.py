@@ -85,7 +85,13 @@ def test_erasure_table_2x2_against_control():
 
     variants = {("gender-M", "property"): losses("M"), ("gender-M", "random"): losses()}
     table = erasure_table(
-        losses(), variants, {("gender-M", "property"): 5, ("gender-M", "random"): 5}, {"sid": {3: "last"}}, n_boot=50
+        losses(),
+        variants,
+        {("gender-M", "property"): 5, ("gender-M", "random"): 5},
+        {"sid": {3: "last"}},
+        resamples=50,
+        seed=0,
+        level=0.95,
     )
     prop = table[table["kind"] == "property"].set_index("eval_group")
     assert prop.loc["gender=M", "delta"] == pytest.approx(100.0)
@@ -111,7 +117,7 @@ def test_empty_erasures_are_reported_as_empty_and_the_matrix_reads_them():
     variants = {("gender-F", "property"): losses(3, 0), ("gender-F", "random"): losses(1, 0),
                 ("gender-M", "property"): losses(1, 1), ("gender-M", "random"): losses(1, 1)}  # fmt: skip
     n = {("gender-F", "property"): 5, ("gender-F", "random"): 5, ("gender-M", "property"): 0, ("gender-M", "random"): 0}
-    table = erasure_table(losses(1, 0), variants, n, {"sid": {2: "last"}}, n_boot=50)
+    table = erasure_table(losses(1, 0), variants, n, {"sid": {2: "last"}}, resamples=50, seed=0, level=0.95)
     empty = table[table["erasure"] == "gender-M"]
     assert (empty["status"] == "empty: no neuron to erase").all() and empty["delta"].isna().all()
     matrix = erasure_matrix(table, "gender")
@@ -144,7 +150,9 @@ def test_empty_erasures_without_losses_still_list_every_group_and_the_matrices_w
     baseline = pd.DataFrame(rows)
     nothing = baseline.iloc[:0]
     variants = {(g, k): nothing for g in ("gender-F", "gender-M") for k in ("property", "random")}
-    table = erasure_table(baseline, variants, dict.fromkeys(variants, 0), {"sid": {2: "last"}}, n_boot=20)
+    table = erasure_table(
+        baseline, variants, dict.fromkeys(variants, 0), {"sid": {2: "last"}}, resamples=20, seed=0, level=0.95
+    )
     assert set(table["eval_group"]) >= {"all", "gender=F", "gender=M"}
     assert (table["status"] == "empty: no neuron to erase").all() and table["delta"].isna().all()
     gender = erasure_matrix(table, "gender")

@@ -164,7 +164,9 @@ def test_pruning_table_rows_and_counts():
          ("keep_property", None): losses(4)},
         {("norm", 0.5): plan, ("protect", 0.5): plan, ("keep_norm", None): keep, ("keep_property", None): keep},
         {"sid": {2: "last"}},
-        n_boot=50,
+        resamples=50,
+        seed=0,
+        level=0.95,
     )  # fmt: skip
     keep_rows = table.set_index("strategy").loc[["keep_norm", "keep_property"]]
     assert (keep_rows["sparsity"] == 12 / 16).all()  # the share of neurons the keep strategies prune

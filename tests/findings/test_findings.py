@@ -177,7 +177,7 @@ def test_erasure_claim():
 
 def test_findings_of_a_run_without_erasures_or_pruning_are_not_measurable():
     s = _summary({"n_gender": [30, 5, 4, 25]})
-    out = pn.property_neuron_findings(s, _replicates(s, {}), None, pd.DataFrame(), pd.DataFrame())
+    out = pn.property_neuron_findings(s, _replicates(s, {}), None, pd.DataFrame(), pd.DataFrame(), 0.95)
     assert len(out) == 2 + 1 + 2 + 3  # extreme layers x2, overlap, erasure gender x2, phone type x3
     assert all(f.verdict == cl.UNMEASURED for f in out[3:])
 
@@ -186,10 +186,10 @@ def test_page_escapes_and_counts_verdicts(tmp_path):
     s = _summary({"n_gender": [30, 5, 4, 25]})
     findings = cl.table([pn.claim_extreme_layers("gender", s, _replicates(s, {}), None, 0.95)])
     findings.loc[0, "why"] = "<script>x</script>"
-    text = render(findings, "Findings", ["a & b"])
+    text = render(findings, "Findings", ["a & b"], 0.95)
     assert "<script>x" not in text and "&lt;script&gt;" in text and "a &amp; b" in text
     assert "1 holds, 0 does not hold, 0 not measurable here" in text
-    write_page(findings, tmp_path / "f.html", "Findings")
+    write_page(findings, tmp_path / "f.html", "Findings", [], 0.95)
     assert (tmp_path / "f.html").read_text().startswith("<!DOCTYPE html>")
     assert list(findings.columns) == cl.COLUMNS
 
@@ -204,7 +204,7 @@ def test_page_groups_rows_by_study_in_order():
     s = _summary({"n_gender": [30, 5, 4, 25]})
     lin = cl.table([pn.claim_extreme_layers("gender", s, _replicates(s, {}), None, 0.95)] * 2)
     other = lin.iloc[:1].assign(study="Another study <b>", verdict=cl.UNMEASURED)
-    text = render(pd.concat([lin, other], ignore_index=True), "Findings")
+    text = render(pd.concat([lin, other], ignore_index=True), "Findings", [], 0.95)
     assert "2 holds, 0 does not hold, 1 not measurable here" in text
     first, second = text.index(f"<h2>{pn.STUDY}</h2>"), text.index("<h2>Another study &lt;b&gt;</h2>")
     assert first < second and text.count("<table>") == 2

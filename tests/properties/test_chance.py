@@ -14,7 +14,7 @@ def _setup(frames_per_cell=4):
     index = make_index(frames_per_cell=frames_per_cell)
     utts = (index["gender"] + np.random.default_rng(0).integers(0, 12, len(index)).astype(str)).to_numpy()
     acts = planted(index, PLANT)
-    labels = pr.frame_labels(index)
+    labels = pr.frame_labels(index, 3)
     return index, utts, labels, pr.top_neurons(acts, labels, 3)
 
 
@@ -28,19 +28,10 @@ def test_null_counts_lose_the_planted_neurons():
     assert gender_real >= 1 and (gender_null < gender_real).all()
     assert sets["kind"].tolist() == ["null"] * 3
     assert sets.set_index("seed")["n_gender"].to_dict() == gender_null.to_dict()
-    columns = pt.replicate_columns(sets)
+    columns = pt.replicate_columns(sets, 0.95)
     for prop in ("phone_type", "gender", "pitch"):
         assert columns[f"chance_low_n_{prop}"] <= columns[f"chance_n_{prop}"] <= columns[f"chance_high_n_{prop}"]
     assert "ci_low_n_gender" not in columns  # no bootstrap replicates asked for
-
-
-def test_bootstrap_weights_resample_whole_utterances():
-    utts = np.array(["a", "a", "b", "c", "c", "c"])
-    w = ch.bootstrap_weights(utts, seed=3)
-    assert w.dtype == np.int64 and w[0] == w[1] and w[3] == w[4] == w[5]
-    per_utt = {u: w[utts == u][0] for u in "abc"}
-    assert sum(per_utt.values()) == 3  # as many draws as utterances
-    assert (ch.bootstrap_weights(utts, seed=3) == w).all()
 
 
 def test_bootstrap_of_a_planted_unit_keeps_it_and_unit_weights_change_nothing():
@@ -55,7 +46,7 @@ def test_bootstrap_of_a_planted_unit_keeps_it_and_unit_weights_change_nothing():
     _, sets = ch.resample_counts(top, labels, utts, 1, 0.8, 1, 3, null_seeds=[], bootstrap_seeds=range(5))
     assert (sets["kind"] == "bootstrap").all() and len(sets) == 5
     assert (sets["n_gender"] >= 1).all()  # the planted female neuron survives every resample
-    columns = pt.replicate_columns(sets)
+    columns = pt.replicate_columns(sets, 0.95)
     assert columns["ci_low_n_gender"] >= 1 and "chance_n_gender" not in columns
 
 
@@ -78,14 +69,14 @@ def test_silhouette_is_high_for_a_planted_gender_split_and_low_without_one():
     acts[np.ix_(female, np.arange(0, 10))] += 5.0  # ten neurons fire on every female frame
     acts[np.ix_(~female, np.arange(10, 20))] += 5.0
     settings = pr.PropertySettings(0.1, 0.8, 1, (), "threshold", 0.05)
-    s = ch.silhouette_scores(pr.compute_layer(acts, index, layer=1, settings=settings))
+    s = ch.silhouette_scores(pr.compute_layer(acts, index, layer=1, settings=settings, n_pitch_bins=3))
     assert s["gender"] > 0.5
     assert abs(s["pitch"]) < 0.2  # pitch bins carry nothing here
 
 
 def test_gender_pitch_table_counts_frames():
     index = make_index(frames_per_cell=2)
-    table = ch.gender_pitch_table(pr.frame_labels(index), 3)
+    table = ch.gender_pitch_table(pr.frame_labels(index, 3), 3)
     assert table["frames_F"].tolist() == [78, 78, 78] and (table["share_F"] == 0.5).all()
 
 
@@ -101,7 +92,7 @@ def _gendered_pitch(frames_per_cell=6):
 
 def test_recut_pitch_labels_pooled_copies_gender_and_per_gender_does_not():
     index, f0, female = _gendered_pitch()
-    labels = pr.frame_labels(index)
+    labels = pr.frame_labels(index, 3)
     pooled = ch.gender_pitch_table(ch.recut_pitch_labels(labels, f0, 3, "pooled"), 3)
     assert pooled["share_F"].iloc[0] == 0.0 and pooled["share_F"].iloc[-1] == 1.0
     per_gender = ch.gender_pitch_table(ch.recut_pitch_labels(labels, f0, 3, "per_gender"), 3)

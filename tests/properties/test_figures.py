@@ -92,6 +92,7 @@ def test_heatmaps_from_layer_outputs(tmp_path):
             read_json(d / "neurons.json"),
             tmp_path / "heat.png",
             n_neurons=5,
+            n_pitch_bins=3,
         )
     assert (tmp_path / "heat.png").read_bytes()[:8] == PNG
 

@@ -44,7 +44,7 @@ def activations(index: pd.DataFrame, plant: dict, seed=1) -> np.ndarray:
 
 
 def setup(index, plant):
-    labels = pr.frame_labels(index)
+    labels = pr.frame_labels(index, 3)
     return labels, pr.top_neurons(activations(index, plant), labels, TAU)
 
 
@@ -90,7 +90,7 @@ def test_property_sets_match_the_full_statistic():
     labels, top = setup(index, plant)
     n_groups = {p: len(g) for p, g in pr.property_groups(3).items()}
     counts = pr.count_top(top, labels, n_groups)
-    lp = pr.layer_properties(counts, 1, 0.8, 2)
+    lp = pr.layer_properties(counts, 1, 0.8, 2, 3)
     for prop in pr.PROPERTIES:
         groups, exclusive = nl.property_sets(counts.active[prop], counts.frames[prop], prop, TAU, 0.8, 2)
         assert groups == lp.group_neurons[prop] and exclusive == lp.exclusive_group_neurons[prop]
@@ -123,7 +123,7 @@ def test_speaker_identity_alone_passes_the_speaker_null_but_fools_an_utterance_n
 
 def test_circular_shift_keeps_each_utterances_labels_and_their_autocorrelation():
     index = corpus()
-    labels = pr.frame_labels(index)
+    labels = pr.frame_labels(index, 3)
     utts = index["utt_id"].to_numpy()
     blocks = nl.utterance_blocks(utts, labels.phone >= 0)
     rng = np.random.default_rng(0)
@@ -167,7 +167,7 @@ def test_null_and_bootstrap_tables_give_chance_and_interval_columns():
     plant = {1: lambda ix: (ix["gender"] == "F").to_numpy()}
     labels, top = setup(index, plant)
     n_groups = {p: len(g) for p, g in pr.property_groups(3).items()}
-    lp = pr.layer_properties(pr.count_top(top, labels, n_groups), 1, 0.8, 1)
+    lp = pr.layer_properties(pr.count_top(top, labels, n_groups), 1, 0.8, 1, 3)
     settings = nl.NullSettings(null_draws=20, null_exact_max=100, count_resamples=5)
     spk, utts = index["speaker"].to_numpy(), index["utt_id"].to_numpy()
     null = nl.null_sets(top, labels, utts, spk, lp.property_neurons, 0.8, 1, 3, settings, 0)

@@ -5,7 +5,6 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 from speechneurons.errors import BadInputError
 from speechneurons.phones import PHONE_TYPES, PHONES, VOWELS
@@ -66,7 +65,7 @@ def compute(acts, index, **kw):
         "fdr_q": 0.05,
         **{k: v for k, v in kw.items() if k in SETTING_KEYS},
     }
-    rest = {k: v for k, v in kw.items() if k not in SETTING_KEYS}
+    rest = {"n_pitch_bins": 3} | {k: v for k, v in kw.items() if k not in SETTING_KEYS}
     return pr.compute_layer(acts, index, layer=1, settings=pr.PropertySettings(**settings), **rest)
 
 
@@ -189,17 +188,6 @@ def test_counts_match_a_plain_loop():
     np.testing.assert_array_equal(lp.active[("gender", "M")], ref)
 
 
-def test_topk_mask_ties_go_to_lower_indices():
-    x = torch.tensor([[1.0, -1.0, 1.0, 1.0, 0.5], [0.0, 2.0, -3.0, 2.0, 2.0], [5.0, 4.0, 3.0, 2.0, 1.0]])
-    m = pr.topk_mask(x, 2)
-    assert m.tolist() == [
-        [True, True, False, False, False],
-        [False, True, True, False, False],
-        [True, True, False, False, False],
-    ]
-    assert (pr.topk_mask(torch.zeros(3, 6), 4).sum(1) == 4).all()
-
-
 def test_tau_rounding():
     assert pr.tau_from_fraction(0.01, 3072) == 31
     assert pr.tau_from_fraction(0.01, 250) == 3  # half up, not to even
@@ -217,7 +205,7 @@ def test_labels_exclude_silence_non_mid_and_unvoiced_pitch():
             dict(phone="AA", gender="F", pitch_bin=-1, is_mid=True),
         ],
     )
-    lab = pr.frame_labels(index)
+    lab = pr.frame_labels(index, 3)
     assert lab.n_used == len(PHONES) * 6 + 1
     assert (lab.phone[-4:-1] == -1).all()
     assert lab.groups["pitch"][-1] == -1 and lab.groups["gender"][-1] == 0
@@ -233,8 +221,8 @@ def test_bad_rows_error_or_skip_and_count(tmp_path):
         ],
     )
     with pytest.raises(BadInputError, match="on_bad_input"):
-        pr.frame_labels(index, path="x/index_mid.parquet")
-    lab = pr.frame_labels(index, on_bad_input="skip")
+        pr.frame_labels(index, 3, path="x/index_mid.parquet")
+    lab = pr.frame_labels(index, 3, on_bad_input="skip")
     assert sum(lab.skipped.values()) == 3 and (lab.phone[-3:] == -1).all()
     acts = planted(index, PLANT)
     acts[0, 0] = np.nan
@@ -293,7 +281,7 @@ def test_written_outputs_and_summary(tmp_path):
     assert len(R) == 8 * D
     row = R[(R.property == "gender") & (R.group == "F") & (R.neuron == 1)].iloc[0]
     assert row.R == 1.0 and row.group_neuron and row.exclusive and row.n_phones == 39
-    summary = pt.summarize([out / "neurons.json"], [out / "counts.tsv"])
+    summary = pt.summarize([out / "neurons.json"], [out / "counts.tsv"], (), (), 0.95)
     s = summary.iloc[0]
     assert (s.n_phone_type, s.n_gender, s.n_pitch) == (1, 1, 1)
     assert s.group_phone_type_vowel == 4 and s.exclusive_gender_F == 1
@@ -304,27 +292,18 @@ def test_written_outputs_and_summary(tmp_path):
 def test_labels_of_unused_rows_are_not_checked_and_splits_filter():
     index = make_index(1, extra_rows=[dict(phone="sil", gender="?", pitch_bin=9, is_mid=True)])
     index["split"] = np.where(np.arange(len(index)) % 2, "test", "train")
-    lab = pr.frame_labels(index)
+    lab = pr.frame_labels(index, 3)
     assert lab.skipped == {} and lab.phone[-1] == -1
-    train = pr.frame_labels(index, splits=["train"])
+    train = pr.frame_labels(index, 3, splits=["train"])
     assert train.n_used == (index["split"].iloc[:-1] == "train").sum()
     with pytest.raises(BadInputError, match="split"):
-        pr.frame_labels(index.drop(columns="split"), splits=["train"])
-
-
-@pytest.mark.parametrize("k", [1, 3, 7, 20])
-def test_topk_mask_matches_a_stable_sort_on_heavily_tied_data(k):
-    x = torch.from_numpy(np.random.default_rng(k).integers(-4, 5, size=(200, 20)).astype(np.float32))
-    ref = np.zeros(x.shape, dtype=bool)
-    for i, row in enumerate(np.abs(x.numpy())):
-        ref[i, np.lexsort((np.arange(20), -row))[:k]] = True  # by |x| descending, then index
-    np.testing.assert_array_equal(pr.topk_mask(x, k).numpy(), ref)
+        pr.frame_labels(index.drop(columns="split"), 3, splits=["train"])
 
 
 def test_counts_from_top_neurons_equal_the_streamed_counts():
     index = make_index()
     acts = planted(index, PLANT)
-    labels = pr.frame_labels(index)
+    labels = pr.frame_labels(index, 3)
     groups = {p: len(g) for p, g in pr.property_groups(3).items()}
     a = pr.count_activations(acts, labels, 3, groups, chunk_rows=7)
     top = pr.top_neurons(acts, labels, 3, chunk_rows=50)
@@ -339,7 +318,7 @@ def test_permuted_labels_keep_each_utterance_mix_and_break_the_planted_neurons()
     # ten "utterances" per gender, each with a mix of phones and pitch bins of one speaker
     utts = (index["gender"] + np.random.default_rng(0).integers(0, 10, len(index)).astype(str)).to_numpy()
     acts = planted(index, PLANT)
-    labels = pr.frame_labels(index)
+    labels = pr.frame_labels(index, 3)
     null = pr.permuted_labels(labels, utts, seed=3)
     for u in np.unique(utts):
         rows = utts == u
@@ -351,8 +330,8 @@ def test_permuted_labels_keep_each_utterance_mix_and_break_the_planted_neurons()
 
     assert len(female_utterances(null)) == len(female_utterances(labels))  # genders shuffled across utterances
     groups = {p: len(g) for p, g in pr.property_groups(3).items()}
-    real = pr.layer_properties(pr.count_top(pr.top_neurons(acts, labels, 3), labels, groups), 1, 0.8, 1)
-    perm = pr.layer_properties(pr.count_top(pr.top_neurons(acts, labels, 3), null, groups), 1, 0.8, 1)
+    real = pr.layer_properties(pr.count_top(pr.top_neurons(acts, labels, 3), labels, groups), 1, 0.8, 1, 3)
+    perm = pr.layer_properties(pr.count_top(pr.top_neurons(acts, labels, 3), null, groups), 1, 0.8, 1, 3)
     assert 0 in real.property_neurons["phone_type"] and 0 not in perm.property_neurons["phone_type"]
 
 
@@ -380,7 +359,7 @@ def test_one_gender_gives_no_gender_neurons_and_says_so(tmp_path):
     out = tmp_path / "layer-1"
     pt.write_layer(lp, **layer_paths(out))
     assert "gender" in json.loads((out / "neurons.json").read_text())["not_computable"]
-    s = pt.summarize([out / "neurons.json"], [out / "counts.tsv"]).iloc[0]
+    s = pt.summarize([out / "neurons.json"], [out / "counts.tsv"], (), (), 0.95).iloc[0]
     assert np.isnan(s.n_gender) and np.isnan(s.overlap_gender_pitch) and np.isnan(s.exclusive_gender_F)
     assert s.n_pitch == 1 and s.group_gender_F == len(lp.group_neurons["gender"]["F"])
     assert "gender neurons are not computable" in s.not_computable
@@ -391,4 +370,4 @@ def test_properties_splits_naming_no_split_of_the_dump_is_an_error():
     index = make_index(1)
     index["split"] = np.where(np.arange(len(index)) % 2, "test", "train")
     with pytest.raises(BadInputError, match=r"properties.splits \['dev'\] names no split.*train, test"):
-        pr.frame_labels(index, splits=["dev"])
+        pr.frame_labels(index, 3, splits=["dev"])

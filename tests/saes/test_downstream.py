@@ -78,7 +78,7 @@ def test_masked_prediction_same_masks_for_every_variant():
     assert by["same"][["n_masked", "n_correct"]].equals(by["model"][["n_masked", "n_correct"]])
     assert np.allclose(by["same"].loss_sum, by["model"].loss_sum)
     assert not np.allclose(by["splice"].loss_sum, by["model"].loss_sum)  # ReLU(h) is not h
-    table = masked_prediction_table(losses, resamples=50, seed=0).set_index("variant")
+    table = masked_prediction_table(losses, resamples=50, seed=0, level=0.95).set_index("variant")
     assert table.loc["same", "masked_loss_delta"] == 0.0
 
 
@@ -94,11 +94,11 @@ def test_splice_and_erasure_tables_compare_with_model_and_control():
     losses = _losses({"model": 0.1, "splice topk layer 1": 0.3, "erase gender-F topk property": 0.5,
                       "erase gender-F topk random": 0.2})  # fmt: skip
     roles = {"gender": {2: "last"}}
-    s = splice_table(losses, roles, resamples=20, seed=0)
+    s = splice_table(losses, roles, resamples=20, seed=0, level=0.95)
     assert s.architecture.tolist() == ["topk"] and s.layer_spliced.tolist() == [1]
     assert np.isclose(s.delta.iloc[0], 20.0)  # error points
     sizes = {"erase gender-F topk property": 2, "erase gender-F topk random": 2, "erase gender-F neurons property": 0}
-    e = erasure_table(losses, sizes, roles, 20, 0).set_index("units")
+    e = erasure_table(losses, sizes, roles, 20, 0, 0.95).set_index("units")
     row = e.loc["topk"]
     assert row.own_task and row.n_erased == 2 and not row["nothing_erased"]
     assert np.isclose(row.delta, 40.0) and np.isclose(row.vs_control, 30.0)

@@ -7,10 +7,10 @@ from tests.helpers.config import default_section
 
 
 def test_defaults_first_middle_last_and_the_middle_for_sweep_and_splicing():
-    plan = sae_plan(default_section("saes", k=32, k_sweep=[16, 64, 32]), range(1, 7))
+    plan = sae_plan(default_section("saes", k=32, k_sweep=[16, 64, 32]), range(1, 7), 3)
     assert plan.layers == (1, 3, 6) and plan.sweep_layers == plan.splice_layers == (3,)
     assert plan.ks(3) == [32, 16, 64] and plan.ks(1) == [32]
-    assert sae_plan(default_section("saes"), [1, 2]).layers == (1, 2)
+    assert sae_plan(default_section("saes"), [1, 2], 3).layers == (1, 2)
 
 
 @pytest.mark.parametrize(
@@ -25,4 +25,4 @@ def test_defaults_first_middle_last_and_the_middle_for_sweep_and_splicing():
 )
 def test_keys_that_do_not_fit_are_named(overrides, message):
     with pytest.raises(ValueError, match=message):
-        sae_plan(default_section("saes", **overrides), range(1, 7))
+        sae_plan(default_section("saes", **overrides), range(1, 7), 3)

@@ -43,9 +43,9 @@ def _planted(index, seed=0):
 def test_identity_sae_gives_the_neurons_statistic_exactly():
     index = _index()
     acts = _planted(index)
-    labels = pr.frame_labels(index)
-    lp, top = latent_properties(_identity_sae(D), acts, labels, 1, SETTINGS)
-    ref = pr.compute_layer(acts, index, 1, SETTINGS)
+    labels = pr.frame_labels(index, 3)
+    lp, top = latent_properties(_identity_sae(D), acts, labels, 1, SETTINGS, 3)
+    ref = pr.compute_layer(acts, index, 1, SETTINGS, 3)
     assert lp.tau == ref.tau == 3 and lp.D == D
     assert lp.group_neurons == ref.group_neurons and lp.property_neurons == ref.property_neurons
     assert 0 in lp.property_neurons["phone_type"] and lp.exclusive_group_neurons["gender"]["F"] == [1]
@@ -66,12 +66,12 @@ def test_inactive_latents_never_count_as_activated():
 def test_null_counts_give_a_chance_level_below_planted_counts():
     index = _index()
     acts = _planted(index)
-    labels = pr.frame_labels(index)
-    lp, top = latent_properties(_identity_sae(D), acts, labels, 1, SETTINGS)
-    null = null_counts(top, labels, index["utt_id"].to_numpy(), 1, SETTINGS, seeds=range(4))
+    labels = pr.frame_labels(index, 3)
+    lp, top = latent_properties(_identity_sae(D), acts, labels, 1, SETTINGS, 3)
+    null = null_counts(top, labels, index["utt_id"].to_numpy(), 1, SETTINGS, seeds=range(4), n_pitch_bins=3)
     assert sorted(null["seed"].unique()) == [0, 1, 2, 3]
     observed = {(r["property"], r["group"]): r["n_exclusive"] for r in count_rows(lp.neurons_json())}
     female = null[(null.property == "gender") & (null.group == "F")]["n_exclusive"]
     assert observed["gender", "F"] == 1 and (female == 0).all()  # gender shuffled across utterances
-    again = null_counts(top, labels, index["utt_id"].to_numpy(), 1, SETTINGS, seeds=range(4))
+    again = null_counts(top, labels, index["utt_id"].to_numpy(), 1, SETTINGS, seeds=range(4), n_pitch_bins=3)
     assert again.equals(null)

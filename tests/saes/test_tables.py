@@ -7,7 +7,7 @@ import torch
 
 from speechneurons.saes import SparseAutoencoder, evaluate_sae
 from speechneurons.saes.evaluation import GroupSums, SaeEvaluation, load_evaluations, save_evaluations, zipf_fit
-from speechneurons.saes.tables import claims_table, evaluation_table, resample_weights, units_table
+from speechneurons.saes.tables import claims_table, evaluation_table, units_table
 from tests.helpers.sparse_dictionary import sae_settings, sparse_dictionary_data
 
 G, F = 6, 8
@@ -28,19 +28,13 @@ def _ev(arch, k, fvu, l0, dead=0):
                                           l0=l0 * rows.astype(float), rows=rows, fired=fired))  # fmt: skip
 
 
-def test_resample_weights_count_draws():
-    w = resample_weights(5, 100, seed=0)
-    assert w.shape == (100, 5) and (w.sum(1) == 5).all()
-    assert np.array_equal(w, resample_weights(5, 100, seed=0))
-
-
 def test_claims_known_answers():
     evs = {(3, "topk", 8): _ev("topk", 8, 0.2, 8.0, dead=4), (3, "topk", 16): _ev("topk", 16, 0.1, 16.0, dead=4),
            (3, "topk", 32): _ev("topk", 32, 0.05, 32.0, dead=4),
            (3, "mutual_choice", 16): _ev("mutual_choice", 16, 0.08, 12.0, dead=2),
            (3, "feature_choice", 16): _ev("feature_choice", 16, 0.12, 16.0, dead=0),
            (3, "feature_choice", 8): _ev("feature_choice", 8, 0.5, 4.0, dead=0)}  # fmt: skip
-    claims = claims_table(evs, 16, [3], resamples=50, seed=0).set_index(["claim", "architecture", "k"])
+    claims = claims_table(evs, 16, [3], resamples=50, seed=0, level=0.95).set_index(["claim", "architecture", "k"])
     dead = claims.loc["dead_share", "mutual_choice", 16]
     assert dead.value == 0.25 and dead.reference == 0.5 and dead.delta == -0.25 and np.isnan(dead.delta_ci_low)
     assert dead.holds and claims.loc["dead_share", "feature_choice", 16].holds  # none dead
@@ -61,7 +55,7 @@ def test_evaluation_group_sums_add_up_and_round_trip(tmp_path):
     g = ev.groups
     assert np.isclose(g.sse.sum() / g.dev.sum(), ev.fvu) and np.isclose(g.l0.sum() / g.rows.sum(), ev.l0_mean)
     assert np.array_equal(g.fired.sum(0), (ev.density * 600).round().astype(int))
-    table = evaluation_table({(1, "topk", 3): ev}, resamples=200, seed=0)
+    table = evaluation_table({(1, "topk", 3): ev}, resamples=200, seed=0, level=0.95)
     assert table.fvu_ci_low.iloc[0] <= ev.fvu <= table.fvu_ci_high.iloc[0]
     save_evaluations(tmp_path / "e.npz", {3: ev}, np.ones(F))
     loaded, train = load_evaluations(tmp_path / "e.npz", pd.DataFrame([ev.summary()]))

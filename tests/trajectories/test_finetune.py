@@ -123,7 +123,16 @@ def test_reset_top_experiment_end_to_end(tmp_path):
     )
     s = reset_settings(n_reset=[0, 1], steps=3, batch_size=2, lrs=[1e-3, 3e-3], dev_fraction=0.4)
     res = reset_top_experiment(
-        loaded, w, ["u0", "u1", "u2", "u5"], ["u3", "u4"], frame_codes(labels), s, seed=0, device="cpu", n_boot=50
+        loaded,
+        w,
+        ["u0", "u1", "u2", "u5"],
+        ["u3", "u4"],
+        frame_codes(labels),
+        s,
+        seed=0,
+        device="cpu",
+        resamples=50,
+        level=0.95,
     )
     assert res.summary["n_reset"].tolist() == [0, 1]
     assert res.summary.loc[0, "delta_vs_0"] == 0.0

@@ -70,7 +70,7 @@ def test_figures_are_written(tmp_path):
     per = pd.DataFrame(
         {"n_reset": [0, 1, 2], "per": [30.0, 28.0, 29.0], "per_low": [28.0, 26.0, 27.0], "per_high": [32.0, 30.0, 31.0]}
     )
-    plot_reset_top(per, tmp_path / "per.png")
+    plot_reset_top(per, tmp_path / "per.png", 0.95)
     counts = pd.DataFrame(
         {"checkpoint": ["step-0", "step-0", "final", "final"], "layer": [1, 2, 1, 2], "n_phone_type": [1, 2, 3, 4],
          "n_gender": [0, 0, 1, 1], "n_pitch": [2, 2, 0, 1]}
@@ -78,7 +78,7 @@ def test_figures_are_written(tmp_path):
     plot_counts(counts, tmp_path / "counts.png")
     runs = pd.concat([mel.assign(run="base"), mel.assign(run="prog", value=mel["value"] / 2)])
     plot_runs(runs, tmp_path / "runs.png", ylabel="PWCCA", title="mel", labels={"prog": "schedule=..."})
-    plot_runs_reset_top(pd.concat([per.assign(run="a"), per.assign(run="b")]), tmp_path / "runs_per.png")
+    plot_runs_reset_top(pd.concat([per.assign(run="a"), per.assign(run="b")]), tmp_path / "runs_per.png", 0.95)
     names = ("curves.png", "heat.png", "probe.png", "per.png", "counts.png", "runs.png", "runs_per.png")
     assert all((tmp_path / f).stat().st_size > 1000 for f in names)
     with pytest.raises(ValueError):

@@ -32,6 +32,7 @@ from tqdm import tqdm
 
 from speechneurons.audio import load_audio
 from speechneurons.dissection.settings import BrowserSettings
+from speechneurons.io import write_text
 
 log = logging.getLogger(__name__)
 
@@ -198,8 +199,6 @@ def write_browser(
     """Write the page to ``path`` (atomically); return the counts of cards and snippets and its size.
 
     ``stats``: {layer: {kind: one line about the layer}} shown above its neuron list."""
-    from speechneurons.io import write_text
-
     doc, used = browser_data(neurons, shared, items)
     doc["stats"] = {str(k): dict(v) for k, v in (stats or {}).items()}
     for rec, url in zip(doc["items"], write_snippets(used, audio_paths, settings, audio_sr)):

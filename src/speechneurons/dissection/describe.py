@@ -52,7 +52,9 @@ from speechneurons.audio import load_audio
 from speechneurons.dissection.segments import phone_type_or_silence, segments_from_frames
 from speechneurons.errors import BadInputError
 from speechneurons.frames import FrameGrid
+from speechneurons.io import read_json, read_table, write_json, write_table
 from speechneurons.phones import PHONE_TO_TYPE
+from speechneurons.stats import equal_count_bins, equal_count_edges
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +81,7 @@ PHONE_ATTRIBUTES = (
     "tilt",
     "duration",
 )
+
 UTTERANCE_ATTRIBUTES = ("speaker", "gender", "pitch", "loudness", "duration", "rate")
 BINNED = ("loudness", "brightness", "tilt", "duration", "rate")
 
@@ -113,8 +116,8 @@ def quantile_bins(values: np.ndarray, n_bins: int) -> Binned:
     labels = np.full(len(v), None, dtype=object)
     if not finite.any():
         return Binned(labels, np.full(n_bins - 1, np.nan))
-    edges = np.quantile(v[finite], np.arange(1, n_bins) / n_bins)
-    labels[finite] = names[np.searchsorted(edges, v[finite], side="right")]
+    edges = equal_count_edges(v[finite], n_bins)
+    labels[finite] = names[equal_count_bins(v[finite], edges)]
     return Binned(labels, edges)
 
 
@@ -443,15 +446,11 @@ def audio_paths_from_manifest(manifest: pd.DataFrame, roots: Sequence[str | Path
 def write_items(items: ItemTable, table: str | Path, meta: str | Path) -> None:
     """The item table as Parquet (``table``) and its kind, attributes and bin edges as JSON
     (``meta``), each written atomically."""
-    from speechneurons.io import write_json, write_table
-
     write_table(items.table, table)
     write_json(meta, {"kind": items.kind, "attributes": list(items.attributes), "edges": items.edges})
 
 
 def read_items(table: str | Path, meta: str | Path) -> ItemTable:
     """The item table written by :func:`write_items`."""
-    from speechneurons.io import read_json, read_table
-
     info = read_json(meta)
     return ItemTable(info["kind"], read_table(table), tuple(info["attributes"]), info["edges"])

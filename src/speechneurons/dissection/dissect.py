@@ -33,9 +33,10 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from speechneurons.activated import activation_rate
 from speechneurons.dissection.concepts import ConceptMatrix, TopConcepts, concept_matrix, similarity, top_concepts
 from speechneurons.dissection.describe import ItemTable
-from speechneurons.dissection.items import Extremes, extremes
+from speechneurons.dissection.items import Extremes, extremes, utterance_means
 from speechneurons.dissection.llm import LLMWriter, llm_descriptions
 from speechneurons.dissection.nulls import uninterpretable_null_by_speaker
 from speechneurons.dissection.scoring import agreement, agreement_null, agreement_report
@@ -136,10 +137,15 @@ def dissect_layer(
 
 
 def score_agreement(
-    d: LayerDissection, acts: np.ndarray, items: ItemTable, truth: pd.DataFrame, settings: DissectionSettings
+    d: LayerDissection,
+    acts: np.ndarray,
+    items: ItemTable,
+    truth: pd.DataFrame,
+    settings: DissectionSettings,
+    level: float,
 ) -> pd.DataFrame:
     """Agreement of the top concepts with the property-neuron groups (``truth``), with its
-    permutation null: on the selecting items (the concepts of the descriptions) and on the
+    permutation null (central ``level`` range): on the selecting items (the concepts of the descriptions) and on the
     other items (the same concept columns recomputed on items that selected nothing)."""
     out = []
     held_out = ~d.selected
@@ -165,7 +171,7 @@ def score_agreement(
             a, cm.matrix, cm.names, truth, settings.similarity, settings.seed, settings.n_permutations,
             settings.top_concepts,
         )  # fmt: skip
-        report = agreement_report(observed, null)
+        report = agreement_report(observed, null, level)
         report.insert(0, "n_items", len(rows))
         report.insert(0, "split", split)
         out.append(report)
@@ -256,6 +262,7 @@ def dissect_dump_layer(
     settings: DissectionSettings,
     layer: int,
     tau: int,
+    level: float,
     llm: LLMWriter | None = None,
 ) -> LayerTables:
     """Every configured item kind of one layer of a ``mid`` dump (rows = ``phones.table``).
@@ -263,11 +270,9 @@ def dissect_dump_layer(
     Utterance items are the mean over their utterance's rows (in order of first appearance,
     the order of the utterance table). The activation rate of each neuron (share of the
     selecting phone items at which it is among the ``tau`` largest |activations| of the layer)
-    is what the pruning's random control is matched on.
+    is what the pruning's random control is matched on. ``level``: the central range of the
+    agreement null reported next to each share.
     """
-    from speechneurons.dissection.items import utterance_means
-    from speechneurons.dissection.scoring import activation_rate
-
     if len(phones.table) != len(acts):
         raise ValueError(f"the dump has {len(acts)} rows but the phone item table {len(phones.table)}")
     rate = activation_rate(acts[selecting(phones.table, settings.splits)], tau)
@@ -290,7 +295,7 @@ def dissect_dump_layer(
         d = dissect_layer(a, items, settings, layer, llm)
         dissections.append(d)
         neurons.append(neurons_table(d, items, truth, rate))
-        agreements.append(score_agreement(d, a, items, truth, settings))
+        agreements.append(score_agreement(d, a, items, truth, settings, level))
         summary["kinds"][kind] = layer_summary(d, items, settings)
     if settings.writer == "llm" and llm is not None:
         s = llm.settings

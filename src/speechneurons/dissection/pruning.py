@@ -15,7 +15,7 @@ A neuron of a dissected layer is **tagged** with concept c when c is among its `
 concepts (computed on the selecting items, train by default). Pruning c zeroes its tagged
 neurons in every dissected layer at once. The **control** zeroes, in each layer, as many
 neurons drawn at random among the neurons tagged with no concept of the family, matched on
-the distribution of activation rate (:func:`speechneurons.experiments.controls.matched_random`;
+the distribution of activation rate (:func:`speechneurons.stats.controls.matched_random`;
 the rate is the share of train middle frames at which the neuron is among the top tau of its
 layer, as in the property-neuron statistic).
 
@@ -23,7 +23,7 @@ The probes are linear (the ``probes`` section's classifier on standardized featu
 last layer's hidden states of the unpruned model, trained on the frames of a seeded sample of
 train utterances; their decision values are the logits. Every pruned model and its control
 run on a seeded sample of test utterances (one transformer pass each, batched with the
-front-end computed once: :func:`speechneurons.experiments.features.extract_features`).
+front-end computed once: :func:`speechneurons.probing.features.extract_features`).
 """
 
 from __future__ import annotations
@@ -38,6 +38,9 @@ from speechneurons.dissection.describe import bin_labels
 from speechneurons.dissection.scoring import bootstrap_pruning
 from speechneurons.dissection.settings import PruningSettings, rng
 from speechneurons.phones import PHONE_TYPES
+from speechneurons.probing.features import Variant, extract_features, probe_frames
+from speechneurons.probing.probes import fit_classifier, standardize
+from speechneurons.stats.controls import matched_random
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +77,6 @@ def concept_sets(neurons: pd.DataFrame, settings: PruningSettings, n_pitch_bins:
     activation_rate). Returns dicts: family, concept, class (probe class index), kind,
     tagged and control ({layer: sorted neuron indices}, layers with none left out).
     """
-    from speechneurons.experiments.controls import matched_random
-
     out = []
     kinds = sorted(neurons["kind"].unique())
     for f, family in enumerate(settings.families):
@@ -150,30 +151,14 @@ def probe_logits(xtr: np.ndarray, ytr: np.ndarray, tests: Sequence[np.ndarray], 
     The probe is the ``probes`` section's classifier (ridge or logistic) on features
     standardized with the training mean and sd. With two classes the single decision value s
     becomes the logits (-s, s)."""
-    from sklearn.linear_model import LogisticRegression, RidgeClassifier
-
     classes = np.unique(ytr)
     if len(classes) != n_classes:
         raise ValueError(f"the probe's training items hold {len(classes)} of its {n_classes} classes")
-    xtr = np.asarray(xtr, dtype=np.float64)
-    mu, sd = xtr.mean(axis=0), xtr.std(axis=0)
-    sd[sd < 1e-8] = 1.0
-    if probe.classifier == "ridge":
-        clf = RidgeClassifier(alpha=probe.ridge_alpha)
-    elif probe.classifier == "logistic":
-        clf = LogisticRegression(C=probe.logistic_C, max_iter=probe.logistic_max_iter, random_state=probe.seed)
-    else:
-        raise ValueError(f"unknown probe classifier {probe.classifier!r}: use ridge or logistic")
-    import warnings
-
-    from sklearn.exceptions import ConvergenceWarning
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        clf.fit((xtr - mu) / sd, ytr)
+    xtr, *xs = standardize(np.asarray(xtr, dtype=np.float64), *(np.asarray(x, dtype=np.float64) for x in tests))
+    clf = fit_classifier(xtr, ytr, probe)
     out = []
-    for x in tests:
-        s = clf.decision_function((np.asarray(x, dtype=np.float64) - mu) / sd)
+    for x in xs:
+        s = clf.decision_function(x)
         out.append(np.column_stack([-s, s]) if s.ndim == 1 else s)
     return out
 
@@ -193,8 +178,6 @@ def run_pruning(
     """Score every concept's pruning against its control (see module docstring); the table has
     :data:`TABLE_COLUMNS`, one row per (family, concept, arm) and per family the mean over its
     pruned concepts ('mean of pruned'). A concept with no tagged neuron is 'not pruned'."""
-    from speechneurons.experiments.features import Variant, extract_features, probe_frames
-
     layer = int(loaded.num_layers)
     chosen = sample_utterances(manifest, settings)
     frames = probe_frames(chosen, labels, pitch, frame_settings)

@@ -25,7 +25,7 @@ the item's own concept fell):
     dA = mean_c dA_c,  dR = mean_c dR_c,  gap = dA - dR
 
 The control zeroes, for each c, as many random neurons matched on activation rate
-(:func:`speechneurons.experiments.controls.matched_random`); :func:`bootstrap_pruning` gives percentile intervals of dA,
+(:func:`speechneurons.stats.controls.matched_random`); :func:`bootstrap_pruning` gives percentile intervals of dA,
 dR and the gap of both arms and of their difference, from the same resamples of the test
 utterances (an utterance's items are resampled together: they are not independent).
 """
@@ -41,6 +41,7 @@ import pandas as pd
 from speechneurons.dissection.concepts import best_within, similarity, top_concepts, unit_columns
 from speechneurons.dissection.describe import bin_labels
 from speechneurons.dissection.settings import rng
+from speechneurons.stats import percentile_interval, rank_p_value
 
 PROPERTY_ATTRIBUTE = {"phone_type": "phone_type", "gender": "gender", "pitch": "pitch"}
 
@@ -140,15 +141,15 @@ def agreement_null(
     return pd.DataFrame(rows, columns=[*AGREEMENT_COLUMNS, "permutation"])
 
 
-def agreement_report(observed: pd.DataFrame, null: pd.DataFrame) -> pd.DataFrame:
-    """Observed shares next to the null's mean, sd, 2.5 and 97.5 % quantiles and the permutation
-    p-value, per property and measure."""
+def agreement_report(observed: pd.DataFrame, null: pd.DataFrame, level: float) -> pd.DataFrame:
+    """Observed shares next to the null's mean, sd, central ``level`` percentile range
+    (``null_lo``, ``null_hi``) and the permutation p-value, per property and measure."""
     rows = []
     for _, o in observed.iterrows():
         nul = null[null["property"] == o["property"]]
         for m in ("within", "top1", "topn"):
             x = nul[m].to_numpy(dtype=float)
-            p = (1 + np.sum(x >= o[m])) / (1 + len(x)) if len(x) and np.isfinite(o[m]) else np.nan
+            lo, hi = percentile_interval(x, level)
             rows.append(
                 {
                     "property": o["property"],
@@ -157,9 +158,9 @@ def agreement_report(observed: pd.DataFrame, null: pd.DataFrame) -> pd.DataFrame
                     "observed": o[m],
                     "null_mean": float(np.mean(x)) if len(x) else np.nan,
                     "null_sd": float(np.std(x, ddof=1)) if len(x) > 1 else np.nan,
-                    "null_lo": float(np.quantile(x, 0.025)) if len(x) else np.nan,
-                    "null_hi": float(np.quantile(x, 0.975)) if len(x) else np.nan,
-                    "p": p,
+                    "null_lo": lo,
+                    "null_hi": hi,
+                    "p": rank_p_value(o[m], x),
                 }
             )
     columns = ["property", "measure", "n", "observed", "null_mean", "null_sd", "null_lo", "null_hi", "p"]
@@ -167,20 +168,6 @@ def agreement_report(observed: pd.DataFrame, null: pd.DataFrame) -> pd.DataFrame
 
 
 # --------------------------------------------------------------------------- pruning
-
-
-def activation_rate(acts: np.ndarray, tau: int, chunk: int = 4096) -> np.ndarray:
-    """[D] share of rows at which neuron j is among the tau largest |activations| of the row."""
-    a = np.asarray(acts)
-    n, d = a.shape
-    if not 1 <= tau <= d:
-        raise ValueError(f"tau = {tau} must lie in 1..{d}")
-    counts = np.zeros(d, dtype=np.int64)
-    for lo in range(0, n, chunk):
-        x = np.abs(np.asarray(a[lo : lo + chunk], dtype=np.float32))
-        top = np.argpartition(-x, tau - 1, axis=1)[:, :tau]
-        counts += np.bincount(top.ravel(), minlength=d)
-    return counts / max(n, 1)
 
 
 class PruningEffect(NamedTuple):
@@ -237,21 +224,13 @@ def concept_pruning_effect(before: np.ndarray, after: Mapping[int, np.ndarray], 
     return PruningEffect(dA, dR, dA - dR, per, [c for c in present if c not in concepts])
 
 
-def _interval(x: np.ndarray, level: float) -> tuple[float, float]:
-    x = x[np.isfinite(x)]
-    if not len(x):
-        return (np.nan, np.nan)
-    a = (1 - level) / 2
-    return (float(np.quantile(x, a)), float(np.quantile(x, 1 - a)))
-
-
 def bootstrap_pruning(
     before: np.ndarray,
     after_tagged: Mapping[int, np.ndarray],
     after_control: Mapping[int, np.ndarray],
     labels: np.ndarray,
     units: np.ndarray,
-    n_boot: int,
+    resamples: int,
     level: float,
     seed: int,
 ) -> pd.DataFrame:
@@ -282,9 +261,9 @@ def bootstrap_pruning(
         for arm, d in (("tagged", d_t), ("control", d_c))
     }  # fmt: skip
     weights = np.ones((1, n_units))
-    if n_boot:
+    if resamples:
         weights = np.vstack(
-            [weights, rng(seed, "bootstrap").multinomial(n_units, np.full(n_units, 1 / n_units), n_boot)]
+            [weights, rng(seed, "bootstrap").multinomial(n_units, np.full(n_units, 1 / n_units), resamples)]
         )
     effects = {}
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -301,7 +280,7 @@ def bootstrap_pruning(
         for c, dA, dR in per:
             row = {"concept": c, "arm": arm}
             for name, x in (("dA", dA), ("dR", dR), ("gap", dA - dR)):
-                lo, hi = _interval(x[1:], level)
+                lo, hi = percentile_interval(x[1:], level)
                 row |= {name: float(x[0]), f"{name}_lo": lo, f"{name}_hi": hi}
             rows.append(row)
     columns = ["concept", "arm"] + [f"{m}{s}" for m in ("dA", "dR", "gap") for s in ("", "_lo", "_hi")]

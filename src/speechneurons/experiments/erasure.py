@@ -6,7 +6,7 @@ not per neuron and stays. A group's property neurons are
 ``exclusive_group_neurons[property][group]`` of the property stage's ``neurons.json``.
 
 The random control erases, in each layer, a set matched to the group's
-(:func:`speechneurons.experiments.controls.matched_random`: as many neurons, with the same
+(:func:`speechneurons.stats.controls.matched_random`: as many neurons, with the same
 distribution of activation rate), drawn from the layer's neurons that are no property's neurons.
 An erasure with no neuron to erase is reported as empty (NaN), never as a zero effect.
 """
@@ -18,6 +18,9 @@ from collections.abc import Iterator, Mapping
 
 import numpy as np
 import torch
+
+from speechneurons.probing.probes import add_roles, select_layers
+from speechneurons.probing.scoring import compare
 
 ERASURE_KINDS = ("property", "random")
 
@@ -78,9 +81,9 @@ def erasure_table(
     variants: Mapping[tuple[str, str], object],
     n_erased: Mapping[tuple[str, str], int],
     roles: Mapping[str, Mapping[int, str]],
-    n_boot: int = 1000,
-    seed: int = 0,
-    level: float = 0.95,
+    resamples: int,
+    seed: int,
+    level: float,
 ):
     """Each erasure (``<property>-<group>``, kind 'property' or 'random') evaluated per group:
     per task, probe layer and evaluation group (all, gender=F/M, phone_type=..., pitch_bin=...)
@@ -88,9 +91,6 @@ def erasure_table(
     difference to it with CI; property rows also carry the paired difference to their random
     control (``vs_control``) with CI."""
     import pandas as pd
-
-    from speechneurons.experiments.probes import add_roles, select_layers
-    from speechneurons.experiments.stats import compare
 
     base = select_layers(baseline, roles)
     parts = []
@@ -105,9 +105,9 @@ def erasure_table(
                 t = compare(base, None, 1, seed, level, kind="error", groups="every")[list(KEY_COLUMNS)]
                 t = t.assign(**dict.fromkeys(MEASURED + (CONTROL_COLUMNS if kind == "property" else ()), np.nan))
             else:
-                t = compare(losses, base, n_boot, seed, level, kind="error", groups="every")
+                t = compare(losses, base, resamples, seed, level, kind="error", groups="every")
             if n and kind == "property" and "random" in erased_losses and len(erased_losses["random"]):
-                c = compare(losses, erased_losses["random"], n_boot, seed, level, kind="error", groups="every")
+                c = compare(losses, erased_losses["random"], resamples, seed, level, kind="error", groups="every")
                 c = c[["task", "layer", "eval_group", "baseline", "delta", "delta_ci_low", "delta_ci_high"]]
                 c.columns = [
                     "task",

@@ -31,6 +31,10 @@ import numpy as np
 import pandas as pd
 import torch
 
+from speechneurons.model.ffn import ffn_sites, prune_ffn_
+from speechneurons.probing.probes import add_roles, select_layers
+from speechneurons.probing.scoring import compare
+
 log = logging.getLogger(__name__)
 
 STRATEGIES = ("norm", "protect", "random", "protect_random")
@@ -197,15 +201,11 @@ def protected_neurons(neurons: Mapping[int, dict], properties: Iterable[str] = P
 
 def ffn_pairs(model) -> dict[int, tuple[torch.nn.Linear, torch.nn.Linear]]:
     """layer (1-based) -> (fc1, fc2) of a model, found by :func:`speechneurons.ffn.ffn_sites`."""
-    from speechneurons.model.ffn import ffn_sites
-
     return {int(site.layer): (site.fc1, site.fc2) for site in ffn_sites(model)}
 
 
 def prune_model_(model, plan: Mapping[int, LayerChoice]) -> None:
     """Structurally delete the planned neurons (in place) through ``ffn.prune_ffn_``."""
-    from speechneurons.model.ffn import prune_ffn_
-
     keep = {layer: torch.as_tensor(c.keep, dtype=torch.long) for layer, c in plan.items()}
     prune_ffn_(model, keep)
 
@@ -223,9 +223,9 @@ def pruning_table(
     variants: Mapping[tuple[str, float | None], pd.DataFrame],
     plans: Mapping[tuple[str, float | None], pd.DataFrame],
     roles: Mapping[str, Mapping[int, str]],
-    n_boot: int = 1000,
-    seed: int = 0,
-    level: float = 0.95,
+    resamples: int,
+    seed: int,
+    level: float,
 ) -> pd.DataFrame:
     """Unpruned vs each (strategy, sparsity): per task and probe layer the display metric
     (frame phone error %, SID / gender accuracy %, log-F0 MSE) with its bootstrap CI, the paired
@@ -233,11 +233,8 @@ def pruning_table(
     variant (:func:`reference_variant`: norm at the same sparsity, or norm at the same widths)
     with CI (``vs_norm``), and the pruning counts summed over layers. The keep strategies have
     no nominal sparsity: their ``sparsity`` is the share of neurons they prune."""
-    from speechneurons.experiments.probes import add_roles, select_layers
-    from speechneurons.experiments.stats import compare
-
     base = select_layers(unpruned, roles)
-    t = compare(base, None, n_boot, seed, level)
+    t = compare(base, None, resamples, seed, level)
     t.insert(0, "strategy", "unpruned")
     t.insert(1, "sparsity", 0.0)
     n_prot = int(next(iter(plans.values()))["n_protected"].sum()) if plans else np.nan
@@ -249,7 +246,7 @@ def pruning_table(
         return (sparsity is None, sparsity or 0.0, strategy)
 
     for (strategy, sparsity), losses in sorted(variants.items(), key=order):
-        t = compare(select_layers(losses, roles), base, n_boot, seed, level)
+        t = compare(select_layers(losses, roles), base, resamples, seed, level)
         plan = plans[(strategy, sparsity)]
         realised = plan["n_pruned"].sum() / max(plan["width"].sum(), 1)
         t.insert(0, "strategy", strategy)
@@ -261,7 +258,7 @@ def pruning_table(
         )
         ref = reference_variant(strategy, sparsity)
         if ref is not None and ref in variants:  # paired difference to the reference variant
-            c = compare(select_layers(losses, roles), select_layers(variants[ref], roles), n_boot, seed, level)
+            c = compare(select_layers(losses, roles), select_layers(variants[ref], roles), resamples, seed, level)
             c = c[["task", "layer", "delta", "delta_ci_low", "delta_ci_high"]]
             c.columns = ["task", "layer", "vs_norm", "vs_norm_ci_low", "vs_norm_ci_high"]
             t = t.merge(c, on=["task", "layer"], how="left")

@@ -79,7 +79,7 @@ def _study_table(rows: pd.DataFrame) -> list[str]:
     return parts
 
 
-def render(findings: pd.DataFrame, title: str, context: Sequence[str] = (), level: float = 0.95) -> str:
+def render(findings: pd.DataFrame, title: str, context: Sequence[str], level: float) -> str:
     """The page as an HTML string: a title, the paragraphs of ``context`` (the run, its splits),
     how to read a verdict, a count of the verdicts, then per study (in the order of its first
     row) a heading, its own count and one table row per claim."""
@@ -106,7 +106,7 @@ def render(findings: pd.DataFrame, title: str, context: Sequence[str] = (), leve
     return "\n".join(parts)
 
 
-def write_page(findings: pd.DataFrame, path: str | Path, title: str, context: Sequence[str] = (), level: float = 0.95):
+def write_page(findings: pd.DataFrame, path: str | Path, title: str, context: Sequence[str], level: float):
     """Write :func:`render` atomically to ``path``."""
     with atomic_path(path) as tmp:
         Path(tmp).write_text(render(findings, title, context, level), encoding="utf-8")

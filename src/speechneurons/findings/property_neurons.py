@@ -35,6 +35,7 @@ import pandas as pd
 from speechneurons.findings.claims import FAILS, HOLDS, UNMEASURED, Finding, fmt, no_numbers
 from speechneurons.findings.verdict import at_chance_everywhere, symmetric_verdict
 from speechneurons.properties import reference as ref
+from speechneurons.stats import percentile_interval
 
 STUDY = "Lin et al. 2024 (property neurons)"
 HIGHER_IS_BETTER = {"phone": False, "sid": True, "gender": True, "f0": False}
@@ -50,14 +51,6 @@ def ends_minus_middle(counts) -> float:
     """Mean of the first and last values minus the mean of the values between them."""
     c = np.asarray(counts, dtype=float)
     return float((c[0] + c[-1]) / 2 - c[1:-1].mean()) if len(c) >= 3 else math.nan
-
-
-def _quantiles(x: np.ndarray, level: float) -> tuple[float, float]:
-    x = np.asarray(x, dtype=float)
-    x = x[np.isfinite(x)]
-    if not len(x):
-        return math.nan, math.nan
-    return float(np.quantile(x, (1 - level) / 2)), float(np.quantile(x, 1 - (1 - level) / 2))
 
 
 def _per_replicate(replicates: pd.DataFrame, kind: str, column: str, prop: str | None = None) -> pd.DataFrame:
@@ -112,8 +105,8 @@ def claim_extreme_layers(
     value = ends_minus_middle(s[col])
     boot = _per_replicate(replicates, "bootstrap_speaker", col)
     null = _per_replicate(replicates, "null", col, prop)
-    ci = _quantiles(boot.apply(ends_minus_middle, axis=1), level) if len(boot) else (math.nan, math.nan)
-    chance = _quantiles(null.apply(ends_minus_middle, axis=1), level) if len(null) else (math.nan, math.nan)
+    ci = percentile_interval(boot.apply(ends_minus_middle, axis=1), level) if len(boot) else (math.nan, math.nan)
+    chance = percentile_interval(null.apply(ends_minus_middle, axis=1), level) if len(null) else (math.nan, math.nan)
     verdict, why = symmetric_verdict(value, *ci, *chance, cannot_test=counts_at_chance(s, prop), chance_expected=True)
     counts = ", ".join(str(int(x)) for x in s[col])
     why += f"; counts per layer {counts}"
@@ -155,10 +148,10 @@ def claim_gender_pitch_overlap(summary: pd.DataFrame, replicates: pd.DataFrame, 
     value = float(_overlap_margin(first.to_frame().T.astype(float)).iloc[0])
     boot_kind = "bootstrap_speaker" if (rep["kind"] == "bootstrap_speaker").any() else "bootstrap"
     boot, null = rep[rep["kind"] == boot_kind], rep[rep["kind"] == "null"]
-    ci = _quantiles(_overlap_margin(boot), level) if len(boot) else (math.nan, math.nan)
+    ci = percentile_interval(_overlap_margin(boot), level) if len(boot) else (math.nan, math.nan)
     # the null of each property the margin's larger overlap involves: the widest range
     nulls = [null[null["property"] == p] for p in ("gender", "pitch")] if "property" in null else [null]
-    ranges = [_quantiles(_overlap_margin(n), level) for n in nulls if len(n)]
+    ranges = [percentile_interval(_overlap_margin(n), level) for n in nulls if len(n)]
     chance = (min(r[0] for r in ranges), max(r[1] for r in ranges)) if ranges else (math.nan, math.nan)
     overlaps = {
         k: int(first[k]) for k in ("overlap_gender_pitch", "overlap_phone_type_gender", "overlap_phone_type_pitch")
@@ -361,7 +354,7 @@ def property_neuron_findings(
     random_summary: pd.DataFrame | None,
     pruning: pd.DataFrame,
     erasure: pd.DataFrame,
-    level: float = 0.95,
+    level: float,
 ) -> list[Finding]:
     """Every claim of Lin et al. on one run's tables (module docstring); ``erasure``: erasure.tsv."""
     from speechneurons.experiments.erasure import erasure_matrix

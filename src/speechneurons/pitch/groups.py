@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from speechneurons.errors import BadInputError
+from speechneurons.stats import equal_count_bins, equal_count_edges
 
 FRAME_COLUMNS = ["utt_id", "frame", "f0_hz", "voiced", "pitch_bin"]
 POOLED = "all"
@@ -28,21 +29,21 @@ def cut_points(f0_hz: np.ndarray, n_bins: int) -> np.ndarray:
     f0 = f0[np.isfinite(f0) & (f0 > 0)]
     if f0.size == 0:
         raise ValueError("no voiced frames to cut pitch bins from")
-    return np.quantile(f0, np.arange(1, n_bins) / n_bins)
+    return equal_count_edges(f0, n_bins)
 
 
 def assign_bins(f0_hz: np.ndarray, voiced: np.ndarray, edges: np.ndarray) -> np.ndarray:
     """Bin of each frame: #{cut points <= f0} for voiced frames, -1 for unvoiced (int8)."""
     f0 = np.asarray(f0_hz, dtype=np.float64)
     voiced = np.asarray(voiced, dtype=bool) & np.isfinite(f0)
-    bins = np.searchsorted(np.asarray(edges, dtype=np.float64), np.where(voiced, f0, 0.0), side="right")
+    bins = equal_count_bins(np.where(voiced, f0, 0.0), edges)
     return np.where(voiced, bins, -1).astype(np.int8)
 
 
 def pitch_groups(
     f0_table: pd.DataFrame,
-    n_bins: int = 3,
-    binning: str = "pooled",
+    n_bins: int,
+    binning: str,
     gender_of: Mapping[str, str] | None = None,
     source: str = "f0 table",
 ) -> tuple[pd.DataFrame, dict]:

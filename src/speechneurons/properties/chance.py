@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from speechneurons.phones import PHONES
+from speechneurons.pitch.groups import assign_bins, cut_points
 from speechneurons.properties.statistic import (
     FrameLabels,
     LayerProperties,
@@ -37,6 +38,7 @@ from speechneurons.properties.statistic import (
     property_groups,
     set_counts,
 )
+from speechneurons.stats import unit_weights
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,9 @@ class ChanceSettings:
 NULL_COLUMNS = ["seed", "property", "group", "n_group_neurons", "n_exclusive", "n_property_neurons"]
 
 
-def _rows(lp: LayerProperties, **extra) -> list[dict]:
+def null_rows(lp: LayerProperties, **extra) -> list[dict]:
+    """One row of NULL_COLUMNS per (property, group) of a layer's statistic, with ``extra``
+    columns first (e.g. the seed of the permutation null)."""
     rows = []
     for prop, groups in lp.group_neurons.items():
         for group, neurons in groups.items():
@@ -67,16 +71,6 @@ def _rows(lp: LayerProperties, **extra) -> list[dict]:
                 }
             )
     return rows
-
-
-def bootstrap_weights(utterances: np.ndarray, seed: int) -> np.ndarray:
-    """Multiplicity of every row in a bootstrap resample of the utterances (drawn with
-    replacement, as many as there are): rows of an utterance drawn k times count k times."""
-    rng = np.random.default_rng(seed)
-    _, code = np.unique(np.asarray(utterances), return_inverse=True)
-    n = int(code.max()) + 1 if len(code) else 0
-    draws = np.bincount(rng.integers(0, n, n), minlength=n) if n else np.zeros(0, dtype=np.int64)
-    return draws[code].astype(np.int64)
 
 
 class Resamples(NamedTuple):
@@ -112,12 +106,12 @@ def resample_counts(
     for seed in null_seeds:
         null = permuted_labels(labels, utterances, int(seed))
         lp = layer_properties(count_top(top, null, n_groups), *args)
-        groups += _rows(lp, seed=int(seed))
+        groups += null_rows(lp, seed=int(seed))
         sets.append({"kind": "null", "seed": int(seed), **set_counts(lp.property_neurons)})
     used = labels.phone >= 0  # resample the utterances that enter the statistic
     for seed in bootstrap_seeds:
         w = np.zeros(len(used), dtype=np.int64)
-        w[used] = bootstrap_weights(np.asarray(utterances)[used], int(seed))
+        w[used] = unit_weights(np.asarray(utterances)[used], int(seed))
         lp = layer_properties(count_top(top, labels, n_groups, w), *args)
         sets.append({"kind": "bootstrap", "seed": int(seed), **set_counts(lp.property_neurons)})
     return Resamples(pd.DataFrame(groups, columns=NULL_COLUMNS), pd.DataFrame(sets))
@@ -138,7 +132,9 @@ def min_count_sensitivity(
     counts = count_top(top, labels, n_groups)
     rows = []
     for m in min_counts:
-        rows += _rows(layer_properties(counts, layer, sigma, int(m), n_pitch_bins, selection, fdr_q), min_count=int(m))
+        rows += null_rows(
+            layer_properties(counts, layer, sigma, int(m), n_pitch_bins, selection, fdr_q), min_count=int(m)
+        )
     return pd.DataFrame(rows, columns=["min_count", *NULL_COLUMNS[1:]])
 
 
@@ -182,8 +178,6 @@ BINNINGS = ("pooled", "per_gender")
 def recut_pitch_labels(labels: FrameLabels, f0_hz: np.ndarray, n_pitch_bins: int, binning: str) -> FrameLabels:
     """The labels with the pitch bins cut again on the statistic's own frames (used and voiced):
     equal-count bins over all of them ('pooled') or separately for each gender ('per_gender')."""
-    from speechneurons.pitch.groups import assign_bins, cut_points
-
     if binning not in BINNINGS:
         raise ValueError(f"binning must be one of {BINNINGS}, not {binning!r}")
     f0 = np.asarray(f0_hz, dtype=np.float64)

@@ -153,8 +153,8 @@ def plot_heatmaps(
     counts: pd.DataFrame,
     neurons: Mapping,
     path: str | Path,
-    n_neurons: int = 12,
-    n_pitch_bins: int = 3,
+    n_neurons: int,
+    n_pitch_bins: int,
 ) -> None:
     """P(j | c, g) heat maps, one panel per group: rows = phones of C_g, columns = the group's
     strongest neurons (* marks group neurons N_g)."""

@@ -51,6 +51,7 @@ from speechneurons.properties.statistic import (
     selectivity_binomial,
     set_counts,
 )
+from speechneurons.stats import rank_p_value
 
 NULL_KINDS = {"gender": "speaker_relabeling", "phone_type": "circular_shift", "pitch": "circular_shift"}
 
@@ -67,12 +68,10 @@ class NullSettings:
 
 def rank_p(observed: float, null: Sequence[float]) -> float:
     """Rank p-value of ``observed`` against null draws, one-sided (large is extreme):
-    (1 + #{null >= observed}) / (1 + n); NaN with no draw."""
+    (1 + #{null >= observed}) / (1 + n) over the finite draws; NaN with no draw
+    (:func:`speechneurons.stats.rank_p_value`)."""
     x = np.asarray(null, dtype=float)
-    x = x[np.isfinite(x)]
-    if not len(x) or not math.isfinite(observed):
-        return math.nan
-    return float((1 + np.sum(x >= observed)) / (1 + len(x)))
+    return rank_p_value(observed, x[np.isfinite(x)])
 
 
 # --------------------------------------------------------------------------- the count per draw

@@ -45,6 +45,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from speechneurons.activated import topk_indices
 from speechneurons.errors import BadInputError
 from speechneurons.phones import PHONE_TYPES, PHONES, normalize_phone
 
@@ -60,7 +61,7 @@ VENN3_ORDER = ("100", "010", "110", "001", "101", "011", "111")
 # --------------------------------------------------------------------------- groups
 
 
-def property_groups(n_pitch_bins: int = 3) -> dict[str, tuple[str, ...]]:
+def property_groups(n_pitch_bins: int) -> dict[str, tuple[str, ...]]:
     """Group names of every property, in output order."""
     return {
         "phone_type": tuple(PHONE_TYPES),
@@ -107,7 +108,7 @@ class FrameLabels:
 
 def frame_labels(
     index: pd.DataFrame,
-    n_pitch_bins: int = 3,
+    n_pitch_bins: int,
     on_bad_input: str = "error",
     path: str | Path = "index_mid.parquet",
     splits: Sequence[str] = (),
@@ -203,41 +204,6 @@ def frame_labels(
 
 
 # --------------------------------------------------------------------------- counting
-
-
-def topk_indices(x, k: int):
-    """Column indices [n, k] of the top ``k`` entries of each row of ``x`` by |x|.
-
-    Among entries tied at the k-th largest |x| the lower column indices win (deterministic,
-    unlike torch.topk's choice). One ``topk`` of k + 1 sorted values per row finds the rows
-    where a tie crosses the boundary (the (k+1)-th value equals the k-th); only those rows are
-    resolved, by keeping every entry above the k-th value and the first tied entries.
-    """
-    import torch
-
-    n, D = x.shape
-    a = x.abs()
-    vals, idx = torch.topk(a, min(k + 1, D), dim=1, sorted=True)
-    top = idx[:, :k]
-    if k < D:
-        tied = (vals[:, k] == vals[:, k - 1]).nonzero().squeeze(1)
-        if tied.numel():
-            at, thr = a[tied], vals[tied, k - 1 : k]
-            eq = at == thr
-            need = k - (vals[tied, :k] > thr).sum(dim=1, keepdim=True)
-            keep = (at > thr) | (eq & (eq.cumsum(dim=1) <= need))
-            top = top.clone()
-            top[tied] = keep.nonzero(as_tuple=True)[1].reshape(-1, k)  # k per row, ascending
-    return top
-
-
-def topk_mask(x, k: int):
-    """Boolean mask of :func:`topk_indices` (exactly k True per row; ties to lower indices)."""
-    import torch
-
-    mask = torch.zeros(x.shape, dtype=torch.bool, device=x.device)
-    mask.scatter_(1, topk_indices(x, k), True)
-    return mask
 
 
 @dataclass
@@ -516,7 +482,7 @@ def layer_properties(
     layer: int,
     sigma: float,
     min_count: int,
-    n_pitch_bins: int = 3,
+    n_pitch_bins: int,
     selection: str = "threshold",
     fdr_q: float = 0.05,
 ) -> LayerProperties:
@@ -584,7 +550,7 @@ def layer_top(
     acts: np.ndarray,
     index: pd.DataFrame,
     settings: PropertySettings,
-    n_pitch_bins: int = 3,
+    n_pitch_bins: int,
     chunk_rows: int = 4096,
     device: str = "cpu",
     on_bad_input: str = "error",
@@ -602,7 +568,7 @@ def compute_layer(
     index: pd.DataFrame,
     layer: int,
     settings: PropertySettings,
-    n_pitch_bins: int = 3,
+    n_pitch_bins: int,
     chunk_rows: int = 4096,
     device: str = "cpu",
     on_bad_input: str = "error",

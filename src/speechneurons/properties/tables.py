@@ -19,6 +19,7 @@ from speechneurons.properties.statistic import (
     set_counts,
     venn3_regions,
 )
+from speechneurons.stats import percentile_interval
 
 
 def load_dump(mid_path: str | Path, index_path: str | Path) -> tuple[np.ndarray, pd.DataFrame]:
@@ -171,12 +172,11 @@ def blank_not_computable(row: dict, missing: Mapping[str, str]) -> dict:
     return row
 
 
-def replicate_columns(sets: pd.DataFrame, level: float = 0.95) -> dict[str, float]:
+def replicate_columns(sets: pd.DataFrame, level: float) -> dict[str, float]:
     """From a layer's replicates.tsv: for every set size (``n_<prop>``, ``overlap_*``) its chance
     level (mean of the null replicates: ``chance_<col>``, central ``level`` range:
     ``chance_low_<col>``, ``chance_high_<col>``) and its bootstrap interval (``ci_low_<col>``,
     ``ci_high_<col>``, percentile interval over the bootstrap replicates)."""
-    lo, hi = (1 - level) / 2, 1 - (1 - level) / 2
     out: dict[str, float] = {}
     cols = [c for c in sets.columns if c.startswith(("n_", "overlap_"))]
     for kind, prefixes in (("null", ("chance", "chance_low", "chance_high")), ("bootstrap", ("ci_low", "ci_high"))):
@@ -184,8 +184,9 @@ def replicate_columns(sets: pd.DataFrame, level: float = 0.95) -> dict[str, floa
         if not len(part):
             continue
         for c in cols:
-            x = part[c].astype(float)
-            values = (x.mean(), x.quantile(lo), x.quantile(hi)) if kind == "null" else (x.quantile(lo), x.quantile(hi))
+            x = part[c].to_numpy(dtype=float)
+            interval = percentile_interval(x, level)
+            values = (np.nanmean(x), *interval) if kind == "null" else interval
             out |= {f"{p}_{c}": float(v) for p, v in zip(prefixes, values, strict=True)}
     return out
 
@@ -193,9 +194,9 @@ def replicate_columns(sets: pd.DataFrame, level: float = 0.95) -> dict[str, floa
 def summarize(
     neuron_files: Sequence[str | Path],
     count_files: Sequence[str | Path],
-    replicate_files: Sequence[str | Path] = (),
-    silhouette_files: Sequence[str | Path] = (),
-    level: float = 0.95,
+    replicate_files: Sequence[str | Path],
+    silhouette_files: Sequence[str | Path],
+    level: float,
     binning_files: Sequence[str | Path] = (),
 ) -> pd.DataFrame:
     """The summary table over layers from each layer's neurons.json and counts.tsv (same order),

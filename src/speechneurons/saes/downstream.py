@@ -1,6 +1,6 @@
 """What splicing SAEs into the model and erasing their latents costs downstream.
 
-Model variants (:class:`speechneurons.experiments.features.Variant`), all of the same loaded
+Model variants (:class:`speechneurons.probing.features.Variant`), all of the same loaded
 model, scored by the experiments stage's probes on the same frames and utterances:
 
 - ``model``: the model as it is (the baseline of every comparison);
@@ -24,6 +24,13 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+
+from speechneurons.experiments.erasure import group_neurons
+from speechneurons.probing.features import Variant
+from speechneurons.probing.probes import add_roles, select_layers
+from speechneurons.probing.scoring import compare
+from speechneurons.stats import bootstrap_delta, bootstrap_ratio
+from speechneurons.stats.controls import matched_random
 
 from .neurons import spliced_ffn
 from .sae import SparseAutoencoder
@@ -100,11 +107,9 @@ def masked_prediction_losses(
     return pd.DataFrame(rows, columns=["variant", "utterance", "n_masked", "n_correct", "loss_sum"])
 
 
-def masked_prediction_table(losses: pd.DataFrame, resamples: int, seed: int, level: float = 0.95) -> pd.DataFrame:
+def masked_prediction_table(losses: pd.DataFrame, resamples: int, seed: int, level: float) -> pd.DataFrame:
     """Per variant: masked accuracy and cross-entropy with bootstrap intervals over utterances,
     and their paired differences to the variant 'model'."""
-    from speechneurons.experiments.stats import bootstrap_delta, bootstrap_ratio
-
     base = losses[losses["variant"] == "model"].set_index("utterance").sort_index()
     rows = []
     for name, v in losses.groupby("variant", sort=False):
@@ -123,14 +128,11 @@ def masked_prediction_table(losses: pd.DataFrame, resamples: int, seed: int, lev
 
 
 def splice_table(
-    losses: Mapping[str, pd.DataFrame], roles, resamples: int, seed: int, level: float = 0.95
+    losses: Mapping[str, pd.DataFrame], roles, resamples: int, seed: int, level: float
 ) -> pd.DataFrame:
     """Probe errors of every ``splice ...`` variant against the model, per task and probe layer
-    (:func:`speechneurons.experiments.stats.compare` with kind 'error'): ``variant,
+    (:func:`speechneurons.probing.scoring.compare` with kind 'error'): ``variant,
     architecture, layer_spliced`` then compare's columns."""
-    from speechneurons.experiments.probes import add_roles, select_layers
-    from speechneurons.experiments.stats import compare
-
     base = select_layers(losses["model"], roles)
     parts = []
     for name, v in losses.items():
@@ -146,7 +148,7 @@ def splice_table(
 
 
 def erasure_table(
-    losses: Mapping[str, pd.DataFrame], sizes: Mapping[str, int], roles, resamples: int, seed: int, level: float = 0.95
+    losses: Mapping[str, pd.DataFrame], sizes: Mapping[str, int], roles, resamples: int, seed: int, level: float
 ) -> pd.DataFrame:
     """Every ``erase <group> <units> property`` erasure (the keys of ``sizes``) per task and probe
     layer: its error, the paired difference to the model and to its random control
@@ -154,9 +156,6 @@ def erasure_table(
     architecture, ``n_erased`` the units erased (summed over layers), ``own_task`` whether the
     task is the group's own property's. An erasure of no unit was not run: its rows say
     ``nothing_erased`` and have no effect."""
-    from speechneurons.experiments.probes import add_roles, select_layers
-    from speechneurons.experiments.stats import compare
-
     base = select_layers(losses["model"], roles)
     parts = []
     for name in sizes:
@@ -207,16 +206,12 @@ def probe_variants(
     """The variants of this module's docstring, from the SAEs at k ({(layer, arch): SAE} at the
     splice layers), the statistic on their latents (latents.json documents and activation rates,
     for the erasure architectures) and on the neurons of the splice layers. Every random control
-    is the experiments stage's :func:`~speechneurons.experiments.controls.matched_random`: as many
+    is the experiments stage's :func:`~speechneurons.stats.controls.matched_random`: as many
     units per layer, drawn within the same quantile bins of activation rate (the share of the
     statistic's frames at which a unit is activated); for neurons with the experiments stage's
     seeds, so that its per-layer control sets are the same. Returns (variants, sets): sets maps
     each erasure variant to {layer: units}; erasures of no unit get no variant."""
     import zlib
-
-    from speechneurons.experiments.controls import matched_random
-    from speechneurons.experiments.erasure import group_neurons
-    from speechneurons.experiments.features import Variant
 
     variants = [Variant("model")]
     for (layer, arch), sae in sorted(saes.items()):

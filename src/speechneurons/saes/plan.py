@@ -6,6 +6,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from speechneurons.properties.statistic import property_groups
+from speechneurons.properties.tables import figure_layers
+
 
 @dataclass(frozen=True)
 class SaePlan:
@@ -31,15 +34,12 @@ def _middle(layers: Sequence[int]) -> tuple[int, ...]:
     return (layers[(len(layers) - 1) // 2],) if layers else ()
 
 
-def sae_plan(section: Mapping, dumped_layers: Sequence[int], n_pitch_bins: int = 3) -> SaePlan:
+def sae_plan(section: Mapping, dumped_layers: Sequence[int], n_pitch_bins: int) -> SaePlan:
     """Resolve ``section`` (the validated ``saes`` config section) for a model whose dump has
     ``dumped_layers``: empty ``layers`` = first, middle and last dumped layer; empty
     ``sweep_layers`` and ``splice_layers`` = the middle SAE layer. Raises ValueError naming the
     key when layers are not dumped, sweep or splice layers have no SAEs, an erasure
     architecture is not trained or an erasure group does not exist."""
-    from speechneurons.properties.statistic import property_groups
-    from speechneurons.properties.tables import figure_layers
-
     dumped = sorted({int(layer) for layer in dumped_layers})
     if section["layers"]:
         missing = sorted(set(section["layers"]) - set(dumped))

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from speechneurons.properties.chance import NULL_COLUMNS
+from speechneurons.properties.chance import NULL_COLUMNS, null_rows
 from speechneurons.properties.statistic import (
     ActivationCounts,
     FrameLabels,
@@ -92,7 +92,7 @@ def base_rate(top: TopNeurons) -> float:
 
 
 def unit_properties(
-    top: TopNeurons, labels: FrameLabels, layer: int, settings: PropertySettings, n_pitch_bins: int = 3
+    top: TopNeurons, labels: FrameLabels, layer: int, settings: PropertySettings, n_pitch_bins: int
 ) -> LayerProperties:
     """The statistic of one layer's units (latents or neurons) from their top units."""
     n_groups = {p: len(g) for p, g in property_groups(n_pitch_bins).items()}
@@ -108,7 +108,7 @@ def latent_properties(
     labels: FrameLabels,
     layer: int,
     settings: PropertySettings,
-    n_pitch_bins: int = 3,
+    n_pitch_bins: int,
     chunk_rows: int = 4096,
 ) -> tuple[LayerProperties, TopNeurons]:
     """The property statistic on the SAE's latents (tau from F), and the top latents behind it."""
@@ -144,23 +144,12 @@ def null_counts(
     layer: int,
     settings: PropertySettings,
     seeds,
-    n_pitch_bins: int = 3,
+    n_pitch_bins: int,
 ) -> pd.DataFrame:
     """The counts of the statistic on latents under permuted labels, one block per seed, in the
     properties stage's null table (:data:`speechneurons.properties.chance.NULL_COLUMNS`)."""
     out = []
     for seed in seeds:
         lp = unit_properties(top, permuted_labels(labels, utterances, int(seed)), layer, settings, n_pitch_bins)
-        for prop, groups in lp.group_neurons.items():
-            for g, units in groups.items():
-                out.append(
-                    dict(
-                        seed=int(seed),
-                        property=prop,
-                        group=g,
-                        n_group_neurons=len(units),
-                        n_exclusive=len(lp.exclusive_group_neurons[prop][g]),
-                        n_property_neurons=len(lp.property_neurons[prop]),
-                    )
-                )
+        out += null_rows(lp, seed=int(seed))
     return pd.DataFrame(out, columns=NULL_COLUMNS)

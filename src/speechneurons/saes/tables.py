@@ -23,25 +23,12 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from speechneurons.stats import percentile_interval, rank_p_value, resample_weights
+
 from .evaluation import SaeEvaluation
+from .properties import count_rows
 
 ADAPTIVE = ("mutual_choice", "feature_choice", "feature_choice_zipf")
-
-
-def resample_weights(n_groups: int, resamples: int, seed: int) -> np.ndarray:
-    """[resamples, n_groups] multiplicities of a bootstrap over groups (seeded)."""
-    idx = np.random.default_rng(seed).integers(0, n_groups, size=(resamples, n_groups))
-    w = np.zeros((resamples, n_groups), dtype=np.float64)
-    np.add.at(w, (np.repeat(np.arange(resamples), n_groups), idx.ravel()), 1.0)
-    return w
-
-
-def _ci(samples: np.ndarray, level: float) -> tuple[float, float]:
-    samples = samples[np.isfinite(samples)]
-    if samples.size == 0:
-        return float("nan"), float("nan")
-    a = (1 - level) / 2
-    return float(np.quantile(samples, a)), float(np.quantile(samples, 1 - a))
 
 
 def _stats(ev: SaeEvaluation, w: np.ndarray) -> dict[str, np.ndarray]:
@@ -56,7 +43,7 @@ def _stats(ev: SaeEvaluation, w: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def evaluation_table(
-    evaluations: Mapping[tuple[int, str, int], SaeEvaluation], resamples: int, seed: int, level: float = 0.95
+    evaluations: Mapping[tuple[int, str, int], SaeEvaluation], resamples: int, seed: int, level: float
 ) -> pd.DataFrame:
     """One row per SAE ({(layer, architecture, k): evaluation}): its summary scalars with
     bootstrap intervals of FVU and mean L0, and the count of dead latents."""
@@ -67,7 +54,7 @@ def evaluation_table(
         if ev.groups is not None and resamples > 0:
             samples = _stats(ev, resample_weights(len(ev.groups.sse), resamples, seed))
             for name, values in samples.items():
-                row[f"{name}_ci_low"], row[f"{name}_ci_high"] = _ci(values, level)
+                row[f"{name}_ci_low"], row[f"{name}_ci_high"] = percentile_interval(values, level)
         rows.append(row)
     table = pd.DataFrame(rows)
     first = [
@@ -104,7 +91,7 @@ def claims_table(
     sweep_layers: list[int],
     resamples: int,
     seed: int,
-    level: float = 0.95,
+    level: float,
 ) -> pd.DataFrame:
     """The paper's two claims, per layer and adaptive architecture (see the module docstring):
     ``claim`` 'dead_share' (at the main k, against TopK at the same k) and 'fvu_at_equal_l0'
@@ -165,7 +152,7 @@ def claims_table(
                     if np.isfinite(ref)
                     else np.array([np.nan])
                 )
-                lo, hi = _ci(samples, level)
+                lo, hi = percentile_interval(samples, level)
                 rows.append(
                     dict(
                         layer=layer,
@@ -209,8 +196,6 @@ def units_table(
     permutation p-value (1 + #null >= count) / (1 + #null). ``n_exclusive`` counts E_g (group
     rows) or the property units (property rows, ``group`` ''); ``exclusive_share`` =
     n_exclusive / n_group: how exclusively the units that pass sigma carry one group."""
-    from .properties import count_rows
-
     rows = []
     for (layer, kind), doc in sorted(docs.items()):
         null = nulls.get((layer, kind))
@@ -236,7 +221,7 @@ def units_table(
                     row.update(
                         chance_mean=float(values.mean()),
                         chance_q95=float(np.quantile(values, 0.95)),
-                        p_value=float((1 + (values >= r["n_exclusive"]).sum()) / (1 + values.size)),
+                        p_value=rank_p_value(r["n_exclusive"], values),
                         n_null=int(values.size),
                     )
             rows.append(row)

@@ -152,7 +152,7 @@ def plot_counts(counts: pd.DataFrame, path: str | Path, title: str = "") -> None
     save_figure(fig, path)
 
 
-def plot_reset_top(summary: pd.DataFrame, path: str | Path, level: float = 0.95, title: str = "") -> None:
+def plot_reset_top(summary: pd.DataFrame, path: str | Path, level: float, title: str = "") -> None:
     """CTC phone error rate (%) on test against the number n of re-initialised top layers,
     with the ``level`` bootstrap interval over test utterances."""
     s = summary.sort_values("n_reset")
@@ -210,7 +210,7 @@ def plot_runs(
     save_figure(fig, path)
 
 
-def plot_runs_reset_top(table: pd.DataFrame, path: str | Path, level: float = 0.95) -> None:
+def plot_runs_reset_top(table: pd.DataFrame, path: str | Path, level: float) -> None:
     """PER on test against n for every run (``run`` column), with bootstrap intervals."""
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
     runs = list(dict.fromkeys(table["run"].astype(str)))

@@ -44,8 +44,8 @@ import torch
 from torch import nn
 
 from speechneurons.device import resolve_device
-from speechneurons.experiments.stats import bootstrap_delta, bootstrap_ratio
 from speechneurons.phones import PHONES, is_speech_phone
+from speechneurons.probing.scoring import bootstrap_delta, bootstrap_ratio
 
 from .settings import ResetTopSettings
 
@@ -449,7 +449,7 @@ def run_reset_top(
 
 
 def summarize_reset_top(
-    runs: Sequence[ResetTopRun], n_boot: int = 1000, seed: int = 0, level: float = 0.95
+    runs: Sequence[ResetTopRun], resamples: int, seed: int, level: float
 ) -> ResetTopResult:
     """PER per n with its percentile bootstrap interval over test utterances (ratio of sums),
     and the paired bootstrap difference to n = 0 on the same resampled utterances."""
@@ -457,12 +457,12 @@ def summarize_reset_top(
     zero = next((r.per_utterance.set_index("utt_id") for r in runs if r.n_reset == 0), None)
     for r in sorted(runs, key=lambda r: r.n_reset):
         pu = r.per_utterance
-        per, lo, hi = bootstrap_ratio(pu["edits"], pu["ref_len"], n_boot, seed, level)
+        per, lo, hi = bootstrap_ratio(pu["edits"], pu["ref_len"], resamples, seed, level)
         delta = (np.nan, np.nan, np.nan)
         if zero is not None:
             other = pu.set_index("utt_id").loc[zero.index]
             delta = bootstrap_delta(
-                other["edits"], other["ref_len"], zero["edits"], zero["ref_len"], n_boot, seed, level
+                other["edits"], other["ref_len"], zero["edits"], zero["ref_len"], resamples, seed, level
             )
         chosen = r.rates[r.rates["chosen"]].iloc[0]
         logs = r.train_log[r.train_log["lr"] == chosen["lr"]]
@@ -503,10 +503,10 @@ def reset_top_experiment(
     test_ids: Sequence[str],
     codes: Mapping[str, np.ndarray],
     settings: ResetTopSettings,
-    seed: int = 0,
-    device="auto",
-    n_boot: int = 1000,
-    level: float = 0.95,
+    seed: int,
+    device: str,
+    resamples: int,
+    level: float,
 ) -> ResetTopResult:
     """:func:`run_reset_top` for every n of ``settings.n_reset`` on one set of front-end
     features, then :func:`summarize_reset_top`."""
@@ -518,4 +518,4 @@ def reset_top_experiment(
         run_reset_top(loaded, feats_fit, feats_dev, feats_test, codes, n, settings, seed, device)
         for n in settings.n_reset
     ]
-    return summarize_reset_top(runs, n_boot, seed, level)
+    return summarize_reset_top(runs, resamples, seed, level)

@@ -7,11 +7,11 @@ for phone / word), y = the reference view, and the held-out protocol of
 weighting; segment parts are stratified by label. The same seed is used for every (layer,
 view) and every checkpoint, so all of them are split into the same parts and trials.
 
-Probes: :func:`speechneurons.experiments.probes.evaluate` (frames from
-:func:`~speechneurons.experiments.features.probe_frames`, features from
-:func:`~speechneurons.experiments.features.extract_features`) on the utterances the PWCCA
+Probes: :func:`speechneurons.probing.probes.evaluate` (frames from
+:func:`~speechneurons.probing.features.probe_frames`, features from
+:func:`~speechneurons.probing.features.extract_features`) on the utterances the PWCCA
 measures, trained on their train split and scored on their test split, with percentile
-bootstrap intervals over test utterances (:func:`speechneurons.experiments.stats.compare`).
+bootstrap intervals over test utterances (:func:`speechneurons.probing.scoring.compare`).
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ import numpy as np
 import pandas as pd
 
 from speechneurons.audio import load_audio
+from speechneurons.probing.probes import evaluate
+from speechneurons.probing.scoring import compare
 
 from .cca import CrossValPlan, PreparedView, crossval_plan, crossval_prepared
 from .features import FRAME_VIEWS, ViewPlan, Views, choose_utterances, extract_views, plan_views
@@ -231,8 +233,6 @@ def probe_checkpoint(
     """Per-utterance probe losses (``task, layer, utt_id, ...``) of every task of
     ``probe_settings`` at every layer (0 = the input of layer 1), trained on the train split
     and scored on the test split of ``utt_ids``: the experiments' probes, unchanged."""
-    from speechneurons.experiments.probes import evaluate
-
     layers = list(layers) or list(range(loaded.num_layers + 1))
     subset = manifest[manifest["utt_id"].astype(str).isin(set(map(str, utt_ids)))]
     losses, _ = evaluate(
@@ -249,12 +249,10 @@ def probe_checkpoint(
     return losses
 
 
-def probe_table(losses: pd.DataFrame, checkpoint: str, n_boot: int, seed: int, level: float) -> pd.DataFrame:
+def probe_table(losses: pd.DataFrame, checkpoint: str, resamples: int, seed: int, level: float) -> pd.DataFrame:
     """Test error of every (task, layer) with its percentile bootstrap interval over test
     utterances: phone error %, speaker and gender error %, log-F0 MSE (lower is better)."""
-    from speechneurons.experiments.stats import compare
-
     if losses.empty:
         return pd.DataFrame(columns=PROBE_COLUMNS)
-    table = compare(losses, None, n_boot, seed, level, kind="error")
+    table = compare(losses, None, resamples, seed, level, kind="error")
     return table.assign(checkpoint=checkpoint)[PROBE_COLUMNS]

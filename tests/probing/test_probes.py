@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 import torch
 
-from speechneurons.experiments.features import (
+from speechneurons.phones import PHONES
+from speechneurons.probing.features import (
     Features,
     FrameSettings,
     Variant,
@@ -16,9 +17,8 @@ from speechneurons.experiments.features import (
     probe_frames,
     save_features,
 )
-from speechneurons.experiments.probes import ProbeSettings, best_layers, resolve_layers, run_probes
-from speechneurons.experiments.stats import bootstrap_delta, bootstrap_ratio, compare
-from speechneurons.phones import PHONES
+from speechneurons.probing.probes import ProbeSettings, best_layers, resolve_layers, run_probes
+from speechneurons.probing.scoring import compare
 from tests.helpers.config import default_settings
 
 
@@ -116,22 +116,6 @@ def test_probes_beat_chance_on_easy_synthetic_features(classifier):
     assert l2["loss_sum"].sum() / l2["n_items"].sum() > 0.7
 
 
-def test_bootstrap_ci_covers_point_and_shrinks_with_n():
-    rng = np.random.default_rng(0)
-    counts = rng.integers(5, 30, size=40)
-    sums = rng.binomial(counts, 0.3)
-    point, lo, hi = bootstrap_ratio(sums, counts, n_boot=500, seed=0)
-    assert point == pytest.approx(sums.sum() / counts.sum())
-    assert lo <= point <= hi
-    assert bootstrap_ratio(sums, counts, 500, 0) == (point, lo, hi)  # seeded
-    big = bootstrap_ratio(np.tile(sums, 10), np.tile(counts, 10), 500, 0)
-    assert big[2] - big[1] < hi - lo
-    d = bootstrap_delta(sums, counts, sums, counts, 200, 0)
-    assert d == (0.0, 0.0, 0.0)
-    d = bootstrap_delta(sums + counts // 2, counts, sums, counts, 200, 0)
-    assert d[1] <= d[0] <= d[2] and d[1] > 0
-
-
 def test_compare_reports_display_metrics_and_paired_deltas():
     base = pd.DataFrame(
         dict(
@@ -147,12 +131,12 @@ def test_compare_reports_display_metrics_and_paired_deltas():
     )
     var = base.copy()
     var.loc[var["gender"] == "M", "loss_sum"] = 1.0  # every M utterance now wrong
-    out = compare(var, base, n_boot=100, kind="error", groups="every").set_index("eval_group")
+    out = compare(var, base, resamples=100, seed=0, level=0.95, kind="error", groups="every").set_index("eval_group")
     assert out.loc["gender=M", "delta"] == pytest.approx(100.0)
     assert out.loc["gender=F", "delta"] == pytest.approx(0.0)
     assert out.loc["all", "value"] == pytest.approx(50.0)
     assert out.loc["all", "metric"] == "sid_error_pct"
-    disp = compare(var, base, n_boot=100).set_index("eval_group")
+    disp = compare(var, base, resamples=100, seed=0, level=0.95).set_index("eval_group")
     assert disp.loc["all", "value"] == pytest.approx(50.0)
     assert disp.loc["all", "baseline"] == pytest.approx(100.0)
     assert disp.loc["all", "delta"] == pytest.approx(-50.0)
@@ -259,7 +243,7 @@ def test_gender_is_scored_on_speakers_the_probe_never_saw():
     """Features that identify the speaker but carry no gender beyond it: a probe that saw the
     test speakers would get gender right from speaker identity alone; on unseen speakers it is
     at chance."""
-    from speechneurons.experiments.probes import speaker_folds
+    from speechneurons.probing.probes import speaker_folds
 
     man, lab, pit = _corpus(n_spk=8, n_utt=6)
     utts = man.sort_values("utt_id").reset_index(drop=True)
@@ -282,7 +266,7 @@ def test_gender_is_scored_on_speakers_the_probe_never_saw():
 
 
 def test_the_best_layer_is_chosen_without_test_utterances():
-    from speechneurons.experiments.probes import validation_features
+    from speechneurons.probing.probes import validation_features
 
     man, lab, pit = _corpus()
     frames = probe_frames(man, lab, pit, frame_settings(max_frames_train=2000, max_frames_test=1000))

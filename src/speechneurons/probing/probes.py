@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from speechneurons.experiments.features import (
+from speechneurons.probing.features import (
     FRAME_TASKS,
     SKIPPED_COLUMNS,
     Features,
@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 class ProbeSettings:
     """Probe hyper-parameters: keys of the ``probes`` config section (schemas/probes.schema.yaml
     has their meanings and defaults), plus the seed of the logistic solver. Which frames are
-    probed is :class:`~speechneurons.experiments.features.FrameSettings`."""
+    probed is :class:`~speechneurons.probing.features.FrameSettings`."""
 
     tasks: tuple[str, ...]
     classifier: str
@@ -53,41 +53,46 @@ class ProbeSettings:
     seed: int
 
 
-def _standardize(train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def standardize(train: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
+    """``train`` and every array of ``others`` standardized with the training mean and sd
+    (sd below 1e-8 counts as 1)."""
     mu = train.mean(axis=0)
     sd = train.std(axis=0)
     sd[sd < 1e-8] = 1.0
-    return (train - mu) / sd, (test - mu) / sd
+    return [(x - mu) / sd for x in (train, *others)]
 
 
-def _classify(xtr, ytr, xte, settings: ProbeSettings) -> np.ndarray:
-    from sklearn.linear_model import LogisticRegression
-
-    classes = np.unique(ytr)
-    if len(classes) < 2:
-        return np.full(len(xte), classes[0] if len(classes) else None, dtype=object)
-    xtr, xte = _standardize(xtr, xte)
-    if settings.classifier == "ridge":
-        from sklearn.linear_model import RidgeClassifier
-
-        return RidgeClassifier(alpha=settings.ridge_alpha).fit(xtr, ytr).predict(xte)
-    if settings.classifier != "logistic":
-        raise ValueError(f"unknown probe classifier {settings.classifier!r}: use ridge or logistic")
-    clf = LogisticRegression(C=settings.logistic_C, max_iter=settings.logistic_max_iter, random_state=settings.seed)
+def fit_classifier(x: np.ndarray, y: np.ndarray, settings: ProbeSettings):
+    """The ``probes`` section's linear classifier (``ridge``: least squares on one-hot targets,
+    or ``logistic``: multinomial, lbfgs, seeded) fitted on standardized features ``x``."""
     import warnings
 
     from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import LogisticRegression, RidgeClassifier
 
+    if settings.classifier == "ridge":
+        clf = RidgeClassifier(alpha=settings.ridge_alpha)
+    elif settings.classifier == "logistic":
+        clf = LogisticRegression(C=settings.logistic_C, max_iter=settings.logistic_max_iter, random_state=settings.seed)
+    else:
+        raise ValueError(f"unknown probe classifier {settings.classifier!r}: use ridge or logistic")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        clf.fit(xtr, ytr)
-    return clf.predict(xte)
+        return clf.fit(x, y)
+
+
+def _classify(xtr, ytr, xte, settings: ProbeSettings) -> np.ndarray:
+    classes = np.unique(ytr)
+    if len(classes) < 2:
+        return np.full(len(xte), classes[0] if len(classes) else None, dtype=object)
+    xtr, xte = standardize(xtr, xte)
+    return fit_classifier(xtr, ytr, settings).predict(xte)
 
 
 def _regress(xtr, ytr, xte, settings: ProbeSettings) -> np.ndarray:
     from sklearn.linear_model import Ridge
 
-    xtr, xte = _standardize(xtr, xte)
+    xtr, xte = standardize(xtr, xte)
     return Ridge(alpha=settings.ridge_alpha).fit(xtr, ytr).predict(xte)
 
 

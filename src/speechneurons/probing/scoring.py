@@ -1,4 +1,4 @@
-"""Scores of probe losses with percentile bootstrap intervals.
+"""Scores of probe losses with percentile bootstrap intervals (:mod:`speechneurons.stats`).
 
 Losses are kept per test utterance (sum and count, per stratum: phone type for ``phone``,
 pitch bin for ``f0``). A metric over a set U of units is the ratio
@@ -10,10 +10,10 @@ on unseen speakers: there the unit is the speaker.
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
-from speechneurons.experiments.features import FRAME_TASKS
+from speechneurons.probing.features import FRAME_TASKS
+from speechneurons.stats import bootstrap_delta, bootstrap_ratio
 
 METRICS = {
     "phone": "frame_phone_error_pct",
@@ -24,39 +24,6 @@ METRICS = {
 
 
 ERRORS = {"phone": "frame_phone_error_pct", "sid": "sid_error_pct", "gender": "gender_error_pct", "f0": "log_f0_mse"}
-
-
-def _resample_index(n: int, n_boot: int, seed: int) -> np.ndarray:
-    return np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
-
-
-def bootstrap_ratio(sums, counts, n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> tuple[float, float, float]:
-    """Point estimate sum(sums)/sum(counts) and its percentile bootstrap CI over units."""
-    sums, counts = np.asarray(sums, float), np.asarray(counts, float)
-    if len(sums) == 0 or counts.sum() == 0:
-        return (np.nan, np.nan, np.nan)
-    point = sums.sum() / counts.sum()
-    if n_boot <= 0:
-        return (point, np.nan, np.nan)
-    idx = _resample_index(len(sums), n_boot, seed)
-    boot = sums[idx].sum(axis=1) / np.maximum(counts[idx].sum(axis=1), 1e-12)
-    a = (1 - level) / 2
-    return (float(point), float(np.quantile(boot, a)), float(np.quantile(boot, 1 - a)))
-
-
-def bootstrap_delta(a_sums, a_counts, b_sums, b_counts, n_boot: int = 1000, seed: int = 0, level: float = 0.95):
-    """m_a - m_b for two variants scored on the same (aligned) units, paired percentile CI."""
-    arrays = [np.asarray(v, float) for v in (a_sums, a_counts, b_sums, b_counts)]
-    a_s, a_c, b_s, b_c = arrays
-    if len(a_s) == 0 or a_c.sum() == 0 or b_c.sum() == 0:
-        return (np.nan, np.nan, np.nan)
-    point = a_s.sum() / a_c.sum() - b_s.sum() / b_c.sum()
-    if n_boot <= 0:
-        return (point, np.nan, np.nan)
-    idx = _resample_index(len(a_s), n_boot, seed)
-    boot = a_s[idx].sum(1) / np.maximum(a_c[idx].sum(1), 1e-12) - b_s[idx].sum(1) / np.maximum(b_c[idx].sum(1), 1e-12)
-    a = (1 - level) / 2
-    return (float(point), float(np.quantile(boot, a)), float(np.quantile(boot, 1 - a)))
 
 
 def eval_groups(losses: pd.DataFrame, task: str) -> list[tuple[str, pd.Series]]:
@@ -94,22 +61,23 @@ def to_metric(task: str, error: float, kind: str = "display") -> float:
 def compare(
     variant: pd.DataFrame,
     base: pd.DataFrame | None,
-    n_boot: int = 1000,
-    seed: int = 0,
-    level: float = 0.95,
+    resamples: int,
+    seed: int,
+    level: float | None,
     kind: str = "display",
     groups: str = "all",
 ) -> pd.DataFrame:
     """Metric with CI of ``variant`` per (task, layer, eval group), and its paired difference
     to ``base`` (same task and layer) with CI. ``kind`` 'display' (METRICS) or 'error'
-    (ERRORS); ``groups`` 'all' or 'every' (also per gender and stratum)."""
+    (ERRORS); ``groups`` 'all' or 'every' (also per gender and stratum). ``resamples`` 0: no
+    intervals (``level`` is then not used, see :func:`point_scores`)."""
     rows = []
     for (task, layer), v in variant.groupby(["task", "layer"]):
         b = None if base is None else base[(base["task"] == task) & (base["layer"] == layer)]
         subsets = eval_groups(v, task) if groups == "every" else [("all", pd.Series(True, index=v.index))]
         for name, mask in subsets:
             pv = _per_unit(v[mask], task)
-            m, lo, hi = bootstrap_ratio(pv["loss_sum"], pv["n_items"], n_boot, seed, level)
+            m, lo, hi = bootstrap_ratio(pv["loss_sum"], pv["n_items"], resamples, seed, level)
             conv = [to_metric(task, x, kind) for x in (m, lo, hi)]
             if conv[1] > conv[2]:
                 conv[1], conv[2] = conv[2], conv[1]
@@ -129,12 +97,12 @@ def compare(
                 common = pv.index.intersection(pb.index)
                 pa_, pb_ = pv.loc[common], pb.loc[common]
                 d, dlo, dhi = bootstrap_delta(
-                    pa_["loss_sum"], pa_["n_items"], pb_["loss_sum"], pb_["n_items"], n_boot, seed, level
+                    pa_["loss_sum"], pa_["n_items"], pb_["loss_sum"], pb_["n_items"], resamples, seed, level
                 )
                 sign = -1.0 if (kind == "display" and task in ("sid", "gender")) else 1.0
                 scale = 1.0 if task == "f0" else 100.0
                 dd = sorted([sign * scale * dlo, sign * scale * dhi])
-                pbm = bootstrap_ratio(pb_["loss_sum"], pb_["n_items"], 0)[0]
+                pbm = bootstrap_ratio(pb_["loss_sum"], pb_["n_items"], 0, seed, level)[0]
                 row.update(
                     baseline=to_metric(task, pbm, kind),
                     delta=sign * scale * d + 0.0,
@@ -150,3 +118,9 @@ def _group_mask(losses: pd.DataFrame, task: str, name: str) -> pd.Series:
         if n == name:
             return mask
     return pd.Series(False, index=losses.index)
+
+
+def point_scores(losses: pd.DataFrame) -> pd.DataFrame:
+    """:func:`compare` of ``losses`` alone without intervals: the display metric per (task,
+    layer), interval columns empty."""
+    return compare(losses, None, resamples=0, seed=0, level=None)

@@ -1,41 +1,28 @@
 """Random neuron sets matched to a set of interest: the same size per layer AND the same
 distribution of activation rate.
 
-A neuron's activation rate is the share of the statistic's frames at which it is among the
-top tau neurons of its layer (what "activated" means in docs/property-neurons.md); its chance
+A neuron's activation rate is the share of frames at which it is *activated*, among the top
+tau neurons of its layer (:mod:`speechneurons.activated`, the one definition); its chance
 value is tau / D. Property neurons fire far more often than a uniform random neuron, so a
 control drawn uniformly would mix "silencing selective neurons" with "silencing busy neurons".
 Matching: the layer's neurons are cut into ``n_bins`` quantile bins of activation rate; for each
 neuron of the set, one neuron is drawn (seeded, without replacement) from the same bin among
 the neurons outside the set (and outside ``exclude``); when a bin runs out, the draw moves to
-the nearest bin that still has neurons. :func:`match_table` reports how close the match is.
+the nearest bin that still has neurons. :func:`match_table` reports how close the match is
+(Kolmogorov-Smirnov distance per layer); :func:`matched_controls` draws several control sets
+and reports the balance of each.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
+from scipy.stats import ks_2samp
 
-
-def activation_rates(active: Sequence[np.ndarray], frames: Sequence[np.ndarray]) -> np.ndarray:
-    """Activation rate of every neuron of a layer from the statistic's counts: the activations
-    A[c, j] summed over cells, divided by the frames n[c] summed over the same cells (pass the
-    arrays of groups that partition the frames, e.g. the three phone types)."""
-    total_active = sum(np.asarray(a, dtype=np.float64).sum(axis=0) for a in active)
-    total_frames = float(sum(np.asarray(n, dtype=np.float64).sum() for n in frames))
-    return total_active / max(total_frames, 1.0)
-
-
-def rates_from_npz(path) -> np.ndarray:
-    """Activation rates of a layer from its P.npz (the property statistic's counts over the
-    frames it used: the phone-type groups partition them)."""
-    with np.load(path) as npz:
-        groups = sorted(k.removeprefix("A__phone_type__") for k in npz.files if k.startswith("A__phone_type__"))
-        return activation_rates(
-            [npz[f"A__phone_type__{g}"] for g in groups], [npz[f"n__phone_type__{g}"] for g in groups]
-        )
+from speechneurons.stats import equal_count_bins, equal_count_edges
 
 
 def rate_bins(rates: np.ndarray, n_bins: int) -> np.ndarray:
@@ -43,8 +30,7 @@ def rate_bins(rates: np.ndarray, n_bins: int) -> np.ndarray:
     rates = np.asarray(rates, dtype=np.float64)
     if len(rates) == 0:
         return np.zeros(0, dtype=np.int64)
-    edges = np.quantile(rates, np.linspace(0, 1, n_bins + 1)[1:-1])
-    return np.searchsorted(edges, rates, side="right").astype(np.int64)
+    return equal_count_bins(rates, equal_count_edges(rates, n_bins))
 
 
 def matched_random(
@@ -52,7 +38,8 @@ def matched_random(
     rates: Mapping[int, np.ndarray],
     seed: int,
     stream: int = 0,
-    n_bins: int = 10,
+    *,
+    n_bins: int,
     exclude: Mapping[int, Sequence[int]] | None = None,
 ) -> dict[int, np.ndarray]:
     """Per layer, as many neurons as ``sets`` holds, drawn to match its activation-rate bins
@@ -101,8 +88,6 @@ def match_table(
 ) -> pd.DataFrame:
     """Per layer: sizes, mean activation rate of the set and of its control, and the
     Kolmogorov-Smirnov distance between their rate distributions (0 = the same)."""
-    from scipy.stats import ks_2samp
-
     rows = []
     for layer in sorted(sets):
         a = np.asarray(rates[layer])[np.asarray(list(sets[layer]), dtype=np.int64)]
@@ -118,3 +103,33 @@ def match_table(
             }
         )
     return pd.DataFrame(rows)
+
+
+class MatchedControls(NamedTuple):
+    """What :func:`matched_controls` returns."""
+
+    draws: list[dict[int, np.ndarray]]
+    """One control set per draw ({layer: sorted neurons}), draw i seeded by (seed, stream + i)."""
+    balance: pd.DataFrame
+    """:func:`match_table` of every draw, with a ``draw`` column (0..n_draws-1)."""
+
+
+def matched_controls(
+    sets: Mapping[int, Sequence[int]],
+    rates: Mapping[int, np.ndarray],
+    n_draws: int,
+    seed: int,
+    n_bins: int,
+    stream: int = 0,
+    exclude: Mapping[int, Sequence[int]] | None = None,
+) -> MatchedControls:
+    """``n_draws`` control sets matched to the activation rates of ``sets`` (draw i is
+    :func:`matched_random` with stream ``stream + i``, so draw 0 is the single control of
+    today's tables) and their Kolmogorov-Smirnov balance against the set."""
+    if n_draws < 1:
+        raise ValueError(f"n_draws must be >= 1, got {n_draws}")
+    draws = [
+        matched_random(sets, rates, seed, stream=stream + i, n_bins=n_bins, exclude=exclude) for i in range(n_draws)
+    ]
+    balance = pd.concat([match_table(sets, d, rates).assign(draw=i) for i, d in enumerate(draws)], ignore_index=True)
+    return MatchedControls(draws, balance)

@@ -1,0 +1,53 @@
+"""What "activated" means (speechneurons.activated): the top tau by |a|, ties to lower indices."""
+
+import numpy as np
+import pytest
+import torch
+
+from speechneurons import activated as ac
+
+
+def test_topk_mask_ties_go_to_lower_indices():
+    x = torch.tensor([[1.0, -1.0, 1.0, 1.0, 0.5], [0.0, 2.0, -3.0, 2.0, 2.0], [5.0, 4.0, 3.0, 2.0, 1.0]])
+    m = ac.topk_mask(x, 2)
+    assert m.tolist() == [
+        [True, True, False, False, False],
+        [False, True, True, False, False],
+        [True, True, False, False, False],
+    ]
+    assert (ac.topk_mask(torch.zeros(3, 6), 4).sum(1) == 4).all()
+
+
+@pytest.mark.parametrize("k", [1, 3, 7, 20])
+def test_topk_mask_matches_a_stable_sort_on_heavily_tied_data(k):
+    x = torch.from_numpy(np.random.default_rng(k).integers(-4, 5, size=(200, 20)).astype(np.float32))
+    ref = np.zeros(x.shape, dtype=bool)
+    for i, row in enumerate(np.abs(x.numpy())):
+        ref[i, np.lexsort((np.arange(20), -row))[:k]] = True  # by |x| descending, then index
+    np.testing.assert_array_equal(ac.topk_mask(x, k).numpy(), ref)
+
+
+def test_activation_rate_counts_top_tau_by_magnitude():
+    acts = np.array([[5.0, -6.0, 0.1, 0.0], [0.0, 1.0, -2.0, 0.5], [3.0, 0.0, 0.0, 0.2]])
+    np.testing.assert_allclose(ac.activation_rate(acts, 1), [1 / 3, 1 / 3, 1 / 3, 0.0])
+    np.testing.assert_allclose(ac.activation_rate(acts, 2, chunk=1), [2 / 3, 2 / 3, 1 / 3, 1 / 3])
+
+
+def test_activation_rate_breaks_ties_towards_lower_indices():
+    acts = np.array([[1.0, 1.0, 1.0, 0.0], [0.0, -2.0, 2.0, 2.0]])  # ties at the tau-th value
+    np.testing.assert_allclose(ac.activation_rate(acts, 2), [0.5, 1.0, 0.5, 0.0])
+    with pytest.raises(ValueError, match="tau"):
+        ac.activation_rate(acts, 5)
+
+
+def test_activation_rates_from_counts():
+    active = [np.array([[2, 0], [1, 1]]), np.array([[0, 4]])]
+    frames = [np.array([4, 2]), np.array([4])]
+    np.testing.assert_allclose(ac.activation_rates(active, frames), [3 / 10, 5 / 10])
+
+
+def test_rates_from_npz(tmp_path):
+    path = tmp_path / "P.npz"
+    np.savez(path, A__phone_type__a=np.array([[2, 0]]), n__phone_type__a=np.array([4]),
+             A__phone_type__b=np.array([[1, 3]]), n__phone_type__b=np.array([6]))  # fmt: skip
+    np.testing.assert_allclose(ac.rates_from_npz(path), [0.3, 0.3])
