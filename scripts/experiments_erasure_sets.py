@@ -9,11 +9,10 @@ import pandas as pd
 
 from speechneurons.activated import rates_from_npz
 from speechneurons.config import settings_from
-from speechneurons.experiments.erasure import group_neurons, sets_to_json
 from speechneurons.experiments.matching import MatchSettings, balance_table, matched_controls
-from speechneurons.experiments.pruning import load_property_neurons, protected_neurons
 from speechneurons.io import write_json, write_table
 from speechneurons.logs import script_logging
+from speechneurons.neuron_sets import group_neurons, load_property_neurons, protected_neurons, sets_to_json
 
 snakemake = globals()["snakemake"]  # injected by Snakemake
 

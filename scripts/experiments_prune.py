@@ -11,21 +11,19 @@ from transformers import Wav2Vec2FeatureExtractor
 
 from speechneurons.activated import rates_from_npz
 from speechneurons.config import settings_from
-from speechneurons.experiments.erasure import sets_to_json
 from speechneurons.experiments.matching import MatchSettings, balance_table, matched_controls
 from speechneurons.experiments.pruning import (
     KEEP_STRATEGIES,
     ffn_pairs,
-    load_property_neurons,
     plan_keep,
     plan_pruning,
     plan_table,
-    protected_neurons,
     prune_model_,
 )
 from speechneurons.io import atomic_dir, write_json, write_table
 from speechneurons.logs import script_logging
 from speechneurons.model.registry import load_model
+from speechneurons.neuron_sets import load_property_neurons, protected_neurons, sets_to_json
 
 snakemake = globals()["snakemake"]  # injected by Snakemake
 

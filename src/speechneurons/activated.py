@@ -43,15 +43,6 @@ def topk_indices(x, k: int):
     return top
 
 
-def topk_mask(x, k: int):
-    """Boolean mask of :func:`topk_indices` (exactly k True per row; ties to lower indices)."""
-    import torch
-
-    mask = torch.zeros(x.shape, dtype=torch.bool, device=x.device)
-    mask.scatter_(1, topk_indices(x, k), True)
-    return mask
-
-
 def activation_rate(acts: np.ndarray, tau: int, chunk: int = 4096) -> np.ndarray:
     """[D] share of the rows of ``acts`` ([n, D], any float dtype, may be a memmap) at which
     each neuron is activated (:func:`topk_indices` of |activations| as float32, row chunks)."""

@@ -7,9 +7,7 @@ from speechneurons.dissection.scoring import (
     agreement_null,
     agreement_report,
     bootstrap_pruning,
-    concept_pruning_effect,
     property_truth,
-    tagged_neurons,
 )
 
 NEURONS = {
@@ -61,18 +59,19 @@ def test_agreement_shares_and_null():
     assert rep.loc[("pitch", "top1"), "null_mean"] < 0.5  # shuffled items: the pitch neuron's top concept is lost
 
 
-def test_concept_pruning_effect_known_numbers():
+def test_pruning_effect_known_numbers():
     labels = np.array([0, 0, 1, 1, 2, 2])
     before = np.zeros((6, 3))
     after = {0: before.copy(), 1: before.copy()}
     after[0][labels == 0, 0] -= 2.0  # own concept drops by 2
     after[0][labels == 1, 1] -= 0.5  # concept 1 items drop by 0.5, concept 2 by 0
     after[1][labels == 1, 1] -= 1.0
-    eff = concept_pruning_effect(before, after, labels)
-    assert eff.per_concept["dA"].tolist() == [2.0, 1.0]
-    assert eff.per_concept["dR"].tolist() == [0.25, 0.0]
-    assert eff.dA == 1.5 and eff.dR == 0.125 and eff.gap == 1.375
-    assert eff.not_pruned == [2]
+    res = bootstrap_pruning(before, after, after, labels, np.arange(6), resamples=0, level=0.95, seed=0)
+    tagged = res[res["arm"] == "tagged"].set_index("concept")
+    assert tagged.loc[[0, 1], "dA"].tolist() == [2.0, 1.0]  # concept 2 has no tagged neuron: not pruned
+    assert tagged.loc[[0, 1], "dR"].tolist() == [0.25, 0.0]
+    assert tagged.loc[-1, "dA"] == 1.5 and tagged.loc[-1, "dR"] == 0.125 and tagged.loc[-1, "gap"] == 1.375
+    assert (res[res["arm"] == "difference"]["gap"] == 0).all() and tagged["dA_lo"].isna().all()
 
 
 def _pruned_logits(n_utts=30, per_utt=4, seed=0):
@@ -97,9 +96,6 @@ def test_bootstrap_pruning_intervals_cover_the_estimates():
             assert mean.loc[arm, f"{m}_lo"] <= mean.loc[arm, m] <= mean.loc[arm, f"{m}_hi"]
     assert mean.loc["difference", "gap_lo"] > 0.7
     assert sorted(res["concept"].unique()) == [-1, 0, 1, 2] and len(res) == 3 * 4
-    # the point estimates are AND's definition
-    eff = concept_pruning_effect(before, tagged, labels)
-    assert mean.loc["tagged", "dA"] == pytest.approx(eff.dA) and mean.loc["tagged", "dR"] == pytest.approx(eff.dR)
     with pytest.raises(ValueError, match="same concepts"):
         bootstrap_pruning(before, tagged, {0: control[0]}, labels, units, 10, 0.9, 0)
 
@@ -117,10 +113,3 @@ def test_bootstrap_resamples_utterances_not_items():
         return r["dA_hi"] - r["dA_lo"]
 
     assert width(by_utt) > 1.5 * width(by_item)
-
-
-def test_tagged_neurons_by_top_concepts():
-    top_index = np.array([[2, 0], [0, 2], [1, 1]])
-    names = ["a", "b", "c"]
-    assert tagged_neurons(top_index, names, "c").tolist() == [0]
-    assert tagged_neurons(top_index, names, "c", top_n=2).tolist() == [0, 1]

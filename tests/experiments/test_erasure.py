@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from speechneurons.experiments.erasure import erased, group_neurons, sets_to_json
+from speechneurons.experiments.erasure import erased
 from speechneurons.experiments.pruning import ffn_pairs
+from speechneurons.neuron_sets import group_neurons
 
 
 def _tiny_model():
@@ -23,14 +24,6 @@ NEURONS = {
     1: {"layer": 1, "D": 64, "exclusive_group_neurons": {"gender": {"F": [1, 5], "M": [2, 3, 4]}}},
     2: {"layer": 2, "D": 64, "exclusive_group_neurons": {"gender": {"F": [], "M": [60]}}},
 }
-
-
-def test_group_neurons_reads_exclusive_sets():
-    sets = group_neurons(NEURONS, "gender", "M")
-    assert {k: v.tolist() for k, v in sets.items()} == {1: [2, 3, 4], 2: [60]}
-    assert sets_to_json(sets) == {"1": [2, 3, 4], "2": [60]}
-    with pytest.raises(KeyError, match="group"):
-        group_neurons(NEURONS, "gender", "X")
 
 
 def test_erasure_changes_only_chosen_columns_and_restores():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from speechneurons.experiments.figures import erasure_matrix, plot_erasure, plot_pruning
+from speechneurons.experiments.figures import erasure_heatmap_cells, plot_erasure, plot_pruning
 
 
 def _pruning_table():
@@ -76,8 +76,8 @@ def test_plot_pruning_writes_png(tmp_path):
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_erasure_matrix_is_the_2x2_layout(tmp_path):
-    rows, cols, values, texts = erasure_matrix(_erasure_table(), "gender", 3)
+def test_erasure_heatmap_cells_are_the_2x2_layout(tmp_path):
+    rows, cols, values, texts = erasure_heatmap_cells(_erasure_table(), "gender", 3)
     assert cols == ["gender=F", "gender=M", "all"]
     assert rows == ["erase F [12]", "random (F size) [12]", "erase M [12]", "random (M size) [12]"]
     np.testing.assert_allclose(values[:, :2], [[20, 2], [2, 2], [2, 20], [2, 2]])

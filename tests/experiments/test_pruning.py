@@ -9,11 +9,9 @@ import torch
 from speechneurons.experiments.pruning import (
     choose_pruned,
     ffn_pairs,
-    load_property_neurons,
     neuron_scores,
     plan_pruning,
     plan_table,
-    protected_neurons,
     prune_count,
     prune_model_,
 )
@@ -88,17 +86,6 @@ def test_random_is_seeded_and_nested():
     assert a.pruned.tolist() != d.pruned.tolist()
     with pytest.raises(ValueError):
         choose_pruned(scores, 10, "magnitude")
-
-
-def test_property_neuron_files(tmp_path):
-    import json
-
-    data = {"layer": 2, "D": 8, "property_neurons": {"phone_type": [1, 2], "gender": [2, 5], "pitch": []}}
-    path = tmp_path / "neurons.json"
-    path.write_text(json.dumps(data))
-    neurons = load_property_neurons([path])
-    assert protected_neurons(neurons) == {2: [1, 2, 5]}
-    assert protected_neurons(neurons, ["gender"]) == {2: [2, 5]}
 
 
 def _tiny_model(seed=0):

@@ -5,7 +5,7 @@ import torch
 
 from speechneurons.saes.feature_choice import FeatureChoiceZipf, capacities, zipf_weights
 from speechneurons.saes.mutual_choice import MutualChoice, batch_topk_layout, kth_largest
-from speechneurons.saes.registry import ARCHITECTURES
+from speechneurons.saes.registry import SAE_ARCHITECTURES
 from speechneurons.saes.topk import TopK
 from tests.helpers.sparse_dictionary import sae_settings
 
@@ -69,7 +69,7 @@ def test_capacities_water_fill_and_sum_to_the_budget():
 def test_feature_choice_caps_each_latent_and_spends_the_budget(arch):
     n, f, k = 64, 32, 4
     pre = torch.randn(n, f, generator=torch.Generator().manual_seed(3))
-    sel = ARCHITECTURES[arch](f, sae_settings(arch, k=k))
+    sel = SAE_ARCHITECTURES[arch](f, sae_settings(arch, k=k))
     m = sel.capacities(n)
     assert int(m.sum()) == k * n and int(m.max()) <= n
     if arch == "feature_choice":

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
@@ -216,17 +216,3 @@ def speaker_summary(manifest: pd.DataFrame) -> pd.DataFrame:
             "n_test": g["split"].apply(lambda s: int((s == "test").sum())),
         }
     ).reset_index()
-
-
-def first_n_per_key(items: Iterable[T], key: Callable[[T], str], n: int) -> list[T]:
-    """Keep at most n items per key (0 = all), in the given order."""
-    if n <= 0:
-        return list(items)
-    counts: dict[str, int] = {}
-    out = []
-    for it in items:
-        k = key(it)
-        if counts.get(k, 0) < n:
-            counts[k] = counts.get(k, 0) + 1
-            out.append(it)
-    return out

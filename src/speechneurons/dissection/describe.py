@@ -433,16 +433,6 @@ def utterance_caption(r) -> str:
     )
 
 
-def audio_paths_from_manifest(manifest: pd.DataFrame, roots: Sequence[str | Path] = (".",)) -> dict[str, Path]:
-    """utt_id -> audio file; a relative path is tried under each root in turn (first existing wins)."""
-    out = {}
-    for utt, path in zip(manifest["utt_id"], manifest["audio_path"]):
-        p = Path(path)
-        candidates = [p] if p.is_absolute() else [Path(r) / p for r in roots]
-        out[str(utt)] = next((c for c in candidates if c.exists()), candidates[0])
-    return out
-
-
 def write_items(items: ItemTable, table: str | Path, meta: str | Path) -> None:
     """The item table as Parquet (``table``) and its kind, attributes and bin edges as JSON
     (``meta``), each written atomically."""

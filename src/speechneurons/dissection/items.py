@@ -48,7 +48,7 @@ class Extremes(NamedTuple):
     """[D] int64: items whose activation equals the K-th smallest."""
 
 
-class TopK(NamedTuple):
+class TopItems(NamedTuple):
     """The k extreme items of every column."""
 
     index: np.ndarray
@@ -61,7 +61,7 @@ class TopK(NamedTuple):
 
 def top_k_items(
     acts: np.ndarray, k: int, largest: bool = True, chunk: int = 256, tie_rank: np.ndarray | None = None
-) -> TopK:
+) -> TopItems:
     """The k largest (or smallest) entries of each column.
 
     Per column: v = the k-th largest value (``np.partition``); every entry > v is taken, and
@@ -107,7 +107,7 @@ def top_k_items(
         v = np.take_along_axis(v, order, axis=1)
         val[lo : lo + x.shape[1]] = v if largest else -v
         tied[lo : lo + x.shape[1]] = at_kth.sum(axis=0)
-    return TopK(idx, val, tied)
+    return TopItems(idx, val, tied)
 
 
 def extremes(acts: np.ndarray, k: int, tie_seed: int | None = None) -> Extremes:

@@ -33,7 +33,6 @@ utterances (an utterance's items are resampled together: they are not independen
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -170,21 +169,6 @@ def agreement_report(observed: pd.DataFrame, null: pd.DataFrame, level: float) -
 # --------------------------------------------------------------------------- pruning
 
 
-class PruningEffect(NamedTuple):
-    """AND's concept-specific pruning scores (see module docstring)."""
-
-    dA: float
-    """Mean over pruned concepts of the drop of the concept's own logit on its items."""
-    dR: float
-    """Mean over pruned concepts of the mean drop on the other concepts' items."""
-    gap: float
-    """dA - dR."""
-    per_concept: pd.DataFrame
-    """concept, n_items, dA, dR for each pruned concept."""
-    not_pruned: list
-    """Concepts with items but no entry in ``after`` (no tagged neuron): left out, never counted as 0."""
-
-
 def _drops(before: np.ndarray, after: Mapping[int, np.ndarray], labels: np.ndarray) -> tuple[list[int], np.ndarray]:
     """Pruned concepts and their per-item drops [len(concepts), N] of each item's own logit."""
     concepts = sorted(int(c) for c in after)
@@ -205,23 +189,6 @@ def _effect_from_means(means: np.ndarray, concepts: Sequence[int], present: Sequ
     dA_c = means[..., np.arange(len(concepts)), own]
     dR_c = (means.sum(axis=-1) - dA_c) / max(len(present) - 1, 1)
     return dA_c, dR_c
-
-
-def concept_pruning_effect(before: np.ndarray, after: Mapping[int, np.ndarray], labels: np.ndarray) -> PruningEffect:
-    """dA, dR and dA - dR of pruning each concept's neurons (``after``: concept -> logits [N, C])."""
-    labels = np.asarray(labels, dtype=np.int64)
-    present = sorted(set(labels.tolist()))
-    concepts, drops = _drops(np.asarray(before), after, labels)
-    missing = [c for c in concepts if c not in present]
-    if missing:
-        raise ValueError(f"pruned concepts {missing} have no items")
-    means = np.stack([drops[:, labels == c].mean(axis=1) for c in present], axis=-1)  # [P, K]
-    dA_c, dR_c = _effect_from_means(means, concepts, present)
-    per = pd.DataFrame(
-        {"concept": concepts, "n_items": [int(np.sum(labels == c)) for c in concepts], "dA": dA_c, "dR": dR_c}
-    )
-    dA, dR = (float(dA_c.mean()), float(dR_c.mean())) if concepts else (np.nan, np.nan)
-    return PruningEffect(dA, dR, dA - dR, per, [c for c in present if c not in concepts])
 
 
 def bootstrap_pruning(
@@ -285,9 +252,3 @@ def bootstrap_pruning(
             rows.append(row)
     columns = ["concept", "arm"] + [f"{m}{s}" for m in ("dA", "dR", "gap") for s in ("", "_lo", "_hi")]
     return pd.DataFrame(rows, columns=columns)
-
-
-def tagged_neurons(top_index: np.ndarray, names: Sequence[str], concept: str, top_n: int = 1) -> np.ndarray:
-    """Neurons whose ``top_n`` best concepts include ``concept`` (AND tags by the top 3 with TAB)."""
-    col = list(names).index(concept)
-    return np.flatnonzero((top_index[:, :top_n] == col).any(axis=1))

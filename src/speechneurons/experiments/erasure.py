@@ -25,19 +25,6 @@ from speechneurons.probing.scoring import compare
 ERASURE_KINDS = ("property", "random")
 
 
-def group_neurons(neurons: Mapping[int, dict], prop: str, group: str) -> dict[int, np.ndarray]:
-    """Per layer, the group's property neurons (exclusive group neurons), 0-based, sorted."""
-    out = {}
-    for layer, data in sorted(neurons.items()):
-        groups = data.get("exclusive_group_neurons", {}).get(prop)
-        if groups is None:
-            raise KeyError(f"layer {layer}: no property {prop!r} in neurons.json")
-        if group not in groups:
-            raise KeyError(f"layer {layer}: property {prop!r} has no group {group!r} (groups: {sorted(groups)})")
-        out[int(layer)] = np.asarray(sorted(int(j) for j in groups[group]), dtype=np.int64)
-    return out
-
-
 def erase_fc2_(fc2: torch.nn.Linear, idx) -> None:
     """Zero the columns ``idx`` of fc2's weight in place."""
     idx = torch.as_tensor(np.asarray(idx, dtype=np.int64), device=fc2.weight.device)
@@ -65,10 +52,6 @@ def erased(
         with torch.no_grad():
             for layer, weight in saved.items():
                 layers[layer][1].weight.copy_(weight)
-
-
-def sets_to_json(sets: Mapping[int, np.ndarray]) -> dict[str, list[int]]:
-    return {str(layer): [int(j) for j in idx] for layer, idx in sorted(sets.items())}
 
 
 KEY_COLUMNS = ("task", "metric", "layer", "eval_group", "n_test_utts")

@@ -109,7 +109,7 @@ def plot_pruning(table: pd.DataFrame, path: str | Path, title: str = "") -> None
     save_figure(fig, path)
 
 
-def erasure_matrix(
+def erasure_heatmap_cells(
     table: pd.DataFrame, prop: str, layer: int
 ) -> tuple[list[str], list[str], np.ndarray, list[list[str]]]:
     """Rows, columns, values (delta) and cell texts of one heat map (property, probe layer)."""
@@ -149,7 +149,7 @@ def plot_erasure(table: pd.DataFrame, path: str | Path, title: str = "") -> None
     nrows = max(1, int(np.ceil(len(panels) / ncols)))
     fig, axes = plt.subplots(nrows, ncols, figsize=(6.2 * ncols, 3.6 * nrows), squeeze=False)
     for ax, (prop, layer) in zip(axes.flat, panels):
-        rows, cols, values, texts = erasure_matrix(table, prop, layer)
+        rows, cols, values, texts = erasure_heatmap_cells(table, prop, layer)
         task = ERASURE_VIEW[prop][0]
         lim = np.nanmax(np.abs(values)) if values.size and np.isfinite(values).any() else 1.0
         im = ax.imshow(values, cmap="RdBu_r", vmin=-lim, vmax=lim, aspect="auto")

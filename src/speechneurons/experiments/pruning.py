@@ -21,11 +21,9 @@ Strategies, all choosing exactly k neurons of each layer:
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -41,7 +39,6 @@ STRATEGIES = ("norm", "protect", "random", "protect_random")
 #: the authors' headline setting: keep exactly the property neurons of each layer, against the
 #: same per-layer widths kept by norm and by a matched random set
 KEEP_STRATEGIES = ("keep_property", "keep_norm", "keep_random")
-PROPERTIES = ("phone_type", "gender", "pitch")
 
 
 def neuron_scores(fc1: torch.nn.Linear, fc2: torch.nn.Linear) -> torch.Tensor:
@@ -178,27 +175,6 @@ def plan_table(plan: Mapping[int, LayerChoice], strategy: str, sparsity: float |
     return pd.DataFrame(rows)
 
 
-def load_property_neurons(neuron_files: Iterable[str | Path]) -> dict[int, dict]:
-    """Read per-layer ``neurons.json`` files of the property stage: {layer: content}."""
-    out = {}
-    for path in neuron_files:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
-        out[int(data["layer"])] = data
-    return out
-
-
-def protected_neurons(neurons: Mapping[int, dict], properties: Iterable[str] = PROPERTIES) -> dict[int, list[int]]:
-    """Per layer, the union of the property neurons of ``properties`` (0-based, sorted)."""
-    out = {}
-    for layer, data in neurons.items():
-        union: set[int] = set()
-        for prop in properties:
-            union.update(int(j) for j in data.get("property_neurons", {}).get(prop, []))
-        out[int(layer)] = sorted(union)
-    return out
-
-
 def ffn_pairs(model) -> dict[int, tuple[torch.nn.Linear, torch.nn.Linear]]:
     """layer (1-based) -> (fc1, fc2) of a model, found by :func:`speechneurons.ffn.ffn_sites`."""
     return {int(site.layer): (site.fc1, site.fc2) for site in ffn_sites(model)}
@@ -210,9 +186,9 @@ def prune_model_(model, plan: Mapping[int, LayerChoice]) -> None:
     prune_ffn_(model, keep)
 
 
-def reference_variant(strategy: str, sparsity: float | None) -> tuple[str, float | None] | None:
+def norm_counterpart(strategy: str, sparsity: float | None) -> tuple[str, float | None] | None:
     """The variant a pruning variant is compared with: norm pruning at the same sparsity, or
-    for the keep strategies, norm keeping the same per-layer widths (None for the references)."""
+    for the keep strategies, norm keeping the same per-layer widths (None for norm and keep_norm themselves)."""
     if strategy in ("norm", "keep_norm"):
         return None
     return ("keep_norm", None) if strategy in KEEP_STRATEGIES else ("norm", sparsity)
@@ -230,7 +206,7 @@ def pruning_table(
     """Unpruned vs each (strategy, sparsity): per task and probe layer the display metric
     (frame phone error %, SID / gender accuracy %, log-F0 MSE) with its bootstrap CI, the paired
     difference to the unpruned model with CI (``delta``), the paired difference to the reference
-    variant (:func:`reference_variant`: norm at the same sparsity, or norm at the same widths)
+    variant (:func:`norm_counterpart`: norm at the same sparsity, or norm at the same widths)
     with CI (``vs_norm``), and the pruning counts summed over layers. The keep strategies have
     no nominal sparsity: their ``sparsity`` is the share of neurons they prune."""
     base = select_layers(unpruned, roles)
@@ -256,9 +232,9 @@ def pruning_table(
             n_protected=int(plan["n_protected"].sum()),
             n_protected_pruned=int(plan["n_protected_pruned"].sum()),
         )
-        ref = reference_variant(strategy, sparsity)
-        if ref is not None and ref in variants:  # paired difference to the reference variant
-            c = compare(select_layers(losses, roles), select_layers(variants[ref], roles), resamples, seed, level)
+        norm = norm_counterpart(strategy, sparsity)
+        if norm is not None and norm in variants:  # paired difference to its norm counterpart
+            c = compare(select_layers(losses, roles), select_layers(variants[norm], roles), resamples, seed, level)
             c = c[["task", "layer", "delta", "delta_ci_low", "delta_ci_high"]]
             c.columns = ["task", "layer", "vs_norm", "vs_norm_ci_low", "vs_norm_ci_high"]
             t = t.merge(c, on=["task", "layer"], how="left")

@@ -98,9 +98,3 @@ def pitch_groups(
         "rule": "bin = number of cut points <= f0_hz for voiced frames; -1 for unvoiced",
     }
     return table, info
-
-
-def edges_for(info: Mapping, key: str) -> list[float]:
-    """Cut points of a group key ('all' when pooled, else the gender) from the bins JSON."""
-    cuts = info["cut_points_hz"]
-    return cuts.get(POOLED) or cuts.get(key) or []

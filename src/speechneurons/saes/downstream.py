@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from speechneurons.experiments.erasure import group_neurons
+from speechneurons.neuron_sets import group_neurons
 from speechneurons.probing.features import Variant
 from speechneurons.probing.probes import add_roles, select_layers
 from speechneurons.probing.scoring import compare
@@ -127,9 +127,7 @@ def masked_prediction_table(losses: pd.DataFrame, resamples: int, seed: int, lev
     return pd.DataFrame(rows)
 
 
-def splice_table(
-    losses: Mapping[str, pd.DataFrame], roles, resamples: int, seed: int, level: float
-) -> pd.DataFrame:
+def splice_table(losses: Mapping[str, pd.DataFrame], roles, resamples: int, seed: int, level: float) -> pd.DataFrame:
     """Probe errors of every ``splice ...`` variant against the model, per task and probe layer
     (:func:`speechneurons.probing.scoring.compare` with kind 'error'): ``variant,
     architecture, layer_spliced`` then compare's columns."""

@@ -25,7 +25,7 @@ from torch import Tensor
 
 from .selector import Selector, threshold_layout, topk_layout
 from .settings import SaeSettings
-from .sparse_ops import Layout, make_layout
+from .sparse_ops import SparseLayout, make_layout
 
 
 def capacities(weights: Tensor, budget: int, cap: int) -> Tensor:
@@ -117,7 +117,7 @@ class FeatureChoice(Selector):
         """m_i for a batch of ``n_tokens`` (sum = k N, each <= N)."""
         return capacities(zipf_weights(self.usage, self.exponent), self.k * n_tokens, n_tokens)
 
-    def select(self, pre: Tensor) -> Layout:
+    def select(self, pre: Tensor) -> SparseLayout:
         n_tokens, n_latents = pre.shape
         m = self.capacities(n_tokens).to(pre.device)
         token, latent, smallest = column_topm(pre, m)
@@ -133,7 +133,7 @@ class FeatureChoice(Selector):
                 self.usage.mul_(self.ema_decay).add_((1 - self.ema_decay) * fired / n_tokens)
         return layout
 
-    def infer(self, pre: Tensor) -> Layout:
+    def infer(self, pre: Tensor) -> SparseLayout:
         if self.inference == "batch":
             return self.select_frozen(pre)
         if self.inference == "topk":

@@ -14,7 +14,7 @@ from torch import Tensor
 
 from .selector import Selector, threshold_layout
 from .settings import SaeSettings
-from .sparse_ops import Layout, make_layout
+from .sparse_ops import SparseLayout, make_layout
 
 #: Below this many entries the M-th largest value is found by one exact kthvalue.
 _EXACT_BELOW = 1 << 16
@@ -47,7 +47,7 @@ def kth_largest(flat: Tensor, m: int) -> Tensor:
     return cand.kthvalue(cand.numel() - m + 1).values
 
 
-def batch_topk_layout(pre: Tensor, m: int) -> tuple[Layout, Tensor]:
+def batch_topk_layout(pre: Tensor, m: int) -> tuple[SparseLayout, Tensor]:
     """Exactly the m largest entries of ``pre`` (ties at the threshold broken by row-major
     position), and the threshold (the smallest kept value)."""
     n_tokens, n_latents = pre.shape
@@ -75,7 +75,7 @@ class MutualChoice(Selector):
         self.register_buffer("theta", torch.zeros(()))
         self.register_buffer("theta_seen", torch.zeros((), dtype=torch.bool))
 
-    def select(self, pre: Tensor) -> Layout:
+    def select(self, pre: Tensor) -> SparseLayout:
         layout, thr = batch_topk_layout(pre, self.k * pre.shape[0])
         if self.training:
             with torch.no_grad():
@@ -83,7 +83,7 @@ class MutualChoice(Selector):
                 self.theta_seen.fill_(True)
         return layout
 
-    def infer(self, pre: Tensor) -> Layout:
+    def infer(self, pre: Tensor) -> SparseLayout:
         if self.inference == "batch":
             return self.select_frozen(pre)
         return threshold_layout(pre, self.theta)

@@ -23,10 +23,10 @@ from typing import NamedTuple
 import torch
 from torch import Tensor, nn
 
-from .registry import ARCHITECTURES
+from .registry import selector_class
 from .selector import Selector
 from .settings import SaeSettings
-from .sparse_ops import Layout, sampled_linear, sparse_decode
+from .sparse_ops import SparseLayout, sampled_linear, sparse_decode
 
 WEIGHTS_FILE = "sae.safetensors"
 SETTINGS_FILE = "settings.json"
@@ -35,7 +35,7 @@ SETTINGS_FILE = "settings.json"
 class Codes(NamedTuple):
     """The sparse code of a batch: kept positions and their activations."""
 
-    layout: Layout
+    layout: SparseLayout
     """Kept (token, latent) positions, token-major."""
     values: Tensor
     """z at those positions (ReLU of the pre-activations; may be 0), [nnz]."""
@@ -72,7 +72,8 @@ class TrainOutput(NamedTuple):
 
 
 class SparseAutoencoder(nn.Module):
-    """A sparse autoencoder whose selection rule is ``selector`` (one of :data:`ARCHITECTURES`)."""
+    """A sparse autoencoder whose selection rule is ``selector`` (one of
+    :data:`~speechneurons.saes.registry.SAE_ARCHITECTURES`)."""
 
     def __init__(self, d_in: int, n_latents: int, selector: Selector, settings: SaeSettings | None = None):
         super().__init__()
@@ -92,7 +93,7 @@ class SparseAutoencoder(nn.Module):
         ``generator``), W_enc = encoder_init_scale times them, b_lat = 0, b_pre = 0, scale 1 (see
         :func:`speechneurons.saes.training.train_sae` for the data-dependent parts)."""
         n_latents = settings.n_latents(d_in)
-        selector = ARCHITECTURES[settings.architecture](n_latents, settings)
+        selector = selector_class(settings.architecture)(n_latents, settings)
         sae = cls(d_in, n_latents, selector, settings)
         with torch.no_grad():
             w = torch.randn(n_latents, d_in, generator=generator)
@@ -193,7 +194,7 @@ class SparseAutoencoder(nn.Module):
         folder = Path(folder)
         meta = json.loads((folder / SETTINGS_FILE).read_text())
         settings = SaeSettings.from_dict(meta["settings"])
-        selector = ARCHITECTURES[settings.architecture](meta["n_latents"], settings)
+        selector = selector_class(settings.architecture)(meta["n_latents"], settings)
         sae = cls(meta["d_in"], meta["n_latents"], selector, settings)
         sae.load_state_dict(load_file(str(folder / WEIGHTS_FILE)))
         return sae.to(device).eval()

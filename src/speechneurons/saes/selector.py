@@ -1,6 +1,6 @@
 """The interface of a selection rule: which entries of the N x F pre-activation matrix survive.
 
-A rule returns a :class:`~speechneurons.saes.sparse_ops.Layout` (the kept positions); the
+A rule returns a :class:`~speechneurons.saes.sparse_ops.SparseLayout` (the kept positions); the
 SAE then takes z = ReLU(pre) on those positions and 0 elsewhere. Kept entries whose
 pre-activation is <= 0 count against the budget but are inactive (z = 0).
 """
@@ -11,7 +11,7 @@ import torch
 from torch import Tensor, nn
 
 from .settings import SaeSettings
-from .sparse_ops import Layout, layout_from_mask, layout_from_topk
+from .sparse_ops import SparseLayout, layout_from_mask, layout_from_topk
 
 
 class Selector(nn.Module):
@@ -27,16 +27,16 @@ class Selector(nn.Module):
         self.k = settings.k
         self.ema_decay = settings.ema_decay
 
-    def select(self, pre: Tensor) -> Layout:
+    def select(self, pre: Tensor) -> SparseLayout:
         """The training rule on a batch's pre-activations [N, F]; updates the rule's running
         statistics when the module is in training mode."""
         raise NotImplementedError
 
-    def infer(self, pre: Tensor) -> Layout:
+    def infer(self, pre: Tensor) -> SparseLayout:
         """The inference rule (default: the training rule without updating statistics)."""
         return self.select_frozen(pre)
 
-    def select_frozen(self, pre: Tensor) -> Layout:
+    def select_frozen(self, pre: Tensor) -> SparseLayout:
         was = self.training
         self.train(False)
         try:
@@ -50,12 +50,12 @@ class Selector(nn.Module):
         return torch.where(seen, self.ema_decay * old + (1 - self.ema_decay) * new, new)
 
 
-def topk_layout(pre: Tensor, k: int) -> Layout:
+def topk_layout(pre: Tensor, k: int) -> SparseLayout:
     """Each row keeps its k largest entries (ties: torch.topk's choice)."""
     idx = pre.topk(min(k, pre.shape[1]), dim=1, sorted=False).indices
     return layout_from_topk(idx, pre.shape[1])
 
 
-def threshold_layout(pre: Tensor, theta: Tensor) -> Layout:
+def threshold_layout(pre: Tensor, theta: Tensor) -> SparseLayout:
     """Entries above ``theta`` (a scalar or one value per latent) and above 0."""
     return layout_from_mask((pre > theta) & (pre > 0))

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 
-class Layout(NamedTuple):
+class SparseLayout(NamedTuple):
     """Positions of the kept entries of an N x F matrix, in two orders."""
 
     token: Tensor
@@ -51,24 +51,24 @@ def _offsets(sorted_index: Tensor, n: int) -> Tensor:
     return torch.cumsum(counts, 0) - counts
 
 
-def make_layout(token: Tensor, latent: Tensor, n_tokens: int, n_latents: int) -> Layout:
-    """A :class:`Layout` from entry positions; ``token`` must be sorted ascending."""
+def make_layout(token: Tensor, latent: Tensor, n_tokens: int, n_latents: int) -> SparseLayout:
+    """A :class:`SparseLayout` from entry positions; ``token`` must be sorted ascending."""
     token = token.long()
     latent = latent.long()
     by_latent = torch.argsort(latent, stable=True)
-    return Layout(
+    return SparseLayout(
         token, latent, _offsets(token, n_tokens), by_latent, _offsets(latent[by_latent], n_latents), n_tokens, n_latents
     )
 
 
-def layout_from_topk(indices: Tensor, n_latents: int) -> Layout:
+def layout_from_topk(indices: Tensor, n_latents: int) -> SparseLayout:
     """The layout of a per-row top-k selection: ``indices`` is [N, k] (row n keeps k latents)."""
     n, k = indices.shape
     token = torch.arange(n, device=indices.device).repeat_interleave(k)
     return make_layout(token, indices.reshape(-1), n, n_latents)
 
 
-def layout_from_mask(mask: Tensor) -> Layout:
+def layout_from_mask(mask: Tensor) -> SparseLayout:
     """The layout of the True entries of an N x F boolean matrix (row-major order)."""
     token, latent = mask.nonzero(as_tuple=True)
     return make_layout(token, latent, mask.shape[0], mask.shape[1])
@@ -81,7 +81,7 @@ def bag_sum(index: Tensor, offsets: Tensor, weights: Tensor, table: Tensor) -> T
 
 class _SampledLinear(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, centred, b_pre, weight, bias, values, layout: Layout):
+    def forward(ctx, centred, b_pre, weight, bias, values, layout: SparseLayout):
         ctx.save_for_backward(centred, weight)
         ctx.layout = layout
         return values.clone()
@@ -89,7 +89,7 @@ class _SampledLinear(torch.autograd.Function):
     @staticmethod
     def backward(ctx, g):
         centred, weight = ctx.saved_tensors
-        lay: Layout = ctx.layout
+        lay: SparseLayout = ctx.layout
         g = g.contiguous()
         grad_pre = grad_w = grad_b = None
         if ctx.needs_input_grad[2]:
@@ -101,7 +101,9 @@ class _SampledLinear(torch.autograd.Function):
         return None, grad_pre, grad_w, grad_b if ctx.needs_input_grad[3] else None, None, None
 
 
-def sampled_linear(centred: Tensor, b_pre: Tensor, weight: Tensor, bias: Tensor, pre: Tensor, layout: Layout) -> Tensor:
+def sampled_linear(
+    centred: Tensor, b_pre: Tensor, weight: Tensor, bias: Tensor, pre: Tensor, layout: SparseLayout
+) -> Tensor:
     """pre_j = <x[n_j] - b_pre, weight[f_j]> + bias[f_j] for the entries of ``layout``, as a [nnz]
     tensor, differentiable in ``b_pre``, ``weight`` and ``bias``.
 
@@ -117,7 +119,7 @@ def sampled_linear(centred: Tensor, b_pre: Tensor, weight: Tensor, bias: Tensor,
 
 class _BagDecode(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, values, weight, layout: Layout):
+    def forward(ctx, values, weight, layout: SparseLayout):
         ctx.save_for_backward(values, weight)
         ctx.layout = layout
         return bag_sum(layout.latent, layout.token_offsets, values, weight)
@@ -125,7 +127,7 @@ class _BagDecode(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_out):
         values, weight = ctx.saved_tensors
-        lay: Layout = ctx.layout
+        lay: SparseLayout = ctx.layout
         grad_out = grad_out.contiguous()
         grad_v = grad_w = None
         if ctx.needs_input_grad[0]:  # dL/dz_j = <G[n_j], W_dec[f_j]>: torch's fused kernel, offset2bag = token
@@ -137,7 +139,7 @@ class _BagDecode(torch.autograd.Function):
         return grad_v, grad_w, None
 
 
-def sparse_decode(values: Tensor, weight: Tensor, layout: Layout) -> Tensor:
+def sparse_decode(values: Tensor, weight: Tensor, layout: SparseLayout) -> Tensor:
     """out[n] = sum_{j: n_j = n} values[j] * weight[f_j]: the N x D product of the sparse code
     matrix with ``weight`` (F x D, one decoder direction per row), without the bias.
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from torch import Tensor
 
 from .selector import Selector, topk_layout
-from .sparse_ops import Layout
+from .sparse_ops import SparseLayout
 
 
 class TopK(Selector):
@@ -15,5 +15,5 @@ class TopK(Selector):
     name = "topk"
     settings_key = "topk"
 
-    def select(self, pre: Tensor) -> Layout:
+    def select(self, pre: Tensor) -> SparseLayout:
         return topk_layout(pre, self.k)

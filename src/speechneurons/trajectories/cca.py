@@ -207,13 +207,6 @@ def fit_cca(x, y, eps_x: float = 0.0, eps_y: float = 0.0) -> CCAFit:
     return _fit_from_svds(wx, wy, eps_x, eps_y)
 
 
-def canonical_variates(fit: CCAFit, x, y) -> tuple[np.ndarray, np.ndarray]:
-    """(H_x, H_y) [N, k]: the fit's projections of x and y, each centred with its own means."""
-    x, y = _as_views(x, y)
-    xk, yk = x[:, fit.kept_x], y[:, fit.kept_y]
-    return (xk - xk.mean(axis=0)) @ fit.proj_x.T, (yk - yk.mean(axis=0)) @ fit.proj_y.T
-
-
 def _column_correlations(hx: np.ndarray, hy: np.ndarray) -> np.ndarray:
     num = np.einsum("ni,ni->i", hx, hy)
     den = np.sqrt(np.einsum("ni,ni->i", hx, hx) * np.einsum("ni,ni->i", hy, hy))

@@ -448,9 +448,7 @@ def run_reset_top(
     )
 
 
-def summarize_reset_top(
-    runs: Sequence[ResetTopRun], resamples: int, seed: int, level: float
-) -> ResetTopResult:
+def summarize_reset_top(runs: Sequence[ResetTopRun], resamples: int, seed: int, level: float) -> ResetTopResult:
     """PER per n with its percentile bootstrap interval over test utterances (ratio of sums),
     and the paired bootstrap difference to n = 0 on the same resampled utterances."""
     rows = []
