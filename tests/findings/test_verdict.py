@@ -61,3 +61,53 @@ def test_counts_at_chance_in_every_layer_make_the_layer_claim_untestable():
     summary["chance_high_n_pitch"] = 0.5
     f = fp.claim_extreme_layers("pitch", summary, pd.DataFrame(rows), None, 0.95)
     assert CANNOT_TEST not in f.why
+
+
+def test_the_page_tables_every_count_beside_its_controls():
+    from speechneurons.findings.counts import count_controls
+    from speechneurons.findings.page import render
+
+    summary = pd.DataFrame(
+        {
+            "layer": [2, 1],
+            "n_gender": [3, 1],
+            "chance_low_n_gender": [0.0, 0.0],
+            "chance_high_n_gender": [4.0, 2.0],
+            "p_n_gender": [0.2, 0.5],
+            "random_n_gender": [2, 2],
+            "random_chance_high_n_gender": [3.0, 3.0],
+            "trained_minus_random_n_gender": [1, -1],
+        }
+    )
+    t = count_controls(summary)
+    assert t["layer"].tolist() == [1, 2] and t["property"].unique().tolist() == ["gender"]
+    assert t.iloc[1].to_dict() == {
+        "property": "gender",
+        "layer": 2,
+        "count": "3",
+        "chance range": "0.0–4.0",
+        "p": "0.200",
+        "random weights": "2",
+        "random: chance up to": "3.0",
+        "trained − random": "1",
+    }
+    findings = pd.DataFrame(
+        [
+            dict(
+                study="s",
+                claim="c",
+                paper="p",
+                measure="m",
+                value=1.0,
+                ci_low=0.5,
+                ci_high=1.5,
+                chance_low=0.0,
+                chance_high=0.2,
+                verdict=HOLDS,
+                why="w",
+                source="f",
+            )
+        ]  # fmt: skip
+    )
+    page = render(findings, "t", [], 0.95, [("Property-neuron counts and their controls", "note", t)])
+    assert "Property-neuron counts and their controls" in page and "0.0–4.0" in page
