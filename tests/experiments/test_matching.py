@@ -48,3 +48,12 @@ def test_control_p_in_the_claimed_direction():
     assert mt.control_p(5.0, [1, 2, 3]) == pytest.approx(0.25)
     assert mt.control_p(-5.0, [1, 2, 3], direction=-1) == pytest.approx(0.25)
     assert mt.control_p(0.0, [1, 2, 3]) == pytest.approx(1.0)
+
+
+def test_a_tiny_set_needs_its_mean_rate_matched_too():
+    assert not mt.is_balanced([0.376], [0.068])  # KS is 1 either way for one neuron
+    assert mt.is_balanced([0.376], [0.36])
+    assert mt.is_balanced([], [])
+    rates = np.array([0.01] * 20 + [0.4])
+    table = mt.balance_table({1: [20]}, mt.matched_controls({1: [20]}, {1: rates}, 3, seed=0), {1: rates})
+    assert not table["balanced"].item() and table["share_balanced"].item() == 0.0  # nothing near: reported

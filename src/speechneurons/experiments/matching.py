@@ -11,8 +11,9 @@ different draws whose rates stay close. A draw outside the balance criterion is 
 
 Balance: the KS distance between the rate distributions of the set and of its control must be
 below ``target`` (0.1). Two samples of n distinct values cannot come closer than 1 / n, so a
-set of fewer than 1 / target neurons passes at KS <= 1 / n (:func:`ks_target`); the target used
-is reported beside each control (:func:`balance_table`).
+set of fewer than 1 / target neurons passes at KS <= 1 / n (:func:`ks_target`) when its mean
+rate also agrees within ``target`` of the set's (:func:`is_balanced`); the target used is
+reported beside each control (:func:`balance_table`).
 """
 
 from __future__ import annotations
@@ -48,6 +49,22 @@ def ks_target(n: int, target: float = KS_TARGET) -> float:
     """The balance criterion for a set of ``n`` neurons: ``target``, or 1 / n (the smallest
     distance two samples of n distinct values can have) when that is larger."""
     return max(float(target), 1.0 / n) if n else float("nan")
+
+
+def is_balanced(set_rates: Sequence[float], control_rates: Sequence[float], target: float = KS_TARGET) -> bool:
+    """The balance criterion: KS distance at most :func:`ks_target`; for a set too small for
+    KS to reach ``target`` (n < 1 / target), the mean rates must also agree within ``target``
+    of the set's mean (a one-neuron set has KS 0 or 1 whatever its match)."""
+    a, b = np.asarray(set_rates, dtype=float), np.asarray(control_rates, dtype=float)
+    if not len(a):
+        return True
+    if len(b) != len(a):
+        return False
+    ks = ks_distance(a, b)
+    if ks <= target + 1e-12:
+        return True
+    small = len(a) < 1.0 / target
+    return bool(small and ks <= ks_target(len(a), target) + 1e-12 and abs(b.mean() - a.mean()) <= target * a.mean())
 
 
 def nearest_rate_control(
@@ -104,14 +121,15 @@ def matched_controls(
             ex = list(exclude[layer]) if exclude and layer in exclude else []
             r = np.asarray(rates[layer], dtype=np.float64)
             a = r[np.asarray(list(chosen), dtype=np.int64)]
-            limit = ks_target(len(a), target)
-            best, best_ks = None, np.inf
+            best, best_key = None, (True, np.inf, np.inf)
             for _ in range(max(1, int(tries))):
                 control = nearest_rate_control(chosen, r, rng, neighbours, ex)
-                ks = ks_distance(a, r[control]) if len(a) else 0.0
-                if ks < best_ks:
-                    best, best_ks = control, ks
-                if not ks > limit + 1e-12:
+                b = r[control]
+                ok = is_balanced(a, b, target)
+                key = (not ok, ks_distance(a, b) if len(a) else 0.0, abs(b.mean() - a.mean()) if len(b) else 0.0)
+                if key < best_key:
+                    best, best_key = control, key
+                if ok:
                     break
             draw[int(layer)] = best
         draws.append(draw)
@@ -126,16 +144,17 @@ def balance_table(
 ) -> pd.DataFrame:
     """Per layer, the balance of the first control (the one the probe runs use) and of all the
     draws: sizes, mean rates, ``ks_distance`` of draw 0, ``ks_target`` (:func:`ks_target`),
-    ``balanced`` (draw 0 within it), and over every draw ``n_draws``, ``ks_max`` and
-    ``share_balanced``."""
+    ``balanced`` (draw 0 passes :func:`is_balanced`), and over every draw ``n_draws``,
+    ``ks_max``, ``max_mean_rate_gap`` and ``share_balanced``."""
     rows = []
     for layer in sorted(sets):
         r = np.asarray(rates[layer], dtype=np.float64)
         a = r[np.asarray(list(sets[layer]), dtype=np.int64)]
-        ks = [ks_distance(a, r[np.asarray(list(d.get(layer, [])), dtype=np.int64)]) for d in draws]
-        first = r[np.asarray(list(draws[0].get(layer, [])), dtype=np.int64)] if draws else np.zeros(0)
+        controls = [r[np.asarray(list(d.get(layer, [])), dtype=np.int64)] for d in draws]
+        ks = [ks_distance(a, b) for b in controls]
+        first = controls[0] if draws else np.zeros(0)
         limit = ks_target(len(a), target)
-        ok = [k <= limit + 1e-12 for k in ks if np.isfinite(k)]
+        ok = [is_balanced(a, b, target) for b in controls] if len(a) else []
         rows.append(
             {
                 "layer": int(layer),
@@ -148,6 +167,7 @@ def balance_table(
                 "balanced": bool(ok[0]) if ok else False,
                 "n_draws": len(draws),
                 "ks_max": float(np.nanmax(ks)) if ok else np.nan,
+                "max_mean_rate_gap": float(max(abs(b.mean() - a.mean()) for b in controls if len(b))) if ok else np.nan,
                 "share_balanced": float(np.mean(ok)) if ok else np.nan,
             }
         )
