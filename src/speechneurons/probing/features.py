@@ -26,6 +26,11 @@ import numpy as np
 import pandas as pd
 import torch
 
+from speechneurons.audio import audio_info, load_audio
+from speechneurons.errors import BadInputError
+from speechneurons.io import atomic_path
+from speechneurons.model.ffn import mask_ffn
+from speechneurons.model.forward import encode, front_end_batches
 from speechneurons.phones import PHONE_TO_TYPE, is_speech_phone
 
 log = logging.getLogger(__name__)
@@ -118,8 +123,6 @@ def usable_utterances(loaded, utts: pd.DataFrame, on_bad_input: str) -> tuple[np
 
     Unreadable audio or audio shorter than one frame raises BadInputError naming the file, or
     with ``on_bad_input='skip'`` is left out and listed (utt_id, path, reason)."""
-    from speechneurons.audio import audio_info
-    from speechneurons.errors import BadInputError
 
     keep, samples, skipped = [], [], []
     for i, row in enumerate(utts.itertuples(index=False)):
@@ -163,10 +166,6 @@ def extract_features(
     batching). Returns variant name -> :class:`Features`.
     """
     from tqdm import tqdm
-
-    from speechneurons.audio import load_audio
-    from speechneurons.model.ffn import mask_ffn
-    from speechneurons.model.forward import encode, front_end_batches
 
     layers = sorted({int(layer) for layer in layers})
     if layers and not 0 <= layers[0] <= layers[-1] <= loaded.num_layers:
@@ -252,7 +251,6 @@ class _LazyWaves(Sequence):
 def save_features(features: Features, path: str | Path) -> None:
     """The feature matrices of one variant as an .npz (written atomically); the frame and
     utterance tables are saved once beside them (they are the same for every variant)."""
-    from speechneurons.io import atomic_path
 
     arrays = {f"frames_{layer}": a for layer, a in features.frame_feats.items()}
     arrays |= {f"utts_{layer}": a for layer, a in features.utt_feats.items()}
@@ -265,7 +263,6 @@ def save_features(features: Features, path: str | Path) -> None:
 def load_features(path: str | Path, frames: pd.DataFrame, utts: pd.DataFrame) -> Features:
     """Features of one variant saved by :func:`save_features`, with the rows of the frame and
     utterance tables it holds (checked against the keys saved with it)."""
-    from speechneurons.errors import BadInputError
 
     with np.load(path) as npz:
         keys = set(npz.files)

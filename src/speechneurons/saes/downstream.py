@@ -25,6 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from speechneurons.model.hubert import masked_prediction_accuracy
 from speechneurons.neuron_sets import group_neurons
 from speechneurons.probing.features import Variant
 from speechneurons.probing.probes import add_roles, select_layers
@@ -87,7 +88,6 @@ def masked_prediction_losses(
     masked prediction (:func:`speechneurons.model.hubert.masked_prediction_accuracy` on one
     utterance at a time, its mask seeded by (seed, utterance index): the same mask for every
     variant). ``variants``: name -> an edit context factory (None: the model as it is)."""
-    from speechneurons.model.hubert import masked_prediction_accuracy
 
     rows = []
     for name, edit in variants.items():

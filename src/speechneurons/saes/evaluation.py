@@ -21,6 +21,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from speechneurons.io import atomic_path
+
 from .sae import SparseAutoencoder
 
 L0_QUANTILES = (0.0, 0.05, 0.25, 0.5, 0.75, 0.95, 1.0)
@@ -217,7 +219,6 @@ def save_evaluations(path, evaluations: dict[int, SaeEvaluation], train_density:
     atomically): per k the density, L0 histogram and group sums (``k<k>__<name>``); the
     scalars are in the caller's table. ``train_density``: the density on the training rows of
     the SAE at the main k (for density-matched controls)."""
-    from speechneurons.io import atomic_path
 
     arrays = {"ks": np.asarray(sorted(evaluations), dtype=np.int64)}
     for k, ev in evaluations.items():

@@ -18,6 +18,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from speechneurons.model.ffn import ffn_sites
+
 from .sae import SparseAutoencoder
 
 
@@ -82,7 +84,6 @@ def spliced_ffn(
     that layer's FFN site}) by :func:`splice` during forward passes; ``erase`` = {layer: latent
     indices to zero}. Hooks are removed on exit, also on error. Padded frames are spliced too
     (their outputs are masked downstream, as for :func:`speechneurons.model.ffn.mask_ffn`)."""
-    from speechneurons.model.ffn import ffn_sites
 
     erase = erase or {}
     handles = []

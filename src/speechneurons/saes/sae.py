@@ -23,6 +23,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor, nn
 
+from ..io import atomic_dir
 from .registry import selector_class
 from .selector import Selector
 from .settings import SaeSettings
@@ -175,8 +176,6 @@ class SparseAutoencoder(nn.Module):
         """Write ``sae.safetensors`` (weights, input scale, the rule's state) and ``settings.json``
         (settings, D, F) into ``folder``, atomically."""
         from safetensors.torch import save_file
-
-        from ..io import atomic_dir
 
         if self.settings is None:
             raise ValueError("an SAE without settings cannot be saved")

@@ -22,6 +22,7 @@ import pandas as pd
 import torch
 from torch import Tensor
 
+from ..device import resolve_device
 from .losses import reconstruction_loss, residual_aux_loss, zipf_weights_underused
 from .sae import SparseAutoencoder
 from .settings import SaeSettings
@@ -133,8 +134,6 @@ def train_sae(
     steps, dead/under-used shares at the row's step).
     """
     from tqdm.auto import tqdm
-
-    from ..device import resolve_device
 
     device = resolve_device(device) if isinstance(device, str) else device
     n_rows, d_in = x.shape

@@ -42,6 +42,7 @@ import torch
 
 from speechneurons.errors import BadInputError
 from speechneurons.frames import FrameGrid
+from speechneurons.model.forward import encode, front_end_batches
 from speechneurons.phones import PHONES, is_speech_phone
 
 log = logging.getLogger(__name__)
@@ -301,8 +302,6 @@ def extract_views(
     frame mask; the ``frontend`` view is that front-end output (CNN channels, or the log-Mel
     frames of a log-Mel front-end)."""
     from tqdm import tqdm
-
-    from speechneurons.model.forward import encode, front_end_batches
 
     layers = tuple(layers) or tuple(range(loaded.num_layers + 1))
     if max(layers) > loaded.num_layers or min(layers) < 0:

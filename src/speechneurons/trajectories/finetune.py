@@ -44,6 +44,7 @@ import torch
 from torch import nn
 
 from speechneurons.device import resolve_device
+from speechneurons.model.forward import front_end
 from speechneurons.phones import PHONES, is_speech_phone
 from speechneurons.probing.scoring import bootstrap_delta, bootstrap_ratio
 
@@ -199,8 +200,6 @@ def front_end_features(loaded, waves: Mapping[str, np.ndarray], utt_ids: Sequenc
     """utt_id -> front-end output [T, C] (float32, CPU) of one utterance alone
     (:func:`speechneurons.model.forward.front_end`: the input of the feature projection)."""
     from tqdm import tqdm
-
-    from speechneurons.model.forward import front_end
 
     return {
         u: front_end(loaded, waves[u]).float().cpu()
