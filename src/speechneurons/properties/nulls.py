@@ -196,14 +196,27 @@ def speaker_relabelings(gender: np.ndarray, n_draws: int, exact_max: int, seed: 
 def speaker_phone_counts(top: TopNeurons, labels: FrameLabels, row_speaker: np.ndarray, n_speakers: int):
     """A_s[s, c, j]: frames of speaker s and phone c that activate j, and n_s[s, c] (the
     activated indicator grouped by speaker and phone once; a relabeling only sums speakers)."""
-    C, D = len(PHONES), top.D
+    C, D = len(PHONES), _width(top)
     phone, spk = labels.phone[top.rows], row_speaker[top.rows]
     ok = (phone >= 0) & (spk >= 0)
     key = spk[ok] * C + phone[ok]
     n = np.bincount(key, minlength=n_speakers * C).reshape(n_speakers, C)
     cells = (key[:, None] * D + top.top[ok]).ravel()
     A = np.bincount(cells, minlength=n_speakers * C * D).reshape(n_speakers, C, D)
-    return A, n
+    return A[:, :, : top.D], n
+
+
+def _width(top: TopNeurons) -> int:
+    """Units per row of the count arrays: D, or D + 1 when the top lists use D as padding (an
+    SAE latent row with fewer than tau active latents); the padding unit is dropped after."""
+    return top.D + 1 if top.top.size and int(top.top.max()) >= top.D else top.D
+
+
+def _count(top: TopNeurons, labels: FrameLabels, n_groups: dict) -> tuple[dict, dict]:
+    """count_top's A and n, with the padding unit of :func:`_width` dropped."""
+    padded = TopNeurons(top.rows, top.top, _width(top), top.tau, top.skipped)
+    c = count_top(padded, labels, n_groups)
+    return {p: a[:, :, : top.D] for p, a in c.active.items()}, c.frames
 
 
 def gender_null(
@@ -298,8 +311,8 @@ def shift_null(
     for i in range(n_draws):
         rng = np.random.default_rng([int(seed), i])
         lab = shifted_labels(labels, prop, blocks, rng)
-        c = count_top(top, lab, {prop: G})
-        out.append(property_sets(c.active[prop], c.frames[prop], prop, top.tau, sigma, min_count, selection, fdr_q))
+        active, frames = _count(top, lab, {prop: G})
+        out.append(property_sets(active[prop], frames[prop], prop, top.tau, sigma, min_count, selection, fdr_q))
     return out
 
 
@@ -408,8 +421,11 @@ def bootstrap_sets(
             rng = np.random.default_rng([int(seed), 1 if kind == "bootstrap" else 2, i])
             w = np.zeros(len(used), dtype=np.int64)
             w[used] = stratified_weights(units[used], strata[used], rng)
-            lp = layer_properties(count_top(top, labels, n_groups, w), layer, sigma, min_count, n_pitch_bins, selection,
-                                  fdr_q)  # fmt: skip
+            padded = TopNeurons(top.rows, top.top, _width(top), top.tau, top.skipped)
+            c = count_top(padded, labels, n_groups, w)
+            c.active = {p: a[:, :, : top.D] for p, a in c.active.items()}
+            c.D = top.D
+            lp = layer_properties(c, layer, sigma, min_count, n_pitch_bins, selection, fdr_q)
             rows.append({"kind": kind, "seed": i, **set_counts(lp.property_neurons)})
     return pd.DataFrame(rows)
 
