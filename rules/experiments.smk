@@ -15,6 +15,7 @@
 #   pruning.tsv, erasure.tsv, figures/pruning.png, figures/erasure.png
 from speechneurons.probing.features import FrameSettings
 from speechneurons.probing.probes import ProbeSettings
+from speechneurons.experiments.matching import MatchSettings
 from speechneurons.model.pretrain import TrainSettings
 
 ALL_TARGETS += [
@@ -117,7 +118,7 @@ rule experiments_prune:
         runtime=60,
     params:
         variants=PRUNING_VARIANTS,
-        rate_bins=config["experiments"]["rate_bins"],
+        matching=section_params(MatchSettings, config["experiments"]),
         model_ref=experiments_model_ref,
         protect_properties=config["experiments"]["protect_properties"],
         continued_pretraining_steps=config["experiments"]["continued_pretraining_steps"],
@@ -152,7 +153,7 @@ rule experiments_erasure_sets:
         runtime=10,
     params:
         variants=ERASURE_VARIANTS,
-        rate_bins=config["experiments"]["rate_bins"],
+        matching=section_params(MatchSettings, config["experiments"]),
         seed=config["seed"],
     script:
         "../scripts/experiments_erasure_sets.py"

@@ -3,6 +3,7 @@
 # only the keys of PropertySettings and pitch.n_bins, so changing one reruns exactly the
 # statistics and what follows them.
 from speechneurons.properties.chance import ChanceSettings
+from speechneurons.properties.nulls import NullSettings
 from speechneurons.properties.statistic import PropertySettings
 from speechneurons.properties.tables import figure_layers
 
@@ -57,6 +58,7 @@ rule property_layer:
     params:
         settings=section_params(PropertySettings, config["properties"]),
         chance=section_params(ChanceSettings, config["properties"]),
+        nulls=section_params(NullSettings, config["properties"]),
         seed=config["seed"],
         n_pitch_bins=config["pitch"]["n_bins"],
         binning=config["pitch"]["binning"],
@@ -72,6 +74,12 @@ rule property_summary:
         replicates=per_layer("replicates.tsv"),
         silhouette=per_layer("silhouette.json"),
         binning=per_layer("pitch_binning.tsv"),
+        random_weights=lambda w: (
+            L.properties_file("summary.tsv", w.corpus, w.model, "random")
+            if config["properties"]["random_weights_control"]
+            and w.checkpoint != "random"
+            else []
+        ),
     output:
         summary=L.properties_file("summary.tsv"),
     log:

@@ -13,6 +13,7 @@
 #   layer-<L>/<arch>/latents.json, P.npz, R.parquet, counts.tsv, skipped.tsv, null.tsv
 #   probes/losses.parquet, probes/variants.json, splice.tsv, erasure.tsv, masked_prediction.tsv
 #   evaluation.tsv, claims.tsv, units.tsv, features_vs_neurons.tsv, figures/*.png
+from speechneurons.properties.nulls import NullSettings
 from speechneurons.probing.probes import ProbeSettings
 from speechneurons.properties.statistic import PropertySettings
 from speechneurons.saes.settings import SaeSettings
@@ -72,7 +73,7 @@ rule sae_layer:
         ],
         max_eval_rows=config["saes"]["max_eval_rows"],
         properties=section_params(PropertySettings, config["properties"]),
-        null_seeds=config["properties"]["null_seeds"],
+        nulls=section_params(NullSettings, config["properties"]),
         n_pitch_bins=config["pitch"]["n_bins"],
         on_bad_input=config["on_bad_input"],
         seed=config["seed"],

@@ -11,6 +11,7 @@ from transformers import Wav2Vec2FeatureExtractor
 
 from speechneurons.activated import rates_from_npz
 from speechneurons.config import settings_from
+from speechneurons.experiments.matching import MatchSettings, balance_table, matched_controls
 from speechneurons.experiments.pruning import (
     KEEP_STRATEGIES,
     ffn_pairs,
@@ -23,7 +24,6 @@ from speechneurons.io import atomic_dir, write_json, write_table
 from speechneurons.logs import script_logging
 from speechneurons.model.registry import load_model
 from speechneurons.neuron_sets import load_property_neurons, protected_neurons, sets_to_json
-from speechneurons.stats.controls import match_table, matched_random
 
 snakemake = globals()["snakemake"]  # injected by Snakemake
 
@@ -34,8 +34,13 @@ with script_logging(snakemake.log[0]) as log:
     protected = protected_neurons(neurons, p.protect_properties)
     rates = {int(doc["layer"]): rates_from_npz(path) for doc, path in zip(neurons.values(), snakemake.input.P)}
     # the matched control of the property neurons: same size and activation-rate distribution per layer
-    matched = matched_random(protected, rates, seed=p.seed, stream=zlib.crc32(b"protect_random"), n_bins=p.rate_bins)
-    write_table(match_table(protected, matched, rates), snakemake.output.controls)
+    m = settings_from(MatchSettings, p.matching)
+    draws = matched_controls(protected, rates, m.control_draws, p.seed, zlib.crc32(b"protect_random"),
+                             m.match_neighbours, target=m.balance_ks)  # fmt: skip
+    matched = draws[0]  # the control the pruned models and probes are built from
+    balance = balance_table(protected, draws, rates, m.balance_ks)
+    write_table(balance, snakemake.output.controls)
+    log.info("matched control of the protected set (nearest activation rate):\n%s", balance.to_string(index=False))
     base = load_model(p.model_ref, p.device)
     for layer in sorted(set(ffn_pairs(base.model)) - set(protected)):
         log.warning("layer %d has no property statistics: nothing protected there", layer)

@@ -4,6 +4,7 @@ grouped by study on the page."""
 import pandas as pd
 
 from speechneurons.findings.claims import table
+from speechneurons.findings.counts import count_controls
 from speechneurons.findings.dissection import dissection_findings
 from speechneurons.findings.page import splits_statement, write_page
 from speechneurons.findings.property_neurons import property_neuron_findings
@@ -42,5 +43,13 @@ with script_logging(snakemake.log[0]) as log:
         f"Model {w.model} on corpus {w.corpus}: every claim below is checked on this run's own result files.",
         splits_statement(**p.splits),
     ]
-    write_page(findings, snakemake.output.page, f"Findings: {w.model} on {w.corpus}", context, p.level)
+    counts = (
+        "Property-neuron counts and their controls",
+        "Per layer: the count; its chance range (central range under the property's own null: speakers relabeled "
+        "for gender, labels shifted circularly within each utterance for phone type and pitch) and rank p-value; "
+        "the count of the same architecture with random weights on the same data (the primary control: a count "
+        "an untrained network gives is not learned) and its chance range; trained minus random.",
+        count_controls(read_table(inp.summary)),
+    )
+    write_page(findings, snakemake.output.page, f"Findings: {w.model} on {w.corpus}", context, p.level, [counts])
     log.info("\n%s", findings[["claim", "value", "ci_low", "ci_high", "verdict"]].to_string(index=False))

@@ -1,9 +1,12 @@
 """Property-neuron statistics of one layer: mid.npy + index_mid.parquet -> neurons.json, P.npz,
-R.parquet, counts.tsv, skipped.tsv (docs/property-neurons.md), and what the counts mean: the
-permutation null and the bootstrap replicates (null.tsv, replicates.tsv), the min_count
+R.parquet, counts.tsv, skipped.tsv (docs/property-neurons.md), and what the counts mean: one
+null per property (speakers relabeled for gender, labels shifted circularly within each
+utterance for phone type and pitch) and the bootstrap replicates over speakers and over
+utterances within speaker (null.tsv, replicates.tsv), the min_count
 sensitivity, the silhouette of P(. | c, g) by group and the pitch neurons under the other
 pitch binning (pitch_binning.tsv)."""
 
+import pandas as pd
 import torch
 
 from speechneurons.config import settings_from
@@ -14,9 +17,9 @@ from speechneurons.properties.chance import (
     ChanceSettings,
     binning_sensitivity,
     min_count_sensitivity,
-    resample_counts,
     silhouette_scores,
 )
+from speechneurons.properties.nulls import NullSettings, bootstrap_sets, null_sets
 from speechneurons.properties.statistic import PropertySettings, count_top, layer_properties, layer_top, property_groups
 from speechneurons.properties.tables import load_dump, write_layer
 
@@ -26,6 +29,7 @@ with script_logging(snakemake.log[0]) as log:
     torch.set_num_threads(max(1, snakemake.threads))
     p, out, layer = snakemake.params, snakemake.output, int(snakemake.wildcards.layer)
     settings, chance = settings_from(PropertySettings, p.settings), settings_from(ChanceSettings, p.chance)
+    nulls = settings_from(NullSettings, p.nulls)
     acts, index = load_dump(snakemake.input.mid, snakemake.input.index)
     # device and chunk_rows do not change any result (integer counts, deterministic ties), so
     # they come from the config directly instead of params and do not trigger reruns.
@@ -39,17 +43,18 @@ with script_logging(snakemake.log[0]) as log:
     lp = layer_properties(count_top(top, labels, n_groups), layer, *args)
     write_layer(lp, **{k: out[k] for k in ("neurons", "P", "R", "counts", "skipped")})
     utterances = index["utt_id"].to_numpy()
-    null_seeds = [1000 * p.seed + s for s in range(chance.null_seeds)]
-    boot_seeds = [1000 * p.seed + 500 + s for s in range(chance.count_resamples)]  # same draws in every layer
-    null, replicates = resample_counts(top, labels, utterances, layer, *args[:3], null_seeds, boot_seeds, *args[3:])
-    write_table(null, out.null)
-    write_table(replicates, out.replicates)
+    speakers = index["speaker"].to_numpy()
+    null = null_sets(top, labels, utterances, speakers, lp.property_neurons, *args[:3], nulls, p.seed, *args[3:])
+    boot = bootstrap_sets(top, labels, utterances, speakers, layer, *args[:3], nulls.count_resamples, p.seed, *args[3:])
+    write_table(null.groups, out.null)
+    write_table(pd.concat([null.sets, boot], ignore_index=True), out.replicates)
     sens = min_count_sensitivity(top, labels, layer, settings.sigma, chance.sensitivity_min_counts, *args[2:])
     write_table(sens, out.sensitivity)
     write_json(out.silhouette, {"layer": layer, **silhouette_scores(lp)})
     binning = binning_sensitivity(top, labels, index["f0_hz"].to_numpy(), p.binning, layer, *args)
     write_table(binning, out.binning)
-    log.info("tau = %d; property neurons: %s; chance (mean over %d seeds): %s; skipped: %s", lp.tau,
-             {k: len(v) for k, v in lp.property_neurons.items()}, len(null_seeds),
-             null.groupby("property")["n_property_neurons"].mean().round(1).to_dict() if len(null) else {},
+    draws = null.sets.groupby("property") if len(null.sets) else None
+    log.info("tau = %d; property neurons: %s; null draws: %s; chance (97.5 %% quantile): %s; skipped: %s", lp.tau,
+             {k: len(v) for k, v in lp.property_neurons.items()}, draws.size().to_dict() if draws is not None else {},
+             {k: float(g[f"n_{k}"].quantile(0.975)) for k, g in draws} if draws is not None else {},
              lp.skipped)  # fmt: skip

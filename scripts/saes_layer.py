@@ -12,10 +12,11 @@ from speechneurons.config import settings_from
 from speechneurons.device import resolve_device
 from speechneurons.io import read_table, write_table
 from speechneurons.logs import script_logging
+from speechneurons.properties.nulls import NullSettings, null_sets
 from speechneurons.properties.statistic import PropertySettings, frame_labels
 from speechneurons.properties.tables import load_dump, write_layer
 from speechneurons.saes.evaluation import save_evaluations
-from speechneurons.saes.properties import base_rate, latent_properties, null_counts
+from speechneurons.saes.properties import base_rate, latent_properties
 from speechneurons.saes.settings import SaeSettings
 from speechneurons.saes.stage import split_rows, train_budgets
 
@@ -50,9 +51,11 @@ with script_logging(snakemake.log[0]) as log:
     rate = base_rate(top)
     log.info("property latents (tau = %d of F = %d; mean activation rate %.4g against the threshold %.4g): %s",
              lp.tau, lp.D, rate, lp.tau / lp.D, {k: len(v) for k, v in lp.property_neurons.items()})  # fmt: skip
-    seeds = [1000 * p.seed + s for s in range(p.null_seeds)]  # the properties stage's seeds
-    null = null_counts(top, labels, index_mid["utt_id"].to_numpy(), int(w.layer), props, seeds, p.n_pitch_bins)
-    write_table(null, out.null)
+    # the properties stage's nulls, with its draws (same seed): one property at a time
+    null = null_sets(top, labels, index_mid["utt_id"].to_numpy(), index_mid["speaker"].to_numpy(), lp.property_neurons,
+                     props.sigma, props.min_count, p.n_pitch_bins, settings_from(NullSettings, p.nulls), p.seed,
+                     props.selection, props.fdr_q)  # fmt: skip
+    write_table(null.groups, out.null)
     rows = [dict(ev.summary(), layer=int(w.layer)) for ev in evaluations.values()]
     table = pd.DataFrame(rows).assign(stat_tau=np.nan, stat_base_rate=np.nan)
     table.loc[table["k"] == p.ks[0], ["stat_tau", "stat_base_rate"]] = [lp.tau, rate]

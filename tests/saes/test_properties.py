@@ -6,8 +6,9 @@ import torch
 
 from speechneurons.phones import PHONES, VOWELS
 from speechneurons.properties import statistic as pr
+from speechneurons.properties.nulls import NullSettings, null_sets
 from speechneurons.saes import SparseAutoencoder
-from speechneurons.saes.properties import base_rate, count_rows, latent_properties, null_counts, top_latents
+from speechneurons.saes.properties import base_rate, count_rows, latent_properties, top_latents
 from tests.helpers.sparse_dictionary import sae_settings
 
 D = 100
@@ -63,15 +64,19 @@ def test_inactive_latents_never_count_as_activated():
     assert base_rate(top) == (2 + 3 + 0) / 3 / 6
 
 
-def test_null_counts_give_a_chance_level_below_planted_counts():
+def test_the_properties_nulls_give_latents_a_chance_level_below_planted_counts():
     index = _index()
+    index["speaker"] = index["utt_id"]  # one utterance per speaker: 3 F and 3 M speakers
     acts = _planted(index)
+    acts[::7] = 0  # rows with no active latent: their top lists are padding (index F)
     labels = pr.frame_labels(index, 3)
     lp, top = latent_properties(_identity_sae(D), acts, labels, 1, SETTINGS, 3)
-    null = null_counts(top, labels, index["utt_id"].to_numpy(), 1, SETTINGS, seeds=range(4), n_pitch_bins=3)
-    assert sorted(null["seed"].unique()) == [0, 1, 2, 3]
+    assert (top.top == D).any()
+    settings = NullSettings(null_draws=4, null_exact_max=100, count_resamples=0)
+    args = (top, labels, index["utt_id"].to_numpy(), index["speaker"].to_numpy(), lp.property_neurons, 0.8, 1, 3)
+    null = null_sets(*args, settings, 0).groups
+    assert sorted(null["seed"].unique()) == list(range(9))  # C(6, 3) / 2 - 1 relabelings for gender
     observed = {(r["property"], r["group"]): r["n_exclusive"] for r in count_rows(lp.neurons_json())}
     female = null[(null.property == "gender") & (null.group == "F")]["n_exclusive"]
-    assert observed["gender", "F"] == 1 and (female == 0).all()  # gender shuffled across utterances
-    again = null_counts(top, labels, index["utt_id"].to_numpy(), 1, SETTINGS, seeds=range(4), n_pitch_bins=3)
-    assert again.equals(null)
+    assert observed["gender", "F"] == 1 and (female == 0).all()  # speakers relabeled
+    assert null_sets(*args, settings, 0).groups.equals(null)

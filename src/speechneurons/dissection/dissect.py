@@ -38,6 +38,7 @@ from speechneurons.dissection.concepts import ConceptMatrix, TopConcepts, concep
 from speechneurons.dissection.describe import ItemTable
 from speechneurons.dissection.items import Extremes, extremes, utterance_means
 from speechneurons.dissection.llm import LLMWriter, llm_descriptions
+from speechneurons.dissection.nulls import uninterpretable_null_by_speaker
 from speechneurons.dissection.scoring import agreement, agreement_null, agreement_report
 from speechneurons.dissection.settings import DissectionSettings
 from speechneurons.dissection.summary import OpenSummary, open_summary, uninterpretable_null
@@ -69,7 +70,9 @@ class LayerDissection(NamedTuple):
     descriptions: list
     """[D] one sentence per neuron."""
     null_uninterpretable: np.ndarray
-    """[n_permutations] uninterpretable share with item attributes permuted across items."""
+    """[n_permutations] uninterpretable share with item attributes permuted, speakers kept together
+    (speaker blocks for utterance items, within speaker for phone items; across all items
+    when the items have no speaker)."""
 
 
 def selecting(table: pd.DataFrame, splits: Sequence[str]) -> np.ndarray:
@@ -109,7 +112,10 @@ def dissect_layer(
     top = top_concepts(sim, settings.top_concepts)
     args = (table, items.attributes, local_top, local_bottom, settings.min_shared, settings.max_bottom_shared)
     summary = open_summary(*args)
-    null = uninterpretable_null(*args, settings.seed, settings.n_permutations)
+    if "speaker" in table:  # keep speakers together (speechneurons.dissection.nulls)
+        null = uninterpretable_null_by_speaker(*args, settings.seed, settings.n_permutations, items.kind)
+    else:
+        null = uninterpretable_null(*args, settings.seed, settings.n_permutations)
     if settings.writer == "llm":
         if llm is None:
             raise ValueError("writer is 'llm' but no LLMWriter was given")

@@ -5,9 +5,11 @@ central range of the same number under a null or a matched control). The verdict
 same for every claim that an effect is positive:
 
 - *holds*: the interval lies above 0 and the effect lies above the chance range;
-- *does not hold*: the interval lies below 0 (the opposite is measured);
-- *not measurable here*: anything else (the interval includes 0, or the chance range reaches
-  the effect), with the reason written next to it.
+- *does not hold*: the interval lies below 0 and the effect lies below the chance range (the
+  opposite is measured, beyond chance);
+- *not measurable here*: anything else (the interval includes 0, the effect lies within its
+  chance range on either side of 0, or the design cannot test the claim here), with the
+  reason written next to it (speechneurons.findings.verdict).
 
 An effect measured on every unit, with no resample to give it an interval (a share of all the
 neurons of a layer), is read against its chance range alone (``verdict_above_chance``): *holds*
@@ -61,17 +63,14 @@ def no_numbers(**fields) -> dict:
     return dict(value=math.nan, ci_low=math.nan, ci_high=math.nan, chance_low=math.nan, chance_high=math.nan, **fields)
 
 
-def verdict_positive(value: float, ci_low: float, ci_high: float, chance_high: float = math.nan) -> tuple[str, str]:
-    """Verdict and reason for the claim 'the effect is positive' (module docstring)."""
-    if any(math.isnan(x) for x in (value, ci_low, ci_high)):
-        return UNMEASURED, "no interval could be computed"
-    if ci_high < 0:
-        return FAILS, "the interval lies below 0"
-    if ci_low <= 0:
-        return UNMEASURED, "the interval includes 0"
-    if not math.isnan(chance_high) and value <= chance_high:
-        return UNMEASURED, "the effect lies within its chance range"
-    return HOLDS, "the interval lies above 0" + ("" if math.isnan(chance_high) else " and above the chance range")
+def verdict_positive(
+    value: float, ci_low: float, ci_high: float, chance_high: float = math.nan, chance_low: float = math.nan
+) -> tuple[str, str]:
+    """Verdict and reason for the claim 'the effect is positive': the symmetric rule of
+    :func:`speechneurons.findings.verdict.symmetric_verdict` (module docstring)."""
+    from speechneurons.findings.verdict import symmetric_verdict
+
+    return symmetric_verdict(value, ci_low, ci_high, chance_low, chance_high)
 
 
 def verdict_above_chance(value: float, chance_low: float, chance_high: float) -> tuple[str, str]:

@@ -79,10 +79,27 @@ def _study_table(rows: pd.DataFrame) -> list[str]:
     return parts
 
 
-def render(findings: pd.DataFrame, title: str, context: Sequence[str], level: float) -> str:
+def _plain_table(heading: str, note: str, frame: pd.DataFrame) -> list[str]:
+    e = html.escape
+    head = "".join(f"<th>{e(str(c))}</th>" for c in frame.columns)
+    body = [
+        "<tr>" + "".join(f'<td class="num">{e(str(v))}</td>' for v in r) + "</tr>"
+        for r in frame.itertuples(index=False)
+    ]
+    return [f"<h2>{e(heading)}</h2>", f'<p class="note">{e(note)}</p>', f"<table><tr>{head}</tr>", *body, "</table>"]
+
+
+def render(
+    findings: pd.DataFrame,
+    title: str,
+    context: Sequence[str],
+    level: float,
+    tables: Sequence[tuple[str, str, pd.DataFrame]] = (),
+) -> str:
     """The page as an HTML string: a title, the paragraphs of ``context`` (the run, its splits),
     how to read a verdict, a count of the verdicts, then per study (in the order of its first
-    row) a heading, its own count and one table row per claim."""
+    row) a heading, its own count and one table row per claim; then each of ``tables``
+    (heading, note, table) as a plain table."""
     e = html.escape
     parts = [
         "<!DOCTYPE html>",
@@ -95,18 +112,29 @@ def render(findings: pd.DataFrame, title: str, context: Sequence[str], level: fl
         "central range of the same effect under chance (a "
         "permutation null or a matched control). <b>holds</b>: the interval lies above 0 and the effect above "
         "the chance range (an effect with no interval: above the chance range); <b>does not hold</b>: the "
-        "interval (or the effect, without one) lies below it; <b>not measurable here</b>: anything else, with the "
-        "reason. Some claims add conditions of their own, given with the verdict.</p>",
+        "interval lies below 0 and the effect below the chance range (an effect with no interval: below the "
+        "chance range); <b>not measurable here</b>: anything else, with the reason, including an effect inside "
+        "its chance range on either side of 0 and a claim the design cannot test here. Some claims add "
+        "conditions of their own, given with the verdict.</p>",
         f"<p><b>Verdicts:</b> {e(_counts(findings))}.</p>",
     ]
     for study in pd.unique(findings["study"]):
         rows = findings[findings["study"] == study]
         parts += [f"<h2>{e(str(study))}</h2>", f"<p>{e(_counts(rows))}.</p>", *_study_table(rows)]
+    for heading, note, frame in tables:
+        parts += _plain_table(heading, note, frame)
     parts.append("</body></html>")
     return "\n".join(parts)
 
 
-def write_page(findings: pd.DataFrame, path: str | Path, title: str, context: Sequence[str], level: float):
+def write_page(
+    findings: pd.DataFrame,
+    path: str | Path,
+    title: str,
+    context: Sequence[str],
+    level: float,
+    tables: Sequence[tuple[str, str, pd.DataFrame]] = (),
+):
     """Write :func:`render` atomically to ``path``."""
     with atomic_path(path) as tmp:
-        Path(tmp).write_text(render(findings, title, context, level), encoding="utf-8")
+        Path(tmp).write_text(render(findings, title, context, level, tables), encoding="utf-8")

@@ -2,12 +2,16 @@
 
 1. Gender and pitch neurons are most numerous at the bottom and top layers. Effect: the mean
    count of the first and last layers minus the mean count of the layers between them
-   ("ends minus middle"). Interval: bootstrap over utterances (the same resample in every
-   layer); chance: the same effect under the permutation null; also given: the same effect for
-   the architecture with random weights.
+   ("ends minus middle"). Interval: bootstrap over speakers within gender (the same resample
+   in every layer); chance: the same effect under the property's own null (speakers relabeled
+   for gender, pitch bins shifted circularly within each utterance for pitch; draw i is the
+   same in every layer); also given: the counts and the effect for the architecture with
+   random weights. The design cannot test the claim when no layer's count lies above its
+   chance range.
 2. Gender ∩ pitch is the largest pairwise overlap (layer 1). Effect: |gender ∩ pitch| minus the
-   larger of |phone type ∩ gender| and |phone type ∩ pitch| at the first layer; interval and
-   chance as in 1; also given: the overlap with per-gender pitch bins (what pooled bins build in).
+   larger of |phone type ∩ gender| and |phone type ∩ pitch| at the first layer; interval as in
+   1, chance the widest range of the gender and pitch nulls; also given: the overlap with
+   per-gender pitch bins (what pooled bins build in).
 3. Protecting the property neurons degrades a pruned model less than norm pruning, and norm
    less than random pruning. Effect: the paired difference protect - norm (and norm - random)
    at the sparsity nearest the paper's, in the direction of "better", on the last layer's
@@ -28,7 +32,8 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from speechneurons.findings.claims import FAILS, HOLDS, UNMEASURED, Finding, fmt, no_numbers, verdict_positive
+from speechneurons.findings.claims import FAILS, HOLDS, UNMEASURED, Finding, fmt, no_numbers
+from speechneurons.findings.verdict import at_chance_everywhere, symmetric_verdict
 from speechneurons.properties import reference as ref
 from speechneurons.stats import percentile_interval
 
@@ -48,10 +53,30 @@ def ends_minus_middle(counts) -> float:
     return float((c[0] + c[-1]) / 2 - c[1:-1].mean()) if len(c) >= 3 else math.nan
 
 
-def _per_replicate(replicates: pd.DataFrame, kind: str, column: str) -> pd.DataFrame:
-    """Replicates of one kind as seed x layer (layers sorted) for one set-size column."""
+def _per_replicate(replicates: pd.DataFrame, kind: str, column: str, prop: str | None = None) -> pd.DataFrame:
+    """Replicates of one kind as seed x layer (layers sorted) for one set-size column; ``prop``:
+    the null of that property only (replicates of the per-property nulls have a ``property``
+    column); kind 'bootstrap_speaker' falls back to 'bootstrap' in older replicates."""
+    if kind == "bootstrap_speaker" and not (replicates["kind"] == kind).any():
+        kind = "bootstrap"
     part = replicates[replicates["kind"] == kind]
+    if prop is not None and "property" in part.columns:
+        part = part[part["property"] == prop]
     return part.pivot_table(index="seed", columns="layer", values=column, aggfunc="first").sort_index(axis=1)
+
+
+def counts_at_chance(summary: pd.DataFrame, prop: str) -> str | None:
+    """Why a claim about ``prop`` neurons cannot be tested here: no layer's count lies above the
+    upper end of its chance range (nothing above chance to locate, erase or protect); None when
+    some layer's does, or when the summary has no chance range."""
+    col, high = f"n_{prop}", f"chance_high_n_{prop}"
+    if high not in summary or col not in summary:
+        return None
+    s = summary.sort_values("layer")
+    if not at_chance_everywhere(s[col], s[high]):
+        return None
+    pairs = ", ".join(f"{int(n)} (chance up to {h:g})" for n, h in zip(s[col], s[high], strict=True))
+    return f"no layer's {prop}-neuron count lies above its chance range ({pairs})"
 
 
 def claim_extreme_layers(
@@ -78,15 +103,19 @@ def claim_extreme_layers(
             **common, **no_numbers(verdict=UNMEASURED, why=f"needs at least 3 layers, the model has {len(s)}")
         )
     value = ends_minus_middle(s[col])
-    boot = _per_replicate(replicates, "bootstrap", col)
-    null = _per_replicate(replicates, "null", col)
+    boot = _per_replicate(replicates, "bootstrap_speaker", col)
+    null = _per_replicate(replicates, "null", col, prop)
     ci = percentile_interval(boot.apply(ends_minus_middle, axis=1), level) if len(boot) else (math.nan, math.nan)
     chance = percentile_interval(null.apply(ends_minus_middle, axis=1), level) if len(null) else (math.nan, math.nan)
-    verdict, why = verdict_positive(value, *ci, chance[1])
+    verdict, why = symmetric_verdict(value, *ci, *chance, cannot_test=counts_at_chance(s, prop), chance_expected=True)
     counts = ", ".join(str(int(x)) for x in s[col])
     why += f"; counts per layer {counts}"
     if random_summary is not None and len(random_summary) >= 3:
-        why += f"; random weights: ends minus middle {ends_minus_middle(random_summary.sort_values('layer')[col]):+.1f}"
+        r = random_summary.sort_values("layer")
+        why += (
+            f"; random weights (the same architecture untrained, same data): counts "
+            f"{', '.join(str(int(x)) for x in r[col])}, ends minus middle {ends_minus_middle(r[col]):+.1f}"
+        )
     return Finding(
         **common,
         value=value,
@@ -117,16 +146,22 @@ def claim_gender_pitch_overlap(summary: pd.DataFrame, replicates: pd.DataFrame, 
     layer = int(first["layer"])
     rep = replicates[replicates["layer"] == layer]
     value = float(_overlap_margin(first.to_frame().T.astype(float)).iloc[0])
-    boot, null = rep[rep["kind"] == "bootstrap"], rep[rep["kind"] == "null"]
+    boot_kind = "bootstrap_speaker" if (rep["kind"] == "bootstrap_speaker").any() else "bootstrap"
+    boot, null = rep[rep["kind"] == boot_kind], rep[rep["kind"] == "null"]
     ci = percentile_interval(_overlap_margin(boot), level) if len(boot) else (math.nan, math.nan)
-    chance = percentile_interval(_overlap_margin(null), level) if len(null) else (math.nan, math.nan)
+    # the null of each property the margin's larger overlap involves: the widest range
+    nulls = [null[null["property"] == p] for p in ("gender", "pitch")] if "property" in null else [null]
+    ranges = [percentile_interval(_overlap_margin(n), level) for n in nulls if len(n)]
+    chance = (min(r[0] for r in ranges), max(r[1] for r in ranges)) if ranges else (math.nan, math.nan)
     overlaps = {
         k: int(first[k]) for k in ("overlap_gender_pitch", "overlap_phone_type_gender", "overlap_phone_type_pitch")
     }
     if sum(overlaps.values()) == 0:
         verdict, why = UNMEASURED, f"no property neurons shared between properties at layer {layer}"
     else:
-        verdict, why = verdict_positive(value, *ci, chance[1])
+        at_chance = [counts_at_chance(summary[summary["layer"] == layer], p) for p in ("gender", "pitch")]
+        cannot = "; ".join(r for r in at_chance if r) if all(at_chance) else None
+        verdict, why = symmetric_verdict(value, *ci, *chance, cannot_test=cannot, chance_expected=True)
     why += (
         f"; layer {layer}: gender ∩ pitch {overlaps['overlap_gender_pitch']}, phone type ∩ gender "
         f"{overlaps['overlap_phone_type_gender']}, phone type ∩ pitch {overlaps['overlap_phone_type_pitch']}"
@@ -206,7 +241,7 @@ def claim_protect_beats_norm(task: str, pruning: pd.DataFrame) -> Finding:
     value, lo, hi = improvement("protect")
     rnd, rnd_lo, rnd_hi = improvement("random")
     ctl, ctl_lo, ctl_hi = improvement("protect_random")
-    verdict, why = verdict_positive(value, lo, hi, ctl_hi)
+    verdict, why = symmetric_verdict(value, lo, hi, ctl_lo, ctl_hi)
     random_worse = rnd_hi < 0
     if verdict == HOLDS and not random_worse:
         verdict, why = UNMEASURED, "protect beats norm, but random pruning is not measurably worse than norm"
@@ -248,11 +283,14 @@ def claim_erasure_hits_own_group(
     control: pd.DataFrame,
     paper: str,
     groups: Mapping[str, str] | None = None,
+    cannot_test: str | None = None,
 ) -> Finding:
     """Claims 4 and 5: erasing ``erased``'s neurons raises the error on ``erased`` more than on
     the other scored groups (the last layer's probe). ``matrix`` and ``control``:
     :func:`speechneurons.experiments.erasure.erasure_matrix` of the erasures and of their
-    matched random controls; the chance range is the same margin for the control."""
+    matched random controls; the chance range is the same margin for the control.
+    ``cannot_test``: why the design cannot test the claim here (e.g. no count above chance:
+    nothing but chance neurons to erase); the numbers are still given."""
     task = "SID error" if prop == "gender" else "phone-class error"
     names = groups or {}
     name = names.get(erased, erased)
@@ -281,7 +319,7 @@ def claim_erasure_hits_own_group(
     ctl_rows = control[control["erased"].astype(str) == erased] if "erased" in control else control.iloc[:0]
     ctl = _margin(ctl_rows, erased) if len(ctl_rows) else None
     chance_lo, chance_hi = (ctl[1], ctl[2]) if ctl else (math.nan, math.nan)
-    verdict, why = verdict_positive(value, lo, hi, chance_hi)
+    verdict, why = symmetric_verdict(value, lo, hi, chance_lo, chance_hi, cannot_test=cannot_test)
     vs_lo = o.get("vs_control_ci_low", math.nan)
     if verdict == HOLDS and not (vs_lo > 0):
         verdict, why = UNMEASURED, f"the error on {name} does not rise measurably more than with the matched control"
@@ -333,9 +371,17 @@ def property_neuron_findings(
     for g in ("F", "M"):
         other = "M" if g == "F" else "F"
         paper = f"erase {g}: SID error +{eg[g][g]} on {GENDER_NAMES[g]}, +{eg[g][other]} on {GENDER_NAMES[other]}"
-        out.append(claim_erasure_hits_own_group("gender", g, *matrices["gender"], paper, GENDER_NAMES))
+        out.append(
+            claim_erasure_hits_own_group(
+                "gender", g, *matrices["gender"], paper, GENDER_NAMES, counts_at_chance(summary, "gender")
+            )
+        )
     d, off = ref.REFERENCE_ERASURE_PHONE_TYPE_DIAGONAL, ref.REFERENCE_ERASURE_PHONE_TYPE_OFF_DIAGONAL_MAX
     for t in ("vowel", "voiced_consonant", "unvoiced_consonant"):
         paper = f"erase {TYPE_NAMES[t]}: phone-class error +{d[t]} on {TYPE_NAMES[t]}; other cells within ±{off}"
-        out.append(claim_erasure_hits_own_group("phone_type", t, *matrices["phone_type"], paper, TYPE_NAMES))
+        out.append(
+            claim_erasure_hits_own_group(
+                "phone_type", t, *matrices["phone_type"], paper, TYPE_NAMES, counts_at_chance(summary, "phone_type")
+            )
+        )
     return out

@@ -46,7 +46,6 @@ class ChanceSettings:
     """Keys of the ``properties`` config section for the chance level and the sensitivity
     (schemas/properties.schema.yaml)."""
 
-    null_seeds: int
     count_resamples: int
     sensitivity_min_counts: tuple[int, ...]
 

@@ -159,7 +159,7 @@ def blank_not_computable(row: dict, missing: Mapping[str, str]) -> dict:
     like a result is written; the ``not_computable`` column says why."""
     for col in list(row):
         base = col
-        for prefix in ("chance_low_", "chance_high_", "chance_", "ci_low_", "ci_high_"):
+        for prefix in ("chance_low_", "chance_high_", "chance_", "ci_low_", "ci_high_", "p_", "null_draws_"):
             base = base.removeprefix(prefix)
         if any(
             base.startswith(f"n_{p}")
@@ -200,8 +200,8 @@ def summarize(
     binning_files: Sequence[str | Path] = (),
 ) -> pd.DataFrame:
     """The summary table over layers from each layer's neurons.json and counts.tsv (same order),
-    with, when given: the chance level and the bootstrap interval of every set size
-    (:func:`replicate_columns`, from replicates.tsv), the silhouette of each property
+    with, when given: the chance level, rank p-value and bootstrap interval of every set size
+    (:func:`speechneurons.properties.nulls.chance_columns`, from replicates.tsv), the silhouette of each property
     (``silhouette_<prop>``) and the pitch counts under the other pitch binning
     (``n_pitch_<binning>``, ``overlap_gender_pitch_<binning>``)."""
     if len(neuron_files) != len(count_files):
@@ -213,7 +213,9 @@ def summarize(
         doc = read_json(neurons)
         row = summary_row(doc, n)
         if replicate_files:
-            row |= replicate_columns(read_table(replicate_files[i]), level)
+            from speechneurons.properties.nulls import chance_columns
+
+            row |= chance_columns(read_table(replicate_files[i]), row, level)
         if silhouette_files:
             row |= {f"silhouette_{k}": v for k, v in read_json(silhouette_files[i]).items() if k != "layer"}
         if binning_files:

@@ -12,10 +12,11 @@ Chance level. Without any link between labels and units, P(j | c, g) estimates l
 rate of being activated, whose mean over latents is E_t[min(tau, L0_t)] / F, not tau / F: the
 definition's threshold tau / F is then stricter than chance on average (``base_rate`` reports
 the mean rate). The count of property units has no closed-form chance level (densities differ
-between units), so :func:`null_counts` gives it by permutation, exactly as the properties stage
-does for neurons (:func:`speechneurons.properties.chance.null_counts`, the same seeds and the
-same table): the labels are shuffled (frame labels within utterances, gender across
-utterances) and the units counted again from the same top units.
+between units), so the SAE stage gives it by the properties stage's nulls, exactly as for
+neurons (:func:`speechneurons.properties.nulls.null_sets`, the same draws and the same table,
+one property at a time: speakers relabeled for gender, labels shifted circularly within each
+utterance for phone type and pitch), the units counted again from the same top units (the
+padding index F of a row with fewer than tau active latents is dropped).
 """
 
 from __future__ import annotations
@@ -23,10 +24,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
-import pandas as pd
 import torch
 
-from speechneurons.properties.chance import NULL_COLUMNS, null_rows
 from speechneurons.properties.statistic import (
     ActivationCounts,
     FrameLabels,
@@ -35,7 +34,6 @@ from speechneurons.properties.statistic import (
     TopNeurons,
     count_top,
     layer_properties,
-    permuted_labels,
     property_groups,
     tau_from_fraction,
     topk_indices,
@@ -135,21 +133,3 @@ def count_rows(doc: Mapping) -> list[dict]:
             dict(property=prop, group="", n_group=len(set().union(*map(set, groups.values()))), n_exclusive=n_prop)
         )
     return rows
-
-
-def null_counts(
-    top: TopNeurons,
-    labels: FrameLabels,
-    utterances: np.ndarray,
-    layer: int,
-    settings: PropertySettings,
-    seeds,
-    n_pitch_bins: int,
-) -> pd.DataFrame:
-    """The counts of the statistic on latents under permuted labels, one block per seed, in the
-    properties stage's null table (:data:`speechneurons.properties.chance.NULL_COLUMNS`)."""
-    out = []
-    for seed in seeds:
-        lp = unit_properties(top, permuted_labels(labels, utterances, int(seed)), layer, settings, n_pitch_bins)
-        out += null_rows(lp, seed=int(seed))
-    return pd.DataFrame(out, columns=NULL_COLUMNS)

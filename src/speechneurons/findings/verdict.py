@@ -1,0 +1,66 @@
+"""The one verdict rule of the findings page, symmetric in both directions.
+
+An effect comes with an interval (over the unit of independence) and, where there is one, a
+chance range (the central range of the same effect under a null, or under matched controls):
+
+- *holds*: the interval lies above 0 AND the effect lies above its chance range;
+- *does not hold*: the interval lies below 0 AND the effect lies below its chance range (the
+  opposite of the claim is measured, beyond what chance gives);
+- *not measurable here*: anything else, with the reason: the interval includes 0, the effect
+  lies within its chance range (on either side of 0), or the design cannot test the claim
+  here (nothing above chance to erase or protect, a probe at ceiling, a model or SAE that is
+  under-trained by a stated criterion: the caller names the reason in ``cannot_test``).
+
+A chance range that could not be computed (NaN) is not checked, and the reason says so only
+when a chance range was expected (``chance_expected``).
+"""
+
+from __future__ import annotations
+
+import math
+
+HOLDS, FAILS, UNMEASURED = "holds", "does not hold", "not measurable here"
+CANNOT_TEST = "the design cannot test this here"
+
+
+def _num(x: float, digits: int = 2) -> str:
+    return f"{round(float(x), digits) + 0.0:+.{digits}f}"
+
+
+def symmetric_verdict(
+    value: float,
+    ci_low: float,
+    ci_high: float,
+    chance_low: float = math.nan,
+    chance_high: float = math.nan,
+    cannot_test: str | None = None,
+    chance_expected: bool = False,
+) -> tuple[str, str]:
+    """Verdict and reason for the claim 'the effect is positive' (module docstring)."""
+    if cannot_test:
+        return UNMEASURED, f"{CANNOT_TEST}: {cannot_test}"
+    if any(math.isnan(x) for x in (value, ci_low, ci_high)):
+        return UNMEASURED, "no interval could be computed"
+    if ci_low <= 0 <= ci_high:
+        return UNMEASURED, "the interval includes 0"
+    positive = ci_low > 0
+    bound = chance_high if positive else chance_low
+    if math.isnan(bound):
+        tail = "; no chance range could be computed" if chance_expected else ""
+        return (HOLDS, "the interval lies above 0" + tail) if positive else (FAILS, "the interval lies below 0" + tail)
+    inside = value <= chance_high if positive else value >= chance_low
+    rng = f"[{_num(chance_low)}, {_num(chance_high)}]" if not math.isnan(chance_low) else f"up to {_num(chance_high)}"
+    if inside:
+        side = "above" if positive else "below"
+        return UNMEASURED, f"the interval lies {side} 0 but the effect lies within its chance range {rng}"
+    if positive:
+        return HOLDS, f"the interval lies above 0 and the effect above its chance range {rng}"
+    return FAILS, f"the interval lies below 0 and the effect below its chance range {rng}"
+
+
+def at_chance_everywhere(observed, chance_high) -> bool:
+    """True when no observed count exceeds the upper end of its chance range (layer by layer):
+    nothing above chance, so a claim about where such units are cannot be tested."""
+    pairs = [(float(o), float(h)) for o, h in zip(observed, chance_high, strict=True)]
+    known = [(o, h) for o, h in pairs if not (math.isnan(o) or math.isnan(h))]
+    return bool(known) and all(o <= h for o, h in known)

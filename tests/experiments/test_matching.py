@@ -1,0 +1,59 @@
+"""Controls matched by nearest activation rate (speechneurons.experiments.matching): every
+control passes its balance criterion where decile bins did not."""
+
+import numpy as np
+import pytest
+
+from speechneurons.experiments import matching as mt
+from speechneurons.stats import controls as old
+
+
+def heavy_tailed(D=1024, n_set=50, seed=0):
+    """Lognormal rates; the set is drawn among the busiest quarter (property neurons fire
+    5-15x more often than a uniform neuron)."""
+    rng = np.random.default_rng(seed)
+    rates = rng.lognormal(-5, 1.2, D)
+    busy = np.argsort(rates)[-D // 4 :]
+    return rates, np.sort(rng.choice(busy, n_set, replace=False))
+
+
+def test_every_nearest_rate_control_passes_its_balance_criterion():
+    worst_bins = 0.0
+    for seed in range(3):
+        rates, chosen = heavy_tailed(seed=seed)
+        sets, r = {1: chosen, 2: chosen[:8]}, {1: rates, 2: rates}
+        draws = mt.matched_controls(sets, r, 100 if seed == 0 else 20, seed=seed, stream=7)
+        table = mt.balance_table(sets, draws, r)
+        assert table["balanced"].all() and (table["share_balanced"] == 1.0).all()
+        assert table.loc[table.layer == 2, "ks_target"].item() == pytest.approx(1 / 8)  # small set: 1 / n
+        for d in draws[:5]:
+            assert len(d[1]) == 50 and not set(d[1]) & set(chosen)
+        assert len({tuple(d[1]) for d in draws}) > len(draws) // 2  # the draws differ
+        bins = old.matched_random({1: chosen}, {1: rates}, seed=seed, n_bins=10)
+        worst_bins = max(worst_bins, mt.ks_distance(rates[chosen], rates[bins[1]]))
+    assert worst_bins > mt.KS_TARGET  # what decile bins gave on the same sets
+
+
+def test_exclusion_draw_zero_and_the_pool_running_out():
+    rates = np.linspace(0, 1, 10)
+    d = mt.matched_controls({1: [8, 9]}, {1: rates}, 3, seed=0, neighbours=1, exclude={1: [7]})
+    assert all(list(x[1]) == [5, 6] for x in d)  # nearest outside the set and the exclusion
+    first = mt.matched_controls({1: [8, 9]}, {1: rates}, 1, seed=0)[0]
+    assert (first[1] == mt.matched_controls({1: [8, 9]}, {1: rates}, 5, seed=0)[0][1]).all()
+    small = mt.nearest_rate_control(range(8), rates, np.random.default_rng(0), exclude=[9])
+    assert list(small) == [8]
+
+
+def test_control_p_in_the_claimed_direction():
+    assert mt.control_p(5.0, [1, 2, 3]) == pytest.approx(0.25)
+    assert mt.control_p(-5.0, [1, 2, 3], direction=-1) == pytest.approx(0.25)
+    assert mt.control_p(0.0, [1, 2, 3]) == pytest.approx(1.0)
+
+
+def test_a_tiny_set_needs_its_mean_rate_matched_too():
+    assert not mt.is_balanced([0.376], [0.068])  # KS is 1 either way for one neuron
+    assert mt.is_balanced([0.376], [0.36])
+    assert mt.is_balanced([], [])
+    rates = np.array([0.01] * 20 + [0.4])
+    table = mt.balance_table({1: [20]}, mt.matched_controls({1: [20]}, {1: rates}, 3, seed=0), {1: rates})
+    assert not table["balanced"].item() and table["share_balanced"].item() == 0.0  # nothing near: reported

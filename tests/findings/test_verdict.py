@@ -1,0 +1,113 @@
+"""The one symmetric verdict rule (speechneurons.findings.verdict), with known answers."""
+
+import math
+
+import pandas as pd
+
+from speechneurons.findings import property_neurons as fp
+from speechneurons.findings.claims import verdict_positive
+from speechneurons.findings.verdict import (
+    CANNOT_TEST,
+    FAILS,
+    HOLDS,
+    UNMEASURED,
+    at_chance_everywhere,
+    symmetric_verdict,
+)
+
+
+def test_outside_chance_on_either_side_is_needed_for_both_verdicts():
+    assert symmetric_verdict(5.0, 2.0, 8.0, -1.0, 3.0)[0] == HOLDS
+    assert symmetric_verdict(-5.0, -8.0, -2.0, -3.0, 1.0)[0] == FAILS
+    # inside the chance range, on either side of 0: not measurable
+    up = symmetric_verdict(2.0, 1.0, 3.0, -1.0, 2.5)
+    down = symmetric_verdict(-1.25, -1.44, -0.75, -2.0, 1.0)  # pitch "ends minus middle" of the default run
+    assert up[0] == UNMEASURED and "within its chance range" in up[1]
+    assert down[0] == UNMEASURED and "within its chance range" in down[1]
+    assert symmetric_verdict(1.0, -1.0, 3.0, -0.5, 0.5) == (UNMEASURED, "the interval includes 0")
+
+
+def test_the_design_cannot_test_and_missing_numbers_are_not_measurable():
+    v, why = symmetric_verdict(5.0, 2.0, 8.0, -1.0, 3.0, cannot_test="the probe is at ceiling")
+    assert v == UNMEASURED and why.startswith(CANNOT_TEST) and "ceiling" in why
+    assert symmetric_verdict(math.nan, 1.0, 2.0)[0] == UNMEASURED
+    # no chance range at all: the interval alone decides, in both directions
+    assert symmetric_verdict(1.0, 0.5, 1.5)[0] == HOLDS and symmetric_verdict(-1.0, -1.5, -0.5)[0] == FAILS
+    assert "no chance range" in symmetric_verdict(1.0, 0.5, 1.5, chance_expected=True)[1]
+
+
+def test_verdict_positive_is_the_same_rule():
+    assert verdict_positive(-1.25, -1.44, -0.75, 1.0, -2.0)[0] == UNMEASURED
+    assert verdict_positive(-1.25, -1.44, -0.75)[0] == FAILS
+
+
+def test_counts_at_chance_in_every_layer_make_the_layer_claim_untestable():
+    assert at_chance_everywhere([0, 1, 2], [1, 1, 2]) and not at_chance_everywhere([0, 3], [1, 2])
+    layers = [1, 2, 3, 4, 5, 6]
+    counts = [0, 1, 0, 2, 2, 0]
+    summary = pd.DataFrame({"layer": layers, "n_pitch": counts, "chance_high_n_pitch": [2.0] * 6})
+    rows = []
+    for seed in range(20):  # null: the same counts give the same effect
+        rows += [
+            {"kind": "null", "property": "pitch", "seed": seed, "layer": l, "n_pitch": c}
+            for l, c in zip(layers, counts)
+        ]
+        rows += [
+            {"kind": "bootstrap_speaker", "seed": seed, "layer": l, "n_pitch": c + (seed % 2) * (l in (2, 3, 4, 5))}
+            for l, c in zip(layers, counts)
+        ]
+    f = fp.claim_extreme_layers("pitch", summary, pd.DataFrame(rows), None, 0.95)
+    assert f.verdict == UNMEASURED and CANNOT_TEST in f.why and "no layer's pitch-neuron count" in f.why
+    summary["chance_high_n_pitch"] = 0.5
+    f = fp.claim_extreme_layers("pitch", summary, pd.DataFrame(rows), None, 0.95)
+    assert CANNOT_TEST not in f.why
+
+
+def test_the_page_tables_every_count_beside_its_controls():
+    from speechneurons.findings.counts import count_controls
+    from speechneurons.findings.page import render
+
+    summary = pd.DataFrame(
+        {
+            "layer": [2, 1],
+            "n_gender": [3, 1],
+            "chance_low_n_gender": [0.0, 0.0],
+            "chance_high_n_gender": [4.0, 2.0],
+            "p_n_gender": [0.2, 0.5],
+            "random_n_gender": [2, 2],
+            "random_chance_high_n_gender": [3.0, 3.0],
+            "trained_minus_random_n_gender": [1, -1],
+        }
+    )
+    t = count_controls(summary)
+    assert t["layer"].tolist() == [1, 2] and t["property"].unique().tolist() == ["gender"]
+    assert t.iloc[1].to_dict() == {
+        "property": "gender",
+        "layer": 2,
+        "count": "3",
+        "chance range": "0.0–4.0",
+        "p": "0.200",
+        "random weights": "2",
+        "random: chance up to": "3.0",
+        "trained − random": "1",
+    }
+    findings = pd.DataFrame(
+        [
+            dict(
+                study="s",
+                claim="c",
+                paper="p",
+                measure="m",
+                value=1.0,
+                ci_low=0.5,
+                ci_high=1.5,
+                chance_low=0.0,
+                chance_high=0.2,
+                verdict=HOLDS,
+                why="w",
+                source="f",
+            )
+        ]  # fmt: skip
+    )
+    page = render(findings, "t", [], 0.95, [("Property-neuron counts and their controls", "note", t)])
+    assert "Property-neuron counts and their controls" in page and "0.0–4.0" in page
