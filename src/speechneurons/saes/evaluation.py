@@ -217,7 +217,7 @@ def save_evaluations(path, evaluations: dict[int, SaeEvaluation], train_density:
     atomically): per k the density, L0 histogram and group sums (``k<k>__<name>``); the
     scalars are in the caller's table. ``train_density``: the density on the training rows of
     the SAE at the main k (for density-matched controls)."""
-    from speechneurons.io import atomic_path
+    from speechneurons.io import write_npz
 
     arrays = {"ks": np.asarray(sorted(evaluations), dtype=np.int64)}
     for k, ev in evaluations.items():
@@ -228,14 +228,15 @@ def save_evaluations(path, evaluations: dict[int, SaeEvaluation], train_density:
                 arrays[f"k{k}__{name}"] = getattr(ev.groups, name)
     if train_density is not None:
         arrays["train_density"] = np.asarray(train_density, dtype=np.float64)
-    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-        np.savez_compressed(fh, **arrays)
+    write_npz(path, arrays)
 
 
 def load_evaluations(path, table) -> tuple[dict[int, SaeEvaluation], np.ndarray | None]:
     """Inverse of :func:`save_evaluations`, with the scalars from ``table`` (the rows of
     :meth:`SaeEvaluation.summary` of the same SAEs, one per k)."""
-    with np.load(path) as npz:
+    from speechneurons.io import load_npz
+
+    with load_npz(path) as npz:
         out = {}
         for k in npz["ks"].tolist():
             row = table[table["k"] == k].iloc[0]
