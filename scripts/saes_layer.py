@@ -10,7 +10,7 @@ import torch
 
 from speechneurons.config import settings_from
 from speechneurons.device import resolve_device
-from speechneurons.io import load_array, read_table, write_table
+from speechneurons.io import drop_timings, load_array, read_table, write_table
 from speechneurons.logs import script_logging
 from speechneurons.properties.statistic import PropertySettings, frame_labels
 from speechneurons.properties.tables import load_dump, write_layer
@@ -40,7 +40,7 @@ with script_logging(snakemake.log[0]) as log:
     for k, path in zip(p.ks[1:], p.sweep, strict=True):
         saes[k].save(path)
     save_evaluations(out.sums, evaluations)
-    write_table(train_log, out.train_log)
+    write_table(drop_timings(train_log), out.train_log)
 
     props = settings_from(PropertySettings, p.properties)
     mid, index_mid = load_dump(inp.mid, inp.index_mid)

@@ -315,6 +315,16 @@ def write_table(df: pd.DataFrame, path: str | Path) -> None:
             raise ValueError(f"unknown table format for {path}")
 
 
+#: Wall-clock columns: they differ every run, so they go to the job's log (and Snakemake's
+#: benchmarks/), never into results (which hold the same bytes every run).
+TIMING_COLUMNS = ("seconds", "elapsed_s", "wall_seconds")
+
+
+def drop_timings(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` without its wall-clock columns (:data:`TIMING_COLUMNS`), for writing to results."""
+    return df.drop(columns=[c for c in TIMING_COLUMNS if c in df.columns])
+
+
 def read_table(path: str | Path, **kwargs: Any) -> pd.DataFrame:
     """Read a table written by :func:`write_table` (checked against its sidecar first)."""
     path = Path(path)

@@ -32,7 +32,8 @@ from speechneurons.io import atomic_dir, write_table
 
 log = logging.getLogger(__name__)
 
-REPORT_COLUMNS = ["utt_id", "status", "attempts", "seconds", "reason", "score_per_frame", "quiet_speech_share"]
+# No wall-clock column: results hold the same bytes every run (timings: benchmarks/ and logs)
+REPORT_COLUMNS = ["utt_id", "status", "attempts", "reason", "score_per_frame", "quiet_speech_share"]
 ALIGNERS = ("pocketsphinx", "mfa", "reference")
 
 # align_fn(row) -> (duration_s, words, phones, attempts); raises AlignmentFailed / BadInputError
@@ -149,7 +150,8 @@ def align_rows(rows: pd.DataFrame, align_fn: AlignFn, out_dir: str | Path, on_ba
                 rec.update(
                     score_per_frame=round(fit.score_per_frame, 3), quiet_speech_share=round(fit.quiet_speech_share, 3)
                 )
-            rec["seconds"] = round(time.perf_counter() - t0, 3)
+            seconds = time.perf_counter() - t0
+            log.debug("%s: %s in %.3f s", row.utt_id, rec["status"], seconds)
             if rec["status"] == "failed":
                 log.warning("%s not aligned: %s", row.utt_id, rec["reason"])
             records.append(rec)
