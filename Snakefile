@@ -28,6 +28,7 @@ report: "report/workflow.rst"
 # that it can be written: taken before the first job, kept for the whole run (docs/faults.md).
 from speechneurons import runlock
 
+runlock.check_results_path(config["results_dir"])
 if runlock.unlock_requested():
     print(
         runlock.unlock(config["results_dir"]) or "no run lock in results_dir",

@@ -262,6 +262,13 @@ def write_npz(path: str | Path, arrays: Mapping[str, Any], compressed: bool = Tr
         write_npz_to(fh, arrays, compressed)
 
 
+def relative_to(path: str | Path, root: str | Path) -> str:
+    """``path`` relative to ``root`` when it lies under it (a file of the results folder written
+    into results: the same bytes whatever the folder is called), else unchanged."""
+    a, r = os.path.abspath(path), os.path.abspath(root)
+    return os.path.relpath(a, r) if a == r or a.startswith(r + os.sep) else str(path)
+
+
 def write_text(path: str | Path, text: str) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")

@@ -201,7 +201,7 @@ def last_run(path: str | Path) -> dict | None:
 
 def check_writable(results_dir: str | Path) -> None:
     """Raise :class:`NotWritableError` (one line) unless files can be created in ``results_dir``
-    and in the folders directly under it."""
+    and in every folder under it."""
     root = Path(os.path.abspath(results_dir))
     try:
         root.mkdir(parents=True, exist_ok=True)
@@ -216,8 +216,9 @@ def check_writable(results_dir: str | Path) -> None:
         raise NotWritableError(
             f"results_dir {root} cannot be written ({err.strerror}): choose another results_dir or fix the permissions"
         ) from None
-    folders = [root] + sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    for folder in folders:
+    for folder, dirs, _ in os.walk(root):  # a job removes its old outputs first: every folder
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        folder = Path(folder)
         if not os.access(folder, os.W_OK | os.X_OK):
             raise NotWritableError(
                 f"results_dir {root} cannot be written ({folder}: permission denied): "
@@ -239,3 +240,19 @@ def start_run(results_dir: str | Path, configfiles=()) -> None:
 def unlock_requested(argv=None) -> bool:
     """Whether this Snakemake process was started with ``--unlock``."""
     return "--unlock" in (sys.argv if argv is None else argv)
+
+
+def check_results_path(results_dir: str | Path) -> None:
+    """At parse time (dry runs too): stop with one line when ``results_dir`` can never be a
+    folder (it, or a folder it would be created in, is a file)."""
+    path = Path(os.path.abspath(results_dir))
+    for p in [path, *path.parents]:
+        if p.exists():
+            if not p.is_dir():
+                print(
+                    f"Error: results_dir {path} cannot be created ({p} is a file): choose another results_dir",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                raise SystemExit(1)
+            return
