@@ -265,3 +265,55 @@ def test_snakefile_hooks(tmp_path):
     assert "onstart:" in text and "runlock.start_run" in text and "runlock.release" in text
     assert textwrap.dedent("runlock.unlock_requested()") in text
     assert runlock.unlock_requested(["snakemake", "--unlock"]) and not runlock.unlock_requested(["snakemake", "-n"])
+
+
+# ----------------------------------------------------------------------------- the same bytes
+def test_ogg_snippets_have_a_fixed_serial():
+    import io
+
+    import soundfile as sf
+
+    from speechneurons.dissection.browser import encode_snippet
+
+    x = (0.3 * np.sin(np.arange(8000) / 10)).astype(np.float32)
+    a, b = (encode_snippet(x, 16000, 16000, "opus", 0.5) for _ in range(2))
+    assert a == b  # libsndfile draws a random serial: fixed (and the page checksums redone)
+    y, sr = sf.read(io.BytesIO(a))
+    assert sr == 16000 and len(y) == len(x)
+
+
+def test_npz_bytes_do_not_depend_on_the_time(tmp_path, monkeypatch):
+    import time
+
+    write_npz(tmp_path / "a.npz", {"x": np.arange(3)})
+    monkeypatch.setattr(time, "localtime", lambda *a: time.struct_time((2030, 5, 5, 5, 5, 5, 0, 1, 0)))
+    write_npz(tmp_path / "b.npz", {"x": np.arange(3)})
+    assert (tmp_path / "a.npz").read_bytes() == (tmp_path / "b.npz").read_bytes()
+
+
+def test_manifest_audio_paths_are_relative_to_its_folder(tmp_path):
+    from speechneurons.corpus.manifest import read_manifest, write_corpus_tables
+
+    corpus = tmp_path / "results" / "c" / "corpus"
+    (corpus / "audio").mkdir(parents=True)
+    manifest = pd.DataFrame(
+        {
+            "utt_id": ["u1", "u2"],
+            "audio_path": [str(corpus / "audio" / "u1.wav"), "/data/LibriSpeech/u2.flac"],
+            "speaker": ["s", "s"],
+            "gender": ["F", "F"],
+            "duration_s": [1.0, 1.0],
+            "sample_rate": [16000, 16000],
+            "transcript": ["A", "B"],
+            "split": ["train", "test"],
+        }
+    )
+    skipped = pd.DataFrame(columns=["utt_id", "path", "reason"])
+    write_corpus_tables(manifest, skipped, pd.DataFrame({"speaker": ["s"]}), corpus / "manifest.tsv",
+                        corpus / "skipped.tsv", corpus / "speakers.tsv")  # fmt: skip
+    stored = read_table(corpus / "manifest.tsv")["audio_path"].tolist()
+    assert stored == ["audio/u1.wav", "/data/LibriSpeech/u2.flac"]
+    moved = tmp_path / "moved"
+    (tmp_path / "results").rename(moved)  # the results folder renamed: paths still resolve
+    back = read_manifest(moved / "c" / "corpus" / "manifest.tsv")["audio_path"].tolist()
+    assert back == [str(moved / "c" / "corpus" / "audio" / "u1.wav"), "/data/LibriSpeech/u2.flac"]

@@ -4,7 +4,8 @@ Every backend writes one MFA-shaped TextGrid (tiers ``words`` and ``phones``, AR
 labels for silence) per utterance. The manifest is split into ``n_shards`` shards by row
 position (row i goes to shard i mod n_shards), each shard writes a folder
 ``<shard>/textgrids/`` and a report ``<shard>/report.tsv`` (``utt_id, status, attempts,
-seconds, reason``; status 'aligned' or 'failed'), and :func:`gather_shards` merges them into
+reason``; status 'aligned' or 'failed'; no time column: the same bytes every run), and
+:func:`gather_shards` merges them into
 ``textgrids/``, ``report.tsv`` and ``failed.tsv``.
 
 Failures: an utterance the decoder cannot align (after the retries of the backend) is
