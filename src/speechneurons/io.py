@@ -7,8 +7,8 @@ left behind (a ``kill -9`` never reaches its clean-up), and gives the file the m
 umask asks for (temporaries are created private, 0600).
 
 Checked outputs: every array and table (``.npy``, ``.npz``, ``.parquet``, ``.tsv``, ``.csv``)
-is written with a sidecar ``<name>.sum`` (its size and BLAKE2b checksum, ``size=<n>
-blake2b=<hex>``); :func:`read_table`, :func:`load_array` and :func:`load_npz` verify it before
+is written with a sidecar ``<name>.sum`` (its size and SHA-256 checksum, ``size=<n>
+sha256=<hex>``); :func:`read_table`, :func:`load_array` and :func:`load_npz` verify it before
 use and stop with :class:`DamagedFileError` (naming the file and the command that rebuilds it)
 when the file was truncated or changed. A file without a sidecar (an input of the user's) is
 read unchecked. ``make repair`` (:mod:`speechneurons.repair`) finds and rebuilds damaged files.
@@ -73,8 +73,8 @@ def sidecar(path: str | Path) -> Path:
 
 
 def file_checksum(path: str | Path) -> tuple[int, str]:
-    """(size in bytes, BLAKE2b-256 hex digest) of a file, read in 1 MiB chunks."""
-    h = hashlib.blake2b(digest_size=32)
+    """(size in bytes, SHA-256 hex digest) of a file, read in 1 MiB chunks."""
+    h = hashlib.sha256()
     size = 0
     with open(path, "rb") as fh:
         while chunk := fh.read(_CHUNK):
@@ -84,11 +84,11 @@ def file_checksum(path: str | Path) -> tuple[int, str]:
 
 
 def _sidecar_text(size: int, digest: str) -> str:
-    return f"size={size} blake2b={digest}\n"
+    return f"size={size} sha256={digest}\n"
 
 
 def _parse_sidecar(text: str) -> tuple[int, str] | None:
-    m = re.fullmatch(r"size=(\d+) blake2b=([0-9a-f]{64})\n?", text)
+    m = re.fullmatch(r"size=(\d+) sha256=([0-9a-f]{64})\n?", text)
     return (int(m.group(1)), m.group(2)) if m else None
 
 
