@@ -138,19 +138,31 @@ _KILLED_WRITER = """
 import os, sys, time
 import numpy as np
 from speechneurons.io import atomic_dir, atomic_path
-out = sys.argv[1]
-with atomic_dir(out + "/checkpoints") as d:
+out, folder, table = sys.argv[1:]
+with atomic_dir(os.path.join(out, folder)) as d:
     os.makedirs(os.path.join(d, "step-0"))
-    with atomic_path(out + "/mid.npy") as tmp, open(tmp, "wb") as fh:
+    with atomic_path(os.path.join(out, table)) as tmp, open(tmp, "wb") as fh:
         np.save(fh, np.ones(1000))
         print("writing", flush=True)
         time.sleep(60)
 """
 
 
-def test_kill_9_mid_write_then_rerun_leaves_no_temporary(tmp_path):
+# The folders and files the corpus, pretraining, SAE and pruning jobs write (all through
+# atomic_dir / atomic_path): killed mid-write, then written again.
+KILLED_JOBS = {
+    "corpus": ("audio", "utterances.tsv"),
+    "pretraining": ("checkpoints", "train_log.tsv"),
+    "sae": ("sae-k8", "evaluation.npz"),
+    "pruning": ("model-0", "plan.tsv"),
+}
+
+
+@pytest.mark.parametrize("job", sorted(KILLED_JOBS))
+def test_kill_9_mid_write_then_rerun_leaves_no_temporary(tmp_path, job):
+    folder, table = KILLED_JOBS[job]
     proc = subprocess.Popen(
-        [sys.executable, "-c", _KILLED_WRITER, str(tmp_path)],
+        [sys.executable, "-c", _KILLED_WRITER, str(tmp_path), folder, table],
         stdout=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONPATH": SRC},
@@ -159,9 +171,10 @@ def test_kill_9_mid_write_then_rerun_leaves_no_temporary(tmp_path):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert any(p.name.startswith(".") for p in tmp_path.iterdir())  # the kill left temporaries
-    with atomic_dir(tmp_path / "checkpoints") as d:  # the rerun
+    with atomic_dir(tmp_path / folder) as d:  # the rerun
         (d / "step-0").mkdir()
-    _write_npy(tmp_path / "mid.npy", np.ones(1000))
+    with atomic_path(tmp_path / table) as tmp, open(tmp, "wb") as fh:
+        np.save(fh, np.ones(1000))
     left = [str(p) for p in tmp_path.rglob("*") if ".tmp" in p.name]
     assert left == []
 
