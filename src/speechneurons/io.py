@@ -56,9 +56,24 @@ def _umask() -> int:
 
 def _public(path: Path, directory: bool = False) -> None:
     """Give a private temporary (mkstemp 0600, mkdtemp 0700) the mode of a normally created
-    file or folder (0666 / 0777 less the umask) before it is renamed into place."""
+    file or folder (0666 / 0777 less the umask) before it is renamed into place. A folder's
+    files and subfolders get it too (some libraries write their files 0600, e.g. safetensors);
+    a file with an execute bit keeps it."""
+    mask = _umask()
     with contextlib.suppress(FileNotFoundError):
-        os.chmod(path, (0o777 if directory else 0o666) & ~_umask())
+        os.chmod(path, (0o777 if directory else 0o666) & ~mask)
+    if not directory:
+        return
+    for folder, dirs, files in os.walk(path):
+        for d in dirs:
+            with contextlib.suppress(FileNotFoundError):
+                os.chmod(os.path.join(folder, d), 0o777 & ~mask)
+        for f in files:
+            full = os.path.join(folder, f)
+            with contextlib.suppress(FileNotFoundError):
+                st = os.lstat(full)
+                if not os.path.islink(full):
+                    os.chmod(full, (0o777 if st.st_mode & 0o111 else 0o666) & ~mask)
 
 
 def is_checked(path: str | Path) -> bool:

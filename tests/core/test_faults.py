@@ -185,6 +185,9 @@ def test_outputs_get_the_umask_mode(tmp_path):
         write_table(pd.DataFrame({"a": [1]}), tmp_path / "t.tsv")
         with atomic_dir(tmp_path / "d") as d:
             (d / "f").write_text("x")
+            (d / "private").write_text("x")
+            (d / "private").chmod(0o600)  # as safetensors writes its files
+            (d / "sub").mkdir(mode=0o700)
         os.umask(0o027)
         with atomic_path(tmp_path / "g.txt") as tmp:
             tmp.write_text("x")
@@ -193,6 +196,8 @@ def test_outputs_get_the_umask_mode(tmp_path):
     assert (tmp_path / "t.tsv").stat().st_mode & 0o777 == 0o644
     assert (tmp_path / "t.tsv.sum").stat().st_mode & 0o777 == 0o644
     assert (tmp_path / "d").stat().st_mode & 0o777 == 0o755
+    assert (tmp_path / "d" / "private").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "d" / "sub").stat().st_mode & 0o777 == 0o755
     assert (tmp_path / "g.txt").stat().st_mode & 0o777 == 0o640
 
 
