@@ -116,8 +116,11 @@ def main(argv=None) -> int:
         print(f"no results folder {results}: nothing to repair", file=sys.stderr)
         return 0
     removed = repair(results, dry_run=args.dry_run)
-    verb = "would remove" if args.dry_run else "removed"
-    print(f"{len(removed)} damaged output(s) {verb} in {results}" + ("; Snakemake rebuilds them" if removed else ""))
+    if args.dry_run:
+        print(f"{len(removed)} damaged output(s) in {results} (--dry-run: nothing removed)")
+    else:
+        then = "; Snakemake rebuilds them" if removed else ""
+        print(f"{len(removed)} damaged output(s) removed in {results}{then}")
     return 0
 
 
