@@ -24,6 +24,30 @@ validate_config(config, Path(workflow.basedir) / "schemas" / "config.schema.yaml
 report: "report/workflow.rst"
 
 
+# The results folder's own lock (Snakemake's is per working directory) and the start-up check
+# that it can be written: taken before the first job, kept for the whole run (docs/faults.md).
+from speechneurons import runlock
+
+runlock.check_results_path(config["results_dir"])
+if runlock.unlock_requested():
+    print(
+        runlock.unlock(config["results_dir"]) or "no run lock in results_dir",
+        file=sys.stderr,
+    )
+
+
+onstart:
+    runlock.start_run(config["results_dir"], workflow.overwrite_configfiles)
+
+
+onsuccess:
+    runlock.release(config["results_dir"])
+
+
+onerror:
+    runlock.release(config["results_dir"])
+
+
 # Every stage appends the files it contributes to the default target.
 ALL_TARGETS = []
 

@@ -1,6 +1,7 @@
 """Frame labels (utt_id, frame, phone, word, is_mid) on the model frame grid from the TextGrids."""
 
 from speechneurons.align.frame_labels import build_frame_labels
+from speechneurons.corpus.manifest import read_manifest
 from speechneurons.frames import FrameGrid
 from speechneurons.io import read_table, write_table
 from speechneurons.logs import script_logging
@@ -8,7 +9,7 @@ from speechneurons.logs import script_logging
 snakemake = globals()["snakemake"]  # injected by Snakemake
 
 with script_logging(snakemake.log[0]) as log:
-    manifest = read_table(snakemake.input.manifest, dtype={"utt_id": str, "speaker": str})
+    manifest = read_manifest(snakemake.input.manifest)
     report = read_table(snakemake.input.report, dtype={"utt_id": str})
     failed = report.loc[report.status == "failed", "utt_id"]
     table, summary = build_frame_labels(

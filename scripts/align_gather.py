@@ -2,13 +2,13 @@
 
 from speechneurons.align.alignment import gather_shards
 from speechneurons.align.precomputed import extra_textgrids
-from speechneurons.io import read_table
+from speechneurons.corpus.manifest import read_manifest
 from speechneurons.logs import script_logging
 
 snakemake = globals()["snakemake"]  # injected by Snakemake
 
 with script_logging(snakemake.log[0]) as log:
-    manifest = read_table(snakemake.input.manifest, dtype={"utt_id": str, "speaker": str})
+    manifest = read_manifest(snakemake.input.manifest)
     o, p = snakemake.output, snakemake.params
     extra = extra_textgrids(p.textgrids_root, manifest) if snakemake.wildcards.aligner == "textgrids" else []
     report = gather_shards(
@@ -24,11 +24,10 @@ with script_logging(snakemake.log[0]) as log:
     )
     n_ok, n_utts = int((report.status == "aligned").sum()), int((report.status != "extra").sum())
     log.info(
-        "aligned %d of %d utterances (%.1f %%), %d failed, %d extra; alignment time %.1f s",
+        "aligned %d of %d utterances (%.1f %%), %d failed, %d extra",
         n_ok,
         n_utts,
         100 * n_ok / max(n_utts, 1),
         int((report.status == "failed").sum()),
         len(extra),
-        report.seconds.sum(),
     )

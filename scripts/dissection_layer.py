@@ -10,7 +10,7 @@ from speechneurons.dissection.dissect import dissect_dump_layer, write_layer
 from speechneurons.dissection.llm import LLMWriter
 from speechneurons.dissection.scoring import property_truth
 from speechneurons.dissection.settings import DissectionSettings, LLMSettings
-from speechneurons.io import read_json
+from speechneurons.io import load_array, read_json
 from speechneurons.logs import script_logging
 from speechneurons.properties.statistic import tau_from_fraction
 
@@ -22,7 +22,7 @@ with script_logging(snakemake.log[0]) as log:
     layer = int(snakemake.wildcards.layer)
     settings = settings_from(DissectionSettings, p.settings)
     llm = LLMWriter(settings_from(LLMSettings, p.llm), p.llm_cache) if settings.writer == "llm" else None
-    acts = np.load(inp.mid, mmap_mode="r")
+    acts = load_array(inp.mid, mmap_mode="r")
     phones = read_items(inp.phone_table, inp.phone_meta)
     utterances = read_items(inp.utterance_table, inp.utterance_meta)
     truth = property_truth(read_json(inp.neurons), p.n_pitch_bins)

@@ -5,6 +5,7 @@ import pandas as pd
 import torch
 
 from speechneurons.config import settings_from
+from speechneurons.corpus.manifest import read_manifest
 from speechneurons.frames import FrameGrid
 from speechneurons.io import read_table, write_table
 from speechneurons.logs import script_logging
@@ -22,7 +23,7 @@ snakemake = globals()["snakemake"]  # injected by Snakemake
 with script_logging(snakemake.log[0]) as log:
     torch.set_num_threads(snakemake.threads)
     p, out = snakemake.params, snakemake.output
-    manifest = read_table(snakemake.input.manifest)
+    manifest = read_manifest(snakemake.input.manifest)
     frames = probe_frames(
         manifest,
         read_table(snakemake.input.labels),
@@ -44,5 +45,6 @@ with script_logging(snakemake.log[0]) as log:
     log.info("%d frames, %d utterances, %d skipped", len(features.frames), len(features.utts), len(features.skipped))
     save_features(features, out.features)
     write_table(features.frames, out.frames)
-    write_table(features.utts, out.utterances)
+    # no audio_path: the manifest has it (an absolute path here would differ between results folders)
+    write_table(features.utts.drop(columns="audio_path"), out.utterances)
     write_table(pd.DataFrame(features.skipped, columns=SKIPPED_COLUMNS), out.skipped)

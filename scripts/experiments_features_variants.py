@@ -4,6 +4,7 @@ once per variant; pruned models that were pretrained further run on their own.""
 
 import torch
 
+from speechneurons.corpus.manifest import read_manifest
 from speechneurons.io import read_json, read_table
 from speechneurons.logs import script_logging
 from speechneurons.model.registry import load_model
@@ -24,7 +25,7 @@ with script_logging(snakemake.log[0]) as log:
     best = read_json(inp.best)
     roles = resolve_layers(p.probe_layers, best["num_layers"], best["best"], p.tasks)
     layers = sorted({layer for by_layer in roles.values() for layer in by_layer})
-    manifest, frames = read_table(inp.manifest), read_table(inp.frames)
+    manifest, frames = read_manifest(inp.manifest), read_table(inp.frames)
     batching = snakemake.config["probes"]  # speed only: not params, so that it reruns nothing
     options = dict(
         batch_seconds=batching["batch_seconds"], max_pad_ratio=batching["max_pad_ratio"], on_bad_input=p.on_bad_input

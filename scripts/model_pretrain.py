@@ -7,7 +7,7 @@ import torch
 from speechneurons.config import settings_from
 from speechneurons.device import resolve_device
 from speechneurons.frames import FrameGrid
-from speechneurons.io import atomic_dir, read_table, write_table
+from speechneurons.io import atomic_dir, drop_timings, read_table, write_table
 from speechneurons.logs import script_logging
 from speechneurons.model import hubert as H
 from speechneurons.model import pretrain as P
@@ -69,7 +69,7 @@ with script_logging(snakemake.log[0]) as log:
         )
     with atomic_dir(out.final) as tmp:
         H.save_checkpoint(model, head, tmp, {**meta, "step": p.start_step + p.steps, "iteration_step": p.steps})
-    write_table(train_log, out.train_log)
+    write_table(drop_timings(train_log), out.train_log)  # elapsed time: logged below
     last = train_log.iloc[-1]
     log.info(
         "final masked accuracy %.4f (chance %.4f, majority %.4f) after %.0f s",

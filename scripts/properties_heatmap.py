@@ -1,15 +1,13 @@
 """Heat maps of P(j | c, g) for the strongest neurons of every group of one layer."""
 
-import numpy as np
-
-from speechneurons.io import read_json, read_table
+from speechneurons.io import load_npz, read_json, read_table
 from speechneurons.logs import script_logging
 from speechneurons.properties.figures import plot_heatmaps
 
 snakemake = globals()["snakemake"]  # injected by Snakemake
 
 with script_logging(snakemake.log[0]):
-    with np.load(snakemake.input.P) as npz:
+    with load_npz(snakemake.input.P) as npz:
         arrays = dict(npz)
     plot_heatmaps(
         arrays,

@@ -10,7 +10,7 @@ import torch
 
 from speechneurons.config import settings_from
 from speechneurons.device import resolve_device
-from speechneurons.io import read_table, write_table
+from speechneurons.io import drop_timings, load_array, read_table, write_table
 from speechneurons.logs import script_logging
 from speechneurons.properties.nulls import NullSettings, null_sets
 from speechneurons.properties.statistic import PropertySettings, frame_labels
@@ -27,7 +27,7 @@ with script_logging(snakemake.log[0]) as log:
     p, inp, out, w = snakemake.params, snakemake.input, snakemake.output, snakemake.wildcards
     settings = settings_from(SaeSettings, p.settings, architecture=w.arch)
     device = resolve_device(p.device)
-    sample = np.load(inp.sample, mmap_mode="r")
+    sample = load_array(inp.sample, mmap_mode="r")
     train, held, groups = split_rows(read_table(inp.index_sample), p.max_eval_rows, inp.index_sample)
     log.info("layer %s, %s: %d train and %d held-out rows x %d, budgets %s, on %s",
              w.layer, w.arch, len(train), len(held), sample.shape[1], p.ks, device)  # fmt: skip
@@ -41,7 +41,7 @@ with script_logging(snakemake.log[0]) as log:
     for k, path in zip(p.ks[1:], p.sweep, strict=True):
         saes[k].save(path)
     save_evaluations(out.sums, evaluations)
-    write_table(train_log, out.train_log)
+    write_table(drop_timings(train_log), out.train_log)
 
     props = settings_from(PropertySettings, p.properties)
     mid, index_mid = load_dump(inp.mid, inp.index_mid)

@@ -6,6 +6,7 @@ import torch
 
 from speechneurons.activated import rates_from_npz
 from speechneurons.config import settings_from
+from speechneurons.corpus.manifest import read_manifest
 from speechneurons.io import read_json, read_table, write_json, write_table
 from speechneurons.logs import script_logging
 from speechneurons.model.registry import load_model
@@ -32,7 +33,7 @@ with script_logging(snakemake.log[0]) as log:
     neuron_rates = {layer: rates_from_npz(path) for layer, path in zip(p.splice_layers, inp.neuron_P, strict=True)}
     variants, sets = probe_variants(saes, latents, latent_rates, neurons, neuron_rates, p.erasures,
                                     p.erasure_architectures, p.rate_bins, p.seed)  # fmt: skip
-    manifest = evenly_spread(read_table(inp.manifest), p.probe_utterances)
+    manifest = evenly_spread(read_manifest(inp.manifest), p.probe_utterances)
     layers = sorted({layer for by_layer in roles.values() for layer in by_layer})
     log.info("%d variants on %d utterances, probed at layers %s", len(variants), len(manifest), layers)
     batching = snakemake.config["probes"]  # speed only: not params, so that it reruns nothing

@@ -7,7 +7,7 @@ from threadpoolctl import threadpool_limits
 from speechneurons.config import settings_from
 from speechneurons.corpus.manifest import read_manifest
 from speechneurons.frames import FrameGrid
-from speechneurons.io import read_table, write_table
+from speechneurons.io import drop_timings, read_table, write_table
 from speechneurons.logs import script_logging
 from speechneurons.model.registry import check_frame_grid, load_model
 from speechneurons.trajectories.measures import load_waves, plan_for, pwcca_for_checkpoint
@@ -33,5 +33,5 @@ with script_logging(snakemake.log[0]) as log:
     )  # fmt: skip
     log.info("PWCCA of %d layers against %s in %.1f s", summary["layer"].nunique(), list(pwcca.views),
              summary["seconds"].sum())  # fmt: skip
-    write_table(summary, out.summary)
+    write_table(drop_timings(summary), out.summary)
     write_table(trials, out.trials)

@@ -16,6 +16,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from speechneurons.io import load_npz
+
 
 def topk_indices(x, k: int):
     """Column indices [n, k] of the top ``k`` entries of each row of ``x`` by |x|.
@@ -71,7 +73,7 @@ def activation_rates(active: Sequence[np.ndarray], frames: Sequence[np.ndarray])
 def rates_from_npz(path) -> np.ndarray:
     """Activation rates of a layer from its P.npz (the property statistic's counts over the
     frames it used: the phone-type groups partition them)."""
-    with np.load(path) as npz:
+    with load_npz(path) as npz:
         groups = sorted(k.removeprefix("A__phone_type__") for k in npz.files if k.startswith("A__phone_type__"))
         return activation_rates(
             [npz[f"A__phone_type__{g}"] for g in groups], [npz[f"n__phone_type__{g}"] for g in groups]

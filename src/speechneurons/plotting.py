@@ -15,7 +15,8 @@ from speechneurons.io import atomic_path
 def save_figure(fig, path: str | Path, dpi: int = 120) -> None:
     """Save ``fig`` as a PNG atomically (temporary sibling, then rename) and close it."""
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight")
+        # no Software entry (the matplotlib version): the same figure, the same bytes
+        fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
     plt.close(fig)
 
 

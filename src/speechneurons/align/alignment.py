@@ -4,7 +4,8 @@ Every backend writes one MFA-shaped TextGrid (tiers ``words`` and ``phones``, AR
 labels for silence) per utterance. The manifest is split into ``n_shards`` shards by row
 position (row i goes to shard i mod n_shards), each shard writes a folder
 ``<shard>/textgrids/`` and a report ``<shard>/report.tsv`` (``utt_id, status, attempts,
-seconds, reason``; status 'aligned' or 'failed'), and :func:`gather_shards` merges them into
+reason``; status 'aligned' or 'failed'; no time column: the same bytes every run), and
+:func:`gather_shards` merges them into
 ``textgrids/``, ``report.tsv`` and ``failed.tsv``.
 
 Failures: an utterance the decoder cannot align (after the retries of the backend) is
@@ -32,7 +33,8 @@ from speechneurons.io import atomic_dir, write_table
 
 log = logging.getLogger(__name__)
 
-REPORT_COLUMNS = ["utt_id", "status", "attempts", "seconds", "reason", "score_per_frame", "quiet_speech_share"]
+# No wall-clock column: results hold the same bytes every run (timings: benchmarks/ and logs)
+REPORT_COLUMNS = ["utt_id", "status", "attempts", "reason", "score_per_frame", "quiet_speech_share"]
 ALIGNERS = ("pocketsphinx", "mfa", "reference", "textgrids")
 
 # align_fn(row) -> (duration_s, words, phones, attempts); raises AlignmentFailed / BadInputError
@@ -149,7 +151,8 @@ def align_rows(rows: pd.DataFrame, align_fn: AlignFn, out_dir: str | Path, on_ba
                 rec.update(
                     score_per_frame=round(fit.score_per_frame, 3), quiet_speech_share=round(fit.quiet_speech_share, 3)
                 )
-            rec["seconds"] = round(time.perf_counter() - t0, 3)
+            seconds = time.perf_counter() - t0
+            log.debug("%s: %s in %.3f s", row.utt_id, rec["status"], seconds)
             if rec["status"] == "failed":
                 log.warning("%s not aligned: %s", row.utt_id, rec["reason"])
             records.append(rec)
@@ -204,7 +207,7 @@ def gather_shards(
     failed.insert(1, "speaker", failed.utt_id.map(speakers))
     failed = failed[["utt_id", "speaker", "attempts", "reason"]]
     if len(extra):
-        extra_rows = pd.DataFrame({"utt_id": list(extra), "status": "extra", "attempts": 0, "seconds": 0.0})
+        extra_rows = pd.DataFrame({"utt_id": list(extra), "status": "extra", "attempts": 0})
         extra_rows["reason"] = extra_reason
         report = pd.concat([report, extra_rows], ignore_index=True)[report.columns]
         log.warning(

@@ -17,6 +17,7 @@ test, so both genders are in both splits.
 from __future__ import annotations
 
 import logging
+import os
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -173,11 +174,33 @@ def validate_manifest(df: pd.DataFrame, path: str | Path = "manifest") -> pd.Dat
     return df
 
 
+def relative_paths(paths: pd.Series, folder: str | Path) -> pd.Series:
+    """Audio paths as written in a table of ``folder``: relative to it when the file lies under
+    it (audio the workflow made: the same bytes whatever the results folder is called),
+    absolute otherwise (a corpus folder of the user's)."""
+    root = os.path.abspath(folder)
+
+    def rel(p: str) -> str:
+        a = os.path.abspath(p)
+        return os.path.relpath(a, root) if a.startswith(root + os.sep) else a
+
+    return paths.astype(str).map(rel)
+
+
+def resolved_paths(paths: pd.Series, folder: str | Path) -> pd.Series:
+    """Inverse of :func:`relative_paths`: relative paths joined to ``folder``, which holds the
+    table they were read from."""
+    return paths.astype(str).map(lambda p: p if os.path.isabs(p) else os.path.join(str(folder), p))
+
+
 def read_manifest(path: str | Path) -> pd.DataFrame:
-    """Read and check ``manifest.tsv`` (for later stages); ids and speakers as strings."""
+    """Read and check ``manifest.tsv`` (for later stages); ids and speakers as strings, audio
+    paths usable from the working directory (they are stored relative to the manifest's folder
+    when the audio lies under it)."""
     df = read_table(path, dtype={"utt_id": str, "speaker": str, "transcript": str, "audio_path": str})
     validate_manifest(df, path)
     df["transcript"] = df["transcript"].fillna("")
+    df["audio_path"] = resolved_paths(df["audio_path"], Path(path).parent)
     return df
 
 
@@ -192,8 +215,14 @@ def write_corpus_tables(
     """Write the three tables atomically (skipped.tsv with its header even when empty) and log
     what the corpus holds."""
     validate_manifest(manifest)
-    write_table(manifest[MANIFEST_COLUMNS], manifest_path)
-    write_table(skipped.reindex(columns=SKIPPED_COLUMNS), skipped_path)
+    manifest = manifest[MANIFEST_COLUMNS].assign(
+        audio_path=relative_paths(manifest["audio_path"], Path(manifest_path).parent)
+    )
+    write_table(manifest, manifest_path)
+    skipped = skipped.reindex(columns=SKIPPED_COLUMNS)
+    if len(skipped):
+        skipped["path"] = relative_paths(skipped["path"], Path(manifest_path).parent)
+    write_table(skipped, skipped_path)
     write_table(speakers, speakers_path)
     log.info(
         "%d utterances, %.1f min, %d speakers (%s), %d skipped",

@@ -8,6 +8,7 @@ The synthesizers themselves (flite, festival, Praat's "Change gender") are in
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import zlib
 from collections.abc import Sequence
@@ -22,6 +23,7 @@ from speechneurons.corpus.manifest import (
     SkipCounter,
     check_utterance_audio,
     finish_manifest,
+    resolved_paths,
     speaker_summary,
 )
 from speechneurons.io import atomic_dir, read_table, write_table
@@ -72,7 +74,8 @@ def build_synth_speaker(
             rows.append(
                 {
                     "utt_id": uid,
-                    "audio_path": str(Path(audio_dir) / f"{uid}.wav"),
+                    # relative to the table's folder: the same bytes whatever the results folder
+                    "audio_path": os.path.relpath(Path(audio_dir) / f"{uid}.wav", Path(table_path).parent),
                     "speaker": speaker,
                     "gender": voice.gender,
                     "duration_s": round(utt.duration_s, 6),
@@ -109,7 +112,8 @@ def gather_synth(
     from speechneurons.corpus.voices import select_voices, voice_table
 
     skips = SkipCounter(on_bad_input)
-    parts = [read_table(t, dtype={"utt_id": str, "speaker": str}) for t in tables]
+    parts = [read_table(t, dtype={"utt_id": str, "speaker": str, "audio_path": str}) for t in tables]
+    parts = [p.assign(audio_path=resolved_paths(p["audio_path"], Path(t).parent)) for p, t in zip(parts, tables)]
     rows = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=MANIFEST_COLUMNS[:-1])
     keep = []
     for row in rows.itertuples(index=False):

@@ -71,7 +71,45 @@ def encode_snippet(x: np.ndarray, sr_in: int, sr_out: int, codec: str, opus_comp
     extra = {"compression_level": opus_compression} if codec == "opus" else {}
     buf = io.BytesIO()
     sf.write(buf, np.clip(x, -1.0, 1.0), sr_out, subtype=subtype, format=fmt, **extra)
-    return buf.getvalue()
+    return fixed_ogg_serial(buf.getvalue()) if fmt == "OGG" else buf.getvalue()
+
+
+def _ogg_crc_table() -> list[int]:
+    table = []
+    for i in range(256):
+        r = i << 24
+        for _ in range(8):
+            r = ((r << 1) ^ 0x04C11DB7) if r & 0x80000000 else (r << 1)
+        table.append(r & 0xFFFFFFFF)
+    return table
+
+
+_OGG_CRC = _ogg_crc_table()
+
+
+def _ogg_crc(page: bytes) -> int:
+    crc = 0
+    for byte in page:
+        crc = ((crc << 8) & 0xFFFFFFFF) ^ _OGG_CRC[(crc >> 24) ^ byte]
+    return crc
+
+
+def fixed_ogg_serial(data: bytes, serial: int = 1) -> bytes:
+    """The Ogg stream ``data`` with the stream serial number of every page set to ``serial``
+    (page checksums recomputed). libsndfile draws the serial at random, so the same audio gave
+    other bytes every run; one stream per file needs no unique serial."""
+    out = bytearray(data)
+    pos = 0
+    while pos + 27 <= len(out):
+        if out[pos : pos + 4] != b"OggS":
+            raise ValueError(f"not an Ogg page at byte {pos}")
+        n_seg = out[pos + 26]
+        length = 27 + n_seg + sum(out[pos + 27 : pos + 27 + n_seg])
+        out[pos + 14 : pos + 18] = serial.to_bytes(4, "little")
+        out[pos + 22 : pos + 26] = b"\0\0\0\0"
+        out[pos + 22 : pos + 26] = _ogg_crc(bytes(out[pos : pos + length])).to_bytes(4, "little")
+        pos += length
+    return bytes(out)
 
 
 def write_snippets(

@@ -43,7 +43,7 @@ from speechneurons.dissection.scoring import agreement, agreement_null, agreemen
 from speechneurons.dissection.settings import DissectionSettings
 from speechneurons.dissection.summary import OpenSummary, open_summary, uninterpretable_null
 from speechneurons.dissection.writer import template_descriptions
-from speechneurons.io import atomic_path, write_json, write_table
+from speechneurons.io import write_json, write_npz, write_table
 
 log = logging.getLogger(__name__)
 
@@ -323,7 +323,6 @@ def write_layer(
     for d in tables.dissections:
         arrays[f"{d.kind}__similarity"] = d.sim
         arrays[f"{d.kind}__concepts"] = np.array(d.concepts.names)
-    with atomic_path(similarity) as tmp, open(tmp, "wb") as fh:
-        np.savez_compressed(fh, **arrays)
+    write_npz(similarity, arrays)
     write_table(tables.agreement, agreement)
     write_json(summary, tables.summary)

@@ -28,7 +28,7 @@ import torch
 
 from speechneurons.audio import audio_info, load_audio
 from speechneurons.errors import BadInputError
-from speechneurons.io import atomic_path
+from speechneurons.io import load_npz, write_npz
 from speechneurons.model.ffn import mask_ffn
 from speechneurons.model.forward import encode, front_end_batches
 from speechneurons.phones import PHONE_TO_TYPE, is_speech_phone
@@ -256,15 +256,14 @@ def save_features(features: Features, path: str | Path) -> None:
     arrays |= {f"utts_{layer}": a for layer, a in features.utt_feats.items()}
     arrays["frame_keys"] = (features.frames["utt_id"] + ":" + features.frames["frame"].astype(str)).to_numpy(str)
     arrays["utt_ids"] = features.utts["utt_id"].to_numpy(str)
-    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-        np.savez(fh, **arrays)
+    write_npz(path, arrays, compressed=False)
 
 
 def load_features(path: str | Path, frames: pd.DataFrame, utts: pd.DataFrame) -> Features:
     """Features of one variant saved by :func:`save_features`, with the rows of the frame and
     utterance tables it holds (checked against the keys saved with it)."""
 
-    with np.load(path) as npz:
+    with load_npz(path) as npz:
         keys = set(npz.files)
         frame_keys, utt_ids = npz["frame_keys"], npz["utt_ids"]
         frames = frames.set_index(frames["utt_id"] + ":" + frames["frame"].astype(str)).reindex(frame_keys)

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from speechneurons.errors import BadInputError
-from speechneurons.io import atomic_path, read_json, read_table, write_json, write_table
+from speechneurons.io import load_array, read_json, read_table, write_json, write_npz, write_table
 from speechneurons.phones import PHONE_TYPES, PHONES
 from speechneurons.properties.statistic import (
     PROPERTIES,
@@ -24,12 +24,7 @@ from speechneurons.stats import percentile_interval
 
 def load_dump(mid_path: str | Path, index_path: str | Path) -> tuple[np.ndarray, pd.DataFrame]:
     """Memory-map ``mid.npy`` and read its index; clear errors for unusable files."""
-    try:
-        acts = np.load(mid_path, mmap_mode="r")
-    except (OSError, ValueError) as err:
-        raise BadInputError(
-            mid_path, f"cannot be memory-mapped as a .npy array ({err})", "rerun the activation dump for this layer"
-        ) from err
+    acts = load_array(mid_path, mmap_mode="r")  # checked: a damaged file names the rebuild command
     if acts.ndim != 2 or acts.shape[1] < 1:
         raise BadInputError(
             mid_path, f"has shape {acts.shape}, expected [n_frames, D]", "rerun the activation dump for this layer"
@@ -94,8 +89,7 @@ def write_layer(
                 }
             )
         )
-    with atomic_path(P) as tmp, open(tmp, "wb") as fh:
-        np.savez_compressed(fh, **arrays)
+    write_npz(P, arrays)
     write_table(pd.concat(r_rows, ignore_index=True), R)
     write_table(pd.concat(c_rows, ignore_index=True), counts)
     write_table(

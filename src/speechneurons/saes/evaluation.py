@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from speechneurons.io import atomic_path
+from speechneurons.io import load_npz, write_npz
 
 from .sae import SparseAutoencoder
 
@@ -229,14 +229,14 @@ def save_evaluations(path, evaluations: dict[int, SaeEvaluation], train_density:
                 arrays[f"k{k}__{name}"] = getattr(ev.groups, name)
     if train_density is not None:
         arrays["train_density"] = np.asarray(train_density, dtype=np.float64)
-    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-        np.savez_compressed(fh, **arrays)
+    write_npz(path, arrays)
 
 
 def load_evaluations(path, table) -> tuple[dict[int, SaeEvaluation], np.ndarray | None]:
     """Inverse of :func:`save_evaluations`, with the scalars from ``table`` (the rows of
     :meth:`SaeEvaluation.summary` of the same SAEs, one per k)."""
-    with np.load(path) as npz:
+
+    with load_npz(path) as npz:
         out = {}
         for k in npz["ks"].tolist():
             row = table[table["k"] == k].iloc[0]

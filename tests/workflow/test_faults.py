@@ -1,0 +1,99 @@
+"""Faults of a whole run: the results folder's lock against a second run from another working
+directory, the start-up check of results_dir, and byte-reproducible results (ci-tiny run into
+two folders, every file compared)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.workflow.test_smoke import REPO, make_workdir, snakemake
+
+SRC = str(REPO / "src")
+
+_HOLDER = """
+import sys, time
+from speechneurons import runlock
+runlock.acquire(sys.argv[1], ["configs/ci-tiny.yaml"])
+print("held", flush=True)
+time.sleep(120)
+"""
+
+
+def _with_results(work: Path, results: Path) -> Path:
+    (work / "where.yaml").write_text(yaml.safe_dump({"results_dir": str(results)}))
+    return work
+
+
+def test_second_run_from_another_clone_is_refused_before_any_job(tmp_path):
+    results = tmp_path / "shared-results"
+    clone1 = make_workdir(tmp_path / "clone1")
+    clone2 = _with_results(make_workdir(tmp_path / "clone2"), results)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLDER, str(results)],
+        cwd=clone1,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": SRC},
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        args = ("--cores", "1", "--configfile", "configs/ci-tiny.yaml", "where.yaml")
+        dry = snakemake(clone2, "-n", *args, check=False)
+        assert dry.returncode == 0, dry.stderr[-3000:]  # a dry run writes nothing: no lock
+        proc = snakemake(clone2, *args, check=False)
+        assert proc.returncode == 1
+        err = [line for line in proc.stderr.splitlines() if line.startswith("Error:")]
+        assert len(err) == 1, proc.stderr[-3000:]
+        assert f"process {holder.pid}" in err[0] and str(clone1) in err[0]
+        assert sorted(p.name for p in results.iterdir()) == [".speechneurons.lock"]  # no job ran
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_unwritable_results_dir_is_one_line(tmp_path):
+    (tmp_path / "a-file").write_text("not a folder")
+    work = _with_results(make_workdir(tmp_path / "w"), tmp_path / "a-file" / "results")
+    proc = snakemake(work, "--cores", "1", "--configfile", "configs/ci-tiny.yaml", "where.yaml", check=False)
+    assert proc.returncode == 1
+    err = [line for line in proc.stderr.splitlines() if line.startswith("Error:")]
+    assert len(err) == 1 and "cannot be created" in err[0], proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr
+
+
+# Files that may differ between two runs of the same config, with the reason. Ideally empty.
+ALLOWED_TO_DIFFER: dict[str, str] = {}
+EXCLUDED_FOLDERS = ("logs", "benchmarks")  # timings and log lines are meant to differ
+
+
+def _digests(results: Path) -> dict[str, str]:
+    out = {}
+    for path in sorted(results.rglob("*")):
+        rel = path.relative_to(results).as_posix()
+        if path.is_dir() or rel.split("/")[0] in EXCLUDED_FOLDERS or path.name == ".speechneurons.lock":
+            continue
+        out[rel] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return out
+
+
+@pytest.mark.slow
+def test_two_runs_into_two_folders_give_the_same_bytes(tmp_path):
+    runs = []
+    for name, folder in (("one", "results"), ("two", "elsewhere/out")):
+        results = tmp_path / name / folder
+        work = _with_results(make_workdir(tmp_path / f"work-{name}"), results)
+        snakemake(work, "--cores", "2", "--configfile", "configs/ci-tiny.yaml", "where.yaml")
+        runs.append(_digests(results))
+    one, two = runs
+    assert sorted(one) == sorted(two), sorted(set(one) ^ set(two))
+    differ = sorted(f for f in one if one[f] != two[f])
+    unexplained = [f for f in differ if f not in ALLOWED_TO_DIFFER]
+    print(f"{len(one)} files compared, {len(one) - len(differ)} identical; differ: {differ}")
+    assert not unexplained, unexplained
