@@ -19,6 +19,7 @@ from speechneurons.align.precomputed import (
     words_match,
 )
 from speechneurons.align.textgrid import read_alignment_textgrid, write_alignment_textgrid
+from speechneurons.corpus.manifest import resolved_paths
 from speechneurons.errors import BadInputError, BadInputErrors
 from speechneurons.frames import FrameGrid
 from tests.helpers.config import default_section
@@ -33,6 +34,7 @@ def corpus(tmp_path_factory):
     and the reference TextGrids."""
     out = make_synth_utterances(tmp_path_factory.mktemp("synth"), n=6)
     table = pd.read_csv(out / "utterances.tsv", sep="\t", dtype={"utt_id": str})
+    table["audio_path"] = resolved_paths(table["audio_path"], out)  # stored relative to the table
     ids = {u: f"1001-100-{i:04d}" for i, u in enumerate(table.utt_id)}
     ref = out / "reference-ls"
     ref.mkdir()
