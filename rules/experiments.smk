@@ -15,7 +15,7 @@
 #   pruning.tsv, erasure.tsv, figures/pruning.png, figures/erasure.png
 from speechneurons.experiments.features import FrameSettings
 from speechneurons.experiments.probes import ProbeSettings
-from speechneurons.model.pretrain import TrainSettings
+from speechneurons.model.settings import TrainSettings
 
 ALL_TARGETS += [
     L.experiments_file(name, c, m)

@@ -2,8 +2,8 @@
 # one job pair per item of pretrain.iterations: frame targets (k-means of MFCC + deltas, or of
 # a layer of the previous iteration's model), then HuBERT masked prediction. A Hugging Face
 # model (model.source: huggingface) has no job here: it is loaded offline where it is used.
-from speechneurons.model.hubert import ModelSettings
-from speechneurons.model.pretrain import TrainSettings
+from speechneurons.model.settings import ModelSettings
+from speechneurons.model.settings import TrainSettings
 
 ALL_TARGETS += [
     path
