@@ -13,6 +13,7 @@
 #                                    features.npz, losses.parquet
 #   erasure/<property>-<group>/<property|random>/   erased_neurons.json, features.npz, losses.parquet
 #   pruning.tsv, erasure.tsv, figures/pruning.png, figures/erasure.png
+# The variants' features.npz and the pruned models are deleted once read (keep_intermediates).
 from speechneurons.experiments.features import FrameSettings
 from speechneurons.experiments.probes import ProbeSettings
 from speechneurons.model.settings import TrainSettings
@@ -102,7 +103,10 @@ rule experiments_prune:
         manifest=L.manifest(),
     output:
         controls=L.experiments_file("prune/protect_random_match.tsv"),
-        models=[directory(L.pruned("model", st, sp)) for st, sp in PRUNING_VARIANTS],
+        models=[
+            intermediate(directory(L.pruned("model", st, sp)))
+            for st, sp in PRUNING_VARIANTS
+        ],
         plans=[L.pruned("plan.tsv", st, sp) for st, sp in PRUNING_VARIANTS],
         neurons=[L.pruned("pruned_neurons.json", st, sp) for st, sp in PRUNING_VARIANTS],
     log:
@@ -175,8 +179,11 @@ rule experiments_features_variants:
             if config["experiments"]["continued_pretraining_steps"]
         ],
     output:
-        [L.pruned("features.npz", st, sp) for st, sp in PRUNING_VARIANTS]
-        + [L.erased("features.npz", er, kind) for er, kind in ERASURE_VARIANTS],
+        [intermediate(L.pruned("features.npz", st, sp)) for st, sp in PRUNING_VARIANTS]
+        + [
+            intermediate(L.erased("features.npz", er, kind))
+            for er, kind in ERASURE_VARIANTS
+        ],
     log:
         L.log("{corpus}", "experiments", "{model}", "features_variants"),
     benchmark:
