@@ -9,8 +9,10 @@ every model variant is scored on exactly the same items.
 Model variants that differ from one model only by silenced FFN neurons (pruned or erased
 neurons: silencing neuron j is exactly what deleting it does, see
 :mod:`speechneurons.model.ffn`) share everything before the transformer: each utterance's
-front-end runs once, then one transformer pass per variant with its neurons masked
-(:mod:`speechneurons.model.forward`, which also makes the result independent of batching).
+front-end runs once, then one transformer pass per variant with its neurons left out of the
+FFN weights (the same function as masking them, cheaper by the share removed) and no layer above
+the highest one asked for (:mod:`speechneurons.model.forward`, which also makes the result
+independent of batching).
 """
 
 from __future__ import annotations
