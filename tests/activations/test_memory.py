@@ -4,7 +4,7 @@ the peak of their anonymous memory above what the process held before (RssAnon, 
 they run: the pages of a memory-mapped array read once are the kernel's file cache, not the
 job's memory) grows far less than the size of one layer of the larger corpus.
 
-One layer of the 4N corpus is 4N utterances x 50 frames x 1024 neurons: about 41 MB as
+One layer of the 4N corpus is 4N utterances x 50 frames x 2048 neurons: about 41 MB as
 float16 (82 MB as float32), against a bound of a quarter of the float16 size on the growth.
 """
 
@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-N = 100  # utterances of the small corpus; the large one has 4N
+N = 50  # utterances of the small corpus; the large one has 4N
 FRAMES = 50  # frames per utterance (1 s)
-FFN = 1024
+FFN = 2048
 
 WORKER = r"""
 import json, sys, threading, time
@@ -88,7 +88,7 @@ out = {}
 with Peak() as dump:
     dump_activations(loaded, manifest, selection, arrays, batch_seconds=5.0, progress=False)
 out["dump"] = dump.peak - dump.base
-settings = PropertySettings(0.05, 0.8, 1, ("train", "test"), "threshold", 0.05)
+settings = PropertySettings(0.01, 0.8, 1, ("train", "test"), "threshold", 0.05)  # tau: 1 % of D, the default
 with Peak() as stat:
     acts, idx = load_dump(arrays[1, "mid"], index_path)
     labs, top = layer_top(acts, idx, settings, chunk_rows=512)
