@@ -10,7 +10,12 @@ ALL_TARGETS += [
     for checkpoint in config["activations"]["checkpoints"]
     for subset in SUBSETS
     for path in [
-        *(L.activation_array(subset, l, c, m, checkpoint) for l in layers_of(m)),
+        # the sample arrays are intermediate (read by the SAEs only)
+        *(
+            L.activation_array(subset, l, c, m, checkpoint)
+            for l in layers_of(m)
+            if subset == "mid" or config["keep_intermediates"]
+        ),
         L.activation_index(subset, c, m, checkpoint),
     ]
 ]
@@ -52,7 +57,7 @@ for i, (dump_layers, dump_models) in enumerate(LAYER_LISTS.items()):
             manifest=L.manifest(),
         output:
             mid=[L.activation_array("mid", l) for l in dump_layers],
-            sample=[L.activation_array("sample", l) for l in dump_layers],
+            sample=[intermediate(L.activation_array("sample", l)) for l in dump_layers],
             skipped=L.activations_file("skipped.tsv"),
             stats=L.activations_file("dump.json"),
         log:

@@ -482,3 +482,9 @@ def count_summaries(w):
 def run_files(name):
     """Input function: the trajectories file ``name`` of every compared run of the job's corpus."""
     return lambda w: [L.trajectories_file(name, w.corpus, r) for r in trajectory_runs()]
+
+
+def intermediate(path):
+    """A large output that nothing reads once its readers have run: deleted after them (temp)
+    unless the config's keep_intermediates is set."""
+    return path if config["keep_intermediates"] else temp(path)

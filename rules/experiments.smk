@@ -13,10 +13,11 @@
 #                                    features.npz, losses.parquet
 #   erasure/<property>-<group>/<property|random>/   erased_neurons.json, features.npz, losses.parquet
 #   pruning.tsv, erasure.tsv, figures/pruning.png, figures/erasure.png
+# The variants' features.npz and the pruned models are deleted once read (keep_intermediates).
 from speechneurons.probing.features import FrameSettings
 from speechneurons.probing.probes import ProbeSettings
 from speechneurons.experiments.matching import MatchSettings
-from speechneurons.model.pretrain import TrainSettings
+from speechneurons.model.settings import TrainSettings
 
 ALL_TARGETS += [
     L.experiments_file(name, c, m)
@@ -103,7 +104,10 @@ rule experiments_prune:
         manifest=L.manifest(),
     output:
         controls=L.experiments_file("prune/protect_random_match.tsv"),
-        models=[directory(L.pruned("model", st, sp)) for st, sp in PRUNING_VARIANTS],
+        models=[
+            intermediate(directory(L.pruned("model", st, sp)))
+            for st, sp in PRUNING_VARIANTS
+        ],
         plans=[L.pruned("plan.tsv", st, sp) for st, sp in PRUNING_VARIANTS],
         neurons=[L.pruned("pruned_neurons.json", st, sp) for st, sp in PRUNING_VARIANTS],
     log:
@@ -176,8 +180,11 @@ rule experiments_features_variants:
             if config["experiments"]["continued_pretraining_steps"]
         ],
     output:
-        [L.pruned("features.npz", st, sp) for st, sp in PRUNING_VARIANTS]
-        + [L.erased("features.npz", er, kind) for er, kind in ERASURE_VARIANTS],
+        [intermediate(L.pruned("features.npz", st, sp)) for st, sp in PRUNING_VARIANTS]
+        + [
+            intermediate(L.erased("features.npz", er, kind))
+            for er, kind in ERASURE_VARIANTS
+        ],
     log:
         L.log("{corpus}", "experiments", "{model}", "features_variants"),
     benchmark:

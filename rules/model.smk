@@ -3,8 +3,8 @@
 # a layer of the previous iteration's model), then HuBERT masked prediction. A Hugging Face
 # model (model.source: huggingface) is loaded offline where it is used; with model.download it
 # is first fetched into the Hugging Face cache by model_download, ahead of every other job.
-from speechneurons.model.hubert import ModelSettings
-from speechneurons.model.pretrain import TrainSettings
+from speechneurons.model.settings import ModelSettings
+from speechneurons.model.settings import TrainSettings
 
 ALL_TARGETS += [
     path

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from speechneurons.model.ffn import capture_ffn, ffn_sites, ffn_widths, mask_ffn, prune_ffn_
+from speechneurons.model.ffn import capture_ffn, ffn_sites, ffn_widths, mask_ffn, prune_ffn_, without_ffn
 from speechneurons.model.registry import ARCHITECTURES, load_model, model_class
 from tests.helpers.models import tiny_config
 
@@ -106,3 +106,29 @@ def test_prune_equals_mask_and_survives_save_load(tmp_path, model_type):
 def test_prune_rejects_bad_indices():
     with pytest.raises(ValueError, match="0..63"):
         prune_ffn_(make_model(), {1: [64]})
+
+
+@pytest.mark.parametrize("model_type", ["hubert", "wavlm"])
+def test_without_equals_mask_and_restores_the_model(model_type):
+    """Passes without some neurons (their weights left out) give the masked passes' outputs, in
+    every layer, also with every neuron of a layer left out; the model is whole again after."""
+    model = make_model(model_type, layers=3)
+    gen = torch.Generator().manual_seed(2)
+    drop = {1: torch.randperm(64, generator=gen)[:20], 2: torch.arange(64), 3: torch.tensor([5])}
+    x = torch.randn(2, 8000)
+    before = {name: p.clone() for name, p in model.named_parameters()}
+    with torch.inference_mode():
+        with mask_ffn(model, drop):
+            masked = model(x, output_hidden_states=True).hidden_states
+        with without_ffn(model, drop):
+            assert ffn_widths(model) == [44, 0, 63]
+            left_out = model(x, output_hidden_states=True).hidden_states
+        whole = model(x).last_hidden_state
+    for a, b in zip(masked, left_out, strict=True):
+        torch.testing.assert_close(b, a, rtol=1e-5, atol=1e-5)
+    assert ffn_widths(model) == [64, 64, 64]
+    assert all(torch.equal(p, before[name]) for name, p in model.named_parameters())
+    assert not torch.allclose(whole, masked[-1])
+    with pytest.raises(ValueError, match="0..63"), without_ffn(model, {1: [64]}):
+        pass
+    assert ffn_widths(model) == [64, 64, 64]

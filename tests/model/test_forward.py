@@ -64,6 +64,27 @@ def test_encoder_pass_equals_the_full_forward(tmp_path):
         torch.testing.assert_close(a, b)
 
 
+@pytest.mark.parametrize("model_type", ["hubert", "wavlm"])
+def test_encoder_pass_up_to_a_layer_equals_the_full_pass_there(tmp_path, model_type):
+    """Stopping after layer L gives the full pass's hidden states 0..L, and the layers above never run."""
+    loaded = _loaded(tmp_path, model_type, hidden=32)
+    batch = pad([0, 1], [front_end(loaded, w) for w in _waves([11000, 9000])])
+    with torch.inference_mode():
+        full = encode(loaded, batch).hidden_states
+        with capture_ffn(loaded.model, [2]) as ffn:
+            first = encode(loaded, batch, upto=1)
+            assert 2 not in ffn
+        none = encode(loaded, batch, upto=0).hidden_states
+        assert len(encode(loaded, batch, upto=2).hidden_states) == 3
+    assert len(first.hidden_states) == 2 and len(none) == 1
+    for a, b in zip(full[:2], first.hidden_states, strict=True):
+        torch.testing.assert_close(b, a)
+    torch.testing.assert_close(first.last_hidden_state, full[1])
+    torch.testing.assert_close(none[0], full[0])
+    with pytest.raises(ValueError, match="upto layer 3"):
+        encode(loaded, batch, upto=3)
+
+
 def test_masks_apply_to_encoder_passes(tmp_path):
     loaded = _loaded(tmp_path, "hubert")
     batch = pad([0], [front_end(loaded, _waves([8000])[0])])

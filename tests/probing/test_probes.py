@@ -212,6 +212,23 @@ def test_features_do_not_depend_on_batching(tmp_path):
     np.testing.assert_allclose(one.frame_feats[2].astype(float), many.frame_feats[2].astype(float), atol=2e-3)
 
 
+def test_variants_batched_without_their_neurons_equal_masked_passes_one_at_a_time(tmp_path):
+    """The variants' fast path (batched, silenced neurons left out of fc1/fc2, layers above the
+    highest asked for skipped) gives what masked passes of one utterance at a time give."""
+    import contextlib
+
+    man, lab, pit, loaded = _audio_corpus(tmp_path)
+    frames = probe_frames(man, lab, pit, frame_settings())
+    masks = {1: list(range(0, 64, 3)), 2: list(range(40))}
+    fast = extract_features(loaded, man, frames, [1], [Variant("v", masks)], batch_seconds=100, max_pad_ratio=10,
+                            progress=False)["v"]  # fmt: skip
+    slow = extract_features(loaded, man, frames, [1, 2], [Variant("v", masks, lambda m: contextlib.nullcontext())],
+                            batch_seconds=0, progress=False)["v"]  # fmt: skip
+    assert list(fast.utt_feats) == [1]
+    np.testing.assert_allclose(fast.utt_feats[1], slow.utt_feats[1], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(fast.frame_feats[1].astype(float), slow.frame_feats[1].astype(float), atol=2e-3)
+
+
 def test_features_round_trip_through_files(tmp_path):
     man, lab, pit, loaded = _audio_corpus(tmp_path)
     frames = probe_frames(man, lab, pit, frame_settings())

@@ -131,25 +131,41 @@ class Encoded(NamedTuple):
     forward pass with ``output_hidden_states=True`` returns them."""
 
 
-def encode(loaded, batch: Batch) -> Encoded:
+class _Enough(Exception):
+    """Raised by a hook of :func:`encode` once the last layer asked for has run."""
+
+
+def encode(loaded, batch: Batch, upto: int | None = None) -> Encoded:
     """The transformer part of the model on a padded batch: feature projection, then the encoder
     with the frame mask. FFN hooks (capture, masks) see this pass.
 
     The hidden states are read with hooks on the encoder layers: the input of layer 1, the
     output of every layer, and for the last one the encoder's output (after the final layer
     norm of pre-LN models), which is what a full forward pass reports.
+
+    ``upto`` (a layer number below the model's last): the pass stops after layer ``upto``, so
+    ``hidden_states`` has ``upto + 1`` entries, each what the full pass gives, and
+    ``last_hidden_state`` is the output of layer ``upto``. The layers above never run.
     """
     from speechneurons.model.ffn import encoder_layers
 
     model = loaded.model
     layers = encoder_layers(model)
+    if upto is not None and not 0 <= upto <= len(layers):
+        raise ValueError(f"encode upto layer {upto}: the model has layers 1..{len(layers)}")
+    stop = upto if upto is not None and upto < len(layers) else None
     states: list[torch.Tensor] = []
 
+    def keep(state: torch.Tensor) -> None:
+        states.append(state)
+        if stop is not None and len(states) == stop + 1:
+            raise _Enough
+
     def first_input(module, args, kwargs):
-        states.append(args[0] if args else kwargs["hidden_states"])
+        keep(args[0] if args else kwargs["hidden_states"])
 
     def output(module, args, out):
-        states.append(out[0] if isinstance(out, tuple) else out)
+        keep(out[0] if isinstance(out, tuple) else out)
 
     handles = [layers[0].register_forward_pre_hook(first_input, with_kwargs=True)]
     handles += [layer.register_forward_hook(output) for layer in layers]
@@ -158,6 +174,8 @@ def encode(loaded, batch: Batch) -> Encoded:
         hidden = projected[0] if isinstance(projected, tuple) else projected  # wav2vec 2.0 returns a pair
         mask = None if bool(batch.mask.all()) else batch.mask
         out = model.encoder(hidden, attention_mask=mask)
+    except _Enough:
+        return Encoded(states[-1], tuple(states))
     finally:
         for h in handles:
             h.remove()

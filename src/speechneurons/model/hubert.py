@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -25,31 +24,12 @@ import torch
 from torch import nn
 
 from speechneurons.frames import FrameGrid
+from speechneurons.model.settings import ModelSettings  # the settings live there now (no torch)
 
 HEAD_FILE = "pretrain_head.safetensors"
 
 
 META_FILE = "pretrain.json"
-
-
-@dataclass(frozen=True)
-class ModelSettings:
-    """Front-end, size and masking of the pretrained model: keys of the ``pretrain`` config
-    section (schemas/pretrain.schema.yaml has their meanings and defaults)."""
-
-    frontend: str
-    n_mels: int
-    conv_dim: int
-    hidden_size: int
-    num_layers: int
-    num_heads: int
-    intermediate_size: int
-    stable_layer_norm: bool
-    conv_pos_kernel: int
-    conv_pos_groups: int
-    dropout: float
-    mask_prob: float
-    mask_length: int
 
 
 def build_model(settings: ModelSettings, grid: FrameGrid, seed: int = 0):

@@ -12,7 +12,6 @@ import logging
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -22,30 +21,11 @@ from torch import nn
 
 from speechneurons.frames import FrameGrid
 from speechneurons.model.hubert import PretrainHead, hubert_loss, span_mask
+from speechneurons.model.settings import TrainSettings  # the settings live there now (no torch)
 
 log = logging.getLogger(__name__)
 
 # ----------------------------------------------------------------------------- data
-
-
-@dataclass(frozen=True)
-class TrainSettings:
-    """Optimisation and objective: keys of the ``pretrain`` config section
-    (schemas/pretrain.schema.yaml has their meanings and defaults)."""
-
-    batch_size: int
-    max_crop_s: float
-    lr: float
-    warmup_fraction: float
-    schedule: str
-    weight_decay: float
-    grad_clip: float
-    mask_prob: float
-    mask_length: int
-    unmasked_weight: float
-    final_dim: int
-    temperature: float
-    log_every: int
 
 
 def make_batches(

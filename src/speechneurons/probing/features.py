@@ -9,8 +9,10 @@ every model variant is scored on exactly the same items.
 Model variants that differ from one model only by silenced FFN neurons (pruned or erased
 neurons: silencing neuron j is exactly what deleting it does, see
 :mod:`speechneurons.model.ffn`) share everything before the transformer: each utterance's
-front-end runs once, then one transformer pass per variant with its neurons masked
-(:mod:`speechneurons.model.forward`, which also makes the result independent of batching).
+front-end runs once, then one transformer pass per variant with its neurons left out of the
+FFN weights (the same function as masking them, cheaper by the share removed) and no layer above
+the highest one asked for (:mod:`speechneurons.model.forward`, which also makes the result
+independent of batching).
 """
 
 from __future__ import annotations
@@ -20,18 +22,18 @@ import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import pandas as pd
-import torch
 
-from speechneurons.audio import audio_info, load_audio
+from speechneurons.audio import audio_info
 from speechneurons.errors import BadInputError
 from speechneurons.io import load_npz, write_npz
-from speechneurons.model.ffn import mask_ffn
-from speechneurons.model.forward import encode, front_end_batches
 from speechneurons.phones import PHONE_TO_TYPE, is_speech_phone
+
+if TYPE_CHECKING:  # torch is imported where it is used: the workflow's rules import this module
+    import torch
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +147,6 @@ def usable_utterances(loaded, utts: pd.DataFrame, on_bad_input: str) -> tuple[np
     return np.asarray(keep, dtype=np.int64), np.asarray(samples, dtype=np.int64), skipped
 
 
-@torch.inference_mode()
 def extract_features(
     loaded,
     manifest: pd.DataFrame,
@@ -163,9 +164,26 @@ def extract_features(
 
     Each utterance's front-end runs once, alone; the transformer runs once per variant on
     padded batches of about ``batch_seconds`` of audio (the results do not depend on the
-    batching). Returns variant name -> :class:`Features`.
+    batching), up to the highest layer asked for. A variant's silenced neurons are left out of
+    its pass (:func:`speechneurons.model.ffn.without_ffn`, the same function as masking them,
+    to float rounding) unless it has an ``edit``, which sees them masked. Returns variant name
+    -> :class:`Features`.
     """
+    import torch
+
+    with torch.inference_mode():
+        return _extract_features(
+            loaded, manifest, frames, layers, variants, batch_seconds, max_pad_ratio, on_bad_input, progress
+        )
+
+
+def _extract_features(loaded, manifest, frames, layers, variants, batch_seconds, max_pad_ratio, on_bad_input, progress):
+    import torch
     from tqdm import tqdm
+
+    from speechneurons.audio import load_audio
+    from speechneurons.model.ffn import mask_ffn, without_ffn
+    from speechneurons.model.forward import encode, front_end_batches
 
     layers = sorted({int(layer) for layer in layers})
     if layers and not 0 <= layers[0] <= layers[-1] <= loaded.num_layers:
@@ -207,8 +225,9 @@ def extract_features(
             rows.append(r[~beyond])
             frame_idx.append(f[~beyond])
         for v in variants:
-            with mask_ffn(loaded.model, v.masks), v.edit(loaded.model) if v.edit else contextlib.nullcontext():
-                hidden = encode(loaded, batch).hidden_states
+            silence = mask_ffn(loaded.model, v.masks) if v.edit else without_ffn(loaded.model, v.masks)
+            with silence, v.edit(loaded.model) if v.edit else contextlib.nullcontext():
+                hidden = encode(loaded, batch, upto=layers[-1] if layers else 0).hidden_states
             feats = out[v.name]
             for layer in layers:
                 h = hidden[layer].float()

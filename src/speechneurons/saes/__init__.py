@@ -7,11 +7,31 @@ settings dataclass; :data:`SAE_ARCHITECTURES` maps the config's names to them. T
 ``docs/saes.md``.
 """
 
-from .evaluation import SaeEvaluation, ZipfFit, evaluate_sae, zipf_fit
-from .registry import SAE_ARCHITECTURES
-from .sae import Codes, SparseAutoencoder
-from .settings import FeatureChoiceSettings, MutualChoiceSettings, SaeSettings, TopKSettings
-from .training import train_sae
+import importlib
+
+# The names below load their module (and torch) when first used: the workflow's rules import
+# speechneurons.saes.settings while the DAG is built, which must stay light.
+_HOMES = {
+    "SAE_ARCHITECTURES": "registry",
+    "Codes": "sae",
+    "FeatureChoiceSettings": "settings",
+    "MutualChoiceSettings": "settings",
+    "SaeEvaluation": "evaluation",
+    "SaeSettings": "settings",
+    "SparseAutoencoder": "sae",
+    "TopKSettings": "settings",
+    "ZipfFit": "evaluation",
+    "evaluate_sae": "evaluation",
+    "train_sae": "training",
+    "zipf_fit": "evaluation",
+}
+
+
+def __getattr__(name: str):
+    if name in _HOMES:
+        return getattr(importlib.import_module(f".{_HOMES[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "SAE_ARCHITECTURES",
