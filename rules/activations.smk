@@ -10,7 +10,7 @@ ALL_TARGETS += [
     for checkpoint in config["activations"]["checkpoints"]
     for subset in SUBSETS
     for path in [
-        *(L.activation_array(subset, l, c, m, checkpoint) for l in layers_of(m)),
+        *(L.activation_array(subset, l, c, m, checkpoint) for l in S.layers_of(m)),
         L.activation_index(subset, c, m, checkpoint),
     ]
 ]
@@ -18,7 +18,7 @@ ALL_TARGETS += [
 # one dump rule per distinct layer list (one rule when every model has the same layers).
 LAYER_LISTS = {}
 for m in MODELS:
-    LAYER_LISTS.setdefault(tuple(layers_of(m)), []).append(m)
+    LAYER_LISTS.setdefault(tuple(S.layers_of(m)), []).append(m)
 
 
 rule select_frames:

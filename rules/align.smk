@@ -7,13 +7,22 @@ import shlex
 
 from speechneurons.align.mfa import mfa_command
 
+
+def align_shards(w):
+    """The shard folders one aligner's gather job merges (MFA runs as one shard, 'all')."""
+    shards = ["all"] if w.aligner == "mfa" else range(config["align"]["shards"])
+    return [L.align_shard(w.corpus, w.aligner, k) for k in shards]
+
+
+def reference_timings(w):
+    """The synthesizer's TextGrids, for the 'reference' aligner (nothing for the others; that
+    the corpus is synthesized is checked at start-up, speechneurons.study.check_study)."""
+    return L.reference(w.corpus) if w.aligner == "reference" else []
+
+
 ALL_TARGETS += [L.labels_file("frame_labels.parquet", c, ALIGNER) for c in CORPORA]
 if ALIGNER != "reference":
-    ALL_TARGETS += [
-        L.align_file(f, c, ALIGNER)
-        for c in corpora_of("synth")
-        for f in ("quality.tsv", "quality.png")
-    ]
+    ALL_TARGETS += [L.align_file(f, c, ALIGNER) for c in S.corpora_of("synth") for f in ("quality.tsv", "quality.png")]
 
 
 rule align_shard:
@@ -21,7 +30,7 @@ rule align_shard:
         manifest=L.manifest(),
         reference=reference_timings,
     output:
-        directory(L.align_shard()),
+        shard=directory(L.align_shard()),
     log:
         L.log("{corpus}", "align", "{aligner}", "shard_{shard}"),
     benchmark:
@@ -34,11 +43,11 @@ rule align_shard:
         mem_mb=1500,
         runtime=120,
     params:
+        aligner=lambda w: w.aligner,
+        shard=lambda w: int(w.shard),
         shards=config["align"]["shards"],
         on_bad_input=config["on_bad_input"],
-        pocketsphinx=lambda w: (
-            config["align"]["pocketsphinx"] if w.aligner == "pocketsphinx" else {}
-        ),
+        pocketsphinx=lambda w: (config["align"]["pocketsphinx"] if w.aligner == "pocketsphinx" else {}),
         sample_rate=config["frames"]["sample_rate"],
     script:
         "../scripts/align_shard.py"
@@ -48,7 +57,7 @@ rule align_mfa_prepare:
     input:
         manifest=L.manifest(),
     output:
-        directory(L.mfa_work("corpus")),
+        corpus=directory(L.mfa_work("corpus")),
     log:
         L.log("{corpus}", "align", "mfa", "prepare"),
     conda:
@@ -102,7 +111,7 @@ rule align_mfa_collect:
         manifest=L.manifest(),
         alignments=L.mfa_work("output"),
     output:
-        directory(L.align_shard(aligner="mfa", shard="all")),
+        shard=directory(L.align_shard(aligner="mfa", shard="all")),
     log:
         L.log("{corpus}", "align", "mfa", "collect"),
     conda:
@@ -179,11 +188,13 @@ rule align_quality:
         L.benchmark("{corpus}", "align", "{aligner}", "quality")
     wildcard_constraints:
         aligner="pocketsphinx|mfa",
-        corpus=one_of(corpora_of("synth")),
+        corpus=one_of(S.corpora_of("synth")),
     conda:
         "../envs/speechneurons.yaml"
     resources:
         mem_mb=1000,
         runtime=20,
+    params:
+        aligner=lambda w: w.aligner,
     script:
         "../scripts/align_quality.py"

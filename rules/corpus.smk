@@ -7,8 +7,26 @@
 # sample of every file and that it is at least one model frame long.
 from speechneurons.frames import FrameGrid
 
+
+def synth_parts(name):
+    """Input function: one per-speaker output ``name`` of every synthesized speaker."""
+    return lambda w: [L.synth_part(name, w.corpus, s) for s in S.synth_speakers(w.corpus)]
+
+
+def corpus_setting(*keys):
+    """Params function: a setting of the job's corpus, e.g. corpus_setting("split", "seed")."""
+
+    def get(w):
+        value = CORPORA[w.corpus]
+        for key in keys:
+            value = value[key]
+        return value
+
+    return get
+
+
 ALL_TARGETS += [path for c in CORPORA for path in (L.manifest(c), L.corpus_figure(c))]
-ALL_TARGETS += [L.reference(c) for c in corpora_of("synth")]
+ALL_TARGETS += [L.reference(c) for c in S.corpora_of("synth")]
 CORPUS_SPLIT = dict(
     on_bad_input=config["on_bad_input"],
     test_fraction=corpus_setting("split", "test_fraction"),
@@ -29,13 +47,14 @@ rule corpus_synth_speaker:
     benchmark:
         L.benchmark("{corpus}", "corpus", "synth_{speaker}")
     wildcard_constraints:
-        corpus=one_of(corpora_of("synth")),
+        corpus=one_of(S.corpora_of("synth")),
     conda:
         "../envs/speechneurons.yaml"
     resources:
         mem_mb=1000,
         runtime=30,
     params:
+        speaker=lambda w: w.speaker,
         utterances_per_speaker=corpus_setting("synth", "utterances_per_speaker"),
         words_per_sentence=corpus_setting("synth", "words_per_sentence"),
         seed=config["seed"],
@@ -58,7 +77,7 @@ rule corpus_synth_gather:
     benchmark:
         L.benchmark("{corpus}", "corpus", "synth_gather")
     wildcard_constraints:
-        corpus=one_of(corpora_of("synth")),
+        corpus=one_of(S.corpora_of("synth")),
     conda:
         "../envs/speechneurons.yaml"
     resources:
@@ -72,7 +91,7 @@ rule corpus_synth_gather:
 
 rule corpus_librispeech:
     input:
-        listing=librispeech_listing,
+        listing=L.corpus_listing(),
     output:
         manifest=L.manifest(),
         skipped=L.corpus_skipped(),
@@ -82,7 +101,7 @@ rule corpus_librispeech:
     benchmark:
         L.benchmark("{corpus}", "corpus", "librispeech")
     wildcard_constraints:
-        corpus=one_of(corpora_of("librispeech")),
+        corpus=one_of(S.corpora_of("librispeech")),
     conda:
         "../envs/speechneurons.yaml"
     resources:

@@ -20,6 +20,14 @@ from speechneurons.dissection.settings import (
 from speechneurons.experiments.features import FrameSettings
 from speechneurons.experiments.probes import ProbeSettings
 
+
+def dissection_per_layer(name):
+    """Input function: file ``name`` of every dissected layer of the job's model and checkpoint."""
+    return lambda w: [
+        L.dissection_layer_file(name, l, w.corpus, w.model, w.checkpoint) for l in S.dissection_layers(w.model)
+    ]
+
+
 DISSECTION = config["dissection"]
 PRUNING_ON = bool(DISSECTION["pruning"]["families"])
 ALL_TARGETS += [
@@ -80,9 +88,7 @@ rule dissection_layer:
     log:
         L.log("{corpus}", "dissection", "{model}", "{checkpoint}", "layer-{layer}"),
     benchmark:
-        L.benchmark(
-            "{corpus}", "dissection", "{model}", "{checkpoint}", "layer-{layer}"
-        )
+        L.benchmark("{corpus}", "dissection", "{model}", "{checkpoint}", "layer-{layer}")
     conda:
         "../envs/speechneurons.yaml"
     threads: 1
@@ -90,13 +96,10 @@ rule dissection_layer:
         mem_mb=3000,
         runtime=30,
     params:
+        layer=lambda w: int(w.layer),
         settings=section_params(DissectionSettings, DISSECTION),
         # the endpoint only when it writes: no endpoint setting reruns the template writer
-        llm=(
-            section_params(LLMSettings, DISSECTION["llm"])
-            if DISSECTION["writer"] == "llm"
-            else {}
-        ),
+        llm=(section_params(LLMSettings, DISSECTION["llm"]) if DISSECTION["writer"] == "llm" else {}),
         llm_cache=L.dissection_llm_cache(),
         n_pitch_bins=config["pitch"]["n_bins"],
         tau_fraction=config["properties"]["tau_fraction"],
@@ -178,6 +181,7 @@ rule dissection_pruning:
         runtime=60,
         gpu=GPU,
     params:
+        batching=BATCHING,
         settings=section_params(PruningSettings, DISSECTION["pruning"]),
         seed=DISSECTION["seed"],
         resamples=config["bootstrap"]["resamples"],
@@ -207,9 +211,7 @@ rule dissection_pruning_figure:
     log:
         L.log("{corpus}", "dissection", "{model}", "{checkpoint}", "pruning_figure"),
     benchmark:
-        L.benchmark(
-            "{corpus}", "dissection", "{model}", "{checkpoint}", "pruning_figure"
-        )
+        L.benchmark("{corpus}", "dissection", "{model}", "{checkpoint}", "pruning_figure")
     conda:
         "../envs/speechneurons.yaml"
     resources:

@@ -17,15 +17,42 @@ from speechneurons.experiments.features import FrameSettings
 from speechneurons.experiments.probes import ProbeSettings
 from speechneurons.model.pretrain import TrainSettings
 
+PRUNING_VARIANTS = S.pruning_variants()  # (strategy, sparsity); the keep strategies: sparsity None
+ERASURE_VARIANTS = S.erasure_variants()  # (erasure, kind)
+
+
+def experiments_model(w):
+    """model_input of the checkpoint the experiments prune, erase and probe."""
+    return model_input(w, EXPERIMENTS_CHECKPOINT)
+
+
+def experiments_model_ref(w):
+    """model_ref of the checkpoint the experiments prune, erase and probe."""
+    return model_ref(w, EXPERIMENTS_CHECKPOINT)
+
+
+def continued_pretraining_targets(w):
+    """The targets of the last pretraining iteration, for continued pretraining of pruned models."""
+    if config["experiments"]["continued_pretraining_steps"] == 0:
+        return []
+    return L.iteration_file("targets.parquet", w.corpus, w.model, len(S.iterations_of(w.model)))
+
+
+def pruning_files(name):
+    """Input function: file ``name`` of every pruning variant, in PRUNING_VARIANTS order."""
+    return lambda w: [L.pruned(name, st, sp, w.corpus, w.model) for st, sp in PRUNING_VARIANTS]
+
+
+def erasure_files(name):
+    """Input function: file ``name`` of every erasure and control, in ERASURE_VARIANTS order."""
+    return lambda w: [L.erased(name, er, kind, w.corpus, w.model) for er, kind in ERASURE_VARIANTS]
+
+
 ALL_TARGETS += [
     L.experiments_file(name, c, m)
     for c, m in PAIRS
     for name in ["pruning.tsv", "figures/pruning.png"]
-    + (
-        ["erasure.tsv", "figures/erasure.png"]
-        if config["experiments"]["erasures"]
-        else []
-    )
+    + (["erasure.tsv", "figures/erasure.png"] if config["experiments"]["erasures"] else [])
 ]
 TABLES = dict(
     probe_layers=config["probes"]["layers"],
@@ -58,6 +85,7 @@ rule experiments_features_unpruned:
         runtime=60,
         gpu=GPU,
     params:
+        batching=BATCHING,
         model_ref=experiments_model_ref,
         frames=config["frames"],
         frame_settings=section_params(FrameSettings, config["probes"]),
@@ -123,11 +151,11 @@ rule experiments_prune:
         continued_pretraining_steps=config["experiments"]["continued_pretraining_steps"],
         # continued pretraining trains with the pretraining stage's settings, read only when it is on
         train=lambda w: (
-            section_params(TrainSettings, pretrain_of(w.model))
+            section_params(TrainSettings, S.pretrain_of(w.model))
             if config["experiments"]["continued_pretraining_steps"]
             else {}
         ),
-        pretrain_splits=lambda w: (pretrain_of(w.model) or {}).get("splits", []),
+        pretrain_splits=lambda w: (S.pretrain_of(w.model) or {}).get("splits", []),
         seed=config["seed"],
         device=config["device"],
     script:
@@ -139,9 +167,7 @@ rule experiments_erasure_sets:
         neurons=per_layer("neurons.json", EXPERIMENTS_CHECKPOINT),
         P=per_layer("P.npz", EXPERIMENTS_CHECKPOINT),
     output:
-        neurons=[
-            L.erased("erased_neurons.json", er, kind) for er, kind in ERASURE_VARIANTS
-        ],
+        neurons=[L.erased("erased_neurons.json", er, kind) for er, kind in ERASURE_VARIANTS],
         controls=L.experiments_file("erasure/random_match.tsv"),
     log:
         L.log("{corpus}", "experiments", "{model}", "erasure_sets"),
@@ -165,9 +191,7 @@ rule experiments_features_variants:
         frames=L.experiments_file("probes/frames.parquet"),
         manifest=L.manifest(),
         pruned=[L.pruned("pruned_neurons.json", st, sp) for st, sp in PRUNING_VARIANTS],
-        erased=[
-            L.erased("erased_neurons.json", er, kind) for er, kind in ERASURE_VARIANTS
-        ],
+        erased=[L.erased("erased_neurons.json", er, kind) for er, kind in ERASURE_VARIANTS],
         # the pruned models themselves only when continued pretraining changed their weights
         models=[
             L.pruned("model", st, sp)
@@ -175,7 +199,7 @@ rule experiments_features_variants:
             if config["experiments"]["continued_pretraining_steps"]
         ],
     output:
-        [L.pruned("features.npz", st, sp) for st, sp in PRUNING_VARIANTS]
+        features=[L.pruned("features.npz", st, sp) for st, sp in PRUNING_VARIANTS]
         + [L.erased("features.npz", er, kind) for er, kind in ERASURE_VARIANTS],
     log:
         L.log("{corpus}", "experiments", "{model}", "features_variants"),
@@ -189,6 +213,7 @@ rule experiments_features_variants:
         runtime=120,
         gpu=GPU,
     params:
+        batching=BATCHING,
         model_ref=experiments_model_ref,
         pruning=PRUNING_VARIANTS,
         erasures=ERASURE_VARIANTS,
@@ -209,7 +234,7 @@ rule experiments_probes_variants:
         frames=L.experiments_file("probes/frames.parquet"),
         utterances=L.experiments_file("probes/utterances.parquet"),
     output:
-        [L.pruned("losses.parquet", st, sp) for st, sp in PRUNING_VARIANTS]
+        losses=[L.pruned("losses.parquet", st, sp) for st, sp in PRUNING_VARIANTS]
         + [L.erased("losses.parquet", er, kind) for er, kind in ERASURE_VARIANTS],
     log:
         L.log("{corpus}", "experiments", "{model}", "probes_variants"),

@@ -5,11 +5,7 @@
 # trajectories.reset_top.checkpoint).
 
 
-ALL_TARGETS += [
-    L.findings_file(name, c, m)
-    for c, m in PAIRS
-    for name in ["findings.tsv", "findings.html"]
-]
+ALL_TARGETS += [L.findings_file(name, c, m) for c, m in PAIRS for name in ["findings.tsv", "findings.html"]]
 
 
 rule findings:
@@ -28,17 +24,9 @@ rule findings:
         traj_pwcca=L.trajectories_file("pwcca.tsv"),
         traj_trials=L.trajectories_file("pwcca_trials.tsv"),
         reset_top=L.trajectories_file("reset_top.tsv"),
-        dissection_summary=L.dissection_file(
-            "summary.tsv", checkpoint=EXPERIMENTS_CHECKPOINT
-        ),
-        dissection_agreement=L.dissection_file(
-            "agreement.tsv", checkpoint=EXPERIMENTS_CHECKPOINT
-        ),
-        dissection_pruning=(
-            L.dissection_file("pruning.tsv", checkpoint=EXPERIMENTS_CHECKPOINT)
-            if PRUNING_ON
-            else []
-        ),
+        dissection_summary=L.dissection_file("summary.tsv", checkpoint=EXPERIMENTS_CHECKPOINT),
+        dissection_agreement=L.dissection_file("agreement.tsv", checkpoint=EXPERIMENTS_CHECKPOINT),
+        dissection_pruning=(L.dissection_file("pruning.tsv", checkpoint=EXPERIMENTS_CHECKPOINT) if PRUNING_ON else []),
     output:
         table=L.findings_file("findings.tsv"),
         page=report(
@@ -55,11 +43,13 @@ rule findings:
         mem_mb=1000,
         runtime=10,
     params:
+        corpus=lambda w: w.corpus,
+        model=lambda w: w.model,
         level=config["bootstrap"]["level"],
         sae_k=config["saes"]["k"],
-        layers=lambda w: layers_of(w.model),
-        num_layers=lambda w: model_num_layers(w.model),
-        reset_checkpoint=lambda w: reset_top_checkpoint(w.model),
+        layers=lambda w: S.layers_of(w.model),
+        num_layers=lambda w: S.num_layers(w.model),
+        reset_checkpoint=lambda w: S.reset_top_checkpoint(w.model),
         dissection_kinds=list(DISSECTION["items"]),
         pruning_families=list(DISSECTION["pruning"]["families"]),
         splits=lambda w: {

@@ -5,16 +5,49 @@
 from speechneurons.model.hubert import ModelSettings
 from speechneurons.model.pretrain import TrainSettings
 
+
+def iteration(w):
+    """The settings of the job's pretraining iteration (1-based ``{iteration}``)."""
+    return S.iteration(w.model, w.iteration)
+
+
+def iteration_files(name):
+    """Input function: file ``name`` of every pretraining iteration of the job's model."""
+    return lambda w: [L.iteration_file(name, w.corpus, w.model, i) for i in range(1, len(S.iterations_of(w.model)) + 1)]
+
+
+def previous_model(w):
+    """The previous iteration's final model, when this iteration needs it (targets from a
+    layer, or training resumed from it)."""
+    if not S.needs_previous_model(w.model, w.iteration):
+        return []
+    return L.iteration_file("final", w.corpus, w.model, int(w.iteration) - 1)
+
+
+def heldout_checkpoints(w):
+    """Every saved checkpoint as (name, iteration, global step, folder), iteration by iteration,
+    each iteration's final model included."""
+    return [
+        (
+            name,
+            i,
+            step,
+            L.iteration_file("final", w.corpus, w.model, i) if final else L.checkpoint_dir(w.corpus, w.model, name),
+        )
+        for name, i, step, final in S.saved_checkpoints(w.model)
+    ]
+
+
 ALL_TARGETS += [
     path
     for c, m in PAIRS
-    if pretrained(m)
+    if S.pretrained(m)
     for path in [
         L.checkpoint_dir(c, m, "final"),
         L.pretrain_curve(c, m),
         L.model_file("heldout.tsv", c, m),
         L.model_file("heldout_curve.png", c, m),
-        *(L.checkpoints(c, m, i) for i in range(1, len(iterations_of(m)) + 1)),
+        *(L.checkpoints(c, m, i) for i in range(1, len(S.iterations_of(m)) + 1)),
     ]
 ]
 
@@ -32,7 +65,7 @@ rule model_targets:
     benchmark:
         L.benchmark("{corpus}", "models", "{model}", "targets_{iteration}")
     wildcard_constraints:
-        model=one_of(m for m in MODELS if pretrained(m)),
+        model=one_of(m for m in MODELS if S.pretrained(m)),
     conda:
         "../envs/speechneurons.yaml"
     threads: 2
@@ -68,7 +101,7 @@ rule model_pretrain:
     benchmark:
         L.benchmark("{corpus}", "models", "{model}", "pretrain_{iteration}")
     wildcard_constraints:
-        model=one_of(m for m in MODELS if pretrained(m)),
+        model=one_of(m for m in MODELS if S.pretrained(m)),
     conda:
         "../envs/speechneurons.yaml"
     threads: 2
@@ -77,16 +110,13 @@ rule model_pretrain:
         runtime=120,
         gpu=GPU,
     params:
+        iteration=lambda w: int(w.iteration),
         steps=lambda w: iteration(w).steps,
         init=lambda w: iteration(w).init,
-        start_step=lambda w: sum(
-            it.steps for it in iterations_of(w.model)[: int(w.iteration) - 1]
-        ),
-        checkpoint_steps=lambda w: [
-            local for local, _ in schedule_of(w.model)[int(w.iteration) - 1]
-        ],
-        model=lambda w: section_params(ModelSettings, pretrain_of(w.model)),
-        train=lambda w: section_params(TrainSettings, pretrain_of(w.model)),
+        start_step=lambda w: sum(it.steps for it in S.iterations_of(w.model)[: int(w.iteration) - 1]),
+        checkpoint_steps=lambda w: [local for local, _ in S.schedule_of(w.model)[int(w.iteration) - 1]],
+        model=lambda w: section_params(ModelSettings, S.pretrain_of(w.model)),
+        train=lambda w: section_params(TrainSettings, S.pretrain_of(w.model)),
         splits=pretrain_setting("splits"),
         frames=config["frames"],
         on_bad_input=config["on_bad_input"],
@@ -108,7 +138,7 @@ rule model_curve:
     log:
         L.log("{corpus}", "models", "{model}", "curve"),
     wildcard_constraints:
-        model=one_of(m for m in MODELS if pretrained(m)),
+        model=one_of(m for m in MODELS if S.pretrained(m)),
     conda:
         "../envs/speechneurons.yaml"
     resources:
@@ -121,10 +151,7 @@ rule model_curve:
 rule model_heldout:
     input:
         manifest=L.manifest(),
-        checkpoints=lambda w: [
-            L.checkpoints(w.corpus, w.model, i)
-            for i in range(1, len(iterations_of(w.model)) + 1)
-        ],
+        checkpoints=lambda w: [L.checkpoints(w.corpus, w.model, i) for i in range(1, len(S.iterations_of(w.model)) + 1)],
         finals=iteration_files("final"),
         targets=iteration_files("targets.parquet"),
         logs=iteration_files("train_log.tsv"),
@@ -140,7 +167,7 @@ rule model_heldout:
     benchmark:
         L.benchmark("{corpus}", "models", "{model}", "heldout")
     wildcard_constraints:
-        model=one_of(m for m in MODELS if pretrained(m)),
+        model=one_of(m for m in MODELS if S.pretrained(m)),
     conda:
         "../envs/speechneurons.yaml"
     threads: 2

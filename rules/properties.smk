@@ -7,9 +7,7 @@ from speechneurons.properties.statistic import PropertySettings
 from speechneurons.properties.tables import figure_layers
 
 ALL_TARGETS += [
-    L.properties_file("summary.tsv", c, m, "random")
-    for c, m in PAIRS
-    if config["properties"]["random_weights_control"]
+    L.properties_file("summary.tsv", c, m, "random") for c, m in PAIRS if config["properties"]["random_weights_control"]
 ]
 ALL_TARGETS += [
     L.properties_file(name, c, m, "final")
@@ -20,7 +18,7 @@ ALL_TARGETS += [
         "figures/overlaps_per_layer.png",
         *(
             f"figures/{kind}_layer-{l}.png"
-            for l in figure_layers(config["properties"]["venn_layers"], layers_of(m))
+            for l in figure_layers(config["properties"]["venn_layers"], S.layers_of(m))
             for kind in ("venn", "heatmap")
         ),
     ]
@@ -45,9 +43,7 @@ rule property_layer:
     log:
         L.log("{corpus}", "properties", "{model}", "{checkpoint}", "layer-{layer}"),
     benchmark:
-        L.benchmark(
-            "{corpus}", "properties", "{model}", "{checkpoint}", "layer-{layer}"
-        )
+        L.benchmark("{corpus}", "properties", "{model}", "{checkpoint}", "layer-{layer}")
     conda:
         "../envs/speechneurons.yaml"
     threads: 2
@@ -55,6 +51,9 @@ rule property_layer:
         mem_mb=4000,
         runtime=60,
     params:
+        layer=lambda w: int(w.layer),
+        device=config["device"],
+        chunk_rows=config["properties"]["chunk_rows"],
         settings=section_params(PropertySettings, config["properties"]),
         chance=section_params(ChanceSettings, config["properties"]),
         seed=config["seed"],
@@ -92,8 +91,7 @@ rule property_layer_figures:
         summary=L.properties_file("summary.tsv"),
         random_weights=lambda w: (
             L.properties_file("summary.tsv", w.corpus, w.model, "random")
-            if config["properties"]["random_weights_control"]
-            and w.checkpoint != "random"
+            if config["properties"]["random_weights_control"] and w.checkpoint != "random"
             else []
         ),
     output:

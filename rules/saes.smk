@@ -17,6 +17,42 @@ from speechneurons.experiments.probes import ProbeSettings
 from speechneurons.properties.statistic import PropertySettings
 from speechneurons.saes.settings import SaeSettings
 
+SAE_ARCHS = config["saes"]["architectures"]
+SAE_ERASURE_ARCHS = config["saes"]["erasure_architectures"]
+
+
+def sae_files(name, archs=None, layers="layers"):
+    """Input function: file ``name`` of the SAEs of every (layer, architecture) of the job's
+    model and checkpoint, layer-major; ``layers``: 'layers' or 'splice_layers' of the plan."""
+    return lambda w: [
+        L.sae_file(name, l, a, w.corpus, w.model, w.checkpoint)
+        for l in getattr(S.sae_plan(w.model), layers)
+        for a in (SAE_ARCHS if archs is None else archs)
+    ]
+
+
+def sae_models(archs=None):
+    """Input function: the SAEs at k of every (splice layer, architecture), layer-major."""
+    return lambda w: [
+        L.sae_model(config["saes"]["k"], l, a, w.corpus, w.model, w.checkpoint)
+        for l in S.sae_plan(w.model).splice_layers
+        for a in (SAE_ARCHS if archs is None else archs)
+    ]
+
+
+def sae_masked_prediction(w):
+    """The masked-prediction table of a pretrained model's SAEs (nothing for Hugging Face models)."""
+    if not S.pretrained(w.model):
+        return []
+    return L.saes_file("masked_prediction.tsv", w.corpus, w.model, w.checkpoint)
+
+
+def checkpoint_targets(w):
+    """The targets of the pretraining iteration that produced the job's checkpoint."""
+    iteration_ = S.checkpoint_iteration(w.model, w.checkpoint)
+    return L.iteration_file("targets.parquet", w.corpus, w.model, iteration_)
+
+
 SAE_FIGURES = ["fvu_vs_l0", "dead_share", "density_rank", "l0_distributions", "units"]
 SAE_TABLES = ["evaluation.tsv", "claims.tsv", "units.tsv", "features_vs_neurons.tsv"]
 
@@ -53,9 +89,7 @@ rule sae_layer:
     log:
         L.log("{corpus}", "saes", "{model}", "{checkpoint}", "layer-{layer}", "{arch}"),
     benchmark:
-        L.benchmark(
-            "{corpus}", "saes", "{model}", "{checkpoint}", "layer-{layer}", "{arch}"
-        )
+        L.benchmark("{corpus}", "saes", "{model}", "{checkpoint}", "layer-{layer}", "{arch}")
     conda:
         "../envs/speechneurons.yaml"
     threads: 1
@@ -64,11 +98,13 @@ rule sae_layer:
         runtime=60,
         gpu=GPU,
     params:
+        layer=lambda w: int(w.layer),
+        arch=lambda w: w.arch,
         settings=section_params(SaeSettings, config["saes"]),
-        ks=lambda w: sae_plan_of(w.model).ks(int(w.layer)),
+        ks=lambda w: S.sae_plan(w.model).ks(int(w.layer)),
         sweep=lambda w: [
             L.sae_sweep_model(k, w.layer, w.arch, w.corpus, w.model, w.checkpoint)
-            for k in sae_plan_of(w.model).ks(int(w.layer))[1:]
+            for k in S.sae_plan(w.model).ks(int(w.layer))[1:]
         ],
         max_eval_rows=config["saes"]["max_eval_rows"],
         properties=section_params(PropertySettings, config["properties"]),
@@ -93,11 +129,11 @@ rule sae_probes:
         latent_P=sae_files("P.npz", SAE_ERASURE_ARCHS, "splice_layers"),
         neurons=lambda w: [
             L.property_layer_file("neurons.json", l, w.corpus, w.model, w.checkpoint)
-            for l in sae_plan_of(w.model).splice_layers
+            for l in S.sae_plan(w.model).splice_layers
         ],
         neuron_P=lambda w: [
             L.property_layer_file("P.npz", l, w.corpus, w.model, w.checkpoint)
-            for l in sae_plan_of(w.model).splice_layers
+            for l in S.sae_plan(w.model).splice_layers
         ],
     output:
         losses=L.saes_file("probes/losses.parquet"),
@@ -117,8 +153,9 @@ rule sae_probes:
         gpu=GPU,
     params:
         **SAE_BOOTSTRAP,
+        batching=BATCHING,
         model_ref=checkpoint_ref,
-        splice_layers=lambda w: list(sae_plan_of(w.model).splice_layers),
+        splice_layers=lambda w: list(S.sae_plan(w.model).splice_layers),
         architectures=SAE_ARCHS,
         erasure_architectures=SAE_ERASURE_ARCHS,
         erasures=config["saes"]["erasures"],
@@ -145,7 +182,7 @@ rule sae_masked_prediction:
     benchmark:
         L.benchmark("{corpus}", "saes", "{model}", "{checkpoint}", "masked_prediction")
     wildcard_constraints:
-        model=one_of(m for m in MODELS if pretrained(m)),
+        model=one_of(m for m in MODELS if S.pretrained(m)),
     conda:
         "../envs/speechneurons.yaml"
     threads: 1
@@ -156,7 +193,7 @@ rule sae_masked_prediction:
     params:
         **SAE_BOOTSTRAP,
         model_ref=checkpoint_ref,
-        splice_layers=lambda w: list(sae_plan_of(w.model).splice_layers),
+        splice_layers=lambda w: list(S.sae_plan(w.model).splice_layers),
         architectures=SAE_ARCHS,
         splits=pretrain_setting("splits"),
         heldout_utterances=pretrain_setting("heldout_utterances"),
@@ -178,15 +215,13 @@ rule sae_summary:
         nulls=sae_files("null.tsv"),
         neurons=lambda w: [
             L.property_layer_file("neurons.json", l, w.corpus, w.model, w.checkpoint)
-            for l in sae_plan_of(w.model).layers
+            for l in S.sae_plan(w.model).layers
         ],
         neuron_R=lambda w: [
-            L.property_layer_file("R.parquet", l, w.corpus, w.model, w.checkpoint)
-            for l in sae_plan_of(w.model).layers
+            L.property_layer_file("R.parquet", l, w.corpus, w.model, w.checkpoint) for l in S.sae_plan(w.model).layers
         ],
         neuron_nulls=lambda w: [
-            L.property_layer_file("null.tsv", l, w.corpus, w.model, w.checkpoint)
-            for l in sae_plan_of(w.model).layers
+            L.property_layer_file("null.tsv", l, w.corpus, w.model, w.checkpoint) for l in S.sae_plan(w.model).layers
         ],
         splice=L.saes_file("splice.tsv"),
         erasure=L.saes_file("erasure.tsv"),
@@ -233,14 +268,10 @@ rule sae_summary:
         runtime=30,
     params:
         **SAE_BOOTSTRAP,
-        sae_keys=lambda w: [
-            (l, a, sae_plan_of(w.model).ks(l))
-            for l in sae_plan_of(w.model).layers
-            for a in SAE_ARCHS
-        ],
+        sae_keys=lambda w: [(l, a, S.sae_plan(w.model).ks(l)) for l in S.sae_plan(w.model).layers for a in SAE_ARCHS],
         k=config["saes"]["k"],
-        sweep_layers=lambda w: list(sae_plan_of(w.model).sweep_layers),
-        splice_layers=lambda w: list(sae_plan_of(w.model).splice_layers),
+        sweep_layers=lambda w: list(S.sae_plan(w.model).sweep_layers),
+        splice_layers=lambda w: list(S.sae_plan(w.model).splice_layers),
         erasures=config["saes"]["erasures"],
         sigma=config["properties"]["sigma"],
         title=lambda w: f"{w.model} ({w.checkpoint}) on {w.corpus}",

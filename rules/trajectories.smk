@@ -25,6 +25,33 @@ from speechneurons.trajectories.settings import (
     SampleSettings,
 )
 
+TRAJ = config["trajectories"]
+
+
+def per_checkpoint_pwcca(name):
+    """Input function: the per-checkpoint PWCCA file ``name`` of every analysed checkpoint."""
+    return lambda w: [
+        L.trajectories_checkpoint_file(name, w.corpus, w.model, c) for c in S.trajectory_checkpoints(w.model)
+    ]
+
+
+def trajectory_models(w):
+    """File inputs of the probe job: every analysed checkpoint of the model (none for a
+    Hugging Face model)."""
+    inputs = [model_input(w, c) for c in S.trajectory_checkpoints(w.model)]
+    return sorted({path for path in inputs if path})
+
+
+def count_summaries(w):
+    """The properties summary of every count checkpoint of the job's model."""
+    return [L.properties_file("summary.tsv", w.corpus, w.model, c) for c in S.count_checkpoints(w.model)]
+
+
+def run_files(name):
+    """Input function: the trajectories file ``name`` of every compared run of the job's corpus."""
+    return lambda w: [L.trajectories_file(name, w.corpus, r) for r in S.trajectory_runs()]
+
+
 TRAJ_VIEWS = list(TRAJ["pwcca"]["views"])
 TRAJ_TASKS = list(config["probes"]["tasks"])
 TRAJ_RESETS = [int(n) for n in TRAJ["reset_top"]["n_reset"]]
@@ -38,7 +65,7 @@ FACTOR_FIGURES = (
     + [f"figures/probe_{t}.png" for t in TRAJ_TASKS]
     + ["figures/reset_top.png"]
 )
-COMPARED = len(trajectory_runs()) >= 2
+COMPARED = len(S.trajectory_runs()) >= 2
 BOOTSTRAP = dict(
     resamples=config["bootstrap"]["resamples"],
     level=config["bootstrap"]["level"],
@@ -56,12 +83,7 @@ ALL_TARGETS += [
         "reset_top.tsv",
         *TRAJ_FIGURES,
     ]
-] + [
-    L.factors_file(name, c)
-    for c in CORPORA
-    if COMPARED
-    for name in ["runs.tsv", "equal_steps.tsv", *FACTOR_FIGURES]
-]
+] + [L.factors_file(name, c) for c in CORPORA if COMPARED for name in ["runs.tsv", "equal_steps.tsv", *FACTOR_FIGURES]]
 
 
 rule trajectories_pwcca:
@@ -83,6 +105,8 @@ rule trajectories_pwcca:
         mem_mb=4000,
         runtime=60,
     params:
+        checkpoint=lambda w: w.checkpoint,
+        batching=BATCHING,
         model_ref=checkpoint_ref,
         sample=section_params(SampleSettings, TRAJ),
         pwcca=section_params(PWCCASettings, TRAJ["pwcca"]),
@@ -109,7 +133,7 @@ rule trajectories_pwcca_table:
         mem_mb=1000,
         runtime=10,
     params:
-        steps=lambda w: steps_of(w.model),
+        steps=lambda w: S.steps_of(w.model),
     script:
         "../scripts/trajectories_pwcca_table.py"
 
@@ -135,10 +159,9 @@ rule trajectories_probes:
         runtime=60,
     params:
         **BOOTSTRAP,
-        checkpoints=lambda w: [
-            (c, model_ref(w, c)) for c in trajectory_checkpoints(w.model)
-        ],
-        steps=lambda w: steps_of(w.model),
+        batching=BATCHING,
+        checkpoints=lambda w: [(c, model_ref(w, c)) for c in S.trajectory_checkpoints(w.model)],
+        steps=lambda w: S.steps_of(w.model),
         sample=section_params(SampleSettings, TRAJ),
         probes=section_params(ProbeSettings, config["probes"]),
         frame_settings=section_params(FrameSettings, config["probes"]),
@@ -162,15 +185,15 @@ rule trajectories_counts:
         mem_mb=1000,
         runtime=10,
     params:
-        checkpoints=lambda w: count_checkpoints(w.model),
-        steps=lambda w: steps_of(w.model),
+        checkpoints=lambda w: S.count_checkpoints(w.model),
+        steps=lambda w: S.steps_of(w.model),
     script:
         "../scripts/trajectories_counts.py"
 
 
 rule trajectories_reset_top:
     input:
-        model=lambda w: model_input(w, reset_top_checkpoint(w.model)),
+        model=lambda w: model_input(w, S.reset_top_checkpoint(w.model)),
         manifest=L.manifest(),
         labels=L.labels_file("frame_labels.parquet", aligner=ALIGNER),
     output:
@@ -189,7 +212,8 @@ rule trajectories_reset_top:
         runtime=120,
         gpu=GPU,
     params:
-        model_ref=lambda w: model_ref(w, reset_top_checkpoint(w.model)),
+        reset=lambda w: int(w.reset),
+        model_ref=lambda w: model_ref(w, S.reset_top_checkpoint(w.model)),
         settings=section_params(ResetTopSettings, TRAJ["reset_top"]),
         frames=config["frames"],
         on_bad_input=config["on_bad_input"],
@@ -201,9 +225,7 @@ rule trajectories_reset_top:
 
 rule trajectories_reset_top_table:
     input:
-        per_utterance=[
-            L.reset_top_file("per_utterance.parquet", n) for n in TRAJ_RESETS
-        ],
+        per_utterance=[L.reset_top_file("per_utterance.parquet", n) for n in TRAJ_RESETS],
         train_logs=[L.reset_top_file("train_log.tsv", n) for n in TRAJ_RESETS],
         rates=[L.reset_top_file("rates.tsv", n) for n in TRAJ_RESETS],
     output:
@@ -332,9 +354,7 @@ rule trajectories_factors:
         pwcca=run_files("pwcca.tsv"),
         probes=run_files("probes.tsv"),
         reset_top=run_files("reset_top.tsv"),
-        heldout=lambda w: [
-            L.model_file("heldout.tsv", w.corpus, r) for r in trajectory_runs()
-        ],
+        heldout=lambda w: [L.model_file("heldout.tsv", w.corpus, r) for r in S.trajectory_runs()],
     output:
         runs=L.factors_file("runs.tsv"),
         equal_steps=L.factors_file("equal_steps.tsv"),
@@ -346,8 +366,8 @@ rule trajectories_factors:
         mem_mb=1000,
         runtime=10,
     params:
-        runs=lambda w: run_descriptions(trajectory_runs()),
-        steps=lambda w: {r: steps_of(r) for r in trajectory_runs()},
+        runs=lambda w: S.run_descriptions(S.trajectory_runs()),
+        steps=lambda w: {r: S.steps_of(r) for r in S.trajectory_runs()},
     script:
         "../scripts/trajectories_factors.py"
 
@@ -390,7 +410,7 @@ rule trajectories_factor_figures:
         mem_mb=1000,
         runtime=10,
     params:
-        runs=lambda w: trajectory_runs(),
+        runs=lambda w: S.trajectory_runs(),
         views=TRAJ_VIEWS,
         tasks=TRAJ_TASKS,
         level=config["bootstrap"]["level"],

@@ -2,33 +2,10 @@
 control of the same size and activation-rate distribution per layer, drawn from the neurons
 that are no property's neurons (so that the control of gender-M never erases gender-F neurons)."""
 
-import zlib
-
-import pandas as pd
-
-from speechneurons.experiments.controls import match_table, matched_random, rates_from_npz
-from speechneurons.experiments.erasure import group_neurons, sets_to_json
-from speechneurons.experiments.pruning import load_property_neurons, protected_neurons
-from speechneurons.io import write_json, write_table
+from speechneurons.experiments.jobs import erasure_sets
 from speechneurons.logs import script_logging
 
 snakemake = globals()["snakemake"]  # injected by Snakemake
 
-with script_logging(snakemake.log[0]) as log:
-    p = snakemake.params
-    neurons = load_property_neurons(snakemake.input.neurons)
-    rates = {int(doc["layer"]): rates_from_npz(path) for doc, path in zip(neurons.values(), snakemake.input.P)}
-    any_property = protected_neurons(neurons)  # every property's neurons, per layer
-    matches = []
-    for (name, kind), path in zip(p.variants, snakemake.output.neurons, strict=True):
-        prop, group = name.split("-", 1)
-        sets = group_neurons(neurons, prop, group)
-        if kind == "random":  # drawn from the neurons that are no property's neurons
-            erased = sets
-            sets = matched_random(erased, rates, seed=p.seed, stream=zlib.crc32(name.encode()), n_bins=p.rate_bins,
-                                  exclude=any_property)  # fmt: skip
-            matches.append(match_table(erased, sets, rates).assign(erasure=name))
-        n_erased = sum(len(v) for v in sets.values())
-        log.info("%s (%s): %d neurons %s", name, kind, n_erased, {layer: len(v) for layer, v in sets.items()})
-        write_json(path, {"erasure": name, "kind": kind, "n_erased": n_erased, "neurons": sets_to_json(sets)})
-    write_table(pd.concat(matches, ignore_index=True) if matches else pd.DataFrame(), snakemake.output.controls)
+with script_logging(snakemake.log[0]):
+    erasure_sets(snakemake.input, snakemake.output, snakemake.params)

@@ -19,6 +19,8 @@ from collections.abc import Iterator, Mapping
 import numpy as np
 import torch
 
+from speechneurons.study import parse_erasure_name
+
 ERASURE_KINDS = ("property", "random")
 
 
@@ -95,7 +97,7 @@ def erasure_table(
     base = select_layers(baseline, roles)
     parts = []
     for name in sorted({n for n, _ in variants}):
-        prop, group = name.split("-", 1)
+        prop, group = parse_erasure_name(name)
         erased_losses = {
             kind: select_layers(variants[(name, kind)], roles) for kind in ERASURE_KINDS if (name, kind) in variants
         }

@@ -25,6 +25,8 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from speechneurons.study import parse_erasure_name
+
 from .neurons import spliced_ffn
 from .sae import SparseAutoencoder
 
@@ -223,7 +225,7 @@ def probe_variants(
         variants.append(Variant(variant_name("splice", arch, "layer", layer), {}, splice_edit({layer: sae})))
     sets: dict[str, dict[int, np.ndarray]] = {}
     for name in erasures:
-        prop, group = name.split("-", 1)
+        prop, group = parse_erasure_name(name)
         units = group_neurons(neurons, prop, group)
         sets[variant_name("erase", name, "neurons", "property")] = units
         sets[variant_name("erase", name, "neurons", "random")] = matched_random(

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from speechneurons.study import parse_erasure_name
+
 
 @dataclass(frozen=True)
 class SaePlan:
@@ -63,7 +65,7 @@ def sae_plan(section: Mapping, dumped_layers: Sequence[int], n_pitch_bins: int =
         raise ValueError(f"saes.erasure_architectures {unknown} are not trained; add them to saes.architectures")
     groups = property_groups(n_pitch_bins)
     for name in section["erasures"]:
-        prop, group = name.split("-", 1)
+        prop, group = parse_erasure_name(name)
         if group not in groups.get(prop, ()):
             raise ValueError(
                 f"saes.erasures: {name!r} is not a group (groups: "

@@ -23,6 +23,8 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from speechneurons.study import parse_erasure_name
+
 from .evaluation import SaeEvaluation
 
 ADAPTIVE = ("mutual_choice", "feature_choice", "feature_choice_zipf")
@@ -254,7 +256,7 @@ def features_vs_neurons(
     matched random control (error differences with bootstrap intervals)."""
     rows = []
     for name in erasures:
-        prop, group = name.split("-", 1)
+        prop, group = parse_erasure_name(name)
         sub = units[(units.property == prop) & (units.group.astype(str) == group) & units.layer.isin(layers)]
         for kind, u in sub.groupby("units", sort=False):
             row = dict(
