@@ -47,7 +47,7 @@ for i, (dump_layers, dump_models) in enumerate(LAYER_LISTS.items()):
         name:
             "dump_activations" if i == 0 else f"dump_activations_{i + 1}"
         input:
-            model=checkpoint_input,
+            model=I.checkpoint_input,
             selection=L.labels_file("selection.parquet", aligner=ALIGNER),
             manifest=L.manifest(),
         output:
@@ -69,7 +69,7 @@ for i, (dump_layers, dump_models) in enumerate(LAYER_LISTS.items()):
             runtime=240,
             gpu=GPU,
         params:
-            model_ref=checkpoint_ref,
+            model_ref=I.checkpoint_ref,
             random_weights=lambda w: w.checkpoint == "random",
             layers=list(dump_layers),
             frames=config["frames"],

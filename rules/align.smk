@@ -7,19 +7,6 @@ import shlex
 
 from speechneurons.align.mfa import mfa_command
 
-
-def align_shards(w):
-    """The shard folders one aligner's gather job merges (MFA runs as one shard, 'all')."""
-    shards = ["all"] if w.aligner == "mfa" else range(config["align"]["shards"])
-    return [L.align_shard(w.corpus, w.aligner, k) for k in shards]
-
-
-def reference_timings(w):
-    """The synthesizer's TextGrids, for the 'reference' aligner (nothing for the others; that
-    the corpus is synthesized is checked at start-up, speechneurons.study.check_study)."""
-    return L.reference(w.corpus) if w.aligner == "reference" else []
-
-
 ALL_TARGETS += [L.labels_file("frame_labels.parquet", c, ALIGNER) for c in CORPORA]
 if ALIGNER != "reference":
     ALL_TARGETS += [L.align_file(f, c, ALIGNER) for c in S.corpora_of("synth") for f in ("quality.tsv", "quality.png")]
@@ -28,7 +15,7 @@ if ALIGNER != "reference":
 rule align_shard:
     input:
         manifest=L.manifest(),
-        reference=reference_timings,
+        reference=I.reference_timings,
     output:
         shard=directory(L.align_shard()),
     log:
@@ -126,7 +113,7 @@ rule align_mfa_collect:
 rule align_gather:
     input:
         manifest=L.manifest(),
-        shards=align_shards,
+        shards=I.align_shards,
     output:
         textgrids=directory(L.textgrids()),
         report=L.align_file("report.tsv"),

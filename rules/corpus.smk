@@ -7,30 +7,12 @@
 # sample of every file and that it is at least one model frame long.
 from speechneurons.frames import FrameGrid
 
-
-def synth_parts(name):
-    """Input function: one per-speaker output ``name`` of every synthesized speaker."""
-    return lambda w: [L.synth_part(name, w.corpus, s) for s in S.synth_speakers(w.corpus)]
-
-
-def corpus_setting(*keys):
-    """Params function: a setting of the job's corpus, e.g. corpus_setting("split", "seed")."""
-
-    def get(w):
-        value = CORPORA[w.corpus]
-        for key in keys:
-            value = value[key]
-        return value
-
-    return get
-
-
 ALL_TARGETS += [path for c in CORPORA for path in (L.manifest(c), L.corpus_figure(c))]
 ALL_TARGETS += [L.reference(c) for c in S.corpora_of("synth")]
 CORPUS_SPLIT = dict(
     on_bad_input=config["on_bad_input"],
-    test_fraction=corpus_setting("split", "test_fraction"),
-    speaker_disjoint=corpus_setting("split", "speaker_disjoint"),
+    test_fraction=I.corpus_setting("split", "test_fraction"),
+    speaker_disjoint=I.corpus_setting("split", "speaker_disjoint"),
     seed=config["seed"],
     sample_rate=config["frames"]["sample_rate"],
     min_samples=FrameGrid.from_config(config["frames"]).receptive_field,
@@ -55,8 +37,8 @@ rule corpus_synth_speaker:
         runtime=30,
     params:
         speaker=lambda w: w.speaker,
-        utterances_per_speaker=corpus_setting("synth", "utterances_per_speaker"),
-        words_per_sentence=corpus_setting("synth", "words_per_sentence"),
+        utterances_per_speaker=I.corpus_setting("synth", "utterances_per_speaker"),
+        words_per_sentence=I.corpus_setting("synth", "words_per_sentence"),
         seed=config["seed"],
         sample_rate=config["frames"]["sample_rate"],
     script:
@@ -65,8 +47,8 @@ rule corpus_synth_speaker:
 
 rule corpus_synth_gather:
     input:
-        tables=synth_parts("utterances.tsv"),
-        references=synth_parts("reference"),
+        tables=I.synth_parts("utterances.tsv"),
+        references=I.synth_parts("reference"),
     output:
         manifest=L.manifest(),
         skipped=L.corpus_skipped(),
@@ -109,10 +91,10 @@ rule corpus_librispeech:
         runtime=60,
     params:
         **CORPUS_SPLIT,
-        root=corpus_setting("librispeech", "root"),
-        splits=corpus_setting("librispeech", "splits"),
-        utterances_per_speaker=corpus_setting("librispeech", "utterances_per_speaker"),
-        speakers=corpus_setting("librispeech", "speakers"),
+        root=I.corpus_setting("librispeech", "root"),
+        splits=I.corpus_setting("librispeech", "splits"),
+        utterances_per_speaker=I.corpus_setting("librispeech", "utterances_per_speaker"),
+        speakers=I.corpus_setting("librispeech", "speakers"),
     script:
         "../scripts/corpus_librispeech.py"
 

@@ -20,14 +20,6 @@ from speechneurons.dissection.settings import (
 from speechneurons.experiments.features import FrameSettings
 from speechneurons.experiments.probes import ProbeSettings
 
-
-def dissection_per_layer(name):
-    """Input function: file ``name`` of every dissected layer of the job's model and checkpoint."""
-    return lambda w: [
-        L.dissection_layer_file(name, l, w.corpus, w.model, w.checkpoint) for l in S.dissection_layers(w.model)
-    ]
-
-
 DISSECTION = config["dissection"]
 PRUNING_ON = bool(DISSECTION["pruning"]["families"])
 ALL_TARGETS += [
@@ -109,8 +101,8 @@ rule dissection_layer:
 
 rule dissection_summary:
     input:
-        summaries=dissection_per_layer("summary.json"),
-        agreements=dissection_per_layer("agreement.tsv"),
+        summaries=I.dissection_per_layer("summary.json"),
+        agreements=I.dissection_per_layer("agreement.tsv"),
     output:
         summary=L.dissection_file("summary.tsv"),
         agreement=L.dissection_file("agreement.tsv"),
@@ -161,11 +153,11 @@ rule dissection_figures:
 
 rule dissection_pruning:
     input:
-        model=checkpoint_input,
+        model=I.checkpoint_input,
         manifest=L.manifest(),
         labels=L.labels_file("frame_labels.parquet", aligner=ALIGNER),
         pitch=L.pitch_file("pitch_frames.parquet"),
-        neurons=dissection_per_layer("neurons.tsv"),
+        neurons=I.dissection_per_layer("neurons.tsv"),
     output:
         table=L.dissection_file("pruning.tsv"),
         sets=L.dissection_file("pruning_sets.json"),
@@ -190,7 +182,7 @@ rule dissection_pruning:
         frame_settings=section_params(FrameSettings, config["probes"]),
         probe_seed=config["seed"],
         n_pitch_bins=config["pitch"]["n_bins"],
-        model_ref=checkpoint_ref,
+        model_ref=I.checkpoint_ref,
         random_weights=lambda w: w.checkpoint == "random",
         on_bad_input=config["on_bad_input"],
         device=config["device"],
@@ -226,8 +218,8 @@ rule dissection_pruning_figure:
 rule dissection_browser:
     input:
         **DISSECTION_ITEMS,
-        neurons=dissection_per_layer("neurons.tsv"),
-        shared=dissection_per_layer("shared.tsv"),
+        neurons=I.dissection_per_layer("neurons.tsv"),
+        shared=I.dissection_per_layer("shared.tsv"),
         summary=L.dissection_file("summary.tsv"),
         agreement=L.dissection_file("agreement.tsv"),
         manifest=L.manifest(),

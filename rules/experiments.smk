@@ -21,33 +21,6 @@ PRUNING_VARIANTS = S.pruning_variants()  # (strategy, sparsity); the keep strate
 ERASURE_VARIANTS = S.erasure_variants()  # (erasure, kind)
 
 
-def experiments_model(w):
-    """model_input of the checkpoint the experiments prune, erase and probe."""
-    return model_input(w, EXPERIMENTS_CHECKPOINT)
-
-
-def experiments_model_ref(w):
-    """model_ref of the checkpoint the experiments prune, erase and probe."""
-    return model_ref(w, EXPERIMENTS_CHECKPOINT)
-
-
-def continued_pretraining_targets(w):
-    """The targets of the last pretraining iteration, for continued pretraining of pruned models."""
-    if config["experiments"]["continued_pretraining_steps"] == 0:
-        return []
-    return L.iteration_file("targets.parquet", w.corpus, w.model, len(S.iterations_of(w.model)))
-
-
-def pruning_files(name):
-    """Input function: file ``name`` of every pruning variant, in PRUNING_VARIANTS order."""
-    return lambda w: [L.pruned(name, st, sp, w.corpus, w.model) for st, sp in PRUNING_VARIANTS]
-
-
-def erasure_files(name):
-    """Input function: file ``name`` of every erasure and control, in ERASURE_VARIANTS order."""
-    return lambda w: [L.erased(name, er, kind, w.corpus, w.model) for er, kind in ERASURE_VARIANTS]
-
-
 ALL_TARGETS += [
     L.experiments_file(name, c, m)
     for c, m in PAIRS
@@ -64,7 +37,7 @@ TABLES = dict(
 
 rule experiments_features_unpruned:
     input:
-        model=experiments_model,
+        model=I.experiments_model,
         manifest=L.manifest(),
         labels=L.labels_file("frame_labels.parquet", aligner=ALIGNER),
         pitch=L.pitch_file("pitch_frames.parquet"),
@@ -86,7 +59,7 @@ rule experiments_features_unpruned:
         gpu=GPU,
     params:
         batching=BATCHING,
-        model_ref=experiments_model_ref,
+        model_ref=I.experiments_model_ref,
         frames=config["frames"],
         frame_settings=section_params(FrameSettings, config["probes"]),
         seed=config["seed"],
@@ -123,10 +96,10 @@ rule experiments_probes_unpruned:
 
 rule experiments_prune:
     input:
-        model=experiments_model,
-        neurons=per_layer("neurons.json", EXPERIMENTS_CHECKPOINT),
-        P=per_layer("P.npz", EXPERIMENTS_CHECKPOINT),
-        targets=continued_pretraining_targets,
+        model=I.experiments_model,
+        neurons=I.per_layer("neurons.json", EXPERIMENTS_CHECKPOINT),
+        P=I.per_layer("P.npz", EXPERIMENTS_CHECKPOINT),
+        targets=I.continued_pretraining_targets,
         manifest=L.manifest(),
     output:
         controls=L.experiments_file("prune/protect_random_match.tsv"),
@@ -146,7 +119,7 @@ rule experiments_prune:
     params:
         variants=PRUNING_VARIANTS,
         rate_bins=config["experiments"]["rate_bins"],
-        model_ref=experiments_model_ref,
+        model_ref=I.experiments_model_ref,
         protect_properties=config["experiments"]["protect_properties"],
         continued_pretraining_steps=config["experiments"]["continued_pretraining_steps"],
         # continued pretraining trains with the pretraining stage's settings, read only when it is on
@@ -164,8 +137,8 @@ rule experiments_prune:
 
 rule experiments_erasure_sets:
     input:
-        neurons=per_layer("neurons.json", EXPERIMENTS_CHECKPOINT),
-        P=per_layer("P.npz", EXPERIMENTS_CHECKPOINT),
+        neurons=I.per_layer("neurons.json", EXPERIMENTS_CHECKPOINT),
+        P=I.per_layer("P.npz", EXPERIMENTS_CHECKPOINT),
     output:
         neurons=[L.erased("erased_neurons.json", er, kind) for er, kind in ERASURE_VARIANTS],
         controls=L.experiments_file("erasure/random_match.tsv"),
@@ -186,7 +159,7 @@ rule experiments_erasure_sets:
 
 rule experiments_features_variants:
     input:
-        model=experiments_model,
+        model=I.experiments_model,
         best=L.experiments_file("probes/best_layers.json"),
         frames=L.experiments_file("probes/frames.parquet"),
         manifest=L.manifest(),
@@ -214,7 +187,7 @@ rule experiments_features_variants:
         gpu=GPU,
     params:
         batching=BATCHING,
-        model_ref=experiments_model_ref,
+        model_ref=I.experiments_model_ref,
         pruning=PRUNING_VARIANTS,
         erasures=ERASURE_VARIANTS,
         pruned_models_differ=config["experiments"]["continued_pretraining_steps"] > 0,
@@ -257,8 +230,8 @@ rule experiments_pruning_table:
     input:
         unpruned=L.experiments_file("probes/unpruned/losses.parquet"),
         best=L.experiments_file("probes/best_layers.json"),
-        plans=pruning_files("plan.tsv"),
-        losses=pruning_files("losses.parquet"),
+        plans=I.pruning_files("plan.tsv"),
+        losses=I.pruning_files("losses.parquet"),
     output:
         table=L.experiments_file("pruning.tsv"),
     log:
@@ -279,8 +252,8 @@ rule experiments_erasure_table:
     input:
         unpruned=L.experiments_file("probes/unpruned/losses.parquet"),
         best=L.experiments_file("probes/best_layers.json"),
-        losses=erasure_files("losses.parquet"),
-        neurons=erasure_files("erased_neurons.json"),
+        losses=I.erasure_files("losses.parquet"),
+        neurons=I.erasure_files("erased_neurons.json"),
     output:
         table=L.experiments_file("erasure.tsv"),
         gender=L.experiments_file("erasure_gender.tsv"),

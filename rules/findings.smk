@@ -11,7 +11,7 @@ ALL_TARGETS += [L.findings_file(name, c, m) for c, m in PAIRS for name in ["find
 rule findings:
     input:
         summary=L.properties_file("summary.tsv", checkpoint=EXPERIMENTS_CHECKPOINT),
-        replicates=per_layer("replicates.tsv", EXPERIMENTS_CHECKPOINT),
+        replicates=I.per_layer("replicates.tsv", EXPERIMENTS_CHECKPOINT),
         random_weights=lambda w: (
             L.properties_file("summary.tsv", w.corpus, w.model, "random")
             if config["properties"]["random_weights_control"]

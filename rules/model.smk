@@ -5,39 +5,6 @@
 from speechneurons.model.hubert import ModelSettings
 from speechneurons.model.pretrain import TrainSettings
 
-
-def iteration(w):
-    """The settings of the job's pretraining iteration (1-based ``{iteration}``)."""
-    return S.iteration(w.model, w.iteration)
-
-
-def iteration_files(name):
-    """Input function: file ``name`` of every pretraining iteration of the job's model."""
-    return lambda w: [L.iteration_file(name, w.corpus, w.model, i) for i in range(1, len(S.iterations_of(w.model)) + 1)]
-
-
-def previous_model(w):
-    """The previous iteration's final model, when this iteration needs it (targets from a
-    layer, or training resumed from it)."""
-    if not S.needs_previous_model(w.model, w.iteration):
-        return []
-    return L.iteration_file("final", w.corpus, w.model, int(w.iteration) - 1)
-
-
-def heldout_checkpoints(w):
-    """Every saved checkpoint as (name, iteration, global step, folder), iteration by iteration,
-    each iteration's final model included."""
-    return [
-        (
-            name,
-            i,
-            step,
-            L.iteration_file("final", w.corpus, w.model, i) if final else L.checkpoint_dir(w.corpus, w.model, name),
-        )
-        for name, i, step, final in S.saved_checkpoints(w.model)
-    ]
-
-
 ALL_TARGETS += [
     path
     for c, m in PAIRS
@@ -55,7 +22,7 @@ ALL_TARGETS += [
 rule model_targets:
     input:
         manifest=L.manifest(),
-        model=previous_model,
+        model=I.previous_model,
     output:
         targets=L.iteration_file("targets.parquet"),
         centres=L.iteration_file("kmeans_centres.npy"),
@@ -73,12 +40,12 @@ rule model_targets:
         mem_mb=4000,
         runtime=30,
     params:
-        targets=lambda w: iteration(w).targets,
-        layer=lambda w: iteration(w).layer,
-        n_clusters=lambda w: iteration(w).n_clusters,
-        n_mfcc=pretrain_setting("n_mfcc"),
-        kmeans_max_frames=pretrain_setting("kmeans_max_frames"),
-        splits=pretrain_setting("splits"),
+        targets=lambda w: I.iteration(w).targets,
+        layer=lambda w: I.iteration(w).layer,
+        n_clusters=lambda w: I.iteration(w).n_clusters,
+        n_mfcc=I.pretrain_setting("n_mfcc"),
+        kmeans_max_frames=I.pretrain_setting("kmeans_max_frames"),
+        splits=I.pretrain_setting("splits"),
         frames=config["frames"],
         on_bad_input=config["on_bad_input"],
         seed=config["seed"],
@@ -91,7 +58,7 @@ rule model_pretrain:
     input:
         manifest=L.manifest(),
         targets=L.iteration_file("targets.parquet"),
-        init=lambda w: previous_model(w) if iteration(w).init == "resume" else [],
+        init=lambda w: I.previous_model(w) if I.iteration(w).init == "resume" else [],
     output:
         final=directory(L.iteration_file("final")),
         checkpoints=directory(L.checkpoints()),
@@ -111,13 +78,13 @@ rule model_pretrain:
         gpu=GPU,
     params:
         iteration=lambda w: int(w.iteration),
-        steps=lambda w: iteration(w).steps,
-        init=lambda w: iteration(w).init,
+        steps=lambda w: I.iteration(w).steps,
+        init=lambda w: I.iteration(w).init,
         start_step=lambda w: sum(it.steps for it in S.iterations_of(w.model)[: int(w.iteration) - 1]),
         checkpoint_steps=lambda w: [local for local, _ in S.schedule_of(w.model)[int(w.iteration) - 1]],
         model=lambda w: section_params(ModelSettings, S.pretrain_of(w.model)),
         train=lambda w: section_params(TrainSettings, S.pretrain_of(w.model)),
-        splits=pretrain_setting("splits"),
+        splits=I.pretrain_setting("splits"),
         frames=config["frames"],
         on_bad_input=config["on_bad_input"],
         seed=config["seed"],
@@ -128,7 +95,7 @@ rule model_pretrain:
 
 rule model_curve:
     input:
-        logs=iteration_files("train_log.tsv"),
+        logs=I.iteration_files("train_log.tsv"),
     output:
         png=report(
             L.pretrain_curve(),
@@ -152,9 +119,9 @@ rule model_heldout:
     input:
         manifest=L.manifest(),
         checkpoints=lambda w: [L.checkpoints(w.corpus, w.model, i) for i in range(1, len(S.iterations_of(w.model)) + 1)],
-        finals=iteration_files("final"),
-        targets=iteration_files("targets.parquet"),
-        logs=iteration_files("train_log.tsv"),
+        finals=I.iteration_files("final"),
+        targets=I.iteration_files("targets.parquet"),
+        logs=I.iteration_files("train_log.tsv"),
     output:
         table=L.model_file("heldout.tsv"),
         png=report(
@@ -175,11 +142,11 @@ rule model_heldout:
         mem_mb=4000,
         runtime=30,
     params:
-        checkpoints=lambda w: heldout_checkpoints(w),
-        splits=pretrain_setting("splits"),
-        heldout_utterances=pretrain_setting("heldout_utterances"),
-        mask_prob=pretrain_setting("mask_prob"),
-        mask_length=pretrain_setting("mask_length"),
+        checkpoints=lambda w: I.heldout_checkpoints(w),
+        splits=I.pretrain_setting("splits"),
+        heldout_utterances=I.pretrain_setting("heldout_utterances"),
+        mask_prob=I.pretrain_setting("mask_prob"),
+        mask_length=I.pretrain_setting("mask_length"),
         frames=config["frames"],
         on_bad_input=config["on_bad_input"],
         seed=config["seed"],

@@ -66,11 +66,11 @@ rule property_layer:
 
 rule property_summary:
     input:
-        neurons=per_layer("neurons.json"),
-        counts=per_layer("counts.tsv"),
-        replicates=per_layer("replicates.tsv"),
-        silhouette=per_layer("silhouette.json"),
-        binning=per_layer("pitch_binning.tsv"),
+        neurons=I.per_layer("neurons.json"),
+        counts=I.per_layer("counts.tsv"),
+        replicates=I.per_layer("replicates.tsv"),
+        silhouette=I.per_layer("silhouette.json"),
+        binning=I.per_layer("pitch_binning.tsv"),
     output:
         summary=L.properties_file("summary.tsv"),
     log:

@@ -21,38 +21,6 @@ SAE_ARCHS = config["saes"]["architectures"]
 SAE_ERASURE_ARCHS = config["saes"]["erasure_architectures"]
 
 
-def sae_files(name, archs=None, layers="layers"):
-    """Input function: file ``name`` of the SAEs of every (layer, architecture) of the job's
-    model and checkpoint, layer-major; ``layers``: 'layers' or 'splice_layers' of the plan."""
-    return lambda w: [
-        L.sae_file(name, l, a, w.corpus, w.model, w.checkpoint)
-        for l in getattr(S.sae_plan(w.model), layers)
-        for a in (SAE_ARCHS if archs is None else archs)
-    ]
-
-
-def sae_models(archs=None):
-    """Input function: the SAEs at k of every (splice layer, architecture), layer-major."""
-    return lambda w: [
-        L.sae_model(config["saes"]["k"], l, a, w.corpus, w.model, w.checkpoint)
-        for l in S.sae_plan(w.model).splice_layers
-        for a in (SAE_ARCHS if archs is None else archs)
-    ]
-
-
-def sae_masked_prediction(w):
-    """The masked-prediction table of a pretrained model's SAEs (nothing for Hugging Face models)."""
-    if not S.pretrained(w.model):
-        return []
-    return L.saes_file("masked_prediction.tsv", w.corpus, w.model, w.checkpoint)
-
-
-def checkpoint_targets(w):
-    """The targets of the pretraining iteration that produced the job's checkpoint."""
-    iteration_ = S.checkpoint_iteration(w.model, w.checkpoint)
-    return L.iteration_file("targets.parquet", w.corpus, w.model, iteration_)
-
-
 SAE_FIGURES = ["fvu_vs_l0", "dead_share", "density_rank", "l0_distributions", "units"]
 SAE_TABLES = ["evaluation.tsv", "claims.tsv", "units.tsv", "features_vs_neurons.tsv"]
 
@@ -119,14 +87,14 @@ rule sae_layer:
 
 rule sae_probes:
     input:
-        model=checkpoint_input,
+        model=I.checkpoint_input,
         manifest=L.manifest(),
         frames=L.experiments_file("probes/frames.parquet"),
         utterances=L.experiments_file("probes/utterances.parquet"),
         best=L.experiments_file("probes/best_layers.json"),
-        saes=sae_models(),
-        latents=sae_files("latents.json", SAE_ERASURE_ARCHS, "splice_layers"),
-        latent_P=sae_files("P.npz", SAE_ERASURE_ARCHS, "splice_layers"),
+        saes=I.sae_models(),
+        latents=I.sae_files("latents.json", SAE_ERASURE_ARCHS, "splice_layers"),
+        latent_P=I.sae_files("P.npz", SAE_ERASURE_ARCHS, "splice_layers"),
         neurons=lambda w: [
             L.property_layer_file("neurons.json", l, w.corpus, w.model, w.checkpoint)
             for l in S.sae_plan(w.model).splice_layers
@@ -154,7 +122,7 @@ rule sae_probes:
     params:
         **SAE_BOOTSTRAP,
         batching=BATCHING,
-        model_ref=checkpoint_ref,
+        model_ref=I.checkpoint_ref,
         splice_layers=lambda w: list(S.sae_plan(w.model).splice_layers),
         architectures=SAE_ARCHS,
         erasure_architectures=SAE_ERASURE_ARCHS,
@@ -171,10 +139,10 @@ rule sae_probes:
 
 rule sae_masked_prediction:
     input:
-        model=checkpoint_input,
+        model=I.checkpoint_input,
         manifest=L.manifest(),
-        targets=checkpoint_targets,
-        saes=sae_models(),
+        targets=I.checkpoint_targets,
+        saes=I.sae_models(),
     output:
         table=L.saes_file("masked_prediction.tsv"),
     log:
@@ -192,13 +160,13 @@ rule sae_masked_prediction:
         gpu=GPU,
     params:
         **SAE_BOOTSTRAP,
-        model_ref=checkpoint_ref,
+        model_ref=I.checkpoint_ref,
         splice_layers=lambda w: list(S.sae_plan(w.model).splice_layers),
         architectures=SAE_ARCHS,
-        splits=pretrain_setting("splits"),
-        heldout_utterances=pretrain_setting("heldout_utterances"),
-        mask_prob=pretrain_setting("mask_prob"),
-        mask_length=pretrain_setting("mask_length"),
+        splits=I.pretrain_setting("splits"),
+        heldout_utterances=I.pretrain_setting("heldout_utterances"),
+        mask_prob=I.pretrain_setting("mask_prob"),
+        mask_length=I.pretrain_setting("mask_length"),
         frames=config["frames"],
         on_bad_input=config["on_bad_input"],
         device=config["device"],
@@ -208,11 +176,11 @@ rule sae_masked_prediction:
 
 rule sae_summary:
     input:
-        evaluations=sae_files("evaluation.tsv"),
-        sums=sae_files("evaluation.npz"),
-        latents=sae_files("latents.json"),
-        R=sae_files("R.parquet"),
-        nulls=sae_files("null.tsv"),
+        evaluations=I.sae_files("evaluation.tsv"),
+        sums=I.sae_files("evaluation.npz"),
+        latents=I.sae_files("latents.json"),
+        R=I.sae_files("R.parquet"),
+        nulls=I.sae_files("null.tsv"),
         neurons=lambda w: [
             L.property_layer_file("neurons.json", l, w.corpus, w.model, w.checkpoint)
             for l in S.sae_plan(w.model).layers
@@ -225,7 +193,7 @@ rule sae_summary:
         ],
         splice=L.saes_file("splice.tsv"),
         erasure=L.saes_file("erasure.tsv"),
-        masked=sae_masked_prediction,
+        masked=I.sae_masked_prediction,
     output:
         evaluation=L.saes_file("evaluation.tsv"),
         claims=L.saes_file("claims.tsv"),

@@ -28,30 +28,6 @@ from speechneurons.trajectories.settings import (
 TRAJ = config["trajectories"]
 
 
-def per_checkpoint_pwcca(name):
-    """Input function: the per-checkpoint PWCCA file ``name`` of every analysed checkpoint."""
-    return lambda w: [
-        L.trajectories_checkpoint_file(name, w.corpus, w.model, c) for c in S.trajectory_checkpoints(w.model)
-    ]
-
-
-def trajectory_models(w):
-    """File inputs of the probe job: every analysed checkpoint of the model (none for a
-    Hugging Face model)."""
-    inputs = [model_input(w, c) for c in S.trajectory_checkpoints(w.model)]
-    return sorted({path for path in inputs if path})
-
-
-def count_summaries(w):
-    """The properties summary of every count checkpoint of the job's model."""
-    return [L.properties_file("summary.tsv", w.corpus, w.model, c) for c in S.count_checkpoints(w.model)]
-
-
-def run_files(name):
-    """Input function: the trajectories file ``name`` of every compared run of the job's corpus."""
-    return lambda w: [L.trajectories_file(name, w.corpus, r) for r in S.trajectory_runs()]
-
-
 TRAJ_VIEWS = list(TRAJ["pwcca"]["views"])
 TRAJ_TASKS = list(config["probes"]["tasks"])
 TRAJ_RESETS = [int(n) for n in TRAJ["reset_top"]["n_reset"]]
@@ -88,7 +64,7 @@ ALL_TARGETS += [
 
 rule trajectories_pwcca:
     input:
-        model=checkpoint_input,
+        model=I.checkpoint_input,
         manifest=L.manifest(),
         labels=L.labels_file("frame_labels.parquet", aligner=ALIGNER),
     output:
@@ -107,7 +83,7 @@ rule trajectories_pwcca:
     params:
         checkpoint=lambda w: w.checkpoint,
         batching=BATCHING,
-        model_ref=checkpoint_ref,
+        model_ref=I.checkpoint_ref,
         sample=section_params(SampleSettings, TRAJ),
         pwcca=section_params(PWCCASettings, TRAJ["pwcca"]),
         frames=config["frames"],
@@ -119,8 +95,8 @@ rule trajectories_pwcca:
 
 rule trajectories_pwcca_table:
     input:
-        summaries=per_checkpoint_pwcca("pwcca.tsv"),
-        trials=per_checkpoint_pwcca("trials.tsv"),
+        summaries=I.per_checkpoint_pwcca("pwcca.tsv"),
+        trials=I.per_checkpoint_pwcca("trials.tsv"),
     output:
         pwcca=L.trajectories_file("pwcca.tsv"),
         trials=L.trajectories_file("pwcca_trials.tsv"),
@@ -140,7 +116,7 @@ rule trajectories_pwcca_table:
 
 rule trajectories_probes:
     input:
-        models=trajectory_models,
+        models=I.trajectory_models,
         manifest=L.manifest(),
         labels=L.labels_file("frame_labels.parquet", aligner=ALIGNER),
         pitch=L.pitch_file("pitch_frames.parquet"),
@@ -160,7 +136,7 @@ rule trajectories_probes:
     params:
         **BOOTSTRAP,
         batching=BATCHING,
-        checkpoints=lambda w: [(c, model_ref(w, c)) for c in S.trajectory_checkpoints(w.model)],
+        checkpoints=lambda w: [(c, I.model_ref(w, c)) for c in S.trajectory_checkpoints(w.model)],
         steps=lambda w: S.steps_of(w.model),
         sample=section_params(SampleSettings, TRAJ),
         probes=section_params(ProbeSettings, config["probes"]),
@@ -174,7 +150,7 @@ rule trajectories_probes:
 
 rule trajectories_counts:
     input:
-        summaries=count_summaries,
+        summaries=I.count_summaries,
     output:
         table=L.trajectories_file("counts.tsv"),
     log:
@@ -193,7 +169,7 @@ rule trajectories_counts:
 
 rule trajectories_reset_top:
     input:
-        model=lambda w: model_input(w, S.reset_top_checkpoint(w.model)),
+        model=lambda w: I.model_input(w, S.reset_top_checkpoint(w.model)),
         manifest=L.manifest(),
         labels=L.labels_file("frame_labels.parquet", aligner=ALIGNER),
     output:
@@ -213,7 +189,7 @@ rule trajectories_reset_top:
         gpu=GPU,
     params:
         reset=lambda w: int(w.reset),
-        model_ref=lambda w: model_ref(w, S.reset_top_checkpoint(w.model)),
+        model_ref=lambda w: I.model_ref(w, S.reset_top_checkpoint(w.model)),
         settings=section_params(ResetTopSettings, TRAJ["reset_top"]),
         frames=config["frames"],
         on_bad_input=config["on_bad_input"],
@@ -350,10 +326,10 @@ rule trajectories_reset_top_figure:
 
 rule trajectories_factors:
     input:
-        findings=run_files("findings.tsv"),
-        pwcca=run_files("pwcca.tsv"),
-        probes=run_files("probes.tsv"),
-        reset_top=run_files("reset_top.tsv"),
+        findings=I.run_files("findings.tsv"),
+        pwcca=I.run_files("pwcca.tsv"),
+        probes=I.run_files("probes.tsv"),
+        reset_top=I.run_files("reset_top.tsv"),
         heldout=lambda w: [L.model_file("heldout.tsv", w.corpus, r) for r in S.trajectory_runs()],
     output:
         runs=L.factors_file("runs.tsv"),
@@ -376,7 +352,7 @@ rule trajectories_factor_figures:
     input:
         equal_steps=L.factors_file("equal_steps.tsv"),
         runs=L.factors_file("runs.tsv"),
-        reset_top=run_files("reset_top.tsv"),
+        reset_top=I.run_files("reset_top.tsv"),
     output:
         pwcca=[
             report(
