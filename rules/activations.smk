@@ -21,12 +21,12 @@ for m in MODELS:
     LAYER_LISTS.setdefault(tuple(S.layers_of(m)), []).append(m)
 
 
-rule select_frames:
+rule activations_select:
     input:
-        labels=L.labels_file("frame_labels.parquet"),
+        labels=L.frame_labels(),
         manifest=L.manifest(),
     output:
-        selection=L.labels_file("selection.parquet"),
+        selection=L.frame_selection(),
     log:
         L.log("{corpus}", "labels", "{aligner}", "select_frames"),
     conda:
@@ -45,16 +45,16 @@ for i, (dump_layers, dump_models) in enumerate(LAYER_LISTS.items()):
 
     rule:
         name:
-            "dump_activations" if i == 0 else f"dump_activations_{i + 1}"
+            "activations_dump" if i == 0 else f"activations_dump_{i + 1}"
         input:
             model=I.checkpoint_input,
-            selection=L.labels_file("selection.parquet", aligner=ALIGNER),
+            selection=L.frame_selection(aligner=ALIGNER),
             manifest=L.manifest(),
         output:
             mid=[L.activation_array("mid", l) for l in dump_layers],
             sample=[L.activation_array("sample", l) for l in dump_layers],
-            skipped=L.activations_file("skipped.tsv"),
-            stats=L.activations_file("dump.json"),
+            skipped=L.activations_skipped(),
+            stats=L.dump_info(),
         log:
             L.log("{corpus}", "activations", "{model}", "{checkpoint}", "dump"),
         benchmark:
@@ -82,11 +82,11 @@ for i, (dump_layers, dump_models) in enumerate(LAYER_LISTS.items()):
             "../scripts/activations_dump.py"
 
 
-rule activation_index:
+rule activations_index:
     input:
-        selection=L.labels_file("selection.parquet", aligner=ALIGNER),
-        labels=L.labels_file("frame_labels.parquet", aligner=ALIGNER),
-        pitch=L.pitch_file("pitch_frames.parquet"),
+        selection=L.frame_selection(aligner=ALIGNER),
+        labels=L.frame_labels(aligner=ALIGNER),
+        pitch=L.pitch_frames(),
         manifest=L.manifest(),
     output:
         mid=L.activation_index("mid"),

@@ -7,9 +7,11 @@ import shlex
 
 from speechneurons.align.mfa import mfa_command
 
-ALL_TARGETS += [L.labels_file("frame_labels.parquet", c, ALIGNER) for c in CORPORA]
+ALL_TARGETS += [L.frame_labels(c, ALIGNER) for c in CORPORA]
 if ALIGNER != "reference":
-    ALL_TARGETS += [L.align_file(f, c, ALIGNER) for c in S.corpora_of("synth") for f in ("quality.tsv", "quality.png")]
+    ALL_TARGETS += [
+        f(c, ALIGNER) for c in S.corpora_of("synth") for f in (L.align_quality_table, L.align_quality_figure)
+    ]
 
 
 rule align_shard:
@@ -116,8 +118,8 @@ rule align_gather:
         shards=I.align_shards,
     output:
         textgrids=directory(L.textgrids()),
-        report=L.align_file("report.tsv"),
-        failed=L.align_file("failed.tsv"),
+        report=L.align_report(),
+        failed=L.align_failed(),
     log:
         L.log("{corpus}", "align", "{aligner}", "gather"),
     conda:
@@ -132,14 +134,14 @@ rule align_gather:
         "../scripts/align_gather.py"
 
 
-rule frame_labels:
+rule align_frame_labels:
     input:
         manifest=L.manifest(),
         textgrids=L.textgrids(),
-        report=L.align_file("report.tsv"),
+        report=L.align_report(),
     output:
-        labels=L.labels_file("frame_labels.parquet"),
-        utterances=L.labels_file("utterances.tsv"),
+        labels=L.frame_labels(),
+        utterances=L.label_utterances(),
     log:
         L.log("{corpus}", "labels", "{aligner}", "frame_labels"),
     benchmark:
@@ -160,12 +162,12 @@ rule align_quality:
     input:
         manifest=L.manifest(),
         textgrids=L.textgrids(),
-        report=L.align_file("report.tsv"),
+        report=L.align_report(),
         reference=L.reference(),
     output:
-        table=L.align_file("quality.tsv"),
+        table=L.align_quality_table(),
         png=report(
-            L.align_file("quality.png"),
+            L.align_quality_figure(),
             caption="../report/align/quality.rst",
             category="Alignment",
         ),

@@ -23,15 +23,15 @@ from speechneurons.experiments.probes import ProbeSettings
 DISSECTION = config["dissection"]
 PRUNING_ON = bool(DISSECTION["pruning"]["families"])
 ALL_TARGETS += [
-    L.dissection_file(name, c, m, "final")
+    path
     for c, m in PAIRS
-    for name in [
-        "summary.tsv",
-        "agreement.tsv",
-        "figures/uninterpretable.png",
-        "figures/agreement.png",
-        "browser.html",
-        *(["pruning.tsv", "figures/pruning.png"] if PRUNING_ON else []),
+    for path in [
+        L.dissection_summary(c, m, "final"),
+        L.dissection_agreement(c, m, "final"),
+        L.dissection_figure("uninterpretable", c, m, "final"),
+        L.dissection_figure("agreement", c, m, "final"),
+        L.dissection_browser(c, m, "final"),
+        *([L.dissection_pruning(c, m, "final"), L.dissection_figure("pruning", c, m, "final")] if PRUNING_ON else []),
     ]
 ]
 DISSECTION_ITEMS = {
@@ -44,8 +44,8 @@ DISSECTION_ITEMS = {
 rule dissection_items:
     input:
         index=L.activation_index("mid"),
-        labels=L.labels_file("frame_labels.parquet", aligner=ALIGNER),
-        pitch=L.pitch_file("pitch_frames.parquet"),
+        labels=L.frame_labels(aligner=ALIGNER),
+        pitch=L.pitch_frames(),
         manifest=L.manifest(),
     output:
         **DISSECTION_ITEMS,
@@ -70,13 +70,13 @@ rule dissection_layer:
     input:
         **DISSECTION_ITEMS,
         mid=L.activation_array("mid"),
-        neurons=L.property_layer_file("neurons.json"),
+        neurons=L.property_neurons(),
     output:
-        neurons=L.dissection_layer_file("neurons.tsv"),
-        shared=L.dissection_layer_file("shared.tsv"),
-        similarity=L.dissection_layer_file("similarity.npz"),
-        agreement=L.dissection_layer_file("agreement.tsv"),
-        summary=L.dissection_layer_file("summary.json"),
+        neurons=L.dissection_neurons(),
+        shared=L.dissection_shared(),
+        similarity=L.dissection_similarity(),
+        agreement=L.dissection_layer_agreement(),
+        summary=L.dissection_layer_summary(),
     log:
         L.log("{corpus}", "dissection", "{model}", "{checkpoint}", "layer-{layer}"),
     benchmark:
@@ -101,11 +101,11 @@ rule dissection_layer:
 
 rule dissection_summary:
     input:
-        summaries=I.dissection_per_layer("summary.json"),
-        agreements=I.dissection_per_layer("agreement.tsv"),
+        summaries=I.dissection_per_layer(L.dissection_layer_summary),
+        agreements=I.dissection_per_layer(L.dissection_layer_agreement),
     output:
-        summary=L.dissection_file("summary.tsv"),
-        agreement=L.dissection_file("agreement.tsv"),
+        summary=L.dissection_summary(),
+        agreement=L.dissection_agreement(),
     log:
         L.log("{corpus}", "dissection", "{model}", "{checkpoint}", "summary"),
     benchmark:
@@ -121,17 +121,17 @@ rule dissection_summary:
 
 rule dissection_figures:
     input:
-        summary=L.dissection_file("summary.tsv"),
-        agreement=L.dissection_file("agreement.tsv"),
+        summary=L.dissection_summary(),
+        agreement=L.dissection_agreement(),
     output:
         uninterpretable=report(
-            L.dissection_file("figures/uninterpretable.png"),
+            L.dissection_figure("uninterpretable"),
             caption="../report/dissection/uninterpretable.rst",
             category="Network dissection",
             subcategory="{model} on {corpus}",
         ),
         agreement=report(
-            L.dissection_file("figures/agreement.png"),
+            L.dissection_figure("agreement"),
             caption="../report/dissection/agreement.rst",
             category="Network dissection",
             subcategory="{model} on {corpus}",
@@ -155,12 +155,12 @@ rule dissection_pruning:
     input:
         model=I.checkpoint_input,
         manifest=L.manifest(),
-        labels=L.labels_file("frame_labels.parquet", aligner=ALIGNER),
-        pitch=L.pitch_file("pitch_frames.parquet"),
-        neurons=I.dissection_per_layer("neurons.tsv"),
+        labels=L.frame_labels(aligner=ALIGNER),
+        pitch=L.pitch_frames(),
+        neurons=I.dissection_per_layer(L.dissection_neurons),
     output:
-        table=L.dissection_file("pruning.tsv"),
-        sets=L.dissection_file("pruning_sets.json"),
+        table=L.dissection_pruning(),
+        sets=L.dissection_pruning_sets(),
     log:
         L.log("{corpus}", "dissection", "{model}", "{checkpoint}", "pruning"),
     benchmark:
@@ -192,10 +192,10 @@ rule dissection_pruning:
 
 rule dissection_pruning_figure:
     input:
-        table=L.dissection_file("pruning.tsv"),
+        table=L.dissection_pruning(),
     output:
         figure=report(
-            L.dissection_file("figures/pruning.png"),
+            L.dissection_figure("pruning"),
             caption="../report/dissection/pruning.rst",
             category="Network dissection",
             subcategory="{model} on {corpus}",
@@ -218,14 +218,14 @@ rule dissection_pruning_figure:
 rule dissection_browser:
     input:
         **DISSECTION_ITEMS,
-        neurons=I.dissection_per_layer("neurons.tsv"),
-        shared=I.dissection_per_layer("shared.tsv"),
-        summary=L.dissection_file("summary.tsv"),
-        agreement=L.dissection_file("agreement.tsv"),
+        neurons=I.dissection_per_layer(L.dissection_neurons),
+        shared=I.dissection_per_layer(L.dissection_shared),
+        summary=L.dissection_summary(),
+        agreement=L.dissection_agreement(),
         manifest=L.manifest(),
     output:
         browser=report(
-            L.dissection_file("browser.html"),
+            L.dissection_browser(),
             caption="../report/dissection/browser.rst",
             category="Network dissection",
             subcategory="{model} on {corpus}",

@@ -22,10 +22,10 @@ ERASURE_VARIANTS = S.erasure_variants()  # (erasure, kind)
 
 
 ALL_TARGETS += [
-    L.experiments_file(name, c, m)
+    path
     for c, m in PAIRS
-    for name in ["pruning.tsv", "figures/pruning.png"]
-    + (["erasure.tsv", "figures/erasure.png"] if config["experiments"]["erasures"] else [])
+    for path in [L.pruning_table(c, m), L.experiments_figure("pruning", c, m)]
+    + ([L.erasure_table(c, m), L.experiments_figure("erasure", c, m)] if config["experiments"]["erasures"] else [])
 ]
 TABLES = dict(
     probe_layers=config["probes"]["layers"],
@@ -39,13 +39,13 @@ rule experiments_features_unpruned:
     input:
         model=I.experiments_model,
         manifest=L.manifest(),
-        labels=L.labels_file("frame_labels.parquet", aligner=ALIGNER),
-        pitch=L.pitch_file("pitch_frames.parquet"),
+        labels=L.frame_labels(aligner=ALIGNER),
+        pitch=L.pitch_frames(),
     output:
-        features=L.experiments_file("probes/unpruned/features.npz"),
-        frames=L.experiments_file("probes/frames.parquet"),
-        utterances=L.experiments_file("probes/utterances.parquet"),
-        skipped=L.experiments_file("probes/skipped.tsv"),
+        features=L.unpruned_features(),
+        frames=L.probe_frames(),
+        utterances=L.probe_utterances(),
+        skipped=L.probe_skipped(),
     log:
         L.log("{corpus}", "experiments", "{model}", "features_unpruned"),
     benchmark:
@@ -71,13 +71,13 @@ rule experiments_features_unpruned:
 
 rule experiments_probes_unpruned:
     input:
-        features=L.experiments_file("probes/unpruned/features.npz"),
-        frames=L.experiments_file("probes/frames.parquet"),
-        utterances=L.experiments_file("probes/utterances.parquet"),
+        features=L.unpruned_features(),
+        frames=L.probe_frames(),
+        utterances=L.probe_utterances(),
     output:
-        losses=L.experiments_file("probes/unpruned/losses.parquet"),
-        layers=L.experiments_file("probes/unpruned/layers.tsv"),
-        best=L.experiments_file("probes/best_layers.json"),
+        losses=L.unpruned_losses(),
+        layers=L.unpruned_layers(),
+        best=L.best_layers(),
     log:
         L.log("{corpus}", "experiments", "{model}", "probes_unpruned"),
     benchmark:
@@ -97,12 +97,12 @@ rule experiments_probes_unpruned:
 rule experiments_prune:
     input:
         model=I.experiments_model,
-        neurons=I.per_layer("neurons.json", EXPERIMENTS_CHECKPOINT),
-        P=I.per_layer("P.npz", EXPERIMENTS_CHECKPOINT),
+        neurons=I.per_layer(L.property_neurons, EXPERIMENTS_CHECKPOINT),
+        P=I.per_layer(L.property_P, EXPERIMENTS_CHECKPOINT),
         targets=I.continued_pretraining_targets,
         manifest=L.manifest(),
     output:
-        controls=L.experiments_file("prune/protect_random_match.tsv"),
+        controls=L.pruning_controls(),
         models=[directory(L.pruned("model", st, sp)) for st, sp in PRUNING_VARIANTS],
         plans=[L.pruned("plan.tsv", st, sp) for st, sp in PRUNING_VARIANTS],
         neurons=[L.pruned("pruned_neurons.json", st, sp) for st, sp in PRUNING_VARIANTS],
@@ -137,11 +137,11 @@ rule experiments_prune:
 
 rule experiments_erasure_sets:
     input:
-        neurons=I.per_layer("neurons.json", EXPERIMENTS_CHECKPOINT),
-        P=I.per_layer("P.npz", EXPERIMENTS_CHECKPOINT),
+        neurons=I.per_layer(L.property_neurons, EXPERIMENTS_CHECKPOINT),
+        P=I.per_layer(L.property_P, EXPERIMENTS_CHECKPOINT),
     output:
         neurons=[L.erased("erased_neurons.json", er, kind) for er, kind in ERASURE_VARIANTS],
-        controls=L.experiments_file("erasure/random_match.tsv"),
+        controls=L.erasure_controls(),
     log:
         L.log("{corpus}", "experiments", "{model}", "erasure_sets"),
     conda:
@@ -160,8 +160,8 @@ rule experiments_erasure_sets:
 rule experiments_features_variants:
     input:
         model=I.experiments_model,
-        best=L.experiments_file("probes/best_layers.json"),
-        frames=L.experiments_file("probes/frames.parquet"),
+        best=L.best_layers(),
+        frames=L.probe_frames(),
         manifest=L.manifest(),
         pruned=[L.pruned("pruned_neurons.json", st, sp) for st, sp in PRUNING_VARIANTS],
         erased=[L.erased("erased_neurons.json", er, kind) for er, kind in ERASURE_VARIANTS],
@@ -203,9 +203,9 @@ rule experiments_probes_variants:
     input:
         features=[L.pruned("features.npz", st, sp) for st, sp in PRUNING_VARIANTS]
         + [L.erased("features.npz", er, kind) for er, kind in ERASURE_VARIANTS],
-        best=L.experiments_file("probes/best_layers.json"),
-        frames=L.experiments_file("probes/frames.parquet"),
-        utterances=L.experiments_file("probes/utterances.parquet"),
+        best=L.best_layers(),
+        frames=L.probe_frames(),
+        utterances=L.probe_utterances(),
     output:
         losses=[L.pruned("losses.parquet", st, sp) for st, sp in PRUNING_VARIANTS]
         + [L.erased("losses.parquet", er, kind) for er, kind in ERASURE_VARIANTS],
@@ -228,12 +228,12 @@ rule experiments_probes_variants:
 
 rule experiments_pruning_table:
     input:
-        unpruned=L.experiments_file("probes/unpruned/losses.parquet"),
-        best=L.experiments_file("probes/best_layers.json"),
+        unpruned=L.unpruned_losses(),
+        best=L.best_layers(),
         plans=I.pruning_files("plan.tsv"),
         losses=I.pruning_files("losses.parquet"),
     output:
-        table=L.experiments_file("pruning.tsv"),
+        table=L.pruning_table(),
     log:
         L.log("{corpus}", "experiments", "{model}", "pruning_table"),
     conda:
@@ -250,14 +250,14 @@ rule experiments_pruning_table:
 
 rule experiments_erasure_table:
     input:
-        unpruned=L.experiments_file("probes/unpruned/losses.parquet"),
-        best=L.experiments_file("probes/best_layers.json"),
+        unpruned=L.unpruned_losses(),
+        best=L.best_layers(),
         losses=I.erasure_files("losses.parquet"),
         neurons=I.erasure_files("erased_neurons.json"),
     output:
-        table=L.experiments_file("erasure.tsv"),
-        gender=L.experiments_file("erasure_gender.tsv"),
-        phone_type=L.experiments_file("erasure_phone_type.tsv"),
+        table=L.erasure_table(),
+        gender=L.erasure_gender(),
+        phone_type=L.erasure_phone_type(),
     log:
         L.log("{corpus}", "experiments", "{model}", "erasure_table"),
     conda:
@@ -274,10 +274,10 @@ rule experiments_erasure_table:
 
 rule experiments_pruning_figure:
     input:
-        table=L.experiments_file("pruning.tsv"),
+        table=L.pruning_table(),
     output:
         figure=report(
-            L.experiments_file("figures/pruning.png"),
+            L.experiments_figure("pruning"),
             caption="../report/experiments/pruning.rst",
             category="Pruning",
         ),
@@ -296,10 +296,10 @@ rule experiments_pruning_figure:
 
 rule experiments_erasure_figure:
     input:
-        table=L.experiments_file("erasure.tsv"),
+        table=L.erasure_table(),
     output:
         figure=report(
-            L.experiments_file("figures/erasure.png"),
+            L.experiments_figure("erasure"),
             caption="../report/experiments/erasure.rst",
             category="Erasure",
         ),

@@ -12,8 +12,8 @@ ALL_TARGETS += [
     for path in [
         L.checkpoint_dir(c, m, "final"),
         L.pretrain_curve(c, m),
-        L.model_file("heldout.tsv", c, m),
-        L.model_file("heldout_curve.png", c, m),
+        L.heldout(c, m),
+        L.heldout_curve(c, m),
         *(L.checkpoints(c, m, i) for i in range(1, len(S.iterations_of(m)) + 1)),
     ]
 ]
@@ -24,9 +24,9 @@ rule model_targets:
         manifest=L.manifest(),
         model=I.previous_model,
     output:
-        targets=L.iteration_file("targets.parquet"),
-        centres=L.iteration_file("kmeans_centres.npy"),
-        info=L.iteration_file("targets.json"),
+        targets=L.iteration_targets(),
+        centres=L.iteration_centres(),
+        info=L.iteration_targets_info(),
     log:
         L.log("{corpus}", "models", "{model}", "targets_{iteration}"),
     benchmark:
@@ -57,12 +57,12 @@ rule model_targets:
 rule model_pretrain:
     input:
         manifest=L.manifest(),
-        targets=L.iteration_file("targets.parquet"),
+        targets=L.iteration_targets(),
         init=lambda w: I.previous_model(w) if I.iteration(w).init == "resume" else [],
     output:
-        final=directory(L.iteration_file("final")),
+        final=directory(L.iteration_final()),
         checkpoints=directory(L.checkpoints()),
-        train_log=L.iteration_file("train_log.tsv"),
+        train_log=L.iteration_train_log(),
     log:
         L.log("{corpus}", "models", "{model}", "pretrain_{iteration}"),
     benchmark:
@@ -95,7 +95,7 @@ rule model_pretrain:
 
 rule model_curve:
     input:
-        logs=I.iteration_files("train_log.tsv"),
+        logs=I.iteration_files(L.iteration_train_log),
     output:
         png=report(
             L.pretrain_curve(),
@@ -119,13 +119,13 @@ rule model_heldout:
     input:
         manifest=L.manifest(),
         checkpoints=lambda w: [L.checkpoints(w.corpus, w.model, i) for i in range(1, len(S.iterations_of(w.model)) + 1)],
-        finals=I.iteration_files("final"),
-        targets=I.iteration_files("targets.parquet"),
-        logs=I.iteration_files("train_log.tsv"),
+        finals=I.iteration_files(L.iteration_final),
+        targets=I.iteration_files(L.iteration_targets),
+        logs=I.iteration_files(L.iteration_train_log),
     output:
-        table=L.model_file("heldout.tsv"),
+        table=L.heldout(),
         png=report(
-            L.model_file("heldout_curve.png"),
+            L.heldout_curve(),
             caption="../report/model/heldout_curve.rst",
             category="Model",
         ),

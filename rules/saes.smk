@@ -22,12 +22,13 @@ SAE_ERASURE_ARCHS = config["saes"]["erasure_architectures"]
 
 
 SAE_FIGURES = ["fvu_vs_l0", "dead_share", "density_rank", "l0_distributions", "units"]
-SAE_TABLES = ["evaluation.tsv", "claims.tsv", "units.tsv", "features_vs_neurons.tsv"]
+SAE_TABLES = [L.saes_evaluation, L.saes_claims, L.saes_units, L.saes_features_vs_neurons]
 
 ALL_TARGETS += [
-    L.saes_file(name, c, m, EXPERIMENTS_CHECKPOINT)
+    path
     for c, m in PAIRS
-    for name in SAE_TABLES + [f"figures/{f}.png" for f in SAE_FIGURES]
+    for path in [f(c, m, EXPERIMENTS_CHECKPOINT) for f in SAE_TABLES]
+    + [L.saes_figure(f, c, m, EXPERIMENTS_CHECKPOINT) for f in SAE_FIGURES]
 ]
 SAE_BOOTSTRAP = dict(
     resamples=config["bootstrap"]["resamples"],
@@ -36,7 +37,7 @@ SAE_BOOTSTRAP = dict(
 )
 
 
-rule sae_layer:
+rule saes_layer:
     input:
         sample=L.activation_array("sample"),
         index_sample=L.activation_index("sample"),
@@ -44,16 +45,16 @@ rule sae_layer:
         index_mid=L.activation_index("mid"),
     output:
         sae=directory(L.sae_model(config["saes"]["k"])),
-        sweep=directory(L.sae_file("sweep")),
-        evaluation=L.sae_file("evaluation.tsv"),
-        sums=L.sae_file("evaluation.npz"),
-        train_log=L.sae_file("train_log.tsv"),
-        latents=L.sae_file("latents.json"),
-        P=L.sae_file("P.npz"),
-        R=L.sae_file("R.parquet"),
-        counts=L.sae_file("counts.tsv"),
-        skipped=L.sae_file("skipped.tsv"),
-        null=L.sae_file("null.tsv"),
+        sweep=directory(L.sae_sweep()),
+        evaluation=L.sae_evaluation(),
+        sums=L.sae_sums(),
+        train_log=L.sae_train_log(),
+        latents=L.sae_latents(),
+        P=L.sae_P(),
+        R=L.sae_R(),
+        counts=L.sae_counts(),
+        skipped=L.sae_skipped(),
+        null=L.sae_null(),
     log:
         L.log("{corpus}", "saes", "{model}", "{checkpoint}", "layer-{layer}", "{arch}"),
     benchmark:
@@ -85,29 +86,25 @@ rule sae_layer:
         "../scripts/saes_layer.py"
 
 
-rule sae_probes:
+rule saes_probes:
     input:
         model=I.checkpoint_input,
         manifest=L.manifest(),
-        frames=L.experiments_file("probes/frames.parquet"),
-        utterances=L.experiments_file("probes/utterances.parquet"),
-        best=L.experiments_file("probes/best_layers.json"),
+        frames=L.probe_frames(),
+        utterances=L.probe_utterances(),
+        best=L.best_layers(),
         saes=I.sae_models(),
-        latents=I.sae_files("latents.json", SAE_ERASURE_ARCHS, "splice_layers"),
-        latent_P=I.sae_files("P.npz", SAE_ERASURE_ARCHS, "splice_layers"),
+        latents=I.sae_files(L.sae_latents, SAE_ERASURE_ARCHS, "splice_layers"),
+        latent_P=I.sae_files(L.sae_P, SAE_ERASURE_ARCHS, "splice_layers"),
         neurons=lambda w: [
-            L.property_layer_file("neurons.json", l, w.corpus, w.model, w.checkpoint)
-            for l in S.sae_plan(w.model).splice_layers
+            L.property_neurons(l, w.corpus, w.model, w.checkpoint) for l in S.sae_plan(w.model).splice_layers
         ],
-        neuron_P=lambda w: [
-            L.property_layer_file("P.npz", l, w.corpus, w.model, w.checkpoint)
-            for l in S.sae_plan(w.model).splice_layers
-        ],
+        neuron_P=lambda w: [L.property_P(l, w.corpus, w.model, w.checkpoint) for l in S.sae_plan(w.model).splice_layers],
     output:
-        losses=L.saes_file("probes/losses.parquet"),
-        variants=L.saes_file("probes/variants.json"),
-        splice=L.saes_file("splice.tsv"),
-        erasure=L.saes_file("erasure.tsv"),
+        losses=L.saes_probe_losses(),
+        variants=L.saes_probe_variants(),
+        splice=L.saes_splice(),
+        erasure=L.saes_erasure(),
     log:
         L.log("{corpus}", "saes", "{model}", "{checkpoint}", "probes"),
     benchmark:
@@ -137,14 +134,14 @@ rule sae_probes:
         "../scripts/saes_probes.py"
 
 
-rule sae_masked_prediction:
+rule saes_masked_prediction:
     input:
         model=I.checkpoint_input,
         manifest=L.manifest(),
         targets=I.checkpoint_targets,
         saes=I.sae_models(),
     output:
-        table=L.saes_file("masked_prediction.tsv"),
+        table=L.saes_masked_prediction(),
     log:
         L.log("{corpus}", "saes", "{model}", "{checkpoint}", "masked_prediction"),
     benchmark:
@@ -174,53 +171,46 @@ rule sae_masked_prediction:
         "../scripts/saes_masked_prediction.py"
 
 
-rule sae_summary:
+rule saes_summary:
     input:
-        evaluations=I.sae_files("evaluation.tsv"),
-        sums=I.sae_files("evaluation.npz"),
-        latents=I.sae_files("latents.json"),
-        R=I.sae_files("R.parquet"),
-        nulls=I.sae_files("null.tsv"),
-        neurons=lambda w: [
-            L.property_layer_file("neurons.json", l, w.corpus, w.model, w.checkpoint)
-            for l in S.sae_plan(w.model).layers
-        ],
-        neuron_R=lambda w: [
-            L.property_layer_file("R.parquet", l, w.corpus, w.model, w.checkpoint) for l in S.sae_plan(w.model).layers
-        ],
-        neuron_nulls=lambda w: [
-            L.property_layer_file("null.tsv", l, w.corpus, w.model, w.checkpoint) for l in S.sae_plan(w.model).layers
-        ],
-        splice=L.saes_file("splice.tsv"),
-        erasure=L.saes_file("erasure.tsv"),
+        evaluations=I.sae_files(L.sae_evaluation),
+        sums=I.sae_files(L.sae_sums),
+        latents=I.sae_files(L.sae_latents),
+        R=I.sae_files(L.sae_R),
+        nulls=I.sae_files(L.sae_null),
+        neurons=lambda w: [L.property_neurons(l, w.corpus, w.model, w.checkpoint) for l in S.sae_plan(w.model).layers],
+        neuron_R=lambda w: [L.property_R(l, w.corpus, w.model, w.checkpoint) for l in S.sae_plan(w.model).layers],
+        neuron_nulls=lambda w: [L.property_null(l, w.corpus, w.model, w.checkpoint) for l in S.sae_plan(w.model).layers],
+        splice=L.saes_splice(),
+        erasure=L.saes_erasure(),
         masked=I.sae_masked_prediction,
     output:
-        evaluation=L.saes_file("evaluation.tsv"),
-        claims=L.saes_file("claims.tsv"),
-        units=L.saes_file("units.tsv"),
-        features_vs_neurons=L.saes_file("features_vs_neurons.tsv"),
+        evaluation=L.saes_evaluation(),
+        claims=L.saes_claims(),
+        units=L.saes_units(),
+        features_vs_neurons=L.saes_features_vs_neurons(),
         fvu_vs_l0=report(
-            L.saes_file("figures/fvu_vs_l0.png"),
+            L.saes_figure("fvu_vs_l0"),
             caption="../report/saes/fvu_vs_l0.rst",
             category="Sparse autoencoders",
         ),
         dead_share=report(
-            L.saes_file("figures/dead_share.png"),
+            L.saes_figure("dead_share"),
             caption="../report/saes/dead_share.rst",
             category="Sparse autoencoders",
         ),
         density_rank=report(
-            L.saes_file("figures/density_rank.png"),
+            L.saes_figure("density_rank"),
             caption="../report/saes/density_rank.rst",
             category="Sparse autoencoders",
         ),
         l0_distributions=report(
-            L.saes_file("figures/l0_distributions.png"),
+            L.saes_figure("l0_distributions"),
             caption="../report/saes/l0_distributions.rst",
             category="Sparse autoencoders",
         ),
         units_figure=report(
-            L.saes_file("figures/units.png"),
+            L.saes_figure("units"),
             caption="../report/saes/units.rst",
             category="Sparse autoencoders",
         ),

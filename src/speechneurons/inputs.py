@@ -63,18 +63,16 @@ class Inputs:
         """The settings of the job's pretraining iteration (1-based ``{iteration}``)."""
         return self.S.iteration(w.model, w.iteration)
 
-    def iteration_files(self, name: str):
-        """Input function: file ``name`` of every pretraining iteration of the job's model."""
-        return lambda w: [
-            self.L.iteration_file(name, w.corpus, w.model, i) for i in range(1, len(self.S.iterations_of(w.model)) + 1)
-        ]
+    def iteration_files(self, file):
+        """Input function: the file of Layout method ``file`` of every pretraining iteration of the job's model."""
+        return lambda w: [file(w.corpus, w.model, i) for i in range(1, len(self.S.iterations_of(w.model)) + 1)]
 
     def previous_model(self, w):
         """The previous iteration's final model, when this iteration needs it (targets from a
         layer, or training resumed from it)."""
         if not self.S.needs_previous_model(w.model, w.iteration):
             return []
-        return self.L.iteration_file("final", w.corpus, w.model, int(w.iteration) - 1)
+        return self.L.iteration_final(w.corpus, w.model, int(w.iteration) - 1)
 
     def heldout_checkpoints(self, w) -> list[tuple[str, int, int, str]]:
         """Every saved checkpoint as (name, iteration, global step, folder), iteration by
@@ -84,7 +82,7 @@ class Inputs:
                 name,
                 i,
                 step,
-                self.L.iteration_file("final", w.corpus, w.model, i)
+                self.L.iteration_final(w.corpus, w.model, i)
                 if final
                 else self.L.checkpoint_dir(w.corpus, w.model, name),
             )
@@ -116,12 +114,11 @@ class Inputs:
         return self.model_ref(w, w.checkpoint)
 
     # ------------------------------------------------------------------ properties
-    def per_layer(self, name: str, checkpoint: str | None = None):
-        """Input function: the per-layer statistics file ``name`` of every layer of the job's
+    def per_layer(self, file, checkpoint: str | None = None):
+        """Input function: the per-layer statistics file (Layout method ``file``) of every layer of the job's
         model, in layer order, of the job's ``{checkpoint}`` (or of ``checkpoint``)."""
         return lambda w: [
-            self.L.property_layer_file(name, layer, w.corpus, w.model, checkpoint or w.checkpoint)
-            for layer in self.S.layers_of(w.model)
+            file(layer, w.corpus, w.model, checkpoint or w.checkpoint) for layer in self.S.layers_of(w.model)
         ]
 
     # ------------------------------------------------------------------ experiments
@@ -143,7 +140,7 @@ class Inputs:
         """The targets of the last pretraining iteration, for continued pretraining of pruned models."""
         if self.config["experiments"]["continued_pretraining_steps"] == 0:
             return []
-        return self.L.iteration_file("targets.parquet", w.corpus, w.model, len(self.S.iterations_of(w.model)))
+        return self.L.iteration_targets(w.corpus, w.model, len(self.S.iterations_of(w.model)))
 
     def pruning_files(self, name: str):
         """Input function: file ``name`` of every pruning variant, in Study.pruning_variants order."""
@@ -154,12 +151,12 @@ class Inputs:
         return lambda w: [self.L.erased(name, er, kind, w.corpus, w.model) for er, kind in self.S.erasure_variants()]
 
     # ------------------------------------------------------------------ saes
-    def sae_files(self, name: str, archs=None, layers: str = "layers"):
-        """Input function: file ``name`` of the SAEs of every (layer, architecture) of the job's
+    def sae_files(self, file, archs=None, layers: str = "layers"):
+        """Input function: the file (Layout method ``file``) of the SAEs of every (layer, architecture) of the job's
         model and checkpoint, layer-major; ``layers``: 'layers' or 'splice_layers' of the plan."""
         archs = self.config["saes"]["architectures"] if archs is None else archs
         return lambda w: [
-            self.L.sae_file(name, layer, a, w.corpus, w.model, w.checkpoint)
+            file(layer, a, w.corpus, w.model, w.checkpoint)
             for layer in getattr(self.S.sae_plan(w.model), layers)
             for a in archs
         ]
@@ -177,28 +174,23 @@ class Inputs:
         """The masked-prediction table of a pretrained model's SAEs (nothing for Hugging Face models)."""
         if not self.S.pretrained(w.model):
             return []
-        return self.L.saes_file("masked_prediction.tsv", w.corpus, w.model, w.checkpoint)
+        return self.L.saes_masked_prediction(w.corpus, w.model, w.checkpoint)
 
     def checkpoint_targets(self, w) -> str:
         """The targets of the pretraining iteration that produced the job's checkpoint."""
         iteration = self.S.checkpoint_iteration(w.model, w.checkpoint)
-        return self.L.iteration_file("targets.parquet", w.corpus, w.model, iteration)
+        return self.L.iteration_targets(w.corpus, w.model, iteration)
 
     # ------------------------------------------------------------------ dissection
-    def dissection_per_layer(self, name: str):
-        """Input function: file ``name`` of every dissected layer of the job's model and checkpoint."""
-        return lambda w: [
-            self.L.dissection_layer_file(name, layer, w.corpus, w.model, w.checkpoint)
-            for layer in self.S.dissection_layers(w.model)
-        ]
+    def dissection_per_layer(self, file):
+        """Input function: the file (Layout method ``file``) of every dissected layer of the job's model and
+        checkpoint."""
+        return lambda w: [file(layer, w.corpus, w.model, w.checkpoint) for layer in self.S.dissection_layers(w.model)]
 
     # ------------------------------------------------------------------ trajectories
-    def per_checkpoint_pwcca(self, name: str):
-        """Input function: the per-checkpoint PWCCA file ``name`` of every analysed checkpoint."""
-        return lambda w: [
-            self.L.trajectories_checkpoint_file(name, w.corpus, w.model, c)
-            for c in self.S.trajectory_checkpoints(w.model)
-        ]
+    def per_checkpoint_pwcca(self, file):
+        """Input function: the per-checkpoint PWCCA file (Layout method ``file``) of every analysed checkpoint."""
+        return lambda w: [file(w.corpus, w.model, c) for c in self.S.trajectory_checkpoints(w.model)]
 
     def trajectory_models(self, w) -> list[str]:
         """File inputs of the probe job: every analysed checkpoint of the model (none for a
@@ -208,8 +200,8 @@ class Inputs:
 
     def count_summaries(self, w) -> list[str]:
         """The properties summary of every count checkpoint of the job's model."""
-        return [self.L.properties_file("summary.tsv", w.corpus, w.model, c) for c in self.S.count_checkpoints(w.model)]
+        return [self.L.properties_summary(w.corpus, w.model, c) for c in self.S.count_checkpoints(w.model)]
 
-    def run_files(self, name: str):
-        """Input function: the trajectories file ``name`` of every compared run of the job's corpus."""
-        return lambda w: [self.L.trajectories_file(name, w.corpus, r) for r in self.S.trajectory_runs()]
+    def run_files(self, file):
+        """Input function: the trajectories file (Layout method ``file``) of every compared run of the job's corpus."""
+        return lambda w: [file(w.corpus, r) for r in self.S.trajectory_runs()]

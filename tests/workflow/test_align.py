@@ -28,7 +28,7 @@ ALIGN_RULES = [
     "align_mfa",
     "align_mfa_collect",
     "align_gather",
-    "frame_labels",
+    "align_frame_labels",
     "align_quality",
 ]
 

@@ -183,7 +183,7 @@ def test_profile_sends_every_gpu_job_to_a_gpu_partition(tmp_path):
         if int(values.get("gpu", 0)) > 0:
             gpu_rules.add(rule)
             assert values.get("slurm_partition"), f"{rule} asks for a GPU and gets no partition"
-    assert {"model_pretrain", "dump_activations"} <= gpu_rules
+    assert {"model_pretrain", "activations_dump"} <= gpu_rules
     assert gpu_rules <= named
 
 
