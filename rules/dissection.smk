@@ -5,11 +5,7 @@
 # playable snippets. Items and descriptions are chosen on dissection.splits (train); agreement
 # and pruning are scored on the held-out (test) items.
 #
-# Outputs under results/<corpus>/dissection/<model>/<checkpoint>/ (speechneurons.layout):
-#   items/{phone,utterance}.{parquet,json}    the items, their attributes and captions
-#   layer-<L>/neurons.tsv, shared.tsv, similarity.npz, agreement.tsv, summary.json
-#   summary.tsv, agreement.tsv, pruning.tsv, pruning_sets.json
-#   figures/{uninterpretable,agreement,pruning}.png, browser.html (the neuron cards, snippets inside)
+# Outputs: docs/outputs.md (paths from speechneurons.layout).
 from speechneurons.dissection.settings import (
     BrowserSettings,
     DissectionSettings,

@@ -6,13 +6,7 @@
 # pruning setting never the unpruned model's features. Tables and figures gather the
 # per-utterance losses and compute bootstrap intervals.
 #
-# Outputs under results/<corpus>/experiments/<model>/ (speechneurons.layout):
-#   probes/frames.parquet, utterances.parquet   the probed frames and utterances (every variant)
-#   probes/unpruned/features.npz, losses.parquet, layers.tsv; probes/best_layers.json
-#   prune/<strategy>/sparsity-<s>/   model/ (the pruned model), plan.tsv, pruned_neurons.json,
-#                                    features.npz, losses.parquet
-#   erasure/<property>-<group>/<property|random>/   erased_neurons.json, features.npz, losses.parquet
-#   pruning.tsv, erasure.tsv, figures/pruning.png, figures/erasure.png
+# Outputs: docs/outputs.md (paths from speechneurons.layout).
 from speechneurons.experiments.features import FrameSettings
 from speechneurons.experiments.probes import ProbeSettings
 from speechneurons.model.pretrain import TrainSettings

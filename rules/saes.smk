@@ -7,12 +7,7 @@
 # erased variants with the probes (each utterance's front-end once); a summary job writes the
 # tables and figures.
 #
-# Outputs under results/<corpus>/saes/<model>/<checkpoint>/ (speechneurons.layout):
-#   layer-<L>/<arch>/k-<k>/, sweep/k-<k>/          the SAEs (sae.safetensors, settings.json)
-#   layer-<L>/<arch>/evaluation.tsv, evaluation.npz, train_log.tsv
-#   layer-<L>/<arch>/latents.json, P.npz, R.parquet, counts.tsv, skipped.tsv, null.tsv
-#   probes/losses.parquet, probes/variants.json, splice.tsv, erasure.tsv, masked_prediction.tsv
-#   evaluation.tsv, claims.tsv, units.tsv, features_vs_neurons.tsv, figures/*.png
+# Outputs: docs/outputs.md (paths from speechneurons.layout).
 from speechneurons.experiments.probes import ProbeSettings
 from speechneurons.properties.statistic import PropertySettings
 from speechneurons.saes.settings import SaeSettings

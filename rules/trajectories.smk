@@ -8,15 +8,7 @@
 # several pretrained models (the pretraining runs of trajectories.runs: each run is a model of
 # compare.models with its pretrain overrides), their comparison at equal steps.
 #
-# Outputs under results/<corpus>/trajectories/<model>/ (speechneurons.layout):
-#   checkpoints/<checkpoint>/pwcca.tsv, trials.tsv   PWCCA of one checkpoint
-#   pwcca.tsv, pwcca_trials.tsv, findings.tsv        gathered by step; peak phone layer, top-layer rise
-#   probe_losses.parquet, probes.tsv                 probe errors per checkpoint and layer, with intervals
-#   counts.tsv                                       property-neuron counts per checkpoint and layer
-#   reset_top/n-<n>/{per_utterance.parquet, train_log.tsv, rates.tsv}, reset_top.tsv, reset_top_rates.tsv
-#   figures/   pwcca_<view>.png, pwcca_<view>_heatmap.png, probe_<task>.png, probe_<task>_heatmap.png,
-#              property_counts.png, reset_top.png
-# and under results/<corpus>/factors/: runs.tsv, equal_steps.tsv, figures/ (runs side by side).
+# Outputs: docs/outputs.md (paths from speechneurons.layout).
 from speechneurons.experiments.features import FrameSettings
 from speechneurons.experiments.probes import ProbeSettings
 from speechneurons.trajectories.settings import (

@@ -6,19 +6,10 @@ arguments default to Snakemake wildcards (``"{corpus}"``, ``"{model}"``, ...), s
 Rules, input functions, target lists and tests all take their paths from here; library
 modules never choose a file name, they write the paths their caller gives them.
 
-The tree, with ``<results>`` = the config's ``results_dir``::
-
-    <results>/<corpus>/corpus/        manifest.tsv, skipped.tsv, speakers.tsv, listing.tsv, audio/, reference/, parts/
-    <results>/<corpus>/align/<aligner>/   shards/<k>/, textgrids/, report.tsv, failed.tsv, quality.*
-    <results>/<corpus>/labels/<aligner>/  frame_labels.parquet, utterances.tsv, selection.parquet
-    <results>/<corpus>/pitch/         f0.parquet, pitch_frames.parquet, pitch_bins.json, ...
-    <results>/<corpus>/models/<model>/    iteration-<i>/{targets.*, train_log.tsv, final/, checkpoints/step-<N>/}
-    <results>/<corpus>/activations/<model>/<checkpoint>/   layer-<L>/{mid,sample}.npy, index_*.parquet
-    <results>/<corpus>/properties/<model>/<checkpoint>/    layer-<L>/..., summary.tsv, figures/
-    <results>/<corpus>/experiments/<model>/                probes/, prune/, erasure/, tables, figures/
-    <results>/<corpus>/trajectories/<model>/               checkpoints/<checkpoint>/, reset_top/n-<n>/, tables, figures/
-    <results>/<corpus>/factors/                            runs.tsv, equal_steps.tsv, figures/
-    <results>/logs/...  <results>/benchmarks/...          one log and one benchmark file per job
+One method names one file (``L.best_layers()``, ``L.property_neurons()``); a figure is named
+through its stage's ``<stage>_figure(name)`` method. The generic ``_<area>_file(name)`` helpers
+are private: a file name is written here, once. What each file holds, stage by stage, is in
+docs/outputs.md (the one description of the tree).
 
 A checkpoint is ``final`` (the last pretraining iteration's final model, or a Hugging Face
 model) or ``step-<N>``, N counted over all pretraining iterations one after the other.
@@ -589,9 +580,7 @@ class Layout:
         """An SAE of the k sweep (folder), inside ``sweep``."""
         return f"{self._sae_file('sweep', layer, arch, corpus, model, checkpoint)}/k-{k}"
 
-    # --- dissection
-    # <results>/<corpus>/dissection/<model>/<checkpoint>/   items/, layer-<L>/, tables, figures/, browser.html
-    # <results>/dissection-llm-cache/                       LLM answers, kept across reruns
+    # ------------------------------------------------------------------ dissection
     def dissection_dir(self, corpus="{corpus}", model="{model}", checkpoint="{checkpoint}") -> str:
         return self._path(corpus, "dissection", model, checkpoint)
 
@@ -666,7 +655,6 @@ class Layout:
         return self._path("dissection-llm-cache")
 
     # ------------------------------------------------------------------ trajectories
-    # --- trajectories: <results>/<corpus>/trajectories/<model>/ and <results>/<corpus>/factors/
     def trajectories_dir(self, corpus="{corpus}", model="{model}") -> str:
         return self._path(corpus, "trajectories", model)
 

@@ -19,6 +19,7 @@ import yaml
 from speechneurons.align.textgrid import write_alignment_textgrid
 from speechneurons.audio import write_wav
 from speechneurons.frames import FrameGrid
+from tests.helpers.layout import RESULTS as L
 
 REPO = Path(__file__).resolve().parents[2]
 FAKE = REPO / "tests" / "helpers" / "fake_mfa"
@@ -34,7 +35,7 @@ ALIGN_RULES = [
 
 
 def make_corpus(wd: Path) -> pd.DataFrame:
-    base = wd / "results" / "mini" / "corpus"
+    base = wd / L.corpus_dir("mini")
     rows = []
     for i, (utt, text) in enumerate({"u1": "the cat sat on the mat", "u2": "a dog ran"}.items()):
         n = 24000 + 1111 * i
@@ -102,21 +103,21 @@ def test_align_rules_end_to_end(tmp_path):
     make_corpus(wd)
     run(
         wd,
-        "results/mini/labels/mfa/frame_labels.parquet",
-        "results/mini/align/mfa/quality.tsv",
-        "results/mini/labels/reference/frame_labels.parquet",
+        L.frame_labels("mini", "mfa"),
+        L.align_quality_table("mini", "mfa"),
+        L.frame_labels("mini", "reference"),
     )
     call = json.loads((wd / "mfa_calls.jsonl").read_text().splitlines()[0])
     assert call["command"] == "align"
     assert call["positionals"][1:3] == ["english_us_arpa", "english_us_arpa"]
     assert call["options"]["--num_jobs"] == "1"
-    assert (wd / "results/mini/align/mfa/work/corpus/spk/u1.lab").read_text() == "the cat sat on the mat\n"
+    assert (wd / L.mfa_work("corpus", "mini") / "spk" / "u1.lab").read_text() == "the cat sat on the mat\n"
     grid = FrameGrid()
     for aligner in ("mfa", "reference"):
-        labels = pd.read_parquet(wd / f"results/mini/labels/{aligner}/frame_labels.parquet")
+        labels = pd.read_parquet(wd / L.frame_labels("mini", aligner))
         counts = labels.groupby("utt_id").size()
         assert counts.to_dict() == {"u1": grid.num_frames(24000), "u2": grid.num_frames(25111)}
-    assert sorted(p.name for p in (wd / "results/mini/align/reference/shards").iterdir()) == ["0", "1"]
-    quality = pd.read_csv(wd / "results/mini/align/mfa/quality.tsv", sep="\t")
+    assert sorted(p.name for p in (wd / L.align_shard("mini", "reference", 0)).parent.iterdir()) == ["0", "1"]
+    quality = pd.read_csv(wd / L.align_quality_table("mini", "mfa"), sep="\t")
     assert list(quality.speaker) == ["spk", "all"] and quality.aligned_share.tolist() == [1.0, 1.0]
-    assert pd.read_csv(wd / "results/mini/align/mfa/failed.tsv", sep="\t").empty
+    assert pd.read_csv(wd / L.align_failed("mini", "mfa"), sep="\t").empty

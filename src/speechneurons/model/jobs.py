@@ -74,7 +74,7 @@ def pretrain(inp, out, p, threads: int = 1) -> None:
     grid, device = FrameGrid.from_config(p.frames), resolve_device(p.device)
     ids, waves, skipped = P.load_corpus(inp.manifest, grid, p.splits, p.on_bad_input, min_frames=train.mask_length)
     table = read_table(inp.targets)
-    ids, targets, n_missing = P.align_targets(ids, targets_from_table(table), grid)
+    ids, waves, targets, n_missing = P.align_targets(ids, waves, targets_from_table(table), grid)
     n_clusters = int(table["target"].max()) + 1
     log.info(
         "iteration %d: %d utterances (%.1f min), %d skipped, %d without targets, %d clusters, device %s",
