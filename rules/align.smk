@@ -46,7 +46,7 @@ rule align_mfa_prepare:
     input:
         manifest=L.manifest(),
     output:
-        corpus=directory(L.mfa_work("corpus")),
+        corpus=directory(L.mfa_corpus()),
     log:
         L.log("{corpus}", "align", "mfa", "prepare"),
     conda:
@@ -62,9 +62,9 @@ rule align_mfa_prepare:
 # speechneurons.align.mfa.mfa_command); needs --use-conda (or `mfa` on PATH).
 rule align_mfa:
     input:
-        corpus=L.mfa_work("corpus"),
+        corpus=L.mfa_corpus(),
     output:
-        alignments=directory(L.mfa_work("output")),
+        alignments=directory(L.mfa_output()),
     log:
         L.log("{corpus}", "align", "mfa", "mfa"),
     benchmark:
@@ -83,9 +83,9 @@ rule align_mfa:
                 output.alignments,
                 config["align"]["mfa"]["dictionary"],
                 config["align"]["mfa"]["acoustic_model"],
-                model_out=L.mfa_work("acoustic_model.zip", w.corpus),
+                model_out=L.mfa_acoustic_model(w.corpus),
                 num_jobs=threads,
-                temp_dir=L.mfa_work("tmp", w.corpus),
+                temp_dir=L.mfa_tmp(w.corpus),
                 beam=config["align"]["mfa"]["beam"],
                 retry_beam=config["align"]["mfa"]["retry_beam"],
                 extra_args=config["align"]["mfa"]["extra_args"],
@@ -98,7 +98,7 @@ rule align_mfa:
 rule align_mfa_collect:
     input:
         manifest=L.manifest(),
-        alignments=L.mfa_work("output"),
+        alignments=L.mfa_output(),
     output:
         shard=directory(L.align_shard(aligner="mfa", shard="all")),
     log:

@@ -22,8 +22,8 @@ CORPUS_SPLIT = dict(
 rule corpus_synth_speaker:
     output:
         audio=directory(L.synth_audio()),
-        reference=directory(L.synth_part("reference")),
-        table=L.synth_part("utterances.tsv"),
+        reference=directory(L.synth_part_reference()),
+        table=L.synth_part_table(),
     log:
         L.log("{corpus}", "corpus", "synth_{speaker}"),
     benchmark:
@@ -47,8 +47,8 @@ rule corpus_synth_speaker:
 
 rule corpus_synth_gather:
     input:
-        tables=I.synth_parts("utterances.tsv"),
-        references=I.synth_parts("reference"),
+        tables=I.synth_parts(L.synth_part_table),
+        references=I.synth_parts(L.synth_part_reference),
     output:
         manifest=L.manifest(),
         skipped=L.corpus_skipped(),

@@ -97,9 +97,9 @@ rule experiments_prune:
         manifest=L.manifest(),
     output:
         controls=L.pruning_controls(),
-        models=[directory(L.pruned("model", st, sp)) for st, sp in PRUNING_VARIANTS],
-        plans=[L.pruned("plan.tsv", st, sp) for st, sp in PRUNING_VARIANTS],
-        neurons=[L.pruned("pruned_neurons.json", st, sp) for st, sp in PRUNING_VARIANTS],
+        models=[directory(L.pruned_model(st, sp)) for st, sp in PRUNING_VARIANTS],
+        plans=[L.pruned_plan(st, sp) for st, sp in PRUNING_VARIANTS],
+        neurons=[L.pruned_neurons(st, sp) for st, sp in PRUNING_VARIANTS],
     log:
         L.log("{corpus}", "experiments", "{model}", "prune"),
     benchmark:
@@ -134,7 +134,7 @@ rule experiments_erasure_sets:
         neurons=I.per_layer(L.property_neurons, EXPERIMENTS_CHECKPOINT),
         P=I.per_layer(L.property_P, EXPERIMENTS_CHECKPOINT),
     output:
-        neurons=[L.erased("erased_neurons.json", er, kind) for er, kind in ERASURE_VARIANTS],
+        neurons=[L.erased_neurons(er, kind) for er, kind in ERASURE_VARIANTS],
         controls=L.erasure_controls(),
     log:
         L.log("{corpus}", "experiments", "{model}", "erasure_sets"),
@@ -157,17 +157,17 @@ rule experiments_features_variants:
         best=L.best_layers(),
         frames=L.probe_frames(),
         manifest=L.manifest(),
-        pruned=[L.pruned("pruned_neurons.json", st, sp) for st, sp in PRUNING_VARIANTS],
-        erased=[L.erased("erased_neurons.json", er, kind) for er, kind in ERASURE_VARIANTS],
+        pruned=[L.pruned_neurons(st, sp) for st, sp in PRUNING_VARIANTS],
+        erased=[L.erased_neurons(er, kind) for er, kind in ERASURE_VARIANTS],
         # the pruned models themselves only when continued pretraining changed their weights
         models=[
-            L.pruned("model", st, sp)
+            L.pruned_model(st, sp)
             for st, sp in PRUNING_VARIANTS
             if config["experiments"]["continued_pretraining_steps"]
         ],
     output:
-        features=[L.pruned("features.npz", st, sp) for st, sp in PRUNING_VARIANTS]
-        + [L.erased("features.npz", er, kind) for er, kind in ERASURE_VARIANTS],
+        features=[L.pruned_features(st, sp) for st, sp in PRUNING_VARIANTS]
+        + [L.erased_features(er, kind) for er, kind in ERASURE_VARIANTS],
     log:
         L.log("{corpus}", "experiments", "{model}", "features_variants"),
     benchmark:
@@ -195,14 +195,14 @@ rule experiments_features_variants:
 
 rule experiments_probes_variants:
     input:
-        features=[L.pruned("features.npz", st, sp) for st, sp in PRUNING_VARIANTS]
-        + [L.erased("features.npz", er, kind) for er, kind in ERASURE_VARIANTS],
+        features=[L.pruned_features(st, sp) for st, sp in PRUNING_VARIANTS]
+        + [L.erased_features(er, kind) for er, kind in ERASURE_VARIANTS],
         best=L.best_layers(),
         frames=L.probe_frames(),
         utterances=L.probe_utterances(),
     output:
-        losses=[L.pruned("losses.parquet", st, sp) for st, sp in PRUNING_VARIANTS]
-        + [L.erased("losses.parquet", er, kind) for er, kind in ERASURE_VARIANTS],
+        losses=[L.pruned_losses(st, sp) for st, sp in PRUNING_VARIANTS]
+        + [L.erased_losses(er, kind) for er, kind in ERASURE_VARIANTS],
     log:
         L.log("{corpus}", "experiments", "{model}", "probes_variants"),
     benchmark:
@@ -224,8 +224,8 @@ rule experiments_pruning_table:
     input:
         unpruned=L.unpruned_losses(),
         best=L.best_layers(),
-        plans=I.pruning_files("plan.tsv"),
-        losses=I.pruning_files("losses.parquet"),
+        plans=I.pruning_files(L.pruned_plan),
+        losses=I.pruning_files(L.pruned_losses),
     output:
         table=L.pruning_table(),
     log:
@@ -246,8 +246,8 @@ rule experiments_erasure_table:
     input:
         unpruned=L.unpruned_losses(),
         best=L.best_layers(),
-        losses=I.erasure_files("losses.parquet"),
-        neurons=I.erasure_files("erased_neurons.json"),
+        losses=I.erasure_files(L.erased_losses),
+        neurons=I.erasure_files(L.erased_neurons),
     output:
         table=L.erasure_table(),
         gender=L.erasure_gender(),

@@ -28,9 +28,9 @@ class Inputs:
         self.L, self.S, self.config = layout, study, study.config
 
     # ------------------------------------------------------------------ corpus
-    def synth_parts(self, name: str):
-        """Input function: one per-speaker output ``name`` of every synthesized speaker."""
-        return lambda w: [self.L.synth_part(name, w.corpus, s) for s in self.S.synth_speakers(w.corpus)]
+    def synth_parts(self, file):
+        """Input function: one per-speaker output (Layout method ``file``) of every synthesized speaker."""
+        return lambda w: [file(w.corpus, s) for s in self.S.synth_speakers(w.corpus)]
 
     def corpus_setting(self, *keys: str):
         """Params function: a setting of the job's corpus, e.g. corpus_setting("split", "seed")."""
@@ -142,13 +142,15 @@ class Inputs:
             return []
         return self.L.iteration_targets(w.corpus, w.model, len(self.S.iterations_of(w.model)))
 
-    def pruning_files(self, name: str):
-        """Input function: file ``name`` of every pruning variant, in Study.pruning_variants order."""
-        return lambda w: [self.L.pruned(name, st, sp, w.corpus, w.model) for st, sp in self.S.pruning_variants()]
+    def pruning_files(self, file):
+        """Input function: the file (Layout method ``file``) of every pruning variant, in
+        Study.pruning_variants order."""
+        return lambda w: [file(st, sp, w.corpus, w.model) for st, sp in self.S.pruning_variants()]
 
-    def erasure_files(self, name: str):
-        """Input function: file ``name`` of every erasure and control, in Study.erasure_variants order."""
-        return lambda w: [self.L.erased(name, er, kind, w.corpus, w.model) for er, kind in self.S.erasure_variants()]
+    def erasure_files(self, file):
+        """Input function: the file (Layout method ``file``) of every erasure and control, in
+        Study.erasure_variants order."""
+        return lambda w: [file(er, kind, w.corpus, w.model) for er, kind in self.S.erasure_variants()]
 
     # ------------------------------------------------------------------ saes
     def sae_files(self, file, archs=None, layers: str = "layers"):

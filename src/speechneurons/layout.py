@@ -73,9 +73,17 @@ class Layout:
     def synth_audio(self, corpus="{corpus}", speaker="{speaker}") -> str:
         return f"{self.corpus_dir(corpus)}/audio/{speaker}"
 
-    def synth_part(self, name: str, corpus="{corpus}", speaker="{speaker}") -> str:
+    def _synth_part(self, name: str, corpus="{corpus}", speaker="{speaker}") -> str:
         """Per-speaker output of the synthesis job: ``utterances.tsv`` or ``reference`` (folder)."""
         return f"{self.corpus_dir(corpus)}/parts/{speaker}/{name}"
+
+    def synth_part_table(self, corpus="{corpus}", speaker="{speaker}") -> str:
+        """The speaker's utterances. (``utterances.tsv``)"""
+        return self._synth_part("utterances.tsv", corpus, speaker)
+
+    def synth_part_reference(self, corpus="{corpus}", speaker="{speaker}") -> str:
+        """The speaker's reference TextGrids (folder). (``reference``)"""
+        return self._synth_part("reference", corpus, speaker)
 
     def reference(self, corpus="{corpus}") -> str:
         """The synthesizer's own phone timings, one TextGrid per utterance (synth corpora)."""
@@ -88,9 +96,25 @@ class Layout:
     def align_shard(self, corpus="{corpus}", aligner="{aligner}", shard="{shard}") -> str:
         return f"{self.align_dir(corpus, aligner)}/shards/{shard}"
 
-    def mfa_work(self, name: str, corpus="{corpus}") -> str:
+    def _mfa_work(self, name: str, corpus="{corpus}") -> str:
         """Folders and files of the MFA run: ``corpus``, ``output``, ``acoustic_model.zip``, ``tmp``."""
         return f"{self.align_dir(corpus, 'mfa')}/work/{name}"
+
+    def mfa_corpus(self, corpus="{corpus}") -> str:
+        """MFA's corpus folder (<speaker>/<utt>.wav links and .lab transcripts). (``corpus``)"""
+        return self._mfa_work("corpus", corpus)
+
+    def mfa_output(self, corpus="{corpus}") -> str:
+        """MFA's output folder. (``output``)"""
+        return self._mfa_work("output", corpus)
+
+    def mfa_acoustic_model(self, corpus="{corpus}") -> str:
+        """The acoustic model MFA trains (align.mfa.mode train). (``acoustic_model.zip``)"""
+        return self._mfa_work("acoustic_model.zip", corpus)
+
+    def mfa_tmp(self, corpus="{corpus}") -> str:
+        """MFA's temporary folder. (``tmp``)"""
+        return self._mfa_work("tmp", corpus)
 
     def textgrids(self, corpus="{corpus}", aligner="{aligner}") -> str:
         return f"{self.align_dir(corpus, aligner)}/textgrids"
@@ -375,7 +399,7 @@ class Layout:
         """A figure: ``figures/<name>.png``."""
         return self._experiments_file(f"figures/{name}.png", corpus, model)
 
-    def pruned(
+    def _pruned(
         self, name: str, strategy="{strategy}", sparsity="{sparsity}", corpus="{corpus}", model="{model}"
     ) -> str:
         """A file of one pruned variant: ``model`` (folder), ``plan.tsv``, ``pruned_neurons.json``,
@@ -387,9 +411,41 @@ class Layout:
             sparsity = _fmt_sparsity(sparsity)
         return f"{self.experiments_dir(corpus, model)}/prune/{strategy}/sparsity-{sparsity}/{name}"
 
-    def erased(self, name: str, erasure="{erasure}", kind="{kind}", corpus="{corpus}", model="{model}") -> str:
+    def pruned_model(self, strategy="{strategy}", sparsity="{sparsity}", corpus="{corpus}", model="{model}") -> str:
+        """The structurally pruned model (folder). (``model``)"""
+        return self._pruned("model", strategy, sparsity, corpus, model)
+
+    def pruned_plan(self, strategy="{strategy}", sparsity="{sparsity}", corpus="{corpus}", model="{model}") -> str:
+        """Per layer: width, pruned, protected. (``plan.tsv``)"""
+        return self._pruned("plan.tsv", strategy, sparsity, corpus, model)
+
+    def pruned_neurons(self, strategy="{strategy}", sparsity="{sparsity}", corpus="{corpus}", model="{model}") -> str:
+        """The neurons the variant prunes. (``pruned_neurons.json``)"""
+        return self._pruned("pruned_neurons.json", strategy, sparsity, corpus, model)
+
+    def pruned_features(self, strategy="{strategy}", sparsity="{sparsity}", corpus="{corpus}", model="{model}") -> str:
+        """The variant's features at the probe layers. (``features.npz``)"""
+        return self._pruned("features.npz", strategy, sparsity, corpus, model)
+
+    def pruned_losses(self, strategy="{strategy}", sparsity="{sparsity}", corpus="{corpus}", model="{model}") -> str:
+        """The variant's per-utterance probe losses. (``losses.parquet``)"""
+        return self._pruned("losses.parquet", strategy, sparsity, corpus, model)
+
+    def _erased(self, name: str, erasure="{erasure}", kind="{kind}", corpus="{corpus}", model="{model}") -> str:
         """A file of one erasure or its control: ``losses.parquet`` or ``erased_neurons.json``."""
         return f"{self.experiments_dir(corpus, model)}/erasure/{erasure}/{kind}/{name}"
+
+    def erased_neurons(self, erasure="{erasure}", kind="{kind}", corpus="{corpus}", model="{model}") -> str:
+        """The neurons the erasure (or its control) silences. (``erased_neurons.json``)"""
+        return self._erased("erased_neurons.json", erasure, kind, corpus, model)
+
+    def erased_features(self, erasure="{erasure}", kind="{kind}", corpus="{corpus}", model="{model}") -> str:
+        """The variant's features at the probe layers. (``features.npz``)"""
+        return self._erased("features.npz", erasure, kind, corpus, model)
+
+    def erased_losses(self, erasure="{erasure}", kind="{kind}", corpus="{corpus}", model="{model}") -> str:
+        """The variant's per-utterance probe losses. (``losses.parquet``)"""
+        return self._erased("losses.parquet", erasure, kind, corpus, model)
 
     # ------------------------------------------------------------------ comparison
     def _comparison_file(self, name: str) -> str:

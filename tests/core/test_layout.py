@@ -21,9 +21,9 @@ def test_defaults_are_wildcards_and_values_fill_them():
 
 def test_sparsity_is_formatted_like_its_wildcard():
     L = layout()
-    assert L.pruned("plan.tsv", "norm", 0.25, "c", "m") == "out/c/experiments/m/prune/norm/sparsity-0.25/plan.tsv"
-    assert L.pruned("plan.tsv", "norm", 0.5, "c", "m").endswith("sparsity-0.5/plan.tsv")
-    assert L.pruned("plan.tsv") == "out/{corpus}/experiments/{model}/prune/{strategy}/sparsity-{sparsity}/plan.tsv"
+    assert L.pruned_plan("norm", 0.25, "c", "m") == "out/c/experiments/m/prune/norm/sparsity-0.25/plan.tsv"
+    assert L.pruned_plan("norm", 0.5, "c", "m").endswith("sparsity-0.5/plan.tsv")
+    assert L.pruned_plan() == "out/{corpus}/experiments/{model}/prune/{strategy}/sparsity-{sparsity}/plan.tsv"
 
 
 def test_checkpoints_live_in_the_iteration_that_saved_them():

@@ -111,7 +111,7 @@ def test_align_rules_end_to_end(tmp_path):
     assert call["command"] == "align"
     assert call["positionals"][1:3] == ["english_us_arpa", "english_us_arpa"]
     assert call["options"]["--num_jobs"] == "1"
-    assert (wd / L.mfa_work("corpus", "mini") / "spk" / "u1.lab").read_text() == "the cat sat on the mat\n"
+    assert (wd / L.mfa_corpus("mini") / "spk" / "u1.lab").read_text() == "the cat sat on the mat\n"
     grid = FrameGrid()
     for aligner in ("mfa", "reference"):
         labels = pd.read_parquet(wd / L.frame_labels("mini", aligner))
