@@ -9,6 +9,8 @@ min_version("9.0")
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 from speechneurons.config import check_config_files, validate_config
+from speechneurons.layout import Layout
+from speechneurons.study import check_study, write_listings
 
 # Snakemake keeps the second of two equal YAML keys without a word: read every config file
 # strictly first (a syntax error in config.yaml, or a key given twice, names the file and line).
@@ -19,6 +21,11 @@ configfile: "config.yaml"
 
 
 validate_config(config, Path(workflow.basedir) / "schemas" / "config.schema.yaml")
+# What the schema cannot check (dumped layers, saved checkpoints, runs), before the DAG.
+check_study(config)
+# The listing of every local LibriSpeech folder, rewritten when the folder changes (an input of
+# the corpus rule, so that changed audio reruns the corpus stage).
+write_listings(config, Layout(config))
 
 
 report: "report/workflow.rst"

@@ -13,7 +13,7 @@ ALL_TARGETS += [
         # the sample arrays are intermediate (read by the SAEs only)
         *(
             L.activation_array(subset, l, c, m, checkpoint)
-            for l in layers_of(m)
+            for l in S.layers_of(m)
             if subset == "mid" or config["keep_intermediates"]
         ),
         L.activation_index(subset, c, m, checkpoint),
@@ -23,15 +23,15 @@ ALL_TARGETS += [
 # one dump rule per distinct layer list (one rule when every model has the same layers).
 LAYER_LISTS = {}
 for m in MODELS:
-    LAYER_LISTS.setdefault(tuple(layers_of(m)), []).append(m)
+    LAYER_LISTS.setdefault(tuple(S.layers_of(m)), []).append(m)
 
 
-rule select_frames:
+rule activations_select:
     input:
-        labels=L.labels_file("frame_labels.parquet"),
+        labels=L.frame_labels(),
         manifest=L.manifest(),
     output:
-        selection=L.labels_file("selection.parquet"),
+        selection=L.frame_selection(),
     log:
         L.log("{corpus}", "labels", "{aligner}", "select_frames"),
     conda:
@@ -50,16 +50,16 @@ for i, (dump_layers, dump_models) in enumerate(LAYER_LISTS.items()):
 
     rule:
         name:
-            "dump_activations" if i == 0 else f"dump_activations_{i + 1}"
+            "activations_dump" if i == 0 else f"activations_dump_{i + 1}"
         input:
-            model=checkpoint_input,
-            selection=L.labels_file("selection.parquet", aligner=ALIGNER),
+            model=I.checkpoint_input,
+            selection=L.frame_selection(aligner=ALIGNER),
             manifest=L.manifest(),
         output:
             mid=[L.activation_array("mid", l) for l in dump_layers],
             sample=[intermediate(L.activation_array("sample", l)) for l in dump_layers],
-            skipped=L.activations_file("skipped.tsv"),
-            stats=L.activations_file("dump.json"),
+            skipped=L.activations_skipped(),
+            stats=L.dump_info(),
         log:
             L.log("{corpus}", "activations", "{model}", "{checkpoint}", "dump"),
         benchmark:
@@ -74,7 +74,7 @@ for i, (dump_layers, dump_models) in enumerate(LAYER_LISTS.items()):
             runtime=240,
             gpu=GPU,
         params:
-            model_ref=checkpoint_ref,
+            model_ref=I.checkpoint_ref,
             random_weights=lambda w: w.checkpoint == "random",
             layers=list(dump_layers),
             frames=config["frames"],
@@ -83,15 +83,16 @@ for i, (dump_layers, dump_models) in enumerate(LAYER_LISTS.items()):
             max_pad_ratio=config["activations"]["max_pad_ratio"],
             on_bad_input=config["on_bad_input"],
             seed=config["seed"],
+            results_dir=config["results_dir"],
         script:
             "../scripts/activations_dump.py"
 
 
-rule activation_index:
+rule activations_index:
     input:
-        selection=L.labels_file("selection.parquet", aligner=ALIGNER),
-        labels=L.labels_file("frame_labels.parquet", aligner=ALIGNER),
-        pitch=L.pitch_file("pitch_frames.parquet"),
+        selection=L.frame_selection(aligner=ALIGNER),
+        labels=L.frame_labels(aligner=ALIGNER),
+        pitch=L.pitch_frames(),
         manifest=L.manifest(),
     output:
         mid=L.activation_index("mid"),

@@ -8,21 +8,19 @@ import shlex
 
 from speechneurons.align.mfa import mfa_command
 
-ALL_TARGETS += [L.labels_file("frame_labels.parquet", c, ALIGNER) for c in CORPORA]
+ALL_TARGETS += [L.frame_labels(c, ALIGNER) for c in CORPORA]
 if ALIGNER != "reference":
     ALL_TARGETS += [
-        L.align_file(f, c, ALIGNER)
-        for c in corpora_of("synth")
-        for f in ("quality.tsv", "quality.png")
+        f(c, ALIGNER) for c in S.corpora_of("synth") for f in (L.align_quality_table, L.align_quality_figure)
     ]
 
 
 rule align_shard:
     input:
         manifest=L.manifest(),
-        reference=reference_timings,
+        reference=I.reference_timings,
     output:
-        directory(L.align_shard()),
+        shard=directory(L.align_shard()),
     log:
         L.log("{corpus}", "align", "{aligner}", "shard_{shard}"),
     benchmark:
@@ -35,11 +33,11 @@ rule align_shard:
         mem_mb=1500,
         runtime=120,
     params:
+        aligner=lambda w: w.aligner,
+        shard=lambda w: int(w.shard),
         shards=config["align"]["shards"],
         on_bad_input=config["on_bad_input"],
-        pocketsphinx=lambda w: (
-            config["align"]["pocketsphinx"] if w.aligner == "pocketsphinx" else {}
-        ),
+        pocketsphinx=lambda w: (config["align"]["pocketsphinx"] if w.aligner == "pocketsphinx" else {}),
         sample_rate=config["frames"]["sample_rate"],
         textgrids_root=config["align"]["textgrids"]["root"],
     script:
@@ -50,7 +48,7 @@ rule align_mfa_prepare:
     input:
         manifest=L.manifest(),
     output:
-        directory(L.mfa_work("corpus")),
+        corpus=directory(L.mfa_corpus()),
     log:
         L.log("{corpus}", "align", "mfa", "prepare"),
     conda:
@@ -66,9 +64,9 @@ rule align_mfa_prepare:
 # speechneurons.align.mfa.mfa_command); needs --use-conda (or `mfa` on PATH).
 rule align_mfa:
     input:
-        corpus=L.mfa_work("corpus"),
+        corpus=L.mfa_corpus(),
     output:
-        alignments=directory(L.mfa_work("output")),
+        alignments=directory(L.mfa_output()),
     log:
         L.log("{corpus}", "align", "mfa", "mfa"),
     benchmark:
@@ -87,9 +85,9 @@ rule align_mfa:
                 output.alignments,
                 config["align"]["mfa"]["dictionary"],
                 config["align"]["mfa"]["acoustic_model"],
-                model_out=L.mfa_work("acoustic_model.zip", w.corpus),
+                model_out=L.mfa_acoustic_model(w.corpus),
                 num_jobs=threads,
-                temp_dir=L.mfa_work("tmp", w.corpus),
+                temp_dir=L.mfa_tmp(w.corpus),
                 beam=config["align"]["mfa"]["beam"],
                 retry_beam=config["align"]["mfa"]["retry_beam"],
                 extra_args=config["align"]["mfa"]["extra_args"],
@@ -102,9 +100,9 @@ rule align_mfa:
 rule align_mfa_collect:
     input:
         manifest=L.manifest(),
-        alignments=L.mfa_work("output"),
+        alignments=L.mfa_output(),
     output:
-        directory(L.align_shard(aligner="mfa", shard="all")),
+        shard=directory(L.align_shard(aligner="mfa", shard="all")),
     log:
         L.log("{corpus}", "align", "mfa", "collect"),
     conda:
@@ -119,11 +117,11 @@ rule align_mfa_collect:
 rule align_gather:
     input:
         manifest=L.manifest(),
-        shards=align_shards,
+        shards=I.align_shards,
     output:
         textgrids=directory(L.textgrids()),
-        report=L.align_file("report.tsv"),
-        failed=L.align_file("failed.tsv"),
+        report=L.align_report(),
+        failed=L.align_failed(),
     log:
         L.log("{corpus}", "align", "{aligner}", "gather"),
     conda:
@@ -132,6 +130,7 @@ rule align_gather:
         mem_mb=1000,
         runtime=10,
     params:
+        aligner=lambda w: w.aligner,
         on_bad_input=config["on_bad_input"],
         max_failed_share=config["align"]["max_failed_share"],
         textgrids_root=config["align"]["textgrids"]["root"],
@@ -139,14 +138,14 @@ rule align_gather:
         "../scripts/align_gather.py"
 
 
-rule frame_labels:
+rule align_frame_labels:
     input:
         manifest=L.manifest(),
         textgrids=L.textgrids(),
-        report=L.align_file("report.tsv"),
+        report=L.align_report(),
     output:
-        labels=L.labels_file("frame_labels.parquet"),
-        utterances=L.labels_file("utterances.tsv"),
+        labels=L.frame_labels(),
+        utterances=L.label_utterances(),
     log:
         L.log("{corpus}", "labels", "{aligner}", "frame_labels"),
     benchmark:
@@ -167,12 +166,12 @@ rule align_quality:
     input:
         manifest=L.manifest(),
         textgrids=L.textgrids(),
-        report=L.align_file("report.tsv"),
+        report=L.align_report(),
         reference=L.reference(),
     output:
-        table=L.align_file("quality.tsv"),
+        table=L.align_quality_table(),
         png=report(
-            L.align_file("quality.png"),
+            L.align_quality_figure(),
             caption="../report/align/quality.rst",
             category="Alignment",
         ),
@@ -182,11 +181,13 @@ rule align_quality:
         L.benchmark("{corpus}", "align", "{aligner}", "quality")
     wildcard_constraints:
         aligner="pocketsphinx|mfa|textgrids",
-        corpus=one_of(corpora_of("synth")),
+        corpus=one_of(S.corpora_of("synth")),
     conda:
         "../envs/speechneurons.yaml"
     resources:
         mem_mb=1000,
         runtime=20,
+    params:
+        aligner=lambda w: w.aligner,
     script:
         "../scripts/align_quality.py"

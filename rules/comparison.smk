@@ -3,30 +3,30 @@
 # and the property-neuron share against relative depth for every model (docs/comparison.md).
 
 COMPARED = [
-    "summary.tsv",
-    "pruning.tsv",
-    "erasure.tsv",
-    "findings.tsv",
-    "property_share.png",
+    L.comparison_summary,
+    L.comparison_pruning,
+    L.comparison_erasure,
+    L.comparison_findings,
+    L.comparison_figure,
 ]
 
 if len(PAIRS) > 1:
-    ALL_TARGETS += [L.comparison_file(name) for name in COMPARED]
+    ALL_TARGETS += [f() for f in COMPARED]
 
 
 rule comparison:
     input:
-        summaries=[L.properties_file("summary.tsv", c, m, "final") for c, m in PAIRS],
-        pruning=[L.experiments_file("pruning.tsv", c, m) for c, m in PAIRS],
-        erasure=[L.experiments_file("erasure.tsv", c, m) for c, m in PAIRS],
-        findings=[L.findings_file("findings.tsv", c, m) for c, m in PAIRS],
+        summaries=[L.properties_summary(c, m, "final") for c, m in PAIRS],
+        pruning=[L.pruning_table(c, m) for c, m in PAIRS],
+        erasure=[L.erasure_table(c, m) for c, m in PAIRS],
+        findings=[L.findings_table(c, m) for c, m in PAIRS],
     output:
-        summary=L.comparison_file("summary.tsv"),
-        pruning=L.comparison_file("pruning.tsv"),
-        erasure=L.comparison_file("erasure.tsv"),
-        findings=L.comparison_file("findings.tsv"),
+        summary=L.comparison_summary(),
+        pruning=L.comparison_pruning(),
+        erasure=L.comparison_erasure(),
+        findings=L.comparison_findings(),
         figure=report(
-            L.comparison_file("property_share.png"),
+            L.comparison_figure(),
             caption="../report/comparison/property_share.rst",
             category="Comparison",
         ),

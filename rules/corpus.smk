@@ -8,11 +8,11 @@
 from speechneurons.frames import FrameGrid
 
 ALL_TARGETS += [path for c in CORPORA for path in (L.manifest(c), L.corpus_figure(c))]
-ALL_TARGETS += [L.reference(c) for c in corpora_of("synth")]
+ALL_TARGETS += [L.reference(c) for c in S.corpora_of("synth")]
 CORPUS_SPLIT = dict(
     on_bad_input=config["on_bad_input"],
-    test_fraction=corpus_setting("split", "test_fraction"),
-    speaker_disjoint=corpus_setting("split", "speaker_disjoint"),
+    test_fraction=I.corpus_setting("split", "test_fraction"),
+    speaker_disjoint=I.corpus_setting("split", "speaker_disjoint"),
     seed=config["seed"],
     sample_rate=config["frames"]["sample_rate"],
     min_samples=FrameGrid.from_config(config["frames"]).receptive_field,
@@ -22,22 +22,23 @@ CORPUS_SPLIT = dict(
 rule corpus_synth_speaker:
     output:
         audio=directory(L.synth_audio()),
-        reference=directory(L.synth_part("reference")),
-        table=L.synth_part("utterances.tsv"),
+        reference=directory(L.synth_part_reference()),
+        table=L.synth_part_table(),
     log:
         L.log("{corpus}", "corpus", "synth_{speaker}"),
     benchmark:
         L.benchmark("{corpus}", "corpus", "synth_{speaker}")
     wildcard_constraints:
-        corpus=one_of(corpora_of("synth")),
+        corpus=one_of(S.corpora_of("synth")),
     conda:
         "../envs/speechneurons.yaml"
     resources:
         mem_mb=1000,
         runtime=30,
     params:
-        utterances_per_speaker=corpus_setting("synth", "utterances_per_speaker"),
-        words_per_sentence=corpus_setting("synth", "words_per_sentence"),
+        speaker=lambda w: w.speaker,
+        utterances_per_speaker=I.corpus_setting("synth", "utterances_per_speaker"),
+        words_per_sentence=I.corpus_setting("synth", "words_per_sentence"),
         seed=config["seed"],
         sample_rate=config["frames"]["sample_rate"],
     script:
@@ -46,8 +47,8 @@ rule corpus_synth_speaker:
 
 rule corpus_synth_gather:
     input:
-        tables=synth_parts("utterances.tsv"),
-        references=synth_parts("reference"),
+        tables=I.synth_parts(L.synth_part_table),
+        references=I.synth_parts(L.synth_part_reference),
     output:
         manifest=L.manifest(),
         skipped=L.corpus_skipped(),
@@ -58,7 +59,7 @@ rule corpus_synth_gather:
     benchmark:
         L.benchmark("{corpus}", "corpus", "synth_gather")
     wildcard_constraints:
-        corpus=one_of(corpora_of("synth")),
+        corpus=one_of(S.corpora_of("synth")),
     conda:
         "../envs/speechneurons.yaml"
     resources:
@@ -72,7 +73,7 @@ rule corpus_synth_gather:
 
 rule corpus_librispeech:
     input:
-        listing=librispeech_listing,
+        listing=L.corpus_listing(),
     output:
         manifest=L.manifest(),
         skipped=L.corpus_skipped(),
@@ -82,7 +83,7 @@ rule corpus_librispeech:
     benchmark:
         L.benchmark("{corpus}", "corpus", "librispeech")
     wildcard_constraints:
-        corpus=one_of(corpora_of("librispeech")),
+        corpus=one_of(S.corpora_of("librispeech")),
     conda:
         "../envs/speechneurons.yaml"
     resources:
@@ -90,10 +91,10 @@ rule corpus_librispeech:
         runtime=60,
     params:
         **CORPUS_SPLIT,
-        root=corpus_setting("librispeech", "root"),
-        splits=corpus_setting("librispeech", "splits"),
-        utterances_per_speaker=corpus_setting("librispeech", "utterances_per_speaker"),
-        speakers=corpus_setting("librispeech", "speakers"),
+        root=I.corpus_setting("librispeech", "root"),
+        splits=I.corpus_setting("librispeech", "splits"),
+        utterances_per_speaker=I.corpus_setting("librispeech", "utterances_per_speaker"),
+        speakers=I.corpus_setting("librispeech", "speakers"),
     script:
         "../scripts/corpus_librispeech.py"
 

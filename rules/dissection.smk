@@ -5,11 +5,7 @@
 # playable snippets. Items and descriptions are chosen on dissection.splits (train); agreement
 # and pruning are scored on the held-out (test) items.
 #
-# Outputs under results/<corpus>/dissection/<model>/<checkpoint>/ (speechneurons.layout):
-#   items/{phone,utterance}.{parquet,json}    the items, their attributes and captions
-#   layer-<L>/neurons.tsv, shared.tsv, similarity.npz, agreement.tsv, summary.json
-#   summary.tsv, agreement.tsv, pruning.tsv, pruning_sets.json
-#   figures/{uninterpretable,agreement,pruning}.png, browser.html (the neuron cards, snippets inside)
+# Outputs: docs/outputs.md (paths from speechneurons.layout).
 from speechneurons.dissection.settings import (
     BrowserSettings,
     DissectionSettings,
@@ -23,15 +19,15 @@ from speechneurons.probing.probes import ProbeSettings
 DISSECTION = config["dissection"]
 PRUNING_ON = bool(DISSECTION["pruning"]["families"])
 ALL_TARGETS += [
-    L.dissection_file(name, c, m, "final")
+    path
     for c, m in PAIRS
-    for name in [
-        "summary.tsv",
-        "agreement.tsv",
-        "figures/uninterpretable.png",
-        "figures/agreement.png",
-        "browser.html",
-        *(["pruning.tsv", "figures/pruning.png"] if PRUNING_ON else []),
+    for path in [
+        L.dissection_summary(c, m, "final"),
+        L.dissection_agreement(c, m, "final"),
+        L.dissection_figure("uninterpretable", c, m, "final"),
+        L.dissection_figure("agreement", c, m, "final"),
+        L.dissection_browser(c, m, "final"),
+        *([L.dissection_pruning(c, m, "final"), L.dissection_figure("pruning", c, m, "final")] if PRUNING_ON else []),
     ]
 ]
 DISSECTION_ITEMS = {
@@ -44,8 +40,8 @@ DISSECTION_ITEMS = {
 rule dissection_items:
     input:
         index=L.activation_index("mid"),
-        labels=L.labels_file("frame_labels.parquet", aligner=ALIGNER),
-        pitch=L.pitch_file("pitch_frames.parquet"),
+        labels=L.frame_labels(aligner=ALIGNER),
+        pitch=L.pitch_frames(),
         manifest=L.manifest(),
     output:
         **DISSECTION_ITEMS,
@@ -70,19 +66,17 @@ rule dissection_layer:
     input:
         **DISSECTION_ITEMS,
         mid=L.activation_array("mid"),
-        neurons=L.property_layer_file("neurons.json"),
+        neurons=L.property_neurons(),
     output:
-        neurons=L.dissection_layer_file("neurons.tsv"),
-        shared=L.dissection_layer_file("shared.tsv"),
-        similarity=L.dissection_layer_file("similarity.npz"),
-        agreement=L.dissection_layer_file("agreement.tsv"),
-        summary=L.dissection_layer_file("summary.json"),
+        neurons=L.dissection_neurons(),
+        shared=L.dissection_shared(),
+        similarity=L.dissection_similarity(),
+        agreement=L.dissection_layer_agreement(),
+        summary=L.dissection_layer_summary(),
     log:
         L.log("{corpus}", "dissection", "{model}", "{checkpoint}", "layer-{layer}"),
     benchmark:
-        L.benchmark(
-            "{corpus}", "dissection", "{model}", "{checkpoint}", "layer-{layer}"
-        )
+        L.benchmark("{corpus}", "dissection", "{model}", "{checkpoint}", "layer-{layer}")
     conda:
         "../envs/speechneurons.yaml"
     threads: 1
@@ -90,13 +84,10 @@ rule dissection_layer:
         mem_mb=3000,
         runtime=30,
     params:
+        layer=lambda w: int(w.layer),
         settings=section_params(DissectionSettings, DISSECTION),
         # the endpoint only when it writes: no endpoint setting reruns the template writer
-        llm=(
-            section_params(LLMSettings, DISSECTION["llm"])
-            if DISSECTION["writer"] == "llm"
-            else {}
-        ),
+        llm=(section_params(LLMSettings, DISSECTION["llm"]) if DISSECTION["writer"] == "llm" else {}),
         llm_cache=L.dissection_llm_cache(),
         n_pitch_bins=config["pitch"]["n_bins"],
         tau_fraction=config["properties"]["tau_fraction"],
@@ -107,11 +98,11 @@ rule dissection_layer:
 
 rule dissection_summary:
     input:
-        summaries=dissection_per_layer("summary.json"),
-        agreements=dissection_per_layer("agreement.tsv"),
+        summaries=I.dissection_per_layer(L.dissection_layer_summary),
+        agreements=I.dissection_per_layer(L.dissection_layer_agreement),
     output:
-        summary=L.dissection_file("summary.tsv"),
-        agreement=L.dissection_file("agreement.tsv"),
+        summary=L.dissection_summary(),
+        agreement=L.dissection_agreement(),
     log:
         L.log("{corpus}", "dissection", "{model}", "{checkpoint}", "summary"),
     benchmark:
@@ -127,17 +118,17 @@ rule dissection_summary:
 
 rule dissection_figures:
     input:
-        summary=L.dissection_file("summary.tsv"),
-        agreement=L.dissection_file("agreement.tsv"),
+        summary=L.dissection_summary(),
+        agreement=L.dissection_agreement(),
     output:
         uninterpretable=report(
-            L.dissection_file("figures/uninterpretable.png"),
+            L.dissection_figure("uninterpretable"),
             caption="../report/dissection/uninterpretable.rst",
             category="Network dissection",
             subcategory="{model} on {corpus}",
         ),
         agreement=report(
-            L.dissection_file("figures/agreement.png"),
+            L.dissection_figure("agreement"),
             caption="../report/dissection/agreement.rst",
             category="Network dissection",
             subcategory="{model} on {corpus}",
@@ -159,14 +150,14 @@ rule dissection_figures:
 
 rule dissection_pruning:
     input:
-        model=checkpoint_input,
+        model=I.checkpoint_input,
         manifest=L.manifest(),
-        labels=L.labels_file("frame_labels.parquet", aligner=ALIGNER),
-        pitch=L.pitch_file("pitch_frames.parquet"),
-        neurons=dissection_per_layer("neurons.tsv"),
+        labels=L.frame_labels(aligner=ALIGNER),
+        pitch=L.pitch_frames(),
+        neurons=I.dissection_per_layer(L.dissection_neurons),
     output:
-        table=L.dissection_file("pruning.tsv"),
-        sets=L.dissection_file("pruning_sets.json"),
+        table=L.dissection_pruning(),
+        sets=L.dissection_pruning_sets(),
     log:
         L.log("{corpus}", "dissection", "{model}", "{checkpoint}", "pruning"),
     benchmark:
@@ -179,6 +170,7 @@ rule dissection_pruning:
         runtime=60,
         gpu=GPU,
     params:
+        batching=BATCHING,
         settings=section_params(PruningSettings, DISSECTION["pruning"]),
         seed=DISSECTION["seed"],
         resamples=config["bootstrap"]["resamples"],
@@ -187,7 +179,7 @@ rule dissection_pruning:
         frame_settings=section_params(FrameSettings, config["probes"]),
         probe_seed=config["seed"],
         n_pitch_bins=config["pitch"]["n_bins"],
-        model_ref=checkpoint_ref,
+        model_ref=I.checkpoint_ref,
         random_weights=lambda w: w.checkpoint == "random",
         on_bad_input=config["on_bad_input"],
         device=config["device"],
@@ -197,10 +189,10 @@ rule dissection_pruning:
 
 rule dissection_pruning_figure:
     input:
-        table=L.dissection_file("pruning.tsv"),
+        table=L.dissection_pruning(),
     output:
         figure=report(
-            L.dissection_file("figures/pruning.png"),
+            L.dissection_figure("pruning"),
             caption="../report/dissection/pruning.rst",
             category="Network dissection",
             subcategory="{model} on {corpus}",
@@ -208,9 +200,7 @@ rule dissection_pruning_figure:
     log:
         L.log("{corpus}", "dissection", "{model}", "{checkpoint}", "pruning_figure"),
     benchmark:
-        L.benchmark(
-            "{corpus}", "dissection", "{model}", "{checkpoint}", "pruning_figure"
-        )
+        L.benchmark("{corpus}", "dissection", "{model}", "{checkpoint}", "pruning_figure")
     conda:
         "../envs/speechneurons.yaml"
     resources:
@@ -225,14 +215,14 @@ rule dissection_pruning_figure:
 rule dissection_browser:
     input:
         **DISSECTION_ITEMS,
-        neurons=dissection_per_layer("neurons.tsv"),
-        shared=dissection_per_layer("shared.tsv"),
-        summary=L.dissection_file("summary.tsv"),
-        agreement=L.dissection_file("agreement.tsv"),
+        neurons=I.dissection_per_layer(L.dissection_neurons),
+        shared=I.dissection_per_layer(L.dissection_shared),
+        summary=L.dissection_summary(),
+        agreement=L.dissection_agreement(),
         manifest=L.manifest(),
     output:
         browser=report(
-            L.dissection_file("browser.html"),
+            L.dissection_browser(),
             caption="../report/dissection/browser.rst",
             category="Network dissection",
             subcategory="{model} on {corpus}",

@@ -6,28 +6,22 @@
 # pruning setting never the unpruned model's features. Tables and figures gather the
 # per-utterance losses and compute bootstrap intervals.
 #
-# Outputs under results/<corpus>/experiments/<model>/ (speechneurons.layout):
-#   probes/frames.parquet, utterances.parquet   the probed frames and utterances (every variant)
-#   probes/unpruned/features.npz, losses.parquet, layers.tsv; probes/best_layers.json
-#   prune/<strategy>/sparsity-<s>/   model/ (the pruned model), plan.tsv, pruned_neurons.json,
-#                                    features.npz, losses.parquet
-#   erasure/<property>-<group>/<property|random>/   erased_neurons.json, features.npz, losses.parquet
-#   pruning.tsv, erasure.tsv, figures/pruning.png, figures/erasure.png
+# Outputs: docs/outputs.md (paths from speechneurons.layout).
 # The variants' features.npz and the pruned models are deleted once read (keep_intermediates).
 from speechneurons.probing.features import FrameSettings
 from speechneurons.probing.probes import ProbeSettings
 from speechneurons.experiments.matching import MatchSettings
 from speechneurons.model.settings import TrainSettings
 
+PRUNING_VARIANTS = S.pruning_variants()  # (strategy, sparsity); the keep strategies: sparsity None
+ERASURE_VARIANTS = S.erasure_variants()  # (erasure, kind)
+
+
 ALL_TARGETS += [
-    L.experiments_file(name, c, m)
+    path
     for c, m in PAIRS
-    for name in ["pruning.tsv", "figures/pruning.png"]
-    + (
-        ["erasure.tsv", "figures/erasure.png"]
-        if config["experiments"]["erasures"]
-        else []
-    )
+    for path in [L.pruning_table(c, m), L.experiments_figure("pruning", c, m)]
+    + ([L.erasure_table(c, m), L.experiments_figure("erasure", c, m)] if config["experiments"]["erasures"] else [])
 ]
 TABLES = dict(
     probe_layers=config["probes"]["layers"],
@@ -39,15 +33,15 @@ TABLES = dict(
 
 rule experiments_features_unpruned:
     input:
-        model=experiments_model,
+        model=I.experiments_model,
         manifest=L.manifest(),
-        labels=L.labels_file("frame_labels.parquet", aligner=ALIGNER),
-        pitch=L.pitch_file("pitch_frames.parquet"),
+        labels=L.frame_labels(aligner=ALIGNER),
+        pitch=L.pitch_frames(),
     output:
-        features=L.experiments_file("probes/unpruned/features.npz"),
-        frames=L.experiments_file("probes/frames.parquet"),
-        utterances=L.experiments_file("probes/utterances.parquet"),
-        skipped=L.experiments_file("probes/skipped.tsv"),
+        features=L.unpruned_features(),
+        frames=L.probe_frames(),
+        utterances=L.probe_utterances(),
+        skipped=L.probe_skipped(),
     log:
         L.log("{corpus}", "experiments", "{model}", "features_unpruned"),
     benchmark:
@@ -60,7 +54,8 @@ rule experiments_features_unpruned:
         runtime=60,
         gpu=GPU,
     params:
-        model_ref=experiments_model_ref,
+        batching=BATCHING,
+        model_ref=I.experiments_model_ref,
         frames=config["frames"],
         frame_settings=section_params(FrameSettings, config["probes"]),
         seed=config["seed"],
@@ -72,13 +67,13 @@ rule experiments_features_unpruned:
 
 rule experiments_probes_unpruned:
     input:
-        features=L.experiments_file("probes/unpruned/features.npz"),
-        frames=L.experiments_file("probes/frames.parquet"),
-        utterances=L.experiments_file("probes/utterances.parquet"),
+        features=L.unpruned_features(),
+        frames=L.probe_frames(),
+        utterances=L.probe_utterances(),
     output:
-        losses=L.experiments_file("probes/unpruned/losses.parquet"),
-        layers=L.experiments_file("probes/unpruned/layers.tsv"),
-        best=L.experiments_file("probes/best_layers.json"),
+        losses=L.unpruned_losses(),
+        layers=L.unpruned_layers(),
+        best=L.best_layers(),
     log:
         L.log("{corpus}", "experiments", "{model}", "probes_unpruned"),
     benchmark:
@@ -97,19 +92,16 @@ rule experiments_probes_unpruned:
 
 rule experiments_prune:
     input:
-        model=experiments_model,
-        neurons=per_layer("neurons.json", EXPERIMENTS_CHECKPOINT),
-        P=per_layer("P.npz", EXPERIMENTS_CHECKPOINT),
-        targets=continued_pretraining_targets,
+        model=I.experiments_model,
+        neurons=I.per_layer(L.property_neurons, EXPERIMENTS_CHECKPOINT),
+        P=I.per_layer(L.property_P, EXPERIMENTS_CHECKPOINT),
+        targets=I.continued_pretraining_targets,
         manifest=L.manifest(),
     output:
-        controls=L.experiments_file("prune/protect_random_match.tsv"),
-        models=[
-            intermediate(directory(L.pruned("model", st, sp)))
-            for st, sp in PRUNING_VARIANTS
-        ],
-        plans=[L.pruned("plan.tsv", st, sp) for st, sp in PRUNING_VARIANTS],
-        neurons=[L.pruned("pruned_neurons.json", st, sp) for st, sp in PRUNING_VARIANTS],
+        controls=L.pruning_controls(),
+        models=[intermediate(directory(L.pruned_model(st, sp))) for st, sp in PRUNING_VARIANTS],
+        plans=[L.pruned_plan(st, sp) for st, sp in PRUNING_VARIANTS],
+        neurons=[L.pruned_neurons(st, sp) for st, sp in PRUNING_VARIANTS],
     log:
         L.log("{corpus}", "experiments", "{model}", "prune"),
     benchmark:
@@ -123,16 +115,16 @@ rule experiments_prune:
     params:
         variants=PRUNING_VARIANTS,
         matching=section_params(MatchSettings, config["experiments"]),
-        model_ref=experiments_model_ref,
+        model_ref=I.experiments_model_ref,
         protect_properties=config["experiments"]["protect_properties"],
         continued_pretraining_steps=config["experiments"]["continued_pretraining_steps"],
         # continued pretraining trains with the pretraining stage's settings, read only when it is on
         train=lambda w: (
-            section_params(TrainSettings, pretrain_of(w.model))
+            section_params(TrainSettings, S.pretrain_of(w.model))
             if config["experiments"]["continued_pretraining_steps"]
             else {}
         ),
-        pretrain_splits=lambda w: (pretrain_of(w.model) or {}).get("splits", []),
+        pretrain_splits=lambda w: (S.pretrain_of(w.model) or {}).get("splits", []),
         seed=config["seed"],
         device=config["device"],
     script:
@@ -141,13 +133,11 @@ rule experiments_prune:
 
 rule experiments_erasure_sets:
     input:
-        neurons=per_layer("neurons.json", EXPERIMENTS_CHECKPOINT),
-        P=per_layer("P.npz", EXPERIMENTS_CHECKPOINT),
+        neurons=I.per_layer(L.property_neurons, EXPERIMENTS_CHECKPOINT),
+        P=I.per_layer(L.property_P, EXPERIMENTS_CHECKPOINT),
     output:
-        neurons=[
-            L.erased("erased_neurons.json", er, kind) for er, kind in ERASURE_VARIANTS
-        ],
-        controls=L.experiments_file("erasure/random_match.tsv"),
+        neurons=[L.erased_neurons(er, kind) for er, kind in ERASURE_VARIANTS],
+        controls=L.erasure_controls(),
     log:
         L.log("{corpus}", "experiments", "{model}", "erasure_sets"),
     conda:
@@ -165,26 +155,21 @@ rule experiments_erasure_sets:
 
 rule experiments_features_variants:
     input:
-        model=experiments_model,
-        best=L.experiments_file("probes/best_layers.json"),
-        frames=L.experiments_file("probes/frames.parquet"),
+        model=I.experiments_model,
+        best=L.best_layers(),
+        frames=L.probe_frames(),
         manifest=L.manifest(),
-        pruned=[L.pruned("pruned_neurons.json", st, sp) for st, sp in PRUNING_VARIANTS],
-        erased=[
-            L.erased("erased_neurons.json", er, kind) for er, kind in ERASURE_VARIANTS
-        ],
+        pruned=[L.pruned_neurons(st, sp) for st, sp in PRUNING_VARIANTS],
+        erased=[L.erased_neurons(er, kind) for er, kind in ERASURE_VARIANTS],
         # the pruned models themselves only when continued pretraining changed their weights
         models=[
-            L.pruned("model", st, sp)
+            L.pruned_model(st, sp)
             for st, sp in PRUNING_VARIANTS
             if config["experiments"]["continued_pretraining_steps"]
         ],
     output:
-        [intermediate(L.pruned("features.npz", st, sp)) for st, sp in PRUNING_VARIANTS]
-        + [
-            intermediate(L.erased("features.npz", er, kind))
-            for er, kind in ERASURE_VARIANTS
-        ],
+        features=[intermediate(L.pruned_features(st, sp)) for st, sp in PRUNING_VARIANTS]
+        + [intermediate(L.erased_features(er, kind)) for er, kind in ERASURE_VARIANTS],
     log:
         L.log("{corpus}", "experiments", "{model}", "features_variants"),
     benchmark:
@@ -197,7 +182,8 @@ rule experiments_features_variants:
         runtime=120,
         gpu=GPU,
     params:
-        model_ref=experiments_model_ref,
+        batching=BATCHING,
+        model_ref=I.experiments_model_ref,
         pruning=PRUNING_VARIANTS,
         erasures=ERASURE_VARIANTS,
         pruned_models_differ=config["experiments"]["continued_pretraining_steps"] > 0,
@@ -211,14 +197,14 @@ rule experiments_features_variants:
 
 rule experiments_probes_variants:
     input:
-        features=[L.pruned("features.npz", st, sp) for st, sp in PRUNING_VARIANTS]
-        + [L.erased("features.npz", er, kind) for er, kind in ERASURE_VARIANTS],
-        best=L.experiments_file("probes/best_layers.json"),
-        frames=L.experiments_file("probes/frames.parquet"),
-        utterances=L.experiments_file("probes/utterances.parquet"),
+        features=[L.pruned_features(st, sp) for st, sp in PRUNING_VARIANTS]
+        + [L.erased_features(er, kind) for er, kind in ERASURE_VARIANTS],
+        best=L.best_layers(),
+        frames=L.probe_frames(),
+        utterances=L.probe_utterances(),
     output:
-        [L.pruned("losses.parquet", st, sp) for st, sp in PRUNING_VARIANTS]
-        + [L.erased("losses.parquet", er, kind) for er, kind in ERASURE_VARIANTS],
+        losses=[L.pruned_losses(st, sp) for st, sp in PRUNING_VARIANTS]
+        + [L.erased_losses(er, kind) for er, kind in ERASURE_VARIANTS],
     log:
         L.log("{corpus}", "experiments", "{model}", "probes_variants"),
     benchmark:
@@ -238,12 +224,12 @@ rule experiments_probes_variants:
 
 rule experiments_pruning_table:
     input:
-        unpruned=L.experiments_file("probes/unpruned/losses.parquet"),
-        best=L.experiments_file("probes/best_layers.json"),
-        plans=pruning_files("plan.tsv"),
-        losses=pruning_files("losses.parquet"),
+        unpruned=L.unpruned_losses(),
+        best=L.best_layers(),
+        plans=I.pruning_files(L.pruned_plan),
+        losses=I.pruning_files(L.pruned_losses),
     output:
-        table=L.experiments_file("pruning.tsv"),
+        table=L.pruning_table(),
     log:
         L.log("{corpus}", "experiments", "{model}", "pruning_table"),
     conda:
@@ -260,14 +246,14 @@ rule experiments_pruning_table:
 
 rule experiments_erasure_table:
     input:
-        unpruned=L.experiments_file("probes/unpruned/losses.parquet"),
-        best=L.experiments_file("probes/best_layers.json"),
-        losses=erasure_files("losses.parquet"),
-        neurons=erasure_files("erased_neurons.json"),
+        unpruned=L.unpruned_losses(),
+        best=L.best_layers(),
+        losses=I.erasure_files(L.erased_losses),
+        neurons=I.erasure_files(L.erased_neurons),
     output:
-        table=L.experiments_file("erasure.tsv"),
-        gender=L.experiments_file("erasure_gender.tsv"),
-        phone_type=L.experiments_file("erasure_phone_type.tsv"),
+        table=L.erasure_table(),
+        gender=L.erasure_gender(),
+        phone_type=L.erasure_phone_type(),
     log:
         L.log("{corpus}", "experiments", "{model}", "erasure_table"),
     conda:
@@ -284,10 +270,10 @@ rule experiments_erasure_table:
 
 rule experiments_pruning_figure:
     input:
-        table=L.experiments_file("pruning.tsv"),
+        table=L.pruning_table(),
     output:
         figure=report(
-            L.experiments_file("figures/pruning.png"),
+            L.experiments_figure("pruning"),
             caption="../report/experiments/pruning.rst",
             category="Pruning",
         ),
@@ -306,10 +292,10 @@ rule experiments_pruning_figure:
 
 rule experiments_erasure_figure:
     input:
-        table=L.experiments_file("erasure.tsv"),
+        table=L.erasure_table(),
     output:
         figure=report(
-            L.experiments_file("figures/erasure.png"),
+            L.experiments_figure("erasure"),
             caption="../report/experiments/erasure.rst",
             category="Erasure",
         ),

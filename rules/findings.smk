@@ -5,44 +5,30 @@
 # trajectories.reset_top.checkpoint).
 
 
-ALL_TARGETS += [
-    L.findings_file(name, c, m)
-    for c, m in PAIRS
-    for name in ["findings.tsv", "findings.html"]
-]
+ALL_TARGETS += [f(c, m) for c, m in PAIRS for f in (L.findings_table, L.findings_page)]
 
 
 rule findings:
     input:
-        summary=L.properties_file("summary.tsv", checkpoint=EXPERIMENTS_CHECKPOINT),
-        replicates=per_layer("replicates.tsv", EXPERIMENTS_CHECKPOINT),
+        summary=L.properties_summary(checkpoint=EXPERIMENTS_CHECKPOINT),
+        replicates=I.per_layer(L.property_replicates, EXPERIMENTS_CHECKPOINT),
         random_weights=lambda w: (
-            L.properties_file("summary.tsv", w.corpus, w.model, "random")
-            if config["properties"]["random_weights_control"]
-            else []
+            L.properties_summary(w.corpus, w.model, "random") if config["properties"]["random_weights_control"] else []
         ),
-        pruning=L.experiments_file("pruning.tsv"),
-        erasure=L.experiments_file("erasure.tsv"),
-        sae_claims=L.saes_file("claims.tsv", checkpoint=EXPERIMENTS_CHECKPOINT),
-        traj_findings=L.trajectories_file("findings.tsv"),
-        traj_pwcca=L.trajectories_file("pwcca.tsv"),
-        traj_trials=L.trajectories_file("pwcca_trials.tsv"),
-        reset_top=L.trajectories_file("reset_top.tsv"),
-        dissection_summary=L.dissection_file(
-            "summary.tsv", checkpoint=EXPERIMENTS_CHECKPOINT
-        ),
-        dissection_agreement=L.dissection_file(
-            "agreement.tsv", checkpoint=EXPERIMENTS_CHECKPOINT
-        ),
-        dissection_pruning=(
-            L.dissection_file("pruning.tsv", checkpoint=EXPERIMENTS_CHECKPOINT)
-            if PRUNING_ON
-            else []
-        ),
+        pruning=L.pruning_table(),
+        erasure=L.erasure_table(),
+        sae_claims=L.saes_claims(checkpoint=EXPERIMENTS_CHECKPOINT),
+        traj_findings=L.trajectories_findings(),
+        traj_pwcca=L.trajectories_pwcca(),
+        traj_trials=L.trajectories_pwcca_trials(),
+        reset_top=L.trajectories_reset_top(),
+        dissection_summary=L.dissection_summary(checkpoint=EXPERIMENTS_CHECKPOINT),
+        dissection_agreement=L.dissection_agreement(checkpoint=EXPERIMENTS_CHECKPOINT),
+        dissection_pruning=(L.dissection_pruning(checkpoint=EXPERIMENTS_CHECKPOINT) if PRUNING_ON else []),
     output:
-        table=L.findings_file("findings.tsv"),
+        table=L.findings_table(),
         page=report(
-            L.findings_file("findings.html"),
+            L.findings_page(),
             caption="../report/findings.rst",
             category="1 Findings",
             subcategory="{model} on {corpus}",
@@ -55,11 +41,13 @@ rule findings:
         mem_mb=1000,
         runtime=10,
     params:
+        corpus=lambda w: w.corpus,
+        model=lambda w: w.model,
         level=config["bootstrap"]["level"],
         sae_k=config["saes"]["k"],
-        layers=lambda w: layers_of(w.model),
-        num_layers=lambda w: model_num_layers(w.model),
-        reset_checkpoint=lambda w: reset_top_checkpoint(w.model),
+        layers=lambda w: S.layers_of(w.model),
+        num_layers=lambda w: S.num_layers(w.model),
+        reset_checkpoint=lambda w: S.reset_top_checkpoint(w.model),
         dissection_kinds=list(DISSECTION["items"]),
         pruning_families=list(DISSECTION["pruning"]["families"]),
         splits=lambda w: {

@@ -9,13 +9,13 @@ from speechneurons.model.settings import TrainSettings
 ALL_TARGETS += [
     path
     for c, m in PAIRS
-    if pretrained(m)
+    if S.pretrained(m)
     for path in [
         L.checkpoint_dir(c, m, "final"),
         L.pretrain_curve(c, m),
-        L.model_file("heldout.tsv", c, m),
-        L.model_file("heldout_curve.png", c, m),
-        *(L.checkpoints(c, m, i) for i in range(1, len(iterations_of(m)) + 1)),
+        L.heldout(c, m),
+        L.heldout_curve(c, m),
+        *(L.checkpoints(c, m, i) for i in range(1, len(S.iterations_of(m)) + 1)),
     ]
 ]
 
@@ -24,11 +24,11 @@ ALL_TARGETS += [
 # node has the internet), run first (priority). A model cached already is not fetched again.
 rule model_download:
     output:
-        L.model_download(),
+        marker=L.model_download(),
     log:
         L.log("hub", "{model}", "download"),
     wildcard_constraints:
-        model=one_of(m for m in MODELS if downloaded(m)),
+        model=one_of(m for m in MODELS if S.downloaded(m)),
     priority: 100
     localrule: True
     conda:
@@ -37,7 +37,7 @@ rule model_download:
         mem_mb=1000,
         runtime=120,
     params:
-        ref=lambda w: MODELS[w.model]["path"],
+        ref=lambda w: S.models[w.model]["path"],
     script:
         "../scripts/model_download.py"
 
@@ -45,17 +45,17 @@ rule model_download:
 rule model_targets:
     input:
         manifest=L.manifest(),
-        model=previous_model,
+        model=I.previous_model,
     output:
-        targets=L.iteration_file("targets.parquet"),
-        centres=L.iteration_file("kmeans_centres.npy"),
-        info=L.iteration_file("targets.json"),
+        targets=L.iteration_targets(),
+        centres=L.iteration_centres(),
+        info=L.iteration_targets_info(),
     log:
         L.log("{corpus}", "models", "{model}", "targets_{iteration}"),
     benchmark:
         L.benchmark("{corpus}", "models", "{model}", "targets_{iteration}")
     wildcard_constraints:
-        model=one_of(m for m in MODELS if pretrained(m)),
+        model=one_of(m for m in MODELS if S.pretrained(m)),
     conda:
         "../envs/speechneurons.yaml"
     threads: 2
@@ -63,12 +63,12 @@ rule model_targets:
         mem_mb=4000,
         runtime=30,
     params:
-        targets=lambda w: iteration(w).targets,
-        layer=lambda w: iteration(w).layer,
-        n_clusters=lambda w: iteration(w).n_clusters,
-        n_mfcc=pretrain_setting("n_mfcc"),
-        kmeans_max_frames=pretrain_setting("kmeans_max_frames"),
-        splits=pretrain_setting("splits"),
+        targets=lambda w: I.iteration(w).targets,
+        layer=lambda w: I.iteration(w).layer,
+        n_clusters=lambda w: I.iteration(w).n_clusters,
+        n_mfcc=I.pretrain_setting("n_mfcc"),
+        kmeans_max_frames=I.pretrain_setting("kmeans_max_frames"),
+        splits=I.pretrain_setting("splits"),
         frames=config["frames"],
         on_bad_input=config["on_bad_input"],
         seed=config["seed"],
@@ -80,18 +80,18 @@ rule model_targets:
 rule model_pretrain:
     input:
         manifest=L.manifest(),
-        targets=L.iteration_file("targets.parquet"),
-        init=lambda w: previous_model(w) if iteration(w).init == "resume" else [],
+        targets=L.iteration_targets(),
+        init=lambda w: I.previous_model(w) if I.iteration(w).init == "resume" else [],
     output:
-        final=directory(L.iteration_file("final")),
+        final=directory(L.iteration_final()),
         checkpoints=directory(L.checkpoints()),
-        train_log=L.iteration_file("train_log.tsv"),
+        train_log=L.iteration_train_log(),
     log:
         L.log("{corpus}", "models", "{model}", "pretrain_{iteration}"),
     benchmark:
         L.benchmark("{corpus}", "models", "{model}", "pretrain_{iteration}")
     wildcard_constraints:
-        model=one_of(m for m in MODELS if pretrained(m)),
+        model=one_of(m for m in MODELS if S.pretrained(m)),
     conda:
         "../envs/speechneurons.yaml"
     threads: 2
@@ -100,17 +100,14 @@ rule model_pretrain:
         runtime=120,
         gpu=GPU,
     params:
-        steps=lambda w: iteration(w).steps,
-        init=lambda w: iteration(w).init,
-        start_step=lambda w: sum(
-            it.steps for it in iterations_of(w.model)[: int(w.iteration) - 1]
-        ),
-        checkpoint_steps=lambda w: [
-            local for local, _ in schedule_of(w.model)[int(w.iteration) - 1]
-        ],
-        model=lambda w: section_params(ModelSettings, pretrain_of(w.model)),
-        train=lambda w: section_params(TrainSettings, pretrain_of(w.model)),
-        splits=pretrain_setting("splits"),
+        iteration=lambda w: int(w.iteration),
+        steps=lambda w: I.iteration(w).steps,
+        init=lambda w: I.iteration(w).init,
+        start_step=lambda w: sum(it.steps for it in S.iterations_of(w.model)[: int(w.iteration) - 1]),
+        checkpoint_steps=lambda w: [local for local, _ in S.schedule_of(w.model)[int(w.iteration) - 1]],
+        model=lambda w: section_params(ModelSettings, S.pretrain_of(w.model)),
+        train=lambda w: section_params(TrainSettings, S.pretrain_of(w.model)),
+        splits=I.pretrain_setting("splits"),
         frames=config["frames"],
         on_bad_input=config["on_bad_input"],
         seed=config["seed"],
@@ -121,7 +118,7 @@ rule model_pretrain:
 
 rule model_curve:
     input:
-        logs=iteration_files("train_log.tsv"),
+        logs=I.iteration_files(L.iteration_train_log),
     output:
         png=report(
             L.pretrain_curve(),
@@ -131,7 +128,7 @@ rule model_curve:
     log:
         L.log("{corpus}", "models", "{model}", "curve"),
     wildcard_constraints:
-        model=one_of(m for m in MODELS if pretrained(m)),
+        model=one_of(m for m in MODELS if S.pretrained(m)),
     conda:
         "../envs/speechneurons.yaml"
     resources:
@@ -144,17 +141,14 @@ rule model_curve:
 rule model_heldout:
     input:
         manifest=L.manifest(),
-        checkpoints=lambda w: [
-            L.checkpoints(w.corpus, w.model, i)
-            for i in range(1, len(iterations_of(w.model)) + 1)
-        ],
-        finals=iteration_files("final"),
-        targets=iteration_files("targets.parquet"),
-        logs=iteration_files("train_log.tsv"),
+        checkpoints=lambda w: [L.checkpoints(w.corpus, w.model, i) for i in range(1, len(S.iterations_of(w.model)) + 1)],
+        finals=I.iteration_files(L.iteration_final),
+        targets=I.iteration_files(L.iteration_targets),
+        logs=I.iteration_files(L.iteration_train_log),
     output:
-        table=L.model_file("heldout.tsv"),
+        table=L.heldout(),
         png=report(
-            L.model_file("heldout_curve.png"),
+            L.heldout_curve(),
             caption="../report/model/heldout_curve.rst",
             category="Model",
         ),
@@ -163,7 +157,7 @@ rule model_heldout:
     benchmark:
         L.benchmark("{corpus}", "models", "{model}", "heldout")
     wildcard_constraints:
-        model=one_of(m for m in MODELS if pretrained(m)),
+        model=one_of(m for m in MODELS if S.pretrained(m)),
     conda:
         "../envs/speechneurons.yaml"
     threads: 2
@@ -171,11 +165,11 @@ rule model_heldout:
         mem_mb=4000,
         runtime=30,
     params:
-        checkpoints=lambda w: heldout_checkpoints(w),
-        splits=pretrain_setting("splits"),
-        heldout_utterances=pretrain_setting("heldout_utterances"),
-        mask_prob=pretrain_setting("mask_prob"),
-        mask_length=pretrain_setting("mask_length"),
+        checkpoints=lambda w: I.heldout_checkpoints(w),
+        splits=I.pretrain_setting("splits"),
+        heldout_utterances=I.pretrain_setting("heldout_utterances"),
+        mask_prob=I.pretrain_setting("mask_prob"),
+        mask_length=I.pretrain_setting("mask_length"),
         frames=config["frames"],
         on_bad_input=config["on_bad_input"],
         seed=config["seed"],

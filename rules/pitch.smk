@@ -3,19 +3,15 @@
 # pitch.binning) never rerun it.
 from speechneurons.pitch.f0 import PitchSettings
 
-ALL_TARGETS += [
-    L.pitch_file(name, c)
-    for c in CORPORA
-    for name in ("pitch_frames.parquet", "pitch_bins.json", "f0_distributions.png")
-]
+ALL_TARGETS += [f(c) for c in CORPORA for f in (L.pitch_frames, L.pitch_bins, L.pitch_figure)]
 
 
 rule pitch_f0:
     input:
         manifest=L.manifest(),
     output:
-        f0=L.pitch_file("f0.parquet"),
-        skipped=L.pitch_file("skipped.tsv"),
+        f0=L.f0(),
+        skipped=L.pitch_skipped(),
     log:
         L.log("{corpus}", "pitch", "f0"),
     benchmark:
@@ -35,11 +31,11 @@ rule pitch_f0:
 
 rule pitch_groups:
     input:
-        f0=L.pitch_file("f0.parquet"),
+        f0=L.f0(),
         manifest=L.manifest(),
     output:
-        frames=L.pitch_file("pitch_frames.parquet"),
-        bins=L.pitch_file("pitch_bins.json"),
+        frames=L.pitch_frames(),
+        bins=L.pitch_bins(),
     log:
         L.log("{corpus}", "pitch", "groups"),
     benchmark:
@@ -58,12 +54,12 @@ rule pitch_groups:
 
 rule pitch_figure:
     input:
-        frames=L.pitch_file("pitch_frames.parquet"),
-        bins=L.pitch_file("pitch_bins.json"),
+        frames=L.pitch_frames(),
+        bins=L.pitch_bins(),
         manifest=L.manifest(),
     output:
         png=report(
-            L.pitch_file("f0_distributions.png"),
+            L.pitch_figure(),
             caption="../report/pitch/f0_distributions.rst",
             category="Pitch",
         ),

@@ -8,47 +8,43 @@ from speechneurons.properties.statistic import PropertySettings
 from speechneurons.properties.tables import figure_layers
 
 ALL_TARGETS += [
-    L.properties_file("summary.tsv", c, m, "random")
-    for c, m in PAIRS
-    if config["properties"]["random_weights_control"]
+    L.properties_summary(c, m, "random") for c, m in PAIRS if config["properties"]["random_weights_control"]
 ]
 ALL_TARGETS += [
-    L.properties_file(name, c, m, "final")
+    path
     for c, m in PAIRS
-    for name in [
-        "summary.tsv",
-        "figures/counts_per_layer.png",
-        "figures/overlaps_per_layer.png",
+    for path in [
+        L.properties_summary(c, m, "final"),
+        L.properties_figure("counts_per_layer", c, m, "final"),
+        L.properties_figure("overlaps_per_layer", c, m, "final"),
         *(
-            f"figures/{kind}_layer-{l}.png"
-            for l in figure_layers(config["properties"]["venn_layers"], layers_of(m))
+            L.properties_figure(f"{kind}_layer-{l}", c, m, "final")
+            for l in figure_layers(config["properties"]["venn_layers"], S.layers_of(m))
             for kind in ("venn", "heatmap")
         ),
     ]
 ]
 
 
-rule property_layer:
+rule properties_layer:
     input:
         mid=L.activation_array("mid"),
         index=L.activation_index("mid"),
     output:
-        neurons=L.property_layer_file("neurons.json"),
-        P=L.property_layer_file("P.npz"),
-        R=L.property_layer_file("R.parquet"),
-        counts=L.property_layer_file("counts.tsv"),
-        skipped=L.property_layer_file("skipped.tsv"),
-        null=L.property_layer_file("null.tsv"),
-        replicates=L.property_layer_file("replicates.tsv"),
-        sensitivity=L.property_layer_file("sensitivity.tsv"),
-        silhouette=L.property_layer_file("silhouette.json"),
-        binning=L.property_layer_file("pitch_binning.tsv"),
+        neurons=L.property_neurons(),
+        P=L.property_P(),
+        R=L.property_R(),
+        counts=L.property_counts(),
+        skipped=L.property_skipped(),
+        null=L.property_null(),
+        replicates=L.property_replicates(),
+        sensitivity=L.property_sensitivity(),
+        silhouette=L.property_silhouette(),
+        binning=L.property_pitch_binning(),
     log:
         L.log("{corpus}", "properties", "{model}", "{checkpoint}", "layer-{layer}"),
     benchmark:
-        L.benchmark(
-            "{corpus}", "properties", "{model}", "{checkpoint}", "layer-{layer}"
-        )
+        L.benchmark("{corpus}", "properties", "{model}", "{checkpoint}", "layer-{layer}")
     conda:
         "../envs/speechneurons.yaml"
     threads: 2
@@ -56,6 +52,9 @@ rule property_layer:
         mem_mb=4000,
         runtime=60,
     params:
+        layer=lambda w: int(w.layer),
+        device=config["device"],
+        chunk_rows=config["properties"]["chunk_rows"],
         settings=section_params(PropertySettings, config["properties"]),
         chance=section_params(ChanceSettings, config["properties"]),
         nulls=section_params(NullSettings, config["properties"]),
@@ -67,21 +66,20 @@ rule property_layer:
         "../scripts/properties_layer.py"
 
 
-rule property_summary:
+rule properties_summary:
     input:
-        neurons=per_layer("neurons.json"),
-        counts=per_layer("counts.tsv"),
-        replicates=per_layer("replicates.tsv"),
-        silhouette=per_layer("silhouette.json"),
-        binning=per_layer("pitch_binning.tsv"),
+        neurons=I.per_layer(L.property_neurons),
+        counts=I.per_layer(L.property_counts),
+        replicates=I.per_layer(L.property_replicates),
+        silhouette=I.per_layer(L.property_silhouette),
+        binning=I.per_layer(L.property_pitch_binning),
         random_weights=lambda w: (
-            L.properties_file("summary.tsv", w.corpus, w.model, "random")
-            if config["properties"]["random_weights_control"]
-            and w.checkpoint != "random"
+            L.properties_summary(w.corpus, w.model, "random")
+            if config["properties"]["random_weights_control"] and w.checkpoint != "random"
             else []
         ),
     output:
-        summary=L.properties_file("summary.tsv"),
+        summary=L.properties_summary(),
     log:
         L.log("{corpus}", "properties", "{model}", "{checkpoint}", "summary"),
     conda:
@@ -95,23 +93,22 @@ rule property_summary:
         "../scripts/properties_summary.py"
 
 
-rule property_layer_figures:
+rule properties_layer_figures:
     input:
-        summary=L.properties_file("summary.tsv"),
+        summary=L.properties_summary(),
         random_weights=lambda w: (
-            L.properties_file("summary.tsv", w.corpus, w.model, "random")
-            if config["properties"]["random_weights_control"]
-            and w.checkpoint != "random"
+            L.properties_summary(w.corpus, w.model, "random")
+            if config["properties"]["random_weights_control"] and w.checkpoint != "random"
             else []
         ),
     output:
         counts=report(
-            L.properties_file("figures/counts_per_layer.png"),
+            L.properties_figure("counts_per_layer"),
             caption="../report/properties/counts_per_layer.rst",
             category="Property neurons",
         ),
         overlaps=report(
-            L.properties_file("figures/overlaps_per_layer.png"),
+            L.properties_figure("overlaps_per_layer"),
             caption="../report/properties/overlaps_per_layer.rst",
             category="Property neurons",
         ),
@@ -128,12 +125,12 @@ rule property_layer_figures:
         "../scripts/properties_layer_figures.py"
 
 
-rule property_venn:
+rule properties_venn:
     input:
-        neurons=L.property_layer_file("neurons.json"),
+        neurons=L.property_neurons(),
     output:
         venn=report(
-            L.properties_file("figures/venn_layer-{layer}.png"),
+            L.properties_figure("venn_layer-{layer}"),
             caption="../report/properties/venn.rst",
             category="Property neurons",
             subcategory="Venn diagrams",
@@ -149,15 +146,15 @@ rule property_venn:
         "../scripts/properties_venn.py"
 
 
-rule property_heatmap:
+rule properties_heatmap:
     input:
-        neurons=L.property_layer_file("neurons.json"),
-        P=L.property_layer_file("P.npz"),
-        R=L.property_layer_file("R.parquet"),
-        counts=L.property_layer_file("counts.tsv"),
+        neurons=L.property_neurons(),
+        P=L.property_P(),
+        R=L.property_R(),
+        counts=L.property_counts(),
     output:
         heatmap=report(
-            L.properties_file("figures/heatmap_layer-{layer}.png"),
+            L.properties_figure("heatmap_layer-{layer}"),
             caption="../report/properties/heatmap.rst",
             category="Property neurons",
             subcategory="P(j | c, g) heat maps",

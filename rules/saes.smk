@@ -7,24 +7,24 @@
 # erased variants with the probes (each utterance's front-end once); a summary job writes the
 # tables and figures.
 #
-# Outputs under results/<corpus>/saes/<model>/<checkpoint>/ (speechneurons.layout):
-#   layer-<L>/<arch>/k-<k>/, sweep/k-<k>/          the SAEs (sae.safetensors, settings.json)
-#   layer-<L>/<arch>/evaluation.tsv, evaluation.npz, train_log.tsv
-#   layer-<L>/<arch>/latents.json, P.npz, R.parquet, counts.tsv, skipped.tsv, null.tsv
-#   probes/losses.parquet, probes/variants.json, splice.tsv, erasure.tsv, masked_prediction.tsv
-#   evaluation.tsv, claims.tsv, units.tsv, features_vs_neurons.tsv, figures/*.png
-from speechneurons.properties.nulls import NullSettings
+# Outputs: docs/outputs.md (paths from speechneurons.layout).
 from speechneurons.probing.probes import ProbeSettings
+from speechneurons.properties.nulls import NullSettings
 from speechneurons.properties.statistic import PropertySettings
 from speechneurons.saes.settings import SaeSettings
 
+SAE_ARCHS = config["saes"]["architectures"]
+SAE_ERASURE_ARCHS = config["saes"]["erasure_architectures"]
+
+
 SAE_FIGURES = ["fvu_vs_l0", "dead_share", "density_rank", "l0_distributions", "units"]
-SAE_TABLES = ["evaluation.tsv", "claims.tsv", "units.tsv", "features_vs_neurons.tsv"]
+SAE_TABLES = [L.saes_evaluation, L.saes_claims, L.saes_units, L.saes_features_vs_neurons]
 
 ALL_TARGETS += [
-    L.saes_file(name, c, m, EXPERIMENTS_CHECKPOINT)
+    path
     for c, m in PAIRS
-    for name in SAE_TABLES + [f"figures/{f}.png" for f in SAE_FIGURES]
+    for path in [f(c, m, EXPERIMENTS_CHECKPOINT) for f in SAE_TABLES]
+    + [L.saes_figure(f, c, m, EXPERIMENTS_CHECKPOINT) for f in SAE_FIGURES]
 ]
 SAE_BOOTSTRAP = dict(
     resamples=config["bootstrap"]["resamples"],
@@ -33,7 +33,7 @@ SAE_BOOTSTRAP = dict(
 )
 
 
-rule sae_layer:
+rule saes_layer:
     input:
         sample=L.activation_array("sample"),
         index_sample=L.activation_index("sample"),
@@ -41,22 +41,20 @@ rule sae_layer:
         index_mid=L.activation_index("mid"),
     output:
         sae=directory(L.sae_model(config["saes"]["k"])),
-        sweep=directory(L.sae_file("sweep")),
-        evaluation=L.sae_file("evaluation.tsv"),
-        sums=L.sae_file("evaluation.npz"),
-        train_log=L.sae_file("train_log.tsv"),
-        latents=L.sae_file("latents.json"),
-        P=L.sae_file("P.npz"),
-        R=L.sae_file("R.parquet"),
-        counts=L.sae_file("counts.tsv"),
-        skipped=L.sae_file("skipped.tsv"),
-        null=L.sae_file("null.tsv"),
+        sweep=directory(L.sae_sweep()),
+        evaluation=L.sae_evaluation(),
+        sums=L.sae_sums(),
+        train_log=L.sae_train_log(),
+        latents=L.sae_latents(),
+        P=L.sae_P(),
+        R=L.sae_R(),
+        counts=L.sae_counts(),
+        skipped=L.sae_skipped(),
+        null=L.sae_null(),
     log:
         L.log("{corpus}", "saes", "{model}", "{checkpoint}", "layer-{layer}", "{arch}"),
     benchmark:
-        L.benchmark(
-            "{corpus}", "saes", "{model}", "{checkpoint}", "layer-{layer}", "{arch}"
-        )
+        L.benchmark("{corpus}", "saes", "{model}", "{checkpoint}", "layer-{layer}", "{arch}")
     conda:
         "../envs/speechneurons.yaml"
     threads: 1
@@ -65,11 +63,13 @@ rule sae_layer:
         runtime=60,
         gpu=GPU,
     params:
+        layer=lambda w: int(w.layer),
+        arch=lambda w: w.arch,
         settings=section_params(SaeSettings, config["saes"]),
-        ks=lambda w: sae_plan_of(w.model).ks(int(w.layer)),
+        ks=lambda w: S.sae_plan(w.model).ks(int(w.layer)),
         sweep=lambda w: [
             L.sae_sweep_model(k, w.layer, w.arch, w.corpus, w.model, w.checkpoint)
-            for k in sae_plan_of(w.model).ks(int(w.layer))[1:]
+            for k in S.sae_plan(w.model).ks(int(w.layer))[1:]
         ],
         max_eval_rows=config["saes"]["max_eval_rows"],
         properties=section_params(PropertySettings, config["properties"]),
@@ -82,29 +82,25 @@ rule sae_layer:
         "../scripts/saes_layer.py"
 
 
-rule sae_probes:
+rule saes_probes:
     input:
-        model=checkpoint_input,
+        model=I.checkpoint_input,
         manifest=L.manifest(),
-        frames=L.experiments_file("probes/frames.parquet"),
-        utterances=L.experiments_file("probes/utterances.parquet"),
-        best=L.experiments_file("probes/best_layers.json"),
-        saes=sae_models(),
-        latents=sae_files("latents.json", SAE_ERASURE_ARCHS, "splice_layers"),
-        latent_P=sae_files("P.npz", SAE_ERASURE_ARCHS, "splice_layers"),
+        frames=L.probe_frames(),
+        utterances=L.probe_utterances(),
+        best=L.best_layers(),
+        saes=I.sae_models(),
+        latents=I.sae_files(L.sae_latents, SAE_ERASURE_ARCHS, "splice_layers"),
+        latent_P=I.sae_files(L.sae_P, SAE_ERASURE_ARCHS, "splice_layers"),
         neurons=lambda w: [
-            L.property_layer_file("neurons.json", l, w.corpus, w.model, w.checkpoint)
-            for l in sae_plan_of(w.model).splice_layers
+            L.property_neurons(l, w.corpus, w.model, w.checkpoint) for l in S.sae_plan(w.model).splice_layers
         ],
-        neuron_P=lambda w: [
-            L.property_layer_file("P.npz", l, w.corpus, w.model, w.checkpoint)
-            for l in sae_plan_of(w.model).splice_layers
-        ],
+        neuron_P=lambda w: [L.property_P(l, w.corpus, w.model, w.checkpoint) for l in S.sae_plan(w.model).splice_layers],
     output:
-        losses=L.saes_file("probes/losses.parquet"),
-        variants=L.saes_file("probes/variants.json"),
-        splice=L.saes_file("splice.tsv"),
-        erasure=L.saes_file("erasure.tsv"),
+        losses=L.saes_probe_losses(),
+        variants=L.saes_probe_variants(),
+        splice=L.saes_splice(),
+        erasure=L.saes_erasure(),
     log:
         L.log("{corpus}", "saes", "{model}", "{checkpoint}", "probes"),
     benchmark:
@@ -118,8 +114,9 @@ rule sae_probes:
         gpu=GPU,
     params:
         **SAE_BOOTSTRAP,
-        model_ref=checkpoint_ref,
-        splice_layers=lambda w: list(sae_plan_of(w.model).splice_layers),
+        batching=BATCHING,
+        model_ref=I.checkpoint_ref,
+        splice_layers=lambda w: list(S.sae_plan(w.model).splice_layers),
         architectures=SAE_ARCHS,
         erasure_architectures=SAE_ERASURE_ARCHS,
         erasures=config["saes"]["erasures"],
@@ -133,20 +130,20 @@ rule sae_probes:
         "../scripts/saes_probes.py"
 
 
-rule sae_masked_prediction:
+rule saes_masked_prediction:
     input:
-        model=checkpoint_input,
+        model=I.checkpoint_input,
         manifest=L.manifest(),
-        targets=checkpoint_targets,
-        saes=sae_models(),
+        targets=I.checkpoint_targets,
+        saes=I.sae_models(),
     output:
-        table=L.saes_file("masked_prediction.tsv"),
+        table=L.saes_masked_prediction(),
     log:
         L.log("{corpus}", "saes", "{model}", "{checkpoint}", "masked_prediction"),
     benchmark:
         L.benchmark("{corpus}", "saes", "{model}", "{checkpoint}", "masked_prediction")
     wildcard_constraints:
-        model=one_of(m for m in MODELS if pretrained(m)),
+        model=one_of(m for m in MODELS if S.pretrained(m)),
     conda:
         "../envs/speechneurons.yaml"
     threads: 1
@@ -156,13 +153,13 @@ rule sae_masked_prediction:
         gpu=GPU,
     params:
         **SAE_BOOTSTRAP,
-        model_ref=checkpoint_ref,
-        splice_layers=lambda w: list(sae_plan_of(w.model).splice_layers),
+        model_ref=I.checkpoint_ref,
+        splice_layers=lambda w: list(S.sae_plan(w.model).splice_layers),
         architectures=SAE_ARCHS,
-        splits=pretrain_setting("splits"),
-        heldout_utterances=pretrain_setting("heldout_utterances"),
-        mask_prob=pretrain_setting("mask_prob"),
-        mask_length=pretrain_setting("mask_length"),
+        splits=I.pretrain_setting("splits"),
+        heldout_utterances=I.pretrain_setting("heldout_utterances"),
+        mask_prob=I.pretrain_setting("mask_prob"),
+        mask_length=I.pretrain_setting("mask_length"),
         frames=config["frames"],
         on_bad_input=config["on_bad_input"],
         device=config["device"],
@@ -170,55 +167,46 @@ rule sae_masked_prediction:
         "../scripts/saes_masked_prediction.py"
 
 
-rule sae_summary:
+rule saes_summary:
     input:
-        evaluations=sae_files("evaluation.tsv"),
-        sums=sae_files("evaluation.npz"),
-        latents=sae_files("latents.json"),
-        R=sae_files("R.parquet"),
-        nulls=sae_files("null.tsv"),
-        neurons=lambda w: [
-            L.property_layer_file("neurons.json", l, w.corpus, w.model, w.checkpoint)
-            for l in sae_plan_of(w.model).layers
-        ],
-        neuron_R=lambda w: [
-            L.property_layer_file("R.parquet", l, w.corpus, w.model, w.checkpoint)
-            for l in sae_plan_of(w.model).layers
-        ],
-        neuron_nulls=lambda w: [
-            L.property_layer_file("null.tsv", l, w.corpus, w.model, w.checkpoint)
-            for l in sae_plan_of(w.model).layers
-        ],
-        splice=L.saes_file("splice.tsv"),
-        erasure=L.saes_file("erasure.tsv"),
-        masked=sae_masked_prediction,
+        evaluations=I.sae_files(L.sae_evaluation),
+        sums=I.sae_files(L.sae_sums),
+        latents=I.sae_files(L.sae_latents),
+        R=I.sae_files(L.sae_R),
+        nulls=I.sae_files(L.sae_null),
+        neurons=lambda w: [L.property_neurons(l, w.corpus, w.model, w.checkpoint) for l in S.sae_plan(w.model).layers],
+        neuron_R=lambda w: [L.property_R(l, w.corpus, w.model, w.checkpoint) for l in S.sae_plan(w.model).layers],
+        neuron_nulls=lambda w: [L.property_null(l, w.corpus, w.model, w.checkpoint) for l in S.sae_plan(w.model).layers],
+        splice=L.saes_splice(),
+        erasure=L.saes_erasure(),
+        masked=I.sae_masked_prediction,
     output:
-        evaluation=L.saes_file("evaluation.tsv"),
-        claims=L.saes_file("claims.tsv"),
-        units=L.saes_file("units.tsv"),
-        features_vs_neurons=L.saes_file("features_vs_neurons.tsv"),
+        evaluation=L.saes_evaluation(),
+        claims=L.saes_claims(),
+        units=L.saes_units(),
+        features_vs_neurons=L.saes_features_vs_neurons(),
         fvu_vs_l0=report(
-            L.saes_file("figures/fvu_vs_l0.png"),
+            L.saes_figure("fvu_vs_l0"),
             caption="../report/saes/fvu_vs_l0.rst",
             category="Sparse autoencoders",
         ),
         dead_share=report(
-            L.saes_file("figures/dead_share.png"),
+            L.saes_figure("dead_share"),
             caption="../report/saes/dead_share.rst",
             category="Sparse autoencoders",
         ),
         density_rank=report(
-            L.saes_file("figures/density_rank.png"),
+            L.saes_figure("density_rank"),
             caption="../report/saes/density_rank.rst",
             category="Sparse autoencoders",
         ),
         l0_distributions=report(
-            L.saes_file("figures/l0_distributions.png"),
+            L.saes_figure("l0_distributions"),
             caption="../report/saes/l0_distributions.rst",
             category="Sparse autoencoders",
         ),
         units_figure=report(
-            L.saes_file("figures/units.png"),
+            L.saes_figure("units"),
             caption="../report/saes/units.rst",
             category="Sparse autoencoders",
         ),
@@ -234,14 +222,10 @@ rule sae_summary:
         runtime=30,
     params:
         **SAE_BOOTSTRAP,
-        sae_keys=lambda w: [
-            (l, a, sae_plan_of(w.model).ks(l))
-            for l in sae_plan_of(w.model).layers
-            for a in SAE_ARCHS
-        ],
+        sae_keys=lambda w: [(l, a, S.sae_plan(w.model).ks(l)) for l in S.sae_plan(w.model).layers for a in SAE_ARCHS],
         k=config["saes"]["k"],
-        sweep_layers=lambda w: list(sae_plan_of(w.model).sweep_layers),
-        splice_layers=lambda w: list(sae_plan_of(w.model).splice_layers),
+        sweep_layers=lambda w: list(S.sae_plan(w.model).sweep_layers),
+        splice_layers=lambda w: list(S.sae_plan(w.model).splice_layers),
         erasures=config["saes"]["erasures"],
         sigma=config["properties"]["sigma"],
         title=lambda w: f"{w.model} ({w.checkpoint}) on {w.corpus}",

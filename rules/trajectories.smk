@@ -8,15 +8,7 @@
 # several pretrained models (the pretraining runs of trajectories.runs: each run is a model of
 # compare.models with its pretrain overrides), their comparison at equal steps.
 #
-# Outputs under results/<corpus>/trajectories/<model>/ (speechneurons.layout):
-#   checkpoints/<checkpoint>/pwcca.tsv, trials.tsv   PWCCA of one checkpoint
-#   pwcca.tsv, pwcca_trials.tsv, findings.tsv        gathered by step; peak phone layer, top-layer rise
-#   probe_losses.parquet, probes.tsv                 probe errors per checkpoint and layer, with intervals
-#   counts.tsv                                       property-neuron counts per checkpoint and layer
-#   reset_top/n-<n>/{per_utterance.parquet, train_log.tsv, rates.tsv}, reset_top.tsv, reset_top_rates.tsv
-#   figures/   pwcca_<view>.png, pwcca_<view>_heatmap.png, probe_<task>.png, probe_<task>_heatmap.png,
-#              property_counts.png, reset_top.png
-# and under results/<corpus>/factors/: runs.tsv, equal_steps.tsv, figures/ (runs side by side).
+# Outputs: docs/outputs.md (paths from speechneurons.layout).
 from speechneurons.probing.features import FrameSettings
 from speechneurons.probing.probes import ProbeSettings
 from speechneurons.trajectories.settings import (
@@ -25,20 +17,19 @@ from speechneurons.trajectories.settings import (
     SampleSettings,
 )
 
+TRAJ = config["trajectories"]
+
+
 TRAJ_VIEWS = list(TRAJ["pwcca"]["views"])
 TRAJ_TASKS = list(config["probes"]["tasks"])
 TRAJ_RESETS = [int(n) for n in TRAJ["reset_top"]["n_reset"]]
 TRAJ_FIGURES = (
-    [f"figures/pwcca_{v}{kind}.png" for v in TRAJ_VIEWS for kind in ("", "_heatmap")]
-    + [f"figures/probe_{t}{kind}.png" for t in TRAJ_TASKS for kind in ("", "_heatmap")]
-    + ["figures/property_counts.png", "figures/reset_top.png"]
+    [f"pwcca_{v}{kind}" for v in TRAJ_VIEWS for kind in ("", "_heatmap")]
+    + [f"probe_{t}{kind}" for t in TRAJ_TASKS for kind in ("", "_heatmap")]
+    + ["property_counts", "reset_top"]
 )
-FACTOR_FIGURES = (
-    [f"figures/pwcca_{v}.png" for v in TRAJ_VIEWS]
-    + [f"figures/probe_{t}.png" for t in TRAJ_TASKS]
-    + ["figures/reset_top.png"]
-)
-COMPARED = len(trajectory_runs()) >= 2
+FACTOR_FIGURES = [f"pwcca_{v}" for v in TRAJ_VIEWS] + [f"probe_{t}" for t in TRAJ_TASKS] + ["reset_top"]
+COMPARED = len(S.trajectory_runs()) >= 2
 BOOTSTRAP = dict(
     resamples=config["bootstrap"]["resamples"],
     level=config["bootstrap"]["level"],
@@ -46,32 +37,32 @@ BOOTSTRAP = dict(
 )
 
 ALL_TARGETS += [
-    L.trajectories_file(name, c, m)
+    path
     for c, m in PAIRS
-    for name in [
-        "pwcca.tsv",
-        "findings.tsv",
-        "probes.tsv",
-        "counts.tsv",
-        "reset_top.tsv",
-        *TRAJ_FIGURES,
+    for path in [
+        L.trajectories_pwcca(c, m),
+        L.trajectories_findings(c, m),
+        L.trajectories_probes(c, m),
+        L.trajectories_counts(c, m),
+        L.trajectories_reset_top(c, m),
+        *(L.trajectories_figure(name, c, m) for name in TRAJ_FIGURES),
     ]
 ] + [
-    L.factors_file(name, c)
+    path
     for c in CORPORA
     if COMPARED
-    for name in ["runs.tsv", "equal_steps.tsv", *FACTOR_FIGURES]
+    for path in [L.factors_runs(c), L.factors_equal_steps(c), *(L.factors_figure(name, c) for name in FACTOR_FIGURES)]
 ]
 
 
 rule trajectories_pwcca:
     input:
-        model=checkpoint_input,
+        model=I.checkpoint_input,
         manifest=L.manifest(),
-        labels=L.labels_file("frame_labels.parquet", aligner=ALIGNER),
+        labels=L.frame_labels(aligner=ALIGNER),
     output:
-        summary=L.trajectories_checkpoint_file("pwcca.tsv"),
-        trials=L.trajectories_checkpoint_file("trials.tsv"),
+        summary=L.checkpoint_pwcca(),
+        trials=L.checkpoint_pwcca_trials(),
     log:
         L.log("{corpus}", "trajectories", "{model}", "{checkpoint}", "pwcca"),
     benchmark:
@@ -83,7 +74,9 @@ rule trajectories_pwcca:
         mem_mb=4000,
         runtime=60,
     params:
-        model_ref=checkpoint_ref,
+        checkpoint=lambda w: w.checkpoint,
+        batching=BATCHING,
+        model_ref=I.checkpoint_ref,
         sample=section_params(SampleSettings, TRAJ),
         pwcca=section_params(PWCCASettings, TRAJ["pwcca"]),
         frames=config["frames"],
@@ -95,12 +88,12 @@ rule trajectories_pwcca:
 
 rule trajectories_pwcca_table:
     input:
-        summaries=per_checkpoint_pwcca("pwcca.tsv"),
-        trials=per_checkpoint_pwcca("trials.tsv"),
+        summaries=I.per_checkpoint_pwcca(L.checkpoint_pwcca),
+        trials=I.per_checkpoint_pwcca(L.checkpoint_pwcca_trials),
     output:
-        pwcca=L.trajectories_file("pwcca.tsv"),
-        trials=L.trajectories_file("pwcca_trials.tsv"),
-        findings=L.trajectories_file("findings.tsv"),
+        pwcca=L.trajectories_pwcca(),
+        trials=L.trajectories_pwcca_trials(),
+        findings=L.trajectories_findings(),
     log:
         L.log("{corpus}", "trajectories", "{model}", "pwcca_table"),
     conda:
@@ -109,20 +102,20 @@ rule trajectories_pwcca_table:
         mem_mb=1000,
         runtime=10,
     params:
-        steps=lambda w: steps_of(w.model),
+        steps=lambda w: S.steps_of(w.model),
     script:
         "../scripts/trajectories_pwcca_table.py"
 
 
 rule trajectories_probes:
     input:
-        models=trajectory_models,
+        models=I.trajectory_models,
         manifest=L.manifest(),
-        labels=L.labels_file("frame_labels.parquet", aligner=ALIGNER),
-        pitch=L.pitch_file("pitch_frames.parquet"),
+        labels=L.frame_labels(aligner=ALIGNER),
+        pitch=L.pitch_frames(),
     output:
-        losses=L.trajectories_file("probe_losses.parquet"),
-        table=L.trajectories_file("probes.tsv"),
+        losses=L.trajectories_probe_losses(),
+        table=L.trajectories_probes(),
     log:
         L.log("{corpus}", "trajectories", "{model}", "probes"),
     benchmark:
@@ -135,10 +128,9 @@ rule trajectories_probes:
         runtime=60,
     params:
         **BOOTSTRAP,
-        checkpoints=lambda w: [
-            (c, model_ref(w, c)) for c in trajectory_checkpoints(w.model)
-        ],
-        steps=lambda w: steps_of(w.model),
+        batching=BATCHING,
+        checkpoints=lambda w: [(c, I.model_ref(w, c)) for c in S.trajectory_checkpoints(w.model)],
+        steps=lambda w: S.steps_of(w.model),
         sample=section_params(SampleSettings, TRAJ),
         probes=section_params(ProbeSettings, config["probes"]),
         frame_settings=section_params(FrameSettings, config["probes"]),
@@ -151,9 +143,9 @@ rule trajectories_probes:
 
 rule trajectories_counts:
     input:
-        summaries=count_summaries,
+        summaries=I.count_summaries,
     output:
-        table=L.trajectories_file("counts.tsv"),
+        table=L.trajectories_counts(),
     log:
         L.log("{corpus}", "trajectories", "{model}", "counts"),
     conda:
@@ -162,21 +154,21 @@ rule trajectories_counts:
         mem_mb=1000,
         runtime=10,
     params:
-        checkpoints=lambda w: count_checkpoints(w.model),
-        steps=lambda w: steps_of(w.model),
+        checkpoints=lambda w: S.count_checkpoints(w.model),
+        steps=lambda w: S.steps_of(w.model),
     script:
         "../scripts/trajectories_counts.py"
 
 
 rule trajectories_reset_top:
     input:
-        model=lambda w: model_input(w, reset_top_checkpoint(w.model)),
+        model=lambda w: I.model_input(w, S.reset_top_checkpoint(w.model)),
         manifest=L.manifest(),
-        labels=L.labels_file("frame_labels.parquet", aligner=ALIGNER),
+        labels=L.frame_labels(aligner=ALIGNER),
     output:
-        per_utterance=L.reset_top_file("per_utterance.parquet"),
-        train_log=L.reset_top_file("train_log.tsv"),
-        rates=L.reset_top_file("rates.tsv"),
+        per_utterance=L.reset_top_per_utterance(),
+        train_log=L.reset_top_train_log(),
+        rates=L.reset_top_rates(),
     log:
         L.log("{corpus}", "trajectories", "{model}", "reset_top_{reset}"),
     benchmark:
@@ -189,7 +181,8 @@ rule trajectories_reset_top:
         runtime=120,
         gpu=GPU,
     params:
-        model_ref=lambda w: model_ref(w, reset_top_checkpoint(w.model)),
+        reset=lambda w: int(w.reset),
+        model_ref=lambda w: I.model_ref(w, S.reset_top_checkpoint(w.model)),
         settings=section_params(ResetTopSettings, TRAJ["reset_top"]),
         frames=config["frames"],
         on_bad_input=config["on_bad_input"],
@@ -201,15 +194,13 @@ rule trajectories_reset_top:
 
 rule trajectories_reset_top_table:
     input:
-        per_utterance=[
-            L.reset_top_file("per_utterance.parquet", n) for n in TRAJ_RESETS
-        ],
-        train_logs=[L.reset_top_file("train_log.tsv", n) for n in TRAJ_RESETS],
-        rates=[L.reset_top_file("rates.tsv", n) for n in TRAJ_RESETS],
+        per_utterance=[L.reset_top_per_utterance(n) for n in TRAJ_RESETS],
+        train_logs=[L.reset_top_train_log(n) for n in TRAJ_RESETS],
+        rates=[L.reset_top_rates(n) for n in TRAJ_RESETS],
     output:
-        table=L.trajectories_file("reset_top.tsv"),
-        rates=L.trajectories_file("reset_top_rates.tsv"),
-        per_utterance=L.trajectories_file("reset_top_utterances.parquet"),
+        table=L.trajectories_reset_top(),
+        rates=L.trajectories_reset_top_rates(),
+        per_utterance=L.trajectories_reset_top_utterances(),
     log:
         L.log("{corpus}", "trajectories", "{model}", "reset_top_table"),
     conda:
@@ -226,12 +217,12 @@ rule trajectories_reset_top_table:
 
 rule trajectories_figures:
     input:
-        pwcca=L.trajectories_file("pwcca.tsv"),
-        probes=L.trajectories_file("probes.tsv"),
+        pwcca=L.trajectories_pwcca(),
+        probes=L.trajectories_probes(),
     output:
         curves=[
             report(
-                L.trajectories_file(f"figures/pwcca_{v}.png"),
+                L.trajectories_figure(f"pwcca_{v}"),
                 caption="../report/trajectories/pwcca_curves.rst",
                 category="Layer-wise analysis",
                 subcategory="PWCCA by layer",
@@ -240,7 +231,7 @@ rule trajectories_figures:
         ],
         heatmaps=[
             report(
-                L.trajectories_file(f"figures/pwcca_{v}_heatmap.png"),
+                L.trajectories_figure(f"pwcca_{v}_heatmap"),
                 caption="../report/trajectories/pwcca_heatmap.rst",
                 category="Layer-wise analysis",
                 subcategory="PWCCA, checkpoint x layer",
@@ -249,7 +240,7 @@ rule trajectories_figures:
         ],
         probe_curves=[
             report(
-                L.trajectories_file(f"figures/probe_{t}.png"),
+                L.trajectories_figure(f"probe_{t}"),
                 caption="../report/trajectories/probe_curves.rst",
                 category="Layer-wise analysis",
                 subcategory="Probes by layer",
@@ -258,7 +249,7 @@ rule trajectories_figures:
         ],
         probe_heatmaps=[
             report(
-                L.trajectories_file(f"figures/probe_{t}_heatmap.png"),
+                L.trajectories_figure(f"probe_{t}_heatmap"),
                 caption="../report/trajectories/probe_heatmap.rst",
                 category="Layer-wise analysis",
                 subcategory="Probes, checkpoint x layer",
@@ -283,10 +274,10 @@ rule trajectories_figures:
 
 rule trajectories_counts_figure:
     input:
-        table=L.trajectories_file("counts.tsv"),
+        table=L.trajectories_counts(),
     output:
         figure=report(
-            L.trajectories_file("figures/property_counts.png"),
+            L.trajectories_figure("property_counts"),
             caption="../report/trajectories/property_counts.rst",
             category="Layer-wise analysis",
         ),
@@ -305,10 +296,10 @@ rule trajectories_counts_figure:
 
 rule trajectories_reset_top_figure:
     input:
-        table=L.trajectories_file("reset_top.tsv"),
+        table=L.trajectories_reset_top(),
     output:
         figure=report(
-            L.trajectories_file("figures/reset_top.png"),
+            L.trajectories_figure("reset_top"),
             caption="../report/trajectories/reset_top.rst",
             category="Layer-wise analysis",
         ),
@@ -328,16 +319,14 @@ rule trajectories_reset_top_figure:
 
 rule trajectories_factors:
     input:
-        findings=run_files("findings.tsv"),
-        pwcca=run_files("pwcca.tsv"),
-        probes=run_files("probes.tsv"),
-        reset_top=run_files("reset_top.tsv"),
-        heldout=lambda w: [
-            L.model_file("heldout.tsv", w.corpus, r) for r in trajectory_runs()
-        ],
+        findings=I.run_files(L.trajectories_findings),
+        pwcca=I.run_files(L.trajectories_pwcca),
+        probes=I.run_files(L.trajectories_probes),
+        reset_top=I.run_files(L.trajectories_reset_top),
+        heldout=lambda w: [L.heldout(w.corpus, r) for r in S.trajectory_runs()],
     output:
-        runs=L.factors_file("runs.tsv"),
-        equal_steps=L.factors_file("equal_steps.tsv"),
+        runs=L.factors_runs(),
+        equal_steps=L.factors_equal_steps(),
     log:
         L.log("{corpus}", "trajectories", "factors"),
     conda:
@@ -346,21 +335,21 @@ rule trajectories_factors:
         mem_mb=1000,
         runtime=10,
     params:
-        runs=lambda w: run_descriptions(trajectory_runs()),
-        steps=lambda w: {r: steps_of(r) for r in trajectory_runs()},
+        runs=lambda w: S.run_descriptions(S.trajectory_runs()),
+        steps=lambda w: {r: S.steps_of(r) for r in S.trajectory_runs()},
     script:
         "../scripts/trajectories_factors.py"
 
 
 rule trajectories_factor_figures:
     input:
-        equal_steps=L.factors_file("equal_steps.tsv"),
-        runs=L.factors_file("runs.tsv"),
-        reset_top=run_files("reset_top.tsv"),
+        equal_steps=L.factors_equal_steps(),
+        runs=L.factors_runs(),
+        reset_top=I.run_files(L.trajectories_reset_top),
     output:
         pwcca=[
             report(
-                L.factors_file(f"figures/pwcca_{v}.png"),
+                L.factors_figure(f"pwcca_{v}"),
                 caption="../report/trajectories/factor_curves.rst",
                 category="Layer-wise analysis",
                 subcategory="Pretraining factors",
@@ -369,7 +358,7 @@ rule trajectories_factor_figures:
         ],
         probes=[
             report(
-                L.factors_file(f"figures/probe_{t}.png"),
+                L.factors_figure(f"probe_{t}"),
                 caption="../report/trajectories/factor_curves.rst",
                 category="Layer-wise analysis",
                 subcategory="Pretraining factors",
@@ -377,7 +366,7 @@ rule trajectories_factor_figures:
             for t in TRAJ_TASKS
         ],
         reset_top=report(
-            L.factors_file("figures/reset_top.png"),
+            L.factors_figure("reset_top"),
             caption="../report/trajectories/factor_reset_top.rst",
             category="Layer-wise analysis",
             subcategory="Pretraining factors",
@@ -390,7 +379,7 @@ rule trajectories_factor_figures:
         mem_mb=1000,
         runtime=10,
     params:
-        runs=lambda w: trajectory_runs(),
+        runs=lambda w: S.trajectory_runs(),
         views=TRAJ_VIEWS,
         tasks=TRAJ_TASKS,
         level=config["bootstrap"]["level"],

@@ -1,10 +1,9 @@
 """Figure of erasure.tsv (see speechneurons.experiments.figures)."""
 
-from speechneurons.experiments.figures import plot_erasure
-from speechneurons.io import read_table
+from speechneurons.experiments.jobs import erasure_figure
 from speechneurons.logs import script_logging
 
 snakemake = globals()["snakemake"]  # injected by Snakemake
 
 with script_logging(snakemake.log[0]):
-    plot_erasure(read_table(snakemake.input.table), snakemake.output.figure, title=snakemake.params.title)
+    erasure_figure(snakemake.input, snakemake.output, snakemake.params)

@@ -1,14 +1,9 @@
 """Fetch a Hugging Face model into the local Hugging Face cache (model.download: true)."""
 
-from speechneurons.io import write_json
 from speechneurons.logs import script_logging
-from speechneurons.model.registry import download_model
+from speechneurons.model.jobs import download
 
 snakemake = globals()["snakemake"]  # injected by Snakemake
 
-with script_logging(snakemake.log[0]) as log:
-    ref = snakemake.params.ref
-    folder = download_model(ref)
-    files = sorted(p.name for p in folder.iterdir())
-    write_json(snakemake.output[0], {"ref": ref, "snapshot": str(folder), "files": files})
-    log.info("%s: %d files in %s", ref, len(files), folder)
+with script_logging(snakemake.log[0]):
+    download(snakemake.input, snakemake.output, snakemake.params)

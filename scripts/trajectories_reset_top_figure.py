@@ -1,11 +1,9 @@
 """Phone error rate on test against the number of re-initialised top layers."""
 
-from speechneurons.io import read_table
 from speechneurons.logs import script_logging
-from speechneurons.trajectories.figures import plot_reset_top
+from speechneurons.trajectories.jobs import reset_top_figure
 
 snakemake = globals()["snakemake"]  # injected by Snakemake
 
 with script_logging(snakemake.log[0]):
-    p = snakemake.params
-    plot_reset_top(read_table(snakemake.input.table), snakemake.output.figure, p.level, p.title)
+    reset_top_figure(snakemake.input, snakemake.output, snakemake.params)

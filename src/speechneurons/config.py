@@ -204,8 +204,10 @@ def _check_meaning(config: dict, registry: Registry) -> list[str]:
     pretrain section with its overrides, validated like the section) and iteration rules."""
     from speechneurons.study import duplicate_names, merged
 
-    lines = [f"config: {name} is used twice; give every corpus and every model its own name"
-             for name in duplicate_names(config)]  # fmt: skip
+    lines = [
+        f"config: {name} is used twice; give every corpus and every model its own name"
+        for name in duplicate_names(config)
+    ]
     pretrain_schema = registry.resolver().lookup("pretrain.schema.yaml").contents
     sections = [("pretrain", config["pretrain"])]
     for i, entry in enumerate(config.get("compare", {}).get("models", [])):

@@ -5,18 +5,44 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from speechneurons.align.frame_labels import build_frame_labels
-from speechneurons.align.mfa import mfa_align, mfa_command, prepare_corpus
+from speechneurons.align.jobs import mfa_collect, mfa_prepare
+from speechneurons.align.mfa import mfa_command, prepare_corpus, run_mfa
 from speechneurons.align.textgrid import read_alignment_textgrid
 from speechneurons.audio import write_wav
 from speechneurons.frames import FrameGrid
+from speechneurons.io import read_table, write_table
 
 FAKE = Path(__file__).parents[1] / "helpers" / "fake_mfa"
+
+
+def mfa_align(corpus, shard_dir, work_dir, mode="align", acoustic_model="english_us_arpa", num_jobs=1):
+    """The MFA steps as the workflow runs them: the align_mfa_prepare job, MFA's command line
+    (rule align_mfa), the align_mfa_collect job; returns the shard's report."""
+    work = Path(work_dir).resolve()
+    manifest = work / "manifest.tsv"
+    write_table(corpus, manifest)
+    mfa_prepare(SimpleNamespace(manifest=manifest), SimpleNamespace(corpus=work / "corpus"), SimpleNamespace())
+    run_mfa(
+        mfa_command(
+            mode,
+            work / "corpus",
+            work / "output",
+            acoustic_model=acoustic_model,
+            model_out=work / "acoustic_model.zip",
+            num_jobs=num_jobs,
+            temp_dir=work / "tmp",
+        )
+    )
+    inputs = SimpleNamespace(manifest=manifest, alignments=work / "output")
+    mfa_collect(inputs, SimpleNamespace(shard=shard_dir), SimpleNamespace())
+    return read_table(Path(shard_dir) / "report.tsv", dtype={"utt_id": str}).fillna({"reason": ""})
 
 
 @pytest.fixture
@@ -34,7 +60,18 @@ def corpus(tmp_path):
     for i, (utt, text) in enumerate(texts.items()):
         wav = tmp_path / "audio" / f"{utt}.wav"
         write_wav(wav, np.zeros(16000 + 3217 * i, dtype=np.float32), 16000)
-        rows.append({"utt_id": utt, "audio_path": str(wav), "speaker": "spkA" if i < 2 else "spkB", "transcript": text})
+        rows.append(
+            {
+                "utt_id": utt,
+                "audio_path": str(wav),
+                "speaker": "spkA" if i < 2 else "spkB",
+                "gender": "F",
+                "duration_s": (16000 + 3217 * i) / 16000,
+                "sample_rate": 16000,
+                "transcript": text,
+                "split": "train",
+            }
+        )
     return pd.DataFrame(rows)
 
 

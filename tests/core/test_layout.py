@@ -16,17 +16,14 @@ def test_defaults_are_wildcards_and_values_fill_them():
     assert L.manifest("synth") == "out/synth/corpus/manifest.tsv"
     assert L.activation_array() == "out/{corpus}/activations/{model}/{checkpoint}/layer-{layer}/{subset}.npy"
     assert L.activation_array("mid", 3, "c", "m", "final") == "out/c/activations/m/final/layer-3/mid.npy"
-    assert (
-        L.property_layer_file("neurons.json", 2, "c", "m", "step-50")
-        == "out/c/properties/m/step-50/layer-2/neurons.json"
-    )
+    assert L.property_neurons(2, "c", "m", "step-50") == "out/c/properties/m/step-50/layer-2/neurons.json"
 
 
 def test_sparsity_is_formatted_like_its_wildcard():
     L = layout()
-    assert L.pruned("plan.tsv", "norm", 0.25, "c", "m") == "out/c/experiments/m/prune/norm/sparsity-0.25/plan.tsv"
-    assert L.pruned("plan.tsv", "norm", 0.5, "c", "m").endswith("sparsity-0.5/plan.tsv")
-    assert L.pruned("plan.tsv") == "out/{corpus}/experiments/{model}/prune/{strategy}/sparsity-{sparsity}/plan.tsv"
+    assert L.pruned_plan("norm", 0.25, "c", "m") == "out/c/experiments/m/prune/norm/sparsity-0.25/plan.tsv"
+    assert L.pruned_plan("norm", 0.5, "c", "m").endswith("sparsity-0.5/plan.tsv")
+    assert L.pruned_plan() == "out/{corpus}/experiments/{model}/prune/{strategy}/sparsity-{sparsity}/plan.tsv"
 
 
 def test_checkpoints_live_in_the_iteration_that_saved_them():

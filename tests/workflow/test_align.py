@@ -19,6 +19,7 @@ import yaml
 from speechneurons.align.textgrid import write_alignment_textgrid
 from speechneurons.audio import write_wav
 from speechneurons.frames import FrameGrid
+from tests.helpers.layout import RESULTS as L
 
 REPO = Path(__file__).resolve().parents[2]
 FAKE = REPO / "tests" / "helpers" / "fake_mfa"
@@ -28,13 +29,13 @@ ALIGN_RULES = [
     "align_mfa",
     "align_mfa_collect",
     "align_gather",
-    "frame_labels",
+    "align_frame_labels",
     "align_quality",
 ]
 
 
 def make_corpus(wd: Path) -> pd.DataFrame:
-    base = wd / "results" / "mini" / "corpus"
+    base = wd / L.corpus_dir("mini")
     rows = []
     for i, (utt, text) in enumerate({"u1": "the cat sat on the mat", "u2": "a dog ran"}.items()):
         n = 24000 + 1111 * i
@@ -102,24 +103,24 @@ def test_align_rules_end_to_end(tmp_path):
     make_corpus(wd)
     run(
         wd,
-        "results/mini/labels/mfa/frame_labels.parquet",
-        "results/mini/align/mfa/quality.tsv",
-        "results/mini/labels/reference/frame_labels.parquet",
+        L.frame_labels("mini", "mfa"),
+        L.align_quality_table("mini", "mfa"),
+        L.frame_labels("mini", "reference"),
     )
     call = json.loads((wd / "mfa_calls.jsonl").read_text().splitlines()[0])
     assert call["command"] == "align"
     assert call["positionals"][1:3] == ["english_us_arpa", "english_us_arpa"]
     assert call["options"]["--num_jobs"] == "1"
-    assert (wd / "results/mini/align/mfa/work/corpus/spk/u1.lab").read_text() == "the cat sat on the mat\n"
+    assert (wd / L.mfa_corpus("mini") / "spk" / "u1.lab").read_text() == "the cat sat on the mat\n"
     grid = FrameGrid()
     for aligner in ("mfa", "reference"):
-        labels = pd.read_parquet(wd / f"results/mini/labels/{aligner}/frame_labels.parquet")
+        labels = pd.read_parquet(wd / L.frame_labels("mini", aligner))
         counts = labels.groupby("utt_id").size()
         assert counts.to_dict() == {"u1": grid.num_frames(24000), "u2": grid.num_frames(25111)}
-    assert sorted(p.name for p in (wd / "results/mini/align/reference/shards").iterdir()) == ["0", "1"]
-    quality = pd.read_csv(wd / "results/mini/align/mfa/quality.tsv", sep="\t")
+    assert sorted(p.name for p in (wd / L.align_shard("mini", "reference", 0)).parent.iterdir()) == ["0", "1"]
+    quality = pd.read_csv(wd / L.align_quality_table("mini", "mfa"), sep="\t")
     assert list(quality.speaker) == ["spk", "all"] and quality.aligned_share.tolist() == [1.0, 1.0]
-    assert pd.read_csv(wd / "results/mini/align/mfa/failed.tsv", sep="\t").empty
+    assert pd.read_csv(wd / L.align_failed("mini", "mfa"), sep="\t").empty
 
 
 @pytest.mark.slow
@@ -147,7 +148,7 @@ def test_precomputed_textgrids_of_a_librispeech_folder(tmp_path):
         "align": {"aligner": "textgrids", "textgrids": {"root": "alignments"}, "shards": 2},
     }
     (work / "tg.yaml").write_text(yaml.safe_dump(cfg))
-    target = "results/ls/labels/textgrids/frame_labels.parquet"
+    target = L.frame_labels("ls", "textgrids")
     proc = snakemake(work, target, "--cores", "2", "--configfile", "tg.yaml", check=False)
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0 and "Traceback" not in out
@@ -155,7 +156,7 @@ def test_precomputed_textgrids_of_a_librispeech_folder(tmp_path):
 
     (work / "skip.yaml").write_text("on_bad_input: skip\n")
     snakemake(work, target, "--cores", "2", "--configfile", "tg.yaml", "skip.yaml")
-    report = pd.read_csv(work / "results/ls/align/textgrids/report.tsv", sep="\t", dtype={"utt_id": str})
+    report = pd.read_csv(work / L.align_report("ls", "textgrids"), sep="\t", dtype={"utt_id": str})
     assert report.status.value_counts().to_dict() == {"aligned": 3, "failed": 3, "extra": 1}
     labels = pd.read_parquet(work / target)
     assert sorted(labels.utt_id.unique()) == ["1001-100-0000", "1001-100-0004", "1001-100-0005"]

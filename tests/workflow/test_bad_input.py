@@ -9,6 +9,7 @@ import shutil
 import yaml
 
 from tests.helpers.corpus import make_librispeech_dir
+from tests.helpers.layout import RESULTS as L
 from tests.workflow.test_smoke import make_workdir, planned_jobs, snakemake
 
 
@@ -34,7 +35,7 @@ def test_a_changed_corpus_reruns_the_corpus_stage(tmp_path):
     root = make_librispeech_dir(work / "LibriSpeech", utterances_per_speaker=2)
     cfg = {"corpus": {"name": "ls", "source": "librispeech", "librispeech": {"root": "LibriSpeech"}}}
     (work / "ls.yaml").write_text(yaml.safe_dump(cfg))
-    target = "results/ls/corpus/manifest.tsv"
+    target = L.manifest("ls")
     args = (target, "--cores", "1", "--configfile", "ls.yaml")
     snakemake(work, *args)
     assert planned_jobs(snakemake(work, "-n", *args)) == set(), "an unchanged corpus reruns nothing"

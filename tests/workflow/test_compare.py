@@ -25,12 +25,12 @@ def test_two_pretrained_models_share_corpus_alignment_and_pitch(tmp_path):
     work = make_workdir(tmp_path, {"compare": {"models": [{"name": "tinywave", "pretrain": {"frontend": "waveform"}}]}})
     proc = snakemake(work, "-n", "--cores", "1", "--configfile", "configs/ci-tiny.yaml", "override.yaml")
     jobs = job_counts(proc)
-    for rule in ("corpus_synth_gather", "align_gather", "frame_labels", "pitch_f0", "pitch_groups", "comparison"):
+    for rule in ("corpus_synth_gather", "align_gather", "align_frame_labels", "pitch_f0", "pitch_groups", "comparison"):
         assert jobs[rule] == 1, (rule, jobs)
     assert jobs["align_shard"] == 2  # ci-tiny's shards, once
     assert jobs["model_pretrain"] == 2 and jobs["findings"] == 2 and jobs["experiments_prune"] == 2
     # 2 models x 2 layers x (final + random weights)
-    assert jobs["property_layer"] == 8
+    assert jobs["properties_layer"] == 8
 
 
 def test_librispeech_shaped_folder_with_three_local_base_models(tmp_path):
@@ -50,7 +50,7 @@ def test_librispeech_shaped_folder_with_three_local_base_models(tmp_path):
     jobs = job_counts(snakemake(work, "-n", "--cores", "1", "--configfile", "three.yaml"))
     assert jobs["align_shard"] == 2 and jobs["pitch_f0"] == 1 and jobs["comparison"] == 1
     assert "model_pretrain" not in jobs
-    assert jobs["property_layer"] == 3 * 12 * 2  # three 12-layer models, final and random weights
+    assert jobs["properties_layer"] == 3 * 12 * 2  # three 12-layer models, final and random weights
     assert jobs["findings"] == 3
 
 

@@ -7,6 +7,7 @@ import pytest
 import yaml
 
 from tests.helpers.corpus import make_librispeech_dir
+from tests.helpers.layout import RESULTS as L
 from tests.workflow.test_smoke import make_workdir, planned_jobs, snakemake
 
 
@@ -43,15 +44,15 @@ def librispeech_run(tmp_path_factory):
 @pytest.mark.smoke
 @pytest.mark.slow
 def test_librispeech_with_base_model_runs_end_to_end(librispeech_run):
-    results = librispeech_run / "results" / "ls-shaped"
-    manifest = (results / "corpus" / "manifest.tsv").read_text().splitlines()
+    corpus, model = "ls-shaped", "hubert-base-random"
+    manifest = (librispeech_run / L.manifest(corpus)).read_text().splitlines()
     assert len(manifest) == 1 + 16
-    layers = sorted(p.name for p in (results / "activations" / "hubert-base-random" / "final").glob("layer-*"))
+    layers = sorted(p.name for p in (librispeech_run / L.activations_dir(corpus, model, "final")).glob("layer-*"))
     assert len(layers) == 12
     import numpy as np
 
-    mid = np.load(results / "activations" / "hubert-base-random" / "final" / "layer-1" / "mid.npy", mmap_mode="r")
+    mid = np.load(librispeech_run / L.activation_array("mid", 1, corpus, model, "final"), mmap_mode="r")
     assert mid.shape[1] == 3072 and mid.dtype == np.float16
-    assert (results / "properties" / "hubert-base-random" / "final" / "summary.tsv").exists()
+    assert (librispeech_run / L.properties_summary(corpus, model, "final")).exists()
     proc = snakemake(librispeech_run, "-n", "--cores", "1", "--configfile", "librispeech.yaml")
     assert planned_jobs(proc) == set()

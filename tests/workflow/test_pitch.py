@@ -14,9 +14,10 @@ import pytest
 
 from speechneurons.audio import write_wav
 from speechneurons.io import read_json
+from tests.helpers.layout import RESULTS as L
 
 REPO = Path(__file__).resolve().parents[2]
-TARGETS = ["results/synth/pitch/pitch_frames.parquet", "results/synth/pitch/f0_distributions.png"]
+TARGETS = [L.pitch_frames("synth"), L.pitch_figure("synth")]
 RULES = ["--allowed-rules", "pitch_f0", "pitch_groups", "pitch_figure"]
 
 
@@ -55,16 +56,16 @@ def test_pitch_rules_and_reruns(tmp_path):
             path = work / "audio" / f"{spk}_{u}.wav"
             write_wav(path, x, 16000)
             rows.append((f"{spk}_{u}", str(path), spk, gender, n / 16000, 16000, "x", "train"))
-    manifest = work / "results/synth/corpus/manifest.tsv"
+    manifest = work / L.manifest("synth")
     manifest.parent.mkdir(parents=True)
     columns = ["utt_id", "audio_path", "speaker", "gender", "duration_s", "sample_rate", "transcript", "split"]
     pd.DataFrame(rows, columns=columns).to_csv(manifest, sep="\t", index=False)
 
     snakemake(work)
-    frames = pd.read_parquet(work / "results/synth/pitch/pitch_frames.parquet")
+    frames = pd.read_parquet(work / L.pitch_frames("synth"))
     assert list(frames.columns) == ["utt_id", "frame", "f0_hz", "voiced", "pitch_bin"]
     assert str(frames["pitch_bin"].dtype) == "int8" and (frames.loc[~frames.voiced, "pitch_bin"] == -1).all()
-    bins = read_json(work / "results/synth/pitch/pitch_bins.json")
+    bins = read_json(work / L.pitch_bins("synth"))
     assert bins["n_bins"] == 3 and len(bins["cut_points_hz"]["all"]) == 2
 
     (work / "override.yaml").write_text("pitch:\n  n_bins: 4\n  binning: per_gender\n")

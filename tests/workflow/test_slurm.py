@@ -26,6 +26,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.helpers.layout import RESULTS as L
 from tests.helpers.slurm import slurm_cluster
 
 REPO = Path(__file__).resolve().parents[2]
@@ -40,20 +41,20 @@ CPU_CONFIG = [*CONFIG, "cpu.yaml"]
 # Outputs compared with a local run (paths under results/ci-tiny; corpus ci-tiny, model
 # tinyhubert): every stage up to the property neurons. The files the wip branch found to differ
 # between two runs hold wall-clock times (align reports, dump.json, train_log.tsv).
+C, M = "ci-tiny", "tinyhubert"
 COMPARED = [
-    "corpus/manifest.tsv",
-    "labels/pocketsphinx/frame_labels.parquet",
-    "pitch/pitch_frames.parquet",
-    "models/tinyhubert/iteration-1/final/model.safetensors",
-    "activations/tinyhubert/final/layer-1/mid.npy",
-    "activations/tinyhubert/final/layer-2/mid.npy",
-    "properties/tinyhubert/final/layer-1/neurons.json",
-    "properties/tinyhubert/final/layer-2/neurons.json",
-    "properties/tinyhubert/final/summary.tsv",
+    L.manifest(C),
+    L.frame_labels(C, "pocketsphinx"),
+    L.pitch_frames(C),
+    f"{L.iteration_final(C, M, 1)}/model.safetensors",
+    L.activation_array("mid", 1, C, M, "final"),
+    L.activation_array("mid", 2, C, M, "final"),
+    L.property_neurons(1, C, M, "final"),
+    L.property_neurons(2, C, M, "final"),
+    L.properties_summary(C, M, "final"),
 ]
 # What the local run is asked for: the property neurons pull in every compared file.
-LOCAL_TARGETS = ["properties/tinyhubert/final/summary.tsv"]
-RESULTS = Path("results") / "ci-tiny"
+LOCAL_TARGETS = [L.properties_summary(C, M, "final")]
 
 
 def environment(extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -183,7 +184,7 @@ def test_profile_sends_every_gpu_job_to_a_gpu_partition(tmp_path):
         if int(values.get("gpu", 0)) > 0:
             gpu_rules.add(rule)
             assert values.get("slurm_partition"), f"{rule} asks for a GPU and gets no partition"
-    assert {"model_pretrain", "dump_activations"} <= gpu_rules
+    assert {"model_pretrain", "activations_dump"} <= gpu_rules
     assert gpu_rules <= named
 
 
@@ -238,7 +239,7 @@ def test_ci_tiny_runs_through_slurm_and_matches_a_local_run(tmp_path):
     assert {job["Partition"] for job in jobs} == {cluster.partition}, jobs
 
     local = make_workdir(tmp_path / "local")
-    targets = [str(RESULTS / rel) for rel in LOCAL_TARGETS]
+    targets = list(LOCAL_TARGETS)
     proc = run_limited(
         [*SNAKEMAKE, *targets, "--directory", str(local), "--cores", threads, *CPU_CONFIG],
         local,
@@ -246,7 +247,7 @@ def test_ci_tiny_runs_through_slurm_and_matches_a_local_run(tmp_path):
         RUN_LIMIT,
     )
     assert proc.returncode == 0, proc.stdout[-6000:]
-    differ = [rel for rel in COMPARED if digest(work / RESULTS / rel) != digest(local / RESULTS / rel)]
+    differ = [rel for rel in COMPARED if digest(work / rel) != digest(local / rel)]
     assert not differ, f"the SLURM run's outputs differ from a local run's: {differ}"
     busy = sum(_seconds(job["Elapsed"]) for job in jobs)
     summary = (

@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.helpers.layout import RESULTS as L
+
 REPO = Path(__file__).resolve().parents[2]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
@@ -88,8 +90,7 @@ def tiny_run(tmp_path_factory):
 def test_smoke_run_produces_every_target(tiny_run):
     proc = snakemake(tiny_run, "-n", "--cores", "1", "--configfile", "configs/ci-tiny.yaml")
     assert planned_jobs(proc) == set(), "a finished run must be up to date"
-    results = tiny_run / "results" / "ci-tiny"
-    assert (results / "corpus" / "manifest.tsv").exists()
+    assert (tiny_run / L.manifest("ci-tiny")).exists()
     assert list((tiny_run / "results" / "logs").rglob("*.log")), "every rule writes a log (under results_dir)"
 
 

@@ -22,7 +22,6 @@ import logging
 import os
 import shutil
 import subprocess
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -143,39 +142,3 @@ def collect_output(
         report = pd.DataFrame(records, columns=REPORT_COLUMNS)
         write_table(report, tmp / "report.tsv")
     return report
-
-
-def mfa_align(
-    manifest: pd.DataFrame,
-    shard_dir: str | Path,
-    work_dir: str | Path,
-    mode: str = "align",
-    dictionary: str = "english_us_arpa",
-    acoustic_model: str = "english_us_arpa",
-    num_jobs: int = 1,
-    beam: int = 10,
-    retry_beam: int = 40,
-    extra_args: Sequence[str] = (),
-) -> pd.DataFrame:
-    """Prepare the corpus under ``work_dir``, run MFA, collect its TextGrids into ``shard_dir``."""
-    work_dir = Path(work_dir).resolve()
-    corpus_dir, out_dir = work_dir / "corpus", work_dir / "output"
-    prepare_corpus(manifest, corpus_dir)
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    cmd = mfa_command(
-        mode,
-        corpus_dir,
-        out_dir,
-        dictionary,
-        acoustic_model,
-        model_out=work_dir / "acoustic_model.zip",
-        num_jobs=num_jobs,
-        temp_dir=work_dir / "tmp",
-        beam=beam,
-        retry_beam=retry_beam,
-        extra_args=extra_args,
-    )
-    t0 = time.perf_counter()
-    run_mfa(cmd)
-    return collect_output(manifest, out_dir, shard_dir, time.perf_counter() - t0)

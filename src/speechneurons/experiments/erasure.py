@@ -15,18 +15,23 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
+from speechneurons.experiments.variants import ERASURE_KINDS
 from speechneurons.probing.probes import add_roles, select_layers
 from speechneurons.probing.scoring import compare
+from speechneurons.study import parse_erasure_name
 
-ERASURE_KINDS = ("property", "random")
+if TYPE_CHECKING:
+    import torch
 
 
 def erase_fc2_(fc2: torch.nn.Linear, idx) -> None:
     """Zero the columns ``idx`` of fc2's weight in place."""
+    import torch
+
     idx = torch.as_tensor(np.asarray(idx, dtype=np.int64), device=fc2.weight.device)
     if idx.numel():
         with torch.no_grad():
@@ -41,6 +46,8 @@ def erased(
 
     ``layers`` maps layer -> (fc1, fc2) (see :func:`speechneurons.pruning.ffn_pairs`).
     """
+    import torch
+
     saved = {}
     try:
         for layer, idx in sets.items():
@@ -78,7 +85,7 @@ def erasure_table(
     base = select_layers(baseline, roles)
     parts = []
     for name in sorted({n for n, _ in variants}):
-        prop, group = name.split("-", 1)
+        prop, group = parse_erasure_name(name)
         erased_losses = {
             kind: select_layers(variants[(name, kind)], roles) for kind in ERASURE_KINDS if (name, kind) in variants
         }

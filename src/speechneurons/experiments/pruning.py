@@ -29,16 +29,12 @@ import numpy as np
 import pandas as pd
 import torch
 
+from speechneurons.experiments.variants import KEEP_STRATEGIES, STRATEGIES
 from speechneurons.model.ffn import ffn_sites, prune_ffn_
 from speechneurons.probing.probes import add_roles, select_layers
 from speechneurons.probing.scoring import compare
 
 log = logging.getLogger(__name__)
-
-STRATEGIES = ("norm", "protect", "random", "protect_random")
-#: the authors' headline setting: keep exactly the property neurons of each layer, against the
-#: same per-layer widths kept by norm and by a matched random set
-KEEP_STRATEGIES = ("keep_property", "keep_norm", "keep_random")
 
 
 def neuron_scores(fc1: torch.nn.Linear, fc2: torch.nn.Linear) -> torch.Tensor:

@@ -9,6 +9,19 @@ from dataclasses import dataclass
 from speechneurons.config import settings_from
 
 
+def checkpoint_name(step: int) -> str:
+    """The name of the checkpoint saved at global step ``step``: ``step-<N>`` (every path, table
+    and config that names a checkpoint uses this form; ``final`` and ``random`` are the others)."""
+    return f"step-{int(step)}"
+
+
+def checkpoint_step(name: str) -> int | None:
+    """The global step of a ``step-<N>`` checkpoint name, None for any other name (``final``,
+    ``random``)."""
+    prefix, sep, digits = name.partition("-")
+    return int(digits) if prefix == "step" and sep and digits.isdigit() else None
+
+
 @dataclass(frozen=True)
 class IterationSettings:
     """One item of ``pretrain.iterations``."""
@@ -47,7 +60,7 @@ def checkpoint_names(section: Mapping) -> list[str]:
     """Names of every saved checkpoint of a ``pretrain`` config section: ``step-<N>`` (global
     steps, in order) and ``final``."""
     schedule = checkpoint_schedule(iteration_settings(section), section["checkpoint_steps"])
-    return [f"step-{g}" for steps in schedule for _, g in steps] + ["final"]
+    return [checkpoint_name(g) for steps in schedule for _, g in steps] + ["final"]
 
 
 def checkpoint_iteration(section: Mapping, checkpoint: str) -> int:
@@ -55,7 +68,7 @@ def checkpoint_iteration(section: Mapping, checkpoint: str) -> int:
     iterations = iteration_settings(section)
     if checkpoint == "final":
         return len(iterations)
-    step = int(checkpoint.removeprefix("step-"))
+    step = checkpoint_step(checkpoint)
     for i, steps in enumerate(checkpoint_schedule(iterations, section["checkpoint_steps"]), start=1):
         if any(g == step for _, g in steps):
             return i

@@ -575,9 +575,25 @@ def compute_layer(
     path: str | Path = "mid.npy",
 ) -> LayerProperties:
     """The whole statistic of one layer from its dump ``acts`` [n, D] and index."""
+    return layer_statistic(acts, index, layer, settings, n_pitch_bins, chunk_rows, device, on_bad_input, path)[0]
+
+
+def layer_statistic(
+    acts: np.ndarray,
+    index: pd.DataFrame,
+    layer: int,
+    settings: PropertySettings,
+    n_pitch_bins: int,
+    chunk_rows: int,
+    device: str,
+    on_bad_input: str,
+    path: str | Path,
+) -> tuple[LayerProperties, np.ndarray, np.ndarray]:
+    """:func:`compute_layer` with the frame labels and top neurons it counted (the properties job
+    resamples them for the chance levels): ``(properties, labels, top)``."""
     labels, top = layer_top(acts, index, settings, n_pitch_bins, chunk_rows, device, on_bad_input, path)
     n_groups = {p: len(g) for p, g in property_groups(n_pitch_bins).items()}
-    return layer_properties(
+    lp = layer_properties(
         count_top(top, labels, n_groups),
         layer,
         settings.sigma,
@@ -586,3 +602,4 @@ def compute_layer(
         settings.selection,
         settings.fdr_q,
     )
+    return lp, labels, top

@@ -32,6 +32,7 @@ from speechneurons.probing.probes import add_roles, select_layers
 from speechneurons.probing.scoring import compare
 from speechneurons.stats import bootstrap_delta, bootstrap_ratio
 from speechneurons.stats.controls import matched_random
+from speechneurons.study import parse_erasure_name
 
 from .neurons import spliced_ffn
 from .sae import SparseAutoencoder
@@ -216,7 +217,7 @@ def probe_variants(
         variants.append(Variant(variant_name("splice", arch, "layer", layer), {}, splice_edit({layer: sae})))
     sets: dict[str, dict[int, np.ndarray]] = {}
     for name in erasures:
-        prop, group = name.split("-", 1)
+        prop, group = parse_erasure_name(name)
         units = group_neurons(neurons, prop, group)
         sets[variant_name("erase", name, "neurons", "property")] = units
         sets[variant_name("erase", name, "neurons", "random")] = matched_random(

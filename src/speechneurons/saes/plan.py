@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from speechneurons.properties.statistic import property_groups
 from speechneurons.properties.tables import figure_layers
+from speechneurons.study import parse_erasure_name
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ def sae_plan(section: Mapping, dumped_layers: Sequence[int], n_pitch_bins: int) 
         raise ValueError(f"saes.erasure_architectures {unknown} are not trained; add them to saes.architectures")
     groups = property_groups(n_pitch_bins)
     for name in section["erasures"]:
-        prop, group = name.split("-", 1)
+        prop, group = parse_erasure_name(name)
         if group not in groups.get(prop, ()):
             raise ValueError(
                 f"saes.erasures: {name!r} is not a group (groups: "

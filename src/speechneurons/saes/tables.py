@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from speechneurons.stats import percentile_interval, rank_p_value, resample_weights
+from speechneurons.study import parse_erasure_name
 
 from .evaluation import SaeEvaluation
 from .properties import count_rows
@@ -239,7 +240,7 @@ def features_vs_neurons(
     matched random control (error differences with bootstrap intervals)."""
     rows = []
     for name in erasures:
-        prop, group = name.split("-", 1)
+        prop, group = parse_erasure_name(name)
         sub = units[(units.property == prop) & (units.group.astype(str) == group) & units.layer.isin(layers)]
         for kind, u in sub.groupby("units", sort=False):
             row = dict(

@@ -493,6 +493,26 @@ def summarize_reset_top(runs: Sequence[ResetTopRun], resamples: int, seed: int, 
     )
 
 
+def reset_top_one(
+    loaded,
+    waves: Mapping[str, np.ndarray],
+    fit_ids: Sequence[str],
+    dev_ids: Sequence[str],
+    test_ids: Sequence[str],
+    codes: Mapping[str, np.ndarray],
+    n: int,
+    settings: ResetTopSettings,
+    seed: int,
+    device,
+) -> ResetTopRun:
+    """One reset-top fine-tuning (the trajectories job of one ``n``): the front-end features of
+    the fitting, dev and test utterances, then :func:`run_reset_top`."""
+    if not 0 <= n <= loaded.num_layers:
+        raise ValueError(f"trajectories.reset_top.n_reset has {n}, but the model has {loaded.num_layers} layers")
+    feats = [front_end_features(loaded, waves, ids) for ids in (fit_ids, dev_ids, test_ids)]
+    return run_reset_top(loaded, *feats, codes, n, settings, seed, device)
+
+
 def reset_top_experiment(
     loaded,
     waves: Mapping[str, np.ndarray],
@@ -505,14 +525,11 @@ def reset_top_experiment(
     resamples: int,
     level: float,
 ) -> ResetTopResult:
-    """:func:`run_reset_top` for every n of ``settings.n_reset`` on one set of front-end
-    features, then :func:`summarize_reset_top`."""
+    """The whole reset-top experiment in memory, as the workflow runs it job by job:
+    :func:`reset_top_one` for every n of ``settings.n_reset``, then :func:`summarize_reset_top`."""
     fit_ids, dev_ids = select_train(train_ids, settings, seed)
-    feats_fit = front_end_features(loaded, waves, fit_ids)
-    feats_dev = front_end_features(loaded, waves, dev_ids)
-    feats_test = front_end_features(loaded, waves, test_ids)
     runs = [
-        run_reset_top(loaded, feats_fit, feats_dev, feats_test, codes, n, settings, seed, device)
+        reset_top_one(loaded, waves, fit_ids, dev_ids, test_ids, codes, n, settings, seed, device)
         for n in settings.n_reset
     ]
     return summarize_reset_top(runs, resamples, seed, level)

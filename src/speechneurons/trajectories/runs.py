@@ -10,10 +10,9 @@ steps when their batches are the same size.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 
-from speechneurons.model.schedule import checkpoint_iteration, checkpoint_names, iteration_settings
+from speechneurons.model.schedule import checkpoint_iteration, checkpoint_names, checkpoint_step, iteration_settings
 
 
 def checkpoint_steps(pretrain: Mapping) -> dict[str, tuple[int, int]]:
@@ -21,7 +20,7 @@ def checkpoint_steps(pretrain: Mapping) -> dict[str, tuple[int, int]]:
     saves, in pretraining order; ``final`` is the last iteration's end."""
     out = {}
     for name in checkpoint_names(pretrain):
-        step = total_steps(pretrain) if name == "final" else int(name.removeprefix("step-"))
+        step = total_steps(pretrain) if name == "final" else checkpoint_step(name)
         out[name] = (checkpoint_iteration(pretrain, name), step)
     return out
 
@@ -85,9 +84,9 @@ def checkpoint_order(names: Sequence[str]) -> list[str]:
     then anything else by name."""
 
     def key(name: str):
-        m = re.fullmatch(r"step-(\d+)", name)
-        if m:
-            return (1, int(m.group(1)), name)
+        step = checkpoint_step(name)
+        if step is not None:
+            return (1, step, name)
         return ({"random": 0, "final": 2}.get(name, 3), 0, name)
 
     return sorted(dict.fromkeys(names), key=key)

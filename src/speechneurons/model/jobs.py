@@ -1,0 +1,171 @@
+"""The jobs of the model stage: one function per script (``scripts/model_<job>.py`` runs
+``model.jobs.<job>``). A job takes the rule's ``input``, ``output`` and ``params`` (Snakemake's
+named lists, or any object with those attributes, e.g. a SimpleNamespace in a test), reads
+its inputs, calls the library and writes its outputs."""
+
+import logging
+
+import numpy as np
+import pandas as pd
+import torch
+
+from speechneurons.config import settings_from
+from speechneurons.corpus.manifest import read_manifest
+from speechneurons.device import resolve_device
+from speechneurons.frames import FrameGrid
+from speechneurons.io import atomic_dir, atomic_path, drop_timings, read_table, write_json, write_table
+from speechneurons.model import hubert as H
+from speechneurons.model import pretrain as P
+from speechneurons.model import targets as T
+from speechneurons.model.figures import plot_curve, plot_heldout_curve
+from speechneurons.model.hubert import load_checkpoint, masked_prediction_accuracy
+from speechneurons.model.pretrain import align_targets, heldout_corpus, load_corpus
+from speechneurons.model.registry import download_model
+from speechneurons.model.schedule import checkpoint_name
+from speechneurons.model.targets import targets_from_table
+
+log = logging.getLogger(__name__)
+
+
+def curve(inp, out, p) -> None:
+    """The pretraining curve: loss and masked accuracy against steps, with chance and majority."""
+    plot_curve([read_table(path) for path in inp.logs], out.png)
+
+
+def download(inp, out, p) -> None:
+    """Fetch a Hugging Face model into the local Hugging Face cache (model.download: true)."""
+    folder = download_model(p.ref)
+    files = sorted(f.name for f in folder.iterdir())
+    write_json(out.marker, {"ref": p.ref, "snapshot": str(folder), "files": files})
+    log.info("%s: %d files in %s", p.ref, len(files), folder)
+
+
+def heldout(inp, out, p, threads: int = 1) -> None:
+    """Masked-prediction accuracy of every checkpoint on held-out utterances (the learning curve
+    on data the model never trained on), with chance and the majority-class rate."""
+    torch.set_num_threads(threads)
+    grid = FrameGrid.from_config(p.frames)
+    manifest = read_manifest(inp.manifest)
+    ids, waves, held = heldout_corpus(manifest, grid, p.splits, p.on_bad_input, p.heldout_utterances)
+    log.info("scoring on %d held-out utterances of splits %s", len(ids), held)
+    targets = [targets_from_table(read_table(path)) for path in inp.targets]  # per iteration
+    rows = []
+    for name, iteration, step, folder in p.checkpoints:
+        model, head, _ = load_checkpoint(folder)
+        _, w, t, _ = align_targets(ids, waves, targets[iteration - 1], grid)
+        scores = masked_prediction_accuracy(model, head, w, t, grid, p.mask_prob, p.mask_length, seed=p.seed)
+        counts = np.bincount(np.concatenate(t), minlength=head.n_clusters)
+        rows.append(
+            dict(
+                checkpoint=name,
+                iteration=iteration,
+                step=step,
+                **scores,
+                chance=1 / head.n_clusters,
+                majority_rate=float(counts.max() / counts.sum()),
+            )
+        )
+        log.info(
+            "%s: held-out masked accuracy %.4f (unmasked %.4f)", name, scores["masked_acc"], scores["unmasked_acc"]
+        )
+    table = pd.DataFrame(rows).sort_values("step", kind="stable")
+    write_table(table, out.table)
+    plot_heldout_curve(table, [read_table(path) for path in inp.logs], out.png)
+
+
+def pretrain(inp, out, p, threads: int = 1) -> None:
+    """Pretrain one HuBERT iteration on the corpus and its frame targets: the iteration's checkpoints
+    (save_pretrained + head, named by the step counted over all iterations), its final model and
+    its training log."""
+    i = int(p.iteration)
+    torch.set_num_threads(threads)
+    train = settings_from(P.TrainSettings, p.train)
+    grid, device = FrameGrid.from_config(p.frames), resolve_device(p.device)
+    ids, waves, skipped = P.load_corpus(inp.manifest, grid, p.splits, p.on_bad_input, min_frames=train.mask_length)
+    table = read_table(inp.targets)
+    ids, waves, targets, n_missing = P.align_targets(ids, waves, targets_from_table(table), grid)
+    n_clusters = int(table["target"].max()) + 1
+    log.info(
+        "iteration %d: %d utterances (%.1f min), %d skipped, %d without targets, %d clusters, device %s",
+        i,
+        len(ids),
+        sum(map(len, waves)) / grid.sample_rate / 60,
+        len(skipped),
+        n_missing,
+        n_clusters,
+        device,
+    )
+    if p.init == "resume":
+        model = H.load_checkpoint(inp.init)[0]
+    else:
+        model = H.build_model(settings_from(H.ModelSettings, p.model), grid, p.seed)
+    torch.manual_seed(p.seed + i)
+    head = H.PretrainHead(model.config.hidden_size, n_clusters, train.final_dim, train.temperature)
+    meta = dict(iteration=i, n_utterances=len(ids), skipped=len(skipped), seed=p.seed)
+
+    with atomic_dir(out.checkpoints) as checkpoints:
+
+        def save(step, model, head):
+            H.save_checkpoint(
+                model,
+                head,
+                checkpoints / checkpoint_name(p.start_step + step),
+                {**meta, "step": p.start_step + step, "iteration_step": step},
+            )
+
+        train_log = P.train(
+            model,
+            head,
+            waves,
+            targets,
+            grid,
+            train,
+            steps=p.steps,
+            seed=p.seed + i - 1,
+            checkpoint_steps=p.checkpoint_steps,
+            device=device,
+            on_checkpoint=save,
+        )
+    with atomic_dir(out.final) as tmp:
+        H.save_checkpoint(model, head, tmp, {**meta, "step": p.start_step + p.steps, "iteration_step": p.steps})
+    write_table(drop_timings(train_log), out.train_log)  # elapsed time: logged below
+    last = train_log.iloc[-1]
+    log.info(
+        "final masked accuracy %.4f (chance %.4f, majority %.4f) after %.0f s",
+        last.masked_acc,
+        last.chance,
+        last.majority_rate,
+        last.elapsed_s,
+    )
+
+
+def targets(inp, out, p, threads: int = 1) -> None:
+    """Frame targets of one pretraining iteration: k-means of MFCC + deltas (targets 'mfcc') or of a
+    layer of the previous iteration's model (targets 'layer'), fitted on the pretraining splits and
+    assigned to every utterance (held-out utterances get targets to score the model on, never to
+    fit or train); one label per model frame, and the cluster centres."""
+    torch.set_num_threads(threads)
+    grid = FrameGrid.from_config(p.frames)
+    manifest = read_manifest(inp.manifest)
+    ids, waves, skipped = load_corpus(manifest, grid, None, p.on_bad_input, min_frames=1)
+    split = dict(zip(manifest["utt_id"].astype(str), manifest["split"]))
+    fit = [split[u] in p.splits for u in ids]
+    log.info(
+        "%d utterances (%.1f min), %d of them fit the k-means",
+        len(ids),
+        sum(map(len, waves)) / grid.sample_rate / 60,
+        sum(fit),
+    )
+    if p.targets == "mfcc":
+        labels, centres, info = T.mfcc_targets(waves, grid, p.n_clusters, p.seed, p.n_mfcc, p.kmeans_max_frames, fit)
+    else:
+        model = load_checkpoint(inp.model)[0]
+        labels, centres, info = T.layer_targets(
+            model, waves, grid, p.layer, p.n_clusters, p.seed, resolve_device(p.device), p.kmeans_max_frames, fit
+        )
+    info.update(skipped=len(skipped), seed=p.seed, fit_splits=list(p.splits))
+    log.info("targets: %s", info)
+    write_table(T.targets_table(ids, labels), out.targets)
+    with atomic_path(out.centres) as tmp, open(tmp, "wb") as fh:
+        np.save(fh, centres)
+    write_json(out.info, info)
