@@ -86,7 +86,8 @@ def fit_fixed_probes(train: Features, layers_by_task: Mapping[str, Iterable[int]
                 tr = (ut["split"] == "train").to_numpy()
                 x = train.utt_feats[layer][tr].astype(np.float64)
                 mu, sd = _moments(x)
-                probes.append(_Probe(task, layer, mu, sd, fit_classifier((x - mu) / sd, ut["speaker"].astype(str).to_numpy()[tr], settings)))  # fmt: skip
+                y = ut["speaker"].astype(str).to_numpy()[tr]
+                probes.append(_Probe(task, layer, mu, sd, fit_classifier((x - mu) / sd, y, settings)))
             elif task == "gender":
                 folds = speaker_folds(ut, settings.gender_folds, settings.seed)
                 fold_of = dict(zip(ut["speaker"], folds, strict=True))
@@ -150,8 +151,9 @@ def fixed_probe_errors(probes: Sequence, variants: Mapping[str, Features]) -> pd
             groups += [(f"{col}={g}", labels == g) for g in sorted(set(labels))]
             for group, sel in groups:
                 if sel.any():
+                    error = _scale(probe.task) * float(loss[sel].mean())
                     rows.append({"variant": name, "task": probe.task, "layer": probe.layer, "eval_group": group,
-                                 "error": _scale(probe.task) * float(loss[sel].mean()), "n_items": int(sel.sum())})  # fmt: skip
+                                 "error": error, "n_items": int(sel.sum())})  # fmt: skip
     return pd.DataFrame(rows, columns=["variant", "task", "layer", "eval_group", "error", "n_items"])
 
 
