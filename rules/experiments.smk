@@ -13,6 +13,8 @@
 #                                    features.npz, losses.parquet
 #   erasure/<property>-<group>/<property|random>/   erased_neurons.json, features.npz, losses.parquet
 #   pruning.tsv, erasure.tsv, figures/pruning.png, figures/erasure.png
+#   control_effects.tsv   pruning and erasure effects against scored_control_draws matched
+#                         control draws (fixed probes, test utterances), rank p-values
 from speechneurons.probing.features import FrameSettings
 from speechneurons.probing.probes import ProbeSettings
 from speechneurons.experiments.matching import MatchSettings
@@ -273,6 +275,53 @@ rule experiments_erasure_table:
         variants=ERASURE_VARIANTS,
     script:
         "../scripts/experiments_erasure_table.py"
+
+
+# the pruning comparison needs protect and norm, and models that silencing reproduces
+CONTROL_PRUNING = {"protect", "norm", "protect_random"} <= set(
+    config["experiments"]["strategies"]
+) and not config["experiments"]["continued_pretraining_steps"]
+
+
+rule experiments_control_effects:
+    input:
+        model=experiments_model,
+        manifest=L.manifest(),
+        features=L.experiments_file("probes/unpruned/features.npz"),
+        frames=L.experiments_file("probes/frames.parquet"),
+        utterances=L.experiments_file("probes/utterances.parquet"),
+        best=L.experiments_file("probes/best_layers.json"),
+        neurons=per_layer("neurons.json", EXPERIMENTS_CHECKPOINT),
+        P=per_layer("P.npz", EXPERIMENTS_CHECKPOINT),
+    output:
+        table=L.experiments_file("control_effects.tsv"),
+    log:
+        L.log("{corpus}", "experiments", "{model}", "control_effects"),
+    benchmark:
+        L.benchmark("{corpus}", "experiments", "{model}", "control_effects")
+    conda:
+        "../envs/speechneurons.yaml"
+    threads: 2
+    resources:
+        mem_mb=6000,
+        runtime=120,
+        gpu=GPU,
+    params:
+        model_ref=experiments_model_ref,
+        matching=section_params(MatchSettings, config["experiments"]),
+        scored_control_draws=config["experiments"]["scored_control_draws"],
+        pruning_comparable=CONTROL_PRUNING,
+        sparsities=config["experiments"]["sparsities"],
+        erasures=config["experiments"]["erasures"],
+        protect_properties=config["experiments"]["protect_properties"],
+        probes=section_params(ProbeSettings, config["probes"]),
+        probe_layers=config["probes"]["layers"],
+        level=config["bootstrap"]["level"],
+        seed=config["seed"],
+        on_bad_input=config["on_bad_input"],
+        device=config["device"],
+    script:
+        "../scripts/experiments_control_effects.py"
 
 
 rule experiments_pruning_figure:

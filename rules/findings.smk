@@ -23,6 +23,11 @@ rule findings:
         ),
         pruning=L.experiments_file("pruning.tsv"),
         erasure=L.experiments_file("erasure.tsv"),
+        control_effects=lambda w: (
+            L.experiments_file("control_effects.tsv", w.corpus, w.model)
+            if config["experiments"]["scored_control_draws"]
+            else []
+        ),
         sae_claims=L.saes_file("claims.tsv", checkpoint=EXPERIMENTS_CHECKPOINT),
         traj_findings=L.trajectories_file("findings.tsv"),
         traj_pwcca=L.trajectories_file("pwcca.tsv"),

@@ -25,7 +25,7 @@ with script_logging(snakemake.log[0]) as log:
     findings = table(
         property_neuron_findings(
             read_table(inp.summary), replicates, random_summary, read_table(inp.pruning), read_table(inp.erasure),
-            p.level,
+            p.level, read_table(inp.control_effects) if inp.control_effects else None,
         )
         + trajectory_findings(
             read_table(inp.traj_findings), read_table(inp.traj_pwcca), read_table(inp.traj_trials),

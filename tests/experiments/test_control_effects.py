@@ -80,3 +80,18 @@ def test_table_reads_an_erasure_against_its_controls():
     # no control (features redrawn, codes kept) comes near: the smallest rank p-value of 9 draws
     assert t["effect"].iloc[0] >= 50 > t["control_high"].iloc[0]
     assert t["control_p"].iloc[0] == pytest.approx(1 / 10)
+
+
+def test_plan_variants_names_every_variant_its_comparison_uses():
+    import torch
+
+    torch.manual_seed(0)
+    pairs = {1: (torch.nn.Linear(4, 10), torch.nn.Linear(10, 4))}
+    draws = [{1: [5, 6]}, {1: [7, 8]}]
+    masks, comps = ce.plan_variants(pairs, {1: [0, 1]}, draws, [0.5], {"gender-M": ({1: [2]}, [{1: [3]}])}, 0)
+    assert len(comps) == 2
+    for c in comps:
+        assert {c["variant"], c["reference"], *c["controls"]} <= set(masks)
+    assert not {0, 1} & set(masks["prune 0.5 protect"][1]) and len(masks["prune 0.5 protect"][1]) == 5
+    assert not {5, 6} & set(masks["prune 0.5 protect_random 0"][1])
+    assert masks["erase gender-M"] == {1: [2]} and masks["erase gender-M random 0"] == {1: [3]}

@@ -183,14 +183,16 @@ def erasure_margin(errors: pd.DataFrame, variant: str, reference: str, task: str
 def control_distribution(effect: float, controls: Sequence[float], level: float) -> dict:
     """The effect against its control effects: ``effect``, ``n_controls``, the central
     ``level`` range of the controls (``control_low``, ``control_high``) and the rank p-value in
-    the claimed (positive) direction (:func:`speechneurons.experiments.matching.control_p`)."""
+    the claimed (positive) direction (:func:`speechneurons.experiments.matching.control_p`),
+    and in the opposite direction (``control_p_below``)."""
     from speechneurons.experiments.matching import control_p
 
     x = np.asarray(controls, dtype=float)
     x = x[np.isfinite(x)]
     lo, hi = percentile_interval(x, level) if len(x) else (np.nan, np.nan)
     return {"effect": float(effect), "n_controls": int(len(x)), "control_low": float(lo), "control_high": float(hi),
-            "control_p": control_p(effect, x, direction=1)}  # fmt: skip
+            "control_p": control_p(effect, x, direction=1),
+            "control_p_below": control_p(effect, x, direction=-1)}  # fmt: skip
 
 
 def control_effects_table(
@@ -222,5 +224,50 @@ def control_effects_table(
                 d = control_distribution(effect(c["variant"], task, layer),
                                          [effect(v, task, layer) for v in c["controls"]], level)  # fmt: skip
                 rows.append({"comparison": c["name"], "kind": c["kind"], "task": task, "layer": layer, **d})
-    cols = ["comparison", "kind", "task", "layer", "effect", "n_controls", "control_low", "control_high", "control_p"]
+    cols = ["comparison", "kind", "task", "layer", "effect", "n_controls", "control_low", "control_high", "control_p",
+            "control_p_below"]  # fmt: skip
     return pd.DataFrame(rows, columns=cols)
+
+
+def plan_variants(
+    pairs: Mapping,
+    protected: Mapping[int, Sequence[int]],
+    protect_draws: Sequence[Mapping[int, Sequence[int]]],
+    sparsities: Sequence[float],
+    erasures: Mapping[str, tuple[Mapping[int, Sequence[int]], Sequence[Mapping[int, Sequence[int]]]]],
+    seed: int,
+) -> tuple[dict[str, dict[int, list[int]]], list[dict]]:
+    """The silenced neurons of every variant scored (name -> layer -> neurons) and the
+    comparisons of :func:`control_effects_table`. ``pairs``: layer -> (fc1, fc2) of the model
+    (:func:`speechneurons.experiments.pruning.ffn_pairs`); ``protect_draws``: matched controls
+    of ``protected``, each protected instead in a protect pruning at each of ``sparsities``
+    (empty: no pruning comparison); ``erasures``: name -> (the group's neurons, its matched
+    control draws). Silencing is pruning here (the models are not pretrained further)."""
+    from speechneurons.experiments.pruning import plan_pruning
+
+    def pruned(strategy, s, keep):
+        return {c.layer: [int(j) for j in c.pruned] for c in plan_pruning(pairs, strategy, s, keep, seed).values()}
+
+    masks = {"unpruned": {}}
+    comparisons = []
+    for s in sparsities if len(protect_draws) else ():
+        name = f"prune {s:g}"
+        masks[f"{name} norm"] = pruned("norm", s, protected)
+        masks[f"{name} protect"] = pruned("protect", s, protected)
+        controls = []
+        for i, draw in enumerate(protect_draws):
+            masks[f"{name} protect_random {i}"] = pruned("protect", s, draw)
+            controls.append(f"{name} protect_random {i}")
+        comparisons.append({"name": name, "kind": "pruning", "variant": f"{name} protect",
+                            "reference": f"{name} norm", "controls": controls})  # fmt: skip
+    for er, (sets, draws) in erasures.items():
+        prop, group = er.split("-", 1)
+        name = f"erase {er}"
+        masks[name] = {int(k): [int(j) for j in v] for k, v in sets.items()}
+        controls = []
+        for i, draw in enumerate(draws):
+            masks[f"{name} random {i}"] = {int(k): [int(j) for j in v] for k, v in draw.items()}
+            controls.append(f"{name} random {i}")
+        comparisons.append({"name": name, "kind": "erasure", "variant": name, "reference": "unpruned",
+                            "controls": controls, "property": prop, "group": group})  # fmt: skip
+    return masks, comparisons
