@@ -62,6 +62,7 @@ rule findings:
     params:
         level=config["bootstrap"]["level"],
         sae_k=config["saes"]["k"],
+        sae_tolerance=config["saes"]["convergence_tolerance"],
         layers=lambda w: layers_of(w.model),
         num_layers=lambda w: model_num_layers(w.model),
         reset_checkpoint=lambda w: reset_top_checkpoint(w.model),

@@ -174,6 +174,7 @@ rule sae_summary:
     input:
         evaluations=sae_files("evaluation.tsv"),
         sums=sae_files("evaluation.npz"),
+        train_logs=sae_files("train_log.tsv"),
         latents=sae_files("latents.json"),
         R=sae_files("R.parquet"),
         nulls=sae_files("null.tsv"),

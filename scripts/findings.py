@@ -36,7 +36,7 @@ with script_logging(snakemake.log[0]) as log:
             read_table(inp.dissection_pruning) if inp.dissection_pruning else None,
             p.dissection_kinds, p.pruning_families,
         )
-        + sae_findings(read_table(inp.sae_claims), p.sae_k)
+        + sae_findings(read_table(inp.sae_claims), p.sae_k, p.sae_tolerance)
     )  # fmt: skip
     write_table(findings, snakemake.output.table)
     context = [

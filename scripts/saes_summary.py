@@ -13,6 +13,7 @@ from speechneurons.saes.plots import (
     plot_units,
 )
 from speechneurons.saes.tables import (
+    add_convergence,
     claims_table,
     evaluation_table,
     features_vs_neurons,
@@ -36,6 +37,7 @@ with script_logging(snakemake.log[0]) as log:
     evaluation = splice_columns(evaluation, read_table(inp.splice), read_table(inp.masked) if inp.masked else None,
                                 p.k)  # fmt: skip
     claims = claims_table(evaluations, p.k, p.sweep_layers, p.resamples, p.seed, p.level)
+    claims = add_convergence(claims, {key: read_table(path) for key, path in zip(keys, inp.train_logs, strict=True)})
     log.info("SAEs:\n%s\nclaims:\n%s", evaluation.to_string(index=False), claims.to_string(index=False))
     write_table(evaluation, out.evaluation)
     write_table(claims, out.claims)

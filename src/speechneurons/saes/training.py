@@ -45,8 +45,11 @@ LOG_COLUMNS = [
     "l0_mean",
     "dead_share",
     "underused_share",
+    "heldout_fvu",
     "seconds",
 ]
+#: held-out rows the training log's held-out FVU is computed on (a fixed, seeded subsample)
+HELD_LOG_ROWS = 2048
 
 
 def geometric_median(x: Tensor, iterations: int = MEDIAN_ITERATIONS, eps: float = 1e-8) -> Tensor:
@@ -125,13 +128,17 @@ def train_sae(
     sae: SparseAutoencoder | None = None,
     progress: bool = False,
     log_every: int = 10,
+    x_held: np.ndarray | Tensor | None = None,
 ) -> tuple[SparseAutoencoder, pd.DataFrame]:
     """Train an SAE on the rows of ``x`` ([rows, D], float16/float32; a memory map is fine).
 
     ``sae``: start from this (already initialised) SAE instead of a fresh one (tests use it to
     plant dead latents). Returns the SAE on ``device`` in eval mode and a log with one row per
     ``log_every`` steps (columns :data:`LOG_COLUMNS`; loss terms and L0 are means over those
-    steps, dead/under-used shares at the row's step).
+    steps, dead/under-used shares at the row's step). ``x_held``: held-out rows; each log row
+    then has ``heldout_fvu``, the FVU of at most :data:`HELD_LOG_ROWS` of them (a fixed seeded
+    subsample) under the inference rule (NaN without), which :func:`fvu_change_last_tenth`
+    reads as the convergence criterion.
     """
     from tqdm.auto import tqdm
 
@@ -154,6 +161,11 @@ def train_sae(
     usage = torch.zeros(n_lat, device=device)
     scale = float(sae.input_scale)
     rows, acc, t0 = [], _Acc(), time.perf_counter()
+    held = None
+    if x_held is not None and len(x_held):
+        pick = np.random.default_rng([seed, 1]).choice(len(x_held), size=min(HELD_LOG_ROWS, len(x_held)), replace=False)
+        pick = np.sort(pick)  # its own generator: the training batches do not depend on it
+        held = _rows(x_held, pick, device)
     for step in tqdm(range(settings.steps), disable=not progress, desc=f"SAE {settings.architecture} k={settings.k}"):
         lr = lr_at(step, settings)
         for group in opt.param_groups:
@@ -201,6 +213,7 @@ def train_sae(
                     **acc.mean(),
                     dead_share=float((since_fired >= settings.dead_tokens).float().mean()),
                     underused_share=underused,
+                    heldout_fvu=heldout_fvu(sae, held) if held is not None else float("nan"),
                     seconds=time.perf_counter() - t0,
                 )
             )
@@ -221,6 +234,32 @@ def train_sae(
             100 * last.dead_share,
         )
     return sae, train_log
+
+
+def heldout_fvu(sae: SparseAutoencoder, x: Tensor) -> float:
+    """FVU of rows ``x`` under the inference rule: sum ||x - x_hat||^2 / sum ||x - mean||^2."""
+    was_training = sae.training
+    sae.eval()
+    with torch.no_grad():
+        xd = x.double()
+        sse = (xd - sae(x).double()).pow(2).sum()
+        dev = (xd - xd.mean(0)).pow(2).sum()
+    sae.train(was_training)
+    return float(sse / dev) if float(dev) > 0 else float("nan")
+
+
+def fvu_change_last_tenth(train_log: pd.DataFrame) -> float:
+    """The convergence criterion: the relative change of the held-out FVU over the last tenth
+    of training, (FVU at the logged step nearest 90 % of the steps - the last FVU) / the
+    former (> 0: still falling). NaN without held-out FVUs or with fewer than two log rows."""
+    log_ = train_log.dropna(subset=["heldout_fvu"]) if "heldout_fvu" in train_log else train_log.iloc[:0]
+    if len(log_) < 2:
+        return float("nan")
+    steps = log_["step"].to_numpy(dtype=float)
+    i = int(np.argmin(np.abs(steps - 0.9 * steps[-1])))
+    i = min(i, len(log_) - 2)
+    before, last = float(log_["heldout_fvu"].iloc[i]), float(log_["heldout_fvu"].iloc[-1])
+    return (before - last) / before if before > 0 else float("nan")
 
 
 def _adam(sae: SparseAutoencoder, lr: float) -> torch.optim.Adam:
