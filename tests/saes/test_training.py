@@ -103,7 +103,11 @@ def test_training_log_has_the_held_out_fvu_of_the_evaluation(data):
     assert train_log["heldout_fvu"].notna().all()
     assert train_log["heldout_fvu"].iloc[-1] < train_log["heldout_fvu"].iloc[0]
     held = torch.as_tensor(np.asarray(data.x[16000:17000], dtype=np.float32))
-    assert heldout_fvu(sae, held) == pytest.approx(evaluate_sae(sae, held).fvu, rel=1e-4)
+    ev = evaluate_sae(sae, held)
+    assert heldout_fvu(sae, held) == pytest.approx(ev.fvu, rel=1e-4)
+    # one dead share: the log's last row (held-out rows, inference rule) is the evaluation's
+    assert train_log["dead_share"].iloc[-1] == pytest.approx(ev.dead_share)
+    assert "stale_share" in train_log  # AuxK's training-time criterion, under its own name
     # the held-out rows change nothing of the training itself
     same, _ = train_sae(data.x[:4000], sae_settings("topk", steps=40), "cpu", 0)
     assert torch.equal(sae.W_dec, same.W_dec)

@@ -4,7 +4,8 @@
   cancels);
 - L0 per token: the number of active (non-zero) latents; its mean, quantiles and histogram;
 - latent density: share of held-out tokens on which each latent is active; dead share: latents
-  active on none;
+  active on none of the held-out rows under the inference rule (:func:`dead_share`, the one
+  definition: the training logs use it on their held-out subsample too);
 - Zipf fit: least squares of log10(density) on log10(rank) over the alive latents sorted by
   density (rank 1 = densest), slope and R^2.
 
@@ -125,6 +126,13 @@ def zipf_fit(density: np.ndarray) -> ZipfFit:
 
 
 @torch.no_grad()
+def dead_share(fired) -> float:
+    """The dead share: latents active on none of the held-out rows (``fired``: per latent, its
+    firing count or density on those rows, under the inference rule)."""
+    fired = np.asarray(fired)
+    return float((fired == 0).mean()) if fired.size else float("nan")
+
+
 def evaluate_sae(
     sae: SparseAutoencoder, x: np.ndarray | Tensor, batch_size: int = 4096, groups: np.ndarray | None = None
 ) -> SaeEvaluation:
@@ -204,7 +212,7 @@ def evaluate_sae(
         l0_mean=float(l0.mean()),
         l0_quantiles={q: float(np.quantile(l0, q)) for q in L0_QUANTILES},
         l0_histogram=np.bincount(l0),
-        dead_share=float((density == 0).mean()),
+        dead_share=dead_share(density),
         density=density,
         zipf=zipf_fit(density),
         groups=sums,

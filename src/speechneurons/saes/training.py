@@ -43,9 +43,10 @@ LOG_COLUMNS = [
     "auxk_loss",
     "aux_zipf_loss",
     "l0_mean",
-    "dead_share",
+    "stale_share",
     "underused_share",
     "heldout_fvu",
+    "dead_share",
     "seconds",
 ]
 #: held-out rows the training log's held-out FVU is computed on (a fixed, seeded subsample)
@@ -135,10 +136,13 @@ def train_sae(
     ``sae``: start from this (already initialised) SAE instead of a fresh one (tests use it to
     plant dead latents). Returns the SAE on ``device`` in eval mode and a log with one row per
     ``log_every`` steps (columns :data:`LOG_COLUMNS`; loss terms and L0 are means over those
-    steps, dead/under-used shares at the row's step). ``x_held``: held-out rows; each log row
+    steps, stale/under-used shares at the row's step; ``stale_share``: latents that did not
+    fire in the last ``dead_tokens`` training tokens, the set AuxK revives, which is not the
+    dead share). ``x_held``: held-out rows; each log row
     then has ``heldout_fvu``, the FVU of at most :data:`HELD_LOG_ROWS` of them (a fixed seeded
     subsample) under the inference rule (NaN without), which :func:`fvu_change_last_tenth`
-    reads as the convergence criterion.
+    reads as the convergence criterion, and ``dead_share`` on the same rows (the one
+    definition, :func:`speechneurons.saes.evaluation.dead_share`).
     """
     from tqdm.auto import tqdm
 
@@ -211,9 +215,10 @@ def train_sae(
                     tokens=(step + 1) * xs.shape[0],
                     lr=lr,
                     **acc.mean(),
-                    dead_share=float((since_fired >= settings.dead_tokens).float().mean()),
+                    stale_share=float((since_fired >= settings.dead_tokens).float().mean()),
                     underused_share=underused,
                     heldout_fvu=heldout_fvu(sae, held) if held is not None else float("nan"),
+                    dead_share=heldout_dead_share(sae, held) if held is not None else float("nan"),
                     seconds=time.perf_counter() - t0,
                 )
             )
@@ -223,7 +228,7 @@ def train_sae(
     if len(train_log):
         last = train_log.iloc[-1]
         log.info(
-            "trained %s SAE (D=%d, F=%d, k=%d): %d steps in %.1f s, last FVU %.4f, dead %.1f%%",
+            "trained %s SAE (D=%d, F=%d, k=%d): %d steps in %.1f s, last FVU %.4f, stale %.1f%%",
             settings.architecture,
             d_in,
             n_lat,
@@ -231,7 +236,7 @@ def train_sae(
             settings.steps,
             last.seconds,
             last.fvu,
-            100 * last.dead_share,
+            100 * last.stale_share,
         )
     return sae, train_log
 
@@ -246,6 +251,18 @@ def heldout_fvu(sae: SparseAutoencoder, x: Tensor) -> float:
         dev = (xd - xd.mean(0)).pow(2).sum()
     sae.train(was_training)
     return float(sse / dev) if float(dev) > 0 else float("nan")
+
+
+def heldout_dead_share(sae: SparseAutoencoder, x: Tensor) -> float:
+    """The dead share (:func:`speechneurons.saes.evaluation.dead_share`) on rows ``x``."""
+    from speechneurons.saes.evaluation import dead_share
+
+    was_training = sae.training
+    sae.eval()
+    with torch.no_grad():
+        fired = sae.encode(x).fired().cpu().numpy()
+    sae.train(was_training)
+    return dead_share(fired)
 
 
 def fvu_change_last_tenth(train_log: pd.DataFrame) -> float:
