@@ -19,6 +19,7 @@ from speechneurons.probing.features import FrameSettings
 from speechneurons.probing.probes import ProbeSettings
 from speechneurons.experiments.matching import MatchSettings
 from speechneurons.model.pretrain import TrainSettings
+from speechneurons.properties.reference import REFERENCE_PRUNING_SPARSITY
 
 ALL_TARGETS += [
     L.experiments_file(name, c, m)
@@ -311,7 +312,13 @@ rule experiments_control_effects:
         matching=section_params(MatchSettings, config["experiments"]),
         scored_control_draws=config["experiments"]["scored_control_draws"],
         pruning_comparable=CONTROL_PRUNING,
-        sparsities=config["experiments"]["sparsities"],
+        # only the sparsity the findings read (nearest the paper's): a budget choice
+        sparsities=[
+            min(
+                config["experiments"]["sparsities"],
+                key=lambda s: (abs(s - REFERENCE_PRUNING_SPARSITY), s),
+            )
+        ],
         erasures=config["experiments"]["erasures"],
         protect_properties=config["experiments"]["protect_properties"],
         probes=section_params(ProbeSettings, config["probes"]),
