@@ -12,6 +12,7 @@ from speechneurons.probing.features import FrameSettings
 from speechneurons.probing.probes import ProbeSettings
 from speechneurons.experiments.matching import MatchSettings
 from speechneurons.model.settings import TrainSettings
+from speechneurons.properties.reference import REFERENCE_PRUNING_SPARSITY
 
 PRUNING_VARIANTS = S.pruning_variants()  # (strategy, sparsity); the keep strategies: sparsity None
 ERASURE_VARIANTS = S.erasure_variants()  # (erasure, kind)
@@ -266,6 +267,55 @@ rule experiments_erasure_table:
         variants=ERASURE_VARIANTS,
     script:
         "../scripts/experiments_erasure_table.py"
+
+
+# the pruning comparison needs protect and norm, and models that silencing reproduces
+CONTROL_PRUNING = {"protect", "norm", "protect_random"} <= set(config["experiments"]["strategies"]) and not config[
+    "experiments"
+]["continued_pretraining_steps"]
+
+
+rule experiments_control_effects:
+    input:
+        model=I.experiments_model,
+        manifest=L.manifest(),
+        features=L.unpruned_features(),
+        frames=L.probe_frames(),
+        utterances=L.probe_utterances(),
+        best=L.best_layers(),
+        neurons=I.per_layer(L.property_neurons, EXPERIMENTS_CHECKPOINT),
+        P=I.per_layer(L.property_P, EXPERIMENTS_CHECKPOINT),
+    output:
+        table=L.control_effects(),
+    log:
+        L.log("{corpus}", "experiments", "{model}", "control_effects"),
+    benchmark:
+        L.benchmark("{corpus}", "experiments", "{model}", "control_effects")
+    conda:
+        "../envs/speechneurons.yaml"
+    threads: 2
+    resources:
+        mem_mb=6000,
+        runtime=120,
+        gpu=GPU,
+    params:
+        batching=BATCHING,
+        model_ref=I.experiments_model_ref,
+        matching=section_params(MatchSettings, config["experiments"]),
+        scored_control_draws=config["experiments"]["scored_control_draws"],
+        pruning_comparable=CONTROL_PRUNING,
+        # only the sparsity the findings read (nearest the paper's): a budget choice
+        sparsities=[min(config["experiments"]["sparsities"], key=lambda s: (abs(s - REFERENCE_PRUNING_SPARSITY), s))],
+        erasures=config["experiments"]["erasures"],
+        protect_properties=config["experiments"]["protect_properties"],
+        probes=section_params(ProbeSettings, config["probes"]),
+        probe_layers=config["probes"]["layers"],
+        level=config["bootstrap"]["level"],
+        seed=config["seed"],
+        on_bad_input=config["on_bad_input"],
+        device=config["device"],
+    script:
+        "../scripts/experiments_control_effects.py"
 
 
 rule experiments_pruning_figure:

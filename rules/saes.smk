@@ -171,6 +171,7 @@ rule saes_summary:
     input:
         evaluations=I.sae_files(L.sae_evaluation),
         sums=I.sae_files(L.sae_sums),
+        train_logs=I.sae_files(L.sae_train_log),
         latents=I.sae_files(L.sae_latents),
         R=I.sae_files(L.sae_R),
         nulls=I.sae_files(L.sae_null),

@@ -372,6 +372,10 @@ class Layout:
         """How well the matched random protection matches. (``prune/protect_random_match.tsv``)"""
         return self._experiments_file("prune/protect_random_match.tsv", corpus, model)
 
+    def control_effects(self, corpus="{corpus}", model="{model}") -> str:
+        """Pruning and erasure effects against their scored matched control draws. (``control_effects.tsv``)"""
+        return self._experiments_file("control_effects.tsv", corpus, model)
+
     def best_layers(self, corpus="{corpus}", model="{model}") -> str:
         """The probe layer per task, chosen on validation. (``probes/best_layers.json``)"""
         return self._experiments_file("probes/best_layers.json", corpus, model)

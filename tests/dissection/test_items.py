@@ -82,3 +82,23 @@ def test_utterance_means_equal_groupby_means():
     assert list(um.utt_ids) == ["b", "a", "c"]
     np.testing.assert_allclose(um.means, ref.to_numpy(), rtol=1e-6)
     np.testing.assert_array_equal(um.n_rows, [3, 2, 1])
+
+
+def test_distinct_extremes_take_one_item_per_group_and_draw_floor_ties_among_groups():
+    from speechneurons.dissection.items import distinct_extremes, floor_tied
+
+    # 8 items of 4 speakers (a a b b c c d d); neuron 0: the two best items share speaker a
+    acts = np.array([[9, 0], [8, 0], [7, 0], [1, 0], [6, 0], [2, 0], [3, 0], [0.5, 5]], dtype=np.float32)
+    groups = list("aabbccdd")
+    ex = distinct_extremes(acts, 2, groups, tie_seed=0)
+    assert ex.top[0].tolist() == [0, 2]  # 9 (a), then 7 (b): 8 is passed over (a again)
+    assert ex.bottom[0].tolist() == [7, 3]  # 0.5 (d), 1 (b)
+    # neuron 1 sits at its floor (0) on 7 items: the bottom 2 are tied, from distinct speakers
+    b = ex.bottom[1]
+    assert len({groups[i] for i in b}) == 2 and (acts[b, 1] == 0).all() and ex.bottom_tied[1] == 7
+    assert floor_tied(ex).tolist() == [False, True]
+    # seeded: the same draw every time, another seed may draw other tied items
+    assert np.array_equal(distinct_extremes(acts, 2, groups, tie_seed=0).bottom, ex.bottom)
+    # fewer groups than k: the passed-over items fill the rest in order
+    one = distinct_extremes(acts, 3, ["s"] * 8)
+    assert one.top[0].tolist() == [0, 1, 2]

@@ -87,3 +87,27 @@ def test_fvu_at_equal_l0_is_an_improvement_with_its_interval():
 def test_no_saes_no_rows():
     assert sae_findings(pd.DataFrame(), 32) == []
     assert len(sae_findings(_claims(), 32)) == 3
+
+
+def test_an_sae_still_converging_makes_its_claims_untestable():
+    from speechneurons.findings.verdict import CANNOT_TEST
+
+    converged = _claims(delta=-0.01).assign(fvu_change_last_tenth=0.004)
+    assert claim_fvu_at_equal_l0("mutual_choice", converged, 32, 0.01).verdict == cl.HOLDS
+    assert claim_no_dead_latents(converged, 0.01).verdict == cl.HOLDS
+    falling = converged.assign(fvu_change_last_tenth=0.05)  # FVU still fell 5 % over the last tenth
+    for f in (claim_fvu_at_equal_l0("mutual_choice", falling, 32, 0.01), claim_no_dead_latents(falling, 0.01)):
+        assert f.verdict == cl.UNMEASURED and CANNOT_TEST in f.why and "under-trained" in f.why and "5.0 %" in f.why
+    # without a tolerance (or a convergence column) nothing changes
+    assert claim_fvu_at_equal_l0("mutual_choice", falling, 32).verdict == cl.HOLDS
+
+
+def test_convergence_column_takes_the_worst_sae_of_each_layer():
+    from speechneurons.saes.tables import add_convergence
+
+    def log(fvus, k):
+        return pd.DataFrame({"step": [90, 100], "heldout_fvu": fvus, "k": k})
+
+    logs = {(3, "topk"): pd.concat([log([0.5, 0.5], 8), log([0.6, 0.3], 16)]), (3, "mutual_choice"): log([0.4, 0.4], 8)}
+    out = add_convergence(pd.DataFrame({"layer": [3, 5]}), logs)
+    assert abs(out["fvu_change_last_tenth"].iloc[0] - 0.5) < 1e-12 and pd.isna(out["fvu_change_last_tenth"].iloc[1])

@@ -135,3 +135,13 @@ def test_a_hugging_face_model_with_only_final_gets_every_claim(tmp_path):
     assert [f.verdict for f in out] == [cl.HOLDS] * 3
     assert all(f.study == out[0].study for f in out) and "from final" in out[2].measure
     assert len(cl.table(out)) == 3
+
+
+def test_top_layers_turn_back_is_read_at_every_checkpoint(tmp_path):
+    import pandas as pd
+
+    final = _tables(tmp_path)["findings"]
+    early = _tables(tmp_path, mel=[0.2, 0.3, 0.4, 0.5, 0.6])["findings"].assign(checkpoint="step-100")
+    f = claim_top_turns_back(pd.concat([final, early], ignore_index=True), L)
+    assert f.verdict == cl.HOLDS and f.value == pytest.approx(20.0)  # the verdict is final's
+    assert "at the other checkpoints: step-100:" in f.why and cl.UNMEASURED in f.why.split("step-100:")[1]

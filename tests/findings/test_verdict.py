@@ -111,3 +111,37 @@ def test_the_page_tables_every_count_beside_its_controls():
     )
     page = render(findings, "t", [], 0.95, [("Property-neuron counts and their controls", "note", t)])
     assert "Property-neuron counts and their controls" in page and "0.0–4.0" in page
+
+
+def _controls(effect, p, p_below=1.0, comparison="prune 0.75", task="phone", n=20):
+    return pd.DataFrame([dict(comparison=comparison, kind="pruning", task=task, layer=4, effect=effect, n_controls=n,
+                              control_low=-1.0, control_high=1.0, control_p=p, control_p_below=p_below)])  # fmt: skip
+
+
+def test_a_holding_effect_inside_its_control_distribution_is_not_measurable():
+    from tests.findings.test_findings import _gender_matrix, _pruning
+
+    prune = _pruning(protect=-3.0, random=4.0, control=0.0)
+    beyond = fp.claim_protect_beats_norm("phone", prune, _controls(3.0, 1 / 21), 0.95)
+    assert beyond.verdict == HOLDS and "rank p 0.048" in beyond.why
+    inside = fp.claim_protect_beats_norm("phone", prune, _controls(0.5, 0.4), 0.95)
+    assert inside.verdict == UNMEASURED and "within its control distribution" in inside.why
+    # the same rule in the opposite direction: 'does not hold' needs the effect below the controls
+    worse = _pruning(protect=3.0, random=4.0, control=0.0)
+    assert fp.claim_protect_beats_norm("phone", worse, _controls(-3.0, 1.0, 1 / 21), 0.95).verdict == FAILS
+    assert fp.claim_protect_beats_norm("phone", worse, _controls(-0.5, 0.6, 0.5), 0.95).verdict == UNMEASURED
+    quiet = _gender_matrix(0.5, 0.5, float("nan"))
+    ctl = _controls(9.0, 0.5, comparison="erase gender-F", task="sid")
+    f = fp.claim_erasure_hits_own_group("gender", "F", _gender_matrix(10.0, 1.0, 8.0), quiet, "p", controls=ctl)
+    assert f.verdict == UNMEASURED and "within its control distribution" in f.why
+
+
+def test_a_probe_at_ceiling_cannot_show_a_change():
+    from speechneurons.findings.verdict import at_ceiling
+    from tests.findings.test_findings import _gender_matrix
+
+    assert at_ceiling([100.0, 100.0, float("nan")], 100.0) and not at_ceiling([100.0, 99.0], 100.0)
+    assert not at_ceiling([float("nan")], 0.0)
+    perfect = _gender_matrix(0.0, 0.0, 0.0).assign(baseline=0.0, value=0.0)
+    f = fp.claim_erasure_hits_own_group("gender", "F", perfect, perfect, "p")
+    assert f.verdict == UNMEASURED and CANNOT_TEST in f.why and "ceiling" in f.why

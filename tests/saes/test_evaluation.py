@@ -38,12 +38,20 @@ def test_known_fvu_l0_density_and_dead_share():
     assert np.isclose(ev2.fvu, (resid**2).sum() / ((x - x.mean(0)) ** 2).sum())
 
 
-def test_zipf_fit_recovers_a_power_law():
-    rank = np.arange(1, 201)
-    density = 0.3 * rank**-1.3
-    fit = zipf_fit(np.concatenate([np.random.default_rng(0).permutation(density), np.zeros(20)]))
-    assert np.isclose(fit.slope, -1.3) and np.isclose(10**fit.intercept, 0.3) and np.isclose(fit.r2, 1.0)
-    assert fit.n_alive == 200
+def test_power_law_fit_recovers_alpha_and_rejects_what_is_not_a_power_law():
+    from speechneurons.saes.evaluation import _sample_power_law, power_law_fit
+
+    rng = np.random.default_rng(0)
+    counts = _sample_power_law(2.5, 2000, rng)
+    alpha, ks, p = power_law_fit(counts, n_boot=50)
+    assert abs(alpha - 2.5) < 0.1 and p > 0.1
+    # geometric counts (an exponential tail) are no power law: the test rejects them
+    alpha_g, ks_g, p_g = power_law_fit(rng.geometric(0.05, 2000), n_boot=50)
+    assert p_g < 0.05 and ks_g > ks
+    # the figures' rank-density slope is the one the fit implies; dead latents are left out
+    density = np.concatenate([counts / 1e5, np.zeros(20)])
+    fit = zipf_fit(density, 100_000, n_boot=10)
+    assert np.isclose(fit.alpha, alpha) and np.isclose(fit.slope, -1 / (alpha - 1)) and fit.n_alive == 2000
 
 
 def test_figures_are_written(tmp_path):

@@ -81,3 +81,33 @@ def test_memory_mapped_rows(tmp_path, data):
     rows = np.load(path, mmap_mode="r")
     sae, _ = train_sae(rows, sae_settings("topk", steps=5), "cpu", 0)
     assert evaluate_sae(sae, rows[:200]).n_tokens == 200
+
+
+def test_convergence_criterion_on_a_hand_made_log():
+    import pandas as pd
+
+    from speechneurons.saes.training import fvu_change_last_tenth
+
+    steps = np.arange(10, 101, 10)
+    still_falling = pd.DataFrame({"step": steps, "heldout_fvu": 1.0 - steps / 200})  # 0.55 at 90, 0.50 at 100
+    assert fvu_change_last_tenth(still_falling) == pytest.approx(0.05 / 0.55)
+    flat = still_falling.assign(heldout_fvu=0.3)
+    assert fvu_change_last_tenth(flat) == 0.0
+    assert np.isnan(fvu_change_last_tenth(flat.assign(heldout_fvu=np.nan)))
+
+
+def test_training_log_has_the_held_out_fvu_of_the_evaluation(data):
+    from speechneurons.saes.training import heldout_fvu
+
+    sae, train_log = train_sae(data.x[:4000], sae_settings("topk", steps=40), "cpu", 0, x_held=data.x[16000:17000])
+    assert train_log["heldout_fvu"].notna().all()
+    assert train_log["heldout_fvu"].iloc[-1] < train_log["heldout_fvu"].iloc[0]
+    held = torch.as_tensor(np.asarray(data.x[16000:17000], dtype=np.float32))
+    ev = evaluate_sae(sae, held)
+    assert heldout_fvu(sae, held) == pytest.approx(ev.fvu, rel=1e-4)
+    # one dead share: the log's last row (held-out rows, inference rule) is the evaluation's
+    assert train_log["dead_share"].iloc[-1] == pytest.approx(ev.dead_share)
+    assert "stale_share" in train_log  # AuxK's training-time criterion, under its own name
+    # the held-out rows change nothing of the training itself
+    same, _ = train_sae(data.x[:4000], sae_settings("topk", steps=40), "cpu", 0)
+    assert torch.equal(sae.W_dec, same.W_dec)

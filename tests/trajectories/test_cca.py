@@ -139,3 +139,18 @@ def test_in_sample_score_from_the_svds_is_the_score_on_the_fitting_data(eps, wei
     wx, wy = _svd_of_kept(x, _variance_mask(x, eps)), _svd_of_kept(y, _variance_mask(y, eps))
     fit = fit_cca(x, y, eps, eps)
     assert _in_sample_score(wx, wy, eps, eps, weights) == pytest.approx(pwcca(fit, x, y, weights).score, abs=1e-8)
+
+
+def test_parts_by_utterance_keep_each_utterance_whole_and_sizes_even():
+    rng = np.random.default_rng(0)
+    units = np.repeat([f"u{i}" for i in range(40)], rng.integers(5, 15, 40))
+    parts = split_parts(len(units), 10, labels=np.arange(len(units)) % 3, seed=0, units=units)
+    assert sorted(np.concatenate(parts).tolist()) == list(range(len(units)))
+    owner = {}
+    for p, idx in enumerate(parts):
+        for u in set(units[idx]):
+            assert owner.setdefault(u, p) == p  # no utterance in two parts
+    sizes = [len(p) for p in parts]
+    assert max(sizes) - min(sizes) <= 14  # greedy dealing: within one utterance's size
+    again = split_parts(len(units), 10, seed=0, units=units)
+    assert [p.tolist() for p in again] == [p.tolist() for p in parts]  # seeded; labels unused

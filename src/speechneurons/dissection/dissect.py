@@ -36,7 +36,7 @@ import pandas as pd
 from speechneurons.activated import activation_rate
 from speechneurons.dissection.concepts import ConceptMatrix, TopConcepts, concept_matrix, similarity, top_concepts
 from speechneurons.dissection.describe import ItemTable
-from speechneurons.dissection.items import Extremes, extremes, utterance_means
+from speechneurons.dissection.items import Extremes, distinct_extremes, floor_tied, utterance_means
 from speechneurons.dissection.llm import LLMWriter, llm_descriptions
 from speechneurons.dissection.nulls import uninterpretable_null_by_speaker
 from speechneurons.dissection.scoring import agreement, agreement_null, agreement_report
@@ -75,6 +75,17 @@ class LayerDissection(NamedTuple):
     when the items have no speaker)."""
 
 
+def item_groups(table: pd.DataFrame, kind: str) -> np.ndarray:
+    """The group whose items a neuron's top and bottom items are drawn one each from: the
+    speaker of utterance items, the utterance of phone items (each item its own group when
+    the table has neither)."""
+    if kind == "utterance" and "speaker" in table:
+        return table["speaker"].astype(str).to_numpy()
+    if "utt_id" in table:
+        return table["utt_id"].astype(str).to_numpy()
+    return np.arange(len(table)).astype(str)
+
+
 def selecting(table: pd.DataFrame, splits: Sequence[str]) -> np.ndarray:
     """[N] bool: items of ``splits`` (every item when empty); the table needs a split column then."""
     if not splits:
@@ -104,7 +115,7 @@ def dissect_layer(
     table = items.table.iloc[rows].reset_index(drop=True)
     a = np.asarray(acts[rows], dtype=np.float32)
     k = min(settings.k, len(table))
-    ex = extremes(a, k, tie_seed=settings.seed)
+    ex = distinct_extremes(a, k, item_groups(table, items.kind), tie_seed=settings.seed)
     ex = ex._replace(top=rows[ex.top], bottom=rows[ex.bottom])  # back to rows of the whole table
     local_top, local_bottom = np.searchsorted(rows, ex.top), np.searchsorted(rows, ex.bottom)
     cm = concept_matrix(table, [c for c in settings.concepts if c in items.attributes])
@@ -239,6 +250,8 @@ def layer_summary(d: LayerDissection, items: ItemTable, settings: DissectionSett
         "uninterpretable_null_mean": float(np.mean(null)) if len(null) else None,
         "bottom_tied_median": float(np.median(d.extremes.bottom_tied)),
         "bottom_tie_share": float(np.mean(d.extremes.bottom_tied > 1)),
+        "bottom_floor_tied": int(floor_tied(d.extremes).sum()),
+        "extremes_distinct_by": "speaker" if d.kind == "utterance" else "utterance",
         "attribute_counts": shared[shared["side"] == "top"]["attribute"].value_counts().to_dict(),
         "bin_edges": items.edges,
     }

@@ -122,6 +122,70 @@ def extremes(acts: np.ndarray, k: int, tie_seed: int | None = None) -> Extremes:
     return Extremes(top.index, top.values, bot.index, bot.values, top.tied, bot.tied)
 
 
+def _distinct_side(
+    a: np.ndarray, k: int, codes: np.ndarray, by_rank: np.ndarray, largest: bool, chunk: int
+) -> TopItems:
+    """:func:`top_k_items` with at most one item per group while groups last (see
+    :func:`distinct_extremes`)."""
+    n, d = a.shape
+    idx = np.empty((d, k), dtype=np.int64)
+    val = np.empty((d, k), dtype=np.float32)
+    tied = np.empty(d, dtype=np.int64)
+    g_ranked = codes[by_rank]
+    for lo in range(0, d, chunk):
+        x = np.asarray(a[:, lo : lo + chunk], dtype=np.float32)[by_rank]  # row r = item of tie rank r
+        if np.isnan(x).any():
+            raise ValueError("activations contain NaN; the dump is broken")
+        order = np.argsort(-x if largest else x, axis=0, kind="stable")  # by value, then tie rank
+        for c in range(x.shape[1]):
+            o = order[:, c]
+            _, first = np.unique(g_ranked[o], return_index=True)
+            first = np.sort(first)
+            pos = first[:k]
+            if len(pos) < k:  # fewer groups than k: the next items in order fill the rest
+                rest = np.setdiff1d(np.arange(n), first, assume_unique=True)[: k - len(pos)]
+                pos = np.sort(np.concatenate([pos, rest]))
+            rows = o[pos]
+            v = x[rows, c]
+            idx[lo + c] = by_rank[rows]
+            val[lo + c] = v
+            tied[lo + c] = int(np.sum(x[:, c] == v[-1]))
+    return TopItems(idx, val, tied)
+
+
+def distinct_extremes(
+    acts: np.ndarray, k: int, groups: Sequence, tie_seed: int | None = None, chunk: int = 256
+) -> Extremes:
+    """The top K and bottom K items of every neuron, at most one item per group (a speaker for
+    utterance items, an utterance for phone items) while there are groups left: items are
+    walked by activation (ties in the seeded order of :func:`extremes`) and an item whose
+    group already has one is passed over; with fewer than K groups the passed-over items fill
+    the rest in the same order. ``top_tied`` / ``bottom_tied``: items whose activation equals
+    the K-th chosen one. On a GELU's floor every bottom item ties, so the bottom K are then a
+    seeded draw among the tied items from distinct groups (:func:`floor_tied`)."""
+    a = np.asarray(acts)
+    if a.ndim != 2:
+        raise ValueError(f"activations must be a matrix [items, neurons], got shape {a.shape}")
+    n = a.shape[0]
+    if not 1 <= k <= n:
+        raise ValueError(f"k = {k} must lie in 1..{n} (the number of items)")
+    codes, _ = pd.factorize(pd.Series(np.asarray(groups, dtype=object)))
+    if len(codes) != n:
+        raise ValueError(f"{len(codes)} groups for {n} items")
+    rank = np.arange(n) if tie_seed is None else rng(tie_seed, "ties").permutation(n)
+    by_rank = np.argsort(rank)
+    top = _distinct_side(a, k, codes, by_rank, True, chunk)
+    bot = _distinct_side(a, k, codes, by_rank, False, chunk)
+    return Extremes(top.index, top.values, bot.index, bot.values, top.tied, bot.tied)
+
+
+def floor_tied(ex: Extremes) -> np.ndarray:
+    """[D] bool: neurons whose bottom K items all tie (every one at the same activation, more
+    items at it than K): their bottom items are a draw among tied items, not the K lowest."""
+    v = ex.bottom_values
+    return (v[:, 0] == v[:, -1]) & (ex.bottom_tied > v.shape[1])
+
+
 class UtteranceMeans(NamedTuple):
     """Mean activation per utterance."""
 

@@ -296,3 +296,65 @@ def pruning_table(inp, out, p) -> None:
     table = P.pruning_table(unpruned, variants, plans, roles, p.resamples, p.seed, p.level)
     log.info("\n%s", table.to_string(index=False))
     write_table(table, out.table)
+
+
+def control_effects(inp, out, p, threads: int = 1) -> None:
+    """control_effects.tsv: protect-vs-norm pruning and every erasure read against the same effect
+    for experiments.scored_control_draws matched control draws (the draws of experiments_prune and
+    experiments_erasure_sets, same seeds: draw 0 is the control those probes were run on), scored
+    by fixed probes on the test utterances (speechneurons.experiments.control_effects)."""
+    import time
+
+    from speechneurons.experiments.control_effects import (
+        control_effects_table,
+        fit_fixed_probes,
+        fixed_probe_errors,
+        plan_variants,
+    )
+
+    torch.set_num_threads(threads)
+    start = time.process_time()
+    settings = settings_from(ProbeSettings, p.probes, seed=p.seed)
+    m = settings_from(MatchSettings, p.matching)
+    n = int(p.scored_control_draws)
+    best = read_json(inp.best)
+    roles = resolve_layers(p.probe_layers, best["num_layers"], best["best"], settings.tasks)
+    layers = sorted({layer for by_layer in roles.values() for layer in by_layer})
+    neurons = load_property_neurons(inp.neurons)
+    rates = {int(doc["layer"]): rates_from_npz(path) for doc, path in zip(neurons.values(), inp.P, strict=True)}
+    protected = protected_neurons(neurons, p.protect_properties)
+    any_property = protected_neurons(neurons)
+    protect_draws = []
+    if p.pruning_comparable:  # protect and norm configured, pruned models not pretrained further
+        protect_draws = matched_controls(
+            protected, rates, n, p.seed, zlib.crc32(b"protect_random"), m.match_neighbours, target=m.balance_ks
+        )
+    erasures = {}
+    for name in p.erasures:
+        prop, group = parse_erasure_name(name)
+        sets = group_neurons(neurons, prop, group)
+        if sum(len(v) for v in sets.values()):
+            draws = matched_controls(
+                sets, rates, n, p.seed, zlib.crc32(name.encode()), m.match_neighbours,
+                exclude=any_property, target=m.balance_ks,
+            )  # fmt: skip
+            erasures[name] = (sets, draws)
+    loaded = load_model(p.model_ref, p.device)
+    masks, comparisons = plan_variants(
+        ffn_pairs(loaded.model), protected, protect_draws, p.sparsities, erasures, p.seed
+    )
+    manifest = read_manifest(inp.manifest)
+    test = manifest[manifest["split"] == "test"]
+    frames, utts = read_table(inp.frames), read_table(inp.utterances)
+    log.info("%d variants (%d control draws per comparison) on %d test utterances at layers %s",
+             len(masks), n, len(test), layers)  # fmt: skip
+    feats = extract_features(
+        loaded, test, frames, layers, [Variant(k, v) for k, v in masks.items()],
+        batch_seconds=p.batching["batch_seconds"], max_pad_ratio=p.batching["max_pad_ratio"],
+        on_bad_input=p.on_bad_input,
+    )  # fmt: skip
+    probes = fit_fixed_probes(load_features(inp.features, frames, utts), roles, settings)
+    table = control_effects_table(fixed_probe_errors(probes, feats), comparisons, roles, p.level)
+    write_table(table, out.table)
+    log.info("\n%s", table.to_string(index=False))
+    log.info("CPU time %.1f s for %d variants", time.process_time() - start, len(masks))

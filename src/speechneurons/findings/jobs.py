@@ -35,6 +35,7 @@ def findings_page(inp, out, p) -> None:
             read_table(inp.pruning),
             read_table(inp.erasure),
             p.level,
+            read_table(inp.control_effects) if inp.control_effects else None,
         )
         + trajectory_findings(
             read_table(inp.traj_findings),
@@ -51,7 +52,7 @@ def findings_page(inp, out, p) -> None:
             p.dissection_kinds,
             p.pruning_families,
         )
-        + sae_findings(read_table(inp.sae_claims), p.sae_k)
+        + sae_findings(read_table(inp.sae_claims), p.sae_k, p.sae_tolerance)
     )
     write_table(findings, out.table)
     context = [

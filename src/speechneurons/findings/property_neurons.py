@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from speechneurons.findings.claims import FAILS, HOLDS, UNMEASURED, Finding, fmt, no_numbers
-from speechneurons.findings.verdict import at_chance_everywhere, symmetric_verdict
+from speechneurons.findings.verdict import at_ceiling, at_chance_everywhere, read_against_controls, symmetric_verdict
 from speechneurons.properties import reference as ref
 from speechneurons.stats import percentile_interval
 
@@ -203,8 +203,23 @@ def nearest_sparsity(pruning: pd.DataFrame, target: float = ref.REFERENCE_PRUNIN
     return min(have, key=lambda s: (abs(s - target), s))
 
 
-def claim_protect_beats_norm(task: str, pruning: pd.DataFrame) -> Finding:
-    """Claim 3 for one probe task, at the last layer's probe and the sparsity nearest the paper's."""
+def control_row(controls: pd.DataFrame | None, comparison: str, task: str, layer: int | None = None):
+    """The row of control_effects.tsv of one comparison and task (at ``layer``, else the last
+    probe layer scored); None when absent."""
+    if controls is None or not len(controls):
+        return None
+    rows = controls[(controls["comparison"] == comparison) & (controls["task"] == task)]
+    if layer is not None:
+        rows = rows[rows["layer"] == layer]
+    return rows.sort_values("layer").iloc[-1] if len(rows) else None
+
+
+def claim_protect_beats_norm(
+    task: str, pruning: pd.DataFrame, controls: pd.DataFrame | None = None, level: float = 0.95
+) -> Finding:
+    """Claim 3 for one probe task, at the last layer's probe and the sparsity nearest the paper's.
+    ``controls``: control_effects.tsv (the effect against its matched control draws); a probe
+    at ceiling in the unpruned, protect and norm models cannot show a difference."""
     r = ref.REFERENCE_PRUNING[task]
     sign = 1.0 if HIGHER_IS_BETTER[task] else -1.0
     paper = (
@@ -241,7 +256,16 @@ def claim_protect_beats_norm(task: str, pruning: pd.DataFrame) -> Finding:
     value, lo, hi = improvement("protect")
     rnd, rnd_lo, rnd_hi = improvement("random")
     ctl, ctl_lo, ctl_hi = improvement("protect_random")
-    verdict, why = symmetric_verdict(value, lo, hi, ctl_lo, ctl_hi)
+    unpruned = _last_layer(pruning[(pruning["strategy"] == "unpruned") & (pruning["task"] == task)])
+    shown = [unpruned["value"].iloc[0] if len(unpruned) else math.nan, get["protect"]["value"].iloc[0]]
+    shown += list(rows.loc[rows["strategy"] == "norm", "value"])
+    best = 100.0 if HIGHER_IS_BETTER[task] else 0.0
+    ceiling = (
+        f"the {TASK_NAMES[task]} probe is at ceiling ({best:g}) unpruned and pruned"
+        if at_ceiling(shown, best)
+        else None
+    )
+    verdict, why = symmetric_verdict(value, lo, hi, ctl_lo, ctl_hi, cannot_test=ceiling)
     random_worse = rnd_hi < 0
     if verdict == HOLDS and not random_worse:
         verdict, why = UNMEASURED, "protect beats norm, but random pruning is not measurably worse than norm"
@@ -251,7 +275,8 @@ def claim_protect_beats_norm(task: str, pruning: pd.DataFrame) -> Finding:
         f"; random minus norm {fmt(rnd, 2)} [{fmt(rnd_lo, 2)}, {fmt(rnd_hi, 2)}]"
         f"; matched protect_random minus norm (the chance range) {fmt(ctl, 2)} [{fmt(ctl_lo, 2)}, {fmt(ctl_hi, 2)}]"
     )
-    unpruned = _last_layer(pruning[(pruning["strategy"] == "unpruned") & (pruning["task"] == task)])
+    if ceiling is None:
+        verdict, why = read_against_controls(verdict, why, control_row(controls, f"prune {s:g}", task), level)
     if len(unpruned):
         why += f"; unpruned {TASK_NAMES[task]} {unpruned['value'].iloc[0]:.2f}"
     return Finding(
@@ -284,13 +309,17 @@ def claim_erasure_hits_own_group(
     paper: str,
     groups: Mapping[str, str] | None = None,
     cannot_test: str | None = None,
+    controls: pd.DataFrame | None = None,
+    level: float = 0.95,
 ) -> Finding:
     """Claims 4 and 5: erasing ``erased``'s neurons raises the error on ``erased`` more than on
     the other scored groups (the last layer's probe). ``matrix`` and ``control``:
     :func:`speechneurons.experiments.erasure.erasure_matrix` of the erasures and of their
     matched random controls; the chance range is the same margin for the control.
     ``cannot_test``: why the design cannot test the claim here (e.g. no count above chance:
-    nothing but chance neurons to erase); the numbers are still given."""
+    nothing but chance neurons to erase); the numbers are still given. ``controls``:
+    control_effects.tsv (the margin against its matched control draws, fixed probes); a probe
+    with no error on any scored group before and after the erasure (at ceiling) cannot show it."""
     task = "SID error" if prop == "gender" else "phone-class error"
     names = groups or {}
     name = names.get(erased, erased)
@@ -319,6 +348,8 @@ def claim_erasure_hits_own_group(
     ctl_rows = control[control["erased"].astype(str) == erased] if "erased" in control else control.iloc[:0]
     ctl = _margin(ctl_rows, erased) if len(ctl_rows) else None
     chance_lo, chance_hi = (ctl[1], ctl[2]) if ctl else (math.nan, math.nan)
+    if not cannot_test and at_ceiling([*rows["baseline"], *rows["value"]], 0.0):
+        cannot_test = f"the {task} probe is at ceiling (no error on any group) before and after the erasure"
     verdict, why = symmetric_verdict(value, lo, hi, chance_lo, chance_hi, cannot_test=cannot_test)
     vs_lo = o.get("vs_control_ci_low", math.nan)
     if verdict == HOLDS and not (vs_lo > 0):
@@ -332,6 +363,9 @@ def claim_erasure_hits_own_group(
         f"[{fmt(vs_lo, 2)}, {fmt(o.get('vs_control_ci_high', math.nan), 2)}]; the margin's interval is a normal "
         "approximation from the two groups' intervals"
     )
+    if not cannot_test:
+        verdict, why = read_against_controls(verdict, why, control_row(controls, f"erase {prop}-{erased}",
+                                                                       ERASURE_TASK[prop]), level)  # fmt: skip
     return Finding(
         **common,
         value=value,
@@ -345,6 +379,8 @@ def claim_erasure_hits_own_group(
 
 
 GENDER_NAMES = {"F": "female speakers", "M": "male speakers"}
+#: the probe task each erasure is read on (as experiments.erasure.ERASURE_VIEW)
+ERASURE_TASK = {"gender": "sid", "phone_type": "phone", "pitch": "f0"}
 TYPE_NAMES = {"vowel": "vowels", "voiced_consonant": "voiced consonants", "unvoiced_consonant": "unvoiced consonants"}
 
 
@@ -355,14 +391,16 @@ def property_neuron_findings(
     pruning: pd.DataFrame,
     erasure: pd.DataFrame,
     level: float,
+    controls: pd.DataFrame | None = None,
 ) -> list[Finding]:
-    """Every claim of Lin et al. on one run's tables (module docstring); ``erasure``: erasure.tsv."""
+    """Every claim of Lin et al. on one run's tables (module docstring); ``erasure``: erasure.tsv;
+    ``controls``: control_effects.tsv (None when experiments.scored_control_draws is 0)."""
     from speechneurons.experiments.erasure import erasure_matrix
 
     out = [claim_extreme_layers(p, summary, replicates, random_summary, level) for p in ("gender", "pitch")]
     out.append(claim_gender_pitch_overlap(summary, replicates, level))
     tasks = set(pruning["task"]) if "task" in pruning else set()
-    out += [claim_protect_beats_norm(task, pruning) for task in ("phone", "sid") if task in tasks]
+    out += [claim_protect_beats_norm(task, pruning, controls, level) for task in ("phone", "sid") if task in tasks]
     matrices = {
         prop: (erasure_matrix(erasure, prop), erasure_matrix(erasure, prop, kind="random"))
         for prop in ("gender", "phone_type")
@@ -373,15 +411,29 @@ def property_neuron_findings(
         paper = f"erase {g}: SID error +{eg[g][g]} on {GENDER_NAMES[g]}, +{eg[g][other]} on {GENDER_NAMES[other]}"
         out.append(
             claim_erasure_hits_own_group(
-                "gender", g, *matrices["gender"], paper, GENDER_NAMES, counts_at_chance(summary, "gender")
-            )
+                "gender",
+                g,
+                *matrices["gender"],
+                paper,
+                GENDER_NAMES,
+                counts_at_chance(summary, "gender"),
+                controls,
+                level,
+            )  # fmt: skip
         )
     d, off = ref.REFERENCE_ERASURE_PHONE_TYPE_DIAGONAL, ref.REFERENCE_ERASURE_PHONE_TYPE_OFF_DIAGONAL_MAX
     for t in ("vowel", "voiced_consonant", "unvoiced_consonant"):
         paper = f"erase {TYPE_NAMES[t]}: phone-class error +{d[t]} on {TYPE_NAMES[t]}; other cells within ±{off}"
         out.append(
             claim_erasure_hits_own_group(
-                "phone_type", t, *matrices["phone_type"], paper, TYPE_NAMES, counts_at_chance(summary, "phone_type")
-            )
+                "phone_type",
+                t,
+                *matrices["phone_type"],
+                paper,
+                TYPE_NAMES,
+                counts_at_chance(summary, "phone_type"),
+                controls,
+                level,
+            )  # fmt: skip
         )
     return out

@@ -8,6 +8,11 @@
    TopK's FVU (interpolated at the adaptive SAE's mean L0) minus the adaptive SAE's FVU at the
    main k on the sweep layer, with its paired bootstrap interval over held-out utterances; the
    comparison is itself the control (TopK at the same L0).
+
+Both claims are "not measurable here: under-trained" when an SAE of the layer read still
+changed its held-out FVU by more than ``saes.convergence_tolerance`` (relative) over the last
+tenth of training (claims.tsv ``fvu_change_last_tenth``): a comparison of SAEs that have not
+converged measures convergence speed.
 """
 
 from __future__ import annotations
@@ -17,13 +22,28 @@ import math
 import pandas as pd
 
 from speechneurons.findings.claims import FAILS, HOLDS, UNMEASURED, Finding, no_numbers, verdict_positive
+from speechneurons.findings.verdict import CANNOT_TEST
 
 STUDY = "Ayonrinde 2024 (sparse autoencoders)"
 NAMES = {"mutual_choice": "mutual choice", "feature_choice": "feature choice (uniform)"}
 SOURCE = "saes/<model>/<checkpoint>/claims.tsv"
 
 
-def claim_no_dead_latents(claims: pd.DataFrame) -> Finding:
+def under_trained(rows: pd.DataFrame, tolerance: float) -> str | None:
+    """The reason an SAE claim cannot be tested on ``rows`` of claims.tsv, or None: the largest
+    held-out FVU change over the last tenth of training above ``tolerance``."""
+    if "fvu_change_last_tenth" not in rows or math.isnan(tolerance):
+        return None
+    change = rows["fvu_change_last_tenth"].astype(float).abs().max()
+    if pd.isna(change) or change <= tolerance:
+        return None
+    return (
+        f"under-trained: held-out FVU still changed by {100 * change:.1f} % over the last tenth of "
+        f"training (tolerance {100 * tolerance:g} %, saes.convergence_tolerance)"
+    )
+
+
+def claim_no_dead_latents(claims: pd.DataFrame, tolerance: float = math.nan) -> Finding:
     """Claim 1 (module docstring)."""
     common = dict(study=STUDY, claim="Feature-choice SAEs leave no latent dead",
                   paper="feature choice: no dead latents; TopK leaves some dead",
@@ -42,11 +62,14 @@ def claim_no_dead_latents(claims: pd.DataFrame) -> Finding:
     fewer = "yes" if (rows["value"] < rows["reference"]).all() else "no"
     why = "no layer has a dead latent" if value == 0 else f"dead latents at layer {int(worst['layer'])}"
     why += f"; {per_layer}; fewer dead than TopK at every layer: {fewer}"
+    reason = under_trained(rows, tolerance)
+    if reason:
+        verdict, why = UNMEASURED, f"{CANNOT_TEST}: {reason}; {why}"
     return Finding(**common, value=value, ci_low=math.nan, ci_high=math.nan, chance_low=math.nan,
                    chance_high=math.nan, verdict=verdict, why=why)  # fmt: skip
 
 
-def claim_fvu_at_equal_l0(arch: str, claims: pd.DataFrame, main_k: int) -> Finding:
+def claim_fvu_at_equal_l0(arch: str, claims: pd.DataFrame, main_k: int, tolerance: float = math.nan) -> Finding:
     """Claim 2 for one adaptive architecture (module docstring)."""
     name = NAMES.get(arch, arch)
     common = dict(study=STUDY, claim=f"{name.capitalize()} SAEs reconstruct better than TopK at equal mean L0",
@@ -65,12 +88,19 @@ def claim_fvu_at_equal_l0(arch: str, claims: pd.DataFrame, main_k: int) -> Findi
         f"; layer {int(r['layer'])}, k {int(r['k'])}, mean L0 {float(r['l0_mean']):.1f}: FVU {float(r['value']):.4f} "
         f"against TopK {float(r['reference']):.4f}"
     )
+    reason = under_trained(rows[rows["layer"] == r["layer"]], tolerance)
+    if reason:
+        verdict, why = UNMEASURED, f"{CANNOT_TEST}: {reason}; {why}"
     return Finding(**common, value=value, ci_low=lo, ci_high=hi, chance_low=math.nan, chance_high=math.nan,
                    verdict=verdict, why=why)  # fmt: skip
 
 
-def sae_findings(claims: pd.DataFrame, main_k: int) -> list[Finding]:
-    """Every claim of Ayonrinde (2024) on one run's claims.tsv."""
+def sae_findings(claims: pd.DataFrame, main_k: int, tolerance: float = math.nan) -> list[Finding]:
+    """Every claim of Ayonrinde (2024) on one run's claims.tsv; ``tolerance``:
+    saes.convergence_tolerance (NaN: not checked)."""
     if not len(claims):
         return []
-    return [claim_no_dead_latents(claims), *(claim_fvu_at_equal_l0(a, claims, main_k) for a in NAMES)]
+    return [
+        claim_no_dead_latents(claims, tolerance),
+        *(claim_fvu_at_equal_l0(a, claims, main_k, tolerance) for a in NAMES),
+    ]

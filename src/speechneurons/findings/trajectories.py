@@ -32,6 +32,7 @@ are not in this project, and none is made up here.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -121,8 +122,25 @@ def claim_phone_peak(
                    verdict=verdict, why=why)  # fmt: skip
 
 
-def claim_top_turns_back(findings: pd.DataFrame | None, num_layers: int, checkpoint: str = CHECKPOINT) -> Finding:
-    """Claim 2 (module docstring)."""
+def claim_top_turns_back(
+    findings: pd.DataFrame | None, num_layers: int, checkpoint: str = CHECKPOINT, across: bool = True
+) -> Finding:
+    """Claim 2 (module docstring), at ``checkpoint``; with ``across``, the reason also gives the
+    effect and verdict at every other checkpoint of ``findings`` (the claim read across
+    pretraining, not at one checkpoint only)."""
+    found = _top_turns_back(findings, num_layers, checkpoint)
+    have = across and findings is not None and "checkpoint" in findings
+    others = sorted({str(c) for c in findings["checkpoint"]} - {checkpoint}) if have else []
+    if not others:
+        return found
+    parts = []
+    for ck in others:
+        f = _top_turns_back(findings, num_layers, ck)
+        parts.append(f"{ck}: {fmt(f.value, 2)} [{fmt(f.ci_low, 2)}, {fmt(f.ci_high, 2)}] {f.verdict}")
+    return dataclasses.replace(found, why=f"{found.why}; at the other checkpoints: {'; '.join(parts)}")
+
+
+def _top_turns_back(findings: pd.DataFrame | None, num_layers: int, checkpoint: str) -> Finding:
     common = dict(study=STUDY, claim="The top layers turn back toward the input (autoencoder behaviour)",
                   paper=PAPER_TURN,
                   measure=f"top layer's log-Mel PWCCA minus the lowest layer's below it, checkpoint {checkpoint} "

@@ -64,3 +64,33 @@ def at_chance_everywhere(observed, chance_high) -> bool:
     pairs = [(float(o), float(h)) for o, h in zip(observed, chance_high, strict=True)]
     known = [(o, h) for o, h in pairs if not (math.isnan(o) or math.isnan(h))]
     return bool(known) and all(o <= h for o, h in known)
+
+
+def at_ceiling(values, best: float, tol: float = 1e-9) -> bool:
+    """True when every known value sits at the metric's best (accuracy 100, error 0): a probe
+    at ceiling before and after a change cannot show the change."""
+    known = [float(v) for v in values if not math.isnan(float(v))]
+    return bool(known) and all(abs(v - best) <= tol for v in known)
+
+
+def read_against_controls(verdict: str, why: str, row, level: float) -> tuple[str, str]:
+    """A verdict also read against the distribution of the same effect for matched control
+    draws (a row of control_effects.tsv: ``effect``, ``n_controls``, ``control_low``,
+    ``control_high``, ``control_p``, ``control_p_below``; None when not scored). *holds* needs
+    the effect's rank p-value among the controls at most 1 - level, *does not hold* the same
+    in the opposite direction; otherwise the verdict becomes *not measurable here*."""
+    if row is None:
+        return verdict, why + "; no control distribution was scored"
+    alpha = 1.0 - float(level)
+    n = int(row["n_controls"])
+    text = (
+        f"fixed-probe effect {_num(row['effect'])} against {n} matched control draws "
+        f"[{_num(row['control_low'])}, {_num(row['control_high'])}], rank p {row['control_p']:.3f}"
+    )
+    if n and 1.0 / (n + 1) > alpha:
+        text += f" (with {n} draws no rank p-value can reach {alpha:g})"
+    if verdict == HOLDS and not row["control_p"] <= alpha:
+        return UNMEASURED, f"{why}, but the effect lies within its control distribution: {text}"
+    if verdict == FAILS and not row["control_p_below"] <= alpha:
+        return UNMEASURED, f"{why}, but the effect lies within its control distribution: {text}"
+    return verdict, f"{why}; {text}"

@@ -4,9 +4,13 @@
   cancels);
 - L0 per token: the number of active (non-zero) latents; its mean, quantiles and histogram;
 - latent density: share of held-out tokens on which each latent is active; dead share: latents
-  active on none;
-- Zipf fit: least squares of log10(density) on log10(rank) over the alive latents sorted by
-  density (rank 1 = densest), slope and R^2.
+  active on none of the held-out rows under the inference rule (:func:`dead_share`, the one
+  definition: the training logs use it on their held-out subsample too);
+- Zipf fit: a discrete power law P(c) ~ c^-alpha fitted by maximum likelihood to the alive
+  latents' firing counts c >= 1 on the held-out rows (:func:`power_law_fit`, Clauset, Shalizi
+  & Newman 2009 with x_min = 1), with its Kolmogorov-Smirnov distance and a parametric-bootstrap
+  p-value (small p: not a power law); the rank-density slope it implies, -1 / (alpha - 1), is
+  drawn in the figures. The old least-squares line on log-rank was no test of a power law.
 
 With ``groups`` (an integer code per row, e.g. its utterance), the sums behind FVU, L0 and the
 firing counts are also kept per group (:class:`GroupSums`), so that intervals can resample
@@ -30,16 +34,22 @@ L0_QUANTILES = (0.0, 0.05, 0.25, 0.5, 0.75, 0.95, 1.0)
 
 @dataclass(frozen=True)
 class ZipfFit:
-    """log10(density) = intercept + slope * log10(rank) over the alive latents."""
+    """A power law fitted to the alive latents' firing counts (module docstring)."""
 
     slope: float
-    """Fitted slope (a Zipf law of exponent s has slope -s); NaN with fewer than 2 alive latents."""
+    """The rank-density slope the fit implies, -1 / (alpha - 1); NaN with fewer than 2 alive latents."""
     intercept: float
-    """Fitted intercept (log10 of the density at rank 1)."""
+    """log10 of the observed density at rank 1 (where the implied line is anchored)."""
     r2: float
-    """Coefficient of determination of the fit in log-log."""
+    """Kept for the tables' column order: the parametric-bootstrap p-value of the fit (as ``p_value``)."""
     n_alive: int
     """Latents in the fit (density > 0)."""
+    alpha: float = float("nan")
+    """Maximum-likelihood exponent of P(c) ~ c^-alpha, c >= 1 firing counts."""
+    ks: float = float("nan")
+    """Kolmogorov-Smirnov distance between the counts and the fitted law."""
+    p_value: float = float("nan")
+    """Share of bootstrap samples from the fitted law whose refitted KS distance is at least ``ks``."""
 
 
 @dataclass(frozen=True)
@@ -103,25 +113,82 @@ class SaeEvaluation:
             l0_mean=self.l0_mean,
             dead_share=self.dead_share,
             zipf_slope=self.zipf.slope,
-            zipf_r2=self.zipf.r2,
+            zipf_alpha=self.zipf.alpha,
+            zipf_ks=self.zipf.ks,
+            zipf_p=self.zipf.p_value,
             n_alive=self.zipf.n_alive,
         )
         d.update({f"l0_q{int(round(100 * q)):02d}": v for q, v in self.l0_quantiles.items()})
         return d
 
 
-def zipf_fit(density: np.ndarray) -> ZipfFit:
-    """Least-squares line through (log10 rank, log10 density) of the latents with density > 0."""
+#: parametric-bootstrap samples of the power-law goodness-of-fit test
+POWER_LAW_BOOTSTRAP = 100
+_ALPHA_RANGE = (1.0001, 8.0)
+
+
+def _power_law_mle(c: np.ndarray) -> tuple[float, float]:
+    """Discrete power law on c >= 1: the MLE of alpha (bounded scalar search of the exact
+    log-likelihood -n log zeta(alpha) - alpha sum log c) and its KS distance between the
+    empirical and fitted CDFs at the observed values."""
+    from scipy.optimize import minimize_scalar
+    from scipy.special import zeta
+
+    n, s_log = len(c), float(np.log(c).sum())
+    res = minimize_scalar(lambda a: n * np.log(zeta(a, 1.0)) + a * s_log, bounds=_ALPHA_RANGE, method="bounded")
+    alpha = float(res.x)
+    values, counts = np.unique(c, return_counts=True)
+    emp = np.cumsum(counts) / n
+    fit = 1.0 - zeta(alpha, values + 1.0) / zeta(alpha, 1.0)
+    return alpha, float(np.abs(emp - fit).max())  # at the observed values, as Clauset et al.
+
+
+def _sample_power_law(alpha: float, n: int, rng: np.random.Generator, table: int = 100_000) -> np.ndarray:
+    """n draws of the discrete power law on c >= 1 (inverse CDF on 1..table, the continuous
+    approximation of Clauset et al. beyond)."""
+    from scipy.special import zeta
+
+    cdf = np.cumsum(np.arange(1, table + 1, dtype=float) ** -alpha) / zeta(alpha, 1.0)
+    u = rng.random(n)
+    c = np.searchsorted(cdf, u, side="left").astype(float) + 1
+    tail = c > table
+    c[tail] = np.floor(0.5 * (1 - u[tail]) ** (-1 / (alpha - 1)) + 0.5)
+    return np.maximum(c, 1.0)
+
+
+def power_law_fit(counts, n_boot: int = POWER_LAW_BOOTSTRAP, seed: int = 0) -> tuple[float, float, float]:
+    """(alpha, KS distance, bootstrap p-value) of a discrete power law fitted by maximum
+    likelihood to positive integer ``counts`` (zeros are left out); NaNs with fewer than 2."""
+    c = np.asarray(counts, dtype=float)
+    c = np.round(c[c > 0])
+    if c.size < 2:
+        return float("nan"), float("nan"), float("nan")
+    alpha, ks = _power_law_mle(c)
+    rng = np.random.default_rng(seed)
+    boot = [_power_law_mle(_sample_power_law(alpha, c.size, rng))[1] for _ in range(int(n_boot))]
+    p = float(np.mean(np.asarray(boot) >= ks)) if n_boot else float("nan")
+    return alpha, ks, p
+
+
+def zipf_fit(density: np.ndarray, n_tokens: int | None = None, n_boot: int = POWER_LAW_BOOTSTRAP) -> ZipfFit:
+    """The power law of the alive latents' firing counts (density x ``n_tokens``; without
+    ``n_tokens``, densities scaled so that the rarest alive latent counts 1), see
+    :func:`power_law_fit`, and the rank-density slope it implies."""
     d = np.sort(np.asarray(density, dtype=float))[::-1]
     d = d[d > 0]
     if d.size < 2:
         return ZipfFit(float("nan"), float("nan"), float("nan"), int(d.size))
-    lx, ly = np.log10(np.arange(1, d.size + 1)), np.log10(d)
-    slope, intercept = np.polyfit(lx, ly, 1)
-    resid = ly - (intercept + slope * lx)
-    ss_tot = float(((ly - ly.mean()) ** 2).sum())
-    r2 = 1.0 - float((resid**2).sum()) / ss_tot if ss_tot > 0 else 1.0
-    return ZipfFit(float(slope), float(intercept), r2, int(d.size))
+    counts = d * n_tokens if n_tokens else d / d[-1]
+    alpha, ks, p = power_law_fit(counts, n_boot)
+    slope = -1.0 / (alpha - 1.0) if np.isfinite(alpha) else float("nan")
+    return ZipfFit(float(slope), float(np.log10(d[0])), p, int(d.size), alpha, ks, p)
+
+
+def dead_share(fired) -> float:
+    """The dead share: latents active on none of the held-out rows (``fired``: per latent, its
+    firing count or density on those rows, under the inference rule)."""
+    fired = np.asarray(fired)
+    return float((fired == 0).mean()) if fired.size else float("nan")
 
 
 @torch.no_grad()
@@ -204,9 +271,9 @@ def evaluate_sae(
         l0_mean=float(l0.mean()),
         l0_quantiles={q: float(np.quantile(l0, q)) for q in L0_QUANTILES},
         l0_histogram=np.bincount(l0),
-        dead_share=float((density == 0).mean()),
+        dead_share=dead_share(density),
         density=density,
-        zipf=zipf_fit(density),
+        zipf=zipf_fit(density, int(n)),
         groups=sums,
     )
 
@@ -256,7 +323,7 @@ def load_evaluations(path, table) -> tuple[dict[int, SaeEvaluation], np.ndarray 
                 l0_histogram=npz[f"k{k}__l0_histogram"],
                 dead_share=float(row["dead_share"]),
                 density=density,
-                zipf=zipf_fit(density),
+                zipf=zipf_fit(density, int(row["n_tokens"])),
                 groups=groups,
             )
         train = npz["train_density"] if "train_density" in npz.files else None

@@ -48,6 +48,7 @@ from speechneurons.saes.sae import SparseAutoencoder
 from speechneurons.saes.settings import SaeSettings
 from speechneurons.saes.stage import split_rows, train_budgets
 from speechneurons.saes.tables import (
+    add_convergence,
     claims_table,
     evaluation_table,
     features_vs_neurons,
@@ -222,6 +223,7 @@ def summary(inp, out, p) -> None:
     evaluation = evaluation_table(evaluations, p.resamples, p.seed, p.level)
     evaluation = splice_columns(evaluation, read_table(inp.splice), read_table(inp.masked) if inp.masked else None, p.k)
     claims = claims_table(evaluations, p.k, p.sweep_layers, p.resamples, p.seed, p.level)
+    claims = add_convergence(claims, {key: read_table(path) for key, path in zip(keys, inp.train_logs, strict=True)})
     log.info("SAEs:\n%s\nclaims:\n%s", evaluation.to_string(index=False), claims.to_string(index=False))
     write_table(evaluation, out.evaluation)
     write_table(claims, out.claims)

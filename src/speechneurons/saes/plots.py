@@ -140,7 +140,7 @@ def plot_density_rank(
                 100 * d,
                 color=colour,
                 lw=1.2,
-                label=f"{label}: slope {fit.slope:.2f}, R² {fit.r2:.2f}, dead {100 * ev.dead_share:.0f}%",
+                label=f"{label}: alpha {fit.alpha:.2f} (KS p {fit.p_value:.2f}), dead {100 * ev.dead_share:.0f}%",
             )
             if np.isfinite(fit.slope):
                 ax.plot(rank, 100 * 10 ** (fit.intercept + fit.slope * np.log10(rank)), "--", color=colour, lw=0.8)

@@ -56,7 +56,7 @@ def train_budgets(
     evaluations: dict[int, SaeEvaluation] = {}
     logs = []
     for k in ks:
-        sae, train_log = train_sae(x_train, replace(settings, k=int(k)), device=device, seed=seed)
+        sae, train_log = train_sae(x_train, replace(settings, k=int(k)), device=device, seed=seed, x_held=x_held)
         ev = evaluate_sae(sae, x_held, groups=groups)
         log.info(
             "%s k=%d: held-out FVU %.4f, mean L0 %.1f (5-95 %%: %g-%g), dead %.1f %%, Zipf slope %.2f",

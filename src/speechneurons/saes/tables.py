@@ -185,6 +185,22 @@ def claims_table(
     return pd.DataFrame(rows, columns=columns)
 
 
+def add_convergence(claims: pd.DataFrame, logs: Mapping[tuple[int, str], pd.DataFrame]) -> pd.DataFrame:
+    """``claims`` with ``fvu_change_last_tenth``: per layer, the largest relative change of the
+    held-out FVU over the last tenth of training (:func:`speechneurons.saes.training.fvu_change_last_tenth`)
+    among every SAE of the layer (each architecture and k: a claim compares several of them).
+    ``logs``: (layer, architecture) -> training log with a ``k`` column."""
+    from speechneurons.saes.training import fvu_change_last_tenth
+
+    worst: dict[int, float] = {}
+    for (layer, _), log_ in logs.items():
+        for _, one in log_.groupby("k"):
+            change = fvu_change_last_tenth(one)
+            if np.isfinite(change):
+                worst[int(layer)] = max(worst.get(int(layer), -np.inf), change)
+    return claims.assign(fvu_change_last_tenth=claims["layer"].map(lambda x: worst.get(int(x), np.nan)))
+
+
 def units_table(
     docs: Mapping[tuple[int, str], Mapping],
     nulls: Mapping[tuple[int, str], pd.DataFrame],

@@ -43,10 +43,14 @@ LOG_COLUMNS = [
     "auxk_loss",
     "aux_zipf_loss",
     "l0_mean",
-    "dead_share",
+    "stale_share",
     "underused_share",
+    "heldout_fvu",
+    "dead_share",
     "seconds",
 ]
+#: held-out rows the training log's held-out FVU is computed on (a fixed, seeded subsample)
+HELD_LOG_ROWS = 2048
 
 
 def geometric_median(x: Tensor, iterations: int = MEDIAN_ITERATIONS, eps: float = 1e-8) -> Tensor:
@@ -125,13 +129,20 @@ def train_sae(
     sae: SparseAutoencoder | None = None,
     progress: bool = False,
     log_every: int = 10,
+    x_held: np.ndarray | Tensor | None = None,
 ) -> tuple[SparseAutoencoder, pd.DataFrame]:
     """Train an SAE on the rows of ``x`` ([rows, D], float16/float32; a memory map is fine).
 
     ``sae``: start from this (already initialised) SAE instead of a fresh one (tests use it to
     plant dead latents). Returns the SAE on ``device`` in eval mode and a log with one row per
     ``log_every`` steps (columns :data:`LOG_COLUMNS`; loss terms and L0 are means over those
-    steps, dead/under-used shares at the row's step).
+    steps, stale/under-used shares at the row's step; ``stale_share``: latents that did not
+    fire in the last ``dead_tokens`` training tokens, the set AuxK revives, which is not the
+    dead share). ``x_held``: held-out rows; each log row
+    then has ``heldout_fvu``, the FVU of at most :data:`HELD_LOG_ROWS` of them (a fixed seeded
+    subsample) under the inference rule (NaN without), which :func:`fvu_change_last_tenth`
+    reads as the convergence criterion, and ``dead_share`` on the same rows (the one
+    definition, :func:`speechneurons.saes.evaluation.dead_share`).
     """
     from tqdm.auto import tqdm
 
@@ -154,6 +165,11 @@ def train_sae(
     usage = torch.zeros(n_lat, device=device)
     scale = float(sae.input_scale)
     rows, acc, t0 = [], _Acc(), time.perf_counter()
+    held = None
+    if x_held is not None and len(x_held):
+        pick = np.random.default_rng([seed, 1]).choice(len(x_held), size=min(HELD_LOG_ROWS, len(x_held)), replace=False)
+        pick = np.sort(pick)  # its own generator: the training batches do not depend on it
+        held = _rows(x_held, pick, device)
     for step in tqdm(range(settings.steps), disable=not progress, desc=f"SAE {settings.architecture} k={settings.k}"):
         lr = lr_at(step, settings)
         for group in opt.param_groups:
@@ -199,8 +215,10 @@ def train_sae(
                     tokens=(step + 1) * xs.shape[0],
                     lr=lr,
                     **acc.mean(),
-                    dead_share=float((since_fired >= settings.dead_tokens).float().mean()),
+                    stale_share=float((since_fired >= settings.dead_tokens).float().mean()),
                     underused_share=underused,
+                    heldout_fvu=heldout_fvu(sae, held) if held is not None else float("nan"),
+                    dead_share=heldout_dead_share(sae, held) if held is not None else float("nan"),
                     seconds=time.perf_counter() - t0,
                 )
             )
@@ -210,7 +228,7 @@ def train_sae(
     if len(train_log):
         last = train_log.iloc[-1]
         log.info(
-            "trained %s SAE (D=%d, F=%d, k=%d): %d steps in %.1f s, last FVU %.4f, dead %.1f%%",
+            "trained %s SAE (D=%d, F=%d, k=%d): %d steps in %.1f s, last FVU %.4f, stale %.1f%%",
             settings.architecture,
             d_in,
             n_lat,
@@ -218,9 +236,47 @@ def train_sae(
             settings.steps,
             last.seconds,
             last.fvu,
-            100 * last.dead_share,
+            100 * last.stale_share,
         )
     return sae, train_log
+
+
+def heldout_fvu(sae: SparseAutoencoder, x: Tensor) -> float:
+    """FVU of rows ``x`` under the inference rule: sum ||x - x_hat||^2 / sum ||x - mean||^2."""
+    was_training = sae.training
+    sae.eval()
+    with torch.no_grad():
+        xd = x.double()
+        sse = (xd - sae(x).double()).pow(2).sum()
+        dev = (xd - xd.mean(0)).pow(2).sum()
+    sae.train(was_training)
+    return float(sse / dev) if float(dev) > 0 else float("nan")
+
+
+def heldout_dead_share(sae: SparseAutoencoder, x: Tensor) -> float:
+    """The dead share (:func:`speechneurons.saes.evaluation.dead_share`) on rows ``x``."""
+    from speechneurons.saes.evaluation import dead_share
+
+    was_training = sae.training
+    sae.eval()
+    with torch.no_grad():
+        fired = sae.encode(x).fired().cpu().numpy()
+    sae.train(was_training)
+    return dead_share(fired)
+
+
+def fvu_change_last_tenth(train_log: pd.DataFrame) -> float:
+    """The convergence criterion: the relative change of the held-out FVU over the last tenth
+    of training, (FVU at the logged step nearest 90 % of the steps - the last FVU) / the
+    former (> 0: still falling). NaN without held-out FVUs or with fewer than two log rows."""
+    log_ = train_log.dropna(subset=["heldout_fvu"]) if "heldout_fvu" in train_log else train_log.iloc[:0]
+    if len(log_) < 2:
+        return float("nan")
+    steps = log_["step"].to_numpy(dtype=float)
+    i = int(np.argmin(np.abs(steps - 0.9 * steps[-1])))
+    i = min(i, len(log_) - 2)
+    before, last = float(log_["heldout_fvu"].iloc[i]), float(log_["heldout_fvu"].iloc[-1])
+    return (before - last) / before if before > 0 else float("nan")
 
 
 def _adam(sae: SparseAutoencoder, lr: float) -> torch.optim.Adam:

@@ -299,16 +299,34 @@ def _in_sample_score(
 # ----------------------------------------------------------------------------- protocol
 
 
-def split_parts(n: int, parts: int, labels: Sequence | None = None, seed: int = 0) -> list[np.ndarray]:
+def split_parts(
+    n: int, parts: int, labels: Sequence | None = None, seed: int = 0, units: Sequence | None = None
+) -> list[np.ndarray]:
     """Indices 0..n-1 dealt into ``parts`` parts, stratified by ``labels`` when given.
 
     Per label (or for all samples), its samples are shuffled, floor(count / parts) go to every
     part, and the remaining count mod parts go to parts drawn at random (the reference's
-    ``chunk``). Each returned index array is sorted.
+    ``chunk``). With ``units`` (the utterance of each sample), whole units are dealt instead:
+    in a seeded order, each to the part with the fewest samples so far, so that no utterance
+    is in two parts (frames and segments of one utterance are not independent); ``labels``
+    are then not used. Each returned index array is sorted.
     """
     if parts < 3:
         raise ValueError(f"parts must be at least 3 (train, dev, test), got {parts}")
     rng = np.random.default_rng(seed)
+    if units is not None:
+        units = np.asarray(units)
+        if len(units) != n:
+            raise ValueError(f"{len(units)} units for {n} samples")
+        _, inverse = np.unique(units, return_inverse=True)
+        members = [np.flatnonzero(inverse == g) for g in range(inverse.max() + 1)] if n else []
+        sizes = np.zeros(parts, dtype=np.int64)
+        dealt: list[list[np.ndarray]] = [[] for _ in range(parts)]
+        for g in rng.permutation(len(members)):
+            p = int(np.argmin(sizes))
+            dealt[p].append(members[g])
+            sizes[p] += len(members[g])
+        return [np.sort(np.concatenate(b)) if b else np.zeros(0, dtype=int) for b in dealt]
     groups: list[np.ndarray]
     if labels is None:
         groups = [np.arange(n)]
@@ -362,9 +380,11 @@ def crossval_plan(
     trials: int = 3,
     thresholds: Sequence[float] = REFERENCE_THRESHOLDS,
     seed: int = 0,
+    units: Sequence | None = None,
 ) -> CrossValPlan:
-    """Parts (stratified by ``labels`` when given) and (dev, test) pairs of n samples, seeded."""
-    part_idx = split_parts(n, parts, labels, seed)
+    """Parts (whole ``units`` when given, else stratified by ``labels`` when given) and
+    (dev, test) pairs of n samples, seeded (:func:`split_parts`)."""
+    part_idx = split_parts(n, parts, labels, seed, units)
     if min(len(p) for p in part_idx) < 3:
         raise ValueError(f"{n} samples are too few for {parts} parts of at least 3 samples")
     return CrossValPlan(part_idx, dev_test_pairs(parts, trials, seed + 1), tuple(float(t) for t in thresholds))

@@ -274,7 +274,10 @@ class Views(NamedTuple):
     """view name -> reference matrix: mel [F, n_mels], frontend [F, C], phone [S_phone, 39],
     word [S_word, V] (only the views asked for)."""
     labels: dict[str, np.ndarray]
-    """'phone' / 'word' -> the segment labels (they stratify the CCA parts)."""
+    """'phone' / 'word' -> the segment labels."""
+    units: dict[str, np.ndarray] = {}
+    """'frames' / 'phone' / 'word' -> the utterance of each sample: the CCA parts hold whole
+    utterances (none when empty: parts stratified by label, the reference's split)."""
 
 
 def _rows_by_utt(table: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -390,4 +393,9 @@ def extract_views(
         word_means=out_word,
         reference=reference,
         labels={"phone": phone_labels, "word": word_labels},
+        units={
+            "frames": plan.frames["utt_id"].astype(str).to_numpy(),
+            "phone": plan.phone_segments["utt_id"].astype(str).to_numpy(),
+            "word": plan.word_segments["utt_id"].astype(str).to_numpy(),
+        },
     )

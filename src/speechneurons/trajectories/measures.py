@@ -102,8 +102,9 @@ def measure_pwcca(
                     trials=settings.trials,
                     thresholds=settings.thresholds,
                     seed=seed,
+                    units=views.units.get(kind) if views.units else None,  # whole utterances per part
                 )
-            except ValueError as exc:  # stratified by label, a part can fall under 3 samples
+            except ValueError as exc:  # a part can fall under 3 samples
                 log.warning("view %s: %s; left out", view, exc)
                 continue
         refs[view] = PreparedView(views.reference[view], plans[kind])

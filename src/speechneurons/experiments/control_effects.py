@@ -1,0 +1,273 @@
+"""The effect of pruning or erasing a neuron set read against the distribution of the same
+effect for many matched control sets, with a rank p-value.
+
+Retraining every probe for every control draw is unaffordable, so here the probes are FIXED:
+each task's probe is fitted once on the unpruned model's training features, and every
+variant (the property set erased or protected, the reference, and each control draw) only
+changes the forward pass that produces the TEST features. The effect of a variant is then a
+change of the fixed probe's test error, and its chance distribution the same change for each
+of ``experiments.scored_control_draws`` matched control draws (a budget choice: each draw is
+one transformer pass over the test utterances at the probe layers).
+
+Effects, all oriented so that a positive value is the claim:
+- pruning (``prune <sparsity>``): norm error minus protect error on all test items (protecting
+  the property neurons loses less than norm pruning); the controls protect a matched random set
+  instead (protect_random, draws 0..n-1);
+- erasure (``erase <property>-<group>``): the error increase on the erased group minus the
+  largest increase on another group of the same property (the margin of
+  :func:`speechneurons.findings.property_neurons.claim_erasure_hits_own_group`); the controls
+  erase matched random sets.
+
+Errors are in percent for the classification tasks and log-F0 MSE for f0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from speechneurons.probing.features import FRAME_TASKS, Features
+from speechneurons.probing.probes import ProbeSettings, fit_classifier, speaker_folds
+from speechneurons.stats import percentile_interval
+
+#: the task and the evaluation-group column each erased property is read on (as erasure.ERASURE_VIEW)
+ERASURE_READ = {"gender": ("sid", "gender"), "phone_type": ("phone", "phone_type"), "pitch": ("f0", "pitch_bin")}
+PRUNING_TASKS = ("phone", "sid")
+
+
+def _scale(task: str) -> float:
+    return 1.0 if task == "f0" else 100.0
+
+
+@dataclass
+class _Probe:
+    task: str
+    layer: int
+    mu: np.ndarray
+    sd: np.ndarray
+    model: object
+    fold_of: dict | None = None  # gender: speaker -> fold; model is then fold -> classifier
+
+
+def _moments(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    mu, sd = x.mean(axis=0), x.std(axis=0)
+    sd[sd < 1e-8] = 1.0
+    return mu, sd
+
+
+def fit_fixed_probes(train: Features, layers_by_task: Mapping[str, Iterable[int]], settings: ProbeSettings) -> list:
+    """Each task's probe at each of its layers, fitted on the train split of ``train`` (the
+    unpruned model's features), as :func:`speechneurons.probing.probes.run_probes` fits them
+    (gender: one probe per fold of whole speakers, trained on the other folds' speakers)."""
+    from sklearn.linear_model import Ridge
+
+    fr, ut = train.frames, train.utts
+    probes = []
+    for task, layers in layers_by_task.items():
+        if task not in settings.tasks:
+            continue
+        for layer in sorted({int(x) for x in layers}):
+            if task in FRAME_TASKS:
+                tr = fr[f"use_{task}"].to_numpy(bool) & (fr["split"] == "train").to_numpy()
+                if tr.sum() < 2:
+                    continue
+                x = train.frame_feats[layer][tr].astype(np.float64)
+                mu, sd = _moments(x)
+                if task == "phone":
+                    model = fit_classifier((x - mu) / sd, fr["phone"].to_numpy()[tr], settings)
+                else:
+                    y = np.log(np.clip(fr["f0_hz"].fillna(1.0).to_numpy(np.float64)[tr], 1e-9, None))
+                    model = Ridge(alpha=settings.ridge_alpha).fit((x - mu) / sd, y)
+                probes.append(_Probe(task, layer, mu, sd, model))
+            elif task == "sid":
+                tr = (ut["split"] == "train").to_numpy()
+                x = train.utt_feats[layer][tr].astype(np.float64)
+                mu, sd = _moments(x)
+                y = ut["speaker"].astype(str).to_numpy()[tr]
+                probes.append(_Probe(task, layer, mu, sd, fit_classifier((x - mu) / sd, y, settings)))
+            elif task == "gender":
+                folds = speaker_folds(ut, settings.gender_folds, settings.seed)
+                fold_of = dict(zip(ut["speaker"], folds, strict=True))
+                tr_all = (ut["split"] == "train").to_numpy()
+                x_all = train.utt_feats[layer].astype(np.float64)
+                y = ut["gender"].astype(str).to_numpy()
+                mu, sd = _moments(x_all[tr_all])
+                models = {}
+                for k in np.unique(folds):
+                    tr = tr_all & (folds != k)
+                    if len(np.unique(y[tr])) == 2:
+                        models[int(k)] = fit_classifier((x_all[tr] - mu) / sd, y[tr], settings)
+                probes.append(_Probe(task, layer, mu, sd, models, fold_of))
+    return probes
+
+
+def _losses(probe: _Probe, feats: Features) -> tuple[np.ndarray, pd.DataFrame]:
+    """Per test item of ``feats``: the fixed probe's loss and the item's labels."""
+    fr, ut = feats.frames, feats.utts
+    if probe.task in FRAME_TASKS:
+        te = fr[f"use_{probe.task}"].to_numpy(bool) & (fr["split"] == "test").to_numpy()
+        x = (feats.frame_feats[probe.layer][te].astype(np.float64) - probe.mu) / probe.sd
+        rows = fr[te]
+        if probe.task == "phone":
+            return (probe.model.predict(x) != rows["phone"].to_numpy()).astype(float), rows
+        y = np.log(np.clip(rows["f0_hz"].fillna(1.0).to_numpy(np.float64), 1e-9, None))
+        return (probe.model.predict(x) - y) ** 2, rows
+    te = (ut["split"] == "test").to_numpy()
+    rows = ut[te]
+    x = (feats.utt_feats[probe.layer][te].astype(np.float64) - probe.mu) / probe.sd
+    if probe.task == "sid":
+        classes = set(probe.model.classes_)
+        keep = rows["speaker"].astype(str).isin(classes).to_numpy()
+        pred = probe.model.predict(x[keep]) if keep.any() else np.zeros(0)
+        return (pred != rows["speaker"].astype(str).to_numpy()[keep]).astype(float), rows[keep]
+    folds = rows["speaker"].map(probe.fold_of).to_numpy()
+    keep = np.isin(folds, list(probe.model))
+    loss = np.zeros(int(keep.sum()))
+    idx = np.flatnonzero(keep)
+    for k, model in probe.model.items():
+        sel = folds[idx] == k
+        if sel.any():
+            loss[sel] = (model.predict(x[idx[sel]]) != rows["gender"].astype(str).to_numpy()[idx[sel]]).astype(float)
+    return loss, rows.iloc[idx]
+
+
+GROUP_COLUMN = {"phone": "phone_type", "f0": "pitch_bin", "sid": "gender", "gender": "gender"}
+
+
+def fixed_probe_errors(probes: Sequence, variants: Mapping[str, Features]) -> pd.DataFrame:
+    """The fixed probes' test error of every variant: ``variant, task, layer, eval_group, error,
+    n_items`` with eval_group ``all`` and ``<column>=<value>`` (phone: phone_type, f0:
+    pitch_bin, sid and gender: gender); error in percent (f0: log-F0 MSE)."""
+    rows = []
+    for name, feats in variants.items():
+        for probe in probes:
+            loss, items = _losses(probe, feats)
+            col = GROUP_COLUMN[probe.task]
+            groups = [("all", np.ones(len(loss), dtype=bool))]
+            labels = items[col].astype(str).to_numpy()
+            groups += [(f"{col}={g}", labels == g) for g in sorted(set(labels))]
+            for group, sel in groups:
+                if sel.any():
+                    error = _scale(probe.task) * float(loss[sel].mean())
+                    rows.append({"variant": name, "task": probe.task, "layer": probe.layer, "eval_group": group,
+                                 "error": error, "n_items": int(sel.sum())})  # fmt: skip
+    return pd.DataFrame(rows, columns=["variant", "task", "layer", "eval_group", "error", "n_items"])
+
+
+def _error(errors: pd.DataFrame, variant: str, task: str, layer: int) -> pd.Series:
+    e = errors[(errors["variant"] == variant) & (errors["task"] == task) & (errors["layer"] == layer)]
+    return e.set_index("eval_group")["error"]
+
+
+def pruning_effect(errors: pd.DataFrame, variant: str, reference: str, task: str, layer: int) -> float:
+    """Reference (norm) error minus the variant's error on all test items: > 0 when the variant
+    loses less."""
+    a, b = _error(errors, variant, task, layer), _error(errors, reference, task, layer)
+    return float(b.get("all", np.nan) - a.get("all", np.nan))
+
+
+def erasure_margin(errors: pd.DataFrame, variant: str, reference: str, task: str, layer: int, own: str) -> float:
+    """The error increase on group ``own`` (e.g. ``gender=M``) minus the largest increase on
+    another group of the same column (NaN when either is missing)."""
+    change = _error(errors, variant, task, layer) - _error(errors, reference, task, layer)
+    col = own.split("=", 1)[0]
+    others = change[[g for g in change.index if g.startswith(col + "=") and g != own]].dropna()
+    if own not in change or not len(others) or np.isnan(change[own]):
+        return float("nan")
+    return float(change[own] - others.max())
+
+
+def control_distribution(effect: float, controls: Sequence[float], level: float) -> dict:
+    """The effect against its control effects: ``effect``, ``n_controls``, the central
+    ``level`` range of the controls (``control_low``, ``control_high``) and the rank p-value in
+    the claimed (positive) direction (:func:`speechneurons.experiments.matching.control_p`),
+    and in the opposite direction (``control_p_below``)."""
+    from speechneurons.experiments.matching import control_p
+
+    x = np.asarray(controls, dtype=float)
+    x = x[np.isfinite(x)]
+    lo, hi = percentile_interval(x, level) if len(x) else (np.nan, np.nan)
+    return {"effect": float(effect), "n_controls": int(len(x)), "control_low": float(lo), "control_high": float(hi),
+            "control_p": control_p(effect, x, direction=1),
+            "control_p_below": control_p(effect, x, direction=-1)}  # fmt: skip
+
+
+def control_effects_table(
+    errors: pd.DataFrame,
+    comparisons: Sequence[Mapping],
+    layers_by_task: Mapping[str, Iterable[int]],
+    level: float,
+) -> pd.DataFrame:
+    """One row per comparison, task and probe layer: the effect, its control distribution and
+    rank p-value (:func:`control_distribution`). A comparison is a mapping with ``name``,
+    ``kind`` ('pruning' or 'erasure'), ``variant``, ``reference``, ``controls`` (variant names)
+    and, for an erasure, ``property`` and ``group``."""
+    rows = []
+    for c in comparisons:
+        if c["kind"] == "pruning":
+            tasks = [t for t in PRUNING_TASKS if t in layers_by_task]
+
+            def effect(v, task, layer, c=c):
+                return pruning_effect(errors, v, c["reference"], task, layer)
+        else:
+            task0, col = ERASURE_READ[c["property"]]
+            tasks = [task0] if task0 in layers_by_task else []
+
+            def effect(v, task, layer, c=c, col=col):
+                return erasure_margin(errors, v, c["reference"], task, layer, f"{col}={c['group']}")
+
+        for task in tasks:
+            for layer in sorted({int(x) for x in layers_by_task[task]}):
+                d = control_distribution(effect(c["variant"], task, layer),
+                                         [effect(v, task, layer) for v in c["controls"]], level)  # fmt: skip
+                rows.append({"comparison": c["name"], "kind": c["kind"], "task": task, "layer": layer, **d})
+    cols = ["comparison", "kind", "task", "layer", "effect", "n_controls", "control_low", "control_high", "control_p",
+            "control_p_below"]  # fmt: skip
+    return pd.DataFrame(rows, columns=cols)
+
+
+def plan_variants(
+    pairs: Mapping,
+    protected: Mapping[int, Sequence[int]],
+    protect_draws: Sequence[Mapping[int, Sequence[int]]],
+    sparsities: Sequence[float],
+    erasures: Mapping[str, tuple[Mapping[int, Sequence[int]], Sequence[Mapping[int, Sequence[int]]]]],
+    seed: int,
+) -> tuple[dict[str, dict[int, list[int]]], list[dict]]:
+    """The silenced neurons of every variant scored (name -> layer -> neurons) and the
+    comparisons of :func:`control_effects_table`. ``pairs``: layer -> (fc1, fc2) of the model
+    (:func:`speechneurons.experiments.pruning.ffn_pairs`); ``protect_draws``: matched controls
+    of ``protected``, each protected instead in a protect pruning at each of ``sparsities``
+    (empty: no pruning comparison); ``erasures``: name -> (the group's neurons, its matched
+    control draws). Silencing is pruning here (the models are not pretrained further)."""
+    from speechneurons.experiments.pruning import plan_pruning
+
+    def pruned(strategy, s, keep):
+        return {c.layer: [int(j) for j in c.pruned] for c in plan_pruning(pairs, strategy, s, keep, seed).values()}
+
+    masks = {"unpruned": {}}
+    comparisons = []
+    for s in sparsities if len(protect_draws) else ():
+        name = f"prune {s:g}"
+        masks[f"{name} norm"] = pruned("norm", s, protected)
+        masks[f"{name} protect"] = pruned("protect", s, protected)
+        controls = []
+        for i, draw in enumerate(protect_draws):
+            masks[f"{name} protect_random {i}"] = pruned("protect", s, draw)
+            controls.append(f"{name} protect_random {i}")
+        comparisons.append({"name": name, "kind": "pruning", "variant": f"{name} protect",
+                            "reference": f"{name} norm", "controls": controls})  # fmt: skip
+    for er, (sets, draws) in erasures.items():
+        prop, group = er.split("-", 1)
+        name = f"erase {er}"
+        masks[name] = {int(k): [int(j) for j in v] for k, v in sets.items()}
+        controls = []
+        for i, draw in enumerate(draws):
+            masks[f"{name} random {i}"] = {int(k): [int(j) for j in v] for k, v in draw.items()}
+            controls.append(f"{name} random {i}")
+        comparisons.append({"name": name, "kind": "erasure", "variant": name, "reference": "unpruned",
+                            "controls": controls, "property": prop, "group": group})  # fmt: skip
+    return masks, comparisons

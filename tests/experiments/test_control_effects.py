@@ -1,0 +1,97 @@
+"""Fixed probes scored on variant features, and effects read against control distributions."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from speechneurons.experiments import control_effects as ce
+from speechneurons.probing.features import Features
+from speechneurons.probing.probes import ProbeSettings
+
+SETTINGS = ProbeSettings(("phone", "sid", "gender"), "ridge", 2, 0.2, 1.0, 100, 1.0, 0)
+
+
+def _feats(noise_on=None, seed=0, h=8):
+    """Utterances of 4 speakers (2 F, 2 M); dims 0-3 code speaker and gender, dims 4-5 the phone.
+    ``noise_on``: 'phone' or 'speaker' destroys that code (an erasure of its neurons)."""
+    rng = np.random.default_rng(seed)
+    spk = ["f1", "f2", "m1", "m2"]
+    rows = [{"utt_id": f"{s}_{i}", "speaker": s, "gender": s[0].upper(), "split": "train" if i < 4 else "test"}
+            for s in spk for i in range(6)]  # fmt: skip
+    utts = pd.DataFrame(rows)
+    x = rng.normal(0, 0.05, (len(utts), h)).astype(np.float32)
+    code = {s: np.eye(4)[i] for i, s in enumerate(spk)}
+    keep = np.ones(len(utts), dtype=bool) if noise_on != "speaker_M" else (utts["gender"] == "F").to_numpy()
+    if noise_on != "speaker":
+        x[keep, :4] += np.stack([code[s] for s in utts["speaker"][keep]])
+    fr = []
+    for u in utts.itertuples():
+        for f in range(10):
+            ph = ["AA", "S"][f % 2]
+            fr.append({"utt_id": u.utt_id, "frame": f, "split": u.split, "speaker": u.speaker, "gender": u.gender,
+                       "phone": ph, "phone_type": "vowel" if ph == "AA" else "unvoiced_consonant",
+                       "f0_hz": 100.0, "pitch_bin": 0, "use_phone": True, "use_f0": True})  # fmt: skip
+    frames = pd.DataFrame(fr)
+    ff = rng.normal(0, 0.05, (len(frames), h)).astype(np.float32)
+    if noise_on != "phone":
+        ff[:, 4] += (frames["phone"] == "AA").to_numpy()
+    return Features(frames, utts, {1: ff}, {1: x})
+
+
+def test_fixed_probes_score_clean_features_perfectly_and_erased_ones_badly():
+    probes = ce.fit_fixed_probes(_feats(), {"phone": [1], "sid": [1], "gender": [1]}, SETTINGS)
+    err = ce.fixed_probe_errors(probes, {"base": _feats(seed=1), "no_phone": _feats("phone", seed=1)})
+    e = err.set_index(["variant", "task", "eval_group"])["error"]
+    assert e[("base", "phone", "all")] == 0 and e[("base", "sid", "all")] == 0
+    assert e[("no_phone", "phone", "all")] >= 25  # the phone code is gone: near chance (50 %)
+    assert e[("no_phone", "sid", "all")] == 0  # speakers untouched
+    assert set(err["eval_group"]) >= {"all", "gender=F", "gender=M", "phone_type=vowel"}
+
+
+def test_erasure_margin_and_pruning_effect_on_hand_made_errors():
+    errors = pd.DataFrame(
+        [("ref", "sid", 1, "gender=F", 10.0), ("ref", "sid", 1, "gender=M", 10.0), ("ref", "sid", 1, "all", 10.0),
+         ("v", "sid", 1, "gender=F", 12.0), ("v", "sid", 1, "gender=M", 40.0), ("v", "sid", 1, "all", 26.0)],
+        columns=["variant", "task", "layer", "eval_group", "error"],
+    )  # fmt: skip
+    assert ce.erasure_margin(errors, "v", "ref", "sid", 1, "gender=M") == pytest.approx(28.0)
+    assert ce.erasure_margin(errors, "v", "ref", "sid", 1, "gender=F") == pytest.approx(-28.0)
+    assert ce.pruning_effect(errors, "v", "ref", "sid", 1) == pytest.approx(-16.0)
+
+
+def test_control_distribution_rank_p_and_range():
+    d = ce.control_distribution(10.0, np.arange(19.0) * 0.1, 0.9)
+    assert d["control_p"] == pytest.approx(1 / 20) and d["n_controls"] == 19
+    assert d["control_low"] < d["control_high"] < 10
+    inside = ce.control_distribution(0.9, np.arange(19.0) * 0.1, 0.9)
+    assert inside["control_p"] == pytest.approx(11 / 20)  # 0.9 .. 1.8 are at least as large
+
+
+def test_table_reads_an_erasure_against_its_controls():
+    base = {"base": _feats(seed=1), "erase": _feats("speaker_M", seed=1)}
+    controls = {f"c{i}": _feats(seed=2 + i) for i in range(9)}
+    probes = ce.fit_fixed_probes(_feats(), {"sid": [1]}, SETTINGS)
+    errors = ce.fixed_probe_errors(probes, base | controls)
+    comp = [{"name": "erase gender-M", "kind": "erasure", "variant": "erase", "reference": "base",
+             "controls": list(controls), "property": "gender", "group": "M"}]  # fmt: skip
+    t = ce.control_effects_table(errors, comp, {"sid": [1]}, 0.95)
+    assert len(t) == 1 and t["n_controls"].iloc[0] == 9
+    # the male speakers' code is gone: their SID error rises, the female speakers' does not, and
+    # no control (features redrawn, codes kept) comes near: the smallest rank p-value of 9 draws
+    assert t["effect"].iloc[0] >= 50 > t["control_high"].iloc[0]
+    assert t["control_p"].iloc[0] == pytest.approx(1 / 10)
+
+
+def test_plan_variants_names_every_variant_its_comparison_uses():
+    import torch
+
+    torch.manual_seed(0)
+    pairs = {1: (torch.nn.Linear(4, 10), torch.nn.Linear(10, 4))}
+    draws = [{1: [5, 6]}, {1: [7, 8]}]
+    masks, comps = ce.plan_variants(pairs, {1: [0, 1]}, draws, [0.5], {"gender-M": ({1: [2]}, [{1: [3]}])}, 0)
+    assert len(comps) == 2
+    for c in comps:
+        assert {c["variant"], c["reference"], *c["controls"]} <= set(masks)
+    assert not {0, 1} & set(masks["prune 0.5 protect"][1]) and len(masks["prune 0.5 protect"][1]) == 5
+    assert not {5, 6} & set(masks["prune 0.5 protect_random 0"][1])
+    assert masks["erase gender-M"] == {1: [2]} and masks["erase gender-M random 0"] == {1: [3]}
