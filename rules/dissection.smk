@@ -175,6 +175,8 @@ rule dissection_pruning:
         seed=DISSECTION["seed"],
         resamples=config["bootstrap"]["resamples"],
         level=config["bootstrap"]["level"],
+        match_neighbours=config["experiments"]["match_neighbours"],
+        balance_ks=config["experiments"]["balance_ks"],
         probe=section_params(ProbeSettings, config["probes"]),
         frame_settings=section_params(FrameSettings, config["probes"]),
         probe_seed=config["seed"],

@@ -10,7 +10,7 @@
 # The variants' features.npz and the pruned models are deleted once read (keep_intermediates).
 from speechneurons.probing.features import FrameSettings
 from speechneurons.probing.probes import ProbeSettings
-from speechneurons.experiments.matching import MatchSettings
+from speechneurons.stats.controls import MatchSettings
 from speechneurons.model.settings import TrainSettings
 from speechneurons.properties.reference import REFERENCE_PRUNING_SPARSITY
 

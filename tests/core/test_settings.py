@@ -37,7 +37,7 @@ SETTINGS = {
     ItemSettings: ("dissection", set()),
     DissectionSettings: ("dissection", set()),
     LLMSettings: ("dissection.llm", set()),
-    PruningSettings: ("dissection.pruning", {"seed", "resamples", "level"}),
+    PruningSettings: ("dissection.pruning", {"seed", "resamples", "level", "match_neighbours", "balance_ks"}),
     BrowserSettings: ("dissection.browser", set()),
     SampleSettings: ("trajectories", set()),
     PWCCASettings: ("trajectories.pwcca", set()),

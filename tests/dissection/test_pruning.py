@@ -30,17 +30,19 @@ def test_concept_sets_tag_by_top_concepts_and_match_controls():
     utt = ["gender=F", "gender=M;pitch=low", *filler[:10]]
     neurons = pd.concat([neuron_rows(1, "phone", phone), neuron_rows(1, "utterance", utt),
                          neuron_rows(2, "phone", phone)])  # fmt: skip
-    sets = {s["concept"]: s for s in concept_sets(neurons, pruning_settings(rate_bins=2), 3)}
+    sets = {s["concept"]: s for s in concept_sets(neurons, pruning_settings(), 3)}
     assert list(sets) == family_concepts("phone_type", 3) + ["gender=F", "gender=M"] + family_concepts("pitch", 3)
     vowel = sets["phone_type=vowel"]
     assert vowel["kind"] == "phone" and vowel["tagged"] == {1: [0, 1], 2: [0, 1]}
-    assert len(vowel["control"][1]) == 2 and not set(vowel["control"][1]) & {0, 1, 2}  # family-tagged excluded
+    assert len(vowel["control"][1]) == 2 and not set(vowel["control"][1]) & {0, 1}  # family-tagged excluded
+    assert set(vowel["control"][1]) <= {2, 3, 4, 5}  # nearest in rate (rates rise with the index)
     assert sets["phone_type=unvoiced_consonant"]["tagged"] == {}  # second concept: top_n = 1
-    top2 = {s["concept"]: s for s in concept_sets(neurons, pruning_settings(top_n=2, rate_bins=2), 3)}
+    top2 = {s["concept"]: s for s in concept_sets(neurons, pruning_settings(top_n=2), 3)}
     assert top2["phone_type=unvoiced_consonant"]["tagged"] == {1: [2], 2: [2]}
+    assert not set(top2["phone_type=vowel"]["control"][1]) & {0, 1, 2}  # neuron 2 now family-tagged
     assert sets["gender=F"]["kind"] == "utterance" and sets["gender=F"]["tagged"] == {1: [0]}
     assert sets["pitch=mid"]["tagged"] == {} and sets["pitch=mid"]["control"] == {}
-    again = {s["concept"]: s for s in concept_sets(neurons, pruning_settings(rate_bins=2), 3)}
+    again = {s["concept"]: s for s in concept_sets(neurons, pruning_settings(), 3)}
     assert again["phone_type=vowel"]["control"] == vowel["control"]
 
 

@@ -53,9 +53,10 @@ def browser_settings(**values) -> BrowserSettings:
     return settings_from(BrowserSettings, section(browser=values)["browser"])
 
 
-def pruning_settings(resamples: int = 200, level: float = 0.95, **values) -> PruningSettings:
+def pruning_settings(resamples: int = 200, level: float = 0.95, match_neighbours: int = 3, balance_ks: float = 0.1,
+                     **values) -> PruningSettings:  # fmt: skip
     return settings_from(PruningSettings, section(pruning=values)["pruning"], seed=0, resamples=resamples,
-                         level=level)  # fmt: skip
+                         level=level, match_neighbours=match_neighbours, balance_ks=balance_ks)  # fmt: skip
 
 
 SPEAKERS = {"f_a": ("F", 220.0), "f_b": ("F", 140.0), "m_a": ("M", 100.0), "m_b": ("M", 180.0)}

@@ -44,9 +44,9 @@ def test_probe_variants_erase_group_units_against_controls():
     empty = {"D": 8, "exclusive_group_neurons": {"gender": {"F": [], "M": [5]}}}
     rates = np.array([0.4, 0.5, 0.45, 0.42, 0.01, 0.02, 0.0, 0.03])
     variants, sets = probe_variants(saes, {(1, "topk"): doc}, {(1, "topk"): rates}, {1: doc}, {1: rates},
-                                    ["gender-F"], ["topk"], rate_bins=2, seed=0)  # fmt: skip
+                                    ["gender-F"], ["topk"], match_neighbours=1, seed=0)  # fmt: skip
     no_neurons, _ = probe_variants(saes, {(1, "topk"): doc}, {(1, "topk"): rates}, {1: empty}, {1: rates},
-                                   ["gender-F"], ["topk"], rate_bins=2, seed=0)  # fmt: skip
+                                   ["gender-F"], ["topk"], match_neighbours=1, seed=0)  # fmt: skip
     assert not [v for v in no_neurons if "neurons" in v.name]  # nothing to erase: no pass
     names = [v.name for v in variants]
     assert names[:3] == ["model", "splice mutual_choice layer 1", "splice topk layer 1"]

@@ -1,52 +1,75 @@
-"""Matched random controls: same size per layer, same activation-rate distribution."""
+"""Matched random controls (speechneurons.stats.controls, the one implementation): same size
+per layer and the same activation-rate distribution by nearest rate, every control within its
+Kolmogorov-Smirnov balance criterion where a uniform draw is far off."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from speechneurons.stats.controls import match_table, matched_controls, matched_random, rate_bins, uniform_random
+from speechneurons.stats import controls as mt
+from speechneurons.stats import rank_p_value
 
 
-def _rates(D=400, seed=0):
-    """Activation rates of a layer: most neurons near chance, a busy tail."""
+def heavy_tailed(D=1024, n_set=50, seed=0):
+    """Lognormal rates; the set is drawn among the busiest quarter (property neurons fire
+    5-15x more often than a uniform neuron)."""
     rng = np.random.default_rng(seed)
-    return np.concatenate([rng.uniform(0.0, 0.02, D - 40), rng.uniform(0.1, 0.3, 40)])
+    rates = rng.lognormal(-5, 1.2, D)
+    busy = np.argsort(rates)[-D // 4 :]
+    return rates, np.sort(rng.choice(busy, n_set, replace=False))
 
 
-def test_rate_bins_are_quantiles():
-    bins = rate_bins(np.arange(100.0), 10)
-    assert np.bincount(bins).tolist() == [10] * 10
+def test_every_nearest_rate_control_of_busy_neurons_passes_its_balance_criterion():
+    for seed in range(3):
+        rates, chosen = heavy_tailed(seed=seed)
+        sets, r = {1: chosen, 2: chosen[:8]}, {1: rates, 2: rates}
+        draws = mt.matched_controls(sets, r, 100 if seed == 0 else 20, seed=seed, stream=7)
+        table = mt.balance_table(sets, draws, r)
+        assert table["balanced"].all() and (table["share_balanced"] == 1.0).all()
+        assert (table["ks_max"] <= table["ks_target"] + 1e-12).all()
+        assert table.loc[table.layer == 2, "ks_target"].item() == pytest.approx(1 / 8)  # small set: 1 / n
+        for d in draws[:5]:
+            assert len(d[1]) == 50 and not set(d[1]) & set(chosen)
+        assert len({tuple(d[1]) for d in draws}) > len(draws) // 2  # the draws differ
+        uniform = mt.uniform_random({1: chosen}, {1: len(rates)}, seed=seed)
+        assert len(uniform[1]) == 50 and not set(uniform[1]) & set(chosen)
+        assert mt.ks_distance(rates[chosen], rates[uniform[1]]) > 0.5  # what matching fixes
 
 
-def test_matched_control_has_the_size_and_the_rates_of_the_set():
-    rates = {1: _rates(seed=1), 2: _rates(seed=2)}
-    busy = {1: list(range(360, 380)), 2: list(range(365, 375)) + list(range(0, 50, 5))}  # mostly busy neurons
-    control = matched_random(busy, rates, seed=0, n_bins=20)
-    for layer in busy:
-        assert len(control[layer]) == len(busy[layer])
-        assert not set(control[layer]) & set(busy[layer])
-    table = match_table(busy, control, rates)
-    assert (table["ks_distance"] <= 0.35).all()
-    assert (abs(table["mean_rate_control"] / table["mean_rate_set"] - 1) < 0.15).all()
-    uniform = uniform_random(busy, {1: 400, 2: 400}, seed=0)
-    unmatched = match_table(busy, uniform, rates)
-    assert (unmatched["mean_rate_control"] < 0.5 * unmatched["mean_rate_set"]).all()  # what matching fixes
+def test_exclusion_draw_zero_and_the_pool_running_out():
+    rates = np.linspace(0, 1, 10)
+    d = mt.matched_controls({1: [8, 9]}, {1: rates}, 3, seed=0, neighbours=1, exclude={1: [7]})
+    assert all(list(x[1]) == [5, 6] for x in d)  # nearest outside the set and the exclusion
+    first = mt.matched_controls({1: [8, 9]}, {1: rates}, 1, seed=0)[0]
+    assert (first[1] == mt.matched_controls({1: [8, 9]}, {1: rates}, 5, seed=0)[0][1]).all()
+    assert (mt.matched_control({1: [8, 9]}, {1: rates}, seed=0)[1] == first[1]).all()  # the one-draw helper
+    small = mt.nearest_rate_control(range(8), rates, np.random.default_rng(0), exclude=[9])
+    assert list(small) == [8]
 
 
-def test_matched_control_is_seeded_and_respects_exclusions():
-    rates = {1: _rates()}
-    a = matched_random({1: [1, 2, 3, 370]}, rates, seed=4, n_bins=10, exclude={1: list(range(361, 400))})
-    b = matched_random({1: [1, 2, 3, 370]}, rates, seed=4, n_bins=10, exclude={1: list(range(361, 400))})
-    assert np.array_equal(a[1], b[1]) and len(a[1]) == 4
-    assert not set(a[1]) & set(range(361, 400))  # the busy bin is excluded: the nearest bin is used
+def test_controls_are_seeded_and_respect_exclusions_per_layer():
+    rates, chosen = heavy_tailed(seed=1)
+    busiest = np.argsort(rates)[-100:]
+    ex = {1: [int(j) for j in busiest if j not in set(chosen)]}
+    a = mt.matched_control({1: chosen[:10]}, {1: rates}, seed=4, exclude=ex)
+    b = mt.matched_control({1: chosen[:10]}, {1: rates}, seed=4, exclude=ex)
+    assert np.array_equal(a[1], b[1]) and len(a[1]) == 10
+    assert not set(a[1]) & set(ex[1]) and not set(a[1]) & set(chosen[:10])
 
 
-def test_matched_controls_draw_several_sets_and_report_their_balance():
-    rates = {1: _rates(), 2: _rates(seed=1)}
-    busy = {1: list(range(360, 380)), 2: list(range(365, 385))}
-    res = matched_controls(busy, rates, n_draws=3, seed=0, n_bins=20)
-    assert len(res.draws) == 3 and sorted(res.balance["draw"].unique()) == [0, 1, 2]
-    first = matched_random(busy, rates, seed=0, n_bins=20)
-    assert all(np.array_equal(res.draws[0][k], first[k]) for k in busy)  # draw 0 = the single control
-    assert not np.array_equal(res.draws[0][1], res.draws[1][1])
-    assert (res.balance["ks_distance"] < 0.5).all() and (res.balance["n_control"] == 20).all()
+def test_control_p_in_the_claimed_direction_is_the_rank_p_value():
+    assert mt.control_p(5.0, [1, 2, 3]) == pytest.approx(0.25)
+    assert mt.control_p(-5.0, [1, 2, 3], direction=-1) == pytest.approx(0.25)
+    assert mt.control_p(0.0, [1, 2, 3]) == pytest.approx(1.0)
+    assert mt.control_p(2.0, [1, 2, 3, np.nan]) == pytest.approx(rank_p_value(2.0, [1, 2, 3]))  # NaN left out
+    assert np.isnan(mt.control_p(np.nan, [1, 2])) and np.isnan(mt.control_p(1.0, []))
+
+
+def test_a_tiny_set_needs_its_mean_rate_matched_too():
+    assert not mt.is_balanced([0.376], [0.068])  # KS is 1 either way for one neuron
+    assert mt.is_balanced([0.376], [0.36])
+    assert mt.is_balanced([], [])
+    rates = np.array([0.01] * 20 + [0.4])
+    table = mt.balance_table({1: [20]}, mt.matched_controls({1: [20]}, {1: rates}, 3, seed=0), {1: rates})
+    assert not table["balanced"].item() and table["share_balanced"].item() == 0.0  # nothing near: reported

@@ -148,7 +148,8 @@ def pruning(inp, out, p, threads: int = 1) -> None:
     """Concept-specific pruning: zero each concept's tagged neurons (and a matched random control)
     in every dissected layer, and score the drop of the probes' own-class logits on test utterances."""
     torch.set_num_threads(threads)
-    settings = settings_from(PruningSettings, p.settings, seed=p.seed, resamples=p.resamples, level=p.level)
+    settings = settings_from(PruningSettings, p.settings, seed=p.seed, resamples=p.resamples, level=p.level,
+                             match_neighbours=p.match_neighbours, balance_ks=p.balance_ks)  # fmt: skip
     neurons = pd.concat([read_table(path) for path in inp.neurons], ignore_index=True)
     sets = concept_sets(neurons, settings, p.n_pitch_bins)
     for s in sets:

@@ -15,7 +15,8 @@ A neuron of a dissected layer is **tagged** with concept c when c is among its `
 concepts (computed on the selecting items, train by default). Pruning c zeroes its tagged
 neurons in every dissected layer at once. The **control** zeroes, in each layer, as many
 neurons drawn at random among the neurons tagged with no concept of the family, matched on
-the distribution of activation rate (:func:`speechneurons.stats.controls.matched_random`;
+the distribution of activation rate by nearest rate (:func:`speechneurons.stats.controls.matched_control`,
+experiments.match_neighbours and experiments.balance_ks; the balance is logged per concept;
 the rate is the share of train middle frames at which the neuron is among the top tau of its
 layer, as in the property-neuron statistic).
 
@@ -40,7 +41,7 @@ from speechneurons.dissection.settings import PruningSettings, rng
 from speechneurons.phones import PHONE_TYPES
 from speechneurons.probing.features import Variant, extract_features, probe_frames
 from speechneurons.probing.probes import fit_classifier, standardize
-from speechneurons.stats.controls import matched_random
+from speechneurons.stats.controls import balance_table, matched_control
 
 log = logging.getLogger(__name__)
 
@@ -96,8 +97,13 @@ def concept_sets(neurons: pd.DataFrame, settings: PruningSettings, n_pitch_bins:
                     tagged[c][int(layer)] = sorted(int(j) for j in members)
             family_tagged[int(layer)] = sorted({j for c in concepts for j in tagged[c].get(int(layer), [])})
         for i, c in enumerate(concepts):
-            control = matched_random(tagged[c], rates, settings.seed, stream=1000 * (f + 1) + i,
-                                     n_bins=settings.rate_bins, exclude=family_tagged)  # fmt: skip
+            control = matched_control(tagged[c], rates, settings.seed, stream=1000 * (f + 1) + i,
+                                      neighbours=settings.match_neighbours, exclude=family_tagged,
+                                      target=settings.balance_ks)  # fmt: skip
+            if tagged[c]:
+                b = balance_table(tagged[c], [control], rates, settings.balance_ks)
+                log.info("%s control balance: KS %s (targets %s), balanced %s", c, b["ks_distance"].round(3).tolist(),
+                         b["ks_target"].round(3).tolist(), b["balanced"].tolist())  # fmt: skip
             control = {layer: sorted(int(j) for j in v) for layer, v in control.items()}
             out.append({"family": family, "concept": c, "class": i, "kind": kind, "tagged": tagged[c],
                         "control": control})  # fmt: skip

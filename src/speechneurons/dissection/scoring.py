@@ -25,7 +25,7 @@ the item's own concept fell):
     dA = mean_c dA_c,  dR = mean_c dR_c,  gap = dA - dR
 
 The control zeroes, for each c, as many random neurons matched on activation rate
-(:func:`speechneurons.stats.controls.matched_random`); :func:`bootstrap_pruning` gives percentile intervals of dA,
+(:func:`speechneurons.stats.controls.matched_control`); :func:`bootstrap_pruning` gives percentile intervals of dA,
 dR and the gap of both arms and of their difference, from the same resamples of the test
 utterances (an utterance's items are resampled together: they are not independent).
 """

@@ -77,16 +77,18 @@ class LLMSettings:
 @dataclass(frozen=True)
 class PruningSettings:
     """``dissection.pruning``: concept-specific pruning against a matched random control, plus the
-    dissection seed (``seed``) and the bootstrap section (``resamples``, ``level``) given by the rule."""
+    dissection seed (``seed``), the bootstrap section (``resamples``, ``level``) and the matched
+    controls' keys of the experiments section (``match_neighbours``, ``balance_ks``) given by the rule."""
 
     families: tuple[str, ...]
     top_n: int
-    rate_bins: int
     max_train_utterances: int
     max_test_utterances: int
     seed: int
     resamples: int
     level: float
+    match_neighbours: int
+    balance_ks: float
 
 
 @dataclass(frozen=True)

@@ -183,9 +183,9 @@ def erasure_margin(errors: pd.DataFrame, variant: str, reference: str, task: str
 def control_distribution(effect: float, controls: Sequence[float], level: float) -> dict:
     """The effect against its control effects: ``effect``, ``n_controls``, the central
     ``level`` range of the controls (``control_low``, ``control_high``) and the rank p-value in
-    the claimed (positive) direction (:func:`speechneurons.experiments.matching.control_p`),
+    the claimed (positive) direction (:func:`speechneurons.stats.controls.control_p`),
     and in the opposite direction (``control_p_below``)."""
-    from speechneurons.experiments.matching import control_p
+    from speechneurons.stats.controls import control_p
 
     x = np.asarray(controls, dtype=float)
     x = x[np.isfinite(x)]

@@ -6,8 +6,8 @@ not per neuron and stays. A group's property neurons are
 ``exclusive_group_neurons[property][group]`` of the property stage's ``neurons.json``.
 
 The random control erases, in each layer, a set matched to the group's
-(:func:`speechneurons.stats.controls.matched_random`: as many neurons, with the same
-distribution of activation rate), drawn from the layer's neurons that are no property's neurons.
+(:func:`speechneurons.stats.controls.matched_controls`: as many neurons, matched by nearest
+activation rate), drawn from the layer's neurons that are no property's neurons.
 An erasure with no neuron to erase is reported as empty (NaN), never as a zero effect.
 """
 

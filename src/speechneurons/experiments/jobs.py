@@ -20,7 +20,6 @@ from speechneurons.experiments import erasure as E
 from speechneurons.experiments import pruning as P
 from speechneurons.experiments.erasure import erasure_matrix
 from speechneurons.experiments.figures import plot_erasure, plot_pruning
-from speechneurons.experiments.matching import MatchSettings, balance_table, matched_controls
 from speechneurons.experiments.pruning import (
     KEEP_STRATEGIES,
     ffn_pairs,
@@ -44,6 +43,7 @@ from speechneurons.probing.features import (
 )
 from speechneurons.probing.probes import ProbeSettings, best_layers, resolve_layers, run_probes, validation_features
 from speechneurons.probing.scoring import point_scores
+from speechneurons.stats.controls import MatchSettings, balance_table, matched_controls
 from speechneurons.study import parse_erasure_name
 
 log = logging.getLogger(__name__)

@@ -20,6 +20,7 @@ the model and each spliced variant, with the same masks for all variants.
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
@@ -31,11 +32,13 @@ from speechneurons.probing.features import Variant
 from speechneurons.probing.probes import add_roles, select_layers
 from speechneurons.probing.scoring import compare
 from speechneurons.stats import bootstrap_delta, bootstrap_ratio
-from speechneurons.stats.controls import matched_random
+from speechneurons.stats.controls import KS_TARGET, balance_table, matched_control
 from speechneurons.study import parse_erasure_name
 
 from .neurons import spliced_ffn
 from .sae import SparseAutoencoder
+
+log = logging.getLogger(__name__)
 
 #: the probe task on which erasing a property's units is expected to act
 OWN_TASK = {"gender": "gender", "phone_type": "phone", "pitch": "f0"}
@@ -191,6 +194,16 @@ def erasure_table(
     return add_roles(pd.concat(parts, ignore_index=True), roles) if parts else pd.DataFrame()
 
 
+def _control(units, rates, seed: int, stream: int, neighbours: int, target: float, label: str):
+    """The matched control of ``units`` (one draw), its balance logged."""
+    control = matched_control(units, rates, seed, stream, neighbours, target=target)
+    if units:
+        b = balance_table(units, [control], rates, target)
+        log.info("%s random control: KS %s (targets %s), balanced %s", label, b["ks_distance"].round(3).tolist(),
+                 b["ks_target"].round(3).tolist(), b["balanced"].tolist())  # fmt: skip
+    return control
+
+
 def probe_variants(
     saes: Mapping[tuple[int, str], SparseAutoencoder],
     latents: Mapping[tuple[int, str], Mapping],
@@ -199,16 +212,19 @@ def probe_variants(
     neuron_rates: Mapping[int, np.ndarray],
     erasures: Sequence[str],
     erasure_architectures: Sequence[str],
-    rate_bins: int,
+    match_neighbours: int,
     seed: int,
+    balance_ks: float = KS_TARGET,
 ):
     """The variants of this module's docstring, from the SAEs at k ({(layer, arch): SAE} at the
     splice layers), the statistic on their latents (latents.json documents and activation rates,
     for the erasure architectures) and on the neurons of the splice layers. Every random control
-    is the experiments stage's :func:`~speechneurons.stats.controls.matched_random`: as many
-    units per layer, drawn within the same quantile bins of activation rate (the share of the
-    statistic's frames at which a unit is activated); for neurons with the experiments stage's
-    seeds, so that its per-layer control sets are the same. Returns (variants, sets): sets maps
+    is :func:`~speechneurons.stats.controls.matched_control` (the experiments stage's matcher):
+    as many units per layer, matched by nearest activation rate (the share of the statistic's
+    frames at which a unit is activated; ``match_neighbours``, balance target ``balance_ks``,
+    the balance logged per control); for neurons with the experiments stage's seed and stream,
+    but drawn from every other neuron (the experiments stage also leaves out every property's
+    neurons), so the two stages' neuron controls need not coincide. Returns (variants, sets): sets maps
     each erasure variant to {layer: units}; erasures of no unit get no variant."""
     import zlib
 
@@ -220,15 +236,16 @@ def probe_variants(
         prop, group = parse_erasure_name(name)
         units = group_neurons(neurons, prop, group)
         sets[variant_name("erase", name, "neurons", "property")] = units
-        sets[variant_name("erase", name, "neurons", "random")] = matched_random(
-            units, neuron_rates, seed, stream=zlib.crc32(name.encode()), n_bins=rate_bins
+        sets[variant_name("erase", name, "neurons", "random")] = _control(
+            units, neuron_rates, seed, zlib.crc32(name.encode()), match_neighbours, balance_ks, name
         )
         for arch in erasure_architectures:
             units = group_neurons({layer: doc for (layer, a), doc in latents.items() if a == arch}, prop, group)
             sets[variant_name("erase", name, arch, "property")] = units
             rates = {layer: r for (layer, a), r in latent_rates.items() if a == arch}
-            sets[variant_name("erase", name, arch, "random")] = matched_random(
-                units, rates, seed, stream=zlib.crc32(f"{name} {arch}".encode()), n_bins=rate_bins
+            label = f"{name} {arch}"
+            sets[variant_name("erase", name, arch, "random")] = _control(
+                units, rates, seed, zlib.crc32(label.encode()), match_neighbours, balance_ks, label
             )
     for vname, by_layer in sets.items():
         if not sum(len(idx) for idx in sets[vname.rsplit(" ", 1)[0] + " property"].values()):

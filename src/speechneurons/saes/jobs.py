@@ -172,7 +172,16 @@ def probes(inp, out, p, threads: int = 1) -> None:
     neurons = {layer: read_json(path) for layer, path in zip(p.splice_layers, inp.neurons, strict=True)}
     neuron_rates = {layer: rates_from_npz(path) for layer, path in zip(p.splice_layers, inp.neuron_P, strict=True)}
     variants, sets = probe_variants(
-        saes, latents, latent_rates, neurons, neuron_rates, p.erasures, p.erasure_architectures, p.rate_bins, p.seed
+        saes,
+        latents,
+        latent_rates,
+        neurons,
+        neuron_rates,
+        p.erasures,
+        p.erasure_architectures,
+        p.match_neighbours,
+        p.seed,
+        balance_ks=p.balance_ks,
     )
     manifest = evenly_spread(read_manifest(inp.manifest), p.probe_utterances)
     layers = sorted({layer for by_layer in roles.values() for layer in by_layer})

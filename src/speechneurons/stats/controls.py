@@ -1,72 +1,166 @@
 """Random neuron sets matched to a set of interest: the same size per layer AND the same
-distribution of activation rate.
+distribution of activation rate, matched by NEAREST rate with a balance criterion (the one
+implementation of matched controls: experiments, dissection concept pruning and the SAE
+erasures all draw theirs here).
 
 A neuron's activation rate is the share of frames at which it is *activated*, among the top
 tau neurons of its layer (:mod:`speechneurons.activated`, the one definition); its chance
 value is tau / D. Property neurons fire far more often than a uniform random neuron, so a
-control drawn uniformly would mix "silencing selective neurons" with "silencing busy neurons".
-Matching: the layer's neurons are cut into ``n_bins`` quantile bins of activation rate; for each
-neuron of the set, one neuron is drawn (seeded, without replacement) from the same bin among
-the neurons outside the set (and outside ``exclude``); when a bin runs out, the draw moves to
-the nearest bin that still has neurons. :func:`match_table` reports how close the match is
-(Kolmogorov-Smirnov distance per layer); :func:`matched_controls` draws several control sets
-and reports the balance of each.
+control drawn uniformly (:func:`uniform_random`, kept to show what matching changes) would mix
+"silencing selective neurons" with "silencing busy neurons".
+
+Decile bins of activation rate are too coarse for a heavy-tailed rate: on the default run the
+protect control's rate distribution was 0.20-0.46 (Kolmogorov-Smirnov distance) away from the
+property neurons', and the erasure controls up to 1.0. Here each neuron of the set, the highest
+rates first (they are the scarce ones), gets a control neuron drawn uniformly among the
+``neighbours`` pool neurons whose rates are nearest to its own (pool: outside the set, outside
+``exclude``, not drawn yet). ``neighbours`` = 1 is the deterministic nearest match; a few give
+different draws whose rates stay close. A draw outside the balance criterion is drawn again.
+
+Balance: the KS distance between the rate distributions of the set and of its control must be
+below ``target`` (0.1). Two samples of n distinct values cannot come closer than 1 / n, so a
+set of fewer than 1 / target neurons passes at KS <= 1 / n (:func:`ks_target`) when its mean
+rate also agrees within ``target`` of the set's (:func:`is_balanced`); the target used is
+reported beside each control (:func:`balance_table`).
+
+scipy is imported inside :func:`ks_distance` only: rules/experiments.smk imports
+:class:`MatchSettings` while the DAG is built.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import NamedTuple
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.stats import ks_2samp
 
-from speechneurons.stats import equal_count_bins, equal_count_edges
+from speechneurons.stats import rank_p_value
+
+KS_TARGET = 0.1
 
 
-def rate_bins(rates: np.ndarray, n_bins: int) -> np.ndarray:
-    """Quantile bin (0..n_bins-1) of every neuron's activation rate (ties share a bin)."""
+@dataclass(frozen=True)
+class MatchSettings:
+    """Keys of the ``experiments`` config section for the matched controls
+    (schemas/experiments.schema.yaml)."""
+
+    control_draws: int
+    match_neighbours: int
+    balance_ks: float
+
+
+def ks_distance(a: Sequence[float], b: Sequence[float]) -> float:
+    """Two-sample Kolmogorov-Smirnov distance (NaN when a sample is empty)."""
+    from scipy.stats import ks_2samp
+
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    return float(ks_2samp(a, b).statistic) if len(a) and len(b) else float("nan")
+
+
+def ks_target(n: int, target: float = KS_TARGET) -> float:
+    """The balance criterion for a set of ``n`` neurons: ``target``, or 1 / n (the smallest
+    distance two samples of n distinct values can have) when that is larger."""
+    return max(float(target), 1.0 / n) if n else float("nan")
+
+
+def is_balanced(set_rates: Sequence[float], control_rates: Sequence[float], target: float = KS_TARGET) -> bool:
+    """The balance criterion: KS distance at most :func:`ks_target`; for a set too small for
+    KS to reach ``target`` (n < 1 / target), the mean rates must also agree within ``target``
+    of the set's mean (a one-neuron set has KS 0 or 1 whatever its match)."""
+    a, b = np.asarray(set_rates, dtype=float), np.asarray(control_rates, dtype=float)
+    if not len(a):
+        return True
+    if len(b) != len(a):
+        return False
+    ks = ks_distance(a, b)
+    if ks <= target + 1e-12:
+        return True
+    small = len(a) < 1.0 / target
+    return bool(small and ks <= ks_target(len(a), target) + 1e-12 and abs(b.mean() - a.mean()) <= target * a.mean())
+
+
+def nearest_rate_control(
+    chosen: Sequence[int],
+    rates: np.ndarray,
+    rng: np.random.Generator,
+    neighbours: int = 3,
+    exclude: Sequence[int] = (),
+) -> np.ndarray:
+    """One control set: for each neuron of ``chosen`` (highest rate first), one neuron drawn
+    uniformly among the ``neighbours`` nearest in rate in the remaining pool (module docstring).
+    Smaller than ``chosen`` only when the pool runs out."""
     rates = np.asarray(rates, dtype=np.float64)
-    if len(rates) == 0:
-        return np.zeros(0, dtype=np.int64)
-    return equal_count_bins(rates, equal_count_edges(rates, n_bins))
+    chosen = np.asarray(sorted({int(j) for j in chosen}), dtype=np.int64)
+    pool = np.ones(len(rates), dtype=bool)
+    pool[chosen] = False
+    if len(exclude):
+        pool[np.asarray(list(exclude), dtype=np.int64)] = False
+    order = chosen[np.lexsort((rng.random(len(chosen)), -rates[chosen]))]  # highest rate first, ties at random
+    picked = []
+    for j in order:
+        candidates = np.flatnonzero(pool)
+        if not len(candidates):
+            break
+        distance = np.abs(rates[candidates] - rates[j])
+        k = min(int(neighbours), len(candidates))
+        nearest = candidates[np.argpartition(distance, k - 1)[:k]] if k < len(candidates) else candidates
+        pick = int(rng.choice(nearest))
+        pool[pick] = False
+        picked.append(pick)
+    return np.sort(np.asarray(picked, dtype=np.int64))
 
 
-def matched_random(
+def matched_controls(
+    sets: Mapping[int, Sequence[int]],
+    rates: Mapping[int, np.ndarray],
+    n_draws: int,
+    seed: int,
+    stream: int = 0,
+    neighbours: int = 3,
+    exclude: Mapping[int, Sequence[int]] | None = None,
+    target: float = KS_TARGET,
+    tries: int = 50,
+) -> list[dict[int, np.ndarray]]:
+    """``n_draws`` control sets, each per layer as :func:`nearest_rate_control`, redrawn (up to
+    ``tries`` times) until its KS distance to the set is within :func:`ks_target`; when no try
+    passes, the closest one is kept (and :func:`balance_table` reports it). Draw i is seeded by
+    (seed, stream, layer, i), so draw 0 does not depend on ``n_draws``."""
+    draws = []
+    for i in range(int(n_draws)):
+        draw = {}
+        for layer, chosen in sorted(sets.items()):
+            rng = np.random.default_rng([int(seed), int(stream), int(layer), i])
+            ex = list(exclude[layer]) if exclude and layer in exclude else []
+            r = np.asarray(rates[layer], dtype=np.float64)
+            a = r[np.asarray(list(chosen), dtype=np.int64)]
+            best, best_key = None, (True, np.inf, np.inf)
+            for _ in range(max(1, int(tries))):
+                control = nearest_rate_control(chosen, r, rng, neighbours, ex)
+                b = r[control]
+                ok = is_balanced(a, b, target)
+                key = (not ok, ks_distance(a, b) if len(a) else 0.0, abs(b.mean() - a.mean()) if len(b) else 0.0)
+                if key < best_key:
+                    best, best_key = control, key
+                if ok:
+                    break
+            draw[int(layer)] = best
+        draws.append(draw)
+    return draws
+
+
+def matched_control(
     sets: Mapping[int, Sequence[int]],
     rates: Mapping[int, np.ndarray],
     seed: int,
     stream: int = 0,
-    *,
-    n_bins: int,
+    neighbours: int = 3,
     exclude: Mapping[int, Sequence[int]] | None = None,
+    target: float = KS_TARGET,
 ) -> dict[int, np.ndarray]:
-    """Per layer, as many neurons as ``sets`` holds, drawn to match its activation-rate bins
-    (see the module docstring), never from the set itself or from ``exclude``; seeded by
-    (seed, stream, layer)."""
-    out = {}
-    for layer, chosen in sorted(sets.items()):
-        chosen = np.asarray(sorted({int(j) for j in chosen}), dtype=np.int64)
-        r = np.asarray(rates[layer], dtype=np.float64)
-        bins = rate_bins(r, n_bins)
-        pool = np.ones(len(r), dtype=bool)
-        pool[chosen] = False
-        if exclude and layer in exclude:
-            pool[np.asarray(list(exclude[layer]), dtype=np.int64)] = False
-        rng = np.random.default_rng([int(seed), int(stream), int(layer)])
-        picked = []
-        for b in bins[chosen]:
-            for distance in range(n_bins):
-                near = [x for x in {b - distance, b + distance} if 0 <= x < n_bins]
-                candidates = np.flatnonzero(pool & np.isin(bins, near))
-                if len(candidates):
-                    j = int(rng.choice(candidates))
-                    pool[j] = False
-                    picked.append(j)
-                    break
-        out[int(layer)] = np.sort(np.asarray(picked, dtype=np.int64))
-    return out
+    """The single control of ``sets``: draw 0 of :func:`matched_controls` (the same set as the
+    first of any number of draws with these seeds)."""
+    return matched_controls(sets, rates, 1, seed, stream, neighbours, exclude, target)[0]
 
 
 def uniform_random(
@@ -83,53 +177,49 @@ def uniform_random(
     return out
 
 
-def match_table(
-    sets: Mapping[int, Sequence[int]], controls: Mapping[int, Sequence[int]], rates: Mapping[int, np.ndarray]
+def balance_table(
+    sets: Mapping[int, Sequence[int]],
+    draws: Sequence[Mapping[int, Sequence[int]]],
+    rates: Mapping[int, np.ndarray],
+    target: float = KS_TARGET,
 ) -> pd.DataFrame:
-    """Per layer: sizes, mean activation rate of the set and of its control, and the
-    Kolmogorov-Smirnov distance between their rate distributions (0 = the same)."""
+    """Per layer, the balance of the first control (the one the probe runs use) and of all the
+    draws: sizes, mean rates, ``ks_distance`` of draw 0, ``ks_target`` (:func:`ks_target`),
+    ``balanced`` (draw 0 passes :func:`is_balanced`), and over every draw ``n_draws``,
+    ``ks_max``, ``max_mean_rate_gap`` and ``share_balanced``."""
     rows = []
     for layer in sorted(sets):
-        a = np.asarray(rates[layer])[np.asarray(list(sets[layer]), dtype=np.int64)]
-        b = np.asarray(rates[layer])[np.asarray(list(controls.get(layer, [])), dtype=np.int64)]
+        r = np.asarray(rates[layer], dtype=np.float64)
+        a = r[np.asarray(list(sets[layer]), dtype=np.int64)]
+        controls = [r[np.asarray(list(d.get(layer, [])), dtype=np.int64)] for d in draws]
+        ks = [ks_distance(a, b) for b in controls]
+        first = controls[0] if draws else np.zeros(0)
+        limit = ks_target(len(a), target)
+        ok = [is_balanced(a, b, target) for b in controls] if len(a) else []
         rows.append(
             {
                 "layer": int(layer),
                 "n_set": len(a),
-                "n_control": len(b),
+                "n_control": len(first),
                 "mean_rate_set": float(a.mean()) if len(a) else np.nan,
-                "mean_rate_control": float(b.mean()) if len(b) else np.nan,
-                "ks_distance": float(ks_2samp(a, b).statistic) if len(a) and len(b) else np.nan,
+                "mean_rate_control": float(first.mean()) if len(first) else np.nan,
+                "ks_distance": ks[0] if ks else np.nan,
+                "ks_target": limit,
+                "balanced": bool(ok[0]) if ok else False,
+                "n_draws": len(draws),
+                "ks_max": float(np.nanmax(ks)) if ok else np.nan,
+                "max_mean_rate_gap": float(max(abs(b.mean() - a.mean()) for b in controls if len(b))) if ok else np.nan,
+                "share_balanced": float(np.mean(ok)) if ok else np.nan,
             }
         )
     return pd.DataFrame(rows)
 
 
-class MatchedControls(NamedTuple):
-    """What :func:`matched_controls` returns."""
-
-    draws: list[dict[int, np.ndarray]]
-    """One control set per draw ({layer: sorted neurons}), draw i seeded by (seed, stream + i)."""
-    balance: pd.DataFrame
-    """:func:`match_table` of every draw, with a ``draw`` column (0..n_draws-1)."""
-
-
-def matched_controls(
-    sets: Mapping[int, Sequence[int]],
-    rates: Mapping[int, np.ndarray],
-    n_draws: int,
-    seed: int,
-    n_bins: int,
-    stream: int = 0,
-    exclude: Mapping[int, Sequence[int]] | None = None,
-) -> MatchedControls:
-    """``n_draws`` control sets matched to the activation rates of ``sets`` (draw i is
-    :func:`matched_random` with stream ``stream + i``, so draw 0 is the single control of
-    today's tables) and their Kolmogorov-Smirnov balance against the set."""
-    if n_draws < 1:
-        raise ValueError(f"n_draws must be >= 1, got {n_draws}")
-    draws = [
-        matched_random(sets, rates, seed, stream=stream + i, n_bins=n_bins, exclude=exclude) for i in range(n_draws)
-    ]
-    balance = pd.concat([match_table(sets, d, rates).assign(draw=i) for i, d in enumerate(draws)], ignore_index=True)
-    return MatchedControls(draws, balance)
+def control_p(effect: float, control_effects: Sequence[float], direction: int = 1) -> float:
+    """Rank p-value of an effect against the same effect for each control draw, in the claimed
+    direction (``direction`` +1: larger is the claim): (1 + #{controls at least as extreme}) /
+    (1 + draws), non-finite control effects left out (:func:`speechneurons.stats.rank_p_value`
+    on the signed values)."""
+    x = np.asarray(control_effects, dtype=float)
+    x = x[np.isfinite(x)]
+    return rank_p_value(direction * float(effect), direction * x)
