@@ -33,6 +33,7 @@ WORKFLOW_KEYS = (
     "erasure_architectures",
     "erasures",
     "probe_utterances",
+    "convergence_tolerance",  # read by the findings (under-trained SAEs), not by training
 )
 
 B_PRE_INITS = ("geometric_median", "mean")
