@@ -50,7 +50,7 @@ def make_corpus(wd: Path) -> pd.DataFrame:
         rows.append(
             {
                 "utt_id": utt,
-                "audio_path": str(wav.relative_to(wd)),
+                "audio_path": str(wav.relative_to(base)),  # relative to the manifest, as the corpus stage writes it
                 "speaker": "spk",
                 "gender": "F",
                 "duration_s": n / 16000,
