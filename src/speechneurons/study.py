@@ -19,7 +19,20 @@ from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import Any
 
+from speechneurons.corpus.librispeech import librispeech_listing
+from speechneurons.corpus.voices import select_voices
 from speechneurons.experiments.variants import ERASURE_KINDS, KEEP_STRATEGIES
+from speechneurons.io import write_text_if_changed
+from speechneurons.model.registry import is_hub_id, num_layers_of
+from speechneurons.model.schedule import checkpoint_iteration, checkpoint_name, checkpoint_schedule, iteration_settings
+from speechneurons.trajectories.runs import (
+    analysed,
+    checkpoint_steps,
+    describe_schedule,
+    distinct_checkpoints,
+    factor_label,
+    total_steps,
+)
 
 
 def corpora(config: Mapping) -> dict[str, dict]:
@@ -103,7 +116,6 @@ class Study:
 
     def synth_speakers(self, corpus: str) -> list[str]:
         """Speaker ids of a synthesized corpus (its synth.speakers, or the whole voice table)."""
-        from speechneurons.corpus.voices import select_voices
 
         return [v.speaker for v in select_voices(self.corpora[corpus]["synth"]["speakers"])]
 
@@ -118,13 +130,11 @@ class Study:
 
     def iterations_of(self, model: str) -> list:
         """The pretraining iterations of a pretrained model, iteration 1 first."""
-        from speechneurons.model.schedule import iteration_settings
 
         return iteration_settings(self.pretrain_of(model))
 
     def schedule_of(self, model: str) -> list[list[tuple[int, int]]]:
         """Per iteration, the checkpoints it saves as (local step, global step)."""
-        from speechneurons.model.schedule import checkpoint_schedule
 
         return checkpoint_schedule(self.iterations_of(model), self.pretrain_of(model)["checkpoint_steps"])
 
@@ -145,7 +155,6 @@ class Study:
         """Every saved checkpoint of a pretrained model as (name, iteration, global step, is an
         iteration's final model), iteration by iteration, each iteration's final model included
         (``iteration-<i>-final`` but the last, ``final``)."""
-        from speechneurons.model.schedule import checkpoint_name
 
         out, start, its = [], 0, self.iterations_of(model)
         for i, (it, saved) in enumerate(zip(its, self.schedule_of(model)), start=1):
@@ -156,14 +165,12 @@ class Study:
 
     def checkpoint_iteration(self, model: str, checkpoint: str) -> int:
         """The pretraining iteration that saves a checkpoint of a pretrained model."""
-        from speechneurons.model.schedule import checkpoint_iteration
 
         return checkpoint_iteration(self.pretrain_of(model), checkpoint)
 
     def downloaded(self, model: str) -> bool:
         """Whether the model_download job fetches this model into the Hugging Face cache first
         (model.download: true and a Hugging Face id rather than a local folder)."""
-        from speechneurons.model.registry import is_hub_id
 
         return bool(
             self.config["model"]["download"] and not self.pretrained(model) and is_hub_id(self.models[model]["path"])
@@ -175,7 +182,6 @@ class Study:
         into the cache when it is not there)."""
         if self.pretrained(model):
             return int(self.pretrain_of(model)["num_layers"])
-        from speechneurons.model.registry import num_layers_of
 
         return num_layers_of(self.models[model]["path"], self.downloaded(model))
 
@@ -222,13 +228,11 @@ class Study:
     # ------------------------------------------------------------------ trajectories
     def trajectory_available(self, model: str) -> list[str]:
         """The checkpoints of a model with distinct weights (a Hugging Face model: final only)."""
-        from speechneurons.trajectories.runs import distinct_checkpoints
 
         return distinct_checkpoints(self.pretrain_of(model)) if self.pretrained(model) else ["final"]
 
     def trajectory_checkpoints(self, model: str) -> list[str]:
         """The checkpoints the layer-wise analysis measures (trajectories.checkpoints), in order."""
-        from speechneurons.trajectories.runs import analysed
 
         requested = self.config["trajectories"]["checkpoints"]
         out = analysed(requested, self.trajectory_available(model))
@@ -242,14 +246,12 @@ class Study:
     def count_checkpoints(self, model: str) -> list[str]:
         """The checkpoints whose property-neuron counts are gathered (trajectories.count_checkpoints,
         empty = the analysed ones), in order; 'random' (fresh weights) first."""
-        from speechneurons.trajectories.runs import analysed
 
         wanted = self.config["trajectories"]["count_checkpoints"] or self.trajectory_checkpoints(model)
         return analysed(wanted, ["random", *self.trajectory_available(model)]) or ["final"]
 
     def steps_of(self, model: str) -> dict:
         """Checkpoint -> (iteration, global step) of a pretrained model; {} for a Hugging Face one."""
-        from speechneurons.trajectories.runs import checkpoint_steps
 
         return checkpoint_steps(self.pretrain_of(model)) if self.pretrained(model) else {}
 
@@ -272,7 +274,6 @@ class Study:
 
     def run_descriptions(self, runs: Sequence[str]) -> list[dict]:
         """Per run: name, what it changes against the first run, its schedule and total steps."""
-        from speechneurons.trajectories.runs import describe_schedule, factor_label, total_steps
 
         base = self.pretrain_of(runs[0])
         return [
@@ -327,8 +328,6 @@ def write_listings(config: Mapping, layout) -> None:
     LibriSpeech folder of the config, rewriting it only when the folder changed: the listing is
     an input of the corpus rule, so replacing, adding or removing audio or transcripts reruns the
     corpus stage and what depends on it. Called at start-up (a dry run writes it too)."""
-    from speechneurons.corpus.librispeech import librispeech_listing
-    from speechneurons.io import write_text_if_changed
 
     for name, c in corpora(config).items():
         if c["source"] == "librispeech":
