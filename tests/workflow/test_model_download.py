@@ -12,11 +12,12 @@ import pytest
 import yaml
 
 from tests.helpers.hub import local_hub
+from tests.helpers.layout import RESULTS as L
 from tests.model.test_registry import save_tiny
 from tests.workflow.test_smoke import REPO, SNAKEMAKE, make_workdir, planned_jobs
 
 REF = "acme/tiny-hubert"
-DUMP = "results/ci-tiny/activations/tiny-hub/final/dump.json"
+DUMP = L.dump_info("ci-tiny", "tiny-hub", "final")
 
 
 def run(work, env, *args):
@@ -43,9 +44,9 @@ def test_model_download_fetches_a_model_into_the_cache_in_a_job_of_its_own(tmp_p
         proc = run(work, online, "-n", DUMP, *tiny, "download.yaml")
         assert proc.returncode == 0, proc.stderr[-3000:]
         planned = planned_jobs(proc)
-        assert "model_download" in planned and "dump_activations" in planned
+        assert "model_download" in planned and "activations_dump" in planned
         assert [r for r in hub["requests"] if "model.safetensors" in r] == []  # the plan reads the config only
-        target = "results/hub/tiny-hub/download.json"
+        target = L.model_download("tiny-hub")
         proc = run(work, online, target, *tiny, "download.yaml")
         assert proc.returncode == 0, proc.stderr[-3000:]
         assert any("model.safetensors" in r for r in hub["requests"])
@@ -54,4 +55,4 @@ def test_model_download_fetches_a_model_into_the_cache_in_a_job_of_its_own(tmp_p
     # the hub is gone: the model loads from the cache, offline, and nothing is fetched again
     proc = run(work, offline, "-n", DUMP, *tiny, "download.yaml")
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "model_download" not in planned_jobs(proc) and "dump_activations" in planned_jobs(proc)
+    assert "model_download" not in planned_jobs(proc) and "activations_dump" in planned_jobs(proc)
