@@ -83,7 +83,7 @@ for i, (dump_layers, dump_models) in enumerate(LAYER_LISTS.items()):
             max_pad_ratio=config["activations"]["max_pad_ratio"],
             on_bad_input=config["on_bad_input"],
             seed=config["seed"],
-            results_dir=config["results_dir"],
+            results_dir=lambda w: config["results_dir"],  # a function: the model path in dump.json is relative to it
         script:
             "../scripts/activations_dump.py"
 
