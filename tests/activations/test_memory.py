@@ -91,7 +91,7 @@ out["dump"] = dump.peak - dump.base
 settings = PropertySettings(0.01, 0.8, 1, ("train", "test"), "threshold", 0.05)  # tau: 1 % of D, the default
 with Peak() as stat:
     acts, idx = load_dump(arrays[1, "mid"], index_path)
-    labs, top = layer_top(acts, idx, settings, chunk_rows=512)
+    labs, top = layer_top(acts, idx, settings, 3, chunk_rows=512)
     n_groups = {prop: len(g) for prop, g in property_groups(3).items()}
     layer_properties(count_top(top, labs, n_groups), 1, settings.sigma, settings.min_count, 3)
 out["statistic"] = stat.peak - stat.base

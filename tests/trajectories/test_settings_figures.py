@@ -22,7 +22,7 @@ from tests.helpers.trajectories import pwcca_settings, reset_settings, sample_se
 
 
 def test_settings_are_built_from_the_schema_defaults():
-    assert reset_settings().n_reset == (0, 1, 2) and pwcca_settings().thresholds[0] == 1e-11
+    assert reset_settings().n_reset == (0, 1, 2) and pwcca_settings().thresholds[0] == 1e-10
     assert sample_settings().layers == ()
     section = defaults()["trajectories"]
     for cls, keys in (
