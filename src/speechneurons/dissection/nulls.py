@@ -23,8 +23,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from speechneurons.dissection.settings import rng
-from speechneurons.dissection.summary import _codes, _summarize_codes
+from speechneurons.dissection.summary import uninterpretable_null
 
 KINDS = ("utterance", "phone")
 
@@ -67,11 +66,15 @@ def uninterpretable_null_by_speaker(
     free null, so the seed's meaning is unchanged."""
     if "speaker" not in table:
         raise ValueError("a speaker-preserving null needs the items' speaker column")
-    codes = {a: _codes(table, a) for a in attributes if a in table}
-    out = []
-    for i in range(n_permutations):
-        perm = speaker_preserving_permutation(table["speaker"].to_numpy(), kind, rng(seed, "uninterpretable_null", i))
-        shuffled = {a: (c[perm], v) for a, (c, v) in codes.items()}
-        n_top, _, _ = _summarize_codes(shuffled, top, bottom, min_shared, max_bottom_shared, with_table=False)
-        out.append(float(np.mean(n_top == 0)))
-    return np.array(out)
+    speakers = table["speaker"].to_numpy()
+    return uninterpretable_null(
+        table,
+        attributes,
+        top,
+        bottom,
+        min_shared,
+        max_bottom_shared,
+        seed,
+        n_permutations,
+        permutation=lambda gen: speaker_preserving_permutation(speakers, kind, gen),
+    )

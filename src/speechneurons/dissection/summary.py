@@ -17,7 +17,7 @@ attributes are permuted across items (each neuron keeps its top and bottom item 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -136,16 +136,20 @@ def uninterpretable_null(
     max_bottom_shared: int,
     seed: int,
     n_permutations: int,
+    permutation: Callable[[np.random.Generator], np.ndarray] | None = None,
 ) -> np.ndarray:
     """Uninterpretable share of the layer after each of ``n_permutations`` seeded permutations of the items.
 
     Permuting whole rows keeps each item's attributes together (a phone keeps its type), so the
-    null breaks only the link between activations and items.
+    null breaks only the link between activations and items. ``permutation(generator)`` draws
+    one permutation (default: a free one over all items; see
+    :func:`speechneurons.dissection.nulls.uninterpretable_null_by_speaker`).
     """
+    draw = permutation or (lambda gen: gen.permutation(len(table)))
     codes = {a: _codes(table, a) for a in attributes if a in table}
     out = []
     for i in range(n_permutations):
-        perm = rng(seed, "uninterpretable_null", i).permutation(len(table))
+        perm = draw(rng(seed, "uninterpretable_null", i))
         shuffled = {a: (c[perm], v) for a, (c, v) in codes.items()}
         n_top, _, _ = _summarize_codes(shuffled, top, bottom, min_shared, max_bottom_shared, with_table=False)
         out.append(float(np.mean(n_top == 0)))
