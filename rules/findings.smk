@@ -26,6 +26,15 @@ rule findings:
         dissection_summary=L.dissection_summary(checkpoint=EXPERIMENTS_CHECKPOINT),
         dissection_agreement=L.dissection_agreement(checkpoint=EXPERIMENTS_CHECKPOINT),
         dissection_pruning=(L.dissection_pruning(checkpoint=EXPERIMENTS_CHECKPOINT) if PRUNING_ON else []),
+        # AND's model behaviours (findings.dissection_kinds): the phone-item tables of every
+        # dissected layer; the random-weights control and the CTC fine-tuned twin are optional
+        # inputs (and_control_neurons, and_control_shared, twin_neurons, twin_similarity) that
+        # this workflow does not produce yet: their rows say "no control" / "not dissected".
+        and_neurons=I.per_dissected_layer(L.dissection_neurons, EXPERIMENTS_CHECKPOINT),
+        and_shared=I.per_dissected_layer(L.dissection_shared, EXPERIMENTS_CHECKPOINT),
+        and_similarity=I.per_dissected_layer(L.dissection_similarity, EXPERIMENTS_CHECKPOINT),
+        # Pasad's layer guide (findings.layer_guide): per-utterance probe errors
+        probe_losses=L.trajectories_probe_losses(),
     output:
         table=L.findings_table(),
         page=report(
@@ -45,6 +54,9 @@ rule findings:
         corpus=lambda w: w.corpus,
         model=lambda w: w.model,
         level=config["bootstrap"]["level"],
+        resamples=config["bootstrap"]["resamples"],
+        seed=config["seed"],
+        polysemantic_fraction=DISSECTION["polysemantic_fraction"],
         sae_k=config["saes"]["k"],
         sae_tolerance=config["saes"]["convergence_tolerance"],
         layers=lambda w: S.layers_of(w.model),

@@ -190,6 +190,11 @@ class Inputs:
         checkpoint."""
         return lambda w: [file(layer, w.corpus, w.model, w.checkpoint) for layer in self.S.dissection_layers(w.model)]
 
+    def per_dissected_layer(self, file, checkpoint: str):
+        """Input function: the file (Layout method ``file``) of every dissected layer of the job's
+        model at ``checkpoint`` (a job with no ``{checkpoint}`` wildcard, e.g. the findings)."""
+        return lambda w: [file(layer, w.corpus, w.model, checkpoint) for layer in self.S.dissection_layers(w.model)]
+
     # ------------------------------------------------------------------ trajectories
     def per_checkpoint_pwcca(self, file):
         """Input function: the per-checkpoint PWCCA file (Layout method ``file``) of every analysed checkpoint."""

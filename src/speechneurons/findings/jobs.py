@@ -10,13 +10,60 @@ import pandas as pd
 from speechneurons.findings.claims import table
 from speechneurons.findings.counts import count_controls
 from speechneurons.findings.dissection import dissection_findings
+from speechneurons.findings.dissection_kinds import kinds_findings, twin_layers
+from speechneurons.findings.layer_guide import layer_guide_findings
 from speechneurons.findings.page import splits_statement, write_page
 from speechneurons.findings.property_neurons import property_neuron_findings
 from speechneurons.findings.saes import sae_findings
 from speechneurons.findings.trajectories import trajectory_findings
-from speechneurons.io import read_table, write_table
+from speechneurons.io import load_npz, read_table, write_table
 
 log = logging.getLogger(__name__)
+
+
+def _tables(paths) -> list[pd.DataFrame]:
+    return [read_table(p) for p in (paths or [])]
+
+
+def _similarities(paths) -> list[dict]:
+    out = []
+    for p in paths or []:
+        with load_npz(p) as z:
+            out.append({k: z[k] for k in z.files})
+    return out
+
+
+def kinds_and_guide(inp, p) -> list:
+    """The rows of AND's model behaviours and of Pasad's layer guide (findings.dissection_kinds,
+    findings.layer_guide); inputs absent from ``inp`` count as not produced. The random-weights
+    control (``and_control_neurons``, ``and_control_shared``) and the CTC fine-tuned twin
+    (``twin_neurons``, ``twin_similarity``) are optional."""
+    get = lambda name: getattr(inp, name, None) or []  # noqa: E731
+    neurons = _tables(get("and_neurons"))
+    ssl = twin_layers(neurons, _similarities(get("and_similarity")))
+    twin = twin_layers(_tables(get("twin_neurons")), _similarities(get("twin_similarity"))) or None
+    rows = kinds_findings(
+        neurons,
+        _tables(get("and_shared")),
+        _tables(get("and_control_neurons")),
+        _tables(get("and_control_shared")),
+        ssl,
+        twin,
+        p.polysemantic_fraction,
+        p.resamples,
+        p.seed,
+        p.level,
+    )
+    losses = get("probe_losses")
+    pwcca = get("traj_pwcca")
+    rows += layer_guide_findings(
+        read_table(pwcca) if pwcca else None,
+        read_table(losses) if losses else None,
+        p.resamples,
+        p.seed,
+        p.level,
+    )
+    return rows
 
 
 def findings_page(inp, out, p) -> None:
@@ -52,6 +99,7 @@ def findings_page(inp, out, p) -> None:
             p.dissection_kinds,
             p.pruning_families,
         )
+        + kinds_and_guide(inp, p)
         + sae_findings(read_table(inp.sae_claims), p.sae_k, p.sae_tolerance)
     )
     write_table(findings, out.table)
