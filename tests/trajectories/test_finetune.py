@@ -11,11 +11,14 @@ from speechneurons.trajectories.finetune import (
     edit_distance,
     evaluate_per,
     frame_codes,
+    front_end_features,
     greedy_decode,
     phone_sequence,
     phone_targets,
     reset_top_experiment,
     reset_top_layers,
+    reset_top_one,
+    save_ctc_model,
     train_ctc,
 )
 from tests.helpers.trajectories import label_table, reset_settings, tiny_model_dir, waves
@@ -147,3 +150,65 @@ def test_reset_top_experiment_end_to_end(tmp_path):
         assert len(chosen) == 1 and chosen["dev_per"].iloc[0] == rates["dev_per"].min()
         row = res.summary.set_index("n_reset").loc[n]
         assert row["lr"] == chosen["lr"].iloc[0] and row["per"] == pytest.approx(chosen["test_per"].iloc[0])
+
+
+def _twin_run(tmp_path, keep_model=True):
+    from speechneurons.model.registry import load_model
+
+    torch.set_num_threads(1)
+    loaded = load_model(str(tiny_model_dir(tmp_path / "m", layers=2)), "cpu")
+    w = waves({f"u{i}": 4800 + 320 * i for i in range(6)})
+    rng = np.random.default_rng(0)
+    labels = label_table(
+        {
+            u: [(p, "w") for p in np.repeat(rng.choice(["AH", "T", "S", "sil"], 10), 3)[: loaded.num_frames(len(x))]]
+            for u, x in w.items()
+        }
+    )
+    codes = frame_codes(labels)
+    s = reset_settings(n_reset=[0], steps=3, batch_size=2, lrs=[1e-3, 3e-2], dev_fraction=0.4)
+    run = reset_top_one(loaded, w, ["u0", "u1"], ["u2", "u5"], ["u3", "u4"], codes, 0, s, 0, "cpu", keep_model)
+    return loaded, w, codes, run
+
+
+def test_the_kept_fine_tuned_model_is_the_chosen_rate_and_reloads_as_a_checkpoint(tmp_path):
+    import json
+
+    from speechneurons.model.registry import load_model
+
+    loaded, w, codes, run = _twin_run(tmp_path)
+    # the kept model is the chosen rate's: it scores the test utterances exactly as reported
+    feats = front_end_features(loaded, w, ["u3", "u4"])
+    again = evaluate_per(run.model, feats, {u: code_sequence(codes[u]) for u in feats})
+    assert again[["utt_id", "edits", "hyp_len"]].equals(run.per_utterance[["utt_id", "edits", "hyp_len"]])
+    folder = tmp_path / "twin"
+    save_ctc_model(run, loaded, folder, seed=0)
+    names = {p.name for p in folder.iterdir()}
+    assert {"config.json", "model.safetensors", "preprocessor_config.json", "ctc_head.safetensors", "ctc.json"} <= names
+    assert not any(p.name.endswith((".bin", ".tmp")) for p in tmp_path.rglob("*"))  # safetensors, no leftovers
+    meta = json.loads((folder / "ctc.json").read_text())
+    chosen = run.rates[run.rates["chosen"]].iloc[0]
+    assert meta["n_reset"] == 0 and meta["lr"] == chosen["lr"] and meta["fine_tuned_from"] == loaded.ref
+    # the registry loads the folder like any checkpoint: same weights, same front-end settings
+    twin = load_model(str(folder), "cpu")
+    assert (twin.do_normalize, twin.grid, twin.ffn_widths) == (loaded.do_normalize, loaded.grid, loaded.ffn_widths)
+    saved, kept = twin.model.state_dict(), run.model.base.state_dict()
+    assert saved.keys() == kept.keys() and all(torch.equal(saved[k], kept[k]) for k in saved)
+    # ... and they are fine-tuned, not the pretrained ones
+    assert any(not torch.equal(saved[k], loaded.model.state_dict()[k]) for k in saved)
+
+
+def test_a_run_keeps_no_model_unless_asked_and_a_failed_save_leaves_nothing(tmp_path, monkeypatch):
+    loaded, _, _, run = _twin_run(tmp_path, keep_model=False)
+    assert run.model is None
+    with pytest.raises(ValueError, match="kept no model"):
+        save_ctc_model(run, loaded, tmp_path / "twin")
+    _, _, _, kept = _twin_run(tmp_path)
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("safetensors.torch.save_file", broken)
+    with pytest.raises(OSError, match="disk full"):
+        save_ctc_model(kept, loaded, tmp_path / "twin")
+    assert not (tmp_path / "twin").exists() and not list(tmp_path.glob(".twin*"))

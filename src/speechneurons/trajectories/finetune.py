@@ -28,6 +28,11 @@ fine-tunes to a lower phone error rate when those layers are re-initialised firs
   and a dev part (``dev_fraction``). For each n, one fine-tuning per candidate rate of ``lrs``
   on the fitting part; the rate with the lowest dev PER (the first on ties) is the one whose
   test PER is reported. The test split never chooses anything.
+- **Saved twin.** On request (the dissection's ``ctc_twin``) the chosen rate's fine-tuned model
+  of one n is kept and saved (:func:`save_ctc_model`): the base model with ``save_pretrained``
+  (safetensors) and a ``preprocessor_config.json``, so that the model registry loads it like any
+  checkpoint, the CTC head beside it (``ctc_head.safetensors``) and ``ctc.json`` (n, rate, dev
+  PER, seed, the model it started from). The folder is written atomically.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ import copy
 import logging
 import time
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
@@ -44,6 +50,7 @@ import torch
 from torch import nn
 
 from speechneurons.device import resolve_device
+from speechneurons.io import atomic_dir
 from speechneurons.model.forward import front_end
 from speechneurons.phones import PHONES, is_speech_phone
 from speechneurons.probing.scoring import bootstrap_delta, bootstrap_ratio
@@ -74,6 +81,9 @@ SUMMARY_COLUMNS = [
     "seconds",
 ]
 LR_COLUMNS = ["n_reset", "lr", "dev_per", "test_per", "final_loss", "chosen"]
+#: Files of a saved fine-tuned model beside the base model's ``save_pretrained`` files.
+CTC_HEAD_FILE = "ctc_head.safetensors"
+CTC_META_FILE = "ctc.json"
 
 
 # ----------------------------------------------------------------------------- targets and PER
@@ -363,6 +373,8 @@ class ResetTopRun(NamedTuple):
     """Dev utterances (they chose the rate)."""
     seconds: float
     """Wall time of the resets, the trainings and the scoring."""
+    model: CTCPhoneModel | None = None
+    """The chosen rate's fine-tuned model (on the CPU), when the run was asked to keep it."""
 
 
 class ResetTopResult(NamedTuple):
@@ -410,16 +422,18 @@ def run_reset_top(
     settings: ResetTopSettings,
     seed: int = 0,
     device="auto",
+    keep_model: bool = False,
 ) -> ResetTopRun:
     """For every candidate rate: a fresh copy of the loaded model, its top n layers
     re-initialised, a new CTC head (the same initialisation for every n and rate), CTC
     fine-tuning on ``feats_train``, greedy decoding of ``feats_dev`` and ``feats_test``; the rate
     with the lowest dev PER is chosen (features from :func:`front_end_features`, per-frame
-    symbols from :func:`frame_codes`). One such run per n can be its own job."""
+    symbols from :func:`frame_codes`). One such run per n can be its own job. ``keep_model``:
+    the chosen rate's fine-tuned model is returned too (only the best so far is held)."""
     device = resolve_device(str(device))
     start = time.perf_counter()
     targets = {u: code_sequence(codes[u]) for u in [*feats_dev, *feats_test] if u in codes}
-    logs, rates, tests = [], [], []
+    logs, rates, tests, kept = [], [], [], None
     for lr in settings.lrs:
         model = copy.deepcopy(loaded.model).cpu()
         reset_top_layers(model, n, seed)
@@ -434,6 +448,8 @@ def run_reset_top(
         rates.append({"n_reset": n, "lr": lr, "dev_per": _per(dev), "test_per": _per(test), "final_loss": tail})
         tests.append(test)
         log.info("reset top %d, lr %g: dev PER %.2f %%, final loss %.3f", n, lr, rates[-1]["dev_per"], tail)
+        if keep_model and (kept is None or rates[-1]["dev_per"] < kept[0]):  # the first on ties, as below
+            kept = (rates[-1]["dev_per"], ctc.cpu().eval())
     best = min(range(len(rates)), key=lambda i: (rates[i]["dev_per"], i))
     rates_table = pd.DataFrame(rates).assign(chosen=[i == best for i in range(len(rates))])[LR_COLUMNS]
     return ResetTopRun(
@@ -444,6 +460,7 @@ def run_reset_top(
         len(feats_train),
         len(feats_dev),
         time.perf_counter() - start,
+        kept[1] if kept else None,
     )
 
 
@@ -504,13 +521,50 @@ def reset_top_one(
     settings: ResetTopSettings,
     seed: int,
     device,
+    keep_model: bool = False,
 ) -> ResetTopRun:
     """One reset-top fine-tuning (the trajectories job of one ``n``): the front-end features of
     the fitting, dev and test utterances, then :func:`run_reset_top`."""
     if not 0 <= n <= loaded.num_layers:
         raise ValueError(f"trajectories.reset_top.n_reset has {n}, but the model has {loaded.num_layers} layers")
     feats = [front_end_features(loaded, waves, ids) for ids in (fit_ids, dev_ids, test_ids)]
-    return run_reset_top(loaded, *feats, codes, n, settings, seed, device)
+    return run_reset_top(loaded, *feats, codes, n, settings, seed, device, keep_model)
+
+
+def save_ctc_model(run: ResetTopRun, loaded, folder: str | Path, seed: int = 0) -> None:
+    """Save the fine-tuned model a run kept (``keep_model``) to ``folder``, atomically: the base
+    model's ``save_pretrained`` (safetensors), a ``preprocessor_config.json`` with the loaded
+    model's normalisation and sample rate (the registry loads the folder like a pretrained
+    checkpoint), the CTC head (:data:`CTC_HEAD_FILE`) and what it is (:data:`CTC_META_FILE`)."""
+    import json
+
+    from safetensors.torch import save_file
+    from transformers import Wav2Vec2FeatureExtractor
+
+    if run.model is None:
+        raise ValueError(f"the reset-top run of n = {run.n_reset} kept no model (run it with keep_model=True)")
+    chosen = run.rates[run.rates["chosen"]].iloc[0]
+    meta = {
+        "n_reset": int(run.n_reset),
+        "lr": float(chosen["lr"]),
+        "dev_per": float(chosen["dev_per"]),
+        "n_train": int(run.n_train),
+        "seed": int(seed),
+        "fine_tuned_from": str(loaded.ref),
+        "symbols": list(SYMBOLS),
+    }
+    with atomic_dir(folder) as tmp:
+        run.model.base.save_pretrained(tmp, safe_serialization=True)
+        Wav2Vec2FeatureExtractor(
+            feature_size=1,
+            sampling_rate=int(loaded.grid.sample_rate),
+            padding_value=0.0,
+            do_normalize=bool(loaded.do_normalize),
+            return_attention_mask=False,
+        ).save_pretrained(tmp)
+        head = {k: v.detach().cpu().contiguous() for k, v in run.model.head.state_dict().items()}
+        save_file(head, str(Path(tmp) / CTC_HEAD_FILE))
+        (Path(tmp) / CTC_META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
 
 
 def reset_top_experiment(

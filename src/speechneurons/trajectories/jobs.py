@@ -35,6 +35,7 @@ from speechneurons.trajectories.finetune import (
     ResetTopRun,
     frame_codes,
     reset_top_one,
+    save_ctc_model,
     select_train,
     summarize_reset_top,
 )
@@ -253,10 +254,12 @@ def pwcca_table(inp, out, p) -> None:
 def reset_top(inp, out, p, threads: int = 1) -> None:
     """CTC phone fine-tuning with the top n layers re-initialised (n = the job's wildcard): one
     fine-tuning per candidate learning rate on train minus a dev part, the rate with the lowest dev
-    PER chosen, its per-utterance edit distances on test."""
+    PER chosen, its per-utterance edit distances on test. With a ``model`` output (the
+    dissection's ctc_twin, n = 0) the chosen rate's fine-tuned model is saved there too."""
     torch.set_num_threads(threads)
     threadpool_limits(threads)
     n = int(p.reset)
+    model_out = getattr(out, "model", None)
     settings = settings_from(ResetTopSettings, p.settings)
     manifest = read_manifest(inp.manifest)
     codes = frame_codes(read_table(inp.labels))
@@ -268,13 +271,18 @@ def reset_top(inp, out, p, threads: int = 1) -> None:
     check_frame_grid(loaded, FrameGrid.from_config(p.frames))
     log.info("%d fitting, %d dev, %d test utterances", len(fit_ids), len(dev_ids), len(test_ids))
     waves = load_waves(manifest, fit_ids + dev_ids + test_ids, loaded.grid.sample_rate)
-    run = reset_top_one(loaded, waves, fit_ids, dev_ids, test_ids, codes, n, settings, p.seed, p.device)
+    run = reset_top_one(
+        loaded, waves, fit_ids, dev_ids, test_ids, codes, n, settings, p.seed, p.device, keep_model=bool(model_out)
+    )
     rates = run.rates.assign(n_train=run.n_train, n_dev=run.n_dev)  # the time: in the log
     log.info("reset top %d trained in %.1f s", n, run.seconds)
     log.info("rates:\n%s", rates.to_string(index=False))
     write_table(run.per_utterance, out.per_utterance)
     write_table(drop_timings(run.train_log), out.train_log)
     write_table(rates, out.rates)
+    if model_out:
+        save_ctc_model(run, loaded, model_out, p.seed)
+        log.info("fine-tuned model of n = %d saved to %s", n, model_out)
 
 
 def reset_top_figure(inp, out, p) -> None:
