@@ -31,7 +31,7 @@ wildcard_constraints:
     speaker=r"[A-Za-z0-9_]+",
     shard=r"\d+",
     iteration=r"\d+",
-    checkpoint=r"final|random|step-\d+",
+    checkpoint=r"final|random|ctc|step-\d+",
     layer=r"\d+",
     subset="mid|sample",
     arch=one_of(config["saes"]["architectures"]),

@@ -15,6 +15,7 @@ from speechneurons.dissection.settings import (
 )
 from speechneurons.probing.features import FrameSettings
 from speechneurons.probing.probes import ProbeSettings
+from speechneurons.study import CTC_TWIN
 
 DISSECTION = config["dissection"]
 PRUNING_ON = bool(DISSECTION["pruning"]["families"])
@@ -28,6 +29,8 @@ ALL_TARGETS += [
         L.dissection_figure("agreement", c, m, "final"),
         L.dissection_browser(c, m, "final"),
         *([L.dissection_pruning(c, m, "final"), L.dissection_figure("pruning", c, m, "final")] if PRUNING_ON else []),
+        # the CTC fine-tuned twin (dissection.ctc_twin; its layers are read by the findings)
+        *([L.dissection_summary(c, m, CTC_TWIN)] if S.ctc_twin() else []),
     ]
 ]
 DISSECTION_ITEMS = {

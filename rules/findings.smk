@@ -27,12 +27,14 @@ rule findings:
         dissection_agreement=L.dissection_agreement(checkpoint=EXPERIMENTS_CHECKPOINT),
         dissection_pruning=(L.dissection_pruning(checkpoint=EXPERIMENTS_CHECKPOINT) if PRUNING_ON else []),
         # AND's model behaviours (findings.dissection_kinds): the phone-item tables of every
-        # dissected layer; the random-weights control and the CTC fine-tuned twin are optional
-        # inputs (and_control_neurons, and_control_shared, twin_neurons, twin_similarity) that
-        # this workflow does not produce yet: their rows say "no control" / "not dissected".
+        # dissected layer; the CTC fine-tuned twin (checkpoint ctc) when dissection.ctc_twin is
+        # on (else its rows say "not dissected"); the random-weights control is an optional input
+        # (and_control_neurons, and_control_shared) this workflow does not produce yet.
         and_neurons=I.per_dissected_layer(L.dissection_neurons, EXPERIMENTS_CHECKPOINT),
         and_shared=I.per_dissected_layer(L.dissection_shared, EXPERIMENTS_CHECKPOINT),
         and_similarity=I.per_dissected_layer(L.dissection_similarity, EXPERIMENTS_CHECKPOINT),
+        twin_neurons=I.twin_files(L.dissection_neurons),
+        twin_similarity=I.twin_files(L.dissection_similarity),
         # Pasad's layer guide (findings.layer_guide): per-utterance probe errors
         probe_losses=L.trajectories_probe_losses(),
     output:

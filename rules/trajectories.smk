@@ -160,6 +160,11 @@ rule trajectories_counts:
         "../scripts/trajectories_counts.py"
 
 
+# With dissection.ctc_twin the job of n = 0 is trajectories_reset_top_twin: the same job, which
+# also saves its chosen fine-tuned model (the checkpoint 'ctc' the dissection reads).
+RESET_TWIN = S.ctc_twin()
+
+
 rule trajectories_reset_top:
     input:
         model=lambda w: I.model_input(w, S.reset_top_checkpoint(w.model)),
@@ -173,6 +178,8 @@ rule trajectories_reset_top:
         L.log("{corpus}", "trajectories", "{model}", "reset_top_{reset}"),
     benchmark:
         L.benchmark("{corpus}", "trajectories", "{model}", "reset_top_{reset}")
+    wildcard_constraints:
+        reset=r"[1-9]\d*|0\d+" if RESET_TWIN else r"\d+",
     conda:
         "../envs/speechneurons.yaml"
     threads: 1
@@ -190,6 +197,28 @@ rule trajectories_reset_top:
         device=config["device"],
     script:
         "../scripts/trajectories_reset_top.py"
+
+
+if RESET_TWIN:
+
+    use rule trajectories_reset_top as trajectories_reset_top_twin with:
+        output:
+            per_utterance=L.reset_top_per_utterance(reset=0),
+            train_log=L.reset_top_train_log(reset=0),
+            rates=L.reset_top_rates(reset=0),
+            model=directory(L.ctc_twin_dir()),
+        log:
+            L.log("{corpus}", "trajectories", "{model}", "reset_top_0"),
+        benchmark:
+            L.benchmark("{corpus}", "trajectories", "{model}", "reset_top_0")
+        params:
+            reset=0,
+            model_ref=lambda w: I.model_ref(w, S.reset_top_checkpoint(w.model)),
+            settings=section_params(ResetTopSettings, TRAJ["reset_top"]),
+            frames=config["frames"],
+            on_bad_input=config["on_bad_input"],
+            seed=config["seed"],
+            device=config["device"],
 
 
 rule trajectories_reset_top_table:

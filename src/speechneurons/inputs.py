@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable
 
 from speechneurons.layout import Layout
-from speechneurons.study import Study
+from speechneurons.study import CTC_TWIN, Study
 
 
 def one_of(names: Iterable[str]) -> str:
@@ -93,7 +93,10 @@ class Inputs:
         """File input of a job that loads a checkpoint of the model: the pretrained folder (its
         iteration's checkpoints folder for step-N); for a Hugging Face model, the model_download
         job's marker with model.download, else nothing. The checkpoint 'random' (freshly
-        initialised weights) reads the final model's configuration only."""
+        initialised weights) reads the final model's configuration only; 'ctc' (the CTC
+        fine-tuned twin) is the folder the reset-top job of n = 0 saves."""
+        if checkpoint == CTC_TWIN:
+            return self.L.checkpoint_dir(w.corpus, w.model, CTC_TWIN)
         if not self.S.pretrained(w.model):
             return self.L.model_download(w.model) if self.S.downloaded(w.model) else []
         if checkpoint in ("final", "random"):
@@ -102,6 +105,8 @@ class Inputs:
 
     def model_ref(self, w, checkpoint: str) -> str:
         """What the model registry loads for a checkpoint: a folder, or a Hugging Face id/folder."""
+        if checkpoint == CTC_TWIN:
+            return self.L.checkpoint_dir(w.corpus, w.model, CTC_TWIN)
         if not self.S.pretrained(w.model):
             return self.S.models[w.model]["path"]
         return self.L.checkpoint_dir(w.corpus, w.model, "final" if checkpoint == "random" else checkpoint)
@@ -194,6 +199,12 @@ class Inputs:
         """Input function: the file (Layout method ``file``) of every dissected layer of the job's
         model at ``checkpoint`` (a job with no ``{checkpoint}`` wildcard, e.g. the findings)."""
         return lambda w: [file(layer, w.corpus, w.model, checkpoint) for layer in self.S.dissection_layers(w.model)]
+
+    def twin_files(self, file):
+        """Input function of the findings: the file (Layout method ``file``) of every dissected
+        layer of the CTC fine-tuned twin when dissection.ctc_twin is on, else nothing (the
+        findings then say the twin was not dissected)."""
+        return lambda w: self.per_dissected_layer(file, CTC_TWIN)(w) if self.S.ctc_twin() else []
 
     # ------------------------------------------------------------------ trajectories
     def per_checkpoint_pwcca(self, file):

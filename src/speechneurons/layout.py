@@ -12,7 +12,9 @@ are private: a file name is written here, once. What each file holds, stage by s
 docs/outputs.md (the one description of the tree).
 
 A checkpoint is ``final`` (the last pretraining iteration's final model, or a Hugging Face
-model) or ``step-<N>``, N counted over all pretraining iterations one after the other.
+model) or ``step-<N>``, N counted over all pretraining iterations one after the other; ``random``
+is the final model's architecture with fresh weights and ``ctc`` its CTC fine-tuned twin (the
+reset-top fine-tuning with n = 0, saved when dissection.ctc_twin is on).
 """
 
 from __future__ import annotations
@@ -233,8 +235,13 @@ class Layout:
 
     def checkpoint_dir(self, corpus="{corpus}", model="{model}", checkpoint="final") -> str:
         """A pretrained checkpoint folder (``save_pretrained`` + head): ``final`` is the last
-        iteration's final model, ``step-<N>`` a checkpoint saved by the iteration that ran step N."""
+        iteration's final model, ``step-<N>`` a checkpoint saved by the iteration that ran step N,
+        ``ctc`` the CTC fine-tuned twin (:meth:`ctc_twin_dir`, also of a Hugging Face model)."""
         from speechneurons.model.schedule import checkpoint_iteration
+        from speechneurons.study import CTC_TWIN
+
+        if checkpoint == CTC_TWIN:
+            return self.ctc_twin_dir(corpus, model)
 
         iteration = checkpoint_iteration(self.models[model]["pretrain"], checkpoint)
         if checkpoint == "final":
@@ -800,6 +807,12 @@ class Layout:
     def reset_top_rates(self, reset="{reset}", corpus="{corpus}", model="{model}") -> str:
         """Dev and test PER of every learning rate. (``rates.tsv``)"""
         return self._reset_top_file("rates.tsv", reset, corpus, model)
+
+    def ctc_twin_dir(self, corpus="{corpus}", model="{model}") -> str:
+        """The CTC fine-tuned twin (checkpoint ``ctc``): the reset-top fine-tuning with n = 0 at
+        its chosen rate, a ``save_pretrained`` folder with ``preprocessor_config.json``, the CTC
+        head and ``ctc.json``. (``reset_top/n-0/model``)"""
+        return self._reset_top_file("model", 0, corpus, model)
 
     def _factors_file(self, name: str, corpus="{corpus}") -> str:
         """The comparison of the pretraining runs of a corpus: ``runs.tsv``, ``equal_steps.tsv``

@@ -34,6 +34,10 @@ from speechneurons.trajectories.runs import (
     total_steps,
 )
 
+#: The checkpoint name of a model's CTC fine-tuned twin (dissection.ctc_twin): the reset-top
+#: fine-tuning with n = 0 of trajectories.reset_top.checkpoint, dissected like any checkpoint.
+CTC_TWIN = "ctc"
+
 
 def corpora(config: Mapping) -> dict[str, dict]:
     """Corpus name -> its corpus section (the primary corpus first)."""
@@ -258,6 +262,11 @@ class Study:
     def reset_top_checkpoint(self, model: str) -> str:
         """The checkpoint the reset-top fine-tuning starts from (final for a Hugging Face model)."""
         return self.config["trajectories"]["reset_top"]["checkpoint"] if self.pretrained(model) else "final"
+
+    def ctc_twin(self) -> bool:
+        """Whether the CTC fine-tuned twin (checkpoint ``ctc``) is saved, dumped and dissected
+        for the findings (dissection.ctc_twin)."""
+        return bool(self.config["dissection"]["ctc_twin"])
 
     def trajectory_runs(self) -> list[str]:
         """The pretraining runs compared (trajectories.runs, empty = every pretrained model): each
