@@ -204,6 +204,9 @@ def test_a_run_keeps_no_model_unless_asked_and_a_failed_save_leaves_nothing(tmp_
     with pytest.raises(ValueError, match="kept no model"):
         save_ctc_model(run, loaded, tmp_path / "twin")
     _, _, _, kept = _twin_run(tmp_path)
+    # keeping the model changes none of the run's numbers (the n = 0 PER of the layer-wise study)
+    assert kept.rates.equals(run.rates) and kept.per_utterance.equals(run.per_utterance)
+    assert kept.train_log.equals(run.train_log)
 
     def broken(*args, **kwargs):
         raise OSError("disk full")
