@@ -52,7 +52,7 @@ def findings_page(inp, out, p) -> None:
             p.dissection_kinds,
             p.pruning_families,
         )
-        + sae_findings(read_table(inp.sae_claims), p.sae_k, p.sae_tolerance)
+        + sae_findings(read_table(inp.sae_claims), p.sae_k, p.sae_tolerance, p.level)
     )
     write_table(findings, out.table)
     context = [
