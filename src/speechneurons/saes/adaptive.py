@@ -51,13 +51,13 @@ def _spearman(x: np.ndarray, y: np.ndarray) -> float:
 def within_group_permutations(groups: np.ndarray, n: int, seed) -> np.ndarray:
     """[n, rows] index arrays, each a random permutation of the rows that moves every row only
     among the rows of its own group (seeded)."""
-    groups = np.asarray(groups)
+    _, codes = np.unique(np.asarray(groups), return_inverse=True)
+    codes = codes.astype(np.float64)
     rng = np.random.default_rng(seed)
-    base = np.argsort(groups, kind="stable")  # rows sorted by group
-    out = np.empty((n, len(groups)), dtype=np.int64)
+    base = np.argsort(codes, kind="stable")  # rows sorted by group
+    out = np.empty((n, len(codes)), dtype=np.int64)
     for i in range(n):
-        shuffled = np.lexsort((rng.random(len(groups)), groups))  # sorted by group, random within
-        out[i, base] = shuffled
+        out[i, base] = np.argsort(codes + rng.random(len(codes)))  # sorted by group, random within
     return out
 
 

@@ -271,7 +271,7 @@ def summary(inp, out, p) -> None:
     plot_density_rank(main, out.density_rank, title=p.title)
     plot_l0_distributions(main, out.l0_distributions, title=p.title)
     write_table(by_frame, out.l0_by_frame)
-    plot_l0_by_frame(by_frame, out.l0_by_frame_figure, p.frame_ms, p.level, title=p.title)
+    plot_l0_by_frame(by_frame, out.l0_by_frame_figure, p.frame_ms, p.level, title=p.title, k=p.k)
     r_files = dict(zip(keys, inp.R, strict=True))
     r_files |= {(layer, "neurons"): path for layer, path in zip(layers, inp.neuron_R, strict=True)}
     r_max = r_max_table({key: read_table(path) for key, path in r_files.items()})
