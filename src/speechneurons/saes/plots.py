@@ -257,8 +257,9 @@ def plot_l0_by_frame(
             ax.set_ylabel("mean active latents per frame (L0)")
             ax.set_title(f"layer {layer}: L0 by {grouping}")
             ax.grid(alpha=0.3)
-        if archs:
-            row[0].legend(fontsize=8)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    if handles:  # one legend for all panels, below them (never over a point)
+        fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=len(handles), fontsize=9)
     pct = f"{100 * level:g} %"
     head = f"{title}\nwhere" if title else "Where"
     fig.suptitle(f"{head} the adaptive SAEs spend their latents ({pct} bootstrap intervals over utterances)")
