@@ -37,6 +37,8 @@ rule findings:
         twin_similarity=I.twin_files(L.dissection_similarity),
         # Pasad's layer guide (findings.layer_guide): per-utterance probe errors
         probe_losses=L.trajectories_probe_losses(),
+        factors_equal_steps=lambda w: L.factors_equal_steps(w.corpus) if COMPARED else [],
+        factors_heldout=lambda w: [L.heldout(w.corpus, r) for r in S.trajectory_runs()] if COMPARED else [],
     output:
         table=L.findings_table(),
         page=report(
@@ -64,6 +66,9 @@ rule findings:
         layers=lambda w: S.layers_of(w.model),
         num_layers=lambda w: S.num_layers(w.model),
         reset_checkpoint=lambda w: S.reset_top_checkpoint(w.model),
+        factor_runs=lambda w: (
+            [{"run": r, "pretrain": S.pretrain_of(r)} for r in S.trajectory_runs()] if COMPARED else []
+        ),
         dissection_kinds=list(DISSECTION["items"]),
         pruning_families=list(DISSECTION["pruning"]["families"]),
         splits=lambda w: {

@@ -11,14 +11,15 @@
 from speechneurons.probing.probes import ProbeSettings
 from speechneurons.properties.nulls import NullSettings
 from speechneurons.properties.statistic import PropertySettings
+from speechneurons.frames import FrameGrid
 from speechneurons.saes.settings import SaeSettings
 
 SAE_ARCHS = config["saes"]["architectures"]
 SAE_ERASURE_ARCHS = config["saes"]["erasure_architectures"]
 
 
-SAE_FIGURES = ["fvu_vs_l0", "dead_share", "density_rank", "l0_distributions", "units"]
-SAE_TABLES = [L.saes_evaluation, L.saes_claims, L.saes_units, L.saes_features_vs_neurons]
+SAE_FIGURES = ["fvu_vs_l0", "dead_share", "density_rank", "l0_distributions", "l0_by_frame", "units"]
+SAE_TABLES = [L.saes_evaluation, L.saes_claims, L.saes_units, L.saes_features_vs_neurons, L.saes_l0_by_frame]
 
 ALL_TARGETS += [
     path
@@ -182,9 +183,12 @@ rule saes_summary:
         splice=L.saes_splice(),
         erasure=L.saes_erasure(),
         masked=I.sae_masked_prediction,
+        index_sample=L.activation_index("sample"),
+        labels=L.frame_labels(aligner=ALIGNER),
     output:
         evaluation=L.saes_evaluation(),
         claims=L.saes_claims(),
+        l0_by_frame=L.saes_l0_by_frame(),
         units=L.saes_units(),
         features_vs_neurons=L.saes_features_vs_neurons(),
         fvu_vs_l0=report(
@@ -205,6 +209,11 @@ rule saes_summary:
         l0_distributions=report(
             L.saes_figure("l0_distributions"),
             caption="../report/saes/l0_distributions.rst",
+            category="Sparse autoencoders",
+        ),
+        l0_by_frame_figure=report(
+            L.saes_figure("l0_by_frame"),
+            caption="../report/saes/l0_by_frame.rst",
             category="Sparse autoencoders",
         ),
         units_figure=report(
@@ -230,6 +239,7 @@ rule saes_summary:
         splice_layers=lambda w: list(S.sae_plan(w.model).splice_layers),
         erasures=config["saes"]["erasures"],
         sigma=config["properties"]["sigma"],
+        frame_ms=1000 * FrameGrid.from_config(config["frames"]).frame_shift_s,
         title=lambda w: f"{w.model} ({w.checkpoint}) on {w.corpus}",
     script:
         "../scripts/saes_summary.py"

@@ -547,6 +547,10 @@ class Layout:
         """Latents against neurons as carriers of properties. (``features_vs_neurons.tsv``)"""
         return self._saes_file("features_vs_neurons.tsv", corpus, model, checkpoint)
 
+    def saes_l0_by_frame(self, corpus="{corpus}", model="{model}", checkpoint="{checkpoint}") -> str:
+        """Mean L0 of the adaptive SAEs by frame class and distance to a phone boundary. (``l0_by_frame.tsv``)"""
+        return self._saes_file("l0_by_frame.tsv", corpus, model, checkpoint)
+
     def saes_splice(self, corpus="{corpus}", model="{model}", checkpoint="{checkpoint}") -> str:
         """Probe scores with each SAE spliced in. (``splice.tsv``)"""
         return self._saes_file("splice.tsv", corpus, model, checkpoint)

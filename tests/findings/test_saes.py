@@ -7,7 +7,13 @@ import math
 import pandas as pd
 
 from speechneurons.findings import claims as cl
-from speechneurons.findings.saes import claim_fvu_at_equal_l0, claim_no_dead_latents, sae_findings
+from speechneurons.findings.saes import (
+    claim_adaptive,
+    claim_fvu_at_equal_l0,
+    claim_no_dead_latents,
+    claim_zipf,
+    sae_findings,
+)
 
 
 def _claims(dead_fc=(0.0, 0.0), delta=-0.01, width=0.004) -> pd.DataFrame:
@@ -86,7 +92,9 @@ def test_fvu_at_equal_l0_is_an_improvement_with_its_interval():
 
 def test_no_saes_no_rows():
     assert sae_findings(pd.DataFrame(), 32) == []
-    assert len(sae_findings(_claims(), 32)) == 3
+    found = sae_findings(_claims(), 32)
+    assert len(found) == 6  # without zipf or adaptive_l0 rows, those claims are not measurable
+    assert [f.verdict for f in found[3:]] == [cl.UNMEASURED] * 3
 
 
 def test_an_sae_still_converging_makes_its_claims_untestable():
@@ -111,3 +119,35 @@ def test_convergence_column_takes_the_worst_sae_of_each_layer():
     logs = {(3, "topk"): pd.concat([log([0.5, 0.5], 8), log([0.6, 0.3], 16)]), (3, "mutual_choice"): log([0.4, 0.4], 8)}
     out = add_convergence(pd.DataFrame({"layer": [3, 5]}), logs)
     assert abs(out["fvu_change_last_tenth"].iloc[0] - 0.5) < 1e-12 and pd.isna(out["fvu_change_last_tenth"].iloc[1])
+
+
+def _zipf(p_topk=0.4, n_alive=400) -> pd.DataFrame:
+    rows = [dict(layer=layer, claim="zipf", architecture=arch, k=32, l0_mean=30.0, value=2.1, reference=0.02,
+                 p_value=p_topk if arch == "topk" else 0.01, n_alive=n_alive)
+            for layer in (1, 3) for arch in ("topk", "mutual_choice")]  # fmt: skip
+    return pd.concat([_claims(), pd.DataFrame(rows)], ignore_index=True)
+
+
+def test_zipf_reads_the_goodness_of_fit_test_on_the_sweep_layer():
+    f = claim_zipf(_zipf(0.4), 32, 0.95)
+    assert f.verdict == cl.HOLDS and f.value == 2.1 and "layer 3" in f.why and "mutual choice 0.010" in f.why
+    assert claim_zipf(_zipf(0.01), 32, 0.95).verdict == cl.FAILS  # rejected
+    assert claim_zipf(_zipf(0.4, n_alive=10), 32, 0.95).verdict == cl.UNMEASURED  # too few latents to test
+
+
+def _adaptive(rho=0.3, width=0.05, chance=(-0.02, 0.02)) -> pd.DataFrame:
+    rows = [dict(layer=layer, claim="adaptive_l0", architecture=arch, k=32, l0_mean=31.0, value=rho, reference=32.0,
+                 delta=rho, delta_ci_low=rho - width, delta_ci_high=rho + width, chance_low=chance[0],
+                 chance_high=chance[1], p_value=0.001, n_tokens=5000)
+            for layer in (1, 3) for arch in ("mutual_choice", "feature_choice")]  # fmt: skip
+    return pd.concat([_claims(), pd.DataFrame(rows)], ignore_index=True)
+
+
+def test_adaptive_computation_uses_the_symmetric_rule_with_the_within_utterance_null():
+    f = claim_adaptive("mutual_choice", _adaptive(0.3), 32)
+    assert f.verdict == cl.HOLDS and round(f.value, 6) == 30.0 and (f.chance_low, f.chance_high) == (-2.0, 2.0)
+    assert "layer 3" in f.why and "other layers: layer 1" in f.why
+    assert claim_adaptive("mutual_choice", _adaptive(-0.3), 32).verdict == cl.FAILS
+    # above 0, but no more than utterance-level differences give (the within-utterance chance range)
+    assert claim_adaptive("feature_choice", _adaptive(0.3, chance=(0.25, 0.4)), 32).verdict == cl.UNMEASURED
+    assert claim_adaptive("feature_choice", _adaptive(0.01), 32).verdict == cl.UNMEASURED

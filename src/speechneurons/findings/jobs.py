@@ -11,6 +11,7 @@ from speechneurons.findings.claims import table
 from speechneurons.findings.counts import count_controls
 from speechneurons.findings.dissection import dissection_findings
 from speechneurons.findings.dissection_kinds import kinds_findings, twin_layers
+from speechneurons.findings.factors import NOT_RUN, factor_findings
 from speechneurons.findings.layer_guide import layer_guide_findings
 from speechneurons.findings.page import splits_statement, write_page
 from speechneurons.findings.property_neurons import property_neuron_findings
@@ -74,6 +75,7 @@ def findings_page(inp, out, p) -> None:
         ignore_index=True,
     )
     random_summary = read_table(inp.random_weights) if inp.random_weights else None
+    factors = _factor_findings(inp, p)
     findings = table(
         property_neuron_findings(
             read_table(inp.summary),
@@ -100,13 +102,16 @@ def findings_page(inp, out, p) -> None:
             p.pruning_families,
         )
         + kinds_and_guide(inp, p)
-        + sae_findings(read_table(inp.sae_claims), p.sae_k, p.sae_tolerance)
+        + sae_findings(read_table(inp.sae_claims), p.sae_k, p.sae_tolerance, p.level)
+        + factors
     )
     write_table(findings, out.table)
     context = [
         f"Model {p.model} on corpus {p.corpus}: every claim below is checked on this run's own result files.",
         splits_statement(**p.splits),
     ]
+    if not factors:
+        context.append(NOT_RUN)
     counts = (
         "Property-neuron counts and their controls",
         "Per layer: the count; its chance range (central range under the property's own null: speakers relabeled "
@@ -117,3 +122,13 @@ def findings_page(inp, out, p) -> None:
     )
     write_page(findings, out.page, f"Findings: {p.model} on {p.corpus}", context, p.level, [counts])
     log.info("\n%s", findings[["claim", "value", "ci_low", "ci_high", "verdict"]].to_string(index=False))
+
+
+def _factor_findings(inp, p) -> list:
+    """The Vielzeuf rows of the pretraining-factor study (none when it does not run)."""
+    runs = getattr(p, "factor_runs", None) or []
+    equal_steps = getattr(inp, "factors_equal_steps", None)
+    if not runs or not equal_steps:
+        return []
+    heldout = {r["run"]: read_table(path) for r, path in zip(runs, inp.factors_heldout, strict=True)}
+    return factor_findings(runs, read_table(equal_steps), heldout)

@@ -9,7 +9,22 @@
    main k on the sweep layer, with its paired bootstrap interval over held-out utterances; the
    comparison is itself the control (TopK at the same L0).
 
-Both claims are "not measurable here: under-trained" when an SAE of the layer read still
+3. Feature densities follow a Zipf law. Effect: the maximum-likelihood exponent alpha of a
+   discrete power law fitted to the alive latents' held-out firing counts of the TopK SAE at
+   the main k (on the layer of claim 2, else the middle SAE layer), with its Kolmogorov-Smirnov
+   distance and parametric-bootstrap goodness-of-fit p-value (claims.tsv rows ``zipf``). No
+   interval: the verdict reads the test. *Does not hold* when p < 1 - level (the law is
+   rejected); *holds* when it is not rejected with at least ``MIN_ALIVE`` alive latents;
+   otherwise *not measurable here* (too few latents for the test to reject anything).
+4. Mutual-choice and feature-choice SAEs spend more latents on harder tokens (adaptive
+   computation). Effect: Spearman's rho between the adaptive SAE's per-token L0 and the token's
+   difficulty (TopK's squared reconstruction error at the same k, same held-out rows), with
+   its bootstrap interval over utterances; chance range: the same rho with the difficulty
+   shuffled among the frames of each utterance (claims.tsv rows ``adaptive_l0``,
+   speechneurons.saes.adaptive). Verdict: the symmetric rule (``verdict_positive``) on the
+   layer of claim 2 (else the middle SAE layer); the other layers are listed.
+
+Every claim is "not measurable here: under-trained" when an SAE of the layer read still
 changed its held-out FVU by more than ``saes.convergence_tolerance`` (relative) over the last
 tenth of training (claims.tsv ``fvu_change_last_tenth``): a comparison of SAEs that have not
 converged measures convergence speed.
@@ -95,12 +110,105 @@ def claim_fvu_at_equal_l0(arch: str, claims: pd.DataFrame, main_k: int, toleranc
                    verdict=verdict, why=why)  # fmt: skip
 
 
-def sae_findings(claims: pd.DataFrame, main_k: int, tolerance: float = math.nan) -> list[Finding]:
+#: Fewest alive latents for the power-law test to count a non-rejection as *holds*.
+MIN_ALIVE = 50
+
+
+def _claim_layer(claims: pd.DataFrame, rows: pd.DataFrame) -> int | None:
+    """The layer a claim is read on: the first layer of claim 2 (the sweep layer) when it is
+    among ``rows``, else the middle layer of ``rows``."""
+    layers = sorted(int(x) for x in rows["layer"].unique())
+    if not layers:
+        return None
+    sweep = sorted(int(x) for x in claims.loc[claims["claim"] == "fvu_at_equal_l0", "layer"].unique())
+    for layer in sweep:
+        if layer in layers:
+            return layer
+    return layers[(len(layers) - 1) // 2]
+
+
+def claim_zipf(claims: pd.DataFrame, main_k: int, level: float, tolerance: float = math.nan) -> Finding:
+    """Claim 3 (module docstring)."""
+    common = dict(study=STUDY, claim="Feature densities follow a Zipf law",
+                  paper="latent densities follow a Zipf (power) law; stated in words, no number quoted",
+                  measure="power-law exponent alpha of the TopK SAE's held-out latent firing counts, main k "
+                          "(MLE; KS bootstrap test)",
+                  source=SOURCE)  # fmt: skip
+    rows = claims[(claims["claim"] == "zipf") & (claims["k"] == main_k) & (claims["architecture"] == "topk")]
+    rows = rows.dropna(subset=["value", "p_value"]) if len(rows) else rows
+    layer = _claim_layer(claims, rows)
+    if layer is None:
+        return Finding(**common, **no_numbers(verdict=UNMEASURED, why="no power-law fit of a TopK SAE at the main k"))
+    r = rows[rows["layer"] == layer].iloc[0]
+    alpha, ks, p, n = float(r["value"]), float(r["reference"]), float(r["p_value"]), int(r["n_alive"])
+    alpha_level = 1.0 - float(level)
+    if p < alpha_level:
+        verdict, why = FAILS, f"the power law is rejected: KS bootstrap p {p:.3f} < {alpha_level:g}"
+    elif n >= MIN_ALIVE:
+        verdict, why = HOLDS, f"the power law is not rejected: KS bootstrap p {p:.3f} >= {alpha_level:g}"
+    else:
+        verdict, why = UNMEASURED, f"{CANNOT_TEST}: only {n} alive latents (fewer than {MIN_ALIVE}), p {p:.3f}"
+    why += f"; layer {layer}: alpha {alpha:.2f}, KS {ks:.3f}, {n} alive latents"
+    others = claims[(claims["claim"] == "zipf") & (claims["k"] == main_k)].sort_values(["layer", "architecture"])
+    others = others[~((others["layer"] == layer) & (others["architecture"] == "topk"))]
+    if len(others):
+        why += "; other SAEs (p): " + ", ".join(
+            f"layer {int(o.layer)} {NAMES.get(o.architecture, o.architecture)} {float(o.p_value):.3f}"
+            for o in others.itertuples(index=False)
+        )
+    reason = under_trained(rows[rows["layer"] == layer], tolerance)
+    if reason:
+        verdict, why = UNMEASURED, f"{CANNOT_TEST}: {reason}; {why}"
+    return Finding(**common, value=alpha, ci_low=math.nan, ci_high=math.nan, chance_low=math.nan,
+                   chance_high=math.nan, verdict=verdict, why=why)  # fmt: skip
+
+
+def claim_adaptive(arch: str, claims: pd.DataFrame, main_k: int, tolerance: float = math.nan) -> Finding:
+    """Claim 4 for one adaptive architecture (module docstring)."""
+    name = NAMES.get(arch, arch)
+    common = dict(study=STUDY, claim=f"{name.capitalize()} SAEs give harder tokens more latents",
+                  paper="adaptive computation: tokens that are harder to reconstruct receive more latents; stated "
+                        "in words, no number quoted",
+                  measure=f"Spearman rho between the {name} SAE's L0 per token and TopK's squared error per token "
+                          "at the same k (x100)",
+                  source=SOURCE)  # fmt: skip
+    rows = claims[(claims["claim"] == "adaptive_l0") & (claims["architecture"] == arch) & (claims["k"] == main_k)]
+    rows = rows.dropna(subset=["value", "delta_ci_low", "delta_ci_high"]) if len(rows) else rows
+    layer = _claim_layer(claims, rows)
+    if layer is None:
+        return Finding(**common, **no_numbers(verdict=UNMEASURED,
+                                        why="no per-token L0 and error in this run's SAE evaluations"))  # fmt: skip
+    r = rows[rows["layer"] == layer].iloc[0]
+    value, lo, hi = (100 * float(r[c]) for c in ("value", "delta_ci_low", "delta_ci_high"))
+    c_lo, c_hi = 100 * float(r["chance_low"]), 100 * float(r["chance_high"])
+    verdict, why = verdict_positive(value, lo, hi, chance_high=c_hi, chance_low=c_lo)
+    why += (
+        f"; layer {layer}, {int(r['n_tokens'])} held-out tokens, mean L0 {float(r['l0_mean']):.1f} against TopK's "
+        f"{float(r['reference']):.1f}; chance: difficulty shuffled within utterances"
+    )
+    others = rows[rows["layer"] != layer].sort_values("layer")
+    if len(others):
+        why += "; other layers: " + ", ".join(
+            f"layer {int(o.layer)} {100 * float(o.value):+.1f} [{100 * float(o.delta_ci_low):+.1f}, "
+            f"{100 * float(o.delta_ci_high):+.1f}]"
+            for o in others.itertuples(index=False)
+        )
+    reason = under_trained(rows[rows["layer"] == layer], tolerance)
+    if reason:
+        verdict, why = UNMEASURED, f"{CANNOT_TEST}: {reason}; {why}"
+    return Finding(**common, value=value, ci_low=lo, ci_high=hi, chance_low=c_lo, chance_high=c_hi,
+                   verdict=verdict, why=why)  # fmt: skip
+
+
+def sae_findings(claims: pd.DataFrame, main_k: int, tolerance: float = math.nan, level: float = 0.95) -> list[Finding]:
     """Every claim of Ayonrinde (2024) on one run's claims.tsv; ``tolerance``:
-    saes.convergence_tolerance (NaN: not checked)."""
+    saes.convergence_tolerance (NaN: not checked); ``level``: the bootstrap level (the Zipf
+    test rejects at 1 - level)."""
     if not len(claims):
         return []
     return [
         claim_no_dead_latents(claims, tolerance),
         *(claim_fvu_at_equal_l0(a, claims, main_k, tolerance) for a in NAMES),
+        claim_zipf(claims, main_k, level, tolerance),
+        *(claim_adaptive(a, claims, main_k, tolerance) for a in NAMES),
     ]

@@ -14,7 +14,9 @@
 
 With ``groups`` (an integer code per row, e.g. its utterance), the sums behind FVU, L0 and the
 firing counts are also kept per group (:class:`GroupSums`), so that intervals can resample
-groups (:mod:`speechneurons.saes.tables`).
+groups (:mod:`speechneurons.saes.tables`). Every evaluation also keeps each held-out row's L0
+and squared reconstruction error (``token_l0``, ``token_sse``): the per-token adaptive
+computation of Ayonrinde (2024) is read from them (:mod:`speechneurons.saes.adaptive`).
 """
 
 from __future__ import annotations
@@ -100,6 +102,10 @@ class SaeEvaluation:
     """Zipf fit of density against rank."""
     groups: GroupSums | None = None
     """The sums per group of rows, when groups were given."""
+    token_l0: np.ndarray | None = None
+    """Active latents of each held-out row, int32 [n_tokens] (None when not kept)."""
+    token_sse: np.ndarray | None = None
+    """||x - x_hat||^2 of each held-out row, float32 [n_tokens] (None when not kept)."""
 
     def summary(self) -> dict:
         """Flat scalars (one table row)."""
@@ -217,7 +223,7 @@ def evaluate_sae(
     sum_xx = torch.zeros((), dtype=torch.float64, device=device)
     sse = torch.zeros((), dtype=torch.float64, device=device)
     fired = torch.zeros(sae.n_latents, dtype=torch.long, device=device)
-    l0s = []
+    l0s, sses = [], []
     for s in range(0, n, batch_size):
         chunk = x[s : s + batch_size]
         if not isinstance(chunk, Tensor):
@@ -227,6 +233,7 @@ def evaluate_sae(
         x_hat = sae.decode(codes)
         row_sse = (xb - x_hat).double().pow(2).sum(1)
         sse += row_sse.sum()
+        sses.append(row_sse.float().cpu())
         sum_x += xb.double().sum(0)
         sum_xx += xb.double().pow(2).sum()
         fired += codes.fired()
@@ -275,13 +282,20 @@ def evaluate_sae(
         density=density,
         zipf=zipf_fit(density, int(n)),
         groups=sums,
+        token_l0=l0.astype(np.int32),
+        token_sse=torch.cat(sses).numpy(),
     )
 
 
 # --------------------------------------------------------------------------- files
 
 
-def save_evaluations(path, evaluations: dict[int, SaeEvaluation], train_density: np.ndarray | None = None) -> None:
+def save_evaluations(
+    path,
+    evaluations: dict[int, SaeEvaluation],
+    train_density: np.ndarray | None = None,
+    held_rows: np.ndarray | None = None,
+) -> None:
     """The evaluations of one (layer, architecture), one per k, as one .npz (written
     atomically): per k the density, L0 histogram and group sums (``k<k>__<name>``); the
     scalars are in the caller's table. ``train_density``: the density on the training rows of
@@ -294,9 +308,21 @@ def save_evaluations(path, evaluations: dict[int, SaeEvaluation], train_density:
         if ev.groups is not None:
             for name in ("sse", "dev", "l0", "rows", "fired"):
                 arrays[f"k{k}__{name}"] = getattr(ev.groups, name)
+        for name in ("token_l0", "token_sse"):
+            if getattr(ev, name) is not None:
+                arrays[f"k{k}__{name}"] = getattr(ev, name)
     if train_density is not None:
         arrays["train_density"] = np.asarray(train_density, dtype=np.float64)
+    if held_rows is not None:
+        arrays["held_rows"] = np.asarray(held_rows, dtype=np.int64)
     write_npz(path, arrays)
+
+
+def load_held_rows(path) -> np.ndarray | None:
+    """The held-out rows' positions in the dump saved by :func:`save_evaluations` (None when not
+    saved)."""
+    with load_npz(path) as npz:
+        return npz["held_rows"] if "held_rows" in npz.files else None
 
 
 def load_evaluations(path, table) -> tuple[dict[int, SaeEvaluation], np.ndarray | None]:
@@ -325,6 +351,8 @@ def load_evaluations(path, table) -> tuple[dict[int, SaeEvaluation], np.ndarray 
                 density=density,
                 zipf=zipf_fit(density, int(row["n_tokens"])),
                 groups=groups,
+                token_l0=npz[f"k{k}__token_l0"] if f"k{k}__token_l0" in npz.files else None,
+                token_sse=npz[f"k{k}__token_sse"] if f"k{k}__token_sse" in npz.files else None,
             )
         train = npz["train_density"] if "train_density" in npz.files else None
     return out, train

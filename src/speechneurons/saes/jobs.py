@@ -25,6 +25,7 @@ from speechneurons.probing.probes import ProbeSettings, resolve_layers, run_prob
 from speechneurons.properties.nulls import NullSettings, null_sets
 from speechneurons.properties.statistic import PropertySettings, frame_labels
 from speechneurons.properties.tables import load_dump, write_layer
+from speechneurons.saes.adaptive import adaptive_claims, l0_by_frame, token_frames
 from speechneurons.saes.downstream import (
     erasure_table,
     evenly_spread,
@@ -35,11 +36,12 @@ from speechneurons.saes.downstream import (
     splice_table,
     variant_name,
 )
-from speechneurons.saes.evaluation import load_evaluations, save_evaluations
+from speechneurons.saes.evaluation import load_evaluations, load_held_rows, save_evaluations
 from speechneurons.saes.plots import (
     plot_dead_share,
     plot_density_rank,
     plot_fvu_vs_l0,
+    plot_l0_by_frame,
     plot_l0_distributions,
     plot_units,
 )
@@ -48,6 +50,7 @@ from speechneurons.saes.sae import SparseAutoencoder
 from speechneurons.saes.settings import SaeSettings
 from speechneurons.saes.stage import split_rows, train_budgets
 from speechneurons.saes.tables import (
+    ADAPTIVE,
     add_convergence,
     claims_table,
     evaluation_table,
@@ -55,6 +58,7 @@ from speechneurons.saes.tables import (
     r_max_table,
     splice_columns,
     units_table,
+    zipf_claims,
 )
 
 log = logging.getLogger(__name__)
@@ -88,7 +92,7 @@ def layer(inp, out, p, threads: int = 1) -> None:
     Path(out.sweep).mkdir(parents=True, exist_ok=True)  # the sweep's SAEs (none off the sweep layers)
     for k, path in zip(p.ks[1:], p.sweep, strict=True):
         saes[k].save(path)
-    save_evaluations(out.sums, evaluations)
+    save_evaluations(out.sums, evaluations, held_rows=held)
     write_table(drop_timings(train_log), out.train_log)
 
     props = settings_from(PropertySettings, p.properties)
@@ -223,15 +227,20 @@ def summary(inp, out, p) -> None:
     SAE latents against neurons as carriers of properties (each count with its chance level and
     the cost of erasing them), and the figures."""
     keys = [(int(layer), arch) for layer, arch, _ in p.sae_keys]  # the order of the per-SAE inputs
-    evaluations, base_rates = {}, {}
+    evaluations, base_rates, held = {}, {}, {}
     for (layer, arch), tsv, npz in zip(keys, inp.evaluations, inp.sums, strict=True):
         table = read_table(tsv)
         evs, _ = load_evaluations(npz, table)
         evaluations |= {(layer, arch, k): ev for k, ev in evs.items()}
         base_rates[layer, arch] = float(table.loc[table["k"] == p.k, "stat_base_rate"].iloc[0])
+        rows = load_held_rows(npz)
+        if rows is not None and layer in held and not np.array_equal(rows, held[layer]):
+            raise ValueError(f"layer {layer}: the SAEs were evaluated on different held-out rows ({npz})")
+        held.setdefault(layer, rows)
     evaluation = evaluation_table(evaluations, p.resamples, p.seed, p.level)
     evaluation = splice_columns(evaluation, read_table(inp.splice), read_table(inp.masked) if inp.masked else None, p.k)
     claims = claims_table(evaluations, p.k, p.sweep_layers, p.resamples, p.seed, p.level)
+    claims, by_frame = _adaptive(evaluations, held, claims, inp, p)
     claims = add_convergence(claims, {key: read_table(path) for key, path in zip(keys, inp.train_logs, strict=True)})
     log.info("SAEs:\n%s\nclaims:\n%s", evaluation.to_string(index=False), claims.to_string(index=False))
     write_table(evaluation, out.evaluation)
@@ -261,6 +270,8 @@ def summary(inp, out, p) -> None:
     plot_dead_share(evaluation[evaluation.k == p.k], out.dead_share, title=p.title)
     plot_density_rank(main, out.density_rank, title=p.title)
     plot_l0_distributions(main, out.l0_distributions, title=p.title)
+    write_table(by_frame, out.l0_by_frame)
+    plot_l0_by_frame(by_frame, out.l0_by_frame_figure, p.frame_ms, p.level, title=p.title, k=p.k)
     r_files = dict(zip(keys, inp.R, strict=True))
     r_files |= {(layer, "neurons"): path for layer, path in zip(layers, inp.neuron_R, strict=True)}
     r_max = r_max_table({key: read_table(path) for key, path in r_files.items()})
@@ -269,3 +280,27 @@ def summary(inp, out, p) -> None:
         "neurons and latents with max R_g >= sigma: %s",
         r_max.assign(passes=r_max.R_max >= p.sigma).groupby(["units", "property"]).passes.mean().to_dict(),
     )
+
+
+def _adaptive(evaluations, held, claims: pd.DataFrame, inp, p) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """claims.tsv with the Zipf and adaptive-computation rows added, and the L0-by-frame table
+    (speechneurons.saes.adaptive): per layer, the held-out tokens with their frame class and
+    distance to a phone boundary."""
+    index = read_table(inp.index_sample)
+    labels = read_table(inp.labels)
+    tokens = {layer: token_frames(index, rows, labels) for layer, rows in held.items() if rows is not None}
+    adaptive = adaptive_claims(evaluations, tokens, p.k, ADAPTIVE, p.resamples, p.resamples, p.seed, p.level)
+    parts = []
+    for layer, tok in sorted(tokens.items()):
+        l0 = {
+            a: evaluations[layer, a, p.k].token_l0
+            for a in ADAPTIVE
+            if (layer, a, p.k) in evaluations and evaluations[layer, a, p.k].token_l0 is not None
+        }
+        if l0:
+            parts.append(l0_by_frame(tok, l0, p.resamples, p.seed, p.level).assign(layer=layer))
+    by_frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["layer", "architecture"])
+    by_frame = by_frame[["layer"] + [c for c in by_frame if c != "layer"]]
+    log.info("adaptive computation:\n%s", adaptive.to_string(index=False) if len(adaptive) else "(no per-token arrays)")
+    claims = pd.concat([claims, zipf_claims(evaluations, p.k, p.level), adaptive], ignore_index=True)
+    return claims, by_frame

@@ -220,3 +220,54 @@ def plot_units(units: pd.DataFrame, r_max: pd.DataFrame, sigma: float, path: str
     axes[0][0].legend(frameon=False, fontsize=7)
     fig.suptitle(title or "SAE latents and FFN neurons as carriers of properties")
     save_figure(fig, path)
+
+
+def plot_l0_by_frame(
+    table: pd.DataFrame, path: str | Path, frame_ms: float = 20.0, level: float = 0.95, title: str = "", k=None
+) -> None:
+    """Mean active latents per frame by frame class (left) and by distance to the nearest phone
+    boundary (right), one row of panels per layer, one colour per architecture, with the
+    bootstrap intervals over utterances (``speechneurons.saes.adaptive.l0_by_frame`` rows with a
+    ``layer`` column); ``k``: TopK's L0, drawn dotted for reference."""
+    layers = sorted(table.layer.unique()) if len(table) else [0]
+    fig, axes = plt.subplots(len(layers), 2, figsize=(11, 4.2 * len(layers)), squeeze=False)
+    archs = list(dict.fromkeys(table.architecture)) if len(table) else []
+    for row, layer in zip(axes, layers, strict=True):
+        for col, grouping in enumerate(("frame class", "boundary distance")):
+            ax = row[col]
+            levels = list(dict.fromkeys(table[table.grouping == grouping].level)) if len(table) else []
+            for i, arch in enumerate(archs):
+                r = table[(table.layer == layer) & (table.architecture == arch) & (table.grouping == grouping)]
+                if not len(r):
+                    continue
+                x = np.array([levels.index(lv) for lv in r.level]) + (i - (len(archs) - 1) / 2) * 0.12
+                yerr = _yerr(
+                    r.rename(columns={"l0_ci_low": "l0_mean_ci_low", "l0_ci_high": "l0_mean_ci_high"}), "l0_mean"
+                )
+                ax.errorbar(x, r.l0_mean, yerr=yerr, fmt="o-" if col else "o", color=_colour(arch), label=_label(arch),
+                            capsize=3, ms=4)  # fmt: skip
+            if k is not None:
+                ax.axhline(float(k), ls=":", color=_colour("topk"), label=f"{_label('topk')} (L0 = k = {k})")
+            if col == 0:
+                ax.set_xticks(range(len(levels)), [lv.replace("_", "\n") for lv in levels])
+                ax.set_xlabel("frame class (aligned phone)")
+            else:
+                ax.set_xticks(range(len(levels)), [f"{lv}\n{_ms(lv, frame_ms)}" for lv in levels])
+                ax.set_xlabel(f"distance to the nearest phone boundary (frames of {frame_ms:g} ms)")
+            ax.set_ylabel("mean active latents per frame (L0)")
+            ax.set_title(f"layer {layer}: L0 by {grouping}")
+            ax.grid(alpha=0.3)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    if handles:  # one legend for all panels, below them (never over a point)
+        fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=len(handles), fontsize=9)
+    pct = f"{100 * level:g} %"
+    head = f"{title}\nwhere" if title else "Where"
+    fig.suptitle(f"{head} the adaptive SAEs spend their latents ({pct} bootstrap intervals over utterances)")
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
+def _ms(level: str, frame_ms: float) -> str:
+    """A boundary-distance level ('3' or '5+') in milliseconds."""
+    prefix = "\u2265" if level.endswith("+") else ""
+    return f"{prefix}{int(level.rstrip('+')) * frame_ms:g} ms"

@@ -338,3 +338,35 @@ def splice_columns(evaluation: pd.DataFrame, splice: pd.DataFrame, masked: pd.Da
         return evaluation
     extra = pd.DataFrame(rows).groupby(["layer", "architecture", "k"], as_index=False).first()
     return evaluation.merge(extra, on=["layer", "architecture", "k"], how="left")
+
+
+def zipf_claims(evaluations: Mapping[tuple[int, str, int], SaeEvaluation], main_k: int, level: float) -> pd.DataFrame:
+    """Rows ``claim == 'zipf'`` of claims.tsv: per layer and architecture at ``main_k``, the
+    maximum-likelihood power law of the alive latents' held-out firing counts
+    (:func:`speechneurons.saes.evaluation.power_law_fit`): ``value`` its exponent alpha,
+    ``reference`` its KS distance, ``p_value`` the parametric-bootstrap goodness-of-fit p-value,
+    ``n_alive`` the alive latents in the fit, and ``holds``: the law is not rejected
+    (p >= 1 - level)."""
+    rows = []
+    for (layer, arch, k), ev in sorted(evaluations.items()):
+        if k != main_k:
+            continue
+        z = ev.zipf
+        rows.append(
+            dict(
+                layer=int(layer),
+                claim="zipf",
+                architecture=arch,
+                k=int(k),
+                l0_mean=ev.l0_mean,
+                value=z.alpha,
+                reference=z.ks,
+                delta=float("nan"),
+                delta_ci_low=float("nan"),
+                delta_ci_high=float("nan"),
+                holds=bool(np.isfinite(z.p_value) and z.p_value >= 1 - level),
+                p_value=z.p_value,
+                n_alive=int(z.n_alive),
+            )
+        )
+    return pd.DataFrame(rows)
