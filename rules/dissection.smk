@@ -2,7 +2,8 @@
 # neuron of every dissected layer described in words from the items that excite it most and
 # least, its top concepts, their agreement with the property neurons against shuffled labels,
 # concept-specific pruning against a matched random control, and a browser of neuron cards with
-# playable snippets. Items and descriptions are chosen on dissection.splits (train); agreement
+# playable snippets; the same items, layers and summary on the random-weights network as a control.
+# Items and descriptions are chosen on dissection.splits (train); agreement
 # and pruning are scored on the held-out (test) items.
 #
 # Outputs: docs/outputs.md (paths from speechneurons.layout).
@@ -18,6 +19,9 @@ from speechneurons.probing.probes import ProbeSettings
 
 DISSECTION = config["dissection"]
 PRUNING_ON = bool(DISSECTION["pruning"]["families"])
+# the random-weights control: items, layers and summary (no pruning, figures or browser) on the
+# checkpoint 'random', read by the findings page beside the trained network's
+DISSECTION_RANDOM = bool(DISSECTION["random_weights_control"]) and EXPERIMENTS_CHECKPOINT != "random"
 ALL_TARGETS += [
     path
     for c, m in PAIRS

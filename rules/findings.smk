@@ -26,6 +26,9 @@ rule findings:
         dissection_summary=L.dissection_summary(checkpoint=EXPERIMENTS_CHECKPOINT),
         dissection_agreement=L.dissection_agreement(checkpoint=EXPERIMENTS_CHECKPOINT),
         dissection_pruning=(L.dissection_pruning(checkpoint=EXPERIMENTS_CHECKPOINT) if PRUNING_ON else []),
+        # the random-weights dissection: the same rules on the checkpoint 'random' (a control)
+        dissection_random_summary=(L.dissection_summary(checkpoint="random") if DISSECTION_RANDOM else []),
+        dissection_random_agreement=(L.dissection_agreement(checkpoint="random") if DISSECTION_RANDOM else []),
     output:
         table=L.findings_table(),
         page=report(

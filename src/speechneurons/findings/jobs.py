@@ -51,6 +51,8 @@ def findings_page(inp, out, p) -> None:
             read_table(inp.dissection_pruning) if inp.dissection_pruning else None,
             p.dissection_kinds,
             p.pruning_families,
+            read_table(inp.dissection_random_summary) if inp.dissection_random_summary else None,
+            read_table(inp.dissection_random_agreement) if inp.dissection_random_agreement else None,
         )
         + sae_findings(read_table(inp.sae_claims), p.sae_k, p.sae_tolerance)
     )
