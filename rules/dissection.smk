@@ -186,7 +186,7 @@ rule dissection_pruning:
         probe_seed=config["seed"],
         n_pitch_bins=config["pitch"]["n_bins"],
         model_ref=I.checkpoint_ref,
-        random_weights=lambda w: w.checkpoint == "random",
+        random_weights=lambda w: is_random(w.checkpoint),
         on_bad_input=config["on_bad_input"],
         device=config["device"],
     script:

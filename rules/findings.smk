@@ -12,9 +12,7 @@ rule findings:
     input:
         summary=L.properties_summary(checkpoint=EXPERIMENTS_CHECKPOINT),
         replicates=I.per_layer(L.property_replicates, EXPERIMENTS_CHECKPOINT),
-        random_weights=lambda w: (
-            L.properties_summary(w.corpus, w.model, "random") if config["properties"]["random_weights_control"] else []
-        ),
+        random_weights=lambda w: [L.properties_summary(w.corpus, w.model, r) for r in S.random_weights()],
         pruning=L.pruning_table(),
         erasure=L.erasure_table(),
         control_effects=L.control_effects() if config["experiments"]["scored_control_draws"] else [],

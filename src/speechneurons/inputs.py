@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable
 
 from speechneurons.layout import Layout
-from speechneurons.study import Study
+from speechneurons.study import Study, is_random
 
 
 def one_of(names: Iterable[str]) -> str:
@@ -92,11 +92,11 @@ class Inputs:
     def model_input(self, w, checkpoint: str):
         """File input of a job that loads a checkpoint of the model: the pretrained folder (its
         iteration's checkpoints folder for step-N); for a Hugging Face model, the model_download
-        job's marker with model.download, else nothing. The checkpoint 'random' (freshly
-        initialised weights) reads the final model's configuration only."""
+        job's marker with model.download, else nothing. The checkpoints 'random' and 'random-<i>'
+        (freshly initialised weights) read the final model's configuration only."""
         if not self.S.pretrained(w.model):
             return self.L.model_download(w.model) if self.S.downloaded(w.model) else []
-        if checkpoint in ("final", "random"):
+        if checkpoint == "final" or is_random(checkpoint):
             return self.L.checkpoint_dir(w.corpus, w.model, "final")
         return self.L.checkpoints(w.corpus, w.model, self.S.checkpoint_iteration(w.model, checkpoint))
 
@@ -104,7 +104,7 @@ class Inputs:
         """What the model registry loads for a checkpoint: a folder, or a Hugging Face id/folder."""
         if not self.S.pretrained(w.model):
             return self.S.models[w.model]["path"]
-        return self.L.checkpoint_dir(w.corpus, w.model, "final" if checkpoint == "random" else checkpoint)
+        return self.L.checkpoint_dir(w.corpus, w.model, "final" if is_random(checkpoint) else checkpoint)
 
     def checkpoint_input(self, w):
         """model_input of the job's ``{checkpoint}``."""

@@ -14,7 +14,8 @@ from speechneurons.findings.page import splits_statement, write_page
 from speechneurons.findings.property_neurons import property_neuron_findings
 from speechneurons.findings.saes import sae_findings
 from speechneurons.findings.trajectories import trajectory_findings
-from speechneurons.io import read_table, write_table
+from speechneurons.io import paths, read_table, write_table
+from speechneurons.properties.nulls import random_mean
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,8 @@ def findings_page(inp, out, p) -> None:
         [read_table(path).assign(layer=layer) for layer, path in zip(p.layers, inp.replicates, strict=True)],
         ignore_index=True,
     )
-    random_summary = read_table(inp.random_weights) if inp.random_weights else None
+    # the mean over the random-weights seeds (properties.random_weights_seeds)
+    random_summary = random_mean([read_table(x) for x in paths(inp.random_weights)])
     findings = table(
         property_neuron_findings(
             read_table(inp.summary),
