@@ -75,14 +75,15 @@ for i, (dump_layers, dump_models) in enumerate(LAYER_LISTS.items()):
             gpu=GPU,
         params:
             model_ref=I.checkpoint_ref,
-            random_weights=lambda w: w.checkpoint == "random",
+            random_weights=lambda w: is_random(w.checkpoint),
             layers=list(dump_layers),
             frames=config["frames"],
             device=config["device"],
             batch_seconds=config["activations"]["batch_seconds"],
             max_pad_ratio=config["activations"]["max_pad_ratio"],
             on_bad_input=config["on_bad_input"],
-            seed=config["seed"],
+            # random-weights checkpoints: 'random' at the config's seed, 'random-<i>' at seed + i - 1
+            seed=lambda w: config["seed"] + (random_seed_offset(w.checkpoint) if is_random(w.checkpoint) else 0),
             results_dir=lambda w: config["results_dir"],  # a function: the model path in dump.json is relative to it
         script:
             "../scripts/activations_dump.py"

@@ -5,7 +5,7 @@
 from speechneurons.config import section_params
 from speechneurons.inputs import Inputs, one_of
 from speechneurons.layout import Layout
-from speechneurons.study import Study
+from speechneurons.study import Study, is_random, random_seed_offset
 
 L = Layout(config)
 S = Study(config)
@@ -31,7 +31,7 @@ wildcard_constraints:
     speaker=r"[A-Za-z0-9_]+",
     shard=r"\d+",
     iteration=r"\d+",
-    checkpoint=r"final|random|ctc|step-\d+",
+    checkpoint=r"final|random|random-\d+|ctc|step-\d+",
     layer=r"\d+",
     subset="mid|sample",
     arch=one_of(config["saes"]["architectures"]),

@@ -2,7 +2,8 @@
 # neuron of every dissected layer described in words from the items that excite it most and
 # least, its top concepts, their agreement with the property neurons against shuffled labels,
 # concept-specific pruning against a matched random control, and a browser of neuron cards with
-# playable snippets. Items and descriptions are chosen on dissection.splits (train); agreement
+# playable snippets; the same items, layers and summary on the random-weights network as a control.
+# Items and descriptions are chosen on dissection.splits (train); agreement
 # and pruning are scored on the held-out (test) items.
 #
 # Outputs: docs/outputs.md (paths from speechneurons.layout).
@@ -19,6 +20,9 @@ from speechneurons.study import CTC_TWIN
 
 DISSECTION = config["dissection"]
 PRUNING_ON = bool(DISSECTION["pruning"]["families"])
+# the random-weights control: items, layers and summary (no pruning, figures or browser) on the
+# checkpoint 'random', read by the findings page beside the trained network's
+DISSECTION_RANDOM = bool(DISSECTION["random_weights_control"]) and EXPERIMENTS_CHECKPOINT != "random"
 ALL_TARGETS += [
     path
     for c, m in PAIRS
@@ -185,7 +189,7 @@ rule dissection_pruning:
         probe_seed=config["seed"],
         n_pitch_bins=config["pitch"]["n_bins"],
         model_ref=I.checkpoint_ref,
-        random_weights=lambda w: w.checkpoint == "random",
+        random_weights=lambda w: is_random(w.checkpoint),
         on_bad_input=config["on_bad_input"],
         device=config["device"],
     script:

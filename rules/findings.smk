@@ -12,9 +12,7 @@ rule findings:
     input:
         summary=L.properties_summary(checkpoint=EXPERIMENTS_CHECKPOINT),
         replicates=I.per_layer(L.property_replicates, EXPERIMENTS_CHECKPOINT),
-        random_weights=lambda w: (
-            L.properties_summary(w.corpus, w.model, "random") if config["properties"]["random_weights_control"] else []
-        ),
+        random_weights=lambda w: [L.properties_summary(w.corpus, w.model, r) for r in S.random_weights()],
         pruning=L.pruning_table(),
         erasure=L.erasure_table(),
         control_effects=L.control_effects() if config["experiments"]["scored_control_draws"] else [],
@@ -39,6 +37,12 @@ rule findings:
         probe_losses=L.trajectories_probe_losses(),
         factors_equal_steps=lambda w: L.factors_equal_steps(w.corpus) if COMPARED else [],
         factors_heldout=lambda w: [L.heldout(w.corpus, r) for r in S.trajectory_runs()] if COMPARED else [],
+        # the random-weights dissection: the same rules on the checkpoint 'random' (a control)
+        dissection_random_summary=(L.dissection_summary(checkpoint="random") if DISSECTION_RANDOM else []),
+        dissection_random_agreement=(L.dissection_agreement(checkpoint="random") if DISSECTION_RANDOM else []),
+        # the AND (i) control: the random-weights dissection's phone-item tables
+        and_control_neurons=(I.per_dissected_layer(L.dissection_neurons, "random") if DISSECTION_RANDOM else []),
+        and_control_shared=(I.per_dissected_layer(L.dissection_shared, "random") if DISSECTION_RANDOM else []),
     output:
         table=L.findings_table(),
         page=report(

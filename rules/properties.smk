@@ -7,9 +7,7 @@ from speechneurons.properties.nulls import NullSettings
 from speechneurons.properties.statistic import PropertySettings
 from speechneurons.properties.tables import figure_layers
 
-ALL_TARGETS += [
-    L.properties_summary(c, m, "random") for c, m in PAIRS if config["properties"]["random_weights_control"]
-]
+ALL_TARGETS += [L.properties_summary(c, m, r) for c, m in PAIRS for r in S.random_weights()]
 ALL_TARGETS += [
     path
     for c, m in PAIRS
@@ -74,8 +72,8 @@ rule properties_summary:
         silhouette=I.per_layer(L.property_silhouette),
         binning=I.per_layer(L.property_pitch_binning),
         random_weights=lambda w: (
-            L.properties_summary(w.corpus, w.model, "random")
-            if config["properties"]["random_weights_control"] and w.checkpoint != "random"
+            [L.properties_summary(w.corpus, w.model, r) for r in S.random_weights()]
+            if not is_random(w.checkpoint)
             else []
         ),
     output:
@@ -97,8 +95,8 @@ rule properties_layer_figures:
     input:
         summary=L.properties_summary(),
         random_weights=lambda w: (
-            L.properties_summary(w.corpus, w.model, "random")
-            if config["properties"]["random_weights_control"] and w.checkpoint != "random"
+            [L.properties_summary(w.corpus, w.model, r) for r in S.random_weights()]
+            if not is_random(w.checkpoint)
             else []
         ),
     output:

@@ -67,10 +67,10 @@ rule saes_layer:
         layer=lambda w: int(w.layer),
         arch=lambda w: w.arch,
         settings=section_params(SaeSettings, config["saes"]),
-        ks=lambda w: S.sae_plan(w.model).ks(int(w.layer)),
+        ks=lambda w: S.sae_plan(w.model).ks(int(w.layer), w.arch),
         sweep=lambda w: [
             L.sae_sweep_model(k, w.layer, w.arch, w.corpus, w.model, w.checkpoint)
-            for k in S.sae_plan(w.model).ks(int(w.layer))[1:]
+            for k in S.sae_plan(w.model).ks(int(w.layer), w.arch)[1:]
         ],
         max_eval_rows=config["saes"]["max_eval_rows"],
         properties=section_params(PropertySettings, config["properties"]),
@@ -233,9 +233,8 @@ rule saes_summary:
         runtime=30,
     params:
         **SAE_BOOTSTRAP,
-        sae_keys=lambda w: [(l, a, S.sae_plan(w.model).ks(l)) for l in S.sae_plan(w.model).layers for a in SAE_ARCHS],
+        sae_keys=lambda w: [(l, a, S.sae_plan(w.model).ks(l, a)) for l in S.sae_plan(w.model).layers for a in SAE_ARCHS],
         k=config["saes"]["k"],
-        sweep_layers=lambda w: list(S.sae_plan(w.model).sweep_layers),
         splice_layers=lambda w: list(S.sae_plan(w.model).splice_layers),
         erasures=config["saes"]["erasures"],
         sigma=config["properties"]["sigma"],

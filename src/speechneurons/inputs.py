@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable
 
 from speechneurons.layout import Layout
-from speechneurons.study import CTC_TWIN, Study
+from speechneurons.study import CTC_TWIN, Study, is_random
 
 
 def one_of(names: Iterable[str]) -> str:
@@ -92,14 +92,14 @@ class Inputs:
     def model_input(self, w, checkpoint: str):
         """File input of a job that loads a checkpoint of the model: the pretrained folder (its
         iteration's checkpoints folder for step-N); for a Hugging Face model, the model_download
-        job's marker with model.download, else nothing. The checkpoint 'random' (freshly
-        initialised weights) reads the final model's configuration only; 'ctc' (the CTC
+        job's marker with model.download, else nothing. The checkpoints 'random' and 'random-<i>'
+        (freshly initialised weights) read the final model's configuration only; 'ctc' (the CTC
         fine-tuned twin) is the folder the reset-top job of n = 0 saves."""
         if checkpoint == CTC_TWIN:
             return self.L.checkpoint_dir(w.corpus, w.model, CTC_TWIN)
         if not self.S.pretrained(w.model):
             return self.L.model_download(w.model) if self.S.downloaded(w.model) else []
-        if checkpoint in ("final", "random"):
+        if checkpoint == "final" or is_random(checkpoint):
             return self.L.checkpoint_dir(w.corpus, w.model, "final")
         return self.L.checkpoints(w.corpus, w.model, self.S.checkpoint_iteration(w.model, checkpoint))
 
@@ -109,7 +109,7 @@ class Inputs:
             return self.L.checkpoint_dir(w.corpus, w.model, CTC_TWIN)
         if not self.S.pretrained(w.model):
             return self.S.models[w.model]["path"]
-        return self.L.checkpoint_dir(w.corpus, w.model, "final" if checkpoint == "random" else checkpoint)
+        return self.L.checkpoint_dir(w.corpus, w.model, "final" if is_random(checkpoint) else checkpoint)
 
     def checkpoint_input(self, w):
         """model_input of the job's ``{checkpoint}``."""

@@ -358,3 +358,11 @@ def read_table(path: str | Path, **kwargs: Any) -> pd.DataFrame:
     if path.suffix == ".csv":
         return pd.read_csv(path, **kwargs)
     raise ValueError(f"unknown table format for {path}")
+
+
+def paths(named) -> list[str]:
+    """A named input or output of a job as a list of paths: Snakemake gives one path as a
+    string and several as a list; nothing ([], None or '') is []."""
+    if not named:
+        return []
+    return [str(named)] if isinstance(named, (str, Path)) else [str(x) for x in named]

@@ -99,6 +99,24 @@ def parse_erasure_name(name: str) -> tuple[str, str]:
     return prop, group
 
 
+def is_random(checkpoint: str) -> bool:
+    """Whether a checkpoint is a random-weights control: 'random' or 'random-<i>' (i >= 2)."""
+    return checkpoint == "random" or (checkpoint.startswith("random-") and checkpoint[7:].isdigit())
+
+
+def random_seed_offset(checkpoint: str) -> int:
+    """What a random-weights checkpoint adds to the config's seed for its initialisation:
+    'random' 0, 'random-<i>' i - 1."""
+    if not is_random(checkpoint):
+        raise ValueError(f"{checkpoint!r} is not a random-weights checkpoint ('random' or 'random-<i>')")
+    return 0 if checkpoint == "random" else int(checkpoint[7:]) - 1
+
+
+def random_checkpoints(n_seeds: int) -> list[str]:
+    """The random-weights checkpoints of ``n_seeds`` initialisations: 'random', 'random-2', ..."""
+    return ["random", *(f"random-{i}" for i in range(2, int(n_seeds) + 1))]
+
+
 # --------------------------------------------------------------------------- the study of a config
 
 
@@ -124,6 +142,12 @@ class Study:
         return [v.speaker for v in select_voices(self.corpora[corpus]["synth"]["speakers"])]
 
     # ------------------------------------------------------------------ models
+    def random_weights(self) -> list[str]:
+        """The random-weights control checkpoints of the property counts
+        (properties.random_weights_control, properties.random_weights_seeds); [] when off."""
+        p = self.config["properties"]
+        return random_checkpoints(p["random_weights_seeds"]) if p["random_weights_control"] else []
+
     def pretrained(self, model: str) -> bool:
         """Whether the workflow pretrains this model (else it is loaded from Hugging Face)."""
         return self.models[model]["source"] == "pretrain"

@@ -146,3 +146,30 @@ def test_every_dissection_claim_has_a_row():
     out = dissection_findings(_summary({1: 0.2}), None, None, kinds=["phone"])
     assert len(out) == 1 + 3 + 3
     assert out[0].verdict == cl.HOLDS and all(f.verdict == cl.UNMEASURED for f in out[1:])
+
+
+def test_the_random_weights_dissection_stands_beside_the_trained_one():
+    trained = _summary({1: 0.2, 2: 0.5})
+    random = _summary({1: 0.6, 2: 0.88})  # the untrained network: layer 2 at chance
+    f = claim_shared_concepts(trained, "phone", random)
+    # trained effects 70 and 40 points, random 30 and 2: trained minus random 40 and 38
+    assert f.verdict == cl.HOLDS and "random weights (same dissection, untrained network)" in f.why
+    assert "layer 1: 60.0 % against 90.0 %, trained minus random +40.0 points" in f.why
+    assert "layer 2: 88.0 % against 90.0 %, trained minus random +38.0 points" in f.why
+    assert claim_shared_concepts(trained, "phone", random).verdict == claim_shared_concepts(trained, "phone").verdict
+    assert "random weights" not in claim_shared_concepts(trained, "phone").why
+
+    a = _agreement("phone_type", "phone", (0.8, 0.6), (0.33, 0.33), (0.1, 0.2), (0.6, 0.5))
+    r = _agreement("phone_type", "phone", (0.5, 0.5), (0.33, 0.33), (0.1, 0.2), (0.6, 0.5))
+    g = claim_agreement(a, "phone_type", r)
+    # trained 65.0 % against 33 %: +32 points; random 50 % against 33 %: +17; the difference +15
+    assert g.verdict == cl.HOLDS and g.value == pytest.approx(32.0)
+    assert "50.0 % agree against 33.0 % with shuffled labels (40 labelled neurons), effect +17.0 points" in g.why
+    assert "trained minus random +15.0 points" in g.why
+    nobody = _agreement("phone_type", "phone", (np.nan,) * 2, (np.nan,) * 2, (np.nan,) * 2, (np.nan,) * 2, n=(0, 0))
+    assert (
+        "random weights (same dissection, untrained network): no phone type neuron"
+        in claim_agreement(a, "phone_type", nobody).why
+    )
+    out = dissection_findings(trained, a, None, kinds=["phone"], random_summary=random, random_agreement_table=r)
+    assert "random weights" in out[0].why and "random weights" in out[1].why

@@ -151,3 +151,27 @@ def test_adaptive_computation_uses_the_symmetric_rule_with_the_within_utterance_
     # above 0, but no more than utterance-level differences give (the within-utterance chance range)
     assert claim_adaptive("feature_choice", _adaptive(0.3, chance=(0.25, 0.4)), 32).verdict == cl.UNMEASURED
     assert claim_adaptive("feature_choice", _adaptive(0.01), 32).verdict == cl.UNMEASURED
+
+
+def _layer_row(layer, delta, width=0.004, arch="mutual_choice"):
+    return dict(layer=layer, claim="fvu_at_equal_l0", architecture=arch, k=32, l0_mean=30.0, value=0.1 + delta,
+                reference=0.1, delta=delta, delta_ci_low=delta - width, delta_ci_high=delta + width)  # fmt: skip
+
+
+def test_fvu_at_equal_l0_is_read_at_every_sae_layer():
+    base = _claims(delta=-0.01)  # layer 3: +1.0 [0.6, 1.4]
+    both = pd.concat([base, pd.DataFrame([_layer_row(1, -0.02)])], ignore_index=True)
+    f = claim_fvu_at_equal_l0("mutual_choice", both, 32)
+    # holds at both layers: the weaker one (layer 3) is shown, both listed
+    assert f.verdict == cl.HOLDS and f.value == 1.0 and "shown: layer 3" in f.why
+    assert "layer 1: +2.00 [+1.60, +2.40]" in f.why and "layer 3: +1.00 [+0.60, +1.40]" in f.why
+    # worse at layer 1: the claim does not hold, whatever layer 3 says
+    worse = pd.concat([base, pd.DataFrame([_layer_row(1, 0.02)])], ignore_index=True)
+    f = claim_fvu_at_equal_l0("mutual_choice", worse, 32)
+    assert f.verdict == cl.FAILS and f.value == -2.0 and "shown: layer 1" in f.why
+    # inside 0 at layer 1: not measurable, that layer shown
+    flat = pd.concat([base, pd.DataFrame([_layer_row(1, 0.001)])], ignore_index=True)
+    f = claim_fvu_at_equal_l0("mutual_choice", flat, 32)
+    assert f.verdict == cl.UNMEASURED and "shown: layer 1" in f.why
+    # a layer with SAEs but no comparison is named
+    assert "no comparison at layer(s) 1" in claim_fvu_at_equal_l0("mutual_choice", base, 32).why

@@ -207,6 +207,36 @@ def test_random_weights_columns_sit_beside_the_counts():
     assert out["trained_minus_random_n_phone_type"].tolist() == [-1, 1]
     assert out["random_chance_high_n_gender"].tolist() == [4.0, 3.0]
     assert nl.with_random_weights(s, None).equals(s)
+    assert out["random_seeds"].tolist() == [1, 1] and out["random_n_gender"].dtype.kind == "i"
+
+
+def test_several_random_weight_seeds_give_their_mean_and_range():
+    s = pd.DataFrame({"layer": [1, 2], "n_gender": [3, 1], "n_phone_type": [50, 40], "n_pitch": [0, 2]})
+    seeds = [
+        pd.DataFrame({"layer": [1, 2], "n_gender": [g, 1], "n_phone_type": [p, 40], "n_pitch": [0, 0],
+                      "chance_high_n_gender": [c, 2.0]})
+        for g, p, c in ((2, 51, 4.0), (4, 45, 3.0), (0, 48, 5.0))
+    ]  # fmt: skip
+    out = nl.with_random_weights(s, seeds).set_index("layer")
+    assert out.loc[1, "random_n_phone_type"] == 48 and out.loc[1, "trained_minus_random_n_phone_type"] == 2
+    assert (out.loc[1, "random_low_n_phone_type"], out.loc[1, "random_high_n_phone_type"]) == (45, 51)
+    assert out.loc[1, "random_n_gender"] == 2 and out.loc[1, "random_chance_high_n_gender"] == 5.0
+    assert (out["random_seeds"] == 3).all()
+    mean = nl.random_mean(seeds).set_index("layer")
+    assert mean.loc[1, "n_phone_type"] == 48 and mean.loc[1, "random_seeds"] == 3
+    assert nl.random_mean([]) is None and nl.random_mean(seeds[0])["random_seeds"].eq(1).all()
+
+    from speechneurons.findings.counts import count_controls
+    from speechneurons.study import is_random, random_checkpoints, random_seed_offset
+
+    table = count_controls(out.reset_index()).set_index(["property", "layer"])
+    assert table.loc[("phone type", 1), "random weights"] == "48.0 (45–51, 3 seeds)"
+    assert table.loc[("phone type", 1), "trained − random"] == "2.0"
+    assert random_checkpoints(3) == ["random", "random-2", "random-3"] and random_checkpoints(1) == ["random"]
+    assert [random_seed_offset(c) for c in random_checkpoints(3)] == [0, 1, 2]
+    assert is_random("random-2") and not is_random("final") and not is_random("randomx")
+    with pytest.raises(ValueError, match="not a random-weights checkpoint"):
+        random_seed_offset("step-3")
 
 
 def test_rank_p():

@@ -34,7 +34,7 @@ def test_claims_known_answers():
            (3, "mutual_choice", 16): _ev("mutual_choice", 16, 0.08, 12.0, dead=2),
            (3, "feature_choice", 16): _ev("feature_choice", 16, 0.12, 16.0, dead=0),
            (3, "feature_choice", 8): _ev("feature_choice", 8, 0.5, 4.0, dead=0)}  # fmt: skip
-    claims = claims_table(evs, 16, [3], resamples=50, seed=0, level=0.95).set_index(["claim", "architecture", "k"])
+    claims = claims_table(evs, 16, resamples=50, seed=0, level=0.95).set_index(["claim", "architecture", "k"])
     dead = claims.loc["dead_share", "mutual_choice", 16]
     assert dead.value == 0.25 and dead.reference == 0.5 and dead.delta == -0.25 and np.isnan(dead.delta_ci_low)
     assert dead.holds and claims.loc["dead_share", "feature_choice", 16].holds  # none dead

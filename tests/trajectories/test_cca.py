@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 
 from speechneurons.trajectories.cca import (
+    PreparedView,
+    crossval_plan,
     crossval_pwcca,
     dev_test_pairs,
     fit_cca,
@@ -154,3 +156,27 @@ def test_parts_by_utterance_keep_each_utterance_whole_and_sizes_even():
     assert max(sizes) - min(sizes) <= 14  # greedy dealing: within one utterance's size
     again = split_parts(len(units), 10, seed=0, units=units)
     assert [p.tolist() for p in again] == [p.tolist() for p in parts]  # seeded; labels unused
+
+
+def test_few_samples_against_many_dimensions_are_cut_to_leading_components():
+    # word-like: 300 segments of 10 labels, a 200-dim layer whose label signal lives in 4
+    # directions of larger variance; CCA on all 200 fits noise (train far above test)
+    rng = np.random.default_rng(3)
+    n, d, k = 300, 200, 10
+    labels = rng.integers(k, size=n)
+    y = np.eye(k)[labels]
+    signal = 2 * rng.normal(size=(k, 4))[labels] + rng.normal(size=(n, 4))
+    x = np.hstack([signal, 0.7 * rng.normal(size=(n, d - 4))]) @ np.linalg.qr(rng.normal(size=(d, d)))[0]
+    full = crossval_pwcca(x, y, labels=labels, thresholds=(1e-10,))
+    cut = crossval_pwcca(x, y, labels=labels, thresholds=(1e-10,), samples_per_dim=10)
+    gap = [t.train_score - t.test_score for t in full.trials]
+    cut_gap = [t.train_score - t.test_score for t in cut.trials]
+    assert min(gap) > 0.6 and max(cut_gap) < min(gap) - 0.3
+    assert cut.mean > full.mean + 0.05
+    plan = crossval_plan(n, labels=labels, samples_per_dim=10)
+    assert plan.max_dims(0) == len(plan.train(0)) // 10 == 24
+    assert len(PreparedView(x, plan).whitened(0, 1e-10).g) == 24  # the layer: its 24 leading components
+    assert len(PreparedView(y, plan).whitened(0, 1e-10).g) == k - 1  # one-hot (centred: rank k - 1), not cut
+    assert crossval_plan(n, labels=labels).max_dims(0) is None
+    with pytest.raises(ValueError, match="samples_per_dim"):
+        crossval_plan(n, samples_per_dim=-1)

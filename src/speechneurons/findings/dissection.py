@@ -28,6 +28,14 @@ clip captions) and are not in this project: its statements are quoted in words.
    pruned``), in the probe's logit units, with its paired bootstrap interval over test
    utterances. The control is built into the effect; no separate chance range. Verdict:
    ``verdict_positive``; a *holds* also needs the tagged pruning's own dA - dR interval above 0.
+
+The random-weights control (``dissection.random_weights_control``): the same dissection run on
+the same architecture with freshly initialised weights (checkpoint ``random``, the property
+study's control network, the same items and rules). Claims 1 and 2 give its numbers beside the
+trained ones in ``why`` (per layer: the uninterpretable share and its chance share; pooled: the
+agreement and its shuffled-label level) and the trained-minus-random difference of the effect:
+what a network of this shape gives before it learns anything. The verdict reads the trained
+network against its own null as before; the control says how much of the effect is learned.
 """
 
 from __future__ import annotations
@@ -80,8 +88,38 @@ def _layers(layers: Sequence[int]) -> str:
     return f"layer {layers[0]}" if len(layers) == 1 else f"layers {layers[0]}-{layers[-1]}"
 
 
-def claim_shared_concepts(summary: pd.DataFrame | None, kind: str) -> Finding:
-    """Claim 1 for one item kind (module docstring); ``summary``: summary.tsv."""
+def _shared_effect(summary: pd.DataFrame | None, kind: str) -> pd.DataFrame:
+    """Rows of ``kind`` of a summary.tsv with a null, sorted by layer, with the effect
+    (chance share minus observed share, points); empty when there are none."""
+    if summary is None or "kind" not in summary:
+        return pd.DataFrame()
+    rows = summary[(summary["kind"] == kind) & (summary["n_permutations"] > 0)].dropna(subset=["chance_share"])
+    return rows.sort_values("layer").assign(effect=lambda r: 100 * (r["chance_share"] - r["uninterpretable_share"]))
+
+
+def random_shared(random_summary: pd.DataFrame | None, kind: str, trained: pd.DataFrame | None = None) -> str:
+    """The random-weights control of claim 1 in words: per layer the random network's
+    uninterpretable share against its own chance share, and the trained effect minus the
+    random one (points) where ``trained`` (summary.tsv) has the layer; "" without a control."""
+    rows = _shared_effect(random_summary, kind)
+    if rows.empty:
+        return ""
+    mine = _shared_effect(trained, kind)
+    mine = mine.set_index("layer")["effect"] if len(mine) else pd.Series(dtype=float)
+    parts = []
+    for r in rows.itertuples(index=False):
+        text = f"layer {int(r.layer)}: {100 * r.uninterpretable_share:.1f} % against {100 * r.chance_share:.1f} %"
+        if int(r.layer) in mine.index:
+            text += f", trained minus random {fmt(mine[int(r.layer)] - r.effect, 1)} points"
+        parts.append(text)
+    return "; random weights (same dissection, untrained network): " + "; ".join(parts)
+
+
+def claim_shared_concepts(
+    summary: pd.DataFrame | None, kind: str, random_summary: pd.DataFrame | None = None
+) -> Finding:
+    """Claim 1 for one item kind (module docstring); ``summary``: summary.tsv; ``random_summary``:
+    the random-weights network's summary.tsv (None: no control)."""
     common = dict(study=STUDY, claim=f"A neuron's top items share a concept more often than chance ({kind} items)",
                   paper=PAPER_SHARED,
                   measure="uninterpretable share with item attributes permuted minus the observed share, at the "
@@ -118,6 +156,7 @@ def claim_shared_concepts(summary: pd.DataFrame | None, kind: str) -> Finding:
         f"{_layers(rows['layer'])}; {per_layer}; {int(rows['n_permutations'].min())} permutations; every neuron is "
         "counted, so there is no interval"
     )
+    why += random_shared(random_summary, kind, summary)
     return Finding(**common, value=float(effect[at]), ci_low=math.nan, ci_high=math.nan, chance_low=float(c_lo[at]),
                    chance_high=float(c_hi[at]), verdict=verdict, why=why)  # fmt: skip
 
@@ -130,8 +169,39 @@ def _pooled(rows: pd.DataFrame) -> tuple[float, float, float, float, float]:
     return obs, mean, 100 * (obs - mean), 100 * (lo - mean), 100 * (hi - mean)
 
 
-def claim_agreement(agreement: pd.DataFrame | None, prop: str) -> Finding:
-    """Claim 2 for one property (module docstring); ``agreement``: agreement.tsv."""
+def _within(agreement: pd.DataFrame | None, prop: str) -> pd.DataFrame:
+    """The held-out ``within`` rows of ``prop`` (on its item kind) with a null; empty if none."""
+    if agreement is None or not len(agreement):
+        return pd.DataFrame()
+    held = agreement[agreement["split"] == "held_out"]
+    if held.empty:
+        return held
+    kind = _kind_of(prop, held["kind"].unique().tolist())
+    rows = held[(held["property"] == prop) & (held["kind"] == kind) & (held["n"] > 0) & (held["measure"] == "within")]
+    return rows.dropna(subset=["observed", "null_mean", "null_lo", "null_hi"])
+
+
+def random_agreement(random_agreement_table: pd.DataFrame | None, prop: str, trained_effect: float) -> str:
+    """The random-weights control of claim 2 in words: the random network's pooled agreement
+    against its shuffled labels, and the trained effect minus the random one; "" without one."""
+    if random_agreement_table is None:
+        return ""
+    rows = _within(random_agreement_table, prop)
+    if rows.empty:
+        return f"; random weights (same dissection, untrained network): no {NAMES[prop]} neuron in exactly one group"
+    observed, null, value, _, _ = _pooled(rows)
+    return (
+        f"; random weights (same dissection, untrained network): {100 * observed:.1f} % agree against "
+        f"{100 * null:.1f} % with shuffled labels ({int(rows['n'].sum())} labelled neurons), effect {fmt(value, 1)} "
+        f"points, trained minus random {fmt(trained_effect - value, 1)} points"
+    )
+
+
+def claim_agreement(
+    agreement: pd.DataFrame | None, prop: str, random_agreement_table: pd.DataFrame | None = None
+) -> Finding:
+    """Claim 2 for one property (module docstring); ``agreement``: agreement.tsv;
+    ``random_agreement_table``: the random-weights network's agreement.tsv (None: no control)."""
     name = NAMES[prop]
     common = dict(study=STUDY,
                   claim=f"Descriptions agree with the property-neuron groups on held-out items above shuffled labels "
@@ -167,6 +237,7 @@ def claim_agreement(agreement: pd.DataFrame | None, prop: str) -> Finding:
         t_obs, t_null, *_ = _pooled(top1)
         why += f"; best concept overall: {100 * t_obs:.1f} % against {100 * t_null:.1f} %"
     why += "; the chance range pools the layers' null ranges (exact when they move together, wider otherwise)"
+    why += random_agreement(random_agreement_table, prop, value)
     return Finding(**common, value=value, ci_low=math.nan, ci_high=math.nan, chance_low=lo, chance_high=hi,
                    verdict=verdict, why=why)  # fmt: skip
 
@@ -224,11 +295,15 @@ def dissection_findings(
     pruning: pd.DataFrame | None,
     kinds: Sequence[str] = KINDS,
     families: Sequence[str] = PROPERTIES,
+    random_summary: pd.DataFrame | None = None,
+    random_agreement_table: pd.DataFrame | None = None,
 ) -> list[Finding]:
     """Every claim of network dissection on one run's tables (module docstring): ``summary``,
     ``agreement`` and ``pruning`` of ``dissection/<model>/<checkpoint>/`` (None when absent);
-    ``kinds``: dissection.items; ``families``: dissection.pruning.families."""
-    out = [claim_shared_concepts(summary, kind) for kind in kinds]
-    out += [claim_agreement(agreement, prop) for prop in PROPERTIES]
+    ``kinds``: dissection.items; ``families``: dissection.pruning.families; ``random_summary``
+    and ``random_agreement_table``: the random-weights control's summary.tsv and agreement.tsv
+    (None when it is off)."""
+    out = [claim_shared_concepts(summary, kind, random_summary) for kind in kinds]
+    out += [claim_agreement(agreement, prop, random_agreement_table) for prop in PROPERTIES]
     out += [claim_concept_pruning(pruning, family, families) for family in PROPERTIES]
     return out

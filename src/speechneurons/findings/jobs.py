@@ -17,7 +17,8 @@ from speechneurons.findings.page import splits_statement, write_page
 from speechneurons.findings.property_neurons import property_neuron_findings
 from speechneurons.findings.saes import sae_findings
 from speechneurons.findings.trajectories import trajectory_findings
-from speechneurons.io import load_npz, read_table, write_table
+from speechneurons.io import load_npz, paths, read_table, write_table
+from speechneurons.properties.nulls import random_mean
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,8 @@ def findings_page(inp, out, p) -> None:
         [read_table(path).assign(layer=layer) for layer, path in zip(p.layers, inp.replicates, strict=True)],
         ignore_index=True,
     )
-    random_summary = read_table(inp.random_weights) if inp.random_weights else None
+    # the mean over the random-weights seeds (properties.random_weights_seeds)
+    random_summary = random_mean([read_table(x) for x in paths(inp.random_weights)])
     factors = _factor_findings(inp, p)
     findings = table(
         property_neuron_findings(
@@ -100,6 +102,8 @@ def findings_page(inp, out, p) -> None:
             read_table(inp.dissection_pruning) if inp.dissection_pruning else None,
             p.dissection_kinds,
             p.pruning_families,
+            read_table(inp.dissection_random_summary) if inp.dissection_random_summary else None,
+            read_table(inp.dissection_random_agreement) if inp.dissection_random_agreement else None,
         )
         + kinds_and_guide(inp, p)
         + sae_findings(read_table(inp.sae_claims), p.sae_k, p.sae_tolerance, p.level)

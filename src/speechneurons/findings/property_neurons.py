@@ -79,6 +79,12 @@ def counts_at_chance(summary: pd.DataFrame, prop: str) -> str | None:
     return f"no layer's {prop}-neuron count lies above its chance range ({pairs})"
 
 
+def _seeds(random_summary: pd.DataFrame) -> str:
+    """', mean of n initialisations' for a random-weights table averaged over several seeds."""
+    n = random_summary["random_seeds"].max() if "random_seeds" in random_summary else math.nan
+    return f", mean of {int(n)} initialisations" if n == n and n > 1 else ""
+
+
 def claim_extreme_layers(
     prop: str, summary: pd.DataFrame, replicates: pd.DataFrame, random_summary: pd.DataFrame | None, level: float
 ) -> Finding:
@@ -113,8 +119,8 @@ def claim_extreme_layers(
     if random_summary is not None and len(random_summary) >= 3:
         r = random_summary.sort_values("layer")
         why += (
-            f"; random weights (the same architecture untrained, same data): counts "
-            f"{', '.join(str(int(x)) for x in r[col])}, ends minus middle {ends_minus_middle(r[col]):+.1f}"
+            f"; random weights (the same architecture untrained, same data{_seeds(r)}): counts "
+            f"{', '.join(f'{x:g}' for x in r[col])}, ends minus middle {ends_minus_middle(r[col]):+.1f}"
         )
     return Finding(
         **common,

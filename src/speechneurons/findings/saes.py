@@ -6,8 +6,12 @@
    count itself: holds when no layer has a dead latent. TopK's share at the same k is given.
 2. Mutual-choice and feature-choice SAEs reconstruct better than TopK at equal mean L0. Effect:
    TopK's FVU (interpolated at the adaptive SAE's mean L0) minus the adaptive SAE's FVU at the
-   main k on the sweep layer, with its paired bootstrap interval over held-out utterances; the
-   comparison is itself the control (TopK at the same L0).
+   main k, with its paired bootstrap interval over held-out utterances, at every SAE layer
+   (TopK is trained on the k sweep at each); the comparison is itself the control (TopK at the
+   same L0). Each layer is read with ``verdict_positive``; the row *holds* when every layer
+   holds (the layer with the smallest lower bound shown), *does not hold* when a layer shows the
+   opposite (that layer, the most negative, shown), *not measurable here* otherwise (a layer
+   whose interval includes 0 shown); every layer's effect is listed in ``why``.
 
 3. Feature densities follow a Zipf law. Effect: the maximum-likelihood exponent alpha of a
    discrete power law fitted to the alive latents' held-out firing counts of the TopK SAE at
@@ -36,7 +40,7 @@ import math
 
 import pandas as pd
 
-from speechneurons.findings.claims import FAILS, HOLDS, UNMEASURED, Finding, no_numbers, verdict_positive
+from speechneurons.findings.claims import FAILS, HOLDS, UNMEASURED, Finding, fmt, no_numbers, verdict_positive
 from speechneurons.findings.verdict import CANNOT_TEST
 
 STUDY = "Ayonrinde 2024 (sparse autoencoders)"
@@ -92,18 +96,39 @@ def claim_fvu_at_equal_l0(arch: str, claims: pd.DataFrame, main_k: int, toleranc
                   measure=f"TopK's FVU at the same mean L0 minus the {name} SAE's, main k (FVU, x100)",
                   source=SOURCE)  # fmt: skip
     rows = claims[(claims["claim"] == "fvu_at_equal_l0") & (claims["architecture"] == arch)]
-    rows = rows[rows["k"] == main_k].dropna(subset=["delta_ci_low", "delta_ci_high"])
+    rows = rows[rows["k"] == main_k].dropna(subset=["delta_ci_low", "delta_ci_high"]).sort_values("layer")
     if not len(rows):
         return Finding(**common, **no_numbers(verdict=UNMEASURED,
-                                        why="no sweep point inside TopK's range of L0 at the main k"))  # fmt: skip
-    r = rows.sort_values("layer").iloc[0]
-    value, lo, hi = -100 * float(r["delta"]), -100 * float(r["delta_ci_high"]), -100 * float(r["delta_ci_low"])
+                                        why="no SAE layer where the mean L0 at the main k lies inside TopK's "
+                                            "range"))  # fmt: skip
+    effect, e_lo, e_hi = -100 * rows["delta"], -100 * rows["delta_ci_high"], -100 * rows["delta_ci_low"]
+    verdicts = pd.Series([verdict_positive(*x)[0] for x in zip(effect, e_lo, e_hi)], index=rows.index)
+    if (verdicts == FAILS).any():
+        at = effect[verdicts == FAILS].idxmin()
+    elif (verdicts == HOLDS).all():
+        at = e_lo.idxmin()
+    else:
+        at = e_lo.where(verdicts != HOLDS).idxmin()
+    r = rows.loc[at]
+    value, lo, hi = float(effect[at]), float(e_lo[at]), float(e_hi[at])
     verdict, why = verdict_positive(value, lo, hi)
+    if verdict == HOLDS:
+        why = "at every SAE layer the interval lies above 0"
     why += (
-        f"; layer {int(r['layer'])}, k {int(r['k'])}, mean L0 {float(r['l0_mean']):.1f}: FVU {float(r['value']):.4f} "
-        f"against TopK {float(r['reference']):.4f}"
+        f"; shown: layer {int(r['layer'])}, k {int(r['k'])}, mean L0 {float(r['l0_mean']):.1f}: FVU "
+        f"{float(r['value']):.4f} against TopK {float(r['reference']):.4f}; per layer: "
+        + "; ".join(
+            f"layer {int(x.layer)}: {fmt(-100 * x.delta, 2)} [{fmt(-100 * x.delta_ci_high, 2)}, "
+            f"{fmt(-100 * x.delta_ci_low, 2)}]"
+            for x in rows.itertuples(index=False)
+        )
     )
-    reason = under_trained(rows[rows["layer"] == r["layer"]], tolerance)
+    missing = sorted(
+        set(claims.loc[claims["claim"] == "dead_share", "layer"].astype(int)) - set(rows["layer"].astype(int))
+    )
+    if missing:
+        why += f"; no comparison at layer(s) {', '.join(map(str, missing))} (mean L0 outside TopK's range)"
+    reason = under_trained(rows, tolerance)
     if reason:
         verdict, why = UNMEASURED, f"{CANNOT_TEST}: {reason}; {why}"
     return Finding(**common, value=value, ci_low=lo, ci_high=hi, chance_low=math.nan, chance_high=math.nan,

@@ -10,7 +10,7 @@ import torch
 
 from speechneurons.config import settings_from
 from speechneurons.device import resolve_device
-from speechneurons.io import load_npz, read_json, read_table, write_json, write_table
+from speechneurons.io import load_npz, paths, read_json, read_table, write_json, write_table
 from speechneurons.properties.chance import (
     ChanceSettings,
     binning_sensitivity,
@@ -18,7 +18,7 @@ from speechneurons.properties.chance import (
     silhouette_scores,
 )
 from speechneurons.properties.figures import plot_counts_per_layer, plot_heatmaps, plot_overlaps_per_layer, plot_venn
-from speechneurons.properties.nulls import NullSettings, bootstrap_sets, null_sets, with_random_weights
+from speechneurons.properties.nulls import NullSettings, bootstrap_sets, null_sets, random_mean, with_random_weights
 from speechneurons.properties.statistic import PropertySettings, layer_statistic
 from speechneurons.properties.tables import load_dump, summarize, write_layer
 
@@ -86,7 +86,7 @@ def layer(inp, out, p, threads: int = 1) -> None:
 def layer_figures(inp, out, p) -> None:
     """Figures over layers: property-neuron counts and overlaps per layer, from summary.tsv."""
     summary = read_table(inp.summary)
-    random_weights = read_table(inp.random_weights) if inp.random_weights else None
+    random_weights = random_mean([read_table(x) for x in paths(inp.random_weights)])
     title = p.title
     plot_counts_per_layer(summary, out.counts, title=title, random_weights=random_weights)
     plot_overlaps_per_layer(summary, out.overlaps, title=f"overlap of property neurons, {title}")
@@ -96,7 +96,7 @@ def summary(inp, out, p) -> None:
     """Summary of the property neurons over layers: each layer's neurons.json and counts.tsv -> summary.tsv,
     with the counts of the same architecture with random weights beside them (when given)."""
     summary = summarize(inp.neurons, inp.counts, inp.replicates, inp.silhouette, p.level, inp.binning)
-    summary = with_random_weights(summary, read_table(inp.random_weights) if inp.random_weights else None)
+    summary = with_random_weights(summary, [read_table(x) for x in paths(inp.random_weights)])
     write_table(summary, out.summary)
     log.info("\n%s", summary[["layer", "n_phone_type", "n_gender", "n_pitch", "overlap_gender_pitch"]].to_string())
 

@@ -480,22 +480,51 @@ def chance_columns(replicates: pd.DataFrame, observed: dict, level: float = 0.95
     return out
 
 
-def with_random_weights(summary: pd.DataFrame, random_summary: pd.DataFrame | None) -> pd.DataFrame:
+def random_seed_tables(random_summary) -> list[pd.DataFrame]:
+    """The random-weights summaries as a list: None, one table or a list of tables (one per
+    initialisation seed, properties.random_weights_seeds); empty tables left out."""
+    if random_summary is None:
+        return []
+    tables = [random_summary] if isinstance(random_summary, pd.DataFrame) else list(random_summary)
+    return [t for t in tables if t is not None and len(t)]
+
+
+def random_mean(random_summary) -> pd.DataFrame | None:
+    """Per layer, the mean over the random-weights seeds of every numeric column (the table
+    itself for one seed), with ``random_seeds`` their number; None without a control."""
+    tables = random_seed_tables(random_summary)
+    if not tables:
+        return None
+    if len(tables) == 1:
+        return tables[0].assign(random_seeds=1)
+    mean = pd.concat(tables, ignore_index=True).groupby("layer", as_index=False).mean(numeric_only=True)
+    return mean.assign(random_seeds=len(tables))
+
+
+def with_random_weights(summary: pd.DataFrame, random_summary) -> pd.DataFrame:
     """The summary with, per layer, the counts of the same architecture with random weights on
-    the same data (``random_n_<prop>``), their chance range (``random_chance_high_n_<prop>``)
-    and the trained minus random difference (``trained_minus_random_n_<prop>``): the primary
-    control of every count (a count a network of this shape gives untrained is not learned)."""
+    the same data (``random_n_<prop>``: the mean over the initialisation seeds, with their
+    smallest and largest ``random_low_n_<prop>``, ``random_high_n_<prop>`` and their number
+    ``random_seeds``), their chance range (``random_chance_high_n_<prop>``, the highest over
+    seeds) and the trained minus random difference (``trained_minus_random_n_<prop>``, against
+    the mean): the primary control of every count (a count a network of this shape gives
+    untrained is not learned). ``random_summary``: the random-weights summary.tsv, or a list of
+    them, one per seed; None = no control."""
     out = summary.copy()
-    if random_summary is None or not len(random_summary):
+    tables = random_seed_tables(random_summary)
+    if not tables:
         return out
-    r = random_summary.set_index("layer")
+    out["random_seeds"] = len(tables)
     for p in PROPERTIES:
         col = f"n_{p}"
-        if col not in r:
+        if not all(col in t for t in tables):
             continue
-        rnd = out["layer"].map(r[col])
+        per_seed = pd.concat([out["layer"].map(t.set_index("layer")[col]) for t in tables], axis=1)
+        rnd = per_seed.iloc[:, 0] if len(tables) == 1 else per_seed.mean(axis=1)
         out[f"random_{col}"] = rnd
+        out[f"random_low_{col}"], out[f"random_high_{col}"] = per_seed.min(axis=1), per_seed.max(axis=1)
         out[f"trained_minus_random_{col}"] = out[col] - rnd
-        if f"chance_high_{col}" in r:
-            out[f"random_chance_high_{col}"] = out["layer"].map(r[f"chance_high_{col}"])
+        if all(f"chance_high_{col}" in t for t in tables):
+            highs = pd.concat([out["layer"].map(t.set_index("layer")[f"chance_high_{col}"]) for t in tables], axis=1)
+            out[f"random_chance_high_{col}"] = highs.max(axis=1)
     return out

@@ -89,7 +89,7 @@ def layer(inp, out, p, threads: int = 1) -> None:
     )
     main = saes[p.ks[0]]
     main.save(out.sae)
-    Path(out.sweep).mkdir(parents=True, exist_ok=True)  # the sweep's SAEs (none off the sweep layers)
+    Path(out.sweep).mkdir(parents=True, exist_ok=True)  # the sweep's SAEs (only TopK's off the sweep layers)
     for k, path in zip(p.ks[1:], p.sweep, strict=True):
         saes[k].save(path)
     save_evaluations(out.sums, evaluations, held_rows=held)
@@ -239,7 +239,7 @@ def summary(inp, out, p) -> None:
         held.setdefault(layer, rows)
     evaluation = evaluation_table(evaluations, p.resamples, p.seed, p.level)
     evaluation = splice_columns(evaluation, read_table(inp.splice), read_table(inp.masked) if inp.masked else None, p.k)
-    claims = claims_table(evaluations, p.k, p.sweep_layers, p.resamples, p.seed, p.level)
+    claims = claims_table(evaluations, p.k, p.resamples, p.seed, p.level)
     claims, by_frame = _adaptive(evaluations, held, claims, inp, p)
     claims = add_convergence(claims, {key: read_table(path) for key, path in zip(keys, inp.train_logs, strict=True)})
     log.info("SAEs:\n%s\nclaims:\n%s", evaluation.to_string(index=False), claims.to_string(index=False))
@@ -266,7 +266,7 @@ def summary(inp, out, p) -> None:
 
     # figures
     main = {layer: {arch: evaluations[layer, arch, p.k] for l2, arch in keys if l2 == layer} for layer in layers}
-    plot_fvu_vs_l0(evaluation[evaluation.layer.isin(p.sweep_layers)], out.fvu_vs_l0, title=p.title)
+    plot_fvu_vs_l0(evaluation, out.fvu_vs_l0, title=p.title)
     plot_dead_share(evaluation[evaluation.k == p.k], out.dead_share, title=p.title)
     plot_density_rank(main, out.density_rank, title=p.title)
     plot_l0_distributions(main, out.l0_distributions, title=p.title)

@@ -10,6 +10,10 @@ from speechneurons.properties.statistic import property_groups
 from speechneurons.properties.tables import figure_layers
 from speechneurons.study import parse_erasure_name
 
+#: the architecture the adaptive ones are compared with at equal mean L0 (trained on the whole k
+#: sweep at every SAE layer)
+REFERENCE = "topk"
+
 
 @dataclass(frozen=True)
 class SaePlan:
@@ -18,7 +22,8 @@ class SaePlan:
     layers: tuple[int, ...]
     """Layers with SAEs (every architecture at k)."""
     sweep_layers: tuple[int, ...]
-    """Layers where every architecture is also trained at each k of the sweep."""
+    """Layers where every architecture is also trained at each k of the sweep (TopK is, at every
+    SAE layer: :meth:`ks`)."""
     splice_layers: tuple[int, ...]
     """Layers where SAEs are spliced into the model and units erased."""
     k: int
@@ -26,9 +31,14 @@ class SaePlan:
     k_sweep: tuple[int, ...]
     """Further budgets of the sweep (the main k left out)."""
 
-    def ks(self, layer: int) -> list[int]:
-        """Budgets trained at ``layer``: the main k, then the sweep's (on sweep layers)."""
-        return [self.k, *self.k_sweep] if int(layer) in self.sweep_layers else [self.k]
+    def ks(self, layer: int, architecture: str | None = None) -> list[int]:
+        """Budgets trained at ``layer`` for ``architecture``: the main k, then the sweep's on
+        sweep layers; TopK (REFERENCE) gets the sweep's on every SAE layer too, so that its FVU
+        against mean L0 brackets the adaptive SAEs' at the main k and the equal-L0 comparison is
+        read at every SAE layer (``architecture`` None: the budgets of the adaptive ones)."""
+        if int(layer) in self.sweep_layers or (architecture == REFERENCE and int(layer) in self.layers):
+            return [self.k, *self.k_sweep]
+        return [self.k]
 
 
 def _middle(layers: Sequence[int]) -> tuple[int, ...]:

@@ -10,10 +10,12 @@ The paper's two claims (Ayonrinde 2024) as they are tested here:
 
 - *dead latents*: the dead share (no firing on held-out frames) of each adaptive architecture
   against TopK at the same layer and k, and whether feature choice has none;
-- *reconstruction at equal sparsity*: on the sweep layers, the adaptive SAE's FVU minus TopK's
-  FVU at the same mean L0, interpolated linearly in log FVU against log L0 between the two TopK
-  budgets that bracket it (no extrapolation: outside TopK's range the comparison is left
-  empty); the delta is negative when the adaptive rule reconstructs better at equal mean L0.
+- *reconstruction at equal sparsity*: at every SAE layer (TopK is trained on the whole k sweep
+  at each, :meth:`~speechneurons.saes.plan.SaePlan.ks`), each adaptive SAE's FVU (main k; every
+  k of the sweep on the sweep layers) minus TopK's FVU at the same mean L0, interpolated
+  linearly in log FVU against log L0 between the two TopK budgets that bracket it (no
+  extrapolation: outside TopK's range the comparison is left empty); the delta is negative when
+  the adaptive rule reconstructs better at equal mean L0.
 """
 
 from __future__ import annotations
@@ -89,18 +91,17 @@ def _interp_loglog(l0: np.ndarray, fvu: np.ndarray, at: float) -> float:
 def claims_table(
     evaluations: Mapping[tuple[int, str, int], SaeEvaluation],
     main_k: int,
-    sweep_layers: list[int],
     resamples: int,
     seed: int,
     level: float,
 ) -> pd.DataFrame:
     """The paper's two claims, per layer and adaptive architecture (see the module docstring):
     ``claim`` 'dead_share' (at the main k, against TopK at the same k) and 'fvu_at_equal_l0'
-    (every k of the sweep layers, against TopK's curve); ``value`` (the adaptive SAE's),
-    ``reference`` (TopK's), ``delta`` = value - reference with a paired bootstrap interval (none
-    for the dead share, see :func:`_stats`), and ``holds``: dead share: the adaptive share is
-    lower (for feature choice the claim is none dead, value == 0); FVU: the interval of the
-    delta lies below 0."""
+    (every adaptive SAE of every layer where TopK has at least two budgets, against TopK's
+    curve); ``value`` (the adaptive SAE's), ``reference`` (TopK's), ``delta`` = value -
+    reference with a paired bootstrap interval (none for the dead share, see :func:`_stats`), and
+    ``holds``: dead share: the adaptive share is lower (for feature choice the claim is none
+    dead, value == 0); FVU: the interval of the delta lies below 0."""
     rows = []
     layers = sorted({layer for layer, _, _ in evaluations})
     for layer in layers:
@@ -131,7 +132,7 @@ def claims_table(
                         holds=bool(holds),
                     )
                 )
-            if layer not in sweep_layers or len(topk_ks) < 2:
+            if len(topk_ks) < 2:
                 continue
             curve_l0 = np.array([here["topk", k].l0_mean for k in topk_ks])
             curve_fvu = np.array([here["topk", k].fvu for k in topk_ks])

@@ -46,6 +46,7 @@ SUMMARY_COLUMNS = [
     "n_samples",
     "layer_dims",
     "view_dims",
+    "max_dims",
     "train_pwcca",
     "dev_pwcca",
     "seconds",
@@ -103,6 +104,7 @@ def measure_pwcca(
                     thresholds=settings.thresholds,
                     seed=seed,
                     units=views.units.get(kind) if views.units else None,  # whole utterances per part
+                    samples_per_dim=settings.samples_per_dim,
                 )
             except ValueError as exc:  # a part can fall under 3 samples
                 log.warning("view %s: %s; left out", view, exc)
@@ -132,6 +134,8 @@ def measure_pwcca(
                     "n_samples": res.n_samples,
                     "layer_dims": px.z.shape[1],
                     "view_dims": py.z.shape[1],
+                    # the reduction to the fitting samples (trajectories.pwcca.samples_per_dim); 0 = none
+                    "max_dims": min((plans[kind].max_dims(t) or 0) for t in range(len(plans[kind].pairs))),
                     "train_pwcca": float(np.nanmean([t.train_score for t in res.trials])),
                     "dev_pwcca": float(np.nanmean([t.dev_score for t in res.trials])),
                     "seconds": seconds,

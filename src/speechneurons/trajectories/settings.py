@@ -38,6 +38,7 @@ class PWCCASettings:
     word_vocabulary: int
     word_min_count: int
     max_per_word: int
+    samples_per_dim: float
 
 
 @dataclass(frozen=True)
