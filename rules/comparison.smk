@@ -2,7 +2,7 @@
 # (compare.models, compare.corpora): the per-pair tables stacked with corpus and model columns,
 # and the property-neuron share against relative depth for every model (docs/comparison.md).
 
-COMPARED = [
+COMPARISON_TARGETS = [
     L.comparison_summary,
     L.comparison_pruning,
     L.comparison_erasure,
@@ -11,7 +11,7 @@ COMPARED = [
 ]
 
 if len(PAIRS) > 1:
-    ALL_TARGETS += [f() for f in COMPARED]
+    ALL_TARGETS += [f() for f in COMPARISON_TARGETS]
 
 
 rule comparison:

@@ -35,8 +35,8 @@ rule findings:
         twin_similarity=I.twin_files(L.dissection_similarity),
         # Pasad's layer guide (findings.layer_guide): per-utterance probe errors
         probe_losses=L.trajectories_probe_losses(),
-        factors_equal_steps=lambda w: L.factors_equal_steps(w.corpus) if COMPARED else [],
-        factors_heldout=lambda w: [L.heldout(w.corpus, r) for r in S.trajectory_runs()] if COMPARED else [],
+        factors_equal_steps=lambda w: L.factors_equal_steps(w.corpus) if FACTOR_STUDY else [],
+        factors_heldout=lambda w: [L.heldout(w.corpus, r) for r in S.trajectory_runs()] if FACTOR_STUDY else [],
         # the random-weights dissection: the same rules on the checkpoint 'random' (a control)
         dissection_random_summary=(L.dissection_summary(checkpoint="random") if DISSECTION_RANDOM else []),
         dissection_random_agreement=(L.dissection_agreement(checkpoint="random") if DISSECTION_RANDOM else []),
@@ -71,7 +71,7 @@ rule findings:
         num_layers=lambda w: S.num_layers(w.model),
         reset_checkpoint=lambda w: S.reset_top_checkpoint(w.model),
         factor_runs=lambda w: (
-            [{"run": r, "pretrain": S.pretrain_of(r)} for r in S.trajectory_runs()] if COMPARED else []
+            [{"run": r, "pretrain": S.pretrain_of(r)} for r in S.trajectory_runs()] if FACTOR_STUDY else []
         ),
         dissection_kinds=list(DISSECTION["items"]),
         pruning_families=list(DISSECTION["pruning"]["families"]),

@@ -29,7 +29,7 @@ TRAJ_FIGURES = (
     + ["property_counts", "reset_top"]
 )
 FACTOR_FIGURES = [f"pwcca_{v}" for v in TRAJ_VIEWS] + [f"probe_{t}" for t in TRAJ_TASKS] + ["reset_top"]
-COMPARED = len(S.trajectory_runs()) >= 2
+FACTOR_STUDY = len(S.trajectory_runs()) >= 2
 BOOTSTRAP = dict(
     resamples=config["bootstrap"]["resamples"],
     level=config["bootstrap"]["level"],
@@ -50,7 +50,7 @@ ALL_TARGETS += [
 ] + [
     path
     for c in CORPORA
-    if COMPARED
+    if FACTOR_STUDY
     for path in [L.factors_runs(c), L.factors_equal_steps(c), *(L.factors_figure(name, c) for name in FACTOR_FIGURES)]
 ]
 

@@ -29,8 +29,8 @@ def test_two_pretrained_models_share_corpus_alignment_and_pitch(tmp_path):
         assert jobs[rule] == 1, (rule, jobs)
     assert jobs["align_shard"] == 2  # ci-tiny's shards, once
     assert jobs["model_pretrain"] == 2 and jobs["findings"] == 2 and jobs["experiments_prune"] == 2
-    # 2 models x 2 layers x (final + random weights)
-    assert jobs["properties_layer"] == 8
+    # 2 models x 2 layers x (final + random weights + the CTC fine-tuned twin ci-tiny dissects)
+    assert jobs["properties_layer"] == 12
 
 
 def test_librispeech_shaped_folder_with_three_local_base_models(tmp_path):
