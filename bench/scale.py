@@ -125,6 +125,41 @@ def growth(stages: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+#: hours of speech of the projected corpora
+TARGETS = {"dev-clean": 5.4, "train-clean-100": 100.6}
+#: stages whose time is mostly transformer passes (forward, or SAE/fine-tuning steps) on the device
+TORCH_STAGES = {"activations", "experiments", "trajectories", "saes", "models"}
+#: ASSUMED, not measured here (no GPU was lent): a GPU's throughput on these stages against one
+#: core of this CPU (HuBERT base fp32 forward: 4.2 audio-s per CPU-s here; about 1,000 audio-s
+#: per s assumed on one H100-class GPU with 60-s batches), and the parallel speed-up of the other
+#: stages on a 16-core GPU host against the 2 cores measured here
+GPU_SPEEDUP = 240.0
+HOST_SPEEDUP = 8.0
+
+
+def projection(stages: pd.DataFrame) -> pd.DataFrame:
+    """Per model and stage, job-seconds and peak RSS at TARGETS from the two measured sizes,
+    cost = a + b * audio (a fixed part and a part linear in audio through both points; b < 0,
+    i.e. noise, projects the larger measurement), on this CPU and (assumed speed-ups) on a GPU."""
+    rows = []
+    for (model, stage), g in stages.groupby(["model", "stage"]):
+        g = g.sort_values("audio_s")
+        if len(g) < 2 or stage == "(other)":
+            continue
+        a, b = g.iloc[0], g.iloc[-1]
+        row = {"model": model, "stage": stage}
+        for col in ("job_s", "peak_rss_mb", "disk_mb"):
+            slope = (b[col] - a[col]) / (b["audio_s"] - a["audio_s"])
+            for name, hours in TARGETS.items():
+                x = hours * 3600
+                row[f"{col}@{name}"] = b[col] + max(slope, 0.0) * (x - b["audio_s"])
+        for name in TARGETS:
+            cpu = row[f"job_s@{name}"]
+            row[f"gpu_job_s@{name}"] = cpu / (GPU_SPEEDUP if stage in TORCH_STAGES else HOST_SPEEDUP)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", nargs="+", default=["hubert-base", "wav2vec2-base"])
@@ -168,6 +203,10 @@ def main(argv: list[str] | None = None) -> int:
         exponents.to_csv(out / "growth.tsv", sep="\t", index=False)
         print("== growth exponents (cost ~ audio^x between the two sizes)")
         print(exponents.round(2).to_string(index=False))
+        projected = projection(stages)
+        projected.to_csv(out / "projection.tsv", sep="\t", index=False)
+        print("== projection (job-s, peak RSS MB, disk MB; gpu_: assumed speed-ups, see bench/scale.py)")
+        print(projected.round(0).to_string(index=False))
     return 0
 
 
