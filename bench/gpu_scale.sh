@@ -8,7 +8,7 @@
 #   bash bench/gpu_scale.sh              # on the GPU machine, after `make setup`
 #   TINY=1 bash bench/gpu_scale.sh       # 2-layer models, small corpus: checks the path on a CPU
 #
-# Settings: SIZES (default "large"), MODELS (default "hubert-base"), LIMIT_S (default 480),
+# Settings: SIZES (default "large"), MODELS (default "hubert-base"), LIMIT_S (default 480), CORES,
 # OUT (default bench-scale-gpu, or bench-scale-tiny with TINY=1; a finished run is reused).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,5 +32,5 @@ PY
 start=$(date +%s)
 # shellcheck disable=SC2086
 timeout --signal=INT --kill-after=30 "$LIMIT_S" \
-    $PY -m bench.scale --models $MODELS --sizes $SIZES --cores "$(nproc)" --device auto --out "$OUT" "${EXTRA[@]}"
+    $PY -m bench.scale --models $MODELS --sizes $SIZES --cores "${CORES:-$(nproc)}" --device auto --out "$OUT" "${EXTRA[@]}"
 echo "gpu_scale: $(( $(date +%s) - start )) s wall in all; tables in $OUT/stages.tsv"
