@@ -33,7 +33,9 @@ ROOT = Path(__file__).resolve().parent.parent
 SIZES = ("small", "large")
 
 
-def run_workflow(model: str, size: str, out: Path, cores: int, device: str, tiny: bool, dry_run: bool = False) -> dict:
+def run_workflow(
+    model: str, size: str, out: Path, cores: int, device: str, tiny: bool, dry_run: bool = False, until=()
+) -> dict:
     """One workflow run into its own results folder; returns its wall and CPU seconds."""
     from bench.scale_models import save
 
@@ -58,6 +60,8 @@ def run_workflow(model: str, size: str, out: Path, cores: int, device: str, tiny
         "--configfile", *configs,
         "--profile", "profiles/default",
     ]  # fmt: skip
+    if until:  # only these rules and what they need (snakemake --until)
+        cmd += ["--until", *until]
     if dry_run:
         return {"rc": subprocess.call([*cmd, "-n", "-q"], cwd=ROOT)}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -160,6 +164,14 @@ def projection(stages: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def markdown(table: pd.DataFrame, digits: int = 1) -> str:
+    """A pandas table as a Markdown table (for docs/scaling.md)."""
+    t = table.round(digits).astype(object).where(table.notna(), "")
+    lines = ["| " + " | ".join(map(str, t.columns)) + " |", "|" + "---|" * len(t.columns)]
+    lines += ["| " + " | ".join(map(str, row)) + " |" for row in t.itertuples(index=False)]
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", nargs="+", default=["hubert-base", "wav2vec2-base"])
@@ -168,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--device", default="auto")
     ap.add_argument("--tiny", action="store_true")
     ap.add_argument("--out", default="bench-scale")
+    ap.add_argument("--until", nargs="+", default=[], help="run only these rules and their inputs' jobs")
     ap.add_argument("--dry-run", action="store_true", help="write the models and configs, dry-run each workflow")
     ap.add_argument("--collect-only", action="store_true", help="tabulate finished runs, run nothing")
     args = ap.parse_args(argv)
@@ -183,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.collect_only:
                 times = yaml.safe_load((run_dir / "times.yaml").read_text())
             else:
-                times = run_workflow(model, size, out, args.cores, args.device, args.tiny)
+                times = run_workflow(model, size, out, args.cores, args.device, args.tiny, until=args.until)
                 (run_dir / "times.yaml").write_text(yaml.safe_dump(times))
             results = run_dir / "results"
             table = stage_table(results, times["wall_s"], args.cores)
@@ -198,6 +211,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     stages = pd.concat(frames, ignore_index=True)
     stages.to_csv(out / "stages.tsv", sep="\t", index=False)
+    md = [markdown(stages)]
     exponents = growth(stages)
     if len(exponents):
         exponents.to_csv(out / "growth.tsv", sep="\t", index=False)
@@ -207,6 +221,8 @@ def main(argv: list[str] | None = None) -> int:
         projected.to_csv(out / "projection.tsv", sep="\t", index=False)
         print("== projection (job-s, peak RSS MB, disk MB; gpu_: assumed speed-ups, see bench/scale.py)")
         print(projected.round(0).to_string(index=False))
+        md += [markdown(exponents, 2), markdown(projected, 0)]
+    (out / "tables.md").write_text("\n\n".join(md) + "\n")
     return 0
 
 
