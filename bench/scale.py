@@ -202,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
             table = stage_table(results, times["wall_s"], args.cores)
             table.insert(0, "audio_s", audio_seconds(results))
             table.insert(0, "size", size)
-            table.insert(0, "model", model)
+            table.insert(0, "model", model + ("-tiny" if args.tiny else ""))
             frames.append(table)
             print(f"== {model} {size}: {table['audio_s'].iloc[0]:.0f} s of audio, run {times['wall_s']:.0f} s wall, "
                   f"{times['cpu_s']:.0f} CPU-s ({args.cores} cores, device {args.device})", flush=True)  # fmt: skip

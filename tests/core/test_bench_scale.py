@@ -47,3 +47,10 @@ def test_growth_is_the_exponent_and_projection_is_linear_beyond_a_fixed_part():
     assert p["job_s@dev-clean"] == pytest.approx(10.0 + 0.1 * hours)  # 10 s fixed + 0.1 s per audio second
     assert p["peak_rss_mb@dev-clean"] == pytest.approx(500.0)
     assert p["gpu_job_s@dev-clean"] < p["job_s@dev-clean"]
+
+
+def test_markdown_table_has_a_header_and_one_line_per_row():
+    from bench.scale import markdown
+
+    text = markdown(pd.DataFrame({"stage": ["a", "b"], "x": [1.234, float("nan")]}))
+    assert text.splitlines() == ["| stage | x |", "|---|---|", "| a | 1.2 |", "| b |  |"]
