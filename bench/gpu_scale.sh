@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The scale study on a GPU (docs/scaling.md): HuBERT base's architecture (random weights, built
-# locally: nothing is downloaded) on the large synthesized corpus (about 6 minutes of speech),
+# locally: nothing is downloaded) on the large synthesized corpus (8 minutes of speech),
 # all four studies with configs/scale-hubert-base.yaml, device: auto (the GPU when torch sees
 # one), every core for the CPU stages. Prints per-stage job-seconds, CPU-seconds, peak RSS and
 # disk (bench/scale.py), and stops after 8 minutes (exit 124) with whatever finished.

@@ -134,7 +134,7 @@ TARGETS = {"dev-clean": 5.4, "train-clean-100": 100.6}
 #: stages whose time is mostly transformer passes (forward, or SAE/fine-tuning steps) on the device
 TORCH_STAGES = {"activations", "experiments", "trajectories", "saes", "models"}
 #: ASSUMED, not measured here (no GPU was lent): a GPU's throughput on these stages against one
-#: core of this CPU (HuBERT base fp32 forward: 4.2 audio-s per CPU-s here; about 1,000 audio-s
+#: core of this CPU (HuBERT base fp32 forward: 4.15 audio-s per CPU-s here; about 1,000 audio-s
 #: per s assumed on one H100-class GPU with 60-s batches), and the parallel speed-up of the other
 #: stages on a 16-core GPU host against the 2 cores measured here
 GPU_SPEEDUP = 240.0
