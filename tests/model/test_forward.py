@@ -7,14 +7,22 @@ import pytest
 import torch
 
 from speechneurons.model.ffn import capture_ffn, mask_ffn
-from speechneurons.model.forward import batches, encode, front_end, front_end_batches, front_ends, pad
+from speechneurons.model.forward import (
+    SharedPasses,
+    batches,
+    encode,
+    front_end,
+    front_end_batches,
+    front_ends,
+    pad,
+)
 from speechneurons.model.registry import ARCHITECTURES, load_model, model_class
 from tests.helpers.models import tiny_config
 
 
 def _loaded(tmp_path, model_type, **kw):
     torch.manual_seed(0)
-    model = model_class(model_type)(tiny_config(model_type, layers=2, **kw))
+    model = model_class(model_type)(tiny_config(model_type, **({"layers": 2} | kw)))
     model.save_pretrained(tmp_path / model_type)
     return load_model(str(tmp_path / model_type), device="cpu")
 
@@ -83,6 +91,41 @@ def test_encoder_pass_up_to_a_layer_equals_the_full_pass_there(tmp_path, model_t
     torch.testing.assert_close(none[0], full[0])
     with pytest.raises(ValueError, match="upto layer 3"):
         encode(loaded, batch, upto=3)
+
+
+@pytest.mark.parametrize("model_type", sorted(ARCHITECTURES))
+def test_shared_passes_give_what_separate_passes_give(tmp_path, model_type):
+    """Passes over one batch sharing the projection, the positional embedding and the unchanged
+    layers below each pass's first change give exactly the numbers of separate passes; the
+    reused layers never run again."""
+    loaded = _loaded(tmp_path, model_type, layers=3)
+    waves = _waves([12000, 9000])
+    (batch,) = front_end_batches(loaded, waves, max_frames=10**6, max_pad_ratio=10.0) if model_type != (
+        "data2vec-audio") else [pad([0], [front_end(loaded, waves[0])])]  # fmt: skip
+    cases = [(None, {}), (2, {2: [0, 3, 5]}), (3, {3: [1]}), (1, {1: [2], 3: [4]}), (None, {})]
+    with torch.inference_mode():
+        separate = []
+        for _, masks in cases:
+            with mask_ffn(loaded.model, masks):
+                separate.append(encode(loaded, batch).hidden_states)
+        shared, calls = SharedPasses(), []
+        hooks = [layer.register_forward_hook(lambda m, a, o, i=i: calls.append(i))
+                 for i, layer in enumerate(loaded.model.encoder.layers, 1)]  # fmt: skip
+        together = []
+        for first, masks in cases:
+            calls.clear()
+            with mask_ffn(loaded.model, masks):
+                together.append(encode(loaded, batch, shared=shared, first_changed=first).hidden_states)
+            ran = 1 if first is None and not together[1:] else (first or 4)
+            assert calls == list(range(ran, 4)), (first, calls)
+        for h in hooks:
+            h.remove()
+    for a, b in zip(separate, together, strict=True):
+        for x, y in zip(a, b, strict=True):
+            torch.testing.assert_close(y, x, rtol=0, atol=0)
+    assert len(loaded.model.encoder.layers) == 3 and all(
+        type(layer).__name__ != "_Returns" for layer in loaded.model.encoder.layers
+    )
 
 
 def test_masks_apply_to_encoder_passes(tmp_path):

@@ -295,3 +295,28 @@ def test_the_best_layer_is_chosen_without_test_utterances():
     held = val.utts[val.utts["split"] == "test"]
     assert len(held) > 0 and held.groupby("speaker").size().min() >= 1  # every speaker has validation utterances
     assert len(val.frame_feats[3]) == len(val.frames) and len(val.utt_feats[3]) == len(val.utts)
+
+
+def test_variants_sharing_an_unchanged_pass_equal_each_variant_alone(tmp_path):
+    """Variants that change only upper layers reuse the unchanged variant's lower layers: the
+    same features as extracting each variant on its own."""
+    import contextlib
+
+    man, lab, pit, loaded = _audio_corpus(tmp_path)
+    frames = probe_frames(man, lab, pit, frame_settings())
+    variants = [
+        Variant("upper", {2: list(range(0, 64, 2))}),
+        Variant("model"),
+        Variant("edit", {}, lambda m: contextlib.nullcontext(), 2),
+        Variant("both", {1: [1, 2], 2: [3]}),
+    ]
+    together = extract_features(loaded, man, frames, [1, 2], variants, batch_seconds=100, max_pad_ratio=10,
+                                progress=False)  # fmt: skip
+    for v in variants:
+        alone = extract_features(loaded, man, frames, [1, 2], [v], batch_seconds=100, max_pad_ratio=10,
+                                 progress=False)[v.name]  # fmt: skip
+        for layer in (1, 2):
+            np.testing.assert_array_equal(together[v.name].utt_feats[layer], alone.utt_feats[layer])
+            np.testing.assert_array_equal(together[v.name].frame_feats[layer], alone.frame_feats[layer])
+    assert not np.allclose(together["upper"].utt_feats[2], together["model"].utt_feats[2])
+    np.testing.assert_array_equal(together["upper"].utt_feats[1], together["model"].utt_feats[1])

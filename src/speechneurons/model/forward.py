@@ -135,7 +135,39 @@ class _Enough(Exception):
     """Raised by a hook of :func:`encode` once the last layer asked for has run."""
 
 
-def encode(loaded, batch: Batch, upto: int | None = None) -> Encoded:
+class SharedPasses:
+    """What several transformer passes over the same :class:`Batch` have in common, kept by
+    :func:`encode` for the passes after the first: the feature projection, the convolutional
+    positional embedding (its input is the same in every pass: variants change encoder layers
+    only) and, from a pass that changes nothing (``first_changed=None``), each layer's output,
+    which a pass whose first changed layer is ``f`` reuses for layers 1..f-1 instead of running
+    them. A reused value is the very tensor the first pass computed, so the results are those of
+    running every pass in full. One instance per batch."""
+
+    def __init__(self) -> None:
+        self.projected: torch.Tensor | None = None
+        self.position: torch.Tensor | None = None
+        self.layers: dict[int, object] = {}
+
+
+class _Returns(torch.nn.Module):
+    """Stands in for a module whose output is known: returns it, runs nothing."""
+
+    def __init__(self, value) -> None:
+        super().__init__()
+        self.value = value
+
+    def forward(self, *args, **kwargs):
+        return self.value
+
+
+def encode(
+    loaded,
+    batch: Batch,
+    upto: int | None = None,
+    shared: SharedPasses | None = None,
+    first_changed: int | None = 1,
+) -> Encoded:
     """The transformer part of the model on a padded batch: feature projection, then the encoder
     with the frame mask. FFN hooks (capture, masks) see this pass.
 
@@ -146,6 +178,12 @@ def encode(loaded, batch: Batch, upto: int | None = None) -> Encoded:
     ``upto`` (a layer number below the model's last): the pass stops after layer ``upto``, so
     ``hidden_states`` has ``upto + 1`` entries, each what the full pass gives, and
     ``last_hidden_state`` is the output of layer ``upto``. The layers above never run.
+
+    ``shared`` (one :class:`SharedPasses` per batch, passed to every pass over it): the parts
+    passes have in common run once. ``first_changed``: the lowest layer whose computation this
+    pass changes (hooks, masks or edits on it); None = a pass that changes nothing, whose layer
+    outputs are kept for the others. Only with ``shared``. Hooks inside a reused layer (an FFN
+    capture) do not fire: the layer does not run.
     """
     from speechneurons.model.ffn import encoder_layers
 
@@ -167,11 +205,19 @@ def encode(loaded, batch: Batch, upto: int | None = None) -> Encoded:
     def output(module, args, out):
         keep(out[0] if isinstance(out, tuple) else out)
 
-    handles = [layers[0].register_forward_pre_hook(first_input, with_kwargs=True)]
+    swapped: list[tuple[torch.nn.Module, str, torch.nn.Module]] = []
+    handles = [] if shared is None else _share(model, layers, shared, first_changed, swapped)
+    # after _share: the hooks go on the modules that run (a reused layer's stand-in included)
+    handles += [layers[0].register_forward_pre_hook(first_input, with_kwargs=True)]
     handles += [layer.register_forward_hook(output) for layer in layers]
     try:
-        projected = model.feature_projection(batch.features)
-        hidden = projected[0] if isinstance(projected, tuple) else projected  # wav2vec 2.0 returns a pair
+        if shared is not None and shared.projected is not None:
+            hidden = shared.projected.clone()  # the encoder zeroes padded frames in place
+        else:
+            projected = model.feature_projection(batch.features)
+            hidden = projected[0] if isinstance(projected, tuple) else projected  # wav2vec 2.0 returns a pair
+            if shared is not None:
+                shared.projected = hidden.clone()
         mask = None if bool(batch.mask.all()) else batch.mask
         out = model.encoder(hidden, attention_mask=mask)
     except _Enough:
@@ -179,8 +225,47 @@ def encode(loaded, batch: Batch, upto: int | None = None) -> Encoded:
     finally:
         for h in handles:
             h.remove()
+        for parent, name, module in reversed(swapped):
+            setattr(parent, name, module)
     last = out[0] if isinstance(out, tuple) else out.last_hidden_state
     return Encoded(last, (*states[:-1], last))
+
+
+def _share(model, layers, shared: SharedPasses, first_changed: int | None, swapped: list) -> list:
+    """Set up one pass of :func:`encode` with ``shared``: modules whose output is known are
+    swapped for :class:`_Returns` (recorded in ``swapped`` to put back), and hooks (returned)
+    keep what later passes reuse."""
+    handles = []
+    encoder = model.encoder
+    pos = getattr(encoder, "pos_conv_embed", None)
+    if pos is not None:
+        if shared.position is not None:
+            swapped.append((encoder, "pos_conv_embed", pos))
+            encoder.pos_conv_embed = _Returns(shared.position)
+        else:
+
+            def keep_position(module, args, out):
+                shared.position = out
+
+            handles.append(pos.register_forward_hook(keep_position))
+    if first_changed is None:  # an unchanged pass: keep every layer's output
+        for i, layer in enumerate(layers):
+            if i in shared.layers:
+                swapped.append((layers, str(i), layer))
+                layers[i] = _Returns(shared.layers[i])
+            else:
+
+                def keep_layer(module, args, out, i=i):
+                    shared.layers[i] = out
+
+                handles.append(layer.register_forward_hook(keep_layer))
+    else:
+        for i in range(min(int(first_changed) - 1, len(layers))):
+            if i not in shared.layers:
+                break
+            swapped.append((layers, str(i), layers[i]))
+            layers[i] = _Returns(shared.layers[i])
+    return handles
 
 
 def batches(lengths: Sequence[int], max_frames: int, max_pad_ratio: float) -> list[list[int]]:

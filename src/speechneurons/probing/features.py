@@ -117,6 +117,16 @@ class Variant(NamedTuple):
     edit: Callable[[torch.nn.Module], contextlib.AbstractContextManager] | None = None
     """A context manager factory applied to the model around its transformer passes (e.g. hooks
     that splice a sparse autoencoder's reconstruction into a layer); removed on exit."""
+    edit_layer: int | None = None
+    """The lowest layer ``edit`` changes (None: any, from layer 1). The layers below it are not
+    run again: their outputs come from the pass of an unchanged variant of the same batch."""
+
+    def first_changed(self) -> int | None:
+        """The lowest layer this variant changes; None for the model as it is."""
+        layers = [int(layer) for layer, idx in self.masks.items() if len(idx)]
+        if self.edit is not None:
+            layers.append(1 if self.edit_layer is None else int(self.edit_layer))
+        return min(layers) if layers else None
 
 
 def usable_utterances(loaded, utts: pd.DataFrame, on_bad_input: str) -> tuple[np.ndarray, np.ndarray, list[dict]]:
@@ -166,8 +176,11 @@ def extract_features(
     padded batches of about ``batch_seconds`` of audio (the results do not depend on the
     batching), up to the highest layer asked for. A variant's silenced neurons are left out of
     its pass (:func:`speechneurons.model.ffn.without_ffn`, the same function as masking them,
-    to float rounding) unless it has an ``edit``, which sees them masked. Returns variant name
-    -> :class:`Features`.
+    to float rounding) unless it has an ``edit``, which sees them masked. The passes over a
+    batch share the feature projection and positional embedding, and a variant reuses the
+    outputs an unchanged variant's pass gave for the layers below its first change
+    (:class:`speechneurons.model.forward.SharedPasses`: the same tensors, so the same numbers).
+    Returns variant name -> :class:`Features`.
     """
     import torch
 
@@ -183,7 +196,7 @@ def _extract_features(loaded, manifest, frames, layers, variants, batch_seconds,
 
     from speechneurons.audio import load_audio
     from speechneurons.model.ffn import mask_ffn, without_ffn
-    from speechneurons.model.forward import encode, front_end_batches
+    from speechneurons.model.forward import SharedPasses, encode, front_end_batches
 
     layers = sorted({int(layer) for layer in layers})
     if layers and not 0 <= layers[0] <= layers[-1] <= loaded.num_layers:
@@ -208,6 +221,8 @@ def _extract_features(loaded, manifest, frames, layers, variants, batch_seconds,
     waves = _LazyWaves(utts["audio_path"].tolist(), loaded.grid.sample_rate, load_audio)
     max_frames = int(batch_seconds * loaded.grid.sample_rate / loaded.grid.hop)
     bar = tqdm(total=len(utts), unit="utt", desc="features", disable=not progress, mininterval=5)
+    # unchanged variants first: the others reuse their layers below their own first change
+    ordered = sorted(variants, key=lambda v: v.first_changed() is not None)
     for batch in front_end_batches(loaded, waves, max_frames, max_pad_ratio, num_samples):
         rows, frame_idx = [], []
         for b, i in enumerate(batch.index):
@@ -224,10 +239,13 @@ def _extract_features(loaded, manifest, frames, layers, variants, batch_seconds,
                 dropped[r[beyond]] = True
             rows.append(r[~beyond])
             frame_idx.append(f[~beyond])
-        for v in variants:
+        shared = SharedPasses()  # what the variants' passes over this batch have in common
+        for v in ordered:
             silence = mask_ffn(loaded.model, v.masks) if v.edit else without_ffn(loaded.model, v.masks)
             with silence, v.edit(loaded.model) if v.edit else contextlib.nullcontext():
-                hidden = encode(loaded, batch, upto=layers[-1] if layers else 0).hidden_states
+                hidden = encode(
+                    loaded, batch, upto=layers[-1] if layers else 0, shared=shared, first_changed=v.first_changed()
+                ).hidden_states
             feats = out[v.name]
             for layer in layers:
                 h = hidden[layer].float()

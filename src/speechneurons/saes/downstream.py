@@ -230,7 +230,7 @@ def probe_variants(
 
     variants = [Variant("model")]
     for (layer, arch), sae in sorted(saes.items()):
-        variants.append(Variant(variant_name("splice", arch, "layer", layer), {}, splice_edit({layer: sae})))
+        variants.append(Variant(variant_name("splice", arch, "layer", layer), {}, splice_edit({layer: sae}), layer))
     sets: dict[str, dict[int, np.ndarray]] = {}
     for name in erasures:
         prop, group = parse_erasure_name(name)
@@ -255,5 +255,5 @@ def probe_variants(
             variants.append(Variant(vname, {layer: idx.tolist() for layer, idx in by_layer.items()}))
         else:
             here = {layer: saes[layer, units] for layer in by_layer}
-            variants.append(Variant(vname, {}, splice_edit(here, erase=by_layer, keep_error=True)))
+            variants.append(Variant(vname, {}, splice_edit(here, erase=by_layer, keep_error=True), min(here)))
     return variants, sets
