@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from types import SimpleNamespace
 
 from speechneurons.layout import Layout
 from speechneurons.study import Study
@@ -94,6 +95,8 @@ class Inputs:
         iteration's checkpoints folder for step-N); for a Hugging Face model, the model_download
         job's marker with model.download, else nothing. The checkpoint 'random' (freshly
         initialised weights) reads the final model's configuration only."""
+        if self.S.planted(w.model):
+            return self.L.planted_model(w.corpus, w.model)
         if not self.S.pretrained(w.model):
             return self.L.model_download(w.model) if self.S.downloaded(w.model) else []
         if checkpoint in ("final", "random"):
@@ -102,9 +105,20 @@ class Inputs:
 
     def model_ref(self, w, checkpoint: str) -> str:
         """What the model registry loads for a checkpoint: a folder, or a Hugging Face id/folder."""
+        if self.S.planted(w.model):
+            return self.L.planted_model(w.corpus, w.model)
         if not self.S.pretrained(w.model):
             return self.S.models[w.model]["path"]
         return self.L.checkpoint_dir(w.corpus, w.model, "final" if checkpoint == "random" else checkpoint)
+
+    def planted_base_model(self, w):
+        """model_input of a planted model's base (its final model)."""
+        return self.model_input(SimpleNamespace(corpus=w.corpus, model=self.S.planted_base(w.model)), "final")
+
+    def planted_base_index(self, w) -> str:
+        """The activation index (middle frames) of a planted model's base: the frames and labels
+        the surgery estimates its directions on."""
+        return self.L.activation_index("mid", w.corpus, self.S.planted_base(w.model), "final")
 
     def checkpoint_input(self, w):
         """model_input of the job's ``{checkpoint}``."""
