@@ -68,7 +68,7 @@ def test_direction_separates_a_group():
     x = rng.standard_normal((400, 8))
     m = np.arange(400) < 200
     x[m, 3] += 2.0
-    w, b, u = unit_directions(x, {"g": m}, gain=3.0)["g"]
+    w, b, u = unit_directions(x, {"g": m}, gain=4.0)["g"]
     pre = x @ w + b
     assert pre[m].mean() > 2 and pre[~m].mean() < -2  # positive on the group, negative elsewhere
     assert abs(np.linalg.norm(u) - 1) < 1e-9 and np.argmax(np.abs(u)) == 3
@@ -95,7 +95,7 @@ def test_choose_units_distinct_and_bounded():
 
 def test_planted_gender_units_fire_on_their_gender(loaded):
     waves, index = _corpus()
-    settings = PlantSettings(signal="property", units_per_group=2, layers=(), gain=4.0, write_scale=1.0,
+    settings = PlantSettings(signal="property", units_per_group=2, layers=(), gain=12.0, write_scale=0.5,
                              max_utterances=0)  # fmt: skip
     planted = plant_model_(loaded, waves, index, settings, n_pitch_bins=2, seed=0)
     assert sorted(planted) == [1, 3]

@@ -10,11 +10,12 @@ A planted model is the base model with ``units_per_group`` FFN units of each cho
   each gender, into as many groups as the property signal has, so that no group is a gender, a
   pitch bin or a phone type;
 - for a group g with frames m_g, on the FFN inputs x (the input of fc1, captured on the base
-  model's forward pass over the frames of the activation dump): the direction
-  v_g = mean(x | g) - mean(x | not g); the unit's pre-activation is
+  model's forward pass over the frames of the activation dump): the discriminant direction
+  v_g = (S_w + lambda I)^-1 (mean(x | g) - mean(x | not g)); the unit's pre-activation is
   ``gain * (v_g . x - c_g) / s_g`` with c_g the midpoint of the two means of v_g . x and s_g its
   standard deviation, so the unit is positive (GELU passes it) on the group's frames and near 0
-  elsewhere. Its output column (fc2) writes ``write_scale * v_g / |v_g|`` into the residual
+  elsewhere (each unit of a group with its own random quarter, so that they are no copies).
+  Its output column (fc2) writes ``write_scale`` times the unit-norm mean difference into the residual
   stream, so the layers above (and the probes) read the planted signal;
 - the replaced units are drawn at random (seeded), different for every group; layers are
   planted bottom-up, each on the inputs of the model planted below it.
@@ -94,20 +95,25 @@ def group_masks(index: pd.DataFrame, signal: str, n_pitch_bins: int, seed: int) 
 
 def unit_directions(x: np.ndarray, masks: Mapping[str, np.ndarray], gain: float) -> dict[str, tuple]:
     """Per group: (fc1 row w [H], fc1 bias b, unit write direction u [H]) from the FFN inputs
-    ``x`` [n, H] of the group's frames and the others (module docstring). A group with no frame
-    or no other frame gets nothing."""
+    ``x`` [n, H] of the group's frames and the others (module docstring): the discriminant
+    direction v = (S_w + lambda I)^-1 (mean(x | g) - mean(x | not g)), S_w the pooled
+    within-class covariance, lambda a tenth of its mean eigenvalue. A group with no frame or
+    no other frame gets nothing."""
     x = np.asarray(x, dtype=np.float64)
     out = {}
     for g, m in masks.items():
         m = np.asarray(m, dtype=bool)
         if not m.any() or m.all():
             continue
-        v = x[m].mean(axis=0) - x[~m].mean(axis=0)
+        diff = x[m].mean(axis=0) - x[~m].mean(axis=0)
+        within = np.concatenate([x[m] - x[m].mean(axis=0), x[~m] - x[~m].mean(axis=0)])
+        cov = within.T @ within / len(x)
+        v = np.linalg.solve(cov + 0.1 * (np.trace(cov) / len(cov) or 1.0) * np.eye(len(cov)), diff)
         p = x @ v
         centre = (p[m].mean() + p[~m].mean()) / 2
         scale = p.std() or 1.0
         w = gain * v / scale
-        out[g] = (w, -gain * centre / scale, v / (np.linalg.norm(v) or 1.0))
+        out[g] = (w, -gain * centre / scale, diff / (np.linalg.norm(diff) or 1.0))
     return out
 
 
@@ -123,12 +129,19 @@ def choose_units(width: int, groups: Sequence[str], units_per_group: int, rng) -
 
 
 @torch.no_grad()
-def plant_layer_(site, directions: Mapping[str, tuple], units: Mapping[str, list[int]], write_scale: float) -> None:
-    """Overwrite the chosen units of one FFN site (in place)."""
+def plant_layer_(
+    site, directions: Mapping[str, tuple], units: Mapping[str, list[int]], write_scale: float, rng
+) -> None:
+    """Overwrite the chosen units of one FFN site (in place). The units of one group share the
+    group's direction, each with its own random part (a quarter of its norm) so that they are
+    not copies: with few activated units per frame (top tau), copies would tie and only the
+    lowest index would ever be activated."""
     W1, b1, W2 = site.fc1.weight, site.fc1.bias, site.fc2.weight
     for g, (w, b, u) in directions.items():
         for j in units[g]:
-            W1[j] = torch.as_tensor(w, dtype=W1.dtype)
+            r = rng.standard_normal(len(w))
+            w_j = w + 0.25 * np.linalg.norm(w) * r / np.linalg.norm(r)
+            W1[j] = torch.as_tensor(w_j, dtype=W1.dtype)
             if b1 is not None:
                 b1[j] = float(b)
             W2[:, j] = torch.as_tensor(write_scale * u, dtype=W2.dtype)
@@ -179,6 +192,6 @@ def plant_model_(loaded, waves, index: pd.DataFrame, settings: PlantSettings, n_
             )
         directions = unit_directions(x, masks, settings.gain)
         units = choose_units(sites[layer - 1].width, list(directions), settings.units_per_group, rng)
-        plant_layer_(sites[layer - 1], directions, units, settings.write_scale)
+        plant_layer_(sites[layer - 1], directions, units, settings.write_scale, rng)
         planted[layer] = units
     return planted
