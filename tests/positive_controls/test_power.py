@@ -73,3 +73,19 @@ def test_power_text_names_the_false_positive_rate():
     text = power_text(power, "Gender neurons are most numerous at the bottom and top layers")
     assert "0: 0.05 (false positives)" in text and "1: 0.90" in text and "560 utterances" in text
     assert power_text(power, "something else") == "" and power_text(None, "x") == ""
+
+
+def test_control_section_reads_planted_runs_and_says_when_absent(tmp_path):
+    from speechneurons.findings.positive_controls import control_section
+
+    own = pd.DataFrame({"study": ["S"], "claim": ["a"], "verdict": ["not measurable here"]})
+    heading, note, frame = control_section(own, [], None)
+    assert heading == "Positive controls" and "configs/positive-controls.yaml" in note
+    assert list(frame.columns) == ["study", "claim", "this model"]
+    path = tmp_path / "findings.tsv"
+    pd.DataFrame({"study": ["S"], "claim": ["a"], "verdict": ["holds"]}).to_csv(path, sep="\t", index=False)
+    runs = [{"name": "p", "signal": "property", "findings": str(path)},
+            {"name": "n", "signal": "null", "findings": str(tmp_path / "absent.tsv")}]  # fmt: skip
+    _, note, frame = control_section(own, runs, None)
+    assert frame["positive control (p)"].tolist() == ["holds"] and frame["null twin (n)"].tolist() == [ABSENT]
+    assert "without findings yet: n" in note

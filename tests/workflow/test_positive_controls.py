@@ -9,25 +9,28 @@ import pytest
 
 from speechneurons.findings.claims import HOLDS
 from speechneurons.findings.property_neurons import claim_extreme_layers
+from speechneurons.io import read_table
 from tests.workflow.test_smoke import make_workdir, snakemake
 
 REDUCED = {
     "pretrain": {"num_layers": 3},
     "compare": {
         "models": [
-            {"name": "planted-property", "source": "planted", "planted": {"signal": "property", "units_per_group": 4}},
-            {"name": "planted-null", "source": "planted", "planted": {"signal": "null", "units_per_group": 4}},
+            {"name": "planted-property", "source": "planted", "planted": {"signal": "property"}},
+            {"name": "planted-null", "source": "planted", "planted": {"signal": "null"}},
         ]
     },
-    "properties": {"random_weights_control": False},
+    # ci-tiny's FFN has 128 units: tau_fraction 0.04 activates 5 per frame (the default 0.01
+    # only 1, for which every planted group competes)
+    "properties": {"random_weights_control": False, "tau_fraction": 0.04},
 }
 
 
 def _verdict(results, model: str, prop: str) -> str:
     base = results / "ci-tiny" / "properties" / model / "final"
-    summary = pd.read_csv(base / "summary.tsv", sep="\t")
+    summary = read_table(base / "summary.tsv")
     reps = pd.concat(
-        [pd.read_csv(base / f"layer-{layer}" / "replicates.tsv", sep="\t").assign(layer=layer) for layer in (1, 2, 3)]
+        [read_table(base / f"layer-{layer}" / "replicates.tsv").assign(layer=layer) for layer in (1, 2, 3)]
     )
     return claim_extreme_layers(prop, summary, reps, None, 0.95).verdict
 

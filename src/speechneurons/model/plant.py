@@ -14,7 +14,7 @@ A planted model is the base model with ``units_per_group`` FFN units of each cho
   v_g = (S_w + lambda I)^-1 (mean(x | g) - mean(x | not g)); the unit's pre-activation is
   ``gain * (v_g . x - c_g) / s_g`` with c_g the midpoint of the two means of v_g . x and s_g its
   standard deviation, so the unit is positive (GELU passes it) on the group's frames and near 0
-  elsewhere (each unit of a group with its own random quarter, so that they are no copies).
+  elsewhere (each unit of a group with its own random tenth, so that they are no copies).
   Its output column (fc2) writes ``write_scale`` times the unit-norm mean difference into the residual
   stream, so the layers above (and the probes) read the planted signal;
 - the replaced units are drawn at random (seeded), different for every group; layers are
@@ -133,14 +133,14 @@ def plant_layer_(
     site, directions: Mapping[str, tuple], units: Mapping[str, list[int]], write_scale: float, rng
 ) -> None:
     """Overwrite the chosen units of one FFN site (in place). The units of one group share the
-    group's direction, each with its own random part (a quarter of its norm) so that they are
-    not copies: with few activated units per frame (top tau), copies would tie and only the
-    lowest index would ever be activated."""
+    group's direction, each with its own random part (a tenth of its norm) so that they are no
+    copies: with few activated units per frame (top tau), copies would tie and only the lowest
+    index would ever be activated."""
     W1, b1, W2 = site.fc1.weight, site.fc1.bias, site.fc2.weight
     for g, (w, b, u) in directions.items():
         for j in units[g]:
             r = rng.standard_normal(len(w))
-            w_j = w + 0.25 * np.linalg.norm(w) * r / np.linalg.norm(r)
+            w_j = w + 0.1 * np.linalg.norm(w) * r / np.linalg.norm(r)
             W1[j] = torch.as_tensor(w_j, dtype=W1.dtype)
             if b1 is not None:
                 b1[j] = float(b)
