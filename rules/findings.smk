@@ -5,6 +5,8 @@
 # trajectories.reset_top.checkpoint).
 
 
+from speechneurons.findings.positive_controls import planted_runs
+
 ALL_TARGETS += [f(c, m) for c, m in PAIRS for f in (L.findings_table, L.findings_page)]
 
 
@@ -43,6 +45,12 @@ rule findings:
         # the AND (i) control: the random-weights dissection's phone-item tables
         and_control_neurons=(I.per_dissected_layer(L.dissection_neurons, "random") if DISSECTION_RANDOM else []),
         and_control_shared=(I.per_dissected_layer(L.dissection_shared, "random") if DISSECTION_RANDOM else []),
+        # the findings of this model's planted models of the config and the simulated power
+        # (docs/positive-controls.md)
+        power=L.power_table() if config["positive_controls"]["power"]["enabled"] else [],
+        planted=lambda w: [
+            L.findings_table(w.corpus, m) for m in MODELS if S.planted(m) and S.planted_base(m) == w.model
+        ],
     output:
         table=L.findings_table(),
         page=report(
@@ -73,6 +81,10 @@ rule findings:
         factor_runs=lambda w: (
             [{"run": r, "pretrain": S.pretrain_of(r)} for r in S.trajectory_runs()] if FACTOR_STUDY else []
         ),
+        positive_controls=lambda w: planted_runs(
+            L, w.corpus, w.model, {m: S.models[m]["planted"] for m in MODELS if S.planted(m)}
+        ),
+        power_table=L.power_table(),
         dissection_kinds=list(DISSECTION["items"]),
         pruning_families=list(DISSECTION["pruning"]["families"]),
         splits=lambda w: {
@@ -84,3 +96,34 @@ rule findings:
         },
     script:
         "../scripts/findings.py"
+
+
+# The power of the property-neuron claims on simulated runs with planted units
+# (docs/positive-controls.md): off in the default run, on in configs/positive-controls.yaml.
+if config["positive_controls"]["power"]["enabled"]:
+    ALL_TARGETS += [L.power_table(), L.power_figure()]
+
+
+rule findings_power:
+    output:
+        table=L.power_table(),
+        figure=report(
+            L.power_figure(),
+            caption="../report/power.rst",
+            category="1 Findings",
+            subcategory="positive controls",
+        ),
+    log:
+        L.log("positive-controls", "findings_power"),
+    conda:
+        "../envs/speechneurons.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=60,
+    params:
+        power=config["positive_controls"]["power"],
+        properties=section_params(PropertySettings, config["properties"]),
+        n_pitch_bins=config["pitch"]["n_bins"],
+        level=config["bootstrap"]["level"],
+    script:
+        "../scripts/findings_power.py"

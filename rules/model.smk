@@ -175,3 +175,35 @@ rule model_heldout:
         seed=config["seed"],
     script:
         "../scripts/model_heldout.py"
+
+
+# A planted model (model source 'planted', docs/positive-controls.md): the final model of its
+# base with property neurons (or the null twin's speaker-keyed units) written in by weight
+# surgery, the directions estimated on the base model's activation-dump frames.
+rule model_plant:
+    input:
+        base=I.planted_base_model,
+        index=I.planted_base_index,
+        manifest=L.manifest(),
+    output:
+        model=directory(L.planted_model()),
+    log:
+        L.log("{corpus}", "models", "{model}", "plant"),
+    benchmark:
+        L.benchmark("{corpus}", "models", "{model}", "plant")
+    wildcard_constraints:
+        model=one_of(m for m in MODELS if S.planted(m)),
+    conda:
+        "../envs/speechneurons.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    params:
+        base=lambda w: S.planted_base(w.model),
+        planted=lambda w: S.models[w.model]["planted"],
+        n_pitch_bins=config["pitch"]["n_bins"],
+        seed=config["seed"],
+        device=config["device"],
+    script:
+        "../scripts/model_plant.py"

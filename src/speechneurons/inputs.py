@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from types import SimpleNamespace
 
 from speechneurons.layout import Layout
 from speechneurons.study import CTC_TWIN, Study, is_random
@@ -95,6 +96,8 @@ class Inputs:
         job's marker with model.download, else nothing. The checkpoints 'random' and 'random-<i>'
         (freshly initialised weights) read the final model's configuration only; 'ctc' (the CTC
         fine-tuned twin) is the folder the reset-top job of n = 0 saves."""
+        if self.S.planted(w.model):
+            return self.L.planted_model(w.corpus, w.model)
         if checkpoint == CTC_TWIN:
             return self.L.checkpoint_dir(w.corpus, w.model, CTC_TWIN)
         if not self.S.pretrained(w.model):
@@ -105,11 +108,22 @@ class Inputs:
 
     def model_ref(self, w, checkpoint: str) -> str:
         """What the model registry loads for a checkpoint: a folder, or a Hugging Face id/folder."""
+        if self.S.planted(w.model):
+            return self.L.planted_model(w.corpus, w.model)
         if checkpoint == CTC_TWIN:
             return self.L.checkpoint_dir(w.corpus, w.model, CTC_TWIN)
         if not self.S.pretrained(w.model):
             return self.S.models[w.model]["path"]
         return self.L.checkpoint_dir(w.corpus, w.model, "final" if is_random(checkpoint) else checkpoint)
+
+    def planted_base_model(self, w):
+        """model_input of a planted model's base (its final model)."""
+        return self.model_input(SimpleNamespace(corpus=w.corpus, model=self.S.planted_base(w.model)), "final")
+
+    def planted_base_index(self, w) -> str:
+        """The activation index (middle frames) of a planted model's base: the frames and labels
+        the surgery estimates its directions on."""
+        return self.L.activation_index("mid", w.corpus, self.S.planted_base(w.model), "final")
 
     def checkpoint_input(self, w):
         """model_input of the job's ``{checkpoint}``."""

@@ -252,6 +252,11 @@ class Layout:
         return f"{self.model_dir(corpus, model)}/pretrain_curve.png"
 
     # ------------------------------------------------------------------ activations
+    def planted_model(self, corpus="{corpus}", model="{model}") -> str:
+        """A planted model (``save_pretrained`` folder with ``planted.json``, the units planted per
+        layer and group; docs/positive-controls.md)."""
+        return self._path(corpus, "models", model, "planted")
+
     def activations_dir(self, corpus="{corpus}", model="{model}", checkpoint="{checkpoint}") -> str:
         return self._path(corpus, "activations", model, checkpoint)
 
@@ -520,6 +525,20 @@ class Layout:
     def findings_page(self, corpus="{corpus}", model="{model}") -> str:
         """The findings as a page, grouped by study. (``findings.html``)"""
         return self._findings_file("findings.html", corpus, model)
+
+    # ------------------------------------------------------------------ positive controls
+    def _positive_controls_file(self, name: str) -> str:
+        """A file of the positive controls (docs/positive-controls.md): one per results folder,
+        read by the findings page of every run in it."""
+        return self._path("positive-controls", name)
+
+    def power_table(self) -> str:
+        """Power of the property-neuron claims against planted effect and corpus size. (``power.tsv``)"""
+        return self._positive_controls_file("power.tsv")
+
+    def power_figure(self) -> str:
+        """The power table as a figure, one panel per claim. (``power.png``)"""
+        return self._positive_controls_file("power.png")
 
     # ------------------------------------------------------------------ saes
     def saes_dir(self, corpus="{corpus}", model="{model}", checkpoint="{checkpoint}") -> str:

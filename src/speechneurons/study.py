@@ -57,6 +57,9 @@ def models(config: Mapping) -> dict[str, dict]:
             "path": entry["path"],
             "pretrain": pretrain,
         }
+        if entry["source"] == "planted":
+            planted = dict(entry.get("planted") or {})
+            out[entry["name"]]["planted"] = {**planted, "base": planted.get("base") or config["model"]["name"]}
     return out
 
 
@@ -152,6 +155,15 @@ class Study:
         """Whether the workflow pretrains this model (else it is loaded from Hugging Face)."""
         return self.models[model]["source"] == "pretrain"
 
+    def planted(self, model: str) -> bool:
+        """Whether the model is a planted model (docs/positive-controls.md): the final model of its
+        base with units written in by the model_plant job."""
+        return self.models[model]["source"] == "planted"
+
+    def planted_base(self, model: str) -> str:
+        """The model a planted model is built from."""
+        return self.models[model]["planted"]["base"]
+
     def pretrain_of(self, model: str) -> dict:
         """The pretrain section of a pretrained model (the section with the model's overrides)."""
         return self.models[model]["pretrain"]
@@ -210,6 +222,8 @@ class Study:
         into the cache when it is not there)."""
         if self.pretrained(model):
             return int(self.pretrain_of(model)["num_layers"])
+        if self.planted(model):
+            return self.num_layers(self.planted_base(model))
 
         return num_layers_of(self.models[model]["path"], self.downloaded(model))
 
@@ -341,6 +355,15 @@ def check_study(config: Mapping) -> None:
             for m in study.models
             if not study.pretrained(m)
         ]
+    problems += [
+        f"model {m}: planted.base {study.planted_base(m)!r} must be a pretrained model of the config "
+        f"(model.name or compare.models[*].name with source pretrain)"
+        for m in study.models
+        if study.planted(m)
+        and (study.planted_base(m) not in study.models or not study.pretrained(study.planted_base(m)))
+    ]
+    if problems:
+        raise ConfigError("Invalid configuration:\n  - " + "\n  - ".join(problems))
     for m in study.models:
         study.layers_of(m)  # a model that cannot be read fails here with its own error
     checks = [study.trajectory_runs]

@@ -14,6 +14,7 @@ from speechneurons.findings.dissection_kinds import kinds_findings, twin_layers
 from speechneurons.findings.factors import NOT_RUN, factor_findings
 from speechneurons.findings.layer_guide import layer_guide_findings
 from speechneurons.findings.page import splits_statement, write_page
+from speechneurons.findings.positive_controls import control_section
 from speechneurons.findings.property_neurons import property_neuron_findings
 from speechneurons.findings.saes import sae_findings
 from speechneurons.findings.trajectories import trajectory_findings
@@ -124,7 +125,10 @@ def findings_page(inp, out, p) -> None:
         "an untrained network gives is not learned) and its chance range; trained minus random.",
         count_controls(read_table(inp.summary)),
     )
-    write_page(findings, out.page, f"Findings: {p.model} on {p.corpus}", context, p.level, [counts])
+    sections = [counts]
+    if hasattr(p, "positive_controls"):  # the planted runs of this model and the simulated power
+        sections.append(control_section(findings, p.positive_controls, p.power_table))
+    write_page(findings, out.page, f"Findings: {p.model} on {p.corpus}", context, p.level, sections)
     log.info("\n%s", findings[["claim", "value", "ci_low", "ci_high", "verdict"]].to_string(index=False))
 
 
@@ -136,3 +140,20 @@ def _factor_findings(inp, p) -> list:
         return []
     heldout = {r["run"]: read_table(path) for r, path in zip(runs, inp.factors_heldout, strict=True)}
     return factor_findings(runs, read_table(equal_steps), heldout)
+
+
+def findings_power(inp, out, p) -> None:
+    """power.tsv and power.png: the share of simulated runs with planted property neurons whose
+    verdict is "holds", against planted effect and corpus size (docs/positive-controls.md)."""
+    from speechneurons.config import settings_from
+    from speechneurons.findings.power import PowerSettings, plot_power, power_table, smallest_detected
+    from speechneurons.properties.statistic import PropertySettings
+
+    ps = settings_from(PowerSettings, p.power)
+    settings = settings_from(PropertySettings, p.properties)
+    power = power_table(ps, settings, p.n_pitch_bins, p.level)
+    write_table(power, out.table)
+    default = 40 * ps.n_speakers
+    plot_power(power, out.figure, default)
+    log.info("\n%s", power.to_string(index=False))
+    log.info("smallest effect with power >= 0.8 at %d utterances: %s", default, smallest_detected(power, default))

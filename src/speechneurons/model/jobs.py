@@ -169,3 +169,44 @@ def targets(inp, out, p, threads: int = 1) -> None:
     with atomic_path(out.centres) as tmp, open(tmp, "wb") as fh:
         np.save(fh, centres)
     write_json(out.info, info)
+
+
+def plant(inp, out, p) -> None:
+    """A planted model (docs/positive-controls.md): the base model's final folder with property
+    neurons (or, for the null twin, speaker-keyed units) written into its FFNs by weight surgery,
+    the directions estimated on the base model's activation-dump frames (train split, speech
+    phones, middle frames) of at most planted.max_utterances utterances; planted.json lists the
+    units of every layer and group."""
+    import shutil
+
+    from speechneurons.audio import load_audio
+    from speechneurons.model.plant import PlantSettings, plant_model_
+    from speechneurons.model.registry import load_model
+    from speechneurons.phones import is_speech_phone, normalize_phone
+
+    settings = settings_from(PlantSettings, p.planted)
+    loaded = load_model(str(inp.base), device=str(resolve_device(p.device)))
+    index = read_table(inp.index)
+    keep = index["phone"].astype(str).map(normalize_phone).map(is_speech_phone).astype(bool)
+    keep &= index["split"].astype(str) == "train"
+    if "is_mid" in index:
+        keep &= index["is_mid"].astype(bool)
+    index = index[keep]
+    utts = sorted(index["utt_id"].astype(str).unique())
+    if settings.max_utterances and len(utts) > settings.max_utterances:
+        rng = np.random.default_rng([int(p.seed), 13])
+        utts = sorted(rng.choice(utts, settings.max_utterances, replace=False).tolist())
+    index = index[index["utt_id"].astype(str).isin(utts)]
+    manifest = read_manifest(inp.manifest).set_index("utt_id")
+    waves = {u: load_audio(manifest.loc[u, "audio_path"], loaded.grid.sample_rate) for u in utts}
+    planted = plant_model_(loaded, waves, index, settings, p.n_pitch_bins, p.seed)
+    with atomic_dir(out.model) as folder:
+        shutil.copytree(inp.base, folder, dirs_exist_ok=True)
+        loaded.model.save_pretrained(folder, safe_serialization=True)
+        write_json(
+            folder / "planted.json",
+            {"base": p.base, "settings": p.planted, "utterances": len(utts), "frames": len(index),
+             "units": {str(layer): groups for layer, groups in planted.items()}},
+        )  # fmt: skip
+    log.info("planted %s units in layers %s from %d frames of %d utterances", settings.signal, sorted(planted),
+             len(index), len(utts))  # fmt: skip

@@ -342,15 +342,17 @@ def null_sets(
     seed: int,
     selection: str = "threshold",
     fdr_q: float = 0.05,
+    properties: Sequence[str] = PROPERTIES,
 ) -> NullDraws:
     """Set sizes (:func:`speechneurons.properties.statistic.set_counts`) under each property's
     null: one row per draw with ``kind`` 'null', ``property`` (the property whose labels were
     broken; the other properties' sets are the observed ones, so an overlap row reads what the
     overlap would be by chance for that property), ``null`` (speaker_relabeling /
     circular_shift), ``seed`` (the draw) and ``exact`` (every relabeling used); and the group
-    counts of every draw."""
+    counts of every draw. ``properties``: the properties whose null is drawn (default all; the
+    power simulation of the findings stage draws only those its claims read)."""
     rows, group_rows = [], []
-    for prop in PROPERTIES:
+    for prop in properties:
         if prop == "gender":
             draws, exact = gender_null(
                 top, labels, speakers, sigma, min_count, settings.null_draws, settings.null_exact_max, seed, selection,

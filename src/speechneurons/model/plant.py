@@ -1,0 +1,197 @@
+"""Planted models: property neurons written into a model by weight surgery, and their null twin
+(docs/positive-controls.md).
+
+A planted model is the base model with ``units_per_group`` FFN units of each chosen layer
+(default: the first and the last, the U shape of Lin et al.) replaced, group by group:
+
+- the groups of the ``property`` signal are the groups of the property-neuron statistic: gender
+  F and M (a speaker attribute), each pitch bin (voiced frames) and each phone type; those of
+  the ``null`` twin are keyed to speaker identity only: the speakers are split at random, within
+  each gender, into as many groups as the property signal has, so that no group is a gender, a
+  pitch bin or a phone type;
+- for a group g with frames m_g, on the FFN inputs x (the input of fc1, captured on the base
+  model's forward pass over the frames of the activation dump): the discriminant direction
+  v_g = (S_w + lambda I)^-1 (mean(x | g) - mean(x | not g)); the unit's pre-activation is
+  ``gain * (v_g . x - c_g) / s_g`` with c_g the midpoint of the two means of v_g . x and s_g its
+  standard deviation, so the unit is positive (GELU passes it) on the group's frames and near 0
+  elsewhere (each unit of a group with its own random tenth, so that they are no copies).
+  Its output column (fc2) writes ``write_scale`` times the unit-norm mean difference into the residual
+  stream, so the layers above (and the probes) read the planted signal;
+- the replaced units are drawn at random (seeded), different for every group; layers are
+  planted bottom-up, each on the inputs of the model planted below it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+
+from speechneurons.phones import PHONE_TYPES, normalize_phone
+
+SIGNALS = ("property", "null")
+
+
+@dataclass(frozen=True)
+class PlantSettings:
+    """Keys of a model's ``planted`` section (schemas/model.schema.yaml)."""
+
+    signal: str
+    units_per_group: int
+    layers: tuple[int, ...]
+    gain: float
+    write_scale: float
+    max_utterances: int
+
+
+def planted_layers(requested: Sequence[int], num_layers: int) -> list[int]:
+    """The planted layers: ``requested``, or the first and the last."""
+    layers = sorted({int(x) for x in requested}) or sorted({1, int(num_layers)})
+    bad = [x for x in layers if not 1 <= x <= num_layers]
+    if bad:
+        raise ValueError(f"planted layers {bad} do not exist: the model has layers 1..{num_layers}")
+    return layers
+
+
+def _phone_type(phone: str) -> str | None:
+    try:
+        p = normalize_phone(phone)
+    except ValueError:
+        return None
+    for t, members in PHONE_TYPES.items():
+        if p in members:
+            return t
+    return None
+
+
+def group_masks(index: pd.DataFrame, signal: str, n_pitch_bins: int, seed: int) -> dict[str, np.ndarray]:
+    """Group name -> boolean mask over the rows of ``index`` (module docstring); ``index`` has
+    speaker, gender, phone and pitch_bin columns (the activation dump's index)."""
+    if signal not in SIGNALS:
+        raise ValueError(f"planted signal must be one of {SIGNALS}, got {signal!r}")
+    gender = index["gender"].astype(str).to_numpy()
+    groups = {f"gender-{g}": gender == g for g in ("F", "M")}
+    pitch = pd.to_numeric(index["pitch_bin"], errors="coerce").fillna(-1).to_numpy()
+    groups |= {f"pitch-{b}": pitch == b for b in range(n_pitch_bins)}
+    ptype = np.array([_phone_type(p) for p in index["phone"].astype(str)], dtype=object)
+    groups |= {f"phone_type-{t}": ptype == t for t in PHONE_TYPES}
+    if signal == "property":
+        return groups
+    # the null twin: as many groups, keyed to speaker identity only (speakers split at random
+    # within each gender, so no group is a gender)
+    rng = np.random.default_rng([int(seed), 7])
+    speakers = index["speaker"].astype(str).to_numpy()
+    of = {}
+    for g in np.unique(gender):
+        names = np.unique(speakers[gender == g])
+        for i, s in enumerate(rng.permutation(names)):
+            of[s] = i % len(groups)
+    code = np.array([of[s] for s in speakers])
+    return {f"speakers-{i}": code == i for i in range(len(groups))}
+
+
+def unit_directions(x: np.ndarray, masks: Mapping[str, np.ndarray], gain: float) -> dict[str, tuple]:
+    """Per group: (fc1 row w [H], fc1 bias b, unit write direction u [H]) from the FFN inputs
+    ``x`` [n, H] of the group's frames and the others (module docstring): the discriminant
+    direction v = (S_w + lambda I)^-1 (mean(x | g) - mean(x | not g)), S_w the pooled
+    within-class covariance, lambda a tenth of its mean eigenvalue. A group with no frame or
+    no other frame gets nothing."""
+    x = np.asarray(x, dtype=np.float64)
+    out = {}
+    for g, m in masks.items():
+        m = np.asarray(m, dtype=bool)
+        if not m.any() or m.all():
+            continue
+        diff = x[m].mean(axis=0) - x[~m].mean(axis=0)
+        within = np.concatenate([x[m] - x[m].mean(axis=0), x[~m] - x[~m].mean(axis=0)])
+        cov = within.T @ within / len(x)
+        v = np.linalg.solve(cov + 0.1 * (np.trace(cov) / len(cov) or 1.0) * np.eye(len(cov)), diff)
+        p = x @ v
+        centre = (p[m].mean() + p[~m].mean()) / 2
+        scale = p.std() or 1.0
+        w = gain * v / scale
+        out[g] = (w, -gain * centre / scale, diff / (np.linalg.norm(diff) or 1.0))
+    return out
+
+
+def choose_units(width: int, groups: Sequence[str], units_per_group: int, rng) -> dict[str, list[int]]:
+    """Distinct units per group, drawn at random from the layer's ``width`` units."""
+    need = len(groups) * units_per_group
+    if need > width:
+        raise ValueError(f"{need} planted units do not fit in a layer of {width} units")
+    drawn = rng.choice(width, need, replace=False)
+    return {
+        g: sorted(int(u) for u in drawn[i * units_per_group : (i + 1) * units_per_group]) for i, g in enumerate(groups)
+    }
+
+
+@torch.no_grad()
+def plant_layer_(
+    site, directions: Mapping[str, tuple], units: Mapping[str, list[int]], write_scale: float, rng
+) -> None:
+    """Overwrite the chosen units of one FFN site (in place). The units of one group share the
+    group's direction, each with its own random part (a tenth of its norm) so that they are no
+    copies: with few activated units per frame (top tau), copies would tie and only the lowest
+    index would ever be activated."""
+    W1, b1, W2 = site.fc1.weight, site.fc1.bias, site.fc2.weight
+    for g, (w, b, u) in directions.items():
+        for j in units[g]:
+            r = rng.standard_normal(len(w))
+            w_j = w + 0.1 * np.linalg.norm(w) * r / np.linalg.norm(r)
+            W1[j] = torch.as_tensor(w_j, dtype=W1.dtype)
+            if b1 is not None:
+                b1[j] = float(b)
+            W2[:, j] = torch.as_tensor(write_scale * u, dtype=W2.dtype)
+
+
+def capture_inputs(loaded, waves: Sequence[np.ndarray], frames: Sequence[np.ndarray], layer: int) -> np.ndarray:
+    """The input of layer ``layer``'s fc1 at the given frames of each utterance, [sum frames, H]
+    (one utterance at a time, the layers above not run)."""
+    from speechneurons.model.ffn import ffn_sites
+    from speechneurons.model.forward import encode, front_end, pad
+
+    site = ffn_sites(loaded.model)[layer - 1]
+    seen: list[torch.Tensor] = []
+    handle = site.fc1.register_forward_pre_hook(lambda module, args: seen.append(args[0].detach()))
+    rows = []
+    try:
+        with torch.inference_mode():
+            for wave, fr in zip(waves, frames, strict=True):
+                seen.clear()
+                encode(loaded, pad([0], [front_end(loaded, wave)]), upto=layer)
+                x = seen[-1][0]
+                fr = np.asarray(fr, dtype=np.int64)
+                fr = fr[fr < x.shape[0]]
+                rows.append(x[torch.from_numpy(fr).to(x.device)].float().cpu().numpy())
+    finally:
+        handle.remove()
+    return np.concatenate(rows) if rows else np.zeros((0, site.fc1.in_features), np.float32)
+
+
+def plant_model_(loaded, waves, index: pd.DataFrame, settings: PlantSettings, n_pitch_bins: int, seed: int) -> dict:
+    """Plant ``settings.signal`` into ``loaded.model`` (in place) from the frames of ``index``
+    (rows: utt_id, frame, speaker, gender, phone, pitch_bin; ``waves``: utt_id -> waveform).
+    Returns what was planted: layer -> group -> units."""
+    from speechneurons.model.ffn import ffn_sites
+
+    utts = list(dict.fromkeys(index["utt_id"].astype(str)))
+    by_utt = dict(list(index.groupby(index["utt_id"].astype(str), sort=False)))
+    ordered = pd.concat([by_utt[u] for u in utts], ignore_index=True)
+    masks = group_masks(ordered, settings.signal, n_pitch_bins, seed)
+    sites = ffn_sites(loaded.model)
+    rng = np.random.default_rng([int(seed), 11])
+    planted: dict = {}
+    for layer in planted_layers(settings.layers, len(sites)):
+        x = capture_inputs(loaded, [waves[u] for u in utts], [by_utt[u]["frame"].to_numpy() for u in utts], layer)
+        if len(x) != len(ordered):
+            raise ValueError(
+                f"{len(ordered)} index frames but {len(x)} model frames: the dump does not match the model"
+            )
+        directions = unit_directions(x, masks, settings.gain)
+        units = choose_units(sites[layer - 1].width, list(directions), settings.units_per_group, rng)
+        plant_layer_(sites[layer - 1], directions, units, settings.write_scale, rng)
+        planted[layer] = units
+    return planted

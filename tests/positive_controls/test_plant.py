@@ -1,0 +1,107 @@
+"""Planted models (speechneurons.model.plant): the planted units fire on their group's frames,
+the null twin's on speaker groups that are no gender."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from speechneurons.model.ffn import capture_ffn
+from speechneurons.model.forward import encode, front_end, pad
+from speechneurons.model.plant import (
+    PlantSettings,
+    choose_units,
+    group_masks,
+    plant_model_,
+    planted_layers,
+    unit_directions,
+)
+from speechneurons.model.registry import load_model, model_class
+from tests.helpers.models import tiny_config
+
+PHONES = ["aa", "iy", "b", "d", "s", "t"]
+
+
+def _corpus(n_speakers=4, n_utts=2, seconds=0.5, sr=16000):
+    """Waves (a speaker's tone: F high, M low) and a dump-like index of every 2nd frame."""
+    rng = np.random.default_rng(0)
+    waves, rows = {}, []
+    t = np.arange(int(seconds * sr)) / sr
+    for s in range(n_speakers):
+        gender = "F" if s % 2 == 0 else "M"
+        f0 = (220.0 if gender == "F" else 110.0) * (1 + 0.05 * s)
+        for u in range(n_utts):
+            utt = f"s{s}-{u}"
+            waves[utt] = (0.5 * np.sin(2 * np.pi * f0 * t) + 0.05 * rng.standard_normal(t.size)).astype(np.float32)
+            for k, frame in enumerate(range(0, 24, 2)):
+                rows.append({"utt_id": utt, "frame": frame, "speaker": f"s{s}", "gender": gender,
+                             "phone": PHONES[k % len(PHONES)], "pitch_bin": int(gender == "F")})  # fmt: skip
+    return waves, pd.DataFrame(rows)
+
+
+@pytest.fixture
+def loaded(tmp_path):
+    torch.manual_seed(0)
+    model = model_class("hubert")(tiny_config("hubert", layers=3, ffn=64))
+    model.save_pretrained(tmp_path / "m")
+    return load_model(str(tmp_path / "m"), device="cpu")
+
+
+def _activations(loaded, waves, index, layer):
+    out = []
+    with torch.inference_mode(), capture_ffn(loaded.model, [layer]) as h:
+        for utt, rows in index.groupby("utt_id", sort=False):
+            encode(loaded, pad([0], [front_end(loaded, waves[utt])]))
+            out.append(h[layer][0, torch.as_tensor(rows["frame"].to_numpy().copy())].numpy())
+    return np.concatenate(out)
+
+
+def test_planted_layers_default_to_the_ends():
+    assert planted_layers([], 6) == [1, 6]
+    assert planted_layers([2], 6) == [2]
+    with pytest.raises(ValueError, match="do not exist"):
+        planted_layers([7], 6)
+
+
+def test_direction_separates_a_group():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((400, 8))
+    m = np.arange(400) < 200
+    x[m, 3] += 2.0
+    w, b, u = unit_directions(x, {"g": m}, gain=4.0)["g"]
+    pre = x @ w + b
+    assert pre[m].mean() > 2 and pre[~m].mean() < -2  # positive on the group, negative elsewhere
+    assert abs(np.linalg.norm(u) - 1) < 1e-9 and np.argmax(np.abs(u)) == 3
+
+
+def test_null_groups_are_keyed_to_speakers_not_gender():
+    _, index = _corpus(n_speakers=8)
+    masks = group_masks(index, "null", n_pitch_bins=2, seed=0)
+    assert len(masks) == len(group_masks(index, "property", n_pitch_bins=2, seed=0))
+    for m in masks.values():
+        # a group is a set of whole speakers, never all of one gender
+        spk = set(index.loc[m, "speaker"])
+        assert set(index.loc[index["speaker"].isin(spk), "speaker"]) == spk
+        assert not (m.any() and set(index.loc[m, "gender"]) == {"F"} and m.sum() == (index["gender"] == "F").sum())
+
+
+def test_choose_units_distinct_and_bounded():
+    units = choose_units(20, ["a", "b"], 3, np.random.default_rng(0))
+    flat = units["a"] + units["b"]
+    assert len(set(flat)) == 6
+    with pytest.raises(ValueError, match="do not fit"):
+        choose_units(5, ["a", "b"], 3, np.random.default_rng(0))
+
+
+def test_planted_gender_units_fire_on_their_gender(loaded):
+    waves, index = _corpus()
+    settings = PlantSettings(signal="property", units_per_group=2, layers=(), gain=12.0, write_scale=0.5,
+                             max_utterances=0)  # fmt: skip
+    planted = plant_model_(loaded, waves, index, settings, n_pitch_bins=2, seed=0)
+    assert sorted(planted) == [1, 3]
+    female = (index["gender"] == "F").to_numpy()
+    for layer in (1, 3):
+        h = _activations(loaded, waves, index, layer)
+        for g, rows in (("gender-F", female), ("gender-M", ~female)):
+            units = planted[layer][g]
+            assert h[rows][:, units].mean() > h[~rows][:, units].mean() + 1.0
