@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.workflow.conftest import CI_TINY_ARGS
 from tests.workflow.test_smoke import REPO, make_workdir, snakemake
 
 SRC = str(REPO / "src")
@@ -84,14 +85,13 @@ def _digests(results: Path) -> dict[str, str]:
 
 
 @pytest.mark.slow
-def test_two_runs_into_two_folders_give_the_same_bytes(tmp_path):
-    runs = []
-    for name, folder in (("one", "results"), ("two", "elsewhere/out")):
-        results = tmp_path / name / folder
-        work = _with_results(make_workdir(tmp_path / f"work-{name}"), results)
-        snakemake(work, "--cores", "2", "--configfile", "configs/ci-tiny.yaml", "where.yaml")
-        runs.append(_digests(results))
-    one, two = runs
+def test_two_runs_into_two_folders_give_the_same_bytes(ci_tiny_run, tmp_path):
+    # Run one is the session's ci-tiny run (results/ in its working directory, the smoke tests'
+    # run); run two, from another working directory into an absolute folder elsewhere.
+    results = tmp_path / "two" / "elsewhere" / "out"
+    work = _with_results(make_workdir(tmp_path / "work-two"), results)
+    snakemake(work, *CI_TINY_ARGS, "where.yaml")
+    one, two = _digests(ci_tiny_run / "results"), _digests(results)
     assert sorted(one) == sorted(two), sorted(set(one) ^ set(two))
     differ = sorted(f for f in one if one[f] != two[f])
     unexplained = [f for f in differ if f not in ALLOWED_TO_DIFFER]

@@ -3,8 +3,10 @@
 The slow test brings the cluster up (tests/helpers/slurm.py), runs the ci-tiny workflow through
 ``--profile profiles/slurm`` with the profile's placeholders overridden on the command line as
 the user of a one-partition, CPU-only cluster would, and checks that every job really went
-through sbatch (the cluster's accounting: one job per workflow job, named after this run and
-commented with its rule, all COMPLETED) and that the outputs equal a local run's.
+through sbatch (the cluster's accounting: one job per ungrouped workflow job and one per group
+job of the profile's groups, named after this run and commented with its rule or group, all
+COMPLETED; the SLURM logs of these jobs show every rule of the DAG run inside them) and that
+the outputs equal a local run's (the session's ci-tiny run, tests/workflow/conftest.py).
 
 The fast test checks, with a dry run, that the profile still names the rules that ask for a GPU.
 """
@@ -28,6 +30,7 @@ import yaml
 
 from tests.helpers.layout import RESULTS as L
 from tests.helpers.slurm import slurm_cluster
+from tests.workflow.conftest import CI_TINY_ARGS
 
 REPO = Path(__file__).resolve().parents[2]
 PROFILE = REPO / "profiles" / "slurm"
@@ -197,8 +200,49 @@ def test_device_cpu_asks_for_no_gpu(tmp_path):
     assert not [rule for rule, values in jobs if int(values.get("gpu", 0)) > 0]
 
 
+def profile_groups() -> dict[str, str]:
+    """Rule -> group of the profile's ``groups`` entries."""
+    profile = yaml.safe_load((PROFILE / "config.yaml").read_text())
+    return dict(entry.split("=", 1) for entry in profile.get("groups", []))
+
+
+def test_profile_groups_name_existing_rules(tmp_path):
+    """Every rule the profile groups exists (a renamed rule would silently go ungrouped), and a
+    dry run through the profile forms group jobs."""
+    work = make_workdir(tmp_path / "work")
+    log = dry_run(work, "configs/ci-tiny.yaml", "cpu.yaml")
+    rules = set(re.findall(r"^\s*rule (\w+):", "".join(p.read_text() for p in (REPO / "rules").glob("*.smk")), re.M))
+    grouped = profile_groups()
+    assert set(grouped) <= rules, sorted(set(grouped) - rules)
+    assert set(re.findall(r"Group job (\w+) ", log)) == {
+        "corpus",
+        "align",
+        "pitch",
+        "dissection",
+        "trajectories",
+        "report",
+    }
+
+
+def submitted_as(comment: str, rules: set[str], groups: set[str]) -> str:
+    """The rule or group of a SLURM job from its comment: 'rule_<rule>[_wildcards_...]' for one
+    workflow job, 'rule_<group>_<its rules, sorted, the first five>' for a group job."""
+    name = comment.removeprefix("rule_").split("_wildcards_")[0]
+    if name in rules:
+        return name
+    return next((group for group in groups if name.startswith(f"{group}_")), name)
+
+
+def rules_run_in(logdir: Path) -> collections.Counter:
+    """Rule -> how many SLURM job logs (under the plugin's log folder) show it run."""
+    found = collections.Counter()
+    for log in logdir.rglob("*.log"):
+        found.update(set(re.findall(r"^\s*(?:local)?rule (\w+):", log.read_text(errors="replace"), re.M)))
+    return found
+
+
 @pytest.mark.slow
-def test_ci_tiny_runs_through_slurm_and_matches_a_local_run(tmp_path):
+def test_ci_tiny_runs_through_slurm_and_matches_a_local_run(ci_tiny_run, tmp_path):
     start = time.monotonic()
     with slurm_cluster() as cluster:
         up = time.monotonic() - start
@@ -215,11 +259,18 @@ def test_ci_tiny_runs_through_slurm_and_matches_a_local_run(tmp_path):
             *user_overrides(cluster.partition),
             "--max-threads",
             threads,
+            # The node's CPUs per group job (the profile's cores is for real nodes).
+            "--cores",
+            threads,
             # Short jobs: first sacct poll after 2 s, not 40 s. Fail at once, no retry.
             "--slurm-init-seconds-before-status-checks",
             "2",
             "--retries",
             "0",
+            # The jobs' own logs, kept, to see which rules ran inside each SLURM job.
+            "--slurm-logdir",
+            str(tmp_path / "slurm-logs"),
+            "--slurm-keep-successful-logs",
         ]
         proc = run_limited(cmd, work, environment(cluster.env), RUN_LIMIT)
         log = proc.stdout
@@ -228,30 +279,48 @@ def test_ci_tiny_runs_through_slurm_and_matches_a_local_run(tmp_path):
         jobs = [job for job in cluster.jobs() if job["JobName"] == run_id]
     slurm_time = time.monotonic() - start - up
 
-    # Every workflow job but the target rule 'all' (run by Snakemake itself) was one sbatch job
-    # of this run, commented with its rule, that ran to completion in the partition asked for.
+    # Every workflow job but the target rule 'all' (run by Snakemake itself) ran inside an sbatch
+    # job of this run that ran to completion in the partition asked for: an ungrouped job as its
+    # own sbatch job, commented with its rule; a grouped one inside its group's sbatch job(s),
+    # commented with the group (each group forms at least one group job here).
     expected = job_stats(log)
     expected.pop("all", None)
-    by_rule = collections.Counter(job["Comment"].removeprefix("rule_").split("_wildcards_")[0] for job in jobs)
-    assert by_rule == expected, (by_rule, expected)
+    grouped = profile_groups()
+    ungrouped = collections.Counter({rule: n for rule, n in expected.items() if rule not in grouped})
+    groups = {grouped[rule] for rule in expected if rule in grouped}
+    by_name = collections.Counter(submitted_as(job["Comment"], set(ungrouped), groups) for job in jobs)
+    assert +collections.Counter({k: n for k, n in by_name.items() if k not in groups}) == ungrouped, (by_name, expected)
+    assert {k for k in by_name if k in groups} == groups, (by_name, groups)
+    assert len(jobs) < sum(expected.values()), "the profile's groups must send fewer SLURM jobs than workflow jobs"
+    # The SLURM jobs' own logs show every rule of the DAG run inside them.
+    assert set(rules_run_in(tmp_path / "slurm-logs")) >= set(expected), (
+        rules_run_in(tmp_path / "slurm-logs"),
+        expected,
+    )
     assert {job["State"] for job in jobs} == {"COMPLETED"}, jobs
     assert {job["ExitCode"] for job in jobs} == {"0:0"}, jobs
     assert {job["Partition"] for job in jobs} == {cluster.partition}, jobs
 
-    local = make_workdir(tmp_path / "local")
-    targets = list(LOCAL_TARGETS)
-    proc = run_limited(
-        [*SNAKEMAKE, *targets, "--directory", str(local), "--cores", threads, *CPU_CONFIG],
-        local,
-        environment(),
-        RUN_LIMIT,
-    )
-    assert proc.returncode == 0, proc.stdout[-6000:]
+    if threads == CI_TINY_ARGS[1]:
+        # The session's local run of ci-tiny (same config, same threads; its device is auto,
+        # which is the CPU here, as device: cpu is).
+        local = ci_tiny_run
+    else:
+        local = make_workdir(tmp_path / "local")
+        targets = list(LOCAL_TARGETS)
+        proc = run_limited(
+            [*SNAKEMAKE, *targets, "--directory", str(local), "--cores", threads, *CPU_CONFIG],
+            local,
+            environment(),
+            RUN_LIMIT,
+        )
+        assert proc.returncode == 0, proc.stdout[-6000:]
     differ = [rel for rel in COMPARED if digest(work / rel) != digest(local / rel)]
     assert not differ, f"the SLURM run's outputs differ from a local run's: {differ}"
     busy = sum(_seconds(job["Elapsed"]) for job in jobs)
     summary = (
-        f"cluster up in {up:.0f} s; {len(jobs)} SLURM jobs (summed elapsed {busy:.0f} s) in {slurm_time:.0f} s; "
+        f"cluster up in {up:.0f} s; {len(jobs)} SLURM jobs for {sum(expected.values())} workflow jobs "
+        f"(summed elapsed {busy:.0f} s) in {slurm_time:.0f} s; "
         f"local run of the compared outputs {time.monotonic() - start - up - slurm_time:.0f} s"
     )
     print(f"\n{summary}")

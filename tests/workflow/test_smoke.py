@@ -77,12 +77,10 @@ def test_wrong_type_fails_before_any_job(tmp_path):
     assert "config key 'seed'" in proc.stderr + proc.stdout
 
 
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    """The whole DAG on configs/ci-tiny.yaml, once for this module."""
-    work = make_workdir(tmp_path_factory.mktemp("tiny"))
-    snakemake(work, "--cores", "2", "--configfile", "configs/ci-tiny.yaml")
-    return work
+@pytest.fixture
+def tiny_run(ci_tiny_run):
+    """The whole DAG on configs/ci-tiny.yaml, run once per session (tests/workflow/conftest.py)."""
+    return ci_tiny_run
 
 
 @pytest.mark.smoke
