@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import os
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -550,7 +551,9 @@ def save_ctc_model(run: ResetTopRun, loaded, folder: str | Path, seed: int = 0) 
         "dev_per": float(chosen["dev_per"]),
         "n_train": int(run.n_train),
         "seed": int(seed),
-        "fine_tuned_from": str(loaded.ref),
+        # relative to the saved folder (a Hugging Face id as it is), so that the same run into
+        # another results folder writes the same bytes
+        "fine_tuned_from": os.path.relpath(loaded.ref, folder) if Path(loaded.ref).exists() else str(loaded.ref),
         "symbols": list(SYMBOLS),
     }
     with atomic_dir(folder) as tmp:
