@@ -62,6 +62,13 @@ def under_trained(rows: pd.DataFrame, tolerance: float) -> str | None:
     )
 
 
+def unless_under_trained(rows: pd.DataFrame, tolerance: float, verdict: str, why: str) -> tuple[str, str]:
+    """``verdict`` and ``why``, or *not measurable here* with the :func:`under_trained` reason in
+    front of ``why`` when an SAE of ``rows`` is under-trained."""
+    reason = under_trained(rows, tolerance)
+    return (UNMEASURED, f"{CANNOT_TEST}: {reason}; {why}") if reason else (verdict, why)
+
+
 def claim_no_dead_latents(claims: pd.DataFrame, tolerance: float = math.nan) -> Finding:
     """Claim 1 (module docstring)."""
     common = dict(study=STUDY, claim="Feature-choice SAEs leave no latent dead",
@@ -81,9 +88,7 @@ def claim_no_dead_latents(claims: pd.DataFrame, tolerance: float = math.nan) -> 
     fewer = "yes" if (rows["value"] < rows["reference"]).all() else "no"
     why = "no layer has a dead latent" if value == 0 else f"dead latents at layer {int(worst['layer'])}"
     why += f"; {per_layer}; fewer dead than TopK at every layer: {fewer}"
-    reason = under_trained(rows, tolerance)
-    if reason:
-        verdict, why = UNMEASURED, f"{CANNOT_TEST}: {reason}; {why}"
+    verdict, why = unless_under_trained(rows, tolerance, verdict, why)
     return Finding(**common, value=value, ci_low=math.nan, ci_high=math.nan, chance_low=math.nan,
                    chance_high=math.nan, verdict=verdict, why=why)  # fmt: skip
 
@@ -128,9 +133,7 @@ def claim_fvu_at_equal_l0(arch: str, claims: pd.DataFrame, main_k: int, toleranc
     )
     if missing:
         why += f"; no comparison at layer(s) {', '.join(map(str, missing))} (mean L0 outside TopK's range)"
-    reason = under_trained(rows, tolerance)
-    if reason:
-        verdict, why = UNMEASURED, f"{CANNOT_TEST}: {reason}; {why}"
+    verdict, why = unless_under_trained(rows, tolerance, verdict, why)
     return Finding(**common, value=value, ci_low=lo, ci_high=hi, chance_low=math.nan, chance_high=math.nan,
                    verdict=verdict, why=why)  # fmt: skip
 
@@ -181,9 +184,7 @@ def claim_zipf(claims: pd.DataFrame, main_k: int, level: float, tolerance: float
             f"layer {int(o.layer)} {NAMES.get(o.architecture, o.architecture)} {float(o.p_value):.3f}"
             for o in others.itertuples(index=False)
         )
-    reason = under_trained(rows[rows["layer"] == layer], tolerance)
-    if reason:
-        verdict, why = UNMEASURED, f"{CANNOT_TEST}: {reason}; {why}"
+    verdict, why = unless_under_trained(rows[rows["layer"] == layer], tolerance, verdict, why)
     return Finding(**common, value=alpha, ci_low=math.nan, ci_high=math.nan, chance_low=math.nan,
                    chance_high=math.nan, verdict=verdict, why=why)  # fmt: skip
 
@@ -218,9 +219,7 @@ def claim_adaptive(arch: str, claims: pd.DataFrame, main_k: int, tolerance: floa
             f"{100 * float(o.delta_ci_high):+.1f}]"
             for o in others.itertuples(index=False)
         )
-    reason = under_trained(rows[rows["layer"] == layer], tolerance)
-    if reason:
-        verdict, why = UNMEASURED, f"{CANNOT_TEST}: {reason}; {why}"
+    verdict, why = unless_under_trained(rows[rows["layer"] == layer], tolerance, verdict, why)
     return Finding(**common, value=value, ci_low=lo, ci_high=hi, chance_low=c_lo, chance_high=c_hi,
                    verdict=verdict, why=why)  # fmt: skip
 
