@@ -106,8 +106,8 @@ def claim_acoustic(
 def _twin_missing(common: dict, ssl, twin) -> Finding | None:
     if not twin:
         why = (
-            "the CTC fine-tuned twin was not dissected: the workflow does not dissect it yet (the reset-top "
-            "fine-tuning of the layer-wise study keeps no weights)"
+            "the CTC fine-tuned twin was not dissected (dissection.ctc_twin is off: turn it on to save the reset-top "
+            "n = 0 model as checkpoint 'ctc' and dissect it)"
         )
         return Finding(**common, **no_numbers(verdict=UNMEASURED, why=why))
     if sorted(ssl) != sorted(twin):
