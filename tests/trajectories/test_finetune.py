@@ -114,7 +114,8 @@ def test_ctc_fine_tuning_on_a_toy_task_lowers_the_loss_and_the_per():
     assert trained["edits"].sum() < 0.8 * untrained["edits"].sum()
 
 
-def test_reset_top_experiment_end_to_end(tmp_path):
+def _tiny_experiment(tmp_path):
+    """A 2-layer model, six utterances and random frame labels over four phones."""
     from speechneurons.model.registry import load_model
 
     torch.set_num_threads(1)
@@ -127,6 +128,11 @@ def test_reset_top_experiment_end_to_end(tmp_path):
             for u, x in w.items()
         }
     )
+    return loaded, w, labels
+
+
+def test_reset_top_experiment_end_to_end(tmp_path):
+    loaded, w, labels = _tiny_experiment(tmp_path)
     s = reset_settings(n_reset=[0, 1], steps=3, batch_size=2, lrs=[1e-3, 3e-3], dev_fraction=0.4)
     res = reset_top_experiment(
         loaded,
@@ -156,18 +162,7 @@ def test_reset_top_experiment_end_to_end(tmp_path):
 
 
 def _twin_run(tmp_path, keep_model=True):
-    from speechneurons.model.registry import load_model
-
-    torch.set_num_threads(1)
-    loaded = load_model(str(tiny_model_dir(tmp_path / "m", layers=2)), "cpu")
-    w = waves({f"u{i}": 4800 + 320 * i for i in range(6)})
-    rng = np.random.default_rng(0)
-    labels = label_table(
-        {
-            u: [(p, "w") for p in np.repeat(rng.choice(["AH", "T", "S", "sil"], 10), 3)[: loaded.num_frames(len(x))]]
-            for u, x in w.items()
-        }
-    )
+    loaded, w, labels = _tiny_experiment(tmp_path)
     codes = frame_codes(labels)
     s = reset_settings(n_reset=[0], steps=3, batch_size=2, lrs=[1e-3, 3e-2], dev_fraction=0.4)
     run = reset_top_one(loaded, w, ["u0", "u1"], ["u2", "u5"], ["u3", "u4"], codes, 0, s, 0, "cpu", keep_model)
