@@ -68,10 +68,16 @@ rule saes_layer:
         arch=lambda w: w.arch,
         settings=section_params(SaeSettings, config["saes"]),
         ks=lambda w: S.sae_plan(w.model).ks(int(w.layer), w.arch),
-        sweep=lambda w: [
-            L.sae_sweep_model(k, w.layer, w.arch, w.corpus, w.model, w.checkpoint)
-            for k in S.sae_plan(w.model).ks(int(w.layer), w.arch)[1:]
-        ],
+        # the sweep's other budgets are saved only with keep_intermediates (nothing reads them:
+        # their evaluation is in evaluation.npz); the folder stays, empty
+        sweep=lambda w: (
+            [
+                L.sae_sweep_model(k, w.layer, w.arch, w.corpus, w.model, w.checkpoint)
+                for k in S.sae_plan(w.model).ks(int(w.layer), w.arch)[1:]
+            ]
+            if config["keep_intermediates"]
+            else []
+        ),
         max_eval_rows=config["saes"]["max_eval_rows"],
         properties=section_params(PropertySettings, config["properties"]),
         nulls=section_params(NullSettings, config["properties"]),
