@@ -102,3 +102,41 @@ def test_distinct_extremes_take_one_item_per_group_and_draw_floor_ties_among_gro
     # fewer groups than k: the passed-over items fill the rest in order
     one = distinct_extremes(acts, 3, ["s"] * 8)
     assert one.top[0].tolist() == [0, 1, 2]
+
+
+def _walk(acts, k, groups, tie_seed):
+    """The walk of distinct_extremes over the full stable order (the definition, item by item)."""
+    from speechneurons.dissection.settings import rng
+
+    n = len(acts)
+    rank = np.arange(n) if tie_seed is None else rng(tie_seed, "ties").permutation(n)
+    by_rank = np.argsort(rank)
+    top, bottom = [], []
+    for c in range(acts.shape[1]):
+        x = acts[by_rank, c]
+        for sign, out in ((-1, top), (1, bottom)):
+            order = np.argsort(sign * x, kind="stable")
+            seen, taken, passed = set(), [], []
+            for r in order:
+                g = groups[by_rank[r]]
+                (passed if g in seen else taken).append(r)
+                seen.add(g)
+            chosen = taken[:k] + [r for r in order if r in passed][: max(0, k - len(taken))]
+            chosen = sorted(chosen, key=lambda r: list(order).index(r))
+            out.append(by_rank[chosen].tolist())
+    return top, bottom
+
+
+@pytest.mark.parametrize("n_groups", [1, 3, 40])
+def test_distinct_extremes_equal_the_item_by_item_walk_with_heavy_ties(n_groups):
+    """Only a prefix of each neuron's order is sorted; with ties at a floor and few groups the
+    result is still the full walk's."""
+    from speechneurons.dissection.items import distinct_extremes
+
+    rng = np.random.default_rng(n_groups)
+    acts = np.maximum(rng.normal(size=(300, 6)), -0.2).round(1).astype(np.float32)
+    groups = rng.integers(0, n_groups, size=300).tolist()
+    for k, seed in ((5, None), (12, 3)):
+        ex = distinct_extremes(acts, k, groups, tie_seed=seed, chunk=4)
+        top, bottom = _walk(acts, k, groups, seed)
+        assert ex.top.tolist() == top and ex.bottom.tolist() == bottom

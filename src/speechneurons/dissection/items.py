@@ -126,7 +126,9 @@ def _distinct_side(
     a: np.ndarray, k: int, codes: np.ndarray, by_rank: np.ndarray, largest: bool, chunk: int
 ) -> TopItems:
     """:func:`top_k_items` with at most one item per group while groups last (see
-    :func:`distinct_extremes`)."""
+    :func:`distinct_extremes`). Per neuron only a prefix of the item order is sorted: every item
+    at or beyond the m-th value (m = 8 k, grown 4-fold while the prefix holds fewer than k
+    groups), which is exactly the start of the full order, ties in tie-rank order."""
     n, d = a.shape
     idx = np.empty((d, k), dtype=np.int64)
     val = np.empty((d, k), dtype=np.float32)
@@ -136,21 +138,38 @@ def _distinct_side(
         x = np.asarray(a[:, lo : lo + chunk], dtype=np.float32)[by_rank]  # row r = item of tie rank r
         if np.isnan(x).any():
             raise ValueError("activations contain NaN; the dump is broken")
-        order = np.argsort(-x if largest else x, axis=0, kind="stable")  # by value, then tie rank
+        key = -x if largest else x  # ascending key: the walk's order is by key, then tie rank
         for c in range(x.shape[1]):
-            o = order[:, c]
-            _, first = np.unique(g_ranked[o], return_index=True)
-            first = np.sort(first)
-            pos = first[:k]
-            if len(pos) < k:  # fewer groups than k: the next items in order fill the rest
-                rest = np.setdiff1d(np.arange(n), first, assume_unique=True)[: k - len(pos)]
-                pos = np.sort(np.concatenate([pos, rest]))
+            o, pos = _first_distinct(key[:, c], g_ranked, k)
             rows = o[pos]
             v = x[rows, c]
             idx[lo + c] = by_rank[rows]
             val[lo + c] = v
             tied[lo + c] = int(np.sum(x[:, c] == v[-1]))
     return TopItems(idx, val, tied)
+
+
+def _first_distinct(key: np.ndarray, groups: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(o, pos): ``o`` a prefix of the stable ascending order of ``key`` (rows in tie-rank order)
+    and ``pos`` the k positions in it that the walk of :func:`distinct_extremes` takes: the first
+    item of each group while groups last, then the passed-over items in order."""
+    n = len(key)
+    m = min(n, 8 * k)
+    while True:
+        if m >= n:
+            o = np.argsort(key, kind="stable")
+        else:  # every item below the m-th key in order, then all items at it in row order
+            t = np.partition(key, m - 1)[m - 1]
+            below = np.flatnonzero(key < t)
+            o = np.concatenate([below[np.argsort(key[below], kind="stable")], np.flatnonzero(key == t)])
+        _, first = np.unique(groups[o], return_index=True)
+        first = np.sort(first)
+        if len(first) >= k:
+            return o, first[:k]
+        if len(o) == n:  # fewer groups than k: the next items in order fill the rest
+            rest = np.setdiff1d(np.arange(n), first, assume_unique=True)[: k - len(first)]
+            return o, np.sort(np.concatenate([first, rest]))
+        m *= 4
 
 
 def distinct_extremes(
