@@ -285,6 +285,9 @@ rule experiments_control_effects:
         best=L.best_layers(),
         neurons=I.per_layer(L.property_neurons, EXPERIMENTS_CHECKPOINT),
         P=I.per_layer(L.property_P, EXPERIMENTS_CHECKPOINT),
+        # the counts against their chance ranges: an erasure of a property with no layer above
+        # chance cannot be tested, so its control draws are not scored
+        summary=lambda w: L.properties_summary(w.corpus, w.model, EXPERIMENTS_CHECKPOINT),
     output:
         table=L.control_effects(),
     log:

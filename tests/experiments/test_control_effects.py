@@ -80,6 +80,18 @@ def test_table_reads_an_erasure_against_its_controls():
     # no control (features redrawn, codes kept) comes near: the smallest rank p-value of 9 draws
     assert t["effect"].iloc[0] >= 50 > t["control_high"].iloc[0]
     assert t["control_p"].iloc[0] == pytest.approx(1 / 10)
+    # an erasure the design cannot test here is listed with its reason and no effect, and the
+    # findings read no control distribution from it
+    why = "not scored: no layer's gender-neuron count lies above its chance range"
+    t2 = ce.control_effects_table(errors, comp, {"sid": [1, 6]}, 0.95, {"gender-F": why})
+    skipped = t2[t2["comparison"] == "erase gender-F"]
+    assert skipped["layer"].tolist() == [1, 6] and (skipped["n_controls"] == 0).all()
+    assert skipped["effect"].isna().all() and (skipped["not_scored"] == why).all()
+    assert (t2.loc[t2["comparison"] == "erase gender-M", "not_scored"] == "").all()
+    from speechneurons.findings.property_neurons import control_row
+
+    assert control_row(t2, "erase gender-F", "sid") is None
+    assert control_row(t2, "erase gender-M", "sid", 1)["n_controls"] == 9
 
 
 def test_plan_variants_names_every_variant_its_comparison_uses():

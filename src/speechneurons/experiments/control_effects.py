@@ -200,11 +200,14 @@ def control_effects_table(
     comparisons: Sequence[Mapping],
     layers_by_task: Mapping[str, Iterable[int]],
     level: float,
+    unscored: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """One row per comparison, task and probe layer: the effect, its control distribution and
     rank p-value (:func:`control_distribution`). A comparison is a mapping with ``name``,
     ``kind`` ('pruning' or 'erasure'), ``variant``, ``reference``, ``controls`` (variant names)
-    and, for an erasure, ``property`` and ``group``."""
+    and, for an erasure, ``property`` and ``group``. ``unscored``: erasure name -> why it was
+    not scored; each gets a row per probe layer of its task with no effect, ``n_controls`` 0
+    and the reason in ``not_scored`` (empty for the scored rows)."""
     rows = []
     for c in comparisons:
         if c["kind"] == "pruning":
@@ -224,9 +227,14 @@ def control_effects_table(
                 d = control_distribution(effect(c["variant"], task, layer),
                                          [effect(v, task, layer) for v in c["controls"]], level)  # fmt: skip
                 rows.append({"comparison": c["name"], "kind": c["kind"], "task": task, "layer": layer, **d})
+    for name, why in (unscored or {}).items():
+        task = ERASURE_READ[name.split("-", 1)[0]][0]
+        for layer in sorted({int(x) for x in layers_by_task.get(task, [])}):
+            rows.append({"comparison": f"erase {name}", "kind": "erasure", "task": task, "layer": layer,
+                         "effect": float("nan"), "n_controls": 0, "not_scored": why})  # fmt: skip
     cols = ["comparison", "kind", "task", "layer", "effect", "n_controls", "control_low", "control_high", "control_p",
-            "control_p_below"]  # fmt: skip
-    return pd.DataFrame(rows, columns=cols)
+            "control_p_below", "not_scored"]  # fmt: skip
+    return pd.DataFrame(rows, columns=cols).fillna({"not_scored": ""})
 
 
 def plan_variants(

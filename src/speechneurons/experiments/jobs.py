@@ -329,9 +329,17 @@ def control_effects(inp, out, p, threads: int = 1) -> None:
         protect_draws = matched_controls(
             protected, rates, n, p.seed, zlib.crc32(b"protect_random"), m.match_neighbours, target=m.balance_ks
         )
-    erasures = {}
+    from speechneurons.findings.property_neurons import counts_at_chance
+
+    summary = read_table(inp.summary)
+    erasures, unscored = {}, {}
     for name in p.erasures:
         prop, group = parse_erasure_name(name)
+        why = counts_at_chance(summary, prop)
+        if why:  # the claim cannot be tested here (findings): no passes spent on its controls
+            unscored[name] = f"not scored: {why}"
+            log.info("erase %s: %s", name, unscored[name])
+            continue
         sets = group_neurons(neurons, prop, group)
         if sum(len(v) for v in sets.values()):
             draws = matched_controls(
@@ -354,7 +362,7 @@ def control_effects(inp, out, p, threads: int = 1) -> None:
         on_bad_input=p.on_bad_input,
     )  # fmt: skip
     probes = fit_fixed_probes(load_features(inp.features, frames, utts), roles, settings)
-    table = control_effects_table(fixed_probe_errors(probes, feats), comparisons, roles, p.level)
+    table = control_effects_table(fixed_probe_errors(probes, feats), comparisons, roles, p.level, unscored)
     write_table(table, out.table)
     log.info("\n%s", table.to_string(index=False))
     log.info("CPU time %.1f s for %d variants", time.process_time() - start, len(masks))

@@ -211,10 +211,10 @@ def nearest_sparsity(pruning: pd.DataFrame, target: float = ref.REFERENCE_PRUNIN
 
 def control_row(controls: pd.DataFrame | None, comparison: str, task: str, layer: int | None = None):
     """The row of control_effects.tsv of one comparison and task (at ``layer``, else the last
-    probe layer scored); None when absent."""
+    probe layer scored); None when absent or not scored (``n_controls`` 0)."""
     if controls is None or not len(controls):
         return None
-    rows = controls[(controls["comparison"] == comparison) & (controls["task"] == task)]
+    rows = controls[(controls["comparison"] == comparison) & (controls["task"] == task) & (controls["n_controls"] > 0)]
     if layer is not None:
         rows = rows[rows["layer"] == layer]
     return rows.sort_values("layer").iloc[-1] if len(rows) else None
