@@ -5,13 +5,15 @@ when this module is imported: a job that draws nothing does not pay for it."""
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 from speechneurons.io import atomic_path
 
 
+@cache  # the backend is set once, as it was when this module imported pyplot
 def pyplot():
-    """matplotlib.pyplot with the headless backend (set before pyplot is first imported)."""
+    """matplotlib.pyplot with the headless backend (set on the first call)."""
     import matplotlib
 
     matplotlib.use("Agg")
