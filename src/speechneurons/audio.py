@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 
 from speechneurons.errors import BadInputError
 from speechneurons.io import atomic_path
@@ -36,6 +35,8 @@ def audio_info(path: str | Path) -> AudioInfo:
 
     Raises BadInputError when the file is missing or cannot be parsed.
     """
+    import soundfile as sf  # here: most jobs import this module and read no audio
+
     path = Path(path)
     if not path.exists():
         raise BadInputError(path, "audio file does not exist", "Check the path (and the corpus root in the config).")
@@ -78,6 +79,8 @@ def load_audio(path: str | Path, sample_rate: int = 16000) -> np.ndarray:
     Raises BadInputError (naming the file and the fix) for a missing, unreadable/corrupt,
     empty, multichannel or other-rate file. Nothing is resampled silently.
     """
+    import soundfile as sf
+
     path = Path(path)
     info = audio_info(path)
     check_audio_info(path, info, sample_rate)
@@ -106,6 +109,8 @@ def load_audio(path: str | Path, sample_rate: int = 16000) -> np.ndarray:
 
 def write_wav(path: str | Path, audio: np.ndarray, sr: int) -> None:
     """Write mono float audio as 16-bit PCM WAV atomically (values clipped to [-1, 1])."""
+    import soundfile as sf
+
     audio = np.clip(np.asarray(audio, dtype=np.float32), -1.0, 1.0)
     if audio.ndim != 1:
         raise ValueError("write_wav expects mono audio (a 1-D array)")
@@ -115,6 +120,8 @@ def write_wav(path: str | Path, audio: np.ndarray, sr: int) -> None:
 
 def write_flac(path: str | Path, audio: np.ndarray, sr: int) -> None:
     """Write mono float audio as 16-bit FLAC atomically (used to build LibriSpeech-shaped data)."""
+    import soundfile as sf
+
     audio = np.clip(np.asarray(audio, dtype=np.float32), -1.0, 1.0)
     with atomic_path(path) as tmp:
         sf.write(str(tmp), audio, int(sr), subtype="PCM_16", format="FLAC")

@@ -12,11 +12,12 @@ import difflib
 from collections.abc import Mapping
 from dataclasses import fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
-from jsonschema import Draft202012Validator
-from referencing import Registry, Resource
+
+if TYPE_CHECKING:  # jsonschema and referencing where a config is validated: every job imports this module
+    from referencing import Registry
 
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas"
 DEFAULT_SCHEMA = SCHEMA_DIR / "config.schema.yaml"
@@ -88,6 +89,8 @@ def check_config_files(paths) -> None:
 
 def _registry(schema_dir: Path) -> Registry:
     """All ``*.schema.yaml`` files of a folder, addressable by their file name."""
+    from referencing import Registry, Resource
+
     resources = []
     for file in sorted(schema_dir.glob("*.schema.yaml")):
         resources.append((file.name, Resource.from_contents(_load_yaml(file), default_specification=_spec())))
@@ -169,6 +172,8 @@ def validate_config(config: dict, schema_path: str | Path = DEFAULT_SCHEMA) -> d
 
     Raises ConfigError listing every problem, each naming its key.
     """
+    from jsonschema import Draft202012Validator
+
     schema_path = Path(schema_path)
     registry = _registry(schema_path.parent)
     schema = _load_yaml(schema_path)
@@ -202,6 +207,8 @@ def _complete_model_pretrain(config: dict, registry: Registry) -> None:
 def _check_meaning(config: dict, registry: Registry) -> list[str]:
     """What the schema cannot say: unique names, each model's pretraining settings (the
     pretrain section with its overrides, validated like the section) and iteration rules."""
+    from jsonschema import Draft202012Validator
+
     from speechneurons.study import duplicate_names, merged
 
     lines = [

@@ -5,21 +5,25 @@ its inputs, calls the library and writes its outputs."""
 
 import logging
 
-import torch
-
-from speechneurons.activations.dump import bound_heap, dump_activations
 from speechneurons.activations.index import build_index, write_index
 from speechneurons.activations.selection import SUBSETS, select_frames
 from speechneurons.corpus.manifest import read_manifest
 from speechneurons.frames import FrameGrid
 from speechneurons.io import read_table, relative_to, write_json, write_table
-from speechneurons.model.registry import check_frame_grid, load_model
+
+# Heavy imports (torch, the model, matplotlib, ...) live in the jobs that use them: a job process
+# pays only for its own, and most jobs are small (issue 28).
 
 log = logging.getLogger(__name__)
 
 
 def dump(inp, out, p, threads: int = 1) -> None:
     """One forward pass of a model over the selected utterances -> per-layer float16 FFN activations."""
+    import torch
+
+    from speechneurons.activations.dump import bound_heap, dump_activations
+    from speechneurons.model.registry import check_frame_grid, load_model
+
     torch.manual_seed(p.seed)
     bound_heap()
     torch.set_num_threads(max(1, threads))

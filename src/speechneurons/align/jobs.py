@@ -12,7 +12,6 @@ from speechneurons.align.alignment import (
     reference_align_fn,
     shard_rows,
 )
-from speechneurons.align.figures import plot_quality
 from speechneurons.align.frame_labels import build_frame_labels
 from speechneurons.align.mfa import collect_output, prepare_corpus
 from speechneurons.align.precomputed import extra_textgrids, textgrids_align_fn
@@ -20,6 +19,9 @@ from speechneurons.align.quality import alignment_quality
 from speechneurons.corpus.manifest import read_manifest
 from speechneurons.frames import FrameGrid
 from speechneurons.io import read_table, write_table
+
+# Heavy imports (torch, the model, matplotlib, ...) live in the jobs that use them: a job process
+# pays only for its own, and most jobs are small (issue 28).
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +91,8 @@ def mfa_prepare(inp, out, p) -> None:
 
 def quality(inp, out, p) -> None:
     """Alignment quality against the synthesizer's timings: quality.tsv and its figure."""
+    from speechneurons.align.figures import plot_quality
+
     manifest = read_manifest(inp.manifest)
     report = read_table(inp.report, dtype={"utt_id": str})
     aligned = report.loc[report.status == "aligned", "utt_id"]

@@ -5,7 +5,6 @@ its inputs, calls the library and writes its outputs."""
 
 import logging
 
-from speechneurons.comparison.figures import plot_property_share
 from speechneurons.comparison.tables import stack, with_depth
 from speechneurons.io import write_table
 
@@ -14,6 +13,8 @@ log = logging.getLogger(__name__)
 
 def compare(inp, out, p) -> None:
     """The per-pair tables stacked with corpus and model columns, and the property-share figure."""
+    from speechneurons.comparison.figures import plot_property_share
+
     pairs = [tuple(p) for p in p.pairs]
     summary = with_depth(stack(pairs, inp.summaries))
     write_table(summary, out.summary)

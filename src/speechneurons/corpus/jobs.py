@@ -5,16 +5,20 @@ its inputs, calls the library and writes its outputs."""
 
 import logging
 
-from speechneurons.corpus.figures import plot_minutes_per_speaker
 from speechneurons.corpus.librispeech import scan_librispeech
 from speechneurons.corpus.manifest import read_manifest, write_corpus_tables
 from speechneurons.corpus.synth import build_synth_speaker, gather_synth
+
+# Heavy imports (torch, the model, matplotlib, ...) live in the jobs that use them: a job process
+# pays only for its own, and most jobs are small (issue 28).
 
 log = logging.getLogger(__name__)
 
 
 def figure(inp, out, p) -> None:
     """Minutes of audio per speaker, coloured by gender."""
+    from speechneurons.corpus.figures import plot_minutes_per_speaker
+
     plot_minutes_per_speaker(read_manifest(inp.manifest), out.png)
 
 

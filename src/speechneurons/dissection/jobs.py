@@ -7,18 +7,10 @@ import logging
 
 import numpy as np
 import pandas as pd
-import torch
-from threadpoolctl import threadpool_limits
 
 from speechneurons.config import settings_from
 from speechneurons.corpus.manifest import read_manifest
-from speechneurons.dissection.browser import write_browser
 from speechneurons.dissection.describe import phone_items, read_items, utterance_items, write_items
-from speechneurons.dissection.dissect import dissect_dump_layer, write_layer
-from speechneurons.dissection.figures import plot_agreement, plot_pruning, plot_uninterpretable
-from speechneurons.dissection.llm import LLMWriter
-from speechneurons.dissection.pruning import concept_sets, run_pruning
-from speechneurons.dissection.scoring import property_truth
 from speechneurons.dissection.settings import (
     BrowserSettings,
     DissectionSettings,
@@ -29,10 +21,10 @@ from speechneurons.dissection.settings import (
 from speechneurons.dissection.tables import browser_neurons, summary_table
 from speechneurons.frames import FrameGrid
 from speechneurons.io import load_array, read_json, read_table, write_json, write_table
-from speechneurons.model.registry import load_model
-from speechneurons.probing.features import FrameSettings
-from speechneurons.probing.probes import ProbeSettings
 from speechneurons.properties.statistic import tau_from_fraction
+
+# Each job imports the heavy parts it needs (torch, the model, the probes, scipy, matplotlib) in
+# its own body: a job process pays only its own imports, and most jobs here are small.
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +56,8 @@ def layer_lines(summary: pd.DataFrame, agreement: pd.DataFrame) -> dict:
 def browser(inp, out, p) -> None:
     """The neuron browser: an HTML page of neuron cards (description, top concepts, top and bottom
     items with playable snippets) for the most interpretable and the property neurons of each layer."""
+    from speechneurons.dissection.browser import write_browser
+
     settings = settings_from(BrowserSettings, p.settings)
     neurons = pd.concat([read_table(path) for path in inp.neurons], ignore_index=True)
     chosen = browser_neurons(neurons, settings.n_neurons, settings.property_neurons)
@@ -93,6 +87,8 @@ def browser(inp, out, p) -> None:
 
 def figures(inp, out, p) -> None:
     """Figures of the dissection: uninterpretable share per layer, agreement with property neurons."""
+    from speechneurons.dissection.figures import plot_agreement, plot_uninterpretable
+
     title = p.title
     plot_uninterpretable(
         read_table(inp.summary), out.uninterpretable, f"{title}: neurons whose top items share no attribute"
@@ -124,6 +120,12 @@ def items(inp, out, p) -> None:
 def layer(inp, out, p, threads: int = 1) -> None:
     """Dissection of one layer: each neuron's top and bottom items, top concepts, open-concept
     summary and description (on the selecting split), and their agreement with the property neurons."""
+    from threadpoolctl import threadpool_limits
+
+    from speechneurons.dissection.dissect import dissect_dump_layer, write_layer
+    from speechneurons.dissection.llm import LLMWriter
+    from speechneurons.dissection.scoring import property_truth
+
     threadpool_limits(threads)  # threads beyond the job's own only slow BLAS down here
     layer = int(p.layer)
     settings = settings_from(DissectionSettings, p.settings)
@@ -147,6 +149,13 @@ def layer(inp, out, p, threads: int = 1) -> None:
 def pruning(inp, out, p, threads: int = 1) -> None:
     """Concept-specific pruning: zero each concept's tagged neurons (and a matched random control)
     in every dissected layer, and score the drop of the probes' own-class logits on test utterances."""
+    import torch
+
+    from speechneurons.dissection.pruning import concept_sets, run_pruning
+    from speechneurons.model.registry import load_model
+    from speechneurons.probing.features import FrameSettings
+    from speechneurons.probing.probes import ProbeSettings
+
     torch.set_num_threads(threads)
     settings = settings_from(PruningSettings, p.settings, seed=p.seed, resamples=p.resamples, level=p.level,
                              match_neighbours=p.match_neighbours, balance_ks=p.balance_ks)  # fmt: skip
@@ -181,6 +190,8 @@ def pruning(inp, out, p, threads: int = 1) -> None:
 
 def pruning_figure(inp, out, p) -> None:
     """Figure of pruning.tsv: dA and dR per pruned concept against the random control."""
+    from speechneurons.dissection.figures import plot_pruning
+
     plot_pruning(read_table(inp.table), out.figure, f"{p.title}: concept-specific pruning")
 
 

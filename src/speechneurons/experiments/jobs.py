@@ -10,8 +10,6 @@ import zlib
 from pathlib import Path
 
 import pandas as pd
-import torch
-from transformers import Wav2Vec2FeatureExtractor
 
 from speechneurons.activated import rates_from_npz
 from speechneurons.config import settings_from
@@ -19,15 +17,8 @@ from speechneurons.corpus.manifest import read_manifest
 from speechneurons.experiments import erasure as E
 from speechneurons.experiments import pruning as P
 from speechneurons.experiments.erasure import erasure_matrix
-from speechneurons.experiments.figures import plot_erasure, plot_pruning
-from speechneurons.experiments.pruning import (
-    KEEP_STRATEGIES,
-    ffn_pairs,
-    plan_keep,
-    plan_pruning,
-    plan_table,
-    prune_model_,
-)
+from speechneurons.experiments.pruning import ffn_pairs, plan_keep, plan_pruning, plan_table, prune_model_
+from speechneurons.experiments.variants import KEEP_STRATEGIES
 from speechneurons.frames import FrameGrid
 from speechneurons.io import atomic_dir, read_json, read_table, write_json, write_table
 from speechneurons.model.registry import check_frame_grid, load_model
@@ -46,6 +37,10 @@ from speechneurons.probing.scoring import point_scores
 from speechneurons.stats.controls import MatchSettings, balance_table, matched_controls
 from speechneurons.study import parse_erasure_name
 
+# torch, transformers and matplotlib are imported in the jobs that use them: a job process pays
+# only for its own imports (experiments.pruning, model.registry and probing.* import torch where
+# they run a model, not at import) (issue 28).
+
 log = logging.getLogger(__name__)
 
 
@@ -56,6 +51,8 @@ def masks(path: str) -> dict[int, list[int]]:
 
 def erasure_figure(inp, out, p) -> None:
     """Figure of erasure.tsv (see speechneurons.experiments.figures)."""
+    from speechneurons.experiments.figures import plot_erasure
+
     plot_erasure(read_table(inp.table), out.figure, title=p.title)
 
 
@@ -112,6 +109,8 @@ def erasure_table(inp, out, p) -> None:
 def features_unpruned(inp, out, p, threads: int = 1) -> None:
     """Frozen features of every layer of the unpruned model for the probes, and the probed frames
     and utterances (the same rows for every model variant)."""
+    import torch
+
     torch.set_num_threads(threads)
     manifest = read_manifest(inp.manifest)
     frames = probe_frames(
@@ -144,6 +143,8 @@ def features_variants(inp, out, p, threads: int = 1) -> None:
     """Frozen features of every pruned and erased variant at the probe layers. Variants silence FFN
     neurons of the unpruned model, so each utterance's front-end runs once and the transformer
     once per variant; pruned models that were pretrained further run on their own."""
+    import torch
+
     torch.set_num_threads(threads)
     best = read_json(inp.best)
     roles = resolve_layers(p.probe_layers, best["num_layers"], best["best"], p.tasks)
@@ -208,6 +209,9 @@ def probes_variants(inp, out, p) -> None:
 def prune(inp, out, p, threads: int = 1) -> None:
     """Prune the model for every (strategy, sparsity): the plan, the pruned neurons, and the
     structurally smaller model (optionally pretrained further)."""
+    import torch
+    from transformers import Wav2Vec2FeatureExtractor
+
     torch.set_num_threads(threads)
     neurons = load_property_neurons(inp.neurons)
     protected = protected_neurons(neurons, p.protect_properties)
@@ -281,6 +285,8 @@ def prune(inp, out, p, threads: int = 1) -> None:
 
 def pruning_figure(inp, out, p) -> None:
     """Figure of pruning.tsv (see speechneurons.experiments.figures)."""
+    from speechneurons.experiments.figures import plot_pruning
+
     plot_pruning(read_table(inp.table), out.figure, title=p.title)
 
 
@@ -304,6 +310,8 @@ def control_effects(inp, out, p, threads: int = 1) -> None:
     experiments_erasure_sets, same seeds: draw 0 is the control those probes were run on), scored
     by fixed probes on the test utterances (speechneurons.experiments.control_effects)."""
     import time
+
+    import torch
 
     from speechneurons.experiments.control_effects import (
         control_effects_table,

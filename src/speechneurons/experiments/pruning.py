@@ -24,15 +24,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-import torch
 
 from speechneurons.experiments.variants import KEEP_STRATEGIES, STRATEGIES
-from speechneurons.model.ffn import ffn_sites, prune_ffn_
 from speechneurons.probing.probes import add_roles, select_layers
 from speechneurons.probing.scoring import compare
+
+if TYPE_CHECKING:  # torch is imported where a model is pruned: the pruning table needs no torch
+    import torch
 
 log = logging.getLogger(__name__)
 
@@ -173,11 +175,17 @@ def plan_table(plan: Mapping[int, LayerChoice], strategy: str, sparsity: float |
 
 def ffn_pairs(model) -> dict[int, tuple[torch.nn.Linear, torch.nn.Linear]]:
     """layer (1-based) -> (fc1, fc2) of a model, found by :func:`speechneurons.ffn.ffn_sites`."""
+    from speechneurons.model.ffn import ffn_sites
+
     return {int(site.layer): (site.fc1, site.fc2) for site in ffn_sites(model)}
 
 
 def prune_model_(model, plan: Mapping[int, LayerChoice]) -> None:
     """Structurally delete the planned neurons (in place) through ``ffn.prune_ffn_``."""
+    import torch
+
+    from speechneurons.model.ffn import prune_ffn_
+
     keep = {layer: torch.as_tensor(c.keep, dtype=torch.long) for layer, c in plan.items()}
     prune_ffn_(model, keep)
 

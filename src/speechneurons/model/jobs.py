@@ -7,28 +7,27 @@ import logging
 
 import numpy as np
 import pandas as pd
-import torch
 
 from speechneurons.config import settings_from
 from speechneurons.corpus.manifest import read_manifest
 from speechneurons.device import resolve_device
 from speechneurons.frames import FrameGrid
 from speechneurons.io import atomic_dir, atomic_path, drop_timings, read_table, write_json, write_table
-from speechneurons.model import hubert as H
-from speechneurons.model import pretrain as P
 from speechneurons.model import targets as T
-from speechneurons.model.figures import plot_curve, plot_heldout_curve
-from speechneurons.model.hubert import load_checkpoint, masked_prediction_accuracy
-from speechneurons.model.pretrain import align_targets, heldout_corpus, load_corpus
 from speechneurons.model.registry import download_model
 from speechneurons.model.schedule import checkpoint_name
 from speechneurons.model.targets import targets_from_table
+
+# Heavy imports (torch, the model, matplotlib, ...) live in the jobs that use them: a job process
+# pays only for its own, and most jobs are small (issue 28).
 
 log = logging.getLogger(__name__)
 
 
 def curve(inp, out, p) -> None:
     """The pretraining curve: loss and masked accuracy against steps, with chance and majority."""
+    from speechneurons.model.figures import plot_curve
+
     plot_curve([read_table(path) for path in inp.logs], out.png)
 
 
@@ -43,6 +42,12 @@ def download(inp, out, p) -> None:
 def heldout(inp, out, p, threads: int = 1) -> None:
     """Masked-prediction accuracy of every checkpoint on held-out utterances (the learning curve
     on data the model never trained on), with chance and the majority-class rate."""
+    import torch
+
+    from speechneurons.model.figures import plot_heldout_curve
+    from speechneurons.model.hubert import load_checkpoint, masked_prediction_accuracy
+    from speechneurons.model.pretrain import align_targets, heldout_corpus
+
     torch.set_num_threads(threads)
     grid = FrameGrid.from_config(p.frames)
     manifest = read_manifest(inp.manifest)
@@ -77,6 +82,11 @@ def pretrain(inp, out, p, threads: int = 1) -> None:
     """Pretrain one HuBERT iteration on the corpus and its frame targets: the iteration's checkpoints
     (save_pretrained + head, named by the step counted over all iterations), its final model and
     its training log."""
+    import torch
+
+    from speechneurons.model import hubert as H
+    from speechneurons.model import pretrain as P
+
     i = int(p.iteration)
     torch.set_num_threads(threads)
     train = settings_from(P.TrainSettings, p.train)
@@ -144,6 +154,11 @@ def targets(inp, out, p, threads: int = 1) -> None:
     layer of the previous iteration's model (targets 'layer'), fitted on the pretraining splits and
     assigned to every utterance (held-out utterances get targets to score the model on, never to
     fit or train); one label per model frame, and the cluster centres."""
+    import torch
+
+    from speechneurons.model.hubert import load_checkpoint
+    from speechneurons.model.pretrain import load_corpus
+
     torch.set_num_threads(threads)
     grid = FrameGrid.from_config(p.frames)
     manifest = read_manifest(inp.manifest)

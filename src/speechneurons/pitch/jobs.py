@@ -10,8 +10,10 @@ from speechneurons.corpus.manifest import read_manifest
 from speechneurons.frames import FrameGrid
 from speechneurons.io import read_json, read_table, write_json, write_table
 from speechneurons.pitch.f0 import PitchSettings, extract_corpus
-from speechneurons.pitch.figures import plot_f0_distributions
 from speechneurons.pitch.groups import pitch_groups
+
+# Heavy imports (torch, the model, matplotlib, ...) live in the jobs that use them: a job process
+# pays only for its own, and most jobs are small (issue 28).
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +37,8 @@ def f0(inp, out, p) -> None:
 
 def figure(inp, out, p) -> None:
     """Figure: F0 distributions per gender and per speaker with the pitch-group cut points."""
+    from speechneurons.pitch.figures import plot_f0_distributions
+
     frames = read_table(inp.frames, columns=["utt_id", "f0_hz", "voiced"])
     manifest = read_manifest(inp.manifest)
     info = read_json(inp.bins)

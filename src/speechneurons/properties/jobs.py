@@ -6,7 +6,6 @@ its inputs, calls the library and writes its outputs."""
 import logging
 
 import pandas as pd
-import torch
 
 from speechneurons.config import settings_from
 from speechneurons.device import resolve_device
@@ -17,16 +16,20 @@ from speechneurons.properties.chance import (
     min_count_sensitivity,
     silhouette_scores,
 )
-from speechneurons.properties.figures import plot_counts_per_layer, plot_heatmaps, plot_overlaps_per_layer, plot_venn
 from speechneurons.properties.nulls import NullSettings, bootstrap_sets, null_sets, random_mean, with_random_weights
 from speechneurons.properties.statistic import PropertySettings, layer_statistic
 from speechneurons.properties.tables import load_dump, summarize, write_layer
+
+# Heavy imports (torch, the model, matplotlib, ...) live in the jobs that use them: a job process
+# pays only for its own, and most jobs are small (issue 28).
 
 log = logging.getLogger(__name__)
 
 
 def heatmap(inp, out, p) -> None:
     """Heat maps of P(j | c, g) for the strongest neurons of every group of one layer."""
+    from speechneurons.properties.figures import plot_heatmaps
+
     with load_npz(inp.P) as npz:
         arrays = dict(npz)
     plot_heatmaps(
@@ -48,6 +51,8 @@ def layer(inp, out, p, threads: int = 1) -> None:
     utterances within speaker (null.tsv, replicates.tsv), the min_count sensitivity, the
     silhouette of P(. | c, g) by group and the pitch neurons under the other pitch binning
     (pitch_binning.tsv)."""
+    import torch
+
     torch.set_num_threads(max(1, threads))
     layer = int(p.layer)
     settings, chance = settings_from(PropertySettings, p.settings), settings_from(ChanceSettings, p.chance)
@@ -85,6 +90,8 @@ def layer(inp, out, p, threads: int = 1) -> None:
 
 def layer_figures(inp, out, p) -> None:
     """Figures over layers: property-neuron counts and overlaps per layer, from summary.tsv."""
+    from speechneurons.properties.figures import plot_counts_per_layer, plot_overlaps_per_layer
+
     summary = read_table(inp.summary)
     random_weights = random_mean([read_table(x) for x in paths(inp.random_weights)])
     title = p.title
@@ -103,6 +110,8 @@ def summary(inp, out, p) -> None:
 
 def venn(inp, out, p) -> None:
     """Venn diagram of one layer's phone-type, gender and pitch neurons (exclusive regions)."""
+    from speechneurons.properties.figures import plot_venn
+
     neurons = read_json(inp.neurons)
     regions = plot_venn(neurons, out.venn)
     log.info("exclusive regions (Abc, aBc, ABc, abC, AbC, aBC, ABC): %s", regions)

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 
 from speechneurons.activated import rates_from_npz
 from speechneurons.config import settings_from
@@ -16,50 +15,14 @@ from speechneurons.corpus.manifest import read_manifest
 from speechneurons.device import resolve_device
 from speechneurons.frames import FrameGrid
 from speechneurons.io import drop_timings, load_array, read_json, read_table, write_json, write_table
-from speechneurons.model.hubert import load_checkpoint
-from speechneurons.model.pretrain import align_targets, heldout_corpus
-from speechneurons.model.registry import load_model
 from speechneurons.model.targets import targets_from_table
-from speechneurons.probing.features import extract_features
-from speechneurons.probing.probes import ProbeSettings, resolve_layers, run_probes
 from speechneurons.properties.nulls import NullSettings, null_sets
 from speechneurons.properties.statistic import PropertySettings, frame_labels
 from speechneurons.properties.tables import load_dump, write_layer
-from speechneurons.saes.adaptive import adaptive_claims, l0_by_frame, token_frames
-from speechneurons.saes.downstream import (
-    erasure_table,
-    evenly_spread,
-    masked_prediction_losses,
-    masked_prediction_table,
-    probe_variants,
-    splice_edit,
-    splice_table,
-    variant_name,
-)
-from speechneurons.saes.evaluation import load_evaluations, load_held_rows, save_evaluations
-from speechneurons.saes.plots import (
-    plot_dead_share,
-    plot_density_rank,
-    plot_fvu_vs_l0,
-    plot_l0_by_frame,
-    plot_l0_distributions,
-    plot_units,
-)
-from speechneurons.saes.properties import base_rate, latent_properties
-from speechneurons.saes.sae import SparseAutoencoder
 from speechneurons.saes.settings import SaeSettings
-from speechneurons.saes.stage import split_rows, train_budgets
-from speechneurons.saes.tables import (
-    ADAPTIVE,
-    add_convergence,
-    claims_table,
-    evaluation_table,
-    features_vs_neurons,
-    r_max_table,
-    splice_columns,
-    units_table,
-    zipf_claims,
-)
+
+# torch, the SAEs, the model, scipy and matplotlib are imported in the jobs that use them: a job
+# process pays only for its own imports (issue 28).
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +31,12 @@ def layer(inp, out, p, threads: int = 1) -> None:
     """SAEs of one layer and architecture: train every budget on the train rows of the `sample`
     frames, evaluate on held-out rows, and run the property statistic on the latents (at k) of
     the `mid` frames, with the permutation chance level of the properties stage."""
+    import torch
+
+    from speechneurons.saes.evaluation import save_evaluations
+    from speechneurons.saes.properties import base_rate, latent_properties
+    from speechneurons.saes.stage import split_rows, train_budgets
+
     torch.set_num_threads(max(1, threads))
     settings = settings_from(SaeSettings, p.settings, architecture=p.arch)
     device = resolve_device(p.device)
@@ -135,6 +104,18 @@ def layer(inp, out, p, threads: int = 1) -> None:
 def masked_prediction(inp, out, p, threads: int = 1) -> None:
     """Masked-prediction accuracy and loss on held-out utterances of the pretrained model with its
     head, as it is and with each SAE spliced into its layer (speechneurons.saes.downstream)."""
+    import torch
+
+    from speechneurons.model.hubert import load_checkpoint
+    from speechneurons.model.pretrain import align_targets, heldout_corpus
+    from speechneurons.saes.downstream import (
+        masked_prediction_losses,
+        masked_prediction_table,
+        splice_edit,
+        variant_name,
+    )
+    from speechneurons.saes.sae import SparseAutoencoder
+
     torch.set_num_threads(threads)
     grid = FrameGrid.from_config(p.frames)
     manifest = read_manifest(inp.manifest)
@@ -164,6 +145,14 @@ def masked_prediction(inp, out, p, threads: int = 1) -> None:
 def probes(inp, out, p, threads: int = 1) -> None:
     """Probe scores of the model with each SAE spliced into its layer, and with property latents
     and property neurons erased against their random controls (speechneurons.saes.downstream)."""
+    import torch
+
+    from speechneurons.model.registry import load_model
+    from speechneurons.probing.features import extract_features
+    from speechneurons.probing.probes import ProbeSettings, resolve_layers, run_probes
+    from speechneurons.saes.downstream import erasure_table, evenly_spread, probe_variants, splice_table
+    from speechneurons.saes.sae import SparseAutoencoder
+
     torch.set_num_threads(threads)
     settings = settings_from(ProbeSettings, p.probes, seed=p.seed)
     best = read_json(inp.best)
@@ -227,6 +216,25 @@ def summary(inp, out, p) -> None:
     """Tables and figures of the SAE study: every SAE with intervals, the paper's two claims,
     SAE latents against neurons as carriers of properties (each count with its chance level and
     the cost of erasing them), and the figures."""
+    from speechneurons.saes.evaluation import load_evaluations, load_held_rows
+    from speechneurons.saes.plots import (
+        plot_dead_share,
+        plot_density_rank,
+        plot_fvu_vs_l0,
+        plot_l0_by_frame,
+        plot_l0_distributions,
+        plot_units,
+    )
+    from speechneurons.saes.tables import (
+        add_convergence,
+        claims_table,
+        evaluation_table,
+        features_vs_neurons,
+        r_max_table,
+        splice_columns,
+        units_table,
+    )
+
     keys = [(int(layer), arch) for layer, arch, _ in p.sae_keys]  # the order of the per-SAE inputs
     evaluations, base_rates, held = {}, {}, {}
     for (layer, arch), tsv, npz in zip(keys, inp.evaluations, inp.sums, strict=True):
@@ -287,6 +295,9 @@ def _adaptive(evaluations, held, claims: pd.DataFrame, inp, p) -> tuple[pd.DataF
     """claims.tsv with the Zipf and adaptive-computation rows added, and the L0-by-frame table
     (speechneurons.saes.adaptive): per layer, the held-out tokens with their frame class and
     distance to a phone boundary."""
+    from speechneurons.saes.adaptive import adaptive_claims, l0_by_frame, token_frames
+    from speechneurons.saes.tables import ADAPTIVE, zipf_claims
+
     index = read_table(inp.index_sample)
     labels = read_table(inp.labels)
     tokens = {layer: token_frames(index, rows, labels) for layer, rows in held.items() if rows is not None}

@@ -20,12 +20,11 @@ import textwrap
 from collections.abc import Mapping
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.ticker import MaxNLocator
 
-from speechneurons.plotting import save_figure  # sets the headless backend first
+from speechneurons.plotting import plt, save_figure  # plt: pyplot with the headless backend
 from speechneurons.trajectories.runs import checkpoint_order
 
 VIEW_TITLES = {

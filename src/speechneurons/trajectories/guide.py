@@ -16,7 +16,6 @@ import math
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
 
 from speechneurons.stats import percentile_interval, resample_index
 
@@ -25,6 +24,8 @@ MAX_EXACT = 8
 
 def spearman(x, y) -> float:
     """Spearman's rho of two equal-length sequences (NaN when either is constant)."""
+    from scipy import stats as sps  # here, not at import: the findings page imports this module
+
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
     if x.size < 2 or np.ptp(x) == 0 or np.ptp(y) == 0:
         return float("nan")
@@ -35,6 +36,8 @@ def permutation_null(x, y, resamples: int, seed: int, max_exact: int = MAX_EXACT
     """Spearman's rho of ``x`` against every permutation of ``y`` (exact, True) when
     len(x) <= ``max_exact``, else against ``resamples`` seeded random permutations (False).
     Rho is Pearson's correlation of the ranks (average ranks for ties), as scipy.stats.spearmanr."""
+    from scipy import stats as sps  # here, not at import: the findings page imports this module
+
     rx = sps.rankdata(np.asarray(x, dtype=np.float64))
     ry = sps.rankdata(np.asarray(y, dtype=np.float64))
     if rx.size != ry.size:

@@ -6,47 +6,12 @@ its inputs, calls the library and writes its outputs."""
 import logging
 
 import pandas as pd
-import torch
-from threadpoolctl import threadpool_limits
 
 from speechneurons.config import settings_from
 from speechneurons.corpus.manifest import read_manifest
 from speechneurons.frames import FrameGrid
 from speechneurons.io import drop_timings, read_table, write_table
-from speechneurons.model.registry import check_frame_grid, load_model
 from speechneurons.plotting import save_unavailable
-from speechneurons.probing.features import FrameSettings
-from speechneurons.probing.probes import ProbeSettings
-from speechneurons.trajectories.figures import (
-    PROBE_LABELS,
-    PWCCA_LABEL,
-    VIEW_TITLES,
-    plot_counts,
-    plot_heatmap,
-    plot_layer_curves,
-    plot_reset_top,
-    plot_runs,
-    plot_runs_reset_top,
-    probe_measure,
-    pwcca_measure,
-)
-from speechneurons.trajectories.finetune import (
-    LR_COLUMNS,
-    ResetTopRun,
-    frame_codes,
-    reset_top_one,
-    save_ctc_model,
-    select_train,
-    summarize_reset_top,
-)
-from speechneurons.trajectories.measures import (
-    load_waves,
-    measured_utterances,
-    plan_for,
-    probe_checkpoint,
-    probe_table,
-    pwcca_for_checkpoint,
-)
 from speechneurons.trajectories.runs import common_steps
 from speechneurons.trajectories.settings import PWCCASettings, ResetTopSettings, SampleSettings
 from speechneurons.trajectories.tables import (
@@ -58,6 +23,9 @@ from speechneurons.trajectories.tables import (
     long_measures,
     sort_by_checkpoint,
 )
+
+# Heavy imports (torch, the model, matplotlib, ...) live in the jobs that use them: a job process
+# pays only for its own, and most jobs are small (issue 28).
 
 log = logging.getLogger(__name__)
 
@@ -75,12 +43,22 @@ def counts(inp, out, p) -> None:
 
 def counts_figure(inp, out, p) -> None:
     """Property-neuron counts by checkpoint, one line per layer."""
+    from speechneurons.trajectories.figures import plot_counts
+
     plot_counts(read_table(inp.table), out.figure, p.title)
 
 
 def factor_figures(inp, out, p) -> None:
     """The pretraining runs side by side at equal steps: per PWCCA view and per probe task, one
     panel of layer curves per run; PER against n reset layers for every run."""
+    from speechneurons.trajectories.figures import (
+        PROBE_LABELS,
+        PWCCA_LABEL,
+        VIEW_TITLES,
+        plot_runs,
+        plot_runs_reset_top,
+    )
+
     table = read_table(inp.equal_steps)
     labels = dict(zip(*read_table(inp.runs)[["run", "factor"]].T.to_numpy()))
     for view, path in zip(p.views, out.pwcca):
@@ -132,6 +110,16 @@ def factors(inp, out, p) -> None:
 def figures(inp, out, p) -> None:
     """Layer curves coloured by checkpoint and checkpoint x layer heat maps of every PWCCA view and
     every probe task."""
+    from speechneurons.trajectories.figures import (
+        PROBE_LABELS,
+        PWCCA_LABEL,
+        VIEW_TITLES,
+        plot_heatmap,
+        plot_layer_curves,
+        probe_measure,
+        pwcca_measure,
+    )
+
     pwcca, probes = read_table(inp.pwcca), read_table(inp.probes)
     for view, curve, heat in zip(p.views, out.curves, out.heatmaps):
         title = f"PWCCA with {VIEW_TITLES[view]}\n{p.title}"
@@ -161,6 +149,13 @@ def figures(inp, out, p) -> None:
 def probes(inp, out, p, threads: int = 1) -> None:
     """The experiments' linear probes (phone, speaker, gender, F0) on every layer of every analysed
     checkpoint, on the utterances the PWCCA measures: test errors with bootstrap intervals."""
+    import torch
+
+    from speechneurons.model.registry import check_frame_grid, load_model
+    from speechneurons.probing.features import FrameSettings
+    from speechneurons.probing.probes import ProbeSettings
+    from speechneurons.trajectories.measures import measured_utterances, probe_checkpoint, probe_table
+
     torch.set_num_threads(threads)
     sample = settings_from(SampleSettings, p.sample)
     probes = settings_from(ProbeSettings, p.probes, seed=p.seed)
@@ -196,6 +191,12 @@ def probes(inp, out, p, threads: int = 1) -> None:
 def pwcca(inp, out, p, threads: int = 1) -> None:
     """Held-out PWCCA of every layer of one checkpoint against log-Mel frames, the front-end output
     and one-hot phone and word labels."""
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    from speechneurons.model.registry import check_frame_grid, load_model
+    from speechneurons.trajectories.measures import load_waves, plan_for, pwcca_for_checkpoint
+
     torch.set_num_threads(threads)
     threadpool_limits(threads)  # the SVDs: no oversubscribed BLAS threads
     sample = settings_from(SampleSettings, p.sample)
@@ -256,6 +257,13 @@ def reset_top(inp, out, p, threads: int = 1) -> None:
     fine-tuning per candidate learning rate on train minus a dev part, the rate with the lowest dev
     PER chosen, its per-utterance edit distances on test. With a ``model`` output (the
     dissection's ctc_twin, n = 0) the chosen rate's fine-tuned model is saved there too."""
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    from speechneurons.model.registry import check_frame_grid, load_model
+    from speechneurons.trajectories.finetune import frame_codes, reset_top_one, save_ctc_model, select_train
+    from speechneurons.trajectories.measures import load_waves
+
     torch.set_num_threads(threads)
     threadpool_limits(threads)
     n = int(p.reset)
@@ -287,12 +295,20 @@ def reset_top(inp, out, p, threads: int = 1) -> None:
 
 def reset_top_figure(inp, out, p) -> None:
     """Phone error rate on test against the number of re-initialised top layers."""
+    from speechneurons.trajectories.figures import plot_reset_top
+
     plot_reset_top(read_table(inp.table), out.figure, p.level, p.title)
 
 
 def reset_top_table(inp, out, p) -> None:
     """Phone error rate on test against the number n of re-initialised top layers, with bootstrap
     intervals over test utterances and the paired difference to n = 0."""
+    from speechneurons.trajectories.finetune import (  # torch (the CTC model)
+        LR_COLUMNS,
+        ResetTopRun,
+        summarize_reset_top,
+    )
+
     runs = []
     for n, per_utt, train_log, rates in zip(p.n_reset, inp.per_utterance, inp.train_logs, inp.rates):
         r = read_table(rates)
