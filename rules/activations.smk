@@ -1,6 +1,9 @@
 # The activations stage: which frames to dump (labels only), one forward pass per (model,
-# checkpoint) writing every layer's float16 FFN activations, and the index tables that join
-# labels, pitch and speakers to the array rows. The index does not depend on the model's
+# checkpoint) writing every layer's float16 FFN activations at the phones' middle frames, one
+# more pass (for the SAEs only) writing those at the sampled frames, and the index tables that
+# join labels, pitch and speakers to the array rows. The sample arrays are intermediate (temp
+# unless keep_intermediates) and come from their own job, so that recomputing them for an SAE
+# setting never rewrites the middle-frame arrays that properties and dissection read. The index does not depend on the model's
 # outputs, so changing the pitch binning reruns the index (and what follows), never the model.
 from speechneurons.activations.selection import SUBSETS
 
@@ -57,7 +60,6 @@ for i, (dump_layers, dump_models) in enumerate(LAYER_LISTS.items()):
             manifest=L.manifest(),
         output:
             mid=[L.activation_array("mid", l) for l in dump_layers],
-            sample=[intermediate(L.activation_array("sample", l)) for l in dump_layers],
             skipped=L.activations_skipped(),
             stats=L.dump_info(),
         log:
@@ -76,6 +78,7 @@ for i, (dump_layers, dump_models) in enumerate(LAYER_LISTS.items()):
         params:
             model_ref=I.checkpoint_ref,
             random_weights=lambda w: is_random(w.checkpoint),
+            subsets=["mid"],
             layers=list(dump_layers),
             frames=config["frames"],
             device=config["device"],
@@ -85,6 +88,43 @@ for i, (dump_layers, dump_models) in enumerate(LAYER_LISTS.items()):
             # random-weights checkpoints: 'random' at the config's seed, 'random-<i>' at seed + i - 1
             seed=lambda w: config["seed"] + (random_seed_offset(w.checkpoint) if is_random(w.checkpoint) else 0),
             results_dir=lambda w: config["results_dir"],  # a function: the model path in dump.json is relative to it
+        script:
+            "../scripts/activations_dump.py"
+
+    rule:
+        name:
+            "activations_sample" if i == 0 else f"activations_sample_{i + 1}"
+        input:
+            model=I.checkpoint_input,
+            selection=L.frame_selection(aligner=ALIGNER),
+            manifest=L.manifest(),
+        output:
+            sample=[intermediate(L.activation_array("sample", l)) for l in dump_layers],
+        log:
+            L.log("{corpus}", "activations", "{model}", "{checkpoint}", "sample"),
+        benchmark:
+            L.benchmark("{corpus}", "activations", "{model}", "{checkpoint}", "sample")
+        wildcard_constraints:
+            model=one_of(dump_models),
+        conda:
+            "../envs/speechneurons.yaml"
+        threads: 4
+        resources:
+            mem_mb=8000,
+            runtime=240,
+            gpu=GPU,
+        params:
+            model_ref=I.checkpoint_ref,
+            random_weights=lambda w: is_random(w.checkpoint),
+            subsets=["sample"],
+            layers=list(dump_layers),
+            frames=config["frames"],
+            device=config["device"],
+            batch_seconds=config["activations"]["batch_seconds"],
+            max_pad_ratio=config["activations"]["max_pad_ratio"],
+            on_bad_input=config["on_bad_input"],
+            seed=lambda w: config["seed"] + (random_seed_offset(w.checkpoint) if is_random(w.checkpoint) else 0),
+            results_dir=lambda w: config["results_dir"],
         script:
             "../scripts/activations_dump.py"
 

@@ -39,7 +39,7 @@ rule experiments_features_unpruned:
         labels=L.frame_labels(aligner=ALIGNER),
         pitch=L.pitch_frames(),
     output:
-        features=intermediate(L.unpruned_features()),
+        features=L.unpruned_features(),
         frames=L.probe_frames(),
         utterances=L.probe_utterances(),
         skipped=L.probe_skipped(),

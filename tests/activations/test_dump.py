@@ -246,3 +246,22 @@ def test_dump_removes_the_temporaries_of_an_interrupted_dump(tmp_path, tiny_mode
     assert not [p for p in stale if p.exists()]
     assert other.exists()
     assert all(Path(p).exists() for p in paths.values())
+
+
+def test_one_subset_per_pass_gives_the_arrays_of_a_dump_of_both(tmp_path, tiny_model_dir):
+    """The middle-frame and sample arrays come from separate passes (activations_dump and
+    activations_sample), so that recomputing the SAEs' temporary sample arrays never rewrites
+    the middle-frame arrays; each pass writes what a dump of both subsets writes."""
+    manifest, labels, pitch = make_corpus(tmp_path, [8000, 6000])
+    sel = select_frames(labels, manifest, 10, 0)
+    loaded = load_model(str(tiny_model_dir), device="cpu")
+    both = array_paths(tmp_path / "both", [1, 2])
+    dump_activations(loaded, manifest, sel, both, progress=False)
+    for subset in ("mid", "sample"):
+        one = {k: v for k, v in array_paths(tmp_path / subset, [1, 2]).items() if k[1] == subset}
+        dump_activations(loaded, manifest, sel, one, progress=False)
+        assert sorted(p.name for p in (tmp_path / subset).rglob("*.npy")) == [f"{subset}.npy"] * 2
+        for key, path in one.items():
+            assert np.array_equal(np.load(path), np.load(both[key]))
+    with pytest.raises(ValueError, match="every layer of each subset"):
+        dump_activations(loaded, manifest, sel, {(1, "mid"): both[1, "mid"], (2, "sample"): both[2, "sample"]})

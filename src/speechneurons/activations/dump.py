@@ -196,7 +196,8 @@ def dump_activations(
     progress: bool = True,
 ) -> DumpReport:
     """Forward the selected utterances once and write the float16 array of every (layer,
-    subset) key of ``arrays`` to its path (see module doc). ``loaded`` is a
+    subset) key of ``arrays`` to its path (see module doc); every layer has the same subsets
+    (one or both). ``loaded`` is a
     :class:`~speechneurons.model.registry.LoadedModel`; the skipped utterances are in the
     report."""
     import torch
@@ -210,9 +211,10 @@ def dump_activations(
     bad = [layer for layer in layers if not 1 <= layer <= loaded.num_layers]
     if bad:
         raise ValueError(f"activations.layers {bad} do not exist: the model has layers 1..{loaded.num_layers}")
-    missing = sorted({(layer, s) for layer in layers for s in SUBSETS} - set(arrays))
+    subsets = [s for s in SUBSETS if any(subset == s for _, subset in arrays)]  # those written
+    missing = sorted({(layer, s) for layer in layers for s in subsets} - set(arrays))
     if missing:
-        raise ValueError(f"dump_activations needs a path for every subset of a layer; missing {missing}")
+        raise ValueError(f"dump_activations needs a path for every layer of each subset it writes; missing {missing}")
     # A dump killed mid-way (kill -9, a cluster's time limit) leaves its hidden temporary arrays
     # behind, gigabytes with a base model on LibriSpeech: this job owns the paths, so clear them.
     stale = [p for path in arrays.values() for p in remove_stale_temporaries(path)]
@@ -245,9 +247,9 @@ def dump_activations(
                 group = [utts[i] for i in batch.index]
                 waves.forget(batch.index)
                 bar.update(sum(u.num_samples for u in group) / sr)
-                # rows of this batch, both subsets at once: (batch item, frame) -> (subset, row0, n)
+                # rows of this batch, every subset written at once: (batch item, frame) -> (subset, row0, n)
                 bi, fi, spans = [], [], []
-                for subset in SUBSETS:
+                for subset in subsets:
                     for b, u in enumerate(group):
                         if subset in u.rows:
                             frames, row0 = u.rows[subset]

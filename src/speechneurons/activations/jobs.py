@@ -18,7 +18,8 @@ log = logging.getLogger(__name__)
 
 
 def dump(inp, out, p, threads: int = 1) -> None:
-    """One forward pass of a model over the selected utterances -> per-layer float16 FFN activations."""
+    """One forward pass of a model over the selected utterances -> per-layer float16 FFN activations
+    of the subsets ``p.subsets`` (the middle-frame pass also writes skipped.tsv and dump.json)."""
     import torch
 
     from speechneurons.activations.dump import bound_heap, dump_activations
@@ -38,7 +39,8 @@ def dump(inp, out, p, threads: int = 1) -> None:
         loaded.device,
     )
     check_frame_grid(loaded, FrameGrid.from_config(p.frames))
-    arrays = {(layer, subset): path for subset in SUBSETS for layer, path in zip(p.layers, out[subset])}
+    subsets = [subset for subset in SUBSETS if subset in p.subsets]
+    arrays = {(layer, subset): path for subset in subsets for layer, path in zip(p.layers, out[subset], strict=True)}
     report = dump_activations(
         loaded,
         read_manifest(inp.manifest),
@@ -48,6 +50,8 @@ def dump(inp, out, p, threads: int = 1) -> None:
         max_pad_ratio=p.max_pad_ratio,
         on_bad_input=p.on_bad_input,
     )
+    if getattr(out, "stats", None) is None:  # the sample pass: the middle-frame pass reports the dump
+        return
     write_table(report.skipped, out.skipped)
     write_json(
         out.stats,
