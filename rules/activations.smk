@@ -3,8 +3,9 @@
 # more pass (for the SAEs only) writing those at the sampled frames, and the index tables that
 # join labels, pitch and speakers to the array rows. The sample arrays are intermediate (temp
 # unless keep_intermediates) and come from their own job, so that recomputing them for an SAE
-# setting never rewrites the middle-frame arrays that properties and dissection read. The index does not depend on the model's
-# outputs, so changing the pitch binning reruns the index (and what follows), never the model.
+# setting never rewrites the middle-frame arrays that properties and dissection read. The index
+# does not depend on the model's outputs, so changing the pitch binning reruns the index (and
+# what follows), never the model.
 from speechneurons.activations.selection import SUBSETS
 
 ALL_TARGETS += [
@@ -50,6 +51,21 @@ rule activations_select:
 
 
 for i, (dump_layers, dump_models) in enumerate(LAYER_LISTS.items()):
+    # the two passes (middle frames, sampled frames) differ only in the subset they write,
+    # which the job reads from its outputs
+    DUMP_PARAMS = dict(
+        model_ref=I.checkpoint_ref,
+        random_weights=lambda w: is_random(w.checkpoint),
+        layers=list(dump_layers),
+        frames=config["frames"],
+        device=config["device"],
+        batch_seconds=config["activations"]["batch_seconds"],
+        max_pad_ratio=config["activations"]["max_pad_ratio"],
+        on_bad_input=config["on_bad_input"],
+        # random-weights checkpoints: 'random' at the config's seed, 'random-<i>' at seed + i - 1
+        seed=lambda w: config["seed"] + (random_seed_offset(w.checkpoint) if is_random(w.checkpoint) else 0),
+        results_dir=lambda w: config["results_dir"],  # a function: the model path in dump.json is relative to it
+    )
 
     rule:
         name:
@@ -76,18 +92,7 @@ for i, (dump_layers, dump_models) in enumerate(LAYER_LISTS.items()):
             runtime=240,
             gpu=GPU,
         params:
-            model_ref=I.checkpoint_ref,
-            random_weights=lambda w: is_random(w.checkpoint),
-            subsets=["mid"],
-            layers=list(dump_layers),
-            frames=config["frames"],
-            device=config["device"],
-            batch_seconds=config["activations"]["batch_seconds"],
-            max_pad_ratio=config["activations"]["max_pad_ratio"],
-            on_bad_input=config["on_bad_input"],
-            # random-weights checkpoints: 'random' at the config's seed, 'random-<i>' at seed + i - 1
-            seed=lambda w: config["seed"] + (random_seed_offset(w.checkpoint) if is_random(w.checkpoint) else 0),
-            results_dir=lambda w: config["results_dir"],  # a function: the model path in dump.json is relative to it
+            **DUMP_PARAMS,
         script:
             "../scripts/activations_dump.py"
 
@@ -114,17 +119,7 @@ for i, (dump_layers, dump_models) in enumerate(LAYER_LISTS.items()):
             runtime=240,
             gpu=GPU,
         params:
-            model_ref=I.checkpoint_ref,
-            random_weights=lambda w: is_random(w.checkpoint),
-            subsets=["sample"],
-            layers=list(dump_layers),
-            frames=config["frames"],
-            device=config["device"],
-            batch_seconds=config["activations"]["batch_seconds"],
-            max_pad_ratio=config["activations"]["max_pad_ratio"],
-            on_bad_input=config["on_bad_input"],
-            seed=lambda w: config["seed"] + (random_seed_offset(w.checkpoint) if is_random(w.checkpoint) else 0),
-            results_dir=lambda w: config["results_dir"],
+            **DUMP_PARAMS,
         script:
             "../scripts/activations_dump.py"
 

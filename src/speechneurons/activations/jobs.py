@@ -19,7 +19,8 @@ log = logging.getLogger(__name__)
 
 def dump(inp, out, p, threads: int = 1) -> None:
     """One forward pass of a model over the selected utterances -> per-layer float16 FFN activations
-    of the subsets ``p.subsets`` (the middle-frame pass also writes skipped.tsv and dump.json)."""
+    of the subsets among its outputs (``mid``, ``sample``); the middle-frame pass also writes
+    skipped.tsv and dump.json."""
     import torch
 
     from speechneurons.activations.dump import bound_heap, dump_activations
@@ -39,7 +40,7 @@ def dump(inp, out, p, threads: int = 1) -> None:
         loaded.device,
     )
     check_frame_grid(loaded, FrameGrid.from_config(p.frames))
-    subsets = [subset for subset in SUBSETS if subset in p.subsets]
+    subsets = [subset for subset in SUBSETS if getattr(out, subset, None) is not None]
     arrays = {(layer, subset): path for subset in subsets for layer, path in zip(p.layers, out[subset], strict=True)}
     report = dump_activations(
         loaded,

@@ -32,6 +32,7 @@ import pandas as pd
 from speechneurons.probing.features import FRAME_TASKS, Features
 from speechneurons.probing.probes import ProbeSettings, fit_classifier, speaker_folds
 from speechneurons.stats import percentile_interval
+from speechneurons.study import parse_erasure_name
 
 #: the task and the evaluation-group column each erased property is read on (as erasure.ERASURE_VIEW)
 ERASURE_READ = {"gender": ("sid", "gender"), "phone_type": ("phone", "phone_type"), "pitch": ("f0", "pitch_bin")}
@@ -228,7 +229,7 @@ def control_effects_table(
                                          [effect(v, task, layer) for v in c["controls"]], level)  # fmt: skip
                 rows.append({"comparison": c["name"], "kind": c["kind"], "task": task, "layer": layer, **d})
     for name, why in (unscored or {}).items():
-        task = ERASURE_READ[name.split("-", 1)[0]][0]
+        task = ERASURE_READ[parse_erasure_name(name)[0]][0]
         for layer in sorted({int(x) for x in layers_by_task.get(task, [])}):
             rows.append({"comparison": f"erase {name}", "kind": "erasure", "task": task, "layer": layer,
                          "effect": float("nan"), "n_controls": 0, "not_scored": why})  # fmt: skip

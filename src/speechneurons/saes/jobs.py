@@ -58,10 +58,10 @@ def layer(inp, out, p, threads: int = 1) -> None:
     )
     main = saes[p.ks[0]]
     main.save(out.sae)
-    # the sweep's other SAEs, when kept (keep_intermediates; otherwise p.sweep is empty)
     Path(out.sweep).mkdir(parents=True, exist_ok=True)
-    for k, path in zip(p.ks[1:] if p.sweep else [], p.sweep, strict=True):
-        saes[k].save(path)
+    if p.sweep:  # the sweep's other SAEs, kept with keep_intermediates (else p.sweep is empty)
+        for k, path in zip(p.ks[1:], p.sweep, strict=True):
+            saes[k].save(path)
     save_evaluations(out.sums, evaluations, held_rows=held)
     write_table(drop_timings(train_log), out.train_log)
 
