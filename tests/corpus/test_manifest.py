@@ -138,8 +138,8 @@ def test_synth_determinism(synth_parts, tmp_path):
         assert (synth_parts / "f_slt" / "reference" / f"{uid}.TextGrid").read_text() == (
             again / "reference" / f"{uid}.TextGrid"
         ).read_text()
-        x, _ = sf.read(synth_parts / "f_slt" / "audio" / f"{uid}.wav")
-        y, _ = sf.read(again / "audio" / f"{uid}.wav")
+        x, _ = sf.read(synth_parts / "f_slt" / "audio" / f"{uid}.flac")
+        y, _ = sf.read(again / "audio" / f"{uid}.flac")
         assert np.array_equal(x, y)
     other = make_synth_utterances(tmp_path / "other", "f_slt", n=2, seed=1)
     assert list(read_table(other / "utterances.tsv")["transcript"]) != list(a["transcript"])
@@ -150,10 +150,10 @@ def test_gather_bad_audio(synth_parts, tmp_path, on_bad_input):
     parts = tmp_path / "parts"
     shutil.copytree(synth_parts, parts)
     # the part's audio paths are relative to its folder: they point into the copy
-    bad = parts / "f_slt" / "audio" / "f_slt-0001.wav"
+    bad = parts / "f_slt" / "audio" / "f_slt-0001.flac"
     sf.write(str(bad), np.zeros((800, 2), dtype=np.float32), 16000)  # stereo
     if on_bad_input == "error":
-        with pytest.raises(BadInputError, match="f_slt-0001.wav.*2 channels"):
+        with pytest.raises(BadInputError, match="f_slt-0001.flac.*2 channels"):
             _gather(parts, tmp_path)
         return
     manifest, skipped, _ = _gather(parts, tmp_path, on_bad_input="skip")

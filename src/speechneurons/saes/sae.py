@@ -31,6 +31,10 @@ from .sparse_ops import SparseLayout, sampled_linear, sparse_decode
 
 WEIGHTS_FILE = "sae.safetensors"
 SETTINGS_FILE = "settings.json"
+STORED_HALF = ("W_enc", "W_dec")
+"""The two F x D matrices are stored in float16 (half the disk of an SAE; issue 28). Training
+ends with :meth:`SparseAutoencoder.round_to_storage`, so the SAE that is evaluated is the one
+that is saved and loaded again, value for value."""
 
 
 class Codes(NamedTuple):
@@ -172,14 +176,26 @@ class SparseAutoencoder(nn.Module):
 
     # ------------------------------------------------------------------ persistence
 
+    @torch.no_grad()
+    def round_to_storage(self) -> SparseAutoencoder:
+        """Round the matrices stored in float16 (STORED_HALF) to float16 values, in place: after
+        this, :meth:`save` and :meth:`load` give back exactly this SAE."""
+        for name in STORED_HALF:
+            w = getattr(self, name)
+            w.copy_(w.to(torch.float16).to(w.dtype))
+        return self
+
     def save(self, folder: str | Path) -> None:
-        """Write ``sae.safetensors`` (weights, input scale, the rule's state) and ``settings.json``
-        (settings, D, F) into ``folder``, atomically."""
+        """Write ``sae.safetensors`` (weights, input scale, the rule's state; the matrices of
+        STORED_HALF in float16) and ``settings.json`` (settings, D, F) into ``folder``, atomically."""
         from safetensors.torch import save_file
 
         if self.settings is None:
             raise ValueError("an SAE without settings cannot be saved")
-        tensors = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
+        tensors = {
+            k: (v.to(torch.float16) if k in STORED_HALF else v).detach().cpu().contiguous()
+            for k, v in self.state_dict().items()
+        }
         meta = dict(d_in=self.d_in, n_latents=self.n_latents, settings=self.settings.to_dict())
         with atomic_dir(folder) as tmp:
             save_file(tensors, str(tmp / WEIGHTS_FILE))
@@ -195,5 +211,5 @@ class SparseAutoencoder(nn.Module):
         settings = SaeSettings.from_dict(meta["settings"])
         selector = selector_class(settings.architecture)(meta["n_latents"], settings)
         sae = cls(meta["d_in"], meta["n_latents"], selector, settings)
-        sae.load_state_dict(load_file(str(folder / WEIGHTS_FILE)))
+        sae.load_state_dict(load_file(str(folder / WEIGHTS_FILE)))  # copied into float32 parameters
         return sae.to(device).eval()

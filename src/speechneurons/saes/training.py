@@ -134,7 +134,8 @@ def train_sae(
     """Train an SAE on the rows of ``x`` ([rows, D], float16/float32; a memory map is fine).
 
     ``sae``: start from this (already initialised) SAE instead of a fresh one (tests use it to
-    plant dead latents). Returns the SAE on ``device`` in eval mode and a log with one row per
+    plant dead latents). Returns the SAE on ``device`` in eval mode, its matrices rounded to
+    their stored float16 values (:meth:`SparseAutoencoder.round_to_storage`), and a log with one row per
     ``log_every`` steps (columns :data:`LOG_COLUMNS`; loss terms and L0 are means over those
     steps, stale/under-used shares at the row's step; ``stale_share``: latents that did not
     fire in the last ``dead_tokens`` training tokens, the set AuxK revives, which is not the
@@ -223,7 +224,7 @@ def train_sae(
                 )
             )
             acc = _Acc()
-    sae.eval()
+    sae.eval().round_to_storage()  # the SAE evaluated from here on is the one saved
     train_log = pd.DataFrame(rows, columns=LOG_COLUMNS)
     if len(train_log):
         last = train_log.iloc[-1]
