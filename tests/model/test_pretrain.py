@@ -259,6 +259,25 @@ def test_checkpoints_reload_with_identical_outputs(tmp_path):
     )
 
 
+def test_float16_checkpoints_store_half_and_load_as_float32(tmp_path):
+    """The snapshots along pretraining are stored in float16 (half the disk) and load as a
+    float32 model whose weights are the float16 values of the saved ones."""
+    from safetensors.torch import load_file
+
+    model, head, _ = _train_small()
+    H.save_checkpoint(model, head, tmp_path / "full", {"step": 6})
+    H.save_checkpoint(model, head, tmp_path / "half", {"step": 6}, weights_dtype=torch.float16)
+    stored = load_file(str(tmp_path / "half" / "model.safetensors"))
+    w = "encoder.layers.0.feed_forward.intermediate_dense.weight"
+    assert stored[w].dtype == torch.float16
+    size = {k: (tmp_path / k / "model.safetensors").stat().st_size for k in ("full", "half")}
+    assert size["half"] < 0.6 * size["full"]
+    back = H.load_checkpoint(tmp_path / "half")[0]
+    weight = back.encoder.layers[0].feed_forward.intermediate_dense.weight
+    assert weight.dtype == torch.float32
+    assert torch.equal(weight, model.encoder.layers[0].feed_forward.intermediate_dense.weight.half().float())
+
+
 def test_checkpoint_loads_through_the_model_registry(tmp_path):
     models = pytest.importorskip("speechneurons.model.registry")
     model = H.build_model(TINY, GRID, seed=0).eval()

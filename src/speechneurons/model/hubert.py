@@ -169,14 +169,23 @@ def hubert_loss(
     return loss, stats
 
 
-def save_checkpoint(model, head: PretrainHead, folder: str | Path, meta: dict) -> None:
-    """``save_pretrained`` (safetensors) + head + pretrain.json + a feature-extractor config."""
+def save_checkpoint(
+    model, head: PretrainHead, folder: str | Path, meta: dict, weights_dtype: torch.dtype | None = None
+) -> None:
+    """``save_pretrained`` (safetensors) + head + pretrain.json + a feature-extractor config.
+
+    ``weights_dtype``: store the model's floating-point weights in this dtype (float16 for the
+    checkpoints along pretraining, half their disk; issue 28); :func:`load_checkpoint` always
+    loads float32."""
     from safetensors.torch import save_file
     from transformers import Wav2Vec2FeatureExtractor
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(folder, safe_serialization=True)
+    state = None
+    if weights_dtype is not None:
+        state = {k: v.to(weights_dtype) if v.is_floating_point() else v for k, v in model.state_dict().items()}
+    model.save_pretrained(folder, safe_serialization=True, state_dict=state)
     save_file({k: v.detach().cpu().contiguous() for k, v in head.state_dict().items()}, str(folder / HEAD_FILE))
     Wav2Vec2FeatureExtractor(
         feature_size=1, sampling_rate=16000, padding_value=0.0, do_normalize=False, return_attention_mask=False
@@ -205,7 +214,7 @@ def load_checkpoint(folder: str | Path):
 
     from speechneurons.model import melhubert  # noqa: F401 (registers the log-Mel HuBERT with AutoModel)
 
-    model = AutoModel.from_pretrained(str(folder))
+    model = AutoModel.from_pretrained(str(folder), dtype=torch.float32)  # float16 checkpoints too
     return model, load_head(folder, model.config.hidden_size), json.loads((Path(folder) / META_FILE).read_text())
 
 

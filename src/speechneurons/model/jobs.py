@@ -121,6 +121,7 @@ def pretrain(inp, out, p, threads: int = 1) -> None:
                 head,
                 checkpoints / checkpoint_name(p.start_step + step),
                 {**meta, "step": p.start_step + step, "iteration_step": step},
+                weights_dtype=torch.float16,  # the snapshots along the way; the final model is float32
             )
 
         train_log = P.train(
