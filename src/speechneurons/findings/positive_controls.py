@@ -18,6 +18,8 @@ from pathlib import Path
 import pandas as pd
 
 ABSENT = "no run"
+#: the planted signals of null twins (the others are positive controls)
+NULL_SIGNALS = ("null", "concept_null")
 #: the findings claim each simulated power row belongs to
 POWER_CLAIMS = {
     "gender": "Gender neurons are most numerous at the bottom and top layers",
@@ -43,7 +45,7 @@ def planted_runs(layout, corpus: str, model: str, configured: Mapping[str, Mappi
         if name not in runs and doc.get("base") == model:
             signal = doc.get("settings", {}).get("signal", "property")
             runs[name] = {"name": name, "signal": signal, "findings": layout.findings_table(corpus, name)}
-    return sorted(runs.values(), key=lambda r: (r["signal"] != "property", r["name"]))
+    return sorted(runs.values(), key=lambda r: (r["signal"] in NULL_SIGNALS, r["name"]))
 
 
 def _keyed(findings: pd.DataFrame) -> pd.DataFrame:
@@ -88,7 +90,7 @@ def control_table(
         }
     )
     for run in runs:
-        label = f"{'positive control' if run['signal'] == 'property' else 'null twin'} ({run['name']})"
+        label = f"{'null twin' if run['signal'] in NULL_SIGNALS else 'positive control'} ({run['name']})"
         table = tables.get(run["name"])
         if table is None:
             out[label] = ABSENT
