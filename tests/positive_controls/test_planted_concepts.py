@@ -196,3 +196,22 @@ def test_findings_job_adds_the_rows_only_for_a_planted_concept_model(tmp_path):
     rows = planted_concept_rows(inp, p)
     assert [r.verdict for r in rows][0] == HOLDS
     assert planted_concept_rows(SimpleNamespace(planted_model=[], and_neurons=[], and_shared=[]), p) == []
+
+
+def test_control_table_lists_the_controls_own_claims_after_the_models():
+    from speechneurons.findings.positive_controls import ABSENT, OWN_CLAIM, control_table
+
+    own = pd.DataFrame({"study": ["S"], "claim": ["a"], "verdict": ["x"]})
+    concept = pd.DataFrame({"study": ["S", "S"], "claim": ["a", "named"], "verdict": ["y", "holds"]})
+    twin = pd.DataFrame({"study": ["S", "S"], "claim": ["a", "named"], "verdict": ["z", "not measurable here"]})
+    runs = [
+        {"name": "c", "signal": "concept", "findings": "-"},
+        {"name": "cn", "signal": "concept_null", "findings": "-"},
+        {"name": "n", "signal": "null", "findings": "-"},
+    ]
+    t = control_table(own, runs, {"c": concept, "cn": twin}, None)
+    assert t["claim"].tolist() == ["a", "named"]
+    assert t["this model"].tolist() == ["x", OWN_CLAIM]
+    assert t["positive control (c)"].tolist() == ["y", "holds"]
+    assert t["null twin (cn)"].tolist() == ["z", "not measurable here"]
+    assert t["null twin (n)"].tolist() == [ABSENT] * 2

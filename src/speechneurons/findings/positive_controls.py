@@ -18,6 +18,8 @@ from pathlib import Path
 import pandas as pd
 
 ABSENT = "no run"
+#: this model's entry for a claim only planted runs check (their planted units' names)
+OWN_CLAIM = "a control's own claim"
 #: the planted signals of null twins (the others are positive controls)
 NULL_SIGNALS = ("null", "concept_null")
 #: the findings claim each simulated power row belongs to
@@ -80,13 +82,20 @@ def control_table(
 ) -> pd.DataFrame:
     """One row per claim of ``findings``: this run's verdict, then one column per planted run
     (its verdict on the same claim, or ABSENT when its findings.tsv is not there: ``tables``
-    maps a run's name to its findings), then the simulated power."""
+    maps a run's name to its findings), then the simulated power. Claims only planted runs
+    check (whether their planted concept units are named, findings.planted_concepts) follow,
+    with OWN_CLAIM as this run's verdict."""
     own = _keyed(findings)
+    verdicts = own["verdict"].tolist()
+    # the claims of a control itself (the planted concept units' names): only planted runs have them
+    extra = [key for t in tables.values() for key in _keyed(t).index if key not in own.index]
+    extra = list(dict.fromkeys(extra))
+    index = list(own.index) + extra
     out = pd.DataFrame(
         {
-            "study": own.index.get_level_values(0),
-            "claim": own.index.get_level_values(1),
-            "this model": own["verdict"].to_numpy(),
+            "study": [k[0] for k in index],
+            "claim": [k[1] for k in index],
+            "this model": verdicts + [OWN_CLAIM] * len(extra),
         }
     )
     for run in runs:
@@ -96,7 +105,7 @@ def control_table(
             out[label] = ABSENT
             continue
         other = _keyed(table)["verdict"]
-        out[label] = [other.get(key, "claim not checked") for key in own.index]
+        out[label] = [other.get(key, "claim not checked") for key in index]
     out["simulated power"] = [power_text(power, c) for c in out["claim"]]
     return out
 

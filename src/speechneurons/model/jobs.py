@@ -234,7 +234,7 @@ def plant_concepts(inp, out, p) -> None:
     """A planted concept model (docs/positive-controls.md, speechneurons.model.plant_concepts):
     the base model's final folder with units keyed to stated dissection concepts (or, for the
     null twin, to speaker groups) at the middle layer, the directions estimated on the base
-    model's phone items (``inp.items``: the dissection's items of the base's dump) of the train
+    model's phone items (``inp.phone_items``: the dissection's items of the base's dump) of the train
     split, at most planted.max_utterances utterances; planted.json lists the units of every
     layer and group and each group's stated concept."""
     import shutil
@@ -244,10 +244,10 @@ def plant_concepts(inp, out, p) -> None:
     from speechneurons.model.registry import load_model
 
     settings = settings_from(ConceptPlantSettings, p.planted)
-    if not getattr(inp, "items", None):
+    if not getattr(inp, "phone_items", None):
         raise ValueError(f"planted signal {settings.signal!r} needs the base model's dissection phone items")
     loaded = load_model(str(inp.base), device=str(resolve_device(p.device)))
-    items = read_table(inp.items)
+    items = read_table(inp.phone_items)
     items = items[items["split"].astype(str) == "train"]
     utts = sorted(items["utt_id"].astype(str).unique())
     if settings.max_utterances and len(utts) > settings.max_utterances:
