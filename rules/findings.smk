@@ -127,6 +127,7 @@ rule findings_power:
     params:
         power=config["positive_controls"]["power"],
         properties=section_params(PropertySettings, config["properties"]),
+        dissection=section_params(DissectionSettings, DISSECTION),
         n_pitch_bins=config["pitch"]["n_bins"],
         level=config["bootstrap"]["level"],
     script:

@@ -165,7 +165,9 @@ def _factor_findings(inp, p) -> list:
 
 def findings_power(inp, out, p) -> None:
     """power.tsv and power.png: the share of simulated runs with planted property neurons whose
-    verdict is "holds", against planted effect and corpus size (docs/positive-controls.md)."""
+    verdict is "holds", against planted effect and corpus size (docs/positive-controls.md): the
+    claims of Lin et al. and, with ``p.dissection`` (the dissection section), the dissection
+    agreement claim."""
     from speechneurons.config import settings_from
     from speechneurons.findings.power import PowerSettings, plot_power, power_table, smallest_detected
     from speechneurons.properties.statistic import PropertySettings
@@ -173,6 +175,13 @@ def findings_power(inp, out, p) -> None:
     ps = settings_from(PowerSettings, p.power)
     settings = settings_from(PropertySettings, p.properties)
     power = power_table(ps, settings, p.n_pitch_bins, p.level)
+    if getattr(p, "dissection", None) is not None:  # the dissection agreement claim (findings.power_dissection)
+        from speechneurons.dissection.settings import DissectionSettings
+        from speechneurons.findings.power_dissection import agreement_power_table
+
+        dissection = settings_from(DissectionSettings, p.dissection)
+        agreement = agreement_power_table(ps, settings, dissection, p.n_pitch_bins, p.level, p.power["test_fraction"])
+        power = pd.concat([power, agreement], ignore_index=True)
     write_table(power, out.table)
     default = 40 * ps.n_speakers
     plot_power(power, out.figure, default)

@@ -26,6 +26,11 @@ NULL_SIGNALS = ("null", "concept_null")
 POWER_CLAIMS = {
     "gender": "Gender neurons are most numerous at the bottom and top layers",
     "pitch": "Pitch neurons are most numerous at the bottom and top layers",
+    # the dissection agreement claim (findings.power_dissection)
+    "agreement-gender": "Descriptions agree with the property-neuron groups on held-out items above shuffled labels "
+    "(gender)",
+    "agreement-pitch": "Descriptions agree with the property-neuron groups on held-out items above shuffled labels "
+    "(pitch)",
 }
 
 
