@@ -55,8 +55,9 @@ def test_known_answers_nothing_planted_never_holds_a_large_effect_holds_for_pitc
     power = agreement_power_table(PS, SETTINGS, _dissection(), 3, 0.95, 0.25).set_index(["property", "effect"])
     assert (power.xs(0.0, level="effect")["power"] == 0).all()
     assert power.loc[("agreement-pitch", 4.0), "power"] == 1
-    # two complementary concepts (gender=F, gender=M): a shuffle of the labels makes every
-    # gender unit agree, or every one disagree, about half the time, so the chance range of the
+    # gender on 12 held-out utterance items, only the planted units labelled: gender=F and
+    # gender=M are complementary columns of equal counts, so a shuffle of the labels makes every
+    # gender unit agree, or every one disagree, about half the time; the chance range of the
     # share reaches 100 % and a perfect agreement cannot lie above it
     assert power.loc[("agreement-gender", 4.0), "power"] == 0
     assert (power["n_holds"] + power["n_not_measurable"] + power["n_does_not_hold"] == PS.seeds).all()
