@@ -138,7 +138,8 @@ def control_section(
         "Per claim: this model's verdict, the verdict on the planted model (the property neurons written in by "
         "weight surgery: the Lin et al. count claims should hold there) and on its null twin (the same surgery "
         "keyed to speaker groups that are no gender: they should not), and the power of the claim on simulated "
-        "runs with planted units (docs/positive-controls.md). " + state
+        "runs with planted units (docs/positive-controls.md). A planted concept model (units keyed to stated "
+        "dissection concepts) checks that they are named by them: those claims are its own and come last. " + state
     )
     if not frame["simulated power"].astype(bool).any():
         frame = frame.drop(columns=["simulated power"])
