@@ -215,3 +215,19 @@ def test_control_table_lists_the_controls_own_claims_after_the_models():
     assert t["positive control (c)"].tolist() == ["y", "holds"]
     assert t["null twin (cn)"].tolist() == ["z", "not measurable here"]
     assert t["null twin (n)"].tolist() == [ABSENT] * 2
+
+
+def test_concept_settings_are_keys_of_the_planted_schema():
+    import dataclasses
+    from pathlib import Path
+
+    import yaml
+
+    from speechneurons.config import settings_from
+
+    schema = yaml.safe_load((Path(__file__).parents[2] / "schemas" / "planted.schema.yaml").read_text())
+    keys = schema["properties"]
+    assert {f.name for f in dataclasses.fields(ConceptPlantSettings)} <= set(keys)
+    assert set(keys["signal"]["enum"]) >= {"concept", "concept_null"}
+    s = settings_from(ConceptPlantSettings, {k: v["default"] for k, v in keys.items()})
+    assert s.concepts == ("phone=S", "pitch=high", "word_position=initial")
