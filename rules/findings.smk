@@ -51,6 +51,9 @@ rule findings:
         planted=lambda w: [
             L.findings_table(w.corpus, m) for m in MODELS if S.planted(m) and S.planted_base(m) == w.model
         ],
+        # a planted model's own folder (its planted.json: the stated concepts of the dissection's
+        # positive control, findings.planted_concepts)
+        planted_model=lambda w: L.planted_model(w.corpus, w.model) if S.planted(w.model) else [],
     output:
         table=L.findings_table(),
         page=report(
@@ -73,6 +76,7 @@ rule findings:
         resamples=config["bootstrap"]["resamples"],
         seed=config["seed"],
         polysemantic_fraction=DISSECTION["polysemantic_fraction"],
+        n_permutations=DISSECTION["n_permutations"],
         sae_k=config["saes"]["k"],
         sae_tolerance=config["saes"]["convergence_tolerance"],
         layers=lambda w: S.layers_of(w.model),
@@ -123,6 +127,7 @@ rule findings_power:
     params:
         power=config["positive_controls"]["power"],
         properties=section_params(PropertySettings, config["properties"]),
+        dissection=section_params(DissectionSettings, DISSECTION),
         n_pitch_bins=config["pitch"]["n_bins"],
         level=config["bootstrap"]["level"],
     script:

@@ -185,6 +185,7 @@ rule model_plant:
         base=I.planted_base_model,
         index=I.planted_base_index,
         manifest=L.manifest(),
+        phone_items=I.planted_base_items,
     output:
         model=directory(L.planted_model()),
     log:

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from types import SimpleNamespace
 
 from speechneurons.layout import Layout
+from speechneurons.model.plant_concepts import CONCEPT_SIGNALS
 from speechneurons.study import CTC_TWIN, Study, is_random
 
 
@@ -124,6 +125,13 @@ class Inputs:
         """The activation index (middle frames) of a planted model's base: the frames and labels
         the surgery estimates its directions on."""
         return self.L.activation_index("mid", w.corpus, self.S.planted_base(w.model), "final")
+
+    def planted_base_items(self, w):
+        """The dissection's phone items of a planted model's base (its final dump) when the model
+        plants dissection concepts (speechneurons.model.plant_concepts), else nothing."""
+        if self.S.models[w.model]["planted"].get("signal") not in CONCEPT_SIGNALS:
+            return []
+        return self.L.dissection_items("phone.parquet", w.corpus, self.S.planted_base(w.model), "final")
 
     def checkpoint_input(self, w):
         """model_input of the job's ``{checkpoint}``."""

@@ -2,7 +2,9 @@
 corpus with a 3-layer tiny model, the planted model's property-neuron counts hold the claim
 "pitch neurons are most numerous at the bottom and top layers" and its null twin's hold neither
 that claim nor the gender one. (The planted gender neurons are there, but 14 speakers with 3
-train utterances each leave the gender claim's chance range too wide: docs/positive-controls.md.)"""
+train utterances each leave the gender claim's chance range too wide: docs/positive-controls.md.)
+The dissection's control: units planted at layer 2 on stated concepts are named by their top
+concept above the unit-to-concept permutation null, and their null twin's are not."""
 
 from __future__ import annotations
 
@@ -47,3 +49,39 @@ def test_planted_pitch_neurons_hold_and_the_null_twin_does_not(tmp_path):
     assert _verdict(work / "results", "planted-property", "pitch") == HOLDS
     assert _verdict(work / "results", "planted-null", "pitch") != HOLDS
     assert _verdict(work / "results", "planted-null", "gender") != HOLDS
+
+
+CONCEPTS = {
+    "pretrain": {"num_layers": 3},
+    "compare": {
+        "models": [
+            {"name": "planted-concept", "source": "planted", "planted": {"signal": "concept", "gain": 1.0}},
+            {"name": "planted-concept-null", "source": "planted", "planted": {"signal": "concept_null", "gain": 1.0}},
+        ]
+    },
+    "properties": {"random_weights_control": False},
+    "dissection": {"layers": [2], "random_weights_control": False, "n_permutations": 20},
+}
+
+
+@pytest.mark.slow
+def test_planted_concept_units_are_named_and_the_null_twin_s_are_not(tmp_path):
+    import json
+
+    from speechneurons.findings.planted_concepts import planted_concept_findings
+
+    work = make_workdir(tmp_path, CONCEPTS)
+    models = ("planted-concept", "planted-concept-null")
+    files = ("neurons.tsv", "shared.tsv")
+    targets = [f"results/ci-tiny/dissection/{m}/final/layer-2/{f}" for m in models for f in files]
+    snakemake(work, *targets, "--cores", "2", "--configfile", "configs/ci-tiny.yaml", "override.yaml")
+    verdicts = {}
+    for m in models:
+        doc = json.loads((work / "results" / "ci-tiny" / "models" / m / "planted" / "planted.json").read_text())
+        assert list(doc["units"]) == ["2"] and len(doc["stated"]) == 3  # the middle layer, three concepts
+        base = work / "results" / "ci-tiny" / "dissection" / m / "final" / "layer-2"
+        rows = planted_concept_findings(doc, [read_table(base / "neurons.tsv")], [read_table(base / "shared.tsv")],
+                                        100, 0, 0.95)  # fmt: skip
+        verdicts[m] = [r.verdict for r in rows]
+    assert verdicts["planted-concept"][0] == HOLDS  # named by the top concept
+    assert HOLDS not in verdicts["planted-concept-null"]

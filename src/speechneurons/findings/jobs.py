@@ -4,6 +4,7 @@ named lists, or any object with those attributes, e.g. a SimpleNamespace in a te
 its inputs, calls the library and writes its outputs."""
 
 import logging
+from pathlib import Path
 
 import pandas as pd
 
@@ -14,11 +15,12 @@ from speechneurons.findings.dissection_kinds import kinds_findings, twin_layers
 from speechneurons.findings.factors import NOT_RUN, factor_findings
 from speechneurons.findings.layer_guide import layer_guide_findings
 from speechneurons.findings.page import splits_statement, write_page
+from speechneurons.findings.planted_concepts import planted_concept_findings
 from speechneurons.findings.positive_controls import control_section
 from speechneurons.findings.property_neurons import property_neuron_findings
 from speechneurons.findings.saes import sae_findings
 from speechneurons.findings.trajectories import trajectory_findings
-from speechneurons.io import load_npz, paths, read_table, write_table
+from speechneurons.io import load_npz, paths, read_json, read_table, write_table
 from speechneurons.properties.nulls import random_mean
 
 log = logging.getLogger(__name__)
@@ -69,6 +71,24 @@ def kinds_and_guide(inp, p) -> list:
     return rows
 
 
+def planted_concept_rows(inp, p) -> list:
+    """The positive-control rows of a planted concept model (findings.planted_concepts): its
+    planted.json (``inp.planted_model``, the planted model's folder; absent or empty for any
+    other model) against the phone items of its dissected layers; none for other models."""
+    folder = getattr(inp, "planted_model", None)
+    if not folder or not (Path(str(folder)) / "planted.json").exists():
+        return []
+    get = lambda name: getattr(inp, name, None) or []  # noqa: E731
+    return planted_concept_findings(
+        read_json(Path(str(folder)) / "planted.json"),
+        _tables(get("and_neurons")),
+        _tables(get("and_shared")),
+        p.n_permutations,
+        p.seed,
+        p.level,
+    )
+
+
 def findings_page(inp, out, p) -> None:
     """findings.tsv and findings.html: the claims of the four studies checked on this run's tables,
     grouped by study on the page."""
@@ -106,6 +126,7 @@ def findings_page(inp, out, p) -> None:
             read_table(inp.dissection_random_summary) if inp.dissection_random_summary else None,
             read_table(inp.dissection_random_agreement) if inp.dissection_random_agreement else None,
         )
+        + planted_concept_rows(inp, p)
         + kinds_and_guide(inp, p)
         + sae_findings(read_table(inp.sae_claims), p.sae_k, p.sae_tolerance, p.level)
         + factors
@@ -144,7 +165,9 @@ def _factor_findings(inp, p) -> list:
 
 def findings_power(inp, out, p) -> None:
     """power.tsv and power.png: the share of simulated runs with planted property neurons whose
-    verdict is "holds", against planted effect and corpus size (docs/positive-controls.md)."""
+    verdict is "holds", against planted effect and corpus size (docs/positive-controls.md): the
+    claims of Lin et al. and, with ``p.dissection`` (the dissection section), the dissection
+    agreement claim."""
     from speechneurons.config import settings_from
     from speechneurons.findings.power import PowerSettings, plot_power, power_table, smallest_detected
     from speechneurons.properties.statistic import PropertySettings
@@ -152,6 +175,13 @@ def findings_power(inp, out, p) -> None:
     ps = settings_from(PowerSettings, p.power)
     settings = settings_from(PropertySettings, p.properties)
     power = power_table(ps, settings, p.n_pitch_bins, p.level)
+    if getattr(p, "dissection", None) is not None:  # the dissection agreement claim (findings.power_dissection)
+        from speechneurons.dissection.settings import DissectionSettings
+        from speechneurons.findings.power_dissection import agreement_power_table
+
+        dissection = settings_from(DissectionSettings, p.dissection)
+        agreement = agreement_power_table(ps, settings, dissection, p.n_pitch_bins, p.level, p.power["test_fraction"])
+        power = pd.concat([power, agreement], ignore_index=True)
     write_table(power, out.table)
     default = 40 * ps.n_speakers
     plot_power(power, out.figure, default)

@@ -18,10 +18,19 @@ from pathlib import Path
 import pandas as pd
 
 ABSENT = "no run"
+#: this model's entry for a claim only planted runs check (their planted units' names)
+OWN_CLAIM = "a control's own claim"
+#: the planted signals of null twins (the others are positive controls)
+NULL_SIGNALS = ("null", "concept_null")
 #: the findings claim each simulated power row belongs to
 POWER_CLAIMS = {
     "gender": "Gender neurons are most numerous at the bottom and top layers",
     "pitch": "Pitch neurons are most numerous at the bottom and top layers",
+    # the dissection agreement claim (findings.power_dissection)
+    "agreement-gender": "Descriptions agree with the property-neuron groups on held-out items above shuffled labels "
+    "(gender)",
+    "agreement-pitch": "Descriptions agree with the property-neuron groups on held-out items above shuffled labels "
+    "(pitch)",
 }
 
 
@@ -43,7 +52,7 @@ def planted_runs(layout, corpus: str, model: str, configured: Mapping[str, Mappi
         if name not in runs and doc.get("base") == model:
             signal = doc.get("settings", {}).get("signal", "property")
             runs[name] = {"name": name, "signal": signal, "findings": layout.findings_table(corpus, name)}
-    return sorted(runs.values(), key=lambda r: (r["signal"] != "property", r["name"]))
+    return sorted(runs.values(), key=lambda r: (r["signal"] in NULL_SIGNALS, r["name"]))
 
 
 def _keyed(findings: pd.DataFrame) -> pd.DataFrame:
@@ -78,23 +87,30 @@ def control_table(
 ) -> pd.DataFrame:
     """One row per claim of ``findings``: this run's verdict, then one column per planted run
     (its verdict on the same claim, or ABSENT when its findings.tsv is not there: ``tables``
-    maps a run's name to its findings), then the simulated power."""
+    maps a run's name to its findings), then the simulated power. Claims only planted runs
+    check (whether their planted concept units are named, findings.planted_concepts) follow,
+    with OWN_CLAIM as this run's verdict."""
     own = _keyed(findings)
+    verdicts = own["verdict"].tolist()
+    # the claims of a control itself (the planted concept units' names): only planted runs have them
+    extra = [key for t in tables.values() for key in _keyed(t).index if key not in own.index]
+    extra = list(dict.fromkeys(extra))
+    index = list(own.index) + extra
     out = pd.DataFrame(
         {
-            "study": own.index.get_level_values(0),
-            "claim": own.index.get_level_values(1),
-            "this model": own["verdict"].to_numpy(),
+            "study": [k[0] for k in index],
+            "claim": [k[1] for k in index],
+            "this model": verdicts + [OWN_CLAIM] * len(extra),
         }
     )
     for run in runs:
-        label = f"{'positive control' if run['signal'] == 'property' else 'null twin'} ({run['name']})"
+        label = f"{'null twin' if run['signal'] in NULL_SIGNALS else 'positive control'} ({run['name']})"
         table = tables.get(run["name"])
         if table is None:
             out[label] = ABSENT
             continue
         other = _keyed(table)["verdict"]
-        out[label] = [other.get(key, "claim not checked") for key in own.index]
+        out[label] = [other.get(key, "claim not checked") for key in index]
     out["simulated power"] = [power_text(power, c) for c in out["claim"]]
     return out
 
@@ -122,7 +138,8 @@ def control_section(
         "Per claim: this model's verdict, the verdict on the planted model (the property neurons written in by "
         "weight surgery: the Lin et al. count claims should hold there) and on its null twin (the same surgery "
         "keyed to speaker groups that are no gender: they should not), and the power of the claim on simulated "
-        "runs with planted units (docs/positive-controls.md). " + state
+        "runs with planted units (docs/positive-controls.md). A planted concept model (units keyed to stated "
+        "dissection concepts) checks that they are named by them: those claims are its own and come last. " + state
     )
     if not frame["simulated power"].astype(bool).any():
         frame = frame.drop(columns=["simulated power"])

@@ -27,6 +27,7 @@ power of a cell is the share of seeds whose verdict is "holds".
 from __future__ import annotations
 
 import logging
+import textwrap
 from dataclasses import dataclass
 
 import numpy as np
@@ -211,7 +212,7 @@ def plot_power(power: pd.DataFrame, path, default_utterances: int | None = None)
             ax.plot(part["effect"], part["power"], marker="o", label=label)
         ax.axhline(0.8, color="grey", lw=0.8, ls="--")
         ax.axhline(0.05, color="grey", lw=0.8, ls=":")
-        ax.set_title(f"{claim} neurons at the bottom and top layers", fontsize=10)
+        ax.set_title(textwrap.fill(str(rows["claim"].iloc[0]), 45), fontsize=10)
         ax.set_xlabel("planted effect (noise SD)")
         ax.set_ylim(-0.03, 1.03)
         ax.legend(fontsize=8)

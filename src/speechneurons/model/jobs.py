@@ -14,6 +14,7 @@ from speechneurons.device import resolve_device
 from speechneurons.frames import FrameGrid
 from speechneurons.io import atomic_dir, atomic_path, drop_timings, read_table, write_json, write_table
 from speechneurons.model import targets as T
+from speechneurons.model.plant_concepts import CONCEPT_SIGNALS
 from speechneurons.model.registry import download_model
 from speechneurons.model.schedule import checkpoint_name
 from speechneurons.model.targets import targets_from_table
@@ -200,6 +201,8 @@ def plant(inp, out, p) -> None:
     from speechneurons.model.registry import load_model
     from speechneurons.phones import is_speech_phone, normalize_phone
 
+    if p.planted.get("signal") in CONCEPT_SIGNALS:  # dissection concepts: their own job below
+        return plant_concepts(inp, out, p)
     settings = settings_from(PlantSettings, p.planted)
     loaded = load_model(str(inp.base), device=str(resolve_device(p.device)))
     index = read_table(inp.index)
@@ -226,3 +229,42 @@ def plant(inp, out, p) -> None:
         )  # fmt: skip
     log.info("planted %s units in layers %s from %d frames of %d utterances", settings.signal, sorted(planted),
              len(index), len(utts))  # fmt: skip
+
+
+def plant_concepts(inp, out, p) -> None:
+    """A planted concept model (docs/positive-controls.md, speechneurons.model.plant_concepts):
+    the base model's final folder with units keyed to stated dissection concepts (or, for the
+    null twin, to speaker groups) at the middle layer, the directions estimated on the base
+    model's phone items (``inp.phone_items``: the dissection's items of the base's dump) of the train
+    split, at most planted.max_utterances utterances; planted.json lists the units of every
+    layer and group and each group's stated concept."""
+    import shutil
+
+    from speechneurons.audio import load_audio
+    from speechneurons.model.plant_concepts import ConceptPlantSettings, plant_concepts_
+    from speechneurons.model.registry import load_model
+
+    settings = settings_from(ConceptPlantSettings, p.planted)
+    if not getattr(inp, "phone_items", None):
+        raise ValueError(f"planted signal {settings.signal!r} needs the base model's dissection phone items")
+    loaded = load_model(str(inp.base), device=str(resolve_device(p.device)))
+    items = read_table(inp.phone_items)
+    items = items[items["split"].astype(str) == "train"]
+    utts = sorted(items["utt_id"].astype(str).unique())
+    if settings.max_utterances and len(utts) > settings.max_utterances:
+        rng = np.random.default_rng([int(p.seed), 13])
+        utts = sorted(rng.choice(utts, settings.max_utterances, replace=False).tolist())
+    items = items[items["utt_id"].astype(str).isin(utts)]
+    manifest = read_manifest(inp.manifest).set_index("utt_id")
+    waves = {u: load_audio(manifest.loc[u, "audio_path"], loaded.grid.sample_rate) for u in utts}
+    planted, stated = plant_concepts_(loaded, waves, items, settings, p.seed)
+    with atomic_dir(out.model) as folder:
+        shutil.copytree(inp.base, folder, dirs_exist_ok=True)
+        loaded.model.save_pretrained(folder, safe_serialization=True)
+        write_json(
+            folder / "planted.json",
+            {"base": p.base, "settings": p.planted, "utterances": len(utts), "frames": len(items),
+             "units": {str(layer): groups for layer, groups in planted.items()}, "stated": stated},
+        )  # fmt: skip
+    log.info("planted %s units %s in layers %s from %d frames of %d utterances", settings.signal, stated,
+             sorted(planted), len(items), len(utts))  # fmt: skip
