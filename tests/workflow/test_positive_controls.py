@@ -16,18 +16,34 @@ from speechneurons.findings.property_neurons import claim_extreme_layers
 from speechneurons.io import read_table
 from tests.workflow.test_smoke import make_workdir, snakemake
 
+# One run for every planted model of the reduced controls: the base model, corpus and alignment
+# are shared (two separate runs repeated them).
 REDUCED = {
     "pretrain": {"num_layers": 3},
     "compare": {
         "models": [
             {"name": "planted-property", "source": "planted", "planted": {"signal": "property"}},
             {"name": "planted-null", "source": "planted", "planted": {"signal": "null"}},
+            {"name": "planted-concept", "source": "planted", "planted": {"signal": "concept", "gain": 1.0}},
+            {"name": "planted-concept-null", "source": "planted", "planted": {"signal": "concept_null", "gain": 1.0}},
         ]
     },
     # ci-tiny's FFN has 128 units: tau_fraction 0.1 activates 13 per frame (the default 0.01
     # only 1, for which every planted group competes)
     "properties": {"random_weights_control": False, "tau_fraction": 0.1},
+    "dissection": {"layers": [2], "random_weights_control": False, "n_permutations": 20},
 }
+CONCEPT_MODELS = ("planted-concept", "planted-concept-null")
+
+
+@pytest.fixture(scope="module")
+def planted_run(tmp_path_factory):
+    work = make_workdir(tmp_path_factory.mktemp("planted"), REDUCED)
+    targets = [f"results/ci-tiny/properties/{m}/final/summary.tsv" for m in ("planted-property", "planted-null")]
+    files = ("neurons.tsv", "shared.tsv")
+    targets += [f"results/ci-tiny/dissection/{m}/final/layer-2/{f}" for m in CONCEPT_MODELS for f in files]
+    snakemake(work, *targets, "--cores", "2", "--configfile", "configs/ci-tiny.yaml", "override.yaml")
+    return work
 
 
 def _verdict(results, model: str, prop: str) -> str:
@@ -40,10 +56,8 @@ def _verdict(results, model: str, prop: str) -> str:
 
 
 @pytest.mark.slow
-def test_planted_pitch_neurons_hold_and_the_null_twin_does_not(tmp_path):
-    work = make_workdir(tmp_path, REDUCED)
-    targets = [f"results/ci-tiny/properties/{m}/final/summary.tsv" for m in ("planted-property", "planted-null")]
-    snakemake(work, *targets, "--cores", "2", "--configfile", "configs/ci-tiny.yaml", "override.yaml")
+def test_planted_pitch_neurons_hold_and_the_null_twin_does_not(planted_run):
+    work = planted_run
     planted = (work / "results" / "ci-tiny" / "models" / "planted-property" / "planted" / "planted.json").read_text()
     assert '"signal": "property"' in planted
     assert _verdict(work / "results", "planted-property", "pitch") == HOLDS
@@ -51,32 +65,15 @@ def test_planted_pitch_neurons_hold_and_the_null_twin_does_not(tmp_path):
     assert _verdict(work / "results", "planted-null", "gender") != HOLDS
 
 
-CONCEPTS = {
-    "pretrain": {"num_layers": 3},
-    "compare": {
-        "models": [
-            {"name": "planted-concept", "source": "planted", "planted": {"signal": "concept", "gain": 1.0}},
-            {"name": "planted-concept-null", "source": "planted", "planted": {"signal": "concept_null", "gain": 1.0}},
-        ]
-    },
-    "properties": {"random_weights_control": False},
-    "dissection": {"layers": [2], "random_weights_control": False, "n_permutations": 20},
-}
-
-
 @pytest.mark.slow
-def test_planted_concept_units_are_named_and_the_null_twin_s_are_not(tmp_path):
+def test_planted_concept_units_are_named_and_the_null_twin_s_are_not(planted_run):
     import json
 
     from speechneurons.findings.planted_concepts import planted_concept_findings
 
-    work = make_workdir(tmp_path, CONCEPTS)
-    models = ("planted-concept", "planted-concept-null")
-    files = ("neurons.tsv", "shared.tsv")
-    targets = [f"results/ci-tiny/dissection/{m}/final/layer-2/{f}" for m in models for f in files]
-    snakemake(work, *targets, "--cores", "2", "--configfile", "configs/ci-tiny.yaml", "override.yaml")
+    work = planted_run
     verdicts = {}
-    for m in models:
+    for m in CONCEPT_MODELS:
         doc = json.loads((work / "results" / "ci-tiny" / "models" / m / "planted" / "planted.json").read_text())
         assert list(doc["units"]) == ["2"] and len(doc["stated"]) == 3  # the middle layer, three concepts
         base = work / "results" / "ci-tiny" / "dissection" / m / "final" / "layer-2"
