@@ -20,7 +20,7 @@ from speechneurons.dissection.settings import (
 )
 from speechneurons.dissection.tables import browser_neurons, summary_table
 from speechneurons.frames import FrameGrid
-from speechneurons.io import load_array, read_json, read_table, write_json, write_table
+from speechneurons.io import load_rows, read_json, read_table, write_json, write_table
 from speechneurons.properties.statistic import tau_from_fraction
 
 # Each job imports the heavy parts it needs (torch, the model, the probes, scipy, matplotlib) in
@@ -130,7 +130,7 @@ def layer(inp, out, p, threads: int = 1) -> None:
     layer = int(p.layer)
     settings = settings_from(DissectionSettings, p.settings)
     llm = LLMWriter(settings_from(LLMSettings, p.llm), p.llm_cache) if settings.writer == "llm" else None
-    acts = load_array(inp.mid, mmap_mode="r")
+    acts = load_rows(inp.mid)  # read in row blocks, never the whole layer (docs/scaling.md)
     phones = read_items(inp.phone_table, inp.phone_meta)
     utterances = read_items(inp.utterance_table, inp.utterance_meta)
     truth = property_truth(read_json(inp.neurons), p.n_pitch_bins)
