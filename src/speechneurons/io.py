@@ -241,7 +241,7 @@ def load_array(path: str | Path, mmap_mode: str | None = None):
 
 
 class NpyRows:
-    """The rows of a 2-D ``.npy`` array, read from the file a contiguous block at a time.
+    """The rows of a ``.npy`` array (C order, e.g. [frames, neurons]), read from the file a contiguous block at a time.
 
     ``rows[lo:hi]`` reads rows lo..hi-1 (an ndarray of that block only); ``shape``, ``dtype``,
     ``ndim`` and ``len()`` as for the array. Nothing is memory-mapped: the pages a memory map
@@ -262,9 +262,9 @@ class NpyRows:
             )
             shape, fortran, dtype = read_header(fh)
             self.offset = fh.tell()
-        if fortran or len(shape) != 2 or dtype.hasobject:
-            raise ValueError(f"{self.path} is not a C-ordered 2-D numeric array (shape {shape})")
-        self.shape, self.dtype, self.ndim = tuple(shape), dtype, 2
+        if fortran or not shape or dtype.hasobject:
+            raise ValueError(f"{self.path} is not a C-ordered numeric array with rows (shape {shape})")
+        self.shape, self.dtype, self.ndim = tuple(shape), dtype, len(shape)
 
     def __len__(self) -> int:
         return self.shape[0]
@@ -282,20 +282,20 @@ class NpyRows:
             raise TypeError(f"{self.path} is read in contiguous row blocks (rows[lo:hi]), not with {key!r}")
         lo, hi, _ = key.indices(self.shape[0])
         hi = max(lo, hi)
-        width = self.shape[1]
+        width = int(np.prod(self.shape[1:], dtype=np.int64))
         block = np.fromfile(
             self.path, dtype=self.dtype, count=(hi - lo) * width, offset=self.offset + lo * width * self.dtype.itemsize
-        ).reshape(hi - lo, width)
+        ).reshape(hi - lo, *self.shape[1:])
         return block[(slice(None), *rest)] if rest else block
 
 
 def load_rows(path: str | Path) -> NpyRows:
-    """A 2-D ``.npy`` to be read in row blocks (:class:`NpyRows`), after checking its sidecar."""
+    """A ``.npy`` to be read in row blocks (:class:`NpyRows`), after checking its sidecar."""
     verify(path)
     try:
         return NpyRows(path)
     except (OSError, ValueError, EOFError) as err:
-        raise DamagedFileError(path, f"cannot be read as a 2-D .npy array ({err})", rebuild_hint(path)) from err
+        raise DamagedFileError(path, f"cannot be read as a .npy array ({err})", rebuild_hint(path)) from err
 
 
 def load_npz(path: str | Path):

@@ -122,11 +122,13 @@ def layer(inp, out, p, threads: int = 1) -> None:
     summary and description (on the selecting split), and their agreement with the property neurons."""
     from threadpoolctl import threadpool_limits
 
+    from speechneurons.activations.dump import bound_heap
     from speechneurons.dissection.dissect import dissect_dump_layer, write_layer
     from speechneurons.dissection.llm import LLMWriter
     from speechneurons.dissection.scoring import property_truth
 
     threadpool_limits(threads)  # threads beyond the job's own only slow BLAS down here
+    bound_heap()  # the row blocks' buffers go back to the system: the peak stays flat in the items
     layer = int(p.layer)
     settings = settings_from(DissectionSettings, p.settings)
     llm = LLMWriter(settings_from(LLMSettings, p.llm), p.llm_cache) if settings.writer == "llm" else None
