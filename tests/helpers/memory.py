@@ -10,7 +10,9 @@ file cache, not the job's memory), the job's peak resident set (``hwm_mb``, VmHW
 included) and the size of the layer as float32 (``layer_mb``).
 
 Jobs: ``dissection`` (``dissection.jobs.layer``, phone and utterance items, cos3),
-``properties`` (``properties.jobs.layer``: the statistic, its nulls and bootstrap).
+``properties`` (``properties.jobs.layer``: the statistic, its nulls and bootstrap), ``saes``
+(``saes.jobs.layer``: a top-k SAE trained 20 steps on a sample of at most ``SAMPLE_FRAMES``
+frames, whatever the corpus, and the statistic of its latents on every middle frame).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from speechneurons.phones import PHONE_TO_TYPE, PHONES
 
 ROWS_PER_UTTERANCE = 40
 SPEAKERS = 20
+SAMPLE_FRAMES = 2000
 
 
 class Named(dict):
@@ -111,6 +114,14 @@ def write_inputs(root: Path, n: int, d: int, seed: int = 0) -> dict[str, str]:
         paths[f"{kind}_table"], paths[f"{kind}_meta"] = str(root / f"{kind}.parquet"), str(root / f"{kind}.json")
         write_table(table.reset_index(drop=True), paths[f"{kind}_table"])
         write_json(paths[f"{kind}_meta"], {"kind": kind, "attributes": attrs, "edges": {}})
+    # the SAEs' sample: a fixed number of frames (activations.sample_frames), whatever the corpus
+    m = min(n, SAMPLE_FRAMES)
+    sample = index.iloc[np.linspace(0, n - 1, m).round().astype(int)].reset_index(drop=True)
+    paths["sample"], paths["index_sample"] = str(root / "sample.npy"), str(root / "index_sample.parquet")
+    np.save(paths["sample"], rng.normal(size=(m, d)).astype(np.float16))
+    write_sidecar(paths["sample"])
+    write_table(sample, paths["index_sample"])
+    paths["index_mid"] = paths["index"]
     neurons = {"exclusive_group_neurons": {"phone_type": {}, "gender": {"F": [0], "M": []}, "pitch": {}}}
     paths["neurons"] = str(root / "neurons.json")
     write_json(paths["neurons"], neurons)
@@ -153,7 +164,30 @@ def run_properties(paths: dict, out: Path) -> None:
     layer(SimpleNamespace(mid=paths["mid"], index=paths["index"]), outputs, params)
 
 
-JOBS = {"dissection": run_dissection, "properties": run_properties}
+def run_saes(paths: dict, out: Path) -> None:
+    from speechneurons.config import defaults, section_params
+    from speechneurons.properties.nulls import NullSettings
+    from speechneurons.properties.statistic import PropertySettings
+    from speechneurons.saes.jobs import layer
+    from speechneurons.saes.settings import SaeSettings
+
+    config = defaults()
+    config["properties"].update(null_draws=3)
+    saes = {**config["saes"], "steps": 20, "expansion_factor": 1}
+    params = SimpleNamespace(
+        layer=1, arch="topk", settings=section_params(SaeSettings, saes), ks=[saes["k"]], sweep=[],
+        max_eval_rows=saes["max_eval_rows"], properties=section_params(PropertySettings, config["properties"]),
+        nulls=section_params(NullSettings, config["properties"]), n_pitch_bins=3, on_bad_input="error", seed=0,
+        device="cpu",
+    )  # fmt: skip
+    names = {"sae": "sae", "sweep": "sweep", "evaluation": "evaluation.tsv", "sums": "evaluation.npz",
+             "train_log": "train_log.tsv", "latents": "latents.json", "P": "P.npz", "R": "R.parquet",
+             "counts": "counts.tsv", "skipped": "skipped.tsv", "null": "null.tsv"}  # fmt: skip
+    inputs = {k: paths[k] for k in ("sample", "index_sample", "mid", "index_mid")}
+    layer(SimpleNamespace(**inputs), Named({k: str(out / f) for k, f in names.items()}), params)
+
+
+JOBS = {"dissection": run_dissection, "properties": run_properties, "saes": run_saes}
 
 
 def main(argv: list[str]) -> None:
