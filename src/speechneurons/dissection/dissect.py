@@ -121,7 +121,8 @@ def dissect_layer(
     layer: int,
     llm: LLMWriter | None = None,
 ) -> LayerDissection:
-    """Dissect one layer; ``acts`` [N, D] is row-aligned with ``items.table``. Only the items of
+    """Dissect one layer; ``acts`` [N, D] is row-aligned with ``items.table`` (an array, a memory
+    map or :class:`speechneurons.io.NpyRows`: it is read in row blocks). Only the items of
     ``settings.splits`` select; the returned item indices still refer to the whole table."""
     if len(items.table) != len(acts):
         raise ValueError(f"{len(acts)} activation rows but {len(items.table)} items")
@@ -218,8 +219,8 @@ def labelled_columns(acts, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
     """acts[rows][:, columns] as float32 [n rows, len(columns)], read in row blocks: the only
     per-item copy of a layer the dissection keeps (the labelled neurons' columns, for the
     agreement null)."""
-    parts = [x[:, columns] for _, x in row_blocks(acts, rows)]
-    return np.concatenate(parts) if parts else np.zeros((0, len(columns)), np.float32)
+    parts = [x[:, columns] for _, x in row_blocks(acts, rows)] if len(columns) else []
+    return np.concatenate(parts) if parts else np.zeros((int(np.count_nonzero(rows)), len(columns)), np.float32)
 
 
 def _join(values, fmt: str = "{}") -> list[str]:
