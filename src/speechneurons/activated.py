@@ -45,20 +45,32 @@ def topk_indices(x, k: int):
     return top
 
 
-def activation_rate(acts: np.ndarray, tau: int, chunk: int = 4096) -> np.ndarray:
-    """[D] share of the rows of ``acts`` ([n, D], any float dtype, may be a memmap) at which
-    each neuron is activated (:func:`topk_indices` of |activations| as float32, row chunks)."""
+def activation_rate(acts: np.ndarray, tau: int, chunk: int = 4096, rows: np.ndarray | None = None) -> np.ndarray:
+    """[D] share of the rows of ``acts`` ([n, D], any float dtype, a memmap or a
+    :class:`speechneurons.io.NpyRows`) at which each neuron is activated (:func:`topk_indices`
+    of |activations| as float32), read ``chunk`` rows at a time; ``rows``: a boolean mask [n] of
+    the rows to count (default all)."""
     import torch
 
-    a = np.asarray(acts)
-    n, d = a.shape
+    n, d = int(acts.shape[0]), int(acts.shape[1])
     if not 1 <= tau <= d:
         raise ValueError(f"tau = {tau} must lie in 1..{d}")
+    if rows is not None:
+        rows = np.asarray(rows, dtype=bool)
+        if rows.shape != (n,):
+            raise ValueError(f"the row mask has shape {rows.shape}, expected ({n},)")
     counts = np.zeros(d, dtype=np.int64)
+    used = 0
     for lo in range(0, n, chunk):
-        x = torch.from_numpy(np.array(a[lo : lo + chunk], dtype=np.float32))
+        block = acts[lo : lo + chunk]
+        if rows is not None:
+            block = block[rows[lo : lo + chunk]]
+        if not len(block):
+            continue
+        used += len(block)
+        x = torch.from_numpy(np.array(block, dtype=np.float32))
         counts += np.bincount(topk_indices(x, tau).numpy().ravel(), minlength=d)
-    return counts / max(n, 1)
+    return counts / max(used, 1)
 
 
 def activation_rates(active: Sequence[np.ndarray], frames: Sequence[np.ndarray]) -> np.ndarray:

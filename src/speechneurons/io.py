@@ -240,6 +240,64 @@ def load_array(path: str | Path, mmap_mode: str | None = None):
         raise DamagedFileError(path, f"cannot be read as a .npy array ({err})", rebuild_hint(path)) from err
 
 
+class NpyRows:
+    """The rows of a ``.npy`` array (C order, e.g. [frames, neurons]), read from the file a contiguous block at a time.
+
+    ``rows[lo:hi]`` reads rows lo..hi-1 (an ndarray of that block only); ``shape``, ``dtype``,
+    ``ndim`` and ``len()`` as for the array. Nothing is memory-mapped: the pages a memory map
+    touches stay in the process's resident set (RSS) until the map goes, so a pass over a
+    memory-mapped layer ends with the whole file counted in the job's RSS; a read keeps only the
+    block. Anything but a slice of rows (with optional column indices after it) is refused, and
+    so is ``np.asarray(rows)``: a whole-layer copy must be asked for with ``rows[:]``.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        import numpy as np
+
+        self.path = Path(path)
+        with open(self.path, "rb") as fh:
+            version = np.lib.format.read_magic(fh)
+            read_header = (
+                np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            )
+            shape, fortran, dtype = read_header(fh)
+            self.offset = fh.tell()
+        if fortran or not shape or dtype.hasobject:
+            raise ValueError(f"{self.path} is not a C-ordered numeric array with rows (shape {shape})")
+        self.shape, self.dtype, self.ndim = tuple(shape), dtype, len(shape)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __array__(self, *args, **kwargs):
+        raise TypeError(f"{self.path} is read in row blocks (rows[lo:hi]); rows[:] reads it whole")
+
+    def __getitem__(self, key):
+        import numpy as np
+
+        rest = ()
+        if isinstance(key, tuple):
+            key, rest = key[0], key[1:]
+        if not isinstance(key, slice) or key.step not in (None, 1):
+            raise TypeError(f"{self.path} is read in contiguous row blocks (rows[lo:hi]), not with {key!r}")
+        lo, hi, _ = key.indices(self.shape[0])
+        hi = max(lo, hi)
+        width = int(np.prod(self.shape[1:], dtype=np.int64))
+        block = np.fromfile(
+            self.path, dtype=self.dtype, count=(hi - lo) * width, offset=self.offset + lo * width * self.dtype.itemsize
+        ).reshape(hi - lo, *self.shape[1:])
+        return block[(slice(None), *rest)] if rest else block
+
+
+def load_rows(path: str | Path) -> NpyRows:
+    """A ``.npy`` to be read in row blocks (:class:`NpyRows`), after checking its sidecar."""
+    verify(path)
+    try:
+        return NpyRows(path)
+    except (OSError, ValueError, EOFError) as err:
+        raise DamagedFileError(path, f"cannot be read as a .npy array ({err})", rebuild_hint(path)) from err
+
+
 def load_npz(path: str | Path):
     """``np.load`` of a ``.npz`` (use it as a context manager) after checking its sidecar."""
     import numpy as np

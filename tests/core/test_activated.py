@@ -57,3 +57,10 @@ def test_rates_from_npz(tmp_path):
     np.savez(path, A__phone_type__a=np.array([[2, 0]]), n__phone_type__a=np.array([4]),
              A__phone_type__b=np.array([[1, 3]]), n__phone_type__b=np.array([6]))  # fmt: skip
     np.testing.assert_allclose(ac.rates_from_npz(path), [0.3, 0.3])
+
+
+def test_activation_rate_of_the_masked_rows_in_chunks():
+    rng = np.random.default_rng(0)
+    acts = rng.normal(size=(50, 8)).astype(np.float16)
+    keep = rng.random(50) < 0.5
+    np.testing.assert_array_equal(ac.activation_rate(acts, 3, chunk=7, rows=keep), ac.activation_rate(acts[keep], 3))

@@ -60,3 +60,28 @@ def test_remove_stale_temporaries_of_files_and_folders(tmp_path):
     assert len(removed) == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == [".mid1.npy.abc.tmp.npy"]
     assert remove_stale_temporaries(tmp_path / "nowhere" / "x.npy") == []
+
+
+def test_load_rows_reads_row_blocks_without_a_memory_map(tmp_path):
+    import numpy as np
+
+    from speechneurons.io import DamagedFileError, load_rows, write_sidecar
+
+    acts = np.arange(5 * 3 * 2, dtype=np.float16).reshape(10, 3)
+    path = tmp_path / "mid.npy"
+    np.save(path, acts)
+    write_sidecar(path)
+    rows = load_rows(path)
+    assert rows.shape == (10, 3) and rows.dtype == np.float16 and len(rows) == 10 and rows.ndim == 2
+    np.testing.assert_array_equal(rows[3:7], acts[3:7])
+    np.testing.assert_array_equal(rows[8:20], acts[8:])  # past the end: as numpy slices
+    np.testing.assert_array_equal(rows[4:6, [0, 2]], acts[4:6, [0, 2]])
+    assert rows[5:5].shape == (0, 3)
+    np.testing.assert_array_equal(rows[:], acts)
+    with pytest.raises(TypeError, match="row blocks"):
+        np.asarray(rows)  # a whole copy must be asked for: rows[:]
+    with pytest.raises(TypeError, match="contiguous"):
+        rows[np.array([1, 3])]
+    path.write_bytes(path.read_bytes()[:-4])  # truncated: the sidecar catches it
+    with pytest.raises(DamagedFileError):
+        load_rows(path)

@@ -131,3 +131,24 @@ def test_chunking_over_neurons_does_not_change_cos(data):
     np.testing.assert_allclose(
         cos_similarity_cubed(acts, concepts, chunk=2), cos_similarity_cubed(acts, concepts), rtol=1e-6
     )
+
+
+@pytest.mark.parametrize("name", ["cos", "cos3", "wpmi", "soft_wpmi"])
+def test_similarity_from_row_blocks_and_a_row_mask(name):
+    """similarity(acts, C, rows=mask) reads acts in row blocks: the similarity of the kept rows
+    (cos and cos3 as float64 sums, equal to the in-memory formula to float32 precision)."""
+    from speechneurons.dissection.concepts import pmi_from_top, pmi_top_k, unit_columns
+    from speechneurons.dissection.items import top_k_items
+
+    rng = np.random.default_rng(3)
+    acts = rng.normal(size=(400, 11)).astype(np.float32)
+    keep = rng.random(400) < 0.6
+    concepts = (rng.random((int(keep.sum()), 5)) < 0.3).astype(np.float32)
+    got = similarity(name, acts, concepts, rows=keep)
+    if name in ("cos", "cos3"):
+        ref = unit_columns(name, acts[keep]).T @ unit_columns(name, concepts)
+        np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-7)
+    else:
+        np.testing.assert_array_equal(got, similarity(name, acts[keep], concepts))
+        top = top_k_items(acts[keep], pmi_top_k(name, len(concepts))).index
+        np.testing.assert_array_equal(pmi_from_top(name, top, concepts), got)

@@ -140,3 +140,39 @@ def test_distinct_extremes_equal_the_item_by_item_walk_with_heavy_ties(n_groups)
         ex = distinct_extremes(acts, k, groups, tie_seed=seed, chunk=4)
         top, bottom = _walk(acts, k, groups, seed)
         assert ex.top.tolist() == top and ex.bottom.tolist() == bottom
+
+
+@pytest.mark.parametrize("n_groups", [2, 50])
+def test_row_blocks_and_a_row_mask_give_the_extremes_of_the_kept_rows(tmp_path, n_groups):
+    """Read in blocks of any size, from a file (io.NpyRows) and with a mask of the item rows,
+    the extremes are those of the kept rows held in memory (float16 ties, a GELU-like floor)."""
+    from speechneurons.dissection.items import distinct_extremes
+    from speechneurons.io import load_rows
+
+    rng = np.random.default_rng(n_groups)
+    acts = np.maximum(rng.normal(size=(500, 9)), -0.17).round(1).astype(np.float16)
+    keep = rng.random(500) < 0.7
+    groups = rng.integers(0, n_groups, size=int(keep.sum()))
+    np.save(tmp_path / "mid.npy", acts)
+    ref = distinct_extremes(acts[keep].astype(np.float32), 5, groups, tie_seed=1, chunk=10_000)
+    for block in (1, 7, 64):
+        ex = distinct_extremes(load_rows(tmp_path / "mid.npy"), 5, groups, tie_seed=1, chunk=block, rows=keep)
+        for name in ex._fields:
+            np.testing.assert_array_equal(getattr(ex, name), getattr(ref, name), err_msg=f"{name}, block {block}")
+    top = top_k_items(load_rows(tmp_path / "mid.npy"), 4, largest=False, chunk=13, rows=keep)
+    ref_idx, ref_val = brute_force(acts[keep], 4, largest=False)
+    np.testing.assert_array_equal(top.index, ref_idx)
+    np.testing.assert_array_equal(top.values, ref_val)
+    assert top.tied.tolist() == [int((acts[keep][:, j] == ref_val[j, -1]).sum()) for j in range(9)]
+
+
+def test_utterance_means_from_row_blocks(tmp_path):
+    from speechneurons.io import load_rows
+
+    rng = np.random.default_rng(0)
+    acts = rng.normal(size=(300, 6)).astype(np.float16)
+    utts = rng.choice(["a", "b", "c", "d"], size=300)
+    np.save(tmp_path / "mid.npy", acts)
+    um = utterance_means(load_rows(tmp_path / "mid.npy"), utts, chunk=17)
+    for u, m in zip(um.utt_ids, um.means):
+        np.testing.assert_allclose(m, acts[utts == u].astype(np.float64).mean(axis=0), rtol=1e-6)

@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import logsumexp, softmax
 
-from speechneurons.dissection.items import top_k_items
+from speechneurons.dissection.items import n_rows, row_blocks, top_k_items
 from speechneurons.phones import PHONE_TYPES, PHONES
 
 MIN_NORM = 1e-3
@@ -130,33 +130,51 @@ def unit_columns(name: str, x: np.ndarray) -> np.ndarray:
     raise ValueError(f"unit_columns is defined for cos and cos3, not {name!r}")
 
 
-def _cosine(name: str, acts: np.ndarray, concepts: np.ndarray, chunk: int) -> np.ndarray:
+def _cosine(name: str, acts: np.ndarray, concepts: np.ndarray, chunk: int | None, rows: np.ndarray | None = None
+            ) -> np.ndarray:  # fmt: skip
+    """cos / cos3 from row blocks of ``acts`` (:func:`speechneurons.dissection.items.row_blocks`):
+    the sums x^T c and x^T x of each column (for cos3 after a first pass for the column means)
+    are accumulated in float64, so memory is D x M plus one block of ``chunk`` rows."""
     c = unit_columns(name, concepts)
-    out = np.empty((acts.shape[1], c.shape[1]), dtype=np.float32)
-    for lo in range(0, acts.shape[1], chunk):
-        out[lo : lo + chunk] = unit_columns(name, acts[:, lo : lo + chunk]).T @ c
-    return out
+    n, d = n_rows(acts, rows), int(acts.shape[1])
+    if len(c) != n:
+        raise ValueError(f"{n} activation rows but {len(c)} concept rows")
+    mean = np.zeros(d)
+    if name == "cos3":
+        for _, x in row_blocks(acts, rows, chunk):
+            mean += x.sum(axis=0, dtype=np.float64)
+        mean /= max(n, 1)
+    xtc, sq = np.zeros((d, c.shape[1])), np.zeros(d)
+    for start, x in row_blocks(acts, rows, chunk):
+        y = x.astype(np.float64)
+        if name == "cos3":
+            y -= mean
+            y = y * y * y
+        xtc += y.T @ c[start : start + len(y)]
+        sq += np.einsum("ij,ij->j", y, y)
+    norm = np.maximum(np.sqrt(sq), MIN_NORM if name == "cos3" else 1e-12)
+    return (xtc / norm[:, None]).astype(np.float32)
 
 
-def cos_similarity(acts: np.ndarray, concepts: np.ndarray, chunk: int = 256) -> np.ndarray:
-    """S[j, c] = cosine of a[:, j] and C[:, c] over items (CLIP-Dissect ``cos_similarity``)."""
-    return _cosine("cos", acts, concepts, chunk)
+def cos_similarity(acts: np.ndarray, concepts: np.ndarray, chunk: int | None = None, rows=None) -> np.ndarray:
+    """S[j, c] = cosine of a[:, j] and C[:, c] over items (CLIP-Dissect ``cos_similarity``);
+    ``acts`` read in row blocks of ``chunk`` rows (``rows``: a boolean mask of the item rows)."""
+    return _cosine("cos", acts, concepts, chunk, rows)
 
 
-def cos_similarity_cubed(acts: np.ndarray, concepts: np.ndarray, chunk: int = 256) -> np.ndarray:
+def cos_similarity_cubed(acts: np.ndarray, concepts: np.ndarray, chunk: int | None = None, rows=None) -> np.ndarray:
     """S[j, c] = cos(centre(a_j)^3, centre(C_c)^3), norms clipped below at MIN_NORM (CLIP-Dissect).
 
-    Every column is centred, cubed and normalised on its own, so neurons are processed ``chunk``
-    at a time.
+    Every column is centred, cubed and normalised on its own; ``acts`` is read in row blocks of
+    ``chunk`` rows (two passes: the means, then the sums).
     """
-    return _cosine("cos3", acts, concepts, chunk)
+    return _cosine("cos3", acts, concepts, chunk, rows)
 
 
 def _log_p_given_neuron(
-    acts: np.ndarray, probs: np.ndarray, top_k: int, weights: np.ndarray | None, min_prob: float, chunk: int = 64
+    top: np.ndarray, probs: np.ndarray, weights: np.ndarray | None, min_prob: float, chunk: int = 64
 ) -> np.ndarray:
-    """log p(c | j) [D, M] summed over each neuron's top_k items (see module docstring)."""
-    top = top_k_items(acts, top_k, largest=True).index
+    """log p(c | j) [D, M] summed over each neuron's top items ``top`` [D, top_k] (see module docstring)."""
     d, m = top.shape[0], probs.shape[1]
     out = np.empty((d, m), dtype=np.float64)
     log_probs = np.log(probs + min_prob) if weights is None else None
@@ -168,6 +186,26 @@ def _log_p_given_neuron(
             g = probs[rows]  # [chunk, top_k, M]
             out[lo : lo + chunk] = np.log(1.0 + weights[None, :, None] * (g - 1.0) + min_prob).sum(axis=1)
     return out
+
+
+def pmi_top_k(name: str, n_items: int) -> int:
+    """The number of top items per neuron that wpmi / soft_wpmi read (capped at the items)."""
+    return min(int((WPMI if name == "wpmi" else SOFT_WPMI)["top_k"]), n_items)
+
+
+def pmi_from_top(name: str, top: np.ndarray, concepts: np.ndarray) -> np.ndarray:
+    """wpmi / soft_wpmi with CLIP-Dissect's constants from each neuron's top items ``top``
+    [D, top_k] (:func:`pmi_top_k`, the items' order of :func:`top_k_items`): all they read of
+    the activations, so a permutation null of the concepts reuses them."""
+    if name == "wpmi":
+        probs = softmax(WPMI["a"] * np.asarray(concepts, dtype=np.float64), axis=1)
+        return _pmi(_log_p_given_neuron(top, probs, None, WPMI["min_prob"]), WPMI["lam"])
+    if name == "soft_wpmi":
+        s = SOFT_WPMI
+        probs = softmax(s["a"] * np.asarray(concepts, dtype=np.float64), axis=1)
+        weights = s["p_start"] - np.arange(top.shape[1]) / s["top_k"] * (s["p_start"] - s["p_end"])
+        return _pmi(_log_p_given_neuron(top, probs, weights, s["min_prob"]), s["lam"])
+    raise ValueError(f"pmi_from_top is defined for wpmi and soft_wpmi, not {name!r}")
 
 
 def _pmi(log_p_c_j: np.ndarray, lam: float) -> np.ndarray:
@@ -187,7 +225,7 @@ def wpmi(
     """CLIP-Dissect's WPMI: S = log p(c | j) - lam * log p(c) with P = softmax_c(a * C)."""
     probs = softmax(a * np.asarray(concepts, dtype=np.float64), axis=1)
     k = min(int(top_k), len(probs))
-    return _pmi(_log_p_given_neuron(acts, probs, k, None, min_prob), lam)
+    return _pmi(_log_p_given_neuron(top_k_items(acts, k, largest=True).index, probs, None, min_prob), lam)
 
 
 def soft_wpmi(
@@ -208,7 +246,7 @@ def soft_wpmi(
     probs = softmax(a * np.asarray(concepts, dtype=np.float64), axis=1)
     k = min(int(top_k), len(probs))
     weights = p_start - np.arange(k) / top_k * (p_start - p_end)
-    return _pmi(_log_p_given_neuron(acts, probs, k, weights, min_prob), lam)
+    return _pmi(_log_p_given_neuron(top_k_items(acts, k, largest=True).index, probs, weights, min_prob), lam)
 
 
 SIMILARITIES: Mapping[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
@@ -219,11 +257,15 @@ SIMILARITIES: Mapping[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
 }
 
 
-def similarity(name: str, acts: np.ndarray, concepts: np.ndarray) -> np.ndarray:
-    """S [D, M] of the named similarity function with CLIP-Dissect's constants."""
+def similarity(name: str, acts: np.ndarray, concepts: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+    """S [D, M] of the named similarity function with CLIP-Dissect's constants; ``acts`` is read
+    in row blocks (an array, a memory map or :class:`speechneurons.io.NpyRows`), ``rows``: a
+    boolean mask of its rows that are the items (row-aligned with ``concepts``)."""
     if name not in SIMILARITIES:
         raise ValueError(f"unknown similarity {name!r}; choose one of {sorted(SIMILARITIES)}")
-    return SIMILARITIES[name](acts, concepts)
+    if name in ("cos", "cos3"):
+        return SIMILARITIES[name](acts, concepts, rows=rows)
+    return pmi_from_top(name, top_k_items(acts, pmi_top_k(name, len(concepts)), rows=rows).index, concepts)
 
 
 class TopConcepts(NamedTuple):

@@ -34,9 +34,24 @@ import numpy as np
 import pandas as pd
 
 from speechneurons.activated import activation_rate
-from speechneurons.dissection.concepts import ConceptMatrix, TopConcepts, concept_matrix, similarity, top_concepts
+from speechneurons.dissection.concepts import (
+    ConceptMatrix,
+    TopConcepts,
+    concept_matrix,
+    pmi_from_top,
+    pmi_top_k,
+    similarity,
+    top_concepts,
+)
 from speechneurons.dissection.describe import ItemTable
-from speechneurons.dissection.items import Extremes, distinct_extremes, floor_tied, utterance_means
+from speechneurons.dissection.items import (
+    Extremes,
+    distinct_extremes,
+    floor_tied,
+    row_blocks,
+    top_k_items,
+    utterance_means,
+)
 from speechneurons.dissection.llm import LLMWriter, llm_descriptions
 from speechneurons.dissection.nulls import uninterpretable_null_by_speaker
 from speechneurons.dissection.scoring import agreement, agreement_null, agreement_report
@@ -106,20 +121,21 @@ def dissect_layer(
     layer: int,
     llm: LLMWriter | None = None,
 ) -> LayerDissection:
-    """Dissect one layer; ``acts`` [N, D] is row-aligned with ``items.table``. Only the items of
+    """Dissect one layer; ``acts`` [N, D] is row-aligned with ``items.table`` (an array, a memory
+    map or :class:`speechneurons.io.NpyRows`: it is read in row blocks). Only the items of
     ``settings.splits`` select; the returned item indices still refer to the whole table."""
     if len(items.table) != len(acts):
         raise ValueError(f"{len(acts)} activation rows but {len(items.table)} items")
     chosen = selecting(items.table, settings.splits)
     rows = np.flatnonzero(chosen)
     table = items.table.iloc[rows].reset_index(drop=True)
-    a = np.asarray(acts[rows], dtype=np.float32)
     k = min(settings.k, len(table))
-    ex = distinct_extremes(a, k, item_groups(table, items.kind), tie_seed=settings.seed)
+    # acts is read in row blocks (the selecting rows of each): never a copy of the layer
+    ex = distinct_extremes(acts, k, item_groups(table, items.kind), tie_seed=settings.seed, rows=chosen)
     ex = ex._replace(top=rows[ex.top], bottom=rows[ex.bottom])  # back to rows of the whole table
     local_top, local_bottom = np.searchsorted(rows, ex.top), np.searchsorted(rows, ex.bottom)
     cm = concept_matrix(table, [c for c in settings.concepts if c in items.attributes])
-    sim = similarity(settings.similarity, a, cm.matrix)
+    sim = similarity(settings.similarity, acts, cm.matrix, rows=chosen)
     top = top_concepts(sim, settings.top_concepts)
     args = (table, items.attributes, local_top, local_bottom, settings.min_shared, settings.max_bottom_shared)
     summary = open_summary(*args)
@@ -133,14 +149,14 @@ def dissect_layer(
         captions = items.table["caption"].tolist()
         descriptions = llm_descriptions(llm, layer, items.kind, captions, ex.top, ex.bottom)
     else:
-        descriptions = template_descriptions(summary.shared, a.shape[1], items.kind, k, settings.min_shared)
+        descriptions = template_descriptions(summary.shared, int(acts.shape[1]), items.kind, k, settings.min_shared)
     log.info(
         "layer %s (%d %s items of %s): %d neurons, %.1f%% uninterpretable (chance %.1f%%)",
         layer,
         len(table),
         items.kind,
         list(settings.splits) or "all splits",
-        a.shape[1],
+        int(acts.shape[1]),
         100 * np.mean(~summary.interpretable),
         100 * np.mean(null) if len(null) else np.nan,
     )
@@ -160,27 +176,32 @@ def score_agreement(
     other items (the same concept columns recomputed on items that selected nothing)."""
     out = []
     held_out = ~d.selected
-    for split, rows in (("selected", np.flatnonzero(d.selected)), ("held_out", np.flatnonzero(held_out))):
+    labelled = np.unique(truth["neuron"].to_numpy()).astype(np.int64) if len(truth) else np.zeros(0, np.int64)
+    cosine = settings.similarity in ("cos", "cos3")
+    for split, mask in (("selected", d.selected), ("held_out", held_out)):
         if split == "held_out" and (not held_out.any() or not settings.splits):
             continue
+        rows = np.flatnonzero(mask)
         table = items.table.iloc[rows].reset_index(drop=True)
         cm = d.concepts if split == "selected" else concept_matrix(table, None, d.concepts.names)
+        # what the null reads of the activations, gathered in row blocks: the labelled neurons'
+        # columns (cos, cos3 score each neuron on its own), or each neuron's top items (wpmi)
+        if cosine:
+            a, top = labelled_columns(acts, mask, labelled), None
+        else:
+            a, top = None, top_k_items(acts, pmi_top_k(settings.similarity, len(rows)), rows=mask).index
         if split == "selected":
             sim = d.sim
-            a = np.asarray(acts[rows], dtype=np.float32)
-        else:
-            a = np.asarray(acts[rows], dtype=np.float32)
+        elif cosine:
             sim = np.zeros_like(d.sim)
-            labelled = np.unique(truth["neuron"].to_numpy()) if len(truth) else np.zeros(0, np.int64)
-            if settings.similarity in ("cos", "cos3"):  # each neuron on its own: only the labelled ones
-                if len(labelled):
-                    sim[labelled] = similarity(settings.similarity, a[:, labelled], cm.matrix)
-            else:
-                sim = similarity(settings.similarity, a, cm.matrix)
+            if len(labelled):
+                sim[labelled] = similarity(settings.similarity, a, cm.matrix)
+        else:
+            sim = pmi_from_top(settings.similarity, top, cm.matrix)
         observed = agreement(sim, cm.names, truth, settings.top_concepts)
         null = agreement_null(
             a, cm.matrix, cm.names, truth, settings.similarity, settings.seed, settings.n_permutations,
-            settings.top_concepts,
+            settings.top_concepts, columns=labelled if cosine else None, top=top,
         )  # fmt: skip
         report = agreement_report(observed, null, level)
         report.insert(0, "n_items", len(rows))
@@ -192,6 +213,14 @@ def score_agreement(
     table.insert(0, "kind", d.kind)
     table.insert(0, "layer", d.layer)
     return table
+
+
+def labelled_columns(acts, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """acts[rows][:, columns] as float32 [n rows, len(columns)], read in row blocks: the only
+    per-item copy of a layer the dissection keeps (the labelled neurons' columns, for the
+    agreement null)."""
+    parts = [x[:, columns] for _, x in row_blocks(acts, rows)] if len(columns) else []
+    return np.concatenate(parts) if parts else np.zeros((int(np.count_nonzero(rows)), len(columns)), np.float32)
 
 
 def _join(values, fmt: str = "{}") -> list[str]:
@@ -288,7 +317,7 @@ def dissect_dump_layer(
     """
     if len(phones.table) != len(acts):
         raise ValueError(f"the dump has {len(acts)} rows but the phone item table {len(phones.table)}")
-    rate = activation_rate(acts[selecting(phones.table, settings.splits)], tau)
+    rate = activation_rate(acts, tau, rows=selecting(phones.table, settings.splits))
     kinds = {"phone": (lambda: acts, phones)}
     if "utterance" in settings.items:
         if utterances is None:

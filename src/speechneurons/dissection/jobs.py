@@ -20,7 +20,7 @@ from speechneurons.dissection.settings import (
 )
 from speechneurons.dissection.tables import browser_neurons, summary_table
 from speechneurons.frames import FrameGrid
-from speechneurons.io import load_array, read_json, read_table, write_json, write_table
+from speechneurons.io import load_rows, read_json, read_table, write_json, write_table
 from speechneurons.properties.statistic import tau_from_fraction
 
 # Each job imports the heavy parts it needs (torch, the model, the probes, scipy, matplotlib) in
@@ -122,15 +122,17 @@ def layer(inp, out, p, threads: int = 1) -> None:
     summary and description (on the selecting split), and their agreement with the property neurons."""
     from threadpoolctl import threadpool_limits
 
+    from speechneurons.activations.dump import bound_heap
     from speechneurons.dissection.dissect import dissect_dump_layer, write_layer
     from speechneurons.dissection.llm import LLMWriter
     from speechneurons.dissection.scoring import property_truth
 
     threadpool_limits(threads)  # threads beyond the job's own only slow BLAS down here
+    bound_heap()  # the row blocks' buffers go back to the system: the peak stays flat in the items
     layer = int(p.layer)
     settings = settings_from(DissectionSettings, p.settings)
     llm = LLMWriter(settings_from(LLMSettings, p.llm), p.llm_cache) if settings.writer == "llm" else None
-    acts = load_array(inp.mid, mmap_mode="r")
+    acts = load_rows(inp.mid)  # read in row blocks, never the whole layer (docs/scaling.md)
     phones = read_items(inp.phone_table, inp.phone_meta)
     utterances = read_items(inp.utterance_table, inp.utterance_meta)
     truth = property_truth(read_json(inp.neurons), p.n_pitch_bins)

@@ -37,8 +37,16 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from speechneurons.dissection.concepts import best_within, similarity, top_concepts, unit_columns
+from speechneurons.dissection.concepts import (
+    best_within,
+    pmi_from_top,
+    pmi_top_k,
+    similarity,
+    top_concepts,
+    unit_columns,
+)
 from speechneurons.dissection.describe import bin_labels
+from speechneurons.dissection.items import top_k_items
 from speechneurons.dissection.settings import rng
 from speechneurons.stats import percentile_interval, rank_p_value
 
@@ -109,7 +117,7 @@ def agreement(sim: np.ndarray, names: Sequence[str], truth: pd.DataFrame, top_n:
 
 
 def agreement_null(
-    acts: np.ndarray,
+    acts: np.ndarray | None,
     concepts: np.ndarray,
     names: Sequence[str],
     truth: pd.DataFrame,
@@ -117,20 +125,32 @@ def agreement_null(
     seed: int,
     n_permutations: int,
     top_n: int = 3,
+    columns: np.ndarray | None = None,
+    top: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """:func:`agreement` after each of ``n_permutations`` seeded permutations of the concept matrix's rows.
 
     Adds a 'permutation' column (0..n_permutations-1). With cos and cos3, which score each
-    neuron on its own, only the labelled neurons are computed; wpmi and soft_wpmi need the
-    whole layer (their prior p(c) averages over its neurons).
+    neuron on its own, only the labelled neurons are computed (``columns``: the neurons whose
+    columns ``acts`` holds, sorted, when it holds only some, e.g. the labelled ones); wpmi and
+    soft_wpmi need the whole layer (their prior p(c) averages over its neurons), but read only
+    each neuron's top items: ``top`` [D, top_k] when the caller has them (``acts`` is then
+    not read).
     """
     rows = []
     if similarity_name in ("cos", "cos3") and len(truth):
         neurons = np.unique(truth["neuron"].to_numpy())
         truth = truth.assign(neuron=np.searchsorted(neurons, truth["neuron"].to_numpy()))
-        a = unit_columns(similarity_name, np.asarray(acts[:, neurons])).T
+        at = neurons if columns is None else np.searchsorted(columns, neurons)
+        if columns is not None and not np.array_equal(np.asarray(columns)[at], neurons):
+            raise ValueError("acts does not hold the columns of every labelled neuron")
+        a = unit_columns(similarity_name, np.asarray(acts[:, at])).T
         c = unit_columns(similarity_name, concepts)
         sim_of = lambda perm: a @ c[perm]  # noqa: E731
+    elif similarity_name in ("wpmi", "soft_wpmi") and len(truth):
+        if top is None:
+            top = top_k_items(acts, pmi_top_k(similarity_name, len(concepts))).index
+        sim_of = lambda perm: pmi_from_top(similarity_name, top, concepts[perm])  # noqa: E731
     else:
         sim_of = lambda perm: similarity(similarity_name, acts, concepts[perm])  # noqa: E731
     plan = _agreement_plan(list(names), truth)

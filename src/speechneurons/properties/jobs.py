@@ -53,7 +53,10 @@ def layer(inp, out, p, threads: int = 1) -> None:
     (pitch_binning.tsv)."""
     import torch
 
+    from speechneurons.activations.dump import bound_heap
+
     torch.set_num_threads(max(1, threads))
+    bound_heap()  # the row chunks' buffers go back to the system: the peak stays flat in the frames
     layer = int(p.layer)
     settings, chance = settings_from(PropertySettings, p.settings), settings_from(ChanceSettings, p.chance)
     nulls = settings_from(NullSettings, p.nulls)

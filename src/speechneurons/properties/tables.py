@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from speechneurons.errors import BadInputError
-from speechneurons.io import load_array, read_json, read_table, write_json, write_npz, write_table
+from speechneurons.io import NpyRows, load_rows, read_json, read_table, write_json, write_npz, write_table
 from speechneurons.phones import PHONE_TYPES, PHONES
 from speechneurons.properties.statistic import (
     PROPERTIES,
@@ -22,9 +22,11 @@ from speechneurons.properties.statistic import (
 from speechneurons.stats import percentile_interval
 
 
-def load_dump(mid_path: str | Path, index_path: str | Path) -> tuple[np.ndarray, pd.DataFrame]:
-    """Memory-map ``mid.npy`` and read its index; clear errors for unusable files."""
-    acts = load_array(mid_path, mmap_mode="r")  # checked: a damaged file names the rebuild command
+def load_dump(mid_path: str | Path, index_path: str | Path) -> tuple[NpyRows, pd.DataFrame]:
+    """Open ``mid.npy`` to be read in row blocks (:class:`speechneurons.io.NpyRows`: no memory
+    map, whose pages would stay in the job's resident set) and read its index; clear errors for
+    unusable files."""
+    acts = load_rows(mid_path)  # checked: a damaged file names the rebuild command
     if acts.ndim != 2 or acts.shape[1] < 1:
         raise BadInputError(
             mid_path, f"has shape {acts.shape}, expected [n_frames, D]", "rerun the activation dump for this layer"
