@@ -39,6 +39,9 @@ def librispeech_run(tmp_path_factory):
     # dissect the first and last layers (the same rules as every layer; 2 jobs per network, not
     # 12) and leave the CTC twin to the smoke run: a base model's twin is a third 12-layer dump
     override["dissection"] |= {"layers": [1, 12], "ctc_twin": False}
+    # SAEs on the last layer only: 4 jobs, not 12 (each trains on 3,072-wide rows; the same rules
+    # as any layer's, and the smoke run covers three layers)
+    override["saes"] |= {"layers": [12]}
     (work / "librispeech.yaml").write_text(yaml.safe_dump(override))
     snakemake(work, "--cores", "2", "--configfile", "librispeech.yaml")
     return work
