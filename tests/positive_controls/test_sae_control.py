@@ -117,3 +117,19 @@ def test_the_page_shows_both_twins_for_the_sae_claims_only():
     assert t[SAE_TWINS["planted"]].tolist() == ["holds (2)", ""]
     assert t[SAE_TWINS["null twin"]].tolist() == ["does not hold", ""]
     assert control_table(own, [], {}, None)[SAE_TWINS["planted"]].tolist() == ["", ""]
+
+
+def test_control_section_reads_the_sae_control_and_says_when_absent(tmp_path):
+    from speechneurons.findings.positive_controls import control_section
+
+    own = pd.DataFrame({"study": ["S"], "claim": ["Feature densities follow a Zipf law"], "verdict": ["x"]})
+    _, note, frame = control_section(own, [], None, str(tmp_path / "absent.tsv"))
+    assert "positive_controls.saes.enabled: false" in note and SAE_TWINS["planted"] not in frame
+    path = tmp_path / "saes.tsv"
+    control = pd.DataFrame({"twin": ["planted", "null twin"], "claim": [own["claim"][0]] * 2,
+                            "verdict": ["does not hold"] * 2, "value": [1.24, 1.22]})  # fmt: skip
+    control.to_csv(path, sep="\t", index=False)
+    _, note, frame = control_section(own, [], None, str(path))
+    assert frame[SAE_TWINS["planted"]].tolist() == ["does not hold (1.24)"]
+    assert frame[SAE_TWINS["null twin"]].tolist() == ["does not hold (1.22)"]
+    assert "positive_controls.saes.enabled" not in note
