@@ -32,7 +32,7 @@ CLAIMS = [
 
 def _small(**kw) -> SaeControlSettings:
     base = dict(d=32, n_atoms=32, zipf_exponent=1.0, mean_active=2.0, noise=0.02, train_tokens=8000,
-                heldout_tokens=1200, tokens_per_utterance=40, k=2, k_sweep=(1, 4), expansion_factor=2.0, steps=400,
+                heldout_tokens=1200, tokens_per_utterance=40, k=2, k_sweep=(1, 4), expansion_factor=2.0, steps=300,
                 recovery_cosine=0.9)  # fmt: skip
     return SaeControlSettings(**(base | kw))
 
@@ -70,7 +70,7 @@ def test_recovery_counts_atoms_with_a_close_decoder_direction():
 
 @pytest.fixture(scope="module")
 def control():
-    """The control on a small dictionary (32 atoms in 32 dimensions, 400 steps), three
+    """The control on a small dictionary (32 atoms in 32 dimensions, 300 steps), three
     architectures; the convergence check is off (tolerance 1), these SAEs are not converged."""
     import torch
 
