@@ -1,7 +1,8 @@
 """Adaptive computation of the SAEs (Ayonrinde 2024): do harder tokens receive more latents?
 
 Every SAE of a layer is evaluated on the same held-out rows (:mod:`.stage`), and each
-evaluation keeps every row's L0 and squared reconstruction error (:mod:`.evaluation`).
+evaluation keeps every row's L0, squared reconstruction error and squared deviation from the
+held-out mean (:mod:`.evaluation`).
 
 - **Difficulty** of a token: TopK's squared reconstruction error ||x - x_hat||^2 of that token
   at the main k. TopK gives every token exactly k latents, so its error measures how hard the

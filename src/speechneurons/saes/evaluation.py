@@ -356,7 +356,7 @@ def evaluate_sae(
     held_mean = torch.zeros(d_in, dtype=torch.float64, device=device)
     for s in range(0, n, batch_size):
         chunk = x[s : s + batch_size]
-        chunk = chunk if isinstance(chunk, Tensor) else torch.from_numpy(np.asarray(chunk))
+        chunk = chunk if isinstance(chunk, Tensor) else torch.from_numpy(np.array(chunk, dtype=np.float64))
         held_mean += chunk.to(device).double().sum(0)
     held_mean /= n
     l0s, sses, devs = [], [], []
