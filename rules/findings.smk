@@ -6,6 +6,7 @@
 
 
 from speechneurons.findings.positive_controls import planted_runs
+from speechneurons.saes.settings import SaeSettings
 
 ALL_TARGETS += [f(c, m) for c, m in PAIRS for f in (L.findings_table, L.findings_page)]
 
@@ -48,6 +49,7 @@ rule findings:
         # the findings of this model's planted models of the config and the simulated power
         # (docs/positive-controls.md)
         power=L.power_table() if config["positive_controls"]["power"]["enabled"] else [],
+        sae_control=L.sae_control_table() if config["positive_controls"]["saes"]["enabled"] else [],
         planted=lambda w: [
             L.findings_table(w.corpus, m) for m in MODELS if S.planted(m) and S.planted_base(m) == w.model
         ],
@@ -89,6 +91,7 @@ rule findings:
             L, w.corpus, w.model, {m: S.models[m]["planted"] for m in MODELS if S.planted(m)}
         ),
         power_table=L.power_table(),
+        sae_control_table=L.sae_control_table(),
         dissection_kinds=list(DISSECTION["items"]),
         pruning_families=list(DISSECTION["pruning"]["families"]),
         splits=lambda w: {
@@ -132,3 +135,41 @@ rule findings_power:
         level=config["bootstrap"]["level"],
     script:
         "../scripts/findings_power.py"
+
+
+# The SAE claims on simulated activations with a planted sparse dictionary and on its null twin
+# (docs/positive-controls.md): off in the default run, on in configs/positive-controls.yaml.
+if config["positive_controls"]["saes"]["enabled"]:
+    ALL_TARGETS += [L.sae_control_table(), L.sae_control_saes(), L.sae_control_figure()]
+
+
+rule findings_sae_control:
+    output:
+        table=L.sae_control_table(),
+        saes=L.sae_control_saes(),
+        figure=report(
+            L.sae_control_figure(),
+            caption="../report/sae_control.rst",
+            category="1 Findings",
+            subcategory="positive controls",
+        ),
+    log:
+        L.log("positive-controls", "findings_sae_control"),
+    benchmark:
+        L.benchmark("positive-controls", "findings_sae_control")
+    conda:
+        "../envs/speechneurons.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    params:
+        control=config["positive_controls"]["saes"],
+        # the SAE settings of the saes section (k, k_sweep, steps and expansion_factor replaced by
+        # the control's), its architectures and its convergence tolerance
+        saes=section_params(SaeSettings, config["saes"])
+        | {key: config["saes"][key] for key in ("architectures", "convergence_tolerance")},
+        seed=config["seed"],
+        resamples=config["bootstrap"]["resamples"],
+        level=config["bootstrap"]["level"],
+    script:
+        "../scripts/findings_sae_control.py"

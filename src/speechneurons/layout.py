@@ -540,6 +540,19 @@ class Layout:
         """The power table as a figure, one panel per claim. (``power.png``)"""
         return self._positive_controls_file("power.png")
 
+    def sae_control_table(self) -> str:
+        """The SAE claims' verdicts on a planted sparse dictionary and on its null twin. (``saes.tsv``)"""
+        return self._positive_controls_file("saes.tsv")
+
+    def sae_control_saes(self) -> str:
+        """Per SAE of the SAE control: recovery of the planted atoms, FVU, mean L0, dead share.
+        (``saes_recovery.tsv``)"""
+        return self._positive_controls_file("saes_recovery.tsv")
+
+    def sae_control_figure(self) -> str:
+        """The SAE control's frequencies against rank and recovery as a figure. (``saes.png``)"""
+        return self._positive_controls_file("saes.png")
+
     # ------------------------------------------------------------------ saes
     def saes_dir(self, corpus="{corpus}", model="{model}", checkpoint="{checkpoint}") -> str:
         return self._path(corpus, "saes", model, checkpoint)

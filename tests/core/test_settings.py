@@ -15,6 +15,7 @@ from speechneurons.dissection.settings import (
     LLMSettings,
     PruningSettings,
 )
+from speechneurons.findings.sae_control import SaeControlSettings
 from speechneurons.model.hubert import ModelSettings
 from speechneurons.model.pretrain import TrainSettings
 from speechneurons.model.schedule import IterationSettings
@@ -33,6 +34,7 @@ SETTINGS = {
     PropertySettings: ("properties", set()),
     ProbeSettings: ("probes", {"seed"}),
     SaeSettings: ("saes", {"architecture": "topk"}),  # --- saes
+    SaeControlSettings: ("positive_controls.saes", set()),
     # --- dissection (a dotted section is a sub-section)
     ItemSettings: ("dissection", set()),
     DissectionSettings: ("dissection", set()),

@@ -121,9 +121,10 @@ def test_convergence_column_takes_the_worst_sae_of_each_layer():
     assert abs(out["fvu_change_last_tenth"].iloc[0] - 0.5) < 1e-12 and pd.isna(out["fvu_change_last_tenth"].iloc[1])
 
 
-def _zipf(p_topk=0.4, n_alive=400) -> pd.DataFrame:
+def _zipf(p_topk=0.4, n_alive=400, lr=50.0, lr_p=0.001) -> pd.DataFrame:
     rows = [dict(layer=layer, claim="zipf", architecture=arch, k=32, l0_mean=30.0, value=2.1, reference=0.02,
-                 p_value=p_topk if arch == "topk" else 0.01, n_alive=n_alive)
+                 p_value=p_topk if arch == "topk" else 0.01, n_alive=n_alive, x_min=12.0, n_tail=n_alive // 2 + 1,
+                 lr_exponential=lr, lr_p=lr_p)
             for layer in (1, 3) for arch in ("topk", "mutual_choice")]  # fmt: skip
     return pd.concat([_claims(), pd.DataFrame(rows)], ignore_index=True)
 
@@ -133,6 +134,10 @@ def test_zipf_reads_the_goodness_of_fit_test_on_the_sweep_layer():
     assert f.verdict == cl.HOLDS and f.value == 2.1 and "layer 3" in f.why and "mutual choice 0.010" in f.why
     assert claim_zipf(_zipf(0.01), 32, 0.95).verdict == cl.FAILS  # rejected
     assert claim_zipf(_zipf(0.4, n_alive=10), 32, 0.95).verdict == cl.UNMEASURED  # too few latents to test
+    assert "x_min 12, 201 latents in the tail" in f.why
+    # not rejected, but an exponential tail fits as well: no evidence of a Zipf law
+    assert claim_zipf(_zipf(0.4, lr=-1.4, lr_p=0.49), 32, 0.95).verdict == cl.UNMEASURED
+    assert claim_zipf(_zipf(0.4, lr=-30.0, lr_p=0.001), 32, 0.95).verdict == cl.FAILS  # the exponential wins
 
 
 def _adaptive(rho=0.3, width=0.05, chance=(-0.02, 0.02)) -> pd.DataFrame:

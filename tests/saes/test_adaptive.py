@@ -52,6 +52,26 @@ def test_a_correlation_that_utterances_alone_give_stays_within_chance():
     assert np.isnan(adaptive_correlation(np.full(len(groups), 8), difficulty, groups, 10, 10, 0, 0.95)["rho"])
 
 
+def test_harder_tokens_get_more_latents_at_the_same_size_but_size_alone_is_not_adaptive():
+    groups, rng = _utterances()
+    size = rng.gamma(3.0, size=len(groups))  # ||x - mean||^2
+    # size alone: the error and L0 both grow with the token's size, nothing else (the Gaussian twin's pattern)
+    sse = size * rng.uniform(0.2, 0.4, len(groups))
+    l0 = np.round(4 + 2 * np.log(size) + rng.normal(0, 0.5, len(groups)))
+    plain = adaptive_correlation(l0, sse, groups, RESAMPLES, RESAMPLES, 0, 0.95)
+    assert plain["rho"] > 0.6 and plain["ci_low"] > 0  # the plain correlation reads the size ...
+    r = adaptive_correlation(l0, sse, groups, RESAMPLES, RESAMPLES, 0, 0.95, size=size)
+    assert abs(r["rho"]) < 0.06 and r["ci_low"] < 0 < r["ci_high"]  # ... the partial one does not
+    # planted: at the same size, the harder tokens (more of their size left unexplained) get more latents
+    hard = rng.uniform(0.2, 0.4, len(groups))
+    l0 = np.round(4 + 2 * np.log(size) + 20 * hard + rng.normal(0, 0.5, len(groups)))
+    r = adaptive_correlation(l0, size * hard, groups, RESAMPLES, RESAMPLES, 0, 0.95, size=size)
+    assert r["rho"] > 0.5 and r["ci_low"] > 0 and r["rho"] > r["chance_high"] and r["p"] < 0.01
+    # and the opposite planted reads negative
+    r = adaptive_correlation(-l0, size * hard, groups, RESAMPLES, RESAMPLES, 0, 0.95, size=size)
+    assert r["ci_high"] < 0
+
+
 def test_within_group_permutations_move_rows_only_inside_their_group():
     groups = np.array([2, 0, 2, 1, 0, 2, 1, 1])
     perms = within_group_permutations(groups, 20, 3)
@@ -134,22 +154,25 @@ def test_evaluation_keeps_per_token_l0_and_error_through_its_file(tmp_path):
     np.put_along_axis(resid, top, 0.0, axis=1)
     assert np.allclose(ev.token_sse, (resid**2).sum(1), rtol=1e-5) and (ev.token_l0 == 2).all()
     assert np.isclose(ev.token_sse.sum() / ((x - x.mean(0)) ** 2).sum(), ev.fvu, rtol=1e-5)
+    assert np.allclose(ev.token_dev, ((x - x.mean(0)) ** 2).sum(1), rtol=1e-5)
     save_evaluations(tmp_path / "e.npz", {2: ev}, held_rows=np.arange(100, 150))
     loaded, _ = load_evaluations(tmp_path / "e.npz", pd.DataFrame([ev.summary()]))
     assert np.array_equal(loaded[2].token_l0, ev.token_l0) and np.array_equal(loaded[2].token_sse, ev.token_sse)
+    assert np.array_equal(loaded[2].token_dev, ev.token_dev) and loaded[2].zipf == ev.zipf  # the fit read, not redone
     assert load_held_rows(tmp_path / "e.npz").tolist() == list(range(100, 150))
 
 
 class _Ev:
-    def __init__(self, l0=None, sse=None, l0_mean=8.0, zipf=None):
+    def __init__(self, l0=None, sse=None, l0_mean=8.0, zipf=None, dev=None):
         self.token_l0, self.token_sse, self.l0_mean, self.zipf = l0, sse, l0_mean, zipf
+        self.token_dev = dev
 
 
 def test_adaptive_claims_rows_hold_only_for_the_planted_architecture():
     tok, rng = _tokens()
     difficulty = rng.gamma(2.0, size=len(tok))
     evals = {
-        (3, "topk", 8): _Ev(np.full(len(tok), 8), difficulty),
+        (3, "topk", 8): _Ev(np.full(len(tok), 8), difficulty, dev=rng.gamma(3.0, size=len(tok))),
         (3, "mutual_choice", 8): _Ev(np.round(8 + 3 * np.log(difficulty)), None),
         (3, "feature_choice", 8): _Ev(rng.integers(4, 12, len(tok)), None),
     }

@@ -43,15 +43,49 @@ def test_power_law_fit_recovers_alpha_and_rejects_what_is_not_a_power_law():
 
     rng = np.random.default_rng(0)
     counts = _sample_power_law(2.5, 2000, rng)
-    alpha, ks, p = power_law_fit(counts, n_boot=50)
-    assert abs(alpha - 2.5) < 0.1 and p > 0.1
+    f = power_law_fit(counts, n_boot=50)
+    assert abs(f.alpha - 2.5) < 0.1 and f.p_value > 0.1 and f.lr_exponential > 0 and f.lr_p < 0.05
     # geometric counts (an exponential tail) are no power law: the test rejects them
-    alpha_g, ks_g, p_g = power_law_fit(rng.geometric(0.05, 2000), n_boot=50)
-    assert p_g < 0.05 and ks_g > ks
+    g = power_law_fit(rng.geometric(0.05, 2000), n_boot=50)
+    assert g.p_value < 0.05 and g.ks > f.ks
     # the figures' rank-density slope is the one the fit implies; dead latents are left out
     density = np.concatenate([counts / 1e5, np.zeros(20)])
     fit = zipf_fit(density, 100_000, n_boot=10)
-    assert np.isclose(fit.alpha, alpha) and np.isclose(fit.slope, -1 / (alpha - 1)) and fit.n_alive == 2000
+    assert np.isclose(fit.alpha, f.alpha) and np.isclose(fit.slope, -1 / (f.alpha - 1)) and fit.n_alive == 2000
+
+
+def test_power_law_above_x_min_is_found_and_kept_over_seeds():
+    """Counts from an exact power law above x_min = 10 (a different body below) are not rejected
+    in most seeds, with x_min and alpha recovered; exponential and lognormal counts are."""
+    from speechneurons.saes.evaluation import _sample_power_law, power_law_fit
+
+    kept = 0
+    for seed in range(5):
+        rng = np.random.default_rng(seed)
+        counts = np.concatenate([_sample_power_law(2.2, 400, rng, x_min=10.0), rng.integers(1, 10, 100)])
+        f = power_law_fit(counts, n_boot=40, seed=seed)
+        assert abs(f.alpha - 2.2) < 0.2 and 5 <= f.x_min <= 15 and f.lr_exponential > 0
+        kept += f.p_value > 0.1
+        for other in (rng.geometric(0.02, 500), np.round(rng.lognormal(3.0, 1.0, 500))):
+            assert power_law_fit(other, n_boot=40, seed=seed).p_value < 0.05
+    assert kept >= 4
+
+
+def test_an_exact_zipf_law_over_rank_is_not_rejected():
+    """The SAE control's case: 256 latents whose densities follow p_r ~ 1 / r (the firing counts a
+    power law of alpha = 1 + 1 / s = 2 between the rarest latent's ~10 and the first's ~2,600). The
+    fit from x_min = 1 rejected it (alpha 1.26, p 0.000); the x_min search keeps it, from the
+    expected counts and from counts drawn from them."""
+    p = np.arange(1, 257, dtype=float) ** -1.0
+    p *= 4.0 / p.sum()
+    exact = zipf_fit(p, 4000, n_boot=40)
+    assert abs(exact.alpha - 2.0) < 0.1 and exact.p_value > 0.1 and exact.x_min > 1 and exact.n_tail >= 128
+    kept = 0
+    for seed in range(5):
+        drawn = zipf_fit(np.random.default_rng(seed).binomial(4000, p) / 4000, 4000, n_boot=40)
+        assert abs(drawn.alpha - 2.0) < 0.15 and drawn.lr_exponential > 0 and drawn.lr_p < 0.05
+        kept += drawn.p_value > 0.1
+    assert kept >= 4
 
 
 def test_figures_are_written(tmp_path):

@@ -82,3 +82,38 @@ def test_planted_concept_units_are_named_and_the_null_twin_s_are_not(planted_run
         verdicts[m] = [r.verdict for r in rows]
     assert verdicts["planted-concept"][0] == HOLDS  # named by the top concept
     assert HOLDS not in verdicts["planted-concept-null"]
+
+
+#: the SAE control on a small planted dictionary (tests/positive_controls/test_sae_control.py's)
+SAE_CONTROL = {
+    "positive_controls": {
+        "saes": {
+            "enabled": True,
+            "d": 32,
+            "n_atoms": 32,
+            "mean_active": 2.0,
+            "noise": 0.02,
+            "train_tokens": 8000,
+            "heldout_tokens": 1200,
+            "k": 2,
+            "k_sweep": [1, 4],
+            "expansion_factor": 2.0,
+            "steps": 400,
+        }
+    },
+    "saes": {"architectures": ["topk", "mutual_choice", "feature_choice"]},
+}
+
+
+@pytest.mark.slow
+def test_sae_control_job_writes_both_twins_verdicts(tmp_path):
+    work = make_workdir(tmp_path, SAE_CONTROL)
+    snakemake(work, "results/positive-controls/saes.tsv", "--cores", "1", "--configfile", "override.yaml")
+    verdicts = read_table(work / "results" / "positive-controls" / "saes.tsv")
+    assert verdicts.groupby("twin").size().to_dict() == {"planted": 6, "null twin": 6}
+    recovery = read_table(work / "results" / "positive-controls" / "saes_recovery.tsv").dropna(
+        subset=["recovered_share"]
+    )
+    assert recovery.loc[recovery.twin == "planted", "recovered_share"].max() >= 0.8
+    assert recovery.loc[recovery.twin == "null twin", "recovered_share"].max() <= 0.1
+    assert (work / "results" / "positive-controls" / "saes.png").stat().st_size > 0

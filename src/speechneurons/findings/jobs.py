@@ -148,7 +148,8 @@ def findings_page(inp, out, p) -> None:
     )
     sections = [counts]
     if hasattr(p, "positive_controls"):  # the planted runs of this model and the simulated power
-        sections.append(control_section(findings, p.positive_controls, p.power_table))
+        sae_control = getattr(p, "sae_control_table", None)
+        sections.append(control_section(findings, p.positive_controls, p.power_table, sae_control))
     write_page(findings, out.page, f"Findings: {p.model} on {p.corpus}", context, p.level, sections)
     log.info("\n%s", findings[["claim", "value", "ci_low", "ci_high", "verdict"]].to_string(index=False))
 
@@ -187,3 +188,26 @@ def findings_power(inp, out, p) -> None:
     plot_power(power, out.figure, default)
     log.info("\n%s", power.to_string(index=False))
     log.info("smallest effect with power >= 0.8 at %d utterances: %s", default, smallest_detected(power, default))
+
+
+def findings_sae_control(inp, out, p) -> None:
+    """saes.tsv, saes_recovery.tsv and saes.png: the SAE claims on simulated activations with a
+    planted sparse dictionary and on its null twin (docs/positive-controls.md)."""
+    import time
+
+    import torch
+
+    from speechneurons.config import settings_from
+    from speechneurons.findings.sae_control import SaeControlSettings, plot_sae_control, sae_control
+
+    torch.set_num_threads(1)  # one core, the same numbers on every machine
+    t0 = time.process_time()
+    cs = settings_from(SaeControlSettings, p.control)
+    control = sae_control(cs, p.saes, p.seed, p.resamples, p.level)
+    write_table(control.verdicts, out.table)
+    write_table(control.saes, out.saes)
+    plot_sae_control(control, cs.k, out.figure)
+    log.info("verdicts:\n%s", control.verdicts[["twin", "claim", "verdict", "value"]].to_string(index=False))
+    log.info("SAEs:\n%s", control.saes.to_string(index=False))
+    log.info("the Zipf test on the planted frequencies themselves: %s", control.truth_zipf)
+    log.info("%.1f CPU-seconds", time.process_time() - t0)

@@ -4,7 +4,9 @@ For every claim of the findings page: the verdict of the planted model (the clai
 construction: it should hold) and of its null twin (the same construction keyed to a nuisance:
 it should not), read from their own findings.tsv when those runs exist in the same results
 folder (configs/positive-controls.yaml writes them), and for the claims whose power was
-simulated, the share of simulated runs that hold at each planted effect (power.tsv). A reader
+simulated, the share of simulated runs that hold at each planted effect (power.tsv), and for
+the SAE claims the verdicts on a simulated planted sparse dictionary and its null twin
+(saes.tsv, :mod:`speechneurons.findings.sae_control`). A reader
 sees whether a "not measurable here" on the model is the model's or the workflow's.
 """
 
@@ -22,6 +24,8 @@ ABSENT = "no run"
 OWN_CLAIM = "a control's own claim"
 #: the planted signals of null twins (the others are positive controls)
 NULL_SIGNALS = ("null", "concept_null")
+#: the twins of the SAE control (saes.tsv ``twin``) and their columns on the page
+SAE_TWINS = {"planted": "simulated planted dictionary (SAEs)", "null twin": "simulated null twin (SAEs)"}
 #: the findings claim each simulated power row belongs to
 POWER_CLAIMS = {
     "gender": "Gender neurons are most numerous at the bottom and top layers",
@@ -82,14 +86,31 @@ def power_text(power: pd.DataFrame | None, claim: str) -> str:
     )
 
 
+def simulated_verdict(control: pd.DataFrame | None, claim: str, twin: str) -> str:
+    """The verdict of ``claim`` on one twin of the SAE control (its saes.tsv: ``twin, claim,
+    verdict, value``...), as 'holds (value)'; '' when the control does not check the claim."""
+    if control is None or not len(control):
+        return ""
+    rows = control[(control["claim"] == claim) & (control["twin"] == twin)]
+    if not len(rows):
+        return ""
+    r = rows.iloc[0]
+    return f"{r['verdict']} ({float(r['value']):.3g})" if pd.notna(r["value"]) else str(r["verdict"])
+
+
 def control_table(
-    findings: pd.DataFrame, runs: Sequence[dict], tables: Mapping[str, pd.DataFrame], power: pd.DataFrame | None
+    findings: pd.DataFrame,
+    runs: Sequence[dict],
+    tables: Mapping[str, pd.DataFrame],
+    power: pd.DataFrame | None,
+    sae_control: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """One row per claim of ``findings``: this run's verdict, then one column per planted run
     (its verdict on the same claim, or ABSENT when its findings.tsv is not there: ``tables``
-    maps a run's name to its findings), then the simulated power. Claims only planted runs
-    check (whether their planted concept units are named, findings.planted_concepts) follow,
-    with OWN_CLAIM as this run's verdict."""
+    maps a run's name to its findings), then the simulated power, then the verdicts of the SAE
+    control on its planted dictionary and on its null twin (``sae_control``: its saes.tsv). Claims
+    only planted runs check (whether their planted concept units are named,
+    findings.planted_concepts) follow, with OWN_CLAIM as this run's verdict."""
     own = _keyed(findings)
     verdicts = own["verdict"].tolist()
     # the claims of a control itself (the planted concept units' names): only planted runs have them
@@ -112,16 +133,21 @@ def control_table(
         other = _keyed(table)["verdict"]
         out[label] = [other.get(key, "claim not checked") for key in index]
     out["simulated power"] = [power_text(power, c) for c in out["claim"]]
+    for twin, label in SAE_TWINS.items():
+        out[label] = [simulated_verdict(sae_control, c, twin) for c in out["claim"]]
     return out
 
 
 def control_section(
-    findings: pd.DataFrame, runs: Sequence[dict], power_path: str | None
+    findings: pd.DataFrame, runs: Sequence[dict], power_path: str | None, sae_control_path: str | None = None
 ) -> tuple[str, str, pd.DataFrame]:
     """The (heading, note, table) of the findings page's positive-control section."""
     tables = {r["name"]: pd.read_csv(r["findings"], sep="\t") for r in runs if Path(r["findings"]).exists()}
     power = pd.read_csv(power_path, sep="\t") if power_path and Path(power_path).exists() else None
-    frame = control_table(findings, runs, tables, power)
+    sae_control = (
+        pd.read_csv(sae_control_path, sep="\t") if sae_control_path and Path(sae_control_path).exists() else None
+    )
+    frame = control_table(findings, runs, tables, power, sae_control)
     missing = [r["name"] for r in runs if r["name"] not in tables]
     if not runs:
         state = (
@@ -134,13 +160,18 @@ def control_section(
         state = "Planted runs: " + ", ".join(r["name"] for r in runs) + "."
     if power is None:
         state += " No simulated power (positive_controls.power.enabled: false)."
+    if sae_control is None:
+        state += " No simulated SAE control (positive_controls.saes.enabled: false)."
     note = (
         "Per claim: this model's verdict, the verdict on the planted model (the property neurons written in by "
         "weight surgery: the Lin et al. count claims should hold there) and on its null twin (the same surgery "
         "keyed to speaker groups that are no gender: they should not), and the power of the claim on simulated "
-        "runs with planted units (docs/positive-controls.md). A planted concept model (units keyed to stated "
-        "dissection concepts) checks that they are named by them: those claims are its own and come last. " + state
+        "runs with planted units; for the SAE claims, the verdicts on simulated activations with a planted sparse "
+        "dictionary of Zipf-distributed atom frequencies and on its null twin, Gaussian activations of the same "
+        "covariance (docs/positive-controls.md). A planted concept model (units keyed to stated dissection "
+        "concepts) checks that they are named by them: those claims are its own and come last. " + state
     )
-    if not frame["simulated power"].astype(bool).any():
-        frame = frame.drop(columns=["simulated power"])
+    for column in ["simulated power", *SAE_TWINS.values()]:
+        if not frame[column].astype(bool).any():
+            frame = frame.drop(columns=[column])
     return "Positive controls", note, frame

@@ -13,18 +13,23 @@
    opposite (that layer, the most negative, shown), *not measurable here* otherwise (a layer
    whose interval includes 0 shown); every layer's effect is listed in ``why``.
 
-3. Feature densities follow a Zipf law. Effect: the maximum-likelihood exponent alpha of a
-   discrete power law fitted to the alive latents' held-out firing counts of the TopK SAE at
-   the main k (on the layer of claim 2, else the middle SAE layer), with its Kolmogorov-Smirnov
-   distance and parametric-bootstrap goodness-of-fit p-value (claims.tsv rows ``zipf``). No
-   interval: the verdict reads the test. *Does not hold* when p < 1 - level (the law is
-   rejected); *holds* when it is not rejected with at least ``MIN_ALIVE`` alive latents;
-   otherwise *not measurable here* (too few latents for the test to reject anything).
+3. Feature densities follow a Zipf law (over rank: density_r ~ r^-s, i.e. firing counts with a
+   power-law tail P(c) ~ c^-alpha, alpha = 1 + 1 / s). Effect: the maximum-likelihood exponent
+   alpha of a discrete power law fitted above x_min to the alive latents' held-out firing
+   counts of the TopK SAE at the main k (on the layer of claim 2, else the middle SAE layer),
+   x_min chosen by the smallest Kolmogorov-Smirnov distance, with the semi-parametric bootstrap
+   goodness-of-fit p-value and the likelihood ratio against an exponential tail (Clauset,
+   Shalizi & Newman 2009; claims.tsv rows ``zipf``). No interval: the verdict reads the tests.
+   *Does not hold* when p < 1 - level (the law is rejected) or the exponential fits the tail
+   significantly better; *holds* when it is not rejected, fits significantly better than the
+   exponential and has at least ``MIN_ALIVE`` alive latents; otherwise *not measurable here*
+   (too few latents, or a tail that the test cannot tell from an exponential one).
 4. Mutual-choice and feature-choice SAEs spend more latents on harder tokens (adaptive
-   computation). Effect: Spearman's rho between the adaptive SAE's per-token L0 and the token's
-   difficulty (TopK's squared reconstruction error at the same k, same held-out rows), with
-   its bootstrap interval over utterances; chance range: the same rho with the difficulty
-   shuffled among the frames of each utterance (claims.tsv rows ``adaptive_l0``,
+   computation). Effect: Spearman's partial rho between the adaptive SAE's per-token L0 and the
+   token's difficulty (TopK's squared reconstruction error at the same k, same held-out rows)
+   given the token's size (its squared deviation from the held-out mean: both L0 and the error
+   grow with it on any data), with its bootstrap interval over utterances; chance range: the
+   same rho with the difficulty shuffled among the frames of each utterance (claims.tsv rows ``adaptive_l0``,
    speechneurons.saes.adaptive). Verdict: the symmetric rule (``verdict_positive``) on the
    layer of claim 2 (else the middle SAE layer); the other layers are listed.
 
@@ -159,8 +164,8 @@ def claim_zipf(claims: pd.DataFrame, main_k: int, level: float, tolerance: float
     """Claim 3 (module docstring)."""
     common = dict(study=STUDY, claim="Feature densities follow a Zipf law",
                   paper="latent densities follow a Zipf (power) law; stated in words, no number quoted",
-                  measure="power-law exponent alpha of the TopK SAE's held-out latent firing counts, main k "
-                          "(MLE; KS bootstrap test)",
+                  measure="power-law exponent alpha of the TopK SAE's held-out latent firing counts above x_min, "
+                          "main k (Clauset et al.: MLE, KS bootstrap test, likelihood ratio against an exponential)",
                   source=SOURCE)  # fmt: skip
     rows = claims[(claims["claim"] == "zipf") & (claims["k"] == main_k) & (claims["architecture"] == "topk")]
     rows = rows.dropna(subset=["value", "p_value"]) if len(rows) else rows
@@ -170,12 +175,26 @@ def claim_zipf(claims: pd.DataFrame, main_k: int, level: float, tolerance: float
     r = rows[rows["layer"] == layer].iloc[0]
     alpha, ks, p, n = float(r["value"]), float(r["reference"]), float(r["p_value"]), int(r["n_alive"])
     alpha_level = 1.0 - float(level)
+    lr, lr_p = float(r.get("lr_exponential", math.nan)), float(r.get("lr_p", math.nan))
+    tail = f"x_min {float(r['x_min']):g}, {int(r['n_tail'])} latents in the tail" if pd.notna(r.get("n_tail")) else ""
+    vs_exp = f"likelihood ratio over an exponential tail {lr:+.1f} (Vuong p {lr_p:.3f})"
     if p < alpha_level:
         verdict, why = FAILS, f"the power law is rejected: KS bootstrap p {p:.3f} < {alpha_level:g}"
-    elif n >= MIN_ALIVE:
-        verdict, why = HOLDS, f"the power law is not rejected: KS bootstrap p {p:.3f} >= {alpha_level:g}"
-    else:
+    elif lr < 0 and lr_p < alpha_level:
+        verdict, why = FAILS, f"an exponential tail fits better than the power law: {vs_exp}"
+    elif n < MIN_ALIVE:
         verdict, why = UNMEASURED, f"{CANNOT_TEST}: only {n} alive latents (fewer than {MIN_ALIVE}), p {p:.3f}"
+    elif lr > 0 and lr_p < alpha_level:
+        verdict = HOLDS
+        why = f"the power law is not rejected (KS bootstrap p {p:.3f}) and beats an exponential: {vs_exp}"
+    else:
+        verdict = UNMEASURED
+        why = (
+            f"{CANNOT_TEST}: the power law is not rejected (KS bootstrap p {p:.3f}) but fits no better than an "
+            f"exponential: {vs_exp}"
+        )
+    if tail:
+        why += f"; {tail}"
     why += f"; layer {layer}: alpha {alpha:.2f}, KS {ks:.3f}, {n} alive latents"
     others = claims[(claims["claim"] == "zipf") & (claims["k"] == main_k)].sort_values(["layer", "architecture"])
     others = others[~((others["layer"] == layer) & (others["architecture"] == "topk"))]
@@ -195,8 +214,8 @@ def claim_adaptive(arch: str, claims: pd.DataFrame, main_k: int, tolerance: floa
     common = dict(study=STUDY, claim=f"{name.capitalize()} SAEs give harder tokens more latents",
                   paper="adaptive computation: tokens that are harder to reconstruct receive more latents; stated "
                         "in words, no number quoted",
-                  measure=f"Spearman rho between the {name} SAE's L0 per token and TopK's squared error per token "
-                          "at the same k (x100)",
+                  measure=f"Spearman partial rho between the {name} SAE's L0 per token and TopK's squared error "
+                          "per token at the same k, given the token's squared norm (x100)",
                   source=SOURCE)  # fmt: skip
     rows = claims[(claims["claim"] == "adaptive_l0") & (claims["architecture"] == arch) & (claims["k"] == main_k)]
     rows = rows.dropna(subset=["value", "delta_ci_low", "delta_ci_high"]) if len(rows) else rows

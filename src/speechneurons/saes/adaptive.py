@@ -1,19 +1,33 @@
 """Adaptive computation of the SAEs (Ayonrinde 2024): do harder tokens receive more latents?
 
 Every SAE of a layer is evaluated on the same held-out rows (:mod:`.stage`), and each
-evaluation keeps every row's L0 and squared reconstruction error (:mod:`.evaluation`).
+evaluation keeps every row's L0, squared reconstruction error and squared deviation from the
+held-out mean (:mod:`.evaluation`).
 
 - **Difficulty** of a token: TopK's squared reconstruction error ||x - x_hat||^2 of that token
   at the main k. TopK gives every token exactly k latents, so its error measures how hard the
   token is to reconstruct with a fixed budget; the adaptive SAEs at the same k spend the same
   mean L0 (mutual choice exactly, feature choice up to its inference rule; the table gives
   both mean L0s).
-- **Effect**: Spearman's rank correlation between an adaptive SAE's per-token L0 and the
-  difficulty, pooled over the held-out tokens.
-- **Chance range**: the central ``level`` range of the same correlation with the difficulty
-  shuffled among the frames of each utterance (a permutation WITHIN utterances): what remains
-  is the correlation that utterance-level differences (loudness, speaker, length) give alone.
-- **Interval**: percentile bootstrap over utterances (:func:`speechneurons.stats.resample_index`).
+- **Effect**: Spearman's partial rank correlation between an adaptive SAE's per-token L0 and
+  the difficulty given the token's size, its squared deviation from the held-out mean
+  ||x - mean||^2 (``token_dev``), pooled over the held-out tokens: the ranks of L0 and of the
+  difficulty are each regressed on the ranks of the size and the residuals correlated. Both
+  an adaptive SAE's L0 and TopK's error grow with the token's size on any data (larger
+  pre-activations pass more thresholds; a fixed budget leaves a larger error), so the plain
+  correlation "held" on Gaussian activations without a dictionary (rho 0.63, while L0 and the
+  size correlate at 0.79: docs/positive-controls.md, section 4). The relative error
+  ||x - x_hat||^2 / ||x - mean||^2 is no cure: it is scale-free per token but correlates with
+  the size itself, with a sign that depends on the data (-0.53 on the Gaussian twin, +0.22 on
+  the planted dictionary), which carries the size into the correlation with the opposite
+  sign. The partial correlation asks what the claim asks: among tokens of the same size, do
+  the harder ones get more latents?
+- **Chance range**: the central ``level`` range of the same partial correlation with the
+  difficulty's residual ranks shuffled among the frames of each utterance (a permutation
+  WITHIN utterances): what remains is the correlation that utterance-level differences
+  (loudness, speaker, length) give alone.
+- **Interval**: percentile bootstrap over utterances (:func:`speechneurons.stats.resample_index`),
+  the partial correlation recomputed (ranks and regression) on every resample.
 
 Where the latents go in speech (no paper has it): the mean L0 per token by frame class
 (silence, vowel, voiced and unvoiced consonant: :data:`speechneurons.phones.PHONE_TYPES`) and by
@@ -37,15 +51,30 @@ FRAME_CLASSES = ("silence", "vowel", "voiced_consonant", "unvoiced_consonant")
 MAX_DISTANCE = 5
 
 
-def _spearman(x: np.ndarray, y: np.ndarray) -> float:
-    """Spearman's rho (average ranks for ties); NaN when either side is constant."""
-    if len(x) < 3:
+def _rank_residuals(values: np.ndarray, control: np.ndarray | None) -> np.ndarray:
+    """Ranks of ``values`` minus their least-squares line on the ranks of ``control`` (an
+    intercept and a slope); the centred ranks without ``control``."""
+    r = rankdata(values)
+    r = r - r.mean()
+    if control is None:
+        return r
+    c = rankdata(control)
+    c = c - c.mean()
+    cc = float(c @ c)
+    return r - (float(r @ c) / cc) * c if cc > 0 else r
+
+
+def _partial_spearman(x: np.ndarray, y: np.ndarray, control: np.ndarray | None) -> float:
+    """Spearman's rho of ``x`` and ``y`` given ``control`` (the correlation of their rank
+    residuals, :func:`_rank_residuals`); the plain rho without ``control``. NaN when either
+    residual is constant or with fewer than 4 values."""
+    if len(x) < 4:
         return float("nan")
-    rx, ry = rankdata(x), rankdata(y)
-    sx, sy = rx.std(), ry.std()
-    if sx == 0 or sy == 0:
+    ex, ey = _rank_residuals(x, control), _rank_residuals(y, control)
+    sx, sy = float(np.sqrt(ex @ ex)), float(np.sqrt(ey @ ey))
+    if sx < 1e-9 * len(x) or sy < 1e-9 * len(x):
         return float("nan")
-    return float(np.mean((rx - rx.mean()) * (ry - ry.mean())) / (sx * sy))
+    return float(ex @ ey / (sx * sy))
 
 
 def within_group_permutations(groups: np.ndarray, n: int, seed) -> np.ndarray:
@@ -62,33 +91,35 @@ def within_group_permutations(groups: np.ndarray, n: int, seed) -> np.ndarray:
 
 
 def adaptive_correlation(
-    l0, difficulty, groups, permutations: int, resamples: int, seed: int, level: float
+    l0, difficulty, groups, permutations: int, resamples: int, seed: int, level: float, size=None
 ) -> dict[str, float]:
-    """The effect of the module docstring for one adaptive SAE: ``rho`` with its bootstrap
-    interval over groups (``ci_low``, ``ci_high``), the chance range under the within-group
-    permutation (``chance_low``, ``chance_high``) and its rank p-value ``p`` (one-sided, rho
-    above its null), ``n_tokens`` and ``n_groups``."""
+    """The effect of the module docstring for one adaptive SAE: ``rho`` (the partial rank
+    correlation given ``size``; the plain Spearman rho without it) with its bootstrap interval
+    over groups (``ci_low``, ``ci_high``), the chance range under the within-group permutation
+    (``chance_low``, ``chance_high``) and its rank p-value ``p`` (one-sided, rho above its
+    null), ``n_tokens`` and ``n_groups``."""
     l0 = np.asarray(l0, dtype=np.float64)
     difficulty = np.asarray(difficulty, dtype=np.float64)
+    size = None if size is None else np.asarray(size, dtype=np.float64)
     _, codes = np.unique(np.asarray(groups), return_inverse=True)
-    if not (len(l0) == len(difficulty) == len(codes)):
-        raise ValueError("l0, difficulty and groups must have one value per token")
+    if not (len(l0) == len(difficulty) == len(codes)) or (size is not None and len(size) != len(l0)):
+        raise ValueError("l0, difficulty, size and groups must have one value per token")
     out = dict(n_tokens=int(len(l0)), n_groups=int(codes.max() + 1) if len(codes) else 0)
-    rho = _spearman(l0, difficulty)
+    rho = _partial_spearman(l0, difficulty, size)
     nan = float("nan")
     if not np.isfinite(rho):
         return out | dict(rho=nan, ci_low=nan, ci_high=nan, chance_low=nan, chance_high=nan, p=nan)
-    # null: the ranks of the difficulty permuted within utterances (the ranks themselves do not change)
-    rx, ry = rankdata(l0), rankdata(difficulty)
-    zx, zy = (rx - rx.mean()) / rx.std(), (ry - ry.mean()) / ry.std()
-    null = np.array([np.mean(zx * zy[perm]) for perm in within_group_permutations(codes, permutations, seed)])
+    # null: the difficulty's rank residuals permuted within utterances
+    ex, ey = _rank_residuals(l0, size), _rank_residuals(difficulty, size)
+    zx, zy = ex / np.sqrt(ex @ ex), ey / np.sqrt(ey @ ey)
+    null = np.array([float(zx @ zy[perm]) for perm in within_group_permutations(codes, permutations, seed)])
     chance_low, chance_high = percentile_interval(null, level)
     # interval: utterances drawn with replacement
     rows_of = np.split(np.argsort(codes, kind="stable"), np.cumsum(np.bincount(codes))[:-1])
     boot = []
     for draw in resample_index(len(rows_of), resamples, seed):
         rows = np.concatenate([rows_of[g] for g in draw])
-        boot.append(_spearman(l0[rows], difficulty[rows]))
+        boot.append(_partial_spearman(l0[rows], difficulty[rows], None if size is None else size[rows]))
     ci_low, ci_high = percentile_interval(boot, level)
     p = rank_p_value(rho, null) if permutations else nan
     return out | dict(rho=rho, ci_low=ci_low, ci_high=ci_high, chance_low=chance_low, chance_high=chance_high, p=p)
@@ -206,15 +237,16 @@ def adaptive_claims(
     level: float,
 ) -> pd.DataFrame:
     """Rows ``claim == 'adaptive_l0'`` of claims.tsv: per layer (``tokens``: its held-out tokens,
-    :func:`token_frames`) and adaptive architecture at ``main_k``, the correlation of the
-    module docstring: ``value`` rho, ``reference`` TopK's mean L0, ``delta`` = rho with its
+    :func:`token_frames`) and adaptive architecture at ``main_k``, the partial correlation of
+    the module docstring (difficulty: TopK's per-token squared error; size: TopK's per-token
+    ``token_dev``): ``value`` rho, ``reference`` TopK's mean L0, ``delta`` = rho with its
     interval, ``chance_low`` / ``chance_high`` / ``p_value`` under the within-utterance
     permutation, and ``holds``: the interval above 0 and rho above its chance range. Layers
-    whose evaluations kept no per-token arrays give no row."""
+    whose evaluations kept no per-token arrays (or no per-token size) give no row."""
     rows = []
     for layer, tok in sorted(tokens.items()):
         ref = evaluations.get((layer, "topk", main_k))
-        if ref is None or ref.token_sse is None:
+        if ref is None or ref.token_sse is None or ref.token_dev is None:
             continue
         for arch in adaptive:
             ev = evaluations.get((layer, arch, main_k))
@@ -223,7 +255,14 @@ def adaptive_claims(
             if len(ev.token_l0) != len(ref.token_sse) or len(ev.token_l0) != len(tok):
                 raise ValueError(f"layer {layer}, {arch}: per-token arrays do not match TopK's held-out rows")
             r = adaptive_correlation(
-                ev.token_l0, ref.token_sse, tok["utt_id"].to_numpy(), permutations, resamples, seed, level
+                ev.token_l0,
+                ref.token_sse,
+                tok["utt_id"].to_numpy(),
+                permutations,
+                resamples,
+                seed,
+                level,
+                size=ref.token_dev,
             )
             holds = bool(r["ci_low"] > 0 and r["rho"] > r["chance_high"])
             rows.append(

@@ -343,16 +343,19 @@ def splice_columns(evaluation: pd.DataFrame, splice: pd.DataFrame, masked: pd.Da
 
 def zipf_claims(evaluations: Mapping[tuple[int, str, int], SaeEvaluation], main_k: int, level: float) -> pd.DataFrame:
     """Rows ``claim == 'zipf'`` of claims.tsv: per layer and architecture at ``main_k``, the
-    maximum-likelihood power law of the alive latents' held-out firing counts
-    (:func:`speechneurons.saes.evaluation.power_law_fit`): ``value`` its exponent alpha,
-    ``reference`` its KS distance, ``p_value`` the parametric-bootstrap goodness-of-fit p-value,
-    ``n_alive`` the alive latents in the fit, and ``holds``: the law is not rejected
-    (p >= 1 - level)."""
+    power law of the alive latents' held-out firing counts above x_min
+    (:func:`speechneurons.saes.evaluation.power_law_fit`, Clauset et al. 2009): ``value`` its
+    exponent alpha, ``reference`` its KS distance, ``p_value`` the semi-parametric bootstrap
+    goodness-of-fit p-value, ``x_min`` and ``n_tail`` (latents in the tail), ``lr_exponential``
+    and ``lr_p`` (the likelihood ratio over an exponential tail and Vuong's p-value),
+    ``n_alive`` the alive latents, and ``holds``: the law is not rejected (p >= 1 - level) and
+    fits significantly better than an exponential (ratio > 0, its p < 1 - level)."""
     rows = []
     for (layer, arch, k), ev in sorted(evaluations.items()):
         if k != main_k:
             continue
         z = ev.zipf
+        favoured = bool(np.isfinite(z.lr_p) and z.lr_exponential > 0 and z.lr_p < 1 - level)
         rows.append(
             dict(
                 layer=int(layer),
@@ -365,9 +368,13 @@ def zipf_claims(evaluations: Mapping[tuple[int, str, int], SaeEvaluation], main_
                 delta=float("nan"),
                 delta_ci_low=float("nan"),
                 delta_ci_high=float("nan"),
-                holds=bool(np.isfinite(z.p_value) and z.p_value >= 1 - level),
+                holds=bool(np.isfinite(z.p_value) and z.p_value >= 1 - level and favoured),
                 p_value=z.p_value,
                 n_alive=int(z.n_alive),
+                x_min=z.x_min,
+                n_tail=int(z.n_tail),
+                lr_exponential=z.lr_exponential,
+                lr_p=z.lr_p,
             )
         )
     return pd.DataFrame(rows)
