@@ -43,7 +43,12 @@ def planted_runs(layout, corpus: str, model: str, configured: Mapping[str, Mappi
         if name not in runs and doc.get("base") == model:
             signal = doc.get("settings", {}).get("signal", "property")
             runs[name] = {"name": name, "signal": signal, "findings": layout.findings_table(corpus, name)}
-    return sorted(runs.values(), key=lambda r: (r["signal"] != "property", r["name"]))
+    return sorted(runs.values(), key=lambda r: (is_null(r["signal"]), r["name"]))
+
+
+def is_null(signal: str) -> bool:
+    """Whether a planted signal is a null twin ('null', 'layerwise-null', ...), not a positive control."""
+    return signal == "null" or signal.endswith("-null")
 
 
 def _keyed(findings: pd.DataFrame) -> pd.DataFrame:
@@ -88,7 +93,7 @@ def control_table(
         }
     )
     for run in runs:
-        label = f"{'positive control' if run['signal'] == 'property' else 'null twin'} ({run['name']})"
+        label = f"{'null twin' if is_null(run['signal']) else 'positive control'} ({run['name']})"
         table = tables.get(run["name"])
         if table is None:
             out[label] = ABSENT
@@ -121,7 +126,9 @@ def control_section(
     note = (
         "Per claim: this model's verdict, the verdict on the planted model (the property neurons written in by "
         "weight surgery: the Lin et al. count claims should hold there) and on its null twin (the same surgery "
-        "keyed to speaker groups that are no gender: they should not), and the power of the claim on simulated "
+        "keyed to speaker groups that are no gender: they should not), the same for the layer-wise planted model "
+        "(its top layer trained to reconstruct the input of layer 1: the layer-wise claims should hold there; its "
+        "null twin's top reproduces its own input), and the power of the claim on simulated "
         "runs with planted units (docs/positive-controls.md). " + state
     )
     if not frame["simulated power"].astype(bool).any():
