@@ -229,5 +229,5 @@ def plant(inp, out, p) -> None:
             folder / "planted.json",
             {"base": p.base, "settings": p.planted, "utterances": len(utts), "frames": len(index), **done},
         )
-    log.info("planted %s units in layers %s from %d frames of %d utterances", settings.signal, sorted(planted),
-             len(index), len(utts))  # fmt: skip
+    log.info("planted %s %s from %d frames of %d utterances", settings.signal,
+             done.get("layerwise") or f"units in layers {sorted(planted)}", len(index), len(utts))  # fmt: skip
