@@ -23,7 +23,7 @@ ABSENT = "no run"
 #: this model's entry for a claim only planted runs check (their planted units' names)
 OWN_CLAIM = "a control's own claim"
 #: the planted signals of null twins (the others are positive controls)
-NULL_SIGNALS = ("null", "concept_null")
+NULL_SIGNALS = ("null", "concept_null", "layerwise_null")
 #: the twins of the SAE control (saes.tsv ``twin``) and their columns on the page
 SAE_TWINS = {"planted": "simulated planted dictionary (SAEs)", "null twin": "simulated null twin (SAEs)"}
 #: the findings claim each simulated power row belongs to
@@ -165,7 +165,9 @@ def control_section(
     note = (
         "Per claim: this model's verdict, the verdict on the planted model (the property neurons written in by "
         "weight surgery: the Lin et al. count claims should hold there) and on its null twin (the same surgery "
-        "keyed to speaker groups that are no gender: they should not), and the power of the claim on simulated "
+        "keyed to speaker groups that are no gender: they should not), the same for the layer-wise planted model "
+        "(its top layers trained to reconstruct the input of layer 1: the layer-wise claims should hold there; its "
+        "null twin's top reproduces its own input), and the power of the claim on simulated "
         "runs with planted units; for the SAE claims, the verdicts on simulated activations with a planted sparse "
         "dictionary of Zipf-distributed atom frequencies and on its null twin, Gaussian activations of the same "
         "covariance (docs/positive-controls.md). A planted concept model (units keyed to stated dissection "

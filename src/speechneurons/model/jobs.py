@@ -198,6 +198,7 @@ def plant(inp, out, p) -> None:
 
     from speechneurons.audio import load_audio
     from speechneurons.model.plant import PlantSettings, plant_model_
+    from speechneurons.model.plant_layerwise import LAYERWISE_SIGNALS, LayerwiseSettings, plant_layerwise_
     from speechneurons.model.registry import load_model
     from speechneurons.phones import is_speech_phone, normalize_phone
 
@@ -218,17 +219,22 @@ def plant(inp, out, p) -> None:
     index = index[index["utt_id"].astype(str).isin(utts)]
     manifest = read_manifest(inp.manifest).set_index("utt_id")
     waves = {u: load_audio(manifest.loc[u, "audio_path"], loaded.grid.sample_rate) for u in utts}
-    planted = plant_model_(loaded, waves, index, settings, p.n_pitch_bins, p.seed)
+    if settings.signal in LAYERWISE_SIGNALS:  # the top layers trained back toward the input (plant_layerwise)
+        layerwise = settings_from(LayerwiseSettings, p.planted["layerwise"])
+        done = {"layerwise": plant_layerwise_(loaded, [waves[u] for u in utts], settings.signal, layerwise, p.seed)}
+        planted = {}
+    else:
+        planted = plant_model_(loaded, waves, index, settings, p.n_pitch_bins, p.seed)
+        done = {"units": {str(layer): groups for layer, groups in planted.items()}}
     with atomic_dir(out.model) as folder:
         shutil.copytree(inp.base, folder, dirs_exist_ok=True)
         loaded.model.save_pretrained(folder, safe_serialization=True)
         write_json(
             folder / "planted.json",
-            {"base": p.base, "settings": p.planted, "utterances": len(utts), "frames": len(index),
-             "units": {str(layer): groups for layer, groups in planted.items()}},
-        )  # fmt: skip
-    log.info("planted %s units in layers %s from %d frames of %d utterances", settings.signal, sorted(planted),
-             len(index), len(utts))  # fmt: skip
+            {"base": p.base, "settings": p.planted, "utterances": len(utts), "frames": len(index), **done},
+        )
+    log.info("planted %s %s from %d frames of %d utterances", settings.signal,
+             done.get("layerwise") or f"units in layers {sorted(planted)}", len(index), len(utts))  # fmt: skip
 
 
 def plant_concepts(inp, out, p) -> None:
