@@ -98,8 +98,9 @@ def _install_packages() -> str | None:
     return None
 
 
-def require_slurm() -> None:
-    """Skip the calling test unless the SLURM, munge and MariaDB programs are (or can be) installed."""
+def slurm_unavailable() -> str | None:
+    """Why no SLURM test cluster can be brought up here (None when the SLURM, munge and MariaDB
+    programs are, or could be, installed)."""
     missing = _missing_programs()
     if missing:
         reason = _install_packages()
@@ -107,7 +108,15 @@ def require_slurm() -> None:
             missing = _missing_programs()
             reason = f"still missing after installation: {' '.join(missing)}" if missing else None
         if reason is not None:
-            pytest.skip(f"no SLURM test cluster: missing {' '.join(missing)}; {reason}")
+            return f"no SLURM test cluster: missing {' '.join(missing)}; {reason}"
+    return None
+
+
+def require_slurm() -> None:
+    """Skip the calling test unless the SLURM, munge and MariaDB programs are (or can be) installed."""
+    reason = slurm_unavailable()
+    if reason is not None:
+        pytest.skip(reason)
 
 
 def free_port() -> int:

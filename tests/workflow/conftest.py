@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
+
 import pytest
 
 from tests.workflow.test_smoke import make_workdir, snakemake
@@ -19,3 +22,30 @@ def ci_tiny_run(tmp_path_factory):
     work = make_workdir(tmp_path_factory.mktemp("ci-tiny"))
     snakemake(work, *CI_TINY_ARGS)
     return work
+
+
+# Files that may differ between two runs of the same config, with the reason. Ideally empty.
+ALLOWED_TO_DIFFER: dict[str, str] = {}
+EXCLUDED_FOLDERS = ("logs", "benchmarks")  # timings and log lines are meant to differ
+
+
+def digests(results: Path) -> dict[str, str]:
+    """Relative path -> sha256 of every file of a results folder but logs, benchmarks and the lock."""
+    out = {}
+    for path in sorted(results.rglob("*")):
+        rel = path.relative_to(results).as_posix()
+        if path.is_dir() or rel.split("/")[0] in EXCLUDED_FOLDERS or path.name == ".speechneurons.lock":
+            continue
+        out[rel] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return out
+
+
+def assert_same_bytes(one: Path, two: Path) -> None:
+    """Two results folders of the same config hold the same files with the same bytes (but
+    ALLOWED_TO_DIFFER)."""
+    a, b = digests(one), digests(two)
+    assert sorted(a) == sorted(b), sorted(set(a) ^ set(b))
+    differ = sorted(f for f in a if a[f] != b[f])
+    unexplained = [f for f in differ if f not in ALLOWED_TO_DIFFER]
+    print(f"{len(a)} files compared, {len(a) - len(differ)} identical; differ: {differ}")
+    assert not unexplained, unexplained

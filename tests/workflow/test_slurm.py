@@ -6,7 +6,9 @@ the user of a one-partition, CPU-only cluster would, and checks that every job r
 through sbatch (the cluster's accounting: one job per ungrouped workflow job and one per group
 job of the profile's groups, named after this run and commented with its rule or group, all
 COMPLETED; the SLURM logs of these jobs show every rule of the DAG run inside them) and that
-the outputs equal a local run's (the session's ci-tiny run, tests/workflow/conftest.py).
+its results, written into an absolute folder outside its working directory, equal the session's
+local ci-tiny run (tests/workflow/conftest.py) file for file, byte for byte: the run is also the
+reproducibility check of two runs into two folders.
 
 The fast test checks, with a dry run, that the profile still names the rules that ask for a GPU.
 """
@@ -30,7 +32,7 @@ import yaml
 
 from tests.helpers.layout import RESULTS as L
 from tests.helpers.slurm import slurm_cluster
-from tests.workflow.conftest import CI_TINY_ARGS
+from tests.workflow.conftest import CI_TINY_ARGS, assert_same_bytes
 
 REPO = Path(__file__).resolve().parents[2]
 PROFILE = REPO / "profiles" / "slurm"
@@ -41,9 +43,8 @@ RUN_LIMIT = int(os.environ.get("SPEECHNEURONS_SLURM_TEST_LIMIT", "1800"))
 CONFIG = ["--configfile", "configs/ci-tiny.yaml"]
 # The same on a cluster without GPUs: device cpu, so that no rule asks for one.
 CPU_CONFIG = [*CONFIG, "cpu.yaml"]
-# Outputs compared with a local run (paths under results/ci-tiny; corpus ci-tiny, model
-# tinyhubert): every stage up to the property neurons. The files the wip branch found to differ
-# between two runs hold wall-clock times (align reports, dump.json, train_log.tsv).
+# Outputs compared with a local run when the node has fewer threads than the session's run (paths
+# under results/ci-tiny; corpus ci-tiny, model tinyhubert): every stage up to the property neurons.
 C, M = "ci-tiny", "tinyhubert"
 COMPARED = [
     L.manifest(C),
@@ -249,6 +250,11 @@ def test_ci_tiny_runs_through_slurm_and_matches_a_local_run(ci_tiny_run, tmp_pat
         # The same threads in both runs (torch's results may depend on them), at most the node's.
         threads = str(min(2, cluster.cpus))
         work = make_workdir(tmp_path / "slurm")
+        # results into an absolute folder outside the working directory: with the byte-for-byte
+        # comparison below, this run is also the reproducibility check of two runs into two
+        # folders (tests/workflow/test_faults.py leaves it to this test)
+        results = tmp_path / "elsewhere" / "out"
+        (work / "where.yaml").write_text(yaml.safe_dump({"results_dir": str(results)}))
         cmd = [
             *SNAKEMAKE,
             "--directory",
@@ -256,6 +262,7 @@ def test_ci_tiny_runs_through_slurm_and_matches_a_local_run(ci_tiny_run, tmp_pat
             "--profile",
             str(PROFILE),
             *CPU_CONFIG,
+            "where.yaml",
             *user_overrides(cluster.partition),
             "--max-threads",
             threads,
@@ -303,8 +310,8 @@ def test_ci_tiny_runs_through_slurm_and_matches_a_local_run(ci_tiny_run, tmp_pat
 
     if threads == CI_TINY_ARGS[1]:
         # The session's local run of ci-tiny (same config, same threads; its device is auto,
-        # which is the CPU here, as device: cpu is).
-        local = ci_tiny_run
+        # which is the CPU here, as device: cpu is): every file, byte for byte.
+        assert_same_bytes(ci_tiny_run / "results", results)
     else:
         local = make_workdir(tmp_path / "local")
         targets = list(LOCAL_TARGETS)
@@ -315,8 +322,9 @@ def test_ci_tiny_runs_through_slurm_and_matches_a_local_run(ci_tiny_run, tmp_pat
             RUN_LIMIT,
         )
         assert proc.returncode == 0, proc.stdout[-6000:]
-    differ = [rel for rel in COMPARED if digest(work / rel) != digest(local / rel)]
-    assert not differ, f"the SLURM run's outputs differ from a local run's: {differ}"
+        in_results = [Path(rel).relative_to("results") for rel in COMPARED]
+        differ = [rel for rel in in_results if digest(results / rel) != digest(local / "results" / rel)]
+        assert not differ, f"the SLURM run's outputs differ from a local run's: {differ}"
     busy = sum(_seconds(job["Elapsed"]) for job in jobs)
     summary = (
         f"cluster up in {up:.0f} s; {len(jobs)} SLURM jobs for {sum(expected.values())} workflow jobs "
