@@ -33,11 +33,13 @@ def layer(inp, out, p, threads: int = 1) -> None:
     the `mid` frames, with the permutation chance level of the properties stage."""
     import torch
 
+    from speechneurons.activations.dump import bound_heap
     from speechneurons.saes.evaluation import save_evaluations
     from speechneurons.saes.properties import base_rate, latent_properties
     from speechneurons.saes.stage import split_rows, train_budgets
 
     torch.set_num_threads(max(1, threads))
+    bound_heap()  # the middle frames' chunk buffers go back to the system: the peak stays flat in the frames
     settings = settings_from(SaeSettings, p.settings, architecture=p.arch)
     device = resolve_device(p.device)
     sample = load_array(inp.sample, mmap_mode="r")

@@ -43,6 +43,14 @@ from .sae import SparseAutoencoder
 
 
 @torch.no_grad()
+def _chunk_top(sae: SparseAutoencoder, x: np.ndarray, tau: int, device) -> np.ndarray:
+    """The top-tau active latents of the rows ``x`` (padded with F); its tensors are freed on
+    return, so the next chunk never meets this one's in memory (the peak stays one chunk's)."""
+    z = sae.encode_dense(torch.from_numpy(x).to(device))
+    top = topk_indices(z, tau)
+    return torch.where(z.gather(1, top) > 0, top, torch.full_like(top, sae.n_latents)).cpu().numpy()
+
+
 def top_latents(
     sae: SparseAutoencoder, acts: np.ndarray, labels: FrameLabels, tau: int, chunk_rows: int = 4096
 ) -> TopNeurons:
@@ -62,12 +70,8 @@ def top_latents(
         rows = np.flatnonzero(labels.phone[start:stop] >= 0)
         if rows.size == 0:
             continue
-        x = torch.from_numpy(np.asarray(acts[start:stop], dtype=np.float32)[rows]).to(device)
-        z = sae.encode_dense(x)
-        top = topk_indices(z, tau)
-        top = torch.where(z.gather(1, top) > 0, top, torch.full_like(top, F))
         used.append(start + rows)
-        tops.append(top.cpu().numpy())
+        tops.append(_chunk_top(sae, np.asarray(acts[start:stop], dtype=np.float32)[rows], tau, device))
     rows = np.concatenate(used) if used else np.zeros(0, np.int64)
     top = np.concatenate(tops) if tops else np.zeros((0, tau), np.int64)
     return TopNeurons(rows.astype(np.int64), top.astype(np.int64), F, tau, dict(labels.skipped))
