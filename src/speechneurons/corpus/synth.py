@@ -31,8 +31,10 @@ from speechneurons.io import atomic_dir, read_table, write_table
 log = logging.getLogger(__name__)
 
 AUDIO_SUFFIX = ".flac"
-"""The synthesized audio is stored as 16-bit FLAC: lossless (the same samples as a 16-bit WAV),
-about 40 % fewer bytes on this corpus (issue 28's disk budget)."""
+"""The synthesized audio is stored as 16-bit FLAC: lossless for its 16-bit samples, about 40 %
+fewer bytes than WAV on this corpus (issue 28's disk budget). libsndfile rounds float to 16 bits
+differently for FLAC than for WAV: half the samples differ by one step (about -90 dB) from the
+WAV files of earlier versions, enough to change the alignment and the trained model."""
 
 
 def synth_utt_id(speaker: str, index: int) -> str:
@@ -49,8 +51,8 @@ def build_synth_speaker(
     table_path: str | Path,
     sample_rate: int = 16000,
 ) -> pd.DataFrame:
-    """Synthesize one speaker: FLAC files in audio_dir (lossless 16-bit, about 60 % of the WAV's
-    bytes), TextGrids in reference_dir, a table of rows.
+    """Synthesize one speaker: 16-bit FLAC files in audio_dir (AUDIO_SUFFIX), TextGrids in
+    reference_dir, a table of rows.
 
     Sentences come from a generator seeded with (seed, crc32(speaker)), so a speaker's text
     does not depend on which other speakers are synthesized. The table has the manifest
