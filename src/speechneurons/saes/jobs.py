@@ -39,6 +39,7 @@ def layer(inp, out, p, threads: int = 1) -> None:
     from speechneurons.saes.stage import split_rows, train_budgets
 
     torch.set_num_threads(max(1, threads))
+    bound_heap()  # the middle frames' chunk buffers go back to the system: the peak stays flat in the frames
     settings = settings_from(SaeSettings, p.settings, architecture=p.arch)
     device = resolve_device(p.device)
     sample = load_array(inp.sample, mmap_mode="r")
@@ -67,9 +68,6 @@ def layer(inp, out, p, threads: int = 1) -> None:
     write_table(drop_timings(train_log), out.train_log)
 
     props = settings_from(PropertySettings, p.properties)
-    # from here on, the middle frames' chunk buffers go back to the system, so the peak stays flat
-    # in the frames; not during training, whose many large temporaries would each cost an mmap
-    bound_heap()
     mid, index_mid = load_dump(inp.mid, inp.index_mid)
     labels = frame_labels(index_mid, p.n_pitch_bins, p.on_bad_input, inp.index_mid, props.splits)
     lp, top = latent_properties(main, mid, labels, int(p.layer), props, p.n_pitch_bins)
