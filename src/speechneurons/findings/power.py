@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from speechneurons.findings.claims import HOLDS
+from speechneurons.findings.claims import FAILS, HOLDS, UNMEASURED
 from speechneurons.findings.property_neurons import claim_extreme_layers
 from speechneurons.phones import PHONE_TYPES, PHONES
 from speechneurons.pitch.groups import assign_bins, cut_points
@@ -167,23 +167,36 @@ def power_table(ps: PowerSettings, settings: PropertySettings, n_pitch_bins: int
                 pd.DataFrame(verdicts).value_counts().to_dict(),
             )
             for claim in CLAIMS:
-                v = pd.Series([d[claim] for d in verdicts])
                 out.append(
-                    {
-                        "claim": f"{claim} neurons most numerous at the bottom and top layers",
-                        "property": claim,
-                        "effect": float(effect),
-                        "utterances_per_speaker": int(n_utt),
-                        "n_utterances": int(n_utt * ps.n_speakers),
-                        "n_speakers": ps.n_speakers,
-                        "seeds": ps.seeds,
-                        "power": float((v == HOLDS).mean()),
-                        "n_holds": int((v == HOLDS).sum()),
-                        "n_not_measurable": int((v == "not measurable here").sum()),
-                        "n_does_not_hold": int((v == "does not hold").sum()),
-                    }
+                    power_row(
+                        f"{claim} neurons most numerous at the bottom and top layers",
+                        claim,
+                        effect,
+                        n_utt,
+                        ps,
+                        [d[claim] for d in verdicts],
+                    )
                 )
     return pd.DataFrame(out)
+
+
+def power_row(claim: str, prop: str, effect: float, n_utt: int, ps: PowerSettings, verdicts: list[str]) -> dict:
+    """One row of power.tsv: the share of the seeds' ``verdicts`` that are "holds" (``power``)
+    and the count of each verdict, for one claim, planted effect and corpus size."""
+    v = pd.Series(verdicts)
+    return {
+        "claim": claim,
+        "property": prop,
+        "effect": float(effect),
+        "utterances_per_speaker": int(n_utt),
+        "n_utterances": int(n_utt * ps.n_speakers),
+        "n_speakers": ps.n_speakers,
+        "seeds": ps.seeds,
+        "power": float((v == HOLDS).mean()),
+        "n_holds": int((v == HOLDS).sum()),
+        "n_not_measurable": int((v == UNMEASURED).sum()),
+        "n_does_not_hold": int((v == FAILS).sum()),
+    }
 
 
 def smallest_detected(power: pd.DataFrame, n_utterances: int, threshold: float = 0.8) -> dict[str, float]:

@@ -30,8 +30,6 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from speechneurons.findings.claims import HOLDS
-
 log = logging.getLogger(__name__)
 
 CLAIMS = ("gender", "pitch")
@@ -123,6 +121,8 @@ def agreement_power_table(
     """Rows as :func:`speechneurons.findings.power.power_table`'s (property ``agreement-gender``,
     ``agreement-pitch``): the share of ``ps.seeds`` simulated runs whose agreement verdict holds,
     per planted effect and utterances per speaker."""
+    from speechneurons.findings.power import power_row
+
     out = []
     for effect in ps.effects:
         for n_utt in ps.utterances_per_speaker:
@@ -133,20 +133,14 @@ def agreement_power_table(
             log.info("agreement, effect %g, %d utterances per speaker: %s", effect, n_utt,
                      pd.DataFrame(runs).value_counts().to_dict())  # fmt: skip
             for claim in CLAIMS:
-                v = pd.Series([r[claim] for r in runs])
                 out.append(
-                    {
-                        "claim": f"{claim} descriptions agree with the property-neuron groups (dissection)",
-                        "property": PROPERTY[claim],
-                        "effect": float(effect),
-                        "utterances_per_speaker": int(n_utt),
-                        "n_utterances": int(n_utt * ps.n_speakers),
-                        "n_speakers": ps.n_speakers,
-                        "seeds": ps.seeds,
-                        "power": float((v == HOLDS).mean()),
-                        "n_holds": int((v == HOLDS).sum()),
-                        "n_not_measurable": int((v == "not measurable here").sum()),
-                        "n_does_not_hold": int((v == "does not hold").sum()),
-                    }
+                    power_row(
+                        f"{claim} descriptions agree with the property-neuron groups (dissection)",
+                        PROPERTY[claim],
+                        effect,
+                        n_utt,
+                        ps,
+                        [r[claim] for r in runs],
+                    )
                 )
     return pd.DataFrame(out)
