@@ -29,16 +29,11 @@ import pandas as pd
 
 from speechneurons.io import write_json, write_sidecar, write_table
 from speechneurons.phones import PHONE_TO_TYPE, PHONES
+from tests.helpers.config import Named
 
 ROWS_PER_UTTERANCE = 40
 SPEAKERS = 20
 SAMPLE_FRAMES = 2000
-
-
-class Named(dict):
-    """Named lists as Snakemake passes them: ``out.x`` and ``out["x"]``."""
-
-    __getattr__ = dict.__getitem__
 
 
 def _status(field: str) -> float:
@@ -143,24 +138,10 @@ def run_dissection(paths: dict, out: Path) -> None:
 
 
 def run_properties(paths: dict, out: Path) -> None:
-    from speechneurons.config import defaults, section_params
-    from speechneurons.properties import statistic as pr
-    from speechneurons.properties.chance import ChanceSettings
     from speechneurons.properties.jobs import layer
-    from speechneurons.properties.nulls import NullSettings
+    from tests.helpers.config import properties_layer_job
 
-    config = defaults()
-    config["properties"].update(null_draws=3, count_resamples=2, sensitivity_min_counts=[1])
-    params = SimpleNamespace(
-        settings=section_params(pr.PropertySettings, config["properties"]),
-        chance=section_params(ChanceSettings, config["properties"]),
-        nulls=section_params(NullSettings, config["properties"]),
-        seed=0, n_pitch_bins=3, binning=config["pitch"]["binning"], on_bad_input="error", layer=1, device="cpu",
-        chunk_rows=config["properties"]["chunk_rows"],
-    )  # fmt: skip
-    names = ["neurons", "P", "R", "counts", "skipped", "null", "replicates", "sensitivity", "silhouette", "binning"]
-    suffix = {"neurons": "json", "P": "npz", "R": "parquet", "silhouette": "json"}
-    outputs = Named({name: str(out / f"{name}.{suffix.get(name, 'tsv')}") for name in names})
+    params, outputs = properties_layer_job(out)
     layer(SimpleNamespace(mid=paths["mid"], index=paths["index"]), outputs, params)
 
 
