@@ -194,9 +194,6 @@ def plant(inp, out, p) -> None:
     the directions estimated on the base model's activation-dump frames (train split, speech
     phones, middle frames) of at most planted.max_utterances utterances; planted.json lists the
     units of every layer and group."""
-    import shutil
-
-    from speechneurons.audio import load_audio
     from speechneurons.model.plant import PlantSettings, plant_model_
     from speechneurons.model.plant_layerwise import LAYERWISE_SIGNALS, LayerwiseSettings, plant_layerwise_
     from speechneurons.model.registry import load_model
@@ -211,30 +208,44 @@ def plant(inp, out, p) -> None:
     keep &= index["split"].astype(str) == "train"
     if "is_mid" in index:
         keep &= index["is_mid"].astype(bool)
-    index = index[keep]
-    utts = sorted(index["utt_id"].astype(str).unique())
-    if settings.max_utterances and len(utts) > settings.max_utterances:
-        rng = np.random.default_rng([int(p.seed), 13])
-        utts = sorted(rng.choice(utts, settings.max_utterances, replace=False).tolist())
-    index = index[index["utt_id"].astype(str).isin(utts)]
-    manifest = read_manifest(inp.manifest).set_index("utt_id")
-    waves = {u: load_audio(manifest.loc[u, "audio_path"], loaded.grid.sample_rate) for u in utts}
+    index, waves = _plant_frames(index[keep], settings.max_utterances, p.seed, inp.manifest, loaded.grid.sample_rate)
     if settings.signal in LAYERWISE_SIGNALS:  # the top layers trained back toward the input (plant_layerwise)
         layerwise = settings_from(LayerwiseSettings, p.planted["layerwise"])
-        done = {"layerwise": plant_layerwise_(loaded, [waves[u] for u in utts], settings.signal, layerwise, p.seed)}
+        done = {"layerwise": plant_layerwise_(loaded, list(waves.values()), settings.signal, layerwise, p.seed)}
         planted = {}
     else:
         planted = plant_model_(loaded, waves, index, settings, p.n_pitch_bins, p.seed)
         done = {"units": {str(layer): groups for layer, groups in planted.items()}}
-    with atomic_dir(out.model) as folder:
-        shutil.copytree(inp.base, folder, dirs_exist_ok=True)
-        loaded.model.save_pretrained(folder, safe_serialization=True)
-        write_json(
-            folder / "planted.json",
-            {"base": p.base, "settings": p.planted, "utterances": len(utts), "frames": len(index), **done},
-        )
+    _save_planted(inp.base, out.model, loaded, p, len(waves), len(index), done)
     log.info("planted %s %s from %d frames of %d utterances", settings.signal,
-             done.get("layerwise") or f"units in layers {sorted(planted)}", len(index), len(utts))  # fmt: skip
+             done.get("layerwise") or f"units in layers {sorted(planted)}", len(index), len(waves))  # fmt: skip
+
+
+def _plant_frames(frames: pd.DataFrame, max_utterances: int, seed: int, manifest_path, sample_rate: int):
+    """The frames a planted model's construction is estimated on: those of at most
+    ``max_utterances`` of their utterances (a seeded draw; 0 = all), and those utterances'
+    audio (utt_id -> wave, sorted by utt_id)."""
+    from speechneurons.audio import load_audio
+
+    utts = sorted(frames["utt_id"].astype(str).unique())
+    if max_utterances and len(utts) > max_utterances:
+        rng = np.random.default_rng([int(seed), 13])
+        utts = sorted(rng.choice(utts, max_utterances, replace=False).tolist())
+    frames = frames[frames["utt_id"].astype(str).isin(utts)]
+    manifest = read_manifest(manifest_path).set_index("utt_id")
+    return frames, {u: load_audio(manifest.loc[u, "audio_path"], sample_rate) for u in utts}
+
+
+def _save_planted(base, folder_out, loaded, p, n_utterances: int, n_frames: int, done: dict) -> None:
+    """The planted model's folder, atomically: the base folder with the new weights and
+    planted.json (base, settings, how many utterances and frames, and ``done``: what was planted)."""
+    import shutil
+
+    with atomic_dir(folder_out) as folder:
+        shutil.copytree(base, folder, dirs_exist_ok=True)
+        loaded.model.save_pretrained(folder, safe_serialization=True)
+        doc = {"base": p.base, "settings": p.planted, "utterances": n_utterances, "frames": n_frames, **done}
+        write_json(folder / "planted.json", doc)
 
 
 def plant_concepts(inp, out, p) -> None:
@@ -244,9 +255,6 @@ def plant_concepts(inp, out, p) -> None:
     model's phone items (``inp.phone_items``: the dissection's items of the base's dump) of the train
     split, at most planted.max_utterances utterances; planted.json lists the units of every
     layer and group and each group's stated concept."""
-    import shutil
-
-    from speechneurons.audio import load_audio
     from speechneurons.model.plant_concepts import ConceptPlantSettings, plant_concepts_
     from speechneurons.model.registry import load_model
 
@@ -255,22 +263,10 @@ def plant_concepts(inp, out, p) -> None:
         raise ValueError(f"planted signal {settings.signal!r} needs the base model's dissection phone items")
     loaded = load_model(str(inp.base), device=str(resolve_device(p.device)))
     items = read_table(inp.phone_items)
-    items = items[items["split"].astype(str) == "train"]
-    utts = sorted(items["utt_id"].astype(str).unique())
-    if settings.max_utterances and len(utts) > settings.max_utterances:
-        rng = np.random.default_rng([int(p.seed), 13])
-        utts = sorted(rng.choice(utts, settings.max_utterances, replace=False).tolist())
-    items = items[items["utt_id"].astype(str).isin(utts)]
-    manifest = read_manifest(inp.manifest).set_index("utt_id")
-    waves = {u: load_audio(manifest.loc[u, "audio_path"], loaded.grid.sample_rate) for u in utts}
+    items, waves = _plant_frames(items[items["split"].astype(str) == "train"], settings.max_utterances, p.seed,
+                                 inp.manifest, loaded.grid.sample_rate)  # fmt: skip
     planted, stated = plant_concepts_(loaded, waves, items, settings, p.seed)
-    with atomic_dir(out.model) as folder:
-        shutil.copytree(inp.base, folder, dirs_exist_ok=True)
-        loaded.model.save_pretrained(folder, safe_serialization=True)
-        write_json(
-            folder / "planted.json",
-            {"base": p.base, "settings": p.planted, "utterances": len(utts), "frames": len(items),
-             "units": {str(layer): groups for layer, groups in planted.items()}, "stated": stated},
-        )  # fmt: skip
+    units = {str(layer): groups for layer, groups in planted.items()}
+    _save_planted(inp.base, out.model, loaded, p, len(waves), len(items), {"units": units, "stated": stated})
     log.info("planted %s units %s in layers %s from %d frames of %d utterances", settings.signal, stated,
-             sorted(planted), len(items), len(utts))  # fmt: skip
+             sorted(planted), len(items), len(waves))  # fmt: skip
