@@ -26,6 +26,9 @@ from speechneurons.saes.settings import SaeSettings
 
 log = logging.getLogger(__name__)
 
+#: bytes from which the SAE job's allocations are mmap-ed (:func:`speechneurons.activations.dump.bound_heap`)
+SAE_MMAP_THRESHOLD = 8 * 2**20
+
 
 def layer(inp, out, p, threads: int = 1) -> None:
     """SAEs of one layer and architecture: train every budget on the train rows of the `sample`
@@ -39,7 +42,10 @@ def layer(inp, out, p, threads: int = 1) -> None:
     from speechneurons.saes.stage import split_rows, train_budgets
 
     torch.set_num_threads(max(1, threads))
-    bound_heap()  # the middle frames' chunk buffers go back to the system: the peak stays flat in the frames
+    # the middle frames' chunk buffers (tens of MB) go back to the system, so the peak stays flat
+    # in the frames; the threshold sits above the training step's tensors (a few MB at most),
+    # which at the 128 KB default were each mmap-ed and zeroed anew: 30 of 74 CPU-s of a job
+    bound_heap(SAE_MMAP_THRESHOLD)
     settings = settings_from(SaeSettings, p.settings, architecture=p.arch)
     device = resolve_device(p.device)
     sample = load_array(inp.sample, mmap_mode="r")
