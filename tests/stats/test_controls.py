@@ -73,3 +73,21 @@ def test_a_tiny_set_needs_its_mean_rate_matched_too():
     rates = np.array([0.01] * 20 + [0.4])
     table = mt.balance_table({1: [20]}, mt.matched_controls({1: [20]}, {1: rates}, 3, seed=0), {1: rates})
     assert not table["balanced"].item() and table["share_balanced"].item() == 0.0  # nothing near: reported
+
+
+def test_ks_distance_is_scipy_s_statistic():
+    """The KS distance without the p-value is the number scipy.stats.ks_2samp gives, ties and
+    unequal sizes included (the balance decisions, and so the draws, are unchanged by it)."""
+    import warnings
+
+    from scipy.stats import ks_2samp
+
+    rng = np.random.default_rng(0)
+    for i in range(400):
+        n, m = rng.integers(1, 60, 2)
+        a = rng.choice(rng.random(12), n) if i % 2 else rng.lognormal(-5, 1.2, n)  # ties / heavy tail
+        b = rng.choice(a, m) if i % 3 == 0 else rng.lognormal(-5, 1.2, m)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # scipy's "exact calculation unsuccessful"
+            assert mt.ks_distance(a, b) == float(ks_2samp(a, b).statistic), (a, b)
+    assert np.isnan(mt.ks_distance([], [0.1]))

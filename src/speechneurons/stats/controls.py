@@ -23,12 +23,13 @@ set of fewer than 1 / target neurons passes at KS <= 1 / n (:func:`ks_target`) w
 rate also agrees within ``target`` of the set's (:func:`is_balanced`); the target used is
 reported beside each control (:func:`balance_table`).
 
-scipy is imported inside :func:`ks_distance` only: rules/experiments.smk imports
-:class:`MatchSettings` while the DAG is built.
+Nothing heavy is imported: rules/experiments.smk imports :class:`MatchSettings` while the DAG
+is built.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -51,11 +52,22 @@ class MatchSettings:
 
 
 def ks_distance(a: Sequence[float], b: Sequence[float]) -> float:
-    """Two-sample Kolmogorov-Smirnov distance (NaN when a sample is empty)."""
-    from scipy.stats import ks_2samp
-
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    return float(ks_2samp(a, b).statistic) if len(a) and len(b) else float("nan")
+    """Two-sample Kolmogorov-Smirnov distance (NaN when a sample is empty): the largest gap
+    between the two empirical CDFs, computed as scipy.stats.ks_2samp computes its statistic
+    (the same number, tested), without its p-value. The matched-control draws call this
+    thousands of times, and for small samples ks_2samp's exact p-value cost about a
+    millisecond a call: 130 of the 140 s of a base model's pruning job."""
+    a, b = np.sort(np.asarray(a, dtype=float)), np.sort(np.asarray(b, dtype=float))
+    if not len(a) or not len(b):
+        return float("nan")
+    both = np.concatenate([a, b])
+    gap = np.searchsorted(a, both, side="right") / len(a) - np.searchsorted(b, both, side="right") / len(b)
+    d = max(float(gap.max()), float(np.clip(-gap.min(), 0, 1)))
+    n1, n2 = len(a), len(b)
+    if max(n1, n2) <= 10000:  # ks_2samp's exact mode snaps the distance to a multiple of 1 / lcm(n1, n2)
+        lcm = (n1 // math.gcd(n1, n2)) * n2
+        d = int(np.round(d * lcm)) * 1.0 / lcm
+    return float(d)
 
 
 def ks_target(n: int, target: float = KS_TARGET) -> float:
