@@ -39,9 +39,15 @@ def librispeech_run(tmp_path_factory):
     # dissect the first and last layers (the same rules as every layer; 2 jobs per network, not
     # 12) and leave the CTC twin to the smoke run: a base model's twin is a third 12-layer dump
     override["dissection"] |= {"layers": [1, 12], "ctc_twin": False}
-    # SAEs on the last layer only: 4 jobs, not 12 (each trains on 3,072-wide rows; the same rules
-    # as any layer's, and the smoke run covers three layers)
-    override["saes"] |= {"layers": [12]}
+    # SAEs on the last layer only, one architecture: 1 job, not 48 (each trains on 3,072-wide
+    # rows; the same rule as any layer's and architecture's, and the smoke run covers two layers
+    # and all four architectures)
+    override["saes"] |= {"layers": [12], "architectures": ["topk"]}
+    # no random-weights control network: its dump, 12 property jobs and dissection are the same
+    # rules as the trained network's (the smoke run has them) and were a third of this run
+    override["properties"] |= {"random_weights_control": False}
+    override["dissection"] |= {"random_weights_control": False}
+    override["trajectories"] |= {"count_checkpoints": ["final"]}  # (its default counts 'random' too)
     (work / "librispeech.yaml").write_text(yaml.safe_dump(override))
     snakemake(work, "--cores", "2", "--configfile", "librispeech.yaml")
     return work
