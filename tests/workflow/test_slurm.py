@@ -59,6 +59,36 @@ COMPARED = [
 ]
 # What the local run is asked for: the property neurons pull in every compared file.
 LOCAL_TARGETS = [L.properties_summary(C, M, "final")]
+# In this test every rule but model_pretrain goes to the cluster in a group job per stage, on top
+# of the profile's groups: the same rules, each still run inside an sbatch job, but 12 sbatch jobs
+# instead of 48. On a 2-CPU node the jobs run nearly one after the other, and each cost about 13 s
+# beyond its work (the job's own Snakemake start-up, and the plugin's sacct back-off, which grows
+# by 10 s per poll that finds nothing finished). model_pretrain stays a job of its own, as every
+# rule outside the profile's groups is on a real cluster (there, on a base model, each of these is
+# minutes of GPU work, and the per-layer jobs run in parallel).
+TEST_GROUPS = {
+    "align_shard": "align",
+    "model_targets": "model",
+    "activations_select": "activations",
+    "activations_dump": "activations",
+    "activations_index": "activations",
+    "activations_sample": "activations",
+    "properties_layer": "properties",
+    "properties_summary": "properties",
+    "experiments_features_unpruned": "experiments",
+    "experiments_probes_unpruned": "experiments",
+    "experiments_prune": "experiments",
+    "experiments_erasure_sets": "experiments",
+    "experiments_features_variants": "experiments",
+    "experiments_probes_variants": "experiments",
+    "experiments_control_effects": "experiments",
+    "saes_layer": "saes",
+    "saes_probes": "saes",
+    "saes_masked_prediction": "saes",
+    "dissection_pruning": "dissection",
+    "trajectories_reset_top": "trajectories",
+    "trajectories_reset_top_twin": "trajectories",
+}
 
 
 def environment(extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -207,6 +237,16 @@ def profile_groups() -> dict[str, str]:
     return dict(entry.split("=", 1) for entry in profile.get("groups", []))
 
 
+def run_groups() -> list[str]:
+    """The command-line ``--groups`` and ``--group-components`` of the SLURM run: the profile's
+    entries and TEST_GROUPS (a command-line value replaces the profile's whole list)."""
+    profile = yaml.safe_load((PROFILE / "config.yaml").read_text())
+    groups = [*profile.get("groups", []), *(f"{rule}={group}" for rule, group in TEST_GROUPS.items())]
+    given = dict(entry.split("=", 1) for entry in profile.get("group-components", []))
+    components = [f"{g}={given.get(g, 100)}" for g in sorted(set(given) | set(TEST_GROUPS.values()))]
+    return ["--groups", *groups, "--group-components", *components]
+
+
 def test_profile_groups_name_existing_rules(tmp_path):
     """Every rule the profile groups exists (a renamed rule would silently go ungrouped), and a
     dry run through the profile forms group jobs."""
@@ -215,6 +255,7 @@ def test_profile_groups_name_existing_rules(tmp_path):
     rules = set(re.findall(r"^\s*rule (\w+):", "".join(p.read_text() for p in (REPO / "rules").glob("*.smk")), re.M))
     grouped = profile_groups()
     assert set(grouped) <= rules, sorted(set(grouped) - rules)
+    assert set(TEST_GROUPS) <= rules, sorted(set(TEST_GROUPS) - rules)  # the SLURM run's own groups
     assert set(re.findall(r"Group job (\w+) ", log)) == {
         "corpus",
         "align",
@@ -264,6 +305,7 @@ def test_ci_tiny_runs_through_slurm_and_matches_a_local_run(ci_tiny_run, tmp_pat
             *CPU_CONFIG,
             "where.yaml",
             *user_overrides(cluster.partition),
+            *run_groups(),
             "--max-threads",
             threads,
             # The node's CPUs per group job (the profile's cores is for real nodes).
@@ -292,7 +334,7 @@ def test_ci_tiny_runs_through_slurm_and_matches_a_local_run(ci_tiny_run, tmp_pat
     # commented with the group (each group forms at least one group job here).
     expected = job_stats(log)
     expected.pop("all", None)
-    grouped = profile_groups()
+    grouped = profile_groups() | TEST_GROUPS
     ungrouped = collections.Counter({rule: n for rule, n in expected.items() if rule not in grouped})
     groups = {grouped[rule] for rule in expected if rule in grouped}
     by_name = collections.Counter(submitted_as(job["Comment"], set(ungrouped), groups) for job in jobs)
