@@ -116,6 +116,9 @@ def findings_page(inp, out, p) -> None:
             read_table(inp.reset_top),
             p.num_layers,
             p.reset_checkpoint,
+            level=p.level,
+            resamples=p.resamples,
+            seed=p.seed,
         )
         + dissection_findings(
             read_table(inp.dissection_summary),

@@ -3,16 +3,28 @@ on one run's trajectories tables (``trajectories/<model>/``), at checkpoint ``fi
 checkpoint of a Hugging Face model). The papers' statements are quoted in words: their numbers
 are not in this project, and none is made up here.
 
-1. Phone information peaks in an inner layer, not the top. Effect: the phone PWCCA of the best
-   inner layer l* (0 < l* < L, the highest mean phone PWCCA among them; it is the peak layer of
-   ``findings.tsv`` whenever that peak is inner) minus the top layer L's, x100. Every PWCCA
-   trial scores every layer on the same held-out part, so the difference is taken per trial
-   (``pwcca_trials.tsv``); the effect is its mean and the interval its smallest and largest
-   trial value (3 trials by default: the range says the trials agree, it is not a 95 %
-   interval). No chance range. Verdict: ``verdict_positive``; and *does not hold* when layer 0
-   (the input of layer 1) has more phone PWCCA than every inner layer: the peak is then the
-   input, not an inner layer. Needs an inner layer and the model's top layer among the
-   measured ones.
+1. Phone information peaks in an inner layer, not the top. Effect: the phone PWCCA of the inner
+   layer l* (0 < l* < L) minus the top layer L's, x100, read on the test parts. l* is the inner
+   layer with the highest mean DEV PWCCA over the trials (``pwcca_trials.tsv``: ``dev_pwcca``;
+   the lower layer on ties): no test part scores the choice (a trial's fit does use the other
+   trials' test parts, as in the reference), so the maximum over the inner layers does not
+   lean the effect toward the claim (chosen on the test scores it is read on, it made equal
+   layers say *holds* on 28 % of simulated nulls with 3 trials). Every trial
+   scores every layer on the same held-out parts, so the difference is taken per trial; the
+   effect is its mean and the interval its smallest and largest trial value (it says the
+   trials agree; it is not a 95 % interval). Chance range: the central ``level`` range of the
+   sign-flip null, the mean over trials with each trial's difference negated or not (the two
+   layers' labels exchanged within a trial), over all 2^n sign patterns for n <= 12 trials,
+   else ``resamples`` seeded ones. Verdict: ``verdict_positive`` with that chance range, and a
+   *holds* (*does not hold*) also needs the one-sided sign-flip p at most (1 - level) / 2.
+   With n trials the smallest p is 2^-n, so fewer than 6 trials (the default 3: 1/8) can
+   never hold or fail at level 0.95: *not measurable here*, with the numbers. *Does not hold*
+   also when layer 0 (the input of layer 1) has more mean dev phone PWCCA than every inner
+   layer: the peak is then the input, not an inner layer. *Not measurable here*: the top layer
+   or every inner layer unmeasured, or a trials table without ``dev_pwcca`` (an old table; no
+   silent fall-back to the test scores). The sign flips test the sign of the paired
+   difference, not its size: a top that loses a little in every trial is a peak by this
+   measure (docs/positive-controls.md, section 2b).
 2. The top layers turn back toward the input ("autoencoder behaviour"). Effect: the rise of the
    top layer's log-Mel PWCCA over the lowest layer below it (``findings.tsv``: ``mel_rise``),
    x100, with its paired range over the trials (``mel_rise_low`` .. ``mel_rise_high``).
@@ -39,6 +51,7 @@ import numpy as np
 import pandas as pd
 
 from speechneurons.findings.claims import FAILS, HOLDS, UNMEASURED, Finding, fmt, no_numbers, verdict_positive
+from speechneurons.stats import percentile_interval
 
 STUDY = "Pasad et al. / Vielzeuf 2024 (layer-wise analysis)"
 CHECKPOINT = "final"
@@ -81,12 +94,65 @@ def _paired(trials: pd.DataFrame | None, checkpoint: str, view: str, a: int, b: 
     return d[np.isfinite(d)]
 
 
+#: Trials up to which the sign-flip null of claim 1 enumerates every sign pattern (2**12 = 4096);
+#: above, it draws ``resamples`` seeded patterns.
+MAX_EXACT_FLIPS = 12
+
+
+def sign_flip_null(diffs, resamples: int, seed: int, max_exact: int = MAX_EXACT_FLIPS) -> tuple[np.ndarray, bool]:
+    """The mean of the paired differences ``diffs`` with the sign of each flipped (the two layers'
+    labels exchanged within a trial): over all 2**n sign patterns, exact (True), when n <=
+    ``max_exact``, else over ``resamples`` patterns drawn with ``numpy.random.default_rng(seed)``
+    (False)."""
+    d = np.asarray(diffs, dtype=np.float64).ravel()
+    n = d.size
+    if n == 0:
+        return np.zeros(0), True
+    if n <= max_exact:
+        bits = (np.arange(2**n)[:, None] >> np.arange(n)) & 1
+        return (1.0 - 2.0 * bits) @ d / n, True
+    signs = np.random.default_rng(seed).choice(np.array([-1.0, 1.0]), size=(int(resamples), n))
+    return signs @ d / n, False
+
+
+def _tail_p(observed: float, null: np.ndarray, exact: bool, upper: bool) -> float:
+    """One-sided p of ``observed`` in the sign-flip ``null``: the share of sign patterns at least
+    as extreme (exact; the observed pattern is one of them), or (1 + #) / (1 + draws) (sampled)."""
+    tol = 1e-12 * max(1.0, abs(observed))
+    hits = int(np.sum(null >= observed - tol)) if upper else int(np.sum(null <= observed + tol))
+    return hits / len(null) if exact else (1 + hits) / (1 + len(null))
+
+
+def _too_few(n: int, smallest: float, level: float) -> str:
+    """Why ``n`` paired trials cannot put the effect outside its central ``level`` chance range."""
+    tail = (1 - level) / 2
+    return (
+        f"{n} trials give a sign-flip null whose smallest p is {smallest:.3g}, above {tail:g} (each tail of the "
+        f"{level:g} chance range): too few to hold or to fail on the paired difference; it needs at least "
+        f"{math.ceil(math.log2(1 / tail))} trials (trajectories.pwcca.trials, at most parts // 2)"
+    )
+
+
+def _trial_table(trials: pd.DataFrame, checkpoint: str) -> pd.DataFrame:
+    t = _at(trials, checkpoint)
+    return t[t["view"] == "phone"] if len(t) else t
+
+
 def claim_phone_peak(
-    pwcca: pd.DataFrame | None, trials: pd.DataFrame | None, num_layers: int, checkpoint: str = CHECKPOINT
+    pwcca: pd.DataFrame | None,
+    trials: pd.DataFrame | None,
+    num_layers: int,
+    checkpoint: str = CHECKPOINT,
+    *,
+    level: float,
+    resamples: int,
+    seed: int,
 ) -> Finding:
-    """Claim 1 (module docstring)."""
+    """Claim 1 (module docstring); ``level``: of the chance range, ``resamples`` and ``seed``: of
+    the sign-flip null when it is sampled (more than ``MAX_EXACT_FLIPS`` trials)."""
     common = dict(study=STUDY, claim="Phone information peaks in an inner layer, not the top", paper=PAPER_PEAK,
-                  measure=f"phone PWCCA of the best inner layer minus the top layer's, checkpoint {checkpoint} (x100)",
+                  measure=f"phone PWCCA of the inner layer best on dev minus the top layer's, on the test parts, "
+                          f"checkpoint {checkpoint} (x100)",
                   source="trajectories/<model>/pwcca.tsv, pwcca_trials.tsv")  # fmt: skip
     phone = _at(pwcca, checkpoint)
     phone = phone[phone["view"] == "phone"].sort_values("layer") if len(phone) else phone
@@ -98,27 +164,51 @@ def claim_phone_peak(
     if top != num_layers:
         why = f"the top layer {num_layers} was not measured (trajectories.layers: {layers})"
         return Finding(**common, **no_numbers(verdict=UNMEASURED, why=why))
-    inner = phone[(phone["layer"] > 0) & (phone["layer"] < top)]
-    if inner.empty:
+    inner = [x for x in layers if 0 < x < top]
+    if not inner:
         why = f"no inner layer between the input and the top was measured (layers {layers})"
         return Finding(**common, **no_numbers(verdict=UNMEASURED, why=why))
-    best = inner.loc[inner["pwcca"].idxmax()]
-    peak, top_value = int(best["layer"]), float(phone["pwcca"].iloc[-1])
-    diffs = _paired(trials, checkpoint, "phone", peak, top)
-    if len(diffs):
-        value, lo, hi = 100 * float(diffs.mean()), 100 * float(diffs.min()), 100 * float(diffs.max())
-    else:
-        value, lo, hi = 100 * (float(best["pwcca"]) - top_value), math.nan, math.nan
-    verdict, why = verdict_positive(value, lo, hi)
-    first = phone[phone["layer"] == 0]
-    if len(first) and float(first["pwcca"].iloc[0]) > float(best["pwcca"]) and verdict != FAILS:
-        verdict, why = FAILS, "phone PWCCA is highest at layer 0 (the input of layer 1), not in an inner layer"
-    curve = ", ".join(f"{int(r.layer)}: {r.pwcca:.3f}" for r in phone.itertuples(index=False))
+    t = _trial_table(trials, checkpoint) if trials is not None else pd.DataFrame()
+    if t.empty:
+        why = f"no phone rows at checkpoint {checkpoint} in pwcca_trials.tsv: the peak layer is chosen on the dev parts"
+        return Finding(**common, **no_numbers(verdict=UNMEASURED, why=why))
+    if "dev_pwcca" not in t or t["dev_pwcca"].isna().all():
+        why = (
+            "pwcca_trials.tsv has no dev_pwcca (a table written before the dev scores were kept): the peak layer "
+            "must be chosen on the dev parts, never on the test parts it is then read on; rerun the trajectories stage"
+        )
+        return Finding(**common, **no_numbers(verdict=UNMEASURED, why=why))
+    dev = t.groupby(t["layer"].astype(int))["dev_pwcca"].mean().reindex(layers)
+    test = t.groupby(t["layer"].astype(int))["test_pwcca"].mean().reindex(layers)
+    dev_inner = dev.reindex(inner)
+    peak = int(dev_inner.index[int(np.nanargmax(dev_inner.to_numpy(float)))])  # the lower layer on ties
+    diffs = _paired(t, checkpoint, "phone", peak, top)
+    if not len(diffs):
+        why = f"no trial scored both layer {peak} and the top layer {top}"
+        return Finding(**common, **no_numbers(verdict=UNMEASURED, why=why))
+    value, lo, hi = 100 * float(diffs.mean()), 100 * float(diffs.min()), 100 * float(diffs.max())
+    null, exact = sign_flip_null(100 * diffs, resamples, seed)
+    chance_low, chance_high = percentile_interval(null, level)
+    p_above, p_below = _tail_p(value, null, exact, True), _tail_p(value, null, exact, False)
+    tail = (1 - level) / 2
+    smallest = 2.0 ** -len(diffs) if exact else max(2.0 ** -len(diffs), 1 / (1 + len(null)))
+    verdict, why = verdict_positive(value, lo, hi, chance_high=chance_high, chance_low=chance_low)
+    if smallest > tail:
+        verdict, why = UNMEASURED, f"{_too_few(len(diffs), smallest, level)}; measured: {why}"
+    elif (verdict == HOLDS and p_above > tail) or (verdict == FAILS and p_below > tail):
+        p = p_above if verdict == HOLDS else p_below
+        verdict, why = UNMEASURED, f"{why}, but its sign-flip p {p:.3g} is above {tail:g}"
+    if 0 in dev.index and float(dev.loc[0]) > float(dev_inner.max()) and verdict != FAILS:
+        verdict, why = FAILS, "phone PWCCA on dev is highest at layer 0 (the input of layer 1), not in an inner layer"
+    curve = lambda s: ", ".join(f"{int(k)}: {v:.3f}" for k, v in s.items())  # noqa: E731
     why += (
-        f"; peak among inner layers: layer {peak} ({float(best['pwcca']):.3f}), top layer {top} ({top_value:.3f}); "
-        f"phone PWCCA per layer {curve}; interval: smallest and largest of the {len(diffs)} paired trials"
+        f"; peak inner layer on dev: layer {peak} ({float(dev.loc[peak]):.3f}), top layer {top} "
+        f"({float(dev.loc[top]):.3f}); phone PWCCA per layer, dev {curve(dev)}; test {curve(test)}; "
+        f"interval: smallest and largest of the {len(diffs)} paired trials (test parts); chance: sign flips of the "
+        f"paired differences ({'all ' + str(len(null)) if exact else str(len(null)) + ' drawn'}), p above "
+        f"{p_above:.3g}, p below {p_below:.3g}"
     )
-    return Finding(**common, value=value, ci_low=lo, ci_high=hi, chance_low=math.nan, chance_high=math.nan,
+    return Finding(**common, value=value, ci_low=lo, ci_high=hi, chance_low=chance_low, chance_high=chance_high,
                    verdict=verdict, why=why)  # fmt: skip
 
 
@@ -236,12 +326,18 @@ def trajectory_findings(
     reset_top: pd.DataFrame | None,
     num_layers: int,
     reset_checkpoint: str = CHECKPOINT,
+    *,
+    level: float,
+    resamples: int,
+    seed: int,
 ) -> list[Finding]:
     """Every claim of the layer-wise analysis on one run's tables (module docstring): ``findings``,
     ``pwcca``, ``trials`` (``pwcca_trials.tsv``) and ``reset_top`` of ``trajectories/<model>/``
-    (None when absent); ``num_layers``: the model's transformer layers (L)."""
+    (None when absent); ``num_layers``: the model's transformer layers (L); ``level``,
+    ``resamples`` and ``seed``: claim 1's chance range (bootstrap.level, bootstrap.resamples,
+    seed)."""
     return [
-        claim_phone_peak(pwcca, trials, num_layers),
+        claim_phone_peak(pwcca, trials, num_layers, level=level, resamples=resamples, seed=seed),
         claim_top_turns_back(findings, num_layers),
         claim_reset_top(reset_top, reset_checkpoint),
     ]
