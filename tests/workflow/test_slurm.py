@@ -255,7 +255,8 @@ def test_profile_groups_name_existing_rules(tmp_path):
     rules = set(re.findall(r"^\s*rule (\w+):", "".join(p.read_text() for p in (REPO / "rules").glob("*.smk")), re.M))
     grouped = profile_groups()
     assert set(grouped) <= rules, sorted(set(grouped) - rules)
-    assert set(TEST_GROUPS) <= rules, sorted(set(TEST_GROUPS) - rules)  # the SLURM run's own groups
+    # the SLURM run's own groups name rules of its DAG (some rules are defined in loops)
+    assert set(TEST_GROUPS) <= set(job_stats(log)), sorted(set(TEST_GROUPS) - set(job_stats(log)))
     assert set(re.findall(r"Group job (\w+) ", log)) == {
         "corpus",
         "align",
