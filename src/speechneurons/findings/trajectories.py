@@ -133,7 +133,7 @@ def _too_few(n: int, smallest: float, level: float) -> str:
     )
 
 
-def _trial_table(trials: pd.DataFrame, checkpoint: str) -> pd.DataFrame:
+def _trial_table(trials: pd.DataFrame | None, checkpoint: str) -> pd.DataFrame:
     t = _at(trials, checkpoint)
     return t[t["view"] == "phone"] if len(t) else t
 
@@ -168,7 +168,7 @@ def claim_phone_peak(
     if not inner:
         why = f"no inner layer between the input and the top was measured (layers {layers})"
         return Finding(**common, **no_numbers(verdict=UNMEASURED, why=why))
-    t = _trial_table(trials, checkpoint) if trials is not None else pd.DataFrame()
+    t = _trial_table(trials, checkpoint)
     if t.empty:
         why = f"no phone rows at checkpoint {checkpoint} in pwcca_trials.tsv: the peak layer is chosen on the dev parts"
         return Finding(**common, **no_numbers(verdict=UNMEASURED, why=why))

@@ -55,8 +55,8 @@ def ks_distance(a: Sequence[float], b: Sequence[float]) -> float:
     """Two-sample Kolmogorov-Smirnov distance (NaN when a sample is empty): the largest gap
     between the two empirical CDFs, computed as scipy.stats.ks_2samp computes its statistic
     (the same number, tested), without its p-value. The matched-control draws call this
-    thousands of times, and for small samples ks_2samp's exact p-value cost about a
-    millisecond a call: 130 of the 140 s of a base model's pruning job."""
+    thousands of times, and for small samples ks_2samp's exact p-value made a call cost 311 us
+    against 28 here (a base model's 100 protect_random draws: 90 CPU-s, now 48)."""
     a, b = np.sort(np.asarray(a, dtype=float)), np.sort(np.asarray(b, dtype=float))
     if not len(a) or not len(b):
         return float("nan")
@@ -65,7 +65,7 @@ def ks_distance(a: Sequence[float], b: Sequence[float]) -> float:
     d = max(float(gap.max()), float(np.clip(-gap.min(), 0, 1)))
     n1, n2 = len(a), len(b)
     if max(n1, n2) <= 10000:  # ks_2samp's exact mode snaps the distance to a multiple of 1 / lcm(n1, n2)
-        lcm = (n1 // math.gcd(n1, n2)) * n2
+        lcm = math.lcm(n1, n2)
         d = int(np.round(d * lcm)) * 1.0 / lcm
     return float(d)
 
@@ -76,16 +76,19 @@ def ks_target(n: int, target: float = KS_TARGET) -> float:
     return max(float(target), 1.0 / n) if n else float("nan")
 
 
-def is_balanced(set_rates: Sequence[float], control_rates: Sequence[float], target: float = KS_TARGET) -> bool:
+def is_balanced(
+    set_rates: Sequence[float], control_rates: Sequence[float], target: float = KS_TARGET, ks: float | None = None
+) -> bool:
     """The balance criterion: KS distance at most :func:`ks_target`; for a set too small for
     KS to reach ``target`` (n < 1 / target), the mean rates must also agree within ``target``
-    of the set's mean (a one-neuron set has KS 0 or 1 whatever its match)."""
+    of the set's mean (a one-neuron set has KS 0 or 1 whatever its match). ``ks``: their
+    :func:`ks_distance` when the caller has it already."""
     a, b = np.asarray(set_rates, dtype=float), np.asarray(control_rates, dtype=float)
     if not len(a):
         return True
     if len(b) != len(a):
         return False
-    ks = ks_distance(a, b)
+    ks = ks_distance(a, b) if ks is None else ks
     if ks <= target + 1e-12:
         return True
     small = len(a) < 1.0 / target
@@ -150,8 +153,9 @@ def matched_controls(
             for _ in range(max(1, int(tries))):
                 control = nearest_rate_control(chosen, r, rng, neighbours, ex)
                 b = r[control]
-                ok = is_balanced(a, b, target)
-                key = (not ok, ks_distance(a, b) if len(a) else 0.0, abs(b.mean() - a.mean()) if len(b) else 0.0)
+                ks = ks_distance(a, b) if len(a) else 0.0
+                ok = is_balanced(a, b, target, ks=ks)
+                key = (not ok, ks, abs(b.mean() - a.mean()) if len(b) else 0.0)
                 if key < best_key:
                     best, best_key = control, key
                 if ok:
