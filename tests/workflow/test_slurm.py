@@ -91,6 +91,11 @@ TEST_GROUPS = {
 }
 
 
+def profile_config() -> dict:
+    """profiles/slurm/config.yaml, parsed."""
+    return yaml.safe_load((PROFILE / "config.yaml").read_text())
+
+
 def environment(extra: dict[str, str] | None = None) -> dict[str, str]:
     """The environment of a workflow run: the repository's own code first on PYTHONPATH.
     The SLURM executor submits with ``sbatch --export=ALL``, so the jobs inherit it."""
@@ -158,7 +163,7 @@ def user_overrides(partition: str) -> list[str]:
     partition placeholder of the profile -> that partition, no account (the config's device: cpu
     keeps the GPU rules from asking for a GPU). A command-line value replaces the profile's whole
     mapping, so the profile's other entries are passed again."""
-    profile = yaml.safe_load((PROFILE / "config.yaml").read_text())
+    profile = profile_config()
     default = {**profile.get("default-resources", {}), "slurm_partition": partition}
     default.pop("slurm_account", None)
     per_rule = []
@@ -209,7 +214,7 @@ def test_profile_sends_every_gpu_job_to_a_gpu_partition(tmp_path):
     iterations = [{"steps": 30, "n_clusters": 20}, {"steps": 10, "n_clusters": 20, "targets": "layer", "layer": 1}]
     (work / "iter2.yaml").write_text(yaml.safe_dump({"pretrain": {"iterations": iterations}}))
     log = dry_run(work, "configs/ci-tiny.yaml", "iter2.yaml")
-    profile = yaml.safe_load((PROFILE / "config.yaml").read_text())
+    profile = profile_config()
     named = set(profile.get("set-resources", {}))
     rules = set(job_stats(log))
     assert named <= rules, f"the profile names rules the workflow does not have: {sorted(named - rules)}"
@@ -233,14 +238,14 @@ def test_device_cpu_asks_for_no_gpu(tmp_path):
 
 def profile_groups() -> dict[str, str]:
     """Rule -> group of the profile's ``groups`` entries."""
-    profile = yaml.safe_load((PROFILE / "config.yaml").read_text())
+    profile = profile_config()
     return dict(entry.split("=", 1) for entry in profile.get("groups", []))
 
 
 def run_groups() -> list[str]:
     """The command-line ``--groups`` and ``--group-components`` of the SLURM run: the profile's
     entries and TEST_GROUPS (a command-line value replaces the profile's whole list)."""
-    profile = yaml.safe_load((PROFILE / "config.yaml").read_text())
+    profile = profile_config()
     groups = [*profile.get("groups", []), *(f"{rule}={group}" for rule, group in TEST_GROUPS.items())]
     given = dict(entry.split("=", 1) for entry in profile.get("group-components", []))
     components = [f"{g}={given.get(g, 100)}" for g in sorted(set(given) | set(TEST_GROUPS.values()))]
