@@ -13,6 +13,7 @@ import pytest
 
 from speechneurons.findings import claims as cl
 from speechneurons.findings.trajectories import (
+    MIN_PEAK,
     claim_phone_peak,
     claim_reset_top,
     claim_top_turns_back,
@@ -149,6 +150,25 @@ def test_too_few_trials_for_the_sign_flip_null_are_not_measurable(tmp_path):
     assert _peak(_tables(tmp_path, trials=6)).verdict == cl.HOLDS
     falls = _peak(_tables(tmp_path, phone=[0.2, 0.3, 0.4, 0.5, 0.6], trials=3))
     assert falls.verdict == cl.UNMEASURED and falls.value == pytest.approx(-10.0)
+
+
+def test_a_peak_smaller_than_min_peak_is_no_peak(tmp_path):
+    """(e) The sign flips test the sign, not the size: a top a quarter of a point below layer 2 in
+    every one of 6 trials (a near-copy of the layer below, as the layer-wise null twin's top) is
+    a peak by the sign-flip null alone (p 1/64); below MIN_PEAK in every trial it does not hold,
+    and a peak whose smallest trial is below MIN_PEAK is not measurable."""
+    near_copy = _tables(tmp_path, phone=[0.2, 0.5, 0.7, 0.6, 0.6975], spread=0.0002, trials=6)
+    f = _peak(near_copy)
+    assert f.value == pytest.approx(0.25) and (f.ci_low, f.ci_high) == pytest.approx((0.15, 0.35))
+    assert f.value > f.chance_high and "p above 0.0156" in f.why
+    assert f.verdict == cl.FAILS and f.why.startswith("no trial puts layer 2 1 point or more above the top")
+    assert MIN_PEAK == 1.0
+    straddles = _peak(_tables(tmp_path, phone=[0.2, 0.5, 0.7, 0.6, 0.685], spread=0.002, trials=6))
+    assert (straddles.ci_low, straddles.ci_high) == pytest.approx((0.5, 2.5))
+    assert straddles.verdict == cl.UNMEASURED and "smallest trial (+0.50) is below 1 point" in straddles.why
+    # too few trials stay not measurable, whatever the size
+    few = _tables(tmp_path, phone=[0.2, 0.5, 0.7, 0.6, 0.6975], spread=0.0002, trials=3)
+    assert _peak(few).verdict == cl.UNMEASURED
 
 
 def test_phone_peak_at_the_top_or_at_the_input_on_dev_does_not_hold(tmp_path):

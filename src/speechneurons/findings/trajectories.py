@@ -23,8 +23,11 @@ are not in this project, and none is made up here.
    layer: the peak is then the input, not an inner layer. *Not measurable here*: the top layer
    or every inner layer unmeasured, or a trials table without ``dev_pwcca`` (an old table; no
    silent fall-back to the test scores). The sign flips test the sign of the paired
-   difference, not its size: a top that loses a little in every trial is a peak by this
-   measure (docs/positive-controls.md, section 2b).
+   difference, not its size, so a size is required too: with enough trials, *does not hold*
+   when no trial puts l* ``MIN_PEAK`` (1) point or more above the top, and a *holds* needs
+   every trial at or above it (else *not measurable here*). Without it, a top that lost a
+   quarter of a point in every trial, a near-copy of the layer below, was a peak
+   (docs/positive-controls.md, section 2b).
 2. The top layers turn back toward the input ("autoencoder behaviour"). Effect: the rise of the
    top layer's log-Mel PWCCA over the lowest layer below it (``findings.tsv``: ``mel_rise``),
    x100, with its paired range over the trials (``mel_rise_low`` .. ``mel_rise_high``).
@@ -54,6 +57,10 @@ from speechneurons.findings.claims import FAILS, HOLDS, UNMEASURED, Finding, fmt
 from speechneurons.stats import percentile_interval
 
 STUDY = "Pasad et al. / Vielzeuf 2024 (layer-wise analysis)"
+# Claim 1's smallest inner peak, in phone PWCCA points (x100): four times what the top of the
+# layer-wise null twin, a near-copy of the layer below it, loses in every trial (0.25), a sixth of
+# the planted control's peak (6.40; docs/positive-controls.md, section 2b).
+MIN_PEAK = 1.0
 CHECKPOINT = "final"
 PAPER_PEAK = (
     "Pasad et al.: phone information (PWCCA with one-hot phones) peaks in the middle layers and falls in the last "
@@ -198,6 +205,16 @@ def claim_phone_peak(
     elif (verdict == HOLDS and p_above > tail) or (verdict == FAILS and p_below > tail):
         p = p_above if verdict == HOLDS else p_below
         verdict, why = UNMEASURED, f"{why}, but its sign-flip p {p:.3g} is above {tail:g}"
+    elif verdict != FAILS and hi < MIN_PEAK:
+        verdict, why = FAILS, (
+            f"no trial puts layer {peak} {MIN_PEAK:g} point or more above the top (largest {fmt(hi, 2)}), the "
+            f"smallest inner peak the rule counts; measured: {why}"
+        )
+    elif verdict == HOLDS and lo < MIN_PEAK:
+        verdict, why = UNMEASURED, (
+            f"{why}, but its smallest trial ({fmt(lo, 2)}) is below {MIN_PEAK:g} point, the smallest inner peak "
+            "the rule counts"
+        )
     if 0 in dev.index and float(dev.loc[0]) > float(dev_inner.max()) and verdict != FAILS:
         verdict, why = FAILS, "phone PWCCA on dev is highest at layer 0 (the input of layer 1), not in an inner layer"
     curve = lambda s: ", ".join(f"{int(k)}: {v:.3f}" for k, v in s.items())  # noqa: E731
