@@ -206,14 +206,20 @@ def claim_phone_peak(
         p = p_above if verdict == HOLDS else p_below
         verdict, why = UNMEASURED, f"{why}, but its sign-flip p {p:.3g} is above {tail:g}"
     elif verdict != FAILS and hi < MIN_PEAK:
-        verdict, why = FAILS, (
-            f"no trial puts layer {peak} {MIN_PEAK:g} point or more above the top (largest {fmt(hi, 2)}), the "
-            f"smallest inner peak the rule counts; measured: {why}"
+        verdict, why = (
+            FAILS,
+            (
+                f"no trial puts layer {peak} {MIN_PEAK:g} point or more above the top (largest {fmt(hi, 2)}), the "
+                f"smallest inner peak the rule counts; measured: {why}"
+            ),
         )
     elif verdict == HOLDS and lo < MIN_PEAK:
-        verdict, why = UNMEASURED, (
-            f"{why}, but its smallest trial ({fmt(lo, 2)}) is below {MIN_PEAK:g} point, the smallest inner peak "
-            "the rule counts"
+        verdict, why = (
+            UNMEASURED,
+            (
+                f"{why}, but its smallest trial ({fmt(lo, 2)}) is below {MIN_PEAK:g} point, the smallest inner peak "
+                "the rule counts"
+            ),
         )
     if 0 in dev.index and float(dev.loc[0]) > float(dev_inner.max()) and verdict != FAILS:
         verdict, why = FAILS, "phone PWCCA on dev is highest at layer 0 (the input of layer 1), not in an inner layer"
