@@ -22,7 +22,7 @@ SETTINGS = PropertySettings(tau_fraction=0.01, sigma=0.8, min_count=5, splits=("
 
 def _ps(**kw):
     base = dict(effects=(0.0, 4.0), utterances_per_speaker=(12,), seeds=3, n_speakers=8, frames_per_utterance=30,
-                n_layers=3, D=100, units_per_group=2, null_draws=9, count_resamples=9)  # fmt: skip
+                n_layers=3, D=100, units_per_group=2, overlap_units=2, null_draws=9, count_resamples=9)  # fmt: skip
     return PowerSettings(**(base | kw))
 
 
@@ -50,11 +50,25 @@ def test_planted_units_shift_only_their_group():
 
 def test_known_answers_null_never_holds_huge_effect_always_does():
     power = power_table(_ps(), SETTINGS, n_pitch_bins=3, level=0.95)
-    assert len(power) == 2 * 2  # effects x corpus sizes x claims
+    assert len(power) == 2 * 3  # effects x corpus sizes x claims (gender, pitch U shapes; overlap)
     null, huge = power[power["effect"] == 0], power[power["effect"] == 4]
     assert (null["power"] == 0).all()
-    assert (huge["power"] == 1).all()
-    assert smallest_detected(power, n_utterances=96) == {"gender": 4.0, "pitch": 4.0}
+    # nothing planted shares no neurons: the overlap claim cannot be tested, never "does not hold"
+    assert null.set_index("property").loc["overlap", "n_not_measurable"] == 3
+    u_shapes = huge[huge["property"] != "overlap"]
+    assert (u_shapes["power"] == 1).all()
+    assert smallest_detected(u_shapes, n_utterances=96) == {"gender": 4.0, "pitch": 4.0}
+
+
+def test_planted_overlap_holds_at_the_default_corpus_size():
+    """Claim 2 on 14 speakers x 40 utterances (the default synth corpus's size): the units planted
+    on female speakers' top-bin and unvoiced frames are gender and pitch units, the only shared
+    ones, above the chance range of both nulls; with 8 speakers x 12 utterances (above) the
+    chance range of 9 null draws reaches the planted overlap in some seeds."""
+    ps = _ps(utterances_per_speaker=(40,), n_speakers=14, seeds=2, overlap_units=3)
+    power = power_table(ps, SETTINGS, n_pitch_bins=3, level=0.95)
+    overlap = power[power["property"] == "overlap"].set_index("effect")
+    assert overlap.loc[4.0, "n_holds"] == 2 and overlap.loc[0.0, "n_not_measurable"] == 2
 
 
 def test_control_table_puts_planted_verdicts_beside_the_model():

@@ -20,7 +20,7 @@ from speechneurons.properties.statistic import PropertySettings
 SETTINGS = PropertySettings(tau_fraction=0.01, sigma=0.8, min_count=5, splits=("train",), selection="threshold",
                             fdr_q=0.05)  # fmt: skip
 PS = PowerSettings(effects=(0.0, 4.0), utterances_per_speaker=(8,), seeds=2, n_speakers=6, frames_per_utterance=30,
-                   n_layers=3, D=100, units_per_group=3, null_draws=19, count_resamples=9)  # fmt: skip
+                   n_layers=3, D=100, units_per_group=3, overlap_units=0, null_draws=19, count_resamples=9)  # fmt: skip
 
 
 def _dissection():

@@ -19,6 +19,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from speechneurons.findings.power import OVERLAP
+from speechneurons.findings.property_neurons import OVERLAP_CLAIM
+
 ABSENT = "no run"
 #: this model's entry for a claim only planted runs check (their planted units' names)
 OWN_CLAIM = "a control's own claim"
@@ -30,6 +33,7 @@ SAE_TWINS = {"planted": "simulated planted dictionary (SAEs)", "null twin": "sim
 POWER_CLAIMS = {
     "gender": "Gender neurons are most numerous at the bottom and top layers",
     "pitch": "Pitch neurons are most numerous at the bottom and top layers",
+    OVERLAP: OVERLAP_CLAIM,
     # the dissection agreement claim (findings.power_dissection)
     "agreement-gender": "Descriptions agree with the property-neuron groups on held-out items above shuffled labels "
     "(gender)",

@@ -12,15 +12,20 @@ A simulated run is a corpus and the activations of a few FFN layers on it:
 - the activations: standard normal noise [frames, D] per layer; at the first and the last layer
   (the paper's U shape) ``units_per_group`` planted units per gender and per pitch bin whose
   activation is shifted by ``effect`` (in noise standard deviations) on the frames of their
-  group; the layers between have none. ``effect`` 0 is the null twin: nothing planted.
+  group, and ``overlap_units`` shifted on the frames of female speakers in the top pitch bin and
+  on their unvoiced frames (each of them both a gender and a pitch unit: the gender-pitch
+  overlap of claim 2); the
+  layers between have none. ``effect`` 0 is the null twin: nothing planted.
 
 Each simulated run goes through the project's own statistic
 (:func:`speechneurons.properties.statistic.layer_statistic`), its nulls and bootstrap
 (:func:`speechneurons.properties.nulls.null_sets`, :func:`~speechneurons.properties.nulls.bootstrap_sets`,
 :func:`~speechneurons.properties.nulls.chance_columns`), the summary row of the properties stage
 (:func:`speechneurons.properties.tables.summary_row`) and the findings page's claim
-(:func:`speechneurons.findings.property_neurons.claim_extreme_layers`, i.e. the verdict rule of
-:mod:`speechneurons.findings.verdict`); nothing of the statistic is re-implemented here. The
+(:func:`speechneurons.findings.property_neurons.claim_extreme_layers` for the U shapes,
+:func:`~speechneurons.findings.property_neurons.claim_gender_pitch_overlap` for the overlap, i.e.
+the verdict rule of :mod:`speechneurons.findings.verdict`); nothing of the statistic is
+re-implemented here. The
 power of a cell is the share of seeds whose verdict is "holds".
 """
 
@@ -34,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from speechneurons.findings.claims import FAILS, HOLDS, UNMEASURED
-from speechneurons.findings.property_neurons import claim_extreme_layers
+from speechneurons.findings.property_neurons import OVERLAP_CLAIM, claim_extreme_layers, claim_gender_pitch_overlap
 from speechneurons.phones import PHONE_TYPES, PHONES
 from speechneurons.pitch.groups import assign_bins, cut_points
 from speechneurons.properties.nulls import NullSettings, bootstrap_sets, chance_columns, null_sets
@@ -44,6 +49,7 @@ from speechneurons.properties.tables import summary_row
 log = logging.getLogger(__name__)
 
 CLAIMS = ("gender", "pitch")
+OVERLAP = "overlap"  # Lin et al.'s claim 2 (OVERLAP_CLAIM), read on the same simulated runs
 
 
 @dataclass(frozen=True)
@@ -58,6 +64,7 @@ class PowerSettings:
     n_layers: int
     D: int
     units_per_group: int
+    overlap_units: int
     null_draws: int
     count_resamples: int
 
@@ -100,10 +107,29 @@ def simulated_index(
     return index
 
 
-def planted_units(n_pitch_bins: int, units_per_group: int) -> dict[tuple[str, str], list[int]]:
-    """Which units are planted for which group: units 0.. in order gender F, M, pitch 0..n-1."""
+def planted_units(n_pitch_bins: int, units_per_group: int, overlap_units: int = 0) -> dict[tuple[str, str], list[int]]:
+    """Which units are planted for which group: units 0.. in order gender F, M, pitch 0..n-1
+    (``units_per_group`` each), then ``overlap_units`` for the frames of F speakers in the top
+    pitch bin and their unvoiced frames (group ``(OVERLAP, "F,<top bin>")``). The unvoiced
+    frames have no pitch bin, so they leave the unit a pitch unit of the top bin only; without
+    them it would be selective for no unvoiced phone, too few phones for a gender unit (R_g
+    counts every phone with frames in the group; docs/property-neurons.md)."""
     groups = [("gender", g) for g in ("F", "M")] + [("pitch", str(b)) for b in range(n_pitch_bins)]
-    return {key: list(range(i * units_per_group, (i + 1) * units_per_group)) for i, key in enumerate(groups)}
+    out = {key: list(range(i * units_per_group, (i + 1) * units_per_group)) for i, key in enumerate(groups)}
+    if overlap_units:
+        start = len(groups) * units_per_group
+        out[(OVERLAP, f"F,{n_pitch_bins - 1}")] = list(range(start, start + overlap_units))
+    return out
+
+
+def group_rows(index: pd.DataFrame, prop: str, group: str) -> np.ndarray:
+    """Rows of ``index`` in a planted group: a gender, a pitch bin, or (OVERLAP) 'gender,bin'."""
+    if prop == OVERLAP:  # and the gender's unvoiced frames (no pitch bin): see planted_units
+        gender, pitch_bin = group.split(",")
+        hit = (index["gender"].astype(str) == gender) & index["pitch_bin"].isin([int(pitch_bin), -1])
+        return np.flatnonzero(hit.to_numpy())
+    col = index["gender"].astype(str) if prop == "gender" else index["pitch_bin"].astype(str)
+    return np.flatnonzero(col.to_numpy() == group)
 
 
 def simulated_activations(
@@ -113,9 +139,7 @@ def simulated_activations(
     acts = rng.standard_normal((len(index), D), dtype=np.float32)
     if effect:
         for (prop, group), units in planted.items():
-            col = index["gender"].astype(str) if prop == "gender" else index["pitch_bin"].astype(str)
-            rows = np.flatnonzero(col.to_numpy() == group)
-            acts[np.ix_(rows, units)] += np.float32(effect)
+            acts[np.ix_(group_rows(index, prop, group), units)] += np.float32(effect)
     return acts
 
 
@@ -131,7 +155,7 @@ def simulated_run(
     """The verdict of each claim in CLAIMS on one simulated run (module docstring)."""
     rng = np.random.default_rng([int(seed), int(utterances_per_speaker), int(round(effect * 1000))])
     index = simulated_index(ps.n_speakers, utterances_per_speaker, ps.frames_per_utterance, n_pitch_bins, rng)
-    planted = planted_units(n_pitch_bins, ps.units_per_group)
+    planted = planted_units(n_pitch_bins, ps.units_per_group, ps.overlap_units)
     nulls = NullSettings(null_draws=ps.null_draws, null_exact_max=0, count_resamples=ps.count_resamples)
     args = (settings.sigma, settings.min_count, n_pitch_bins)
     rows, reps = [], []
@@ -150,7 +174,9 @@ def simulated_run(
         reps.append(rep.assign(layer=layer))
     summary = pd.DataFrame(rows)
     replicates = pd.concat(reps, ignore_index=True)
-    return {p: claim_extreme_layers(p, summary, replicates, None, level).verdict for p in CLAIMS}
+    out = {p: claim_extreme_layers(p, summary, replicates, None, level).verdict for p in CLAIMS}
+    out[OVERLAP] = claim_gender_pitch_overlap(summary, replicates, level).verdict
+    return out
 
 
 def power_table(ps: PowerSettings, settings: PropertySettings, n_pitch_bins: int, level: float) -> pd.DataFrame:
@@ -177,6 +203,7 @@ def power_table(ps: PowerSettings, settings: PropertySettings, n_pitch_bins: int
                         [d[claim] for d in verdicts],
                     )
                 )
+            out.append(power_row(OVERLAP_CLAIM, OVERLAP, effect, n_utt, ps, [d[OVERLAP] for d in verdicts]))
     return pd.DataFrame(out)
 
 

@@ -134,6 +134,10 @@ def claim_extreme_layers(
     )
 
 
+OVERLAP_CLAIM = "Gender ∩ pitch is the largest overlap between property-neuron sets"
+OVERLAP_COLUMNS = ("overlap_gender_pitch", "overlap_phone_type_gender", "overlap_phone_type_pitch")
+
+
 def _overlap_margin(frame: pd.DataFrame) -> pd.Series:
     return frame["overlap_gender_pitch"] - np.maximum(
         frame["overlap_phone_type_gender"], frame["overlap_phone_type_pitch"]
@@ -151,7 +155,7 @@ def claim_gender_pitch_overlap(summary: pd.DataFrame, replicates: pd.DataFrame, 
     first = summary.sort_values("layer").iloc[0]
     layer = int(first["layer"])
     rep = replicates[replicates["layer"] == layer]
-    value = float(_overlap_margin(first.to_frame().T.astype(float)).iloc[0])
+    value = float(_overlap_margin(first[list(OVERLAP_COLUMNS)].to_frame().T.astype(float)).iloc[0])
     boot_kind = "bootstrap_speaker" if (rep["kind"] == "bootstrap_speaker").any() else "bootstrap"
     boot, null = rep[rep["kind"] == boot_kind], rep[rep["kind"] == "null"]
     ci = percentile_interval(_overlap_margin(boot), level) if len(boot) else (math.nan, math.nan)
@@ -159,9 +163,7 @@ def claim_gender_pitch_overlap(summary: pd.DataFrame, replicates: pd.DataFrame, 
     nulls = [null[null["property"] == p] for p in ("gender", "pitch")] if "property" in null else [null]
     ranges = [percentile_interval(_overlap_margin(n), level) for n in nulls if len(n)]
     chance = (min(r[0] for r in ranges), max(r[1] for r in ranges)) if ranges else (math.nan, math.nan)
-    overlaps = {
-        k: int(first[k]) for k in ("overlap_gender_pitch", "overlap_phone_type_gender", "overlap_phone_type_pitch")
-    }
+    overlaps = {k: int(first[k]) for k in OVERLAP_COLUMNS}
     if sum(overlaps.values()) == 0:
         verdict, why = UNMEASURED, f"no property neurons shared between properties at layer {layer}"
     else:
@@ -178,7 +180,7 @@ def claim_gender_pitch_overlap(summary: pd.DataFrame, replicates: pd.DataFrame, 
             why += f"; with {binning.replace('_', '-')} pitch bins gender ∩ pitch = {int(first[col])}"
     return Finding(
         study=STUDY,
-        claim="Gender ∩ pitch is the largest overlap between property-neuron sets",
+        claim=OVERLAP_CLAIM,
         paper=paper,
         measure=f"|gender ∩ pitch| minus the larger other pairwise overlap, layer {layer} (neurons)",
         value=value,
