@@ -62,13 +62,13 @@ LOCAL_TARGETS = [L.properties_summary(C, M, "final")]
 # In this test the whole DAG goes to the cluster in three sbatch jobs: model_pretrain alone (as every
 # rule outside the profile's groups is on a real cluster), the rules before it in one group job
 # ("prepare": corpus, alignment, pitch, pretraining targets) and every rule after it in another
-# ("analysis"). Each group job runs its jobs in parallel on the node's CPUs, as the local run does,
-# so the SLURM run costs about what the local run costs plus three jobs' start-up and sacct polls.
-# Grouped by stage instead (12 sbatch jobs) it took 853 s against the local run's 258 s: on a 2-CPU
-# node the group jobs ran one after the other, each about 13 s beyond its work (its own Snakemake
-# start-up, and the plugin's sacct back-off, which grows by 10 s per poll that finds nothing
-# finished). The profile's own groups, which these replace on the command line, are checked by the
-# dry run of test_profile_groups_name_existing_rules. Every rule still runs inside an sbatch job.
+# ("analysis"). Inside a group job the jobstep plugin runs the jobs one after another, each an srun
+# step with its own Snakemake (about 4 s of start-up beyond its work), so fewer sbatch jobs save
+# only their own start-up and the plugin's sacct back-off (10 s more per poll that finds nothing
+# finished): 729 s with these 3, 853 s with a group per stage (12), 1,051 s with the profile's
+# groups (48), against the local run's 258 s. The profile's own groups, which these replace on
+# the command line, are checked by the dry run of test_profile_groups_name_existing_rules. Every
+# rule still runs inside an sbatch job.
 PREPARE = ("corpus_", "align_", "pitch_", "model_targets")
 UNGROUPED = ("all", "model_pretrain")
 
