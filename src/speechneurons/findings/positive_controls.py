@@ -19,8 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from speechneurons.findings.power import OVERLAP
-from speechneurons.findings.property_neurons import OVERLAP_CLAIM
+from speechneurons.findings.property_neurons import OVERLAP, OVERLAP_CLAIM
 
 ABSENT = "no run"
 #: this model's entry for a claim only planted runs check (their planted units' names)

@@ -39,7 +39,12 @@ import numpy as np
 import pandas as pd
 
 from speechneurons.findings.claims import FAILS, HOLDS, UNMEASURED
-from speechneurons.findings.property_neurons import OVERLAP_CLAIM, claim_extreme_layers, claim_gender_pitch_overlap
+from speechneurons.findings.property_neurons import (
+    OVERLAP,
+    OVERLAP_CLAIM,
+    claim_extreme_layers,
+    claim_gender_pitch_overlap,
+)
 from speechneurons.phones import PHONE_TYPES, PHONES
 from speechneurons.pitch.groups import assign_bins, cut_points
 from speechneurons.properties.nulls import NullSettings, bootstrap_sets, chance_columns, null_sets
@@ -49,7 +54,6 @@ from speechneurons.properties.tables import summary_row
 log = logging.getLogger(__name__)
 
 CLAIMS = ("gender", "pitch")
-OVERLAP = "overlap"  # Lin et al.'s claim 2 (OVERLAP_CLAIM), read on the same simulated runs
 
 
 @dataclass(frozen=True)

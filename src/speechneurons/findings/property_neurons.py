@@ -135,6 +135,7 @@ def claim_extreme_layers(
 
 
 OVERLAP_CLAIM = "Gender ∩ pitch is the largest overlap between property-neuron sets"
+OVERLAP = "overlap"  # the claim's name in the simulated power table (findings.power)
 OVERLAP_COLUMNS = ("overlap_gender_pitch", "overlap_phone_type_gender", "overlap_phone_type_pitch")
 
 
