@@ -59,16 +59,16 @@ COMPARED = [
 ]
 # What the local run is asked for: the property neurons pull in every compared file.
 LOCAL_TARGETS = [L.properties_summary(C, M, "final")]
-# In this test the whole DAG goes to the cluster in three sbatch jobs: model_pretrain alone (as every
-# rule outside the profile's groups is on a real cluster), the rules before it in one group job
-# ("prepare": corpus, alignment, pitch, pretraining targets) and every rule after it in another
-# ("analysis"). Inside a group job the jobstep plugin runs the jobs one after another, each an srun
-# step with its own Snakemake (about 4 s of start-up beyond its work), so fewer sbatch jobs save
-# only their own start-up and the plugin's sacct back-off (10 s more per poll that finds nothing
-# finished): 729 s with these 3, 853 s with a group per stage (12), 1,051 s with the previous
-# profile's groups (48), against the local run's 258 s. The profile's own groups, which these replace on
-# the command line, are checked by the dry run of test_profile_groups_name_existing_rules. Every
-# rule still runs inside an sbatch job.
+# In this test the whole DAG goes to the cluster in three sbatch jobs: model_pretrain alone (as
+# every rule outside the profile's groups is on a real cluster), the rules before it in one group
+# job ("prepare": corpus, alignment, pitch, pretraining targets) and every rule after it in
+# another ("analysis"). Inside a group job the jobstep plugin runs the jobs one after another,
+# each an srun step with its own Snakemake (about 4 s of start-up beyond its work), so fewer
+# sbatch jobs save only their own start-up and the plugin's sacct back-off (10 s more per poll
+# that finds nothing finished): 729 s with these 3, 853 s with a group per stage (12), 1,051 s
+# with the previous profile's groups (48), against the local run's 258 s. The profile's own
+# groups, which these replace on the command line, are checked by the dry run of
+# test_profile_groups_name_existing_rules. Every rule still runs inside an sbatch job.
 PREPARE = ("corpus_", "align_", "pitch_", "model_targets")
 UNGROUPED = ("all", "model_pretrain")
 
@@ -235,7 +235,7 @@ def profile_groups() -> dict[str, str]:
 def run_groups(rules) -> list[str]:
     """The command-line ``--groups`` and ``--group-components`` of the SLURM run for the rules of
     its DAG (a command-line value replaces the profile's whole list)."""
-    groups = {rule: run_group(rule) for rule in sorted(rules) if run_group(rule)}
+    groups = {rule: group for rule in sorted(rules) if (group := run_group(rule))}
     components = [f"{group}=1000" for group in sorted(set(groups.values()))]
     return ["--groups", *(f"{rule}={group}" for rule, group in groups.items()), "--group-components", *components]
 
@@ -327,7 +327,7 @@ def test_ci_tiny_runs_through_slurm_and_matches_a_local_run(ci_tiny_run, tmp_pat
     # commented with the group (each group forms at least one group job here).
     expected = job_stats(log)
     expected.pop("all", None)
-    grouped = {rule: run_group(rule) for rule in expected if run_group(rule)}
+    grouped = {rule: group for rule in expected if (group := run_group(rule))}
     ungrouped = collections.Counter({rule: n for rule, n in expected.items() if rule not in grouped})
     groups = {grouped[rule] for rule in expected if rule in grouped}
     by_name = collections.Counter(submitted_as(job["Comment"], set(ungrouped), groups) for job in jobs)

@@ -14,8 +14,8 @@ A simulated run is a corpus and the activations of a few FFN layers on it:
   activation is shifted by ``effect`` (in noise standard deviations) on the frames of their
   group, and ``overlap_units`` shifted on the frames of female speakers in the top pitch bin and
   on their unvoiced frames (each of them both a gender and a pitch unit: the gender-pitch
-  overlap of claim 2); the
-  layers between have none. ``effect`` 0 is the null twin: nothing planted.
+  overlap of claim 2); the layers between have none. ``effect`` 0 is the null twin: nothing
+  planted.
 
 Each simulated run goes through the project's own statistic
 (:func:`speechneurons.properties.statistic.layer_statistic`), its nulls and bootstrap
@@ -25,8 +25,7 @@ Each simulated run goes through the project's own statistic
 (:func:`speechneurons.findings.property_neurons.claim_extreme_layers` for the U shapes,
 :func:`~speechneurons.findings.property_neurons.claim_gender_pitch_overlap` for the overlap, i.e.
 the verdict rule of :mod:`speechneurons.findings.verdict`); nothing of the statistic is
-re-implemented here. The
-power of a cell is the share of seeds whose verdict is "holds".
+re-implemented here. The power of a cell is the share of seeds whose verdict is "holds".
 """
 
 from __future__ import annotations

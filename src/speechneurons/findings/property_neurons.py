@@ -140,9 +140,8 @@ OVERLAP_COLUMNS = ("overlap_gender_pitch", "overlap_phone_type_gender", "overlap
 
 
 def _overlap_margin(frame: pd.DataFrame) -> pd.Series:
-    return frame["overlap_gender_pitch"] - np.maximum(
-        frame["overlap_phone_type_gender"], frame["overlap_phone_type_pitch"]
-    )
+    gender_pitch, phone_type_gender, phone_type_pitch = OVERLAP_COLUMNS
+    return frame[gender_pitch] - np.maximum(frame[phone_type_gender], frame[phone_type_pitch])
 
 
 def claim_gender_pitch_overlap(summary: pd.DataFrame, replicates: pd.DataFrame, level: float) -> Finding:
