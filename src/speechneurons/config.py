@@ -27,13 +27,18 @@ class ConfigError(ValueError):
     """The configuration does not match the schema; the message names the key."""
 
 
+# libyaml's loader where PyYAML was built with it: the schemas are read by every Snakemake
+# start-up (each job of a cluster run is one), and the pure-Python loader takes 10x longer.
+_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _load_yaml(path: Path) -> Any:
     with open(path, encoding="utf-8") as fh:
-        return yaml.safe_load(fh)
+        return yaml.load(fh, Loader=_SafeLoader)  # a safe loader
 
 
-class _StrictLoader(yaml.SafeLoader):
-    """yaml.SafeLoader that refuses a key given twice in one mapping (PyYAML keeps the last)."""
+class _StrictLoader(_SafeLoader):
+    """A safe loader that refuses a key given twice in one mapping (PyYAML keeps the last)."""
 
     def construct_mapping(self, node, deep=False):
         seen: dict = {}
@@ -64,7 +69,7 @@ def read_config_file(path: str | Path) -> dict:
         raise ConfigError(f"config file {path} does not exist")
     try:
         with open(path, encoding="utf-8") as fh:
-            data = yaml.load(fh, Loader=_StrictLoader)  # a SafeLoader subclass
+            data = yaml.load(fh, Loader=_StrictLoader)  # a safe loader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         where = f"{path}, line {mark.line + 1}, column {mark.column + 1}" if mark else str(path)
