@@ -45,6 +45,11 @@ def librispeech_run(tmp_path_factory):
     # rows; the same rule as any layer's and architecture's, and the smoke run covers two layers
     # and all four architectures)
     override["saes"] |= {"layers": [12], "architectures": ["topk"]}
+    # ... as wide as the layer and at one k (3 SAEs of 6,144 x 3,072 took 51 of the run's 360
+    # job CPU-s; the smoke run covers the k sweep), and the reset-top fine-tuning at one learning
+    # rate (2 x 2 fine-tunings of the 12-layer model took 91; the smoke run picks among two)
+    override["saes"] |= {"expansion_factor": 1, "k_sweep": []}
+    override["trajectories"]["reset_top"] |= {"lrs": [0.001]}
     # no random-weights control network: its dump, 12 property jobs and dissection are the same
     # rules as the trained network's (the smoke run has them) and were a third of this run
     override["properties"] |= {"random_weights_control": False}
