@@ -5,6 +5,10 @@ CORES ?= $(shell nproc)
 CONFIG ?= config.yaml
 SNAKEMAKE = .venv/bin/snakemake
 PYTEST_ARGS ?=
+# The test suite runs on one pytest-xdist worker per core, a test module at a time per worker
+# (a third worker on 2 cores was no faster: the suite is CPU-bound, docs/testing.md).
+TEST_WORKERS ?= $(CORES)
+PYTEST = .venv/bin/python -m pytest -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder
 
 .PHONY: setup run repair test test-fast lint format bench report dag clean
 
@@ -27,10 +31,10 @@ repair:
 
 test:
 	bash envs/setup.sh --test
-	.venv/bin/python -m pytest $(PYTEST_ARGS)
+	$(PYTEST) $(PYTEST_ARGS)
 
 test-fast: setup
-	.venv/bin/python -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(PYTEST) -m "not slow" $(PYTEST_ARGS)
 
 lint: setup
 	$(SNAKEMAKE) --lint --cores 1

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.session import built_once
 from tests.workflow.test_smoke import make_workdir, snakemake
 
 # The arguments of the shared ci-tiny run (its results_dir is the working directory's results/).
@@ -18,10 +19,9 @@ def ci_tiny_run(tmp_path_factory):
     """The whole DAG on configs/ci-tiny.yaml, once per test session: the smoke tests check it and
     rerun dry, the reproducibility test compares its results with a second run into another
     folder, and the SLURM test compares the SLURM run's outputs with it. Nothing writes into it
-    after the run (dry runs and config copies beside results/ only)."""
-    work = make_workdir(tmp_path_factory.mktemp("ci-tiny"))
-    snakemake(work, *CI_TINY_ARGS)
-    return work
+    after the run (dry runs and config copies beside results/ only). Under pytest-xdist, the
+    first worker that asks runs it and the others wait for it (tests/helpers/session.py)."""
+    return built_once(tmp_path_factory, "ci-tiny", lambda folder: snakemake(make_workdir(folder), *CI_TINY_ARGS))
 
 
 # Files that may differ between two runs of the same config, with the reason. Ideally empty.

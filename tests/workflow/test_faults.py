@@ -70,12 +70,13 @@ def test_unwritable_results_dir_is_one_line(tmp_path):
 
 
 @pytest.mark.slow
-def test_two_runs_into_two_folders_give_the_same_bytes(ci_tiny_run, tmp_path):
+def test_two_runs_into_two_folders_give_the_same_bytes(request, tmp_path):
     # Where a SLURM test cluster can run, its run of ci-tiny (tests/workflow/test_slurm.py) is
     # the second run, into an absolute folder elsewhere, and it compares every file: this run
     # would repeat the whole DAG (about 4.5 minutes) for the same check.
     if slurm_unavailable() is None:
         pytest.skip("the SLURM test's run is the second run and compares every file with the session's")
+    ci_tiny_run = request.getfixturevalue("ci_tiny_run")  # after the skip: it takes minutes
     # Run one is the session's ci-tiny run (results/ in its working directory, the smoke tests'
     # run); run two, from another working directory into an absolute folder elsewhere.
     results = tmp_path / "two" / "elsewhere" / "out"

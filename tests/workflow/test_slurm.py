@@ -276,7 +276,7 @@ def rules_run_in(logdir: Path) -> collections.Counter:
 
 
 @pytest.mark.slow
-def test_ci_tiny_runs_through_slurm_and_matches_a_local_run(ci_tiny_run, tmp_path):
+def test_ci_tiny_runs_through_slurm_and_matches_a_local_run(request, tmp_path):
     start = time.monotonic()
     with slurm_cluster() as cluster:
         up = time.monotonic() - start
@@ -345,7 +345,9 @@ def test_ci_tiny_runs_through_slurm_and_matches_a_local_run(ci_tiny_run, tmp_pat
 
     if threads == CI_TINY_ARGS[1]:
         # The session's local run of ci-tiny (same config, same threads; its device is auto,
-        # which is the CPU here, as device: cpu is): every file, byte for byte.
+        # which is the CPU here, as device: cpu is): every file, byte for byte. Asked for only
+        # now, so that under pytest-xdist another worker runs it while this one runs SLURM.
+        ci_tiny_run = request.getfixturevalue("ci_tiny_run")
         assert_same_bytes(ci_tiny_run / "results", results)
     else:
         local = make_workdir(tmp_path / "local")
