@@ -32,7 +32,7 @@ def built_once(tmp_path_factory: pytest.TempPathFactory, name: str, build: Calla
     folder, done, failed = root / name, root / f"{name}.done", root / f"{name}.failed"
     with FileLock(root / f"{name}.lock"):
         if failed.exists():
-            raise AssertionError(f"building {folder} failed in another worker of this session:\n{failed.read_text()}")
+            raise AssertionError(f"building {folder} failed earlier in this session:\n{failed.read_text()}")
         if not done.exists():
             try:
                 build(folder)
