@@ -81,6 +81,7 @@ rule findings:
         n_permutations=DISSECTION["n_permutations"],
         sae_k=config["saes"]["k"],
         sae_tolerance=config["saes"]["convergence_tolerance"],
+        sid_unit=config["probes"]["sid_unit"],
         layers=lambda w: S.layers_of(w.model),
         num_layers=lambda w: S.num_layers(w.model),
         reset_checkpoint=lambda w: S.reset_top_checkpoint(w.model),

@@ -8,7 +8,7 @@ from speechneurons.experiments import control_effects as ce
 from speechneurons.probing.features import Features
 from speechneurons.probing.probes import ProbeSettings
 
-SETTINGS = ProbeSettings(("phone", "sid", "gender"), "ridge", 2, 0.2, 1.0, 100, 1.0, 0)
+SETTINGS = ProbeSettings(("phone", "sid", "gender"), "utterance", "ridge", 2, 0.2, 1.0, 100, 1.0, 0)
 
 
 def _feats(noise_on=None, seed=0, h=8):

@@ -145,3 +145,16 @@ def test_a_probe_at_ceiling_cannot_show_a_change():
     perfect = _gender_matrix(0.0, 0.0, 0.0).assign(baseline=0.0, value=0.0)
     f = fp.claim_erasure_hits_own_group("gender", "F", perfect, perfect, "p")
     assert f.verdict == UNMEASURED and CANNOT_TEST in f.why and "ceiling" in f.why
+
+
+def test_sid_claims_name_the_items_the_speaker_probe_scored():
+    """probes.sid_unit: frame changes the SID claims' measure, so a verdict on single frames is
+    not read as one on utterance means (the positive controls score SID on frames)."""
+    from tests.findings.test_findings import _gender_matrix, _pruning
+
+    prune = _pruning(protect=-3.0, random=4.0, control=0.0).assign(task="sid")
+    matrix = _gender_matrix(10.0, 1.0, 8.0)
+    for unit, shown in (("utterance", "SID accuracy (%)"), ("frame", "SID accuracy on single frames (%)")):
+        assert shown in fp.claim_protect_beats_norm("sid", prune, None, 0.95, unit).measure
+    for unit, shown in (("utterance", "increase of SID error on"), ("frame", "increase of SID error on single frames")):
+        assert shown in fp.claim_erasure_hits_own_group("gender", "F", matrix, matrix, "p", sid_unit=unit).measure

@@ -320,3 +320,51 @@ def test_variants_sharing_an_unchanged_pass_equal_each_variant_alone(tmp_path):
             np.testing.assert_array_equal(together[v.name].frame_feats[layer], alone.frame_feats[layer])
     assert not np.allclose(together["upper"].utt_feats[2], together["model"].utt_feats[2])
     np.testing.assert_array_equal(together["upper"].utt_feats[1], together["model"].utt_feats[1])
+
+
+def _speaker_frames(noise: float, seed: int = 0):
+    """Features whose every frame is its speaker's code plus noise of sd ``noise``, and whose
+    utterance means are the means of all their frames (as the extraction makes them)."""
+    man, lab, pit = _corpus(n_spk=6, n_utt=6, n_frames=40)
+    frames = probe_frames(man, lab, pit, frame_settings(max_frames_train=2000, max_frames_test=1000))
+    utts = man.sort_values("utt_id").reset_index(drop=True)
+    rng = np.random.default_rng(seed)
+    codes = {s: rng.normal(size=16) for s in utts["speaker"].unique()}
+    every = lab.merge(man[["utt_id", "speaker"]], on="utt_id")
+    x = np.stack([codes[s] for s in every["speaker"]]) + noise * rng.normal(size=(len(every), 16))
+    means = pd.DataFrame(x).groupby(every["utt_id"].to_numpy()).mean().loc[utts["utt_id"]].to_numpy()
+    row = pd.Series(np.arange(len(every)), index=pd.MultiIndex.from_frame(every[["utt_id", "frame"]]))
+    picked = row.loc[list(zip(frames["utt_id"], frames["frame"], strict=True))].to_numpy()
+    return Features(frames=frames, utts=utts, frame_feats={1: x[picked].astype(np.float16)}, utt_feats={1: means})
+
+
+def test_sid_from_single_frames_has_room_where_utterance_means_are_at_ceiling():
+    """Known answer: every frame is its speaker's code plus strong noise. Averaging an
+    utterance's 40 frames removes most of the noise (utterance SID at its ceiling); a single
+    frame keeps all of it (frame SID well above chance, well below the ceiling). The frame
+    probe scores the phone probe's test frames, one loss per frame, summed per utterance."""
+    feats = _speaker_frames(noise=3.0)
+    err = {}
+    for unit in ("utterance", "frame"):
+        losses = run_probes(feats, {"sid": [1]}, probe_settings(sid_unit=unit))
+        err[unit] = losses["loss_sum"].sum() / losses["n_items"].sum()
+        items = feats.utts if unit == "utterance" else feats.frames[feats.frames["use_phone"]]
+        assert losses["n_items"].sum() == (items["split"] == "test").sum()
+        assert set(losses["utt_id"]) == set(feats.utts.loc[feats.utts["split"] == "test", "utt_id"])
+    assert err["utterance"] < 0.05
+    assert 0.15 < err["frame"] < 0.75  # chance: 5/6 wrong
+
+
+def test_fixed_sid_probe_scores_what_run_probes_scores():
+    """The experiments' fixed probes (one fit on the unpruned model, reused for every variant)
+    give the unpruned model the same SID error as a probe trained by run_probes, per unit."""
+    from speechneurons.experiments.control_effects import fit_fixed_probes, fixed_probe_errors
+
+    feats = _speaker_frames(noise=3.0)
+    for unit in ("utterance", "frame"):
+        settings = probe_settings(sid_unit=unit)
+        losses = run_probes(feats, {"sid": [1]}, settings)
+        fixed = fixed_probe_errors(fit_fixed_probes(feats, {"sid": [1]}, settings), {"unpruned": feats})
+        all_items = fixed[fixed["eval_group"] == "all"]
+        assert all_items["n_items"].item() == losses["n_items"].sum()
+        assert all_items["error"].item() == pytest.approx(100 * losses["loss_sum"].sum() / losses["n_items"].sum())

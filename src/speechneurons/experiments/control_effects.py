@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from speechneurons.probing.features import FRAME_TASKS, Features
-from speechneurons.probing.probes import ProbeSettings, fit_classifier, speaker_folds
+from speechneurons.probing.probes import ProbeSettings, fit_classifier, sid_items, speaker_folds
 from speechneurons.stats import percentile_interval
 from speechneurons.study import parse_erasure_name
 
@@ -51,6 +51,7 @@ class _Probe:
     sd: np.ndarray
     model: object
     fold_of: dict | None = None  # gender: speaker -> fold; model is then fold -> classifier
+    sid_unit: str = "utterance"  # sid: the items it names a speaker for (probes.sid_unit)
 
 
 def _moments(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -84,11 +85,11 @@ def fit_fixed_probes(train: Features, layers_by_task: Mapping[str, Iterable[int]
                     model = Ridge(alpha=settings.ridge_alpha).fit((x - mu) / sd, y)
                 probes.append(_Probe(task, layer, mu, sd, model))
             elif task == "sid":
-                tr = (ut["split"] == "train").to_numpy()
-                x = train.utt_feats[layer][tr].astype(np.float64)
+                _, x, y, tr, _ = sid_items(train, layer, settings.sid_unit)
+                x = x[tr].astype(np.float64)
                 mu, sd = _moments(x)
-                y = ut["speaker"].astype(str).to_numpy()[tr]
-                probes.append(_Probe(task, layer, mu, sd, fit_classifier((x - mu) / sd, y, settings)))
+                model = fit_classifier((x - mu) / sd, y[tr], settings)
+                probes.append(_Probe(task, layer, mu, sd, model, sid_unit=settings.sid_unit))
             elif task == "gender":
                 folds = speaker_folds(ut, settings.gender_folds, settings.seed)
                 fold_of = dict(zip(ut["speaker"], folds, strict=True))
@@ -116,14 +117,14 @@ def _losses(probe: _Probe, feats: Features) -> tuple[np.ndarray, pd.DataFrame]:
             return (probe.model.predict(x) != rows["phone"].to_numpy()).astype(float), rows
         y = np.log(np.clip(rows["f0_hz"].fillna(1.0).to_numpy(np.float64), 1e-9, None))
         return (probe.model.predict(x) - y) ** 2, rows
+    if probe.task == "sid":
+        items, x, y, _, te = sid_items(feats, probe.layer, probe.sid_unit)
+        keep = te & np.isin(y, probe.model.classes_)
+        pred = probe.model.predict((x[keep].astype(np.float64) - probe.mu) / probe.sd) if keep.any() else np.zeros(0)
+        return (pred != y[keep]).astype(float), items[keep]
     te = (ut["split"] == "test").to_numpy()
     rows = ut[te]
     x = (feats.utt_feats[probe.layer][te].astype(np.float64) - probe.mu) / probe.sd
-    if probe.task == "sid":
-        classes = set(probe.model.classes_)
-        keep = rows["speaker"].astype(str).isin(classes).to_numpy()
-        pred = probe.model.predict(x[keep]) if keep.any() else np.zeros(0)
-        return (pred != rows["speaker"].astype(str).to_numpy()[keep]).astype(float), rows[keep]
     folds = rows["speaker"].map(probe.fold_of).to_numpy()
     keep = np.isin(folds, list(probe.model))
     loss = np.zeros(int(keep.sum()))
@@ -235,7 +236,8 @@ def control_effects_table(
                          "effect": float("nan"), "n_controls": 0, "not_scored": why})  # fmt: skip
     cols = ["comparison", "kind", "task", "layer", "effect", "n_controls", "control_low", "control_high", "control_p",
             "control_p_below", "not_scored"]  # fmt: skip
-    return pd.DataFrame(rows, columns=cols).fillna({"not_scored": ""})
+    table = pd.DataFrame(rows, columns=cols)
+    return table.assign(not_scored=table["not_scored"].astype(object).fillna(""))
 
 
 def plan_variants(

@@ -108,6 +108,7 @@ def findings_page(inp, out, p) -> None:
             read_table(inp.erasure),
             p.level,
             read_table(inp.control_effects) if inp.control_effects else None,
+            p.sid_unit,
         )
         + trajectory_findings(
             read_table(inp.traj_findings),

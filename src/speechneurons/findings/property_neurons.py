@@ -47,6 +47,12 @@ TASK_NAMES = {
 }
 
 
+def task_name(task: str, sid_unit: str = "utterance") -> str:
+    """The name of a probe task's measure, saying when speaker identification is scored on single
+    frames (``probes.sid_unit: frame``) rather than on utterance means."""
+    return "SID accuracy on single frames (%)" if task == "sid" and sid_unit == "frame" else TASK_NAMES[task]
+
+
 def ends_minus_middle(counts) -> float:
     """Mean of the first and last values minus the mean of the values between them."""
     c = np.asarray(counts, dtype=float)
@@ -223,12 +229,17 @@ def control_row(controls: pd.DataFrame | None, comparison: str, task: str, layer
 
 
 def claim_protect_beats_norm(
-    task: str, pruning: pd.DataFrame, controls: pd.DataFrame | None = None, level: float = 0.95
+    task: str,
+    pruning: pd.DataFrame,
+    controls: pd.DataFrame | None = None,
+    level: float = 0.95,
+    sid_unit: str = "utterance",
 ) -> Finding:
     """Claim 3 for one probe task, at the last layer's probe and the sparsity nearest the paper's.
     ``controls``: control_effects.tsv (the effect against its matched control draws); a probe
     at ceiling in the unpruned, protect and norm models cannot show a difference."""
     r = ref.REFERENCE_PRUNING[task]
+    label = task_name(task, sid_unit)
     sign = 1.0 if HIGHER_IS_BETTER[task] else -1.0
     paper = (
         f"{r['metric']} at about 577 of {ref.REFERENCE_D} rows per layer (sparsity "
@@ -242,7 +253,7 @@ def claim_protect_beats_norm(
         claim=claim,
         paper=paper,
         source="experiments/<model>/pruning.tsv",
-        measure=f"protect minus norm, {TASK_NAMES[task]}, improvement > 0 (points), sparsity {s:g}",
+        measure=f"protect minus norm, {label}, improvement > 0 (points), sparsity {s:g}",
     )
     rows = _last_layer(pruning[(pruning["task"] == task) & (pruning["sparsity"].round(6) == s)])
     get = {st: rows[rows["strategy"] == st] for st in ("protect", "random", "protect_random")}
@@ -268,11 +279,7 @@ def claim_protect_beats_norm(
     shown = [unpruned["value"].iloc[0] if len(unpruned) else math.nan, get["protect"]["value"].iloc[0]]
     shown += list(rows.loc[rows["strategy"] == "norm", "value"])
     best = 100.0 if HIGHER_IS_BETTER[task] else 0.0
-    ceiling = (
-        f"the {TASK_NAMES[task]} probe is at ceiling ({best:g}) unpruned and pruned"
-        if at_ceiling(shown, best)
-        else None
-    )
+    ceiling = f"the {label} probe is at ceiling ({best:g}) unpruned and pruned" if at_ceiling(shown, best) else None
     verdict, why = symmetric_verdict(value, lo, hi, ctl_lo, ctl_hi, cannot_test=ceiling)
     random_worse = rnd_hi < 0
     if verdict == HOLDS and not random_worse:
@@ -286,7 +293,7 @@ def claim_protect_beats_norm(
     if ceiling is None:
         verdict, why = read_against_controls(verdict, why, control_row(controls, f"prune {s:g}", task), level)
     if len(unpruned):
-        why += f"; unpruned {TASK_NAMES[task]} {unpruned['value'].iloc[0]:.2f}"
+        why += f"; unpruned {label} {unpruned['value'].iloc[0]:.2f}"
     return Finding(
         **common, value=value, ci_low=lo, ci_high=hi, chance_low=ctl_lo, chance_high=ctl_hi, verdict=verdict, why=why
     )
@@ -319,6 +326,7 @@ def claim_erasure_hits_own_group(
     cannot_test: str | None = None,
     controls: pd.DataFrame | None = None,
     level: float = 0.95,
+    sid_unit: str = "utterance",
 ) -> Finding:
     """Claims 4 and 5: erasing ``erased``'s neurons raises the error on ``erased`` more than on
     the other scored groups (the last layer's probe). ``matrix`` and ``control``:
@@ -328,7 +336,9 @@ def claim_erasure_hits_own_group(
     nothing but chance neurons to erase); the numbers are still given. ``controls``:
     control_effects.tsv (the margin against its matched control draws, fixed probes); a probe
     with no error on any scored group before and after the erasure (at ceiling) cannot show it."""
-    task = "SID error" if prop == "gender" else "phone-class error"
+    task = "phone-class error"
+    if prop == "gender":
+        task = "SID error on single frames" if sid_unit == "frame" else "SID error"
     names = groups or {}
     name = names.get(erased, erased)
     claim = (
@@ -400,15 +410,19 @@ def property_neuron_findings(
     erasure: pd.DataFrame,
     level: float,
     controls: pd.DataFrame | None = None,
+    sid_unit: str = "utterance",
 ) -> list[Finding]:
     """Every claim of Lin et al. on one run's tables (module docstring); ``erasure``: erasure.tsv;
-    ``controls``: control_effects.tsv (None when experiments.scored_control_draws is 0)."""
+    ``controls``: control_effects.tsv (None when experiments.scored_control_draws is 0);
+    ``sid_unit``: what the SID probe scored (probes.sid_unit), named in the SID claims' measure."""
     from speechneurons.experiments.erasure import erasure_matrix
 
     out = [claim_extreme_layers(p, summary, replicates, random_summary, level) for p in ("gender", "pitch")]
     out.append(claim_gender_pitch_overlap(summary, replicates, level))
     tasks = set(pruning["task"]) if "task" in pruning else set()
-    out += [claim_protect_beats_norm(task, pruning, controls, level) for task in ("phone", "sid") if task in tasks]
+    out += [
+        claim_protect_beats_norm(task, pruning, controls, level, sid_unit) for task in ("phone", "sid") if task in tasks
+    ]
     matrices = {
         prop: (erasure_matrix(erasure, prop), erasure_matrix(erasure, prop, kind="random"))
         for prop in ("gender", "phone_type")
@@ -427,6 +441,7 @@ def property_neuron_findings(
                 counts_at_chance(summary, "gender"),
                 controls,
                 level,
+                sid_unit,
             )  # fmt: skip
         )
     d, off = ref.REFERENCE_ERASURE_PHONE_TYPE_DIAGONAL, ref.REFERENCE_ERASURE_PHONE_TYPE_OFF_DIAGONAL_MAX

@@ -10,8 +10,10 @@ lbfgs; minutes per phone probe on a CPU).
 
 - ``phone``: a linear classifier on frames whose label is one of the 39 speech phones;
   loss = 1[predicted phone != phone]  -> phone error rate;
-- ``sid``: a linear classifier on utterance means (mean over all frames of the utterance);
-  loss = 1[predicted speaker != speaker] (only test utterances of speakers seen in training);
+- ``sid``: a linear classifier on utterance means (mean over all frames of the utterance) or,
+  with ``sid_unit: frame``, on single speech frames (the phone probe's frames);
+  loss = 1[predicted speaker != speaker] per utterance or frame (only test items of speakers
+  seen in training);
 - ``gender``: the same on utterance means with the speaker's gender;
 - ``f0``: ridge regression of log F0 on voiced frames; loss = (predicted - log F0)^2 -> MSE.
 """
@@ -44,6 +46,7 @@ class ProbeSettings:
     probed is :class:`~speechneurons.probing.features.FrameSettings`."""
 
     tasks: tuple[str, ...]
+    sid_unit: str
     classifier: str
     gender_folds: int
     validation_fraction: float
@@ -164,15 +167,12 @@ def run_probes(
                     stratum = fr["pitch_bin"].astype(str).to_numpy()[te]
                 out.append(_per_utt(task, layer, fr[te], loss, stratum))
             elif task == "sid":
-                x = feats.utt_feats[layer].astype(np.float64)
-                tr = (ut["split"] == "train").to_numpy()
-                y = ut["speaker"].astype(str).to_numpy()
-                te = (ut["split"] == "test").to_numpy() & np.isin(y, y[tr])
+                items, x, y, tr, te = sid_items(feats, layer, settings.sid_unit)
                 if len(np.unique(y[tr])) < 2 or te.sum() == 0:
                     log.warning("sid probe, layer %d: needs two speakers in train and test items; skipped", layer)
                     continue
-                loss = (_classify(x[tr], y[tr], x[te], settings) != y[te]).astype(float)
-                out.append(_per_utt(task, layer, ut[te], loss, "all"))
+                loss = _classify(x[tr].astype(np.float64), y[tr], x[te].astype(np.float64), settings) != y[te]
+                out.append(_per_utt(task, layer, items[te], loss.astype(float), "all"))
             else:
                 part = _gender_across_speakers(feats.utt_feats[layer].astype(np.float64), ut, settings)
                 if part is None:
@@ -185,6 +185,25 @@ def run_probes(
             )
     cols = ["task", "layer", "utt_id", "speaker", "gender", "stratum", "loss_sum", "n_items"]
     return pd.concat(out, ignore_index=True)[cols] if out else pd.DataFrame(columns=cols)
+
+
+def sid_items(feats: Features, layer: int, unit: str):
+    """The items of the speaker-ID probe at ``layer``: (their table, features, speakers, train
+    mask, test mask). ``unit`` 'utterance': the utterance means; 'frame': the phone probe's
+    frames (speech frames, its train and test subsamples). Test items are those of speakers
+    seen in training."""
+    if unit == "frame":
+        items, x = feats.frames, feats.frame_feats[layer]
+        use = items["use_phone"].to_numpy(bool)
+    elif unit == "utterance":
+        items, x = feats.utts, feats.utt_feats[layer]
+        use = np.ones(len(items), dtype=bool)
+    else:
+        raise ValueError(f"unknown sid_unit {unit!r}: use utterance or frame")
+    y = items["speaker"].astype(str).to_numpy()
+    tr = use & (items["split"] == "train").to_numpy()
+    te = use & (items["split"] == "test").to_numpy() & np.isin(y, y[tr])
+    return items, x, y, tr, te
 
 
 def _gender_across_speakers(x: np.ndarray, ut: pd.DataFrame, settings: ProbeSettings):

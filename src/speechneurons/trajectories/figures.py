@@ -36,7 +36,7 @@ VIEW_TITLES = {
 PWCCA_LABEL = "held-out PWCCA (unitless, 0 to 1)"
 PROBE_LABELS = {
     "phone": ("frame phone error (%)", "phone probe"),
-    "sid": ("speaker-ID error (%)", "speaker-ID probe (utterance means)"),
+    "sid": ("speaker-ID error (%)", "speaker-ID probe"),
     "gender": ("gender error (%)", "gender probe (utterance means)"),
     "f0": ("log-F0 MSE ((log Hz)^2)", "log-F0 probe (voiced frames)"),
 }
