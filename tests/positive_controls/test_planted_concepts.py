@@ -231,3 +231,16 @@ def test_concept_settings_are_keys_of_the_planted_schema():
     assert set(keys["signal"]["enum"]) >= {"concept", "concept_null"}
     s = settings_from(ConceptPlantSettings, {k: v["default"] for k, v in keys.items()})
     assert s.concepts == ("phone=S", "pitch=high", "word_position=initial")
+
+
+def test_control_table_says_when_a_control_scored_sid_on_single_frames():
+    """configs/positive-controls.yaml scores SID on single frames; a default run's page reading
+    that control says so beside its verdict, and only where the two measures differ."""
+    from speechneurons.findings.positive_controls import control_table
+
+    measures = ["protect minus norm, SID accuracy (%)", "protect minus norm, SID accuracy on single frames (%)"]
+    own = pd.DataFrame({"study": ["S", "S"], "claim": ["sid", "u"], "verdict": ["x", "x"], "measure": measures[:1] * 2})
+    planted = pd.DataFrame({"study": ["S", "S"], "claim": ["sid", "u"], "verdict": ["holds", "holds"],
+                            "measure": [measures[1], measures[0]]})  # fmt: skip
+    t = control_table(own, [{"name": "p", "signal": "property", "findings": "-"}], {"p": planted}, None)
+    assert t["positive control (p)"].tolist() == ["holds (SID on single frames)", "holds"]

@@ -101,6 +101,19 @@ def simulated_verdict(control: pd.DataFrame | None, claim: str, twin: str) -> st
     return f"{r['verdict']} ({float(r['value']):.3g})" if pd.notna(r["value"]) else str(r["verdict"])
 
 
+#: a measure of a planted run's claim that this model's same claim may not share
+SINGLE_FRAMES = "single frames"
+
+
+def _scored_otherwise(own: pd.DataFrame, other: pd.DataFrame, key) -> str:
+    """' (SID on single frames)' when a planted run scored a claim's speaker identification on
+    single frames and this model did not (probes.sid_unit differs between the two configs)."""
+    if "measure" not in other or key not in own.index or "measure" not in own:
+        return ""
+    theirs, ours = str(other["measure"][key]), str(own["measure"][key])
+    return " (SID on single frames)" if SINGLE_FRAMES in theirs and SINGLE_FRAMES not in ours else ""
+
+
 def control_table(
     findings: pd.DataFrame,
     runs: Sequence[dict],
@@ -133,8 +146,13 @@ def control_table(
         if table is None:
             out[label] = ABSENT
             continue
-        other = _keyed(table)["verdict"]
-        out[label] = [other.get(key, "claim not checked") for key in index]
+        other = _keyed(table)
+        out[label] = [
+            str(other["verdict"][key]) + _scored_otherwise(own, other, key)
+            if key in other.index
+            else "claim not checked"
+            for key in index
+        ]
     out["simulated power"] = [power_text(power, c) for c in out["claim"]]
     for twin, label in SAE_TWINS.items():
         out[label] = [simulated_verdict(sae_control, c, twin) for c in out["claim"]]
