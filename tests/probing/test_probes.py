@@ -357,14 +357,18 @@ def test_sid_from_single_frames_has_room_where_utterance_means_are_at_ceiling():
 
 def test_fixed_sid_probe_scores_what_run_probes_scores():
     """The experiments' fixed probes (one fit on the unpruned model, reused for every variant)
-    give the unpruned model the same SID error as a probe trained by run_probes, per unit."""
+    give the unpruned model the same SID error as a probe trained by run_probes, per unit. The
+    variants' passes cover the test utterances only, as in the control-effects job."""
     from speechneurons.experiments.control_effects import fit_fixed_probes, fixed_probe_errors
 
     feats = _speaker_frames(noise=3.0)
+    fr, ut = feats.frames["split"] == "test", feats.utts["split"] == "test"
+    test_only = Features(feats.frames[fr].reset_index(drop=True), feats.utts[ut].reset_index(drop=True),
+                         {1: feats.frame_feats[1][fr.to_numpy()]}, {1: feats.utt_feats[1][ut.to_numpy()]})  # fmt: skip
     for unit in ("utterance", "frame"):
         settings = probe_settings(sid_unit=unit)
         losses = run_probes(feats, {"sid": [1]}, settings)
-        fixed = fixed_probe_errors(fit_fixed_probes(feats, {"sid": [1]}, settings), {"unpruned": feats})
+        fixed = fixed_probe_errors(fit_fixed_probes(feats, {"sid": [1]}, settings), {"unpruned": test_only})
         all_items = fixed[fixed["eval_group"] == "all"]
         assert all_items["n_items"].item() == losses["n_items"].sum()
         assert all_items["error"].item() == pytest.approx(100 * losses["loss_sum"].sum() / losses["n_items"].sum())

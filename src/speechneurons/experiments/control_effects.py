@@ -118,8 +118,8 @@ def _losses(probe: _Probe, feats: Features) -> tuple[np.ndarray, pd.DataFrame]:
         y = np.log(np.clip(rows["f0_hz"].fillna(1.0).to_numpy(np.float64), 1e-9, None))
         return (probe.model.predict(x) - y) ** 2, rows
     if probe.task == "sid":
-        items, x, y, _, te = sid_items(feats, probe.layer, probe.sid_unit)
-        keep = te & np.isin(y, probe.model.classes_)
+        # ``feats`` may hold test items only (the variants' passes): the speakers seen are the probe's
+        items, x, y, _, keep = sid_items(feats, probe.layer, probe.sid_unit, seen=probe.model.classes_)
         pred = probe.model.predict((x[keep].astype(np.float64) - probe.mu) / probe.sd) if keep.any() else np.zeros(0)
         return (pred != y[keep]).astype(float), items[keep]
     te = (ut["split"] == "test").to_numpy()

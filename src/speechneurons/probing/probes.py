@@ -187,11 +187,12 @@ def run_probes(
     return pd.concat(out, ignore_index=True)[cols] if out else pd.DataFrame(columns=cols)
 
 
-def sid_items(feats: Features, layer: int, unit: str):
+def sid_items(feats: Features, layer: int, unit: str, seen=None):
     """The items of the speaker-ID probe at ``layer``: (their table, features, speakers, train
     mask, test mask). ``unit`` 'utterance': the utterance means; 'frame': the phone probe's
     frames (speech frames, its train and test subsamples). Test items are those of speakers
-    seen in training."""
+    seen in training: ``seen``, the speakers a probe was trained on, or by default those of the
+    train items of ``feats``."""
     if unit == "frame":
         items, x = feats.frames, feats.frame_feats[layer]
         use = items["use_phone"].to_numpy(bool)
@@ -202,7 +203,7 @@ def sid_items(feats: Features, layer: int, unit: str):
         raise ValueError(f"unknown sid_unit {unit!r}: use utterance or frame")
     y = items["speaker"].astype(str).to_numpy()
     tr = use & (items["split"] == "train").to_numpy()
-    te = use & (items["split"] == "test").to_numpy() & np.isin(y, y[tr])
+    te = use & (items["split"] == "test").to_numpy() & np.isin(y, y[tr] if seen is None else np.asarray(seen))
     return items, x, y, tr, te
 
 
