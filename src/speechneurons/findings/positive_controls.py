@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from speechneurons.findings.property_neurons import OVERLAP, OVERLAP_CLAIM
+from speechneurons.findings.property_neurons import OVERLAP, OVERLAP_CLAIM, SINGLE_FRAMES
 
 ABSENT = "no run"
 #: this model's entry for a claim only planted runs check (their planted units' names)
@@ -99,10 +99,6 @@ def simulated_verdict(control: pd.DataFrame | None, claim: str, twin: str) -> st
         return ""
     r = rows.iloc[0]
     return f"{r['verdict']} ({float(r['value']):.3g})" if pd.notna(r["value"]) else str(r["verdict"])
-
-
-#: a measure of a planted run's claim that this model's same claim may not share
-SINGLE_FRAMES = "single frames"
 
 
 def _scored_otherwise(own: pd.DataFrame, other: pd.DataFrame, key) -> str:

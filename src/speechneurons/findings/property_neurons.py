@@ -47,10 +47,15 @@ TASK_NAMES = {
 }
 
 
+#: what the SID claims' measures add when speaker identification was scored on single frames
+#: (``probes.sid_unit: frame``) rather than on utterance means
+SINGLE_FRAMES = "on single frames"
+
+
 def task_name(task: str, sid_unit: str = "utterance") -> str:
     """The name of a probe task's measure, saying when speaker identification is scored on single
     frames (``probes.sid_unit: frame``) rather than on utterance means."""
-    return "SID accuracy on single frames (%)" if task == "sid" and sid_unit == "frame" else TASK_NAMES[task]
+    return f"SID accuracy {SINGLE_FRAMES} (%)" if task == "sid" and sid_unit == "frame" else TASK_NAMES[task]
 
 
 def ends_minus_middle(counts) -> float:
@@ -338,7 +343,7 @@ def claim_erasure_hits_own_group(
     with no error on any scored group before and after the erasure (at ceiling) cannot show it."""
     task = "phone-class error"
     if prop == "gender":
-        task = "SID error on single frames" if sid_unit == "frame" else "SID error"
+        task = f"SID error {SINGLE_FRAMES}" if sid_unit == "frame" else "SID error"
     names = groups or {}
     name = names.get(erased, erased)
     claim = (
