@@ -313,6 +313,7 @@ rule experiments_control_effects:
         protect_properties=config["experiments"]["protect_properties"],
         probes=section_params(ProbeSettings, config["probes"]),
         probe_layers=config["probes"]["layers"],
+        resamples=config["bootstrap"]["resamples"],
         level=config["bootstrap"]["level"],
         seed=config["seed"],
         on_bad_input=config["on_bad_input"],

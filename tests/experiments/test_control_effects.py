@@ -59,6 +59,35 @@ def test_erasure_margin_and_pruning_effect_on_hand_made_errors():
     assert ce.pruning_effect(errors, "v", "ref", "sid", 1) == pytest.approx(-16.0)
 
 
+def _unit_losses(rows):
+    """UnitLosses from (unit, group, loss sum, count) rows."""
+    df = pd.DataFrame(rows, columns=["unit", "group", "sum", "n"])
+    return ce.UnitLosses(df.pivot(index="unit", columns="group", values="sum"),
+                         df.pivot(index="unit", columns="group", values="n").astype(float))  # fmt: skip
+
+
+def test_effect_interval_known_answers():
+    units = [f"u{i}" for i in range(8)]
+    ref = _unit_losses([(u, g, 1.0, 10) for u in units for g in ("F", "M")])  # 10 % error everywhere
+    # every unit: M error 10 -> 40 %, F unchanged: the margin is +30 points in every resample
+    hit = _unit_losses([(u, "F", 1.0, 10) for u in units] + [(u, "M", 4.0, 10) for u in units])
+    lo, hi = ce.effect_interval("erasure", hit, ref, "sid", "M", 500, 0, 0.95)
+    assert lo == pytest.approx(30.0) and hi == pytest.approx(30.0)
+    lo, hi = ce.effect_interval("erasure", hit, ref, "sid", "F", 500, 0, 0.95)
+    assert lo == pytest.approx(-30.0) and hi == pytest.approx(-30.0)
+    # pruning: reference error minus the variant's, on all items (here -15 points: the variant loses more)
+    lo, hi = ce.effect_interval("pruning", hit, ref, "sid", None, 500, 0, 0.95)
+    assert lo == pytest.approx(-15.0) and hi == pytest.approx(-15.0)
+    # half the units lose 20 points on M, half gain 20: the mean margin is 0 and the interval spans it
+    mixed = _unit_losses([(u, "F", 1.0, 10) for u in units]
+                         + [(u, "M", 3.0 if i % 2 else -1.0, 10) for i, u in enumerate(units)])  # fmt: skip
+    lo, hi = ce.effect_interval("erasure", mixed, ref, "sid", "M", 2000, 0, 0.95)
+    assert lo < 0 < hi and hi - lo > 10
+    # no resamples, an unknown group or a single group: no interval
+    assert np.isnan(ce.effect_interval("erasure", hit, ref, "sid", "M", 0, 0, 0.95)).all()
+    assert np.isnan(ce.effect_interval("erasure", hit, ref, "sid", "X", 100, 0, 0.95)).all()
+
+
 def test_control_distribution_rank_p_and_range():
     d = ce.control_distribution(10.0, np.arange(19.0) * 0.1, 0.9)
     assert d["control_p"] == pytest.approx(1 / 20) and d["n_controls"] == 19
@@ -80,6 +109,14 @@ def test_table_reads_an_erasure_against_its_controls():
     # no control (features redrawn, codes kept) comes near: the smallest rank p-value of 9 draws
     assert t["effect"].iloc[0] >= 50 > t["control_high"].iloc[0]
     assert t["control_p"].iloc[0] == pytest.approx(1 / 10)
+    assert t[["effect_ci_low", "effect_ci_high"]].isna().all(axis=None)  # no losses given: no interval
+    # with the per-unit losses, the effect gets its paired bootstrap interval over utterances
+    losses = ce.fixed_probe_losses(probes, base | controls)
+    assert ce.errors_from_losses(losses).equals(errors)
+    t = ce.control_effects_table(errors, comp, {"sid": [1]}, 0.95, None, losses, 200, 0)
+    # (4 male test utterances, 2 of them now misnamed: the interval is honest about so few units)
+    assert t["effect_ci_low"].iloc[0] <= t["effect"].iloc[0] <= t["effect_ci_high"].iloc[0]
+    assert t["effect_ci_high"].iloc[0] - t["effect_ci_low"].iloc[0] >= 50
     # an erasure the design cannot test here is listed with its reason and no effect, and the
     # findings read no control distribution from it
     why = "not scored: no layer's gender-neuron count lies above its chance range"

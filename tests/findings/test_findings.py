@@ -178,8 +178,45 @@ def test_erasure_claim():
 def test_findings_of_a_run_without_erasures_or_pruning_are_not_measurable():
     s = _summary({"n_gender": [30, 5, 4, 25]})
     out = pn.property_neuron_findings(s, _replicates(s, {}), None, pd.DataFrame(), pd.DataFrame(), 0.95)
-    assert len(out) == 2 + 1 + 2 + 3  # extreme layers x2, overlap, erasure gender x2, phone type x3
+    # extreme layers x2, overlap, erasure gender x2, phone type x3, and the same 5 with the probe kept
+    assert len(out) == 2 + 1 + 2 + 3 + 5
     assert all(f.verdict == cl.UNMEASURED for f in out[3:])
+    assert all(pn.KEPT_PROBE in f.claim and "control_effects" in f.why for f in out[-5:])
+
+
+def _controls(effect, lo, hi, draws=(-1.0, 1.0), p=1 / 21, layers=(3, 6), **extra):
+    """control_effects.tsv rows of the gender-F erasure at two probe layers (the last one read)."""
+    rows = [{"comparison": "erase gender-F", "kind": "erasure", "task": "sid", "layer": layer, "effect": effect,
+             "effect_ci_low": lo, "effect_ci_high": hi, "n_controls": 20, "control_low": draws[0],
+             "control_high": draws[1], "control_p": p, "control_p_below": 1.0, "not_scored": "", **extra}
+            for layer in layers]  # fmt: skip
+    rows[0]["effect"] = -99.0  # the best layer, not read
+    return pd.DataFrame(rows)
+
+
+def test_erasure_read_with_the_unedited_models_probe():
+    def f(table, g="F"):
+        return pn.claim_erasure_kept_probe("gender", g, table, "p", pn.GENDER_NAMES, 0.95, "frame")
+
+    held = f(_controls(5.0, 2.0, 8.0))
+    assert held.verdict == cl.HOLDS and held.value == 5.0 and "layer 6" in held.why
+    assert (held.chance_low, held.chance_high) == (-1.0, 1.0) and "on single frames" in held.measure
+    # the interval includes 0; beyond the draws' range but not their rank p-value; within the range
+    assert f(_controls(5.0, -1.0, 8.0)).verdict == cl.UNMEASURED
+    beyond = f(_controls(5.0, 2.0, 8.0, p=0.2))
+    assert beyond.verdict == cl.UNMEASURED and "within its control distribution" in beyond.why
+    assert f(_controls(0.5, 0.2, 0.8)).verdict == cl.UNMEASURED
+    # below 0 and below every draw: the opposite is measured
+    below = _controls(-5.0, -8.0, -2.0, p=1.0, control_p_below=1 / 21)
+    assert f(below).verdict == cl.FAILS
+    # an erasure the design cannot test here: control_effects' reason; an old table without intervals
+    why = "not scored: no layer's gender-neuron count lies above its chance range"
+    skipped = f(_controls(np.nan, np.nan, np.nan, n_controls=0, not_scored=why))
+    assert skipped.verdict == cl.UNMEASURED and why in skipped.why and pn.CANNOT_TEST in skipped.why
+    old = _controls(5.0, 2.0, 8.0).drop(columns=["effect_ci_low", "effect_ci_high"])
+    assert "no interval" in f(old).why
+    assert "no erasure of male speakers" in f(_controls(5.0, 2.0, 8.0), "M").why
+    assert "scored_control_draws" in f(None).why
 
 
 def test_page_escapes_and_counts_verdicts(tmp_path):

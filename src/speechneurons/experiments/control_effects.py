@@ -19,6 +19,13 @@ Effects, all oriented so that a positive value is the claim:
   erase matched random sets.
 
 Errors are in percent for the classification tasks and log-F0 MSE for f0.
+
+The effect of the property set itself also gets a paired percentile bootstrap interval
+(``effect_ci_low``, ``effect_ci_high``): the variant and its reference are scored on the same
+test items, and the resampling unit is the task's (:data:`speechneurons.probing.scoring.
+BOOTSTRAP_UNIT`: the utterance, the speaker for gender), as in the retrained probes' tables.
+With it the findings read each erasure a second way, as model editing: the downstream probe of
+the unedited model kept, the model edited under it (docs/findings.md, claim 6).
 """
 
 from __future__ import annotations
@@ -31,7 +38,8 @@ import pandas as pd
 
 from speechneurons.probing.features import FRAME_TASKS, Features
 from speechneurons.probing.probes import ProbeSettings, fit_classifier, sid_items, speaker_folds
-from speechneurons.stats import percentile_interval
+from speechneurons.probing.scoring import BOOTSTRAP_UNIT
+from speechneurons.stats import percentile_interval, resample_weights
 from speechneurons.study import parse_erasure_name
 
 #: the task and the evaluation-group column each erased property is read on (as erasure.ERASURE_VIEW)
@@ -139,24 +147,96 @@ def _losses(probe: _Probe, feats: Features) -> tuple[np.ndarray, pd.DataFrame]:
 GROUP_COLUMN = {"phone": "phone_type", "f0": "pitch_bin", "sid": "gender", "gender": "gender"}
 
 
-def fixed_probe_errors(probes: Sequence, variants: Mapping[str, Features]) -> pd.DataFrame:
-    """The fixed probes' test error of every variant: ``variant, task, layer, eval_group, error,
-    n_items`` with eval_group ``all`` and ``<column>=<value>`` (phone: phone_type, f0:
-    pitch_bin, sid and gender: gender); error in percent (f0: log-F0 MSE)."""
-    rows = []
+@dataclass
+class UnitLosses:
+    """A fixed probe's test losses on one variant, summed per resampling unit (rows, the task's
+    :data:`BOOTSTRAP_UNIT`) and evaluation group (columns, the values of :data:`GROUP_COLUMN`)."""
+
+    sums: pd.DataFrame
+    counts: pd.DataFrame
+
+
+def unit_losses(loss: np.ndarray, items: pd.DataFrame, task: str) -> UnitLosses:
+    """Per-item losses of ``task`` -> :class:`UnitLosses`."""
+    df = pd.DataFrame({"unit": items[BOOTSTRAP_UNIT.get(task, "utt_id")].astype(str).to_numpy(),
+                       "group": items[GROUP_COLUMN[task]].astype(str).to_numpy(),
+                       "loss": np.asarray(loss, dtype=np.float64)})  # fmt: skip
+    grouped = df.groupby(["unit", "group"])["loss"]
+    sums = grouped.sum().unstack(fill_value=0.0)
+    counts = grouped.size().unstack(fill_value=0).astype(np.float64)
+    return UnitLosses(sums, counts)
+
+
+def fixed_probe_losses(probes: Sequence, variants: Mapping[str, Features]) -> dict[tuple[str, str, int], UnitLosses]:
+    """The fixed probes' test losses of every variant, per (variant, task, layer)."""
+    out = {}
     for name, feats in variants.items():
         for probe in probes:
             loss, items = _losses(probe, feats)
-            col = GROUP_COLUMN[probe.task]
-            groups = [("all", np.ones(len(loss), dtype=bool))]
-            labels = items[col].astype(str).to_numpy()
-            groups += [(f"{col}={g}", labels == g) for g in sorted(set(labels))]
-            for group, sel in groups:
-                if sel.any():
-                    error = _scale(probe.task) * float(loss[sel].mean())
-                    rows.append({"variant": name, "task": probe.task, "layer": probe.layer, "eval_group": group,
-                                 "error": error, "n_items": int(sel.sum())})  # fmt: skip
+            out[(name, probe.task, probe.layer)] = unit_losses(loss, items, probe.task)
+    return out
+
+
+def errors_from_losses(losses: Mapping[tuple[str, str, int], UnitLosses]) -> pd.DataFrame:
+    """``variant, task, layer, eval_group, error, n_items`` with eval_group ``all`` and
+    ``<column>=<value>`` (phone: phone_type, f0: pitch_bin, sid and gender: gender); error in
+    percent (f0: log-F0 MSE)."""
+    rows = []
+    for (name, task, layer), ul in losses.items():
+        col = GROUP_COLUMN[task]
+        sums, counts = ul.sums.sum(axis=0), ul.counts.sum(axis=0)
+        groups = [("all", float(sums.sum()), float(counts.sum()))]
+        groups += [(f"{col}={g}", float(sums[g]), float(counts[g])) for g in sorted(sums.index)]
+        for group, total, n in groups:
+            if n > 0:
+                rows.append({"variant": name, "task": task, "layer": layer, "eval_group": group,
+                             "error": _scale(task) * total / n, "n_items": int(n)})  # fmt: skip
     return pd.DataFrame(rows, columns=["variant", "task", "layer", "eval_group", "error", "n_items"])
+
+
+def fixed_probe_errors(probes: Sequence, variants: Mapping[str, Features]) -> pd.DataFrame:
+    """The fixed probes' test error of every variant (:func:`errors_from_losses`)."""
+    return errors_from_losses(fixed_probe_losses(probes, variants))
+
+
+def effect_interval(
+    kind: str,
+    variant: UnitLosses,
+    reference: UnitLosses,
+    task: str,
+    own: str | None,
+    resamples: int,
+    seed: int,
+    level: float,
+) -> tuple[float, float]:
+    """Paired percentile bootstrap interval of one effect (:func:`pruning_effect` for kind
+    'pruning', :func:`erasure_margin` of group ``own`` (a value of the task's group column) for
+    'erasure'): the units both variants scored are drawn with replacement ``resamples`` times,
+    the same draws for both, and the effect is recomputed on each draw; (nan, nan) without
+    resamples or units."""
+    units = variant.sums.index.intersection(reference.sums.index)
+    groups = sorted(set(variant.sums.columns) & set(reference.sums.columns))
+    if resamples <= 0 or not len(units) or not groups:
+        return float("nan"), float("nan")
+    w = resample_weights(len(units), resamples, seed)  # [resamples, units]
+
+    def errors(ul: UnitLosses) -> tuple[np.ndarray, np.ndarray]:
+        s, n = w @ ul.sums.loc[units, groups].to_numpy(), w @ ul.counts.loc[units, groups].to_numpy()
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return s / n, s.sum(axis=1) / n.sum(axis=1)
+
+    (gv, av), (gr, ar) = errors(variant), errors(reference)
+    if kind == "pruning":
+        boot = ar - av
+    else:
+        if own not in groups or len(groups) < 2:
+            return float("nan"), float("nan")
+        change = gv - gr
+        i = groups.index(own)
+        others = np.delete(change, i, axis=1)
+        worst = np.where(np.isfinite(others), others, -np.inf).max(axis=1)
+        boot = np.where(np.isfinite(worst), change[:, i] - worst, np.nan)
+    return percentile_interval(_scale(task) * boot, level)
 
 
 def _error(errors: pd.DataFrame, variant: str, task: str, layer: int) -> pd.Series:
@@ -203,15 +283,21 @@ def control_effects_table(
     layers_by_task: Mapping[str, Iterable[int]],
     level: float,
     unscored: Mapping[str, str] | None = None,
+    losses: Mapping[tuple[str, str, int], UnitLosses] | None = None,
+    resamples: int = 0,
+    seed: int = 0,
 ) -> pd.DataFrame:
-    """One row per comparison, task and probe layer: the effect, its control distribution and
-    rank p-value (:func:`control_distribution`). A comparison is a mapping with ``name``,
-    ``kind`` ('pruning' or 'erasure'), ``variant``, ``reference``, ``controls`` (variant names)
-    and, for an erasure, ``property`` and ``group``. ``unscored``: erasure name -> why it was
-    not scored; each gets a row per probe layer of its task with no effect, ``n_controls`` 0
-    and the reason in ``not_scored`` (empty for the scored rows)."""
+    """One row per comparison, task and probe layer: the effect, its paired bootstrap interval
+    (:func:`effect_interval`, from ``losses`` of :func:`fixed_probe_losses` with ``resamples``;
+    nan without them), its control distribution and rank p-value (:func:`control_distribution`).
+    A comparison is a mapping with ``name``, ``kind`` ('pruning' or 'erasure'), ``variant``,
+    ``reference``, ``controls`` (variant names) and, for an erasure, ``property`` and ``group``.
+    ``unscored``: erasure name -> why it was not scored; each gets a row per probe layer of its
+    task with no effect, ``n_controls`` 0 and the reason in ``not_scored`` (empty for the scored
+    rows)."""
     rows = []
     for c in comparisons:
+        own = None
         if c["kind"] == "pruning":
             tasks = [t for t in PRUNING_TASKS if t in layers_by_task]
 
@@ -220,6 +306,7 @@ def control_effects_table(
         else:
             task0, col = ERASURE_READ[c["property"]]
             tasks = [task0] if task0 in layers_by_task else []
+            own = str(c["group"])
 
             def effect(v, task, layer, c=c, col=col):
                 return erasure_margin(errors, v, c["reference"], task, layer, f"{col}={c['group']}")
@@ -228,14 +315,19 @@ def control_effects_table(
             for layer in sorted({int(x) for x in layers_by_task[task]}):
                 d = control_distribution(effect(c["variant"], task, layer),
                                          [effect(v, task, layer) for v in c["controls"]], level)  # fmt: skip
-                rows.append({"comparison": c["name"], "kind": c["kind"], "task": task, "layer": layer, **d})
+                pair = [(losses or {}).get((v, task, layer)) for v in (c["variant"], c["reference"])]
+                lo, hi = (float("nan"), float("nan"))
+                if None not in pair:
+                    lo, hi = effect_interval(c["kind"], *pair, task, own, resamples, seed, level)
+                rows.append({"comparison": c["name"], "kind": c["kind"], "task": task, "layer": layer,
+                             "effect": d.pop("effect"), "effect_ci_low": lo, "effect_ci_high": hi, **d})  # fmt: skip
     for name, why in (unscored or {}).items():
         task = ERASURE_READ[parse_erasure_name(name)[0]][0]
         for layer in sorted({int(x) for x in layers_by_task.get(task, [])}):
             rows.append({"comparison": f"erase {name}", "kind": "erasure", "task": task, "layer": layer,
                          "effect": float("nan"), "n_controls": 0, "not_scored": why})  # fmt: skip
-    cols = ["comparison", "kind", "task", "layer", "effect", "n_controls", "control_low", "control_high", "control_p",
-            "control_p_below", "not_scored"]  # fmt: skip
+    cols = ["comparison", "kind", "task", "layer", "effect", "effect_ci_low", "effect_ci_high", "n_controls",
+            "control_low", "control_high", "control_p", "control_p_below", "not_scored"]  # fmt: skip
     table = pd.DataFrame(rows, columns=cols)
     return table.assign(not_scored=table["not_scored"].astype(object).fillna(""))
 

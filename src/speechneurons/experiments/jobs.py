@@ -308,15 +308,17 @@ def control_effects(inp, out, p, threads: int = 1) -> None:
     """control_effects.tsv: protect-vs-norm pruning and every erasure read against the same effect
     for experiments.scored_control_draws matched control draws (the draws of experiments_prune and
     experiments_erasure_sets, same seeds: draw 0 is the control those probes were run on), scored
-    by fixed probes on the test utterances (speechneurons.experiments.control_effects)."""
+    by fixed probes on the test utterances, each effect with its paired bootstrap interval
+    (speechneurons.experiments.control_effects)."""
     import time
 
     import torch
 
     from speechneurons.experiments.control_effects import (
         control_effects_table,
+        errors_from_losses,
         fit_fixed_probes,
-        fixed_probe_errors,
+        fixed_probe_losses,
         plan_variants,
     )
 
@@ -370,7 +372,10 @@ def control_effects(inp, out, p, threads: int = 1) -> None:
         on_bad_input=p.on_bad_input,
     )  # fmt: skip
     probes = fit_fixed_probes(load_features(inp.features, frames, utts), roles, settings)
-    table = control_effects_table(fixed_probe_errors(probes, feats), comparisons, roles, p.level, unscored)
+    losses = fixed_probe_losses(probes, feats)
+    table = control_effects_table(
+        errors_from_losses(losses), comparisons, roles, p.level, unscored, losses, p.resamples, p.seed
+    )
     write_table(table, out.table)
     log.info("\n%s", table.to_string(index=False))
     log.info("CPU time %.1f s for %d variants", time.process_time() - start, len(masks))

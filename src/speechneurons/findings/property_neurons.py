@@ -22,6 +22,11 @@
    margin for the matched random erasure; the verdict also needs the erasure to hurt the erased
    gender more than its matched random erasure does.
 5. (The same for phone types: erasing a type's neurons hurts that type's phone-class error most.)
+6. Claims 4 and 5 read as model editing: the probe fitted on the unedited model scores the
+   edited model (control_effects.tsv). Effect: the same margin; interval: its paired bootstrap
+   over the task's unit; chance: the central range of the margin over the matched control
+   draws, whose rank p-value the verdict also needs. A retrained probe asks whether the
+   information is gone from the layer; a kept one asks whether the model's own use of it is.
 """
 
 from __future__ import annotations
@@ -33,7 +38,13 @@ import numpy as np
 import pandas as pd
 
 from speechneurons.findings.claims import FAILS, HOLDS, UNMEASURED, Finding, fmt, no_numbers
-from speechneurons.findings.verdict import at_ceiling, at_chance_everywhere, read_against_controls, symmetric_verdict
+from speechneurons.findings.verdict import (
+    CANNOT_TEST,
+    at_ceiling,
+    at_chance_everywhere,
+    read_against_controls,
+    symmetric_verdict,
+)
 from speechneurons.properties import reference as ref
 from speechneurons.stats import percentile_interval
 
@@ -407,6 +418,66 @@ ERASURE_TASK = {"gender": "sid", "phone_type": "phone", "pitch": "f0"}
 TYPE_NAMES = {"vowel": "vowels", "voiced_consonant": "voiced consonants", "unvoiced_consonant": "unvoiced consonants"}
 
 
+#: what the erasure claims read by the unedited model's probe add to the claim (claim 6)
+KEPT_PROBE = "the unedited model's probe kept (model editing)"
+
+
+def claim_erasure_kept_probe(
+    prop: str,
+    erased: str,
+    controls: pd.DataFrame | None,
+    paper: str,
+    groups: Mapping[str, str] | None = None,
+    level: float = 0.95,
+    sid_unit: str = "utterance",
+) -> Finding:
+    """Claim 6: claim 4 or 5 with the probe fitted once on the unedited model and kept, scoring
+    the edited model's test features (``controls``: control_effects.tsv, the last probe layer).
+    The effect's interval is its paired bootstrap; the chance range is the central range of the
+    same margin over the matched control draws, and *holds* also needs its rank p-value. An
+    erasure that was not scored (no count above chance: nothing but chance neurons to erase)
+    gives *not measurable here* with control_effects' reason."""
+    task = "phone-class error"
+    if prop == "gender":
+        task = f"SID error {SINGLE_FRAMES}" if sid_unit == "frame" else "SID error"
+    name = (groups or {}).get(erased, erased)
+    claim = (
+        "Erasing one gender's neurons hurts that gender's speaker identification most"
+        if prop == "gender"
+        else "Erasing one phone type's neurons hurts that type's phone classification most"
+    )
+    common = dict(
+        study=STUDY,
+        claim=f"{claim}, {KEPT_PROBE}",
+        paper=paper,
+        source="experiments/<model>/control_effects.tsv",
+        measure=f"erase {name}: increase of {task} on {name} minus the largest on another group, "
+        "probe of the unedited model (points)",
+    )
+    comparison, probe_task = f"erase {prop}-{erased}", ERASURE_TASK[prop]
+    rows = pd.DataFrame() if controls is None else controls
+    if len(rows):
+        rows = rows[(rows["comparison"] == comparison) & (rows["task"] == probe_task)]
+    if controls is None or not len(controls):
+        why = "no control_effects.tsv (experiments.scored_control_draws is 0)"
+        return Finding(**common, **no_numbers(verdict=UNMEASURED, why=why))
+    if not len(rows):
+        return Finding(**common, **no_numbers(verdict=UNMEASURED, why=f"no erasure of {name} in this run"))
+    row = rows.sort_values("layer").iloc[-1]
+    if int(row["n_controls"]) == 0:
+        why = str(row.get("not_scored", "") or "") or "not scored"
+        return Finding(**common, **no_numbers(verdict=UNMEASURED, why=f"{CANNOT_TEST}: {why}"))
+    value = float(row["effect"])
+    lo, hi = (float(row.get(k, math.nan)) for k in ("effect_ci_low", "effect_ci_high"))
+    c_lo, c_hi = float(row["control_low"]), float(row["control_high"])
+    verdict, why = symmetric_verdict(value, lo, hi, c_lo, c_hi)
+    verdict, why = read_against_controls(verdict, why, row, level)
+    why += f"; layer {int(row['layer'])}"
+    return Finding(
+        **common, value=value, ci_low=lo, ci_high=hi, chance_low=c_lo, chance_high=c_hi, verdict=verdict, why=why
+    )
+
+
 def property_neuron_findings(
     summary: pd.DataFrame,
     replicates: pd.DataFrame,
@@ -464,4 +535,11 @@ def property_neuron_findings(
                 level,
             )  # fmt: skip
         )
+    for g in ("F", "M"):
+        other = "M" if g == "F" else "F"
+        paper = f"erase {g}: SID error +{eg[g][g]} on {GENDER_NAMES[g]}, +{eg[g][other]} on {GENDER_NAMES[other]}"
+        out.append(claim_erasure_kept_probe("gender", g, controls, paper, GENDER_NAMES, level, sid_unit))
+    for t in ("vowel", "voiced_consonant", "unvoiced_consonant"):
+        paper = f"erase {TYPE_NAMES[t]}: phone-class error +{d[t]} on {TYPE_NAMES[t]}; other cells within ±{off}"
+        out.append(claim_erasure_kept_probe("phone_type", t, controls, paper, TYPE_NAMES, level))
     return out
