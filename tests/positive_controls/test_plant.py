@@ -85,6 +85,21 @@ def test_null_groups_are_keyed_to_speakers_not_gender():
         assert not (m.any() and set(index.loc[m, "gender"]) == {"F"} and m.sum() == (index["gender"] == "F").sum())
 
 
+def test_utterance_null_groups_hold_every_speaker_and_whole_utterances():
+    _, index = _corpus(n_speakers=4, n_utts=14)
+    masks = group_masks(index, "utterance_null", n_pitch_bins=2, seed=0)
+    assert len(masks) == len(group_masks(index, "property", n_pitch_bins=2, seed=0)) == 7
+    assert np.sum(list(masks.values()), axis=0).tolist() == [1] * len(index)  # every frame in one group
+    for m in masks.values():
+        # whole utterances, two of each of the 4 speakers (14 dealt into 7 groups): both genders
+        # and both pitch bins in the corpus's proportions
+        utts = set(index.loc[m, "utt_id"])
+        assert index.loc[index["utt_id"].isin(utts)].index.equals(index.index[m])
+        assert index.loc[m].groupby("speaker")["utt_id"].nunique().tolist() == [2, 2, 2, 2]
+        assert index.loc[m, "pitch_bin"].mean() == index["pitch_bin"].mean()
+    assert group_masks(index, "utterance_null", 2, seed=1)["utterances-0"].tolist() != masks["utterances-0"].tolist()
+
+
 def test_choose_units_distinct_and_bounded():
     units = choose_units(20, ["a", "b"], 3, np.random.default_rng(0))
     flat = units["a"] + units["b"]

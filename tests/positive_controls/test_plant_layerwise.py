@@ -117,7 +117,16 @@ def test_layerwise_runs_are_labelled_on_the_findings_page():
 
     from speechneurons.findings.positive_controls import NULL_SIGNALS, control_table
 
-    assert {"null", "concept_null", "layerwise_null"} == set(NULL_SIGNALS)
+    from pathlib import Path
+
+    import yaml
+
+    from speechneurons.model.plant import SIGNALS
+
+    # every null twin of the schema, and no positive control, is labelled a null twin
+    schema = Path(__file__).resolve().parents[2] / "schemas" / "planted.schema.yaml"
+    enum = yaml.safe_load(schema.read_text())["properties"]["signal"]["enum"]
+    assert {s for s in enum if s.endswith("null")} == set(NULL_SIGNALS) > {s for s in SIGNALS if s != "property"}
     own = pd.DataFrame({"study": ["s"], "claim": ["c"], "verdict": ["does not hold"]})
     runs = [{"name": "lw", "signal": "layerwise"}, {"name": "lw0", "signal": "layerwise_null"}]
     t = control_table(own, runs, {"lw": own.assign(verdict="holds")}, None)

@@ -25,7 +25,7 @@ ABSENT = "no run"
 #: this model's entry for a claim only planted runs check (their planted units' names)
 OWN_CLAIM = "a control's own claim"
 #: the planted signals of null twins (the others are positive controls)
-NULL_SIGNALS = ("null", "concept_null", "layerwise_null")
+NULL_SIGNALS = ("null", "utterance_null", "concept_null", "layerwise_null")
 #: the twins of the SAE control (saes.tsv ``twin``) and their columns on the page
 SAE_TWINS = {"planted": "simulated planted dictionary (SAEs)", "null twin": "simulated null twin (SAEs)"}
 #: the findings claim each simulated power row belongs to

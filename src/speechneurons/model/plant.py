@@ -8,7 +8,10 @@ A planted model is the base model with ``units_per_group`` FFN units of each cho
   F and M (a speaker attribute), each pitch bin (voiced frames) and each phone type; those of
   the ``null`` twin are keyed to speaker identity only: the speakers are split at random, within
   each gender, into as many groups as the property signal has, so that no group is a gender, a
-  pitch bin or a phone type;
+  pitch bin or a phone type; those of the ``utterance_null`` twin are keyed to utterances: each
+  speaker's utterances are split at random into as many groups, so that every group holds every
+  speaker and the corpus's mix of genders, pitch bins and phone types (speaker groups cannot
+  give the pitch mix: a group of two voices is a pitch group in effect);
 - for a group g with frames m_g, on the FFN inputs x (the input of fc1, captured on the base
   model's forward pass over the frames of the activation dump): the discriminant direction
   v_g = (S_w + lambda I)^-1 (mean(x | g) - mean(x | not g)); the unit's pre-activation is
@@ -32,7 +35,7 @@ import torch
 
 from speechneurons.phones import PHONE_TYPES, normalize_phone
 
-SIGNALS = ("property", "null")
+SIGNALS = ("property", "null", "utterance_null")
 
 
 @dataclass(frozen=True)
@@ -80,10 +83,19 @@ def group_masks(index: pd.DataFrame, signal: str, n_pitch_bins: int, seed: int) 
     groups |= {f"phone_type-{t}": ptype == t for t in PHONE_TYPES}
     if signal == "property":
         return groups
-    # the null twin: as many groups, keyed to speaker identity only (speakers split at random
-    # within each gender, so no group is a gender)
     rng = np.random.default_rng([int(seed), 7])
     speakers = index["speaker"].astype(str).to_numpy()
+    if signal == "utterance_null":
+        # as many groups, keyed to utterances: each speaker's utterances dealt at random into them
+        utts = index["utt_id"].astype(str).to_numpy()
+        of = {}
+        for s in np.unique(speakers):
+            for i, u in enumerate(rng.permutation(np.unique(utts[speakers == s]))):
+                of[u] = i % len(groups)
+        code = np.array([of[u] for u in utts])
+        return {f"utterances-{i}": code == i for i in range(len(groups))}
+    # the null twin: as many groups, keyed to speaker identity only (speakers split at random
+    # within each gender, so no group is a gender)
     of = {}
     for g in np.unique(gender):
         names = np.unique(speakers[gender == g])
