@@ -113,14 +113,12 @@ def test_seeded(tmp_path):
 
 
 def test_layerwise_runs_are_labelled_on_the_findings_page():
-    import pandas as pd
-
-    from speechneurons.findings.positive_controls import NULL_SIGNALS, control_table
-
     from pathlib import Path
 
+    import pandas as pd
     import yaml
 
+    from speechneurons.findings.positive_controls import NULL_SIGNALS, control_table
     from speechneurons.model.plant import SIGNALS
 
     # every null twin of the schema, and no positive control, is labelled a null twin
