@@ -332,6 +332,19 @@ def _margin(rows: pd.DataFrame, erased: str) -> tuple[float, float, float, pd.Se
     return value, value - half, value + half, o, worst
 
 
+def _erasure_words(prop: str, erased: str, groups: Mapping[str, str] | None, sid_unit: str) -> tuple[str, str, str]:
+    """(the task read, the erased group's name, the claim) of an erasure claim (4, 5 and 6)."""
+    task = "phone-class error"
+    if prop == "gender":
+        task = f"SID error {SINGLE_FRAMES}" if sid_unit == "frame" else "SID error"
+    claim = (
+        "Erasing one gender's neurons hurts that gender's speaker identification most"
+        if prop == "gender"
+        else "Erasing one phone type's neurons hurts that type's phone classification most"
+    )
+    return task, (groups or {}).get(erased, erased), claim
+
+
 def claim_erasure_hits_own_group(
     prop: str,
     erased: str,
@@ -352,16 +365,8 @@ def claim_erasure_hits_own_group(
     nothing but chance neurons to erase); the numbers are still given. ``controls``:
     control_effects.tsv (the margin against its matched control draws, fixed probes); a probe
     with no error on any scored group before and after the erasure (at ceiling) cannot show it."""
-    task = "phone-class error"
-    if prop == "gender":
-        task = f"SID error {SINGLE_FRAMES}" if sid_unit == "frame" else "SID error"
+    task, name, claim = _erasure_words(prop, erased, groups, sid_unit)
     names = groups or {}
-    name = names.get(erased, erased)
-    claim = (
-        "Erasing one gender's neurons hurts that gender's speaker identification most"
-        if prop == "gender"
-        else "Erasing one phone type's neurons hurts that type's phone classification most"
-    )
     common = dict(
         study=STUDY,
         claim=claim,
@@ -437,15 +442,7 @@ def claim_erasure_kept_probe(
     same margin over the matched control draws, and *holds* also needs its rank p-value. An
     erasure that was not scored (no count above chance: nothing but chance neurons to erase)
     gives *not measurable here* with control_effects' reason."""
-    task = "phone-class error"
-    if prop == "gender":
-        task = f"SID error {SINGLE_FRAMES}" if sid_unit == "frame" else "SID error"
-    name = (groups or {}).get(erased, erased)
-    claim = (
-        "Erasing one gender's neurons hurts that gender's speaker identification most"
-        if prop == "gender"
-        else "Erasing one phone type's neurons hurts that type's phone classification most"
-    )
+    task, name, claim = _erasure_words(prop, erased, groups, sid_unit)
     common = dict(
         study=STUDY,
         claim=f"{claim}, {KEPT_PROBE}",
