@@ -452,18 +452,16 @@ def claim_erasure_kept_probe(
         "probe of the unedited model (points)",
     )
     comparison, probe_task = f"erase {prop}-{erased}", ERASURE_TASK[prop]
-    rows = pd.DataFrame() if controls is None else controls
-    if len(rows):
-        rows = rows[(rows["comparison"] == comparison) & (rows["task"] == probe_task)]
     if controls is None or not len(controls):
         why = "no control_effects.tsv (experiments.scored_control_draws is 0)"
         return Finding(**common, **no_numbers(verdict=UNMEASURED, why=why))
-    if not len(rows):
-        return Finding(**common, **no_numbers(verdict=UNMEASURED, why=f"no erasure of {name} in this run"))
-    row = rows.sort_values("layer").iloc[-1]
-    if int(row["n_controls"]) == 0:
-        why = str(row.get("not_scored", "") or "") or "not scored"
-        return Finding(**common, **no_numbers(verdict=UNMEASURED, why=f"{CANNOT_TEST}: {why}"))
+    row = control_row(controls, comparison, probe_task)
+    if row is None:  # absent, or listed as not scored with control_effects' reason
+        rows = controls[(controls["comparison"] == comparison) & (controls["task"] == probe_task)]
+        if not len(rows):
+            return Finding(**common, **no_numbers(verdict=UNMEASURED, why=f"no erasure of {name} in this run"))
+        why = str(rows["not_scored"].fillna("").iloc[-1]) if "not_scored" in rows else ""
+        return Finding(**common, **no_numbers(verdict=UNMEASURED, why=f"{CANNOT_TEST}: {why or 'not scored'}"))
     value = float(row["effect"])
     lo, hi = (float(row.get(k, math.nan)) for k in ("effect_ci_low", "effect_ci_high"))
     c_lo, c_hi = float(row["control_low"]), float(row["control_high"])

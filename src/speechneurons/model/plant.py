@@ -85,24 +85,22 @@ def group_masks(index: pd.DataFrame, signal: str, n_pitch_bins: int, seed: int) 
         return groups
     rng = np.random.default_rng([int(seed), 7])
     speakers = index["speaker"].astype(str).to_numpy()
-    if signal == "utterance_null":
-        # as many groups, keyed to utterances: each speaker's utterances dealt at random into them
-        utts = index["utt_id"].astype(str).to_numpy()
-        of = {}
-        for s in np.unique(speakers):
-            for i, u in enumerate(rng.permutation(np.unique(utts[speakers == s]))):
-                of[u] = i % len(groups)
-        code = np.array([of[u] for u in utts])
+    if signal == "utterance_null":  # each speaker's utterances dealt at random into the groups
+        code = _deal(index["utt_id"].astype(str).to_numpy(), speakers, len(groups), rng)
         return {f"utterances-{i}": code == i for i in range(len(groups))}
-    # the null twin: as many groups, keyed to speaker identity only (speakers split at random
-    # within each gender, so no group is a gender)
-    of = {}
-    for g in np.unique(gender):
-        names = np.unique(speakers[gender == g])
-        for i, s in enumerate(rng.permutation(names)):
-            of[s] = i % len(groups)
-    code = np.array([of[s] for s in speakers])
+    # the null twin: speakers dealt at random into the groups within each gender (no group is a gender)
+    code = _deal(speakers, gender, len(groups), rng)
     return {f"speakers-{i}": code == i for i in range(len(groups))}
+
+
+def _deal(keys: np.ndarray, strata: np.ndarray, k: int, rng) -> np.ndarray:
+    """Per row, the group (0..k-1) of its key: within each stratum the distinct keys are shuffled
+    and dealt round-robin into k groups, so every row of one key falls in one group."""
+    of = {}
+    for stratum in np.unique(strata):
+        for i, key in enumerate(rng.permutation(np.unique(keys[strata == stratum]))):
+            of[key] = i % k
+    return np.array([of[key] for key in keys])
 
 
 def unit_directions(x: np.ndarray, masks: Mapping[str, np.ndarray], gain: float) -> dict[str, tuple]:
