@@ -149,6 +149,7 @@ rule experiments_erasure_sets:
     params:
         variants=ERASURE_VARIANTS,
         matching=section_params(MatchSettings, config["experiments"]),
+        erasure_control_rate=config["experiments"]["erasure_control_rate"],
         seed=config["seed"],
     script:
         "../scripts/experiments_erasure_sets.py"
@@ -290,6 +291,7 @@ rule experiments_control_effects:
         summary=lambda w: L.properties_summary(w.corpus, w.model, EXPERIMENTS_CHECKPOINT),
     output:
         table=L.control_effects(),
+        balance=L.control_balance(),
     log:
         L.log("{corpus}", "experiments", "{model}", "control_effects"),
     benchmark:
@@ -310,6 +312,7 @@ rule experiments_control_effects:
         # only the sparsity the findings read (nearest the paper's): a budget choice
         sparsities=[min(config["experiments"]["sparsities"], key=lambda s: (abs(s - REFERENCE_PRUNING_SPARSITY), s))],
         erasures=config["experiments"]["erasures"],
+        erasure_control_rate=config["experiments"]["erasure_control_rate"],
         protect_properties=config["experiments"]["protect_properties"],
         probes=section_params(ProbeSettings, config["probes"]),
         probe_layers=config["probes"]["layers"],

@@ -82,10 +82,18 @@ def activation_rates(active: Sequence[np.ndarray], frames: Sequence[np.ndarray])
     return total_active / max(total_frames, 1.0)
 
 
-def rates_from_npz(path) -> np.ndarray:
+def rates_from_npz(path, prop: str | None = None, group: str | None = None) -> np.ndarray:
     """Activation rates of a layer from its P.npz (the property statistic's counts over the
-    frames it used: the phone-type groups partition them)."""
+    frames it used: the phone-type groups partition them). With ``prop`` and ``group``, the
+    rates on that group's frames only (e.g. gender, F: how often each neuron is active on
+    female speech)."""
     with load_npz(path) as npz:
+        if prop is not None:
+            key = f"{prop}__{group}"
+            if f"A__{key}" not in npz.files:
+                have = sorted(k.removeprefix("A__") for k in npz.files if k.startswith("A__"))
+                raise KeyError(f"{path}: no counts of {prop} = {group} (has {have})")
+            return activation_rates([npz[f"A__{key}"]], [npz[f"n__{key}"]])
         groups = sorted(k.removeprefix("A__phone_type__") for k in npz.files if k.startswith("A__phone_type__"))
         return activation_rates(
             [npz[f"A__phone_type__{g}"] for g in groups], [npz[f"n__phone_type__{g}"] for g in groups]

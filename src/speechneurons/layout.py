@@ -388,6 +388,10 @@ class Layout:
         """Pruning and erasure effects against their scored matched control draws. (``control_effects.tsv``)"""
         return self._experiments_file("control_effects.tsv", corpus, model)
 
+    def control_balance(self, corpus="{corpus}", model="{model}") -> str:
+        """How well the scored control draws match, and on which rate. (``control_balance.tsv``)"""
+        return self._experiments_file("control_balance.tsv", corpus, model)
+
     def best_layers(self, corpus="{corpus}", model="{model}") -> str:
         """The probe layer per task, chosen on validation. (``probes/best_layers.json``)"""
         return self._experiments_file("probes/best_layers.json", corpus, model)

@@ -59,6 +59,19 @@ def test_rates_from_npz(tmp_path):
     np.testing.assert_allclose(ac.rates_from_npz(path), [0.3, 0.3])
 
 
+def test_rates_on_one_groups_frames(tmp_path):
+    """The rate on one group's frames: a neuron active on every female frame and no male one
+    has rate 1 among female frames, whatever its overall rate."""
+    path = tmp_path / "P.npz"
+    np.savez(path, A__gender__F=np.array([[3, 0], [1, 1]]), n__gender__F=np.array([3, 1]),
+             A__gender__M=np.array([[0, 2], [0, 6]]), n__gender__M=np.array([2, 6]),
+             A__phone_type__a=np.array([[4, 9]]), n__phone_type__a=np.array([12]))  # fmt: skip
+    np.testing.assert_allclose(ac.rates_from_npz(path, "gender", "F"), [1.0, 0.25])
+    np.testing.assert_allclose(ac.rates_from_npz(path, "gender", "M"), [0.0, 1.0])
+    with pytest.raises(KeyError, match="no counts of gender = X"):
+        ac.rates_from_npz(path, "gender", "X")
+
+
 def test_activation_rate_of_the_masked_rows_in_chunks():
     rng = np.random.default_rng(0)
     acts = rng.normal(size=(50, 8)).astype(np.float16)

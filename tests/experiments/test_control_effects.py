@@ -125,6 +125,10 @@ def test_table_reads_an_erasure_against_its_controls():
     assert skipped["layer"].tolist() == [1, 6] and (skipped["n_controls"] == 0).all()
     assert skipped["effect"].isna().all() and (skipped["not_scored"] == why).all()
     assert (t2.loc[t2["comparison"] == "erase gender-M", "not_scored"] == "").all()
+    # the rate the draws were matched on goes into the rows (empty when the comparison has none)
+    assert (t2["matched_on"] == "").all()
+    t3 = ce.control_effects_table(errors, [comp[0] | {"matched_on": "in_group rate"}], {"sid": [1]}, 0.95)
+    assert t3["matched_on"].tolist() == ["in_group rate"]
     from speechneurons.findings.property_neurons import control_row
 
     assert control_row(t2, "erase gender-F", "sid") is None
@@ -144,3 +148,28 @@ def test_plan_variants_names_every_variant_its_comparison_uses():
     assert not {0, 1} & set(masks["prune 0.5 protect"][1]) and len(masks["prune 0.5 protect"][1]) == 5
     assert not {5, 6} & set(masks["prune 0.5 protect_random 0"][1])
     assert masks["erase gender-M"] == {1: [2]} and masks["erase gender-M random 0"] == {1: [3]}
+
+
+def test_in_group_controls_act_as_often_where_the_erased_neurons_act(tmp_path):
+    """Planted rates: the erased neurons 0-3 are active on every female frame and no male one
+    (overall rate 0.5); pool neurons 4-7 are active on half of all frames, pool neurons 8-11 on
+    every frame. Matched on the overall rate, the control is 4-7 (rate 0.5 on female frames,
+    half the erased neurons'); matched on the female frames' rate, it is 8-11 (rate 1 there)."""
+    from speechneurons.experiments.jobs import erasure_rates
+    from speechneurons.stats.controls import matched_controls
+
+    nF = nM = 100
+    A_F = np.array([[100] * 4 + [50] * 4 + [100] * 4])
+    A_M = np.array([[0] * 4 + [50] * 4 + [100] * 4])
+    path = tmp_path / "P.npz"
+    np.savez(path, A__gender__F=A_F, n__gender__F=np.array([nF]), A__gender__M=A_M, n__gender__M=np.array([nM]),
+             A__phone_type__vowel=A_F + A_M, n__phone_type__vowel=np.array([nF + nM]))  # fmt: skip
+    neurons = {1: {"layer": 1}}
+    erased = {1: np.arange(4)}
+    for how, expect in (("overall", [4, 5, 6, 7]), ("in_group", [8, 9, 10, 11])):
+        rates = erasure_rates(neurons, [path], "gender-F", how)
+        draws = matched_controls(erased, rates, 3, 0, 0, neighbours=4)
+        assert all(sorted(d[1].tolist()) == expect for d in draws), (how, draws)
+    np.testing.assert_allclose(erasure_rates(neurons, [path], "gender-M", "in_group")[1][:4], 0.0)
+    with pytest.raises(ValueError, match="in_group or overall"):
+        erasure_rates(neurons, [path], "gender-F", "within")

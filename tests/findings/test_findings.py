@@ -217,6 +217,14 @@ def test_erasure_read_with_the_unedited_models_probe():
     assert "no interval" in f(old).why
     assert "no erasure of male speakers" in f(_controls(5.0, 2.0, 8.0), "M").why
     assert "scored_control_draws" in f(None).why
+    # the rate the draws were matched on is named; a table without the column names none
+    in_group = f(_controls(5.0, 2.0, 8.0, matched_on="in_group rate"))
+    assert (
+        in_group.verdict == cl.HOLDS
+        and "matched on the activation rate on the frames of female speakers" in in_group.why
+    )
+    assert "overall activation rate" in f(_controls(5.0, 2.0, 8.0, matched_on="overall rate")).why
+    assert "matched on" not in held.why
 
 
 def test_page_escapes_and_counts_verdicts(tmp_path):

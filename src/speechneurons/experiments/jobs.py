@@ -9,6 +9,7 @@ import logging
 import zlib
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from speechneurons.activated import rates_from_npz
@@ -56,14 +57,25 @@ def erasure_figure(inp, out, p) -> None:
     plot_erasure(read_table(inp.table), out.figure, title=p.title)
 
 
+def erasure_rates(neurons, P, name: str, how: str) -> dict[int, np.ndarray]:
+    """Per layer, the activation rates an erasure's random control is matched on
+    (experiments.erasure_control_rate): 'in_group', the rates on the erased group's frames;
+    'overall', over all frames. ``neurons``: layer -> neurons.json, in the order of the P.npz
+    paths ``P``."""
+    if how not in ("in_group", "overall"):
+        raise ValueError(f"erasure_control_rate must be in_group or overall, not {how!r}")
+    within = parse_erasure_name(name) if how == "in_group" else (None, None)
+    return {int(doc["layer"]): rates_from_npz(path, *within) for doc, path in zip(neurons.values(), P, strict=True)}
+
+
 def erasure_sets(inp, out, p) -> None:
     """The neurons each erasure silences: a group's property neurons in every layer, and a random
-    control of the same size per layer matched by nearest activation rate (its balance over
+    control of the same size per layer matched by nearest activation rate (on the erased group's
+    frames or over all of them: experiments.erasure_control_rate; its balance over
     experiments.control_draws draws in random_match.tsv), drawn from the neurons that are no
     property's neurons (so that the control of gender-M never erases gender-F neurons)."""
     m = settings_from(MatchSettings, p.matching)
     neurons = load_property_neurons(inp.neurons)
-    rates = {int(doc["layer"]): rates_from_npz(path) for doc, path in zip(neurons.values(), inp.P)}
     any_property = protected_neurons(neurons)  # every property's neurons, per layer
     matches = []
     for (name, kind), path in zip(p.variants, out.neurons, strict=True):
@@ -71,6 +83,7 @@ def erasure_sets(inp, out, p) -> None:
         sets = group_neurons(neurons, prop, group)
         if kind == "random":  # drawn from the neurons that are no property's neurons
             erased = sets
+            rates = erasure_rates(neurons, inp.P, name, p.erasure_control_rate)
             draws = matched_controls(
                 erased,
                 rates,
@@ -82,7 +95,8 @@ def erasure_sets(inp, out, p) -> None:
                 target=m.balance_ks,
             )
             sets = draws[0]  # the control the erased model is scored with
-            matches.append(balance_table(erased, draws, rates, m.balance_ks).assign(erasure=name))
+            balance = balance_table(erased, draws, rates, m.balance_ks)
+            matches.append(balance.assign(erasure=name, matched_on=f"{p.erasure_control_rate} rate"))
         n_erased = sum(len(v) for v in sets.values())
         log.info("%s (%s): %d neurons %s", name, kind, n_erased, {layer: len(v) for layer, v in sets.items()})
         write_json(path, {"erasure": name, "kind": kind, "n_erased": n_erased, "neurons": sets_to_json(sets)})
@@ -307,9 +321,10 @@ def pruning_table(inp, out, p) -> None:
 def control_effects(inp, out, p, threads: int = 1) -> None:
     """control_effects.tsv: protect-vs-norm pruning and every erasure read against the same effect
     for experiments.scored_control_draws matched control draws (the draws of experiments_prune and
-    experiments_erasure_sets, same seeds: draw 0 is the control those probes were run on), scored
-    by fixed probes on the test utterances, each effect with its paired bootstrap interval
-    (speechneurons.experiments.control_effects)."""
+    experiments_erasure_sets, same seeds and rates: draw 0 is the control those probes were run
+    on), scored by fixed probes on the test utterances, each effect with its paired bootstrap
+    interval (speechneurons.experiments.control_effects); control_balance.tsv: the balance of
+    every scored family of draws, with the rate it was matched on."""
     import time
 
     import torch
@@ -333,12 +348,15 @@ def control_effects(inp, out, p, threads: int = 1) -> None:
     neurons = load_property_neurons(inp.neurons)
     rates = {int(doc["layer"]): rates_from_npz(path) for doc, path in zip(neurons.values(), inp.P, strict=True)}
     protected = protected_neurons(neurons, p.protect_properties)
+    balances = []
     any_property = protected_neurons(neurons)
     protect_draws = []
     if p.pruning_comparable:  # protect and norm configured, pruned models not pretrained further
         protect_draws = matched_controls(
             protected, rates, n, p.seed, zlib.crc32(b"protect_random"), m.match_neighbours, target=m.balance_ks
         )
+        balance = balance_table(protected, protect_draws, rates, m.balance_ks)
+        balances.append(balance.assign(comparison="protect_random", matched_on="overall rate"))
     from speechneurons.findings.property_neurons import counts_at_chance
 
     summary = read_table(inp.summary)
@@ -352,15 +370,20 @@ def control_effects(inp, out, p, threads: int = 1) -> None:
             continue
         sets = group_neurons(neurons, prop, group)
         if sum(len(v) for v in sets.values()):
+            matched_on = erasure_rates(neurons, inp.P, name, p.erasure_control_rate)
             draws = matched_controls(
-                sets, rates, n, p.seed, zlib.crc32(name.encode()), m.match_neighbours,
+                sets, matched_on, n, p.seed, zlib.crc32(name.encode()), m.match_neighbours,
                 exclude=any_property, target=m.balance_ks,
             )  # fmt: skip
             erasures[name] = (sets, draws)
+            balance = balance_table(sets, draws, matched_on, m.balance_ks)
+            balances.append(balance.assign(comparison=f"erase {name}", matched_on=f"{p.erasure_control_rate} rate"))
     loaded = load_model(p.model_ref, p.device)
     masks, comparisons = plan_variants(
         ffn_pairs(loaded.model), protected, protect_draws, p.sparsities, erasures, p.seed
     )
+    for c in comparisons:
+        c["matched_on"] = "overall rate" if c["kind"] == "pruning" else f"{p.erasure_control_rate} rate"
     manifest = read_manifest(inp.manifest)
     test = manifest[manifest["split"] == "test"]
     frames, utts = read_table(inp.frames), read_table(inp.utterances)
@@ -378,4 +401,5 @@ def control_effects(inp, out, p, threads: int = 1) -> None:
     )
     write_table(table, out.table)
     log.info("\n%s", table.to_string(index=False))
+    write_table(pd.concat(balances, ignore_index=True) if balances else pd.DataFrame(), out.balance)
     log.info("CPU time %.1f s for %d variants", time.process_time() - start, len(masks))
