@@ -127,8 +127,11 @@ def test_table_reads_an_erasure_against_its_controls():
     assert (t2.loc[t2["comparison"] == "erase gender-M", "not_scored"] == "").all()
     # the rate the draws were matched on goes into the rows (empty when the comparison has none)
     assert (t2["matched_on"] == "").all()
-    t3 = ce.control_effects_table(errors, [comp[0] | {"matched_on": "in_group rate"}], {"sid": [1]}, 0.95)
-    assert t3["matched_on"].tolist() == ["in_group rate"]
+    t3 = ce.control_effects_table(
+        errors, [comp[0] | {"matched_on": "in_group rate", "control_balanced": 0.25}], {"sid": [1]}, 0.95
+    )
+    assert t3["matched_on"].tolist() == ["in_group rate"] and t3["control_balanced"].tolist() == [0.25]
+    assert t2["control_balanced"].isna().all()
     from speechneurons.findings.property_neurons import control_row
 
     assert control_row(t2, "erase gender-F", "sid") is None

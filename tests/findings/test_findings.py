@@ -225,6 +225,11 @@ def test_erasure_read_with_the_unedited_models_probe():
     )
     assert "overall activation rate" in f(_controls(5.0, 2.0, 8.0, matched_on="overall rate")).why
     assert "matched on" not in held.why
+    # the share of balanced draws is given, with a warning below half
+    balanced = f(_controls(5.0, 2.0, 8.0, matched_on="in_group rate", control_balanced=0.9))
+    assert "90% of the draws within the balance criterion" in balanced.why and "weaker" not in balanced.why
+    poor = f(_controls(5.0, 2.0, 8.0, matched_on="in_group rate", control_balanced=0.0))
+    assert "0% of the draws" in poor.why and "the control is weaker than it reads" in poor.why
 
 
 def test_page_escapes_and_counts_verdicts(tmp_path):

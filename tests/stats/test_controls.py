@@ -91,3 +91,17 @@ def test_ks_distance_is_scipy_s_statistic():
             warnings.simplefilter("ignore", RuntimeWarning)  # scipy's "exact calculation unsuccessful"
             assert mt.ks_distance(a, b) == float(ks_2samp(a, b).statistic), (a, b)
     assert np.isnan(mt.ks_distance([], [0.1]))
+
+
+def test_share_balanced_over_the_layers_with_a_set():
+    """A set whose rates the pool matches (layer 1) is balanced in every draw; a set busier than
+    every pool neuron (layer 2) in none; a layer without a set does not count."""
+    r1 = np.repeat(np.linspace(0.01, 0.2, 50), 4)  # every rate four times: exact matches exist
+    r2 = np.r_[np.full(5, 0.9), np.full(195, 0.01)]
+    rates = {1: r1, 2: r2, 3: r1}
+    sets = {1: np.arange(80, 160, 4), 2: np.arange(5), 3: np.array([], dtype=int)}
+    table = mt.balance_table(sets, mt.matched_controls(sets, rates, 4, seed=0), rates)
+    by_layer = table.set_index("layer")["share_balanced"]
+    assert by_layer[1] == 1.0 and by_layer[2] == 0.0
+    assert mt.share_balanced(table) == 0.5
+    assert np.isnan(mt.share_balanced(table.iloc[0:0]))

@@ -292,7 +292,9 @@ def control_effects_table(
     nan without them), its control distribution and rank p-value (:func:`control_distribution`).
     A comparison is a mapping with ``name``, ``kind`` ('pruning' or 'erasure'), ``variant``,
     ``reference``, ``controls`` (variant names) and, for an erasure, ``property`` and ``group``;
-    an optional ``matched_on`` (the rate the control draws were matched on) is copied to the rows.
+    an optional ``matched_on`` (the rate the control draws were matched on) and
+    ``control_balanced`` (the share of draws within the balance criterion,
+    :func:`speechneurons.stats.controls.share_balanced`) are copied to the rows.
     ``unscored``: erasure name -> why it was not scored; each gets a row per probe layer of its
     task with no effect, ``n_controls`` 0 and the reason in ``not_scored`` (empty for the scored
     rows)."""
@@ -322,14 +324,16 @@ def control_effects_table(
                     lo, hi = effect_interval(c["kind"], *pair, task, own, resamples, seed, level)
                 rows.append({"comparison": c["name"], "kind": c["kind"], "task": task, "layer": layer,
                              "effect": d.pop("effect"), "effect_ci_low": lo, "effect_ci_high": hi, **d,
-                             "matched_on": c.get("matched_on", "")})  # fmt: skip
+                             "matched_on": c.get("matched_on", ""),
+                             "control_balanced": c.get("control_balanced", float("nan"))})  # fmt: skip
     for name, why in (unscored or {}).items():
         task = ERASURE_READ[parse_erasure_name(name)[0]][0]
         for layer in sorted({int(x) for x in layers_by_task.get(task, [])}):
             rows.append({"comparison": f"erase {name}", "kind": "erasure", "task": task, "layer": layer,
                          "effect": float("nan"), "n_controls": 0, "not_scored": why})  # fmt: skip
     cols = ["comparison", "kind", "task", "layer", "effect", "effect_ci_low", "effect_ci_high", "n_controls",
-            "control_low", "control_high", "control_p", "control_p_below", "matched_on", "not_scored"]  # fmt: skip
+            "control_low", "control_high", "control_p", "control_p_below", "matched_on", "control_balanced",
+            "not_scored"]  # fmt: skip
     table = pd.DataFrame(rows, columns=cols)
     return table.assign(
         not_scored=table["not_scored"].astype(object).fillna(""),

@@ -35,7 +35,7 @@ from speechneurons.probing.features import (
 )
 from speechneurons.probing.probes import ProbeSettings, best_layers, resolve_layers, run_probes, validation_features
 from speechneurons.probing.scoring import point_scores
-from speechneurons.stats.controls import MatchSettings, balance_table, matched_controls
+from speechneurons.stats.controls import MatchSettings, balance_table, matched_controls, share_balanced
 from speechneurons.study import parse_erasure_name
 
 # torch, transformers and matplotlib are imported in the jobs that use them: a job process pays
@@ -382,8 +382,10 @@ def control_effects(inp, out, p, threads: int = 1) -> None:
     masks, comparisons = plan_variants(
         ffn_pairs(loaded.model), protected, protect_draws, p.sparsities, erasures, p.seed
     )
+    shares = {b["comparison"].iloc[0]: share_balanced(b) for b in balances}
     for c in comparisons:
         c["matched_on"] = "overall rate" if c["kind"] == "pruning" else f"{p.erasure_control_rate} rate"
+        c["control_balanced"] = shares.get("protect_random" if c["kind"] == "pruning" else c["name"], float("nan"))
     manifest = read_manifest(inp.manifest)
     test = manifest[manifest["split"] == "test"]
     frames, utts = read_table(inp.frames), read_table(inp.utterances)

@@ -231,6 +231,15 @@ def balance_table(
     return pd.DataFrame(rows)
 
 
+def share_balanced(balance: pd.DataFrame) -> float:
+    """One number for a :func:`balance_table`: the share of draws within the balance criterion,
+    averaged over the layers that have a set (NaN when none has)."""
+    if not len(balance):
+        return float("nan")
+    rows = balance[balance["n_set"] > 0]
+    return float(rows["share_balanced"].mean()) if len(rows) else float("nan")
+
+
 def control_p(effect: float, control_effects: Sequence[float], direction: int = 1) -> float:
     """Rank p-value of an effect against the same effect for each control draw, in the claimed
     direction (``direction`` +1: larger is the claim): (1 + #{controls at least as extreme}) /
