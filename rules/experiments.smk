@@ -23,6 +23,9 @@ ALL_TARGETS += [
     for c, m in PAIRS
     for path in [L.pruning_table(c, m), L.experiments_figure("pruning", c, m)]
     + ([L.erasure_table(c, m), L.experiments_figure("erasure", c, m)] if config["experiments"]["erasures"] else [])
+    # the scored draws' balance: a target of its own, so that a run from before it existed
+    # rescores the control effects (an output nothing requests would never be made)
+    + ([L.control_balance(c, m)] if config["experiments"]["scored_control_draws"] else [])
 ]
 TABLES = dict(
     probe_layers=config["probes"]["layers"],
