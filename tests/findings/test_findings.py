@@ -232,6 +232,21 @@ def test_erasure_read_with_the_unedited_models_probe():
     assert "0% of the draws" in poor.why and "the control is weaker than it reads" in poor.why
 
 
+def test_every_control_distribution_states_its_balance():
+    """Claims 3-6 read their control draws through read_against_controls: the share of
+    balanced draws is stated whenever the table has it, with a warning below one half."""
+    from speechneurons.findings.verdict import read_against_controls
+
+    row = {"effect": 2.0, "n_controls": 20, "control_low": -1.0, "control_high": 1.0, "control_p": 1 / 21,
+           "control_p_below": 1.0}  # fmt: skip
+    verdict, why = read_against_controls(cl.HOLDS, "x", pd.Series(row), 0.95)
+    assert verdict == cl.HOLDS and "balance" not in why
+    _, why = read_against_controls(cl.HOLDS, "x", pd.Series(row | {"control_balanced": 0.75}), 0.95)
+    assert "75% of the draws within the balance criterion" in why and "weaker" not in why
+    verdict, why = read_against_controls(cl.HOLDS, "x", pd.Series(row | {"control_balanced": 0.2}), 0.95)
+    assert verdict == cl.HOLDS and "20% of the draws" in why and "the control is weaker than it reads" in why
+
+
 def test_page_escapes_and_counts_verdicts(tmp_path):
     s = _summary({"n_gender": [30, 5, 4, 25]})
     findings = cl.table([pn.claim_extreme_layers("gender", s, _replicates(s, {}), None, 0.95)])

@@ -474,14 +474,6 @@ def claim_erasure_kept_probe(
     }
     if str(row.get("matched_on", "") or "") in matched:
         why += f"; controls matched on {matched[row['matched_on']]}"
-    share = float(row.get("control_balanced", math.nan))
-    if not math.isnan(share):
-        why += f", {share:.0%} of the draws within the balance criterion (control_balance.tsv)"
-        if share < 0.5:
-            why += (
-                ": the erased neurons' rates have no close match among the other neurons, "
-                "so the control is weaker than it reads"
-            )
     return Finding(
         **common, value=value, ci_low=lo, ci_high=hi, chance_low=c_lo, chance_high=c_hi, verdict=verdict, why=why
     )

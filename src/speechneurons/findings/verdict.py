@@ -73,6 +73,22 @@ def at_ceiling(values, best: float, tol: float = 1e-9) -> bool:
     return bool(known) and all(abs(v - best) <= tol for v in known)
 
 
+def balance_words(row) -> str:
+    """How well a row's control draws match (``control_balanced`` of control_effects.tsv, the
+    share of draws within the balance criterion), with a warning below one half; '' when the row
+    has no such column."""
+    share = float(row["control_balanced"]) if "control_balanced" in row else math.nan
+    if math.isnan(share):
+        return ""
+    text = f"; {share:.0%} of the draws within the balance criterion (control_balance.tsv)"
+    if share < 0.5:
+        text += (
+            ": the compared neurons' rates have no close match among the other neurons, "
+            "so the control is weaker than it reads"
+        )
+    return text
+
+
 def read_against_controls(verdict: str, why: str, row, level: float) -> tuple[str, str]:
     """A verdict also read against the distribution of the same effect for matched control
     draws (a row of control_effects.tsv: ``effect``, ``n_controls``, ``control_low``,
@@ -89,6 +105,7 @@ def read_against_controls(verdict: str, why: str, row, level: float) -> tuple[st
     )
     if n and 1.0 / (n + 1) > alpha:
         text += f" (with {n} draws no rank p-value can reach {alpha:g})"
+    text += balance_words(row)
     if verdict == HOLDS and not row["control_p"] <= alpha:
         return UNMEASURED, f"{why}, but the effect lies within its control distribution: {text}"
     if verdict == FAILS and not row["control_p_below"] <= alpha:
