@@ -57,15 +57,19 @@ def erasure_figure(inp, out, p) -> None:
     plot_erasure(read_table(inp.table), out.figure, title=p.title)
 
 
+def layer_rates(neurons, P, prop: str | None = None, group: str | None = None) -> dict[int, np.ndarray]:
+    """Per layer, the activation rates of ``rates_from_npz`` (over all frames, or on one group's
+    frames). ``neurons``: layer -> neurons.json, in the order of the P.npz paths ``P``."""
+    return {int(doc["layer"]): rates_from_npz(path, prop, group) for doc, path in zip(neurons.values(), P, strict=True)}
+
+
 def erasure_rates(neurons, P, name: str, how: str) -> dict[int, np.ndarray]:
     """Per layer, the activation rates an erasure's random control is matched on
     (experiments.erasure_control_rate): 'in_group', the rates on the erased group's frames;
-    'overall', over all frames. ``neurons``: layer -> neurons.json, in the order of the P.npz
-    paths ``P``."""
+    'overall', over all frames."""
     if how not in ("in_group", "overall"):
         raise ValueError(f"erasure_control_rate must be in_group or overall, not {how!r}")
-    within = parse_erasure_name(name) if how == "in_group" else (None, None)
-    return {int(doc["layer"]): rates_from_npz(path, *within) for doc, path in zip(neurons.values(), P, strict=True)}
+    return layer_rates(neurons, P, *(parse_erasure_name(name) if how == "in_group" else ()))
 
 
 def erasure_sets(inp, out, p) -> None:
@@ -229,7 +233,7 @@ def prune(inp, out, p, threads: int = 1) -> None:
     torch.set_num_threads(threads)
     neurons = load_property_neurons(inp.neurons)
     protected = protected_neurons(neurons, p.protect_properties)
-    rates = {int(doc["layer"]): rates_from_npz(path) for doc, path in zip(neurons.values(), inp.P)}
+    rates = layer_rates(neurons, inp.P)
     # the matched control of the property neurons: same size per layer, matched by nearest activation rate
     m = settings_from(MatchSettings, p.matching)
     draws = matched_controls(
@@ -346,9 +350,9 @@ def control_effects(inp, out, p, threads: int = 1) -> None:
     roles = resolve_layers(p.probe_layers, best["num_layers"], best["best"], settings.tasks)
     layers = sorted({layer for by_layer in roles.values() for layer in by_layer})
     neurons = load_property_neurons(inp.neurons)
-    rates = {int(doc["layer"]): rates_from_npz(path) for doc, path in zip(neurons.values(), inp.P, strict=True)}
+    rates = layer_rates(neurons, inp.P)
     protected = protected_neurons(neurons, p.protect_properties)
-    balances = []
+    balances = {}  # comparison (protect_random, or erase <name>) -> the balance of its draws
     any_property = protected_neurons(neurons)
     protect_draws = []
     if p.pruning_comparable:  # protect and norm configured, pruned models not pretrained further
@@ -356,7 +360,7 @@ def control_effects(inp, out, p, threads: int = 1) -> None:
             protected, rates, n, p.seed, zlib.crc32(b"protect_random"), m.match_neighbours, target=m.balance_ks
         )
         balance = balance_table(protected, protect_draws, rates, m.balance_ks)
-        balances.append(balance.assign(comparison="protect_random", matched_on="overall rate"))
+        balances["protect_random"] = balance.assign(comparison="protect_random", matched_on="overall rate")
     from speechneurons.findings.property_neurons import counts_at_chance
 
     summary = read_table(inp.summary)
@@ -377,15 +381,15 @@ def control_effects(inp, out, p, threads: int = 1) -> None:
             )  # fmt: skip
             erasures[name] = (sets, draws)
             balance = balance_table(sets, draws, matched_on, m.balance_ks)
-            balances.append(balance.assign(comparison=f"erase {name}", matched_on=f"{p.erasure_control_rate} rate"))
+            key = f"erase {name}"
+            balances[key] = balance.assign(comparison=key, matched_on=f"{p.erasure_control_rate} rate")
     loaded = load_model(p.model_ref, p.device)
     masks, comparisons = plan_variants(
         ffn_pairs(loaded.model), protected, protect_draws, p.sparsities, erasures, p.seed
     )
-    shares = {b["comparison"].iloc[0]: share_balanced(b) for b in balances}
-    for c in comparisons:
-        c["matched_on"] = "overall rate" if c["kind"] == "pruning" else f"{p.erasure_control_rate} rate"
-        c["control_balanced"] = shares.get("protect_random" if c["kind"] == "pruning" else c["name"], float("nan"))
+    for c in comparisons:  # every comparison's draws were balanced above
+        balance = balances["protect_random" if c["kind"] == "pruning" else c["name"]]
+        c |= {"matched_on": balance["matched_on"].iloc[0], "control_balanced": share_balanced(balance)}
     manifest = read_manifest(inp.manifest)
     test = manifest[manifest["split"] == "test"]
     frames, utts = read_table(inp.frames), read_table(inp.utterances)
@@ -403,5 +407,5 @@ def control_effects(inp, out, p, threads: int = 1) -> None:
     )
     write_table(table, out.table)
     log.info("\n%s", table.to_string(index=False))
-    write_table(pd.concat(balances, ignore_index=True) if balances else pd.DataFrame(), out.balance)
+    write_table(pd.concat(balances.values(), ignore_index=True) if balances else pd.DataFrame(), out.balance)
     log.info("CPU time %.1f s for %d variants", time.process_time() - start, len(masks))
