@@ -129,6 +129,7 @@ rule saes_probes:
         erasures=config["saes"]["erasures"],
         match_neighbours=config["experiments"]["match_neighbours"],
         balance_ks=config["experiments"]["balance_ks"],
+        erasure_control_rate=config["experiments"]["erasure_control_rate"],
         probe_utterances=config["saes"]["probe_utterances"],
         probes=section_params(ProbeSettings, config["probes"]),
         probe_layers=config["probes"]["layers"],

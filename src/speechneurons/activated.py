@@ -98,3 +98,18 @@ def rates_from_npz(path, prop: str | None = None, group: str | None = None) -> n
         return activation_rates(
             [npz[f"A__phone_type__{g}"] for g in groups], [npz[f"n__phone_type__{g}"] for g in groups]
         )
+
+
+CONTROL_RATES = ("in_group", "overall")
+
+
+def control_rates(path, erasure: str, how: str) -> np.ndarray:
+    """The activation rates of a layer (its P.npz) that the random control of ``erasure`` (e.g.
+    'gender-F') is matched on, ``how`` being experiments.erasure_control_rate: 'in_group', the
+    rates on the erased group's frames (a control as busy where the erased units fire);
+    'overall', over all frames."""
+    if how not in CONTROL_RATES:
+        raise ValueError(f"erasure_control_rate must be one of {CONTROL_RATES}, not {how!r}")
+    from speechneurons.study import parse_erasure_name
+
+    return rates_from_npz(path, *(parse_erasure_name(erasure) if how == "in_group" else ()))

@@ -174,5 +174,5 @@ def test_in_group_controls_act_as_often_where_the_erased_neurons_act(tmp_path):
         draws = matched_controls(erased, rates, 3, 0, 0, neighbours=4)
         assert all(sorted(d[1].tolist()) == expect for d in draws), (how, draws)
     np.testing.assert_allclose(erasure_rates(neurons, [path], "gender-M", "in_group")[1][:4], 0.0)
-    with pytest.raises(ValueError, match="in_group or overall"):
+    with pytest.raises(ValueError, match="erasure_control_rate must be one of"):
         erasure_rates(neurons, [path], "gender-F", "within")

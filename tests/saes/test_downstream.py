@@ -43,9 +43,10 @@ def test_probe_variants_erase_group_units_against_controls():
     doc = {"D": 8, "exclusive_group_neurons": {"gender": {"F": [0, 1], "M": [5]}}}
     empty = {"D": 8, "exclusive_group_neurons": {"gender": {"F": [], "M": [5]}}}
     rates = np.array([0.4, 0.5, 0.45, 0.42, 0.01, 0.02, 0.0, 0.03])
-    variants, sets = probe_variants(saes, {(1, "topk"): doc}, {(1, "topk"): rates}, {1: doc}, {1: rates},
+    latent_rates, neuron_rates = {"gender-F": {(1, "topk"): rates}}, {"gender-F": {1: rates}}
+    variants, sets = probe_variants(saes, {(1, "topk"): doc}, latent_rates, {1: doc}, neuron_rates,
                                     ["gender-F"], ["topk"], match_neighbours=1, seed=0)  # fmt: skip
-    no_neurons, _ = probe_variants(saes, {(1, "topk"): doc}, {(1, "topk"): rates}, {1: empty}, {1: rates},
+    no_neurons, _ = probe_variants(saes, {(1, "topk"): doc}, latent_rates, {1: empty}, neuron_rates,
                                    ["gender-F"], ["topk"], match_neighbours=1, seed=0)  # fmt: skip
     assert not [v for v in no_neurons if "neurons" in v.name]  # nothing to erase: no pass
     names = [v.name for v in variants]
@@ -58,6 +59,25 @@ def test_probe_variants_erase_group_units_against_controls():
     by_name = {v.name: v for v in variants}
     assert by_name["erase gender-F neurons property"].masks == {1: [0, 1]}
     assert by_name["erase gender-F topk property"].edit is not None
+
+
+def test_probe_variants_match_each_erasure_on_its_own_rates():
+    """The controls of an erasure are matched on the rates given for that erasure (e.g. on the
+    erased group's frames): units 2, 3 are as busy as the F units on female frames, units 4, 5
+    overall; the M erasure's rates pick units 6, 7."""
+    saes = {(1, "topk"): _identity_sae(8)}
+    doc = {"D": 8, "exclusive_group_neurons": {"gender": {"F": [0, 1], "M": [4]}}}
+    on_f = np.array([0.9, 0.9, 0.88, 0.89, 0.1, 0.1, 0.0, 0.01])
+    overall = np.array([0.4, 0.4, 0.1, 0.1, 0.41, 0.39, 0.0, 0.0])
+    on_m = np.array([0.0, 0.0, 0.0, 0.0, 0.7, 0.1, 0.69, 0.69])
+    for f_rates, expect in ((on_f, [2, 3]), (overall, [4, 5])):
+        rates = {"gender-F": {1: f_rates}, "gender-M": {1: on_m}}
+        latent = {name: {(1, "topk"): r[1]} for name, r in rates.items()}
+        _, sets = probe_variants(saes, {(1, "topk"): doc}, latent, {1: doc}, rates,
+                                 ["gender-F", "gender-M"], ["topk"], match_neighbours=2, seed=0)  # fmt: skip
+        for units in ("neurons", "topk"):
+            assert sorted(sets[f"erase gender-F {units} random"][1].tolist()) == expect, (units, expect)
+            assert sets[f"erase gender-M {units} random"][1].tolist()[0] in (6, 7)
 
 
 def test_masked_prediction_same_masks_for_every_variant():

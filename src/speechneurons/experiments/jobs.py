@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from speechneurons.activated import rates_from_npz
+from speechneurons.activated import control_rates, rates_from_npz
 from speechneurons.config import settings_from
 from speechneurons.corpus.manifest import read_manifest
 from speechneurons.experiments import erasure as E
@@ -57,19 +57,17 @@ def erasure_figure(inp, out, p) -> None:
     plot_erasure(read_table(inp.table), out.figure, title=p.title)
 
 
-def layer_rates(neurons, P, prop: str | None = None, group: str | None = None) -> dict[int, np.ndarray]:
-    """Per layer, the activation rates of ``rates_from_npz`` (over all frames, or on one group's
-    frames). ``neurons``: layer -> neurons.json, in the order of the P.npz paths ``P``."""
-    return {int(doc["layer"]): rates_from_npz(path, prop, group) for doc, path in zip(neurons.values(), P, strict=True)}
+def layer_rates(neurons, P) -> dict[int, np.ndarray]:
+    """Per layer, the activation rates over all frames (``rates_from_npz``). ``neurons``: layer ->
+    neurons.json, in the order of the P.npz paths ``P``."""
+    return {int(doc["layer"]): rates_from_npz(path) for doc, path in zip(neurons.values(), P, strict=True)}
 
 
 def erasure_rates(neurons, P, name: str, how: str) -> dict[int, np.ndarray]:
     """Per layer, the activation rates an erasure's random control is matched on
-    (experiments.erasure_control_rate): 'in_group', the rates on the erased group's frames;
-    'overall', over all frames."""
-    if how not in ("in_group", "overall"):
-        raise ValueError(f"erasure_control_rate must be in_group or overall, not {how!r}")
-    return layer_rates(neurons, P, *(parse_erasure_name(name) if how == "in_group" else ()))
+    (experiments.erasure_control_rate, :func:`~speechneurons.activated.control_rates`).
+    ``neurons``: layer -> neurons.json, in the order of the P.npz paths ``P``."""
+    return {int(doc["layer"]): control_rates(path, name, how) for doc, path in zip(neurons.values(), P, strict=True)}
 
 
 def erasure_sets(inp, out, p) -> None:

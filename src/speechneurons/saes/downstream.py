@@ -207,9 +207,9 @@ def _control(units, rates, seed: int, stream: int, neighbours: int, target: floa
 def probe_variants(
     saes: Mapping[tuple[int, str], SparseAutoencoder],
     latents: Mapping[tuple[int, str], Mapping],
-    latent_rates: Mapping[tuple[int, str], np.ndarray],
+    latent_rates: Mapping[str, Mapping[tuple[int, str], np.ndarray]],
     neurons: Mapping[int, Mapping],
-    neuron_rates: Mapping[int, np.ndarray],
+    neuron_rates: Mapping[str, Mapping[int, np.ndarray]],
     erasures: Sequence[str],
     erasure_architectures: Sequence[str],
     match_neighbours: int,
@@ -217,15 +217,18 @@ def probe_variants(
     balance_ks: float = KS_TARGET,
 ):
     """The variants of this module's docstring, from the SAEs at k ({(layer, arch): SAE} at the
-    splice layers), the statistic on their latents (latents.json documents and activation rates,
-    for the erasure architectures) and on the neurons of the splice layers. Every random control
-    is :func:`~speechneurons.stats.controls.matched_control` (the experiments stage's matcher):
-    as many units per layer, matched by nearest activation rate (the share of the statistic's
-    frames at which a unit is activated; ``match_neighbours``, balance target ``balance_ks``,
-    the balance logged per control); for neurons with the experiments stage's seed and stream,
-    but drawn from every other neuron (the experiments stage also leaves out every property's
-    neurons), so the two stages' neuron controls need not coincide. Returns (variants, sets): sets maps
-    each erasure variant to {layer: units}; erasures of no unit get no variant."""
+    splice layers), the statistic on their latents (latents.json documents, for the erasure
+    architectures) and on the neurons of the splice layers. Every random control is
+    :func:`~speechneurons.stats.controls.matched_control` (the experiments stage's matcher): as
+    many units per layer, matched by nearest activation rate (``match_neighbours``, balance
+    target ``balance_ks``, the balance logged per control). The rates are given per erasure
+    (``latent_rates[erasure][layer, arch]``, ``neuron_rates[erasure][layer]``), so that a control
+    can be matched on the erased group's frames (experiments.erasure_control_rate,
+    :func:`~speechneurons.activated.control_rates`). Neuron controls use the experiments stage's
+    seed and stream, but are drawn from every other neuron (the experiments stage also leaves out
+    every property's neurons), so the two stages' neuron controls need not coincide. Returns
+    (variants, sets): sets maps each erasure variant to {layer: units}; erasures of no unit get
+    no variant."""
     import zlib
 
     variants = [Variant("model")]
@@ -237,12 +240,12 @@ def probe_variants(
         units = group_neurons(neurons, prop, group)
         sets[variant_name("erase", name, "neurons", "property")] = units
         sets[variant_name("erase", name, "neurons", "random")] = _control(
-            units, neuron_rates, seed, zlib.crc32(name.encode()), match_neighbours, balance_ks, name
+            units, neuron_rates[name], seed, zlib.crc32(name.encode()), match_neighbours, balance_ks, name
         )
         for arch in erasure_architectures:
             units = group_neurons({layer: doc for (layer, a), doc in latents.items() if a == arch}, prop, group)
             sets[variant_name("erase", name, arch, "property")] = units
-            rates = {layer: r for (layer, a), r in latent_rates.items() if a == arch}
+            rates = {layer: r for (layer, a), r in latent_rates[name].items() if a == arch}
             label = f"{name} {arch}"
             sets[variant_name("erase", name, arch, "random")] = _control(
                 units, rates, seed, zlib.crc32(label.encode()), match_neighbours, balance_ks, label

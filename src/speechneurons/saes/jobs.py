@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from speechneurons.activated import rates_from_npz
+from speechneurons.activated import control_rates
 from speechneurons.config import settings_from
 from speechneurons.corpus.manifest import read_manifest
 from speechneurons.device import resolve_device
@@ -170,9 +170,17 @@ def probes(inp, out, p, threads: int = 1) -> None:
     saes = {key: SparseAutoencoder.load(path, loaded.device) for key, path in zip(keys, inp.saes, strict=True)}
     erasure_keys = [(layer, arch) for layer in p.splice_layers for arch in p.erasure_architectures]
     latents = {key: read_json(path) for key, path in zip(erasure_keys, inp.latents, strict=True)}
-    latent_rates = {key: rates_from_npz(path) for key, path in zip(erasure_keys, inp.latent_P, strict=True)}
     neurons = {layer: read_json(path) for layer, path in zip(p.splice_layers, inp.neurons, strict=True)}
-    neuron_rates = {layer: rates_from_npz(path) for layer, path in zip(p.splice_layers, inp.neuron_P, strict=True)}
+    # the rates each erasure's random controls are matched on (experiments.erasure_control_rate)
+    how = p.erasure_control_rate
+    latent_rates = {
+        name: {key: control_rates(path, name, how) for key, path in zip(erasure_keys, inp.latent_P, strict=True)}
+        for name in p.erasures
+    }
+    neuron_rates = {
+        name: {layer: control_rates(path, name, how) for layer, path in zip(p.splice_layers, inp.neuron_P, strict=True)}
+        for name in p.erasures
+    }
     variants, sets = probe_variants(
         saes,
         latents,
@@ -214,7 +222,7 @@ def probes(inp, out, p, threads: int = 1) -> None:
         },
     )
     splice = splice_table(losses, roles, p.resamples, p.seed, p.level)
-    erasure = erasure_table(losses, sizes, roles, p.resamples, p.seed, p.level)
+    erasure = erasure_table(losses, sizes, roles, p.resamples, p.seed, p.level).assign(matched_on=f"{how} rate")
     log.info("splicing:\n%s\nerasure:\n%s", splice.to_string(index=False), erasure.to_string(index=False))
     write_table(splice, out.splice)
     write_table(erasure, out.erasure)
