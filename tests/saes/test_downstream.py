@@ -16,6 +16,7 @@ from speechneurons.saes.downstream import (
     probe_variants,
     splice_edit,
     splice_table,
+    with_balance,
 )
 from tests.helpers.models import tiny_config
 from tests.helpers.sparse_dictionary import sae_settings
@@ -44,9 +45,9 @@ def test_probe_variants_erase_group_units_against_controls():
     empty = {"D": 8, "exclusive_group_neurons": {"gender": {"F": [], "M": [5]}}}
     rates = np.array([0.4, 0.5, 0.45, 0.42, 0.01, 0.02, 0.0, 0.03])
     latent_rates, neuron_rates = {"gender-F": {(1, "topk"): rates}}, {"gender-F": {1: rates}}
-    variants, sets = probe_variants(saes, {(1, "topk"): doc}, latent_rates, {1: doc}, neuron_rates,
+    variants, sets, balance = probe_variants(saes, {(1, "topk"): doc}, latent_rates, {1: doc}, neuron_rates,
                                     ["gender-F"], ["topk"], match_neighbours=1, seed=0)  # fmt: skip
-    no_neurons, _ = probe_variants(saes, {(1, "topk"): doc}, latent_rates, {1: empty}, neuron_rates,
+    no_neurons, _, _ = probe_variants(saes, {(1, "topk"): doc}, latent_rates, {1: empty}, neuron_rates,
                                    ["gender-F"], ["topk"], match_neighbours=1, seed=0)  # fmt: skip
     assert not [v for v in no_neurons if "neurons" in v.name]  # nothing to erase: no pass
     names = [v.name for v in variants]
@@ -58,6 +59,9 @@ def test_probe_variants_erase_group_units_against_controls():
     assert len(sets["erase gender-F neurons random"][1]) == 2
     by_name = {v.name: v for v in variants}
     assert by_name["erase gender-F neurons property"].masks == {1: [0, 1]}
+    # each control's balance: units 0, 1 (0.4, 0.5) against two of 2, 3 (0.45, 0.42)
+    assert sorted(zip(balance.erasure, balance.units)) == [("gender-F", "neurons"), ("gender-F", "topk")]
+    assert (balance.n_set == 2).all() and (balance.n_control == 2).all()
     assert by_name["erase gender-F topk property"].edit is not None
 
 
@@ -73,11 +77,26 @@ def test_probe_variants_match_each_erasure_on_its_own_rates():
     for f_rates, expect in ((on_f, [2, 3]), (overall, [4, 5])):
         rates = {"gender-F": {1: f_rates}, "gender-M": {1: on_m}}
         latent = {name: {(1, "topk"): r[1]} for name, r in rates.items()}
-        _, sets = probe_variants(saes, {(1, "topk"): doc}, latent, {1: doc}, rates,
+        _, sets, _ = probe_variants(saes, {(1, "topk"): doc}, latent, {1: doc}, rates,
                                  ["gender-F", "gender-M"], ["topk"], match_neighbours=2, seed=0)  # fmt: skip
         for units in ("neurons", "topk"):
             assert sorted(sets[f"erase gender-F {units} random"][1].tolist()) == expect, (units, expect)
             assert sets[f"erase gender-M {units} random"][1].tolist()[0] in (6, 7)
+
+
+def test_erasure_table_states_how_its_controls_were_matched():
+    erasure = pd.DataFrame({"erasure": ["gender-F", "gender-F", "phone_type-vowel"],
+                            "units": ["neurons", "topk", "neurons"], "delta": [0.1, 0.2, 0.3]})  # fmt: skip
+    balance = pd.DataFrame({"erasure": ["gender-F"] * 3 + ["phone_type-vowel"] * 2,
+                            "units": ["neurons", "neurons", "topk", "neurons", "neurons"],
+                            "layer": [1, 2, 1, 1, 2], "n_set": [3, 2, 4, 5, 0],
+                            "share_balanced": [1.0, 0.0, 1.0, 0.0, np.nan],
+                            "ks_distance": [0.2, 0.5, 0.1, 0.4, np.nan]})  # fmt: skip
+    out = with_balance(erasure, balance, "in_group rate")
+    assert out.matched_on.tolist() == ["in_group rate"] * 3
+    assert out.control_balanced.tolist() == [0.5, 1.0, 0.0]  # layers without units left out
+    assert out.control_ks.tolist() == [0.5, 0.1, 0.4]
+    assert with_balance(erasure.iloc[:0], balance, "overall rate").empty
 
 
 def test_masked_prediction_same_masks_for_every_variant():

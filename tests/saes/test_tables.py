@@ -76,3 +76,28 @@ def test_units_table_counts_with_chance_levels():
     assert t.loc["F", "n_group"] == 2 and t.loc["F", "exclusive_share"] == 0.5
     assert t.loc["", "n_exclusive"] == 1 and t.loc["", "chance_mean"] == 0.5
     assert t.loc["", "p_value"] == pytest.approx((1 + 2) / 5) and t.loc["F", "p_value"] == pytest.approx(1 / 5)
+
+
+def test_features_vs_neurons_sums_units_and_reads_each_erasure_with_its_control():
+    from speechneurons.saes.tables import features_vs_neurons
+
+    units = pd.DataFrame({"property": ["gender"] * 4, "group": ["F"] * 4, "layer": [1, 2, 1, 2],
+                          "units": ["neurons", "neurons", "topk", "topk"], "n_units": [64, 64, 128, 128],
+                          "n_group": [4, 2, 10, 6], "n_exclusive": [2, 2, 8, 4],
+                          "chance_mean": [0.5, 0.5, 1.0, 2.0]})  # fmt: skip
+    erasure = pd.DataFrame({"erasure": ["gender-F"] * 3, "units": ["neurons", "topk", "topk"],
+                            "own_task": [True, True, False], "nothing_erased": [False] * 3,
+                            "task": ["gender", "gender", "sid"], "layer": [2, 2, 2], "value": [10.0, 12.0, 5.0],
+                            "delta": [1.0, 3.0, 0.0], "delta_ci_low": [0.0, 1.0, -1.0],
+                            "delta_ci_high": [2.0, 5.0, 1.0], "vs_control": [0.5, 2.0, 0.0],
+                            "vs_control_ci_low": [-0.5, 0.5, -1.0], "vs_control_ci_high": [1.5, 3.5, 1.0],
+                            "matched_on": ["in_group rate"] * 3, "control_balanced": [1.0, 0.0, 0.0]})  # fmt: skip
+    t = features_vs_neurons(units, erasure, ["gender-F"], [1, 2]).set_index("units")
+    assert t.loc["neurons", "n_exclusive"] == 4 and t.loc["topk", "n_exclusive"] == 12
+    assert t.loc["topk", "share_pct"] == 100 * 12 / 256 and t.loc["topk", "exclusive_share"] == 12 / 16
+    assert t.loc["topk", "chance_mean"] == 3.0
+    assert t.loc["topk", "gender_L2_delta"] == 3.0 and t.loc["topk", "gender_L2_vs_control"] == 2.0
+    assert t.loc["topk", "gender_L2_vs_control_ci"] == "0.5..3.5"
+    assert "sid_L2_delta" not in t  # not the group's own task
+    assert t.loc["neurons", "matched_on"] == "in_group rate"
+    assert t.loc["neurons", "control_balanced"] == 1.0 and t.loc["topk", "control_balanced"] == 0.0

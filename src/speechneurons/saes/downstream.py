@@ -195,13 +195,13 @@ def erasure_table(
 
 
 def _control(units, rates, seed: int, stream: int, neighbours: int, target: float, label: str):
-    """The matched control of ``units`` (one draw), its balance logged."""
+    """The matched control of ``units`` (one draw) and its :func:`balance_table` (logged)."""
     control = matched_control(units, rates, seed, stream, neighbours, target=target)
+    b = balance_table(units, [control], rates, target)
     if units:
-        b = balance_table(units, [control], rates, target)
         log.info("%s random control: KS %s (targets %s), balanced %s", label, b["ks_distance"].round(3).tolist(),
                  b["ks_target"].round(3).tolist(), b["balanced"].tolist())  # fmt: skip
-    return control
+    return control, b
 
 
 def probe_variants(
@@ -227,29 +227,33 @@ def probe_variants(
     :func:`~speechneurons.activated.control_rates`). Neuron controls use the experiments stage's
     seed and stream, but are drawn from every other neuron (the experiments stage also leaves out
     every property's neurons), so the two stages' neuron controls need not coincide. Returns
-    (variants, sets): sets maps each erasure variant to {layer: units}; erasures of no unit get
-    no variant."""
+    (variants, sets, balance): sets maps each erasure variant to {layer: units}; erasures of no
+    unit get no variant; balance holds each control's :func:`balance_table` per layer, with its
+    ``erasure`` and ``units``."""
     import zlib
 
     variants = [Variant("model")]
     for (layer, arch), sae in sorted(saes.items()):
         variants.append(Variant(variant_name("splice", arch, "layer", layer), {}, splice_edit({layer: sae}), layer))
     sets: dict[str, dict[int, np.ndarray]] = {}
+    balances = []
     for name in erasures:
         prop, group = parse_erasure_name(name)
         units = group_neurons(neurons, prop, group)
         sets[variant_name("erase", name, "neurons", "property")] = units
-        sets[variant_name("erase", name, "neurons", "random")] = _control(
+        control, b = _control(
             units, neuron_rates[name], seed, zlib.crc32(name.encode()), match_neighbours, balance_ks, name
         )
+        sets[variant_name("erase", name, "neurons", "random")] = control
+        balances.append(b.assign(erasure=name, units="neurons"))
         for arch in erasure_architectures:
             units = group_neurons({layer: doc for (layer, a), doc in latents.items() if a == arch}, prop, group)
             sets[variant_name("erase", name, arch, "property")] = units
             rates = {layer: r for (layer, a), r in latent_rates[name].items() if a == arch}
             label = f"{name} {arch}"
-            sets[variant_name("erase", name, arch, "random")] = _control(
-                units, rates, seed, zlib.crc32(label.encode()), match_neighbours, balance_ks, label
-            )
+            control, b = _control(units, rates, seed, zlib.crc32(label.encode()), match_neighbours, balance_ks, label)
+            sets[variant_name("erase", name, arch, "random")] = control
+            balances.append(b.assign(erasure=name, units=arch))
     for vname, by_layer in sets.items():
         if not sum(len(idx) for idx in sets[vname.rsplit(" ", 1)[0] + " property"].values()):
             continue  # the group has no such units at these layers: nothing to erase, no pass
@@ -259,4 +263,21 @@ def probe_variants(
         else:
             here = {layer: saes[layer, units] for layer in by_layer}
             variants.append(Variant(vname, {}, splice_edit(here, erase=by_layer, keep_error=True), min(here)))
-    return variants, sets
+    return variants, sets, pd.concat(balances, ignore_index=True) if balances else pd.DataFrame()
+
+
+def with_balance(erasure: pd.DataFrame, balance: pd.DataFrame, matched_on: str) -> pd.DataFrame:
+    """The erasure table with what its controls were matched on and how well: ``matched_on``,
+    and per erasure and kind of unit ``control_balanced`` (the share of the layers with units
+    whose control passes the balance criterion, :func:`~speechneurons.stats.controls.share_balanced`)
+    and ``control_ks`` (the largest KS distance between erased and control rates over those layers)."""
+    out = erasure.assign(matched_on=matched_on)
+    if not len(out) or not len(balance):
+        return out
+    rows = balance[balance["n_set"] > 0]
+    summary = (
+        rows.groupby(["erasure", "units"], sort=False)
+        .agg(control_balanced=("share_balanced", "mean"), control_ks=("ks_distance", "max"))
+        .reset_index()
+    )
+    return out.merge(summary, on=["erasure", "units"], how="left")

@@ -158,7 +158,7 @@ def probes(inp, out, p, threads: int = 1) -> None:
     from speechneurons.model.registry import load_model
     from speechneurons.probing.features import extract_features
     from speechneurons.probing.probes import ProbeSettings, resolve_layers, run_probes
-    from speechneurons.saes.downstream import erasure_table, evenly_spread, probe_variants, splice_table
+    from speechneurons.saes.downstream import erasure_table, evenly_spread, probe_variants, splice_table, with_balance
     from speechneurons.saes.sae import SparseAutoencoder
 
     torch.set_num_threads(threads)
@@ -181,7 +181,7 @@ def probes(inp, out, p, threads: int = 1) -> None:
         name: {layer: control_rates(path, name, how) for layer, path in zip(p.splice_layers, inp.neuron_P, strict=True)}
         for name in p.erasures
     }
-    variants, sets = probe_variants(
+    variants, sets, balance = probe_variants(
         saes,
         latents,
         latent_rates,
@@ -222,7 +222,7 @@ def probes(inp, out, p, threads: int = 1) -> None:
         },
     )
     splice = splice_table(losses, roles, p.resamples, p.seed, p.level)
-    erasure = erasure_table(losses, sizes, roles, p.resamples, p.seed, p.level).assign(matched_on=f"{how} rate")
+    erasure = with_balance(erasure_table(losses, sizes, roles, p.resamples, p.seed, p.level), balance, f"{how} rate")
     log.info("splicing:\n%s\nerasure:\n%s", splice.to_string(index=False), erasure.to_string(index=False))
     write_table(splice, out.splice)
     write_table(erasure, out.erasure)

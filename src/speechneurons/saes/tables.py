@@ -282,6 +282,9 @@ def features_vs_neurons(
                     if "vs_control" in er:
                         row[f"{key}_vs_control"] = er.vs_control
                         row[f"{key}_vs_control_ci"] = (er.vs_control_ci_low, er.vs_control_ci_high)
+                for col in ("matched_on", "control_balanced"):  # how the control was matched, and how well
+                    if col in e and len(e):
+                        row[col] = e[col].iloc[0]
             rows.append(row)
     table = pd.DataFrame(rows)
     for col in [c for c in table if c.endswith("_ci")]:  # intervals as 'low..high' strings in a TSV
