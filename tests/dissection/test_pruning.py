@@ -46,6 +46,21 @@ def test_concept_sets_tag_by_top_concepts_and_match_controls():
     assert again["phone_type=vowel"]["control"] == vowel["control"]
 
 
+def test_concept_sets_state_their_controls_balance():
+    """The tagged vowel neurons 0, 1 have the lowest rates, so every control lies above them
+    (KS 1, not balanced); with neurons 2, 3 at exactly their rates and the rest far away, the
+    nearest-rate control is balanced (KS 0). A concept with nothing tagged has no balance."""
+    phone = ["phone_type=vowel", "phone_type=vowel", *["loudness=high"] * 20]
+    low = {s["concept"]: s for s in concept_sets(neuron_rows(1, "phone", phone), pruning_settings(), 3)}
+    assert (low["phone_type=vowel"]["control_balanced"], low["phone_type=vowel"]["control_ks"]) == (0.0, 1.0)
+    assert low["phone_type=voiced_consonant"]["control_balanced"] is None
+    rate = np.r_[0.3, 0.5, 0.3, 0.5, np.full(18, 0.99)]
+    even = concept_sets(neuron_rows(1, "phone", phone, rate), pruning_settings(match_neighbours=1), 3)
+    vowel = next(s for s in even if s["concept"] == "phone_type=vowel")
+    assert vowel["control"] == {1: [2, 3]}
+    assert (vowel["control_balanced"], vowel["control_ks"]) == (1.0, 0.0)
+
+
 def test_sample_utterances_caps_each_split_seeded():
     manifest = pd.DataFrame({"utt_id": [f"u{i}" for i in range(20)], "split": ["train"] * 15 + ["test"] * 5})
     s = pruning_settings(max_train_utterances=4, max_test_utterances=10)

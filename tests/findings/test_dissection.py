@@ -131,6 +131,15 @@ def test_concept_pruning_against_the_matched_control():
     # beyond the control, but the tagged pruning itself hurts the concept no more than the rest
     weak = claim_concept_pruning(_pruning(diff=3.0, tagged=0.5), "phone_type")
     assert weak.verdict == cl.UNMEASURED and "own dA - dR" in weak.why
+    # the controls' balance is stated, with a warning below one half; the verdict is unchanged
+    assert "balance criterion" not in f.why  # no balance column: nothing said
+    unbalanced = _pruning(diff=3.0, tagged=4.0).assign(control_balanced=0.25)
+    g = claim_concept_pruning(unbalanced, "phone_type")
+    assert g.verdict == cl.HOLDS and g.value == f.value
+    assert "25% of the controls' layers within the balance criterion (pruning.tsv)" in g.why
+    assert "weaker than it reads" in g.why
+    fine = claim_concept_pruning(_pruning(diff=3.0, tagged=4.0).assign(control_balanced=1.0), "phone_type")
+    assert "100% of the controls' layers" in fine.why and "weaker" not in fine.why
 
 
 def test_concept_pruning_off_unlisted_or_with_nothing_tagged():

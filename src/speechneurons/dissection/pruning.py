@@ -16,7 +16,9 @@ concepts (computed on the selecting items, train by default). Pruning c zeroes i
 neurons in every dissected layer at once. The **control** zeroes, in each layer, as many
 neurons drawn at random among the neurons tagged with no concept of the family, matched on
 the distribution of activation rate by nearest rate (:func:`speechneurons.stats.controls.matched_control`,
-experiments.match_neighbours and experiments.balance_ks; the balance is logged per concept;
+experiments.match_neighbours and experiments.balance_ks; the balance is logged per concept and
+written to pruning.tsv: ``control_balanced``, the share of the concept's layers whose control
+passes the balance criterion, and ``control_ks``, the largest KS distance of its layers;
 the rate is the share of train middle frames at which the neuron is among the top tau of its
 layer, as in the property-neuron statistic).
 
@@ -41,7 +43,7 @@ from speechneurons.dissection.settings import PruningSettings, rng
 from speechneurons.phones import PHONE_TYPES
 from speechneurons.probing.features import Variant, extract_features, probe_frames
 from speechneurons.probing.probes import fit_classifier, standardize
-from speechneurons.stats.controls import balance_table, matched_control
+from speechneurons.stats.controls import balance_table, matched_control, share_balanced
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +52,7 @@ FAMILY_KIND = {"phone_type": "phone", "gender": "utterance", "pitch": "phone"}
 TABLE_COLUMNS = [
     "family", "concept", "arm", "status", "n_tagged", "tagged_per_layer", "n_test_items", "n_test_utts",
     "probe_accuracy", "majority_rate", "dA", "dA_lo", "dA_hi", "dR", "dR_lo", "dR_hi", "gap", "gap_lo", "gap_hi",
+    "control_balanced", "control_ks",
 ]  # fmt: skip
 
 
@@ -76,7 +79,9 @@ def concept_sets(neurons: pd.DataFrame, settings: PruningSettings, n_pitch_bins:
 
     ``neurons``: the neuron rows of every dissected layer (layer, kind, neuron, concepts,
     activation_rate). Returns dicts: family, concept, class (probe class index), kind,
-    tagged and control ({layer: sorted neuron indices}, layers with none left out).
+    tagged and control ({layer: sorted neuron indices}, layers with none left out), and the
+    control's balance: control_balanced (share of the layers within the criterion) and
+    control_ks (largest KS distance), None when nothing is tagged.
     """
     out = []
     kinds = sorted(neurons["kind"].unique())
@@ -100,13 +105,15 @@ def concept_sets(neurons: pd.DataFrame, settings: PruningSettings, n_pitch_bins:
             control = matched_control(tagged[c], rates, settings.seed, stream=1000 * (f + 1) + i,
                                       neighbours=settings.match_neighbours, exclude=family_tagged,
                                       target=settings.balance_ks)  # fmt: skip
+            balanced = worst = None
             if tagged[c]:
                 b = balance_table(tagged[c], [control], rates, settings.balance_ks)
                 log.info("%s control balance: KS %s (targets %s), balanced %s", c, b["ks_distance"].round(3).tolist(),
                          b["ks_target"].round(3).tolist(), b["balanced"].tolist())  # fmt: skip
+                balanced, worst = share_balanced(b), float(b["ks_distance"].max())
             control = {layer: sorted(int(j) for j in v) for layer, v in control.items()}
             out.append({"family": family, "concept": c, "class": i, "kind": kind, "tagged": tagged[c],
-                        "control": control})  # fmt: skip
+                        "control": control, "control_balanced": balanced, "control_ks": worst})  # fmt: skip
     return out
 
 
@@ -257,8 +264,19 @@ def _score_family(family, sets, train_feats, after, layer, n_pitch_bins, probe, 
             else sum(len(v) for p in pruned for v in p["tagged"].values())
         )
         per_layer = ";".join(f"{l}:{len(v)}" for l, v in sorted(s["tagged"].items())) if s else ""
+        balance = _balance([s] if s else pruned)
         rows.append({**common, **r, "concept": s["concept"] if s else "mean of pruned", "status": "pruned",
-                     "n_tagged": n_tagged, "tagged_per_layer": per_layer})  # fmt: skip
+                     "n_tagged": n_tagged, "tagged_per_layer": per_layer, **balance})  # fmt: skip
     arm_rank = {"tagged": 0, "control": 1, "difference": 2}
     concept_rank = {s["concept"]: i for i, s in enumerate(sets)}
     return sorted(rows, key=lambda r: (arm_rank[r["arm"]], concept_rank.get(r["concept"], len(sets))))
+
+
+def _balance(sets: Sequence[dict]) -> dict:
+    """control_balanced (mean over the sets) and control_ks (largest) of concept sets."""
+    shares = [s["control_balanced"] for s in sets if s.get("control_balanced") is not None]
+    worst = [s["control_ks"] for s in sets if s.get("control_ks") is not None]
+    return {
+        "control_balanced": float(np.mean(shares)) if shares else np.nan,
+        "control_ks": float(np.max(worst)) if worst else np.nan,
+    }

@@ -56,6 +56,7 @@ from speechneurons.findings.claims import (
     verdict_above_chance,
     verdict_positive,
 )
+from speechneurons.findings.verdict import balance_words
 
 STUDY = "Wu et al. 2024 (network dissection, AND)"
 KINDS = ("phone", "utterance")
@@ -278,6 +279,7 @@ def claim_concept_pruning(pruning: pd.DataFrame | None, family: str, families: S
         c = mean.loc["control"]
         why += f", matched control {fmt(c['gap'], 2)} [{fmt(c['gap_lo'], 2)}, {fmt(c['gap_hi'], 2)}]"
     why += f"; pruned: {', '.join(pruned['concept'])} ({int(t['n_tagged'])} tagged neurons)"
+    why += balance_words(t, what="the controls' layers", source="pruning.tsv")
     if skipped:
         why += f"; not pruned (no tagged neuron): {', '.join(skipped)}"
     accuracy, majority = 100 * float(t["probe_accuracy"]), 100 * float(t["majority_rate"])

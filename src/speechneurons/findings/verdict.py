@@ -73,14 +73,14 @@ def at_ceiling(values, best: float, tol: float = 1e-9) -> bool:
     return bool(known) and all(abs(v - best) <= tol for v in known)
 
 
-def balance_words(row) -> str:
-    """How well a row's control draws match (``control_balanced`` of control_effects.tsv, the
-    share of draws within the balance criterion), with a warning below one half; '' when the row
-    has no such column."""
+def balance_words(row, what: str = "the draws", source: str = "control_balance.tsv") -> str:
+    """How well a row's controls match (``control_balanced``: the share of ``what`` within the
+    balance criterion, e.g. the draws of control_effects.tsv), with a warning below one half; ''
+    when the row has no such column or no value."""
     share = float(row["control_balanced"]) if "control_balanced" in row else math.nan
     if math.isnan(share):
         return ""
-    text = f"; {share:.0%} of the draws within the balance criterion (control_balance.tsv)"
+    text = f"; {share:.0%} of {what} within the balance criterion ({source})"
     if share < 0.5:
         text += (
             ": the compared neurons' rates have no close match among the other neurons, "
