@@ -162,6 +162,8 @@ rule dissection_pruning:
         labels=L.frame_labels(aligner=ALIGNER),
         pitch=L.pitch_frames(),
         neurons=I.dissection_per_layer(L.dissection_neurons),
+        # the property statistic's counts per group: the rates the controls are matched on
+        P=I.dissection_per_layer(L.property_P),
     output:
         table=L.dissection_pruning(),
         sets=L.dissection_pruning_sets(),
@@ -184,6 +186,7 @@ rule dissection_pruning:
         level=config["bootstrap"]["level"],
         match_neighbours=config["experiments"]["match_neighbours"],
         balance_ks=config["experiments"]["balance_ks"],
+        control_rate=config["experiments"]["erasure_control_rate"],
         probe=section_params(ProbeSettings, config["probes"]),
         frame_settings=section_params(FrameSettings, config["probes"]),
         probe_seed=config["seed"],

@@ -8,6 +8,7 @@ import torch
 
 from speechneurons.dissection.pruning import (
     TABLE_COLUMNS,
+    concept_group,
     concept_sets,
     family_concepts,
     probe_logits,
@@ -59,6 +60,33 @@ def test_concept_sets_state_their_controls_balance():
     vowel = next(s for s in even if s["concept"] == "phone_type=vowel")
     assert vowel["control"] == {1: [2, 3]}
     assert (vowel["control_balanced"], vowel["control_ks"]) == (1.0, 0.0)
+
+
+def test_concept_controls_are_matched_on_the_rates_given_for_the_concept():
+    """Overall, the tagged vowel neurons 0, 1 match their neighbours 2, 3; on vowel frames they
+    are as busy as neurons 10, 11 only, which the in-group control picks. Concepts without
+    given rates keep the overall match."""
+    phone = ["phone_type=vowel", "phone_type=vowel", *["loudness=high"] * 20]
+    neurons = neuron_rows(1, "phone", phone, np.r_[0.1, 0.2, 0.1, 0.2, np.full(18, 0.6)])
+    on_vowels = np.full(22, 0.05)
+    on_vowels[[0, 1, 10, 11]] = [0.8, 0.9, 0.8, 0.9]
+    settings = pruning_settings(match_neighbours=1)
+    overall = {s["concept"]: s for s in concept_sets(neurons, settings, 3)}
+    assert overall["phone_type=vowel"]["control"] == {1: [2, 3]}
+    assert overall["phone_type=vowel"]["matched_on"] == "overall rate"
+    given = {s["concept"]: s for s in concept_sets(neurons, settings, 3, {"phone_type=vowel": {1: on_vowels}})}
+    assert given["phone_type=vowel"]["control"] == {1: [10, 11]}
+    assert given["phone_type=vowel"]["matched_on"] == "in_group rate"
+    assert given["phone_type=vowel"]["control_balanced"] == 1.0
+    assert given["gender=F"]["matched_on"] == "overall rate"
+
+
+def test_concept_group_names_the_property_statistic_s_group():
+    assert concept_group("phone_type=vowel", 3) == ("phone_type", "vowel")
+    assert concept_group("gender=F", 3) == ("gender", "F")
+    assert concept_group("pitch=high", 3) == ("pitch", "2") and concept_group("pitch=mid-low", 4) == ("pitch", "1")
+    with pytest.raises(ValueError, match="no concept of the pruning families"):
+        concept_group("loudness=high", 3)
 
 
 def test_sample_utterances_caps_each_split_seeded():

@@ -153,7 +153,8 @@ def pruning(inp, out, p, threads: int = 1) -> None:
     in every dissected layer, and score the drop of the probes' own-class logits on test utterances."""
     import torch
 
-    from speechneurons.dissection.pruning import concept_sets, run_pruning
+    from speechneurons.activated import control_rates
+    from speechneurons.dissection.pruning import concept_group, concept_sets, family_concepts, run_pruning
     from speechneurons.model.registry import load_model
     from speechneurons.probing.features import FrameSettings
     from speechneurons.probing.probes import ProbeSettings
@@ -161,8 +162,22 @@ def pruning(inp, out, p, threads: int = 1) -> None:
     torch.set_num_threads(threads)
     settings = settings_from(PruningSettings, p.settings, seed=p.seed, resamples=p.resamples, level=p.level,
                              match_neighbours=p.match_neighbours, balance_ks=p.balance_ks)  # fmt: skip
-    neurons = pd.concat([read_table(path) for path in inp.neurons], ignore_index=True)
-    sets = concept_sets(neurons, settings, p.n_pitch_bins)
+    tables = [read_table(path) for path in inp.neurons]
+    neurons = pd.concat(tables, ignore_index=True)
+    # the rates each concept's control is matched on (experiments.erasure_control_rate): on the
+    # concept's own frames (the property statistic's P.npz of each dissected layer) or overall
+    concept_rates = None
+    if p.control_rate != "overall":
+        layers = [int(t["layer"].iloc[0]) for t in tables]  # the order of inp.P
+        concept_rates = {
+            c: {
+                layer: control_rates(path, "-".join(concept_group(c, p.n_pitch_bins)), p.control_rate)
+                for layer, path in zip(layers, inp.P, strict=True)
+            }
+            for family in settings.families
+            for c in family_concepts(family, p.n_pitch_bins)
+        }
+    sets = concept_sets(neurons, settings, p.n_pitch_bins, concept_rates)
     for s in sets:
         log.info(
             "%s (%s items): %s tagged per layer",

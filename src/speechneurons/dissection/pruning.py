@@ -20,7 +20,12 @@ experiments.match_neighbours and experiments.balance_ks; the balance is logged p
 written to pruning.tsv: ``control_balanced``, the share of the concept's layers whose control
 passes the balance criterion, and ``control_ks``, the largest KS distance of its layers;
 the rate is the share of train middle frames at which the neuron is among the top tau of its
-layer, as in the property-neuron statistic).
+layer, as in the property-neuron statistic). Which rate is experiments.erasure_control_rate: by
+default (in_group) the rate on the concept's own frames (for phone_type=vowel, how often a
+neuron is active on vowel frames; :func:`concept_group` names the property statistic's group,
+read from its P.npz), so that the control is as busy where the tagged neurons fire and a
+dA - dR beyond it is not explained by where they fire; overall, the rate over all frames
+(``activation_rate`` of the neuron tables). pruning.tsv names it in ``matched_on``.
 
 The probes are linear (the ``probes`` section's classifier on standardized features) on the
 last layer's hidden states of the unpruned model, trained on the frames of a seeded sample of
@@ -32,7 +37,7 @@ front-end computed once: :func:`speechneurons.probing.features.extract_features`
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -52,7 +57,7 @@ FAMILY_KIND = {"phone_type": "phone", "gender": "utterance", "pitch": "phone"}
 TABLE_COLUMNS = [
     "family", "concept", "arm", "status", "n_tagged", "tagged_per_layer", "n_test_items", "n_test_utts",
     "probe_accuracy", "majority_rate", "dA", "dA_lo", "dA_hi", "dR", "dR_lo", "dR_hi", "gap", "gap_lo", "gap_hi",
-    "control_balanced", "control_ks",
+    "matched_on", "control_balanced", "control_ks",
 ]  # fmt: skip
 
 
@@ -67,6 +72,17 @@ def family_concepts(family: str, n_pitch_bins: int) -> list[str]:
     raise ValueError(f"unknown pruning family {family!r}: use phone_type, gender or pitch")
 
 
+def concept_group(concept: str, n_pitch_bins: int) -> tuple[str, str]:
+    """The property statistic's (property, group) of a pruned concept: phone_type=vowel ->
+    (phone_type, vowel), gender=F -> (gender, F), pitch=<bin name> -> (pitch, <bin index>)."""
+    family, _, value = concept.partition("=")
+    if family == "pitch":
+        return family, str(bin_labels(n_pitch_bins).index(value))
+    if family not in FAMILY_KIND or not value:
+        raise ValueError(f"{concept!r} is no concept of the pruning families {sorted(FAMILY_KIND)}")
+    return family, value
+
+
 def tagging_kind(family: str, kinds: Sequence[str]) -> str:
     """The item kind whose top concepts tag a family's neurons (phone items when the dissection
     has no utterance items)."""
@@ -74,14 +90,21 @@ def tagging_kind(family: str, kinds: Sequence[str]) -> str:
     return kind if kind in kinds else "phone"
 
 
-def concept_sets(neurons: pd.DataFrame, settings: PruningSettings, n_pitch_bins: int) -> list[dict]:
+def concept_sets(
+    neurons: pd.DataFrame,
+    settings: PruningSettings,
+    n_pitch_bins: int,
+    concept_rates: Mapping[str, Mapping[int, np.ndarray]] | None = None,
+) -> list[dict]:
     """Tagged neurons and their control per concept of every family (see module docstring).
 
     ``neurons``: the neuron rows of every dissected layer (layer, kind, neuron, concepts,
     activation_rate). Returns dicts: family, concept, class (probe class index), kind,
     tagged and control ({layer: sorted neuron indices}, layers with none left out), and the
     control's balance: control_balanced (share of the layers within the criterion) and
-    control_ks (largest KS distance), None when nothing is tagged.
+    control_ks (largest KS distance), None when nothing is tagged. ``concept_rates``
+    ({concept: {layer: rates}}, e.g. the rates on the concept's own frames) replaces the neuron
+    tables' overall rates for the concepts it holds; ``matched_on`` says which was used.
     """
     out = []
     kinds = sorted(neurons["kind"].unique())
@@ -102,18 +125,21 @@ def concept_sets(neurons: pd.DataFrame, settings: PruningSettings, n_pitch_bins:
                     tagged[c][int(layer)] = sorted(int(j) for j in members)
             family_tagged[int(layer)] = sorted({j for c in concepts for j in tagged[c].get(int(layer), [])})
         for i, c in enumerate(concepts):
-            control = matched_control(tagged[c], rates, settings.seed, stream=1000 * (f + 1) + i,
+            in_group = concept_rates is not None and c in concept_rates
+            matched = {layer: concept_rates[c][layer] for layer in rates} if in_group else rates
+            control = matched_control(tagged[c], matched, settings.seed, stream=1000 * (f + 1) + i,
                                       neighbours=settings.match_neighbours, exclude=family_tagged,
                                       target=settings.balance_ks)  # fmt: skip
             balanced = worst = None
             if tagged[c]:
-                b = balance_table(tagged[c], [control], rates, settings.balance_ks)
+                b = balance_table(tagged[c], [control], matched, settings.balance_ks)
                 log.info("%s control balance: KS %s (targets %s), balanced %s", c, b["ks_distance"].round(3).tolist(),
                          b["ks_target"].round(3).tolist(), b["balanced"].tolist())  # fmt: skip
                 balanced, worst = share_balanced(b), float(b["ks_distance"].max())
             control = {layer: sorted(int(j) for j in v) for layer, v in control.items()}
             out.append({"family": family, "concept": c, "class": i, "kind": kind, "tagged": tagged[c],
-                        "control": control, "control_balanced": balanced, "control_ks": worst})  # fmt: skip
+                        "control": control, "matched_on": "in_group rate" if in_group else "overall rate",
+                        "control_balanced": balanced, "control_ks": worst})  # fmt: skip
     return out
 
 
@@ -265,8 +291,10 @@ def _score_family(family, sets, train_feats, after, layer, n_pitch_bins, probe, 
         )
         per_layer = ";".join(f"{l}:{len(v)}" for l, v in sorted(s["tagged"].items())) if s else ""
         balance = _balance([s] if s else pruned)
+        matched_on = ", ".join(sorted({p.get("matched_on", "") for p in ([s] if s else pruned)}))
         rows.append({**common, **r, "concept": s["concept"] if s else "mean of pruned", "status": "pruned",
-                     "n_tagged": n_tagged, "tagged_per_layer": per_layer, **balance})  # fmt: skip
+                     "n_tagged": n_tagged, "tagged_per_layer": per_layer, "matched_on": matched_on,
+                     **balance})  # fmt: skip
     arm_rank = {"tagged": 0, "control": 1, "difference": 2}
     concept_rank = {s["concept"]: i for i, s in enumerate(sets)}
     return sorted(rows, key=lambda r: (arm_rank[r["arm"]], concept_rank.get(r["concept"], len(sets))))
