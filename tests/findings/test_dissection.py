@@ -140,6 +140,9 @@ def test_concept_pruning_against_the_matched_control():
     assert "weaker than it reads" in g.why
     fine = claim_concept_pruning(_pruning(diff=3.0, tagged=4.0).assign(control_balanced=1.0), "phone_type")
     assert "100% of the controls' layers" in fine.why and "weaker" not in fine.why
+    in_group = claim_concept_pruning(_pruning(diff=3.0, tagged=4.0).assign(matched_on="in_group rate"), "phone_type")
+    assert "controls matched on the activation rate on the concept's own frames" in in_group.why
+    assert "controls matched on" not in f.why  # an older table without the column
 
 
 def test_concept_pruning_off_unlisted_or_with_nothing_tagged():

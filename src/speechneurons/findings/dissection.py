@@ -23,7 +23,8 @@ clip captions) and are not in this project: its statements are quoted in words.
    the property neurons of Lin et al., not a claim of AND.
 3. Pruning a concept's tagged neurons hurts that concept more than the rest, beyond a matched
    random control (one row per family: phone type, gender, pitch). Effect: dA - dR of pruning
-   the tagged neurons minus dA - dR of the activation-rate-matched random control, averaged over
+   the tagged neurons minus dA - dR of the activation-rate-matched random control (by default
+   matched on the rate on the concept's own frames, ``matched_on``), averaged over
    the family's pruned concepts (``pruning.tsv``, arm ``difference``, concept ``mean of
    pruned``), in the probe's logit units, with its paired bootstrap interval over test
    utterances. The control is built into the effect; no separate chance range. Verdict:
@@ -250,7 +251,8 @@ def claim_concept_pruning(pruning: pd.DataFrame | None, family: str, families: S
                   claim=f"Pruning a concept's tagged neurons hurts that concept more than the rest, beyond a matched "
                         f"random control ({name})",
                   paper=PAPER_PRUNING,
-                  measure="dA - dR of the tagged neurons minus that of the activation-rate-matched random control, "
+                  measure="dA - dR of the tagged neurons minus that of the activation-rate-matched random control "
+                          "(the rate on the concept's frames by default), "
                           "mean over pruned concepts (probe logits)",
                   source="dissection/<model>/<checkpoint>/pruning.tsv")  # fmt: skip
     if pruning is None:
@@ -279,6 +281,12 @@ def claim_concept_pruning(pruning: pd.DataFrame | None, family: str, families: S
         c = mean.loc["control"]
         why += f", matched control {fmt(c['gap'], 2)} [{fmt(c['gap_lo'], 2)}, {fmt(c['gap_hi'], 2)}]"
     why += f"; pruned: {', '.join(pruned['concept'])} ({int(t['n_tagged'])} tagged neurons)"
+    matched = {
+        "in_group rate": "the activation rate on the concept's own frames",
+        "overall rate": "the overall activation rate",
+    }
+    if str(t.get("matched_on", "")) in matched:
+        why += f"; controls matched on {matched[t['matched_on']]}"
     why += balance_words(t, what="the controls' layers", source="pruning.tsv")
     if skipped:
         why += f"; not pruned (no tagged neuron): {', '.join(skipped)}"
