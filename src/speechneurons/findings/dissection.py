@@ -57,7 +57,7 @@ from speechneurons.findings.claims import (
     verdict_above_chance,
     verdict_positive,
 )
-from speechneurons.findings.verdict import balance_words
+from speechneurons.findings.verdict import balance_words, matched_words
 
 STUDY = "Wu et al. 2024 (network dissection, AND)"
 KINDS = ("phone", "utterance")
@@ -281,12 +281,7 @@ def claim_concept_pruning(pruning: pd.DataFrame | None, family: str, families: S
         c = mean.loc["control"]
         why += f", matched control {fmt(c['gap'], 2)} [{fmt(c['gap_lo'], 2)}, {fmt(c['gap_hi'], 2)}]"
     why += f"; pruned: {', '.join(pruned['concept'])} ({int(t['n_tagged'])} tagged neurons)"
-    matched = {
-        "in_group rate": "the activation rate on the concept's own frames",
-        "overall rate": "the overall activation rate",
-    }
-    if str(t.get("matched_on", "")) in matched:
-        why += f"; controls matched on {matched[t['matched_on']]}"
+    why += matched_words(t, "the concept's own frames")
     why += balance_words(t, what="the controls' layers", source="pruning.tsv")
     if skipped:
         why += f"; not pruned (no tagged neuron): {', '.join(skipped)}"

@@ -42,6 +42,7 @@ from speechneurons.findings.verdict import (
     CANNOT_TEST,
     at_ceiling,
     at_chance_everywhere,
+    matched_words,
     read_against_controls,
     symmetric_verdict,
 )
@@ -468,12 +469,7 @@ def claim_erasure_kept_probe(
     verdict, why = symmetric_verdict(value, lo, hi, c_lo, c_hi)
     verdict, why = read_against_controls(verdict, why, row, level)
     why += f"; layer {int(row['layer'])}"
-    matched = {
-        "in_group rate": f"the activation rate on the frames of {name}",
-        "overall rate": "the overall activation rate",
-    }
-    if str(row.get("matched_on", "") or "") in matched:
-        why += f"; controls matched on {matched[row['matched_on']]}"
+    why += matched_words(row, f"the frames of {name}")
     return Finding(
         **common, value=value, ci_low=lo, ci_high=hi, chance_low=c_lo, chance_high=c_hi, verdict=verdict, why=why
     )

@@ -89,6 +89,17 @@ def balance_words(row, what: str = "the draws", source: str = "control_balance.t
     return text
 
 
+def matched_words(row, group_frames: str) -> str:
+    """What a row's controls were matched on (``matched_on``: 'in_group rate', the rate on
+    ``group_frames``, or 'overall rate'), as a clause of a reason; '' when the row does not say."""
+    matched = {
+        "in_group rate": f"the activation rate on {group_frames}",
+        "overall rate": "the overall activation rate",
+    }
+    label = str(row.get("matched_on", "") or "")
+    return f"; controls matched on {matched[label]}" if label in matched else ""
+
+
 def read_against_controls(verdict: str, why: str, row, level: float) -> tuple[str, str]:
     """A verdict also read against the distribution of the same effect for matched control
     draws (a row of control_effects.tsv: ``effect``, ``n_controls``, ``control_low``,
