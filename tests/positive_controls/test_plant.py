@@ -12,6 +12,7 @@ from speechneurons.model.plant import (
     PlantSettings,
     choose_units,
     group_masks,
+    overlap_groups,
     plant_model_,
     planted_layers,
     unit_directions,
@@ -111,7 +112,7 @@ def test_choose_units_distinct_and_bounded():
 def test_planted_gender_units_fire_on_their_gender(loaded):
     waves, index = _corpus()
     settings = PlantSettings(signal="property", units_per_group=2, layers=(), gain=12.0, write_scale=0.5,
-                             max_utterances=0)  # fmt: skip
+                             max_utterances=0, overlap_units=0)  # fmt: skip
     planted = plant_model_(loaded, waves, index, settings, n_pitch_bins=2, seed=0)
     assert sorted(planted) == [1, 3]
     female = (index["gender"] == "F").to_numpy()
@@ -120,3 +121,59 @@ def test_planted_gender_units_fire_on_their_gender(loaded):
         for g, rows in (("gender-F", female), ("gender-M", ~female)):
             units = planted[layer][g]
             assert h[rows][:, units].mean() > h[~rows][:, units].mean() + 1.0
+
+
+def _three_voices(n_utts=3, seconds=0.5, sr=16000):
+    """Three voices, one pitch bin each (of 3): F high (bin 2), F middle (bin 1), M low (bin 0)."""
+    rng = np.random.default_rng(1)
+    waves, rows = {}, []
+    t = np.arange(int(seconds * sr)) / sr
+    for s, (gender, f0, b) in enumerate((("F", 260.0, 2), ("F", 170.0, 1), ("M", 100.0, 0))):
+        for u in range(n_utts):
+            utt = f"s{s}-{u}"
+            waves[utt] = (0.5 * np.sin(2 * np.pi * f0 * t) + 0.05 * rng.standard_normal(t.size)).astype(np.float32)
+            for k, frame in enumerate(range(0, 24, 2)):
+                rows.append({"utt_id": utt, "frame": frame, "speaker": f"s{s}", "gender": gender,
+                             "phone": PHONES[k % len(PHONES)], "pitch_bin": b})  # fmt: skip
+    return waves, pd.DataFrame(rows)
+
+
+def test_overlap_groups_are_a_gender_in_its_pitch_bin_plus_its_unvoiced_frames():
+    index = pd.DataFrame({"speaker": list("aabbcc"), "utt_id": list("aabbcc"), "phone": ["aa", "s"] * 3,
+                          "gender": list("FFFFMM"), "pitch_bin": [2, None, 1, None, 0, None]})  # fmt: skip
+    assert list(overlap_groups(3)) == ["gender-F&pitch-2", "gender-M&pitch-0"]
+    masks = group_masks(index, "property", n_pitch_bins=3, seed=0, overlap=True)
+    assert list(masks)[-2:] == list(overlap_groups(3))  # the overlap groups come last
+    # F in the top bin and F's unvoiced frames; not F in the middle bin
+    assert masks["gender-F&pitch-2"].tolist() == [True, True, False, True, False, False]
+    assert masks["gender-M&pitch-0"].tolist() == [False, False, False, False, True, True]
+    plain = group_masks(index, "property", n_pitch_bins=3, seed=0)
+    assert len(masks) == len(plain) + 2
+    # the null twins get as many groups of their own kind
+    assert len(group_masks(index, "utterance_null", 3, seed=0, overlap=True)) == len(masks)
+
+
+def test_choose_units_takes_a_count_per_group():
+    units = choose_units(30, ["a", "b", "c"], {"a": 2, "b": 2, "c": 5}, np.random.default_rng(0))
+    assert [len(units[g]) for g in "abc"] == [2, 2, 5]
+    assert len({u for us in units.values() for u in us}) == 9
+    # equal counts draw exactly what one count for all draws
+    assert choose_units(30, ["a", "b"], {"a": 3, "b": 3}, np.random.default_rng(4)) == choose_units(
+        30, ["a", "b"], 3, np.random.default_rng(4)
+    )
+
+
+def test_overlap_units_are_planted_at_the_first_layer_and_fire_on_their_gender_in_its_bin(loaded):
+    waves, index = _three_voices()
+    settings = PlantSettings(signal="property", units_per_group=2, layers=(), gain=12.0, write_scale=0.5,
+                             max_utterances=0, overlap_units=3)  # fmt: skip
+    planted = plant_model_(loaded, waves, index, settings, n_pitch_bins=3, seed=0)
+    overlap = list(overlap_groups(3))
+    assert [len(planted[1][g]) for g in overlap] == [3, 3]
+    assert not set(overlap) & set(planted[3])  # the first planted layer only
+    assert len({u for us in planted[1].values() for u in us}) == sum(len(us) for us in planted[1].values())
+    h = _activations(loaded, waves, index, 1)[:, planted[1]["gender-F&pitch-2"]].mean(axis=1)
+    high_f, mid_f = (index["speaker"] == "s0").to_numpy(), (index["speaker"] == "s1").to_numpy()
+    # the F-and-top-bin units fire on the high female voice, not on the other female voice
+    assert h[high_f].mean() > h[mid_f].mean() + 1.0
+    assert h[high_f].mean() > h[~high_f & ~mid_f].mean() + 1.0

@@ -20,6 +20,11 @@ A planted model is the base model with ``units_per_group`` FFN units of each cho
   elsewhere (each unit of a group with its own random tenth, so that they are no copies).
   Its output column (fc2) writes ``write_scale`` times the unit-norm mean difference into the residual
   stream, so the layers above (and the probes) read the planted signal;
+- at the first planted layer only, ``overlap_units`` more units per gender ∩ pitch group
+  (female speakers in the top pitch bin, male speakers in the bottom one, each with its
+  gender's unvoiced frames), so that gender ∩ pitch is the largest overlap between the property
+  sets there (claim 2 of Lin et al.); the null twins get as many units on two more groups of
+  their own kind;
 - the replaced units are drawn at random (seeded), different for every group; layers are
   planted bottom-up, each on the inputs of the model planted below it.
 """
@@ -48,6 +53,7 @@ class PlantSettings:
     gain: float
     write_scale: float
     max_utterances: int
+    overlap_units: int
 
 
 def planted_layers(requested: Sequence[int], num_layers: int) -> list[int]:
@@ -70,9 +76,23 @@ def _phone_type(phone: str) -> str | None:
     return None
 
 
-def group_masks(index: pd.DataFrame, signal: str, n_pitch_bins: int, seed: int) -> dict[str, np.ndarray]:
+def overlap_groups(n_pitch_bins: int) -> dict[str, tuple[str, int]]:
+    """The gender ∩ pitch groups of the first planted layer: name -> (gender, pitch bin): female
+    speakers and the top pitch bin, male speakers and the bottom one."""
+    return {f"gender-F&pitch-{n_pitch_bins - 1}": ("F", n_pitch_bins - 1), "gender-M&pitch-0": ("M", 0)}
+
+
+def group_masks(
+    index: pd.DataFrame, signal: str, n_pitch_bins: int, seed: int, overlap: bool = False
+) -> dict[str, np.ndarray]:
     """Group name -> boolean mask over the rows of ``index`` (module docstring); ``index`` has
-    speaker, gender, phone and pitch_bin columns (the activation dump's index)."""
+    speaker, gender, phone and pitch_bin columns (the activation dump's index).
+
+    ``overlap``: the groups end with those of :func:`overlap_groups`, each the frames of its
+    gender in its pitch bin plus that gender's unvoiced frames (no pitch bin): a unit on it is
+    then selective for its gender on every phone and for its pitch bin on the voiced ones, i.e.
+    a gender neuron and a pitch neuron at once. The null twins get as many more groups of their
+    own kind."""
     if signal not in SIGNALS:
         raise ValueError(f"planted signal must be one of {SIGNALS}, got {signal!r}")
     gender = index["gender"].astype(str).to_numpy()
@@ -81,6 +101,10 @@ def group_masks(index: pd.DataFrame, signal: str, n_pitch_bins: int, seed: int) 
     groups |= {f"pitch-{b}": pitch == b for b in range(n_pitch_bins)}
     ptype = np.array([_phone_type(p) for p in index["phone"].astype(str)], dtype=object)
     groups |= {f"phone_type-{t}": ptype == t for t in PHONE_TYPES}
+    if overlap:
+        groups |= {
+            name: (gender == g) & ((pitch == b) | (pitch < 0)) for name, (g, b) in overlap_groups(n_pitch_bins).items()
+        }
     if signal == "property":
         return groups
     rng = np.random.default_rng([int(seed), 7])
@@ -127,14 +151,19 @@ def unit_directions(x: np.ndarray, masks: Mapping[str, np.ndarray], gain: float)
     return out
 
 
-def choose_units(width: int, groups: Sequence[str], units_per_group: int, rng) -> dict[str, list[int]]:
-    """Distinct units per group, drawn at random from the layer's ``width`` units."""
-    need = len(groups) * units_per_group
+def choose_units(
+    width: int, groups: Sequence[str], units_per_group: int | Mapping[str, int], rng
+) -> dict[str, list[int]]:
+    """Distinct units per group (``units_per_group``: one count for all, or per group), drawn at
+    random from the layer's ``width`` units."""
+    sizes = [units_per_group[g] if isinstance(units_per_group, Mapping) else units_per_group for g in groups]
+    need = sum(sizes)
     if need > width:
         raise ValueError(f"{need} planted units do not fit in a layer of {width} units")
     drawn = rng.choice(width, need, replace=False)
+    ends = np.cumsum(sizes)
     return {
-        g: sorted(int(u) for u in drawn[i * units_per_group : (i + 1) * units_per_group]) for i, g in enumerate(groups)
+        g: sorted(int(u) for u in drawn[end - size : end]) for g, size, end in zip(groups, sizes, ends, strict=True)
     }
 
 
@@ -190,18 +219,25 @@ def plant_model_(loaded, waves, index: pd.DataFrame, settings: PlantSettings, n_
     utts = list(dict.fromkeys(index["utt_id"].astype(str)))
     by_utt = dict(list(index.groupby(index["utt_id"].astype(str), sort=False)))
     ordered = pd.concat([by_utt[u] for u in utts], ignore_index=True)
-    masks = group_masks(ordered, settings.signal, n_pitch_bins, seed)
+    n_overlap = len(overlap_groups(n_pitch_bins)) if settings.overlap_units else 0
+    masks = group_masks(ordered, settings.signal, n_pitch_bins, seed, overlap=bool(n_overlap))
+    # the gender ∩ pitch groups (or the null twin's stand-ins for them: the last groups) are
+    # planted at the first planted layer only, with overlap_units units each
+    names = list(masks)
+    extra = set(names[len(names) - n_overlap :])
+    sizes = {g: settings.overlap_units if g in extra else settings.units_per_group for g in names}
     sites = ffn_sites(loaded.model)
     rng = np.random.default_rng([int(seed), 11])
     planted: dict = {}
-    for layer in planted_layers(settings.layers, len(sites)):
+    for i, layer in enumerate(planted_layers(settings.layers, len(sites))):
         x = capture_inputs(loaded, [waves[u] for u in utts], [by_utt[u]["frame"].to_numpy() for u in utts], layer)
         if len(x) != len(ordered):
             raise ValueError(
                 f"{len(ordered)} index frames but {len(x)} model frames: the dump does not match the model"
             )
-        directions = unit_directions(x, masks, settings.gain)
-        units = choose_units(sites[layer - 1].width, list(directions), settings.units_per_group, rng)
+        here = {g: m for g, m in masks.items() if i == 0 or g not in extra}
+        directions = unit_directions(x, here, settings.gain)
+        units = choose_units(sites[layer - 1].width, list(directions), sizes, rng)
         plant_layer_(sites[layer - 1], directions, units, settings.write_scale, rng)
         planted[layer] = units
     return planted
