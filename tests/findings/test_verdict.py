@@ -27,14 +27,17 @@ def test_outside_chance_on_either_side_is_needed_for_both_verdicts():
     assert symmetric_verdict(1.0, -1.0, 3.0, -0.5, 0.5) == (UNMEASURED, "the interval includes 0")
 
 
-def test_an_interval_that_misses_its_own_effect_is_no_interval():
+def test_an_interval_beyond_its_own_effect_does_not_show_the_sign():
     # the utterance-keyed null twin's pitch "ends minus middle": counts 2, 1, 0, 0, 2, 1 give
-    # +0.75, while its speaker resamples all lie above (a biased resampling of a count)
+    # +0.75, while its speaker resamples all lie above (a resampling that inflates a count)
     v, why = symmetric_verdict(0.75, 1.78, 17.16, -1.75, 0.0)
-    assert v == UNMEASURED and "does not contain the effect +0.75" in why and "[+1.78, +17.16]" in why
-    assert symmetric_verdict(-0.75, -17.0, -1.0, -0.5, 1.0)[0] == UNMEASURED  # below as well
+    assert v == UNMEASURED and "farther from 0 than the effect +0.75" in why and "[+1.78, +17.16]" in why
+    assert symmetric_verdict(-0.75, -17.0, -1.0, -0.5, 1.0)[0] == UNMEASURED  # below 0 as well
     # the ends of the interval count as inside: a holding effect at its interval's edge still holds
     assert symmetric_verdict(2.0, 2.0, 8.0, -1.0, 1.0)[0] == HOLDS
+    # resamples that deflate the effect leave its sign shown: the planted model's pitch U shape
+    assert symmetric_verdict(25.0, 16.31, 23.94, 4.0, 8.75)[0] == HOLDS
+    assert symmetric_verdict(-25.0, -23.94, -16.31, -8.75, -4.0)[0] == FAILS
 
 
 def test_the_design_cannot_test_and_missing_numbers_are_not_measurable():

@@ -7,16 +7,18 @@ chance range (the central range of the same effect under a null, or under matche
 - *does not hold*: the interval lies below 0 AND the effect lies below its chance range (the
   opposite of the claim is measured, beyond what chance gives);
 - *not measurable here*: anything else, with the reason: the interval includes 0, the
-  interval does not contain the effect, the effect lies within its chance range (on either
-  side of 0), or the design cannot test the claim here (nothing above chance to erase or
-  protect, a probe at ceiling, a model or SAE that is under-trained by a stated criterion: the
-  caller names the reason in ``cannot_test``).
+  interval lies farther from 0 than the effect itself, the effect lies within its chance range
+  (on either side of 0), or the design cannot test the claim here (nothing above chance to
+  erase or protect, a probe at ceiling, a model or SAE that is under-trained by a stated
+  criterion: the caller names the reason in ``cannot_test``).
 
-An interval that does not contain its own effect comes from a resampling that is biased for that
-statistic, and is no interval for it. Counts of selected units are the case met here: resampling
-speakers with replacement leaves fewer distinct voices, and units keyed to a few voices then
-pass the selection more often, so the resampled counts all lie above the count measured (a null
-twin's pitch "ends minus middle" +0.75 against resamples [+1.78, +17.16]).
+An interval that lies wholly beyond its own effect, away from 0, comes from a resampling that
+inflates the statistic, and does not show its sign. Counts of selected units are the case met
+here: resampling speakers with replacement leaves fewer distinct voices, and units keyed to a
+few voices then pass the selection more often, so the resampled counts can all lie above the
+count measured (a null twin's pitch "ends minus middle" +0.75 against resamples
+[+1.78, +17.16]). An effect beyond its interval on the far side from 0 (resamples that deflate
+it) leaves the sign shown, and the rule goes on.
 
 A chance range that could not be computed (NaN) is not checked, and the reason says so only
 when a chance range was expected (``chance_expected``).
@@ -50,10 +52,10 @@ def symmetric_verdict(
         return UNMEASURED, "no interval could be computed"
     if ci_low <= 0 <= ci_high:
         return UNMEASURED, "the interval includes 0"
-    if not ci_low <= value <= ci_high:
+    if value < ci_low if ci_low > 0 else value > ci_high:
         return UNMEASURED, (
-            f"the interval [{_num(ci_low)}, {_num(ci_high)}] does not contain the effect {_num(value)}: the "
-            "resampling is biased for this statistic"
+            f"the interval [{_num(ci_low)}, {_num(ci_high)}] lies farther from 0 than the effect {_num(value)}: "
+            "the resampling inflates this statistic"
         )
     positive = ci_low > 0
     bound = chance_high if positive else chance_low
