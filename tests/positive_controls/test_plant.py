@@ -12,12 +12,14 @@ from speechneurons.model.plant import (
     PlantSettings,
     choose_units,
     group_masks,
+    layer_groups,
     overlap_groups,
     plant_model_,
     planted_layers,
     unit_directions,
 )
 from speechneurons.model.registry import load_model, model_class
+from speechneurons.phones import PHONE_TYPES
 from tests.helpers.models import tiny_config
 
 PHONES = ["aa", "iy", "b", "d", "s", "t"]
@@ -149,8 +151,15 @@ def test_overlap_groups_are_a_gender_in_its_pitch_bin_plus_its_unvoiced_frames()
     assert masks["gender-M&pitch-0"].tolist() == [False, False, False, False, True, True]
     plain = group_masks(index, "property", n_pitch_bins=3, seed=0)
     assert len(masks) == len(plain) + 2
-    # the null twins get as many groups of their own kind
-    assert len(group_masks(index, "utterance_null", 3, seed=0, overlap=True)) == len(masks)
+    # the first layer plants the overlap groups in place of the pitch bins'; a null twin has as
+    # many groups as the larger layer plants, dealt exactly as without the overlap groups
+    first, later = layer_groups(3, overlap=True)
+    assert first == ["gender-F", "gender-M", *(f"phone_type-{t}" for t in PHONE_TYPES), *overlap_groups(3)]
+    assert later == list(plain) == layer_groups(3, overlap=False)[0]
+    for signal in ("null", "utterance_null"):
+        null = group_masks(index, signal, 3, seed=0, overlap=True)
+        assert len(null) == len(later) == 8
+        assert all((null[g] == m).all() for g, m in group_masks(index, signal, 3, seed=0).items())
 
 
 def test_choose_units_takes_a_count_per_group():
@@ -163,7 +172,7 @@ def test_choose_units_takes_a_count_per_group():
     )
 
 
-def test_overlap_units_are_planted_at_the_first_layer_and_fire_on_their_gender_in_its_bin(loaded):
+def test_overlap_units_replace_the_pitch_units_of_the_first_layer_and_fire_on_their_gender_in_its_bin(loaded):
     waves, index = _three_voices()
     settings = PlantSettings(signal="property", units_per_group=2, layers=(), gain=12.0, write_scale=0.5,
                              max_utterances=0, overlap_units=3)  # fmt: skip
@@ -171,9 +180,24 @@ def test_overlap_units_are_planted_at_the_first_layer_and_fire_on_their_gender_i
     overlap = list(overlap_groups(3))
     assert [len(planted[1][g]) for g in overlap] == [3, 3]
     assert not set(overlap) & set(planted[3])  # the first planted layer only
+    # there they take the place of the pitch-bin groups; the last layer has those
+    assert not [g for g in planted[1] if g.startswith("pitch-")]
+    assert [g for g in planted[3] if g.startswith("pitch-")] == ["pitch-0", "pitch-1", "pitch-2"]
     assert len({u for us in planted[1].values() for u in us}) == sum(len(us) for us in planted[1].values())
     h = _activations(loaded, waves, index, 1)[:, planted[1]["gender-F&pitch-2"]].mean(axis=1)
     high_f, mid_f = (index["speaker"] == "s0").to_numpy(), (index["speaker"] == "s1").to_numpy()
     # the F-and-top-bin units fire on the high female voice, not on the other female voice
     assert h[high_f].mean() > h[mid_f].mean() + 1.0
     assert h[high_f].mean() > h[~high_f & ~mid_f].mean() + 1.0
+
+
+def test_the_null_twin_plants_as_many_units_per_layer_as_the_property_signal(loaded):
+    waves, index = _three_voices(n_utts=10)  # each voice's utterances fill the 10 utterance groups
+    sizes = {}
+    for signal in ("property", "null", "utterance_null"):
+        settings = PlantSettings(signal=signal, units_per_group=2, layers=(), gain=12.0, write_scale=0.5,
+                                 max_utterances=0, overlap_units=3)  # fmt: skip
+        planted = plant_model_(loaded, waves, index, settings, n_pitch_bins=3, seed=0)
+        sizes[signal] = {layer: sorted(len(u) for u in groups.values()) for layer, groups in planted.items()}
+    assert sizes["property"] == {1: [2] * 5 + [3, 3], 3: [2] * 8}
+    assert sizes["utterance_null"] == sizes["property"]

@@ -20,11 +20,12 @@ A planted model is the base model with ``units_per_group`` FFN units of each cho
   elsewhere (each unit of a group with its own random tenth, so that they are no copies).
   Its output column (fc2) writes ``write_scale`` times the unit-norm mean difference into the residual
   stream, so the layers above (and the probes) read the planted signal;
-- at the first planted layer only, ``overlap_units`` more units per gender ∩ pitch group
-  (female speakers in the top pitch bin, male speakers in the bottom one, each with its
-  gender's unvoiced frames), so that gender ∩ pitch is the largest overlap between the property
-  sets there (claim 2 of Lin et al.); the null twins get as many units on two more groups of
-  their own kind;
+- at the first planted layer, ``overlap_units`` units per gender ∩ pitch group (female
+  speakers in the top pitch bin, male speakers in the bottom one, each with its gender's
+  unvoiced frames) take the place of the pitch-bin units: the pitch neurons there are gender
+  neurons too, so that gender ∩ pitch is the largest overlap between the property sets (claim 2
+  of Lin et al.); a null twin's groups stand in for the groups of each layer by position, with
+  the same numbers of units;
 - the replaced units are drawn at random (seeded), different for every group; layers are
   planted bottom-up, each on the inputs of the model planted below it.
 """
@@ -82,17 +83,28 @@ def overlap_groups(n_pitch_bins: int) -> dict[str, tuple[str, int]]:
     return {f"gender-F&pitch-{n_pitch_bins - 1}": ("F", n_pitch_bins - 1), "gender-M&pitch-0": ("M", 0)}
 
 
+def layer_groups(n_pitch_bins: int, overlap: bool) -> tuple[list[str], list[str]]:
+    """The property signal's groups at the first planted layer and at the others. With
+    ``overlap``, the first layer has the groups of :func:`overlap_groups` (last) in place of the
+    pitch bins': its pitch neurons are gender ∩ pitch units."""
+    plain = ["gender-F", "gender-M", *(f"pitch-{b}" for b in range(n_pitch_bins))]
+    plain += [f"phone_type-{t}" for t in PHONE_TYPES]
+    if not overlap:
+        return plain, plain
+    return [g for g in plain if not g.startswith("pitch-")] + list(overlap_groups(n_pitch_bins)), plain
+
+
 def group_masks(
     index: pd.DataFrame, signal: str, n_pitch_bins: int, seed: int, overlap: bool = False
 ) -> dict[str, np.ndarray]:
     """Group name -> boolean mask over the rows of ``index`` (module docstring); ``index`` has
     speaker, gender, phone and pitch_bin columns (the activation dump's index).
 
-    ``overlap``: the groups end with those of :func:`overlap_groups`, each the frames of its
-    gender in its pitch bin plus that gender's unvoiced frames (no pitch bin): a unit on it is
-    then selective for its gender on every phone and for its pitch bin on the voiced ones, i.e.
-    a gender neuron and a pitch neuron at once. The null twins get as many more groups of their
-    own kind."""
+    ``overlap``: the property groups end with those of :func:`overlap_groups`, each the frames of
+    its gender in its pitch bin plus that gender's unvoiced frames (no pitch bin): a unit on it
+    is then selective for its gender on every phone and for its pitch bin on the voiced ones,
+    i.e. a gender neuron and a pitch neuron at once. The null twins have as many groups as the
+    larger layer of :func:`layer_groups` plants."""
     if signal not in SIGNALS:
         raise ValueError(f"planted signal must be one of {SIGNALS}, got {signal!r}")
     gender = index["gender"].astype(str).to_numpy()
@@ -107,14 +119,15 @@ def group_masks(
         }
     if signal == "property":
         return groups
+    k = max(len(names) for names in layer_groups(n_pitch_bins, overlap))
     rng = np.random.default_rng([int(seed), 7])
     speakers = index["speaker"].astype(str).to_numpy()
     if signal == "utterance_null":  # each speaker's utterances dealt at random into the groups
-        code = _deal(index["utt_id"].astype(str).to_numpy(), speakers, len(groups), rng)
-        return {f"utterances-{i}": code == i for i in range(len(groups))}
+        code = _deal(index["utt_id"].astype(str).to_numpy(), speakers, k, rng)
+        return {f"utterances-{i}": code == i for i in range(k)}
     # the null twin: speakers dealt at random into the groups within each gender (no group is a gender)
-    code = _deal(speakers, gender, len(groups), rng)
-    return {f"speakers-{i}": code == i for i in range(len(groups))}
+    code = _deal(speakers, gender, k, rng)
+    return {f"speakers-{i}": code == i for i in range(k)}
 
 
 def _deal(keys: np.ndarray, strata: np.ndarray, k: int, rng) -> np.ndarray:
@@ -219,13 +232,16 @@ def plant_model_(loaded, waves, index: pd.DataFrame, settings: PlantSettings, n_
     utts = list(dict.fromkeys(index["utt_id"].astype(str)))
     by_utt = dict(list(index.groupby(index["utt_id"].astype(str), sort=False)))
     ordered = pd.concat([by_utt[u] for u in utts], ignore_index=True)
-    n_overlap = len(overlap_groups(n_pitch_bins)) if settings.overlap_units else 0
-    masks = group_masks(ordered, settings.signal, n_pitch_bins, seed, overlap=bool(n_overlap))
-    # the gender ∩ pitch groups (or the null twin's stand-ins for them: the last groups) are
-    # planted at the first planted layer only, with overlap_units units each
-    names = list(masks)
-    extra = set(names[len(names) - n_overlap :])
-    sizes = {g: settings.overlap_units if g in extra else settings.units_per_group for g in names}
+    overlap = settings.overlap_units > 0
+    masks = group_masks(ordered, settings.signal, n_pitch_bins, seed, overlap=overlap)
+    # per layer, the property signal's groups (layer_groups) and their sizes; a null twin's
+    # groups stand in for them by position, with the same sizes
+    overlapping = set(overlap_groups(n_pitch_bins))
+    plan = []
+    for names in layer_groups(n_pitch_bins, overlap):
+        sizes = [settings.overlap_units if g in overlapping else settings.units_per_group for g in names]
+        own = names if settings.signal == "property" else list(masks)[: len(names)]
+        plan.append(dict(zip(own, sizes, strict=True)))
     sites = ffn_sites(loaded.model)
     rng = np.random.default_rng([int(seed), 11])
     planted: dict = {}
@@ -235,8 +251,8 @@ def plant_model_(loaded, waves, index: pd.DataFrame, settings: PlantSettings, n_
             raise ValueError(
                 f"{len(ordered)} index frames but {len(x)} model frames: the dump does not match the model"
             )
-        here = {g: m for g, m in masks.items() if i == 0 or g not in extra}
-        directions = unit_directions(x, here, settings.gain)
+        sizes = plan[0] if i == 0 else plan[1]
+        directions = unit_directions(x, {g: masks[g] for g in sizes}, settings.gain)
         units = choose_units(sites[layer - 1].width, list(directions), sizes, rng)
         plant_layer_(sites[layer - 1], directions, units, settings.write_scale, rng)
         planted[layer] = units
