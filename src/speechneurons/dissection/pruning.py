@@ -290,8 +290,9 @@ def _score_family(family, sets, train_feats, after, layer, n_pitch_bins, probe, 
             else sum(len(v) for p in pruned for v in p["tagged"].values())
         )
         per_layer = ";".join(f"{l}:{len(v)}" for l, v in sorted(s["tagged"].items())) if s else ""
-        balance = _balance([s] if s else pruned)
-        matched_on = ", ".join(sorted({p.get("matched_on", "") for p in ([s] if s else pruned)}))
+        scored = [s] if s else pruned  # one concept, or the family's mean over its pruned concepts
+        balance = _balance(scored)
+        matched_on = ", ".join(sorted({p.get("matched_on", "") for p in scored}))
         rows.append({**common, **r, "concept": s["concept"] if s else "mean of pruned", "status": "pruned",
                      "n_tagged": n_tagged, "tagged_per_layer": per_layer, "matched_on": matched_on,
                      **balance})  # fmt: skip

@@ -52,12 +52,12 @@ def symmetric_verdict(
         return UNMEASURED, "no interval could be computed"
     if ci_low <= 0 <= ci_high:
         return UNMEASURED, "the interval includes 0"
-    if value < ci_low if ci_low > 0 else value > ci_high:
+    positive = ci_low > 0
+    if value < ci_low if positive else value > ci_high:
         return UNMEASURED, (
             f"the interval [{_num(ci_low)}, {_num(ci_high)}] lies farther from 0 than the effect {_num(value)}: "
             "the resampling inflates this statistic"
         )
-    positive = ci_low > 0
     bound = chance_high if positive else chance_low
     if math.isnan(bound):
         tail = "; no chance range could be computed" if chance_expected else ""

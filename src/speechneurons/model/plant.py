@@ -108,16 +108,15 @@ def group_masks(
     if signal not in SIGNALS:
         raise ValueError(f"planted signal must be one of {SIGNALS}, got {signal!r}")
     gender = index["gender"].astype(str).to_numpy()
-    groups = {f"gender-{g}": gender == g for g in ("F", "M")}
-    pitch = pd.to_numeric(index["pitch_bin"], errors="coerce").fillna(-1).to_numpy()
-    groups |= {f"pitch-{b}": pitch == b for b in range(n_pitch_bins)}
-    ptype = np.array([_phone_type(p) for p in index["phone"].astype(str)], dtype=object)
-    groups |= {f"phone_type-{t}": ptype == t for t in PHONE_TYPES}
-    if overlap:
-        groups |= {
-            name: (gender == g) & ((pitch == b) | (pitch < 0)) for name, (g, b) in overlap_groups(n_pitch_bins).items()
-        }
     if signal == "property":
+        groups = {f"gender-{g}": gender == g for g in ("F", "M")}
+        pitch = pd.to_numeric(index["pitch_bin"], errors="coerce").fillna(-1).to_numpy()
+        groups |= {f"pitch-{b}": pitch == b for b in range(n_pitch_bins)}
+        ptype = np.array([_phone_type(p) for p in index["phone"].astype(str)], dtype=object)
+        groups |= {f"phone_type-{t}": ptype == t for t in PHONE_TYPES}
+        if overlap:
+            overlapping = overlap_groups(n_pitch_bins).items()
+            groups |= {name: (gender == g) & ((pitch == b) | (pitch < 0)) for name, (g, b) in overlapping}
         return groups
     k = max(len(names) for names in layer_groups(n_pitch_bins, overlap))
     rng = np.random.default_rng([int(seed), 7])
