@@ -14,6 +14,7 @@ from speechneurons.findings.verdict import (
     at_chance_everywhere,
     symmetric_verdict,
 )
+from speechneurons.stats import centred_interval
 
 
 def test_outside_chance_on_either_side_is_needed_for_both_verdicts():
@@ -27,15 +28,32 @@ def test_outside_chance_on_either_side_is_needed_for_both_verdicts():
     assert symmetric_verdict(1.0, -1.0, 3.0, -0.5, 0.5) == (UNMEASURED, "the interval includes 0")
 
 
-def test_an_interval_beyond_its_own_effect_does_not_show_the_sign():
+def test_a_count_whose_resamples_lie_beyond_it_reads_its_centred_interval():
     # the utterance-keyed null twin's pitch "ends minus middle": counts 2, 1, 0, 0, 2, 1 give
-    # +0.75, while its speaker resamples all lie above (a resampling that inflates a count)
-    v, why = symmetric_verdict(0.75, 1.78, 17.16, -1.75, 0.0)
-    assert v == UNMEASURED and "farther from 0 than the effect +0.75" in why and "[+1.78, +17.16]" in why
-    assert symmetric_verdict(-0.75, -17.0, -1.0, -0.5, 1.0)[0] == UNMEASURED  # below 0 as well
-    # the ends of the interval count as inside: a holding effect at its interval's edge still holds
+    # +0.75, and its speaker resamples [+1.78, +17.16] all lie above it (a resampling that
+    # inflates a count); read on the percentile interval it held, on the centred one it does not
+    lo, hi = centred_interval([1.78] * 3 + [17.16] * 3, 0.75, 0.95)
+    assert (round(lo, 2), round(hi, 2)) == (-15.66, 17.16)
+    assert symmetric_verdict(0.75, 1.78, 17.16, -1.75, 0.0)[0] == HOLDS
+    assert symmetric_verdict(0.75, lo, hi, -1.75, 0.0) == (UNMEASURED, "the interval includes 0")
+    # a simulated run with 12 planted pitch units at the first and last of 3 layers, all found
+    # (counts 12, 0, 12: +12), whose speaker resamples find 13-16 (units pass the selection more
+    # often on repeated frames): the centred interval keeps the effect inside, and it holds
+    lo, hi = centred_interval([13.1] * 3 + [15.8] * 3, 12.0, 0.95)
+    assert (round(lo, 1), round(hi, 1)) == (8.2, 15.8)
+    assert symmetric_verdict(12.0, lo, hi, -1.0, 2.0)[0] == HOLDS
+    # a single unit found at the last layer of a null run and in no resample: +0.5 against
+    # resamples that are all 0 is not measurable
+    assert symmetric_verdict(0.5, *centred_interval([0.0] * 9, 0.5, 0.95), 0.0, 0.0)[0] == UNMEASURED
+
+
+def test_an_effect_and_an_interval_on_opposite_sides_of_0_show_no_sign():
+    v, why = symmetric_verdict(0.75, -15.66, -0.28, -1.75, 0.0)
+    assert v == UNMEASURED and "+0.75 and its interval [-15.66, -0.28] lie on opposite sides of 0" in why
+    assert symmetric_verdict(-0.75, 1.0, 17.0, -0.5, 1.0)[0] == UNMEASURED  # the mirror image
+    assert symmetric_verdict(0.0, 1.0, 2.0)[0] == UNMEASURED  # an effect of 0 shows no sign either
+    # an effect at its interval's edge, or beyond it away from 0, still shows its sign
     assert symmetric_verdict(2.0, 2.0, 8.0, -1.0, 1.0)[0] == HOLDS
-    # resamples that deflate the effect leave its sign shown: the planted model's pitch U shape
     assert symmetric_verdict(25.0, 16.31, 23.94, 4.0, 8.75)[0] == HOLDS
     assert symmetric_verdict(-25.0, -23.94, -16.31, -8.75, -4.0)[0] == FAILS
 

@@ -16,6 +16,20 @@ def test_percentile_interval_at_a_level():
         stats.percentile_interval(x, 95)
 
 
+def test_centred_interval_holds_the_percentile_interval_and_its_mirror_image():
+    x = np.arange(101.0)  # percentile interval (2.5, 97.5) at 0.95
+    # resamples symmetric about the estimate: the percentile interval itself
+    assert stats.centred_interval(x, 50.0, 0.95) == pytest.approx((2.5, 97.5))
+    # resamples shifted up by 20 from the estimate: widened to the estimate -+ 67.5, which holds
+    # the percentile interval (22.5, 117.5) and the basic one mirrored about 50, (-17.5, 77.5)
+    assert stats.centred_interval(x + 20.0, 50.0, 0.95) == pytest.approx((-17.5, 117.5))
+    # resamples that all lie on one side of the estimate: it stays inside, at the centre
+    assert stats.centred_interval([3.0] * 3 + [5.0] * 3, 1.0, 0.95) == pytest.approx((-3.0, 5.0))
+    assert stats.centred_interval([-5.0] * 3 + [-3.0] * 3, 1.0, 0.95) == pytest.approx((-5.0, 7.0))
+    assert np.isnan(stats.centred_interval(x, np.nan, 0.95)).all()
+    assert np.isnan(stats.centred_interval([np.nan], 1.0, 0.95)).all()
+
+
 def test_resamples_are_seeded_draws_with_replacement():
     idx = stats.resample_index(5, 3, seed=0)
     assert idx.shape == (3, 5) and idx.min() >= 0 and idx.max() < 5

@@ -3,7 +3,11 @@
 1. Gender and pitch neurons are most numerous at the bottom and top layers. Effect: the mean
    count of the first and last layers minus the mean count of the layers between them
    ("ends minus middle"). Interval: bootstrap over speakers within gender (the same resample
-   in every layer); chance: the same effect under the property's own null (speakers relabeled
+   in every layer), read as the interval centred on the effect
+   (:func:`speechneurons.stats.centred_interval`, the union of the percentile interval and its
+   mirror image): resampled counts are biased, units passing the selection more often on the
+   repeated frames of a resample, and the centred interval widens with that shift rather than
+   moving with it. Chance: the same effect under the property's own null (speakers relabeled
    for gender, pitch bins shifted circularly within each utterance for pitch; draw i is the
    same in every layer); also given: the counts and the effect for the architecture with
    random weights. The design cannot test the claim when no layer's count lies above its
@@ -47,7 +51,7 @@ from speechneurons.findings.verdict import (
     symmetric_verdict,
 )
 from speechneurons.properties import reference as ref
-from speechneurons.stats import percentile_interval
+from speechneurons.stats import centred_interval, percentile_interval
 
 STUDY = "Lin et al. 2024 (property neurons)"
 HIGHER_IS_BETTER = {"phone": False, "sid": True, "gender": True, "f0": False}
@@ -134,7 +138,7 @@ def claim_extreme_layers(
     value = ends_minus_middle(s[col])
     boot = _per_replicate(replicates, "bootstrap_speaker", col)
     null = _per_replicate(replicates, "null", col, prop)
-    ci = percentile_interval(boot.apply(ends_minus_middle, axis=1), level) if len(boot) else (math.nan, math.nan)
+    ci = centred_interval(boot.apply(ends_minus_middle, axis=1), value, level) if len(boot) else (math.nan, math.nan)
     chance = percentile_interval(null.apply(ends_minus_middle, axis=1), level) if len(null) else (math.nan, math.nan)
     verdict, why = symmetric_verdict(value, *ci, *chance, cannot_test=counts_at_chance(s, prop), chance_expected=True)
     counts = ", ".join(str(int(x)) for x in s[col])
@@ -181,7 +185,7 @@ def claim_gender_pitch_overlap(summary: pd.DataFrame, replicates: pd.DataFrame, 
     value = float(_overlap_margin(first[list(OVERLAP_COLUMNS)].to_frame().T.astype(float)).iloc[0])
     boot_kind = "bootstrap_speaker" if (rep["kind"] == "bootstrap_speaker").any() else "bootstrap"
     boot, null = rep[rep["kind"] == boot_kind], rep[rep["kind"] == "null"]
-    ci = percentile_interval(_overlap_margin(boot), level) if len(boot) else (math.nan, math.nan)
+    ci = centred_interval(_overlap_margin(boot), value, level) if len(boot) else (math.nan, math.nan)
     # the null of each property the margin's larger overlap involves: the widest range
     nulls = [null[null["property"] == p] for p in ("gender", "pitch")] if "property" in null else [null]
     ranges = [percentile_interval(_overlap_margin(n), level) for n in nulls if len(n)]

@@ -6,19 +6,22 @@ chance range (the central range of the same effect under a null, or under matche
 - *holds*: the interval lies above 0 AND the effect lies above its chance range;
 - *does not hold*: the interval lies below 0 AND the effect lies below its chance range (the
   opposite of the claim is measured, beyond what chance gives);
-- *not measurable here*: anything else, with the reason: the interval includes 0, the
-  interval lies farther from 0 than the effect itself, the effect lies within its chance range
-  (on either side of 0), or the design cannot test the claim here (nothing above chance to
-  erase or protect, a probe at ceiling, a model or SAE that is under-trained by a stated
-  criterion: the caller names the reason in ``cannot_test``).
+- *not measurable here*: anything else, with the reason: the interval includes 0, the effect
+  and its interval lie on opposite sides of 0, the effect lies within its chance range (on
+  either side of 0), or the design cannot test the claim here (nothing above chance to erase
+  or protect, a probe at ceiling, a model or SAE that is under-trained by a stated criterion:
+  the caller names the reason in ``cannot_test``).
 
-An interval that lies wholly beyond its own effect, away from 0, comes from a resampling that
-inflates the statistic, and does not show its sign. Counts of selected units are the case met
-here: resampling speakers with replacement leaves fewer distinct voices, and units keyed to a
-few voices then pass the selection more often, so the resampled counts can all lie above the
-count measured (a null twin's pitch "ends minus middle" +0.75 against resamples
-[+1.78, +17.16]). An effect beyond its interval on the far side from 0 (resamples that deflate
-it) leaves the sign shown, and the rule goes on.
+An effect and an interval on opposite sides of 0 do not show a sign (an interval from a
+resampling that shifts the statistic past its estimate).
+
+Counts of selected units are read with the centred interval
+(:func:`speechneurons.stats.centred_interval`) rather than the percentile interval, because
+their resampling is biased: resampling speakers with replacement repeats their frames, and more
+units pass the selection on repeated frames, so the resampled counts can all lie above the
+count measured. The utterance-keyed null twin's pitch "ends minus middle" +0.75 had resamples
+[+1.78, +17.16]: *holds* on the percentile interval, *not measurable* on the centred one,
+[-15.66, +17.16].
 
 A chance range that could not be computed (NaN) is not checked, and the reason says so only
 when a chance range was expected (``chance_expected``).
@@ -53,10 +56,10 @@ def symmetric_verdict(
     if ci_low <= 0 <= ci_high:
         return UNMEASURED, "the interval includes 0"
     positive = ci_low > 0
-    if value < ci_low if positive else value > ci_high:
+    if value <= 0 if positive else value >= 0:
         return UNMEASURED, (
-            f"the interval [{_num(ci_low)}, {_num(ci_high)}] lies farther from 0 than the effect {_num(value)}: "
-            "the resampling inflates this statistic"
+            f"the effect {_num(value)} and its interval [{_num(ci_low)}, {_num(ci_high)}] lie on opposite sides "
+            "of 0: the resampling shifts this statistic past its estimate"
         )
     bound = chance_high if positive else chance_low
     if math.isnan(bound):

@@ -1,6 +1,8 @@
 """Statistics primitives shared by every stage: one definition of each.
 
 - :func:`percentile_interval`: the central ``level`` range of bootstrap or null replicates;
+- :func:`centred_interval`: the union of the percentile and the basic bootstrap intervals,
+  centred on the estimate, for statistics whose resampling is biased (counts of selected units);
 - :func:`resample_index`, :func:`resample_weights`, :func:`unit_weights`: the bootstrap over a
   chosen unit (utterance, speaker): units are drawn with replacement, as many as there are,
   seeded; a *paired* bootstrap applies the same draws to both arms;
@@ -29,6 +31,21 @@ def percentile_interval(samples, level: float) -> tuple[float, float]:
         return float("nan"), float("nan")
     a = (1 - level) / 2
     return float(np.quantile(x, a)), float(np.quantile(x, 1 - a))
+
+
+def centred_interval(samples, estimate: float, level: float) -> tuple[float, float]:
+    """An interval centred on ``estimate``: estimate -+ d, with d the larger distance from the
+    estimate to either end of the central ``level`` percentile interval of its bootstrap
+    ``samples``. It is the union of the percentile interval and the basic (reverse percentile)
+    interval, which mirrors the percentile interval about the estimate; so it contains both,
+    and a shift of the resamples away from the estimate (a biased resampling) widens it rather
+    than moving it. Equal to the percentile interval when that is symmetric about the estimate.
+    (nan, nan) when no sample is finite or the estimate is not."""
+    lo, hi = percentile_interval(samples, level)
+    if not np.isfinite(estimate) or not np.isfinite(lo):
+        return float("nan"), float("nan")
+    d = max(hi - estimate, estimate - lo)
+    return float(estimate - d), float(estimate + d)
 
 
 def resample_index(n_units: int, resamples: int, seed) -> np.ndarray:
