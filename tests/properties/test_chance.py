@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from speechneurons.properties import chance as ch
+from speechneurons.properties import nulls as nl
 from speechneurons.properties import statistic as pr
-from speechneurons.properties import tables as pt
 from tests.properties.test_statistic import PLANT, make_index, planted
 
 
@@ -28,7 +28,7 @@ def test_null_counts_lose_the_planted_neurons():
     assert gender_real >= 1 and (gender_null < gender_real).all()
     assert sets["kind"].tolist() == ["null"] * 3
     assert sets.set_index("seed")["n_gender"].to_dict() == gender_null.to_dict()
-    columns = pt.replicate_columns(sets, 0.95)
+    columns = nl.chance_columns(sets, {}, 0.95)
     for prop in ("phone_type", "gender", "pitch"):
         assert columns[f"chance_low_n_{prop}"] <= columns[f"chance_n_{prop}"] <= columns[f"chance_high_n_{prop}"]
     assert "ci_low_n_gender" not in columns  # no bootstrap replicates asked for
@@ -46,7 +46,7 @@ def test_bootstrap_of_a_planted_unit_keeps_it_and_unit_weights_change_nothing():
     _, sets = ch.resample_counts(top, labels, utts, 1, 0.8, 1, 3, null_seeds=[], bootstrap_seeds=range(5))
     assert (sets["kind"] == "bootstrap").all() and len(sets) == 5
     assert (sets["n_gender"] >= 1).all()  # the planted female neuron survives every resample
-    columns = pt.replicate_columns(sets, 0.95)
+    columns = nl.chance_columns(sets, {}, 0.95)
     assert columns["ci_low_n_gender"] >= 1 and "chance_n_gender" not in columns
 
 

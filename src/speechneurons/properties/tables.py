@@ -19,7 +19,6 @@ from speechneurons.properties.statistic import (
     set_counts,
     venn3_regions,
 )
-from speechneurons.stats import percentile_interval
 
 
 def load_dump(mid_path: str | Path, index_path: str | Path) -> tuple[NpyRows, pd.DataFrame]:
@@ -166,25 +165,6 @@ def blank_not_computable(row: dict, missing: Mapping[str, str]) -> dict:
             row[col] = float("nan")
     row["not_computable"] = "; ".join(missing.values())
     return row
-
-
-def replicate_columns(sets: pd.DataFrame, level: float) -> dict[str, float]:
-    """From a layer's replicates.tsv: for every set size (``n_<prop>``, ``overlap_*``) its chance
-    level (mean of the null replicates: ``chance_<col>``, central ``level`` range:
-    ``chance_low_<col>``, ``chance_high_<col>``) and its bootstrap interval (``ci_low_<col>``,
-    ``ci_high_<col>``, percentile interval over the bootstrap replicates)."""
-    out: dict[str, float] = {}
-    cols = [c for c in sets.columns if c.startswith(("n_", "overlap_"))]
-    for kind, prefixes in (("null", ("chance", "chance_low", "chance_high")), ("bootstrap", ("ci_low", "ci_high"))):
-        part = sets[sets["kind"] == kind]
-        if not len(part):
-            continue
-        for c in cols:
-            x = part[c].to_numpy(dtype=float)
-            interval = percentile_interval(x, level)
-            values = (np.nanmean(x), *interval) if kind == "null" else interval
-            out |= {f"{p}_{c}": float(v) for p, v in zip(prefixes, values, strict=True)}
-    return out
 
 
 def summarize(
