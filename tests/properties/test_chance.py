@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from speechneurons.properties import chance as ch
 from speechneurons.properties import nulls as nl
@@ -46,8 +47,13 @@ def test_bootstrap_of_a_planted_unit_keeps_it_and_unit_weights_change_nothing():
     _, sets = ch.resample_counts(top, labels, utts, 1, 0.8, 1, 3, null_seeds=[], bootstrap_seeds=range(5))
     assert (sets["kind"] == "bootstrap").all() and len(sets) == 5
     assert (sets["n_gender"] >= 1).all()  # the planted female neuron survives every resample
-    columns = nl.chance_columns(sets, {}, 0.95)
-    assert columns["ci_low_n_gender"] >= 1 and "chance_n_gender" not in columns
+    observed = pr.set_counts(pr.layer_properties(plain, 1, 0.8, 1, 3).property_neurons)
+    columns = nl.chance_columns(sets, observed, 0.95)
+    assert "chance_n_gender" not in columns
+    # the interval is centred on the observed count and holds the resamples' central range
+    lo, hi = columns["ci_low_n_gender"], columns["ci_high_n_gender"]
+    assert lo <= observed["n_gender"] <= hi and (lo + hi) / 2 == pytest.approx(observed["n_gender"])
+    assert lo <= sets["n_gender"].quantile(0.025) and sets["n_gender"].quantile(0.975) <= hi
 
 
 def test_min_count_sensitivity_drops_phones_with_too_few_frames():

@@ -51,7 +51,7 @@ def plot_counts_per_layer(
     ref_x = relative_depth(np.arange(1, 13))
     for prop in PROPERTIES:
         n = summary[f"n_{prop}"].to_numpy(dtype=float)
-        if f"ci_low_n_{prop}" in summary:  # bootstrap interval over utterances
+        if f"ci_low_n_{prop}" in summary:  # bootstrap interval over speakers, centred on the count
             err = np.clip([n - summary[f"ci_low_n_{prop}"], summary[f"ci_high_n_{prop}"] - n], 0, None)
             ax1.errorbar(x, n, yerr=err, marker="o", capsize=3, color=COLORS[prop], label=LABELS[prop])
         else:

@@ -51,7 +51,7 @@ from speechneurons.properties.statistic import (
     selectivity_binomial,
     set_counts,
 )
-from speechneurons.stats import rank_p_value
+from speechneurons.stats import centred_interval, rank_p_value
 
 NULL_KINDS = {"gender": "speaker_relabeling", "phone_type": "circular_shift", "pitch": "circular_shift"}
 
@@ -450,10 +450,13 @@ def chance_columns(replicates: pd.DataFrame, observed: dict, level: float = 0.95
     (``chance_<col>`` mean, ``chance_low_<col>`` / ``chance_high_<col>`` the central ``level``
     range, ``p_<col>`` the rank p-value of the observed size, ``null_draws_<col>``; an overlap
     reads the null of each property it involves and keeps the widest range and the largest
-    p-value) and its interval (``ci_low_<col>``, ``ci_high_<col>``: percentiles over speakers
-    resampled within gender for gender, pitch and overlaps with them, over utterances within
-    speaker for phone type). Replicates of the older format (a null with no ``property``
-    column) are read as one null for every column."""
+    p-value) and its interval (``ci_low_<col>``, ``ci_high_<col>``: centred on the observed size,
+    :func:`speechneurons.stats.centred_interval`, over speakers resampled within gender for
+    gender, pitch and overlaps with them, over utterances within speaker for phone type; a
+    resample repeats frames, and more units pass the selection on repeated frames, so the
+    resampled sizes are biased and their percentile interval can miss the size itself).
+    Replicates of the older format (a null with no ``property`` column) are read as one null
+    for every column."""
     lo, hi = (1 - level) / 2, 1 - (1 - level) / 2
     out: dict[str, float] = {}
     cols = [c for c in replicates.columns if c.startswith(("n_", "overlap_"))]
@@ -477,8 +480,8 @@ def chance_columns(replicates: pd.DataFrame, observed: dict, level: float = 0.95
         if not len(boot):
             boot = replicates[replicates["kind"] == "bootstrap"]
         if len(boot):
-            x = boot[c].astype(float)
-            out[f"ci_low_{c}"], out[f"ci_high_{c}"] = float(x.quantile(lo)), float(x.quantile(hi))
+            size = float(observed.get(c, math.nan))
+            out[f"ci_low_{c}"], out[f"ci_high_{c}"] = centred_interval(boot[c].astype(float), size, level)
     return out
 
 
