@@ -463,13 +463,13 @@ def chance_columns(replicates: pd.DataFrame, observed: dict, level: float = 0.95
     null = replicates[replicates["kind"] == "null"]
     for c in cols:
         props = _properties_of(c)
+        obs = float(observed.get(c, math.nan))
         if "property" in null.columns:
             parts = [null.loc[null["property"] == p, c].astype(float) for p in props]
         else:
             parts = [null[c].astype(float)]
         parts = [x for x in parts if len(x)]
         if parts:
-            obs = float(observed.get(c, math.nan))
             out[f"chance_{c}"] = float(max(x.mean() for x in parts))
             out[f"chance_low_{c}"] = float(min(x.quantile(lo) for x in parts))
             out[f"chance_high_{c}"] = float(max(x.quantile(hi) for x in parts))
@@ -480,8 +480,7 @@ def chance_columns(replicates: pd.DataFrame, observed: dict, level: float = 0.95
         if not len(boot):
             boot = replicates[replicates["kind"] == "bootstrap"]
         if len(boot):
-            size = float(observed.get(c, math.nan))
-            out[f"ci_low_{c}"], out[f"ci_high_{c}"] = centred_interval(boot[c].astype(float), size, level)
+            out[f"ci_low_{c}"], out[f"ci_high_{c}"] = centred_interval(boot[c].astype(float), obs, level)
     return out
 
 
