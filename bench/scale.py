@@ -88,19 +88,28 @@ def disk_mb(folder: Path) -> float:
 
 def stage_table(results: Path, wall: float, cores: int) -> pd.DataFrame:
     """Per stage (the folder under benchmarks/<corpus>/): jobs, job-seconds, CPU-seconds, peak
-    RSS (MB), MB written by the jobs, MB the stage's results hold at the end."""
+    RSS (MB), MB written by the jobs, MB the stage's results hold at the end. ``cpu_s`` is the
+    benchmark files' (sampled: a job's last 30 s can be missed); ``cpu_s_logged`` the same jobs'
+    exact CPU from their logs (speechneurons.logs.job_cpu_line; nan for a stage with a job whose
+    log lacks the line)."""
+    from speechneurons.logs import logged_cpu_seconds
+
     rows = []
     for path in sorted(results.glob("benchmarks/*/*/**/*.tsv")):
-        corpus, stage = path.relative_to(results / "benchmarks").parts[:2]
+        rel = path.relative_to(results / "benchmarks")
+        corpus, stage = rel.parts[:2]
         b = pd.read_csv(path, sep="\t").iloc[-1]
+        logged = logged_cpu_seconds((results / "logs" / rel).with_suffix(".log"))
         rows.append(
             {"stage": stage, "corpus": corpus, "job": path.stem, "s": float(b["s"]),
-             "cpu_s": float(b["cpu_time"]), "max_rss_mb": float(b["max_rss"]), "io_out_mb": float(b["io_out"])}
+             "cpu_s": float(b["cpu_time"]), "cpu_s_logged": float("nan") if logged is None else logged,
+             "max_rss_mb": float(b["max_rss"]), "io_out_mb": float(b["io_out"])}
         )  # fmt: skip
     jobs = pd.DataFrame(rows)
     table = (
         jobs.groupby("stage")
         .agg(jobs=("job", "size"), job_s=("s", "sum"), cpu_s=("cpu_s", "sum"),
+             cpu_s_logged=("cpu_s_logged", lambda x: x.sum(min_count=len(x))),
              peak_rss_mb=("max_rss_mb", "max"), written_mb=("io_out_mb", "sum"))
         .reset_index()
     )  # fmt: skip

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
+import resource
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +19,8 @@ from pathlib import Path
 from speechneurons.errors import BadInputError, BadInputErrors
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+#: the last line of a job's log: its exact CPU time (:func:`job_cpu_line`, read by :func:`logged_cpu_seconds`)
+CPU_LINE = re.compile(r"job CPU: ([0-9.]+) s \(user ([0-9.]+), system ([0-9.]+), child processes ([0-9.]+)\)")
 # Warnings of one job echoed to the console; the rest are counted (all are in the log file).
 CONSOLE_WARNINGS = 10
 
@@ -62,13 +66,38 @@ def console_message(exc: BadInputError, log_path: str | Path) -> str:
     return "\n".join(lines) + "\n"
 
 
+def job_cpu_line() -> str:
+    """This process's CPU time so far, its child processes' included (the aligner, the synthesizer).
+
+    Snakemake's benchmark files sample a job's CPU time 31 times at 0.5 s, then every 30 s, and
+    keep the last sample, so a job that runs for 44 s is credited with its first 15.5 s; the log's
+    line is the kernel's count at the job's end (getrusage), imports and start-up included."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    children = kids.ru_utime + kids.ru_stime
+    total = own.ru_utime + own.ru_stime + children
+    user, system = own.ru_utime, own.ru_stime
+    return f"job CPU: {total:.2f} s (user {user:.2f}, system {system:.2f}, child processes {children:.2f})"
+
+
+def logged_cpu_seconds(log_path: str | Path) -> float | None:
+    """The CPU seconds a job's log reports (:func:`job_cpu_line`); None for a log without the line
+    (a job that failed, a shell rule, a log written before the line existed)."""
+    try:
+        text = Path(log_path).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    found = CPU_LINE.findall(text)
+    return float(found[-1][0]) if found else None
+
+
 @contextlib.contextmanager
 def script_logging(log_path: str | Path | None) -> Iterator[logging.Logger]:
     """Send logging, stdout and stderr (progress bars included) to ``log_path``.
 
     Exceptions are logged with their traceback before they propagate, so the job's log
     says why it failed. Bad input is shown on the console as its message alone
-    (:func:`console_message`) and ends the job with status 1 (SystemExit).
+    (:func:`console_message`) and ends the job with status 1 (SystemExit). A job that ends
+    without an error logs its CPU time last (:func:`job_cpu_line`).
     """
     logger = logging.getLogger("speechneurons")
     if log_path is None:
@@ -90,6 +119,7 @@ def script_logging(log_path: str | Path | None) -> Iterator[logging.Logger]:
             with contextlib.redirect_stdout(fh), contextlib.redirect_stderr(fh):
                 try:
                     yield logger
+                    logger.info(job_cpu_line())
                 except BadInputError as exc:
                     logger.exception("job failed: bad input", extra={"console": False})
                     bad_input = exc

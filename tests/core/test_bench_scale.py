@@ -30,6 +30,29 @@ def test_stage_table_sums_jobs_and_takes_the_peak(tmp_path):
     assert table.loc["(other)", "job_s"] == pytest.approx(9.0)  # 40 s wall less 31 benchmarked
 
 
+def _log(results, corpus, stage, job, cpu):
+    """A job's log ending in its CPU line (the format of speechneurons.logs.job_cpu_line)."""
+    path = results / "logs" / corpus / stage / "m" / f"{job}.log"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"x INFO y: start\nx INFO y: job CPU: {cpu} s (user {cpu}, system 0.00, child processes 0.00)\n")
+
+
+def test_stage_table_reads_the_exact_cpu_from_the_jobs_logs(tmp_path):
+    """The benchmark files' CPU is sampled (a 44 s job is credited with its first 15.5 s); the logs'
+    is exact. A stage with a job whose log has no CPU line has no logged total, not a partial one."""
+    _bench(tmp_path, "c", "saes", "layer_1", 59.0, 300.0, 5.0, 30.0)
+    _bench(tmp_path, "c", "saes", "layer_2", 20.0, 500.0, 7.0, 19.0)
+    _bench(tmp_path, "c", "corpus", "gather", 1.0, 100.0, 1.0, 1.0)
+    _log(tmp_path, "c", "saes", "layer_1", 58.5)
+    _log(tmp_path, "c", "saes", "layer_2", 19.25)
+    (tmp_path / "logs" / "c" / "corpus" / "m").mkdir(parents=True)
+    (tmp_path / "logs" / "c" / "corpus" / "m" / "gather.log").write_text("a log from before the line existed\n")
+    table = stage_table(tmp_path, wall=100.0, cores=1).set_index("stage")
+    assert table.loc["saes", "cpu_s"] == pytest.approx(49.0)
+    assert table.loc["saes", "cpu_s_logged"] == pytest.approx(77.75)
+    assert math.isnan(table.loc["corpus", "cpu_s_logged"])
+
+
 def test_growth_is_the_exponent_and_projection_is_linear_beyond_a_fixed_part():
     stages = pd.DataFrame(
         [

@@ -71,3 +71,49 @@ def test_other_errors_keep_their_traceback(tmp_path):
     with pytest.raises(RuntimeError, match="a bug"), script_logging(tmp_path / "job.log"):
         raise RuntimeError("a bug")
     assert "Traceback" in (tmp_path / "job.log").read_text()
+
+
+JOB = """
+import resource, subprocess, sys, time
+from speechneurons.logs import script_logging
+
+def burn(seconds):
+    start = time.process_time()
+    while time.process_time() - start < seconds:
+        pass
+
+with script_logging(sys.argv[1]):
+    burn(0.3)
+    # a child process (as the aligner and the synthesizer are) that burns 0.2 s of its own
+    child = "import time\\ns = time.process_time()\\nwhile time.process_time() - s < 0.2: pass"
+    subprocess.run([sys.executable, "-c", child], check=True)
+own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+print(own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime)
+"""
+
+
+def test_a_job_logs_its_exact_cpu_time_children_included(tmp_path):
+    """Snakemake's benchmark files sample a job's CPU every 30 s after its first 15.5 s, so a job
+    of 16-45 s was credited with its first 15.5 s; the log's last line is the kernel's count."""
+    import subprocess
+    import sys
+
+    from speechneurons.logs import CPU_LINE, logged_cpu_seconds
+
+    log_path = tmp_path / "job.log"
+    proc = subprocess.run([sys.executable, "-c", JOB, str(log_path)], capture_output=True, text=True, check=True)
+    at_exit = float(proc.stdout.strip())
+    logged = logged_cpu_seconds(log_path)
+    assert 0.5 <= logged <= at_exit + 0.01  # the parent's 0.3 s and the child's 0.2 s, start-up included
+    total, user, system, children = (float(x) for x in CPU_LINE.findall(log_path.read_text())[-1])
+    assert children >= 0.2 and abs(user + system + children - total) < 0.02
+
+
+def test_a_failed_job_logs_no_cpu_time(tmp_path):
+    from speechneurons.logs import logged_cpu_seconds
+
+    log_path = tmp_path / "job.log"
+    with pytest.raises(ValueError), script_logging(log_path):
+        raise ValueError("boom")
+    assert logged_cpu_seconds(log_path) is None
+    assert logged_cpu_seconds(tmp_path / "missing.log") is None
