@@ -192,7 +192,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--until", nargs="+", default=[], help="run only these rules and their inputs' jobs")
     ap.add_argument("--dry-run", action="store_true", help="write the models and configs, dry-run each workflow")
     ap.add_argument("--collect-only", action="store_true", help="tabulate finished runs, run nothing")
+    ap.add_argument(
+        "--results", help="tabulate the stages of this finished results folder (e.g. the default run's), run nothing"
+    )
     args = ap.parse_args(argv)
+    if args.results:
+        table = stage_table(Path(args.results), float("nan"), args.cores).iloc[:-1]  # no '(other)' row
+        print(table.round(1).to_string(index=False))
+        print(f"all: {table['jobs'].sum():.0f} benchmarked jobs, {table['job_s'].sum():.0f} job-s, "
+              f"{table['cpu_s'].sum():.0f} CPU-s in the benchmark files, "
+              f"{table['cpu_s_logged'].sum(min_count=len(table)):.0f} CPU-s in the jobs' logs")  # fmt: skip
+        return 0
     out = (ROOT / args.out).resolve()
     os.chdir(ROOT)
     frames = []

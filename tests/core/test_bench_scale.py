@@ -7,7 +7,7 @@ import math
 import pandas as pd
 import pytest
 
-from bench.scale import growth, projection, stage_table
+from bench.scale import growth, main, projection, stage_table
 
 COLUMNS = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
 
@@ -77,3 +77,13 @@ def test_markdown_table_has_a_header_and_one_line_per_row():
 
     text = markdown(pd.DataFrame({"stage": ["a", "b"], "x": [1.234, float("nan")]}))
     assert text.splitlines() == ["| stage | x |", "|---|---|", "| a | 1.2 |", "| b |  |"]
+
+
+def test_a_finished_results_folder_is_tabulated_with_both_totals(tmp_path, capsys):
+    _bench(tmp_path, "c", "saes", "layer_1", 59.0, 300.0, 5.0, 30.0)
+    _bench(tmp_path, "c", "corpus", "gather", 1.0, 100.0, 1.0, 1.0)
+    _log(tmp_path, "c", "saes", "layer_1", 58.5)
+    _log(tmp_path, "c", "corpus", "gather", 1.25)
+    assert main(["--results", str(tmp_path)]) == 0
+    last = capsys.readouterr().out.splitlines()[-1]
+    assert last == "all: 2 benchmarked jobs, 60 job-s, 31 CPU-s in the benchmark files, 60 CPU-s in the jobs' logs"
