@@ -20,6 +20,7 @@ run: setup
 	$(SNAKEMAKE) --cores $(CORES) --configfile $(CONFIG) --profile profiles/default
 	$(SNAKEMAKE) --cores 1 --configfile $(CONFIG) --profile profiles/default --report results/report.html
 	@echo ""
+	@.venv/bin/python -m bench.scale --results results 2>/dev/null | tail -n 1 || true
 	@echo "Results: $(CURDIR)/results"
 	@echo "Report:  $(CURDIR)/results/report.html"
 	@for f in results/*/findings/*/findings.html; do [ -e "$$f" ] && echo "Findings: $(CURDIR)/$$f"; done; true

@@ -199,9 +199,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.results:
         table = stage_table(Path(args.results), float("nan"), args.cores).iloc[:-1]  # no '(other)' row
         print(table.round(1).to_string(index=False))
-        print(f"all: {table['jobs'].sum():.0f} benchmarked jobs, {table['job_s'].sum():.0f} job-s, "
-              f"{table['cpu_s'].sum():.0f} CPU-s in the benchmark files, "
-              f"{table['cpu_s_logged'].sum(min_count=len(table)):.0f} CPU-s in the jobs' logs")  # fmt: skip
+        logged = table["cpu_s_logged"].sum(min_count=len(table))
+        exact = (
+            "no exact total: some job logs predate their CPU line"
+            if pd.isna(logged)
+            else f"{logged:.0f} in the jobs' logs (exact)"
+        )
+        print(f"all: {table['jobs'].sum():.0f} benchmarked jobs, {table['job_s'].sum():.0f} job-s; "
+              f"CPU-s: {table['cpu_s'].sum():.0f} in the benchmark files (sampled), {exact}")  # fmt: skip
         return 0
     out = (ROOT / args.out).resolve()
     os.chdir(ROOT)

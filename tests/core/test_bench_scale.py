@@ -86,4 +86,14 @@ def test_a_finished_results_folder_is_tabulated_with_both_totals(tmp_path, capsy
     _log(tmp_path, "c", "corpus", "gather", 1.25)
     assert main(["--results", str(tmp_path)]) == 0
     last = capsys.readouterr().out.splitlines()[-1]
-    assert last == "all: 2 benchmarked jobs, 60 job-s, 31 CPU-s in the benchmark files, 60 CPU-s in the jobs' logs"
+    assert (
+        last
+        == "all: 2 benchmarked jobs, 60 job-s; CPU-s: 31 in the benchmark files (sampled), 60 in the jobs' logs (exact)"
+    )
+    (tmp_path / "logs" / "c" / "corpus" / "m" / "gather.log").write_text("a log from before the line\n")
+    assert main(["--results", str(tmp_path)]) == 0
+    assert (
+        capsys.readouterr()
+        .out.splitlines()[-1]
+        .endswith("(sampled), no exact total: some job logs predate their CPU line")
+    )
