@@ -73,9 +73,8 @@ def job_cpu_line() -> str:
     keep the last sample, so a job that runs for 44 s is credited with its first 15.5 s; the log's
     line is the kernel's count at the job's end (getrusage), imports and start-up included."""
     own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    children = kids.ru_utime + kids.ru_stime
-    total = own.ru_utime + own.ru_stime + children
-    user, system = own.ru_utime, own.ru_stime
+    user, system, children = own.ru_utime, own.ru_stime, kids.ru_utime + kids.ru_stime
+    total = user + system + children
     return f"job CPU: {total:.2f} s (user {user:.2f}, system {system:.2f}, child processes {children:.2f})"
 
 
